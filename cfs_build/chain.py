@@ -1,0 +1,225 @@
+"""Chains: the ordered positions a leaf's generation sees, and the v5 chain hash over them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .files import UnreadableFile, read_normalized
+from .hashing import INPUT_MARKER, b64, chain_hash, content_digest
+from .names import ARTIFACT, EXTERNAL, SPEC, BadName, Name, parse_name
+from .tree import Tree
+
+ANCESTOR, DEPENDENCY, PUBLIC, AGENT, INPUT = "ancestor", "dependency", "public", "agent", "input"
+
+
+@dataclass(frozen=True)
+class Position:
+    """One non-empty entry of a chain: its label, role, content digest and source."""
+
+    label: str
+    role: str
+    digest: bytes
+    source: Name | None = None  # what to read for the text; None for the target's own blocks
+
+    @property
+    def content_hash(self) -> str:
+        return b64(self.digest)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A leaf's chain. ``hash`` is None when it cannot be computed; ``blocked`` says why."""
+
+    node: str
+    positions: tuple[Position, ...] = ()
+    has_input: bool = False
+    hash: str | None = None
+    blocked: tuple[str, ...] = ()
+
+
+def order_dependencies(names: list[Name]) -> list[Name]:
+    """Sort by name, unqualified first, then normalized qualifier; drop what is covered."""
+    ordered = sorted(names, key=lambda n: (n.base, n.qualifier is not None, n.norm_qualifier or ""))
+    kept: list[Name] = []
+    by_base: dict[str, list[Name]] = {}
+    for name in ordered:
+        earlier = by_base.setdefault(name.base, [])
+        if any(k.qualifier is None or k.norm_qualifier == name.norm_qualifier for k in earlier):
+            continue
+        earlier.append(name)
+        kept.append(name)
+    return kept
+
+
+def safe_relpath(path: str) -> str | None:
+    """The path as a clean project-relative POSIX path, or None if it could leave the root."""
+    if not path or "\\" in path or path.startswith("/") or "\0" in path:
+        return None
+    parts = []
+    for part in PurePosixPath(path).parts:
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return "/".join(parts) if parts else None
+
+
+class Unresolved(Exception):
+    """A chain input that cannot be read; the message says which and why."""
+
+
+class Resolver:
+    """Computes digests and chains for one tree, each at most once per run."""
+
+    def __init__(self, tree: Tree):
+        self.tree = tree
+        self.root: Path = tree.root
+        self._files: dict[str, tuple[str | None, bytes | None] | UnreadableFile] = {}
+        self._chains: dict[str, Chain] = {}
+
+    # -- files -------------------------------------------------------------
+    def file_text(self, rel: str) -> str | None:
+        """Normalized text of a project file (None if absent); raises UnreadableFile."""
+        return self._file(rel)[0]
+
+    def file_digest(self, rel: str) -> bytes | None:
+        return self._file(rel)[1]
+
+    def _file(self, rel: str) -> tuple[str | None, bytes | None]:
+        cached = self._files.get(rel)
+        if cached is None:
+            try:
+                text = read_normalized(self.root / rel, rel)
+                cached = (text, None if text is None else content_digest(text))
+            except UnreadableFile as exc:
+                cached = exc
+            self._files[rel] = cached
+        if isinstance(cached, UnreadableFile):
+            raise cached
+        return cached
+
+    def forget(self, rel: str) -> None:
+        """Drop what is known of a file (after it was rewritten)."""
+        self._files.pop(rel, None)
+        self._chains.clear()
+
+    # -- references ----------------------------------------------------------
+    def reference_digest(self, name: Name, owner: str) -> bytes | None:
+        """Digest of what ``name`` delivers, None when that is empty; raises Unresolved."""
+        tree = self.tree
+        if name.prefix == SPEC:
+            info = tree.nodes.get(name.base)
+            if info is None:
+                raise Unresolved(f"{name.base} does not exist")
+            if info.broken:
+                raise Unresolved(f"{name.base} has format errors")
+            if name.qualifier is None:
+                return info.public_digest
+            return info.sub_digest(name.norm_qualifier)
+        if name.prefix == ARTIFACT:
+            info = tree.nodes.get(SPEC + name.base[len(ARTIFACT):])
+            if info is None or info.output is None or not tree.is_leaf(info.name):
+                raise Unresolved(f"{name.base} is not an artifact of any leaf")
+            rel = safe_relpath(info.output)
+            if rel is None:
+                raise Unresolved(f"{name.base} has an invalid output path")
+            return self._required_file(rel, name.base, "not generated yet")
+        rel = safe_relpath(name.path)
+        if rel is None:
+            raise Unresolved(f"{name.raw} is not a path inside the project")
+        return self._required_file(rel, name.raw, "no such file")
+
+    def _required_file(self, rel: str, label: str, absent: str) -> bytes:
+        try:
+            digest = self.file_digest(rel)
+        except UnreadableFile as exc:
+            raise Unresolved(f"{label}: {rel} {exc.reason}") from None
+        if digest is None:
+            raise Unresolved(f"{label}: {rel} {absent}")
+        return digest
+
+    # -- chains --------------------------------------------------------------
+    def chain(self, node: str) -> Chain:
+        found = self._chains.get(node)
+        if found is None:
+            found = self._build(node)
+            self._chains[node] = found
+        return found
+
+    def _build(self, node: str) -> Chain:
+        tree = self.tree
+        info = tree.nodes[node]
+        positions: list[Position] = []
+        blocked: list[str] = []
+        if info.broken:
+            blocked.append(f"{node} has format errors")
+        for ancestor in tree.ancestors(node):
+            parent = tree.nodes.get(ancestor)
+            if parent is None:
+                blocked.append(f"{ancestor} has no _node.md")
+            elif parent.broken:
+                blocked.append(f"{ancestor} has format errors")
+            elif parent.public_digest is not None:
+                positions.append(Position(ancestor, ANCESTOR, parent.public_digest,
+                                          Name(ancestor, SPEC, ancestor[len(SPEC) + 1:])))
+        parsed: list[Name] = []
+        for raw in info.depends_on:
+            try:
+                parsed.append(parse_name(raw))
+            except BadName as exc:
+                blocked.append(str(exc))
+        for name in order_dependencies(parsed):
+            self._add(positions, blocked, name, name.label, DEPENDENCY, node)
+        if info.public_digest is not None:
+            positions.append(Position(node, PUBLIC, info.public_digest))
+        if info.agent_digest is not None:
+            positions.append(Position(f"AGENT[{node}]", AGENT, info.agent_digest))
+        if info.input is not None:
+            try:
+                name = parse_name(info.input)
+            except BadName as exc:
+                blocked.append(str(exc))
+            else:
+                self._add(positions, blocked, name, f"INPUT[{info.input}]", INPUT, node)
+        if blocked:
+            return Chain(node, tuple(positions), info.input is not None, None, tuple(blocked))
+        parts = []
+        for position in positions:
+            if position.role == INPUT:
+                parts.append(INPUT_MARKER)
+            parts.append(position.digest)
+        if info.input is not None and not any(p.role == INPUT for p in positions):
+            parts.append(INPUT_MARKER)
+        return Chain(node, tuple(positions), info.input is not None, chain_hash(parts))
+
+    def _add(self, positions, blocked, name: Name, label: str, role: str, owner: str) -> None:
+        try:
+            digest = self.reference_digest(name, owner)
+        except Unresolved as exc:
+            blocked.append(str(exc))
+            return
+        if digest is not None:
+            positions.append(Position(label, role, digest, name))
+
+    # -- texts ---------------------------------------------------------------
+    def position_text(self, chain: Chain, position: Position) -> str:
+        """The text a position delivers (what its digest was taken over)."""
+        doc = self.tree.doc(chain.node)
+        if position.role == PUBLIC:
+            return doc.public_text
+        if position.role == AGENT:
+            return doc.agent
+        name = position.source
+        if name.prefix == SPEC:
+            source = self.tree.doc(name.base)
+            if name.qualifier is None:
+                return source.public_text
+            sub = source.subsection(name.qualifier)
+            return sub.text if sub else ""
+        if name.prefix == ARTIFACT:
+            rel = safe_relpath(self.tree.nodes[SPEC + name.base[len(ARTIFACT):]].output)
+        else:
+            rel = safe_relpath(name.path)
+        return self.file_text(rel) or ""

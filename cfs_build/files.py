@@ -1,0 +1,82 @@
+"""Reading files the v5 way (normalized text) and writing them atomically."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+class UnreadableFile(Exception):
+    """A file that exists but cannot be read as UTF-8 text (or at all)."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def normalize_text(text: str) -> str:
+    """Apply the v5 line rule: LF endings, one trailing CR per line dropped, final LF."""
+    if "\r" not in text:
+        return text if text.endswith("\n") else text + "\n"
+    lines = text.split("\n")
+    if text.endswith("\n"):
+        lines.pop()
+    return "\n".join(line[:-1] if line.endswith("\r") else line for line in lines) + "\n"
+
+
+def decode(data: bytes, rel: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(
+            rel, f"not valid UTF-8 (byte {exc.start}); v5 reads text files as UTF-8"
+        ) from None
+
+
+def read_bytes(path: Path, rel: str) -> bytes | None:
+    """The file's bytes, or None when there is no such file."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise UnreadableFile(rel, "is a directory, not a file") from None
+    except NotADirectoryError:
+        return None
+    except OSError as exc:
+        raise UnreadableFile(rel, exc.strerror or str(exc)) from None
+
+
+def read_normalized(path: Path, rel: str) -> str | None:
+    """Normalized text of a file, or None when it does not exist."""
+    data = read_bytes(path, rel)
+    if data is None:
+        return None
+    return normalize_text(decode(data, rel))
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        elif path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

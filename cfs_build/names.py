@@ -1,0 +1,99 @@
+"""Logical names (SPEC/, ARTIFACT/, EXTERNAL/), qualifiers and heading normalization."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SPEC = "SPEC"
+ARTIFACT = "ARTIFACT"
+EXTERNAL = "EXTERNAL"
+PREFIXES = (SPEC, ARTIFACT, EXTERNAL)
+TREE_DIR = "code-from-spec"
+
+_BLANKS = re.compile(r"[ \t]+")
+
+
+def normalize(text: str) -> str:
+    """Heading normalization: trim and collapse spaces/tabs only, then case-fold."""
+    return _BLANKS.sub(" ", text.strip(" \t")).casefold()
+
+
+@dataclass(frozen=True)
+class Name:
+    """A parsed reference such as ``SPEC/a/b(Interface)`` or ``EXTERNAL/proto/x.proto``."""
+
+    raw: str
+    prefix: str
+    path: str
+    qualifier: str | None = None
+    trailing: str = ""
+
+    @property
+    def base(self) -> str:
+        """The name without its qualifier."""
+        return f"{self.prefix}/{self.path}"
+
+    @property
+    def norm_qualifier(self) -> str | None:
+        return None if self.qualifier is None else normalize(self.qualifier)
+
+    @property
+    def label(self) -> str:
+        """How the name is shown in chains: the qualifier as it was written."""
+        if self.qualifier is None:
+            return self.base
+        return f"{self.base}({self.qualifier})"
+
+
+class BadName(ValueError):
+    """A reference that does not parse; the message says why."""
+
+
+def parse_name(raw: str) -> Name:
+    """Split a reference into prefix, path and qualifier, or raise BadName."""
+    text = raw
+    qualifier = None
+    trailing = ""
+    open_at = text.find("(")
+    if open_at >= 0 and not text.startswith(EXTERNAL + "/"):
+        close_at = text.find(")", open_at + 1)
+        if close_at >= 0:
+            qualifier = text[open_at + 1:close_at]
+            trailing = text[close_at + 1:]
+            text = text[:open_at]
+    prefix, slash, path = text.partition("/")
+    if not slash or not path:
+        raise BadName(f"{raw!r} is not PREFIX/path (expected SPEC/, ARTIFACT/ or EXTERNAL/)")
+    if prefix not in PREFIXES:
+        raise BadName(f"unknown prefix {prefix + '/'!r} in {raw!r} (expected SPEC/, ARTIFACT/ or EXTERNAL/)")
+    if qualifier is not None and prefix != SPEC:
+        raise BadName(f"only SPEC/ names take a (qualifier): {raw!r}")
+    return Name(raw=raw, prefix=prefix, path=path, qualifier=qualifier, trailing=trailing)
+
+
+def spec_name(node_dir: str) -> str:
+    """Logical name of the node whose directory below code-from-spec/ is ``node_dir``."""
+    return f"{SPEC}/{node_dir}"
+
+
+def artifact_of(spec: str) -> str:
+    return ARTIFACT + spec[len(SPEC):]
+
+
+def spec_of(artifact: str) -> str:
+    return SPEC + artifact[len(ARTIFACT):]
+
+
+def parent_of(spec: str) -> str | None:
+    head, _, _ = spec.rpartition("/")
+    return None if head == SPEC else head
+
+
+def node_file(spec: str) -> str:
+    """Project-relative path of a node's _node.md."""
+    return f"{TREE_DIR}/{spec[len(SPEC) + 1:]}/_node.md"
+
+
+def is_within(spec: str, ancestor: str) -> bool:
+    """True when ``spec`` is ``ancestor`` or lies below it."""
+    return spec == ancestor or spec.startswith(ancestor + "/")
