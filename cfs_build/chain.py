@@ -28,13 +28,18 @@ class Position:
 
 @dataclass(frozen=True)
 class Chain:
-    """A leaf's chain. ``hash`` is None when it cannot be computed; ``blocked`` says why."""
+    """A leaf's chain. ``hash`` is None when it cannot be computed.
+
+    ``blocked`` lists format problems that make it uncomputable; ``waiting`` lists
+    ARTIFACT inputs that are not generated yet (the chain is known once they are).
+    """
 
     node: str
     positions: tuple[Position, ...] = ()
     has_input: bool = False
     hash: str | None = None
     blocked: tuple[str, ...] = ()
+    waiting: tuple[str, ...] = ()
 
 
 def order_dependencies(names: list[Name]) -> list[Name]:
@@ -68,6 +73,10 @@ def safe_relpath(path: str) -> str | None:
 
 class Unresolved(Exception):
     """A chain input that cannot be read; the message says which and why."""
+
+
+class Waiting(Unresolved):
+    """An ARTIFACT input whose file has not been generated yet (not a format error)."""
 
 
 class Resolver:
@@ -106,7 +115,7 @@ class Resolver:
         self._chains.clear()
 
     # -- references ----------------------------------------------------------
-    def reference_digest(self, name: Name, owner: str) -> bytes | None:
+    def reference_digest(self, name: Name) -> bytes | None:
         """Digest of what ``name`` delivers, None when that is empty; raises Unresolved."""
         tree = self.tree
         if name.prefix == SPEC:
@@ -125,19 +134,19 @@ class Resolver:
             rel = safe_relpath(info.output)
             if rel is None:
                 raise Unresolved(f"{name.base} has an invalid output path")
-            return self._required_file(rel, name.base, "not generated yet")
+            return self._required_file(rel, name.base, Waiting)
         rel = safe_relpath(name.path)
         if rel is None:
             raise Unresolved(f"{name.raw} is not a path inside the project")
-        return self._required_file(rel, name.raw, "no such file")
+        return self._required_file(rel, name.raw, Unresolved)
 
-    def _required_file(self, rel: str, label: str, absent: str) -> bytes:
+    def _required_file(self, rel: str, label: str, absent: type[Unresolved]) -> bytes:
         try:
             digest = self.file_digest(rel)
         except UnreadableFile as exc:
             raise Unresolved(f"{label}: {rel} {exc.reason}") from None
         if digest is None:
-            raise Unresolved(f"{label}: {rel} {absent}")
+            raise absent(f"{label}: {rel} does not exist")
         return digest
 
     # -- chains --------------------------------------------------------------
@@ -153,6 +162,7 @@ class Resolver:
         info = tree.nodes[node]
         positions: list[Position] = []
         blocked: list[str] = []
+        waiting: list[str] = []
         if info.broken:
             blocked.append(f"{node} has format errors")
         for ancestor in tree.ancestors(node):
@@ -171,7 +181,7 @@ class Resolver:
             except BadName as exc:
                 blocked.append(str(exc))
         for name in order_dependencies(parsed):
-            self._add(positions, blocked, name, name.label, DEPENDENCY, node)
+            self._add(positions, blocked, waiting, name, name.label, DEPENDENCY)
         if info.public_digest is not None:
             positions.append(Position(node, PUBLIC, info.public_digest))
         if info.agent_digest is not None:
@@ -182,9 +192,10 @@ class Resolver:
             except BadName as exc:
                 blocked.append(str(exc))
             else:
-                self._add(positions, blocked, name, f"INPUT[{info.input}]", INPUT, node)
-        if blocked:
-            return Chain(node, tuple(positions), info.input is not None, None, tuple(blocked))
+                self._add(positions, blocked, waiting, name, f"INPUT[{info.input}]", INPUT)
+        if blocked or waiting:
+            return Chain(node, tuple(positions), info.input is not None, None, tuple(blocked),
+                         tuple(waiting))
         parts = []
         for position in positions:
             if position.role == INPUT:
@@ -194,9 +205,12 @@ class Resolver:
             parts.append(INPUT_MARKER)
         return Chain(node, tuple(positions), info.input is not None, chain_hash(parts))
 
-    def _add(self, positions, blocked, name: Name, label: str, role: str, owner: str) -> None:
+    def _add(self, positions, blocked, waiting, name: Name, label: str, role: str) -> None:
         try:
-            digest = self.reference_digest(name, owner)
+            digest = self.reference_digest(name)
+        except Waiting as exc:
+            waiting.append(str(exc))
+            return
         except Unresolved as exc:
             blocked.append(str(exc))
             return

@@ -1,0 +1,66 @@
+"""The `cfs` entry point: parse arguments, dispatch to a command, turn errors into one line."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .commands import accept, chain, status, validate
+from .errors import CfsError
+from .project import Project, find_root
+
+COMMANDS = {"validate": validate, "status": status, "chain": chain, "accept": accept}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cfs", description="Build tool for Code from Spec v5 spec trees.",
+        epilog="exit codes: 0 valid and up to date, 1 something to do, 2 format errors, "
+               "3 usage or I/O error")
+    parser.add_argument("-C", dest="directory", metavar="DIR",
+                        help="run as if started in DIR (like git -C / make -C)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP,
+                                 epilog=f"example:\n  {module.EXAMPLE}",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(command)
+    return parser
+
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the usage line
+        return 3 if exc.code not in (0, None) else 0
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 3
+    try:
+        start = Path(args.directory) if args.directory else Path.cwd()
+        if args.directory and not start.is_dir():
+            raise CfsError(f"-C {args.directory}: no such directory")
+        project = Project(find_root(start))
+        return COMMANDS[args.command].run(args, project)
+    except CfsError as exc:
+        print(f"cfs: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("cfs: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"cfs: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

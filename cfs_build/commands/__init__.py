@@ -1,0 +1,1 @@
+"""One module per `cfs` verb; each exposes HELP, EXAMPLE, add_arguments(parser) and run(args)."""

@@ -1,0 +1,76 @@
+"""`cfs status`: where every artifact stands against the manifest, grouped for people."""
+from __future__ import annotations
+
+import json
+
+from ..project import Project, Report
+from ..status import FLAG_ORDER, UP_TO_DATE
+
+HELP = "show stale, missing, modified, untracked and orphaned artifacts"
+EXAMPLE = "cfs status --json | jq '.summary'"
+
+ADVICE = {
+    "invalid": "fix the format errors above first",
+    "stale": "regenerate: cfs build",
+    "missing": "generate: cfs build",
+    "modified": "edited by hand: keep the edit with `cfs accept NAME`, or delete the file to "
+                "regenerate",
+    "untracked": "not written by cfs: adopt it with `cfs accept NAME`, or delete it",
+    "orphan": "no node produces these any more: delete the file and its manifest line",
+    "up-to-date": "",
+}
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the machine-readable report")
+    parser.add_argument("-a", "--all", action="store_true",
+                        help="list up-to-date artifacts too")
+
+
+def run(args, project: Project) -> int:
+    report = project.report()
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        print_human(report, show_all=args.all)
+    return report.exit_code
+
+
+def summary_line(report: Report) -> str:
+    counts = report.summary()
+    keys = ("up-to-date", "stale", "missing", "modified", "untracked", "orphan", "errors")
+    return ", ".join(f"{counts[k]} {k}" for k in keys)
+
+
+def print_human(report: Report, show_all: bool = False) -> None:
+    errors = report.errors
+    if report.findings:
+        print(f"Format problems ({len(errors)} errors):")
+        for finding in report.findings:
+            print("  " + finding.render())
+        print()
+    groups: dict[str, list] = {}
+    for status in report.artifacts:
+        groups.setdefault(status.flags[0], []).append(status)
+    for flag in (*FLAG_ORDER, UP_TO_DATE):
+        members = groups.get(flag, [])
+        if not members or (flag == UP_TO_DATE and not show_all):
+            continue
+        advice = ADVICE[flag]
+        print(f"{flag} ({len(members)}){':  ' + advice if advice else ':'}")
+        members.sort(key=lambda s: (s.rank if s.rank is not None else -1, s.name))
+        for status in members:
+            extra = [f for f in status.flags[1:]]
+            rank = "-" if status.rank is None else status.rank
+            tail = f"  (also {', '.join(extra)})" if extra else ""
+            print(f"  [rank {rank}] {status.name}  {status.path}{tail}")
+            for reason in status.reasons:
+                if reason != "no manifest entry":
+                    print(f"      {reason}")
+        print()
+    if report.orphans:
+        print(f"orphan ({len(report.orphans)}):  {ADVICE['orphan']}")
+        for orphan in report.orphans:
+            print(f"  {orphan.name}  {orphan.path}")
+        print()
+    print(summary_line(report))

@@ -1,0 +1,147 @@
+"""The v5 manifest `code-from-spec/.manifest`: parsing, writing, and its flock discipline."""
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CfsError
+from .files import atomic_write
+from .names import TREE_DIR
+
+HEADER = "code-from-spec: v5"
+MANIFEST = f"{TREE_DIR}/.manifest"
+LOCK = f"{TREE_DIR}/.manifest.lock"
+LOCK_TIMEOUT = 30.0
+
+_LINE = re.compile(r"(ARTIFACT/[^;]+);path:([^;]*);checksum:([^;]*);chain:([^;]*)")
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One artifact record: where it was written, its checksum and the chain that made it."""
+
+    name: str
+    path: str
+    checksum: str
+    chain: str
+
+    def line(self) -> str:
+        return f"{self.name};path:{self.path};checksum:{self.checksum};chain:{self.chain}\n"
+
+
+def parse_manifest(text: str, where: str = MANIFEST) -> dict[str, ManifestEntry]:
+    """Entries of a manifest text; any line that does not parse is an error naming it."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines or lines[0].rstrip("\r") != HEADER:
+        got = lines[0][:60] if lines else "an empty file"
+        raise CfsError(f"manifest header must be exactly {HEADER!r}, found {got!r}; restore it "
+                       "from version control or delete the file (every artifact then counts "
+                       "as stale)", file=where, line=1)
+    entries: dict[str, ManifestEntry] = {}
+    for number, line in enumerate(lines[1:], start=2):
+        match = _LINE.fullmatch(line.rstrip("\r"))
+        if match is None:
+            raise CfsError("manifest line does not parse; expected "
+                           "'ARTIFACT/<name>;path:<path>;checksum:<hash>;chain:<hash>', "
+                           f"found {line[:80]!r}; fix or remove the line", file=where,
+                           line=number)
+        entry = ManifestEntry(*match.groups())
+        if entry.name in entries:
+            raise CfsError(f"{entry.name} is listed twice; keep one of the lines",
+                           file=where, line=number)
+        entries[entry.name] = entry
+    return entries
+
+
+def render_manifest(entries: dict[str, ManifestEntry]) -> str:
+    """The v5 bytes: header, then one line per artifact sorted by name, LF endings."""
+    return HEADER + "\n" + "".join(entries[name].line() for name in sorted(entries))
+
+
+@contextmanager
+def _locked(root: Path, exclusive: bool, timeout: float):
+    path = root / LOCK
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        if not exclusive and exc.errno in (errno.EROFS, errno.EACCES, errno.ENOENT):
+            yield  # a read-only checkout: nobody can be writing, read without a lock
+            return
+        raise CfsError(f"cannot open the manifest lock: {exc.strerror}", file=LOCK) from None
+    try:
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        deadline = time.monotonic() + timeout
+        delay = 0.001
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    kind = "write" if exclusive else "read"
+                    raise CfsError(f"another cfs process holds the manifest lock; gave up "
+                                   f"after {timeout:g} s waiting to {kind} it. If no other "
+                                   "cfs or v5 tool is running, retry", file=LOCK) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+        yield
+    finally:
+        os.close(fd)
+
+
+class Manifest:
+    """Manifest entries as read once; ``update`` changes them under the exclusive lock."""
+
+    def __init__(self, root: Path, entries: dict[str, ManifestEntry], existed: bool):
+        self.root = root
+        self.entries = entries
+        self.existed = existed
+
+    def get(self, name: str) -> ManifestEntry | None:
+        return self.entries.get(name)
+
+
+def _read(root: Path) -> tuple[dict[str, ManifestEntry], bool]:
+    try:
+        data = (root / MANIFEST).read_bytes()
+    except FileNotFoundError:
+        return {}, False
+    except OSError as exc:
+        raise CfsError(f"cannot read the manifest: {exc.strerror}", file=MANIFEST) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CfsError("manifest is not valid UTF-8; restore it from version control",
+                       file=MANIFEST) from None
+    return parse_manifest(text), True
+
+
+def read_manifest(root: Path, timeout: float = LOCK_TIMEOUT) -> Manifest:
+    """Read under a shared lock; a missing manifest is empty (every artifact is stale)."""
+    if not (root / MANIFEST).exists():
+        return Manifest(root, {}, False)
+    with _locked(root, exclusive=False, timeout=timeout):
+        entries, existed = _read(root)
+    return Manifest(root, entries, existed)
+
+
+@contextmanager
+def update_manifest(root: Path, timeout: float = LOCK_TIMEOUT):
+    """Hold the exclusive lock, yield the entries dict to change, then write it atomically.
+
+    Nothing is written when the body raises or leaves the entries unchanged.
+    """
+    with _locked(root, exclusive=True, timeout=timeout):
+        entries, existed = _read(root)
+        before = dict(entries)
+        yield entries
+        if entries != before:
+            atomic_write(root / MANIFEST, render_manifest(entries).encode("utf-8"))

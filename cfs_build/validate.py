@@ -1,0 +1,183 @@
+"""Validation: every v5 format rule, collected into one report (never raised)."""
+from __future__ import annotations
+
+import networkx as nx
+
+from .chain import Resolver, safe_relpath
+from .errors import ERROR, WARNING, Finding
+from .files import UnreadableFile
+from .names import ARTIFACT, SPEC, TREE_DIR, BadName, is_within, parse_name, parent_of
+from .tree import NodeInfo, Tree
+
+
+def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
+    """All findings for the tree: parse problems, rule violations, cycles, warnings."""
+    findings: list[Finding] = list(tree.findings)
+    outputs: dict[str, str] = {}
+    for name, info in tree.nodes.items():
+        findings.extend(info.findings)
+        if info.broken:
+            continue
+        leaf = tree.is_leaf(name)
+        if not leaf:
+            findings.extend(_leaf_only(info))
+            continue
+        for raw, line in zip(info.depends_on, info.dep_lines):
+            findings.extend(_reference(tree, resolver, info, raw, line, "depends_on",
+                                       "dependency_targets"))
+        if info.input is not None:
+            findings.extend(_reference(tree, resolver, info, info.input, info.input_line,
+                                       "input", "input_target"))
+        if info.output is not None:
+            findings.extend(_output(info, outputs))
+    findings.extend(_cycles(tree))
+    return findings
+
+
+def _leaf_only(info: NodeInfo) -> list[Finding]:
+    out = []
+    for key, present, line in (("depends_on", bool(info.depends_on), _first(info.dep_lines)),
+                               ("input", info.input is not None, info.input_line),
+                               ("output", info.output is not None, info.output_line)):
+        if present:
+            out.append(Finding(info.name, "leaf_only_fields", f"{key} is only permitted on leaf "
+                               "nodes; move it to a leaf below this node", info.file, line))
+    if info.has_agent:
+        out.append(Finding(info.name, "leaf_only_agent", "# Agent section is only permitted on "
+                           "leaf nodes; move it to a leaf below this node", info.file,
+                           info.agent_line))
+    return out
+
+
+def _first(lines: tuple[int, ...]) -> int | None:
+    return lines[0] if lines else None
+
+
+def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, key: str,
+               rule: str) -> list[Finding]:
+    def bad(detail: str, severity: str = ERROR) -> list[Finding]:
+        return [Finding(info.name, rule if severity == ERROR else "reference",
+                        f"{key} {detail}", info.file, line, severity)]
+
+    try:
+        name = parse_name(raw)
+    except BadName as exc:
+        return bad(f"entry cannot be used: {exc}")
+    out: list[Finding] = []
+    if name.trailing.strip(" \t"):
+        out += bad(f"entry {raw!r} has text after ')' that is ignored", WARNING)
+    me = info.name
+    if name.prefix == SPEC:
+        target = name.base
+        if target == me:
+            return out + bad(f"must not reference the node itself: {raw}")
+        if target not in tree.nodes:
+            return out + bad(f"references unknown SPEC node: {raw}")
+        if is_within(me, target):
+            return out + bad(f"must not reference an ancestor (its Public is already "
+                             f"inherited): {raw}")
+        if is_within(target, me):
+            return out + bad(f"must not reference a descendant: {raw}")
+        other = tree.nodes[target]
+        if name.qualifier is not None and not other.broken \
+                and not other.has_subsection(name.norm_qualifier):
+            out += bad(f"{raw}: {target} has no '## {name.qualifier.strip()}' in its # Public; "
+                       "this import delivers nothing", WARNING)
+        return out
+    if name.prefix == ARTIFACT:
+        node = SPEC + name.base[len(ARTIFACT):]
+        if node == me:
+            return out + bad(f"must not reference the node itself: {raw}")
+        other = tree.nodes.get(node)
+        if other is None or other.output is None or not tree.is_leaf(node):
+            return out + bad(f"references unknown ARTIFACT: {raw} (no leaf {node} with an "
+                             "output)")
+        return out
+    rel = safe_relpath(name.path)
+    if rel is None:
+        return out + bad(f"references an EXTERNAL path outside the project: {raw}")
+    try:
+        readable = resolver.file_digest(rel) is not None
+        why = "no such file"
+    except UnreadableFile as exc:
+        readable, why = False, exc.reason
+    if not readable:
+        return out + bad(f"references unreadable EXTERNAL file: {raw} ({why})")
+    return out
+
+
+def output_problem(path: str) -> str | None:
+    """Why an output path is not acceptable, or None."""
+    if not path:
+        return "path is empty"
+    if path.startswith("/") or ":" in path:
+        return "path is absolute (use a path relative to the project root)"
+    if "\\" in path:
+        return "path contains backslash (use '/')"
+    rel = safe_relpath(path)
+    if rel is None:
+        return "path contains directory traversal out of the project root"
+    parts = rel.split("/")
+    if parts[0] == TREE_DIR and any(part.startswith(".") for part in parts[1:-1]):
+        return f"path is inside a {TREE_DIR}/ dot directory (tool state lives there)"
+    if parts[0] == TREE_DIR and (len(parts) == 1 or parts[-1].startswith(".manifest")
+                                 or parts[-1] == "_node.md"):
+        return "path would overwrite a spec or the manifest"
+    return None
+
+
+def _output(info: NodeInfo, outputs: dict[str, str]) -> list[Finding]:
+    problem = output_problem(info.output)
+    if problem:
+        return [Finding(info.name, "output_paths", f"output path is invalid: {problem}: "
+                        f"{info.output!r}", info.file, info.output_line)]
+    rel = safe_relpath(info.output)
+    first = outputs.setdefault(rel, info.name)
+    if first != info.name:
+        return [Finding(info.name, "output_paths", f"output path {rel} is also the output of "
+                        f"{first}; each leaf needs its own file", info.file, info.output_line)]
+    return []
+
+
+def dependency_graph(tree: Tree) -> nx.DiGraph:
+    """Node -> what its chain needs: parent, SPEC imports, ARTIFACT producers, input source."""
+    graph = nx.DiGraph()
+    for name, info in tree.nodes.items():
+        graph.add_node(name)
+        parent = parent_of(name)
+        if parent in tree.nodes:
+            graph.add_edge(name, parent, kind="parent")
+        refs = list(info.depends_on) + ([info.input] if info.input is not None else [])
+        for raw in refs:
+            try:
+                ref = parse_name(raw)
+            except BadName:
+                continue
+            if ref.prefix == SPEC:
+                target = ref.base
+            elif ref.prefix == ARTIFACT:
+                target = SPEC + ref.base[len(ARTIFACT):]
+            else:
+                continue
+            if target in tree.nodes and target != name:
+                graph.add_edge(name, target, kind=ref.prefix)
+    return graph
+
+
+def _cycles(tree: Tree) -> list[Finding]:
+    graph = dependency_graph(tree)
+    out = []
+    for component in nx.strongly_connected_components(graph):
+        if len(component) < 2:
+            continue
+        members = sorted(component)
+        for name in members:
+            info = tree.nodes[name]
+            out.append(Finding(name, "cycle", "cycle through depends_on, input and "
+                               f"inheritance: {' -> '.join(members + [members[0]])}; break it "
+                               "by removing one of these references", info.file, None))
+    return out
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    return any(f.severity == ERROR for f in findings)
