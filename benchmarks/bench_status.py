@@ -1,0 +1,143 @@
+"""Time `cfs status` on a generated project against the floor of reading every file once.
+
+The floor is a plain Python loop that reads and SHA-1-hashes every spec and output
+file. `cfs status` is run in-process through ``cfs_build.cli.main`` (stdout
+discarded), cold (no ``.cfs/`` index) and repeated (index present), and once more
+as a subprocess to show interpreter start-up and import cost. The rows are measured
+in interleaved rounds and reported as medians. The OS page cache is warm for every
+row: nothing here drops it.
+
+    python benchmarks/bench_status.py --leaves 10000 [--dir DIR] [--runs 5]
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import io
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gen_tree import generate  # noqa: E402
+
+from cfs_build import cli  # noqa: E402
+from cfs_build.index import INDEX_DIR  # noqa: E402
+from cfs_build.manifest import MANIFEST, read_manifest  # noqa: E402
+from cfs_build.names import TREE_DIR  # noqa: E402
+
+COLD_GOAL, WARM_GOAL = 5.0, 1.0
+
+
+def project_files(root: Path) -> list[str]:
+    """Every _node.md and every recorded output, as absolute paths."""
+    files = []
+    for directory, subdirs, names in os.walk(root / TREE_DIR):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        if "_node.md" in names:
+            files.append(os.path.join(directory, "_node.md"))
+    files.extend(str(root / entry.path) for entry in read_manifest(root).entries.values())
+    return files
+
+
+def floor(files: list[str]) -> None:
+    for path in files:
+        with open(path, "rb") as handle:
+            hashlib.sha1(handle.read()).digest()
+
+
+def cfs_status(root: Path) -> None:
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = cli.main(["-C", str(root), "status"])
+    if code != 0:
+        raise SystemExit(f"cfs status exited {code}; the generated project must be up to date")
+
+
+def cold(root: Path) -> None:
+    shutil.rmtree(root / INDEX_DIR, ignore_errors=True)
+    cfs_status(root)
+
+
+def subprocess_status(root: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "-C", str(root), "status"],
+                          stdout=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise SystemExit(f"cfs status (subprocess) exited {done.returncode}")
+
+
+def timed(action, *args) -> float:
+    start = time.perf_counter()
+    action(*args)
+    return time.perf_counter() - start
+
+
+def measure(root: Path, runs: int) -> dict[str, float]:
+    files = project_files(root)
+    floor(files)
+    cfs_status(root)  # imports everything and fills the page cache; not timed
+    samples: dict[str, list[float]] = {"floor": [], "cold": [], "warm": [], "subprocess": []}
+    for _ in range(runs):
+        samples["floor"].append(timed(floor, files))
+        samples["cold"].append(timed(cold, root))  # leaves the index for the warm runs
+        samples["warm"].append(timed(cfs_status, root))
+        samples["subprocess"].append(timed(subprocess_status, root))
+    result = {key: statistics.median(values) for key, values in samples.items()}
+    result["files"] = len(files)
+    return result
+
+
+def table(result: dict[str, float], leaves: int, nodes: int, runs: int) -> str:
+    base = result["floor"]
+    rows = [
+        (f"floor: read + SHA-1 every spec and output file ({result['files']:,} files)",
+         "floor"),
+        ("`cfs status`, cold (no `.cfs/` index)", "cold"),
+        ("`cfs status`, repeated (index present)", "warm"),
+        ("`cfs status`, repeated, as a subprocess (start-up and imports included)",
+         "subprocess"),
+    ]
+    lines = [f"{leaves:,} leaves ({nodes:,} nodes), median of {runs} runs, "
+             f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+             "OS page cache warm for every row", "",
+             "| run | seconds | ratio to floor |", "|---|---:|---:|"]
+    for label, key in rows:
+        lines.append(f"| {label} | {result[key]:.3f} | {result[key] / base:.2f} |")
+    lines.append("")
+    lines.append(f"goals: cold <= {COLD_GOAL:g}x floor: "
+                 f"{'met' if result['cold'] <= COLD_GOAL * base else 'MISSED'}; "
+                 f"repeated <= {WARM_GOAL:g}x floor: "
+                 f"{'met' if result['warm'] <= WARM_GOAL * base else 'MISSED'}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leaves", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="project to use; generated there when it has no code-from-spec/ "
+                             "yet (default: a temporary directory, removed afterwards)")
+    args = parser.parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        root = args.dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        if not (root / TREE_DIR).exists():
+            generate(root, args.leaves)
+        if not (root / MANIFEST).exists():
+            raise SystemExit(f"{root} has no manifest; generate into an empty directory")
+        leaves = len(read_manifest(root).entries)
+        nodes = sum(1 for _ in (root / TREE_DIR).rglob("_node.md"))
+        result = measure(root, args.runs)
+        print(table(result, leaves, nodes, args.runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
