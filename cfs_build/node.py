@@ -48,6 +48,7 @@ class NodeDoc:
     public: tuple[Subsection, ...] = ()
     agent: str = ""
     findings: tuple[Finding, ...] = field(default=())
+    intent: str = ""
 
     @property
     def broken(self) -> bool:
@@ -182,7 +183,7 @@ def _with_fields(doc: NodeDoc, fields: dict, report: _Report) -> NodeDoc:
     out, out_line = fields.get("output", (None, None))
     return NodeDoc(
         doc.name, doc.file, deps, dep_lines, inp, inp_line, out, out_line,
-        doc.has_agent, doc.agent_line, doc.public, doc.agent, tuple(report.items),
+        doc.has_agent, doc.agent_line, doc.public, doc.agent, tuple(report.items), doc.intent,
     )
 
 
@@ -221,6 +222,12 @@ def _body(name: str, file: str, body: str, first: int, report: _Report) -> NodeD
         report.add("name_heading", f"first heading is {raw0!r}; it must be '# {name}'",
                    first + index0)
 
+    intent = ""
+    if level0 == 1:
+        for text in lines[index0 + 1:bounds[1]]:
+            if not is_blank(text):
+                intent = text.strip(" \t")
+                break
     seen: dict[str, int] = {}
     public: list[Subsection] = []
     agent_parts: list[str] = []
@@ -270,4 +277,4 @@ def _body(name: str, file: str, body: str, first: int, report: _Report) -> NodeD
         elif section == AGENT:
             agent_parts.append(rendered)
     return NodeDoc(name, file, has_agent=has_agent, agent_line=agent_line,
-                   public=tuple(public), agent="\n".join(agent_parts))
+                   public=tuple(public), agent="\n".join(agent_parts), intent=intent)

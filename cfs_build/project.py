@@ -95,6 +95,10 @@ class Project:
     def ranks(self) -> dict[str, int | None]:
         return ranks(self.tree)
 
+    def intent(self, name: str) -> str:
+        """The first line under the node's name heading: what the spec is for."""
+        return self.tree.doc(name).intent or name
+
     def node_name(self, reference: str) -> str:
         """Resolve SPEC/x, ARTIFACT/x or an output path to a node name."""
         ref = reference.rstrip("/")

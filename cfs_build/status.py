@@ -93,7 +93,7 @@ def artifact_statuses(tree: Tree, resolver: Resolver, manifest: Manifest,
             continue
         name = artifact_of(node)
         declared.add(name)
-        statuses.append(_one(tree, resolver, manifest, node, name, info.output,
+        statuses.append(artifact_status(tree, resolver, manifest, node, name, info.output,
                              rank_of.get(node)))
     orphans = [Orphan(name, entry.path) for name, entry in sorted(manifest.entries.items())
                if name not in declared and not _broken_owner(tree, name)]
@@ -107,7 +107,8 @@ def _broken_owner(tree: Tree, name: str) -> bool:
     return info is not None and info.broken
 
 
-def _one(tree, resolver, manifest, node, name, output, rank) -> ArtifactStatus:
+def artifact_status(tree, resolver, manifest, node, name, output, rank) -> ArtifactStatus:
+    """Status of one artifact: its chain and file against its manifest entry."""
     entry = manifest.get(name)
     recorded_chain = entry.chain if entry else None
     recorded_checksum = entry.checksum if entry else None

@@ -1,0 +1,114 @@
+"""Writing an artifact into the project safely, and recording it so a crash loses nothing.
+
+Before a file is replaced, the intended manifest entry is journaled under
+`.cfs/pending/`. If the process dies between writing the file and recording it,
+the next run finds the journal, sees the file has exactly the intended checksum,
+and records it: the artifact never looks hand-edited because of a crash.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from .chain import safe_relpath
+from .errors import CfsError
+from .files import UnreadableFile, atomic_write, normalize_text, read_normalized
+from .hashing import checksum
+from .index import INDEX_DIR
+from .manifest import ManifestEntry, update_manifest
+
+PENDING = f"{INDEX_DIR}/pending"
+
+
+def output_path(root: Path, output: str) -> tuple[str, Path]:
+    """The project-relative and absolute path of an output, refusing any way out of root."""
+    rel = safe_relpath(output)
+    if rel is None:
+        raise CfsError(f"output path {output!r} is not inside the project", exit_code=2)
+    target = root / rel
+    real_root = root.resolve()
+    parent = target.parent
+    existing = parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.resolve().is_relative_to(real_root):
+        raise CfsError(f"output {rel}: a symlink on the way leads out of the project", file=rel)
+    if target.is_symlink():
+        raise CfsError(f"output {rel} is a symlink; cfs writes only regular files in the "
+                       "project", file=rel)
+    return rel, target
+
+
+def _journal(root: Path, name: str) -> Path:
+    return root / PENDING / (hashlib.sha1(name.encode("utf-8")).hexdigest() + ".json")
+
+
+def write_artifact(root: Path, name: str, output: str, content: str, chain: str,
+                   expected: str | None) -> tuple[bool, ManifestEntry]:
+    """Write ``content`` to the output and record it; returns (file changed, entry).
+
+    ``expected`` is the checksum the file had when generation started (None when
+    there was no file): if someone edited it meanwhile, nothing is written.
+    An identical file is left untouched (no diff, same mtime).
+    """
+    rel, target = output_path(root, output)
+    data = content.encode("utf-8")
+    entry = ManifestEntry(name, output, checksum(normalize_text(content)), chain)
+    journal = _journal(root, name)
+    with update_manifest(root) as entries:
+        try:
+            current = target.read_bytes()
+        except FileNotFoundError:
+            current = None
+        except OSError as exc:
+            raise CfsError(f"cannot read before writing: {exc.strerror}", file=rel) from None
+        now = None if current is None else checksum(normalize_text(
+            current.decode("utf-8", "surrogateescape")))
+        if now != expected:
+            raise CfsError("the file changed while it was being generated; nothing was "
+                           "written. Accept or delete it, then build again", file=rel)
+        changed = current != data
+        if changed:
+            atomic_write(journal, json.dumps(entry.__dict__).encode("utf-8"))
+            atomic_write(target, data)
+        entries[name] = entry
+    if changed:
+        try:
+            journal.unlink()
+        except FileNotFoundError:
+            pass
+    return changed, entry
+
+
+def settle_pending(root: Path) -> list[str]:
+    """Record artifacts whose write finished but whose manifest update did not."""
+    directory = root / PENDING
+    try:
+        journals = sorted(directory.iterdir())
+    except OSError:
+        return []
+    if not journals:
+        return []
+    settled = []
+    with update_manifest(root) as entries:
+        for journal in journals:
+            if not journal.name.endswith(".json"):
+                continue
+            try:
+                entry = ManifestEntry(**json.loads(journal.read_text(encoding="utf-8")))
+                rel = safe_relpath(entry.path)
+                text = read_normalized(root / rel, rel) if rel else None
+            except (OSError, ValueError, TypeError, UnreadableFile):
+                text = None
+                entry = None
+            if entry is not None and text is not None and checksum(text) == entry.checksum:
+                if entries.get(entry.name) != entry:
+                    entries[entry.name] = entry
+                    settled.append(entry.name)
+            try:
+                os.unlink(journal)
+            except FileNotFoundError:
+                pass
+    return settled

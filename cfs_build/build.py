@@ -1,0 +1,199 @@
+"""One build run: shared state, the up-to-date check, and one generation end to end."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .artifacts import output_path, settle_pending, write_artifact
+from .cache import Cache
+from .chain import safe_relpath
+from .config import Config, load_config
+from .document import render_document
+from .errors import CfsError
+from .files import atomic_write
+from .generators import GenerationFailed, Generator, Usage, make_generator
+from .graph import BuildGraph, build_graph
+from .index import INDEX_DIR
+from .manifest import MANIFEST, read_manifest
+from .names import artifact_of
+from .project import Project
+from .reply import parse_reply
+from .status import MODIFIED, UNTRACKED, artifact_status
+
+REPORTS = f"{INDEX_DIR}/reports"
+GENERATED, FINDINGS, FAILED = "generated", "findings", "failed"
+
+
+@dataclass(frozen=True)
+class Result:
+    """How one generation ended."""
+
+    node: str
+    outcome: str  # generated | findings | failed
+    message: str = ""
+    changed: bool = False
+    usage: Usage = field(default_factory=Usage)
+    seconds: float = 0.0
+    assumptions: str | None = None
+
+    def values(self) -> dict:
+        """What the doit task returns (saved by doit, read by the reporter)."""
+        return {"outcome": self.outcome, "changed": self.changed, "seconds": self.seconds,
+                "input_tokens": self.usage.input_tokens, "output_tokens": self.usage.output_tokens,
+                "cost_usd": self.usage.cost_usd}
+
+
+class BuildState:
+    """What every task of one run shares: the project read once, the manifest, a lock.
+
+    doit calls ``is_up_to_date`` serially in its main process; generations may run in
+    threads, so everything touching the shared reader goes through ``lock``.
+    """
+
+    def __init__(self, root: Path, *, generator: Generator | None = None,
+                 config: Config | None = None):
+        self.root = Path(root).resolve()
+        settle_pending(self.root)
+        self.project = Project(self.root)
+        self.graph: BuildGraph = build_graph(self.project.tree)
+        self.cache = Cache(self.root)
+        self.lock = threading.RLock()
+        self.config = config if config is not None else load_config(self.root)
+        self._generator = generator
+        self._slots: threading.Semaphore | None = None
+        self._manifest_stamp = None
+        self._manifest = None
+        self._file_stamps: dict[str, tuple] = {}
+        self.results: list[Result] = []
+
+    # -- shared reading ---------------------------------------------------------
+    @property
+    def generator(self) -> Generator:
+        with self.lock:
+            if self._generator is None:
+                self._generator = make_generator(self.config)
+            if self._slots is None:
+                limit = getattr(self._generator, "max_concurrency", None)
+                self._slots = threading.Semaphore(limit) if limit else None
+            return self._generator
+
+    def manifest(self):
+        """The manifest, re-read only when the file changed (another process wrote it)."""
+        try:
+            stat = os.stat(self.root / MANIFEST)
+            stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        except FileNotFoundError:
+            stamp = None
+        if self._manifest is None or stamp != self._manifest_stamp:
+            self._manifest = read_manifest(self.root)
+            self._manifest_stamp = stamp
+        return self._manifest
+
+    def _refresh_inputs(self, node: str) -> None:
+        # A producer may have been regenerated (in this process or a worker process)
+        # since its file was read: drop what is cached of files whose stat changed.
+        artifact = artifact_of(node)
+        paths = [self.graph.graph.nodes[p]["path"] for p in self.graph.producers(artifact)]
+        paths.append(self.graph.graph.nodes[artifact]["path"])
+        for rel in paths:
+            try:
+                stat = os.stat(self.root / rel)
+                stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+            except OSError:
+                stamp = None
+            if self._file_stamps.get(rel, stamp) != stamp:
+                self.project.resolver.forget(rel)
+            self._file_stamps[rel] = stamp
+
+    def status(self, node: str):
+        """Current status of one artifact (chain, file, manifest), computed fresh-enough."""
+        with self.lock:
+            self._refresh_inputs(node)
+            info = self.project.tree.nodes[node]
+            return artifact_status(self.project.tree, self.project.resolver, self.manifest(), node,
+                        artifact_of(node), info.output, self.project.ranks.get(node))
+
+    def is_up_to_date(self, node: str) -> bool:
+        """doit's uptodate check: the manifest says this chain made this exact file."""
+        return self.status(node).up_to_date
+
+    # -- one generation -----------------------------------------------------------
+    def generate(self, node: str, *, fresh: bool = False) -> Result:
+        started = time.monotonic()
+        try:
+            result = self._generate(node, fresh)
+        except CfsError as exc:
+            result = Result(node, FAILED, str(exc))
+        except GenerationFailed as exc:
+            result = Result(node, FAILED, f"generator failed: {exc}")
+        if not result.seconds:
+            result = Result(result.node, result.outcome, result.message, result.changed,
+                            result.usage, time.monotonic() - started, result.assumptions)
+        with self.lock:
+            self.results.append(result)
+        return result
+
+    def _generate(self, node: str, fresh: bool) -> Result:
+        info = self.project.tree.nodes[node]
+        with self.lock:
+            status = self.status(node)
+            if MODIFIED in status.flags or UNTRACKED in status.flags:
+                what = "was edited by hand" if MODIFIED in status.flags else \
+                    "was not written by cfs"
+                raise CfsError(f"{status.path} {what}; refusing to overwrite it. Keep it with "
+                               f"`cfs accept {status.name}` or delete it to regenerate",
+                               file=status.path)
+            chain = self.project.resolver.chain(node)
+            entry = self.manifest().get(artifact_of(node))
+            document = render_document(self.project.resolver, chain, existing=not fresh,
+                                       cache=self.cache,
+                                       previous_hash=entry.chain if entry else None)
+            self.cache.store(self.project.resolver, chain)
+            output_path(self.root, info.output)
+        generator = self.generator
+        if self._slots is not None:
+            with self._slots:
+                outcome = generator.generate(document)
+        else:
+            outcome = generator.generate(document)
+        reply = parse_reply(outcome.reply)
+        self._report(node, "assumptions", reply.assumptions)
+        if reply.problem:
+            saved = self._report(node, "reply", outcome.reply)
+            return Result(node, FAILED, f"unusable reply: {reply.problem} (saved in {saved})",
+                          usage=outcome.usage, seconds=outcome.seconds,
+                          assumptions=reply.assumptions)
+        if reply.findings is not None:
+            saved = self._report(node, "findings", reply.findings)
+            return Result(node, FINDINGS, f"{reply.findings}\n(saved in {saved})",
+                          usage=outcome.usage, seconds=outcome.seconds,
+                          assumptions=reply.assumptions)
+        self._report(node, "findings", None)
+        self._report(node, "reply", None)
+        with self.lock:
+            changed, entry = write_artifact(self.root, artifact_of(node), info.output,
+                                            reply.artifact, chain.hash, status.checksum)
+            rel = safe_relpath(info.output)
+            self.project.resolver.forget(rel)
+        return Result(node, GENERATED, entry.path, changed, outcome.usage, outcome.seconds,
+                      reply.assumptions)
+
+    def _report(self, node: str, kind: str, text: str | None) -> str:
+        """Save (or with None, remove) one node's findings/assumptions/raw reply."""
+        rel = f"{REPORTS}/{node[len('SPEC/'):]}.{kind}.txt"
+        path = self.root / rel
+        if text is None:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            return rel
+        try:
+            atomic_write(path, text.encode("utf-8"))
+        except OSError:
+            pass
+        return rel
+

@@ -1,0 +1,114 @@
+"""The v5 content cache `code-from-spec/.cache/`: position texts and chain listings."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .chain import Chain, Resolver
+from .files import atomic_write, normalize_text
+from .names import TREE_DIR
+
+CACHE = f"{TREE_DIR}/.cache"
+
+
+@dataclass(frozen=True)
+class CachedChain:
+    """A chain as the cache remembers it: (label, content hash) in chain order."""
+
+    hash: str
+    entries: tuple[tuple[str, str], ...]
+
+    def hash_of(self, label: str) -> str | None:
+        for entry_label, content in self.entries:
+            if entry_label == label:
+                return content
+        return None
+
+
+class Cache:
+    """Write-once files under code-from-spec/.cache; every failure here is ignored."""
+
+    def __init__(self, root: Path):
+        self.base = root / CACHE
+
+    def _content(self, content_hash: str) -> Path:
+        return self.base / ".content" / f".{content_hash}"
+
+    def _chain(self, chain_hash: str) -> Path:
+        return self.base / ".chains" / f".{chain_hash}"
+
+    def _write_once(self, path: Path, data: bytes) -> None:
+        if path.exists():
+            return
+        try:
+            atomic_write(path, data)
+        except OSError:
+            pass  # best effort: a cache that cannot be written only loses dispositions
+
+    def store(self, resolver: Resolver, chain: Chain) -> None:
+        """Record every position's text and the chain listing (skips what is there)."""
+        if chain.hash is None:
+            return
+        lines = []
+        for position in chain.positions:
+            lines.append(f"{position.label}: {position.content_hash}\n")
+            target = self._content(position.content_hash)
+            if not target.exists():
+                text = resolver.position_text(chain, position)
+                self._write_once(target, text.encode("utf-8"))
+        self._write_once(self._chain(chain.hash), "".join(lines).encode("utf-8"))
+
+    def load_chain(self, chain_hash: str) -> CachedChain | None:
+        try:
+            text = self._chain(chain_hash).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        entries = []
+        for line in text.splitlines():
+            label, sep, content = line.rpartition(": ")
+            if not sep:
+                return None
+            entries.append((label, content))
+        return CachedChain(chain_hash, tuple(entries))
+
+    def content(self, content_hash: str) -> str | None:
+        try:
+            return normalize_text(self._content(content_hash).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def prune(self, keep_chains: set[str]) -> tuple[int, int]:
+        """Delete chains not in ``keep_chains`` and content no kept chain names."""
+        removed_chains = removed_content = 0
+        named: set[str] = set()
+        chains_dir = self.base / ".chains"
+        for entry in _listing(chains_dir):
+            chain_hash = entry[1:]
+            if chain_hash in keep_chains:
+                cached = self.load_chain(chain_hash)
+                if cached is not None:
+                    named |= {content for _, content in cached.entries}
+                continue
+            if _unlink(chains_dir / entry):
+                removed_chains += 1
+        content_dir = self.base / ".content"
+        for entry in _listing(content_dir):
+            if entry[1:] not in named and _unlink(content_dir / entry):
+                removed_content += 1
+        return removed_chains, removed_content
+
+
+def _listing(directory: Path) -> list[str]:
+    try:
+        return [name for name in os.listdir(directory) if name.startswith(".")]
+    except OSError:
+        return []
+
+
+def _unlink(path: Path) -> bool:
+    try:
+        path.unlink()
+        return True
+    except OSError:
+        return False

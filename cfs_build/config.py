@@ -1,0 +1,85 @@
+"""Project configuration: `cfs.toml`, or `[tool.cfs]` in pyproject.toml, checked key by key."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CfsError
+
+CONFIG_FILE = "cfs.toml"
+
+# key -> (python types accepted, description); each generator kind declares its own keys.
+GENERATOR_KEYS: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
+    "command": {
+        "command": ((list,), "the program and its arguments, e.g. [\"python3\", \"gen.py\"]"),
+        "timeout": ((int, float), "seconds one generation may take"),
+        "max_concurrency": ((int,), "generations this backend runs at once"),
+    },
+}
+COMMON_KEYS = {"kind": ((str,), "which generator to use")}
+
+
+@dataclass(frozen=True)
+class Config:
+    """What a project asks of cfs: which generator, and its settings."""
+
+    source: str | None = None
+    generator: dict = field(default_factory=dict)
+    root: Path | None = None
+
+
+def _check(table: dict, allowed: dict, where: str, source: str) -> None:
+    for key, value in table.items():
+        if key not in allowed:
+            known = ", ".join(sorted(allowed))
+            raise CfsError(f"unknown key {where}.{key} (known: {known})", file=source)
+        types, meaning = allowed[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise CfsError(f"{where}.{key} must be {meaning}; got {type(value).__name__}",
+                           file=source)
+
+
+def load_config(root: Path) -> Config:
+    path, table = root / CONFIG_FILE, None
+    if path.is_file():
+        source = CONFIG_FILE
+        table = _load(path, source)
+    else:
+        pyproject = root / "pyproject.toml"
+        if pyproject.is_file():
+            table = _load(pyproject, "pyproject.toml").get("tool", {}).get("cfs")
+            source = "pyproject.toml"
+    if table is None:
+        return Config(root=root)
+    where = "tool.cfs" if source == "pyproject.toml" else ""
+    for key in table:
+        if key not in ("generator",):
+            raise CfsError(f"unknown key {where + '.' if where else ''}{key} (known: generator)",
+                           file=source)
+    generator = table.get("generator", {})
+    prefix = f"{where}.generator" if where else "generator"
+    if not isinstance(generator, dict):
+        raise CfsError(f"{prefix} must be a table", file=source)
+    kind = generator.get("kind")
+    if kind is None:
+        raise CfsError(f"{prefix}.kind is missing (one of: {', '.join(GENERATOR_KEYS)})",
+                       file=source)
+    if kind not in GENERATOR_KEYS:
+        raise CfsError(f"{prefix}.kind = {kind!r} is not a known generator (known: "
+                       f"{', '.join(GENERATOR_KEYS)})", file=source)
+    _check(generator, {**COMMON_KEYS, **GENERATOR_KEYS[kind]}, prefix, source)
+    if kind == "command":
+        command = generator.get("command")
+        if not command or not all(isinstance(part, str) for part in command):
+            raise CfsError(f"{prefix}.command must be a non-empty list of strings", file=source)
+    return Config(source, dict(generator), root)
+
+
+def _load(path: Path, source: str) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CfsError(f"TOML error: {exc}", file=source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CfsError(f"cannot read: {exc}", file=source) from None

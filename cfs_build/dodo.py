@@ -1,0 +1,18 @@
+"""What a project's one-line dodo.py imports: `from cfs_build.dodo import *`."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .tasks import STATE_FILE, doit_config, project_tasks
+
+__all__ = ["DOIT_CONFIG", "task_gen"]
+
+# doit opens its state file before it asks for tasks; its directory must exist first.
+Path(STATE_FILE).parent.mkdir(exist_ok=True)
+DOIT_CONFIG = doit_config()
+
+
+def task_gen():
+    """Generate every stale artifact of the spec tree."""
+    yield from project_tasks(Path(os.getcwd()))

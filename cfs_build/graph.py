@@ -1,0 +1,136 @@
+"""The build graph: spec files, artifacts and external files, and what flows between them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from .chain import safe_relpath
+from .names import ARTIFACT, EXTERNAL, SPEC, BadName, artifact_of, is_within, parse_name, spec_of
+from .tree import Tree
+
+# Edge kinds. An edge u -> v means "v is made from u".
+INHERITS = "inherits"    # SPEC/parent -> SPEC/child: the child's chain holds the parent's Public
+GENERATES = "generates"  # SPEC/leaf -> ARTIFACT/leaf
+IMPORTS = "imports"      # SPEC/x -> ARTIFACT/leaf: a depends_on or input of SPEC/x
+CONSUMES = "consumes"    # ARTIFACT/p -> ARTIFACT/leaf: the file of p is part of leaf's chain
+READS = "reads"          # EXTERNAL/f -> ARTIFACT/leaf
+
+
+@dataclass(frozen=True)
+class BuildGraph:
+    """A networkx DiGraph of the project with the questions a build asks of it."""
+
+    tree: Tree
+    graph: nx.DiGraph
+
+    def artifacts(self) -> list[str]:
+        return sorted(n for n, kind in self.graph.nodes(data="kind") if kind == ARTIFACT)
+
+    def producers(self, artifact: str) -> list[str]:
+        """Artifacts whose files are read by ``artifact``'s chain (direct only)."""
+        return sorted(u for u, _, kind in self.graph.in_edges(artifact, data="kind")
+                      if kind == CONSUMES)
+
+    def before(self, artifact: str) -> list[str]:
+        """Every artifact that must be built before ``artifact`` (transitively)."""
+        found, stack = set(), [artifact]
+        while stack:
+            for producer in self.producers(stack.pop()):
+                if producer not in found:
+                    found.add(producer)
+                    stack.append(producer)
+        return sorted(found)
+
+    def under(self, spec: str) -> list[str]:
+        """Artifacts of the leaves at or below ``spec``."""
+        return [a for a in self.artifacts() if is_within(spec_of(a), spec)]
+
+    def affected_by(self, vertex: str) -> list[str]:
+        """Artifacts whose chain changes when the file behind ``vertex`` changes.
+
+        An edit of SPEC/x reaches every leaf below x (inheritance) and every leaf that
+        imports x directly; an imported node's own ancestors are not part of the
+        importer's chain. Artifact changes then cascade to their consumers.
+        """
+        graph = self.graph
+        if vertex not in graph:
+            return []
+        hit: set[str] = set()
+        if graph.nodes[vertex]["kind"] == SPEC:
+            below = {vertex} | {n for n in nx.descendants(self._inherits(), vertex)}
+            hit |= {artifact_of(n) for n in below if artifact_of(n) in graph}
+            hit |= {v for _, v, kind in graph.out_edges(vertex, data="kind") if kind == IMPORTS}
+        elif graph.nodes[vertex]["kind"] == ARTIFACT:
+            hit.add(vertex)
+        else:
+            hit |= set(graph.successors(vertex))
+        stack = list(hit)
+        while stack:
+            for _, consumer, kind in graph.out_edges(stack.pop(), data="kind"):
+                if kind == CONSUMES and consumer not in hit:
+                    hit.add(consumer)
+                    stack.append(consumer)
+        return sorted(hit)
+
+    def affected_by_file(self, rel: str) -> list[str]:
+        """Artifacts affected by an edit of a project file (spec, output or external)."""
+        for vertex, data in self.graph.nodes(data=True):
+            if data.get("path") == rel:
+                return self.affected_by(vertex)
+        return []
+
+    def _inherits(self) -> nx.DiGraph:
+        edges = [(u, v) for u, v, kind in self.graph.edges(data="kind") if kind == INHERITS]
+        return nx.DiGraph(edges)
+
+    def subgraph_under(self, spec: str) -> nx.DiGraph:
+        """The part of the graph a build of ``spec`` touches: its nodes, artifacts, inputs."""
+        keep = set()
+        for artifact in self.under(spec):
+            keep.add(artifact)
+            keep |= nx.ancestors(self.graph, artifact)
+        return self.graph.subgraph(keep).copy()
+
+
+def build_graph(tree: Tree) -> BuildGraph:
+    """Compile the tree into a BuildGraph (format errors are left to validation)."""
+    graph = nx.DiGraph()
+    for name, info in tree.nodes.items():
+        graph.add_node(name, kind=SPEC, path=info.file)
+    for name in tree.nodes:
+        parent = name.rpartition("/")[0]
+        if parent in tree.nodes:
+            graph.add_edge(parent, name, kind=INHERITS)
+    for name in tree.leaves():
+        info = tree.nodes[name]
+        if info.output is None:
+            continue
+        artifact = artifact_of(name)
+        graph.add_node(artifact, kind=ARTIFACT, path=safe_relpath(info.output) or info.output)
+        graph.add_edge(name, artifact, kind=GENERATES)
+    for name in tree.leaves():
+        info = tree.nodes[name]
+        artifact = artifact_of(name)
+        if artifact not in graph:
+            continue
+        refs = [(raw, "depends_on") for raw in info.depends_on]
+        if info.input is not None:
+            refs.append((info.input, "input"))
+        for raw, via in refs:
+            try:
+                ref = parse_name(raw)
+            except BadName:
+                continue
+            if ref.prefix == SPEC and ref.base in tree.nodes:
+                graph.add_edge(ref.base, artifact, kind=IMPORTS, via=via, name=raw)
+            elif ref.prefix == ARTIFACT and ref.base in graph and ref.base != artifact:
+                graph.add_edge(ref.base, artifact, kind=CONSUMES, via=via, name=raw)
+            elif ref.prefix == EXTERNAL:
+                rel = safe_relpath(ref.path)
+                if rel is None:
+                    continue
+                vertex = f"{EXTERNAL}/{rel}"
+                graph.add_node(vertex, kind=EXTERNAL, path=rel)
+                graph.add_edge(vertex, artifact, kind=READS, via=via, name=raw)
+    return BuildGraph(tree, graph)

@@ -1,0 +1,137 @@
+"""doit tasks: one per artifact, with uptodate callables, and the reporter that sums a run up."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from doit.exceptions import InvalidDodoFile, TaskFailed
+from doit.reporter import ConsoleReporter
+
+from .build import FINDINGS, GENERATED, BuildState
+from .names import SPEC, spec_of
+from .project import find_root
+
+STATE_FILE = ".cfs/doit-state"
+BACKEND = "sqlite3"
+TASK_PREFIX = "gen:"
+
+
+def task_name(node: str, prefix: str = "") -> str:
+    return f"{prefix}{TASK_PREFIX}{node[len(SPEC) + 1:]}"
+
+
+def _run(state: BuildState, node: str):
+    result = state.generate(node)
+    if result.outcome == GENERATED:
+        return result.values()
+    tag = "[findings] " if result.outcome == FINDINGS else ""
+    return TaskFailed(f"{tag}{node}: {result.message}")
+
+
+def make_tasks(state: BuildState, prefix: str = "") -> list[dict]:
+    """One doit task dict per artifact; ARTIFACT imports become task dependencies."""
+    errors = [f for f in state.project.findings if f.severity == "error"]
+    if errors:
+        lines = "\n".join(f.render() for f in errors)
+        raise InvalidDodoFile(f"the spec tree has {len(errors)} format error(s); fix them "
+                              f"first (cfs validate):\n{lines}")
+    tasks = []
+    for artifact in state.graph.artifacts():
+        node = spec_of(artifact)
+        info = state.project.tree.nodes[node]
+        tasks.append({
+            "basename": task_name(node, prefix),
+            "doc": state.project.intent(node),
+            "actions": [(_run, [state, node])],
+            "uptodate": [(state.is_up_to_date, [node])],
+            "task_dep": [task_name(spec_of(p), prefix) for p in state.graph.producers(artifact)],
+            "targets": [str(state.root / info.output)] if prefix else [info.output],
+            "verbosity": 0,
+        })
+    return tasks
+
+
+class CfsReporter(ConsoleReporter):
+    """Line-per-event output and an end-of-run summary (generated, failed, tokens, time)."""
+
+    desc = "cfs: one line per generation and a summary"
+
+    def __init__(self, outstream, options):
+        super().__init__(outstream, options)
+        self.started = time.monotonic()
+        self.generated, self.unchanged, self.uptodate = [], [], []
+        self.failed, self.findings = [], []
+        self.tokens_in = self.tokens_out = 0
+        self.cost = 0.0
+
+    def execute_task(self, task):
+        if task.actions:
+            self.write(f"generating {task.name}\n")
+
+    def skip_uptodate(self, task):
+        self.uptodate.append(task.name)
+
+    def add_success(self, task):
+        values = task.values or {}
+        self.tokens_in += values.get("input_tokens") or 0
+        self.tokens_out += values.get("output_tokens") or 0
+        self.cost += values.get("cost_usd") or 0.0
+        if values.get("changed", True):
+            self.generated.append(task.name)
+            self.write(f"generated {task.name} ({values.get('seconds', 0):.1f} s)\n")
+        else:
+            self.unchanged.append(task.name)
+            self.write(f"regenerated {task.name}: identical, file untouched\n")
+
+    def add_failure(self, task, fail):
+        message = fail.get_msg().strip() if hasattr(fail, "get_msg") else str(fail)
+        if type(fail).__name__ == "UnmetDependency":
+            self.failed.append((task.name, "not attempted: " + message))
+            self.write(f"SKIPPED {task.name}: what it needs failed\n")
+        elif message.startswith("[findings] "):
+            self.findings.append((task.name, message[len("[findings] "):]))
+            self.write(f"FINDINGS {task.name}\n")
+        else:
+            self.failed.append((task.name, message))
+            self.write(f"FAILED {task.name}\n")
+
+    def complete_run(self):
+        seconds = time.monotonic() - self.started
+        for title, items in (("failed", self.failed), ("findings", self.findings)):
+            for name, message in items:
+                self.write(f"\n{title}: {name}\n")
+                for line in message.splitlines():
+                    self.write(f"  {line}\n")
+        parts = [f"{len(self.generated)} generated"]
+        if self.unchanged:
+            parts.append(f"{len(self.unchanged)} regenerated identical")
+        parts += [f"{len(self.uptodate)} up to date", f"{len(self.failed)} failed",
+                  f"{len(self.findings)} with findings"]
+        tokens = f", tokens {self.tokens_in} in / {self.tokens_out} out" \
+            if self.tokens_in or self.tokens_out else ""
+        cost = f", ${self.cost:.4f}" if self.cost else ""
+        self.write(f"cfs: {', '.join(parts)} in {seconds:.1f} s{tokens}{cost}\n")
+        if self.runtime_errors:
+            self.write("doit: " + "\n".join(self.runtime_errors) + "\n")
+
+
+def doit_config(extra: dict | None = None) -> dict:
+    config = {"dep_file": STATE_FILE, "backend": BACKEND, "reporter": CfsReporter,
+              "verbosity": 0}
+    config.update(extra or {})
+    return config
+
+
+_STATES: dict[Path, BuildState] = {}
+
+
+def state_for(root: Path) -> BuildState:
+    """One BuildState per project root per process (doit may ask for tasks more than once)."""
+    root = Path(root).resolve()
+    if root not in _STATES:
+        _STATES[root] = BuildState(root)
+    return _STATES[root]
+
+
+def project_tasks(start: Path | str = ".", prefix: str = "") -> list[dict]:
+    return make_tasks(state_for(find_root(Path(start))), prefix)
