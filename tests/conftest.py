@@ -1,6 +1,9 @@
-"""Shared fixtures: vector projects copied to a temporary directory before use."""
+"""Shared fixtures: vector and fixture projects copied to tmp_path, small trees written inline,
+and the v5 hashes recomputed from FORMAT.md with hashlib alone (never with cfs_build)."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -20,3 +23,66 @@ def vector(tmp_path):
         return target
 
     return make
+
+
+@pytest.fixture
+def fixture(tmp_path):
+    """Copy a tests/fixtures/<name> project into tmp_path."""
+
+    def make(name: str) -> Path:
+        target = tmp_path / name
+        shutil.copytree(FIXTURES / name, target)
+        return target
+
+    return make
+
+
+def spec(name: str, body: str = "", front: str | None = None) -> str:
+    """Text of a _node.md: optional frontmatter lines, the name heading, then ``body``."""
+    head = ""
+    if front is not None:
+        head = "---\n" + front + ("" if front.endswith("\n") or not front else "\n") + "---\n"
+    return f"{head}# {name}\n{body}"
+
+
+def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Write a project: a key ``SPEC/x`` is the node's _node.md, any other key a file path."""
+    (root / "code-from-spec").mkdir(parents=True, exist_ok=True)
+    for rel, content in files.items():
+        if rel.startswith("SPEC/"):
+            rel = f"code-from-spec/{rel[5:]}/_node.md"
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return root
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """Write a small project below tmp_path/proj and return its root."""
+
+    def make(files: dict[str, str | bytes]) -> Path:
+        return write_tree(tmp_path / "proj", files)
+
+    return make
+
+
+# -- the v5 hashes, straight from FORMAT.md sections 6 and 7 ---------------------------------
+
+def digest(text: str) -> bytes:
+    """Content hash: raw SHA-1 of the UTF-8 bytes."""
+    return hashlib.sha1(text.encode("utf-8")).digest()
+
+
+def b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def chain_hash(*parts: str | bytes) -> str:
+    """Chain hash: a str part is a position's text (hashed), a bytes part is raw (the marker)."""
+    raw = b"".join(digest(p) if isinstance(p, str) else p for p in parts)
+    return b64(hashlib.sha1(raw).digest())
+
+
+def checksum(text: str) -> str:
+    return b64(digest(text))
