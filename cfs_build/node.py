@@ -136,7 +136,13 @@ def _frontmatter(source: str, report: _Report) -> dict:
             loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 2 if mark is not None else 2
+        # An unclosed construct is only noticed at the end of the YAML; point at where it
+        # opened rather than at the closing '---', which is not YAML at all.
+        context = getattr(exc, "context_mark", None)
+        if mark is not None and mark.index >= len(source) and context is not None:
+            mark = context
+        last = source.count("\n") + 1
+        line = min(mark.line + 2, last) if mark is not None else 2
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         report.add("malformed_frontmatter", f"YAML error: {problem}", line)
         return {}
@@ -152,7 +158,8 @@ def _frontmatter(source: str, report: _Report) -> dict:
     lines = {}
     for key_node, value_node in root.value:
         if isinstance(key_node.value, str):
-            items = value_node.value if isinstance(value_node.value, list) else []
+            # A mapping node's value is a list of (key, value) pairs, not of nodes.
+            items = value_node.value if isinstance(value_node, yaml.SequenceNode) else []
             lines[key_node.value] = (key_node.start_mark.line + 2,
                                      [item.start_mark.line + 2 for item in items])
     result = {}
