@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .artifacts import output_path, settle_pending, write_artifact
+from .artifacts import output_path, write_artifact
 from .cache import Cache
 from .chain import safe_relpath
 from .config import Config, load_config
@@ -56,7 +56,6 @@ class BuildState:
     def __init__(self, root: Path, *, generator: Generator | None = None,
                  config: Config | None = None):
         self.root = Path(root).resolve()
-        settle_pending(self.root)
         self.project = Project(self.root)
         self.graph: BuildGraph = build_graph(self.project.tree)
         self.cache = Cache(self.root)

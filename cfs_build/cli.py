@@ -6,11 +6,12 @@ import os
 import sys
 from pathlib import Path
 
-from .commands import accept, chain, status, validate
+from .commands import accept, build, cache, chain, graph, status, validate
 from .errors import CfsError
 from .project import Project, find_root
 
-COMMANDS = {"validate": validate, "status": status, "chain": chain, "accept": accept}
+COMMANDS = {"validate": validate, "status": status, "chain": chain, "accept": accept,
+            "build": build, "graph": graph, "cache": cache}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from .artifacts import settle_pending
 from .chain import Chain, Resolver
 from .errors import ERROR, CfsError, Finding
 from .index import Index
@@ -68,6 +69,7 @@ class Project:
         self.root = Path(root).resolve()
         if not (self.root / TREE_DIR).is_dir():
             raise CfsError(f"{self.root} has no {TREE_DIR}/ directory")
+        settle_pending(self.root)
         if use_index is None:
             use_index = os.environ.get("CFS_NO_INDEX", "") == ""
         self.index = Index(self.root, enabled=use_index)

@@ -4,6 +4,7 @@ Usage: scripted_gen.py LOG [--sleep S]
 
 - The reply's file content is derived from the document's <constraints>,
   <instructions> and <input> only, so the same chain always gives the same file.
+- CANNED-CONSTANT always gets the same one-line file.
 - A document containing CANNED-FINDINGS gets <findings> back; CANNED-GARBAGE gets
   an unusable reply; CANNED-FAIL makes the program exit 3; CANNED-SLEEP=<s> sleeps.
 - Every call appends one JSON line to LOG: the working directory, the files in it,
@@ -47,6 +48,9 @@ def main() -> int:
         return 0
     if "CANNED-GARBAGE" in document:
         print("I am not sure what to do.")
+        return 0
+    if "CANNED-CONSTANT" in document:
+        print("<artifact>\nconstant content\n</artifact>")
         return 0
     current = re.sub(r"<existing_artifact>.*?</existing_artifact>\n", "", document, flags=re.S)
     current = re.sub(r"<previous_\w+>.*?</previous_\w+>\n", "", current, flags=re.S)

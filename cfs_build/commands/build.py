@@ -1,0 +1,100 @@
+"""`cfs build`: run the project's generations through doit, without a dodo.py."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from ..errors import CfsError
+from ..names import ARTIFACT, SPEC, artifact_of, spec_of
+from ..project import Project
+
+HELP = "regenerate every stale artifact (or only TARGETs), several at once"
+EXAMPLE = ("cfs build                         # everything stale\n"
+           "  cfs build -j 8 SPEC/payments/fees   # one subtree, 8 generations at once\n"
+           "  cfs build src/fees/calculation.py   # one artifact, by its output path")
+DEFAULT_JOBS = 4  # generations wait on a model, not on this machine's CPUs
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("-j", "--jobs", type=int, default=DEFAULT_JOBS, metavar="N",
+                        help=f"generations at once (default {DEFAULT_JOBS})")
+    parser.add_argument("--stop", action="store_true",
+                        help="stop at the first failure (default: go on with independent work)")
+    parser.add_argument("targets", nargs="*", metavar="TARGET",
+                        help="SPEC/x (a whole subtree), ARTIFACT/x, or an output path")
+
+
+def task_names(project: Project, targets: list[str], start: Path) -> list[str]:
+    """doit task names for the requested targets (every artifact when none are given)."""
+    from ..tasks import task_name
+    tree = project.tree
+    with_output = [n for n in tree.leaves() if tree.nodes[n].output is not None]
+    if not targets:
+        return []
+    names: list[str] = []
+    for target in targets:
+        ref = target.rstrip("/")
+        if ref.startswith(ARTIFACT + "/"):
+            ref = spec_of(ref)
+        if ref.startswith(SPEC + "/"):
+            if ref not in tree.nodes:
+                raise CfsError(f"no node {ref}")
+            below = [n for n in with_output if n == ref or n.startswith(ref + "/")]
+            if not below:
+                raise CfsError(f"{ref} has no artifact at or below it")
+            names += [task_name(n) for n in below]
+            continue
+        path = Path(target)
+        candidates = {target}
+        if not path.is_absolute():
+            candidates.add(os.path.relpath(start / path, project.root))
+        else:
+            candidates.add(os.path.relpath(path, project.root))
+        hit = [n for n in with_output if tree.nodes[n].output in candidates
+               or os.path.normpath(tree.nodes[n].output) in candidates]
+        if not hit:
+            raise CfsError(f"{target!r} is not a node name nor the output of any leaf")
+        names += [task_name(n) for n in hit]
+    return list(dict.fromkeys(names))
+
+
+def run(args, project: Project) -> int:
+    from doit.cmd_base import ModuleTaskLoader
+    from doit.doit_cmd import DoitMain
+
+    from ..generators.command import kill_all
+    from ..tasks import STATE_FILE, doit_config, make_tasks, state_for
+
+    if args.jobs < 1:
+        raise CfsError("-j must be at least 1")
+    errors = [f for f in project.findings if f.severity == "error"]
+    if errors:
+        for finding in errors:
+            print(finding.render(), file=sys.stderr)
+        raise CfsError(f"{len(errors)} format error(s); nothing was built", exit_code=2)
+    start = Path.cwd()
+    selected = task_names(project, args.targets, start)
+    os.chdir(project.root)  # like make -C: doit's targets and state are relative to the root
+    (project.root / STATE_FILE).parent.mkdir(exist_ok=True)
+    state = state_for(project.root)
+
+    def task_gen():
+        yield from make_tasks(state)
+
+    task_gen.__doc__ = "generate stale artifacts"
+    namespace = {"DOIT_CONFIG": doit_config(), "task_gen": task_gen}
+    argv = ["run", "-n", str(args.jobs), "-P", "thread"]
+    if not args.stop:
+        argv.append("--continue")
+    try:
+        code = DoitMain(ModuleTaskLoader(namespace)).run(argv + selected)
+    except KeyboardInterrupt:
+        kill_all()
+        print("cfs: interrupted; running generations were stopped, nothing half-written "
+              "was recorded", file=sys.stderr)
+        return 130
+    finally:
+        kill_all()
+    # doit: 1 = a task failed, 2 = a task errored (e.g. what it needs failed), 3 = usage.
+    return {0: 0, 1: 1, 2: 1}.get(code, 3)

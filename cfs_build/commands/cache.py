@@ -1,0 +1,37 @@
+"""`cfs cache reconstruct|prune`: maintain the v5 content cache under code-from-spec/.cache."""
+from __future__ import annotations
+
+from ..cache import Cache
+from ..names import spec_of
+from ..project import Project
+
+HELP = "fill the chain cache from the manifest, or prune what no entry names"
+EXAMPLE = "cfs cache reconstruct && cfs cache prune"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("action", choices=("reconstruct", "prune"))
+
+
+def run(args, project: Project) -> int:
+    cache = Cache(project.root)
+    entries = project.manifest.entries
+    if args.action == "prune":
+        chains, contents = cache.prune({entry.chain for entry in entries.values()})
+        print(f"removed {chains} chain(s) and {contents} content file(s)")
+        return 0
+    stored = skipped = 0
+    for name, entry in sorted(entries.items()):
+        node = spec_of(name)
+        if node not in project.nodes or not project.tree.is_leaf(node):
+            skipped += 1
+            continue
+        chain = project.resolver.chain(node)
+        if chain.hash != entry.chain:
+            skipped += 1  # the recorded chain is gone from the specs: nothing to rebuild from
+            continue
+        cache.store(project.resolver, chain)
+        stored += 1
+    print(f"cached {stored} chain(s); {skipped} entr{'y' if skipped == 1 else 'ies'} not "
+          "current (only current chains can be rebuilt)")
+    return 0

@@ -1,0 +1,62 @@
+"""`cfs graph`: print the build graph (or the part under one node) as dot, mermaid or json."""
+from __future__ import annotations
+
+import json
+
+from networkx.readwrite import json_graph
+
+from ..graph import CONSUMES, GENERATES, IMPORTS, INHERITS, READS, build_graph
+from ..project import Project
+
+HELP = "print the build graph as Graphviz dot, Mermaid or JSON"
+EXAMPLE = "cfs graph SPEC/payments --format dot | dot -Tsvg > build.svg"
+
+STYLE = {INHERITS: "solid", GENERATES: "bold", IMPORTS: "dashed", CONSUMES: "bold",
+         READS: "dotted"}
+SHAPE = {"SPEC": "box", "ARTIFACT": "note", "EXTERNAL": "folder"}
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("node", nargs="?", help="only what building this SPEC/ node touches")
+    parser.add_argument("--format", choices=("dot", "mermaid", "json"), default="dot")
+
+
+def _dot(graph) -> str:
+    lines = ["digraph cfs {", "  rankdir=LR;", "  node [fontname=\"Helvetica\"];"]
+    for vertex, data in sorted(graph.nodes(data=True)):
+        label = vertex if data["kind"] != "ARTIFACT" else f"{vertex}\\n{data.get('path', '')}"
+        lines.append(f'  "{vertex}" [shape={SHAPE[data["kind"]]}, label="{label}"];')
+    for u, v, data in sorted(graph.edges(data=True)):
+        lines.append(f'  "{u}" -> "{v}" [style={STYLE[data["kind"]]}, '
+                     f'tooltip="{data["kind"]}"];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid(graph) -> str:
+    ids = {vertex: f"n{i}" for i, vertex in enumerate(sorted(graph.nodes))}
+    lines = ["flowchart LR"]
+    for vertex, data in sorted(graph.nodes(data=True)):
+        text = vertex.replace('"', "'")
+        shape = ("[\"", "\"]") if data["kind"] == "SPEC" else \
+            ("[/\"", "\"/]") if data["kind"] == "ARTIFACT" else ("((\"", "\"))")
+        lines.append(f"  {ids[vertex]}{shape[0]}{text}{shape[1]}")
+    arrows = {INHERITS: "-->", GENERATES: "==>", IMPORTS: "-.->", CONSUMES: "==>",
+              READS: "-.->"}
+    for u, v, data in sorted(graph.edges(data=True)):
+        lines.append(f"  {ids[u]} {arrows[data['kind']]}|{data['kind']}| {ids[v]}")
+    return "\n".join(lines) + "\n"
+
+
+def run(args, project: Project) -> int:
+    build = build_graph(project.tree)
+    graph = build.graph
+    if args.node:
+        name = project.node_name(args.node)
+        graph = build.subgraph_under(name)
+    if args.format == "json":
+        data = json_graph.node_link_data(graph, edges="edges")
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        print(_dot(graph) if args.format == "dot" else _mermaid(graph), end="")
+    return 0

@@ -1,0 +1,287 @@
+"""Builds through real doit runs with a real subprocess generator (tests/scripted_gen.py)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from buildkit import make_project
+
+ALL = ["ARTIFACT/app/cli", "ARTIFACT/app/core/model", "ARTIFACT/app/core/store",
+       "ARTIFACT/other"]
+# The first line of each fixture leaf's # Agent text identifies the leaf in the log.
+MODEL, STORE, CLI, OTHER = ("Write the model.", "Store models in memory.",
+                            "Parse arguments and print models.", "Say hello.")
+
+
+@pytest.fixture
+def proj(tmp_path):
+    return make_project(tmp_path)
+
+
+@pytest.fixture
+def built(proj):
+    proj.doit(check=True)
+    proj.reset_log()
+    return proj
+
+
+def test_first_build_generates_everything_and_records_it(proj):
+    result = proj.doit()
+    assert result.returncode == 0, result.stderr
+    assert proj.generated_nodes() == sorted([MODEL, STORE, CLI, OTHER])
+    assert all(flags == ["up-to-date"] for flags in proj.flags().values())
+    manifest = (proj.root / "code-from-spec/.manifest").read_text()
+    assert manifest.splitlines()[0] == "code-from-spec: v5"
+    assert [line.split(";")[0] for line in manifest.splitlines()[1:]] == ALL
+    assert "4 generated" in result.stdout
+
+
+def test_producer_is_generated_before_its_consumer(proj):
+    proj.doit("-n", "4", "-P", "thread", check=True)
+    order = [call["document"] for call in proj.calls()]
+    model_at = next(i for i, d in enumerate(order) if MODEL in d)
+    store_at = next(i for i, d in enumerate(order) if STORE in d)
+    assert model_at < store_at
+    store_doc = order[store_at]
+    model_file = (proj.root / "gen/model.txt").read_text()
+    assert f'<entry name="ARTIFACT/app/core/model">\n{model_file}</entry>' in store_doc
+
+
+def test_second_build_makes_no_generator_call(built):
+    result = built.doit()
+    assert result.returncode == 0
+    assert built.calls() == []
+    result = built.cfs("build")
+    assert result.returncode == 0 and built.calls() == []
+    assert "0 generated" in result.stdout and "4 up to date" in result.stdout
+
+
+def test_agent_edit_regenerates_that_artifact_and_its_consumers(built):
+    built.edit("SPEC/app/core/model", "Write the model.", "Write the model.\nUse slots.")
+    built.doit(check=True)
+    # store imports ARTIFACT/app/core/model: same run, after model.
+    assert built.generated_nodes() == sorted([MODEL, STORE])
+
+
+def test_ancestor_public_edit_regenerates_exactly_its_descendants(built):
+    built.edit("SPEC/app/core", "Failures raise CoreError.", "Failures raise CoreFailure.")
+    built.doit(check=True)
+    # cli imports only SPEC/app/core/model(interface): the model's own Public is unchanged.
+    assert built.generated_nodes() == sorted([MODEL, STORE])
+
+
+def test_root_public_edit_reaches_every_leaf_below(built):
+    built.edit("SPEC/app", "Every module is plain text.", "Every module is UTF-8 text.")
+    built.doit(check=True)
+    assert built.generated_nodes() == sorted([MODEL, STORE, CLI])
+
+
+def test_imported_subsection_edit_regenerates_the_importer(built):
+    built.edit("SPEC/app/core/model", "Model(id: int)", "Model(id: int, name: str)")
+    built.doit(check=True)
+    assert built.generated_nodes() == sorted([MODEL, STORE, CLI])
+
+
+def test_private_edit_and_boundary_blank_lines_regenerate_nothing(built):
+    built.edit("SPEC/app", "Reviewed by the platform team.", "Reviewed again.")
+    built.edit("SPEC/other", "Say hello.", "\n\nSay hello.\n\n")
+    built.edit("SPEC/app/core/model", "## Interface\n", "## Interface   \n\n\n")
+    result = built.doit()
+    assert result.returncode == 0
+    assert built.calls() == []
+
+
+def test_subtree_build_with_doit_wildcard(built):
+    built.edit("SPEC/app", "Every module is plain text.", "Every module is UTF-8 text.")
+    built.edit("SPEC/other", "Say hello.", "Say hello twice.")
+    built.doit("gen:app/core/*", check=True)
+    assert built.generated_nodes() == sorted([MODEL, STORE])
+    assert built.flags()["ARTIFACT/app/cli"] == ["stale"]
+    assert built.flags()["ARTIFACT/other"] == ["stale"]
+
+
+def test_subtree_build_also_rebuilds_a_stale_producer_outside_it(built):
+    built.edit("SPEC/app/core/model", "Write the model.", "Write the model carefully.")
+    built.edit("SPEC/other", "Say hello.", "Say hello twice.")
+    result = built.cfs("build", "SPEC/app/core/store")
+    assert result.returncode == 0, result.stderr
+    assert built.generated_nodes() == sorted([MODEL, STORE])
+    assert built.flags()["ARTIFACT/other"] == ["stale"]
+
+
+def test_build_by_artifact_name_and_by_output_path(built):
+    built.edit("SPEC/other", "Say hello.", "Say hi.")
+    built.edit("SPEC/app/cli", "Parse arguments", "Parse the arguments")
+    built.cfs("build", "gen/other.txt", check=True)
+    assert len(built.calls()) == 1
+    built.cfs("build", "ARTIFACT/app/cli", check=True)
+    assert len(built.calls()) == 2
+    assert all(f == ["up-to-date"] for f in built.flags().values())
+
+
+def test_findings_fail_the_task_write_nothing_and_are_saved(built):
+    built.edit("SPEC/other", "Say hello.", "Say hello. CANNED-FINDINGS")
+    built.edit("SPEC/app/cli", "Parse arguments", "Parse all arguments")
+    before = (built.root / "gen/other.txt").read_bytes()
+    result = built.cfs("build")
+    assert result.returncode == 1
+    assert "which currency" in result.stdout
+    assert (built.root / "gen/other.txt").read_bytes() == before
+    report = built.root / ".cfs/reports/other.findings.txt"
+    assert "which currency" in report.read_text()
+    # The independent generation still happened.
+    assert built.flags()["ARTIFACT/app/cli"] == ["up-to-date"]
+    assert built.flags()["ARTIFACT/other"] == ["stale"]
+
+
+def test_unusable_reply_and_failing_command_are_failures(built):
+    built.edit("SPEC/other", "Say hello.", "CANNED-GARBAGE")
+    built.edit("SPEC/app/cli", "Parse arguments", "CANNED-FAIL")
+    result = built.cfs("build")
+    assert result.returncode == 1
+    assert "no <artifact> line" in result.stdout
+    assert "scripted failure" in result.stdout and "status 3" in result.stdout
+    saved = built.root / ".cfs/reports/other.reply.txt"
+    assert saved.read_text().strip() == "I am not sure what to do."
+
+
+def test_modified_artifact_is_never_overwritten(built):
+    target = built.root / "gen/model.txt"
+    target.write_text("hand edited\n")
+    built.edit("SPEC/app/core/model", "Write the model.", "Write the model again.")
+    result = built.cfs("build")
+    assert result.returncode == 1
+    assert "cfs accept ARTIFACT/app/core/model" in result.stdout
+    assert target.read_text() == "hand edited\n"
+    assert MODEL not in "".join(c["document"] for c in built.calls())
+
+
+def test_untracked_file_is_never_overwritten(proj):
+    (proj.root / "gen").mkdir()
+    (proj.root / "gen/other.txt").write_text("mine\n")
+    result = proj.cfs("build")
+    assert result.returncode == 1
+    assert (proj.root / "gen/other.txt").read_text() == "mine\n"
+    assert "was not written by cfs" in result.stdout
+
+
+def test_deleting_doit_state_causes_no_regeneration(built):
+    for leftover in (built.root / ".cfs").glob("doit-state*"):
+        leftover.unlink()
+    result = built.doit()
+    assert result.returncode == 0
+    assert built.calls() == []
+
+
+def test_identical_regeneration_leaves_file_untouched(built):
+    built.edit("SPEC/other", "Say hello.", "Say hello. CANNED-CONSTANT")
+    built.doit(check=True)
+    target = built.root / "gen/other.txt"
+    stamp = target.stat().st_mtime_ns
+    time.sleep(0.01)
+    built.edit("SPEC/other", "CANNED-CONSTANT", "CANNED-CONSTANT again")
+    result = built.doit()
+    assert result.returncode == 0
+    assert len(built.calls()) == 2
+    assert target.stat().st_mtime_ns == stamp
+    assert "identical" in result.stdout
+    assert built.flags()["ARTIFACT/other"] == ["up-to-date"]
+
+
+def test_generator_runs_confined_in_an_empty_directory(proj):
+    proj.doit(check=True)
+    for call in proj.calls():
+        assert call["cwd_files"] == []
+        assert not call["cwd"].startswith(str(proj.root))
+        assert not os.path.exists(call["cwd"])
+    assert not list(proj.root.rglob("stray-output.txt"))
+
+
+def test_second_generation_sees_history_with_dispositions(built):
+    built.edit("SPEC/app/core/model", "Write the model.", "Write the model twice.")
+    built.doit("gen:app/core/model", check=True)
+    (call,) = built.calls()
+    document = call["document"]
+    assert "<previous_instructions>" in document
+    assert '<instructions disposition="changed">' in document
+    assert '<entry name="SPEC/app" disposition="unchanged">' in document
+    assert "<existing_artifact>" in document
+
+
+def test_doit_list_shows_one_task_per_artifact_with_intent(proj):
+    result = proj.doit("list")
+    lines = dict(line.split(None, 1) for line in result.stdout.splitlines())
+    assert lines == {"gen:app/cli": "The command line.",
+                     "gen:app/core/model": "The data model.",
+                     "gen:app/core/store": "Storage for models.",
+                     "gen:other": "An independent root."}
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_parallel_generations_overlap(tmp_path, mode):
+    proj = make_project(tmp_path, sleep=0.4)
+    proj.doit("-n", "3", "-P", mode, check=True)
+    calls = proj.calls()
+    assert len(calls) == 4
+    starts = sorted(c["start"] for c in calls)
+    # Three independent leaves start together, long before the first one could finish.
+    assert starts[2] - starts[0] < 0.4
+    assert all(f == ["up-to-date"] for f in proj.flags().values())
+
+
+def test_format_errors_stop_the_build_with_a_clear_message(proj):
+    proj.spec("SPEC/other").write_text("---\noutput: [\n---\n# SPEC/other\n")
+    result = proj.cfs("build")
+    assert result.returncode == 2
+    assert "malformed_frontmatter" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    result = proj.doit()
+    assert result.returncode != 0
+    assert "malformed_frontmatter" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert proj.calls() == []
+
+
+def test_sigkill_mid_build_then_clean_rerun(tmp_path):
+    proj = make_project(tmp_path, sleep=0.5)
+    env = {**os.environ}
+    child = subprocess.Popen([sys.executable, "-m", "cfs_build.cli", "build", "-j", "4"],
+                             cwd=proj.root, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 20
+    while len(proj.calls()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(proj.calls()) >= 3
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    time.sleep(0.6)  # let the orphaned generator programs finish writing to a dead pipe
+    manifest = proj.root / "code-from-spec/.manifest"
+    if manifest.exists():
+        assert manifest.read_text().startswith("code-from-spec: v5\n")
+    result = proj.cfs("build")
+    assert result.returncode == 0, result.stdout + result.stderr
+    flags = proj.flags()
+    assert all(f == ["up-to-date"] for f in flags.values()), flags
+
+
+def test_crash_between_write_and_record_is_settled(built):
+    """A journaled write whose manifest update never happened is recorded on the next run."""
+    from cfs_build.artifacts import PENDING, _journal
+    from cfs_build.hashing import checksum
+    from cfs_build.manifest import ManifestEntry
+    built.edit("SPEC/other", "Say hello.", "Say hello, world.")
+    chain = built.status()["artifacts"][-1]["chain"]
+    content = "written just before the crash\n"
+    (built.root / "gen/other.txt").write_text(content)
+    entry = ManifestEntry("ARTIFACT/other", "gen/other.txt", checksum(content), chain)
+    journal = _journal(built.root, "ARTIFACT/other")
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    journal.write_text(json.dumps(entry.__dict__))
+    assert built.flags()["ARTIFACT/other"] == ["up-to-date"]
+    assert not list((built.root / PENDING).iterdir())
