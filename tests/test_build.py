@@ -285,3 +285,36 @@ def test_crash_between_write_and_record_is_settled(built):
     journal.write_text(json.dumps(entry.__dict__))
     assert built.flags()["ARTIFACT/other"] == ["up-to-date"]
     assert not list((built.root / PENDING).iterdir())
+
+
+def test_ctrl_c_stops_generations_and_leaves_the_manifest_consistent(tmp_path):
+    proj = make_project(tmp_path, sleep=5)
+    child = subprocess.Popen([sys.executable, "-m", "cfs_build.cli", "build", "-j", "4"],
+                             cwd=proj.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    deadline = time.monotonic() + 20
+    while len(proj.calls()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=30)
+    assert child.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err + out
+    for call in proj.calls():
+        assert not _running(call["pid"])
+    assert not (proj.root / "gen").exists()
+    assert not (proj.root / "code-from-spec/.manifest").exists()
+
+
+def _running(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting to be reaped."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                state = handle.read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        if state in ("Z", "X"):
+            return False
+        time.sleep(0.05)
+    return True

@@ -91,8 +91,9 @@ def run(args, project: Project) -> int:
         code = DoitMain(ModuleTaskLoader(namespace)).run(argv + selected)
     except KeyboardInterrupt:
         kill_all()
+        # doit swaps sys.stderr while actions run; write to the real one.
         print("cfs: interrupted; running generations were stopped, nothing half-written "
-              "was recorded", file=sys.stderr)
+              "was recorded", file=sys.__stderr__)
         return 130
     finally:
         kill_all()
