@@ -1,6 +1,8 @@
 """Validation: every v5 format rule, collected into one report (never raised)."""
 from __future__ import annotations
 
+import re
+
 import networkx as nx
 
 from .chain import Resolver, safe_relpath
@@ -8,6 +10,8 @@ from .errors import ERROR, WARNING, Finding
 from .files import UnreadableFile
 from .names import ARTIFACT, SPEC, TREE_DIR, BadName, is_within, parse_name, parent_of
 from .tree import NodeInfo, Tree
+
+_DRIVE = re.compile(r"[A-Za-z]:")
 
 
 def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
@@ -21,14 +25,15 @@ def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
         leaf = tree.is_leaf(name)
         if not leaf:
             findings.extend(_leaf_only(info))
-            continue
+        # Targets are checked on every node: only a non-leaf can name a descendant, and
+        # moving such an entry to a leaf would not make a wrong target right.
         for raw, line in zip(info.depends_on, info.dep_lines):
             findings.extend(_reference(tree, resolver, info, raw, line, "depends_on",
                                        "dependency_targets"))
         if info.input is not None:
             findings.extend(_reference(tree, resolver, info, info.input, info.input_line,
                                        "input", "input_target"))
-        if info.output is not None:
+        if leaf and info.output is not None:
             findings.extend(_output(info, outputs))
     findings.extend(_cycles(tree))
     return findings
@@ -110,7 +115,8 @@ def output_problem(path: str) -> str | None:
     """Why an output path is not acceptable, or None."""
     if not path:
         return "path is empty"
-    if path.startswith("/") or ":" in path:
+    # A drive letter is absolute on Windows; elsewhere a colon is an ordinary character.
+    if path.startswith("/") or _DRIVE.match(path):
         return "path is absolute (use a path relative to the project root)"
     if "\\" in path:
         return "path contains backslash (use '/')"
@@ -123,6 +129,8 @@ def output_problem(path: str) -> str | None:
     if parts[0] == TREE_DIR and (len(parts) == 1 or parts[-1].startswith(".manifest")
                                  or parts[-1] == "_node.md"):
         return "path would overwrite a spec or the manifest"
+    if parts[0] == TREE_DIR and len(parts) == 2 and parts[1].startswith("."):
+        return f"path is tool state directly in {TREE_DIR}/ (.cache/ and the like live there)"
     return None
 
 

@@ -1,0 +1,287 @@
+"""Validation (FORMAT.md section 10): one minimal tree per rule id, with file and line."""
+from __future__ import annotations
+
+import pytest
+
+from cfs_build.project import Project
+from conftest import spec
+
+F = "code-from-spec/{}/_node.md"
+
+
+def findings(root, rule=None):
+    found = Project(root, use_index=False).findings
+    return [(f.node, f.rule, f.file, f.line) for f in found if rule is None or f.rule == rule]
+
+
+def details(root, rule):
+    return [f.detail for f in Project(root, use_index=False).findings if f.rule == rule]
+
+
+def test_valid_tree_has_no_findings(fixture):
+    assert findings(fixture("chains")) == []
+
+
+def test_missing_node_md(tree):
+    root = tree({"SPEC/a/b/c": spec("SPEC/a/b/c"), "SPEC/a": spec("SPEC/a")})
+    assert findings(root) == [("SPEC/a/b", "missing_node_md", "code-from-spec/a/b", None)]
+
+
+def test_name_heading(tree):
+    root = tree({"SPEC/a": spec("SPEC/a"),
+                 "SPEC/a/b": "---\noutput: out/b\n---\n\n# SPEC/a/c\n"})
+    assert findings(root) == [("SPEC/a/b", "name_heading", F.format("a/b"), 5)]
+    assert "# SPEC/a/b" in details(root, "name_heading")[0]
+
+
+@pytest.mark.parametrize("front, line", [
+    ("depends_on:\n  - EXTERNAL/x.txt\n", 3),
+    ("input: EXTERNAL/x.txt\n", 2),
+    ("a: 1\noutput: out/p.txt\n", 3),
+])
+def test_leaf_only_fields(tree, front, line):
+    root = tree({"SPEC/p": spec("SPEC/p", front=front), "SPEC/p/c": spec("SPEC/p/c"),
+                 "x.txt": "x"})
+    assert findings(root) == [("SPEC/p", "leaf_only_fields", F.format("p"), line)]
+
+
+def test_leaf_only_agent(tree):
+    root = tree({"SPEC/p": spec("SPEC/p", "\n# Public\n## A\na\n\n# Agent\ndo\n"),
+                 "SPEC/p/c": spec("SPEC/p/c")})
+    assert findings(root) == [("SPEC/p", "leaf_only_agent", F.format("p"), 7)]
+
+
+def deps_tree(tree, entry, key="depends_on"):
+    value = f"\n  - {entry}" if key == "depends_on" else f" {entry}"
+    return tree({
+        "SPEC/a": spec("SPEC/a", "# Public\n## A\na\n"),
+        "SPEC/a/b": spec("SPEC/a/b", front=f"output: out/b.txt\n{key}:{value}\n"),
+        "SPEC/inner": spec("SPEC/inner"),
+        "SPEC/inner/leaf": spec("SPEC/inner/leaf", front="output: out/leaf.txt"),
+        "SPEC/nooutput": spec("SPEC/nooutput"),
+        "bad.txt": b"\xff\xfeabc",
+        "good.txt": "ok\n",
+        "dir/x.txt": "x",
+    })
+
+
+TARGET_CASES = [
+    ("SPEC", "cannot be used"),
+    ("nonsense", "cannot be used"),
+    ("WRONG/prefix", "unknown prefix"),
+    ("spec/a", "unknown prefix"),
+    ("ARTIFACT/inner/leaf(q)", "qualifier"),
+    ("SPEC/nowhere", "unknown SPEC node"),
+    ("SPEC/a/b", "itself"),
+    ("SPEC/a/b(A)", "itself"),
+    ("ARTIFACT/a/b", "itself"),
+    ("SPEC/a", "ancestor"),
+    ("SPEC/a(A)", "ancestor"),
+    ("ARTIFACT/nowhere", "unknown ARTIFACT"),
+    ("ARTIFACT/inner", "unknown ARTIFACT"),
+    ("ARTIFACT/nooutput", "unknown ARTIFACT"),
+    ("EXTERNAL/no/such/file.txt", "unreadable EXTERNAL"),
+    ("EXTERNAL/bad.txt", "UTF-8"),
+    ("EXTERNAL/dir", "unreadable EXTERNAL"),
+    ("EXTERNAL/../outside.txt", "outside the project"),
+    ("EXTERNAL/dir/../../outside.txt", "outside the project"),
+    ("EXTERNAL//etc/passwd", "outside the project"),
+    ("EXTERNAL/dir\\x.txt", "outside the project"),
+]
+
+
+@pytest.mark.parametrize("entry, why", TARGET_CASES)
+def test_dependency_targets(tree, entry, why):
+    root = deps_tree(tree, entry)
+    assert findings(root) == [("SPEC/a/b", "dependency_targets", F.format("a/b"), 4)]
+    assert why in details(root, "dependency_targets")[0]
+
+
+@pytest.mark.parametrize("entry, why", TARGET_CASES)
+def test_input_target(tree, entry, why):
+    root = deps_tree(tree, entry, key="input")
+    assert findings(root) == [("SPEC/a/b", "input_target", F.format("a/b"), 3)]
+    assert why in details(root, "input_target")[0]
+
+
+@pytest.mark.parametrize("entry", ["SPEC/inner", "SPEC/inner/leaf", "SPEC/inner/leaf(A)",
+                                   "ARTIFACT/inner/leaf", "EXTERNAL/good.txt",
+                                   "EXTERNAL/dir/../good.txt", "EXTERNAL/./good.txt"])
+@pytest.mark.parametrize("key", ["depends_on", "input"])
+def test_good_targets(tree, entry, key):
+    root = deps_tree(tree, entry, key)
+    assert [f for f in findings(root) if f[1] != "reference"] == []
+
+
+def test_descendant_is_a_dependency_target_error(tree):
+    root = tree({"SPEC/p": spec("SPEC/p", front="depends_on:\n  - SPEC/p/c\n"),
+                 "SPEC/p/c": spec("SPEC/p/c", "# Public\n## A\na\n")})
+    found = findings(root)
+    assert ("SPEC/p", "leaf_only_fields", F.format("p"), 3) in found
+    assert ("SPEC/p", "dependency_targets", F.format("p"), 3) in found
+    assert "descendant" in details(root, "dependency_targets")[0]
+
+
+def test_descendant_is_an_input_target_error(tree):
+    root = tree({"SPEC/p": spec("SPEC/p", front="input: SPEC/p/c/d\n"),
+                 "SPEC/p/c": spec("SPEC/p/c"), "SPEC/p/c/d": spec("SPEC/p/c/d")})
+    assert ("SPEC/p", "input_target", F.format("p"), 2) in findings(root)
+    assert "descendant" in details(root, "input_target")[0]
+
+
+def test_every_bad_entry_is_reported(tree):
+    root = tree({"SPEC/a": spec("SPEC/a", front="depends_on:\n  - SPEC/x\n  - SPEC/a\n"
+                                "  - WRONG/z\noutput: out/a\n")})
+    assert findings(root) == [("SPEC/a", "dependency_targets", F.format("a"), line)
+                              for line in (3, 4, 5)]
+
+
+def test_qualifier_matching_no_subsection_is_a_warning(tree):
+    root = tree({
+        "SPEC/lib": spec("SPEC/lib", "# Public\n## Interface\nf()\n# Private\n## Notes\nn\n"),
+        "SPEC/app": spec("SPEC/app", front="depends_on:\n  - SPEC/lib(Interface)\n"
+                         "  - SPEC/lib(Notes)\ninput: SPEC/lib(nope)\noutput: out/app\n"),
+    })
+    project = Project(root, use_index=False)
+    found = [(f.rule, f.line, f.severity) for f in project.findings]
+    assert found == [("reference", 4, "warning"), ("reference", 5, "warning")]
+    assert "Notes" in project.findings[0].detail
+    report = project.report()
+    assert report.errors == []
+    assert report.exit_code == 1  # only because the artifact is missing
+
+
+def test_text_after_qualifier_is_a_warning(tree):
+    root = tree({"SPEC/lib": spec("SPEC/lib", "# Public\n## A\na\n"),
+                 "SPEC/app": spec("SPEC/app", front="depends_on: [SPEC/lib(A)junk]\noutput: o")})
+    found = Project(root, use_index=False).findings
+    assert [(f.rule, f.line, f.severity) for f in found] == [("reference", 2, "warning")]
+
+
+def outputs_tree(tree, *outputs):
+    return tree({f"SPEC/o{i}": spec(f"SPEC/o{i}", front=f"output: {out}\n")
+                 for i, out in enumerate(outputs)})
+
+
+@pytest.mark.parametrize("output, why", [
+    ("/etc/passwd", "absolute"),
+    ("/abs/out.txt", "absolute"),
+    ("C:/out.txt", "absolute"),
+    ("../outside.txt", "traversal"),
+    ("out/../../outside.txt", "traversal"),
+    ("out\\\\win.txt", "backslash"),
+    ("'out\\win.txt'", "backslash"),
+    ("''", "empty"),
+    ("code-from-spec/.cache/x.txt", "dot directory"),
+    ("code-from-spec/a/.tools/x", "dot directory"),
+    ("code-from-spec/.manifest", "manifest"),
+    ("code-from-spec/.manifest.lock", "manifest"),
+    ("code-from-spec/.cache", "tool state"),
+    ("code-from-spec/o0/_node.md", "spec"),
+    ("code-from-spec", "spec"),
+])
+def test_output_paths(tree, output, why):
+    root = outputs_tree(tree, output)
+    assert findings(root) == [("SPEC/o0", "output_paths", F.format("o0"), 2)]
+    assert why in details(root, "output_paths")[0]
+
+
+@pytest.mark.parametrize("output", ["a/../b.txt", "./out/x.txt", "out/a:b.txt", "out/.hidden",
+                                    "code-from-spec/o0/generated.txt", ".github/x.yml"])
+def test_acceptable_output_paths(tree, output):
+    assert findings(outputs_tree(tree, output)) == []
+
+
+def test_two_leaves_with_the_same_output(tree):
+    root = outputs_tree(tree, "out/same.txt", "out/x/../same.txt")
+    assert findings(root) == [("SPEC/o1", "output_paths", F.format("o1"), 2)]
+    assert "SPEC/o0" in details(root, "output_paths")[0]
+
+
+def test_public_subsection_required(tree):
+    root = tree({"SPEC/a": spec("SPEC/a", "\n# Public\n\nloose\n\n## A\na\n")})
+    assert findings(root) == [("SPEC/a", "public_subsection_required", F.format("a"), 5)]
+
+
+def test_duplicate_subsections(tree):
+    root = tree({"SPEC/a": spec("SPEC/a", "# Public\n## Same\na\n## SAME \nb\n",
+                                front="output: o")})
+    assert findings(root) == [("SPEC/a", "duplicate_subsections", F.format("a"), 8)]
+
+
+def test_cycle_of_two_through_artifacts(vector):
+    root = vector("format_errors")
+    cycles = [f for f in Project(root, use_index=False).findings if f.rule == "cycle"]
+    assert [(f.node, f.file) for f in cycles] == [("SPEC/cyc/x", F.format("cyc/x")),
+                                                  ("SPEC/cyc/y", F.format("cyc/y"))]
+
+
+def test_cycle_of_three_through_spec_imports_names_every_member(fixture):
+    root = fixture("cycles")
+    found = [f for f in Project(root, use_index=False).findings if f.rule == "cycle"]
+    members = {"SPEC/ring/a", "SPEC/ring/b", "SPEC/ring/c"}
+    assert {f.node for f in found} == members
+    for finding in found:
+        assert finding.file == F.format(finding.node[5:])
+        for member in members:
+            assert member in finding.detail
+    assert "SPEC/ring/d" not in {f.node for f in found}
+
+
+def test_cycle_through_input(tree):
+    root = tree({"SPEC/a": spec("SPEC/a", "# Public\n## A\na\n",
+                                front="input: SPEC/b\noutput: out/a"),
+                 "SPEC/b": spec("SPEC/b", "# Public\n## B\nb\n",
+                                front="depends_on: [SPEC/a(A)]\noutput: out/b")})
+    assert {(f[0], f[1]) for f in findings(root)} == {("SPEC/a", "cycle"), ("SPEC/b", "cycle")}
+
+
+def test_self_import_is_not_also_a_cycle(tree):
+    root = tree({"SPEC/a": spec("SPEC/a", front="depends_on: [SPEC/a]\noutput: out/a")})
+    assert [f[1] for f in findings(root)] == ["dependency_targets"]
+
+
+def test_malformed_frontmatter(tree):
+    root = tree({"SPEC/a": spec("SPEC/a", front="output: out/a\ndepends_on: SPEC/b\n"),
+                 "SPEC/b": spec("SPEC/b", front="output: [\n"),
+                 "SPEC/c": "---\noutput: out/c\n# SPEC/c\n"})
+    assert findings(root) == [("SPEC/a", "malformed_frontmatter", F.format("a"), 3),
+                              ("SPEC/b", "malformed_frontmatter", F.format("b"), 2),
+                              ("SPEC/c", "malformed_frontmatter", F.format("c"), 1)]
+
+
+def test_unrecognized_and_duplicate_section(tree):
+    root = tree({"SPEC/a": spec("SPEC/a", "# Public\n## A\na\n# Notes\nn\n# public\n")})
+    assert findings(root) == [("SPEC/a", "unrecognized_section", F.format("a"), 5),
+                              ("SPEC/a", "duplicate_section", F.format("a"), 7)]
+
+
+def test_text_before_name_heading(tree):
+    root = tree({"SPEC/a": "---\noutput: out/a\n---\nintro\n# SPEC/a\n"})
+    assert findings(root) == [("SPEC/a", "text_before_name_heading", F.format("a"), 4)]
+
+
+def test_broken_node_is_not_checked_further(tree):
+    # Its fields are not known, so no rule is guessed about them.
+    root = tree({"SPEC/a": spec("SPEC/a", "# Public\n# Public\n",
+                                front="depends_on: [SPEC/nowhere]\noutput: /abs")})
+    assert [f[1] for f in findings(root)] == ["duplicate_section"]
+
+
+def test_vector_findings_carry_lines(vector):
+    root = vector("format_errors")
+    got = set(findings(root))
+    for want in [("SPEC/badsection", "unrecognized_section", F.format("badsection"), 3),
+                 ("SPEC/badyaml", "malformed_frontmatter", F.format("badyaml"), 2),
+                 ("SPEC/noname", "name_heading", F.format("noname"), 1),
+                 ("SPEC/paths/abs", "output_paths", F.format("paths/abs"), 2),
+                 ("SPEC/paths/up", "output_paths", F.format("paths/up"), 2),
+                 ("SPEC/paths/dup2", "output_paths", F.format("paths/dup2"), 2),
+                 ("SPEC/pub", "public_subsection_required", F.format("pub"), 5),
+                 ("SPEC/pub", "duplicate_subsections", F.format("pub"), 11),
+                 ("SPEC/inner", "leaf_only_fields", F.format("inner"), 2),
+                 ("SPEC/inner", "leaf_only_agent", F.format("inner"), 6),
+                 ("SPEC/deps/self", "dependency_targets", F.format("deps/self"), 3)]:
+        assert want in got
+    lines = sorted(f[3] for f in got if f[0] == "SPEC/deps/a")
+    assert lines == [3, 4, 5, 6, 7]
