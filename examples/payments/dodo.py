@@ -1,0 +1,1 @@
+from cfs_build.dodo import *
