@@ -12,3 +12,19 @@ def task_gen():
     """Generate every stale artifact of every example project."""
     for example in EXAMPLES:
         yield from project_tasks(example, prefix=f"{example.name}:")
+
+
+def task_verify():
+    """Run every example's tests after building what they cover."""
+    from cfs_build.commands.verify import verify_task
+    from cfs_build.names import spec_of
+    from cfs_build.tasks import task_name
+    names = []
+    for example in EXAMPLES:
+        prefix = f"{example.name}:"
+        task = verify_task(example, prefix, lambda a, p=prefix: task_name(spec_of(a), p))
+        if task is not None:
+            names.append(task["basename"])
+            yield task
+    yield {"basename": "verify", "actions": None, "task_dep": names,
+           "doc": "run the tests of every example"}

@@ -6,12 +6,12 @@ import os
 import sys
 from pathlib import Path
 
-from .commands import accept, build, cache, chain, graph, status, validate
+from .commands import accept, build, cache, chain, graph, status, validate, verify
 from .errors import CfsError
 from .project import Project, find_root
 
 COMMANDS = {"validate": validate, "status": status, "chain": chain, "accept": accept,
-            "build": build, "graph": graph, "cache": cache}
+            "build": build, "graph": graph, "cache": cache, "verify": verify}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,24 @@ GENERATOR_KEYS: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
 COMMON_KEYS = {"kind": ((str,), "which generator to use")}
 
 
+VERIFY_KEYS = {
+    "name": ((str,), "a short name for this test run"),
+    "command": ((list,), "the test command, e.g. [\"python3\", \"-m\", \"pytest\", \"-q\"]"),
+    "outputs": ((list,), "globs of the generated test files it runs, e.g. [\"tests/**/*.py\"]"),
+    "timeout": ((int, float), "seconds the run may take"),
+}
+
+
+@dataclass(frozen=True)
+class VerifyEntry:
+    """One [[verify]] table: a test command and the generated test files it covers."""
+
+    name: str
+    command: tuple[str, ...]
+    outputs: tuple[str, ...]
+    timeout: float = 1800.0
+
+
 @dataclass(frozen=True)
 class Config:
     """What a project asks of cfs: which generator, and its settings."""
@@ -27,6 +45,7 @@ class Config:
     source: str | None = None
     generator: dict = field(default_factory=dict)
     root: Path | None = None
+    verify: tuple["VerifyEntry", ...] = ()
 
 
 def _check(table: dict, allowed: dict, where: str, source: str) -> None:
@@ -54,10 +73,16 @@ def load_config(root: Path) -> Config:
         return Config(root=root)
     where = "tool.cfs" if source == "pyproject.toml" else ""
     for key in table:
-        if key not in ("generator",):
-            raise CfsError(f"unknown key {where + '.' if where else ''}{key} (known: generator)",
-                           file=source)
-    generator = table.get("generator", {})
+        if key not in ("generator", "verify"):
+            raise CfsError(f"unknown key {where + '.' if where else ''}{key} (known: generator, "
+                           "verify)", file=source)
+    generator = _generator(table, where, source) if "generator" in table else {}
+    verify = _verify(table.get("verify", []), where, source)
+    return Config(source, generator, root, verify)
+
+
+def _generator(table: dict, where: str, source: str) -> dict:
+    generator = table["generator"]
     prefix = f"{where}.generator" if where else "generator"
     if not isinstance(generator, dict):
         raise CfsError(f"{prefix} must be a table", file=source)
@@ -73,7 +98,28 @@ def load_config(root: Path) -> Config:
         command = generator.get("command")
         if not command or not all(isinstance(part, str) for part in command):
             raise CfsError(f"{prefix}.command must be a non-empty list of strings", file=source)
-    return Config(source, dict(generator), root)
+    return dict(generator)
+
+
+def _verify(entries, where: str, source: str) -> tuple[VerifyEntry, ...]:
+    prefix = f"{where}.verify" if where else "verify"
+    if not isinstance(entries, list):
+        raise CfsError(f"{prefix} must be an array of tables: [[verify]]", file=source)
+    out = []
+    for number, entry in enumerate(entries, start=1):
+        here = f"{prefix}[{number}]"
+        if not isinstance(entry, dict):
+            raise CfsError(f"{here} must be a table", file=source)
+        _check(entry, VERIFY_KEYS, here, source)
+        for key in ("command", "outputs"):
+            value = entry.get(key)
+            if not value or not all(isinstance(part, str) for part in value):
+                raise CfsError(f"{here}.{key} must be a non-empty list of strings",
+                               file=source)
+        name = entry.get("name") or " ".join(entry["command"])
+        out.append(VerifyEntry(name, tuple(entry["command"]), tuple(entry["outputs"]),
+                               float(entry.get("timeout", 1800))))
+    return tuple(out)
 
 
 def _load(path: Path, source: str) -> dict:

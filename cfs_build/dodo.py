@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .tasks import STATE_FILE, doit_config, project_tasks
 
-__all__ = ["DOIT_CONFIG", "task_gen"]
+__all__ = ["DOIT_CONFIG", "task_gen", "task_verify"]
 
 # doit opens its state file before it asks for tasks; its directory must exist first.
 Path(STATE_FILE).parent.mkdir(exist_ok=True)
@@ -16,3 +16,16 @@ DOIT_CONFIG = doit_config()
 def task_gen():
     """Generate every stale artifact of the spec tree."""
     yield from project_tasks(Path(os.getcwd()))
+
+
+def task_verify():
+    """Run the project's tests ([[verify]] in cfs.toml) after building what they cover."""
+    from .commands.verify import verify_task
+    from .names import spec_of
+    from .tasks import task_name
+    task = verify_task(Path(os.getcwd()), gen_task=lambda a: task_name(spec_of(a)))
+    if task is None:
+        # Listed so `doit verify` says what is missing instead of "unknown task".
+        task = {"basename": "verify", "actions": None, "uptodate": [True],
+                "doc": "no [[verify]] in cfs.toml: no tests to run"}
+    yield task

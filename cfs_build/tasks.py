@@ -64,14 +64,24 @@ class CfsReporter(ConsoleReporter):
         self.tokens_in = self.tokens_out = 0
         self.cost = 0.0
 
+    @staticmethod
+    def _is_generation(task) -> bool:
+        return TASK_PREFIX in task.name
+
     def execute_task(self, task):
         if task.actions:
-            self.write(f"generating {task.name}\n")
+            verb = "generating" if self._is_generation(task) else "running"
+            self.write(f"{verb} {task.name}\n")
 
     def skip_uptodate(self, task):
-        self.uptodate.append(task.name)
+        if self._is_generation(task):
+            self.uptodate.append(task.name)
+        else:
+            self.write(f"{task.name}: up to date\n")
 
     def add_success(self, task):
+        if not self._is_generation(task):
+            return
         values = task.values or {}
         self.tokens_in += values.get("input_tokens") or 0
         self.tokens_out += values.get("output_tokens") or 0

@@ -220,7 +220,8 @@ def test_doit_list_shows_one_task_per_artifact_with_intent(proj):
     assert lines == {"gen:app/cli": "The command line.",
                      "gen:app/core/model": "The data model.",
                      "gen:app/core/store": "Storage for models.",
-                     "gen:other": "An independent root."}
+                     "gen:other": "An independent root.",
+                     "verify": "no [[verify]] in cfs.toml: no tests to run"}
 
 
 @pytest.mark.parametrize("mode", ["thread", "process"])

@@ -28,12 +28,27 @@ def add_arguments(parser) -> None:
 
 
 def run(args, project: Project) -> int:
+    from ..verify import verification
     report = project.report()
+    verified = verification(project, report.artifacts)
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        print(json.dumps({**report.as_dict(), "verification": verified}, indent=2,
+                         ensure_ascii=False))
     else:
         print_human(report, show_all=args.all)
+        print(verification_line(verified))
     return report.exit_code
+
+
+def verification_line(verified: dict) -> str:
+    state = verified["state"]
+    if state == "tests failing":
+        return f"tests: failing ({', '.join(verified['failing']) or 'see cfs verify'})"
+    if state == "unverified":
+        changed = verified["changed_since"]
+        more = f" (+{len(changed) - 3} more)" if len(changed) > 3 else ""
+        return f"tests: not run since {', '.join(changed[:3])}{more} changed; run cfs verify"
+    return f"tests: {state}"
 
 
 def summary_line(report: Report) -> str:

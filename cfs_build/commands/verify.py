@@ -1,0 +1,107 @@
+"""`cfs verify`: build what is stale, run the [[verify]] test commands, name the specs to fix."""
+from __future__ import annotations
+
+import argparse
+
+from ..config import load_config
+from ..errors import CfsError
+from ..project import Project
+from ..verify import plan, record, run_entry
+
+HELP = "build stale artifacts, run the project's tests, and tie failures to spec nodes"
+EXAMPLE = "cfs verify          # with [[verify]] command/outputs tables in cfs.toml"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--no-build", action="store_true",
+                        help="run the tests on the files as they are")
+
+
+def _build(project: Project, targets: list[str]) -> int:
+    from . import build
+    parser = argparse.ArgumentParser()
+    build.add_arguments(parser)
+    return build.run(parser.parse_args(targets), project)
+
+
+def run(args, project: Project) -> int:
+    config = load_config(project.root)
+    if not config.verify:
+        raise CfsError("no [[verify]] table: add one to cfs.toml, e.g.\n  [[verify]]\n  "
+                       "command = [\"python3\", \"-m\", \"pytest\", \"-q\"]\n  "
+                       "outputs = [\"tests/**/*.py\"]", file="cfs.toml")
+    the_plan = plan(project, config.verify)
+    for warning in the_plan.warnings:
+        print(f"warning: {warning}")
+    targets = the_plan.build_targets()
+    if not args.no_build and targets:
+        code = _build(project, targets)
+        if code != 0:
+            print("cfs verify: the build failed; tests were not run")
+            return code
+        project = Project(project.root)
+    results = run_all(project, config)
+    print_results(results)
+    return 0 if all(r.passed for r in results) else 1
+
+
+def run_all(project: Project, config) -> list:
+    """Run every [[verify]] entry on the files as they are, and record the outcome."""
+    the_plan = plan(project, config.verify)
+    results = [run_entry(project, entry, the_plan.covered[entry.name], the_plan.exercised)
+               for entry in config.verify]
+    record(project, results)
+    return results
+
+
+def print_results(results) -> None:
+    for result in results:
+        counted = f", {result.tests} tests" if result.tests is not None else ""
+        state = "passed" if result.passed else "FAILED"
+        print(f"verify {result.name!r}: {state}{counted}")
+        for failure in result.failures:
+            print(f"  {failure.test}")
+            if failure.test_node:
+                print(f"    test spec: {failure.test_node}")
+                if failure.exercises:
+                    print(f"    exercises: {', '.join(failure.exercises)}")
+            else:
+                print("    not a generated test file: no spec to point at")
+            for line in failure.message.splitlines()[:6]:
+                print(f"    | {line}")
+        if result.problem:
+            print(f"  {result.problem}")
+            if result.output_tail:
+                print("  " + result.output_tail.replace("\n", "\n  "))
+
+
+def verify_task(root, prefix: str = "", gen_task=None) -> dict | None:
+    """The doit task `verify`: after every generation it covers, run the tests.
+
+    Up to date when the last verification passed on exactly the current artifacts.
+    """
+    from doit.exceptions import TaskFailed
+
+    from ..verify import VERIFIED, verification
+    project = Project(root)
+    config = load_config(project.root)
+    if not config.verify:
+        return None
+    targets = plan(project, config.verify).build_targets()
+
+    def action():
+        fresh = Project(project.root)
+        results = run_all(fresh, config)
+        print_results(results)
+        if not all(r.passed for r in results):
+            return TaskFailed("tests failed; the specs named above are where to look")
+        return None
+
+    return {
+        "basename": f"{prefix}verify",
+        "doc": "run the tests of the generated code ([[verify]] in cfs.toml)",
+        "actions": [action],
+        "task_dep": [gen_task(t) for t in targets] if gen_task else [],
+        "uptodate": [lambda: verification(Project(project.root))["state"] == VERIFIED],
+        "verbosity": 2,
+    }

@@ -1,0 +1,237 @@
+"""Verification: run the project's test commands and tie failures back to spec nodes."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tempfile
+import time
+import xml.etree.ElementTree as ElementTree
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .config import VerifyEntry
+from .errors import CfsError
+from .files import atomic_write
+from .index import INDEX_DIR
+from .names import ARTIFACT, SPEC, BadName, artifact_of, parse_name, spec_of
+from .project import Project
+
+RECORD = f"{INDEX_DIR}/verify.json"
+VERIFIED, FAILING, UNVERIFIED, NEVER = "verified", "tests failing", "unverified", "never verified"
+
+
+def glob_regex(pattern: str) -> re.Pattern:
+    """A project-relative glob as a regex: `**/` spans directories, `*` and `?` do not."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failing test, with the specs to look at."""
+
+    test: str
+    file: str | None
+    message: str
+    test_node: str | None = None
+    exercises: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EntryResult:
+    """The outcome of one [[verify]] command."""
+
+    name: str
+    command: tuple[str, ...]
+    returncode: int
+    tests: int | None
+    failures: tuple[Failure, ...] = ()
+    problem: str | None = None
+    output_tail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.returncode == 0 and not self.failures and self.problem is None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a verification run covers: per entry the test artifacts, and what they exercise."""
+
+    covered: dict[str, tuple[str, ...]]
+    exercised: dict[str, tuple[str, ...]]
+    warnings: tuple[str, ...] = field(default=())
+
+    def build_targets(self) -> list[str]:
+        names = set()
+        for artifacts in self.covered.values():
+            names |= set(artifacts)
+        for artifacts in self.covered.values():
+            for artifact in artifacts:
+                for node in self.exercised.get(artifact, ()):
+                    if artifact_of(node) in self._all:
+                        names.add(artifact_of(node))
+        return sorted(names)
+
+    _all: frozenset = frozenset()
+
+
+def exercised_nodes(project: Project, node: str) -> tuple[str, ...]:
+    """Spec nodes a test leaf imports (SPEC/x(q) -> SPEC/x, ARTIFACT/y -> SPEC/y)."""
+    info = project.tree.nodes[node]
+    found = []
+    for raw in list(info.depends_on) + ([info.input] if info.input else []):
+        try:
+            ref = parse_name(raw)
+        except BadName:
+            continue
+        if ref.prefix == SPEC:
+            found.append(ref.base)
+        elif ref.prefix == ARTIFACT:
+            found.append(spec_of(ref.base))
+    return tuple(dict.fromkeys(found))
+
+
+def plan(project: Project, entries: tuple[VerifyEntry, ...]) -> Plan:
+    outputs = {artifact_of(n): project.tree.nodes[n].output for n in project.tree.leaves()
+               if project.tree.nodes[n].output is not None}
+    covered, exercised, warnings = {}, {}, []
+    for entry in entries:
+        patterns = [glob_regex(p) for p in entry.outputs]
+        mine = tuple(sorted(a for a, path in outputs.items()
+                            if any(p.match(path) for p in patterns)))
+        if not mine:
+            warnings.append(f"verify {entry.name!r}: outputs {list(entry.outputs)} match no "
+                            "generated file")
+        covered[entry.name] = mine
+        for artifact in mine:
+            nodes = exercised_nodes(project, spec_of(artifact))
+            exercised[artifact] = nodes
+            if not nodes:
+                warnings.append(f"{spec_of(artifact)} imports no spec: a failure in "
+                                f"{outputs[artifact]} cannot be tied to the code it exercises; "
+                                "add `depends_on: [SPEC/<code>(interface)]`")
+    result = Plan(covered, exercised, tuple(warnings))
+    object.__setattr__(result, "_all", frozenset(outputs))
+    return result
+
+
+def _is_pytest(command: tuple[str, ...]) -> bool:
+    return any(Path(part).name in ("pytest", "py.test") for part in command) or \
+        any(a == "-m" and b == "pytest" for a, b in zip(command, command[1:]))
+
+
+def _junit_failures(path: Path) -> tuple[int, list[tuple[str, str | None, str]]]:
+    root = ElementTree.parse(path).getroot()
+    failures, count = [], 0
+    for case in root.iter("testcase"):
+        count += 1
+        bad = case.find("failure")
+        if bad is None:
+            bad = case.find("error")
+        if bad is None:
+            continue
+        file = case.get("file")
+        if file is None and case.get("classname"):
+            parts = case.get("classname").split(".")
+            file = "/".join(parts[:-1] if parts[-1][:1].isupper() else parts) + ".py"
+        message = (bad.get("message") or (bad.text or "").strip().splitlines()[-1:] or [""])
+        message = message if isinstance(message, str) else message[0]
+        failures.append((f"{file}::{case.get('name')}", file, message.strip()))
+    return count, failures
+
+
+def run_entry(project: Project, entry: VerifyEntry, covered: tuple[str, ...],
+              exercised: dict[str, tuple[str, ...]]) -> EntryResult:
+    """Run one test command in the project root and map its failures to spec nodes."""
+    by_path = {project.tree.nodes[spec_of(a)].output: spec_of(a) for a in covered}
+    command = list(entry.command)
+    with tempfile.TemporaryDirectory(prefix="cfs-verify-") as scratch:
+        junit = Path(scratch) / "junit.xml"
+        if _is_pytest(entry.command):
+            command += [f"--junitxml={junit}", "-o", "junit_family=xunit1"]
+        try:
+            done = subprocess.run(command, cwd=project.root, capture_output=True, text=True,
+                                  timeout=entry.timeout)
+        except FileNotFoundError:
+            raise CfsError(f"verify {entry.name!r}: cannot run {command[0]!r}: not found",
+                           file="cfs.toml") from None
+        except subprocess.TimeoutExpired:
+            return EntryResult(entry.name, entry.command, -1, None,
+                               problem=f"timed out after {entry.timeout:g} s")
+        output = done.stdout + done.stderr
+        tests, raw = None, []
+        if junit.exists():
+            try:
+                tests, raw = _junit_failures(junit)
+            except ElementTree.ParseError:
+                raw = []
+        elif done.returncode != 0:
+            # Not pytest: the exit code says it failed; the files it names say where.
+            raw = [(path, path, "named in the test output") for path in by_path
+                   if path in output]
+    failures = []
+    for test, file, message in raw:
+        node = _owner(by_path, file)
+        failures.append(Failure(test, file, message, node,
+                                exercised.get(artifact_of(node), ()) if node else ()))
+    problem = None
+    if done.returncode != 0 and not failures:
+        problem = f"exited with status {done.returncode}"
+    return EntryResult(entry.name, entry.command, done.returncode, tests, tuple(failures),
+                       problem, "\n".join(output.strip().splitlines()[-15:]))
+
+
+def _owner(by_path: dict[str, str], file: str | None) -> str | None:
+    # The runner names files relative to its own root dir, which may lie above the project.
+    if not file:
+        return None
+    file = file.replace("\\", "/")
+    for path, node in by_path.items():
+        if file == path or file.endswith("/" + path):
+            return node
+    return None
+
+
+def record(project: Project, results: list[EntryResult]) -> None:
+    """Remember which chain hashes and files were verified, and how it went."""
+    statuses = project.report().artifacts
+    data = {"time": time.time(), "passed": all(r.passed for r in results),
+            "artifacts": {s.name: [s.chain, s.checksum] for s in statuses},
+            "results": [{**asdict(r), "passed": r.passed} for r in results]}
+    atomic_write(project.root / RECORD, json.dumps(data, indent=1).encode("utf-8"))
+
+
+def verification(project: Project, statuses=None) -> dict:
+    """Whether the current artifacts are the ones the last verification ran on."""
+    try:
+        data = json.loads((project.root / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"state": NEVER}
+    statuses = statuses if statuses is not None else project.report().artifacts
+    now = {s.name: [s.chain, s.checksum] for s in statuses}
+    recorded = data.get("artifacts", {})
+    changed = sorted(name for name, pair in now.items() if recorded.get(name) != pair)
+    failing = sorted({f["test_node"] for r in data.get("results", [])
+                      for f in r.get("failures", []) if f.get("test_node")})
+    if changed:
+        return {"state": UNVERIFIED, "changed_since": changed, "time": data.get("time")}
+    return {"state": VERIFIED if data.get("passed") else FAILING, "failing": failing,
+            "time": data.get("time")}
