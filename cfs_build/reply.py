@@ -22,25 +22,36 @@ def _strip(text: str) -> str:
     return text.strip("\n")
 
 
+def _outside(pattern: re.Pattern, text: str, opened: int, tail: str) -> re.Match | None:
+    # A tag inside the file is the file's content (a generated file may speak this protocol
+    # itself); only a block that opens before the <artifact> line or follows the file counts.
+    found = pattern.search(text)
+    if found is not None and found.start() >= opened:
+        found = pattern.search(tail)
+    return found
+
+
 def parse_reply(text: str) -> Reply:
     """Read a reply. The file is the lines between the <artifact> line and the last </artifact> line."""
+    text = text.replace("\r\n", "\n")
+    lines = text.split("\n")
+    start = next((i for i, line in enumerate(lines) if line.strip() == "<artifact>"), None)
+    end = None if start is None else next(
+        (i for i in range(len(lines) - 1, start, -1) if lines[i].strip() == "</artifact>"), None)
+    opened = len(text) if start is None else len("\n".join(lines[:start]))
+    tail = "" if end is None else "\n".join(lines[end + 1:])
     assumptions = None
-    found = _ASSUMPTIONS.search(text)
+    found = _outside(_ASSUMPTIONS, text, opened, tail)
     if found:
         assumptions = _strip(found.group(1)) or None
-    findings = _FINDINGS.search(text)
+    findings = _outside(_FINDINGS, text, opened, tail)
     if findings:
         body = _strip(findings.group(1))
         return Reply(findings=body or "(the generator reported findings without text)",
                      assumptions=assumptions)
-    lines = text.replace("\r\n", "\n").split("\n")
-    try:
-        start = next(i for i, line in enumerate(lines) if line.strip() == "<artifact>")
-    except StopIteration:
+    if start is None:
         return Reply(assumptions=assumptions, problem="the reply has no <artifact> line and no "
                      "<findings>")
-    end = next((i for i in range(len(lines) - 1, start, -1)
-                if lines[i].strip() == "</artifact>"), None)
     if end is None:
         return Reply(assumptions=assumptions, problem="the reply opens <artifact> but never "
                      "closes it on a line of its own (cut off?)")
