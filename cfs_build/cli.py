@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .commands import accept, build, cache, chain, graph, status, validate, verify
 from .errors import CfsError
+from .files import UnreadableFile
 from .project import Project, find_root
 
 COMMANDS = {"validate": validate, "status": status, "chain": chain, "accept": accept,
@@ -50,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     except CfsError as exc:
         print(f"cfs: {exc}", file=sys.stderr)
         return exc.exit_code
+    except UnreadableFile as exc:  # e.g. an output path that is a directory or not UTF-8
+        print(f"cfs: {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("cfs: interrupted", file=sys.stderr)
         return 130

@@ -57,6 +57,11 @@ def _check(table: dict, allowed: dict, where: str, source: str) -> None:
         if isinstance(value, bool) or not isinstance(value, types):
             raise CfsError(f"{where}.{key} must be {meaning}; got {type(value).__name__}",
                            file=source)
+        # Every number here counts seconds or slots: zero would time out at once or, for
+        # a semaphore, silently mean "no limit".
+        if isinstance(value, (int, float)) and value <= 0:
+            raise CfsError(f"{where}.{key} must be {meaning}, a number above 0; got {value}",
+                           file=source)
 
 
 def load_config(root: Path) -> Config:
@@ -67,8 +72,11 @@ def load_config(root: Path) -> Config:
     else:
         pyproject = root / "pyproject.toml"
         if pyproject.is_file():
-            table = _load(pyproject, "pyproject.toml").get("tool", {}).get("cfs")
             source = "pyproject.toml"
+            tool = _load(pyproject, source).get("tool", {})
+            table = tool.get("cfs") if isinstance(tool, dict) else None
+            if table is not None and not isinstance(table, dict):
+                raise CfsError("tool.cfs must be a table: [tool.cfs]", file=source)
     if table is None:
         return Config(root=root)
     where = "tool.cfs" if source == "pyproject.toml" else ""
@@ -90,7 +98,7 @@ def _generator(table: dict, where: str, source: str) -> dict:
     if kind is None:
         raise CfsError(f"{prefix}.kind is missing (one of: {', '.join(GENERATOR_KEYS)})",
                        file=source)
-    if kind not in GENERATOR_KEYS:
+    if not isinstance(kind, str) or kind not in GENERATOR_KEYS:
         raise CfsError(f"{prefix}.kind = {kind!r} is not a known generator (known: "
                        f"{', '.join(GENERATOR_KEYS)})", file=source)
     _check(generator, {**COMMON_KEYS, **GENERATOR_KEYS[kind]}, prefix, source)
