@@ -6,13 +6,15 @@ import os
 import sys
 from pathlib import Path
 
-from .commands import accept, build, cache, chain, graph, status, validate, verify
+from .commands import (accept, build, cache, chain, check, graph, init, makefile, status,
+                       validate, verify)
 from .errors import CfsError
 from .files import UnreadableFile
 from .project import Project, find_root
 
 COMMANDS = {"validate": validate, "status": status, "chain": chain, "accept": accept,
-            "build": build, "graph": graph, "cache": cache, "verify": verify}
+            "build": build, "graph": graph, "cache": cache, "verify": verify, "check": check,
+            "init": init, "makefile": makefile}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,8 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         start = Path(args.directory) if args.directory else Path.cwd()
         if args.directory and not start.is_dir():
             raise CfsError(f"-C {args.directory}: no such directory")
+        module = COMMANDS[args.command]
+        if not getattr(module, "NEEDS_PROJECT", True):
+            if args.directory:
+                os.chdir(start)
+            return module.run(args, None)
         project = Project(find_root(start))
-        return COMMANDS[args.command].run(args, project)
+        return module.run(args, project)
     except CfsError as exc:
         print(f"cfs: {exc}", file=sys.stderr)
         return exc.exit_code

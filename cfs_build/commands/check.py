@@ -1,0 +1,38 @@
+"""`cfs check`: the CI gate. Validate and compare with the manifest; non-zero unless all is well."""
+from __future__ import annotations
+
+import json
+
+from ..project import Project
+
+HELP = "CI gate: fail unless the tree is valid and every artifact is up to date"
+EXAMPLE = "cfs check || { cfs status; exit 1; }     # in CI or a pre-commit hook"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args, project: Project) -> int:
+    report = project.report()
+    counts = report.summary()
+    problems = [f.render() for f in report.errors]
+    for status in report.artifacts:
+        if not status.up_to_date:
+            problems.append(f"{status.name} ({status.path}): {', '.join(status.flags)}")
+    problems += [f"{o.name} ({o.path}): orphan" for o in report.orphans]
+    code = report.exit_code
+    if args.json:
+        print(json.dumps({"ok": code == 0, "exit_code": code, "summary": counts,
+                          "problems": problems}, indent=2))
+        return code
+    for line in problems:
+        print(line)
+    artifacts = len(report.artifacts)
+    if code == 0:
+        print(f"cfs check: ok, {len(project.nodes)} nodes valid, {artifacts} artifacts up to "
+              "date")
+    else:
+        wrong = ", ".join(f"{v} {k}" for k, v in counts.items() if v and k != "up-to-date")
+        print(f"cfs check: FAILED ({wrong}); `cfs status` says what to do")
+    return code

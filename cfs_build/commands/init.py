@@ -1,0 +1,107 @@
+"""`cfs init`: start a Code from Spec project here; never overwrites anything."""
+from __future__ import annotations
+
+from pathlib import Path
+
+HELP = "create code-from-spec/ with an example root node, cfs.toml, dodo.py, .gitignore"
+EXAMPLE = "mkdir myproj && cd myproj && cfs init && cfs status"
+NEEDS_PROJECT = False
+
+ROOT_NODE = """# SPEC/app
+
+One line on what this part of the system is for (shown by `doit list`).
+
+# Public
+
+## Conventions
+
+Constraints written here are inherited by every node below `app/`:
+language, error handling, naming. Only `##` subsections under `# Public`
+are inherited.
+
+# Private
+
+## Notes
+
+For people only: never sent to a generator, never hashed.
+
+<!--
+Add a leaf below this node, e.g. code-from-spec/app/hello/_node.md:
+
+---
+output: src/hello.py
+---
+# SPEC/app/hello
+
+Prints a greeting.
+
+# Agent
+
+Write a `main()` that prints "hello".
+-->
+"""
+
+CONFIG = """# cfs-build settings. See the README of cfs-build for every key.
+
+# The generator that turns a leaf's chain into its file:
+# [generator]
+# kind = "command"                   # or claude-code, anthropic, openai
+# command = ["python3", "tools/gen.py"]
+# timeout = 600
+
+# How to run the generated tests (`cfs verify`):
+# [[verify]]
+# command = ["python3", "-m", "pytest", "-q"]
+# outputs = ["tests/**/*.py"]
+"""
+
+DODO = "from cfs_build.dodo import *\n"
+IGNORES = ("code-from-spec/.cache/", "code-from-spec/.manifest.lock", ".cfs/")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("directory", nargs="?", default=".", help="where to start (default: .)")
+
+
+def init(root: Path) -> list[str]:
+    """Create what is missing; return a line per thing done or left alone."""
+    lines = []
+
+    def create(rel: str, text: str) -> None:
+        path = root / rel
+        if path.exists():
+            lines.append(f"kept    {rel} (exists)")
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        lines.append(f"created {rel}")
+
+    tree = root / "code-from-spec"
+    has_nodes = tree.is_dir() and any(tree.rglob("_node.md"))
+    if has_nodes:
+        lines.append("kept    code-from-spec/ (already has nodes)")
+    else:
+        create("code-from-spec/app/_node.md", ROOT_NODE)
+    create("cfs.toml", CONFIG)
+    create("dodo.py", DODO)
+    gitignore = root / ".gitignore"
+    present = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
+    missing = [entry for entry in IGNORES if entry not in present]
+    if missing:
+        text = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
+        if text and not text.endswith("\n"):
+            text += "\n"
+        text += "# cfs-build state and the v5 cache\n" + "".join(f"{e}\n" for e in missing)
+        gitignore.write_text(text, encoding="utf-8")
+        lines.append(f"updated .gitignore (+{len(missing)} entries)")
+    else:
+        lines.append("kept    .gitignore (entries present)")
+    return lines
+
+
+def run(args, project=None) -> int:
+    root = Path(args.directory).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    for line in init(root):
+        print(line)
+    return 0

@@ -1,0 +1,89 @@
+"""`cfs check` (the CI gate) and `cfs init` (idempotent, never overwrites)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import yaml
+
+from conftest import spec
+
+
+def cfs(cwd, *args):
+    return subprocess.run([sys.executable, "-m", "cfs_build.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_check_passes_on_an_up_to_date_project(vector):
+    root = vector("statuses")
+    (root / "code-from-spec/.manifest").write_text(
+        "code-from-spec: v5\n"
+        "ARTIFACT/payments/fees/calculation;path:src/fees/calculation.py;"
+        "checksum:8bo6uBIHKiklSHMLI80J180Iy64;chain:h5ZteZYsQbSJo5-NyhNDBXcOxLo\n"
+        "ARTIFACT/payments/fees/rounding;path:src/fees/rounding.py;"
+        "checksum:kcEOaU8tzMSL4n16IpquCM8Vq8M;chain:9rJQbXCBe_lJlgEXCH181g6_5kI\n")
+    result = cfs(root, "check")
+    assert result.returncode == 0, result.stdout
+    assert "cfs check: ok" in result.stdout
+
+
+def test_check_fails_and_lists_what_is_wrong(vector):
+    root = vector("statuses")
+    result = cfs(root, "check")
+    assert result.returncode == 1
+    assert "ARTIFACT/payments/fees/rounding (src/fees/rounding.py): stale, modified" in \
+        result.stdout
+    assert "ARTIFACT/gone/node (src/gone.py): orphan" in result.stdout
+    data = json.loads(cfs(root, "check", "--json").stdout)
+    assert data["ok"] is False and data["exit_code"] == 1
+    assert data["summary"]["orphan"] == 1
+
+
+def test_check_exits_2_on_format_errors(tree):
+    root = tree({"SPEC/x": "---\noutput: [\n---\n# SPEC/x\n"})
+    result = cfs(root, "check")
+    assert result.returncode == 2
+    assert "malformed_frontmatter" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_init_creates_a_valid_project_and_is_idempotent(tmp_path):
+    result = cfs(tmp_path, "init")
+    assert result.returncode == 0, result.stderr
+    for rel in ("code-from-spec/app/_node.md", "cfs.toml", "dodo.py", ".gitignore"):
+        assert (tmp_path / rel).is_file(), rel
+    assert (tmp_path / "dodo.py").read_text() == "from cfs_build.dodo import *\n"
+    assert ".cfs/" in (tmp_path / ".gitignore").read_text().splitlines()
+    validate = cfs(tmp_path, "validate")
+    assert validate.returncode == 0, validate.stdout
+    status = cfs(tmp_path, "status")
+    assert status.returncode == 0, status.stdout
+
+    (tmp_path / "cfs.toml").write_text("# mine\n")
+    again = cfs(tmp_path, "init")
+    assert again.returncode == 0
+    assert (tmp_path / "cfs.toml").read_text() == "# mine\n"
+    assert "kept    cfs.toml" in again.stdout
+    gitignore = (tmp_path / ".gitignore").read_text()
+    assert gitignore.count(".cfs/") == 1
+
+
+def test_init_keeps_an_existing_tree_and_gitignore_lines(tmp_path):
+    (tmp_path / "code-from-spec/x").mkdir(parents=True)
+    (tmp_path / "code-from-spec/x/_node.md").write_text(spec("SPEC/x"))
+    (tmp_path / ".gitignore").write_text("node_modules/")
+    cfs(tmp_path, "init")
+    assert not (tmp_path / "code-from-spec/app").exists()
+    lines = (tmp_path / ".gitignore").read_text().splitlines()
+    assert lines[0] == "node_modules/" and "code-from-spec/.cache/" in lines
+
+
+def test_pre_commit_hooks_file_declares_check_and_validate():
+    from pathlib import Path
+    hooks = yaml.safe_load((Path(__file__).parent.parent / ".pre-commit-hooks.yaml").read_text())
+    by_id = {hook["id"]: hook for hook in hooks}
+    assert by_id["cfs-check"]["entry"] == "cfs check"
+    assert by_id["cfs-validate"]["entry"] == "cfs validate --quiet"
+    for hook in hooks:
+        assert hook["pass_filenames"] is False and hook["language"] == "python"
