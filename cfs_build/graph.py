@@ -58,8 +58,7 @@ class BuildGraph:
             return []
         hit: set[str] = set()
         if graph.nodes[vertex]["kind"] == SPEC:
-            below = {vertex} | {n for n in nx.descendants(self._inherits(), vertex)}
-            hit |= {artifact_of(n) for n in below if artifact_of(n) in graph}
+            hit |= {artifact_of(n) for n in self.tree.under(vertex) if artifact_of(n) in graph}
             hit |= {v for _, v, kind in graph.out_edges(vertex, data="kind") if kind == IMPORTS}
         elif graph.nodes[vertex]["kind"] == ARTIFACT:
             hit.add(vertex)
@@ -75,21 +74,34 @@ class BuildGraph:
 
     def affected_by_file(self, rel: str) -> list[str]:
         """Artifacts affected by an edit of a project file (spec, output or external)."""
+        # One file can stand behind several vertices: an output also read as EXTERNAL/.
+        hit: set[str] = set()
         for vertex, data in self.graph.nodes(data=True):
             if data.get("path") == rel:
-                return self.affected_by(vertex)
-        return []
-
-    def _inherits(self) -> nx.DiGraph:
-        edges = [(u, v) for u, v, kind in self.graph.edges(data="kind") if kind == INHERITS]
-        return nx.DiGraph(edges)
+                hit |= set(self.affected_by(vertex))
+        return sorted(hit)
 
     def subgraph_under(self, spec: str) -> nx.DiGraph:
-        """The part of the graph a build of ``spec`` touches: its nodes, artifacts, inputs."""
-        keep = set()
-        for artifact in self.under(spec):
+        """The part of the graph a build of ``spec`` touches: what each artifact's chain reads.
+
+        A leaf's own ancestors are part of its chain; an imported node's ancestors are not,
+        so they are left out (an edit of them does not reach this build).
+        """
+        keep: set[str] = set()
+        stack = self.under(spec)
+        while stack:
+            artifact = stack.pop()
+            if artifact in keep:
+                continue
             keep.add(artifact)
-            keep |= nx.ancestors(self.graph, artifact)
+            for source, _, kind in self.graph.in_edges(artifact, data="kind"):
+                if kind == GENERATES:
+                    keep.add(source)
+                    keep |= {a for a in self.tree.ancestors(source) if a in self.graph}
+                elif kind == CONSUMES:
+                    stack.append(source)
+                else:
+                    keep.add(source)
         return self.graph.subgraph(keep).copy()
 
 
