@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .chain import Chain, Resolver
-from .files import atomic_write, normalize_text
+from .files import atomic_write
+from .hashing import b64, content_digest
 from .names import TREE_DIR
 
 CACHE = f"{TREE_DIR}/.cache"
@@ -60,12 +61,14 @@ class Cache:
         self._write_once(self._chain(chain.hash), "".join(lines).encode("utf-8"))
 
     def load_chain(self, chain_hash: str) -> CachedChain | None:
-        try:
-            text = self._chain(chain_hash).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+        text = _read(self._chain(chain_hash))
+        if text is None:
             return None
+        lines = text.split("\n")  # not splitlines: a label may hold U+2028, \f and the like
+        if lines[-1] == "":
+            lines.pop()
         entries = []
-        for line in text.splitlines():
+        for line in lines:
             label, sep, content = line.rpartition(": ")
             if not sep:
                 return None
@@ -73,10 +76,12 @@ class Cache:
         return CachedChain(chain_hash, tuple(entries))
 
     def content(self, content_hash: str) -> str | None:
-        try:
-            return normalize_text(self._content(content_hash).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
+        """The exact text of a position, or None when it is absent or not what was hashed."""
+        text = _read(self._content(content_hash))
+        # A truncated or hand-edited file would show the generator a wrong "old" text.
+        if text is None or b64(content_digest(text)) != content_hash:
             return None
+        return text
 
     def prune(self, keep_chains: set[str]) -> tuple[int, int]:
         """Delete chains not in ``keep_chains`` and content no kept chain names."""
@@ -97,6 +102,14 @@ class Cache:
             if entry[1:] not in named and _unlink(content_dir / entry):
                 removed_content += 1
         return removed_chains, removed_content
+
+
+def _read(path: Path) -> str | None:
+    # Bytes, not text mode: universal newlines would turn a lone CR of a position into LF.
+    try:
+        return path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _listing(directory: Path) -> list[str]:
