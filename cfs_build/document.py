@@ -4,6 +4,7 @@ from __future__ import annotations
 from .cache import Cache, CachedChain
 from .chain import AGENT, INPUT, Chain, Resolver, safe_relpath
 from .errors import CfsError
+from .files import UnreadableFile
 
 UNCHANGED, CHANGED, ADDED, REMOVED = "unchanged", "changed", "added", "removed"
 
@@ -51,7 +52,11 @@ def render_document(resolver: Resolver, chain: Chain, *, existing: bool = True,
     current = None
     if existing and info.output is not None:
         rel = safe_relpath(info.output)
-        current = resolver.file_text(rel) if rel else None
+        try:
+            current = resolver.file_text(rel) if rel else None
+        except UnreadableFile as exc:
+            raise CfsError(f"the existing file cannot be shown to the generator: {exc.reason}",
+                           file=rel) from None
     previous = None
     if current is not None and cache is not None and previous_hash:
         previous = cache.load_chain(previous_hash)
@@ -115,7 +120,8 @@ def _previous(cache: Cache, previous: CachedChain, entries, agent: str | None,
         old = cache.content(old_hash)
         if old is None:
             return None
-        disposition = CHANGED if present and new is not None else REMOVED
+        # Still declared but now empty is a change: the current section says "changed" too.
+        disposition = CHANGED if present else REMOVED
         out.append(f"<previous_{tag}>\n" + _block(tag, old, _attr(disposition))
                    + f"</previous_{tag}>\n")
     return "".join(out)
