@@ -31,7 +31,9 @@ def output_path(root: Path, output: str) -> tuple[str, Path]:
     real_root = root.resolve()
     parent = target.parent
     existing = parent
-    while not existing.exists():
+    # lexists, not exists: a dangling symlink is where the path would leave, so it must
+    # be resolved, not skipped over.
+    while not os.path.lexists(existing):
         existing = existing.parent
     if not existing.resolve().is_relative_to(real_root):
         raise CfsError(f"output {rel}: a symlink on the way leads out of the project", file=rel)
