@@ -6,15 +6,16 @@ import os
 import sys
 from pathlib import Path
 
-from .commands import (accept, build, cache, chain, check, graph, init, makefile, status,
-                       validate, verify)
+from .commands import (accept, build, cache, chain, check, completion, graph, init, makefile,
+                       status, validate, verify)
+from . import __version__
 from .errors import CfsError
 from .files import UnreadableFile
 from .project import Project, find_root
 
 COMMANDS = {"validate": validate, "status": status, "chain": chain, "accept": accept,
             "build": build, "graph": graph, "cache": cache, "verify": verify, "check": check,
-            "init": init, "makefile": makefile}
+            "init": init, "makefile": makefile, "completion": completion}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
                "3 usage or I/O error")
     parser.add_argument("-C", dest="directory", metavar="DIR",
                         help="run as if started in DIR (like git -C / make -C)")
+    parser.add_argument("--version", action="version", version=f"cfs-build {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
         command = sub.add_parser(name, help=module.HELP, description=module.HELP,
