@@ -63,7 +63,15 @@ def parse_manifest(text: str, where: str = MANIFEST) -> dict[str, ManifestEntry]
 
 def render_manifest(entries: dict[str, ManifestEntry]) -> str:
     """The v5 bytes: header, then one line per artifact sorted by name, LF endings."""
-    return HEADER + "\n" + "".join(entries[name].line() for name in sorted(entries))
+    lines = [entries[name].line() for name in sorted(entries)]
+    for line in lines:
+        # A ';' or line break in a name or path would write a line no reader can parse,
+        # and a manifest that does not parse stops every command.
+        if _LINE.fullmatch(line[:-1]) is None or line.count("\n") != 1 or "\r" in line:
+            raise CfsError(f"cannot record {line.split(';path:')[0]!r} in the manifest: its "
+                           "name or path holds ';' or a line break, which the v5 manifest "
+                           "cannot represent", file=MANIFEST, exit_code=2)
+    return HEADER + "\n" + "".join(lines)
 
 
 @contextmanager

@@ -120,6 +120,8 @@ def output_problem(path: str) -> str | None:
         return "path is absolute (use a path relative to the project root)"
     if "\\" in path:
         return "path contains backslash (use '/')"
+    if any(ch in path for ch in ";\n\r"):
+        return "path contains ';' or a line break, which the v5 manifest cannot record"
     rel = safe_relpath(path)
     if rel is None:
         return "path contains directory traversal out of the project root"

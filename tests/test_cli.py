@@ -299,6 +299,16 @@ def test_accept_refuses_what_is_not_modified_or_untracked(valid, prepare, word):
     no_traceback(result)
 
 
+def test_accept_refuses_what_the_manifest_cannot_hold(tree):
+    root = tree({"SPEC/a;b": spec("SPEC/a;b", front="output: out/ab.txt"), "out/ab.txt": "x\n"})
+    result = cfs("accept", "out/ab.txt", cwd=root)
+    assert result.returncode == 2
+    assert "cannot record 'ARTIFACT/a;b'" in result.stderr
+    no_traceback(result)
+    assert not (root / "code-from-spec" / ".manifest").exists()
+    assert cfs("status", cwd=root).returncode == 1
+
+
 def test_accept_a_node_without_output(valid):
     result = cfs("accept", "SPEC/a", cwd=valid)
     assert result.returncode == 3

@@ -157,6 +157,23 @@ def test_damaged_manifest_is_never_rewritten(root):
     assert (root / MANIFEST).read_text() == damaged
 
 
+@pytest.mark.parametrize("name, path", [
+    ("ARTIFACT/x", "out/a;b.txt"),
+    ("ARTIFACT/a;b", "out/ab.txt"),
+    ("ARTIFACT/x", "out/a\nb.txt"),
+    ("ARTIFACT/x\ny", "out/x.txt"),
+    ("ARTIFACT/x", "out/x.txt\r"),
+])
+def test_entry_that_would_not_parse_back_is_refused(root, name, path):
+    # Writing it would leave a manifest that stops every later command.
+    write(root, HEADER + line("ARTIFACT/a"))
+    with pytest.raises(CfsError) as info:
+        with update_manifest(root) as entries:
+            entries[name] = entry(name, path)
+    assert "cannot record" in info.value.message
+    assert (root / MANIFEST).read_text() == HEADER + line("ARTIFACT/a")
+
+
 def test_body_that_raises_writes_nothing(root):
     write(root, HEADER)
     with pytest.raises(RuntimeError):

@@ -179,6 +179,9 @@ def outputs_tree(tree, *outputs):
     ("code-from-spec/.cache", "tool state"),
     ("code-from-spec/o0/_node.md", "spec"),
     ("code-from-spec", "spec"),
+    ("'out/a;b.txt'", "manifest cannot record"),
+    ('"out/a\\nb.txt"', "manifest cannot record"),
+    ('"out/a\\rb.txt"', "manifest cannot record"),
 ])
 def test_output_paths(tree, output, why):
     root = outputs_tree(tree, output)
