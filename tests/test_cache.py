@@ -5,8 +5,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from cfs_build.cache import Cache
 from cfs_build.manifest import ManifestEntry, render_manifest
 from cfs_build.project import Project
