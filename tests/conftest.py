@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -55,6 +56,19 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     return root
+
+
+def make_unreadable(path: Path) -> None:
+    """Leave a file at ``path`` that exists but cannot be read.
+
+    chmod 000 is ignored for root, so as root the file becomes a link to /proc/self/mem,
+    a regular file whose read fails with EIO in whichever process opens it.
+    """
+    if os.geteuid() != 0:
+        path.chmod(0)
+    else:
+        path.unlink()
+        path.symlink_to("/proc/self/mem")
 
 
 @pytest.fixture

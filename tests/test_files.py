@@ -6,6 +6,7 @@ import os
 import pytest
 
 from cfs_build.files import UnreadableFile, atomic_write, normalize_text, read_normalized
+from conftest import make_unreadable
 
 
 @pytest.mark.parametrize("raw, want", [
@@ -75,6 +76,15 @@ def test_directory_is_unreadable_not_a_crash(tmp_path):
         read_normalized(tmp_path / "d", "d")
     assert info.value.path == "d"
     assert "directory" in info.value.reason
+
+
+def test_unreadable_file_names_the_file(tmp_path):
+    (tmp_path / "f").write_text("x")
+    make_unreadable(tmp_path / "f")
+    with pytest.raises(UnreadableFile) as info:
+        read_normalized(tmp_path / "f", "sub/f")
+    assert info.value.path == "sub/f"
+    assert str(info.value).startswith("sub/f: ")
 
 
 def test_atomic_write_replaces_and_keeps_mode(tmp_path):

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from cfs_build.project import Project
-from conftest import chain_hash, checksum, spec
+from conftest import chain_hash, checksum, make_unreadable, spec
 
 CONTEXT = "## Context\nShared context.\n"
 
@@ -122,6 +122,20 @@ def test_unreadable_artifact_is_reported_not_raised(flags_project):
     assert status.flags == ("modified",)
     assert status.checksum is None
     assert any("directory" in reason for reason in status.reasons)
+
+
+def test_artifact_that_cannot_be_read_is_reported_not_raised(flags_project):
+    make_unreadable(flags_project / "out" / "fresh.txt")
+    status = statuses(flags_project)["ARTIFACT/app/fresh"]
+    assert status.flags == ("modified",)
+    assert status.checksum is None and status.reasons
+
+
+def test_empty_artifact_checksum_is_that_of_one_newline(flags_project):
+    (flags_project / "out" / "fresh.txt").write_bytes(b"")
+    status = statuses(flags_project)["ARTIFACT/app/fresh"]
+    assert status.checksum == checksum("\n")
+    assert status.flags == ("modified",)
 
 
 def test_non_utf8_artifact_is_reported_not_raised(flags_project):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from cfs_build.project import Project
 from cfs_build.tree import load_tree
-from conftest import spec
+from conftest import make_unreadable, spec
 
 
 def load(root):
@@ -99,20 +99,13 @@ def test_node_md_that_is_a_directory_is_no_node_and_no_crash(tree):
         ("SPEC/a", "missing_node_md"), ("SPEC/a/_node.md", "missing_node_md")}
 
 
-def test_unreadable_node_file_is_a_finding(tree, monkeypatch):
-    root = tree({"SPEC/a": spec("SPEC/a", front="output: out/a.txt")})
-    target = root / "code-from-spec" / "a" / "_node.md"
-    real = Path.read_bytes
-
-    def read_bytes(self):
-        # Running as root makes chmod 000 ineffective; refuse the read the way the OS would.
-        if self == target:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
-
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
-    report = Project(root, use_index=False).report()
-    assert [(f.node, f.rule, f.file) for f in report.findings] == [
-        ("SPEC/a", "unreadable", "code-from-spec/a/_node.md")]
-    assert "Permission denied" in report.findings[0].detail
-    assert report.exit_code == 2
+def test_unreadable_node_file_is_a_finding(tree):
+    root = tree({"SPEC/a": spec("SPEC/a", front="output: out/a.txt"), "SPEC/b": spec("SPEC/b")})
+    make_unreadable(root / "code-from-spec" / "a" / "_node.md")
+    for use_index in (False, True):
+        report = Project(root, use_index=use_index).report()
+        assert [(f.node, f.rule, f.file) for f in report.findings] == [
+            ("SPEC/a", "unreadable", "code-from-spec/a/_node.md")]
+        assert report.findings[0].detail.startswith("cannot read")
+        assert report.exit_code == 2
+        assert list(Project(root, use_index=use_index).nodes) == ["SPEC/a", "SPEC/b"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from cfs_build.project import Project
-from conftest import spec
+from conftest import make_unreadable, spec
 
 F = "code-from-spec/{}/_node.md"
 
@@ -102,6 +102,15 @@ def test_input_target(tree, entry, why):
     root = deps_tree(tree, entry, key="input")
     assert findings(root) == [("SPEC/a/b", "input_target", F.format("a/b"), 3)]
     assert why in details(root, "input_target")[0]
+
+
+@pytest.mark.parametrize("key", ["depends_on", "input"])
+def test_unreadable_external(tree, key):
+    root = deps_tree(tree, "EXTERNAL/good.txt", key)
+    make_unreadable(root / "good.txt")
+    rule = "dependency_targets" if key == "depends_on" else "input_target"
+    assert [f[1] for f in findings(root)] == [rule]
+    assert "unreadable EXTERNAL file: EXTERNAL/good.txt" in details(root, rule)[0]
 
 
 @pytest.mark.parametrize("entry", ["SPEC/inner", "SPEC/inner/leaf", "SPEC/inner/leaf(A)",
