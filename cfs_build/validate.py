@@ -94,6 +94,8 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
         if node == me:
             return out + bad(f"must not reference the node itself: {raw}")
         other = tree.nodes.get(node)
+        if other is not None and other.broken:
+            return out  # its own findings say why its output is not known
         if other is None or other.output is None or not tree.is_leaf(node):
             return out + bad(f"references unknown ARTIFACT: {raw} (no leaf {node} with an "
                              "output)")

@@ -273,6 +273,16 @@ def test_text_before_name_heading(tree):
     assert findings(root) == [("SPEC/a", "text_before_name_heading", F.format("a"), 4)]
 
 
+def test_importing_a_broken_node_adds_no_second_error(tree):
+    root = tree({"SPEC/a": spec("SPEC/a", front="output: [\n"),
+                 "SPEC/b": spec("SPEC/b", front="depends_on: [ARTIFACT/a, SPEC/a(X)]\n"
+                                "input: ARTIFACT/a\noutput: out/b")})
+    assert findings(root) == [("SPEC/a", "malformed_frontmatter", F.format("a"), 2)]
+    # The chain still cannot be computed, and the status says so.
+    (status,) = Project(root, use_index=False).report().artifacts
+    assert status.chain is None and "invalid" in status.flags
+
+
 def test_broken_node_is_not_checked_further(tree):
     # Its fields are not known, so no rule is guessed about them.
     root = tree({"SPEC/a": spec("SPEC/a", "# Public\n# Public\n",
