@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .artifacts import output_path, write_artifact
@@ -14,13 +14,14 @@ from .config import Config, load_config
 from .document import render_document
 from .errors import CfsError
 from .files import atomic_write
-from .generators import GenerationFailed, Generator, Usage, make_generator
+from .generators import GenerationFailed, Generator, Usage, make_generator, prompt_id
 from .graph import BuildGraph, build_graph
 from .index import INDEX_DIR
 from .manifest import MANIFEST, read_manifest
 from .names import artifact_of
 from .project import Project
 from .reply import parse_reply
+from .runlog import start_run
 from .status import MODIFIED, UNTRACKED, artifact_status
 
 REPORTS = f"{INDEX_DIR}/reports"
@@ -38,6 +39,7 @@ class Result:
     usage: Usage = field(default_factory=Usage)
     seconds: float = 0.0
     assumptions: str | None = None
+    attempts: int = 0  # tries the backend made; 0 when it was never called
 
     def values(self) -> dict:
         """What the doit task returns (saved by doit, read by the reporter)."""
@@ -62,6 +64,9 @@ class BuildState:
         self.lock = threading.RLock()
         self.config = config if config is not None else load_config(self.root)
         self._generator = generator
+        # `fresh = true` in cfs.toml, or `cfs build --fresh`: no existing file in documents.
+        self.fresh = bool(self.config.generator.get("fresh", False))
+        self.runlog = start_run(self.root)
         self._slots: threading.Semaphore | None = None
         self._manifest_stamp = None
         self._manifest = None
@@ -120,20 +125,35 @@ class BuildState:
         return self.status(node).up_to_date
 
     # -- one generation -----------------------------------------------------------
-    def generate(self, node: str, *, fresh: bool = False) -> Result:
+    def generate(self, node: str, *, fresh: bool | None = None) -> Result:
         started = time.monotonic()
+        fresh = self.fresh if fresh is None else fresh
         try:
             result = self._generate(node, fresh)
         except CfsError as exc:
             result = Result(node, FAILED, str(exc))
         except GenerationFailed as exc:
-            result = Result(node, FAILED, f"generator failed: {exc}")
+            result = Result(node, FAILED, f"generator failed: {exc}", usage=exc.usage,
+                            attempts=exc.attempts)
         if not result.seconds:
-            result = Result(result.node, result.outcome, result.message, result.changed,
-                            result.usage, time.monotonic() - started, result.assumptions)
+            result = replace(result, seconds=time.monotonic() - started)
         with self.lock:
             self.results.append(result)
+        if result.attempts:
+            self._account(result, fresh)
         return result
+
+    def _account(self, result: Result, fresh: bool) -> None:
+        """One line in the run log for every generation the backend was asked for."""
+        generator = self.generator
+        self.runlog.record(
+            node=result.node, outcome=result.outcome, backend=generator.kind,
+            model=getattr(generator, "model", None),
+            input_tokens=result.usage.input_tokens, output_tokens=result.usage.output_tokens,
+            cost_usd=result.usage.cost_usd, seconds=round(result.seconds, 3),
+            attempts=result.attempts, fresh=fresh,
+            prompt=prompt_id() if getattr(generator, "SENDS_PROMPT", False) else None,
+            message=result.message.splitlines()[0][:300] if result.message else "")
 
     def _generate(self, node: str, fresh: bool) -> Result:
         info = self.project.tree.nodes[node]
@@ -164,12 +184,12 @@ class BuildState:
             saved = self._report(node, "reply", outcome.reply)
             return Result(node, FAILED, f"unusable reply: {reply.problem} (saved in {saved})",
                           usage=outcome.usage, seconds=outcome.seconds,
-                          assumptions=reply.assumptions)
+                          assumptions=reply.assumptions, attempts=outcome.attempts)
         if reply.findings is not None:
             saved = self._report(node, "findings", reply.findings)
             return Result(node, FINDINGS, f"{reply.findings}\n(saved in {saved})",
                           usage=outcome.usage, seconds=outcome.seconds,
-                          assumptions=reply.assumptions)
+                          assumptions=reply.assumptions, attempts=outcome.attempts)
         self._report(node, "findings", None)
         self._report(node, "reply", None)
         with self.lock:
@@ -178,7 +198,7 @@ class BuildState:
             rel = safe_relpath(info.output)
             self.project.resolver.forget(rel)
         return Result(node, GENERATED, entry.path, changed, outcome.usage, outcome.seconds,
-                      reply.assumptions)
+                      reply.assumptions, outcome.attempts)
 
     def _report(self, node: str, kind: str, text: str | None) -> str:
         """Save (or with None, remove) one node's findings/assumptions/raw reply."""

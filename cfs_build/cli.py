@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from .commands import (accept, build, cache, chain, check, completion, graph, init, makefile,
-                       status, validate, verify)
+                       prompt, runs, status, validate, verify)
 from . import __version__
 from .errors import CfsError
 from .files import UnreadableFile
@@ -15,7 +15,8 @@ from .project import Project, find_root
 
 COMMANDS = {"validate": validate, "status": status, "chain": chain, "accept": accept,
             "build": build, "graph": graph, "cache": cache, "verify": verify, "check": check,
-            "init": init, "makefile": makefile, "completion": completion}
+            "init": init, "makefile": makefile, "completion": completion, "runs": runs,
+            "prompt": prompt}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,14 +10,55 @@ from .errors import CfsError
 CONFIG_FILE = "cfs.toml"
 
 # key -> (python types accepted, description); each generator kind declares its own keys.
+_RUN = {
+    "timeout": ((int, float), "seconds one generation (one attempt) may take"),
+    "max_concurrency": ((int,), "generations this backend runs at once"),
+}
+_RETRY = {
+    "max_attempts": ((int,), "how often one generation is tried on overload, rate limit, "
+                             "5xx or timeout"),
+    "retry_delay": ((int, float), "seconds to wait before the first retry (doubles each time)"),
+}
+_API = {
+    "model": ((str,), "the model name, e.g. \"claude-sonnet-4-5\""),
+    "base_url": ((str,), "the API's address, e.g. \"http://127.0.0.1:8000/v1\""),
+    "api_key_env": ((str,), "the environment variable holding the API key"),
+    "temperature": ((int, float), "the sampling temperature"),
+    "input_usd_per_mtok": ((int, float), "US dollars per million input tokens"),
+    "output_usd_per_mtok": ((int, float), "US dollars per million output tokens"),
+    **_RUN, **_RETRY,
+}
 GENERATOR_KEYS: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
     "command": {
         "command": ((list,), "the program and its arguments, e.g. [\"python3\", \"gen.py\"]"),
-        "timeout": ((int, float), "seconds one generation may take"),
-        "max_concurrency": ((int,), "generations this backend runs at once"),
+        **_RUN,
+    },
+    "claude-code": {
+        "executable": ((str,), "the Claude Code program (default: claude on PATH)"),
+        "model": ((str,), "the model, e.g. \"sonnet\" or a full model name"),
+        "extra_args": ((list,), "more arguments for claude, e.g. [\"--fallback-model\", "
+                                "\"haiku\"]"),
+        "bare": ((bool,), "pass --bare (default: when ANTHROPIC_API_KEY is set)"),
+        **_RUN, **_RETRY,
+    },
+    "anthropic": {
+        "max_tokens": ((int,), "the most tokens one reply may have"),
+        **_API,
+    },
+    "openai": {
+        "max_tokens": ((int,), "the most tokens one reply may have (sent as max_tokens)"),
+        "max_completion_tokens": ((int,), "the most tokens one reply may have (sent as "
+                                          "max_completion_tokens)"),
+        **_API,
     },
 }
-COMMON_KEYS = {"kind": ((str,), "which generator to use")}
+COMMON_KEYS = {"kind": ((str,), "which generator to use"),
+               "fresh": ((bool,), "generate from the chain alone, without the existing file")}
+REQUIRED = {"command": ("command",), "anthropic": ("model",), "openai": ("model",)}
+LISTS_OF_STRINGS = {"command": "a non-empty list of strings", "extra_args": "a list of strings"}
+# Zero is meaningful for these; for every other number it would time out at once or,
+# for a semaphore, silently mean "no limit".
+ZERO_ALLOWED = {"temperature", "retry_delay", "input_usd_per_mtok", "output_usd_per_mtok"}
 
 
 VERIFY_KEYS = {
@@ -54,13 +95,13 @@ def _check(table: dict, allowed: dict, where: str, source: str) -> None:
             known = ", ".join(sorted(allowed))
             raise CfsError(f"unknown key {where}.{key} (known: {known})", file=source)
         types, meaning = allowed[key]
-        if isinstance(value, bool) or not isinstance(value, types):
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             raise CfsError(f"{where}.{key} must be {meaning}; got {type(value).__name__}",
                            file=source)
-        # Every number here counts seconds or slots: zero would time out at once or, for
-        # a semaphore, silently mean "no limit".
-        if isinstance(value, (int, float)) and value <= 0:
-            raise CfsError(f"{where}.{key} must be {meaning}, a number above 0; got {value}",
+        if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and (value < 0 or (value == 0 and key not in ZERO_ALLOWED)):
+            bound = "not below 0" if key in ZERO_ALLOWED else "above 0"
+            raise CfsError(f"{where}.{key} must be {meaning}, a number {bound}; got {value}",
                            file=source)
 
 
@@ -102,10 +143,18 @@ def _generator(table: dict, where: str, source: str) -> dict:
         raise CfsError(f"{prefix}.kind = {kind!r} is not a known generator (known: "
                        f"{', '.join(GENERATOR_KEYS)})", file=source)
     _check(generator, {**COMMON_KEYS, **GENERATOR_KEYS[kind]}, prefix, source)
-    if kind == "command":
-        command = generator.get("command")
-        if not command or not all(isinstance(part, str) for part in command):
-            raise CfsError(f"{prefix}.command must be a non-empty list of strings", file=source)
+    for key in REQUIRED.get(kind, ()):
+        if key not in generator:
+            raise CfsError(f"{prefix}.{key} is missing (the {kind} generator needs it)",
+                           file=source)
+    for key, meaning in LISTS_OF_STRINGS.items():
+        value = generator.get(key)
+        if value is not None and (not all(isinstance(part, str) for part in value)
+                                  or (key == "command" and not value)):
+            raise CfsError(f"{prefix}.{key} must be {meaning}", file=source)
+    if "max_tokens" in generator and "max_completion_tokens" in generator:
+        raise CfsError(f"{prefix}: set max_tokens or max_completion_tokens, not both",
+                       file=source)
     return dict(generator)
 
 

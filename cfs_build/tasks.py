@@ -10,6 +10,7 @@ from doit.reporter import ConsoleReporter
 from .build import FINDINGS, GENERATED, BuildState
 from .names import SPEC, spec_of
 from .project import find_root
+from .runlog import current_run
 
 STATE_FILE = ".cfs/doit-state"
 BACKEND = "sqlite3"
@@ -105,6 +106,17 @@ class CfsReporter(ConsoleReporter):
             self.failed.append((task.name, message))
             self.write(f"FAILED {task.name}\n")
 
+    def _spent(self) -> tuple[int, int, float]:
+        """This run's tokens and cost from the run log: failed generations are paid for too,
+        and generations in worker processes are only there."""
+        log = current_run()
+        entries = log.mine() if log else []
+        if not entries:
+            return self.tokens_in, self.tokens_out, self.cost
+        return (sum(e.get("input_tokens") or 0 for e in entries),
+                sum(e.get("output_tokens") or 0 for e in entries),
+                sum(e.get("cost_usd") or 0.0 for e in entries))
+
     def complete_run(self):
         seconds = time.monotonic() - self.started
         for title, items in (("failed", self.failed), ("findings", self.findings)):
@@ -117,9 +129,9 @@ class CfsReporter(ConsoleReporter):
             parts.append(f"{len(self.unchanged)} regenerated identical")
         parts += [f"{len(self.uptodate)} up to date", f"{len(self.failed)} failed",
                   f"{len(self.findings)} with findings"]
-        tokens = f", tokens {self.tokens_in} in / {self.tokens_out} out" \
-            if self.tokens_in or self.tokens_out else ""
-        cost = f", ${self.cost:.4f}" if self.cost else ""
+        tokens_in, tokens_out, spent = self._spent()
+        tokens = f", tokens {tokens_in} in / {tokens_out} out" if tokens_in or tokens_out else ""
+        cost = f", ${spent:.4f}" if spent else ""
         self.write(f"cfs: {', '.join(parts)} in {seconds:.1f} s{tokens}{cost}\n")
         if self.runtime_errors:
             self.write("doit: " + "\n".join(self.runtime_errors) + "\n")

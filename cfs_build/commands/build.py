@@ -12,7 +12,8 @@ from ..project import Project
 HELP = "regenerate every stale artifact (or only TARGETs), several at once"
 EXAMPLE = ("cfs build                         # everything stale\n"
            "  cfs build -j 8 SPEC/payments/fees   # one subtree, 8 generations at once\n"
-           "  cfs build src/fees/calculation.py   # one artifact, by its output path")
+           "  cfs build src/fees/calculation.py   # one artifact, by its output path\n"
+           "  cfs build --fresh SPEC/payments     # without the existing files in the documents")
 DEFAULT_JOBS = 4  # generations wait on a model, not on this machine's CPUs
 
 
@@ -21,6 +22,9 @@ def add_arguments(parser) -> None:
                         help=f"generations at once (default {DEFAULT_JOBS})")
     parser.add_argument("--stop", action="store_true",
                         help="stop at the first failure (default: go on with independent work)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="generate from the chain alone, without showing the generator the "
+                             "existing file (as `fresh = true` in cfs.toml)")
     parser.add_argument("targets", nargs="*", metavar="TARGET",
                         help="SPEC/x (a whole subtree), ARTIFACT/x, or an output path")
 
@@ -63,7 +67,7 @@ def run(args, project: Project) -> int:
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
 
-    from ..generators.command import kill_all
+    from ..generators.process import STOP, interrupt, kill_all
     from ..tasks import STATE_FILE, doit_config, make_tasks, state_for
 
     if args.jobs < 1:
@@ -78,6 +82,12 @@ def run(args, project: Project) -> int:
     os.chdir(project.root)  # like make -C: doit's targets and state are relative to the root
     (project.root / STATE_FILE).parent.mkdir(exist_ok=True)
     state = state_for(project.root)
+    if args.fresh:
+        state.fresh = True
+    if state.config.generator.get("kind"):
+        # A missing SDK, key or program is one line now, not one failure per artifact.
+        _ = state.generator
+    STOP.clear()
 
     def task_gen():
         yield from make_tasks(state)
@@ -90,7 +100,7 @@ def run(args, project: Project) -> int:
     try:
         code = DoitMain(ModuleTaskLoader(namespace)).run(argv + selected)
     except KeyboardInterrupt:
-        kill_all()
+        interrupt()
         # doit swaps sys.stderr while actions run; write to the real one.
         print("cfs: interrupted; running generations were stopped, nothing half-written "
               "was recorded", file=sys.__stderr__)

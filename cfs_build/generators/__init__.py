@@ -1,7 +1,10 @@
 """Generators: one small class per backend, all with the same `generate(document)` method."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import import_module, resources
 from typing import Protocol
 
 from ..config import Config
@@ -16,6 +19,18 @@ class Usage:
     output_tokens: int | None = None
     cost_usd: float | None = None
 
+    def plus(self, other: "Usage | None") -> "Usage":
+        """Both costs added; a figure neither side reports stays unknown (None)."""
+        if other is None:
+            return self
+
+        def add(a, b):
+            return b if a is None else a if b is None else a + b
+
+        return Usage(add(self.input_tokens, other.input_tokens),
+                     add(self.output_tokens, other.output_tokens),
+                     add(self.cost_usd, other.cost_usd))
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -24,10 +39,20 @@ class Outcome:
     reply: str
     usage: Usage = field(default_factory=Usage)
     seconds: float = 0.0
+    attempts: int = 1
 
 
 class GenerationFailed(Exception):
-    """The backend could not produce a reply (exit status, timeout, transport error)."""
+    """The backend could not produce a reply (exit status, timeout, transport error).
+
+    ``usage`` is what the failed generation still cost (a reply cut off at the token
+    limit is paid for), ``attempts`` how many tries were made.
+    """
+
+    def __init__(self, message: str, *, usage: Usage | None = None, attempts: int = 1):
+        super().__init__(message)
+        self.usage = usage or Usage()
+        self.attempts = attempts
 
 
 class Generator(Protocol):
@@ -38,13 +63,34 @@ class Generator(Protocol):
         """Send the document, and nothing else, to the model; return its reply."""
 
 
+# kind -> "module:Class"; adding a backend is one module and one line here.
+BACKENDS = {
+    "command": "command:CommandGenerator",
+    "claude-code": "claude_code:ClaudeCodeGenerator",
+    "anthropic": "anthropic_api:AnthropicGenerator",
+    "openai": "openai_api:OpenAIGenerator",
+}
+
+
 def make_generator(config: Config) -> Generator:
     """The configured backend, or a clear error when none is configured."""
     kind = config.generator.get("kind")
     if kind is None:
         raise CfsError("no generator configured: add a [generator] table to cfs.toml "
                        "(see the README, section Generators)", file="cfs.toml")
-    if kind == "command":
-        from .command import CommandGenerator
-        return CommandGenerator.from_config(config.generator, config.root)
-    raise CfsError(f"generator kind {kind!r} is not available", file=config.source)
+    if kind not in BACKENDS:
+        raise CfsError(f"generator kind {kind!r} is not available", file=config.source)
+    module, name = BACKENDS[kind].split(":")
+    backend = getattr(import_module(f"{__name__}.{module}"), name)
+    return backend.from_config(config.generator, config.root)
+
+
+@lru_cache(maxsize=1)
+def system_prompt() -> str:
+    """Our system prompt for model backends; it ships with (and is versioned by) the tool."""
+    return resources.files("cfs_build").joinpath("prompt.md").read_text(encoding="utf-8")
+
+
+def prompt_id() -> str:
+    """A short fingerprint of the system prompt, recorded with every generation."""
+    return hashlib.sha1(system_prompt().encode("utf-8")).hexdigest()[:12]

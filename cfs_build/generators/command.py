@@ -2,33 +2,14 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import GenerationFailed, Outcome
+from .process import kill_all, run_confined, stderr_tail
 
-_LIVE: set[subprocess.Popen] = set()
-_LIVE_LOCK = threading.Lock()
-
-
-def kill_all() -> None:
-    """Stop every generator process still running (Ctrl-C, or the build ending early)."""
-    with _LIVE_LOCK:
-        procs = list(_LIVE)
-    for proc in procs:
-        _kill(proc)
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+__all__ = ["CommandGenerator", "kill_all"]
 
 
 def _anchor(command: list[str], root: Path | None) -> list[str]:
@@ -53,6 +34,7 @@ class CommandGenerator:
     timeout: float = 600.0
     max_concurrency: int | None = None
     kind: str = "command"
+    model: str | None = None
 
     @classmethod
     def from_config(cls, table: dict, root: Path | None = None) -> "CommandGenerator":
@@ -61,36 +43,12 @@ class CommandGenerator:
 
     def generate(self, document: str) -> Outcome:
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="cfs-gen-") as workdir:
-            try:
-                # Its own process group, so a timeout or Ctrl-C can stop whatever it started.
-                proc = subprocess.Popen(
-                    self.command, cwd=workdir, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE, start_new_session=True)
-            except OSError as exc:
-                raise GenerationFailed(f"cannot run {self.command[0]!r}: "
-                                       f"{exc.strerror or exc}") from None
-            with _LIVE_LOCK:
-                _LIVE.add(proc)
-            try:
-                out, err = proc.communicate(document.encode("utf-8"), timeout=self.timeout)
-            except subprocess.TimeoutExpired:
-                _kill(proc)
-                proc.communicate()
-                raise GenerationFailed(f"timed out after {self.timeout:g} s") from None
-            except BaseException:
-                _kill(proc)
-                proc.communicate()
-                raise
-            finally:
-                with _LIVE_LOCK:
-                    _LIVE.discard(proc)
-        stderr = err.decode("utf-8", "replace").strip()
-        if proc.returncode != 0:
-            tail = f": {stderr[-2000:]}" if stderr else ""
-            raise GenerationFailed(f"{self.command[0]} exited with status {proc.returncode}{tail}")
+        done = run_confined(self.command, document.encode("utf-8"), self.timeout)
+        if done.returncode != 0:
+            raise GenerationFailed(f"{self.command[0]} exited with status {done.returncode}"
+                                   f"{stderr_tail(done.stderr)}")
         try:
-            reply = out.decode("utf-8")
+            reply = done.stdout.decode("utf-8")
         except UnicodeDecodeError:
             raise GenerationFailed(f"{self.command[0]} printed bytes that are not UTF-8") from None
         return Outcome(reply, seconds=time.monotonic() - started)

@@ -1,0 +1,87 @@
+"""What the HTTP API backends share: the optional SDK, the key, retries, prices and error mapping."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import ClassVar
+from importlib import import_module
+
+from ..errors import CfsError
+from . import GenerationFailed, Outcome, Usage
+from .retry import RETRY_STATUS, Retryable, RetryPolicy, retry_after, with_retries
+
+DEFAULT_TIMEOUT = 600.0
+
+
+def load_sdk(module: str, kind: str):
+    """The SDK module, or a one-line error saying which extra installs it."""
+    try:
+        return import_module(module)
+    except ImportError:
+        raise CfsError(f"the {kind} generator needs the {module} package: "
+                       f"pip install 'cfs-build[{module}]'") from None
+
+
+def api_key(table: dict, default_env: str, kind: str, *, required: bool) -> str | None:
+    env = table.get("api_key_env", default_env)
+    key = os.environ.get(env)
+    if not key and required:
+        raise CfsError(f"the {kind} generator needs an API key: set {env}")
+    return key or None
+
+
+def translate(exc: Exception, sdk, timeout: float) -> GenerationFailed:
+    """Our failure for an SDK exception: transient ones are Retryable."""
+    if isinstance(exc, sdk.APIStatusError):
+        detail = _short(str(exc))
+        status = exc.status_code
+        if status in RETRY_STATUS:
+            return Retryable(f"HTTP {status}: {detail}", retry_after(exc.response.headers))
+        return GenerationFailed(f"HTTP {status}: {detail}")
+    if isinstance(exc, sdk.APITimeoutError):
+        return Retryable(f"no answer within {timeout:g} s")
+    if isinstance(exc, sdk.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return Retryable(f"cannot reach the server: {_short(str(cause)) or type(cause).__name__}")
+    return GenerationFailed(_short(str(exc)) or type(exc).__name__)
+
+
+def _short(text: str, limit: int = 600) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+@dataclass
+class ApiGenerator:
+    """One model behind an HTTP API: subclasses make one attempt, this class retries it."""
+
+    SENDS_PROMPT: ClassVar[bool] = True
+    model: str
+    client: object
+    sdk: object
+    timeout: float = DEFAULT_TIMEOUT
+    max_concurrency: int | None = None
+    policy: RetryPolicy = RetryPolicy()
+    prices: tuple[float | None, float | None] = (None, None)
+
+    @staticmethod
+    def common(table: dict) -> dict:
+        return {"model": table["model"], "timeout": float(table.get("timeout", DEFAULT_TIMEOUT)),
+                "max_concurrency": table.get("max_concurrency"),
+                "policy": RetryPolicy.from_config(table),
+                "prices": (table.get("input_usd_per_mtok"), table.get("output_usd_per_mtok"))}
+
+    def generate(self, document: str) -> Outcome:
+        return with_retries(lambda: self._attempt(document), self.policy)
+
+    def _attempt(self, document: str) -> Outcome:
+        raise NotImplementedError
+
+    def usage(self, tokens_in: int | None, tokens_out: int | None) -> Usage:
+        """Tokens as reported, and their cost when the project set prices per million."""
+        price_in, price_out = self.prices
+        cost = None
+        if price_in is not None and price_out is not None \
+                and tokens_in is not None and tokens_out is not None:
+            cost = (tokens_in * price_in + tokens_out * price_out) / 1_000_000
+        return Usage(tokens_in, tokens_out, cost)
