@@ -1,6 +1,7 @@
 """The anthropic and openai generators over their real HTTP protocols, against a loopback server."""
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -73,6 +74,7 @@ def test_build_sends_our_prompt_and_the_document_with_no_tools_and_retries(tmp_p
            (proj.root / ".cfs/runs.jsonl").read_text().splitlines()]
     assert sorted(e["attempts"] for e in log) == [1, 1, 1, 2]
     assert {e["backend"] for e in log} == {kind} and {e["model"] for e in log} == {"test-model"}
+    assert {e["prompt"] for e in log} == {hashlib.sha1(prompt_text().encode()).hexdigest()[:12]}
 
 
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])

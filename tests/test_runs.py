@@ -3,9 +3,11 @@ configuration keys of the model backends."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +152,15 @@ def test_backend_keys_are_accepted(root, text):
 ])
 def test_backend_key_errors_name_the_key(root, text, named):
     assert named in config_error(root, "[generator]\n" + text)
+
+
+def test_readme_generator_examples_are_valid_config(root):
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Generators\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```toml\n(.*?)```", section, re.S)
+    assert len(blocks) >= 4
+    kinds = set()
+    for block in blocks:
+        (root / "cfs.toml").write_text(block)
+        kinds.add(load_config(root).generator["kind"])
+    assert kinds == {"claude-code", "anthropic", "openai"}
