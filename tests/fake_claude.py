@@ -114,6 +114,7 @@ def main() -> int:
             "argv": sys.argv[1:], "options": options, "cwd": os.getcwd(),
             "cwd_files": os.listdir("."), "stdin": stdin, "prompt": prompt,
             "files_read": read, "api_key_set": "ANTHROPIC_API_KEY" in os.environ,
+            "auto_memory_off": os.environ.get("CLAUDE_CODE_DISABLE_AUTO_MEMORY") == "1",
             "step": step}) + "\n")
     if step == "hang":
         time.sleep(30)

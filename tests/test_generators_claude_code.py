@@ -64,6 +64,7 @@ def test_every_confinement_flag_an_empty_directory_and_the_document_verbatim(tmp
         assert "--bare" not in options  # no API key in the environment
         assert not {"--allowedTools", "--add-dir", "--settings", "--permission-mode",
                     "--dangerously-skip-permissions"} & set(options)
+        assert call["auto_memory_off"]
         assert call["cwd_files"] == []
         assert not call["cwd"].startswith(str(proj.root)) and not Path(call["cwd"]).exists()
         # The prompt is one stream-json user message, never an argument.

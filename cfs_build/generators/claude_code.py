@@ -94,6 +94,8 @@ class ClaudeCodeGenerator:
     def _attempt(self, document: str) -> Outcome:
         # Claude Code started from a Claude Code session would take itself for a nested one.
         env = {k: v for k, v in os.environ.items() if k != "CLAUDECODE"}
+        # Auto memory is loaded whatever --setting-sources says; this is its documented off switch.
+        env["CLAUDE_CODE_DISABLE_AUTO_MEMORY"] = "1"
         try:
             done = run_confined(self.argv(), self.message(document), self.timeout, env)
         except TimedOut as exc:
