@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .artifacts import settle_pending
-from .chain import Chain, Resolver
+from .chain import Chain, Resolver, safe_relpath
 from .errors import ERROR, CfsError, Finding
 from .index import Index
 from .manifest import Manifest, read_manifest
@@ -111,8 +111,10 @@ class Project:
                 return ref
             raise CfsError(f"no node {ref} (looked for {ref[len(SPEC) + 1:]}/_node.md in "
                            f"{TREE_DIR}/)")
+        wanted = safe_relpath(reference)
         for name, info in self.tree.nodes.items():
-            if info.output is not None and info.output == reference:
+            if info.output is not None and (info.output == reference or (
+                    wanted is not None and safe_relpath(info.output) == wanted)):
                 return name
         raise CfsError(f"{reference!r} is not a SPEC/ or ARTIFACT/ name nor the output of any "
                        "node")

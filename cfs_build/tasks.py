@@ -77,8 +77,6 @@ class CfsReporter(ConsoleReporter):
     def skip_uptodate(self, task):
         if self._is_generation(task):
             self.uptodate.append(task.name)
-        else:
-            self.write(f"{task.name}: up to date\n")
 
     def add_success(self, task):
         if not self._is_generation(task):
@@ -138,7 +136,8 @@ class CfsReporter(ConsoleReporter):
 
 
 def doit_config(extra: dict | None = None) -> dict:
-    config = {"dep_file": STATE_FILE, "backend": BACKEND, "reporter": CfsReporter,
+    from .progress import ProgressReporter
+    config = {"dep_file": STATE_FILE, "backend": BACKEND, "reporter": ProgressReporter,
               "verbosity": 0}
     config.update(extra or {})
     return config

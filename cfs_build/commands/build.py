@@ -25,6 +25,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--fresh", action="store_true",
                         help="generate from the chain alone, without showing the generator the "
                              "existing file (as `fresh = true` in cfs.toml)")
+    loud = parser.add_mutually_exclusive_group()
+    loud.add_argument("-q", "--quiet", action="store_true",
+                      help="print only failures and the summary")
+    loud.add_argument("-v", "--verbose", action="store_true",
+                      help="also list what was up to date")
     parser.add_argument("targets", nargs="*", metavar="TARGET",
                         help="SPEC/x (a whole subtree), ARTIFACT/x, or an output path")
 
@@ -93,7 +98,12 @@ def run(args, project: Project) -> int:
         yield from make_tasks(state)
 
     task_gen.__doc__ = "generate stale artifacts"
-    namespace = {"DOIT_CONFIG": doit_config(), "task_gen": task_gen}
+    from ..progress import NORMAL, QUIET, VERBOSE, ProgressReporter, wants_live
+    level = QUIET if getattr(args, "quiet", False) else \
+        VERBOSE if getattr(args, "verbose", False) else NORMAL
+    reporter = ProgressReporter(sys.stdout, {"cfs_verbosity": level,
+                                             "cfs_live": wants_live(sys.stdout)})
+    namespace = {"DOIT_CONFIG": doit_config({"reporter": reporter}), "task_gen": task_gen}
     argv = ["run", "-n", str(args.jobs), "-P", "thread"]
     if not args.stop:
         argv.append("--continue")
