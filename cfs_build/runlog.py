@@ -51,7 +51,7 @@ class RunLog:
                 entry = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(entry, dict) and "run" in entry:
+            if isinstance(entry, dict) and isinstance(entry.get("run"), str):
                 out.append(entry)
         return out
 

@@ -24,7 +24,7 @@ def run(args, project: Project) -> int:
     entries = RunLog(project.root).entries()
     if args.show:
         return _show(entries, args.show, args.json)
-    runs = totals(entries)[-max(args.n, 0):] if args.n else []
+    runs = totals(entries)[-args.n:] if args.n > 0 else []
     if args.json:
         print(json.dumps([r.as_dict() for r in runs], indent=2, ensure_ascii=False))
         return 0
