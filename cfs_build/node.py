@@ -3,15 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import yaml
-from markdown_it import MarkdownIt
-
+from . import fastparse
 from .errors import ERROR, Finding
 from .names import normalize
 
-# Block structure only: inline parsing is never needed to find structural headings.
-_MD = MarkdownIt("commonmark")
-_MD.disable("inline")
+_MD = None  # the markdown-it parser, built on first use: most files never need it
 
 PUBLIC, AGENT, PRIVATE = "public", "agent", "private"
 SECTIONS = (PUBLIC, AGENT, PRIVATE)
@@ -127,6 +123,11 @@ def _frontmatter(source: str, report: _Report) -> dict:
     """Safe-load the YAML between the fences; return recognized keys with their lines."""
     if not source.strip():
         return {}
+    simple = fastparse.frontmatter(source)
+    if simple is not None:
+        return simple
+    import yaml  # imported here: simple frontmatter never needs it
+
     try:
         loader = yaml.SafeLoader(source)
         try:
@@ -199,6 +200,16 @@ def _structural_headings(body: str) -> list[tuple[int, int]]:
     # A lone CR is a line ending to CommonMark but not to v5's line rule; keep the
     # two line numberings identical.
     source = body.replace("\r", " ") if "\r" in body else body
+    simple = fastparse.structural_headings(source)
+    if simple is not None:
+        return simple
+    global _MD
+    if _MD is None:
+        from markdown_it import MarkdownIt
+
+        # Block structure only: inline parsing is never needed to find structural headings.
+        _MD = MarkdownIt("commonmark")
+        _MD.disable("inline")
     return [
         (tok.map[0], len(tok.markup))
         for tok in _MD.parse(source)
