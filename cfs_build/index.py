@@ -1,7 +1,9 @@
 """An on-disk index of parsed _node.md summaries, so an unchanged file is not parsed again.
 
 An entry is trusted only when the file's current bytes have the recorded size and
-xxhash: the file is always read, so an edit can never hide behind an old entry.
+128-bit xxhash: the file is always read, so an edit can never hide behind an old entry
+(an mtime is never consulted). The whole index is dropped when its format or the code
+that produced its summaries changes.
 """
 from __future__ import annotations
 
@@ -11,25 +13,28 @@ from pathlib import Path
 
 import xxhash
 
-from . import node as _node_module
 from .files import atomic_write
 
 INDEX_DIR = ".cfs"
-INDEX_FILE = "index.v1"
+FORMAT = 2  # bump when the layout of the file or of an entry changes
+INDEX_FILE = f"index.v{FORMAT}"
+
+# A summary is only as good as the code that made it: any edit to these modules
+# (parser, fast paths, normalization, hashing, summary layout) invalidates every entry.
+_PRODUCERS = ("node.py", "fastparse.py", "names.py", "hashing.py", "tree.py", "index.py")
 
 
-def _parser_fingerprint() -> bytes:
-    # The summaries depend on the parser and the summary layout; any change to those
-    # modules invalidates every entry.
-    digest = hashlib.sha1()
-    for module in (_node_module,):
-        digest.update(Path(module.__file__).read_bytes())
-    digest.update(Path(__file__).with_name("tree.py").read_bytes())
+def _code_fingerprint() -> bytes:
+    digest = hashlib.sha1(str(FORMAT).encode())
+    here = Path(__file__).parent
+    for name in _PRODUCERS:
+        digest.update((here / name).read_bytes())
     return digest.digest()
 
 
-def content_key(data: bytes) -> tuple[int, int]:
-    return len(data), xxhash.xxh3_64_intdigest(data)
+def content_key(data: bytes) -> tuple[int, bytes]:
+    """What must match for an entry to be trusted: size and 128-bit xxhash of the bytes."""
+    return len(data), xxhash.xxh3_128_digest(data)
 
 
 class Index:
@@ -41,7 +46,7 @@ class Index:
         self.entries: dict[str, tuple] = {}
         self.used: set[str] = set()
         self.dirty = False
-        self.fingerprint = _parser_fingerprint()
+        self.fingerprint = _code_fingerprint() if enabled else b""
         if enabled:
             self._load()
 
@@ -50,18 +55,19 @@ class Index:
             stored = marshal.loads(self.path.read_bytes())
         except (OSError, ValueError, EOFError, TypeError):
             return
-        if (isinstance(stored, tuple) and len(stored) == 2 and stored[0] == self.fingerprint
-                and isinstance(stored[1], dict)):
-            self.entries = stored[1]
+        if (isinstance(stored, tuple) and len(stored) == 3 and stored[0] == FORMAT
+                and stored[1] == self.fingerprint and isinstance(stored[2], dict)):
+            self.entries = stored[2]
 
-    def get(self, rel: str, key: tuple[int, int]):
+    def get(self, rel: str, key: tuple[int, bytes]):
+        """The summary stored for ``rel`` if it was made from bytes with this key."""
         self.used.add(rel)
         entry = self.entries.get(rel)
         if entry is not None and entry[0] == key:
             return entry[1]
         return None
 
-    def put(self, rel: str, key: tuple[int, int], summary: tuple) -> None:
+    def put(self, rel: str, key: tuple[int, bytes], summary: tuple) -> None:
         self.used.add(rel)
         self.entries[rel] = (key, summary)
         self.dirty = True
@@ -76,7 +82,7 @@ class Index:
         for rel in stale:
             del self.entries[rel]
         try:
-            atomic_write(self.path, marshal.dumps((self.fingerprint, self.entries)))
+            atomic_write(self.path, marshal.dumps((FORMAT, self.fingerprint, self.entries)))
             gitignore = self.path.parent / ".gitignore"
             if not gitignore.exists():
                 atomic_write(gitignore, b"*\n")

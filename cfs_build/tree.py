@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import ERROR, WARNING, Finding
-from .files import UnreadableFile, decode, normalize_text
+from .files import UnreadableFile, decode, normalize_text, read_all
 from .hashing import content_digest
 from .index import Index, content_key
 from .names import TREE_DIR, parent_of, spec_name
@@ -40,7 +41,8 @@ class NodeInfo:
 
     @property
     def broken(self) -> bool:
-        return any(f.rule in BREAKING_RULES for f in self.findings)
+        # Asked several times per node per run; most nodes have no findings at all.
+        return bool(self.findings) and any(f.rule in BREAKING_RULES for f in self.findings)
 
     def sub_digest(self, key: str) -> bytes | None:
         for sub_key, digest in self.sub_digests:
@@ -60,9 +62,17 @@ class NodeInfo:
 
     @classmethod
     def from_tuple(cls, name: str, file: str, data: tuple) -> NodeInfo:
-        *head, findings = data
-        return cls(name, file, *head,
-                   findings=tuple(Finding(name, r, d, file, ln, s) for r, d, ln, s in findings))
+        findings = data[-1]
+        if findings:
+            findings = tuple(Finding(name, r, d, file, ln, s) for r, d, ln, s in findings)
+        # Filling __dict__ directly, as unpickling does: the frozen __init__ sets 14
+        # fields one object.__setattr__ at a time, a real cost on every warm run.
+        info = object.__new__(cls)
+        info.__dict__.update(zip(_FIELDS, (name, file, *data[:-1], findings)))
+        return info
+
+
+_FIELDS = tuple(f.name for f in fields(NodeInfo))
 
 
 def summarize(doc: NodeDoc) -> NodeInfo:
@@ -90,6 +100,9 @@ class Tree:
     children: dict[str, list[str]]
     findings: list[Finding] = field(default_factory=list)
     _docs: dict[str, NodeDoc] = field(default_factory=dict, repr=False)
+    # The bytes each summary was made from, so a text needed later is parsed from
+    # exactly what was hashed and no file is read twice.
+    _data: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     def is_leaf(self, name: str) -> bool:
         return name in self.nodes and not self.children.get(name)
@@ -117,26 +130,101 @@ class Tree:
         doc = self._docs.get(name)
         if doc is None:
             info = self.nodes[name]
-            doc = _read_doc(self.root, info.name, info.file)[0]
+            data = self._data.get(name)
+            if data is None:
+                doc = _read_doc(self.root, info.name, info.file)[0]
+            else:
+                doc = _parse_bytes(info.name, info.file, data)
             self._docs[name] = doc
         return doc
 
 
 def _read_doc(root: Path, name: str, rel: str) -> tuple[NodeDoc, bytes | None]:
     try:
-        data = (root / rel).read_bytes()
+        data = read_all(f"{root}/{rel}")
     except OSError as exc:
         finding = Finding(name, "unreadable", f"cannot read: {exc.strerror or exc}", rel, None)
         return NodeDoc(name, rel, findings=(finding,)), None
+    return _parse_bytes(name, rel, data), data
+
+
+def _parse_bytes(name: str, rel: str, data: bytes) -> NodeDoc:
     try:
         text = normalize_text(decode(data, rel))
     except UnreadableFile as exc:
-        return NodeDoc(name, rel, findings=(Finding(name, "encoding", exc.reason, rel, None),)), data
-    return parse_node(name, rel, text), data
+        return NodeDoc(name, rel, findings=(Finding(name, "encoding", exc.reason, rel, None),))
+    return parse_node(name, rel, text)
+
+
+class _NeedsGuard(Exception):
+    """The tree may reach one directory by two paths (a symlink or a mount below it)."""
 
 
 def _walk(base: Path) -> tuple[list[str], list[str]]:
     """Relative directories below ``base`` with and without a _node.md (dot dirs skipped)."""
+    try:
+        return _walk_plain(base)
+    except _NeedsGuard:
+        return _walk_guarded(base)
+
+
+def _walk_plain(base: Path) -> tuple[list[str], list[str]]:
+    # Without symlinked directories or mount points below base every directory has
+    # one path, so the identity guard (a stat per directory) cannot change the result.
+    if _mounts_below(base):
+        raise _NeedsGuard
+    with_node, without = [], []
+    stack = [("", os.fspath(base))]
+    while stack:
+        rel, path = stack.pop()
+        try:
+            with os.scandir(path) as listing:
+                entries = list(listing)
+        except OSError:
+            if rel:
+                has_node = os.path.isfile(os.path.join(path, NODE_FILE))
+                (with_node if has_node else without).append(rel)
+            continue
+        has_node = False
+        for entry in entries:
+            name = entry.name
+            if name[0] == ".":
+                continue
+            try:
+                if name == NODE_FILE:
+                    has_node = entry.is_file()
+                if not entry.is_dir():
+                    continue
+                if entry.is_symlink():
+                    raise _NeedsGuard
+            except OSError:
+                continue
+            stack.append((f"{rel}/{name}" if rel else name, entry.path))
+        if rel:
+            (with_node if has_node else without).append(rel)
+    return sorted(with_node), sorted(without)
+
+
+def _mounts_below(base: Path) -> bool:
+    """True when a mount point lies below ``base``, or when that cannot be known."""
+    try:
+        with open("/proc/self/mountinfo", "rb") as handle:
+            table = handle.read().decode("utf-8", "surrogateescape")
+    except OSError:
+        return True
+    prefix = os.path.realpath(base) + "/"
+    for line in table.splitlines():
+        fields_ = line.split(" ")
+        if len(fields_) > 4:
+            # Octal escapes (\040 for a space) keep the fields space-separated.
+            mount = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields_[4])
+            if mount.startswith(prefix):
+                return True
+    return False
+
+
+def _walk_guarded(base: Path) -> tuple[list[str], list[str]]:
+    """The walk that lists each directory once by identity, whatever path reaches it."""
     with_node, without = [], []
     seen: set[tuple[int, int]] = set()
     stack = [("", base)]
@@ -180,32 +268,35 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
                                 WARNING))
     nodes: dict[str, NodeInfo] = {}
     docs: dict[str, NodeDoc] = {}
+    kept: dict[str, bytes] = {}
     for rel in node_dirs:
         name = spec_name(rel)
         file = f"{TREE_DIR}/{rel}/{NODE_FILE}"
-        info = None
         try:
-            data = (root / file).read_bytes()
-        except OSError:
-            data = None
-        if data is not None and index is not None:
+            data = read_all(f"{root}/{file}")
+        except OSError as exc:
+            doc = NodeDoc(name, file, findings=(Finding(
+                name, "unreadable", f"cannot read: {exc.strerror or exc}", file, None),))
+            docs[name] = doc
+            nodes[name] = summarize(doc)
+            continue
+        kept[name] = data
+        if index is not None:
             key = content_key(data)
             cached = index.get(file, key)
             if cached is not None:
-                info = NodeInfo.from_tuple(name, file, cached)
-        if info is None:
-            doc, data = _read_doc(root, name, file)
-            docs[name] = doc
-            info = summarize(doc)
-            if data is not None and index is not None:
-                index.put(file, content_key(data), info.to_tuple())
-        nodes[name] = info
+                nodes[name] = NodeInfo.from_tuple(name, file, cached)
+                continue
+        doc = docs[name] = _parse_bytes(name, file, data)
+        info = nodes[name] = summarize(doc)
+        if index is not None:
+            index.put(file, key, info.to_tuple())
     children: dict[str, list[str]] = {}
     for name in nodes:
         parent = parent_of(name)
         if parent is not None:
             children.setdefault(parent, []).append(name)
-    return Tree(root, nodes, children, findings, docs)
+    return Tree(root, nodes, children, findings, docs, kept)
 
 
 __all__ = ["NodeInfo", "Tree", "load_tree", "summarize", "ERROR"]
