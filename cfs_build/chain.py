@@ -6,7 +6,7 @@ from pathlib import Path, PurePosixPath
 
 from .files import UnreadableFile, read_normalized
 from .hashing import INPUT_MARKER, b64, chain_hash, content_digest
-from .names import ARTIFACT, EXTERNAL, SPEC, BadName, Name, parse_name
+from .names import ARTIFACT, EXTERNAL, SPEC, BadName, Name, parent_of, parse_name
 from .tree import Tree
 
 ANCESTOR, DEPENDENCY, PUBLIC, AGENT, INPUT = "ancestor", "dependency", "public", "agent", "input"
@@ -60,6 +60,9 @@ def safe_relpath(path: str) -> str | None:
     """The path as a clean project-relative POSIX path, or None if it could leave the root."""
     if not path or "\\" in path or path.startswith("/") or "\0" in path:
         return None
+    pieces = path.split("/")
+    if "" not in pieces and "." not in pieces and ".." not in pieces:
+        return path  # already clean: the common case, without building a PurePosixPath
     parts = []
     for part in PurePosixPath(path).parts:
         if part == "..":
@@ -85,8 +88,13 @@ class Resolver:
     def __init__(self, tree: Tree):
         self.tree = tree
         self.root: Path = tree.root
+        self._prefix = f"{tree.root}/"
         self._files: dict[str, tuple[str | None, bytes | None] | UnreadableFile] = {}
         self._chains: dict[str, Chain] = {}
+        # What every node contributes to the chains below it (positions, problems),
+        # from its root down: siblings share it, so each ancestor is looked at once.
+        self._inherited: dict[str | None, tuple[tuple[Position, ...], tuple[str, ...]]] = {
+            None: ((), ())}
 
     # -- files -------------------------------------------------------------
     def file_text(self, rel: str) -> str | None:
@@ -100,7 +108,7 @@ class Resolver:
         cached = self._files.get(rel)
         if cached is None:
             try:
-                text = read_normalized(self.root / rel, rel)
+                text = read_normalized(self._prefix + rel, rel)
                 cached = (text, None if text is None else content_digest(text))
             except UnreadableFile as exc:
                 cached = exc
@@ -165,15 +173,9 @@ class Resolver:
         waiting: list[str] = []
         if info.broken:
             blocked.append(f"{node} has format errors")
-        for ancestor in tree.ancestors(node):
-            parent = tree.nodes.get(ancestor)
-            if parent is None:
-                blocked.append(f"{ancestor} has no _node.md")
-            elif parent.broken:
-                blocked.append(f"{ancestor} has format errors")
-            elif parent.public_digest is not None:
-                positions.append(Position(ancestor, ANCESTOR, parent.public_digest,
-                                          Name(ancestor, SPEC, ancestor[len(SPEC) + 1:])))
+        inherited, problems = self._inherit(parent_of(node))
+        positions.extend(inherited)
+        blocked.extend(problems)
         parsed: list[Name] = []
         for raw in info.depends_on:
             try:
@@ -204,6 +206,25 @@ class Resolver:
         if info.input is not None and not any(p.role == INPUT for p in positions):
             parts.append(INPUT_MARKER)
         return Chain(node, tuple(positions), info.input is not None, chain_hash(parts))
+
+    def _inherit(self, ancestor: str | None) -> tuple[tuple[Position, ...], tuple[str, ...]]:
+        """Positions and problems a node inherits from ``ancestor`` and everything above."""
+        missing = []
+        while ancestor not in self._inherited:
+            missing.append(ancestor)
+            ancestor = parent_of(ancestor)
+        positions, blocked = self._inherited[ancestor]
+        for name in reversed(missing):  # root side first
+            info = self.tree.nodes.get(name)
+            if info is None:
+                blocked += (f"{name} has no _node.md",)
+            elif info.broken:
+                blocked += (f"{name} has format errors",)
+            elif info.public_digest is not None:
+                positions += (Position(name, ANCESTOR, info.public_digest,
+                                       Name(name, SPEC, name[len(SPEC) + 1:])),)
+            self._inherited[name] = (positions, blocked)
+        return positions, blocked
 
     def _add(self, positions, blocked, waiting, name: Name, label: str, role: str) -> None:
         try:
