@@ -3,15 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
-
 from .chain import Resolver, safe_relpath
 from .files import UnreadableFile
 from .hashing import b64
 from .manifest import Manifest
 from .names import artifact_of, spec_of
 from .tree import Tree
-from .validate import dependency_graph, output_problem
+from .validate import dependency_edges, output_problem, strongly_connected
 
 STALE, MISSING, MODIFIED, UNTRACKED, INVALID, UP_TO_DATE, ORPHAN = (
     "stale", "missing", "modified", "untracked", "invalid", "up-to-date", "orphan")
@@ -63,23 +61,38 @@ def ranks(tree: Tree) -> dict[str, int | None]:
     imports and inputs (the artifact ranks one above its node, so + 2); EXTERNAL files
     do not count. Nodes on or behind a cycle have no rank.
     """
-    graph = dependency_graph(tree)
+    edges = dependency_edges(tree)
     cyclic: set[str] = set()
-    for component in nx.strongly_connected_components(graph):
+    for component in strongly_connected(edges):
         if len(component) > 1:
             cyclic |= component
     if cyclic:
-        behind = set()
-        for name in cyclic:
-            behind |= nx.ancestors(graph, name)
-        cyclic |= behind
-        graph = graph.subgraph(n for n in graph if n not in cyclic)
-    result: dict[str, int | None] = {name: None for name in cyclic}
-    for name in reversed(list(nx.topological_sort(graph))):
-        best = 0
-        for _, target, kind in graph.out_edges(name, data="kind"):
-            best = max(best, result[target] + (2 if kind == "ARTIFACT" else 1))
-        result[name] = best
+        needed_by: dict[str, list[str]] = {}
+        for name, targets in edges.items():
+            for target in targets:
+                needed_by.setdefault(target, []).append(name)
+        stack = list(cyclic)
+        while stack:
+            for name in needed_by.get(stack.pop(), ()):
+                if name not in cyclic:
+                    cyclic.add(name)
+                    stack.append(name)
+    result: dict[str, int | None] = dict.fromkeys(cyclic)
+    for start in edges:
+        stack = [start]
+        while stack:  # depth first, so every target is ranked before what needs it
+            name = stack[-1]
+            if name in result:
+                stack.pop()
+                continue
+            targets = edges[name]
+            unranked = [target for target in targets if target not in result]
+            if unranked:
+                stack.extend(unranked)
+                continue
+            stack.pop()
+            result[name] = max((result[target] + (2 if kind == "ARTIFACT" else 1)
+                                for target, kind in targets.items()), default=0)
     return result
 
 

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import re
-
-import networkx as nx
+from collections.abc import Iterator
 
 from .chain import Resolver, safe_relpath
 from .errors import ERROR, WARNING, Finding
@@ -151,15 +150,23 @@ def _output(info: NodeInfo, outputs: dict[str, str]) -> list[Finding]:
     return []
 
 
-def dependency_graph(tree: Tree) -> nx.DiGraph:
-    """Node -> what its chain needs: parent, SPEC imports, ARTIFACT producers, input source."""
-    graph = nx.DiGraph()
-    for name, info in tree.nodes.items():
-        graph.add_node(name)
+def dependency_edges(tree: Tree) -> dict[str, dict[str, str]]:
+    """Node -> {what its chain needs: edge kind}: parent, SPEC imports, ARTIFACT producers,
+    input source (EXTERNAL files are not nodes).
+
+    Plain dicts in the order networkx would hold them: cycles and ranks run on these
+    without building a graph object (a tenth of a warm run on a big tree). A node that
+    names one target twice keeps the kind of the last reference, as a graph edge would.
+    """
+    nodes = tree.nodes
+    edges: dict[str, dict[str, str]] = {}
+    for name, info in nodes.items():
+        out = edges.setdefault(name, {})
         parent = parent_of(name)
-        if parent in tree.nodes:
-            graph.add_edge(name, parent, kind="parent")
-        refs = list(info.depends_on) + ([info.input] if info.input is not None else [])
+        if parent in nodes:
+            out[parent] = "parent"
+            edges.setdefault(parent, {})
+        refs = info.depends_on if info.input is None else (*info.depends_on, info.input)
         for raw in refs:
             try:
                 ref = parse_name(raw)
@@ -171,15 +178,72 @@ def dependency_graph(tree: Tree) -> nx.DiGraph:
                 target = SPEC + ref.base[len(ARTIFACT):]
             else:
                 continue
-            if target in tree.nodes and target != name:
-                graph.add_edge(name, target, kind=ref.prefix)
+            if target in nodes and target != name:
+                out[target] = ref.prefix
+                edges.setdefault(target, {})
+    return edges
+
+
+def dependency_graph(tree: Tree):
+    """The same edges as a networkx DiGraph (attribute ``kind``), for graph algorithms."""
+    import networkx as nx  # only callers that want graph algorithms pay for the import
+
+    graph = nx.DiGraph()
+    for name, targets in dependency_edges(tree).items():
+        graph.add_node(name)
+        for target, kind in targets.items():
+            graph.add_edge(name, target, kind=kind)
     return graph
 
 
+def strongly_connected(edges: dict[str, dict[str, str]]) -> Iterator[set[str]]:
+    """Strongly connected components, in the order networkx yields them.
+
+    Its algorithm (Tarjan with Nuutila's changes, without recursion) step for step,
+    so cycle reports keep their order.
+    """
+    preorder: dict[str, int] = {}
+    lowlink: dict[str, int] = {}
+    found: set[str] = set()
+    pending: list[str] = []
+    counter = 0
+    neighbors = {v: iter(targets) for v, targets in edges.items()}
+    for source in edges:
+        if source in found:
+            continue
+        queue = [source]
+        while queue:
+            v = queue[-1]
+            if v not in preorder:
+                counter += 1
+                preorder[v] = counter
+            done = True
+            for w in neighbors[v]:
+                if w not in preorder:
+                    queue.append(w)
+                    done = False
+                    break
+            if not done:
+                continue
+            low = preorder[v]
+            for w in edges[v]:
+                if w not in found:
+                    low = min(low, lowlink[w] if preorder[w] > preorder[v] else preorder[w])
+            lowlink[v] = low
+            queue.pop()
+            if low == preorder[v]:
+                component = {v}
+                while pending and preorder[pending[-1]] > preorder[v]:
+                    component.add(pending.pop())
+                found |= component
+                yield component
+            else:
+                pending.append(v)
+
+
 def _cycles(tree: Tree) -> list[Finding]:
-    graph = dependency_graph(tree)
     out = []
-    for component in nx.strongly_connected_components(graph):
+    for component in strongly_connected(dependency_edges(tree)):
         if len(component) < 2:
             continue
         members = sorted(component)
