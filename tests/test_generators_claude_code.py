@@ -163,3 +163,12 @@ def test_a_missing_program_is_one_line(tmp_path, claude):
     result = cfs(proj, "build", env=claude.env)
     assert result.returncode == 3
     assert len(result.stderr.splitlines()) == 1 and "'no-such-claude'" in result.stderr
+
+
+def test_nothing_stale_needs_no_generator_program(tmp_path, claude):
+    proj = model_project(tmp_path, TOML)
+    assert cfs(proj, "build", env=claude.env).returncode == 0
+    (proj.root / "cfs.toml").write_text(TOML + 'executable = "no-such-claude"\n')
+    result = cfs(proj, "build", env=claude.env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 up to date" in result.stdout
