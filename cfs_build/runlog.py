@@ -1,4 +1,4 @@
-"""The run log: one JSON line per generation in .cfs/runs.jsonl, grouped by the run that made it."""
+"""The run log: one JSON line per generation in .cfs/runs.jsonl, grouped by run."""
 from __future__ import annotations
 
 import fcntl

@@ -75,8 +75,8 @@ class FakeAPI:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 with api.lock:
-                    api.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                                         "body": body})
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    api.requests.append({"path": self.path, "headers": headers, "body": body})
                     api.in_flight += 1
                     api.most_in_flight = max(api.most_in_flight, api.in_flight)
                 try:

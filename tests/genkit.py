@@ -31,7 +31,8 @@ def model_project(tmp_path: Path, toml: str) -> Proj:
 
 def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in CLEARED}
-    env.update(PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    loopback = "127.0.0.1,localhost"
+    env.update(PYTHONUNBUFFERED="1", NO_PROXY=loopback, no_proxy=loopback)
     env.update(extra or {})
     return env
 

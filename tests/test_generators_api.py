@@ -1,4 +1,4 @@
-"""The anthropic and openai generators over their real HTTP protocols, against a loopback server."""
+"""The anthropic and openai generators over their real HTTP protocols, on a loopback server."""
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,4 @@
-"""The `claude-code` generator: Claude Code headless, with no tools, no MCP, no settings, no session."""
+"""The `claude-code` generator: Claude Code headless; no tools, MCP, settings or session."""
 from __future__ import annotations
 
 import json

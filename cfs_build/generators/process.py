@@ -1,4 +1,4 @@
-"""Generator subprocesses: each in a fresh empty directory and its own process group, all stoppable."""
+"""Generator subprocesses: each in a fresh empty directory and a process group of its own."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""Retrying transient backend failures: bounded attempts, exponential backoff with jitter, retry-after."""
+"""Retrying transient backend failures: bounded attempts, backoff with jitter, retry-after."""
 from __future__ import annotations
 
 import email.utils
@@ -36,7 +36,7 @@ class RetryPolicy:
 
     @classmethod
     def from_config(cls, table: dict) -> "RetryPolicy":
-        """``max_attempts`` and ``retry_delay`` (the first backoff, in seconds) of a [generator]."""
+        """``max_attempts`` and ``retry_delay`` (the first wait, in seconds) of a [generator]."""
         return cls(int(table.get("max_attempts", cls.attempts)),
                    float(table.get("retry_delay", cls.base_delay)))
 

@@ -1,4 +1,4 @@
-"""What the HTTP API backends share: the optional SDK, the key, retries, prices and error mapping."""
+"""What the HTTP API backends share: the optional SDK, the key, retries, prices, errors."""
 from __future__ import annotations
 
 import os
