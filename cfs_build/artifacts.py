@@ -97,6 +97,8 @@ def settle_pending(root: Path) -> list[str]:
     with update_manifest(root) as entries:
         for journal in journals:
             if not journal.name.endswith(".json"):
+                if journal.name.startswith(".") and journal.name.endswith(".tmp"):
+                    journal.unlink(missing_ok=True)  # a journal write that never finished
                 continue
             try:
                 entry = ManifestEntry(**json.loads(journal.read_text(encoding="utf-8")))

@@ -13,7 +13,7 @@ from .chain import safe_relpath
 from .config import Config, load_config
 from .document import render_document
 from .errors import CfsError
-from .files import atomic_write
+from .files import UnreadableFile, atomic_write
 from .generators import GenerationFailed, Generator, Usage, make_generator, prompt_id
 from .graph import BuildGraph, build_graph
 from .index import INDEX_DIR
@@ -135,6 +135,10 @@ class BuildState:
         except GenerationFailed as exc:
             result = Result(node, FAILED, f"generator failed: {exc}", usage=exc.usage,
                             attempts=exc.attempts)
+        except (OSError, UnreadableFile) as exc:
+            # e.g. a file where the output's directory should be: a failed task, not a crash
+            where = getattr(exc, "filename", None) or getattr(exc, "path", None) or node
+            result = Result(node, FAILED, f"{where}: {getattr(exc, 'strerror', None) or exc}")
         if not result.seconds:
             result = replace(result, seconds=time.monotonic() - started)
         with self.lock:

@@ -138,3 +138,42 @@ def test_settings_from_config():
                                               "max_concurrency": 2})
     assert (generator.timeout, generator.max_concurrency, generator.kind) == (7.0, 2, "command")
     assert CommandGenerator.from_config({"command": ["gen"]}).max_concurrency is None
+
+
+def test_bare_script_name_at_the_project_root_is_anchored(tmp_path):
+    from cfs_build.generators.command import CommandGenerator
+    (tmp_path / "gen.py").write_text("print('x')\n")
+    generator = CommandGenerator.from_config({"command": ["python3", "gen.py", "-v"]}, tmp_path)
+    assert generator.command == ["python3", str((tmp_path / "gen.py").resolve()), "-v"]
+
+
+def test_background_children_do_not_outlive_a_successful_generation(tmp_path):
+    import os
+    import time
+
+    from cfs_build.generators.command import CommandGenerator
+    marker = tmp_path / "pid"
+    script = tmp_path / "spawn.py"
+    script.write_text(
+        "import os, subprocess, sys\n"
+        "child = subprocess.Popen(['sleep', '30'], stdout=subprocess.DEVNULL, "
+        "stderr=subprocess.DEVNULL)\n"
+        f"open({str(marker)!r}, 'w').write(str(child.pid))\n"
+        "print('<artifact>\\nx\\n</artifact>')\n")
+    generator = CommandGenerator.from_config({"command": ["python3", str(script)],
+                                              "timeout": 20}, tmp_path)
+    generator.generate("doc")
+    pid = int(marker.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                state = handle.read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            break
+        if state in ("Z", "X"):
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        raise AssertionError("the background child survived the generation")

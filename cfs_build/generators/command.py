@@ -14,14 +14,16 @@ __all__ = ["CommandGenerator", "kill_all"]
 
 def _anchor(command: list[str], root: Path | None) -> list[str]:
     # The command runs in an empty directory, so a project path such as "tools/gen.py"
-    # is passed as an absolute path; everything else is passed as written.
+    # (or a bare "gen.py" that is a file at the project root) is passed as an absolute
+    # path; everything else, options and program names found on PATH, is passed as written.
     if root is None:
         return command
     anchored = []
     for part in command:
-        if ("/" in part or part.startswith(".")) and not os.path.isabs(part) \
-                and (root / part).exists():
-            part = str((root / part).resolve())
+        if part and not part.startswith("-") and not os.path.isabs(part):
+            path = root / part
+            if ("/" in part or part.startswith(".")) and path.exists() or path.is_file():
+                part = str(path.resolve())
         anchored.append(part)
     return anchored
 

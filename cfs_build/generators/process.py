@@ -77,6 +77,9 @@ def run_confined(argv: list[str], stdin: bytes, timeout: float,
         finally:
             with _LIVE_LOCK:
                 _LIVE.discard(proc)
+            # Whatever it left running in the background goes too: nothing outlives
+            # the generation that started it.
+            _kill(proc)
     return Finished(proc.returncode, out, err)
 
 
