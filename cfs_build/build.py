@@ -100,8 +100,8 @@ class BuildState:
         # A producer may have been regenerated (in this process or a worker process)
         # since its file was read: drop what is cached of files whose stat changed.
         artifact = artifact_of(node)
-        paths = [self.graph.graph.nodes[p]["path"] for p in self.graph.producers(artifact)]
-        paths.append(self.graph.graph.nodes[artifact]["path"])
+        paths = [self.graph.path(p) for p in self.graph.producers(artifact)]
+        paths.append(self.graph.path(artifact))
         for rel in paths:
             try:
                 stat = os.stat(self.root / rel)

@@ -1,13 +1,16 @@
 """The build graph: spec files, artifacts and external files, and what flows between them."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import networkx as nx
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .chain import safe_relpath
 from .names import ARTIFACT, EXTERNAL, SPEC, BadName, artifact_of, is_within, parse_name, spec_of
 from .tree import Tree
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 # Edge kinds. An edge u -> v means "v is made from u".
 INHERITS = "inherits"    # SPEC/parent -> SPEC/child: the child's chain holds the parent's Public
@@ -19,18 +22,36 @@ READS = "reads"          # EXTERNAL/f -> ARTIFACT/leaf
 
 @dataclass(frozen=True)
 class BuildGraph:
-    """A networkx DiGraph of the project with the questions a build asks of it."""
+    """The project's build graph and the questions a build asks of it.
+
+    Vertices and edges are kept as plain data, which is all a build needs; the
+    networkx DiGraph (``graph``) is compiled from them on first use, for the graph
+    queries and `cfs graph`, so a no-op build never pays for importing networkx.
+    """
 
     tree: Tree
-    graph: nx.DiGraph
+    vertices: dict[str, dict]
+    edges: list[tuple[str, str, dict]]
+    _producers: dict[str, list[str]] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def graph(self) -> "nx.DiGraph":
+        import networkx as nx
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.vertices.items())
+        graph.add_edges_from(self.edges)
+        return graph
 
     def artifacts(self) -> list[str]:
-        return sorted(n for n, kind in self.graph.nodes(data="kind") if kind == ARTIFACT)
+        return sorted(n for n, data in self.vertices.items() if data["kind"] == ARTIFACT)
+
+    def path(self, vertex: str) -> str:
+        """The project-relative file behind a vertex."""
+        return self.vertices[vertex]["path"]
 
     def producers(self, artifact: str) -> list[str]:
         """Artifacts whose files are read by ``artifact``'s chain (direct only)."""
-        return sorted(u for u, _, kind in self.graph.in_edges(artifact, data="kind")
-                      if kind == CONSUMES)
+        return self._producers.get(artifact, [])
 
     def before(self, artifact: str) -> list[str]:
         """Every artifact that must be built before ``artifact`` (transitively)."""
@@ -107,24 +128,27 @@ class BuildGraph:
 
 def build_graph(tree: Tree) -> BuildGraph:
     """Compile the tree into a BuildGraph (format errors are left to validation)."""
-    graph = nx.DiGraph()
+    vertices: dict[str, dict] = {}
+    edges: list[tuple[str, str, dict]] = []
+    producers: dict[str, list[str]] = {}
     for name, info in tree.nodes.items():
-        graph.add_node(name, kind=SPEC, path=info.file)
+        vertices[name] = {"kind": SPEC, "path": info.file}
     for name in tree.nodes:
         parent = name.rpartition("/")[0]
         if parent in tree.nodes:
-            graph.add_edge(parent, name, kind=INHERITS)
-    for name in tree.leaves():
+            edges.append((parent, name, {"kind": INHERITS}))
+    leaves = tree.leaves()
+    for name in leaves:
         info = tree.nodes[name]
         if info.output is None:
             continue
         artifact = artifact_of(name)
-        graph.add_node(artifact, kind=ARTIFACT, path=safe_relpath(info.output) or info.output)
-        graph.add_edge(name, artifact, kind=GENERATES)
-    for name in tree.leaves():
+        vertices[artifact] = {"kind": ARTIFACT, "path": safe_relpath(info.output) or info.output}
+        edges.append((name, artifact, {"kind": GENERATES}))
+    for name in leaves:
         info = tree.nodes[name]
         artifact = artifact_of(name)
-        if artifact not in graph:
+        if artifact not in vertices:
             continue
         refs = [(raw, "depends_on") for raw in info.depends_on]
         if info.input is not None:
@@ -134,15 +158,22 @@ def build_graph(tree: Tree) -> BuildGraph:
                 ref = parse_name(raw)
             except BadName:
                 continue
+            attrs = {"via": via, "name": raw}
             if ref.prefix == SPEC and ref.base in tree.nodes:
-                graph.add_edge(ref.base, artifact, kind=IMPORTS, via=via, name=raw)
-            elif ref.prefix == ARTIFACT and ref.base in graph and ref.base != artifact:
-                graph.add_edge(ref.base, artifact, kind=CONSUMES, via=via, name=raw)
+                edges.append((ref.base, artifact, {"kind": IMPORTS, **attrs}))
+            elif ref.prefix == ARTIFACT and ref.base in vertices and ref.base != artifact \
+                    and vertices[ref.base]["kind"] == ARTIFACT:
+                edges.append((ref.base, artifact, {"kind": CONSUMES, **attrs}))
+                mine = producers.setdefault(artifact, [])
+                if ref.base not in mine:
+                    mine.append(ref.base)
             elif ref.prefix == EXTERNAL:
                 rel = safe_relpath(ref.path)
                 if rel is None:
                     continue
                 vertex = f"{EXTERNAL}/{rel}"
-                graph.add_node(vertex, kind=EXTERNAL, path=rel)
-                graph.add_edge(vertex, artifact, kind=READS, via=via, name=raw)
-    return BuildGraph(tree, graph)
+                vertices.setdefault(vertex, {"kind": EXTERNAL, "path": rel})
+                edges.append((vertex, artifact, {"kind": READS, **attrs}))
+    for found in producers.values():
+        found.sort()
+    return BuildGraph(tree, vertices, edges, producers)

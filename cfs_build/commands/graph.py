@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 
-from networkx.readwrite import json_graph
-
 from ..graph import CONSUMES, GENERATES, IMPORTS, INHERITS, READS, build_graph
 from ..project import Project
 
@@ -55,6 +53,7 @@ def run(args, project: Project) -> int:
         name = project.node_name(args.node)
         graph = build.subgraph_under(name)
     if args.format == "json":
+        from networkx.readwrite import json_graph
         data = json_graph.node_link_data(graph, edges="edges")
         print(json.dumps(data, indent=2, sort_keys=True))
     else:
