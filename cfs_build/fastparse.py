@@ -12,34 +12,38 @@ from __future__ import annotations
 import re
 
 
-def _indent(line: str) -> tuple[int, str]:
-    """Columns of leading indentation (4 when a tab is in it) and the rest of the line."""
-    rest = line.lstrip(" ")
-    spaces = len(line) - len(rest)
-    if rest[:1] == "\t":
-        # Fewer than 4 spaces then a tab reaches column 4: code or continuation text.
-        return 4, rest.lstrip(" \t")
-    return spaces, rest
+# What a line can start with (after at most 3 spaces) to open or close a fence, a
+# heading, a container or HTML. Every other line (text, 4+ columns, a tab in the
+# indentation) is content at top level and cannot change what follows.
+_SIGNIFICANT = frozenset("#`~<>*+-0123456789")
 
 
 def structural_headings(source: str) -> list[tuple[int, int]] | None:
     """(line index, level) of every top-level ATX heading of level 1 or 2, or None.
 
     ``source`` is what markdown-it would parse (no CR). Top level: not in a fence,
-    list item, block quote or HTML block. Lines indented 4+ columns are never a
-    heading or fence at top level. A list item's content is indented 2+ columns and a
-    heading or fence line is never a lazy continuation, so a heading or fence indented
-    0-1 columns closes every open list item and quote; one indented 2-3 columns while
-    a container may be open is left to markdown-it.
+    list item, block quote or HTML block. A list item's content is indented 2+
+    columns and a heading or fence line is never a lazy continuation, so a heading
+    or fence indented 0-1 columns closes every open list item and quote; one
+    indented 2-3 columns while a container may be open is left to markdown-it.
     """
     heads: list[tuple[int, int]] = []
     fence_char, fence_len = "", 0
     container = False  # a list item or block quote may be open
-    for index, line in enumerate(source.split("\n")):
-        indent, rest = _indent(line)
-        if indent >= 4 or not rest:
+    for line, text in enumerate(source.split("\n")):
+        if not text:
             continue
-        first = rest[0]
+        first = text[0]
+        if first == " ":
+            rest = text.lstrip(" ")
+            indent = len(text) - len(rest)
+            if indent > 3 or not rest:
+                continue
+            first = rest[0]
+        else:
+            rest, indent = text, 0
+        if first not in _SIGNIFICANT:
+            continue
         if fence_len:
             if first == fence_char:
                 run = len(rest) - len(rest.lstrip(first))
@@ -55,7 +59,7 @@ def structural_headings(source: str) -> list[tuple[int, int]] | None:
                     return None
                 container = False
             if run <= 2:
-                heads.append((index, run))
+                heads.append((line, run))
         elif first == "`" or first == "~":
             run = len(rest) - len(rest.lstrip(first))
             if run < 3 or (first == "`" and "`" in rest[run:]):
@@ -67,7 +71,7 @@ def structural_headings(source: str) -> list[tuple[int, int]] | None:
             fence_char, fence_len = first, run
         elif first == "<":
             return None  # HTML blocks have their own end rules
-        elif first in "-+*>" or "0" <= first <= "9":
+        else:
             container = True  # maybe a list item or quote: over-eager is only slower
     return heads
 
