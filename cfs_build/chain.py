@@ -82,6 +82,10 @@ class Waiting(Unresolved):
     """An ARTIFACT input whose file has not been generated yet (not a format error)."""
 
 
+# Positions, problems, and the positions' digests joined, that a node passes down.
+_Inherited = tuple[tuple[Position, ...], tuple[str, ...], bytes]
+
+
 class Resolver:
     """Computes digests and chains for one tree, each at most once per run."""
 
@@ -91,10 +95,10 @@ class Resolver:
         self._prefix = f"{tree.root}/"
         self._files: dict[str, tuple[str | None, bytes | None] | UnreadableFile] = {}
         self._chains: dict[str, Chain] = {}
-        # What every node contributes to the chains below it (positions, problems),
-        # from its root down: siblings share it, so each ancestor is looked at once.
-        self._inherited: dict[str | None, tuple[tuple[Position, ...], tuple[str, ...]]] = {
-            None: ((), ())}
+        # What every node passes down to the chains below it (positions, problems and
+        # their digests joined), from its root down: siblings share it, so each
+        # ancestor is looked at once however many leaves it has.
+        self._inherited: dict[str | None, _Inherited] = {None: ((), (), b"")}
 
     # -- files -------------------------------------------------------------
     def file_text(self, rel: str) -> str | None:
@@ -166,15 +170,23 @@ class Resolver:
         return found
 
     def _build(self, node: str) -> Chain:
-        tree = self.tree
-        info = tree.nodes[node]
-        positions: list[Position] = []
+        info = self.tree.nodes[node]
+        inherited, problems, inherited_parts = self._inherit(parent_of(node))
+        if not (info.depends_on or info.input is not None or problems or info.broken):
+            # Most leaves: the inherited positions, then their own public and agent.
+            positions, parts = inherited, [inherited_parts]
+            if info.public_digest is not None:
+                positions += (Position(node, PUBLIC, info.public_digest),)
+                parts.append(info.public_digest)
+            if info.agent_digest is not None:
+                positions += (Position(f"AGENT[{node}]", AGENT, info.agent_digest),)
+                parts.append(info.agent_digest)
+            return Chain(node, positions, False, chain_hash(parts))
+        positions: list[Position] = list(inherited)
         blocked: list[str] = []
         waiting: list[str] = []
         if info.broken:
             blocked.append(f"{node} has format errors")
-        inherited, problems = self._inherit(parent_of(node))
-        positions.extend(inherited)
         blocked.extend(problems)
         parsed: list[Name] = []
         for raw in info.depends_on:
@@ -207,13 +219,13 @@ class Resolver:
             parts.append(INPUT_MARKER)
         return Chain(node, tuple(positions), info.input is not None, chain_hash(parts))
 
-    def _inherit(self, ancestor: str | None) -> tuple[tuple[Position, ...], tuple[str, ...]]:
-        """Positions and problems a node inherits from ``ancestor`` and everything above."""
+    def _inherit(self, ancestor: str | None) -> _Inherited:
+        """What a node inherits from ``ancestor`` and everything above it."""
         missing = []
         while ancestor not in self._inherited:
             missing.append(ancestor)
             ancestor = parent_of(ancestor)
-        positions, blocked = self._inherited[ancestor]
+        positions, blocked, parts = self._inherited[ancestor]
         for name in reversed(missing):  # root side first
             info = self.tree.nodes.get(name)
             if info is None:
@@ -223,8 +235,9 @@ class Resolver:
             elif info.public_digest is not None:
                 positions += (Position(name, ANCESTOR, info.public_digest,
                                        Name(name, SPEC, name[len(SPEC) + 1:])),)
-            self._inherited[name] = (positions, blocked)
-        return positions, blocked
+                parts += info.public_digest
+            self._inherited[name] = (positions, blocked, parts)
+        return positions, blocked, parts
 
     def _add(self, positions, blocked, waiting, name: Name, label: str, role: str) -> None:
         try:
