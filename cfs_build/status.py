@@ -9,7 +9,7 @@ from .hashing import b64
 from .manifest import Manifest
 from .names import artifact_of, spec_of
 from .tree import Tree
-from .validate import dependency_edges, output_problem, strongly_connected
+from .validate import cycles, dependency_edges, output_problem
 
 STALE, MISSING, MODIFIED, UNTRACKED, INVALID, UP_TO_DATE, ORPHAN = (
     "stale", "missing", "modified", "untracked", "invalid", "up-to-date", "orphan")
@@ -62,10 +62,7 @@ def ranks(tree: Tree) -> dict[str, int | None]:
     do not count. Nodes on or behind a cycle have no rank.
     """
     edges = dependency_edges(tree)
-    cyclic: set[str] = set()
-    for component in strongly_connected(edges):
-        if len(component) > 1:
-            cyclic |= component
+    cyclic: set[str] = set().union(*cycles(tree))
     if cyclic:
         needed_by: dict[str, list[str]] = {}
         for name, targets in edges.items():

@@ -103,6 +103,9 @@ class Tree:
     # The bytes each summary was made from, so a text needed later is parsed from
     # exactly what was hashed and no file is read twice.
     _data: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # Facts derived from the whole tree that several checks need (the dependency
+    # edges, the cycles): computed once per tree by whoever asks first.
+    _memo: dict[str, object] = field(default_factory=dict, repr=False)
 
     def is_leaf(self, name: str) -> bool:
         return name in self.nodes and not self.children.get(name)

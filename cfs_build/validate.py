@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from .chain import Resolver, safe_relpath
 from .errors import ERROR, WARNING, Finding
@@ -112,6 +113,7 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
     return out
 
 
+@lru_cache(maxsize=1 << 16)  # asked twice per leaf per run: by validation and by status
 def output_problem(path: str) -> str | None:
     """Why an output path is not acceptable, or None."""
     if not path:
@@ -158,8 +160,11 @@ def dependency_edges(tree: Tree) -> dict[str, dict[str, str]]:
     without building a graph object (a tenth of a warm run on a big tree). A node that
     names one target twice keeps the kind of the last reference, as a graph edge would.
     """
+    edges = tree._memo.get("dependency_edges")
+    if edges is not None:
+        return edges
     nodes = tree.nodes
-    edges: dict[str, dict[str, str]] = {}
+    edges = {}
     for name, info in nodes.items():
         out = edges.setdefault(name, {})
         parent = parent_of(name)
@@ -181,6 +186,7 @@ def dependency_edges(tree: Tree) -> dict[str, dict[str, str]]:
             if target in nodes and target != name:
                 out[target] = ref.prefix
                 edges.setdefault(target, {})
+    tree._memo["dependency_edges"] = edges
     return edges
 
 
@@ -241,11 +247,19 @@ def strongly_connected(edges: dict[str, dict[str, str]]) -> Iterator[set[str]]:
                 pending.append(v)
 
 
+def cycles(tree: Tree) -> list[set[str]]:
+    """Every set of nodes that need each other, in networkx's order; computed once per tree."""
+    found = tree._memo.get("cycles")
+    if found is None:
+        found = tree._memo["cycles"] = [component for component in
+                                        strongly_connected(dependency_edges(tree))
+                                        if len(component) > 1]
+    return found
+
+
 def _cycles(tree: Tree) -> list[Finding]:
     out = []
-    for component in strongly_connected(dependency_edges(tree)):
-        if len(component) < 2:
-            continue
+    for component in cycles(tree):
         members = sorted(component)
         for name in members:
             info = tree.nodes[name]
