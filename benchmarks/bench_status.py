@@ -17,7 +17,6 @@ import hashlib
 import io
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -62,7 +61,8 @@ def cfs_status(root: Path) -> None:
 
 
 def cold(root: Path) -> None:
-    shutil.rmtree(root / INDEX_DIR, ignore_errors=True)
+    for index in (root / INDEX_DIR).glob("index*"):
+        index.unlink()
     cfs_status(root)
 
 
