@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field, fields
+from functools import partial
 from pathlib import Path
 
 from .errors import ERROR, WARNING, Finding
@@ -12,6 +13,7 @@ from .hashing import content_digest
 from .index import Index, content_key
 from .names import TREE_DIR, parent_of, spec_name
 from .node import BREAKING_RULES, NodeDoc, parse_node
+from .parallel import in_two
 
 NODE_FILE = "_node.md"
 
@@ -159,6 +161,53 @@ def _parse_bytes(name: str, rel: str, data: bytes) -> NodeDoc:
     return parse_node(name, rel, text)
 
 
+def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
+                kept: dict[str, bytes], rels: list[str], here: bool) -> list:
+    """For each node directory, what its _node.md yields, from the index or parsed.
+
+    In this process (``here``) that is the NodeInfo itself, with the bytes and any
+    parse kept in ``kept`` and ``docs``. In a child process it is the marshal-able
+    (key, summary, unreadable reason); an index hit sends no summary: the parent
+    finds it in its own copy of the index.
+    """
+    out: list = []
+    for rel in rels:
+        name = spec_name(rel)
+        file = f"{TREE_DIR}/{rel}/{NODE_FILE}"
+        try:
+            data = read_all(f"{root}/{file}")
+        except OSError as exc:
+            reason = f"cannot read: {exc.strerror or exc}"
+            if here:
+                doc = docs[name] = NodeDoc(name, file, findings=(Finding(
+                    name, "unreadable", reason, file, None),))
+                out.append(summarize(doc))
+            else:
+                out.append((None, None, reason))
+            continue
+        key = None
+        if index is not None:
+            key = content_key(data)
+            cached = index.get(file, key)
+            if cached is not None:
+                if here:
+                    kept[name] = data
+                    out.append(NodeInfo.from_tuple(name, file, cached))
+                else:
+                    out.append((key, None, None))
+                continue
+        doc = _parse_bytes(name, file, data)
+        info = summarize(doc)
+        if here:
+            docs[name], kept[name] = doc, data
+            if index is not None:
+                index.put(file, key, info.to_tuple())
+            out.append(info)
+        else:
+            out.append((key, info.to_tuple(), None))
+    return out
+
+
 class _NeedsGuard(Exception):
     """The tree may reach one directory by two paths (a symlink or a mount below it)."""
 
@@ -272,28 +321,24 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
     nodes: dict[str, NodeInfo] = {}
     docs: dict[str, NodeDoc] = {}
     kept: dict[str, bytes] = {}
-    for rel in node_dirs:
+    results = in_two(partial(_read_nodes, root, index, docs, kept), node_dirs)
+    for rel, result in zip(node_dirs, results):
         name = spec_name(rel)
+        if type(result) is NodeInfo:  # read in this process: nothing more to do
+            nodes[name] = result
+            continue
         file = f"{TREE_DIR}/{rel}/{NODE_FILE}"
-        try:
-            data = read_all(f"{root}/{file}")
-        except OSError as exc:
-            doc = NodeDoc(name, file, findings=(Finding(
-                name, "unreadable", f"cannot read: {exc.strerror or exc}", file, None),))
-            docs[name] = doc
+        key, summary, unreadable = result
+        if unreadable is not None:
+            doc = docs[name] = NodeDoc(name, file, findings=(Finding(
+                name, "unreadable", unreadable, file, None),))
             nodes[name] = summarize(doc)
             continue
-        kept[name] = data
-        if index is not None:
-            key = content_key(data)
-            cached = index.get(file, key)
-            if cached is not None:
-                nodes[name] = NodeInfo.from_tuple(name, file, cached)
-                continue
-        doc = docs[name] = _parse_bytes(name, file, data)
-        info = nodes[name] = summarize(doc)
-        if index is not None:
-            index.put(file, key, info.to_tuple())
+        if summary is None:  # an index hit in the child process: same index, same entry
+            summary = index.get(file, key)
+        elif index is not None:
+            index.put(file, key, summary)
+        nodes[name] = NodeInfo.from_tuple(name, file, summary)
     children: dict[str, list[str]] = {}
     for name in nodes:
         parent = parent_of(name)

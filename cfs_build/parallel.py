@@ -1,0 +1,73 @@
+"""Splitting one pure, file-reading job over two processes, so a big tree is read on two cores.
+
+Threads do not help: every file costs a few short system calls, and handing the
+interpreter lock back and forth between them costs more than the calls. A forked
+child shares the parent's memory for free and sends back only its results.
+"""
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+import threading
+from collections.abc import Callable
+
+# Below this many items a second process costs more (about 5 ms) than it saves.
+MIN_ITEMS = 2000
+
+
+def can_fork() -> bool:
+    """Only where forking is cheap and safe: Linux, two CPUs, no other Python thread."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return False
+    if os.environ.get("CFS_NO_FORK"):
+        return False
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return False
+    return cpus >= 2 and threading.active_count() == 1
+
+
+def in_two(work: Callable[[list, bool], list], items: list) -> list:
+    """``work(items, kept)`` with the second half done in a forked child when it pays.
+
+    ``work`` returns one result per item, reads but never writes, and must give
+    marshal-able results when ``kept`` is false (the child's half, sent back over
+    a pipe); the parent's half is computed with ``kept`` true and may hold anything.
+    If the child fails in any way its half is simply done again here.
+    """
+    if len(items) < MIN_ITEMS or not can_fork():
+        return work(items, True)
+    half = len(items) // 2
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compute, send, and leave without any cleanup of the parent's
+        status = 1
+        try:
+            os.close(read_end)
+            payload = marshal.dumps(work(items[half:], False))
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(payload)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    payload = b""
+    try:
+        first = work(items[:half], True)
+        with os.fdopen(read_end, "rb") as pipe:
+            read_end = None
+            payload = pipe.read()
+    finally:
+        if read_end is not None:
+            os.close(read_end)  # a child blocked writing gets EPIPE and exits
+        _, status = os.waitpid(pid, 0)
+    if status == 0 and payload:
+        try:
+            rest = marshal.loads(payload)
+        except (ValueError, EOFError, TypeError):
+            rest = None
+        if isinstance(rest, list) and len(rest) == len(items) - half:
+            return first + rest
+    return first + work(items[half:], True)
