@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from hashlib import sha1
 from pathlib import Path, PurePosixPath
 
-from .files import UnreadableFile, read_normalized
+from .files import UnreadableFile, decode, normalize_text, read_bytes
 from .hashing import INPUT_MARKER, b64, chain_hash, content_digest
 from .names import ARTIFACT, EXTERNAL, SPEC, BadName, Name, parent_of, parse_name
 from .tree import Tree
@@ -112,8 +113,17 @@ class Resolver:
         cached = self._files.get(rel)
         if cached is None:
             try:
-                text = read_normalized(self._prefix + rel, rel)
-                cached = (text, None if text is None else content_digest(text))
+                data = read_bytes(self._prefix + rel, rel)
+                if data is None:
+                    cached = (None, None)
+                else:
+                    text = decode(data, rel)
+                    if "\r" not in text and text.endswith("\n"):
+                        # Already normalized: the bytes read are exactly its UTF-8.
+                        cached = (text, sha1(data).digest())
+                    else:
+                        text = normalize_text(text)
+                        cached = (text, content_digest(text))
             except UnreadableFile as exc:
                 cached = exc
             self._files[rel] = cached
