@@ -18,6 +18,8 @@ def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
     """All findings for the tree: parse problems, rule violations, cycles, warnings."""
     findings: list[Finding] = list(tree.findings)
     outputs: dict[str, str] = {}
+    produced = {safe_relpath(info.output): name for name, info in tree.nodes.items()
+                if info.output is not None and tree.is_leaf(name)}
     for name, info in tree.nodes.items():
         findings.extend(info.findings)
         if info.broken:
@@ -33,10 +35,29 @@ def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
         if info.input is not None:
             findings.extend(_reference(tree, resolver, info, info.input, info.input_line,
                                        "input", "input_target"))
+        findings.extend(_external_outputs(info, produced))
         if leaf and info.output is not None:
             findings.extend(_output(info, outputs))
     findings.extend(_cycles(tree))
     return findings
+
+
+def _external_outputs(info: NodeInfo, produced: dict[str, str]) -> list[Finding]:
+    """Warn when EXTERNAL/ names a generated file: ARTIFACT/ would order the build."""
+    out = []
+    refs = list(zip(info.depends_on, info.dep_lines))
+    if info.input is not None:
+        refs.append((info.input, info.input_line))
+    for raw, line in refs:
+        if not raw.startswith("EXTERNAL/"):
+            continue
+        owner = produced.get(safe_relpath(raw[len("EXTERNAL/"):]))
+        if owner is not None and owner != info.name:
+            out.append(Finding(info.name, "reference", f"{raw} is the output of {owner}; import "
+                               f"ARTIFACT{owner[len('SPEC'):]} instead so it is generated "
+                               "first and its changes reach this node", info.file, line,
+                               WARNING))
+    return out
 
 
 def _leaf_only(info: NodeInfo) -> list[Finding]:

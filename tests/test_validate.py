@@ -307,3 +307,14 @@ def test_vector_findings_carry_lines(vector):
         assert want in got
     lines = sorted(f[3] for f in got if f[0] == "SPEC/deps/a")
     assert lines == [3, 4, 5, 6, 7]
+
+
+def test_external_import_of_a_generated_file_is_a_warning(tree):
+    from cfs_build.project import Project
+    root = tree({"SPEC/a": spec("SPEC/a", front="output: gen/a.txt"),
+                 "SPEC/b": spec("SPEC/b", front="depends_on:\n  - EXTERNAL/gen/a.txt\n"
+                                                "output: gen/b.txt"),
+                 "gen/a.txt": "a\n"})
+    findings = [f for f in Project(root, use_index=False).findings if f.node == "SPEC/b"]
+    assert [(f.rule, f.severity, f.line) for f in findings] == [("reference", "warning", 3)]
+    assert "ARTIFACT/a" in findings[0].detail
