@@ -70,7 +70,8 @@ def _node_text(rng: random.Random, name: str, frontmatter: list[str], leaf: bool
 
 def _output_text(rng: random.Random, name: str) -> str:
     body = "\n".join(f"    # {_prose(rng, 8)}\n    total += {index}" for index in range(12))
-    return f'"""Generated from {name}."""\n\n\ndef run(total: int) -> int:\n{body}\n    return total\n'
+    return (f'"""Generated from {name}."""\n\n\ndef run(total: int) -> int:\n{body}\n'
+            "    return total\n")
 
 
 def shape(leaves: int) -> list[tuple[int, int, int]]:
@@ -129,7 +130,8 @@ def generate(root: Path | str, leaves: int = 10_000, seed: int = 5) -> dict[str,
             if other < r and rng.random() < 0.5:
                 target = leaf_names[rng.choice(by_root[other])]
             else:
-                target = f"SPEC/r{other:02d}/m{rng.choice([m2 for r2, m2 in mids if r2 == other]):02d}"
+                mid = rng.choice([m2 for r2, m2 in mids if r2 == other])
+                target = f"SPEC/r{other:02d}/m{mid:02d}"
             depends.append(f"{target}({rng.choice(SUBSECTIONS)})")
             counts["spec_imports"] += 1
         if rng.random() < ARTIFACT_IMPORT_SHARE and number > 0:
