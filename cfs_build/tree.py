@@ -299,8 +299,8 @@ def _walk_guarded(base: Path) -> tuple[list[str], list[str]]:
                 continue
             if is_dir:
                 child = f"{rel}/{entry.name}" if rel else entry.name
-                target = with_node if os.path.isfile(os.path.join(entry.path, NODE_FILE)) else without
-                target.append(child)
+                has_node = os.path.isfile(os.path.join(entry.path, NODE_FILE))
+                (with_node if has_node else without).append(child)
                 stack.append((child, Path(entry.path)))
     return sorted(with_node), sorted(without)
 
