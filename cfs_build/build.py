@@ -11,7 +11,7 @@ from .artifacts import output_path, write_artifact
 from .cache import Cache
 from .chain import safe_relpath
 from .config import Config, load_config
-from .document import render_document
+from .document import generator_document
 from .errors import CfsError
 from .files import UnreadableFile, atomic_write
 from .generators import GenerationFailed, Generator, Usage, make_generator, prompt_id
@@ -171,10 +171,8 @@ class BuildState:
                                file=status.path)
             chain = self.project.resolver.chain(node)
             entry = self.manifest().get(artifact_of(node))
-            document = render_document(self.project.resolver, chain, existing=not fresh,
-                                       cache=self.cache,
-                                       previous_hash=entry.chain if entry else None)
-            self.cache.store(self.project.resolver, chain)
+            document = generator_document(self.project.resolver, self.cache, chain,
+                                          entry.chain if entry else None, fresh=fresh)
             output_path(self.root, info.output)
         generator = self.generator
         if self._slots is not None:

@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cfs", description="Build tool for Code from Spec v5 spec trees.",
         epilog="exit codes: 0 valid and up to date, 1 something to do, 2 format errors, "
                "3 usage or I/O error")
-    parser.add_argument("-C", dest="directory", metavar="DIR",
+    parser.add_argument("-C", dest="chdir", metavar="DIR",
                         help="run as if started in DIR (like git -C / make -C)")
     parser.add_argument("--version", action="version", version=f"cfs-build {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -48,12 +48,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 3
     try:
-        start = Path(args.directory) if args.directory else Path.cwd()
-        if args.directory and not start.is_dir():
-            raise CfsError(f"-C {args.directory}: no such directory")
+        start = Path(args.chdir) if args.chdir else Path.cwd()
+        if args.chdir and not start.is_dir():
+            raise CfsError(f"-C {args.chdir}: no such directory")
         module = COMMANDS[args.command]
         if not getattr(module, "NEEDS_PROJECT", True):
-            if args.directory:
+            if args.chdir:
                 os.chdir(start)
             return module.run(args, None)
         project = Project(find_root(start))
@@ -74,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"cfs: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 3
+    except Exception as exc:  # the one boundary: a bug is one line too, unless asked for
+        if os.environ.get("CFS_DEBUG"):
+            raise
+        print(f"cfs: internal error ({type(exc).__name__}: {exc}); rerun with CFS_DEBUG=1 "
+              "for the details and please report it", file=sys.stderr)
         return 3
 
 

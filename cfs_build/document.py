@@ -125,3 +125,16 @@ def _previous(cache: Cache, previous: CachedChain, entries, agent: str | None,
         out.append(f"<previous_{tag}>\n" + _block(tag, old, _attr(disposition))
                    + f"</previous_{tag}>\n")
     return "".join(out)
+
+
+def generator_document(resolver: Resolver, cache: Cache, chain: Chain,
+                       previous_hash: str | None, *, fresh: bool = False) -> str:
+    """Exactly what a generation sends: the document, with history when the cache has it.
+
+    ``previous_hash`` is the chain the manifest records for the current file. The
+    chain is stored in the cache, so the next generation can say what changed.
+    """
+    document = render_document(resolver, chain, existing=not fresh, cache=cache,
+                               previous_hash=previous_hash)
+    cache.store(resolver, chain)
+    return document

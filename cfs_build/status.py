@@ -134,13 +134,16 @@ def artifact_status(tree, resolver, manifest, node, name, output, rank) -> Artif
         reasons.extend(chain.blocked)
     if chain.waiting:
         reasons.extend(f"waiting for {w}" for w in chain.waiting)
-    exists, checksum = True, None
+    exists, checksum, readable = True, None, True
     try:
         digest = resolver.file_digest(rel)
         exists = digest is not None
         checksum = b64(digest) if digest is not None else None
     except UnreadableFile as exc:
-        reasons.append(exc.reason)
+        # Not a hand edit to accept: a directory, or bytes v5 cannot read as text.
+        flags.add(INVALID)
+        readable = False
+        reasons.append(f"{rel}: {exc.reason}")
     same_file = entry is not None and safe_relpath(entry.path) == rel
     if entry is None:
         flags.add(STALE)
@@ -155,6 +158,8 @@ def artifact_status(tree, resolver, manifest, node, name, output, rank) -> Artif
         flags.add(STALE)
     if not exists:
         flags.add(MISSING)
+    elif not readable:
+        pass
     elif not same_file:
         flags.add(UNTRACKED)
     elif checksum != entry.checksum:

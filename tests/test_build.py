@@ -319,3 +319,23 @@ def _running(pid: int) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def test_cfs_chain_prints_exactly_what_the_generator_receives(built):
+    built.edit("SPEC/app/core", "Failures raise CoreError.", "Failures raise CoreFailure.")
+    shown = built.cfs("chain", "SPEC/app/core/model", check=True).stdout
+    built.cfs("build", "SPEC/app/core/model", check=True)
+    sent = [c["document"] for c in built.calls() if MODEL in c["document"]]
+    assert sent == [shown]
+    assert '<entry name="SPEC/app/core" disposition="changed">' in shown
+
+
+def test_accept_caches_the_chain_so_the_next_generation_has_history(proj):
+    (proj.root / "gen").mkdir()
+    (proj.root / "gen/other.txt").write_text("hand written\n")
+    proj.cfs("accept", "ARTIFACT/other", check=True)
+    proj.edit("SPEC/other", "Say hello.", "Say hello twice.")
+    proj.cfs("build", "SPEC/other", check=True)
+    (call,) = proj.calls()
+    assert "<previous_instructions>" in call["document"]
+    assert '<instructions disposition="changed">' in call["document"]

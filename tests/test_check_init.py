@@ -87,3 +87,11 @@ def test_pre_commit_hooks_file_declares_check_and_validate():
     assert by_id["cfs-validate"]["entry"] == "cfs validate --quiet"
     for hook in hooks:
         assert hook["pass_filenames"] is False and hook["language"] == "python"
+
+
+def test_init_into_a_new_directory_by_argument(tmp_path):
+    result = cfs(tmp_path, "init", "newproj")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "newproj/code-from-spec/app/_node.md").is_file()
+    assert not (tmp_path / "newproj/newproj").exists()
+    assert cfs(tmp_path / "newproj", "status").returncode == 0

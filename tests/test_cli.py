@@ -111,7 +111,7 @@ def test_exit_0_when_valid_and_up_to_date(valid):
     assert cfs("validate", cwd=valid).returncode == 0
     result = cfs("status", cwd=valid)
     assert result.returncode == 0
-    assert ("1 up-to-date, 0 stale, 0 missing, 0 modified, 0 untracked, 0 orphan, 0 errors"
+    assert ("1 up-to-date, 0 stale, 0 missing, 0 modified, 0 untracked, 0 invalid, 0 orphan, 0 errors"
             in result.stdout.splitlines())
 
 

@@ -119,7 +119,7 @@ def test_unreadable_artifact_is_reported_not_raised(flags_project):
     path.unlink()
     path.mkdir()
     status = statuses(flags_project)["ARTIFACT/app/fresh"]
-    assert status.flags == ("modified",)
+    assert status.flags == ("invalid",)
     assert status.checksum is None
     assert any("directory" in reason for reason in status.reasons)
 
@@ -127,7 +127,7 @@ def test_unreadable_artifact_is_reported_not_raised(flags_project):
 def test_artifact_that_cannot_be_read_is_reported_not_raised(flags_project):
     make_unreadable(flags_project / "out" / "fresh.txt")
     status = statuses(flags_project)["ARTIFACT/app/fresh"]
-    assert status.flags == ("modified",)
+    assert status.flags == ("invalid",)
     assert status.checksum is None and status.reasons
 
 
@@ -141,7 +141,7 @@ def test_empty_artifact_checksum_is_that_of_one_newline(flags_project):
 def test_non_utf8_artifact_is_reported_not_raised(flags_project):
     (flags_project / "out" / "fresh.txt").write_bytes(b"\xff\xfe")
     status = statuses(flags_project)["ARTIFACT/app/fresh"]
-    assert status.flags == ("modified",)
+    assert status.flags == ("invalid",)
     assert any("UTF-8" in reason for reason in status.reasons)
 
 

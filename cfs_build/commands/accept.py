@@ -1,6 +1,7 @@
 """`cfs accept NAME`: adopt a hand-edited or untracked artifact into the manifest."""
 from __future__ import annotations
 
+from ..cache import Cache
 from ..chain import safe_relpath
 from ..errors import CfsError
 from ..files import UnreadableFile, read_normalized
@@ -39,6 +40,10 @@ def accept(project: Project, reference: str) -> str:
             raise CfsError(f"{status.name} has no chain hash to record (" +
                            "; ".join(status.reasons) + ")", exit_code=2)
         entries[status.name] = ManifestEntry(status.name, status.path, checksum(text), chain)
+    current = project.resolver.chain(status.node)
+    if current.hash == chain:
+        # Cached now, the next regeneration can tell the generator what changed since.
+        Cache(project.root).store(project.resolver, current)
     return f"accepted {status.name} ({status.path})"
 
 

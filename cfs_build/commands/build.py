@@ -89,14 +89,13 @@ def run(args, project: Project) -> int:
     state = state_for(project.root)
     if args.fresh:
         state.fresh = True
-    if state.config.generator.get("kind"):
-        try:
-            _ = state.generator
-        except CfsError:
-            # Said once, up front, instead of once per artifact; but when everything is
-            # up to date, no generator is needed (CI without the SDK or the `claude` program).
-            if any(not state.is_up_to_date(spec_of(a)) for a in state.graph.artifacts()):
-                raise
+    try:
+        _ = state.generator
+    except CfsError:
+        # Said once, up front, instead of once per artifact; but when everything is
+        # up to date, no generator is needed (CI without the SDK or the `claude` program).
+        if any(not state.is_up_to_date(spec_of(a)) for a in state.graph.artifacts()):
+            raise
     STOP.clear()
 
     def task_gen():

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import sys
 
-from ..document import render_document
+from ..cache import Cache
+from ..document import generator_document
+from ..names import artifact_of
 from ..project import Project
 
-HELP = "print the generator document (constraints, instructions, input) of one leaf"
+HELP = "print the document a generation of one leaf sends (constraints, instructions, input)"
 EXAMPLE = "cfs chain SPEC/payments/fees/calculation"
 
 
@@ -14,6 +16,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("name", help="SPEC/x, ARTIFACT/x or the output path of a leaf")
     parser.add_argument("--hash", action="store_true",
                         help="print the chain hash and its positions instead")
+    parser.add_argument("--fresh", action="store_true",
+                        help="as `cfs build --fresh` would send it: without the existing file")
 
 
 def run(args, project: Project) -> int:
@@ -27,5 +31,7 @@ def run(args, project: Project) -> int:
         for position in chain.positions:
             print(f"{position.label}: {position.content_hash}")
         return 0
-    sys.stdout.write(render_document(project.resolver, chain))
+    entry = project.manifest.get(artifact_of(chain.node))
+    sys.stdout.write(generator_document(project.resolver, Cache(project.root), chain,
+                                        entry.chain if entry else None, fresh=args.fresh))
     return 0

@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 
 from ..project import Project, Report
-from ..status import FLAG_ORDER, UP_TO_DATE
+from ..status import UP_TO_DATE
+
+GROUP_ORDER = ("invalid", "modified", "untracked", "stale", "missing")
 
 HELP = "show stale, missing, modified, untracked and orphaned artifacts"
 EXAMPLE = "cfs status --json | jq '.summary'"
@@ -53,7 +55,8 @@ def verification_line(verified: dict) -> str:
 
 def summary_line(report: Report) -> str:
     counts = report.summary()
-    keys = ("up-to-date", "stale", "missing", "modified", "untracked", "orphan", "errors")
+    keys = ("up-to-date", "stale", "missing", "modified", "untracked", "invalid", "orphan",
+            "errors")
     return ", ".join(f"{counts[k]} {k}" for k in keys)
 
 
@@ -66,8 +69,11 @@ def print_human(report: Report, show_all: bool = False) -> None:
         print()
     groups: dict[str, list] = {}
     for status in report.artifacts:
-        groups.setdefault(status.flags[0], []).append(status)
-    for flag in (*FLAG_ORDER, UP_TO_DATE):
+        # Grouped by what blocks progress first: a stale file that was also edited by
+        # hand needs `cfs accept` (or deleting) before any build will touch it.
+        lead = next(flag for flag in (*GROUP_ORDER, UP_TO_DATE) if flag in status.flags)
+        groups.setdefault(lead, []).append(status)
+    for flag in (*GROUP_ORDER, UP_TO_DATE):
         members = groups.get(flag, [])
         if not members or (flag == UP_TO_DATE and not show_all):
             continue
@@ -75,7 +81,7 @@ def print_human(report: Report, show_all: bool = False) -> None:
         print(f"{flag} ({len(members)}){':  ' + advice if advice else ':'}")
         members.sort(key=lambda s: (s.rank if s.rank is not None else -1, s.name))
         for status in members:
-            extra = [f for f in status.flags[1:]]
+            extra = [f for f in status.flags if f != flag]
             rank = "-" if status.rank is None else status.rank
             tail = f"  (also {', '.join(extra)})" if extra else ""
             print(f"  [rank {rank}] {status.name}  {status.path}{tail}")
