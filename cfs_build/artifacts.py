@@ -58,6 +58,7 @@ def write_artifact(root: Path, name: str, output: str, content: str, chain: str,
     rel, target = output_path(root, output)
     data = content.encode("utf-8")
     entry = ManifestEntry(name, output, checksum(normalize_text(content)), chain)
+    entry.check()  # an entry that cannot be recorded must not leave an untracked file behind
     journal = _journal(root, name)
     with update_manifest(root) as entries:
         try:

@@ -19,7 +19,8 @@ MANIFEST = f"{TREE_DIR}/.manifest"
 LOCK = f"{TREE_DIR}/.manifest.lock"
 LOCK_TIMEOUT = 30.0
 
-_LINE = re.compile(r"(ARTIFACT/[^;]+);path:([^;]*);checksum:([^;]*);chain:([^;]*)")
+_HASH = r"[A-Za-z0-9_-]{27}"  # SHA-1 as unpadded base64url
+_LINE = re.compile(rf"(ARTIFACT/[^;]+);path:([^;]*);checksum:({_HASH});chain:({_HASH})")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,18 @@ class ManifestEntry:
 
     def line(self) -> str:
         return f"{self.name};path:{self.path};checksum:{self.checksum};chain:{self.chain}\n"
+
+    def check(self) -> None:
+        """Refuse an entry whose line no reader could parse back (before anything is written).
+
+        A ';' or line break in a name or path, or a hash of the wrong shape, would leave a
+        manifest that stops every command.
+        """
+        line = self.line()
+        if _LINE.fullmatch(line[:-1]) is None or line.count("\n") != 1 or "\r" in line:
+            raise CfsError(f"cannot record {self.name!r} ({self.path!r}) in the manifest: a "
+                           "name or path holding ';' or a line break cannot be represented "
+                           "in a v5 manifest line; rename it", file=MANIFEST, exit_code=2)
 
 
 def parse_manifest(text: str, where: str = MANIFEST) -> dict[str, ManifestEntry]:
@@ -50,7 +63,8 @@ def parse_manifest(text: str, where: str = MANIFEST) -> dict[str, ManifestEntry]
         match = _LINE.fullmatch(line.rstrip("\r"))
         if match is None:
             raise CfsError("manifest line does not parse; expected "
-                           "'ARTIFACT/<name>;path:<path>;checksum:<hash>;chain:<hash>', "
+                           "'ARTIFACT/<name>;path:<path>;checksum:<hash>;chain:<hash>' (hashes: 27 "
+                           "characters of base64url), "
                            f"found {line[:80]!r}; fix or remove the line", file=where,
                            line=number)
         entry = ManifestEntry(*match.groups())
@@ -63,15 +77,9 @@ def parse_manifest(text: str, where: str = MANIFEST) -> dict[str, ManifestEntry]
 
 def render_manifest(entries: dict[str, ManifestEntry]) -> str:
     """The v5 bytes: header, then one line per artifact sorted by name, LF endings."""
-    lines = [entries[name].line() for name in sorted(entries)]
-    for line in lines:
-        # A ';' or line break in a name or path would write a line no reader can parse,
-        # and a manifest that does not parse stops every command.
-        if _LINE.fullmatch(line[:-1]) is None or line.count("\n") != 1 or "\r" in line:
-            raise CfsError(f"cannot record {line.split(';path:')[0]!r} in the manifest: its "
-                           "name or path holds ';' or a line break, which the v5 manifest "
-                           "cannot represent", file=MANIFEST, exit_code=2)
-    return HEADER + "\n" + "".join(lines)
+    for name in entries:
+        entries[name].check()
+    return HEADER + "\n" + "".join(entries[name].line() for name in sorted(entries))
 
 
 @contextmanager

@@ -22,6 +22,10 @@ def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
                 if info.output is not None and tree.is_leaf(name)}
     for name, info in tree.nodes.items():
         findings.extend(info.findings)
+        if any(ch == ";" or ch < " " for ch in name):
+            findings.append(Finding(name, "node_name", "the directory name holds ';' or a "
+                                    "control character, which a v5 manifest line cannot "
+                                    "record; rename the directory", info.file, None))
         if info.broken:
             continue
         leaf = tree.is_leaf(name)

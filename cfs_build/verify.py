@@ -223,14 +223,17 @@ def verification(project: Project, statuses=None) -> dict:
     """Whether the current artifacts are the ones the last verification ran on."""
     try:
         data = json.loads((project.root / RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        recorded = data["artifacts"]
+        failing = sorted({f["test_node"] for r in data["results"]
+                          for f in r["failures"] if f.get("test_node")})
+        if not isinstance(recorded, dict):
+            raise TypeError("artifacts is not a mapping")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        # Missing or not a record this version wrote: as good as never verified.
         return {"state": NEVER}
     statuses = statuses if statuses is not None else project.report().artifacts
     now = {s.name: [s.chain, s.checksum] for s in statuses}
-    recorded = data.get("artifacts", {})
     changed = sorted(name for name, pair in now.items() if recorded.get(name) != pair)
-    failing = sorted({f["test_node"] for r in data.get("results", [])
-                      for f in r.get("failures", []) if f.get("test_node")})
     if changed:
         return {"state": UNVERIFIED, "changed_since": changed, "time": data.get("time")}
     return {"state": VERIFIED if data.get("passed") else FAILING, "failing": failing,

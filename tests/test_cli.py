@@ -320,7 +320,9 @@ def test_accept_refuses_what_the_manifest_cannot_hold(tree):
     assert "cannot record 'ARTIFACT/a;b'" in result.stderr
     no_traceback(result)
     assert not (root / "code-from-spec" / ".manifest").exists()
-    assert cfs("status", cwd=root).returncode == 1
+    status = cfs("status", cwd=root)
+    assert status.returncode == 2
+    assert "node_name" in status.stdout
 
 
 def test_accept_a_node_without_output(valid):

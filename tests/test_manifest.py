@@ -272,3 +272,16 @@ def test_lock_timeout_is_a_clear_error(root):
     assert holder.exitcode == 0
     # Once released, the holder's write is there and the lock is free again.
     assert list(read_manifest(root, timeout=5).entries) == ["ARTIFACT/held"]
+
+
+@pytest.mark.parametrize("line", [
+    "ARTIFACT/a;path:a.txt;checksum:;chain:",
+    "ARTIFACT/a;path:a.txt;checksum:short;chain:h5ZteZYsQbSJo5-NyhNDBXcOxLo",
+    "ARTIFACT/a;path:a.txt;checksum:h5ZteZYsQbSJo5-NyhNDBXcOxLo;chain:h5Zte+YsQbSJo5/NyhNDBXcOxLo",
+])
+def test_hashes_of_the_wrong_shape_are_an_error_naming_the_line(line):
+    from cfs_build.errors import CfsError
+    from cfs_build.manifest import parse_manifest
+    with pytest.raises(CfsError) as caught:
+        parse_manifest(f"code-from-spec: v5\n{line}\n")
+    assert caught.value.line == 2 and "27" in str(caught.value)

@@ -123,3 +123,12 @@ def test_doit_verify_task_runs_once_then_is_up_to_date(payments):
 ])
 def test_output_globs(pattern, path, hit):
     assert bool(glob_regex(pattern).match(path)) is hit
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '{"artifacts": [1]}', '{"results": 3}', "nope"])
+def test_a_damaged_verification_record_counts_as_never_verified(payments, content):
+    (payments / ".cfs").mkdir(exist_ok=True)
+    (payments / ".cfs/verify.json").write_text(content)
+    result = cfs(payments, "status", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["verification"] == {"state": "never verified"}
