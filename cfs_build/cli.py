@@ -6,9 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-from .commands import (accept, build, cache, chain, check, completion, graph, init, makefile,
-                       prompt, runs, status, validate, verify)
 from . import __version__
+from .commands import (accept, build, cache, chain, check, completion, forget, graph, init,
+                       makefile, prompt, runs, status, validate, verify)
 from .errors import CfsError
 from .files import UnreadableFile
 from .project import Project, find_root
@@ -16,7 +16,7 @@ from .project import Project, find_root
 COMMANDS = {"validate": validate, "status": status, "chain": chain, "accept": accept,
             "build": build, "graph": graph, "cache": cache, "verify": verify, "check": check,
             "init": init, "makefile": makefile, "completion": completion, "runs": runs,
-            "prompt": prompt}
+            "prompt": prompt, "forget": forget}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -396,3 +396,15 @@ def test_damaged_manifest_names_the_line(tree):
     assert result.returncode == 3
     assert result.stderr.startswith("cfs: code-from-spec/.manifest:2: manifest line does not "
                                     "parse")
+
+
+def test_forget_removes_only_orphans(vector):
+    root = vector("statuses")
+    refused = cfs("forget", "ARTIFACT/payments/fees/rounding", cwd=root)
+    assert refused.returncode == 3 and "not an orphan" in refused.stderr
+    result = cfs("forget", "ARTIFACT/gone/node", cwd=root)
+    assert result.returncode == 0, result.stderr
+    manifest = (root / "code-from-spec/.manifest").read_text()
+    assert "ARTIFACT/gone/node" not in manifest
+    assert manifest.count("\n") == 3
+    assert cfs("forget", "--orphans", cwd=root).returncode == 3

@@ -18,7 +18,7 @@ ADVICE = {
     "modified": "edited by hand: keep the edit with `cfs accept NAME`, or delete the file to "
                 "regenerate",
     "untracked": "not written by cfs: adopt it with `cfs accept NAME`, or delete it",
-    "orphan": "no node produces these any more: delete the file and its manifest line",
+    "orphan": "no node produces these any more: delete the file, then `cfs forget --orphans`",
     "up-to-date": "",
 }
 

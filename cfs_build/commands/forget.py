@@ -1,0 +1,36 @@
+"""`cfs forget NAME`: remove orphaned manifest entries (under the lock, never by hand)."""
+from __future__ import annotations
+
+from ..errors import CfsError
+from ..manifest import update_manifest
+from ..names import ARTIFACT, SPEC
+from ..project import Project
+
+HELP = "remove the manifest entry of an artifact no node produces any more (an orphan)"
+EXAMPLE = "cfs forget ARTIFACT/gone/node     # or: cfs forget --orphans"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("names", nargs="*", metavar="NAME", help="ARTIFACT/x of an orphan")
+    parser.add_argument("--orphans", action="store_true", help="every orphan at once")
+
+
+def run(args, project: Project) -> int:
+    orphans = {o.name: o for o in project.report().orphans}
+    wanted = list(orphans) if args.orphans else []
+    for raw in args.names:
+        name = ARTIFACT + raw[len(SPEC):] if raw.startswith(SPEC + "/") else raw
+        if name not in orphans:
+            if name in project.manifest.entries:
+                raise CfsError(f"{name} is not an orphan: its node still declares an output "
+                               "(delete the file and rebuild to regenerate it instead)")
+            raise CfsError(f"{name} has no manifest entry")
+        wanted.append(name)
+    if not wanted:
+        raise CfsError("nothing to forget: name an orphan or pass --orphans", exit_code=3)
+    with update_manifest(project.root) as entries:
+        for name in wanted:
+            entries.pop(name, None)
+    for name in wanted:
+        print(f"forgot {name} (the file {orphans[name].path} was left as it is)")
+    return 0
