@@ -47,13 +47,18 @@ class Proj:
         path.write_text(text.replace(old, new, 1))
 
     def run(self, *argv: str, check: bool = False, timeout: float = 60) -> subprocess.CompletedProcess:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("CI", None)
+        env = self.env()
         result = subprocess.run(list(argv), cwd=self.root, capture_output=True, text=True,
                                 timeout=timeout, env=env)
         if check:
             assert result.returncode == 0, result.stdout + result.stderr
         return result
+
+    def env(self) -> dict[str, str]:
+        """The environment of a run: temp dirs (the generators' too) inside the test's own."""
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(self.log.parent)}
+        env.pop("CI", None)
+        return env
 
     def doit(self, *args: str, **kw) -> subprocess.CompletedProcess:
         return self.run(sys.executable, "-m", "doit", *args, **kw)

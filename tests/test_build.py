@@ -251,10 +251,9 @@ def test_format_errors_stop_the_build_with_a_clear_message(proj):
 
 def test_sigkill_mid_build_then_clean_rerun(tmp_path):
     proj = make_project(tmp_path, sleep=0.5)
-    env = {**os.environ}
     child = subprocess.Popen([sys.executable, "-m", "cfs_build.cli", "build", "-j", "4"],
                              cwd=proj.root, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, env=env)
+                             stderr=subprocess.DEVNULL, env=proj.env())
     deadline = time.monotonic() + 20
     while len(proj.calls()) < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -292,7 +291,7 @@ def test_ctrl_c_stops_generations_and_leaves_the_manifest_consistent(tmp_path):
     proj = make_project(tmp_path, sleep=5)
     child = subprocess.Popen([sys.executable, "-m", "cfs_build.cli", "build", "-j", "4"],
                              cwd=proj.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+                             text=True, env=proj.env())
     deadline = time.monotonic() + 20
     while len(proj.calls()) < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
