@@ -1,6 +1,8 @@
 """Artifact statuses (flags against the manifest), orphans, and v5 ranks."""
 from __future__ import annotations
 
+import graphlib
+
 from dataclasses import dataclass
 
 from .chain import Resolver, safe_relpath
@@ -75,21 +77,12 @@ def ranks(tree: Tree) -> dict[str, int | None]:
                     cyclic.add(name)
                     stack.append(name)
     result: dict[str, int | None] = dict.fromkeys(cyclic)
-    for start in edges:
-        stack = [start]
-        while stack:  # depth first, so every target is ranked before what needs it
-            name = stack[-1]
-            if name in result:
-                stack.pop()
-                continue
-            targets = edges[name]
-            unranked = [target for target in targets if target not in result]
-            if unranked:
-                stack.extend(unranked)
-                continue
-            stack.pop()
-            result[name] = max((result[target] + (2 if kind == "ARTIFACT" else 1)
-                                for target, kind in targets.items()), default=0)
+    acyclic = {name: targets for name, targets in edges.items() if name not in cyclic}
+    # Predecessors come first in the sorter's order, so every target is ranked in time.
+    for name in graphlib.TopologicalSorter(acyclic).static_order():
+        targets = edges.get(name, {})
+        result[name] = max((result[target] + (2 if kind == "ARTIFACT" else 1)
+                            for target, kind in targets.items()), default=0)
     return result
 
 

@@ -1,8 +1,9 @@
 """Validation: every v5 format rule, collected into one report (never raised)."""
 from __future__ import annotations
 
+import graphlib
+
 import re
-from collections.abc import Iterator
 from functools import lru_cache
 
 from .chain import Resolver, safe_relpath
@@ -215,70 +216,27 @@ def dependency_edges(tree: Tree) -> dict[str, dict[str, str]]:
     return edges
 
 
-def dependency_graph(tree: Tree):
-    """The same edges as a networkx DiGraph (attribute ``kind``), for graph algorithms."""
-    import networkx as nx  # only callers that want graph algorithms pay for the import
-
-    graph = nx.DiGraph()
-    for name, targets in dependency_edges(tree).items():
-        graph.add_node(name)
-        for target, kind in targets.items():
-            graph.add_edge(name, target, kind=kind)
-    return graph
-
-
-def strongly_connected(edges: dict[str, dict[str, str]]) -> Iterator[set[str]]:
-    """Strongly connected components, in the order networkx yields them.
-
-    Its algorithm (Tarjan with Nuutila's changes, without recursion) step for step,
-    so cycle reports keep their order.
-    """
-    preorder: dict[str, int] = {}
-    lowlink: dict[str, int] = {}
-    found: set[str] = set()
-    pending: list[str] = []
-    counter = 0
-    neighbors = {v: iter(targets) for v, targets in edges.items()}
-    for source in edges:
-        if source in found:
-            continue
-        queue = [source]
-        while queue:
-            v = queue[-1]
-            if v not in preorder:
-                counter += 1
-                preorder[v] = counter
-            done = True
-            for w in neighbors[v]:
-                if w not in preorder:
-                    queue.append(w)
-                    done = False
-                    break
-            if not done:
-                continue
-            low = preorder[v]
-            for w in edges[v]:
-                if w not in found:
-                    low = min(low, lowlink[w] if preorder[w] > preorder[v] else preorder[w])
-            lowlink[v] = low
-            queue.pop()
-            if low == preorder[v]:
-                component = {v}
-                while pending and preorder[pending[-1]] > preorder[v]:
-                    component.add(pending.pop())
-                found |= component
-                yield component
-            else:
-                pending.append(v)
-
-
 def cycles(tree: Tree) -> list[set[str]]:
-    """Every set of nodes that need each other, in networkx's order; computed once per tree."""
+    """Every set of nodes that need each other; computed once per tree.
+
+    The standard library's topological sorter proves the common case (no cycle)
+    without importing networkx; when it finds one, networkx names every member of
+    every strongly connected component.
+    """
     found = tree._memo.get("cycles")
     if found is None:
-        found = tree._memo["cycles"] = [component for component in
-                                        strongly_connected(dependency_edges(tree))
-                                        if len(component) > 1]
+        edges = dependency_edges(tree)
+        try:
+            graphlib.TopologicalSorter(edges).prepare()
+            found = []
+        except graphlib.CycleError:
+            import networkx as nx
+            graph = nx.DiGraph()
+            graph.add_nodes_from(edges)
+            graph.add_edges_from((name, target) for name, targets in edges.items()
+                                 for target in targets)
+            found = [set(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
+        tree._memo["cycles"] = found
     return found
 
 
@@ -292,7 +250,3 @@ def _cycles(tree: Tree) -> list[Finding]:
                                f"inheritance: {' -> '.join(members + [members[0]])}; break it "
                                "by removing one of these references", info.file, None))
     return out
-
-
-def has_errors(findings: list[Finding]) -> bool:
-    return any(f.severity == ERROR for f in findings)
