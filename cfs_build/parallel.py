@@ -12,7 +12,8 @@ import sys
 import threading
 from collections.abc import Callable
 
-# Below this many items a second process costs more (about 5 ms) than it saves.
+# Below this many files to read a second process costs more (about 5 ms) than it saves;
+# callers compare their own size against it.
 MIN_ITEMS = 2000
 
 
@@ -30,14 +31,14 @@ def can_fork() -> bool:
 
 
 def in_two(work: Callable[[list, bool], list], items: list) -> list:
-    """``work(items, kept)`` with the second half done in a forked child when it pays.
+    """``work(items, kept)`` with the second half of ``items`` done in a forked child.
 
     ``work`` returns one result per item, reads but never writes, and must give
     marshal-able results when ``kept`` is false (the child's half, sent back over
     a pipe); the parent's half is computed with ``kept`` true and may hold anything.
     If the child fails in any way its half is simply done again here.
     """
-    if len(items) < MIN_ITEMS or not can_fork():
+    if len(items) < 2 or not can_fork():
         return work(items, True)
     half = len(items) // 2
     read_end, write_end = os.pipe()

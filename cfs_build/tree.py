@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
-import re
+from collections import deque
 from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
 
+from . import parallel
 from .errors import ERROR, WARNING, Finding
 from .files import UnreadableFile, decode, normalize_text, read_all
 from .hashing import content_digest
@@ -14,8 +15,7 @@ from .index import Index, content_key
 from .names import TREE_DIR, parent_of, spec_name
 from .node import BREAKING_RULES, NodeDoc, parse_node
 from .parallel import in_two
-
-NODE_FILE = "_node.md"
+from .walk import NODE_FILE, NeedsGuard, list_dir, mounts_below, walk_below, walk_guarded
 
 
 @dataclass(frozen=True)
@@ -208,107 +208,58 @@ def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
     return out
 
 
-class _NeedsGuard(Exception):
-    """The tree may reach one directory by two paths (a symlink or a mount below it)."""
+def _walk_and_read(root: Path, index: Index | None, docs: dict[str, NodeDoc],
+                   kept: dict[str, bytes], dirs: list[tuple[str, str]], here: bool) -> list:
+    """Per (rel, path) of ``dirs``: the directories below it and what their _node.md yield."""
+    out = []
+    for start in dirs:
+        with_node, without = walk_below([start])
+        out.append((with_node, without, _read_nodes(root, index, docs, kept, with_node, here)))
+    return out
 
 
-def _walk(base: Path) -> tuple[list[str], list[str]]:
-    """Relative directories below ``base`` with and without a _node.md (dot dirs skipped)."""
-    try:
-        return _walk_plain(base)
-    except _NeedsGuard:
-        return _walk_guarded(base)
+def _scan(root: Path, index: Index | None, docs: dict[str, NodeDoc],
+          kept: dict[str, bytes]) -> tuple[list[str], list[str], dict[str, object]]:
+    """Node directories, bare directories, and what each _node.md yields (see _read_nodes).
 
-
-def _walk_plain(base: Path) -> tuple[list[str], list[str]]:
-    # Without symlinked directories or mount points below base every directory has
-    # one path, so the identity guard (a stat per directory) cannot change the result.
-    if _mounts_below(base):
-        raise _NeedsGuard
-    with_node, without = [], []
-    stack = [("", os.fspath(base))]
-    while stack:
-        rel, path = stack.pop()
-        try:
-            with os.scandir(path) as listing:
-                entries = list(listing)
-        except OSError:
-            if rel:
-                has_node = os.path.isfile(os.path.join(path, NODE_FILE))
-                (with_node if has_node else without).append(rel)
-            continue
-        has_node = False
-        for entry in entries:
-            name = entry.name
-            if name[0] == ".":
-                continue
-            try:
-                if name == NODE_FILE:
-                    has_node = entry.is_file()
-                if not entry.is_dir():
-                    continue
-                if entry.is_symlink():
-                    raise _NeedsGuard
-            except OSError:
-                continue
-            stack.append((f"{rel}/{name}" if rel else name, entry.path))
-        if rel:
-            (with_node if has_node else without).append(rel)
-    return sorted(with_node), sorted(without)
-
-
-def _mounts_below(base: Path) -> bool:
-    """True when a mount point lies below ``base``, or when that cannot be known."""
-    try:
-        with open("/proc/self/mountinfo", "rb") as handle:
-            table = handle.read().decode("utf-8", "surrogateescape")
-    except OSError:
-        return True
-    prefix = os.path.realpath(base) + "/"
-    for line in table.splitlines():
-        fields_ = line.split(" ")
-        if len(fields_) > 4:
-            # Octal escapes (\040 for a space) keep the fields space-separated.
-            mount = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields_[4])
-            if mount.startswith(prefix):
-                return True
-    return False
-
-
-def _walk_guarded(base: Path) -> tuple[list[str], list[str]]:
-    """The walk that lists each directory once by identity, whatever path reaches it."""
-    with_node, without = [], []
-    seen: set[tuple[int, int]] = set()
-    stack = [("", base)]
-    while stack:
-        rel, path = stack.pop()
-        try:
-            stat = path.stat()
-            entries = list(os.scandir(path))
-        except OSError:
-            continue
-        if (stat.st_dev, stat.st_ino) in seen:
-            continue
-        seen.add((stat.st_dev, stat.st_ino))
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                is_dir = entry.is_dir()
-            except OSError:
-                continue
-            if is_dir:
-                child = f"{rel}/{entry.name}" if rel else entry.name
-                has_node = os.path.isfile(os.path.join(entry.path, NODE_FILE))
-                (with_node if has_node else without).append(child)
-                stack.append((child, Path(entry.path)))
-    return sorted(with_node), sorted(without)
+    The first directories are walked breadth first here; once the tree proves big,
+    the subtrees still to walk are split with a second process (parallel.in_two).
+    """
+    base = root / TREE_DIR
+    if mounts_below(base):
+        raise NeedsGuard
+    with_node: list[str] = []
+    without: list[str] = []
+    pending = deque([("", os.fspath(base))])
+    listed = 0
+    while pending and listed < max(1, parallel.MIN_ITEMS // 4):
+        list_dir(*pending.popleft(), pending.append, with_node, without)
+        listed += 1
+    results = dict(zip(with_node, _read_nodes(root, index, docs, kept, with_node, True)))
+    work = partial(_walk_and_read, root, index, docs, kept)
+    # Neighbours in breadth-first order are alike in size: alternate them between halves.
+    rest = list(pending)[0::2] + list(pending)[1::2]
+    big = listed + len(rest) >= parallel.MIN_ITEMS
+    for more, bare, read in in_two(work, rest) if big else work(rest, True):
+        with_node += more
+        without += bare
+        results.update(zip(more, read))
+    return sorted(with_node), sorted(without), results
 
 
 def load_tree(root: Path, index: Index | None = None) -> Tree:
     """Read every node below ``root/code-from-spec``, using ``index`` to skip re-parsing."""
     base = root / TREE_DIR
-    node_dirs, bare_dirs = _walk(base)
+    nodes: dict[str, NodeInfo] = {}
+    docs: dict[str, NodeDoc] = {}
+    kept: dict[str, bytes] = {}
+    try:
+        node_dirs, bare_dirs, results = _scan(root, index, docs, kept)
+    except NeedsGuard:
+        docs.clear()
+        kept.clear()
+        node_dirs, bare_dirs = walk_guarded(base)
+        results = dict(zip(node_dirs, _read_nodes(root, index, docs, kept, node_dirs, True)))
     findings: list[Finding] = []
     for rel in bare_dirs:
         findings.append(Finding(spec_name(rel), "missing_node_md", "subdirectory has no "
@@ -318,11 +269,8 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
         findings.append(Finding("SPEC", "stray_node_md", f"{TREE_DIR}/ itself is not a node; "
                                 "its _node.md is ignored", f"{TREE_DIR}/{NODE_FILE}", None,
                                 WARNING))
-    nodes: dict[str, NodeInfo] = {}
-    docs: dict[str, NodeDoc] = {}
-    kept: dict[str, bytes] = {}
-    results = in_two(partial(_read_nodes, root, index, docs, kept), node_dirs)
-    for rel, result in zip(node_dirs, results):
+    for rel in node_dirs:
+        result = results[rel]
         name = spec_name(rel)
         if type(result) is NodeInfo:  # read in this process: nothing more to do
             nodes[name] = result

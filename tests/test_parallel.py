@@ -13,17 +13,12 @@ from conftest import FIXTURES, VECTORS, make_unreadable, spec, write_tree
 pytestmark = pytest.mark.skipif(not parallel.can_fork(), reason="needs Linux, 2 CPUs, fork")
 
 
-@pytest.fixture
-def always_fork(monkeypatch):
-    monkeypatch.setattr(parallel, "MIN_ITEMS", 1)
-
-
-def test_halves_come_back_in_order(always_fork):
+def test_halves_come_back_in_order():
     assert parallel.in_two(lambda items, here: [(i * 2, here) for i in items], list(range(7))) \
         == [(0, True), (2, True), (4, True), (6, False), (8, False), (10, False), (12, False)]
 
 
-def test_a_failing_child_is_redone_here(always_fork):
+def test_a_failing_child_is_redone_here():
     def work(items, here):
         if not here:
             raise RuntimeError("child trouble")
@@ -32,12 +27,12 @@ def test_a_failing_child_is_redone_here(always_fork):
     assert parallel.in_two(work, [1, 2, 3, 4]) == [2, 3, 4, 5]
 
 
-def test_results_that_cannot_cross_the_pipe_are_redone_here(always_fork):
+def test_results_that_cannot_cross_the_pipe_are_redone_here():
     assert parallel.in_two(lambda items, here: [object() if not here else i for i in items],
                            [1, 2]) == [1, 2]
 
 
-def test_no_fork_when_told_not_to(always_fork, monkeypatch):
+def test_no_fork_when_told_not_to(monkeypatch):
     monkeypatch.setenv("CFS_NO_FORK", "1")
     assert parallel.in_two(lambda items, here: [here for _ in items], [1, 2, 3]) == [True] * 3
 
@@ -77,3 +72,13 @@ def test_unreadable_and_undecodable_nodes_read_in_the_child(tmp_path, monkeypatc
     serial = reports(tmp_path / "serial", 10**9, monkeypatch)
     assert serial == reports(tmp_path / "forked", 1, monkeypatch)
     assert {f["rule"] for f in serial[0]["errors"]} >= {"unreadable", "encoding"}
+
+
+def test_a_symlinked_directory_in_the_child_falls_back_to_the_guarded_walk(tmp_path, monkeypatch):
+    files = {f"SPEC/n{i}": spec(f"SPEC/n{i}", "# Public\n## A\nx\n") for i in range(6)}
+    files["SPEC/n0/leaf"] = spec("SPEC/n0/leaf", front="output: o/leaf")
+    for name in ("serial", "forked"):
+        write_tree(tmp_path / name, files)
+        (tmp_path / name / "code-from-spec/n5/alias").symlink_to(tmp_path / name / "code-from-spec/n0")
+    serial = reports(tmp_path / "serial", 10**9, monkeypatch)
+    assert serial == reports(tmp_path / "forked", 1, monkeypatch)
