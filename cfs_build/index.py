@@ -86,6 +86,9 @@ class Index:
             gitignore = self.path.parent / ".gitignore"
             if not gitignore.exists():
                 atomic_write(gitignore, b"*\n")
+            for older in self.path.parent.glob("index.v*"):
+                if older.name != INDEX_FILE:
+                    older.unlink()  # left by an earlier format; never read again
         except OSError:
             pass
         self.dirty = False
