@@ -77,9 +77,13 @@ def ranks(tree: Tree) -> dict[str, int | None]:
                     cyclic.add(name)
                     stack.append(name)
     result: dict[str, int | None] = dict.fromkeys(cyclic)
-    acyclic = {name: targets for name, targets in edges.items() if name not in cyclic}
+    if cyclic:
+        acyclic = {name: targets for name, targets in edges.items() if name not in cyclic}
+        order = graphlib.TopologicalSorter(acyclic).static_order()
+    else:
+        order = tree._memo["order"]  # the whole tree's, sorted while looking for cycles
     # Predecessors come first in the sorter's order, so every target is ranked in time.
-    for name in graphlib.TopologicalSorter(acyclic).static_order():
+    for name in order:
         targets = edges.get(name, {})
         result[name] = max((result[target] + (2 if kind == "ARTIFACT" else 1)
                             for target, kind in targets.items()), default=0)

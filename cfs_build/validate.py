@@ -227,7 +227,8 @@ def cycles(tree: Tree) -> list[set[str]]:
     if found is None:
         edges = dependency_edges(tree)
         try:
-            graphlib.TopologicalSorter(edges).prepare()
+            # Kept for ranks: the same sorter's order, so it runs once per tree.
+            tree._memo["order"] = list(graphlib.TopologicalSorter(edges).static_order())
             found = []
         except graphlib.CycleError:
             import networkx as nx
