@@ -20,8 +20,10 @@ FORMAT = 2  # bump when the layout of the file or of an entry changes
 INDEX_FILE = f"index.v{FORMAT}"
 
 # A summary is only as good as the code that made it: any edit to these modules
-# (parser, fast paths, normalization, hashing, summary layout) invalidates every entry.
-_PRODUCERS = ("node.py", "fastparse.py", "names.py", "hashing.py", "tree.py", "index.py")
+# (parser, reading and normalization, findings, hashing, summary layout) invalidates
+# every entry.
+_PRODUCERS = ("node.py", "names.py", "files.py", "errors.py", "hashing.py", "tree.py",
+              "index.py")
 
 
 def _code_fingerprint() -> bytes:

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import fastparse
 from .errors import ERROR, Finding
 from .names import normalize
 
-_MD = None  # the markdown-it parser, built on first use: most files never need it
+_MD = None  # the markdown-it parser, built on first use (a warm run parses nothing)
 
 PUBLIC, AGENT, PRIVATE = "public", "agent", "private"
 SECTIONS = (PUBLIC, AGENT, PRIVATE)
@@ -123,10 +122,7 @@ def _frontmatter(source: str, report: _Report) -> dict:
     """Safe-load the YAML between the fences; return recognized keys with their lines."""
     if not source.strip():
         return {}
-    simple = fastparse.frontmatter(source)
-    if simple is not None:
-        return simple
-    import yaml  # imported here: simple frontmatter never needs it
+    import yaml  # imported on first use: a tree without frontmatter never needs it
 
     try:
         loader = yaml.SafeLoader(source)
@@ -200,9 +196,6 @@ def _structural_headings(body: str) -> list[tuple[int, int]]:
     # A lone CR is a line ending to CommonMark but not to v5's line rule; keep the
     # two line numberings identical.
     source = body.replace("\r", " ") if "\r" in body else body
-    simple = fastparse.structural_headings(source)
-    if simple is not None:
-        return simple
     global _MD
     if _MD is None:
         from markdown_it import MarkdownIt
