@@ -232,7 +232,10 @@ def _scan(root: Path, index: Index | None, docs: dict[str, NodeDoc],
     without: list[str] = []
     pending = deque([("", os.fspath(base))])
     listed = 0
-    while pending and listed < max(1, parallel.MIN_ITEMS // 4):
+    # The top, then on until the tree is known to be big or has been listed a good way
+    # without proving it.
+    while pending and (not listed or listed + len(pending) < parallel.MIN_ITEMS
+                       and listed < parallel.MIN_ITEMS // 4):
         list_dir(*pending.popleft(), pending.append, with_node, without)
         listed += 1
     results = dict(zip(with_node, _read_nodes(root, index, docs, kept, with_node, True)))
