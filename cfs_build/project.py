@@ -99,7 +99,7 @@ class Project:
 
     def intent(self, name: str) -> str:
         """The first line under the node's name heading: what the spec is for."""
-        return self.tree.doc(name).intent or name
+        return self.tree.nodes[name].intent or name
 
     def node_name(self, reference: str) -> str:
         """Resolve SPEC/x, ARTIFACT/x or an output path to a node name."""

@@ -39,6 +39,7 @@ class NodeInfo:
     public_digest: bytes | None = None
     sub_digests: tuple[tuple[str, bytes], ...] = ()
     agent_digest: bytes | None = None
+    intent: str = ""  # the first line under the name heading (doit list shows it)
     findings: tuple[Finding, ...] = ()
 
     @property
@@ -58,8 +59,7 @@ class NodeInfo:
     def to_tuple(self) -> tuple:
         return (self.depends_on, self.dep_lines, self.input, self.input_line, self.output,
                 self.output_line, self.has_agent, self.agent_line, self.public_digest,
-                self.sub_digests,
-                self.agent_digest,
+                self.sub_digests, self.agent_digest, self.intent,
                 tuple((f.rule, f.detail, f.line, f.severity) for f in self.findings))
 
     @classmethod
@@ -67,7 +67,7 @@ class NodeInfo:
         findings = data[-1]
         if findings:
             findings = tuple(Finding(name, r, d, file, ln, s) for r, d, ln, s in findings)
-        # Filling __dict__ directly, as unpickling does: the frozen __init__ sets 14
+        # Filling __dict__ directly, as unpickling does: the frozen __init__ sets 15
         # fields one object.__setattr__ at a time, a real cost on every warm run.
         info = object.__new__(cls)
         info.__dict__.update(zip(_FIELDS, (name, file, *data[:-1], findings)))
@@ -89,7 +89,7 @@ def summarize(doc: NodeDoc) -> NodeInfo:
         doc.name, doc.file, doc.depends_on, doc.dep_lines, doc.input, doc.input_line,
         doc.output, doc.output_line, doc.has_agent, doc.agent_line,
         content_digest(public) if public else None, tuple(subs),
-        content_digest(doc.agent) if doc.agent else None, doc.findings,
+        content_digest(doc.agent) if doc.agent else None, doc.intent, doc.findings,
     )
 
 
