@@ -30,7 +30,7 @@ def proj(tmp_path):
     cfs = bin_dir / "cfs"
     cfs.write_text(f"#!/bin/sh\nexec {sys.executable} -m cfs_build.cli \"$@\"\n")
     cfs.chmod(0o755)
-    proj.env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    proj.make_env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     proj.cfs("makefile", "-o", "cfs.mk", check=True)
     (proj.root / "Makefile").write_text(MAKEFILE)
     return proj
@@ -38,7 +38,7 @@ def proj(tmp_path):
 
 def make(proj, *args):
     result = subprocess.run(["make", *args], cwd=proj.root, capture_output=True, text=True,
-                            env=proj.env, timeout=120)
+                            env=proj.make_env, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -110,6 +110,6 @@ def test_cfs_check_target_fails_when_stale(proj):
     make(proj)
     proj.edit("SPEC/other", "Say hello.", "Say hi.")
     result = subprocess.run(["make", "cfs-check"], cwd=proj.root, capture_output=True,
-                            text=True, env=proj.env, timeout=60)
+                            text=True, env=proj.make_env, timeout=60)
     assert result.returncode != 0
     assert "ARTIFACT/other (gen/other.txt): stale" in result.stdout

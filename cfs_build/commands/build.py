@@ -68,6 +68,11 @@ def task_names(project: Project, targets: list[str], start: Path) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _needs_generator(flags: tuple[str, ...]) -> bool:
+    return flags != ("up-to-date",) and "modified" not in flags and "untracked" not in flags \
+        and "invalid" not in flags
+
+
 def run(args, project: Project) -> int:
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
@@ -94,7 +99,9 @@ def run(args, project: Project) -> int:
     except CfsError:
         # Said once, up front, instead of once per artifact; but when everything is
         # up to date, no generator is needed (CI without the SDK or the `claude` program).
-        if any(not state.is_up_to_date(spec_of(a)) for a in state.graph.artifacts()):
+        # (A hand-edited or untracked file is refused before any generator is asked.)
+        if any(_needs_generator(state.status(spec_of(a)).flags)
+               for a in state.graph.artifacts()):
             raise
     STOP.clear()
 
