@@ -34,7 +34,7 @@ def decode(data: bytes, rel: str) -> str:
         ) from None
 
 
-def read_all(path: str, size_hint: int = 65536) -> bytes:
+def read_all(path: str) -> bytes:
     """All bytes of a file; raises OSError like ``open`` would.
 
     Plain os calls: a big tree reads every file on every run, and ``open()`` builds a
@@ -42,7 +42,7 @@ def read_all(path: str, size_hint: int = 65536) -> bytes:
     """
     fd = os.open(path, os.O_RDONLY | _NOINHERIT)
     try:
-        data = os.read(fd, size_hint)
+        data = os.read(fd, 65536)
         if not data:
             return data
         # A short read does not prove the end of every kind of file: read until EOF.
