@@ -56,9 +56,9 @@ class BuildState:
     """
 
     def __init__(self, root: Path, *, generator: Generator | None = None,
-                 config: Config | None = None):
+                 config: Config | None = None, project: Project | None = None):
         self.root = Path(root).resolve()
-        self.project = Project(self.root)
+        self.project = project if project is not None else Project(self.root)
         self.graph: BuildGraph = build_graph(self.project.tree)
         self.cache = Cache(self.root)
         self.lock = threading.RLock()
@@ -71,6 +71,8 @@ class BuildState:
         self._manifest_stamp = None
         self._manifest = None
         self._file_stamps: dict[str, tuple] = {}
+        # Statuses stay valid while the manifest file and the producers' files are unchanged.
+        self._statuses: dict[str, object] = {}
         self.results: list[Result] = []
 
     # -- shared reading ---------------------------------------------------------
@@ -94,15 +96,14 @@ class BuildState:
         if self._manifest is None or stamp != self._manifest_stamp:
             self._manifest = read_manifest(self.root)
             self._manifest_stamp = stamp
+            self._statuses.clear()
         return self._manifest
 
     def _refresh_inputs(self, node: str) -> None:
         # A producer may have been regenerated (in this process or a worker process)
         # since its file was read: drop what is cached of files whose stat changed.
-        artifact = artifact_of(node)
-        paths = [self.graph.path(p) for p in self.graph.producers(artifact)]
-        paths.append(self.graph.path(artifact))
-        for rel in paths:
+        for producer in self.graph.producers(artifact_of(node)):
+            rel = self.graph.path(producer)
             try:
                 stat = os.stat(self.root / rel)
                 stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
@@ -110,15 +111,22 @@ class BuildState:
                 stamp = None
             if self._file_stamps.get(rel, stamp) != stamp:
                 self.project.resolver.forget(rel)
+                self._statuses.clear()
             self._file_stamps[rel] = stamp
 
     def status(self, node: str):
         """Current status of one artifact (chain, file, manifest), computed fresh-enough."""
         with self.lock:
             self._refresh_inputs(node)
-            info = self.project.tree.nodes[node]
-            return artifact_status(self.project.tree, self.project.resolver, self.manifest(), node,
-                        artifact_of(node), info.output, self.project.ranks.get(node))
+            manifest = self.manifest()
+            found = self._statuses.get(node)
+            if found is None:
+                info = self.project.tree.nodes[node]
+                found = artifact_status(self.project.tree, self.project.resolver, manifest,
+                                        node, artifact_of(node), info.output,
+                                        self.project.ranks.get(node))
+                self._statuses[node] = found
+            return found
 
     def is_up_to_date(self, node: str) -> bool:
         """doit's uptodate check: the manifest says this chain made this exact file."""

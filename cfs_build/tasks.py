@@ -40,12 +40,17 @@ def make_tasks(state: BuildState, prefix: str = "") -> list[dict]:
     for artifact in state.graph.artifacts():
         node = spec_of(artifact)
         info = state.project.tree.nodes[node]
+        producers = state.graph.producers(artifact)
         tasks.append({
             "basename": task_name(node, prefix),
             "doc": state.project.intent(node),
             "actions": [(_run, [state, node])],
-            "uptodate": [(state.is_up_to_date, [node])],
-            "task_dep": [task_name(spec_of(p), prefix) for p in state.graph.producers(artifact)],
+            # Only a consumer's answer can change during the run (when a producer is
+            # regenerated first); every other task's is known now, and a plain value
+            # spares doit inspecting one callable per task.
+            "uptodate": [(state.is_up_to_date, [node])] if producers
+            else [state.is_up_to_date(node)],
+            "task_dep": [task_name(spec_of(p), prefix) for p in producers],
             "targets": [str(state.root / info.output)] if prefix else [info.output],
             "verbosity": 0,
         })
@@ -146,11 +151,14 @@ def doit_config(extra: dict | None = None) -> dict:
 _STATES: dict[Path, BuildState] = {}
 
 
-def state_for(root: Path) -> BuildState:
-    """One BuildState per project root per process (doit may ask for tasks more than once)."""
+def state_for(root: Path, project=None) -> BuildState:
+    """One BuildState per project root per process (doit may ask for tasks more than once).
+
+    ``project``, when the caller has already read it, is used instead of reading again.
+    """
     root = Path(root).resolve()
     if root not in _STATES:
-        _STATES[root] = BuildState(root)
+        _STATES[root] = BuildState(root, project=project)
     return _STATES[root]
 
 

@@ -91,7 +91,7 @@ def run(args, project: Project) -> int:
     selected = task_names(project, args.targets, start)
     os.chdir(project.root)  # like make -C: doit's targets and state are relative to the root
     (project.root / STATE_FILE).parent.mkdir(exist_ok=True)
-    state = state_for(project.root)
+    state = state_for(project.root, project)
     if args.fresh:
         state.fresh = True
     try:
