@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from pathlib import Path
@@ -17,6 +18,10 @@ COMMANDS = {"validate": validate, "status": status, "chain": chain, "accept": ac
             "build": build, "graph": graph, "cache": cache, "verify": verify, "check": check,
             "init": init, "makefile": makefile, "completion": completion, "runs": runs,
             "prompt": prompt, "forget": forget}
+
+
+SHORT_LIVED = {"validate", "status", "check", "chain", "graph", "accept", "forget", "makefile",
+               "cache"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.chdir and not start.is_dir():
             raise CfsError(f"-C {args.chdir}: no such directory")
         module = COMMANDS[args.command]
+        if args.command in SHORT_LIVED:
+            # Reading a big tree allocates many objects and no cycles worth collecting;
+            # the process ends right after, so skip the collector's passes.
+            gc.disable()
         if not getattr(module, "NEEDS_PROJECT", True):
             if args.chdir:
                 os.chdir(start)

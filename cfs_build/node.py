@@ -118,6 +118,16 @@ def parse_node(name: str, file: str, text: str) -> NodeDoc:
     return _with_fields(doc, fields, report)
 
 
+def _load(yaml, loader_class, source: str):
+    """The document's root node (for line numbers) and its safely constructed value."""
+    loader = loader_class(source)
+    try:
+        root = loader.get_single_node()
+        return root, (loader.construct_document(root) if root is not None else None)
+    finally:
+        loader.dispose()
+
+
 def _frontmatter(source: str, report: _Report) -> dict:
     """Safe-load the YAML between the fences; return recognized keys with their lines."""
     if not source.strip():
@@ -125,12 +135,12 @@ def _frontmatter(source: str, report: _Report) -> dict:
     import yaml  # imported on first use: a tree without frontmatter never needs it
 
     try:
-        loader = yaml.SafeLoader(source)
         try:
-            root = loader.get_single_node()
-            data = loader.construct_document(root) if root is not None else None
-        finally:
-            loader.dispose()
+            root, data = _load(yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader), source)
+        except yaml.YAMLError:
+            # libyaml is several times faster; its pure-Python twin words the errors
+            # (and places them) the same way on every machine, so it explains failures.
+            root, data = _load(yaml, yaml.SafeLoader, source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         # An unclosed construct is only noticed at the end of the YAML; point at where it
