@@ -57,16 +57,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.chdir and not start.is_dir():
             raise CfsError(f"-C {args.chdir}: no such directory")
         module = COMMANDS[args.command]
-        if args.command in SHORT_LIVED:
-            # Reading a big tree allocates many objects and no cycles worth collecting;
-            # the process ends right after, so skip the collector's passes.
-            gc.disable()
         if not getattr(module, "NEEDS_PROJECT", True):
             if args.chdir:
                 os.chdir(start)
             return module.run(args, None)
-        project = Project(find_root(start))
-        return module.run(args, project)
+        collecting = gc.isenabled()
+        if args.command in SHORT_LIVED:
+            # Reading a big tree allocates many objects and no cycles worth collecting;
+            # the command ends right after, so skip the collector's passes meanwhile.
+            gc.disable()
+        try:
+            project = Project(find_root(start))
+            return module.run(args, project)
+        finally:
+            if collecting:
+                gc.enable()
     except CfsError as exc:
         print(f"cfs: {exc}", file=sys.stderr)
         return exc.exit_code
