@@ -94,3 +94,19 @@ def make_project(tmp_path: Path, fixture: str = "buildproj", sleep: float = 0.0,
         f"command = {json.dumps(command)}\ntimeout = 60\n{extra_toml}")
     (root / "dodo.py").write_text("from cfs_build.dodo import *\n")
     return Proj(root, log)
+
+
+def still_running(pid: int, wait: float = 5.0) -> bool:
+    """True if the process still runs after ``wait`` seconds (a zombie counts as gone)."""
+    import time
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                state = handle.read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        if state in ("Z", "X"):
+            return False
+        time.sleep(0.05)
+    return True

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from buildkit import make_project
+from buildkit import make_project, still_running
 
 ALL = ["ARTIFACT/app/cli", "ARTIFACT/app/core/model", "ARTIFACT/app/core/store",
        "ARTIFACT/other"]
@@ -300,24 +300,10 @@ def test_ctrl_c_stops_generations_and_leaves_the_manifest_consistent(tmp_path):
     assert child.returncode == 130
     assert "interrupted" in err and "Traceback" not in err + out
     for call in proj.calls():
-        assert not _running(call["pid"])
+        assert not still_running(call["pid"])
     assert not (proj.root / "gen").exists()
     assert not (proj.root / "code-from-spec/.manifest").exists()
 
-
-def _running(pid: int) -> bool:
-    """True while the process exists and is not a zombie waiting to be reaped."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as handle:
-                state = handle.read().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return False
-        if state in ("Z", "X"):
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_cfs_chain_prints_exactly_what_the_generator_receives(built):

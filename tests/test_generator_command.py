@@ -149,8 +149,8 @@ def test_bare_script_name_at_the_project_root_is_anchored(tmp_path):
 
 def test_background_children_do_not_outlive_a_successful_generation(tmp_path):
     import os
-    import time
 
+    from buildkit import still_running
     from cfs_build.generators.command import CommandGenerator
     marker = tmp_path / "pid"
     script = tmp_path / "spawn.py"
@@ -164,16 +164,6 @@ def test_background_children_do_not_outlive_a_successful_generation(tmp_path):
                                               "timeout": 20}, tmp_path)
     generator.generate("doc")
     pid = int(marker.read_text())
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as handle:
-                state = handle.read().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            break
-        if state in ("Z", "X"):
-            break
-        time.sleep(0.05)
-    else:
+    if still_running(pid):
         os.kill(pid, 9)
         raise AssertionError("the background child survived the generation")
