@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 
 from .files import UnreadableFile, decode, normalize_text, read_bytes
 from .hashing import INPUT_MARKER, b64, chain_hash, content_digest
-from .names import ARTIFACT, EXTERNAL, SPEC, BadName, Name, parent_of, parse_name
+from .names import ARTIFACT, SPEC, BadName, Name, parent_of, parse_name, spec_of
 from .tree import Tree
 
 ANCESTOR, DEPENDENCY, PUBLIC, AGENT, INPUT = "ancestor", "dependency", "public", "agent", "input"
@@ -150,7 +150,7 @@ class Resolver:
                 return info.public_digest
             return info.sub_digest(name.norm_qualifier)
         if name.prefix == ARTIFACT:
-            info = tree.nodes.get(SPEC + name.base[len(ARTIFACT):])
+            info = tree.nodes.get(spec_of(name.base))
             if info is None or info.output is None or not tree.is_leaf(info.name):
                 raise Unresolved(f"{name.base} is not an artifact of any leaf")
             rel = safe_relpath(info.output)
@@ -277,7 +277,7 @@ class Resolver:
             sub = source.subsection(name.qualifier)
             return sub.text if sub else ""
         if name.prefix == ARTIFACT:
-            rel = safe_relpath(self.tree.nodes[SPEC + name.base[len(ARTIFACT):]].output)
+            rel = safe_relpath(self.tree.nodes[spec_of(name.base)].output)
         else:
             rel = safe_relpath(name.path)
         return self.file_text(rel) or ""

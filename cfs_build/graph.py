@@ -6,7 +6,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .chain import safe_relpath
-from .names import ARTIFACT, EXTERNAL, SPEC, BadName, artifact_of, is_within, parse_name, spec_of
+from .names import ARTIFACT, EXTERNAL, SPEC, artifact_of, is_within, references, spec_of
 from .tree import Tree
 
 if TYPE_CHECKING:
@@ -150,14 +150,7 @@ def build_graph(tree: Tree) -> BuildGraph:
         artifact = artifact_of(name)
         if artifact not in vertices:
             continue
-        refs = [(raw, "depends_on") for raw in info.depends_on]
-        if info.input is not None:
-            refs.append((info.input, "input"))
-        for raw, via in refs:
-            try:
-                ref = parse_name(raw)
-            except BadName:
-                continue
+        for raw, via, ref in references(info.depends_on, info.input):
             attrs = {"via": via, "name": raw}
             if ref.prefix == SPEC and ref.base in tree.nodes:
                 edges.append((ref.base, artifact, {"kind": IMPORTS, **attrs}))

@@ -97,3 +97,18 @@ def node_file(spec: str) -> str:
 def is_within(spec: str, ancestor: str) -> bool:
     """True when ``spec`` is ``ancestor`` or lies below it."""
     return spec == ancestor or spec.startswith(ancestor + "/")
+
+
+def references(depends_on: tuple[str, ...], input_: str | None):
+    """(raw text, "depends_on" or "input", parsed Name) for each reference that parses.
+
+    Validation reports the ones that do not; graph builders simply skip them.
+    """
+    refs = [(raw, "depends_on") for raw in depends_on]
+    if input_ is not None:
+        refs.append((input_, "input"))
+    for raw, via in refs:
+        try:
+            yield raw, via, parse_name(raw)
+        except BadName:
+            continue

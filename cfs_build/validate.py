@@ -9,7 +9,8 @@ from functools import lru_cache
 from .chain import Resolver, safe_relpath
 from .errors import ERROR, WARNING, Finding
 from .files import UnreadableFile
-from .names import ARTIFACT, SPEC, TREE_DIR, BadName, is_within, parse_name, parent_of
+from .names import (ARTIFACT, SPEC, TREE_DIR, BadName, is_within, parent_of, parse_name,
+                    references, spec_of)
 from .tree import NodeInfo, Tree
 
 _DRIVE = re.compile(r"[A-Za-z]:")
@@ -116,7 +117,7 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
                        "this import delivers nothing", WARNING)
         return out
     if name.prefix == ARTIFACT:
-        node = SPEC + name.base[len(ARTIFACT):]
+        node = spec_of(name.base)
         if node == me:
             return out + bad(f"must not reference the node itself: {raw}")
         other = tree.nodes.get(node)
@@ -197,16 +198,11 @@ def dependency_edges(tree: Tree) -> dict[str, dict[str, str]]:
         if parent in nodes:
             out[parent] = "parent"
             edges.setdefault(parent, {})
-        refs = info.depends_on if info.input is None else (*info.depends_on, info.input)
-        for raw in refs:
-            try:
-                ref = parse_name(raw)
-            except BadName:
-                continue
+        for _, _, ref in references(info.depends_on, info.input):
             if ref.prefix == SPEC:
                 target = ref.base
             elif ref.prefix == ARTIFACT:
-                target = SPEC + ref.base[len(ARTIFACT):]
+                target = spec_of(ref.base)
             else:
                 continue
             if target in nodes and target != name:

@@ -14,7 +14,7 @@ from .config import VerifyEntry
 from .errors import CfsError
 from .files import atomic_write
 from .index import INDEX_DIR
-from .names import ARTIFACT, SPEC, BadName, artifact_of, parse_name, spec_of
+from .names import ARTIFACT, SPEC, artifact_of, references, spec_of
 from .project import Project
 
 RECORD = f"{INDEX_DIR}/verify.json"
@@ -77,35 +77,26 @@ class Plan:
 
     covered: dict[str, tuple[str, ...]]
     exercised: dict[str, tuple[str, ...]]
+    artifacts: frozenset[str] = frozenset()  # every artifact of the project
     warnings: tuple[str, ...] = field(default=())
 
     def build_targets(self) -> list[str]:
+        """The covered test files and the artifacts of the nodes they exercise."""
         names = set()
         for artifacts in self.covered.values():
-            names |= set(artifacts)
-        for artifacts in self.covered.values():
             for artifact in artifacts:
-                for node in self.exercised.get(artifact, ()):
-                    if artifact_of(node) in self._all:
-                        names.add(artifact_of(node))
+                names.add(artifact)
+                names |= {artifact_of(node) for node in self.exercised.get(artifact, ())
+                          if artifact_of(node) in self.artifacts}
         return sorted(names)
-
-    _all: frozenset = frozenset()
 
 
 def exercised_nodes(project: Project, node: str) -> tuple[str, ...]:
     """Spec nodes a test leaf imports (SPEC/x(q) -> SPEC/x, ARTIFACT/y -> SPEC/y)."""
     info = project.tree.nodes[node]
-    found = []
-    for raw in list(info.depends_on) + ([info.input] if info.input else []):
-        try:
-            ref = parse_name(raw)
-        except BadName:
-            continue
-        if ref.prefix == SPEC:
-            found.append(ref.base)
-        elif ref.prefix == ARTIFACT:
-            found.append(spec_of(ref.base))
+    found = [ref.base if ref.prefix == SPEC else spec_of(ref.base)
+             for _, _, ref in references(info.depends_on, info.input)
+             if ref.prefix in (SPEC, ARTIFACT)]
     return tuple(dict.fromkeys(found))
 
 
@@ -128,8 +119,7 @@ def plan(project: Project, entries: tuple[VerifyEntry, ...]) -> Plan:
                 warnings.append(f"{spec_of(artifact)} imports no spec: a failure in "
                                 f"{outputs[artifact]} cannot be tied to the code it exercises; "
                                 "add `depends_on: [SPEC/<code>(interface)]`")
-    result = Plan(covered, exercised, tuple(warnings))
-    object.__setattr__(result, "_all", frozenset(outputs))
+    result = Plan(covered, exercised, frozenset(outputs), tuple(warnings))
     return result
 
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import CfsError
-from ..names import ARTIFACT, SPEC, artifact_of, spec_of
+from ..names import ARTIFACT, SPEC, spec_of
 from ..project import Project
 
 HELP = "regenerate every stale artifact (or only TARGETs), several at once"

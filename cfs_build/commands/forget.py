@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import CfsError
 from ..manifest import update_manifest
-from ..names import ARTIFACT, SPEC
+from ..names import SPEC, artifact_of
 from ..project import Project
 
 HELP = "remove the manifest entry of an artifact no node produces any more (an orphan)"
@@ -19,7 +19,7 @@ def run(args, project: Project) -> int:
     orphans = {o.name: o for o in project.report().orphans}
     wanted = list(orphans) if args.orphans else []
     for raw in args.names:
-        name = ARTIFACT + raw[len(SPEC):] if raw.startswith(SPEC + "/") else raw
+        name = artifact_of(raw) if raw.startswith(SPEC + "/") else raw
         if name not in orphans:
             if name in project.manifest.entries:
                 raise CfsError(f"{name} is not an orphan: its node still declares an output "
