@@ -71,6 +71,9 @@ class BuildState:
         self._manifest_stamp = None
         self._manifest = None
         self._file_stamps: dict[str, tuple] = {}
+        for producer in {p for a in self.graph.artifacts() for p in self.graph.producers(a)}:
+            rel = self.graph.path(producer)
+            self._file_stamps[rel] = self._stamp(rel)
         # Statuses stay valid while the manifest file and the producers' files are unchanged.
         self._statuses: dict[str, object] = {}
         self.results: list[Result] = []
@@ -99,20 +102,25 @@ class BuildState:
             self._statuses.clear()
         return self._manifest
 
+    def _stamp(self, rel: str) -> tuple | None:
+        try:
+            stat = os.stat(self.root / rel)
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
     def _refresh_inputs(self, node: str) -> None:
         # A producer may have been regenerated (in this process or a worker process)
         # since its file was read: drop what is cached of files whose stat changed.
+        # Every producer's stamp is taken when the state is made, before anything is
+        # read and before doit forks workers, so a worker compares with that too.
         for producer in self.graph.producers(artifact_of(node)):
             rel = self.graph.path(producer)
-            try:
-                stat = os.stat(self.root / rel)
-                stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-            except OSError:
-                stamp = None
-            if self._file_stamps.get(rel, stamp) != stamp:
+            stamp = self._stamp(rel)
+            if self._file_stamps.get(rel) != stamp:
                 self.project.resolver.forget(rel)
                 self._statuses.clear()
-            self._file_stamps[rel] = stamp
+                self._file_stamps[rel] = stamp
 
     def status(self, node: str):
         """Current status of one artifact (chain, file, manifest), computed fresh-enough."""

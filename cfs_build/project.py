@@ -111,10 +111,19 @@ class Project:
                 return ref
             raise CfsError(f"no node {ref} (looked for {ref[len(SPEC) + 1:]}/_node.md in "
                            f"{TREE_DIR}/)")
-        wanted = safe_relpath(reference)
+        # An output path: as written, relative to the project root, or relative to where
+        # the command was started (like make's targets after -C, or a shell's paths).
+        wanted = {safe_relpath(reference)}
+        here = Path.cwd()
+        path = Path(reference) if Path(reference).is_absolute() else here / reference
+        try:
+            wanted.add(safe_relpath(path.resolve().relative_to(self.root).as_posix()))
+        except ValueError:
+            pass
+        wanted.discard(None)
         for name, info in self.tree.nodes.items():
-            if info.output is not None and (info.output == reference or (
-                    wanted is not None and safe_relpath(info.output) == wanted)):
+            if info.output is not None and (info.output == reference or
+                                            safe_relpath(info.output) in wanted):
                 return name
         raise CfsError(f"{reference!r} is not a SPEC/ or ARTIFACT/ name nor the output of any "
                        "node")

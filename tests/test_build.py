@@ -324,3 +324,13 @@ def test_accept_caches_the_chain_so_the_next_generation_has_history(proj):
     (call,) = proj.calls()
     assert "<previous_instructions>" in call["document"]
     assert '<instructions disposition="changed">' in call["document"]
+
+
+def test_output_paths_resolve_from_where_cfs_was_started(built):
+    built.edit("SPEC/other", "Say hello.", "Say hi.")
+    gen = built.root / "gen"
+    for args in (("chain", "--hash", "other.txt"), ("build", "other.txt")):
+        result = subprocess.run([sys.executable, "-m", "cfs_build.cli", *args], cwd=gen,
+                                capture_output=True, text=True, timeout=60, env=built.env())
+        assert result.returncode == 0, result.stderr
+    assert built.flags()["ARTIFACT/other"] == ["up-to-date"]

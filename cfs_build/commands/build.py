@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from ..errors import CfsError
 from ..names import ARTIFACT, SPEC, spec_of
@@ -34,8 +33,11 @@ def add_arguments(parser) -> None:
                         help="SPEC/x (a whole subtree), ARTIFACT/x, or an output path")
 
 
-def task_names(project: Project, targets: list[str], start: Path) -> list[str]:
-    """doit task names for the requested targets (every artifact when none are given)."""
+def task_names(project: Project, targets: list[str]) -> list[str]:
+    """doit task names for the requested targets (every artifact when none are given).
+
+    Call it before changing directory: output paths may be relative to where cfs started.
+    """
     from ..tasks import task_name
     tree = project.tree
     with_output = [n for n in tree.leaves() if tree.nodes[n].output is not None]
@@ -54,17 +56,7 @@ def task_names(project: Project, targets: list[str], start: Path) -> list[str]:
                 raise CfsError(f"{ref} has no artifact at or below it")
             names += [task_name(n) for n in below]
             continue
-        path = Path(target)
-        candidates = {target}
-        if not path.is_absolute():
-            candidates.add(os.path.relpath(start / path, project.root))
-        else:
-            candidates.add(os.path.relpath(path, project.root))
-        hit = [n for n in with_output if tree.nodes[n].output in candidates
-               or os.path.normpath(tree.nodes[n].output) in candidates]
-        if not hit:
-            raise CfsError(f"{target!r} is not a node name nor the output of any leaf")
-        names += [task_name(n) for n in hit]
+        names.append(task_name(project.node_name(target)))
     return list(dict.fromkeys(names))
 
 
@@ -87,8 +79,7 @@ def run(args, project: Project) -> int:
         for finding in errors:
             print(finding.render(), file=sys.stderr)
         raise CfsError(f"{len(errors)} format error(s); nothing was built", exit_code=2)
-    start = Path.cwd()
-    selected = task_names(project, args.targets, start)
+    selected = task_names(project, args.targets)
     os.chdir(project.root)  # like make -C: doit's targets and state are relative to the root
     (project.root / STATE_FILE).parent.mkdir(exist_ok=True)
     state = state_for(project.root, project)
