@@ -83,6 +83,31 @@ def read_normalized(path: Path, rel: str) -> str | None:
     return normalize_text(decode(data, rel))
 
 
+def _read_umask() -> int:
+    # Read once, while importing: setting and restoring it later would race with
+    # other threads creating files (generations run in threads).
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename durable: flush the directory entry too (best effort)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,10 +122,9 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
         elif path.exists():
             os.chmod(tmp, path.stat().st_mode & 0o7777)
         else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
+            os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
+        _sync_directory(path.parent)
     except BaseException:
         try:
             os.unlink(tmp)

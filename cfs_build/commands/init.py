@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..files import atomic_write
+
 HELP = "create code-from-spec/ with an example root node, cfs.toml, dodo.py, .gitignore"
 EXAMPLE = "mkdir myproj && cd myproj && cfs init && cfs status"
 NEEDS_PROJECT = False
@@ -72,8 +74,7 @@ def init(root: Path) -> list[str]:
         if path.exists():
             lines.append(f"kept    {rel} (exists)")
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        atomic_write(path, text.encode("utf-8"))
         lines.append(f"created {rel}")
 
     tree = root / "code-from-spec"
@@ -92,7 +93,7 @@ def init(root: Path) -> list[str]:
         if text and not text.endswith("\n"):
             text += "\n"
         text += "# cfs-build state and the v5 cache\n" + "".join(f"{e}\n" for e in missing)
-        gitignore.write_text(text, encoding="utf-8")
+        atomic_write(gitignore, text.encode("utf-8"))
         lines.append(f"updated .gitignore (+{len(missing)} entries)")
     else:
         lines.append("kept    .gitignore (entries present)")
