@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 from importlib import import_module
@@ -52,7 +53,7 @@ def _short(text: str, limit: int = 600) -> str:
 
 
 @dataclass
-class ApiGenerator:
+class ApiGenerator(ABC):
     """One model behind an HTTP API: subclasses make one attempt, this class retries it."""
 
     SENDS_PROMPT: ClassVar[bool] = True
@@ -74,8 +75,9 @@ class ApiGenerator:
     def generate(self, document: str) -> Outcome:
         return with_retries(lambda: self._attempt(document), self.policy)
 
+    @abstractmethod
     def _attempt(self, document: str) -> Outcome:
-        raise NotImplementedError
+        """One request to the backend (retries happen around it)."""
 
     def usage(self, tokens_in: int | None, tokens_out: int | None) -> Usage:
         """Tokens as reported, and their cost when the project set prices per million."""
