@@ -1,6 +1,8 @@
 """The v5 content cache `code-from-spec/.cache/`: position texts and chain listings."""
 from __future__ import annotations
 
+import contextlib
+
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,10 +44,9 @@ class Cache:
     def _write_once(self, path: Path, data: bytes) -> None:
         if path.exists():
             return
-        try:
+        # Best effort: a cache that cannot be written only loses dispositions.
+        with contextlib.suppress(OSError):
             atomic_write(path, data)
-        except OSError:
-            pass  # best effort: a cache that cannot be written only loses dispositions
 
     def store(self, resolver: Resolver, chain: Chain) -> None:
         """Record every position's text and the chain listing (skips what is there)."""

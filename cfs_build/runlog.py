@@ -1,6 +1,8 @@
 """The run log: one JSON line per generation in .cfs/runs.jsonl, grouped by run."""
 from __future__ import annotations
 
+import contextlib
+
 import fcntl
 import json
 import secrets
@@ -31,13 +33,12 @@ class RunLog:
 
     def record(self, **fields) -> None:
         line = json.dumps({"run": self.run_id, "time": _now(), **fields}, ensure_ascii=False)
-        try:
+        # Accounting must never fail a generation.
+        with contextlib.suppress(OSError):
             self.path.parent.mkdir(exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 handle.write(line + "\n")
-        except OSError:
-            pass  # accounting must never fail a generation
 
     def entries(self) -> list[dict]:
         """Every readable line, oldest first; a torn or foreign line is skipped."""
