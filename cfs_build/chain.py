@@ -50,7 +50,9 @@ def order_dependencies(names: list[Name]) -> list[Name]:
     by_base: dict[str, list[Name]] = {}
     for name in ordered:
         earlier = by_base.setdefault(name.base, [])
-        if any(k.qualifier is None or k.norm_qualifier == name.norm_qualifier for k in earlier):
+        # A file (ARTIFACT/, EXTERNAL/) is the same file whatever follows its name.
+        if any(k.qualifier is None or k.norm_qualifier == name.norm_qualifier
+               or name.prefix != SPEC for k in earlier):
             continue
         earlier.append(name)
         kept.append(name)

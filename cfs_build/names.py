@@ -55,7 +55,7 @@ def parse_name(raw: str) -> Name:
     qualifier = None
     trailing = ""
     open_at = text.find("(")
-    if open_at >= 0 and not text.startswith(EXTERNAL + "/"):
+    if open_at >= 0:
         close_at = text.find(")", open_at + 1)
         if close_at >= 0:
             qualifier = text[open_at + 1:close_at]
@@ -66,8 +66,10 @@ def parse_name(raw: str) -> Name:
         raise BadName(f"{raw!r} is not PREFIX/path (expected SPEC/, ARTIFACT/ or EXTERNAL/)")
     if prefix not in PREFIXES:
         raise BadName(f"unknown prefix {prefix + '/'!r} in {raw!r} (expected SPEC/, ARTIFACT/ or EXTERNAL/)")
-    if qualifier is not None and prefix != SPEC:
+    if qualifier is not None and prefix == ARTIFACT:
         raise BadName(f"only SPEC/ names take a (qualifier): {raw!r}")
+    # EXTERNAL/: FORMAT.md's rule applies to every name, so "a(1).txt" names the file
+    # "a" with a qualifier that delivers nothing more (validation warns about it).
     return Name(raw=raw, prefix=prefix, path=path, qualifier=qualifier, trailing=trailing)
 
 

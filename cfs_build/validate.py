@@ -127,6 +127,10 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
             return out + bad(f"references unknown ARTIFACT: {raw} (no leaf {node} with an "
                              "output)")
         return out
+    if name.qualifier is not None:
+        out += bad(f"{raw}: an EXTERNAL/ name takes no qualifier; v5 reads the file "
+                   f"{name.path!r} (the text before '('). Rename the file if it has "
+                   "parentheses", WARNING)
     rel = safe_relpath(name.path)
     if rel is None:
         return out + bad(f"references an EXTERNAL path outside the project: {raw}")

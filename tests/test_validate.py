@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from cfs_build.project import Project
-from conftest import make_unreadable, spec
+from conftest import chain_hash, make_unreadable, spec
 
 F = "code-from-spec/{}/_node.md"
 
@@ -318,3 +318,19 @@ def test_external_import_of_a_generated_file_is_a_warning(tree):
     findings = [f for f in Project(root, use_index=False).findings if f.node == "SPEC/b"]
     assert [(f.rule, f.severity, f.line) for f in findings] == [("reference", "warning", 3)]
     assert "ARTIFACT/a" in findings[0].detail
+
+
+def test_external_name_is_split_at_the_first_parenthesis_like_every_name(tree):
+    from cfs_build.project import Project
+    root = tree({"SPEC/a": spec("SPEC/a", front="depends_on:\n  - EXTERNAL/notes(v1).txt\n"
+                                               "  - EXTERNAL/notes(v2).txt\n"
+                                               "output: gen/a.txt"),
+                 "notes": "the file v5 reads\n", "notes(v1).txt": "not read\n"})
+    project = Project(root, use_index=False)
+    warnings = [f for f in project.findings if f.node == "SPEC/a"]
+    assert warnings and all(f.severity == "warning" for f in warnings)
+    assert any("takes no qualifier" in f.detail for f in warnings)
+    chain = project.chain("SPEC/a")
+    # One position: both entries name the same file, "notes".
+    assert [p.label for p in chain.positions] == ["EXTERNAL/notes(v1)"]
+    assert chain.hash == chain_hash("the file v5 reads\n")
