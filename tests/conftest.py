@@ -14,28 +14,27 @@ VECTORS = Path(__file__).parent / "vectors"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-@pytest.fixture
-def vector(tmp_path):
-    """Copy a vector case into tmp_path so runs never write into the pinned data."""
+def _copier(tmp_path: Path, source: Path):
+    """A function copying source/<name> into tmp_path, so runs never write into test data."""
 
-    def make(case: str) -> Path:
-        target = tmp_path / case
-        shutil.copytree(VECTORS / case, target)
+    def make(name: str) -> Path:
+        target = tmp_path / name
+        shutil.copytree(source / name, target)
         return target
 
     return make
+
+
+@pytest.fixture
+def vector(tmp_path):
+    """Copy a vector case into tmp_path (the vectors stay byte-identical to the shared ones)."""
+    return _copier(tmp_path, VECTORS)
 
 
 @pytest.fixture
 def fixture(tmp_path):
     """Copy a tests/fixtures/<name> project into tmp_path."""
-
-    def make(name: str) -> Path:
-        target = tmp_path / name
-        shutil.copytree(FIXTURES / name, target)
-        return target
-
-    return make
+    return _copier(tmp_path, FIXTURES)
 
 
 def spec(name: str, body: str = "", front: str | None = None) -> str:
