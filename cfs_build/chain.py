@@ -133,6 +133,10 @@ class Resolver:
             raise cached
         return cached
 
+    def files_read(self) -> list[str]:
+        """Every project file looked at so far (present or not), project-relative."""
+        return list(self._files)
+
     def forget(self, rel: str) -> None:
         """Drop what is known of a file (after it was rewritten)."""
         self._files.pop(rel, None)

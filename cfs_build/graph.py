@@ -32,7 +32,7 @@ class BuildGraph:
     tree: Tree
     vertices: dict[str, dict]
     edges: list[tuple[str, str, dict]]
-    _producers: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _producers: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     @cached_property
     def graph(self) -> "nx.DiGraph":
@@ -49,9 +49,9 @@ class BuildGraph:
         """The project-relative file behind a vertex."""
         return self.vertices[vertex]["path"]
 
-    def producers(self, artifact: str) -> list[str]:
+    def producers(self, artifact: str) -> tuple[str, ...]:
         """Artifacts whose files are read by ``artifact``'s chain (direct only)."""
-        return self._producers.get(artifact, [])
+        return self._producers.get(artifact, ())
 
     def before(self, artifact: str) -> list[str]:
         """Every artifact that must be built before ``artifact`` (transitively)."""
@@ -126,11 +126,29 @@ class BuildGraph:
         return self.graph.subgraph(keep).copy()
 
 
+def artifact_producers(tree: Tree) -> dict[str, tuple[str, ...]]:
+    """For each artifact, the other artifacts its leaf imports or takes as input, sorted.
+
+    Only artifacts that exist (a leaf with an output) count; format errors are left to
+    validation.
+    """
+    declared = {artifact_of(n) for n in tree.leaves() if tree.nodes[n].output is not None}
+    found: dict[str, tuple[str, ...]] = {}
+    for artifact in declared:
+        info = tree.nodes[spec_of(artifact)]
+        if not info.depends_on and info.input is None:
+            continue
+        mine = {ref.base for _, _, ref in references(info.depends_on, info.input)
+                if ref.prefix == ARTIFACT and ref.base in declared and ref.base != artifact}
+        if mine:
+            found[artifact] = tuple(sorted(mine))
+    return found
+
+
 def build_graph(tree: Tree) -> BuildGraph:
     """Compile the tree into a BuildGraph (format errors are left to validation)."""
     vertices: dict[str, dict] = {}
     edges: list[tuple[str, str, dict]] = []
-    producers: dict[str, list[str]] = {}
     for name, info in tree.nodes.items():
         vertices[name] = {"kind": SPEC, "path": info.file}
     for name in tree.nodes:
@@ -157,9 +175,6 @@ def build_graph(tree: Tree) -> BuildGraph:
             elif ref.prefix == ARTIFACT and ref.base in vertices and ref.base != artifact \
                     and vertices[ref.base]["kind"] == ARTIFACT:
                 edges.append((ref.base, artifact, {"kind": CONSUMES, **attrs}))
-                mine = producers.setdefault(artifact, [])
-                if ref.base not in mine:
-                    mine.append(ref.base)
             elif ref.prefix == EXTERNAL:
                 rel = safe_relpath(ref.path)
                 if rel is None:
@@ -167,6 +182,4 @@ def build_graph(tree: Tree) -> BuildGraph:
                 vertex = f"{EXTERNAL}/{rel}"
                 vertices.setdefault(vertex, {"kind": EXTERNAL, "path": rel})
                 edges.append((vertex, artifact, {"kind": READS, **attrs}))
-    for found in producers.values():
-        found.sort()
-    return BuildGraph(tree, vertices, edges, producers)
+    return BuildGraph(tree, vertices, edges, artifact_producers(tree))

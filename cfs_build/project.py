@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from . import snapshot
 from .artifacts import settle_pending
 from .chain import Chain, Resolver, safe_relpath
 from .errors import ERROR, CfsError, Finding
+from .graph import artifact_producers
 from .index import Index
-from .manifest import Manifest, read_manifest
+from .manifest import MANIFEST, Manifest, read_manifest
 from .names import ARTIFACT, SPEC, TREE_DIR, artifact_of, spec_of
 from .status import ArtifactStatus, Orphan, artifact_statuses, ranks
 from .tree import Tree, load_tree
@@ -69,13 +71,28 @@ class Project:
         self.root = Path(root).resolve()
         if not (self.root / TREE_DIR).is_dir():
             raise CfsError(f"{self.root} has no {TREE_DIR}/ directory")
+        self.began = snapshot.now()  # before anything is read: see snapshot.too_recent
         settle_pending(self.root)
         if use_index is None:
             use_index = os.environ.get("CFS_NO_INDEX", "") == ""
-        self.index = Index(self.root, enabled=use_index)
-        self.tree: Tree = load_tree(self.root, self.index)
-        self.index.save()
-        self.resolver = Resolver(self.tree)
+        self.use_index = use_index
+        # The last analysis, when nothing it read has changed since: then the tree is
+        # read only if something asks for more than the snapshot holds.
+        self.snapshot = snapshot.load(self.root) if use_index else None
+        self._report: Report | None = None
+        if self.snapshot is None:
+            _ = self.tree  # read now: every question will need it
+
+    @cached_property
+    def tree(self) -> Tree:
+        index = Index(self.root, enabled=self.use_index)
+        tree = load_tree(self.root, index)
+        index.save()
+        return tree
+
+    @cached_property
+    def resolver(self) -> Resolver:
+        return Resolver(self.tree)
 
     @classmethod
     def discover(cls, start: Path | str = ".", **kwargs) -> "Project":
@@ -87,6 +104,8 @@ class Project:
 
     @cached_property
     def findings(self) -> tuple[Finding, ...]:
+        if self.snapshot is not None:
+            return self.snapshot.findings
         return tuple(validate(self.tree, self.resolver))
 
     @cached_property
@@ -99,7 +118,16 @@ class Project:
 
     def intent(self, name: str) -> str:
         """The first line under the node's name heading: what the spec is for."""
+        if self.snapshot is not None and name in self.snapshot.intents:
+            return self.snapshot.intents[name] or name
         return self.tree.nodes[name].intent or name
+
+    @cached_property
+    def producers(self) -> dict[str, tuple[str, ...]]:
+        """For each artifact, the artifacts whose files its chain reads (direct only)."""
+        if self.snapshot is not None:
+            return self.snapshot.producers
+        return artifact_producers(self.tree)
 
     def node_name(self, reference: str) -> str:
         """Resolve SPEC/x, ARTIFACT/x or an output path to a node name."""
@@ -135,9 +163,29 @@ class Project:
         return self.resolver.chain(name)
 
     def report(self) -> Report:
-        statuses, orphans = artifact_statuses(self.tree, self.resolver, self.manifest,
-                                              self.ranks)
-        return Report(self.root, self.findings, tuple(statuses), tuple(orphans))
+        if self._report is None:
+            if self.snapshot is not None:
+                snap = self.snapshot
+                self._report = Report(self.root, snap.findings, snap.statuses, snap.orphans)
+            else:
+                statuses, orphans = artifact_statuses(self.tree, self.resolver,
+                                                      self.manifest, self.ranks)
+                self._report = Report(self.root, self.findings, tuple(statuses),
+                                      tuple(orphans))
+                self._record(self._report)
+        return self._report
+
+    def _record(self, report: Report) -> None:
+        """Keep this analysis for the next run (see snapshot.py)."""
+        tree = self.tree
+        if not self.use_index or tree.guarded:
+            return
+        intents = {s.node: tree.nodes[s.node].intent for s in report.artifacts}
+        snap = snapshot.Snapshot(report.findings, report.artifacts, report.orphans, intents,
+                                 self.producers)
+        watched = [*tree.dirs, *(info.file for info in tree.nodes.values()), MANIFEST,
+                   *self.resolver.files_read()]
+        snapshot.save(self.root, snap, watched, self.began)
 
     def status_of(self, reference: str) -> ArtifactStatus:
         name = artifact_of(self.node_name(reference))

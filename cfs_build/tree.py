@@ -108,6 +108,11 @@ class Tree:
     # Facts derived from the whole tree that several checks need (the dependency
     # edges, the cycles): computed once per tree by whoever asks first.
     _memo: dict[str, object] = field(default_factory=dict, repr=False)
+    # Every directory the walk listed below code-from-spec/ (project-relative, the base
+    # first), and whether it had to guard against a directory reachable by two paths
+    # (a symlink or a mount): what a snapshot must watch to notice a node come or go.
+    dirs: tuple[str, ...] = ()
+    guarded: bool = False
 
     def is_leaf(self, name: str) -> bool:
         return name in self.nodes and not self.children.get(name)
@@ -256,9 +261,11 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
     nodes: dict[str, NodeInfo] = {}
     docs: dict[str, NodeDoc] = {}
     kept: dict[str, bytes] = {}
+    guarded = False
     try:
         node_dirs, bare_dirs, results = _scan(root, index, docs, kept)
     except NeedsGuard:
+        guarded = True
         docs.clear()
         kept.clear()
         node_dirs, bare_dirs = walk_guarded(base)
@@ -295,7 +302,8 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
         parent = parent_of(name)
         if parent is not None:
             children.setdefault(parent, []).append(name)
-    return Tree(root, nodes, children, findings, docs, kept)
+    dirs = (TREE_DIR, *(f"{TREE_DIR}/{rel}" for rel in (*node_dirs, *bare_dirs)))
+    return Tree(root, nodes, children, findings, docs, kept, dirs=dirs, guarded=guarded)
 
 
 __all__ = ["NodeInfo", "Tree", "load_tree", "summarize", "ERROR"]

@@ -160,7 +160,7 @@ def test_affected_by_file_unions_every_vertex_behind_the_file(tree):
 
 
 def test_before_lists_producers_transitively(graph):
-    assert graph.producers(CLI) == [STORE]
+    assert graph.producers(CLI) == (STORE,)
     assert graph.before(CLI) == [MODEL, STORE]
     assert graph.before(STORE) == [MODEL]
     assert graph.before(OTHER) == [UTIL]

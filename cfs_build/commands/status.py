@@ -68,10 +68,14 @@ def print_human(report: Report, show_all: bool = False) -> None:
             print("  " + finding.render())
         print()
     groups: dict[str, list] = {}
+    fine = groups.setdefault(UP_TO_DATE, [])
     for status in report.artifacts:
+        if status.flags == (UP_TO_DATE,):
+            fine.append(status)
+            continue
         # Grouped by what blocks progress first: a stale file that was also edited by
         # hand needs `cfs accept` (or deleting) before any build will touch it.
-        lead = next(flag for flag in (*GROUP_ORDER, UP_TO_DATE) if flag in status.flags)
+        lead = next(flag for flag in GROUP_ORDER if flag in status.flags)
         groups.setdefault(lead, []).append(status)
     for flag in (*GROUP_ORDER, UP_TO_DATE):
         members = groups.get(flag, [])

@@ -1,0 +1,207 @@
+"""The snapshot: the last analysis, used only while nothing it read has changed."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cfs_build import snapshot, tree as tree_module
+from cfs_build.manifest import MANIFEST, ManifestEntry, update_manifest
+from cfs_build.project import Project
+from conftest import spec, write_tree
+
+MARGIN = 0.02  # seconds; above a kernel clock tick, so tests need not wait long
+
+
+@pytest.fixture(autouse=True)
+def short_margin(monkeypatch):
+    monkeypatch.setattr(snapshot, "MARGIN", int(MARGIN * 1e9))
+    monkeypatch.setattr(snapshot, "COARSE_MARGIN", int(MARGIN * 1e9))
+
+
+def settle():
+    """Let every file written so far become older than the margin."""
+    time.sleep(MARGIN * 1.5)
+
+
+FILES = {
+    "SPEC/app": spec("SPEC/app", "Root.\n\n# Public\n## Rules\nBe kind.\n"),
+    "SPEC/app/store": spec("SPEC/app/store", "Keeps things.\n\n# Agent\nWrite it.\n",
+                           "output: out/store.py"),
+    "SPEC/app/cli": spec("SPEC/app/cli", "Talks.\n\n# Agent\nWrite it.\n",
+                         "depends_on:\n  - ARTIFACT/app/store\n  - EXTERNAL/docs/usage.txt\n"
+                         "output: out/cli.py"),
+    "SPEC/app/later": spec("SPEC/app/later", "Not made yet.\n\n# Agent\nWrite it.\n",
+                           "output: out/later.py"),
+    "docs/usage.txt": "usage\n",
+    "out/store.py": "store = 1\n",
+    "out/cli.py": "cli = 1\n",
+}
+
+
+def accept_all(root):
+    """Record every existing output as made from its current chain."""
+    project = Project(root, use_index=False)
+    with update_manifest(root) as entries:
+        for status in project.report().artifacts:
+            if status.checksum is not None:
+                entries[status.name] = ManifestEntry(status.name, status.path,
+                                                     status.checksum, status.chain)
+
+
+@pytest.fixture
+def project_root(tmp_path):
+    root = write_tree(tmp_path / "proj", FILES)
+    accept_all(root)
+    settle()
+    Project(root).report()  # the analysis that writes the snapshot
+    return root
+
+
+def fresh(root) -> dict:
+    return Project(root, use_index=False).report().as_dict()
+
+
+def test_an_unchanged_project_is_answered_from_the_snapshot(project_root, monkeypatch):
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the tree was read although nothing changed")
+
+    expected = fresh(project_root)
+    monkeypatch.setattr(tree_module, "load_tree", no_reading)
+    import cfs_build.project as project_module
+    monkeypatch.setattr(project_module, "load_tree", no_reading)
+    project = Project(project_root)
+    assert project.snapshot is not None
+    assert project.report().as_dict() == expected
+    assert project.findings == tuple(project.report().findings)
+    assert project.producers == {"ARTIFACT/app/cli": ("ARTIFACT/app/store",)}
+    assert project.intent("SPEC/app/cli") == "Talks."
+
+
+def _edit_same_size_same_mtime(root):
+    path = root / "code-from-spec/app/_node.md"
+    before = path.stat()
+    path.write_text(path.read_text().replace("Be kind.", "Be fair."))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+
+
+def _write(rel, text):
+    def change(root):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return change
+
+
+def _remove(rel):
+    def change(root):
+        path = root / rel
+        if path.is_dir():
+            for child in path.iterdir():
+                child.unlink()
+            path.rmdir()
+        else:
+            path.unlink()
+    return change
+
+
+CHANGES = {
+    "spec edited, size and mtime kept": _edit_same_size_same_mtime,
+    "spec edited": _write("code-from-spec/app/store/_node.md",
+                          spec("SPEC/app/store", "# Agent\nWrite it better.\n",
+                               "output: out/store.py")),
+    "node added": _write("code-from-spec/app/extra/_node.md",
+                         spec("SPEC/app/extra", "# Agent\nMore.\n", "output: out/extra.py")),
+    "directory without _node.md added": lambda root: (root / "code-from-spec/app/bare").mkdir(),
+    "node removed": _remove("code-from-spec/app/later"),
+    "output edited": _write("out/store.py", "store = 2\n"),
+    "output removed": _remove("out/cli.py"),
+    "missing output appears": _write("out/later.py", "later = 1\n"),
+    "external file edited": _write("docs/usage.txt", "usage, longer\n"),
+    "external file removed": _remove("docs/usage.txt"),
+    "manifest rewritten": lambda root: (root / MANIFEST).write_text(
+        (root / MANIFEST).read_text().replace("out/cli.py", "out/cli2.py")),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+def test_any_change_to_what_was_read_discards_the_snapshot(project_root, change):
+    before = fresh(project_root)
+    change(project_root)
+    project = Project(project_root)
+    assert project.snapshot is None
+    after = project.report().as_dict()
+    assert after == fresh(project_root)
+    assert after != before  # the change shows: the old answer would have been wrong
+
+
+def test_a_file_changed_within_the_margin_is_never_trusted(project_root):
+    # Written just now: another write in the same clock tick could keep its signature,
+    # so no snapshot may be recorded until the file is older than the margin.
+    (project_root / "out/store.py").write_text("store = 3\n")
+    Project(project_root).report()
+    assert not (project_root / snapshot.SNAPSHOT_FILE).exists()
+    assert Project(project_root).snapshot is None
+    settle()
+    Project(project_root).report()
+    assert Project(project_root).snapshot is not None
+
+
+def test_file_systems_with_whole_second_times_get_the_wider_margin():
+    began = 100 * snapshot.SECOND
+    fine = (began - snapshot.MARGIN - 1, began - snapshot.MARGIN - 1, 1, 1)
+    whole = (began - snapshot.SECOND, began - snapshot.SECOND, 1, 1)
+    assert not snapshot.too_recent(fine, began)
+    assert snapshot.too_recent(whole, began) == (snapshot.SECOND <= snapshot.COARSE_MARGIN)
+    assert snapshot.too_recent((began, began - 5 * snapshot.SECOND, 1, 1), began)
+
+
+def test_new_code_or_a_damaged_file_means_no_snapshot(project_root, monkeypatch):
+    assert Project(project_root).snapshot is not None
+    real = snapshot._fingerprint
+    monkeypatch.setattr(snapshot, "_fingerprint", lambda: b"other code")
+    assert Project(project_root).snapshot is None
+    monkeypatch.setattr(snapshot, "_fingerprint", real)
+    (project_root / snapshot.SNAPSHOT_FILE).write_bytes(b"\x00not marshal")
+    project = Project(project_root)
+    assert project.snapshot is None
+    assert project.report().as_dict() == fresh(project_root)
+
+
+def test_cfs_status_from_a_subprocess_uses_and_keeps_the_snapshot(project_root):
+    # Real processes with the real margin: the second run answers from the snapshot.
+    command = [sys.executable, "-m", "cfs_build.cli", "-C", str(project_root), "status",
+               "--json"]
+    (project_root / snapshot.SNAPSHOT_FILE).unlink()
+    time.sleep(0.12)  # the margin a real process uses, 0.1 s
+    first = subprocess.run(command, capture_output=True, text=True)
+    written = (project_root / snapshot.SNAPSHOT_FILE).stat().st_mtime_ns
+    second = subprocess.run(command, capture_output=True, text=True)
+    assert first.stdout == second.stdout and first.returncode == second.returncode == 1
+    # Used, not made again: a rejected snapshot would have been replaced.
+    assert (project_root / snapshot.SNAPSHOT_FILE).stat().st_mtime_ns == written
+
+
+EDITS = st.lists(st.sampled_from(sorted(CHANGES)), min_size=1, max_size=3)
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=EDITS)
+def test_after_any_sequence_of_changes_the_answer_is_the_fresh_one(tmp_path_factory, edits):
+    root = write_tree(tmp_path_factory.mktemp("seq") / "proj", FILES)
+    accept_all(root)
+    for name in edits:
+        settle()
+        Project(root).report()
+        try:
+            CHANGES[name](root)
+        except (FileNotFoundError, FileExistsError):
+            pass  # e.g. removing what an earlier edit already removed
+        assert Project(root).report().as_dict() == fresh(root)
