@@ -5,6 +5,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 from .artifacts import output_path, write_artifact
@@ -18,7 +19,7 @@ from .generators import GenerationFailed, Generator, Usage, make_generator, prom
 from .graph import BuildGraph, build_graph
 from .index import INDEX_DIR
 from .manifest import MANIFEST, read_manifest
-from .names import artifact_of
+from .names import artifact_of, spec_of
 from .project import Project
 from .reply import parse_reply
 from .runlog import start_run
@@ -59,7 +60,6 @@ class BuildState:
                  config: Config | None = None, project: Project | None = None):
         self.root = Path(root).resolve()
         self.project = project if project is not None else Project(self.root)
-        self.graph: BuildGraph = build_graph(self.project.tree)
         self.cache = Cache(self.root)
         self.lock = threading.RLock()
         self.config = config if config is not None else load_config(self.root)
@@ -68,15 +68,58 @@ class BuildState:
         self.fresh = bool(self.config.generator.get("fresh", False))
         self.runlog = start_run(self.root)
         self._slots: threading.Semaphore | None = None
-        self._manifest_stamp = None
+        # The statuses the project was read with stay valid while the manifest file and
+        # the producers' files keep the stamps they have now; after that, each status is
+        # computed again from the tree (read then, if it was not yet).
+        self._manifest_stamp = self._stamp(MANIFEST)
         self._manifest = None
+        report = self.project.report()
+        self.artifacts: list[str] = [s.name for s in report.artifacts]
+        self._outputs = {s.name: s.path for s in report.artifacts}
+        self._paths: dict[str, str] = {}
+        self.producers: dict[str, tuple[str, ...]] = self.project.producers
+        self._nodes = [(artifact, spec_of(artifact)) for artifact in self.artifacts]
+        self._all_producers = sorted({p for found in self.producers.values() for p in found})
         self._file_stamps: dict[str, tuple] = {}
-        for producer in {p for a in self.graph.artifacts() for p in self.graph.producers(a)}:
-            rel = self.graph.path(producer)
-            self._file_stamps[rel] = self._stamp(rel)
-        # Statuses stay valid while the manifest file and the producers' files are unchanged.
-        self._statuses: dict[str, object] = {}
+        for producer in self._all_producers:
+            rel = self.path(producer)  # None: a node that does not parse (an error)
+            if rel is not None:
+                self._file_stamps[rel] = self._stamp(rel)
+        self._statuses: dict[str, object] = {spec_of(s.name): s for s in report.artifacts}
         self.results: list[Result] = []
+
+    @cached_property
+    def graph(self) -> BuildGraph:
+        return build_graph(self.project.tree)
+
+    def path(self, artifact: str) -> str | None:
+        """The project-relative output path of an artifact (None for one not known)."""
+        found = self._paths.get(artifact)
+        if found is None and artifact in self._outputs:
+            output = self._outputs[artifact]
+            found = self._paths[artifact] = safe_relpath(output) or output
+        return found
+
+    def may_run(self, now: dict | None = None) -> set[str]:
+        """Artifacts a run could regenerate: not up to date, or made from one that is.
+
+        ``now``: the statuses just taken with ``statuses()``, if the caller has them.
+        """
+        now = self.statuses() if now is None else now
+        found = {a for a, status in now.items() if not status.up_to_date}
+        if not found:
+            return found
+        consumers: dict[str, list[str]] = {}
+        for artifact, producers in self.producers.items():
+            for producer in producers:
+                consumers.setdefault(producer, []).append(artifact)
+        stack = list(found)
+        while stack:
+            for consumer in consumers.get(stack.pop(), ()):
+                if consumer in now and consumer not in found:
+                    found.add(consumer)
+                    stack.append(consumer)
+        return found
 
     # -- shared reading ---------------------------------------------------------
     @property
@@ -89,52 +132,70 @@ class BuildState:
                 self._slots = threading.Semaphore(limit) if limit else None
             return self._generator
 
-    def manifest(self):
-        """The manifest, re-read only when the file changed (another process wrote it)."""
-        try:
-            stat = os.stat(self.root / MANIFEST)
-            stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        except FileNotFoundError:
-            stamp = None
-        if self._manifest is None or stamp != self._manifest_stamp:
-            self._manifest = read_manifest(self.root)
+    def _check_manifest(self) -> None:
+        stamp = self._stamp(MANIFEST)
+        if stamp != self._manifest_stamp:
+            self._manifest = None
             self._manifest_stamp = stamp
             self._statuses.clear()
+
+    def manifest(self):
+        """The manifest, re-read only when the file changed (another process wrote it)."""
+        self._check_manifest()
+        if self._manifest is None:
+            self._manifest = read_manifest(self.root)
         return self._manifest
 
     def _stamp(self, rel: str) -> tuple | None:
         try:
-            stat = os.stat(self.root / rel)
+            stat = os.stat(f"{self.root}/{rel}")
         except OSError:
             return None
         return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
-    def _refresh_inputs(self, node: str) -> None:
+    def _refresh_inputs(self, producers) -> None:
         # A producer may have been regenerated (in this process or a worker process)
         # since its file was read: drop what is cached of files whose stat changed.
         # Every producer's stamp is taken when the state is made, before anything is
         # read and before doit forks workers, so a worker compares with that too.
-        for producer in self.graph.producers(artifact_of(node)):
-            rel = self.graph.path(producer)
+        for producer in producers:
+            rel = self.path(producer)
+            if rel is None:
+                continue
             stamp = self._stamp(rel)
             if self._file_stamps.get(rel) != stamp:
-                self.project.resolver.forget(rel)
+                if "resolver" in self.project.__dict__:
+                    self.project.resolver.forget(rel)
                 self._statuses.clear()
                 self._file_stamps[rel] = stamp
 
-    def status(self, node: str):
-        """Current status of one artifact (chain, file, manifest), computed fresh-enough."""
+    def status(self, node: str, *, checked: bool = False):
+        """Current status of one artifact (chain, file, manifest), computed fresh-enough.
+
+        ``checked``: the caller has just compared the manifest and producers' stamps.
+        """
         with self.lock:
-            self._refresh_inputs(node)
-            manifest = self.manifest()
+            if not checked:
+                self._refresh_inputs(self.producers.get(artifact_of(node), ()))
+                self._check_manifest()
             found = self._statuses.get(node)
             if found is None:
+                manifest = self.manifest()
                 info = self.project.tree.nodes[node]
                 found = artifact_status(self.project.tree, self.project.resolver, manifest,
                                         node, artifact_of(node), info.output,
                                         self.project.ranks.get(node))
                 self._statuses[node] = found
             return found
+
+    def statuses(self) -> dict[str, object]:
+        """Every artifact's current status, with one look at the stamps for all of them."""
+        with self.lock:
+            self._refresh_inputs(self._all_producers)
+            self._check_manifest()
+            known = self._statuses
+            return {artifact: known.get(node) or self.status(node, checked=True)
+                    for artifact, node in self._nodes}
 
     def is_up_to_date(self, node: str) -> bool:
         """doit's uptodate check: the manifest says this chain made this exact file."""

@@ -23,7 +23,11 @@ def task_verify():
     from .commands.verify import verify_task
     from .names import spec_of
     from .tasks import task_name
-    task = verify_task(Path(os.getcwd()), gen_task=lambda a: task_name(spec_of(a)))
+    from .project import find_root
+    from .tasks import state_for
+    here = Path(os.getcwd())
+    task = verify_task(here, gen_task=lambda a: task_name(spec_of(a)),
+                       project=lambda: state_for(find_root(here)).project)
     if task is None:
         # Listed so `doit verify` says what is missing instead of "unknown task".
         task = {"basename": "verify", "actions": None, "uptodate": [True],

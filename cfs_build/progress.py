@@ -53,7 +53,7 @@ class ProgressReporter(CfsReporter):
                 if dep not in wanted:
                     wanted.add(dep)
                     stack.append(dep)
-        self.total = sum(1 for name in wanted if TASK_PREFIX in name)
+        self.total = sum(1 for name in wanted if TASK_PREFIX in name) + len(self.uptodate)
         if self.live is not None:
             self.live.start()
 
@@ -69,10 +69,9 @@ class ProgressReporter(CfsReporter):
         if self.level >= NORMAL and self.live is None:
             super().execute_task(task)
 
-    def skip_uptodate(self, task):
-        super().skip_uptodate(task)
+    def _said_up_to_date(self, name: str) -> None:
         if self.level >= VERBOSE:
-            self.write(f"up to date {task.name}\n")
+            self.write(f"up to date {name}\n")
 
     def add_success(self, task):
         self.running.pop(task.name, None)

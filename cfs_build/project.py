@@ -134,6 +134,8 @@ class Project:
         ref = reference.rstrip("/")
         if ref.startswith(ARTIFACT + "/"):
             ref = spec_of(ref)
+        if self.snapshot is not None and ref in self.snapshot.intents:
+            return ref  # a node with an artifact: known without reading the tree
         if ref.startswith(SPEC + "/"):
             if ref in self.tree.nodes:
                 return ref
@@ -149,6 +151,10 @@ class Project:
         except ValueError:
             pass
         wanted.discard(None)
+        if self.snapshot is not None:
+            for status in self.snapshot.statuses:
+                if status.path == reference or safe_relpath(status.path) in wanted:
+                    return status.node
         for name, info in self.tree.nodes.items():
             if info.output is not None and (info.output == reference or
                                             safe_relpath(info.output) in wanted):

@@ -29,30 +29,42 @@ def _run(state: BuildState, node: str):
     return TaskFailed(f"{tag}{node}: {result.message}")
 
 
-def make_tasks(state: BuildState, prefix: str = "") -> list[dict]:
-    """One doit task dict per artifact; ARTIFACT imports become task dependencies."""
+def make_tasks(state: BuildState, prefix: str = "", only: set[str] | None = None) -> list[dict]:
+    """One doit task dict per artifact; ARTIFACT imports become task dependencies.
+
+    ``only``: the artifacts to make tasks for (a dependency on any other is left out;
+    the caller knows those need no work).
+    """
     errors = [f for f in state.project.findings if f.severity == "error"]
     if errors:
         lines = "\n".join(f.render() for f in errors)
         raise InvalidDodoFile(f"the spec tree has {len(errors)} format error(s); fix them "
                               f"first (cfs validate):\n{lines}")
+    now = state.statuses()
+    changing = state.may_run(now)
+    if changing:
+        # Something will be generated: read the tree now, before doit starts threads or
+        # forks workers, rather than once in each of them.
+        _ = state.project.tree
     tasks = []
-    for artifact in state.graph.artifacts():
+    for artifact in state.artifacts:
+        if only is not None and artifact not in only:
+            continue
         node = spec_of(artifact)
-        info = state.project.tree.nodes[node]
-        producers = state.graph.producers(artifact)
+        producers = state.producers.get(artifact, ())
         tasks.append({
             "basename": task_name(node, prefix),
             "doc": state.project.intent(node),
             "actions": [(_run, [state, node])],
-            # Only a consumer's answer can change during the run (when a producer is
-            # regenerated first); every other task's is known now, and a plain value
-            # spares doit inspecting one callable per task.
-            "uptodate": [(state.is_up_to_date, [node])] if producers
-            else [state.is_up_to_date(node)],
-            "task_dep": [task_name(spec_of(p), prefix) for p in producers],
-            "targets": [str(state.root / info.output)] if prefix else [info.output],
-            "verbosity": 0,
+            # Only the answer of a consumer of something that may be regenerated first
+            # can change during the run; every other task's is known now, and a plain
+            # value spares doit inspecting one callable per task.
+            "uptodate": [(state.is_up_to_date, [node])]
+            if any(p in changing for p in producers) else [now[artifact].up_to_date],
+            "task_dep": [task_name(spec_of(p), prefix) for p in producers
+                         if only is None or p in only],
+            # No `targets`: doit would stat each output again, a tenth of a no-op run
+            # at 10,000 artifacts; the uptodate check already covers a missing file.
         })
     return tasks
 
@@ -70,6 +82,15 @@ class CfsReporter(ConsoleReporter):
         self.tokens_in = self.tokens_out = 0
         self.cost = 0.0
 
+    def known_up_to_date(self, names: list[str]) -> None:
+        """Tasks found up to date before doit started (and so never handed to it)."""
+        for name in names:
+            self.uptodate.append(name)
+            self._said_up_to_date(name)
+
+    def _said_up_to_date(self, name: str) -> None:
+        pass  # a person asked for less; see ProgressReporter
+
     @staticmethod
     def _is_generation(task) -> bool:
         return TASK_PREFIX in task.name
@@ -82,6 +103,7 @@ class CfsReporter(ConsoleReporter):
     def skip_uptodate(self, task):
         if self._is_generation(task):
             self.uptodate.append(task.name)
+            self._said_up_to_date(task.name)
 
     def add_success(self, task):
         if not self._is_generation(task):

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from array import array
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -153,13 +154,24 @@ def test_a_file_changed_within_the_margin_is_never_trusted(project_root):
     assert Project(project_root).snapshot is not None
 
 
-def test_file_systems_with_whole_second_times_get_the_wider_margin():
-    began = 100 * snapshot.SECOND
-    fine = (began - snapshot.MARGIN - 1, began - snapshot.MARGIN - 1, 1, 1)
-    whole = (began - snapshot.SECOND, began - snapshot.SECOND, 1, 1)
-    assert not snapshot.too_recent(fine, began)
-    assert snapshot.too_recent(whole, began) == (snapshot.SECOND <= snapshot.COARSE_MARGIN)
-    assert snapshot.too_recent((began, began - 5 * snapshot.SECOND, 1, 1), began)
+def test_file_systems_with_whole_second_times_get_the_wider_margin(monkeypatch):
+    monkeypatch.setattr(snapshot, "MARGIN", snapshot.SECOND // 10)
+    monkeypatch.setattr(snapshot, "COARSE_MARGIN", 2 * snapshot.SECOND)
+    began = 100 * snapshot.SECOND + 12345
+
+    def recent(*sig):
+        return snapshot.too_recent(array("q", sig), began)
+
+    assert not recent(began - snapshot.SECOND // 5, began - snapshot.SECOND // 5, 1, 1)
+    assert recent(began - snapshot.SECOND // 20, began - snapshot.SECOND, 1, 1)
+    assert recent(began - snapshot.SECOND // 20 - 12345, began - snapshot.SECOND, 1, 1)
+    # Whole seconds: the file system may round, so two seconds back is needed.
+    assert recent(99 * snapshot.SECOND, 99 * snapshot.SECOND, 1, 1)
+    assert not recent(97 * snapshot.SECOND, 97 * snapshot.SECOND, 1, 1)
+    # The change time counts too: a program can set the modification time back.
+    assert recent(50 * snapshot.SECOND + 1, began - 1000, 1, 1)
+    # An error (a path that is gone) has no times to compare.
+    assert not recent(-2, 0, 0, 0)
 
 
 def test_new_code_or_a_damaged_file_means_no_snapshot(project_root, monkeypatch):
@@ -205,3 +217,56 @@ def test_after_any_sequence_of_changes_the_answer_is_the_fresh_one(tmp_path_fact
         except (FileNotFoundError, FileExistsError):
             pass  # e.g. removing what an earlier edit already removed
         assert Project(root).report().as_dict() == fresh(root)
+
+
+def test_a_build_from_a_snapshot_of_stale_artifacts_generates_them(tmp_path):
+    # The snapshot says what is stale; generating needs the tree, read only then.
+    from buildkit import make_project
+    proj = make_project(tmp_path)
+    time.sleep(0.12)  # older than the real margin of the processes below
+    proj.cfs("status")
+    assert (proj.root / snapshot.SNAPSHOT_FILE).exists()
+    result = proj.cfs("build")
+    assert "cfs: 4 generated" in result.stdout, result.stdout + result.stderr
+    assert set(map(tuple, proj.flags().values())) == {("up-to-date",)}
+
+
+def _built_and_settled(tmp_path, monkeypatch):
+    from buildkit import make_project
+    proj = make_project(tmp_path)
+    proj.cfs("build", check=True)
+    settle()
+    Project(proj.root).report()
+    assert Project(proj.root).snapshot is not None
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the tree was read although nothing changed")
+
+    import cfs_build.project as project_module
+    monkeypatch.setattr(project_module, "load_tree", no_reading)
+    monkeypatch.chdir(proj.root)
+    return proj
+
+
+def test_a_no_op_cfs_build_reads_no_spec_file(tmp_path, monkeypatch, capsys):
+    from cfs_build import cli
+    proj = _built_and_settled(tmp_path, monkeypatch)
+    assert cli.main(["-C", str(proj.root), "build", "-v"]) == 0
+    out = capsys.readouterr().out
+    assert "cfs: 0 generated, 4 up to date, 0 failed" in out
+    assert "up to date gen:app/cli" in out
+
+
+def test_a_no_op_doit_reads_no_spec_file(tmp_path, monkeypatch, capsys):
+    import importlib
+
+    from doit.cmd_base import ModuleTaskLoader
+    from doit.doit_cmd import DoitMain
+    proj = _built_and_settled(tmp_path, monkeypatch)
+    dodo = importlib.import_module("cfs_build.dodo")
+    assert DoitMain(ModuleTaskLoader(vars(dodo))).run(["list"]) == 0
+    assert "gen:app/cli" in capsys.readouterr().out
+    # doit's default output stream is the sys.stdout it saw when first imported.
+    out = tmp_path / "doit-output.txt"
+    assert DoitMain(ModuleTaskLoader(vars(dodo))).run(["-o", str(out)]) == 0
+    assert "cfs: 0 generated, 4 up to date, 0 failed" in out.read_text()

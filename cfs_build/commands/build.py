@@ -5,7 +5,7 @@ import os
 import sys
 
 from ..errors import CfsError
-from ..names import ARTIFACT, SPEC, spec_of
+from ..names import ARTIFACT, SPEC, artifact_of, is_within, spec_of
 from ..project import Project
 
 HELP = "regenerate every stale artifact (or only TARGETs), several at once"
@@ -33,31 +33,40 @@ def add_arguments(parser) -> None:
                         help="SPEC/x (a whole subtree), ARTIFACT/x, or an output path")
 
 
-def task_names(project: Project, targets: list[str]) -> list[str]:
-    """doit task names for the requested targets (every artifact when none are given).
+def wanted_artifacts(project: Project, targets: list[str]) -> list[str]:
+    """The artifacts the requested targets name (every artifact when none are given).
 
     Call it before changing directory: output paths may be relative to where cfs started.
     """
-    from ..tasks import task_name
-    tree = project.tree
-    with_output = [n for n in tree.leaves() if tree.nodes[n].output is not None]
+    artifacts = [s.name for s in project.report().artifacts]
     if not targets:
-        return []
+        return artifacts
     names: list[str] = []
     for target in targets:
         ref = target.rstrip("/")
         if ref.startswith(ARTIFACT + "/"):
             ref = spec_of(ref)
         if ref.startswith(SPEC + "/"):
-            if ref not in tree.nodes:
-                raise CfsError(f"no node {ref}")
-            below = [n for n in with_output if n == ref or n.startswith(ref + "/")]
+            below = [a for a in artifacts if is_within(spec_of(a), ref)]
             if not below:
+                if ref not in project.tree.nodes:
+                    raise CfsError(f"no node {ref}")
                 raise CfsError(f"{ref} has no artifact at or below it")
-            names += [task_name(n) for n in below]
+            names += below
             continue
-        names.append(task_name(project.node_name(target)))
+        names.append(artifact_of(project.node_name(target)))
     return list(dict.fromkeys(names))
+
+
+def with_producers(state, artifacts: list[str]) -> set[str]:
+    """``artifacts`` and everything they are made from, transitively (as make would)."""
+    found, stack = set(artifacts), list(artifacts)
+    while stack:
+        for producer in state.producers.get(stack.pop(), ()):
+            if producer not in found:
+                found.add(producer)
+                stack.append(producer)
+    return found
 
 
 def _needs_generator(flags: tuple[str, ...]) -> bool:
@@ -70,7 +79,7 @@ def run(args, project: Project) -> int:
     from doit.doit_cmd import DoitMain
 
     from ..generators.process import STOP, interrupt, kill_all
-    from ..tasks import STATE_FILE, doit_config, make_tasks, state_for
+    from ..tasks import STATE_FILE, doit_config, make_tasks, state_for, task_name
 
     if args.jobs < 1:
         raise CfsError("-j must be at least 1")
@@ -79,25 +88,31 @@ def run(args, project: Project) -> int:
         for finding in errors:
             print(finding.render(), file=sys.stderr)
         raise CfsError(f"{len(errors)} format error(s); nothing was built", exit_code=2)
-    selected = task_names(project, args.targets)
+    wanted = wanted_artifacts(project, args.targets)
     os.chdir(project.root)  # like make -C: doit's targets and state are relative to the root
     (project.root / STATE_FILE).parent.mkdir(exist_ok=True)
     state = state_for(project.root, project)
     if args.fresh:
         state.fresh = True
+    # doit is handed only the tasks that can have work to do: the wanted artifacts and
+    # what they are made from that are not up to date, and their consumers (judged
+    # again by doit once their producers ran). The rest are up to date now and no task
+    # of this run can change that; the summary counts them as such.
+    closure = with_producers(state, wanted)
+    now = state.statuses()
+    to_run = closure & state.may_run(now)
     try:
         _ = state.generator
     except CfsError:
         # Said once, up front, instead of once per artifact; but when everything is
         # up to date, no generator is needed (CI without the SDK or the `claude` program).
         # (A hand-edited or untracked file is refused before any generator is asked.)
-        if any(_needs_generator(state.status(spec_of(a)).flags)
-               for a in state.graph.artifacts()):
+        if any(_needs_generator(now[a].flags) for a in to_run):
             raise
     STOP.clear()
 
     def task_gen():
-        yield from make_tasks(state)
+        yield from make_tasks(state, only=to_run)
 
     task_gen.__doc__ = "generate stale artifacts"
     from ..progress import NORMAL, QUIET, VERBOSE, ProgressReporter, wants_live
@@ -105,12 +120,13 @@ def run(args, project: Project) -> int:
         VERBOSE if getattr(args, "verbose", False) else NORMAL
     reporter = ProgressReporter(sys.stdout, {"cfs_verbosity": level,
                                              "cfs_live": wants_live(sys.stdout)})
+    reporter.known_up_to_date(sorted(task_name(spec_of(a)) for a in closure - to_run))
     namespace = {"DOIT_CONFIG": doit_config({"reporter": reporter}), "task_gen": task_gen}
     argv = ["run", "-n", str(args.jobs), "-P", "thread"]
     if not args.stop:
         argv.append("--continue")
     try:
-        code = DoitMain(ModuleTaskLoader(namespace)).run(argv + selected)
+        code = DoitMain(ModuleTaskLoader(namespace)).run(argv)
     except KeyboardInterrupt:
         interrupt()
         # doit swaps sys.stderr while actions run; write to the real one.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..config import load_config
 from ..errors import CfsError
@@ -75,18 +76,19 @@ def print_results(results) -> None:
                 print("  " + result.output_tail.replace("\n", "\n  "))
 
 
-def verify_task(root, prefix: str = "", gen_task=None) -> dict | None:
+def verify_task(root, prefix: str = "", gen_task=None, project=None) -> dict | None:
     """The doit task `verify`: after every generation it covers, run the tests.
 
     Up to date when the last verification passed on exactly the current artifacts.
+    ``project`` (a callable giving the Project) spares reading the project again.
     """
     from doit.exceptions import TaskFailed
 
     from ..verify import VERIFIED, verification
-    project = Project(root)
-    config = load_config(project.root)
+    config = load_config(Path(root).resolve())
     if not config.verify:
-        return None
+        return None  # nothing to read the project for
+    project = project() if project is not None else Project(root)
     targets = plan(project, config.verify).build_targets()
 
     def action():
