@@ -334,3 +334,21 @@ def test_output_paths_resolve_from_where_cfs_was_started(built):
                                 capture_output=True, text=True, timeout=60, env=built.env())
         assert result.returncode == 0, result.stderr
     assert built.flags()["ARTIFACT/other"] == ["up-to-date"]
+
+
+def test_cfs_build_in_process_leaves_the_callers_streams_in_place(tmp_path, monkeypatch):
+    # doit swaps sys.stdout/sys.stderr around each action; generations in threads
+    # interleave those swaps, which could leave doit's capture object behind.
+    import io
+
+    from cfs_build import cli
+    for attempt in range(3):
+        proj = make_project(tmp_path / f"try{attempt}")
+        monkeypatch.chdir(proj.root)
+        out, err = io.StringIO(), io.StringIO()
+        monkeypatch.setattr("sys.stdout", out)
+        monkeypatch.setattr("sys.stderr", err)
+        assert cli.main(["-C", str(proj.root), "build", "-j", "4"]) == 0
+        import sys
+        assert sys.stdout is out and sys.stderr is err
+        assert "cfs: 4 generated" in out.getvalue()

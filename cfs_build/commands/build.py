@@ -125,6 +125,10 @@ def run(args, project: Project) -> int:
     argv = ["run", "-n", str(args.jobs), "-P", "thread"]
     if not args.stop:
         argv.append("--continue")
+    # doit swaps sys.stdout and sys.stderr around each action it runs; with several
+    # actions in threads the swaps interleave and can leave one of its capture objects
+    # in place. Whatever ran, this process prints to its own streams afterwards.
+    streams = sys.stdout, sys.stderr
     try:
         code = DoitMain(ModuleTaskLoader(namespace)).run(argv)
     except KeyboardInterrupt:
@@ -134,6 +138,7 @@ def run(args, project: Project) -> int:
               "was recorded", file=sys.__stderr__)
         return 130
     finally:
+        sys.stdout, sys.stderr = streams
         kill_all()
     # doit: 1 = a task failed, 2 = a task errored (e.g. what it needs failed), 3 = usage.
     return {0: 0, 1: 1, 2: 1}.get(code, 3)
