@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .collector import pause_collector
 from .commands import (accept, build, cache, chain, check, completion, forget, graph, init,
                        makefile, prompt, runs, status, validate, verify)
 from .errors import CfsError
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             # Reading a big tree allocates many objects and no cycles worth collecting;
             # the command ends right after, so skip the collector's passes meanwhile.
             gc.disable()
+        elif args.command in ("build", "verify"):
+            pause_collector()  # until generating starts: see collector.py
         try:
             project = Project(find_root(start))
             return module.run(args, project)

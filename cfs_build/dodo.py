@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .collector import pause_collector
 from .tasks import STATE_FILE, doit_config, project_tasks
 
 __all__ = ["DOIT_CONFIG", "task_gen", "task_verify"]
@@ -11,6 +12,7 @@ __all__ = ["DOIT_CONFIG", "task_gen", "task_verify"]
 # doit opens its state file before it asks for tasks; its directory must exist first.
 Path(STATE_FILE).parent.mkdir(exist_ok=True)
 DOIT_CONFIG = doit_config()
+pause_collector()  # until the run starts: see collector.py
 
 
 def task_gen():

@@ -45,6 +45,8 @@ class ProgressReporter(CfsReporter):
 
     # -- events ------------------------------------------------------------------
     def initialize(self, tasks, selected_tasks):
+        if self.live is None:
+            return  # the total is only shown live; walking 10,000 tasks for it is not free
         wanted = set(selected_tasks or tasks)
         stack = list(wanted)
         while stack:
@@ -54,8 +56,7 @@ class ProgressReporter(CfsReporter):
                     wanted.add(dep)
                     stack.append(dep)
         self.total = sum(1 for name in wanted if TASK_PREFIX in name) + len(self.uptodate)
-        if self.live is not None:
-            self.live.start()
+        self.live.start()
 
     def write(self, text):
         if self.live is not None:

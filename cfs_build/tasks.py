@@ -8,6 +8,7 @@ from doit.exceptions import InvalidDodoFile, TaskFailed
 from doit.reporter import ConsoleReporter
 
 from .build import FINDINGS, GENERATED, BuildState
+from .collector import resume_collector
 from .names import SPEC, spec_of
 from .project import find_root
 from .runlog import current_run
@@ -22,6 +23,7 @@ def task_name(node: str, prefix: str = "") -> str:
 
 
 def _run(state: BuildState, node: str):
+    resume_collector()
     result = state.generate(node)
     if result.outcome == GENERATED:
         return result.values()
@@ -143,6 +145,7 @@ class CfsReporter(ConsoleReporter):
                 sum(e.get("cost_usd") or 0.0 for e in entries))
 
     def complete_run(self):
+        resume_collector()
         seconds = time.monotonic() - self.started
         for title, items in (("failed", self.failed), ("findings", self.findings)):
             for name, message in items:
@@ -186,3 +189,4 @@ def state_for(root: Path, project=None) -> BuildState:
 
 def project_tasks(start: Path | str = ".", prefix: str = "") -> list[dict]:
     return make_tasks(state_for(find_root(Path(start))), prefix)
+
