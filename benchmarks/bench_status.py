@@ -2,8 +2,10 @@
 
 The floor is a plain Python loop that reads and SHA-1-hashes every spec and output
 file. `cfs status` is run in-process through ``cfs_build.cli.main`` (stdout
-discarded), cold (no ``.cfs/`` index) and repeated (index present), and once more
-as a subprocess to show interpreter start-up and import cost. The rows are measured
+discarded): cold (no ``.cfs/``: no parse index, no snapshot), repeated (the
+snapshot of the previous run holds), once more as a subprocess to show interpreter
+start-up and import cost, and after one spec file was written again unchanged (the
+snapshot is discarded; the parse index still knows every file's content). The rows are measured
 in interleaved rounds and reported as medians. The OS page cache is warm for every
 row: nothing here drops it.
 
@@ -32,6 +34,7 @@ from cfs_build import cli  # noqa: E402
 from cfs_build.index import INDEX_DIR  # noqa: E402
 from cfs_build.manifest import MANIFEST, read_manifest  # noqa: E402
 from cfs_build.names import TREE_DIR  # noqa: E402
+from cfs_build.snapshot import SNAPSHOT_FILE  # noqa: E402
 
 COLD_GOAL, WARM_GOAL = 5.0, 1.0
 
@@ -61,8 +64,14 @@ def cfs_status(root: Path) -> None:
 
 
 def drop_index(root: Path) -> None:
-    for index in (root / INDEX_DIR).glob("index*"):
-        index.unlink()
+    """Forget everything earlier runs kept: the parse index and the snapshot."""
+    for kept in (*(root / INDEX_DIR).glob("index*"), root / SNAPSHOT_FILE):
+        kept.unlink(missing_ok=True)
+
+
+def resave(path: Path) -> None:
+    """Write a file again with the bytes it has: its times change, its content does not."""
+    path.write_bytes(path.read_bytes())
 
 
 def subprocess_status(root: Path) -> None:
@@ -82,13 +91,17 @@ def measure(root: Path, runs: int) -> dict[str, float]:
     files = project_files(root)
     floor(files)
     cfs_status(root)  # imports everything and fills the page cache; not timed
-    samples: dict[str, list[float]] = {"floor": [], "cold": [], "warm": [], "subprocess": []}
+    samples: dict[str, list[float]] = {"floor": [], "cold": [], "warm": [], "subprocess": [],
+                                       "resaved": []}
+    spec = Path(files[len(files) // 4])  # some _node.md (specs come first in files)
     for _ in range(runs):
         samples["floor"].append(timed(floor, files))
         drop_index(root)  # outside the timing: unlinking a big file can take a while
-        samples["cold"].append(timed(cfs_status, root))  # leaves the index for warm runs
+        samples["cold"].append(timed(cfs_status, root))  # leaves index and snapshot behind
         samples["warm"].append(timed(cfs_status, root))
         samples["subprocess"].append(timed(subprocess_status, root))
+        resave(spec)  # the snapshot no longer holds; the index still knows every file
+        samples["resaved"].append(timed(cfs_status, root))
     result = {key: statistics.median(values) for key, values in samples.items()}
     result["files"] = len(files)
     return result
@@ -99,10 +112,12 @@ def table(result: dict[str, float], leaves: int, nodes: int, runs: int) -> str:
     rows = [
         (f"floor: read + SHA-1 every spec and output file ({result['files']:,} files)",
          "floor"),
-        ("`cfs status`, cold (no `.cfs/` index)", "cold"),
-        ("`cfs status`, repeated (index present)", "warm"),
+        ("`cfs status`, cold (no `.cfs/`: every spec parsed)", "cold"),
+        ("`cfs status`, repeated (the snapshot holds)", "warm"),
         ("`cfs status`, repeated, as a subprocess (start-up and imports included)",
          "subprocess"),
+        ("`cfs status` after one spec was saved again (snapshot discarded, index used)",
+         "resaved"),
     ]
     lines = [f"{leaves:,} leaves ({nodes:,} nodes), median of {runs} runs, "
              f"{os.cpu_count()} cores, Python {platform.python_version()}, "

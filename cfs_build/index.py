@@ -8,7 +8,10 @@ that produced its summaries changes.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import marshal
+import os
+import sys
 from pathlib import Path
 
 import xxhash
@@ -31,7 +34,28 @@ def _code_fingerprint() -> bytes:
     here = Path(__file__).parent
     for name in _PRODUCERS:
         digest.update((here / name).read_bytes())
+    digest.update(libraries_stamp())
     return digest.digest()
+
+
+def libraries_stamp() -> bytes:
+    """The Python and parser libraries in use: another version may parse differently.
+
+    Found without importing them (a warm run never needs them): each package's
+    __init__.py, which states its version, with its size and modification time.
+    """
+    parts = [sys.version.encode()]
+    for name in ("markdown_it", "yaml"):
+        try:
+            spec = importlib.util.find_spec(name)
+            origin = spec.origin if spec is not None else None
+            stat = os.stat(origin) if origin else None
+            head = Path(origin).read_bytes() if origin else b""
+        except (ImportError, ValueError, OSError):
+            origin, stat, head = None, None, b""
+        parts.append(f"{name}:{origin}:{stat and stat.st_mtime_ns}:{stat and stat.st_size}:"
+                     .encode() + hashlib.sha1(head).digest())
+    return b"\0".join(parts)
 
 
 def content_key(data: bytes) -> tuple[int, bytes]:

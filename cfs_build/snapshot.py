@@ -27,7 +27,7 @@ from pathlib import Path
 from . import parallel
 from .errors import Finding
 from .files import atomic_write
-from .index import INDEX_DIR
+from .index import INDEX_DIR, libraries_stamp
 from .status import ArtifactStatus, Orphan
 
 FORMAT = 1
@@ -49,6 +49,7 @@ def _fingerprint() -> bytes:
     here = Path(__file__).parent
     for path in sorted(here.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update(libraries_stamp())
     return digest.digest()
 
 

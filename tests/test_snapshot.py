@@ -270,3 +270,14 @@ def test_a_no_op_doit_reads_no_spec_file(tmp_path, monkeypatch, capsys):
     out = tmp_path / "doit-output.txt"
     assert DoitMain(ModuleTaskLoader(vars(dodo))).run(["-o", str(out)]) == 0
     assert "cfs: 0 generated, 4 up to date, 0 failed" in out.read_text()
+
+
+def test_another_parser_library_version_discards_index_and_snapshot(project_root, monkeypatch):
+    from cfs_build import index as index_module
+    assert Project(project_root).snapshot is not None
+    assert index_module.Index(project_root).entries
+    upgraded = lambda: b"markdown_it 99"  # noqa: E731
+    monkeypatch.setattr(snapshot, "libraries_stamp", upgraded)
+    monkeypatch.setattr(index_module, "libraries_stamp", upgraded)
+    assert index_module.Index(project_root).entries == {}  # made by other code: dropped
+    assert Project(project_root).snapshot is None
