@@ -91,7 +91,7 @@ class CfsReporter(ConsoleReporter):
             self._said_up_to_date(name)
 
     def _said_up_to_date(self, name: str) -> None:
-        pass  # a person asked for less; see ProgressReporter
+        """Tell of one up-to-date task: silent here; ProgressReporter does so with -v."""
 
     @staticmethod
     def _is_generation(task) -> bool:
