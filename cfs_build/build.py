@@ -1,7 +1,6 @@
 """One build run: shared state, the up-to-date check, and one generation end to end."""
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -14,7 +13,7 @@ from .chain import safe_relpath
 from .config import Config, load_config
 from .document import generator_document
 from .errors import CfsError
-from .files import UnreadableFile, atomic_write
+from .files import UnreadableFile, atomic_write, stamp_of
 from .generators import GenerationFailed, Generator, Usage, make_generator, prompt_id
 from .graph import BuildGraph, build_graph
 from .index import INDEX_DIR
@@ -69,11 +68,12 @@ class BuildState:
         self.runlog = start_run(self.root)
         self._slots: threading.Semaphore | None = None
         # The statuses the project was read with stay valid while the manifest file and
-        # the producers' files keep the stamps they have now; after that, each status is
-        # computed again from the tree (read then, if it was not yet).
-        self._manifest_stamp = self._stamp(MANIFEST)
-        self._manifest = None
+        # the producers' files keep the stamps they had when the project read them;
+        # after that, each status is computed again from the tree (read then, if it was
+        # not yet).
         report = self.project.report()
+        self._manifest_stamp = self.project.seen_stamp(MANIFEST)
+        self._manifest = None
         self.artifacts: list[str] = [s.name for s in report.artifacts]
         self._outputs = {s.name: s.path for s in report.artifacts}
         self._paths: dict[str, str] = {}
@@ -84,7 +84,7 @@ class BuildState:
         for producer in self._all_producers:
             rel = self.path(producer)  # None: a node that does not parse (an error)
             if rel is not None:
-                self._file_stamps[rel] = self._stamp(rel)
+                self._file_stamps[rel] = self.project.seen_stamp(rel)
         self._statuses: dict[str, object] = {spec_of(s.name): s for s in report.artifacts}
         self.results: list[Result] = []
 
@@ -147,17 +147,13 @@ class BuildState:
         return self._manifest
 
     def _stamp(self, rel: str) -> tuple | None:
-        try:
-            stat = os.stat(f"{self.root}/{rel}")
-        except OSError:
-            return None
-        return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        return stamp_of(f"{self.root}/{rel}")
 
     def _refresh_inputs(self, producers) -> None:
         # A producer may have been regenerated (in this process or a worker process)
         # since its file was read: drop what is cached of files whose stat changed.
-        # Every producer's stamp is taken when the state is made, before anything is
-        # read and before doit forks workers, so a worker compares with that too.
+        # Every producer's stamp is the one it had when the project read it, known
+        # before doit forks workers, so a worker compares with that too.
         for producer in producers:
             rel = self.path(producer)
             if rel is None:
@@ -181,7 +177,7 @@ class BuildState:
             found = self._statuses.get(node)
             if found is None:
                 manifest = self.manifest()
-                info = self.project.tree.nodes[node]
+                info = self._node_info(node)
                 found = artifact_status(self.project.tree, self.project.resolver, manifest,
                                         node, artifact_of(node), info.output,
                                         self.project.ranks.get(node))
@@ -236,8 +232,17 @@ class BuildState:
             prompt=prompt_id() if getattr(generator, "SENDS_PROMPT", False) else None,
             message=result.message.splitlines()[0][:300] if result.message else "")
 
+    def _node_info(self, node: str):
+        info = self.project.tree.nodes.get(node)
+        if info is None or info.output is None:
+            # The tree is read after the statuses when they came from the snapshot; a
+            # node deleted in between is not there to build.
+            raise CfsError(f"{node} has no output in the spec tree any more (it changed "
+                           "since this build started); run the build again")
+        return info
+
     def _generate(self, node: str, fresh: bool) -> Result:
-        info = self.project.tree.nodes[node]
+        info = self._node_info(node)
         with self.lock:
             status = self.status(node)
             if MODIFIED in status.flags or UNTRACKED in status.flags:

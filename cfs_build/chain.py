@@ -97,6 +97,9 @@ class Resolver:
         self.root: Path = tree.root
         self._prefix = f"{tree.root}/"
         self._files: dict[str, tuple[str | None, bytes | None] | UnreadableFile] = {}
+        # Each file's stamp as it was read (None: not there), for whoever must notice
+        # a later change (files.stamp).
+        self.stamps: dict[str, tuple | None] = {}
         self._chains: dict[str, Chain] = {}
         # What every node passes down to the chains below it (positions, problems and
         # their digests joined), from its root down: siblings share it, so each
@@ -114,8 +117,9 @@ class Resolver:
     def _file(self, rel: str) -> tuple[str | None, bytes | None]:
         cached = self._files.get(rel)
         if cached is None:
+            seen: list = []
             try:
-                data = read_bytes(self._prefix + rel, rel)
+                data = read_bytes(self._prefix + rel, rel, seen)
                 if data is None:
                     cached = (None, None)
                 else:
@@ -129,6 +133,7 @@ class Resolver:
             except UnreadableFile as exc:
                 cached = exc
             self._files[rel] = cached
+            self.stamps[rel] = seen[0] if seen else None
         if isinstance(cached, UnreadableFile):
             raise cached
         return cached
@@ -137,9 +142,14 @@ class Resolver:
         """Every project file looked at so far (present or not), project-relative."""
         return list(self._files)
 
+    def files_missing(self) -> set[str]:
+        """The files looked at so far that did not exist."""
+        return {rel for rel, found in self._files.items() if found == (None, None)}
+
     def forget(self, rel: str) -> None:
         """Drop what is known of a file (after it was rewritten)."""
         self._files.pop(rel, None)
+        self.stamps.pop(rel, None)
         self._chains.clear()
 
     # -- references ----------------------------------------------------------

@@ -34,14 +34,31 @@ def decode(data: bytes, rel: str) -> str:
         ) from None
 
 
-def read_all(path: str) -> bytes:
+def stamp(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What changes whenever a file is written: times in nanoseconds, size, inode."""
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+
+
+def stamp_of(path: str) -> tuple[int, int, int, int] | None:
+    """The stamp of the file at ``path`` now; None when it cannot be looked at."""
+    try:
+        return stamp(os.stat(path))
+    except OSError:
+        return None
+
+
+def read_all(path: str, stamps: list | None = None) -> bytes:
     """All bytes of a file; raises OSError like ``open`` would.
 
+    ``stamps``: a list to append the stamp of the very file read to (taken before
+    reading, so a later write always shows as a different stamp).
     Plain os calls: a big tree reads every file on every run, and ``open()`` builds a
     buffered file object and calls fstat for each, which costs twice the read itself.
     """
     fd = os.open(path, os.O_RDONLY | _NOINHERIT)
     try:
+        if stamps is not None:
+            stamps.append(stamp(os.fstat(fd)))
         data = os.read(fd, 65536)
         if not data:
             return data
@@ -61,10 +78,10 @@ def read_all(path: str) -> bytes:
 _NOINHERIT = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
-def read_bytes(path: Path, rel: str) -> bytes | None:
-    """The file's bytes, or None when there is no such file."""
+def read_bytes(path: Path, rel: str, stamps: list | None = None) -> bytes | None:
+    """The file's bytes, or None when there is no such file (see read_all for stamps)."""
     try:
-        return read_all(os.fspath(path))
+        return read_all(os.fspath(path), stamps)
     except FileNotFoundError:
         return None
     except IsADirectoryError:

@@ -29,7 +29,18 @@ _PRODUCERS = ("node.py", "names.py", "files.py", "errors.py", "hashing.py", "tre
               "index.py")
 
 
+_FINGERPRINT: bytes | None = None
+
+
 def _code_fingerprint() -> bytes:
+    """Taken once per process, as the snapshot's is (see snapshot._fingerprint)."""
+    global _FINGERPRINT
+    if _FINGERPRINT is None:
+        _FINGERPRINT = _read_fingerprint()
+    return _FINGERPRINT
+
+
+def _read_fingerprint() -> bytes:
     digest = hashlib.sha1(str(FORMAT).encode())
     here = Path(__file__).parent
     for name in _PRODUCERS:

@@ -10,6 +10,7 @@ from . import snapshot
 from .artifacts import settle_pending
 from .chain import Chain, Resolver, safe_relpath
 from .errors import ERROR, CfsError, Finding
+from .files import stamp_of
 from .graph import artifact_producers
 from .index import Index
 from .manifest import MANIFEST, Manifest, read_manifest
@@ -110,7 +111,24 @@ class Project:
 
     @cached_property
     def manifest(self) -> Manifest:
+        self._manifest_stamp = stamp_of(f"{self.root}/{MANIFEST}")  # before reading it
         return read_manifest(self.root)
+
+    def seen_stamp(self, rel: str) -> tuple | None:
+        """The files.stamp a file had when this analysis read it (None: it was not there).
+
+        For a file the analysis did not read, its stamp now.
+        """
+        if self.snapshot is not None:
+            try:
+                return self.snapshot.stamp(rel)
+            except KeyError:
+                pass
+        elif rel == MANIFEST and "manifest" in self.__dict__:
+            return self._manifest_stamp
+        elif "resolver" in self.__dict__ and rel in self.resolver.stamps:
+            return self.resolver.stamps[rel]
+        return stamp_of(f"{self.root}/{rel}")
 
     @cached_property
     def ranks(self) -> dict[str, int | None]:
@@ -151,7 +169,10 @@ class Project:
         except ValueError:
             pass
         wanted.discard(None)
-        if self.snapshot is not None:
+        if self.snapshot is not None and not any(f.severity == ERROR
+                                                 for f in self.snapshot.findings):
+            # Without errors every output belongs to one leaf, and each such leaf has
+            # a status: the same answer as looking through the tree.
             for status in self.snapshot.statuses:
                 if status.path == reference or safe_relpath(status.path) in wanted:
                     return status.node
@@ -184,14 +205,20 @@ class Project:
     def _record(self, report: Report) -> None:
         """Keep this analysis for the next run (see snapshot.py)."""
         tree = self.tree
-        if not self.use_index or tree.guarded:
+        if not self.use_index:
+            return
+        if tree.guarded:
+            snapshot.forget(self.root)  # a link's target may change unseen: keep none
             return
         intents = {s.node: tree.nodes[s.node].intent for s in report.artifacts}
         snap = snapshot.Snapshot(report.findings, report.artifacts, report.orphans, intents,
                                  self.producers)
         watched = [*tree.dirs, *(info.file for info in tree.nodes.values()), MANIFEST,
                    *self.resolver.files_read()]
-        snapshot.save(self.root, snap, watched, self.began)
+        absent = self.resolver.files_missing()
+        if not self.manifest.existed:
+            absent.add(MANIFEST)
+        snapshot.save(self.root, snap, watched, self.began, absent)
 
     def status_of(self, reference: str) -> ArtifactStatus:
         name = artifact_of(self.node_name(reference))

@@ -19,9 +19,10 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import tempfile
 import time
 from array import array
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from . import parallel
@@ -42,9 +43,21 @@ def now() -> int:
     return time.time_ns()
 
 
+_FINGERPRINT: bytes | None = None
+
+
 def _fingerprint() -> bytes:
-    # The analysis is only as good as the code that made it: any edit to the package's
-    # own modules (not the generator backends) makes every snapshot obsolete.
+    """The code this process runs: any edit to the package's own modules (not the
+    generator backends), or another Python or parser library, makes a snapshot
+    obsolete. Taken once, when first needed, and kept for the life of the process:
+    a module edited while it runs must not stamp what the old code found as new."""
+    global _FINGERPRINT
+    if _FINGERPRINT is None:
+        _FINGERPRINT = _read_fingerprint()
+    return _FINGERPRINT
+
+
+def _read_fingerprint() -> bytes:
     digest = hashlib.sha1(str(FORMAT).encode())
     here = Path(__file__).parent
     for path in sorted(here.glob("*.py")):
@@ -87,16 +100,41 @@ def signatures(root: Path, paths: list[str]) -> array:
     return sigs
 
 
-def too_recent(sigs: array, began: int) -> bool:
-    """Some path changed so close to ``began`` that a change in the same tick could hide."""
+def too_recent(sigs: array, began: int, paths: list[str], absent=frozenset()) -> bool:
+    """Some path changed too close to ``began`` to be told apart from a later change.
+
+    ``began`` is on the file system's clock (see file_system_clock). A path that
+    cannot be looked at now counts as changed unless the analysis found it ``absent``
+    too: it was there when it was read.
+    """
     for i in range(0, len(sigs), 4):
         mtime, ctime = sigs[i], sigs[i + 1]
-        if mtime < 0 and not ctime:
-            continue  # an error, not times: it is compared as it is
+        if mtime < 0 and not ctime:  # an error, not times
+            if paths[i // 4] not in absent:
+                return True
+            continue
         coarse = mtime % SECOND == 0 or ctime % SECOND == 0
         if max(mtime, ctime) >= began - (COARSE_MARGIN if coarse else MARGIN):
             return True
     return False
+
+
+def file_system_clock(directory: Path) -> int:
+    """How far the file system's clock is ahead of this machine's, in nanoseconds.
+
+    File times come from the machine that holds the files (a file server's clock,
+    or a host's under a container), ``began`` from this one's: a file made now
+    says which way and how far they differ.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, probe = tempfile.mkstemp(prefix=".clock.", dir=directory)
+    try:
+        made = os.fstat(fd).st_mtime_ns
+        here = time.time_ns()
+    finally:
+        os.close(fd)
+        os.unlink(probe)
+    return made - here
 
 
 @dataclass(frozen=True)
@@ -108,6 +146,25 @@ class Snapshot:
     orphans: tuple[Orphan, ...]
     intents: dict[str, str]  # node -> the first line under its name heading
     producers: dict[str, tuple[str, ...]]  # artifact -> artifacts its chain reads
+    # The watched paths and their signatures, as checked when the snapshot was loaded.
+    paths: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    recorded: bytes = field(default=b"", compare=False, repr=False)
+    _where: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def stamp(self, rel: str) -> tuple[int, int, int, int] | None:
+        """The files.stamp of a watched path as the analysis saw it (None: not there).
+
+        Raises KeyError for a path the snapshot does not watch.
+        """
+        if not self._where:
+            self._where.update((path, i) for i, path in enumerate(self.paths))
+        i = self._where[rel] * 4
+        sig = array("q")
+        sig.frombytes(self.recorded[i * 8:(i + 4) * 8])
+        mtime, ctime, size, ino = sig
+        if mtime < 0 and not ctime:
+            return None
+        return (mtime, ctime, size, ino + _FULL if ino < 0 else ino)
 
     def _payload(self) -> tuple:
         return (
@@ -165,23 +222,27 @@ def load(root: Path) -> Snapshot | None:
     if not _unchanged(root, paths, recorded):
         return None
     try:
-        return Snapshot._from_payload(payload)
+        found = Snapshot._from_payload(payload)
     except (TypeError, ValueError):
         return None
+    return replace(found, paths=tuple(paths), recorded=recorded)
 
 
-def save(root: Path, snapshot: Snapshot, watched: list[str], began: int) -> bool:
+def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
+         absent=frozenset()) -> bool:
     """Record ``snapshot`` with the signatures of ``watched`` (project-relative paths).
 
-    Nothing is recorded (and an older snapshot is removed) when a watched path changed
-    too recently to be told apart from a later change. Best effort: a read-only
-    project simply gets no snapshot.
+    ``absent``: the watched paths the analysis found missing. Nothing is recorded
+    (and an older snapshot is removed) when a watched path changed too recently to
+    be told apart from a later change, or is gone although the analysis read it.
+    Best effort: a read-only project simply gets no snapshot.
     """
     path = root / SNAPSHOT_FILE
     paths = list(dict.fromkeys(watched))
     try:
         sigs = signatures(root, paths)
-        if too_recent(sigs, began):
+        began += file_system_clock(path.parent)
+        if too_recent(sigs, began, paths, absent):
             path.unlink(missing_ok=True)
             return False
         data = marshal.dumps((FORMAT, _fingerprint(), "\0".join(paths), sigs.tobytes(),
@@ -191,3 +252,10 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int) -> bool
         return False
     return True
 
+
+def forget(root: Path) -> None:
+    """Remove the project's snapshot, if any (best effort)."""
+    try:
+        (root / SNAPSHOT_FILE).unlink()
+    except OSError:
+        pass

@@ -109,8 +109,9 @@ class Tree:
     # edges, the cycles): computed once per tree by whoever asks first.
     _memo: dict[str, object] = field(default_factory=dict, repr=False)
     # Every directory the walk listed below code-from-spec/ (project-relative, the base
-    # first), and whether it had to guard against a directory reachable by two paths
-    # (a symlink or a mount): what a snapshot must watch to notice a node come or go.
+    # first), and whether it met a symlink or a mount point (then the walk guards
+    # against reaching a directory twice, and no snapshot is kept: a link's target
+    # can change without any directory of the tree changing).
     dirs: tuple[str, ...] = ()
     guarded: bool = False
 

@@ -17,9 +17,9 @@ def list_dir(rel: str, path: str, found: Callable[[tuple[str, str]], None],
              with_node: list[str], without: list[str]) -> None:
     """Classify one directory and hand each subdirectory to ``found`` as (rel, path).
 
-    Without symlinked directories or mount points below the tree every directory
-    has one path, so no identity check (a stat per directory) is needed; meeting a
-    symlinked directory raises NeedsGuard. Dot entries are not part of the tree.
+    Without symlinks or mount points below the tree every directory has one path, so
+    no identity check (a stat per directory) is needed; meeting a symlink raises
+    NeedsGuard. Dot entries are not part of the tree.
     """
     try:
         with os.scandir(path) as listing:
@@ -35,12 +35,15 @@ def list_dir(rel: str, path: str, found: Callable[[tuple[str, str]], None],
         if name[0] == ".":
             continue
         try:
+            if entry.is_symlink():
+                # What a link points at can change, or appear, without this directory
+                # changing: a link to a directory may reach one twice, and any link
+                # keeps the tree from being snapshotted (see tree.Tree.guarded).
+                raise NeedsGuard
             if name == NODE_FILE:
                 has_node = entry.is_file()
             if not entry.is_dir():
                 continue
-            if entry.is_symlink():
-                raise NeedsGuard
         except OSError:
             continue
         found((f"{rel}/{name}" if rel else name, entry.path))

@@ -349,6 +349,5 @@ def test_cfs_build_in_process_leaves_the_callers_streams_in_place(tmp_path, monk
         monkeypatch.setattr("sys.stdout", out)
         monkeypatch.setattr("sys.stderr", err)
         assert cli.main(["-C", str(proj.root), "build", "-j", "4"]) == 0
-        import sys
         assert sys.stdout is out and sys.stderr is err
         assert "cfs: 4 generated" in out.getvalue()

@@ -159,8 +159,8 @@ def test_file_systems_with_whole_second_times_get_the_wider_margin(monkeypatch):
     monkeypatch.setattr(snapshot, "COARSE_MARGIN", 2 * snapshot.SECOND)
     began = 100 * snapshot.SECOND + 12345
 
-    def recent(*sig):
-        return snapshot.too_recent(array("q", sig), began)
+    def recent(*sig, absent=frozenset()):
+        return snapshot.too_recent(array("q", sig), began, ["some/file"], absent)
 
     assert not recent(began - snapshot.SECOND // 5, began - snapshot.SECOND // 5, 1, 1)
     assert recent(began - snapshot.SECOND // 20, began - snapshot.SECOND, 1, 1)
@@ -170,8 +170,10 @@ def test_file_systems_with_whole_second_times_get_the_wider_margin(monkeypatch):
     assert not recent(97 * snapshot.SECOND, 97 * snapshot.SECOND, 1, 1)
     # The change time counts too: a program can set the modification time back.
     assert recent(50 * snapshot.SECOND + 1, began - 1000, 1, 1)
-    # An error (a path that is gone) has no times to compare.
-    assert not recent(-2, 0, 0, 0)
+    # A path that cannot be looked at: fine if the analysis found it missing too,
+    # a change if the analysis read it.
+    assert not recent(-2, 0, 0, 0, absent={"some/file"})
+    assert recent(-2, 0, 0, 0)
 
 
 def test_new_code_or_a_damaged_file_means_no_snapshot(project_root, monkeypatch):
@@ -262,7 +264,7 @@ def test_a_no_op_doit_reads_no_spec_file(tmp_path, monkeypatch, capsys):
 
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
-    proj = _built_and_settled(tmp_path, monkeypatch)
+    _built_and_settled(tmp_path, monkeypatch)
     dodo = importlib.import_module("cfs_build.dodo")
     assert DoitMain(ModuleTaskLoader(vars(dodo))).run(["list"]) == 0
     assert "gen:app/cli" in capsys.readouterr().out
@@ -279,5 +281,124 @@ def test_another_parser_library_version_discards_index_and_snapshot(project_root
     upgraded = lambda: b"markdown_it 99"  # noqa: E731
     monkeypatch.setattr(snapshot, "libraries_stamp", upgraded)
     monkeypatch.setattr(index_module, "libraries_stamp", upgraded)
+    # As a new process would: the fingerprints are taken once per process.
+    monkeypatch.setattr(snapshot, "_FINGERPRINT", None)
+    monkeypatch.setattr(index_module, "_FINGERPRINT", None)
     assert index_module.Index(project_root).entries == {}  # made by other code: dropped
     assert Project(project_root).snapshot is None
+
+
+def _linked_node_target_appears(root):
+    target = root.parent / "late_node.md"
+    (root / "code-from-spec/app/late").mkdir()
+    os.symlink(target, root / "code-from-spec/app/late/_node.md")
+    return lambda: target.write_text(spec("SPEC/app/late", "# Agent\nW.\n",
+                                          "output: out/late.py"))
+
+
+def _linked_directory_appears(root):
+    target = root.parent / "elsewhere"
+    os.symlink(target, root / "code-from-spec/app/linked")
+
+    def change():
+        target.mkdir()
+        (target / "_node.md").write_text(spec("SPEC/app/linked", "# Agent\nW.\n",
+                                              "output: out/linked.py"))
+    return change
+
+
+def _stray_link_target_goes(root):
+    target = root.parent / "stray.md"
+    target.write_text("# stray\n")
+    os.symlink(target, root / "code-from-spec/_node.md")
+    return target.unlink
+
+
+LINKS = {"dangling _node.md link, target made later": _linked_node_target_appears,
+         "dangling directory link, target made later": _linked_directory_appears,
+         "stray _node.md link, target removed": _stray_link_target_goes}
+
+
+@pytest.mark.parametrize("setup", LINKS.values(), ids=LINKS.keys())
+def test_a_tree_with_a_symlink_is_never_snapshotted(project_root, setup):
+    # What a link points at can change without any directory of the tree changing.
+    change = setup(project_root)
+    settle()
+    Project(project_root).report()
+    assert not (project_root / snapshot.SNAPSHOT_FILE).exists()
+    before = fresh(project_root)
+    change()
+    assert Project(project_root).report().as_dict() == fresh(project_root) != before
+
+
+def test_a_file_deleted_while_the_analysis_runs_is_never_trusted(project_root, monkeypatch):
+    import cfs_build.project as project_module
+    (project_root / snapshot.SNAPSHOT_FILE).unlink()
+    real = project_module.artifact_statuses
+
+    def then_deleted(*args, **kwargs):
+        found = real(*args, **kwargs)
+        (project_root / "out/store.py").unlink()  # another process, just after the read
+        return found
+
+    monkeypatch.setattr(project_module, "artifact_statuses", then_deleted)
+    Project(project_root).report()
+    assert not (project_root / snapshot.SNAPSHOT_FILE).exists()
+    monkeypatch.setattr(project_module, "artifact_statuses", real)
+    assert Project(project_root).report().as_dict() == fresh(project_root)
+
+
+def test_a_file_system_clock_behind_this_one_is_allowed_for(project_root, monkeypatch):
+    # File times come from the machine holding the files. Were its clock ten seconds
+    # behind, files changed just before the analysis would look ten seconds old.
+    (project_root / snapshot.SNAPSHOT_FILE).unlink()
+    monkeypatch.setattr(snapshot, "file_system_clock", lambda directory: -10 * snapshot.SECOND)
+    Project(project_root).report()
+    assert not (project_root / snapshot.SNAPSHOT_FILE).exists()
+
+
+def test_the_file_system_clock_of_a_local_directory_is_this_one(tmp_path):
+    assert abs(snapshot.file_system_clock(tmp_path)) < snapshot.SECOND
+    assert list(tmp_path.iterdir()) == []  # the probe file is gone
+
+
+def test_an_output_shared_by_two_nodes_names_the_same_node_either_way(tmp_path):
+    root = write_tree(tmp_path / "proj", {
+        "SPEC/app": spec("SPEC/app", "Root.\n"),
+        "SPEC/app/gen": spec("SPEC/app/gen", "# Public\n## R\nx\n", "output: out/x.py"),
+        "SPEC/app/gen/leaf": spec("SPEC/app/gen/leaf", "# Agent\nW.\n", "output: out/x.py"),
+    })
+    settle()
+    Project(root).report()
+    assert Project(root).snapshot is not None
+    assert Project(root).node_name("out/x.py") == \
+        Project(root, use_index=False).node_name("out/x.py")
+
+
+@pytest.mark.parametrize("from_snapshot", [True, False], ids=["snapshot", "no snapshot"])
+def test_a_build_notices_a_producer_regenerated_after_the_project_was_read(
+        project_root, from_snapshot):
+    # Another cfs process rewrites out/store.py and records it between this process
+    # reading the project and planning its build: the consumer out/cli.py is stale.
+    from cfs_build.build import BuildState
+    from cfs_build.hashing import checksum
+    project = Project(project_root, use_index=from_snapshot)
+    assert (project.snapshot is not None) == from_snapshot
+    project.report()
+    (project_root / "out/store.py").write_text("store = 2\n")
+    with update_manifest(project_root) as entries:
+        old = entries["ARTIFACT/app/store"]
+        entries[old.name] = ManifestEntry(old.name, old.path, checksum("store = 2\n"),
+                                          old.chain)
+    state = BuildState(project_root, project=project, generator=object())
+    now = {a: s.flags for a, s in state.statuses().items()}
+    expected = {a["name"]: tuple(a["status"]) for a in fresh(project_root)["artifacts"]}
+    assert now == expected
+    assert now["ARTIFACT/app/cli"] == ("stale",)
+    assert "ARTIFACT/app/cli" in state.may_run()
+
+
+def test_the_fingerprint_is_taken_once_per_process(monkeypatch):
+    first = snapshot._fingerprint()
+    monkeypatch.setattr(snapshot, "_read_fingerprint", lambda: b"edited while running")
+    assert snapshot._fingerprint() == first
