@@ -19,6 +19,7 @@ floor round by round, so a busy moment on the machine touches all of them alike.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -53,15 +54,15 @@ def run(argv: list[str], cwd: Path, noop: bool = False) -> float:
 
 
 def full_doit_state(root: Path, path: Path) -> None:
-    """doit's json state as a build through doit leaves it: one entry per task run."""
-    values = {"outcome": "generated", "changed": True, "seconds": 12.5,
-              "input_tokens": 5210, "output_tokens": 1830, "cost_usd": 0.0431}
+    """doit's json state as a build through doit leaves it: one entry per task run
+    (what doit keeps of a task whose action returned a text: a digest of it)."""
     state = {}
     for directory, _, names in os.walk(root / TREE_DIR):
         if "_node.md" in names:
             rel = os.path.relpath(directory, root / TREE_DIR)
             if rel.count(os.sep) == 2:  # the benchmark's leaves
-                state[f"gen:{rel}"] = {"_values_:": values, "result:": values,
+                digest = hashlib.md5(rel.encode()).hexdigest()
+                state[f"gen:{rel}"] = {"_values_:": {}, "result:": digest,
                                        "checker:": "MD5Checker", "deps:": []}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(state))

@@ -1,6 +1,7 @@
 """doit tasks: one per artifact, with uptodate callables, and the reporter that sums a run up."""
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def _run(state: BuildState, node: str):
     resume_collector()
     result = state.generate(node)
     if result.outcome == GENERATED:
-        return result.values()
+        return result.summary()
     tag = "[findings] " if result.outcome == FINDINGS else ""
     return TaskFailed(f"{tag}{node}: {result.message}")
 
@@ -71,6 +72,15 @@ def make_tasks(state: BuildState, prefix: str = "", only: set[str] | None = None
     return tasks
 
 
+def _summary(task) -> dict:
+    """What a generation task returned (Result.summary), or nothing."""
+    try:
+        found = json.loads(task.result) if isinstance(task.result, str) else None
+    except ValueError:
+        found = None
+    return found if isinstance(found, dict) else {}
+
+
 class CfsReporter(ConsoleReporter):
     """Line-per-event output and an end-of-run summary (generated, failed, tokens, time)."""
 
@@ -110,7 +120,7 @@ class CfsReporter(ConsoleReporter):
     def add_success(self, task):
         if not self._is_generation(task):
             return
-        values = task.values or {}
+        values = _summary(task)
         self.tokens_in += values.get("input_tokens") or 0
         self.tokens_out += values.get("output_tokens") or 0
         self.cost += values.get("cost_usd") or 0.0

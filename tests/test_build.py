@@ -351,3 +351,14 @@ def test_cfs_build_in_process_leaves_the_callers_streams_in_place(tmp_path, monk
         assert cli.main(["-C", str(proj.root), "build", "-j", "4"]) == 0
         assert sys.stdout is out and sys.stderr is err
         assert "cfs: 4 generated" in out.getvalue()
+
+
+def test_doit_keeps_a_digest_per_generation_not_its_summary(proj):
+    # doit reads and writes its whole json state on every run; what a generation
+    # returns for the reporter is a text, of which doit keeps only a digest.
+    result = proj.doit(check=True)
+    assert "generated gen:app/cli (" in result.stdout
+    state = json.loads((proj.root / ".cfs/doit-state").read_text())
+    entry = state["gen:app/cli"]
+    assert entry["_values_:"] == {}
+    assert len(entry["result:"]) == 32 and int(entry["result:"], 16) >= 0
