@@ -10,9 +10,11 @@ It is trusted only when every one of those paths still has the recorded signatur
 made it is the code running now. Timestamps have a granularity, so a file changed
 twice within one tick can keep its signature; as git does with its index, a
 snapshot is never written while any of its files is that recent (changed within
-MARGIN of the moment the analysis began), and a file system that keeps whole
-seconds only gets a margin of two seconds. The change time cannot be set back by
-a program, so an edit that restores the old modification time is noticed too.
+MARGIN of the moment the analysis began, on the file system's own clock), and a
+file system that keeps whole seconds only gets a margin of two seconds. Nor is
+one written when a file the analysis read is gone by then. The change time cannot
+be set back by a program, so an edit that restores the old modification time is
+noticed too.
 """
 from __future__ import annotations
 
@@ -219,7 +221,10 @@ def load(root: Path) -> Snapshot | None:
     if (version != FORMAT or fingerprint != _fingerprint() or type(recorded) is not bytes
             or len(recorded) != len(paths) * 4 * 8):
         return None
-    if not _unchanged(root, paths, recorded):
+    try:
+        if not _unchanged(root, paths, recorded):
+            return None
+    except OSError:  # e.g. the root cannot be opened: then nothing is known
         return None
     try:
         found = Snapshot._from_payload(payload)
