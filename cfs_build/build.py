@@ -242,7 +242,8 @@ class BuildState:
             message=result.message.splitlines()[0][:300] if result.message else "")
 
     def _node_info(self, node: str):
-        info = self.project.tree.nodes.get(node)
+        with self.lock:  # the tree may be read here for the first time, by one thread
+            info = self.project.tree.nodes.get(node)
         if info is None or info.output is None:
             # The tree is read after the statuses when they came from the snapshot; a
             # node deleted in between is not there to build.

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .collector import pause_collector
+from .collector import pause_collector, resume_collector
 from .commands import (accept, build, cache, chain, check, completion, forget, graph, init,
                        makefile, prompt, runs, status, validate, verify)
 from .errors import CfsError
@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             project = Project(find_root(start))
             return module.run(args, project)
         finally:
+            resume_collector()  # whatever happened, the caller's thresholds come back
             if collecting:
                 gc.enable()
     except CfsError as exc:

@@ -192,7 +192,9 @@ def state_for(root: Path, project=None) -> BuildState:
     ``project``, when the caller has already read it, is used instead of reading again.
     """
     root = Path(root).resolve()
-    if root not in _STATES:
+    known = _STATES.get(root)
+    if known is None or (project is not None and known.project is not project):
+        # A project read anew (another cfs build in this process) gets its own state.
         _STATES[root] = BuildState(root, project=project)
     return _STATES[root]
 

@@ -362,3 +362,31 @@ def test_doit_keeps_a_digest_per_generation_not_its_summary(proj):
     entry = state["gen:app/cli"]
     assert entry["_values_:"] == {}
     assert len(entry["result:"]) == 32 and int(entry["result:"], 16) >= 0
+
+
+def test_a_second_cfs_build_in_the_same_process_sees_an_edit(tmp_path, monkeypatch, capfd):
+    from cfs_build import cli
+    proj = make_project(tmp_path)
+    monkeypatch.chdir(proj.root)
+    assert cli.main(["-C", str(proj.root), "build"]) == 0
+    proj.edit("SPEC/other", "Say hello.", "Say goodbye.")
+    proj.reset_log()
+    assert cli.main(["-C", str(proj.root), "build"]) == 0
+    calls = proj.calls()
+    assert len(calls) == 1 and "Say goodbye." in calls[0]["document"]
+    assert "cfs: 1 generated, 3 up to date" in capfd.readouterr().out
+
+
+def test_a_task_of_ones_own_runs_after_the_generations_it_names(proj):
+    # As the README says: tasks carry no doit targets, so a task using generated files
+    # names the generation in task_dep (with a file_dep to rerun when a file changes).
+    (proj.root / "dodo.py").write_text(
+        "from cfs_build.dodo import *\n\n"
+        "def task_count():\n"
+        "    return {'actions': ['wc -c < gen/other.txt > count.txt'],\n"
+        "            'file_dep': ['gen/other.txt'], 'task_dep': ['gen:*'],\n"
+        "            'targets': ['count.txt']}\n")
+    result = proj.doit("count", check=True)
+    assert "cfs: 4 generated" in result.stdout
+    size = (proj.root / "gen/other.txt").stat().st_size
+    assert int((proj.root / "count.txt").read_text()) == size
