@@ -29,24 +29,26 @@ _PRODUCERS = ("node.py", "names.py", "files.py", "errors.py", "hashing.py", "tre
               "index.py")
 
 
-_FINGERPRINT: bytes | None = None
+_FINGERPRINTS: dict[tuple, bytes] = {}
 
 
-def _code_fingerprint() -> bytes:
-    """Taken once per process, as the snapshot's is (see snapshot._fingerprint)."""
-    global _FINGERPRINT
-    if _FINGERPRINT is None:
-        _FINGERPRINT = _read_fingerprint()
-    return _FINGERPRINT
+def code_fingerprint(salt: str, names: tuple[str, ...]) -> bytes:
+    """A digest of this package's modules ``names``, the Python version and the parser
+    libraries (see libraries_stamp), with ``salt`` (a format version).
 
-
-def _read_fingerprint() -> bytes:
-    digest = hashlib.sha1(str(FORMAT).encode())
-    here = Path(__file__).parent
-    for name in _PRODUCERS:
-        digest.update((here / name).read_bytes())
-    digest.update(libraries_stamp())
-    return digest.digest()
+    Taken once per process and kept: a module edited while a process runs must not
+    stamp what the old code made as the new code's.
+    """
+    key = (salt, names)
+    found = _FINGERPRINTS.get(key)
+    if found is None:
+        digest = hashlib.sha1(salt.encode())
+        here = Path(__file__).parent
+        for name in names:
+            digest.update(name.encode() + b"\0" + (here / name).read_bytes())
+        digest.update(libraries_stamp())
+        found = _FINGERPRINTS[key] = digest.digest()
+    return found
 
 
 def libraries_stamp() -> bytes:
@@ -83,7 +85,7 @@ class Index:
         self.entries: dict[str, tuple] = {}
         self.used: set[str] = set()
         self.dirty = False
-        self.fingerprint = _code_fingerprint() if enabled else b""
+        self.fingerprint = code_fingerprint(f"index {FORMAT}", _PRODUCERS) if enabled else b""
         if enabled:
             self._load()
 

@@ -18,7 +18,6 @@ noticed too.
 """
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import tempfile
@@ -30,7 +29,7 @@ from pathlib import Path
 from . import parallel
 from .errors import Finding
 from .files import atomic_write
-from .index import INDEX_DIR, libraries_stamp
+from .index import INDEX_DIR, code_fingerprint
 from .status import ArtifactStatus, Orphan
 
 FORMAT = 1
@@ -45,27 +44,12 @@ def now() -> int:
     return time.time_ns()
 
 
-_FINGERPRINT: bytes | None = None
-
-
 def _fingerprint() -> bytes:
     """The code this process runs: any edit to the package's own modules (not the
     generator backends), or another Python or parser library, makes a snapshot
-    obsolete. Taken once, when first needed, and kept for the life of the process:
-    a module edited while it runs must not stamp what the old code found as new."""
-    global _FINGERPRINT
-    if _FINGERPRINT is None:
-        _FINGERPRINT = _read_fingerprint()
-    return _FINGERPRINT
-
-
-def _read_fingerprint() -> bytes:
-    digest = hashlib.sha1(str(FORMAT).encode())
-    here = Path(__file__).parent
-    for path in sorted(here.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    digest.update(libraries_stamp())
-    return digest.digest()
+    obsolete (index.code_fingerprint)."""
+    names = tuple(sorted(path.name for path in Path(__file__).parent.glob("*.py")))
+    return code_fingerprint(f"snapshot {FORMAT}", names)
 
 
 _HALF, _FULL = 1 << 63, 1 << 64

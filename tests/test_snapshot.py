@@ -278,12 +278,9 @@ def test_another_parser_library_version_discards_index_and_snapshot(project_root
     from cfs_build import index as index_module
     assert Project(project_root).snapshot is not None
     assert index_module.Index(project_root).entries
-    upgraded = lambda: b"markdown_it 99"  # noqa: E731
-    monkeypatch.setattr(snapshot, "libraries_stamp", upgraded)
-    monkeypatch.setattr(index_module, "libraries_stamp", upgraded)
+    monkeypatch.setattr(index_module, "libraries_stamp", lambda: b"markdown_it 99")
     # As a new process would: the fingerprints are taken once per process.
-    monkeypatch.setattr(snapshot, "_FINGERPRINT", None)
-    monkeypatch.setattr(index_module, "_FINGERPRINT", None)
+    monkeypatch.setattr(index_module, "_FINGERPRINTS", {})
     assert index_module.Index(project_root).entries == {}  # made by other code: dropped
     assert Project(project_root).snapshot is None
 
@@ -399,6 +396,9 @@ def test_a_build_notices_a_producer_regenerated_after_the_project_was_read(
 
 
 def test_the_fingerprint_is_taken_once_per_process(monkeypatch):
+    from cfs_build import index as index_module
     first = snapshot._fingerprint()
-    monkeypatch.setattr(snapshot, "_read_fingerprint", lambda: b"edited while running")
+    monkeypatch.setattr(index_module, "libraries_stamp", lambda: b"changed while running")
     assert snapshot._fingerprint() == first
+    monkeypatch.setattr(index_module, "_FINGERPRINTS", {})  # a new process
+    assert snapshot._fingerprint() != first
