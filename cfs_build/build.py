@@ -5,7 +5,6 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from pathlib import Path
 
 from .artifacts import output_path, write_artifact
@@ -16,7 +15,6 @@ from .document import generator_document
 from .errors import CfsError
 from .files import UnreadableFile, atomic_write, stamp_of
 from .generators import GenerationFailed, Generator, Usage, make_generator, prompt_id
-from .graph import BuildGraph, build_graph
 from .index import INDEX_DIR
 from .manifest import MANIFEST, read_manifest
 from .names import artifact_of, spec_of
@@ -96,10 +94,6 @@ class BuildState:
                 self._file_stamps[rel] = self.project.seen_stamp(rel)
         self._statuses: dict[str, object] = {spec_of(s.name): s for s in report.artifacts}
         self.results: list[Result] = []
-
-    @cached_property
-    def graph(self) -> BuildGraph:
-        return build_graph(self.project.tree)
 
     def path(self, artifact: str) -> str | None:
         """The project-relative output path of an artifact (None for one not known)."""

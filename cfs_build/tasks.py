@@ -32,11 +32,13 @@ def _run(state: BuildState, node: str):
     return TaskFailed(f"{tag}{node}: {result.message}")
 
 
-def make_tasks(state: BuildState, prefix: str = "", only: set[str] | None = None) -> list[dict]:
+def make_tasks(state: BuildState, prefix: str = "", only: set[str] | None = None,
+               changing: set[str] | None = None) -> list[dict]:
     """One doit task dict per artifact; ARTIFACT imports become task dependencies.
 
     ``only``: the artifacts to make tasks for (a dependency on any other is left out;
-    the caller knows those need no work).
+    the caller knows those need no work). ``changing``: ``state.may_run()`` when the
+    caller has just taken it.
     """
     errors = [f for f in state.project.findings if f.severity == "error"]
     if errors:
@@ -44,7 +46,8 @@ def make_tasks(state: BuildState, prefix: str = "", only: set[str] | None = None
         raise InvalidDodoFile(f"the spec tree has {len(errors)} format error(s); fix them "
                               f"first (cfs validate):\n{lines}")
     now = state.statuses()
-    changing = state.may_run(now)
+    if changing is None:
+        changing = state.may_run(now)
     if changing:
         # Something will be generated: read the tree now, before doit starts threads or
         # forks workers, rather than once in each of them.

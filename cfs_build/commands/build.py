@@ -100,7 +100,8 @@ def run(args, project: Project) -> int:
     # of this run can change that; the summary counts them as such.
     closure = with_producers(state, wanted)
     now = state.statuses()
-    to_run = closure & state.may_run(now)
+    changing = state.may_run(now)
+    to_run = closure & changing
     try:
         _ = state.generator
     except CfsError:
@@ -112,7 +113,7 @@ def run(args, project: Project) -> int:
     STOP.clear()
 
     def task_gen():
-        yield from make_tasks(state, only=to_run)
+        yield from make_tasks(state, only=to_run, changing=changing)
 
     task_gen.__doc__ = "generate stale artifacts"
     from ..progress import NORMAL, QUIET, VERBOSE, ProgressReporter, wants_live
