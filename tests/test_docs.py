@@ -362,6 +362,15 @@ def test_staleness_table(tmp_path, node, line, stale):
     assert {a.path for a in report.artifacts if "stale" in a.flags} == stale
 
 
+def test_a_changed_output_path_is_stale(tmp_path):
+    root = tmp_path / "payments"
+    shutil.copytree(PAYMENTS, root, ignore=shutil.ignore_patterns(".cfs", ".cache"))
+    spec = root / "code-from-spec" / "payments" / "fees" / "calculation" / "_node.md"
+    spec.write_text(spec.read_text().replace("output: src/fees.py", "output: src/fee.py"))
+    report = Project(root, use_index=False).report()
+    assert {a.path for a in report.artifacts if "stale" in a.flags} == {"src/fee.py"}
+
+
 # -- the command generator the docs offer -----------------------------------------------------
 
 def test_the_doc_shows_the_shipped_generator():
