@@ -11,7 +11,7 @@ from ..project import Project
 HELP = "regenerate every stale artifact (or only TARGETs), several at once"
 EXAMPLE = ("cfs build                         # everything stale\n"
            "  cfs build -j 8 SPEC/payments/fees   # one subtree, 8 generations at once\n"
-           "  cfs build src/fees/calculation.py   # one artifact, by its output path\n"
+           "  cfs build src/fees.py               # one artifact, by its output path\n"
            "  cfs build --fresh SPEC/payments     # without the existing files in the documents")
 DEFAULT_JOBS = 4  # generations wait on a model, not on this machine's CPUs
 
