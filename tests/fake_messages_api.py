@@ -33,6 +33,7 @@ class Reply:
     output_tokens: int = TOKENS_OUT
     status: int = 200  # anything else: an API error with this status and no content
     delay: float = 0.0  # seconds to wait before answering (a slow or stuck API)
+    broken_stream: bool = False  # streamed, the answer stops after its first event
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,10 @@ class FakeMessagesAPI:
                            headers)
 
             def _stream(self, reply: Reply, model: str) -> None:
-                data = b"".join(sse(name, payload) for name, payload in events(reply, model))
+                stream = list(events(reply, model))
+                if reply.broken_stream:
+                    stream = stream[:1]
+                data = b"".join(sse(name, payload) for name, payload in stream)
                 self._send(200, "text/event-stream", data)
 
             def _send(self, status: int, content_type: str, data: bytes,

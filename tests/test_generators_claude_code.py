@@ -279,6 +279,20 @@ def test_a_reply_cut_off_at_the_output_limit_fails_and_is_paid_for(stage):
     assert entry["cost_usd"] == pytest.approx(sent * (TOKENS_IN * USD_IN + TOKENS_OUT * USD_OUT))
 
 
+def test_a_broken_stream_is_asked_again_and_both_requests_are_counted(stage):
+    """The CLI repeats a request whose stream broke off, without streaming: the tokens
+    recorded are both requests', as is the cost."""
+    stage.api.answer = scripted(Reply([{"type": "text", "text": "<arti"}], broken_stream=True))
+    result = stage.build("gen/other.txt")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [r.body.get("stream") for r in stage.api.messages()] == [True, False]
+    (entry,) = stage.runs()
+    assert entry["input_tokens"] == 2 * TOKENS_IN
+    assert entry["output_tokens"] == 1 + TOKENS_OUT  # the broken stream had reported one
+    assert entry["cost_usd"] == pytest.approx(entry["input_tokens"] * USD_IN +
+                                              entry["output_tokens"] * USD_OUT)
+
+
 def test_a_run_past_its_timeout_is_killed_and_retried(stage):
     stage.toml("timeout = 3\n")
     stage.api.answer = scripted(Reply([{"type": "text", "text": "late"}], delay=10))

@@ -165,12 +165,26 @@ def _result_event(stdout: bytes) -> dict | None:
 
 
 def _usage(result: dict) -> Usage:
+    """Tokens and cost of every request the run made.
+
+    `usage` covers only the last request; a run can make more (the CLI continues a reply cut
+    at the output limit, and repeats a broken stream without streaming), and
+    `total_cost_usd` counts them all, as does `modelUsage`, per model.
+    """
+    cost = result.get("total_cost_usd")
+    cost = float(cost) if isinstance(cost, (int, float)) else None
+    per_model = result.get("modelUsage")
+    if isinstance(per_model, dict) and per_model and all(
+            isinstance(m, dict) and isinstance(m.get("inputTokens"), int)
+            for m in per_model.values()):
+        names = ("inputTokens", "cacheCreationInputTokens", "cacheReadInputTokens")
+        tokens_in = sum(m.get(n) or 0 for m in per_model.values() for n in names)
+        tokens_out = sum(m.get("outputTokens") or 0 for m in per_model.values())
+        return Usage(tokens_in, tokens_out, cost)
     reported = result.get("usage") or {}
     tokens_in = None
     names = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
     if any(isinstance(reported.get(n), int) for n in names):
         tokens_in = sum(reported.get(n) or 0 for n in names)
     tokens_out = reported.get("output_tokens")
-    cost = result.get("total_cost_usd")
-    return Usage(tokens_in, tokens_out if isinstance(tokens_out, int) else None,
-                 float(cost) if isinstance(cost, (int, float)) else None)
+    return Usage(tokens_in, tokens_out if isinstance(tokens_out, int) else None, cost)
