@@ -18,10 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from buildkit import Proj
+from cfs_build.generators.claude_code import ClaudeCodeGenerator
 from claude_cli import (FAKE_API_KEY, FAKE_AUTH_TOKEN, STEERING, MissingProgram, cli_env,
                         clean_environ, install_claude_code)
-from fake_messages_api import (TOKENS_IN, TOKENS_OUT, FakeMessagesAPI, Reply,
-                               error_reply, scripted, text_of, tool_use_reply)
+from fake_messages_api import (TOKENS_IN, TOKENS_OUT, FakeMessagesAPI, Reply, error_reply,
+                               scripted, text_of, tool_use_reply)
 from genkit import cfs_process, document_of, model_project, prompt_text
 
 OTHER = "SPEC/other"
@@ -57,7 +59,7 @@ def plant(where: Path, tag: str, marks: Path) -> None:
                 "env": {"ANTHROPIC_CUSTOM_HEADERS": f"x-bait: {tag}"}}
     (where / ".claude").mkdir(exist_ok=True)
     (where / ".claude" / "settings.json").write_text(json.dumps(settings))
-    server = {"command": "sh", "args": ["-c", f"touch {marks}/mcp-{tag}; sleep 5"]}
+    server = {"command": "sh", "args": ["-c", f"touch {marks}/mcp-{tag}; sleep 1"]}
     (where / ".mcp.json").write_text(json.dumps({"mcpServers": {f"bait-{tag}": server}}))
 
 
@@ -66,7 +68,7 @@ class Stage:
     """A project, a fake API, bait all around, and a `claude` that logs how it was started."""
 
     tmp: Path
-    proj: object
+    proj: Proj
     api: FakeMessagesAPI
     home: Path
     temp_parent: Path
@@ -112,7 +114,7 @@ def stage(tmp_path, claude_program, monkeypatch):
     for where, tag in ((home, "home"), (temp_parent, "parent"), (proj.root, "project")):
         plant(where, tag, marks)
     (home / ".claude" / "CLAUDE.md").write_text(f"{BAIT}-memory-user\n")
-    user_mcp = {"command": "sh", "args": ["-c", f"touch {marks}/mcp-user; sleep 5"]}
+    user_mcp = {"command": "sh", "args": ["-c", f"touch {marks}/mcp-user; sleep 1"]}
     (home / ".claude.json").write_text(json.dumps({"mcpServers": {"bait-user": user_mcp}}))
     (tmp_path / "abs-note.txt").write_text(f"{BAIT}-file-absolute\n")
     calls = tmp_path / "calls"
@@ -206,7 +208,6 @@ def test_the_model_gets_our_prompt_and_the_document_and_nothing_else(stage, cred
 def test_the_bait_is_taken_when_the_confinement_is_left_out(stage):
     """The control: without cfs's flags and variables the same CLI takes every bait above,
     so the test above would catch an invocation that let any of it through."""
-    from cfs_build.generators.claude_code import ClaudeCodeGenerator
     line = mentions(stage)
     run_dir = stage.temp_parent / "run"
     run_dir.mkdir()
@@ -321,17 +322,13 @@ def test_nothing_stale_needs_no_generator_program(stage):
 
 # -- refused before anything runs: no CLI needed --------------------------------------------
 
-def refusing_project(tmp_path: Path, extra: str):
-    return model_project(tmp_path, '[generator]\nkind = "claude-code"\n'
-                                   f'executable = "/bin/true"\n{extra}')
-
-
 @pytest.mark.parametrize("extra", ['["--tools", "Bash"]', '["--add-dir=/"]',
                                    '["--dangerously-skip-permissions"]', '["--max-turns", "9"]',
                                    '["--max-turns=9"]', '["--json-schema", "{}"]',
                                    '["--plugin-url", "http://example.invalid/p.zip"]'])
 def test_extra_args_may_not_undo_the_confinement(tmp_path, extra):
-    proj = refusing_project(tmp_path, f"extra_args = {extra}\n")
+    proj = model_project(tmp_path, '[generator]\nkind = "claude-code"\n'
+                                   f'executable = "/bin/true"\nextra_args = {extra}\n')
     result = cfs_process(proj, "build")
     assert result.returncode == 3
     assert "extra_args may not contain" in result.stderr
