@@ -103,3 +103,8 @@ def test_output_larger_than_a_pipe_buffer_arrives_whole_on_both_streams():
     data = os.urandom(1 << 20)
     done = run_confined([sys.executable, "-c", code], data, timeout=20)
     assert done.stdout == data and done.stderr == data[::-1]
+
+
+def test_an_argument_with_a_nul_byte_is_a_failed_generation_not_a_crash():
+    with pytest.raises(GenerationFailed, match="cannot run 'gen': embedded null byte"):
+        run_confined(["gen", "a\0b"], b"", timeout=5)

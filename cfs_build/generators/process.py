@@ -67,8 +67,9 @@ def run_confined(argv: list[str], stdin: bytes, timeout: float,
             proc = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     start_new_session=True, env=env)
-        except OSError as exc:
-            raise GenerationFailed(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in an argument
+            reason = getattr(exc, "strerror", None) or exc
+            raise GenerationFailed(f"cannot run {argv[0]!r}: {reason}") from None
         with _LIVE_LOCK:
             _LIVE.add(proc)
         pipes = {os.fstat(pipe.fileno()).st_ino for pipe in (proc.stdout, proc.stderr)}
@@ -117,7 +118,7 @@ def _exchange(proc: subprocess.Popen, stdin: bytes, deadline: float,
             selector.register(fd, selectors.EVENT_READ)
         if exit_fd is not None:
             selector.register(exit_fd, selectors.EVENT_READ)
-        writing, sent = proc.stdin.fileno(), 0
+        writing, sent, view = proc.stdin.fileno(), 0, memoryview(stdin)
         if stdin:
             os.set_blocking(writing, False)
             selector.register(writing, selectors.EVENT_WRITE)
@@ -142,7 +143,7 @@ def _exchange(proc: subprocess.Popen, stdin: bytes, deadline: float,
                         selector.unregister(exit_fd)
                     elif key.fd == writing:
                         try:
-                            sent += os.write(writing, stdin[sent:sent + 65536])
+                            sent += os.write(writing, view[sent:sent + 65536])
                         except BlockingIOError:
                             continue
                         except BrokenPipeError:
