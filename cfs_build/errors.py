@@ -31,6 +31,15 @@ def printable(text: str, *, lines: bool = False) -> str:
     return pattern.sub(_escape, text)
 
 
+def printable_json(text: str) -> str:
+    """JSON text with those characters as \\u escapes: the same data, safe on a terminal.
+
+    (json.dumps escapes C0 controls itself; C1 controls, bidi overrides and the
+    surrogates of non-UTF-8 names it would print as they are, with ensure_ascii off.)
+    """
+    return _UNSAFE_IN_TEXT.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def _escape(match: re.Match) -> str:
     char = match.group()
     code = ord(char)

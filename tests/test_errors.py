@@ -86,3 +86,18 @@ def test_an_output_path_with_esc_is_escaped_in_status_and_build_lines(tmp_path):
     assert build.returncode == 1
     assert "gen/o\\x1b[31mther.txt was not written by cfs" in assert_safe(build)
     assert "gen/o\\x1b[31mther.txt" in assert_safe(proj.cfs("check"))
+
+
+def test_status_json_carries_the_same_names_with_nothing_raw(tmp_path):
+    import json
+    import os
+    root = write_tree(tmp_path / "proj", {})
+    name = b"bad\xff\xc2\x9b31m\xe2\x80\xae"  # not UTF-8, a C1 CSI, a right-to-left override
+    os.mkdir(root / "code-from-spec" / os.fsdecode(name))
+    (root / "code-from-spec" / os.fsdecode(name) / "_node.md").write_text("# x\n")
+    result = subprocess.run([sys.executable, "-m", "cfs_build.cli", "status", "--json"],
+                            cwd=root, capture_output=True, timeout=60)
+    text = result.stdout.decode("utf-8")  # no raw byte of the name: valid UTF-8
+    assert "\x9b" not in text and "\u202e" not in text
+    report = json.loads(result.stdout)
+    assert report["errors"][0]["file"] == f"code-from-spec/{os.fsdecode(name)}/_node.md"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ..errors import printable
+from ..errors import printable, printable_json
 from ..project import Project, Report
 from ..status import UP_TO_DATE
 
@@ -35,8 +35,8 @@ def run(args, project: Project) -> int:
     report = project.report()
     verified = verification(project, report.artifacts)
     if args.json:
-        print(json.dumps({**report.as_dict(), "verification": verified}, indent=2,
-                         ensure_ascii=False))
+        print(printable_json(json.dumps({**report.as_dict(), "verification": verified},
+                                        indent=2, ensure_ascii=False)))
     else:
         print_human(report, show_all=args.all)
         print(printable(verification_line(verified)))
