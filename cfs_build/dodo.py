@@ -4,7 +4,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .buildlock import hold_build_lock
 from .collector import pause_collector
+from .project import find_root
 from .tasks import STATE_FILE, doit_config, project_tasks
 
 __all__ = ["DOIT_CONFIG", "task_gen", "task_verify"]
@@ -17,7 +19,10 @@ pause_collector()  # until the run starts: see collector.py
 
 def task_gen():
     """Generate every stale artifact of the spec tree."""
-    yield from project_tasks(Path(os.getcwd()))
+    # Here, in doit's main process and before any status is judged: see buildlock.py.
+    root = find_root(Path(os.getcwd()))
+    hold_build_lock(root)
+    yield from project_tasks(root)
 
 
 def task_verify():
@@ -25,7 +30,6 @@ def task_verify():
     from .commands.verify import verify_task
     from .names import spec_of
     from .tasks import task_name
-    from .project import find_root
     from .tasks import state_for
     here = Path(os.getcwd())
     task = verify_task(here, gen_task=lambda a: task_name(spec_of(a)),

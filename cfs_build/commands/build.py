@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
+from ..buildlock import build_lock
 from ..errors import CfsError
 from ..names import ARTIFACT, SPEC, artifact_of, is_within, spec_of
 from ..project import Project
@@ -29,6 +30,9 @@ def add_arguments(parser) -> None:
                       help="print only failures and the summary")
     loud.add_argument("-v", "--verbose", action="store_true",
                       help="also list what was up to date")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="when another build of this project is running, exit at once "
+                             "(default: wait for it)")
     parser.add_argument("targets", nargs="*", metavar="TARGET",
                         help="SPEC/x (a whole subtree), ARTIFACT/x, or an output path")
 
@@ -75,6 +79,13 @@ def _needs_generator(flags: tuple[str, ...]) -> bool:
 
 
 def run(args, project: Project) -> int:
+    # One build of a project at a time, taken before anything is judged stale: a second
+    # build waits, then finds what the first made up to date instead of making it again.
+    with build_lock(project.root, wait=not getattr(args, "no_wait", False)):
+        return _run_locked(args, project)
+
+
+def _run_locked(args, project: Project) -> int:
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
 
