@@ -3,23 +3,20 @@ from __future__ import annotations
 
 import graphlib
 
-import re
-from functools import lru_cache
-
 from .chain import Resolver, safe_relpath
 from .errors import ERROR, WARNING, Finding
 from .files import UnreadableFile
-from .names import (ARTIFACT, SPEC, TREE_DIR, BadName, is_within, parent_of, parse_name,
+from .outputs import output_problem, output_rel, place_problem
+from .names import (ARTIFACT, SPEC, BadName, is_within, parent_of, parse_name,
                     references, spec_of)
 from .tree import NodeInfo, Tree
-
-_DRIVE = re.compile(r"[A-Za-z]:")
 
 
 def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
     """All findings for the tree: parse problems, rule violations, cycles, warnings."""
     findings: list[Finding] = list(tree.findings)
     outputs: dict[str, str] = {}
+    root, real_dirs = str(tree.root), {}
     produced = {safe_relpath(info.output): name for name, info in tree.nodes.items()
                 if info.output is not None and tree.is_leaf(name)}
     for name, info in tree.nodes.items():
@@ -42,8 +39,8 @@ def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
             findings.extend(_reference(tree, resolver, info, info.input, info.input_line,
                                        "input", "input_target"))
         findings.extend(_external_outputs(info, produced))
-        if leaf and info.output is not None:
-            findings.extend(_output(info, outputs))
+        if info.output is not None:
+            findings.extend(_output(info, outputs, root, real_dirs))
     findings.extend(_cycles(tree))
     return findings
 
@@ -144,38 +141,18 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
     return out
 
 
-@lru_cache(maxsize=1 << 16)  # asked twice per leaf per run: by validation and by status
-def output_problem(path: str) -> str | None:
-    """Why an output path is not acceptable, or None."""
-    if not path:
-        return "path is empty"
-    # A drive letter is absolute on Windows; elsewhere a colon is an ordinary character.
-    if path.startswith("/") or _DRIVE.match(path):
-        return "path is absolute (use a path relative to the project root)"
-    if "\\" in path:
-        return "path contains backslash (use '/')"
-    if any(ch in path for ch in ";\n\r"):
-        return "path contains ';' or a line break, which the v5 manifest cannot record"
-    rel = safe_relpath(path)
-    if rel is None:
-        return "path contains directory traversal out of the project root"
-    parts = rel.split("/")
-    if parts[0] == TREE_DIR and any(part.startswith(".") for part in parts[1:-1]):
-        return f"path is inside a {TREE_DIR}/ dot directory (tool state lives there)"
-    if parts[0] == TREE_DIR and (len(parts) == 1 or parts[-1].startswith(".manifest")
-                                 or parts[-1] == "_node.md"):
-        return "path would overwrite a spec or the manifest"
-    if parts[0] == TREE_DIR and len(parts) == 2 and parts[1].startswith("."):
-        return f"path is tool state directly in {TREE_DIR}/ (.cache/ and the like live there)"
-    return None
-
-
-def _output(info: NodeInfo, outputs: dict[str, str]) -> list[Finding]:
+def _output(info: NodeInfo, outputs: dict[str, str], root: str,
+            real_dirs: dict[str, bool]) -> list[Finding]:
+    """v5's path rules, and the outputs cfs never touches (FORMAT.md 12, X8)."""
     problem = output_problem(info.output)
+    rel = output_rel(info.output)
+    if problem is None:
+        problem = place_problem(root, rel, real_dirs)
     if problem:
-        return [Finding(info.name, "output_paths", f"output path is invalid: {problem}: "
-                        f"{info.output!r}", info.file, info.output_line)]
-    rel = safe_relpath(info.output)
+        return [Finding(info.name, "output_paths", f"output path is invalid: {problem} "
+                        f"({info.output!r}); give a project-relative path of a regular file "
+                        "outside code-from-spec/, .git/ and .cfs/", info.file,
+                        info.output_line)]
     first = outputs.setdefault(rel, info.name)
     if first != info.name:
         return [Finding(info.name, "output_paths", f"output path {rel} is also the output of "
@@ -189,7 +166,7 @@ def dependency_edges(tree: Tree) -> dict[str, dict[str, str]]:
 
     Plain dicts in the order networkx would hold them: cycles and ranks run on these
     without building a graph object (a tenth of a warm run on a big tree). A node that
-    names one target twice keeps the kind of the last reference, as a graph edge would.
+    names one target twice keeps an ARTIFACT edge over any other (FORMAT.md 10.2).
     """
     edges = tree._memo.get("dependency_edges")
     if edges is not None:
@@ -209,8 +186,8 @@ def dependency_edges(tree: Tree) -> dict[str, dict[str, str]]:
                 target = spec_of(ref.base)
             else:
                 continue
-            if target in nodes and target != name:
-                out[target] = ref.prefix
+            if target in nodes and target != name and out.get(target) != ARTIFACT:
+                out[target] = ref.prefix  # an ARTIFACT/ edge (+2) wins over SPEC/ (+1)
                 edges.setdefault(target, {})
     tree._memo["dependency_edges"] = edges
     return edges
