@@ -10,7 +10,7 @@ from .hashing import INPUT_MARKER, b64, chain_hash
 from .names import ARTIFACT, EXTERNAL, SPEC, Name, normalize, parent_of, spec_of
 from .outputs import output_rel
 from .tree import Tree
-from .unparsed import parse_error_text, parse_finding, unreadable_text
+from .unparsed import go_quote, parse_error_text, parse_finding, unreadable_text
 
 ANCESTOR, DEPENDENCY, PUBLIC, AGENT, INPUT = "ancestor", "dependency", "public", "agent", "input"
 
@@ -64,9 +64,9 @@ def chain_reference(raw: str) -> Name:
                 text[:open_at]
     prefix, slash, path = text.partition("/")
     if not slash or prefix not in (SPEC, ARTIFACT, EXTERNAL):
-        raise BadReference(f'unrecognized prefix: "{raw}"')
+        raise BadReference(f"unrecognized prefix: {go_quote(raw)}")
     if not path or path.endswith("/"):
-        raise BadReference(f'invalid name: "{raw}"')
+        raise BadReference(f"invalid name: {go_quote(raw)}")
     if prefix != SPEC:
         qualifier, trailing = None, ""
     return Name(raw=raw, prefix=prefix, path=path, qualifier=qualifier, trailing=trailing)
@@ -266,11 +266,11 @@ class Resolver:
             failure = self.parse_failure(node)
             if failure is not None:
                 raise Unresolved(f"{name.base}: {node} cannot be parsed",
-                                 f'{lead}resolving artifact "{name.base}": {failure}', "resolve")
+                                 f"{lead}resolving artifact {go_quote(name.base)}: {failure}", "resolve")
             info = self.tree.nodes[node]
             if not info.output:
                 raise Unresolved(f"{name.base} is not the artifact of any node with an output",
-                                 f'{lead}no output declared: "{name.base}"', "resolve")
+                                 f"{lead}no output declared: {go_quote(name.base)}", "resolve")
             return self._required_file(info.output, output_rel(info.output), name.base, Waiting)
         return self._required_file(name.path, safe_relpath(name.path), name.raw, Unresolved)
 

@@ -17,6 +17,28 @@ _BEFORE = "unexpected content before first heading"
 _QUOTED = re.compile(r"""(['"])(?:\\.|(?!\1).)*\1""")
 
 
+_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+            "\t": "\\t", "\v": "\\v", "\\": "\\\\", '"': '\\"'}
+
+
+def go_quote(text: str) -> str:
+    """``text`` quoted as Go's %q writes it (v5's messages quote names and headings so)."""
+    out = ['"']
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    out.append('"')
+    return "".join(out)
+
+
 def parse_finding(findings: tuple[Finding, ...]) -> Finding | None:
     """The finding v5 would stop at, or None when the node parses for v5."""
     if not findings:
@@ -55,15 +77,15 @@ def parse_error_text(root, name: str, finding: Finding) -> str:
     if rule == "name_heading":
         if quoted is None or quoted.lstrip(" ").startswith("##"):
             return _BEFORE  # no heading at all, or a `##` first
-        return (f'node name does not match: got "{normalize(_heading_text(quoted))}", '
-                f'want "{normalize(name)}"')
+        return (f"node name does not match: got {go_quote(normalize(_heading_text(quoted)))}, "
+                f"want {go_quote(normalize(name))}")
     if rule == "duplicate_section":
         key = normalize(_heading_text(quoted or ""))
         return f"duplicate # {key.capitalize()} section"
     if rule == "unrecognized_section":
-        return f'unrecognized section: "{normalize(_heading_text(quoted or ""))}"'
+        return f"unrecognized section: {go_quote(normalize(_heading_text(quoted or '')))}"
     if rule == "duplicate_subsections":
-        return f'duplicate subsection: "{normalize(_heading_text(quoted or ""))}"'
+        return f"duplicate subsection: {go_quote(normalize(_heading_text(quoted or '')))}"
     return detail
 
 
