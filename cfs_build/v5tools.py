@@ -24,14 +24,19 @@ from .unparsed import unreadable_text
 VERSION = "5.0.0"
 DUMP_FILE = "dump_chain.xml"
 MODIFIED_OUTSIDE = "artifact file was modified outside the framework"
+UP_TO_DATE_ALREADY = "artifact is already up to date"
 
 
 class Refusal(Exception):
-    """The v5 tool's refusal: ``message`` is its exact text (an MCP error result)."""
+    """The v5 tool's refusal: ``message`` is its exact text (an MCP error result).
 
-    def __init__(self, message: str):
+    ``exit_code`` follows the CLI contract for a command that reports it (errors.CfsError).
+    """
+
+    def __init__(self, message: str, exit_code: int = 2):
         super().__init__(message)
         self.message = message
+        self.exit_code = exit_code
 
 
 def _project(where: Path | str | Project) -> Project:
@@ -117,8 +122,8 @@ def dump_chain(where: Path | str | Project, logical_name: str) -> str:
 def _manifest(project: Project):
     try:
         return project.manifest
-    except CfsError as exc:
-        raise Refusal(str(exc)) from None  # X3: a manifest that does not parse is named
+    except CfsError as exc:  # X3: a manifest that does not parse is named
+        raise Refusal(str(exc), exc.exit_code) from None
 
 
 # -- write_file / accept -----------------------------------------------------------
@@ -196,8 +201,8 @@ def accept(where: Path | str | Project, logical_name: str) -> str:
     except UnreadableFile as exc:
         raise Refusal(f"reading artifact file: {exc.reason}") from None
     if digest is None:
-        raise Refusal(f'opening artifact file: open {project.root}/{rel}: no such file or '
-                      'directory')
+        raise Refusal(f"opening artifact file: open {project.root}/{rel}: no such file or "
+                      "directory", exit_code=1)
     chain = project.resolver.chain(node)
     if chain.hash is None:
         raise Refusal(chain.failure or f"computing chain hash: {node} cannot be parsed")
@@ -207,13 +212,13 @@ def accept(where: Path | str | Project, logical_name: str) -> str:
         with update_manifest(project.root) as entries:
             entry = entries.get(name)
             if entry is not None and entry.checksum == checksum and entry.chain == chain.hash:
-                raise Refusal("artifact is already up to date")
+                raise Refusal(UP_TO_DATE_ALREADY, exit_code=1)
             path = entry.path if entry is not None else info.output
             new = ManifestEntry(name, path, checksum, chain.hash)
             new.check()
             entries[name] = new
     except CfsError as exc:
-        raise Refusal(str(exc)) from None
+        raise Refusal(str(exc), exc.exit_code) from None
     return f"accepted {info.output}"
 
 

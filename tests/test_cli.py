@@ -278,8 +278,9 @@ def manifest_of(root: Path) -> str:
     return (root / "code-from-spec" / ".manifest").read_text()
 
 
-def test_accept_modified_keeps_the_recorded_chain(valid):
+def test_accept_modified_records_the_file_and_the_current_chain(valid):
     recorded = manifest_of(valid).splitlines()[1].split(";chain:")[1]
+    assert cfs("status", cwd=valid).returncode == 0  # so the recorded chain is the current one
     (valid / "out" / "b.txt").write_bytes(b"hand edit\r\n")
     result = cfs("accept", "ARTIFACT/a/b", cwd=valid)
     assert result.returncode == 0, result.stderr
@@ -299,16 +300,26 @@ def test_accept_untracked_takes_the_current_chain(tree):
     assert cfs("status", cwd=root).returncode == 0
 
 
+def test_accept_stale_records_the_current_chain_and_keeps_the_recorded_path(valid):
+    manifest = valid / "code-from-spec" / ".manifest"
+    line = manifest_of(valid).splitlines()[1]
+    name, _, checksum_field, _ = line.split(";")
+    manifest.write_text(f"code-from-spec: v5\n{name};path:old/b.txt;{checksum_field};"
+                        f"chain:{chain_hash('an older spec')}\n")
+    assert cfs("accept", "SPEC/a/b", cwd=valid).returncode == 0
+    assert manifest_of(valid) == f"code-from-spec: v5\n{line.replace('out/b.txt', 'old/b.txt')}\n"
+
+
 @pytest.mark.parametrize("prepare, word", [
-    (lambda root: None, "up-to-date"),
-    (lambda root: (root / "out" / "b.txt").unlink(), "missing"),
+    (lambda root: None, "is up to date"),
+    (lambda root: (root / "out" / "b.txt").unlink(), "no such file"),
 ])
-def test_accept_refuses_what_is_not_modified_or_untracked(valid, prepare, word):
+def test_accept_refuses_an_up_to_date_or_missing_artifact(valid, prepare, word):
     prepare(valid)
     before = manifest_of(valid)
     result = cfs("accept", "SPEC/a/b", cwd=valid)
     assert result.returncode == 1
-    assert word in result.stderr and "only a modified or untracked" in result.stderr
+    assert word in result.stderr
     assert manifest_of(valid) == before
     no_traceback(result)
 
