@@ -2,21 +2,21 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 # Anything that can open inline markup (code span, emphasis, link or image, autolink or
 # HTML, entity, escape): a heading without one is its lines' text joined.
 _MARKUP = re.compile(r"[`*_\[<&\\]")
 
 
-@dataclass(frozen=True)
-class Heading:
+class Heading(NamedTuple):  # a tuple: made for every heading of every file parsed
     """One level-1 or level-2 heading that is a top-level block of the body.
 
     ``index`` is its first line, ``last`` its last (the underline of a setext heading)
-    and ``body`` the first line of its content (0-based indices into the body's lines); ``text`` is its plain-text runs, not normalized;
-    ``lost`` is the text inline markup took out of it ("" when none).
+    and ``body`` the first line of its content, as 0-based indices into the body's
+    lines; ``text`` is its plain-text runs, not normalized; ``lost`` is the text
+    inline markup took out of it ("" when none).
     """
 
     index: int

@@ -159,8 +159,8 @@ def _frontmatter(source: str, report: _Report) -> dict:
         return {}
     if twice is not None:
         key, earlier = twice
-        report.add("malformed_frontmatter", f"YAML error: mapping key {key.value!r} already defined "
-                   f"on line {earlier.start_mark.line + 2}; keep one of them",
+        report.add("malformed_frontmatter", f"YAML error: mapping key {key.value!r} already "
+                   f"defined on line {earlier.start_mark.line + 2}; keep one of them",
                    key.start_mark.line + 2)
         return {}
     if data is None:
