@@ -172,16 +172,23 @@ def _openable(resolver: Resolver, rel: str) -> bool:
 def _variants(info: NodeInfo) -> list[Finding]:
     """Warn about imports of one subsection spelled two ways: v5 keeps both positions."""
     out = []
-    spelled: dict[tuple[str, str], str] = {}
+    spelled: dict[tuple[str, str], list[str]] = {}
+    names = []
     for raw, line in zip(info.depends_on, info.dep_lines):
         try:
-            name = parse_name(raw)
+            names.append((raw, line, parse_name(raw)))
         except BadName:
             continue
-        if name.prefix != SPEC or name.qualifier is None:
-            continue
-        first = spelled.setdefault((name.base, name.norm_qualifier), name.qualifier)
-        if first != name.qualifier:
+    whole = {name.base for _, _, name in names if name.qualifier is None}
+    for raw, line, name in names:
+        if name.prefix != SPEC or name.qualifier is None or name.base in whole:
+            continue  # an unqualified import delivers the whole node once
+        spellings = spelled.setdefault((name.base, name.norm_qualifier), [])
+        if name.qualifier in spellings:
+            continue  # a plain duplicate: one position
+        spellings.append(name.qualifier)
+        if len(spellings) > 1:
+            first = spellings[0]
             out.append(Finding(info.name, "qualifier_variants", f"depends_on {raw}: "
                                f"{name.base}({first}) names the same subsection; v5 imports "
                                "it twice, once per spelling (two positions, same text); keep "
