@@ -54,7 +54,7 @@ def output_problem(path: str) -> str | None:
     if cleaned == ".":
         return "path is not a regular file"
     if any(ch in path for ch in ";\n\r"):
-        return "path contains ';' or a line break, which a v5 manifest line cannot record"
+        return "path contains ';' or a line break, which the v5 manifest cannot record"
     return None
 
 

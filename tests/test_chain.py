@@ -4,12 +4,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from cfs_build.chain import chain_reference, order_dependencies, safe_relpath
 from cfs_build.project import Project
-from conftest import chain_hash, digest, spec, write_tree
+from conftest import chain_hash, digest, spec
 
 APP = "## Context\nEverything is in cents.\n\n## Style\nSmall functions.\n"
 LIB = "## Interface\nload() -> dict\n\n## Errors\nLoadError\n"
@@ -191,52 +189,3 @@ def test_order_dependencies(given, want):
 ])
 def test_safe_relpath(path, want):
     assert safe_relpath(path) == want
-
-
-# -- invariants the vectors cannot enumerate ------------------------------------------------
-
-_LINE = st.text(alphabet=st.characters(blacklist_characters="\r\n", codec="utf-8"), max_size=8)
-
-
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(lines=st.lists(_LINE, max_size=6), endings=st.lists(st.sampled_from(["\n", "\r\n"]),
-                                                           min_size=6, max_size=6),
-       final=st.booleans())
-def test_any_crlf_lf_mix_hashes_like_its_lf_form(tmp_path_factory, lines, endings, final):
-    root = tmp_path_factory.mktemp("mix")
-    files = {"SPEC/a": spec("SPEC/a", "# Agent\ndo\n", front="depends_on: [EXTERNAL/x.txt]\n"
-                            "output: out/a.txt")}
-    write_tree(root, files)
-    mixed = "".join(line + endings[i] for i, line in enumerate(lines))
-    if not final and mixed:
-        mixed = mixed[:-len(endings[len(lines) - 1])]
-    (root / "x.txt").write_bytes(mixed.encode("utf-8"))
-    crlf_hash = chain_of(root, "SPEC/a").hash
-    lf = mixed.replace("\r\n", "\n")
-    (root / "x.txt").write_bytes(lf.encode("utf-8"))
-    read = lf if lf.endswith("\n") else lf + "\n"
-    assert crlf_hash == chain_of(root, "SPEC/a").hash == chain_hash(read, "do\n")
-
-
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(order=st.permutations(["SPEC/lib(Errors)", "SPEC/lib(errors)", "SPEC/lib( Interface)",
-                              "EXTERNAL/n(v1).txt", "EXTERNAL/n(v2).txt", "SPEC/lib(Errors)",
-                              "SPEC/other", "EXTERNAL/n.txt"]))
-def test_reordering_depends_on_never_changes_the_chain(tmp_path_factory, order):
-    root = tmp_path_factory.mktemp("order")
-    listed = "".join(f"  - '{entry}'\n" for entry in order)
-    write_tree(root, {
-        "SPEC/lib": spec("SPEC/lib", "# Public\n## Errors\nE\n## Interface\nI\n"),
-        "SPEC/other": spec("SPEC/other", "# Public\n## O\no\n"),
-        "SPEC/a": spec("SPEC/a", front=f"depends_on:\n{listed}output: out/a.txt"),
-        "n": "notes\n",
-        "n.txt": "other notes\n",
-    })
-    chain = chain_of(root, "SPEC/a")
-    assert [p.label for p in chain.positions] == [
-        "EXTERNAL/n", "EXTERNAL/n.txt", "SPEC/lib( Interface)", "SPEC/lib(Errors)",
-        "SPEC/lib(errors)", "SPEC/other"]
-    assert chain.hash == chain_hash("notes\n", "other notes\n", "## Interface\nI\n", "## Errors\nE\n",
-                                    "## Errors\nE\n", "## O\no\n")

@@ -128,3 +128,19 @@ def test_validate_specs_text(tree):
         "Staleness:\n  [missing] SPEC/l (out/l.txt) rank=0: no manifest entry\n")
     v5tools.write_file(root, "SPEC/l", "x\n")
     assert v5tools.validate_specs(root) == "All specs are valid.\n"
+
+
+def test_x8_places_are_findings_and_invalid_statuses(tree, tmp_path):
+    from cfs_build.project import Project
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "l.txt").write_text("not ours\n")
+    root = tree({"SPEC/l": LEAF, "SPEC/d": spec("SPEC/d", front="output: adir")})
+    os.symlink(outside, root / "out")
+    (root / "adir").mkdir()
+    report = Project(root, use_index=False).report()
+    found = {(f.node, f.rule) for f in report.errors}
+    assert found == {("SPEC/l", "output_paths"), ("SPEC/d", "output_paths")}
+    for status in report.artifacts:
+        assert status.flags == ("invalid", "stale") and status.checksum is None
+        assert status.chain is not None

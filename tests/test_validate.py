@@ -223,13 +223,17 @@ def outputs_tree(tree, *outputs):
     ("out\\\\win.txt", "backslash"),
     ("'out\\win.txt'", "backslash"),
     ("''", "empty"),
-    ("code-from-spec/.cache/x.txt", "dot directory"),
-    ("code-from-spec/a/.tools/x", "dot directory"),
-    ("code-from-spec/.manifest", "manifest"),
-    ("code-from-spec/.manifest.lock", "manifest"),
-    ("code-from-spec/.cache", "tool state"),
-    ("code-from-spec/o0/_node.md", "spec"),
-    ("code-from-spec", "spec"),
+    ("out/a:b.txt", "absolute"),
+    ("code-from-spec/.cache/x.txt", "inside code-from-spec/"),
+    ("code-from-spec/a/.tools/x", "inside code-from-spec/"),
+    ("code-from-spec/.manifest", "inside code-from-spec/"),
+    ("code-from-spec/.manifest.lock", "inside code-from-spec/"),
+    ("code-from-spec/.cache", "inside code-from-spec/"),
+    ("code-from-spec/o0/_node.md", "inside code-from-spec/"),
+    ("code-from-spec/o0/generated.txt", "inside code-from-spec/"),
+    ("code-from-spec", "inside code-from-spec/"),
+    (".git/hooks/pre-commit", "inside .git/"),
+    ("./.cfs/x", "inside .cfs/"),
     ("'out/a;b.txt'", "manifest cannot record"),
     ('"out/a\\nb.txt"', "manifest cannot record"),
     ('"out/a\\rb.txt"', "manifest cannot record"),
@@ -240,8 +244,8 @@ def test_output_paths(tree, output, why):
     assert why in details(root, "output_paths")[0]
 
 
-@pytest.mark.parametrize("output", ["a/../b.txt", "./out/x.txt", "out/a:b.txt", "out/.hidden",
-                                    "code-from-spec/o0/generated.txt", ".github/x.yml"])
+@pytest.mark.parametrize("output", ["a/../b.txt", "./out/x.txt", "out/.hidden", ".github/x.yml",
+                                    "./out/../out/l.txt"])
 def test_acceptable_output_paths(tree, output):
     assert findings(outputs_tree(tree, output)) == []
 

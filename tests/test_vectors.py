@@ -327,7 +327,7 @@ def replay(root: Path, exp: dict) -> None:
             log = _unrooted(root, generate(root, step["content"]))
             assert log == want["log"], where
             assert _manifest_view(root, _manifest_text(root)) == \
-                _manifest_view(root, want["manifest"]), where
+                _manifest_view(root, want["manifest"] or ""), where
             after = _files(root)
             changed = {rel for rel, data in after.items() if before.get(rel) != data}
             assert changed == set(want["written"]), where
@@ -343,7 +343,7 @@ def replay(root: Path, exp: dict) -> None:
             if not x7:
                 assert got == {k: v for k, v in want.items() if k != "manifest"}, where
             assert _manifest_view(root, _manifest_text(root)) == \
-                _manifest_view(root, want["manifest"]), where
+                _manifest_view(root, want["manifest"] or ""), where
         elif op == "write":
             path = root / step["path"]
             path.parent.mkdir(parents=True, exist_ok=True)
