@@ -19,6 +19,7 @@ from .manifest import ManifestEntry, update_manifest
 from .names import SPEC, artifact_of, spec_of
 from .outputs import output_problem, output_rel, place_problem
 from .project import Project
+from .report_v5 import render_report
 from .unparsed import unreadable_text
 
 VERSION = "5.0.0"
@@ -259,6 +260,5 @@ def prune_cache(where: Path | str | Project) -> str:
 
 def validate_specs(where: Path | str | Project) -> str:
     """v5's validation report text (FORMAT.md 10.3); it never refuses."""
-    from .report_v5 import render_report  # the text layout lives with its mapping rules
     project = _project(where)
     return render_report(project)

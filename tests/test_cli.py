@@ -243,7 +243,8 @@ def test_chain_document(fixture):
     out = result.stdout
     names = re.findall(r'<entry name="([^"]+)"', out)
     assert names == ["SPEC/app", "ARTIFACT/lib/gen", "EXTERNAL/ext/notes.txt",
-                     "SPEC/lib(Errors)", "SPEC/lib(  interface )", "SPEC/app/svc/leaf"]
+                     "SPEC/lib(  interface )", "SPEC/lib(Errors)", "SPEC/lib(errors)",
+                     "SPEC/app/svc/leaf"]
     assert '<entry name="SPEC/lib(Errors)">\n## Errors\nLoadError\n</entry>' in out
     assert "<instructions>\nWrite it.\n\n## Checks\nTest it.\n</instructions>" in out
     assert "<input>\ninput text\n</input>" in out
@@ -382,7 +383,8 @@ def test_no_traceback_for_broken_input(tree, case, capsys):
     # And one real process, to see what a user sees.
     result = cfs("status", cwd=root)
     no_traceback(result)
-    assert result.returncode in (1, 2, 3)
+    # Bytes that are not UTF-8 are hashed as they are (FORMAT.md 3): accept recorded them.
+    assert result.returncode in ((0,) if case == "output_not_utf8" else (1, 2, 3))
 
 
 @pytest.mark.parametrize("which", ["code-from-spec/a/_node.md", "out/a", "in.txt"])
@@ -394,7 +396,10 @@ def test_no_traceback_for_unreadable_files(tree, which):
                            ("accept", "SPEC/a")):
         args = result.args
         no_traceback(result)
-        assert result.returncode in ((0, 2) if args == ("validate",) else (1, 2, 3)), args
+        # cfs chain is a preview (X5): an output it cannot read is simply not shown.
+        ok = (0, 2) if args == ("validate",) or (args[0] == "chain" and which == "out/a") \
+            else (1, 2, 3)
+        assert result.returncode in ok, args
     if which.endswith("_node.md"):
         result = cfs("validate", cwd=root)
         assert result.returncode == 2
