@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 from .files import UnreadableFile, read_bytes
 from .hashing import INPUT_MARKER, b64, chain_hash
 from .names import ARTIFACT, EXTERNAL, SPEC, Name, normalize, parent_of, spec_of
-from .outputs import output_rel
+from .outputs import output_rel, place_problem
 from .tree import Tree
 from .unparsed import go_quote, parse_error_text, parse_finding, unreadable_text
 
@@ -164,6 +164,7 @@ class Resolver:
         self.stamps: dict[str, tuple | None] = {}
         self._chains: dict[str, Chain] = {}
         self._failures: dict[str, str | None] = {}
+        self._real_dirs: dict[str, bool] = {}  # outputs.place_problem's memo
         # What every node passes down to the chains below it, from its root down:
         # siblings share it, so each ancestor is looked at once however many leaves it has.
         self._inherited: dict[str | None, _Inherited] = {None: ((), (), b"", None)}
@@ -271,7 +272,10 @@ class Resolver:
             if not info.output:
                 raise Unresolved(f"{name.base} is not the artifact of any node with an output",
                                  f"{lead}no output declared: {go_quote(name.base)}", "resolve")
-            return self._required_file(info.output, output_rel(info.output), name.base, Waiting)
+            rel = output_rel(info.output)
+            if rel is not None and place_problem(str(self.root), rel, self._real_dirs):
+                rel = None  # X8: an output cfs never opens
+            return self._required_file(info.output, rel, name.base, Waiting)
         return self._required_file(name.path, safe_relpath(name.path), name.raw, Unresolved)
 
     def _required_file(self, path: str, rel: str | None, label: str,

@@ -6,7 +6,7 @@ from .chain import AGENT, INPUT, BadReference, Chain, Resolver, chain_reference,
     order_dependencies
 from .errors import CfsError
 from .files import UnreadableFile
-from .outputs import output_rel
+from .outputs import output_rel, place_problem
 
 UNCHANGED, CHANGED, ADDED, REMOVED = "unchanged", "changed", "added", "removed"
 
@@ -24,7 +24,7 @@ def _attr(disposition: str | None) -> str:
 def existing_text(resolver: Resolver, output: str | None) -> str | None:
     """The output's normalized text when it can be read (cfs never reads an X8 output)."""
     rel = output_rel(output) if output else None
-    if rel is None:
+    if rel is None or place_problem(str(resolver.root), rel) is not None:
         return None
     try:
         return resolver.file_text(rel)

@@ -144,3 +144,18 @@ def test_x8_places_are_findings_and_invalid_statuses(tree, tmp_path):
     for status in report.artifacts:
         assert status.flags == ("invalid", "stale") and status.checksum is None
         assert status.chain is not None
+
+
+def test_nothing_is_read_through_a_link_out_of_the_project(tree, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "l.txt").write_text("secret\n")
+    root = tree({"SPEC/l": LEAF,
+                 "SPEC/m": spec("SPEC/m", front="depends_on: [ARTIFACT/l]\noutput: m.txt")})
+    os.symlink(outside, root / "out")
+    from cfs_build.document import render_document
+    from cfs_build.project import Project
+    project = Project(root, use_index=False)
+    assert "secret" not in render_document(project.resolver, project.resolver.chain("SPEC/l"))
+    chain = project.resolver.chain("SPEC/m")
+    assert chain.hash is None and chain.failure.startswith("computing chain hash: reading file")
