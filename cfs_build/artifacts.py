@@ -12,10 +12,10 @@ import json
 import os
 from pathlib import Path
 
-from .chain import safe_relpath
+from .chain import normalize_bytes, safe_relpath
 from .errors import CfsError
-from .files import UnreadableFile, atomic_write, normalize_text, read_normalized
-from .hashing import checksum
+from .files import atomic_write
+from .hashing import b64, written_checksum
 from .index import INDEX_DIR
 from .manifest import ManifestEntry, update_manifest
 
@@ -56,8 +56,9 @@ def write_artifact(root: Path, name: str, output: str, content: str, chain: str,
     An identical file is left untouched (no diff, same mtime).
     """
     rel, target = output_path(root, output)
-    data = content.encode("utf-8")
-    entry = ManifestEntry(name, output, checksum(normalize_text(content)), chain)
+    # Bytes exactly as given (CRLF kept); the checksum over them with CRLF made LF (M10).
+    data = content.encode("utf-8", "surrogateescape")
+    entry = ManifestEntry(name, output, written_checksum(data), chain)
     entry.check()  # an entry that cannot be recorded must not leave an untracked file behind
     journal = _journal(root, name)
     with update_manifest(root) as entries:
@@ -67,14 +68,17 @@ def write_artifact(root: Path, name: str, output: str, content: str, chain: str,
             current = None
         except OSError as exc:
             raise CfsError(f"cannot read before writing: {exc.strerror}", file=rel) from None
-        try:
-            now = None if current is None else checksum(normalize_text(current.decode("utf-8")))
-        except UnicodeDecodeError:
-            # It was UTF-8 text (or absent) when the generation started: someone wrote it
-            # since. Not ours to replace, whatever the bytes are.
-            raise CfsError("the file changed while it was being generated and is no longer "
-                           "UTF-8 text; nothing was written. Restore or delete it, then build "
-                           "again", file=rel) from None
+        if current is not None:
+            try:
+                current.decode("utf-8")
+            except UnicodeDecodeError:
+                # It was UTF-8 text (or absent) when the generation started: someone wrote it
+                # since. Not ours to replace, whatever the bytes are.
+                raise CfsError("the file changed while it was being generated and is no longer "
+                               "UTF-8 text; nothing was written. Restore or delete it, then build "
+                               "again", file=rel) from None
+        now = None if current is None else b64(hashlib.sha1(
+            normalize_bytes(current) if current else b"").digest())
         if now != expected and current != data:
             # (Another build that wrote these very bytes meanwhile is no conflict.)
             raise CfsError("the file changed while it was being generated; nothing was "
@@ -111,11 +115,13 @@ def settle_pending(root: Path) -> list[str]:
             try:
                 entry = ManifestEntry(**json.loads(journal.read_text(encoding="utf-8")))
                 rel = safe_relpath(entry.path)
-                text = read_normalized(root / rel, rel) if rel else None
-            except (OSError, ValueError, TypeError, UnreadableFile):
-                text = None
+                data = (root / rel).read_bytes() if rel else None
+            except (OSError, ValueError, TypeError):
+                data = None
                 entry = None
-            if entry is not None and text is not None and checksum(text) == entry.checksum:
+            # Exactly the bytes the journal meant to write: their written checksum matches.
+            if entry is not None and data is not None and \
+                    written_checksum(data) == entry.checksum:
                 if entries.get(entry.name) != entry:
                     entries[entry.name] = entry
                     settled.append(entry.name)

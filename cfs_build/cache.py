@@ -1,15 +1,12 @@
 """The v5 content cache `code-from-spec/.cache/`: position texts and chain listings."""
 from __future__ import annotations
 
-import contextlib
-
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .chain import Chain, Resolver
+from .chain import Chain, Resolver, normalize_bytes
 from .files import atomic_write
-from .hashing import b64, content_digest
 from .names import TREE_DIR
 
 CACHE = f"{TREE_DIR}/.cache"
@@ -41,27 +38,44 @@ class Cache:
     def _chain(self, chain_hash: str) -> Path:
         return self.base / ".chains" / f".{chain_hash}"
 
-    def _write_once(self, path: Path, data: bytes) -> None:
+    def _write_once(self, path: Path, data: bytes) -> int:
         if path.exists():
-            return
+            return 0
         # Best effort: a cache that cannot be written only loses dispositions.
-        with contextlib.suppress(OSError):
+        try:
             atomic_write(path, data)
+        except OSError:
+            return 0
+        return 1
 
-    def store(self, resolver: Resolver, chain: Chain) -> None:
-        """Record every position's text and the chain listing (skips what is there)."""
+    def store(self, resolver: Resolver, chain: Chain) -> tuple[int, int]:
+        """Record every position's text and the chain listing (skips what is there).
+
+        Returns how many content files and chain files were written.
+        """
         if chain.hash is None:
-            return
+            return 0, 0
         lines = []
+        written = 0
         for position in chain.positions:
             lines.append(f"{position.label}: {position.content_hash}\n")
             target = self._content(position.content_hash)
             if not target.exists():
                 text = resolver.position_text(chain, position)
-                self._write_once(target, text.encode("utf-8"))
-        self._write_once(self._chain(chain.hash), "".join(lines).encode("utf-8"))
+                written += self._write_once(target, text.encode("utf-8", "surrogateescape"))
+        chains = self._write_once(self._chain(chain.hash),
+                                  "".join(lines).encode("utf-8", "surrogateescape"))
+        return written, chains
+
+    def store_chain(self, chain: Chain) -> int:
+        """Record only the chain listing (what writing an artifact adds, FORMAT.md 8)."""
+        if chain.hash is None:
+            return 0
+        lines = "".join(f"{p.label}: {p.content_hash}\n" for p in chain.positions)
+        return self._write_once(self._chain(chain.hash), lines.encode("utf-8", "surrogateescape"))
 
     def load_chain(self, chain_hash: str) -> CachedChain | None:
+        """The chain file of ``chain_hash``; a line is split at its first ': ' as v5 does."""
         text = _read(self._chain(chain_hash))
         if text is None:
             return None
@@ -70,19 +84,14 @@ class Cache:
             lines.pop()
         entries = []
         for line in lines:
-            label, sep, content = line.rpartition(": ")
-            if not sep:
-                return None
-            entries.append((label, content))
+            label, sep, content = line.partition(": ")
+            if sep:
+                entries.append((label, content))
         return CachedChain(chain_hash, tuple(entries))
 
     def content(self, content_hash: str) -> str | None:
-        """The exact text of a position, or None when it is absent or not what was hashed."""
-        text = _read(self._content(content_hash))
-        # A truncated or hand-edited file would show the generator a wrong "old" text.
-        if text is None or b64(content_digest(text)) != content_hash:
-            return None
-        return text
+        """The text of a position as v5 reads it back (normalized), None when absent."""
+        return _read(self._content(content_hash))
 
     def prune(self, keep_chains: set[str]) -> tuple[int, int]:
         """Delete chains not in ``keep_chains`` and content no kept chain names."""
@@ -108,9 +117,10 @@ class Cache:
 def _read(path: Path) -> str | None:
     # Bytes, not text mode: universal newlines would turn a lone CR of a position into LF.
     try:
-        return path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+        data = path.read_bytes()
+    except OSError:
         return None
+    return normalize_bytes(data).decode("utf-8", "surrogateescape")
 
 
 def _listing(directory: Path) -> list[str]:

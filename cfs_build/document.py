@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from .cache import Cache, CachedChain
-from .chain import AGENT, INPUT, Chain, Resolver, safe_relpath
+from .chain import AGENT, INPUT, BadReference, Chain, Resolver, chain_reference, \
+    order_dependencies
 from .errors import CfsError
 from .files import UnreadableFile
+from .outputs import output_rel, place_problem
 
 UNCHANGED, CHANGED, ADDED, REMOVED = "unchanged", "changed", "added", "removed"
 
@@ -19,27 +21,25 @@ def _attr(disposition: str | None) -> str:
     return f' disposition="{disposition}"' if disposition else ""
 
 
-def _compare(old: str | None, new: str | None) -> str:
-    if old is None:
-        return UNCHANGED if new is None else ADDED
-    return UNCHANGED if old == new else CHANGED
-
-
-def _special(cached: CachedChain, prefix: str) -> str | None:
-    for label, content in cached.entries:
-        if label.startswith(prefix):
-            return content
-    return None
+def existing_text(resolver: Resolver, output: str | None) -> str | None:
+    """The output's normalized text when it can be read (cfs never reads an X8 output)."""
+    rel = output_rel(output) if output else None
+    if rel is None or place_problem(str(resolver.root), rel) is not None:
+        return None
+    try:
+        return resolver.file_text(rel)
+    except UnreadableFile:
+        return None
 
 
 def render_document(resolver: Resolver, chain: Chain, *, existing: bool = True,
                     cache: Cache | None = None, previous_hash: str | None = None) -> str:
-    """The generator's whole view of one leaf.
+    """The generator's whole view of one node.
 
-    With ``existing`` the current artifact (when there is one) is included. When
+    With ``existing`` the current artifact (when it can be read) is included. When
     ``cache`` holds the chain ``previous_hash`` that made that artifact, every entry
     says whether it is unchanged, changed or added since, and the old text of what
-    changed or was removed is shown first.
+    changed or was removed comes first (FORMAT.md 9.2, 9.3).
     """
     if chain.blocked:
         raise CfsError(f"cannot assemble the chain of {chain.node}: " + "; ".join(chain.blocked),
@@ -49,80 +49,110 @@ def render_document(resolver: Resolver, chain: Chain, *, existing: bool = True,
             f"waiting for {w}" for w in chain.waiting), exit_code=1)
     tree = resolver.tree
     info = tree.nodes[chain.node]
-    current = None
-    if existing and info.output is not None:
-        rel = safe_relpath(info.output)
-        try:
-            current = resolver.file_text(rel) if rel else None
-        except UnreadableFile as exc:
-            raise CfsError(f"the existing file cannot be shown to the generator: {exc.reason}",
-                           file=rel) from None
+    current = existing_text(resolver, info.output) if existing else None
     previous = None
     if current is not None and cache is not None and previous_hash:
         previous = cache.load_chain(previous_hash)
+    now = {p.label: p.content_hash for p in chain.positions}
 
-    entries = [p for p in chain.positions if p.role not in (AGENT, INPUT)]
-    agent = next((p.content_hash for p in chain.positions if p.role == AGENT), None)
-    inputs = [p for p in chain.positions if p.role == INPUT]
+    def disposition(label: str) -> str | None:
+        if previous is None or label not in now:
+            return None
+        old = previous.hash_of(label)
+        if old is None:
+            return ADDED
+        return UNCHANGED if old == now[label] else CHANGED
+
+    agent_label = f"AGENT[{chain.node}]"
+    input_label = _input_label(info.input)
     parts = ["<chain>\n"]
     if previous is not None:
-        history = _previous(cache, previous, entries, agent, info.has_agent,
-                            inputs[0].content_hash if inputs else None, info.input is not None)
-        if history is None:
-            previous = None  # old texts are gone from the cache: first-generation form
-        else:
-            parts.append(history)
+        parts.append(_previous(cache, previous, now, _order(tree, chain.node), agent_label,
+                               input_label, info.input is not None))
     if current is not None:
         parts.append(_block("existing_artifact", current))
-    if entries:
-        parts.append("<constraints>\n")
-        for position in entries:
-            disposition = _compare(previous.hash_of(position.label), position.content_hash) \
-                if previous else None
+    parts.append("<constraints>\n")
+    for position in chain.positions:
+        if position.role not in (AGENT, INPUT):
             parts.append(_block("entry", resolver.position_text(chain, position),
-                                f' name="{position.label}"{_attr(disposition)}'))
-        parts.append("</constraints>\n")
+                                f' name="{position.label}"{_attr(disposition(position.label))}'))
+    parts.append("</constraints>\n")
     if info.has_agent:
-        disposition = _compare(_special(previous, "AGENT["), agent) if previous else None
-        parts.append(_block("instructions", tree.doc(chain.node).agent, _attr(disposition)))
+        parts.append(_block("instructions", tree.doc(chain.node).agent,
+                            _attr(disposition(agent_label))))
     if info.input is not None:
+        inputs = [p for p in chain.positions if p.role == INPUT]
         text = resolver.position_text(chain, inputs[0]) if inputs else ""
-        new = inputs[0].content_hash if inputs else None
-        disposition = _compare(_special(previous, "INPUT["), new) if previous else None
-        parts.append(_block("input", text, _attr(disposition)))
+        parts.append(_block("input", text, _attr(disposition(input_label)) if inputs else ""))
     parts.append("</chain>\n")
-    return "".join(parts)
+    document = "".join(parts)
+    if not document.isascii():
+        # Bytes of a file that are not UTF-8 travel as U+FFFD, as in v5's JSON answer.
+        document = document.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return document
 
 
-def _previous(cache: Cache, previous: CachedChain, entries, agent: str | None,
-              has_agent: bool, input_hash: str | None, has_input: bool) -> str | None:
-    """The previous_* sections, or None when an old text is missing from the cache."""
-    now = {p.label: p.content_hash for p in entries}
-    out = []
-    constraints = []
+def _input_label(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    try:
+        return f"INPUT[{chain_reference(raw).label}]"
+    except BadReference:
+        return None
+
+
+def _order(tree, node: str) -> list[str]:
+    """Labels in chain order whatever their content: ancestors, imports, the target."""
+    names = []
+    for raw in tree.nodes[node].depends_on:
+        try:
+            names.append(chain_reference(raw))
+        except BadReference:
+            continue
+    return [*tree.ancestors(node), *(n.label for n in order_dependencies(names)), node]
+
+
+def _previous(cache: Cache, previous: CachedChain, now: dict[str, str], order: list[str],
+              agent_label: str, input_label: str | None, has_input: bool) -> str:
+    """The previous_* sections: old texts of what changed or was removed (FORMAT.md 9.3)."""
+    cached: dict[str, str] = {}
     for label, content in previous.entries:
-        if label.startswith(("AGENT[", "INPUT[")):
+        cached.setdefault(label, content)
+    entries = []
+
+    def old_entry(label: str) -> None:
+        disposition = REMOVED if label not in now else CHANGED
+        text = cache.content(cached[label])
+        if text is not None:  # an old text that cannot be read is left out
+            entries.append(_block("entry", text, f' name="{label}"{_attr(disposition)}'))
+
+    for label in order:
+        if label in cached and now.get(label) != cached[label]:
+            old_entry(label)
+    known = set(order)
+    # What left the chain altogether (an import taken out), in the cached chain's order
+    # (X2: v5's order varies from call to call).
+    for label in cached:
+        if not label.startswith(("AGENT[", "INPUT[")) and label not in now \
+                and label not in known:
+            old_entry(label)
+    out = []
+    if entries:
+        out.append("<previous_constraints>\n" + "".join(entries) + "</previous_constraints>\n")
+    special = [("instructions", agent_label)]
+    if has_input:
+        special.append(("input", input_label))
+    else:
+        special.append(("input", next((label for label in cached
+                                       if label.startswith("INPUT[")), None)))
+    for tag, label in special:
+        if label is None or label not in cached or now.get(label) == cached[label]:
             continue
-        if now.get(label) == content:
+        text = cache.content(cached[label])
+        if text is None:
             continue
-        old = cache.content(content)
-        if old is None:
-            return None
-        disposition = CHANGED if label in now else REMOVED
-        constraints.append(_block("entry", old, f' name="{label}"{_attr(disposition)}'))
-    if constraints:
-        out.append("<previous_constraints>\n" + "".join(constraints) + "</previous_constraints>\n")
-    for prefix, tag, new, present in (("AGENT[", "instructions", agent, has_agent),
-                                      ("INPUT[", "input", input_hash, has_input)):
-        old_hash = _special(previous, prefix)
-        if old_hash is None or old_hash == new:
-            continue
-        old = cache.content(old_hash)
-        if old is None:
-            return None
-        # Still declared but now empty is a change: the current section says "changed" too.
-        disposition = CHANGED if present else REMOVED
-        out.append(f"<previous_{tag}>\n" + _block(tag, old, _attr(disposition))
+        disposition = REMOVED if label not in now else CHANGED
+        out.append(f"<previous_{tag}>\n" + _block(tag, text, _attr(disposition))
                    + f"</previous_{tag}>\n")
     return "".join(out)
 

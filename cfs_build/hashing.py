@@ -28,3 +28,26 @@ def chain_hash(parts: Iterable[bytes]) -> str:
 
 
 EMPTY_CHAIN = chain_hash(())
+
+
+# The 0-byte file (FORMAT.md 7.3, X7): validation and accept compute SHA-1 of nothing;
+# v5's write_file records SHA-1 of one LF. Both mean "empty" to cfs.
+EMPTY_FILE = EMPTY_CHAIN
+ONE_LF = b64(hashlib.sha1(b"\n").digest())
+
+
+def checksums_match(current: str | None, recorded: str | None) -> bool:
+    """A file's checksum against the recorded one; a recorded ONE_LF matches a 0-byte file."""
+    return current == recorded or (current == EMPTY_FILE and recorded == ONE_LF)
+
+
+def written_checksum(content: str | bytes) -> str:
+    """What writing ``content`` records (FORMAT.md 7.6): SHA-1 with every CRLF made LF and a
+    final LF added; empty content records the empty file's checksum (X7)."""
+    data = content.encode("utf-8", "surrogateescape") if isinstance(content, str) else content
+    if not data:
+        return EMPTY_FILE
+    data = data.replace(b"\r\n", b"\n")
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    return b64(hashlib.sha1(data).digest())

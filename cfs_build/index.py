@@ -25,8 +25,8 @@ INDEX_FILE = f"index.v{FORMAT}"
 # A summary is only as good as the code that made it: any edit to these modules
 # (parser, reading and normalization, findings, hashing, summary layout) invalidates
 # every entry.
-_PRODUCERS = ("node.py", "names.py", "files.py", "errors.py", "hashing.py", "tree.py",
-              "index.py")
+_PRODUCERS = ("node.py", "headings.py", "names.py", "files.py", "errors.py", "hashing.py",
+              "tree.py", "index.py")
 
 
 _FINGERPRINTS: dict[tuple, bytes] = {}

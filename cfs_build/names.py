@@ -39,8 +39,9 @@ class Name:
 
     @property
     def label(self) -> str:
-        """How the name is shown in chains: the qualifier as it was written."""
-        if self.qualifier is None:
+        """How the name is shown in chains: the qualifier as it was written; a file
+        (ARTIFACT/, EXTERNAL/) is the same file whatever follows its name."""
+        if self.qualifier is None or self.prefix != SPEC:
             return self.base
         return f"{self.base}({self.qualifier})"
 
@@ -66,10 +67,10 @@ def parse_name(raw: str) -> Name:
         raise BadName(f"{raw!r} is not PREFIX/path (expected SPEC/, ARTIFACT/ or EXTERNAL/)")
     if prefix not in PREFIXES:
         raise BadName(f"unknown prefix {prefix + '/'!r} in {raw!r} (expected SPEC/, ARTIFACT/ or EXTERNAL/)")
-    if qualifier is not None and prefix == ARTIFACT:
-        raise BadName(f"only SPEC/ names take a (qualifier): {raw!r}")
-    # EXTERNAL/: FORMAT.md's rule applies to every name, so "a(1).txt" names the file
-    # "a" with a qualifier that delivers nothing more (validation warns about it).
+    if prefix == SPEC and path.endswith("/"):
+        raise BadName(f"{raw!r} is an invalid name: a SPEC/ name does not end with '/'")
+    # FORMAT.md's rule applies to every name: ARTIFACT/p(q) is read as ARTIFACT/p, and
+    # EXTERNAL/a(1).txt names the file "a" (validation says so).
     return Name(raw=raw, prefix=prefix, path=path, qualifier=qualifier, trailing=trailing)
 
 

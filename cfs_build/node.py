@@ -3,17 +3,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import ERROR, Finding
+from .errors import ERROR, WARNING, Finding
+from .headings import Heading, structural_headings
 from .names import normalize
-
-_MD = None  # the markdown-it parser, built on first use (a warm run parses nothing)
 
 PUBLIC, AGENT, PRIVATE = "public", "agent", "private"
 SECTIONS = (PUBLIC, AGENT, PRIVATE)
 
-# Parse findings after which the node's content is not known, so no chain through
-# it can be hashed.
-BREAKING_RULES = frozenset({"encoding", "unreadable", "malformed_frontmatter", "duplicate_section"})
+# Parse errors: v5 cannot use a node with one of these (no chain through it, no status
+# of its own, FORMAT.md 4.5).
+BREAKING_RULES = frozenset({"encoding", "unreadable", "malformed_frontmatter",
+                            "text_before_name_heading", "name_heading", "duplicate_section",
+                            "unrecognized_section", "duplicate_subsections"})
+
+# Unicode White_Space, as Go's strings.TrimSpace knows it: "blank" for the rule that
+# # Public holds nothing outside its subsections (str.isspace would also take
+# U+001C..U+001F).
+_WHITE_SPACE = ("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+                "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 
 
 @dataclass(frozen=True)
@@ -77,17 +84,6 @@ def extract(lines: list[str]) -> str:
     return "\n".join(lines[start:end]) + "\n"
 
 
-def heading_text(raw: str) -> str:
-    """ATX heading text: opening #s, optional closing sequence and spaces/tabs removed."""
-    s = raw.lstrip(" ")
-    level = len(s) - len(s.lstrip("#"))
-    rest = s[level:].rstrip(" \t")
-    bare = rest.rstrip("#")
-    if bare != rest and (not bare or bare[-1] in " \t"):
-        rest = bare
-    return rest.strip(" \t")
-
-
 class _Report:
     def __init__(self, name: str, file: str):
         self.name, self.file, self.items = name, file, []
@@ -119,11 +115,16 @@ def parse_node(name: str, file: str, text: str) -> NodeDoc:
 
 
 def _load(yaml, loader_class, source: str):
-    """The document's root node (for line numbers) and its safely constructed value."""
+    """The document's root node (for line numbers), the first key written twice in one
+    mapping (see _duplicate_key) and the safely constructed value."""
     loader = loader_class(source)
     try:
         root = loader.get_single_node()
-        return root, (loader.construct_document(root) if root is not None else None)
+        if root is None:
+            return None, None, None
+        # Before constructing: merge keys ('<<') are flattened into the node then.
+        twice = _duplicate_key(root, yaml)
+        return root, twice, loader.construct_document(root)
     finally:
         loader.dispose()
 
@@ -136,11 +137,11 @@ def _frontmatter(source: str, report: _Report) -> dict:
 
     try:
         try:
-            root, data = _load(yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader), source)
+            root, twice, data = _load(yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader), source)
         except yaml.YAMLError:
             # libyaml is several times faster; its pure-Python twin words the errors
             # (and places them) the same way on every machine, so it explains failures.
-            root, data = _load(yaml, yaml.SafeLoader, source)
+            root, twice, data = _load(yaml, yaml.SafeLoader, source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         # An unclosed construct is only noticed at the end of the YAML; point at where it
@@ -155,6 +156,12 @@ def _frontmatter(source: str, report: _Report) -> dict:
         return {}
     except (ValueError, TypeError, RecursionError) as exc:
         report.add("malformed_frontmatter", f"YAML error: {exc}", 2)
+        return {}
+    if twice is not None:
+        key, earlier = twice
+        report.add("malformed_frontmatter", f"YAML error: mapping key {key.value!r} already "
+                   f"defined on line {earlier.start_mark.line + 2}; keep one of them",
+                   key.start_mark.line + 2)
         return {}
     if data is None:
         return {}
@@ -191,6 +198,30 @@ def _frontmatter(source: str, report: _Report) -> dict:
     return result
 
 
+def _duplicate_key(root, yaml):
+    """(key, earlier key) for the first key written twice in one mapping, else None.
+
+    PyYAML keeps the last value silently; for v5 a repeated key is malformed YAML.
+    """
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue  # an alias: the same node again (possibly inside itself)
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    earlier = keys.setdefault((key.tag, key.value), key)
+                    if earlier is not key:
+                        return key, earlier
+                stack += (key, value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+    return None
+
+
 def _with_fields(doc: NodeDoc, fields: dict, report: _Report) -> NodeDoc:
     deps, dep_lines = fields.get("depends_on", ((), ()))
     inp, inp_line = fields.get("input", (None, None))
@@ -201,51 +232,38 @@ def _with_fields(doc: NodeDoc, fields: dict, report: _Report) -> NodeDoc:
     )
 
 
-def _structural_headings(body: str) -> list[tuple[int, int]]:
-    """(line index, level) of every top-level ATX heading of level 1 or 2."""
-    # A lone CR is a line ending to CommonMark but not to v5's line rule; keep the
-    # two line numberings identical.
-    source = body.replace("\r", " ") if "\r" in body else body
-    global _MD
-    if _MD is None:
-        from markdown_it import MarkdownIt
-
-        # Block structure only: inline parsing is never needed to find structural headings.
-        _MD = MarkdownIt("commonmark")
-        _MD.disable("inline")
-    return [
-        (tok.map[0], len(tok.markup))
-        for tok in _MD.parse(source)
-        if tok.type == "heading_open" and tok.level == 0 and tok.markup in ("#", "##")
-    ]
-
-
 def _body(name: str, file: str, body: str, first: int, report: _Report) -> NodeDoc:
     lines = body.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    heads = _structural_headings(body)
-    bounds = [index for index, _ in heads] + [len(lines)]
-
-    lead = heads[0][0] if heads else len(lines)
+    heads = structural_headings(body, lines)
+    lead = heads[0].index if heads else len(lines)
     for index in range(lead):
-        if not is_blank(lines[index]):
-            report.add("text_before_name_heading", f"text before the name heading '# {name}'; "
-                       "move it under a section or delete it", first + index)
+        if lines[index].strip(" \t\r"):
+            report.add("text_before_name_heading", "unexpected content before first heading: "
+                       f"move it under a section or delete it; the file must start with "
+                       f"'# {name}'", first + index)
             break
+    else:
+        if not heads:
+            report.add("text_before_name_heading", "unexpected content before first heading: "
+                       f"there is no heading; the file must start with '# {name}'", first)
     if not heads:
-        report.add("name_heading", f"no heading; the file must start with '# {name}'", first)
         return NodeDoc(name, file)
 
-    index0, level0 = heads[0]
-    raw0 = lines[index0].rstrip(" \t")
-    if level0 != 1 or normalize(heading_text(raw0)) != normalize(name):
-        report.add("name_heading", f"first heading is {raw0!r}; it must be '# {name}'",
-                   first + index0)
+    head0 = heads[0]
+    if head0.level != 1:
+        report.add("text_before_name_heading", "unexpected content before first heading: "
+                   f"the first heading is {head0.raw!r}; the file must start with '# {name}'",
+                   first + head0.index)
+    elif normalize(head0.text) != normalize(name):
+        report.add("name_heading", f"node name does not match: got {normalize(head0.text)!r}, "
+                   f"want {normalize(name)!r}; the first heading must be '# {name}'"
+                   + _reading(head0), first + head0.index)
 
     intent = ""
-    if level0 == 1:
-        for text in lines[index0 + 1:bounds[1]]:
+    if head0.level == 1:
+        for text in lines[head0.body:heads[1].index if len(heads) > 1 else len(lines)]:
             if not is_blank(text):
                 intent = text.strip(" \t")
                 break
@@ -254,48 +272,82 @@ def _body(name: str, file: str, body: str, first: int, report: _Report) -> NodeD
     agent_parts: list[str] = []
     has_agent, agent_line = False, None
     section = None  # the level-1 section we are in; None = the name section
-    for position, (index, level) in enumerate(heads):
-        raw = lines[index].rstrip(" \t")
-        key = normalize(heading_text(raw))
-        content = lines[index + 1:bounds[position + 1]]
-        line = first + index
-        if position == 0 and level == 1:
+    sub_seen: dict[str, int] = {}
+    previous = head0
+    for position, head in enumerate(heads):
+        raw = head.raw
+        key = normalize(head.text)
+        end = heads[position + 1].index if position + 1 < len(heads) else len(lines)
+        content = lines[head.body:end]
+        line = first + head.index
+        if position == 0:
             continue
-        if level == 1:
+        if head.level == 1:
             if key not in SECTIONS:
-                report.add("unrecognized_section", f"unknown section {raw!r}; sections are "
-                           "# Public, # Agent and # Private", line)
+                report.add("unrecognized_section", f"unrecognized section: {key!r}; sections "
+                           f"are # Public, # Agent and # Private, not {raw!r}"
+                           + _reading(head), line)
                 section = "?"
             elif key in seen:
-                report.add("duplicate_section", f"second {raw!r} section (first on line "
-                           f"{seen[key]}); merge them", line)
+                report.add("duplicate_section", f"duplicate # {key.capitalize()} section: "
+                           f"{raw!r} repeats the one on line {seen[key]}; merge them", line)
                 section = "?"
             else:
                 seen[key] = line
                 section = key
-            sub_seen: dict[str, int] = {}
+            sub_seen = {}
             if section == PUBLIC:
                 for offset, text in enumerate(content):
-                    if not is_blank(text):
+                    if text.strip(_WHITE_SPACE):
                         report.add("public_subsection_required", "content in # Public must "
-                                   "be under a ## subsection", line + 1 + offset)
+                                   "be under a ## subsection", first + head.body + offset)
                         break
             elif section == AGENT:
                 has_agent, agent_line = True, line
                 direct = extract(content)
                 if direct:
                     agent_parts.append(direct)
+            previous = head
             continue
-        if section in (PUBLIC, AGENT, PRIVATE):
-            if key in sub_seen:
-                report.add("duplicate_subsections", f"duplicate ## subsection heading {raw!r} "
-                           f"in this section (first on line {sub_seen[key]})", line)
-            else:
-                sub_seen[key] = line
+        if key in sub_seen:
+            report.add("duplicate_subsections", f"duplicate subsection: {key!r}; {raw!r} "
+                       f"repeats the heading on line {sub_seen[key]} in this section"
+                       + _reading(head), line)
+        else:
+            sub_seen[key] = line
         rendered = raw + "\n" + extract(content)
         if section == PUBLIC:
             public.append(Subsection(key, raw, rendered, line))
+            _surprises(name, head, previous, first, report)
         elif section == AGENT:
             agent_parts.append(rendered)
+        previous = head
     return NodeDoc(name, file, has_agent=has_agent, agent_line=agent_line,
                    public=tuple(public), agent="\n".join(agent_parts), intent=intent)
+
+
+def _reading(head: Heading) -> str:
+    """How v5 came to read a heading's text, when that is not plain to see."""
+    parts = []
+    if head.setext:
+        underline = "===" if head.level == 1 else "---"
+        parts.append(f"the line underlined with {underline!r} is a level-{head.level} heading")
+    if head.lost:
+        parts.append(f"v5 reads its text as {head.text!r}: inline markup ({head.lost!r}) "
+                     "contributes nothing")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _surprises(name: str, head: Heading, previous: Heading, first: int,
+               report: _Report) -> None:
+    """Warnings for a # Public subsection v5 reads otherwise than its author may think."""
+    if head.setext and previous.level == 2 and not previous.setext:
+        report.add("setext_heading", f"v5 reads {head.raw!r} underlined with '---' as a ## "
+                   f"heading: it ends the subsection {previous.raw!r} and starts "
+                   f"'{name}({head.text.strip()})'; for a horizontal rule put an empty line "
+                   "before the '---'", first + head.last, WARNING)
+    if head.lost:
+        report.add("heading_text", f"v5 reads the text of {head.raw!r} as "
+                   f"{head.text.strip(' ')!r} ({head.lost!r} is inline markup, which "
+                   f"contributes nothing): it is imported as '{name}({head.text.strip()})'",
+                   first + head.index, WARNING)

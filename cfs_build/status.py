@@ -5,13 +5,14 @@ import graphlib
 
 from dataclasses import dataclass
 
-from .chain import Resolver, safe_relpath
+from .chain import Resolver
 from .files import UnreadableFile
-from .hashing import b64
+from .hashing import b64, checksums_match
 from .manifest import Manifest
 from .names import artifact_of, spec_of
+from .outputs import output_problem, output_rel, place_problem
 from .tree import Tree
-from .validate import cycles, dependency_edges, output_problem
+from .validate import cycles, dependency_edges
 
 STALE, MISSING, MODIFIED, UNTRACKED, INVALID, UP_TO_DATE, ORPHAN = (
     "stale", "missing", "modified", "untracked", "invalid", "up-to-date", "orphan")
@@ -92,74 +93,73 @@ def ranks(tree: Tree) -> dict[str, int | None]:
 
 def artifact_statuses(tree: Tree, resolver: Resolver, manifest: Manifest,
                       rank_of: dict[str, int | None]) -> tuple[list[ArtifactStatus], list[Orphan]]:
+    """Every node that parses and declares a non-empty output, leaf or not (v5 lists an
+    inner node's output too), and the manifest entries no such node accounts for."""
     statuses = []
     declared = set()
-    for node in tree.leaves():
-        info = tree.nodes[node]
-        if info.output is None or info.broken:
+    real_dirs: dict[str, bool] = {}
+    for node, info in tree.nodes.items():
+        if not info.output or resolver.parse_failure(node) is not None:
             continue
         name = artifact_of(node)
         declared.add(name)
         statuses.append(artifact_status(tree, resolver, manifest, node, name, info.output,
-                             rank_of.get(node)))
+                                        rank_of.get(node), real_dirs))
     orphans = [Orphan(name, entry.path) for name, entry in sorted(manifest.entries.items())
-               if name not in declared and not _broken_owner(tree, name)]
+               if name not in declared and not _unparsed_owner(tree, resolver, name)]
     return statuses, orphans
 
 
-def _broken_owner(tree: Tree, name: str) -> bool:
-    # A node that failed to parse still exists: its entry is not an orphan, and
+def _unparsed_owner(tree: Tree, resolver: Resolver, name: str) -> bool:
+    # A node that failed to parse still exists: its entry is not an orphan (X4), and
     # removing it would lose the record once the file is fixed.
-    info = tree.nodes.get(spec_of(name))
-    return info is not None and info.broken
+    node = spec_of(name)
+    return node in tree.nodes and resolver.parse_failure(node) is not None
 
 
-def artifact_status(tree, resolver, manifest, node, name, output, rank) -> ArtifactStatus:
-    """Status of one artifact: its chain and file against its manifest entry."""
+def artifact_status(tree, resolver, manifest, node, name, output, rank,
+                    real_dirs: dict[str, bool] | None = None) -> ArtifactStatus:
+    """Status of one artifact: its chain and file against its manifest entry (FORMAT.md 7.4).
+
+    The path the manifest records is not looked at: the node's output is the file.
+    """
     entry = manifest.get(name)
     recorded_chain = entry.chain if entry else None
     recorded_checksum = entry.checksum if entry else None
+    chain = resolver.chain(node)
+    rel = output_rel(output)
+    problem = output_problem(output) or place_problem(str(tree.root), rel, real_dirs)
+    if problem:
+        # X8: never opened; only the chain is compared with the record.
+        flags = (INVALID, STALE) if entry is None or entry.chain != chain.hash else (INVALID,)
+        return ArtifactStatus(name, node, output, flags, chain.hash, recorded_chain, None,
+                              recorded_checksum, rank, (f"output path is invalid: {problem}",))
     reasons: list[str] = []
     flags: set[str] = set()
-    rel = None if output_problem(output) else safe_relpath(output)
-    if rel is None:
-        return ArtifactStatus(name, node, output, (INVALID,), None, recorded_chain, None,
-                              recorded_checksum, rank, ("output path is invalid",))
-    chain = resolver.chain(node)
     if chain.blocked:
         flags.add(INVALID)
         reasons.extend(chain.blocked)
     if chain.waiting:
         reasons.extend(f"waiting for {w}" for w in chain.waiting)
-    exists, checksum, readable = True, None, True
+    checksum = None
     try:
-        digest = resolver.file_digest(rel)
-        exists = digest is not None
+        digest = resolver.file_checksum(rel)
         checksum = b64(digest) if digest is not None else None
     except UnreadableFile as exc:
-        # Not a hand edit to accept: a directory, or bytes v5 cannot read as text.
-        flags.add(INVALID)
-        readable = False
-        reasons.append(f"{rel}: {exc.reason}")
-    same_file = entry is not None and safe_relpath(entry.path) == rel
+        reasons.append(f"{rel}: {exc.reason}")  # v5: the file cannot be opened: missing
     if entry is None:
         flags.add(STALE)
         reasons.append("no manifest entry")
-    elif not same_file:
-        flags.add(STALE)
-        reasons.append(f"manifest records {entry.path}, the spec now says {output}")
     elif chain.hash is None:
         if not chain.blocked:
             flags.add(STALE)
     elif chain.hash != entry.chain:
         flags.add(STALE)
-    if not exists:
+    if checksum is None:
         flags.add(MISSING)
-    elif not readable:
-        pass
-    elif not same_file:
+    elif entry is None:
         flags.add(UNTRACKED)
-    elif checksum != entry.checksum:
+    elif not checksums_match(checksum, entry.checksum):
         flags.add(MODIFIED)
     ordered = tuple(flag for flag in FLAG_ORDER if flag in flags) or (UP_TO_DATE,)
     return ArtifactStatus(name, node, output, ordered, chain.hash, recorded_chain, checksum,

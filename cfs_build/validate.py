@@ -2,24 +2,26 @@
 from __future__ import annotations
 
 import graphlib
-
-import re
-from functools import lru_cache
+import os
 
 from .chain import Resolver, safe_relpath
 from .errors import ERROR, WARNING, Finding
 from .files import UnreadableFile
-from .names import (ARTIFACT, SPEC, TREE_DIR, BadName, is_within, parent_of, parse_name,
+from .outputs import output_problem, output_rel, place_problem
+from .names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, is_within, parent_of, parse_name,
                     references, spec_of)
 from .tree import NodeInfo, Tree
-
-_DRIVE = re.compile(r"[A-Za-z]:")
 
 
 def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
     """All findings for the tree: parse problems, rule violations, cycles, warnings."""
+    if not tree.nodes:
+        # v5 reports this alone: without nodes nothing else means anything.
+        return [Finding("", "scan", f"no nodes found: add {TREE_DIR}/NAME/_node.md starting "
+                        "with '# SPEC/NAME' (cfs init writes an example)", TREE_DIR, None)]
     findings: list[Finding] = list(tree.findings)
     outputs: dict[str, str] = {}
+    root, real_dirs = str(tree.root), {}
     produced = {safe_relpath(info.output): name for name, info in tree.nodes.items()
                 if info.output is not None and tree.is_leaf(name)}
     for name, info in tree.nodes.items():
@@ -41,9 +43,10 @@ def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
         if info.input is not None:
             findings.extend(_reference(tree, resolver, info, info.input, info.input_line,
                                        "input", "input_target"))
+        findings.extend(_variants(info))
         findings.extend(_external_outputs(info, produced))
-        if leaf and info.output is not None:
-            findings.extend(_output(info, outputs))
+        if info.output is not None:
+            findings.extend(_output(info, outputs, root, real_dirs))
     findings.extend(_cycles(tree))
     return findings
 
@@ -87,8 +90,8 @@ def _first(lines: tuple[int, ...]) -> int | None:
 
 def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, key: str,
                rule: str) -> list[Finding]:
-    def bad(detail: str, severity: str = ERROR) -> list[Finding]:
-        return [Finding(info.name, rule if severity == ERROR else "reference",
+    def bad(detail: str, severity: str = ERROR, warning: str = "reference") -> list[Finding]:
+        return [Finding(info.name, rule if severity == ERROR else warning,
                         f"{key} {detail}", info.file, line, severity)]
 
     try:
@@ -96,19 +99,22 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
     except BadName as exc:
         return bad(f"entry cannot be used: {exc}")
     out: list[Finding] = []
-    if name.trailing.strip(" \t"):
+    if name.trailing.strip(" \t") and name.prefix == SPEC:
         out += bad(f"entry {raw!r} has text after ')' that is ignored", WARNING)
     me = info.name
     if name.prefix == SPEC:
         target = name.base
         if target == me:
+            if key == "input":
+                return out  # the chain would need itself: a cycle (see _cycles)
             return out + bad(f"must not reference the node itself: {raw}")
         if target not in tree.nodes:
             return out + bad(f"references unknown SPEC node: {raw}")
-        if is_within(me, target):
+        # An input may come from anywhere in the tree; one from below is a cycle.
+        if key == "depends_on" and is_within(me, target):
             return out + bad(f"must not reference an ancestor (its Public is already "
                              f"inherited): {raw}")
-        if is_within(target, me):
+        if key == "depends_on" and is_within(target, me):
             return out + bad(f"must not reference a descendant: {raw}")
         other = tree.nodes[target]
         if name.qualifier is not None and not other.broken \
@@ -118,64 +124,88 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
         return out
     if name.prefix == ARTIFACT:
         node = spec_of(name.base)
-        if node == me:
-            return out + bad(f"must not reference the node itself: {raw}")
         other = tree.nodes.get(node)
+        if raw != name.base:
+            # v5 knows no artifact by this text, yet its chain reads ARTIFACT/p.
+            return out + bad(f"references unknown ARTIFACT: {raw} (an ARTIFACT/ name takes no "
+                             f"qualifier; write {name.base})")
+        if node == me:
+            return out  # the artifact is made from this very chain: a cycle
         if other is not None and other.broken:
             return out  # its own findings say why its output is not known
-        if other is None or other.output is None or not tree.is_leaf(node):
-            return out + bad(f"references unknown ARTIFACT: {raw} (no leaf {node} with an "
+        if other is None or other.output is None:
+            return out + bad(f"references unknown ARTIFACT: {raw} (no node {node} with an "
                              "output)")
         return out
     if name.qualifier is not None:
-        out += bad(f"{raw}: an EXTERNAL/ name takes no qualifier; v5 reads the file "
-                   f"{name.path!r} (the text before '('). Rename the file if it has "
-                   "parentheses", WARNING)
-    rel = safe_relpath(name.path)
+        out += bad(f"{raw}: v5 reads the file {name.path!r} (the text before '('), labelled "
+                   f"{name.label}; rename the file if its name has parentheses", WARNING,
+                   "qualifier_dropped")
+    # v5 checks the text as written, qualifier and all; the chain reads name.path.
+    written = raw[len(EXTERNAL) + 1:]
+    rel = safe_relpath(written)
     if rel is None:
         return out + bad(f"references an EXTERNAL path outside the project: {raw}")
-    try:
-        readable = resolver.file_digest(rel) is not None
-        why = "no such file"
-    except UnreadableFile as exc:
-        readable, why = False, exc.reason
-    if not readable:
-        return out + bad(f"references unreadable EXTERNAL file: {raw} ({why})")
+    if not _openable(resolver, rel):
+        return out + bad(f"references unreadable EXTERNAL file: {raw} (no such file, or it "
+                         "cannot be opened)")
     return out
 
 
-@lru_cache(maxsize=1 << 16)  # asked twice per leaf per run: by validation and by status
-def output_problem(path: str) -> str | None:
-    """Why an output path is not acceptable, or None."""
-    if not path:
-        return "path is empty"
-    # A drive letter is absolute on Windows; elsewhere a colon is an ordinary character.
-    if path.startswith("/") or _DRIVE.match(path):
-        return "path is absolute (use a path relative to the project root)"
-    if "\\" in path:
-        return "path contains backslash (use '/')"
-    if any(ch in path for ch in ";\n\r"):
-        return "path contains ';' or a line break, which the v5 manifest cannot record"
-    rel = safe_relpath(path)
-    if rel is None:
-        return "path contains directory traversal out of the project root"
-    parts = rel.split("/")
-    if parts[0] == TREE_DIR and any(part.startswith(".") for part in parts[1:-1]):
-        return f"path is inside a {TREE_DIR}/ dot directory (tool state lives there)"
-    if parts[0] == TREE_DIR and (len(parts) == 1 or parts[-1].startswith(".manifest")
-                                 or parts[-1] == "_node.md"):
-        return "path would overwrite a spec or the manifest"
-    if parts[0] == TREE_DIR and len(parts) == 2 and parts[1].startswith("."):
-        return f"path is tool state directly in {TREE_DIR}/ (.cache/ and the like live there)"
-    return None
+def _openable(resolver: Resolver, rel: str) -> bool:
+    """Whether the project file ``rel`` can be opened for reading, as v5 asks: a
+    directory can, so can a file that is not UTF-8 (its chain is another matter)."""
+    try:
+        return resolver.file_digest(rel) is not None
+    except UnreadableFile:
+        pass
+    try:
+        # Non-blocking: opening a FIFO for reading would wait for a writer.
+        os.close(os.open(f"{resolver.root}/{rel}", os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)))
+    except OSError:
+        return False
+    return True
 
 
-def _output(info: NodeInfo, outputs: dict[str, str]) -> list[Finding]:
+def _variants(info: NodeInfo) -> list[Finding]:
+    """Warn about imports of one subsection spelled two ways: v5 keeps both positions."""
+    out = []
+    spelled: dict[tuple[str, str], list[str]] = {}
+    names = []
+    for raw, line in zip(info.depends_on, info.dep_lines):
+        try:
+            names.append((raw, line, parse_name(raw)))
+        except BadName:
+            continue
+    whole = {name.base for _, _, name in names if name.qualifier is None}
+    for raw, line, name in names:
+        if name.prefix != SPEC or name.qualifier is None or name.base in whole:
+            continue  # an unqualified import delivers the whole node once
+        spellings = spelled.setdefault((name.base, name.norm_qualifier), [])
+        if name.qualifier in spellings:
+            continue  # a plain duplicate: one position
+        spellings.append(name.qualifier)
+        if len(spellings) > 1:
+            first = spellings[0]
+            out.append(Finding(info.name, "qualifier_variants", f"depends_on {raw}: "
+                               f"{name.base}({first}) names the same subsection; v5 imports "
+                               "it twice, once per spelling (two positions, same text); keep "
+                               "one spelling", info.file, line, WARNING))
+    return out
+
+
+def _output(info: NodeInfo, outputs: dict[str, str], root: str,
+            real_dirs: dict[str, bool]) -> list[Finding]:
+    """v5's path rules, and the outputs cfs never touches (FORMAT.md 12, X8)."""
     problem = output_problem(info.output)
+    rel = output_rel(info.output)
+    if problem is None:
+        problem = place_problem(root, rel, real_dirs)
     if problem:
-        return [Finding(info.name, "output_paths", f"output path is invalid: {problem}: "
-                        f"{info.output!r}", info.file, info.output_line)]
-    rel = safe_relpath(info.output)
+        return [Finding(info.name, "output_paths", f"output path is invalid: {problem} "
+                        f"({info.output!r}); give a project-relative path of a regular file "
+                        "outside code-from-spec/, .git/ and .cfs/", info.file,
+                        info.output_line)]
     first = outputs.setdefault(rel, info.name)
     if first != info.name:
         return [Finding(info.name, "output_paths", f"output path {rel} is also the output of "
@@ -185,11 +215,13 @@ def _output(info: NodeInfo, outputs: dict[str, str]) -> list[Finding]:
 
 def dependency_edges(tree: Tree) -> dict[str, dict[str, str]]:
     """Node -> {what its chain needs: edge kind}: parent, SPEC imports, ARTIFACT producers,
-    input source (EXTERNAL files are not nodes).
+    input source (EXTERNAL files are not nodes). A node whose chain needs itself (its
+    own artifact, or itself as input) has an edge to itself.
 
     Plain dicts in the order networkx would hold them: cycles and ranks run on these
     without building a graph object (a tenth of a warm run on a big tree). A node that
-    names one target twice keeps the kind of the last reference, as a graph edge would.
+    names one target twice keeps ARTIFACT/ if either reference is one, else the kind of
+    the last, as v5 ranks them.
     """
     edges = tree._memo.get("dependency_edges")
     if edges is not None:
@@ -202,15 +234,18 @@ def dependency_edges(tree: Tree) -> dict[str, dict[str, str]]:
         if parent in nodes:
             out[parent] = "parent"
             edges.setdefault(parent, {})
-        for _, _, ref in references(info.depends_on, info.input):
+        for _, via, ref in references(info.depends_on, info.input):
             if ref.prefix == SPEC:
                 target = ref.base
+                # Importing itself is a dependency_targets finding, not a cycle (v5).
+                if target == name and via == "depends_on":
+                    continue
             elif ref.prefix == ARTIFACT:
                 target = spec_of(ref.base)
             else:
                 continue
-            if target in nodes and target != name:
-                out[target] = ref.prefix
+            if target in nodes and out.get(target) != ARTIFACT:
+                out[target] = ref.prefix  # an ARTIFACT/ edge outranks any other (v5)
                 edges.setdefault(target, {})
     tree._memo["dependency_edges"] = edges
     return edges
@@ -236,7 +271,8 @@ def cycles(tree: Tree) -> list[set[str]]:
             graph.add_nodes_from(edges)
             graph.add_edges_from((name, target) for name, targets in edges.items()
                                  for target in targets)
-            found = [set(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
+            found = [set(c) for c in nx.strongly_connected_components(graph)
+                     if len(c) > 1 or next(iter(c)) in edges[next(iter(c))]]
         tree._memo["cycles"] = found
     return found
 
@@ -247,7 +283,12 @@ def _cycles(tree: Tree) -> list[Finding]:
         members = sorted(component)
         for name in members:
             info = tree.nodes[name]
-            out.append(Finding(name, "cycle", "cycle through depends_on, input and "
-                               f"inheritance: {' -> '.join(members + [members[0]])}; break it "
-                               "by removing one of these references", info.file, None))
+            if len(members) == 1:
+                detail = (f"the chain of {name} needs {name} itself (its own ARTIFACT/ or "
+                          "itself as input); remove that reference")
+            else:
+                detail = (f"cycle through depends_on, input and inheritance: "
+                          f"{' -> '.join(members + [members[0]])}; break it by removing one "
+                          "of these references")
+            out.append(Finding(name, "cycle", detail, info.file, None))
     return out

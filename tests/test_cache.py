@@ -87,20 +87,23 @@ def test_lone_cr_in_a_position_comes_back_byte_for_byte(tree):
     assert cache.content(checksum("no\rtes\n")) == "no\rtes\n"
 
 
-def test_labels_with_odd_qualifiers_round_trip(tree):
+def test_labels_read_back_split_at_the_first_colon_space(tree):
+    # FORMAT.md 8: v5 splits a chain line at its first ': ', so such a label reads back wrong.
     odd = "## a: b\u2028c\nx\n"
     root = tree({"SPEC/lib": spec("SPEC/lib", f"# Public\n\n{odd}"),
                  "SPEC/leaf": spec("SPEC/leaf", front="depends_on: ['SPEC/lib(a: b\u2028c)']\n"
                                                       "output: out.txt")})
     cache, (chain,) = stored(root, "SPEC/leaf")
-    assert cache.load_chain(chain.hash).entries == (("SPEC/lib(a: b\u2028c)", checksum(odd)),)
+    assert cache.load_chain(chain.hash).entries == (
+        ("SPEC/lib(a", f"b\u2028c): {checksum(odd)}"),)
 
 
-def test_content_that_does_not_match_its_name_counts_as_missing(tree):
+def test_content_is_read_back_normalized_as_it_is(tree):
+    # v5 reads an old text as the file holds it (FORMAT.md 8), not checked against its name.
     root = tree(files())
     cache, _ = stored(root, "SPEC/app/leaf")
-    (root / CACHE / ".content" / f".{checksum(API)}").write_text("truncat")
-    assert cache.content(checksum(API)) is None
+    (root / CACHE / ".content" / f".{checksum(API)}").write_bytes(b"truncat\r\n")
+    assert cache.content(checksum(API)) == "truncat\n"
 
 
 def test_files_are_write_once(tree):

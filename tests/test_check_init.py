@@ -48,6 +48,19 @@ def test_check_exits_2_on_format_errors(tree):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_warnings_fail_only_a_strict_check(tree):
+    root = tree({"SPEC/x": spec("SPEC/x", "# Public\n## `Foo` API\nf\n")})
+    plain = cfs(root, "check")
+    assert plain.returncode == 0, plain.stdout
+    assert "heading_text" not in plain.stdout
+    strict = cfs(root, "check", "--strict")
+    assert strict.returncode == 2
+    assert "code-from-spec/x/_node.md:3: warning: heading_text:" in strict.stdout
+    assert "1 warnings" in strict.stdout
+    data = json.loads(cfs(root, "check", "--strict", "--json").stdout)
+    assert data["exit_code"] == 2 and data["summary"]["warnings"] == 1
+
+
 def test_init_creates_a_valid_project_and_is_idempotent(tmp_path):
     result = cfs(tmp_path, "init")
     assert result.returncode == 0, result.stderr

@@ -167,14 +167,15 @@ def test_previous_sections_only_for_what_changed(tree):
     assert '<input disposition="unchanged">' in document
 
 
-def test_input_renamed_with_the_same_text_is_unchanged(tree):
-    # Instructions and input compare by content hash, not by label.
+def test_input_renamed_with_the_same_text_is_added(tree):
+    # FORMAT.md 9.2, 9.3: dispositions go by label; an input naming another source has no
+    # previous input, and its label is new to the cached chain.
     root = tree({**project_files(), "in2.txt": "input text\n"})
     previous = generated(root)
     edit(root, LEAF, leaf(input_="EXTERNAL/in2.txt"))
     document = render(root, previous=previous)
     assert "previous_input" not in document
-    assert '<input disposition="unchanged">\ninput text\n</input>' in document
+    assert '<input disposition="added">\ninput text\n</input>' in document
 
 
 def test_input_and_agent_dropped_show_as_removed(tree):
@@ -189,13 +190,14 @@ def test_input_and_agent_dropped_show_as_removed(tree):
     assert '<previous_input>\n<input disposition="removed">\ninput text\n' in document
 
 
-def test_agent_emptied_but_kept_is_changed_on_both_sides(tree):
+def test_agent_emptied_but_kept_is_removed_and_has_no_disposition(tree):
+    # An empty # Agent is no position: <instructions> without a disposition (M6).
     root = tree(project_files())
     previous = generated(root)
     edit(root, LEAF, leaf(agent=""))
     document = render(root, previous=previous)
-    assert '<instructions disposition="changed">\n</instructions>\n' in document
-    assert '<previous_instructions>\n<instructions disposition="changed">\nWrite it.\n' \
+    assert '<instructions>\n</instructions>\n' in document
+    assert '<previous_instructions>\n<instructions disposition="removed">\nWrite it.\n' \
         in document
 
 
@@ -232,43 +234,49 @@ def test_input_of_a_spec_subsection(tree):
     assert render(root).endswith(f"<input>\n{ERRORS}</input>\n</chain>\n")
 
 
-def test_no_constraints_section_without_entries(tree):
+def test_constraints_section_even_without_entries(tree):
+    # M5: v5 always writes the <constraints> block.
     root = tree({"SPEC/solo": spec("SPEC/solo", "# Agent\n\nGo.\n", front="output: x.txt")})
     project = Project(root, use_index=False)
     document = render_document(project.resolver, project.resolver.chain("SPEC/solo"))
-    assert document == "<chain>\n<instructions>\nGo.\n</instructions>\n</chain>\n"
+    assert document == ("<chain>\n<constraints>\n</constraints>\n<instructions>\nGo.\n"
+                        "</instructions>\n</chain>\n")
 
 
-def test_missing_old_content_falls_back_to_first_generation(tree):
+def test_missing_old_content_keeps_dispositions_and_leaves_the_old_text_out(tree):
+    # M6: a cache whose .content is gone still gives dispositions; old texts are left out.
     root = tree(project_files())
     previous = generated(root)
     (root / f"code-from-spec/.cache/.content/.{checksum(APP)}").unlink()
     edit(root, "SPEC/app", spec("SPEC/app", "# Public\n\n## Context\nEuros.\n"))
     document = render(root, previous=previous)
-    assert "disposition" not in document and "previous" not in document
+    assert '<entry name="SPEC/app" disposition="changed">' in document
+    assert "previous" not in document
     assert tags(document) == ["existing_artifact", "constraints", "instructions",
                               "input"]
 
 
-def test_missing_old_agent_text_falls_back_too(tree):
+def test_missing_old_agent_text_leaves_out_previous_instructions(tree):
     root = tree(project_files())
     previous = generated(root)
     (root / f"code-from-spec/.cache/.content/.{checksum('Write it.' + chr(10))}").unlink()
     edit(root, LEAF, leaf(agent="Other.\n"))
-    assert "disposition" not in render(root, previous=previous)
+    document = render(root, previous=previous)
+    assert "previous_instructions" not in document
+    assert '<instructions disposition="changed">\nOther.\n' in document
 
 
 def test_unusable_chain_is_an_error(tree):
-    root = tree({**project_files(), "in.txt": b"\xff"})
+    root = tree(project_files())
+    (root / "in.txt").unlink()
     with pytest.raises(CfsError) as caught:
         render(root)
     assert caught.value.exit_code == 2
 
 
-def test_existing_file_that_is_not_utf8_is_an_error_not_a_crash(tree):
+def test_existing_file_that_is_not_utf8_arrives_with_replacement_characters(tree):
+    # FORMAT.md 3: bytes are not decoded; in the document invalid bytes arrive as U+FFFD.
     root = tree(project_files())
     (root / "out").mkdir()
-    (root / "out/leaf.txt").write_bytes(b"\xff\xfe")
-    with pytest.raises(CfsError) as caught:
-        render(root)
-    assert "out/leaf.txt" in str(caught.value)
+    (root / "out/leaf.txt").write_bytes(b"ok\xff\n")
+    assert "<existing_artifact>\nok\ufffd\n</existing_artifact>\n" in render(root)

@@ -59,6 +59,12 @@ def test_external_path_may_contain_parentheses():
     # FORMAT.md section 2 splits every name at the first "(", as the v5 tooling does.
     name = parse_name("EXTERNAL/docs/a(1).txt")
     assert (name.path, name.qualifier, name.trailing) == ("docs/a", "1", ".txt")
+    assert name.label == "EXTERNAL/docs/a"
+
+
+def test_artifact_qualifier_is_dropped():
+    name = parse_name("ARTIFACT/p(Interface)")
+    assert (name.base, name.qualifier, name.label) == ("ARTIFACT/p", "Interface", "ARTIFACT/p")
 
 
 @pytest.mark.parametrize("raw, why", [
@@ -67,7 +73,7 @@ def test_external_path_may_contain_parentheses():
     ("SPEC", "not PREFIX/path"),
     ("SPEC/", "not PREFIX/path"),
     ("", "not PREFIX/path"),
-    ("ARTIFACT/x(q)", "only SPEC/"),
+    ("SPEC/x/", "invalid name"),
 ])
 def test_bad_names(raw, why):
     with pytest.raises(BadName, match=why):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from cfs_build.files import normalize_text
-from cfs_build.node import extract, heading_text, parse_node
+from cfs_build.headings import atx_content as heading_text
+from cfs_build.node import extract, parse_node
 from conftest import FIXTURES
 
 DOCS = FIXTURES / "node_docs"
@@ -150,8 +151,9 @@ def test_name_heading_is_compared_normalized(heading):
 
 @pytest.mark.parametrize("text, line", [
     ("# SPEC/other\n", 1),
-    ("## SPEC/x\n", 1),
     ("# Public\n\n## A\n\na\n", 1),
+    ("SPEC/other\n===\n", 1),
+    ("# `SPEC/x`\n", 1),
     ("# SPEC/x/y\n", 1),
     ("# SPEC/\u00a0x\n", 1),
     ("---\noutput: o\n---\n\n# SPEC/y\n", 5),
@@ -160,13 +162,34 @@ def test_wrong_name_heading(text, line):
     assert rules(parse(text)) == [("name_heading", line)]
 
 
-@pytest.mark.parametrize("text", ["", "\n\n", "just text\n", "SPEC/x\n======\n"])
-def test_missing_name_heading(text):
-    assert "name_heading" in [rule for rule, _ in rules(parse(text))]
+@pytest.mark.parametrize("text, line", [("", 1), ("\n\n", 1), ("just text\n", 1),
+                                        ("## SPEC/x\n", 1), ("\n\n## SPEC/x\n", 3),
+                                        ("SPEC/x\n---\n", 1),
+                                        ("---\noutput: o\n---\n\n", 4)])
+def test_missing_name_heading(text, line):
+    # v5: "unexpected content before first heading", for no heading or a ## first.
+    doc = parse(text)
+    assert rules(doc) == [("text_before_name_heading", line)]
+    assert doc.broken
 
+
+@pytest.mark.parametrize("text", ["SPEC/x\n======\n", "  spec/X \n===\n# Public\n## A\na\n"])
+def test_setext_name_heading(text):
+    assert parse(text).findings == ()
+
+
+def test_name_heading_reads_the_plain_text_runs():
+    doc = parse("# SPEC/*x*\n")
+    assert rules(doc) == [("name_heading", 1)]
+    assert "'spec/'" in doc.findings[0].detail and "inline markup" in doc.findings[0].detail
 
 def test_blank_lines_before_the_name_heading_are_fine():
-    assert parse("\n  \n\t\n# SPEC/x\n").findings == ()
+    assert parse("\n  \n\t\n \r \n# SPEC/x\n").findings == ()
+
+
+@pytest.mark.parametrize("blank", ["\u00a0", "\u200b", "\ufeff", "\x0c"])
+def test_only_spaces_tabs_and_crs_may_come_before_the_name(blank):
+    assert rules(parse(f"\n{blank}\n# SPEC/x\n")) == [("text_before_name_heading", 2)]
 
 
 def test_text_before_name_heading_names_its_line():
@@ -198,7 +221,9 @@ def test_unrecognized_section():
     doc = parse("# SPEC/x\n\n# Notes\n\nx\n\n# Public\n\n## A\n\na\n")
     assert rules(doc) == [("unrecognized_section", 3)]
     assert "# Notes" in doc.findings[0].detail
-    # The known section after it is still read.
+    assert 'unrecognized section: \'notes\'' in doc.findings[0].detail
+    assert doc.broken
+    # The known section after it is still read (for reporting).
     assert doc.public_text == "## A\na\n"
 
 
@@ -215,6 +240,17 @@ def test_public_subsection_required_names_the_first_loose_line():
     assert not doc.broken
 
 
+@pytest.mark.parametrize("line", ["\u00a0", "\u2003 \t", "\u3000", "\x0b\x0c", "\x85"])
+def test_unicode_white_space_is_blank_under_public(line):
+    assert parse(f"# SPEC/x\n# Public\n{line}\n## A\na\n").findings == ()
+
+
+@pytest.mark.parametrize("line", ["\u200b", "\ufeff", "\x1c"])
+def test_other_invisible_characters_are_not_blank_under_public(line):
+    doc = parse(f"# SPEC/x\n# Public\n{line}\n## A\na\n")
+    assert rules(doc) == [("public_subsection_required", 3)]
+
+
 def test_agent_and_private_may_have_direct_text():
     assert parse("# SPEC/x\n# Agent\ndo\n# Private\nnotes\n").findings == ()
 
@@ -224,6 +260,19 @@ def test_duplicate_subsections(section):
     doc = parse(f"# SPEC/x\n# {section}\n## Same  Thing\na\n## same\tthing\nb\n")
     assert rules(doc) == [("duplicate_subsections", 5)]
     assert "line 3" in doc.findings[0].detail
+    assert doc.broken
+
+
+def test_duplicate_subsections_under_the_name_heading():
+    doc = parse("# SPEC/x\n## Notes\n## notes\n# Public\n## A\na\n")
+    assert rules(doc) == [("duplicate_subsections", 3)]
+
+
+def test_headings_made_only_of_markup_have_empty_text():
+    doc = parse("# SPEC/x\n# Public\n## *Alpha*\nA\n## *Beta*\nB\n")
+    errors = [(f.rule, f.line) for f in doc.findings if f.severity == "error"]
+    assert errors == [("duplicate_subsections", 5)]
+    assert "duplicate subsection: ''" in doc.findings[1].detail
 
 
 def test_same_subsection_in_two_sections_is_fine():
@@ -260,7 +309,7 @@ def test_headings_inside_blocks_are_content():
     for content in ("# Fenced, not a heading", "## Also fenced", "# Tilde fence",
                     "    # indented code", "> # quoted", "> ## quoted too", "- # in a list",
                     "- ## also in a list", "1. # ordered", "# inside an HTML block",
-                    "Setext is content\n=====", "Another setext\n-----", "### Level three",
+                    "the dashes\n\n---\n", "### Level three",
                     "#### Level four", "#hashtag", "\\# escaped"):
         assert content in example, content
 
@@ -288,9 +337,89 @@ def test_heading_text(raw, text):
     assert heading_text(raw) == text
 
 
-def test_setext_heading_is_not_a_section():
-    doc = parse("# SPEC/x\nPublic\n======\n")
-    assert doc.findings == () and doc.public == ()
+def test_setext_public_section_draws_public_subsection_required():
+    # Its underline is the section's first content line.
+    doc = parse("# SPEC/x\nPublic\n======\n## A\na\n")
+    assert rules(doc) == [("public_subsection_required", 3)]
+    assert doc.public_text == "## A\na\n"
+
+
+def test_setext_heading_under_public_opens_a_subsection():
+    doc = parse("# SPEC/x\n# Public\n## A\ntext\n\nMore\n---\nbody\n")
+    assert [(s.key, s.raw, s.line) for s in doc.public] == [("a", "## A", 3),
+                                                            ("more", "More", 6)]
+    # The underline is the first content line of the new subsection.
+    assert doc.subsection("more").text == "More\n---\nbody\n"
+    assert doc.subsection("a").text == "## A\ntext\n"
+    (warning,) = doc.findings
+    assert (warning.rule, warning.line, warning.severity) == ("setext_heading", 7, "warning")
+    assert "SPEC/x(More)" in warning.detail and "empty line" in warning.detail
+
+
+def test_setext_level_one_under_public_is_an_unrecognized_section():
+    doc = parse("# SPEC/x\n# Public\n## A\nTitle\n=====\nmore\n")
+    assert rules(doc) == [("unrecognized_section", 4)]
+    assert "'===' is a level-1 heading" in doc.findings[0].detail
+    assert doc.broken
+
+
+def test_dashes_after_an_empty_line_are_a_thematic_break():
+    doc = parse("# SPEC/x\n# Public\n## A\ntext\n\n---\nmore\n")
+    assert doc.findings == ()
+    assert doc.public_text == "## A\ntext\n\n---\nmore\n"
+
+
+def test_multi_line_setext_heading():
+    doc = parse("# SPEC/x\n# Public\n## A\n\nLine one  \n  Line two\t\nLine 3\n---\nbody\n")
+    sub = doc.public[1]
+    assert sub.key == "line oneline twoline 3"
+    # The raw heading is the first two text lines; the rest is content.
+    assert sub.raw == "Line one  \n  Line two"
+    assert sub.text == "Line one  \n  Line two\nLine 3\n---\nbody\n"
+
+
+def test_setext_agent_and_agent_subsection():
+    doc = parse("SPEC/x\n======\n\nAgent\n=====\n\nintro\n\nStep one\n--------\n\ndo it\n")
+    assert doc.findings == ()
+    assert doc.has_agent and doc.agent_line == 4
+    assert doc.agent == "=====\n\nintro\n\nStep one\n--------\n\ndo it\n"
+
+
+@pytest.mark.parametrize("empty", ["#", "##", "## ", "## #", "## ##", "#\t#"])
+def test_empty_atx_heading_is_content(empty):
+    doc = parse(f"# SPEC/x\n# Public\n## A\ntext\n\n{empty}\n\nafter\n")
+    assert doc.findings == ()
+    assert doc.public_text == f"## A\ntext\n\n{empty.rstrip()}\n\nafter\n".replace(
+        f"{empty.rstrip()}\n", f"{empty}\n")
+
+
+@pytest.mark.parametrize("heading, key, kept", [
+    ("## `Foo` API", "api", "API"),
+    ("## [Spec](u) tail", "tail", "tail"),
+    ("## [Spec][r] tail", "tail", "tail"),
+    ("## auto <http://a.invalid> link", "auto link", "auto  link"),
+    ("## pic ![img](p.png)", "pic", "pic"),
+    ("## *em* and **strong**", "and", "and"),
+])
+def test_heading_text_loses_inline_markup_with_a_warning(heading, key, kept):
+    doc = parse(f"# SPEC/x\n# Public\n{heading}\nbody\n\n[r]: /u\n")
+    assert [s.key for s in doc.public] == [key]
+    (warning,) = doc.findings
+    assert (warning.rule, warning.line, warning.severity) == ("heading_text", 3, "warning")
+    assert repr(kept) in warning.detail
+
+
+@pytest.mark.parametrize("heading, key", [
+    ("## A <b>bold</b> word", "a bold word"),
+    ("## a\\_b &amp; c", "a\\_b &amp; c"),
+    ("## a * b _c ~~d~~", "a * b _c ~~d~~"),
+    ("## [not a link]", "[not a link]"),
+    ("## a\\", "a\\"),
+])
+def test_heading_text_keeps_what_is_written(heading, key):
+    doc = parse(f"# SPEC/x\n# Public\n{heading}\nbody\n")
+    assert [s.key for s in doc.public] == [key]
+    assert doc.findings == ()
 
 
 def test_indented_heading_keeps_its_raw_line():
@@ -302,6 +431,13 @@ def test_indented_heading_keeps_its_raw_line():
 def test_four_space_indent_is_code_not_a_heading():
     doc = parse("# SPEC/x\n# Public\n## A\n\n    ## B\n")
     assert [s.raw for s in doc.public] == ["## A"]
+
+
+def test_cr_only_line_endings_make_one_line():
+    # v5 splits at LF only: the name heading runs to the end of the file.
+    doc = parse("# SPEC/x\r\r# Public\r\r## A\r\rtext\r")
+    assert rules(doc) == [("name_heading", 1)]
+    assert "'spec/x\\r\\r# public" in doc.findings[0].detail
 
 
 def test_lone_cr_stays_inside_its_line():

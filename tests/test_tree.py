@@ -88,11 +88,11 @@ def test_non_utf8_node_names_the_file(tree):
 def test_empty_node_file(tree):
     root = tree({"SPEC/a": b""})
     findings = Project(root, use_index=False).findings
-    assert [(f.rule, f.line) for f in findings] == [("name_heading", 1)]
+    assert [(f.rule, f.line) for f in findings] == [("text_before_name_heading", 1)]
 
 
 def test_node_md_that_is_a_directory_is_no_node_and_no_crash(tree):
-    root = tree({"code-from-spec/a/_node.md/readme.txt": "x"})
+    root = tree({"code-from-spec/a/_node.md/readme.txt": "x", "SPEC/b": spec("SPEC/b")})
     report = Project(root, use_index=False).report()
     assert report.artifacts == ()
     assert {(f.node, f.rule) for f in report.findings} == {

@@ -1,16 +1,14 @@
-"""`cfs accept NAME`: adopt a hand-edited or untracked artifact into the manifest."""
+"""`cfs accept NAME`: record an artifact's file and its current chain in the manifest."""
 from __future__ import annotations
 
 from ..cache import Cache
-from ..chain import safe_relpath
 from ..errors import CfsError
-from ..files import UnreadableFile, read_normalized
-from ..hashing import checksum
-from ..manifest import ManifestEntry, update_manifest
+from ..names import artifact_of
 from ..project import Project
-from ..status import MODIFIED, UNTRACKED
+from ..v5tools import UP_TO_DATE_ALREADY, Refusal
+from ..v5tools import accept as accept_node
 
-HELP = "record a modified or untracked artifact's current content in the manifest"
+HELP = "record a modified, untracked or stale artifact's file with its current chain"
 EXAMPLE = "cfs accept ARTIFACT/payments/fees/calculation"
 
 
@@ -20,31 +18,24 @@ def add_arguments(parser) -> None:
 
 
 def accept(project: Project, reference: str) -> str:
-    """Record one artifact's file; returns a line saying what was done."""
-    status = project.status_of(reference)
-    if MODIFIED not in status.flags and UNTRACKED not in status.flags:
-        raise CfsError(f"{status.name} is {', '.join(status.flags)}: only a modified or "
-                       "untracked artifact can be accepted", exit_code=1)
-    rel = safe_relpath(status.path)
-    with update_manifest(project.root) as entries:
-        try:
-            text = read_normalized(project.root / rel, rel)
-        except UnreadableFile as exc:
-            raise CfsError(exc.reason, file=rel) from None
-        if text is None:
-            raise CfsError("the file disappeared before it could be accepted", file=rel)
-        entry = entries.get(status.name)
-        chain = entry.chain if entry is not None and safe_relpath(entry.path) == rel \
-            else status.chain
-        if chain is None:
-            raise CfsError(f"{status.name} has no chain hash to record (" +
-                           "; ".join(status.reasons) + ")", exit_code=2)
-        entries[status.name] = ManifestEntry(status.name, status.path, checksum(text), chain)
-    current = project.resolver.chain(status.node)
-    if current.hash == chain:
-        # Cached now, the next regeneration can tell the generator what changed since.
-        Cache(project.root).store(project.resolver, current)
-    return f"accepted {status.name} ({status.path})"
+    """Record one artifact's file (FORMAT.md 7.5); returns a line saying what was done."""
+    node = project.node_name(reference)
+    name = artifact_of(node)
+    try:
+        accept_node(project, node)
+    except Refusal as refusal:
+        if refusal.message == UP_TO_DATE_ALREADY:
+            raise CfsError(f"{name} is up to date: the manifest already records this file "
+                           "and the current chain; nothing to accept", exit_code=1) from None
+        if refusal.message == "node has no output field":
+            raise CfsError(f"{node} declares no output: there is no artifact to accept") \
+                from None
+        raise CfsError(f"cannot accept {name}: {refusal.message}",
+                       exit_code=refusal.exit_code) from None
+    chain = project.resolver.chain(node)
+    # Cached now, the next regeneration can tell the generator what changed since.
+    Cache(project.root).store(project.resolver, chain)
+    return f"accepted {name} ({project.tree.nodes[node].output})"
 
 
 def run(args, project: Project) -> int:

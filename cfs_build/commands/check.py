@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ..errors import printable
+from ..errors import ERROR, printable
 from ..project import Project
 
 HELP = "CI gate: fail unless the tree is valid and every artifact is up to date"
@@ -12,17 +12,24 @@ EXAMPLE = "cfs check || { cfs status; exit 1; }     # in CI or a pre-commit hook
 
 def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail on warnings too (exit 2): places where v5 reads a spec "
+                             "otherwise than it looks")
 
 
 def run(args, project: Project) -> int:
     report = project.report()
     counts = report.summary()
     problems = [f.render() for f in report.errors]
+    warnings = [f for f in report.findings if f.severity != ERROR] if args.strict else []
+    if warnings:
+        counts["warnings"] = len(warnings)
+        problems += [f.render() for f in warnings]
     for status in report.artifacts:
         if not status.up_to_date:
             problems.append(f"{status.name} ({status.path}): {', '.join(status.flags)}")
     problems += [f"{o.name} ({o.path}): orphan" for o in report.orphans]
-    code = report.exit_code
+    code = 2 if warnings else report.exit_code
     if args.json:
         print(json.dumps({"ok": code == 0, "exit_code": code, "summary": counts,
                           "problems": problems}, indent=2))

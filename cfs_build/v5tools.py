@@ -1,0 +1,264 @@
+"""The v5 tool's operations as use cases: load_chain, write_file, validate_specs, accept,
+dump_chain, reconstruct_cache, prune_cache (MCP.md; FORMAT.md 7.5, 7.6, 8, 9.4, 10.3, 11).
+
+Each takes the project root (or a loaded Project) and returns v5's answer text, or
+raises Refusal carrying v5's error text (an MCP error result). Where cfs deliberately
+answers otherwise, FORMAT.md section 12 says so (X1-X9).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .artifacts import write_artifact
+from .cache import Cache
+from .document import render_document
+from .errors import CfsError
+from .files import UnreadableFile, atomic_write
+from .hashing import b64, checksums_match
+from .manifest import ManifestEntry, update_manifest
+from .names import SPEC, artifact_of, spec_of
+from .outputs import output_problem, output_rel, place_problem
+from .project import Project
+from .report_v5 import render_report
+from .unparsed import unreadable_text
+
+VERSION = "5.0.0"
+DUMP_FILE = "dump_chain.xml"
+MODIFIED_OUTSIDE = "artifact file was modified outside the framework"
+UP_TO_DATE_ALREADY = "artifact is already up to date"
+
+
+class Refusal(Exception):
+    """The v5 tool's refusal: ``message`` is its exact text (an MCP error result).
+
+    ``exit_code`` follows the CLI contract for a command that reports it (errors.CfsError).
+    """
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def _project(where: Path | str | Project) -> Project:
+    if isinstance(where, Project):
+        return where
+    try:
+        return Project(where)
+    except CfsError as exc:
+        raise Refusal(str(exc)) from None
+
+
+def _target(logical_name: str, *, lead: str) -> str:
+    """The node of a `SPEC/x` name, or the refusal of load_chain (``lead`` "parsing target
+    node: ") and of write_file (its own words)."""
+    name = logical_name
+    if not name.startswith(SPEC + "/"):
+        raise Refusal(lead + "not a SPEC/ reference" if lead else
+                      "logical name is not a SPEC/ reference")
+    if "(" in name and ")" in name[name.index("("):]:
+        raise Refusal(lead + "logical name has qualifier" if lead else
+                      "logical name must not contain a qualifier")
+    return name
+
+
+def _parse_problem(project: Project, node: str) -> str | None:
+    if node not in project.tree.nodes:
+        return unreadable_text(project.root, node)
+    return project.resolver.parse_failure(node)
+
+
+def _output_problem(project: Project, output: str) -> str | None:
+    problem = output_problem(output)
+    if problem is None:
+        problem = place_problem(str(project.root), output_rel(output))
+    return problem
+
+
+# -- load_chain / dump_chain --------------------------------------------------------
+
+def load_chain(where: Path | str | Project, logical_name: str) -> str:
+    """The generator document of one node, exactly as v5's `load_chain` (FORMAT.md 9).
+
+    Refuses in v5's order (9.4); fills the content cache as v5 does.
+    """
+    project = _project(where)
+    node = _target(logical_name, lead="parsing target node: ")
+    problem = _parse_problem(project, node)
+    if problem is not None:
+        raise Refusal(f"parsing target node: {problem}")
+    info = project.tree.nodes[node]
+    if not info.output:
+        raise Refusal("target node has no output field")
+    if _output_problem(project, info.output):
+        raise Refusal("output path is invalid")  # v5's rule, and X8's places
+    resolver = project.resolver
+    entry = _manifest(project).get(artifact_of(node))
+    if entry is not None:
+        rel = output_rel(info.output)
+        try:
+            current = resolver.file_checksum(rel)
+        except UnreadableFile:
+            current = None
+        if current is not None and not checksums_match(b64(current), entry.checksum):
+            raise Refusal(MODIFIED_OUTSIDE)
+    chain = resolver.chain(node)
+    if chain.hash is None:
+        raise Refusal(chain.failure or f"computing chain hash: {node} cannot be parsed")
+    cache = Cache(project.root)
+    document = render_document(resolver, chain, cache=cache,
+                               previous_hash=entry.chain if entry else None)
+    cache.store(resolver, chain)
+    return document
+
+
+def dump_chain(where: Path | str | Project, logical_name: str) -> str:
+    """load_chain's document written to dump_chain.xml at the project root."""
+    project = _project(where)
+    document = load_chain(project, logical_name)
+    atomic_write(project.root / DUMP_FILE, document.encode("utf-8"))
+    return f"wrote {DUMP_FILE}"
+
+
+def _manifest(project: Project):
+    try:
+        return project.manifest
+    except CfsError as exc:  # X3: a manifest that does not parse is named
+        raise Refusal(str(exc), exc.exit_code) from None
+
+
+# -- write_file / accept -----------------------------------------------------------
+
+def write_file(where: Path | str | Project, logical_name: str, content: str) -> str:
+    """Write ``content`` as the node's artifact and record it (FORMAT.md 7.6, X9).
+
+    The file gets exactly these bytes (CRLF kept); the manifest records the checksum of
+    the content with CRLF made LF and the current chain; the cache gets the chain file.
+    A file cfs did not write (untracked) or that was edited since (modified) is never
+    replaced by other bytes (X9).
+    """
+    project = _project(where)
+    node = _target(logical_name, lead="")
+    problem = _parse_problem(project, node)
+    if problem is not None:
+        raise Refusal(f"node frontmatter cannot be parsed: {problem}")
+    info = project.tree.nodes[node]
+    if not info.output:
+        raise Refusal("node has no output field")
+    problem = _output_problem(project, info.output)
+    if problem:
+        raise Refusal(problem)
+    # cfs checks the chain before writing: a write v5 would record nothing for is not made.
+    chain = project.resolver.chain(node)
+    if chain.hash is None:
+        raise Refusal(chain.failure or f"computing chain hash: {node} cannot be parsed")
+    name = artifact_of(node)
+    rel = output_rel(info.output)
+    entry = _manifest(project).get(name)
+    try:
+        current = project.resolver.file_checksum(rel)
+    except UnreadableFile as exc:
+        raise Refusal(f"{rel}: {exc.reason}") from None
+    current_sum = None if current is None else b64(current)
+    if current_sum is not None and (entry is None
+                                    or not checksums_match(current_sum, entry.checksum)):
+        data = (project.root / rel).read_bytes()
+        if data != content.encode("utf-8", "surrogateescape"):
+            what = "has no manifest entry (untracked)" if entry is None else \
+                "was changed after it was recorded (modified)"
+            raise Refusal(f"{info.output} {what}; nothing was written. Accept the file as "
+                          f"the artifact (accept {node}) or delete it to have it generated")
+    try:
+        write_artifact(project.root, name, info.output, content, chain.hash, current_sum)
+    except CfsError as exc:
+        raise Refusal(str(exc)) from None
+    project.resolver.forget(rel)
+    Cache(project.root).store_chain(chain)
+    return f"wrote {info.output}"
+
+
+def accept(where: Path | str | Project, logical_name: str) -> str:
+    """Record the output file's checksum and the CURRENT chain (FORMAT.md 7.5).
+
+    Whatever the status (modified, untracked, stale, both); an existing entry keeps its
+    recorded path; an entry that already records both is refused.
+    """
+    project = _project(where)
+    if not logical_name.startswith(SPEC + "/"):
+        raise Refusal("not a SPEC/ reference")
+    node = logical_name
+    problem = _parse_problem(project, node)
+    if problem is not None:
+        raise Refusal(f"unreadable frontmatter: {problem}")
+    info = project.tree.nodes[node]
+    if not info.output:
+        raise Refusal("node has no output field")
+    rel = output_rel(info.output)
+    if rel is None or _output_problem(project, info.output):
+        raise Refusal(f"opening artifact file: output path is invalid: "
+                      f"{_output_problem(project, info.output)}")  # X8: never opened
+    try:
+        digest = project.resolver.file_checksum(rel)
+    except UnreadableFile as exc:
+        raise Refusal(f"reading artifact file: {exc.reason}") from None
+    if digest is None:
+        raise Refusal(f"opening artifact file: open {project.root}/{rel}: no such file or "
+                      "directory", exit_code=1)
+    chain = project.resolver.chain(node)
+    if chain.hash is None:
+        raise Refusal(chain.failure or f"computing chain hash: {node} cannot be parsed")
+    checksum = b64(digest)
+    name = artifact_of(node)
+    try:
+        with update_manifest(project.root) as entries:
+            entry = entries.get(name)
+            if entry is not None and entry.checksum == checksum and entry.chain == chain.hash:
+                raise Refusal(UP_TO_DATE_ALREADY, exit_code=1)
+            path = entry.path if entry is not None else info.output
+            new = ManifestEntry(name, path, checksum, chain.hash)
+            new.check()
+            entries[name] = new
+    except CfsError as exc:
+        raise Refusal(str(exc), exc.exit_code) from None
+    return f"accepted {info.output}"
+
+
+# -- cache ------------------------------------------------------------------------
+
+def reconstruct_cache(where: Path | str | Project) -> str:
+    """Write the current chain of every manifest entry whose node parses, declares an
+    output and has a computable chain (FORMAT.md 8)."""
+    project = _project(where)
+    entries = _manifest(project).entries
+    cache = Cache(project.root)
+    processed = contents = chains = 0
+    for name in sorted(entries):
+        node = spec_of(name)
+        info = project.tree.nodes.get(node)
+        if info is None or not info.output or _parse_problem(project, node) is not None:
+            continue
+        processed += 1
+        chain = project.resolver.chain(node)
+        if chain.hash is None:
+            continue
+        wrote_contents, wrote_chain = cache.store(project.resolver, chain)
+        contents += wrote_contents
+        chains += wrote_chain
+    return (f"reconstructed cache: {processed} entries processed, {contents} content files "
+            f"written, {chains} chain files written")
+
+
+def prune_cache(where: Path | str | Project) -> str:
+    """Delete chain files no manifest entry names, then content no kept chain names."""
+    project = _project(where)
+    keep = {entry.chain for entry in _manifest(project).entries.values()}
+    chains, contents = Cache(project.root).prune(keep)
+    return f"pruned cache: {chains} chain files deleted, {contents} content files deleted"
+
+
+# -- validate_specs -----------------------------------------------------------------
+
+def validate_specs(where: Path | str | Project) -> str:
+    """v5's validation report text (FORMAT.md 10.3); it never refuses."""
+    project = _project(where)
+    return render_report(project)
