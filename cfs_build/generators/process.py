@@ -5,15 +5,10 @@ import os
 import signal
 import subprocess
 import tempfile
-import threading
 from dataclasses import dataclass
 
+from ..session import Session
 from . import GenerationFailed
-
-_LIVE: set[subprocess.Popen] = set()
-_LIVE_LOCK = threading.Lock()
-# Set when a build is interrupted: waits between retries end at once instead of sleeping on.
-STOP = threading.Event()
 
 
 class TimedOut(GenerationFailed):
@@ -27,20 +22,6 @@ class Finished:
     stderr: bytes
 
 
-def interrupt() -> None:
-    """Ctrl-C: end every wait between retries and stop every generator process."""
-    STOP.set()
-    kill_all()
-
-
-def kill_all() -> None:
-    """Stop every generator process still running (Ctrl-C, or the build ending early)."""
-    with _LIVE_LOCK:
-        procs = list(_LIVE)
-    for proc in procs:
-        _kill(proc)
-
-
 def _kill(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -49,11 +30,15 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 def run_confined(argv: list[str], stdin: bytes, timeout: float,
-                 env: dict[str, str] | None = None) -> Finished:
+                 env: dict[str, str] | None = None, *,
+                 session: Session | None = None) -> Finished:
     """Run ``argv`` in a new empty temporary directory outside the project, ``stdin`` piped in.
 
     The directory is removed afterwards, so nothing the program writes there survives.
+    ``session`` is the run the process belongs to: stopping the run
+    kills it. Without one, the process belongs to a run of its own.
     """
+    session = Session() if session is None else session
     with tempfile.TemporaryDirectory(prefix="cfs-gen-") as workdir:
         try:
             # Its own process group, so a timeout or Ctrl-C can stop whatever it started.
@@ -62,8 +47,7 @@ def run_confined(argv: list[str], stdin: bytes, timeout: float,
                                     start_new_session=True, env=env)
         except OSError as exc:
             raise GenerationFailed(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
-        with _LIVE_LOCK:
-            _LIVE.add(proc)
+        session.track(proc)
         try:
             out, err = proc.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -75,8 +59,7 @@ def run_confined(argv: list[str], stdin: bytes, timeout: float,
             proc.communicate()
             raise
         finally:
-            with _LIVE_LOCK:
-                _LIVE.discard(proc)
+            session.untrack(proc)
             # Whatever it left running in the background goes too: nothing outlives
             # the generation that started it.
             _kill(proc)
