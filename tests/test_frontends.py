@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -286,3 +287,17 @@ def test_two_builds_in_one_process_keep_their_own_sessions(tmp_path, capfd):
     assert two.generate("SPEC/other").outcome == "generated"
     stopped = one.generate("SPEC/other")
     assert stopped.outcome == "failed" and "interrupted" in stopped.message
+
+
+def test_plain_doit_runs_verify_when_nothing_it_needs_failed(proj):
+    (proj.root / "cfs.toml").write_text((proj.root / "cfs.toml").read_text() + (
+        '\n[[verify]]\nname = "check"\ncommand = ["true"]\noutputs = ["gen/other.txt"]\n'))
+    proj.edit("SPEC/app/core/model", MODEL, MODEL + "\nCANNED-FAIL")
+    for args in ((), ("--continue",)):
+        shutil.rmtree(proj.root / "gen", ignore_errors=True)
+        (proj.root / ".cfs/verify.json").unlink(missing_ok=True)
+        ran = proj.doit(*args)
+        assert ran.returncode != 0
+        assert "verify 'check': passed" in ran.stdout
+        assert "failed: verify" not in ran.stdout and "not attempted: verify" not in ran.stdout
+        assert "1 failed, 1 not attempted" in ran.stdout
