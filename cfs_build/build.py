@@ -221,6 +221,8 @@ class BuildState:
 
     # -- one generation -----------------------------------------------------------
     def generate(self, node: str, *, fresh: bool | None = None) -> Result:
+        if self.session.stopped:
+            return Result(node, FAILED, "interrupted: not started")
         started = time.monotonic()
         fresh = self.fresh if fresh is None else fresh
         try:

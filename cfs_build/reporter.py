@@ -73,7 +73,7 @@ class CfsReporter(ConsoleReporter):
                     self.watch(state)
 
     def execute_task(self, task):
-        if task.actions:
+        if task.actions and not self.interrupted:
             verb = "generating" if self._is_generation(task) else "running"
             self.write(f"{verb} {task.name}\n")
 

@@ -49,7 +49,8 @@ def run_build(project: Project, targets: list[str] | tuple[str, ...] = (), *,
     """Regenerate what is stale among ``targets`` (every artifact when none) and return how
     it went; never exits. ``reporter``: a reporter.CfsReporter (default: the progress
     display on stdout). Ctrl-C while it runs stops it (exit_code 130, every generator
-    process of the run killed). Raises CfsError for what stops a build before it starts:
+    process of the run killed, no generation started after it, and the run winds down
+    so that no thread of it is left behind; a second Ctrl-C raises Interrupted). Raises CfsError for what stops a build before it starts:
     format errors (InvalidTree), unknown targets, no usable generator.
     """
     from doit.cmd_base import ModuleTaskLoader
@@ -99,6 +100,8 @@ def run_build(project: Project, targets: list[str] | tuple[str, ...] = (), *,
     finally:
         sys.stdout, sys.stderr = streams
         state.session.kill_all()
+    if state.session.stopped:
+        code = 130
     # doit: 1 = a task failed, 2 = a task errored (e.g. what it needs failed), 3 = usage.
     return result_of(reporter, {0: 0, 1: 1, 2: 1, 130: 130}.get(code, 3))
 

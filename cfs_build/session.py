@@ -88,22 +88,30 @@ class Interrupted(SystemExit):
         super().__init__(130)
 
 
-def stop_on_sigint(session: Session, say=None):
+def stop_on_sigint(session: Session, say=None, *, wind_down: bool = False):
     """From now on Ctrl-C stops ``session``, prints one line and raises Interrupted.
 
-    Handlers chain: with several runs in one process (two projects in one dodo.py)
-    one Ctrl-C stops them all and the line is printed once. Returns the handler it
-    replaced, or None where no handler can be installed (not the main thread).
+    ``wind_down``: do not raise at the first Ctrl-C; the run's generations then fail at
+    once and the run ends by itself (so the caller's process keeps no thread of it);
+    a second Ctrl-C raises. Handlers chain: with several runs in one process (two
+    projects in one dodo.py) one Ctrl-C stops them all and the line is printed once.
+    Returns the handler it replaced, or None where no handler can be installed (not
+    the main thread).
     """
     if threading.current_thread() is not threading.main_thread():
         return None
     previous = signal.getsignal(signal.SIGINT)
 
     def handler(signum, frame):
+        if wind_down and not session.stopped:
+            session.interrupt()
+            print(INTERRUPTED, file=say or sys.__stderr__, flush=True)
+            return
         session.interrupt()
         if getattr(previous, "stops_a_session", False):
             previous(signum, frame)  # the run installed before this one: it says and raises
-        print(INTERRUPTED, file=say or sys.__stderr__, flush=True)
+        if not wind_down:
+            print(INTERRUPTED, file=say or sys.__stderr__, flush=True)
         raise Interrupted()
 
     handler.stops_a_session = True
@@ -113,8 +121,9 @@ def stop_on_sigint(session: Session, say=None):
 
 @contextmanager
 def sigint_stops(session: Session, say=None) -> Iterator[None]:
-    """While the block runs, Ctrl-C stops ``session`` (see stop_on_sigint); then as before."""
-    previous = stop_on_sigint(session, say)
+    """While the block runs, Ctrl-C stops ``session`` and lets the run wind down (see
+    stop_on_sigint); then Ctrl-C does what it did before."""
+    previous = stop_on_sigint(session, say, wind_down=True)
     try:
         yield
     finally:

@@ -191,8 +191,13 @@ def test_ctrl_c_stops_everything_says_one_line_and_exits_130(tmp_path, front, ca
         def interrupt():
             _started(proj, running)
             os.kill(os.getpid(), signal.SIGINT)
-        threading.Thread(target=interrupt, daemon=True).start()
+        threads = threading.active_count()
+        sender = threading.Thread(target=interrupt, daemon=True)
+        sender.start()
         ran = api_build(proj, capfd)
+        sender.join()
+        # The run wound down: none of its threads is left in the caller's process.
+        assert threading.active_count() == threads
     else:
         # SIGINT is ignored in a background job's children; the child gets it back.
         child = subprocess.Popen([sys.executable, *COMMANDS[front]], cwd=proj.root,
