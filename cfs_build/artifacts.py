@@ -67,8 +67,14 @@ def write_artifact(root: Path, name: str, output: str, content: str, chain: str,
             current = None
         except OSError as exc:
             raise CfsError(f"cannot read before writing: {exc.strerror}", file=rel) from None
-        now = None if current is None else checksum(normalize_text(
-            current.decode("utf-8", "surrogateescape")))
+        try:
+            now = None if current is None else checksum(normalize_text(current.decode("utf-8")))
+        except UnicodeDecodeError:
+            # It was UTF-8 text (or absent) when the generation started: someone wrote it
+            # since. Not ours to replace, whatever the bytes are.
+            raise CfsError("the file changed while it was being generated and is no longer "
+                           "UTF-8 text; nothing was written. Restore or delete it, then build "
+                           "again", file=rel) from None
         if now != expected and current != data:
             # (Another build that wrote these very bytes meanwhile is no conflict.)
             raise CfsError("the file changed while it was being generated; nothing was "

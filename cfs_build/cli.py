@@ -11,7 +11,7 @@ from . import __version__
 from .collector import pause_collector, resume_collector
 from .commands import (accept, build, cache, chain, check, completion, forget, graph, init,
                        makefile, prompt, runs, status, validate, verify)
-from .errors import CfsError
+from .errors import CfsError, printable
 from .files import UnreadableFile
 from .project import Project, find_root
 
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cfs: {exc}", file=sys.stderr)
         return exc.exit_code
     except UnreadableFile as exc:  # e.g. an output path that is a directory or not UTF-8
-        print(f"cfs: {exc}", file=sys.stderr)
+        print(f"cfs: {printable(str(exc), lines=True)}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         print("cfs: interrupted", file=sys.stderr)
@@ -90,14 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
+        where = f"{printable(str(exc.filename))}: " if exc.filename else ""
         print(f"cfs: {where}{exc.strerror or exc}", file=sys.stderr)
         return 3
     except Exception as exc:  # the one boundary: a bug is one line too, unless asked for
         if os.environ.get("CFS_DEBUG"):
             raise
-        print(f"cfs: internal error ({type(exc).__name__}: {exc}); rerun with CFS_DEBUG=1 "
-              "for the details and please report it", file=sys.stderr)
+        print(f"cfs: internal error ({type(exc).__name__}: {printable(str(exc))}); rerun with "
+              "CFS_DEBUG=1 for the details and please report it", file=sys.stderr)
         return 3
 
 

@@ -1,6 +1,7 @@
 """Project configuration: `cfs.toml`, or `[tool.cfs]` in pyproject.toml, checked key by key."""
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,9 @@ LISTS_OF_STRINGS = {"command": "a non-empty list of strings", "extra_args": "a l
 # Zero is meaningful for these; for every other number it would time out at once or,
 # for a semaphore, silently mean "no limit".
 ZERO_ALLOWED = {"temperature", "retry_delay", "input_usd_per_mtok", "output_usd_per_mtok"}
+# Beyond these a value is a typo, not a wish (and the OS's own waits overflow).
+MAXIMUM = {"timeout": 7 * 24 * 3600, "retry_delay": 3600, "max_attempts": 100,
+           "max_concurrency": 10_000}
 
 
 VERIFY_KEYS = {
@@ -98,11 +102,25 @@ def _check(table: dict, allowed: dict, where: str, source: str) -> None:
         if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             raise CfsError(f"{where}.{key} must be {meaning}; got {type(value).__name__}",
                            file=source)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) \
-                and (value < 0 or (value == 0 and key not in ZERO_ALLOWED)):
-            bound = "not below 0" if key in ZERO_ALLOWED else "above 0"
-            raise CfsError(f"{where}.{key} must be {meaning}, a number {bound}; got {value}",
-                           file=source)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            _check_number(f"{where}.{key}", key, value, meaning, source)
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and "\0" in text:
+                # No program argument, path or name can hold one; the OS would refuse it
+                # at the first generation instead of here.
+                raise CfsError(f"{where}.{key} contains a NUL character (\\u0000); remove "
+                               "it", file=source)
+
+
+def _check_number(name: str, key: str, value: int | float, meaning: str, source: str) -> None:
+    bound = "not below 0" if key in ZERO_ALLOWED else "above 0"
+    most = MAXIMUM.get(key)
+    if most is not None:
+        bound += f" and at most {most:g}"
+    if not math.isfinite(value) or value < 0 or (value == 0 and key not in ZERO_ALLOWED) \
+            or (most is not None and value > most):
+        raise CfsError(f"{name} must be {meaning}, a number {bound}; got {value}",
+                       file=source)
 
 
 def load_config(root: Path) -> Config:

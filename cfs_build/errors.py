@@ -1,10 +1,51 @@
 """Findings (what is wrong with a tree) and the one exception users ever see."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 ERROR = "error"
 WARNING = "warning"
+
+
+# What must not reach a terminal as itself: C0 and C1 controls (ESC starts the sequences
+# that recolour, move the cursor or retitle the window; CR overwrites the line), DEL,
+# the bidirectional overrides that reorder what is shown, and lone surrogates (the bytes
+# of a file name that is not UTF-8, which would not even encode).
+_UNSAFE = ("\x00-\x08\x0b-\x1f\x7f-\x9f"
+           "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff")
+_UNSAFE_IN_LINE = re.compile(f"[\t\n{_UNSAFE}]")
+_UNSAFE_IN_TEXT = re.compile(f"[{_UNSAFE}]")
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def printable(text: str, *, lines: bool = False) -> str:
+    """``text`` with every control character written as an escape (\\x1b, \\r, \\u202e).
+
+    For names, paths and details on their way to a terminal: a spec directory named with
+    ESC must not drive it. ``lines``: keep newlines and tabs (a multi-line message).
+    """
+    pattern = _UNSAFE_IN_TEXT if lines else _UNSAFE_IN_LINE
+    if pattern.search(text) is None:
+        return text
+    return pattern.sub(_escape, text)
+
+
+def printable_json(text: str) -> str:
+    """JSON text with those characters as \\u escapes: the same data, safe on a terminal.
+
+    (json.dumps escapes C0 controls itself; C1 controls, bidi overrides and the
+    surrogates of non-UTF-8 names it would print as they are, with ensure_ascii off.)
+    """
+    return _UNSAFE_IN_TEXT.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def _escape(match: re.Match) -> str:
+    char = match.group()
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a non-UTF-8 name, as os.fsdecode keeps it
+        return f"\\x{code - 0xDC00:02x}"
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 @dataclass(frozen=True)
@@ -25,7 +66,8 @@ class Finding:
 
     def render(self) -> str:
         tag = "" if self.severity == ERROR else "warning: "
-        return f"{self.location()}: {tag}{self.rule}: {self.detail}"
+        return f"{printable(self.location())}: {tag}{self.rule}: " \
+               f"{printable(self.detail, lines=True)}"
 
     def as_dict(self) -> dict:
         return {
@@ -56,5 +98,6 @@ class CfsError(Exception):
     def __str__(self) -> str:
         where = ""
         if self.file:
-            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
-        return where + self.message
+            file = printable(self.file)
+            where = f"{file}:{self.line}: " if self.line else f"{file}: "
+        return where + printable(self.message, lines=True)

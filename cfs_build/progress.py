@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import time
 
+from .errors import printable
 from .reporter import CfsReporter
 from .tasks import TASK_PREFIX
 
@@ -61,6 +62,8 @@ class ProgressReporter(CfsReporter):
         self.live.start()
 
     def write(self, text):
+        # Every line of the run passes here: names, paths and failure messages included.
+        text = printable(text, lines=True)
         if self.live is not None:
             self.console.print(text, end="", markup=False)
         else:
@@ -113,6 +116,6 @@ class ProgressReporter(CfsReporter):
         table = Table.grid(padding=(0, 2))
         now = time.monotonic()
         for name, since in sorted(self.running.items(), key=lambda item: item[1]):
-            table.add_row(Text("running", style="cyan"), name, f"{now - since:.0f}s")
+            table.add_row(Text("running", style="cyan"), printable(name), f"{now - since:.0f}s")
         from rich.console import Group
         return Group(head, table)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .artifacts import settle_pending
 from .build import BuildState
+from .buildlock import build_lock
 from .errors import CfsError, Finding
 from .names import spec_of
 from .plan import needs_generator, plan_build
@@ -45,14 +46,23 @@ class BuildResult:
 
 def run_build(project: Project, targets: list[str] | tuple[str, ...] = (), *,
               jobs: int = DEFAULT_JOBS, keep_going: bool = True, fresh: bool = False,
-              reporter=None, session: Session | None = None) -> BuildResult:
+              wait: bool = True, reporter=None, session: Session | None = None) -> BuildResult:
     """Regenerate what is stale among ``targets`` (every artifact when none) and return how
     it went; never exits. ``reporter``: a reporter.CfsReporter (default: the progress
     display on stdout). Ctrl-C while it runs stops it (exit_code 130, every generator
     process of the run killed, no generation started after it, and the run winds down
     so that no thread of it is left behind; a second Ctrl-C raises Interrupted). Raises CfsError for what stops a build before it starts:
-    format errors (InvalidTree), unknown targets, no usable generator.
+    format errors (InvalidTree), unknown targets, no usable generator, and (``wait``
+    false) another build of the project holding the build lock.
     """
+    # One build of a project at a time, taken before anything is judged stale: a second
+    # build waits, then finds what the first made up to date instead of making it again.
+    with build_lock(project.root, wait=wait):
+        return _run_locked(project, list(targets), jobs, keep_going, fresh, reporter, session)
+
+
+def _run_locked(project: Project, targets: list[str], jobs: int, keep_going: bool,
+                fresh: bool, reporter, session: Session | None) -> BuildResult:
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
 
@@ -66,7 +76,7 @@ def run_build(project: Project, targets: list[str] | tuple[str, ...] = (), *,
     settle_pending(project.root)  # a build writes: a crash's journaled writes go first
     state = BuildState(project.root, project=project, session=session)
     state.fresh = state.fresh or fresh
-    plan = plan_build(state, list(targets))
+    plan = plan_build(state, targets)
     if not plan.to_run:
         project.keep_report()  # nothing will change it: worth keeping for next time
     try:

@@ -46,7 +46,10 @@ class Session:
                 self._live.add(proc)
                 return
         kill_group(proc)
-        proc.communicate()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        proc.wait()
         raise GenerationFailed("interrupted")
 
     def untrack(self, proc: subprocess.Popen) -> None:

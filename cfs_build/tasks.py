@@ -6,6 +6,7 @@ from pathlib import Path
 from doit.exceptions import InvalidDodoFile, TaskFailed
 
 from .build import FINDINGS, GENERATED, BuildState
+from .buildlock import hold_build_lock
 from .collector import resume_collector
 from .errors import CfsError
 from .names import SPEC, spec_of
@@ -130,7 +131,10 @@ def project_tasks(start: Path | str = ".", prefix: str = "", *,
     """
     from .commands.verify import verify_task
     try:
-        state = BuildState(find_root(Path(start)))
+        root = find_root(Path(start))
+        # Here, in doit's main process and before any status is judged: see buildlock.py.
+        hold_build_lock(root)
+        state = BuildState(root)
         tasks = make_tasks(state, prefix)
         if verify:
             tasks.append(verify_task(state.root, prefix,

@@ -236,3 +236,15 @@ def test_settle_without_journals_does_not_touch_the_manifest(root):
     (root / PENDING).mkdir(parents=True)
     assert settle_pending(root) == []
     assert (root / "code-from-spec/.manifest").stat().st_mtime_ns == before
+
+
+def test_file_rewritten_with_non_utf8_bytes_during_generation_is_kept(root):
+    write_artifact(root, NAME, "out/x.txt", "one\n", CHAIN, None)
+    manifest_before = (root / "code-from-spec/.manifest").read_bytes()
+    (root / "out/x.txt").write_bytes(b"\xff\xfe not text\n")
+    with pytest.raises(CfsError, match="no longer UTF-8 text; nothing was written") as caught:
+        write_artifact(root, NAME, "out/x.txt", "two\n", "d" * 27, checksum("one\n"))
+    assert caught.value.file == "out/x.txt"
+    assert (root / "out/x.txt").read_bytes() == b"\xff\xfe not text\n"
+    assert (root / "code-from-spec/.manifest").read_bytes() == manifest_before
+    assert journals(root) == []

@@ -195,3 +195,67 @@ def test_config_that_is_not_utf8(root):
     with pytest.raises(CfsError) as caught:
         load_config(root)
     assert caught.value.file == "cfs.toml"
+
+
+@pytest.mark.parametrize("line", ["timeout = nan", "timeout = inf", "timeout = -inf",
+                                  "timeout = 1e400", "timeout = 1e12", "timeout = 604801",
+                                  "timeout = -0.0", "max_concurrency = 9999999999"])
+def test_non_finite_or_absurd_numbers_are_refused_naming_the_key(root, line):
+    exc = error(root, GOOD + line + "\n")
+    key = line.split(" ")[0]
+    assert f"generator.{key} must be" in exc.message
+    assert "at most" in exc.message  # says what would do
+    assert (exc.file, exc.exit_code) == ("cfs.toml", 3)
+
+
+def test_a_week_is_the_longest_timeout(root):
+    (root / "cfs.toml").write_text(GOOD + "timeout = 604800\n")
+    assert load_config(root).generator["timeout"] == 604800
+
+
+@pytest.mark.parametrize("table, line, key", [
+    ("generator", "temperature = nan", "generator.temperature"),
+    ("generator", "retry_delay = inf", "generator.retry_delay"),
+    ("generator", "max_attempts = 1000000", "generator.max_attempts"),
+    ("generator", "input_usd_per_mtok = nan", "generator.input_usd_per_mtok"),
+])
+def test_every_number_of_an_api_generator_must_be_finite(root, table, line, key):
+    exc = error(root, f'[{table}]\nkind = "anthropic"\nmodel = "m"\n{line}\n')
+    assert f"{key} must be" in exc.message
+
+
+@pytest.mark.parametrize("line", ["timeout = nan", "timeout = inf", "timeout = 1e9"])
+def test_verify_timeout_must_be_finite_and_sane(root, line):
+    exc = error(root, f'[[verify]]\ncommand = ["t"]\noutputs = ["x"]\n{line}\n')
+    assert "verify[1].timeout must be" in exc.message
+
+
+@pytest.mark.parametrize("text, key", [
+    ('[generator]\nkind = "command"\ncommand = ["python3", "gen\\u0000.py"]\n',
+     "generator.command"),
+    ('[generator]\nkind = "claude-code"\nexecutable = "cl\\u0000aude"\n',
+     "generator.executable"),
+    ('[generator]\nkind = "claude-code"\nextra_args = ["--x", "\\u0000"]\n',
+     "generator.extra_args"),
+    ('[generator]\nkind = "anthropic"\nmodel = "m"\napi_key_env = "KEY\\u0000"\n',
+     "generator.api_key_env"),
+    ('[[verify]]\ncommand = ["t\\u0000"]\noutputs = ["x"]\n', "verify[1].command"),
+    ('[[verify]]\ncommand = ["t"]\noutputs = ["x\\u0000"]\n', "verify[1].outputs"),
+])
+def test_a_nul_character_in_a_string_is_refused_naming_the_key(root, text, key):
+    exc = error(root, text)
+    assert f"{key} contains a NUL character" in exc.message
+    assert exc.file == "cfs.toml"
+
+
+def test_bad_values_are_one_line_and_exit_3_from_the_cli(root):
+    import subprocess
+    import sys
+    for toml in ('[generator]\nkind = "command"\ncommand = ["python3", "g\\u0000"]\n',
+                 '[generator]\nkind = "command"\ncommand = ["python3"]\ntimeout = nan\n'):
+        (root / "cfs.toml").write_text(toml)
+        done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "build"], cwd=root,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 3, done.stderr
+        assert done.stderr.startswith("cfs: cfs.toml: generator.")
+        assert "Traceback" not in done.stderr and "internal error" not in done.stderr

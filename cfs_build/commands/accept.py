@@ -11,7 +11,7 @@ from ..project import Project
 from ..status import MODIFIED, UNTRACKED
 
 HELP = "record a modified or untracked artifact's current content in the manifest"
-EXAMPLE = "cfs accept ARTIFACT/payments/fees/rounding"
+EXAMPLE = "cfs accept ARTIFACT/payments/fees/calculation"
 
 
 def add_arguments(parser) -> None:

@@ -9,7 +9,7 @@ from ..run import DEFAULT_JOBS, InvalidTree, default_reporter, run_build
 HELP = "regenerate every stale artifact (or only TARGETs), several at once"
 EXAMPLE = ("cfs build                         # everything stale\n"
            "  cfs build -j 8 SPEC/payments/fees   # one subtree, 8 generations at once\n"
-           "  cfs build src/fees/calculation.py   # one artifact, by its output path\n"
+           "  cfs build src/fees.py               # one artifact, by its output path\n"
            "  cfs build --fresh SPEC/payments     # without the existing files in the documents")
 
 
@@ -26,17 +26,21 @@ def add_arguments(parser) -> None:
                       help="print only failures and the summary")
     loud.add_argument("-v", "--verbose", action="store_true",
                       help="also list what was up to date")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="when another build of this project is running, exit at once "
+                             "(default: wait for it)")
     parser.add_argument("targets", nargs="*", metavar="TARGET",
                         help="SPEC/x (a whole subtree), ARTIFACT/x, or an output path")
 
 
 def build(project: Project, targets: list[str] = (), *, jobs: int = DEFAULT_JOBS,
           stop: bool = False, fresh: bool = False, quiet: bool = False,
-          verbose: bool = False) -> int:
+          verbose: bool = False, wait: bool = True) -> int:
     """The verb: build, print as it goes, return the exit status."""
     try:
         result = run_build(project, list(targets), jobs=jobs, keep_going=not stop,
-                           fresh=fresh, reporter=default_reporter(quiet=quiet, verbose=verbose))
+                           fresh=fresh, wait=wait,
+                           reporter=default_reporter(quiet=quiet, verbose=verbose))
     except InvalidTree as exc:
         for finding in exc.findings:
             print(finding.render(), file=sys.stderr)
@@ -46,4 +50,4 @@ def build(project: Project, targets: list[str] = (), *, jobs: int = DEFAULT_JOBS
 
 def run(args, project: Project) -> int:
     return build(project, args.targets, jobs=args.jobs, stop=args.stop, fresh=args.fresh,
-                 quiet=args.quiet, verbose=args.verbose)
+                 quiet=args.quiet, verbose=args.verbose, wait=not args.no_wait)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from ..errors import printable
 from ..project import Project
 
 HELP = "CI gate: fail unless the tree is valid and every artifact is up to date"
@@ -27,7 +28,7 @@ def run(args, project: Project) -> int:
                           "problems": problems}, indent=2))
         return code
     for line in problems:
-        print(line)
+        print(printable(line))
     artifacts = len(report.artifacts)
     if code == 0:
         print(f"cfs check: ok, {len(project.node_names())} nodes valid, {artifacts} artifacts up to "

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from ..errors import printable, printable_json
 from ..project import Project, Report
 from ..status import UP_TO_DATE
 
@@ -34,11 +35,11 @@ def run(args, project: Project) -> int:
     report = project.report()
     verified = verification(project, report.artifacts)
     if args.json:
-        print(json.dumps({**report.as_dict(), "verification": verified}, indent=2,
-                         ensure_ascii=False))
+        print(printable_json(json.dumps({**report.as_dict(), "verification": verified},
+                                        indent=2, ensure_ascii=False)))
     else:
         print_human(report, show_all=args.all)
-        print(verification_line(verified))
+        print(printable(verification_line(verified)))
     return report.exit_code
 
 
@@ -88,14 +89,14 @@ def print_human(report: Report, show_all: bool = False) -> None:
             extra = [f for f in status.flags if f != flag]
             rank = "-" if status.rank is None else status.rank
             tail = f"  (also {', '.join(extra)})" if extra else ""
-            print(f"  [rank {rank}] {status.name}  {status.path}{tail}")
+            print(f"  [rank {rank}] {printable(status.name)}  {printable(status.path)}{tail}")
             for reason in status.reasons:
                 if reason != "no manifest entry":
-                    print(f"      {reason}")
+                    print(f"      {printable(reason)}")
         print()
     if report.orphans:
         print(f"orphan ({len(report.orphans)}):  {ADVICE['orphan']}")
         for orphan in report.orphans:
-            print(f"  {orphan.name}  {orphan.path}")
+            print(f"  {printable(orphan.name)}  {printable(orphan.path)}")
         print()
     print(summary_line(report))

@@ -25,16 +25,36 @@ RESERVED = frozenset({
     "--allow-dangerously-skip-permissions", "--permission-prompt-tool", "-r", "--resume",
     "-c", "--continue", "--session-id", "--fork-session", "--no-session-persistence",
     "--plugin-dir", "--agents", "--agent", "--bare", "--model", "--ide", "--chrome",
+    "--max-turns",
+    # Each of these offers the model a tool, loads code, fetches files or moves the run
+    # somewhere else (a worktree, the background, the cloud).
+    "--json-schema", "--brief", "--plugin-url", "--file", "--worktree", "-w", "--tmux",
+    "--bg", "--background", "--cloud", "--remote-control", "--teleport", "--from-pr",
+    "--desktop",
 })
+# Set for every run: the CLI's own switches for what its flags leave on.
+RUN_ENV = (
+    # Auto memory is loaded whatever --setting-sources says.
+    ("CLAUDE_CODE_DISABLE_AUTO_MEMORY", "1"),
+    # Without --bare, the files that `@path` mentions name (absolute, `~/`, `./`, `../`) are
+    # read and sent to the model along with the document, even from a stream-json message.
+    ("CLAUDE_CODE_DISABLE_ATTACHMENTS", "1"),
+    # Every request but the model call: traffic to a fixed Anthropic host whatever the base
+    # URL says, and in some versions a title request that carries the document again.
+    ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+    # Retries are cfs's own, as for every backend; the CLI would retry on its own first.
+    ("CLAUDE_CODE_MAX_RETRIES", "0"),
+)
 
 
 @dataclass
 class ClaudeCodeGenerator:
     """`claude -p` in an empty temporary directory; the document goes in as a stream-json message.
 
-    A prompt given as text (argument or plain stdin) has its `@path` mentions expanded
-    into file contents by Claude Code, even with every tool off. A stream-json user
-    message is taken as it is, so a spec that says `see @/etc/passwd` is sent as text.
+    Claude Code reads the files that `@path` mentions name and sends them along, even with
+    every tool off; CLAUDE_CODE_DISABLE_ATTACHMENTS stops that, so a spec that says
+    `see @/etc/passwd` reaches the model as those words. One turn only: a model that asks
+    for a tool gets no second request, and the run ends as `error_max_turns`.
     """
 
     SENDS_PROMPT: ClassVar[bool] = True
@@ -73,7 +93,7 @@ class ClaudeCodeGenerator:
                 "--tools", "",
                 "--strict-mcp-config", "--mcp-config", EMPTY_MCP,
                 "--setting-sources", "",
-                "--no-session-persistence",
+                "--no-session-persistence", "--max-turns", "1",
                 "--system-prompt", system_prompt()]
         if self.model:
             args += ["--model", self.model]
@@ -94,8 +114,7 @@ class ClaudeCodeGenerator:
     def _attempt(self, document: str, session=None) -> Outcome:
         # Claude Code started from a Claude Code session would take itself for a nested one.
         env = {k: v for k, v in os.environ.items() if k != "CLAUDECODE"}
-        # Auto memory is loaded whatever --setting-sources says; this is its documented off switch.
-        env["CLAUDE_CODE_DISABLE_AUTO_MEMORY"] = "1"
+        env.update(RUN_ENV)
         try:
             done = run_confined(self.argv(), self.message(document), self.timeout, env,
                                 session=session)
@@ -115,8 +134,15 @@ class ClaudeCodeGenerator:
             status = result.get("api_error_status")
             if status in RETRY_STATUS:
                 raise Retryable(f"API error {status}: {detail}", usage=usage)
-            raise GenerationFailed(f"Claude Code reported an error ({result.get('subtype')}): "
-                                   f"{detail}", usage=usage)
+            if result.get("subtype") == "error_max_turns":
+                raise GenerationFailed("the model asked to use a tool instead of answering; "
+                                       "it has none, nothing was run (Claude Code: "
+                                       "error_max_turns)", usage=usage)
+            # An API error ends as subtype "success" with is_error set.
+            subtype = result.get("subtype")
+            kind = f" ({subtype})" if subtype and subtype != "success" else ""
+            raise GenerationFailed(f"Claude Code reported an error{kind}: {detail}",
+                                   usage=usage)
         if result.get("stop_reason") == "max_tokens":
             raise GenerationFailed("the reply was cut off at the output token limit",
                                    usage=usage)
@@ -140,12 +166,26 @@ def _result_event(stdout: bytes) -> dict | None:
 
 
 def _usage(result: dict) -> Usage:
+    """Tokens and cost of every request the run made.
+
+    `usage` covers only the last request; a run can make more (the CLI continues a reply cut
+    at the output limit, and repeats a broken stream without streaming), and
+    `total_cost_usd` counts them all, as does `modelUsage`, per model.
+    """
+    cost = result.get("total_cost_usd")
+    cost = float(cost) if isinstance(cost, (int, float)) else None
+    per_model = result.get("modelUsage")
+    if isinstance(per_model, dict) and per_model and all(
+            isinstance(m, dict) and isinstance(m.get("inputTokens"), int)
+            for m in per_model.values()):
+        names = ("inputTokens", "cacheCreationInputTokens", "cacheReadInputTokens")
+        tokens_in = sum(m.get(n) or 0 for m in per_model.values() for n in names)
+        tokens_out = sum(m.get("outputTokens") or 0 for m in per_model.values())
+        return Usage(tokens_in, tokens_out, cost)
     reported = result.get("usage") or {}
     tokens_in = None
     names = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
     if any(isinstance(reported.get(n), int) for n in names):
         tokens_in = sum(reported.get(n) or 0 for n in names)
     tokens_out = reported.get("output_tokens")
-    cost = result.get("total_cost_usd")
-    return Usage(tokens_in, tokens_out if isinstance(tokens_out, int) else None,
-                 float(cost) if isinstance(cost, (int, float)) else None)
+    return Usage(tokens_in, tokens_out if isinstance(tokens_out, int) else None, cost)

@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 
 from ..session import Session
 from . import GenerationFailed
+
+# Seconds a generator's background children get, after it exited, to close its pipes.
+GRACE = 1.0
 
 
 class TimedOut(GenerationFailed):
@@ -30,13 +35,15 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 def run_confined(argv: list[str], stdin: bytes, timeout: float,
-                 env: dict[str, str] | None = None, *,
+                 env: dict[str, str] | None = None, *, grace: float = GRACE,
                  session: Session | None = None) -> Finished:
     """Run ``argv`` in a new empty temporary directory outside the project, ``stdin`` piped in.
 
     The directory is removed afterwards, so nothing the program writes there survives.
-    ``session`` is the run the process belongs to: stopping the run
-    kills it. Without one, the process belongs to a run of its own.
+    The timeout holds even against descendants that keep the output pipes open; once the
+    program itself has exited, they get ``grace`` seconds to close them, and then what
+    the program printed is its reply. ``session`` is the run the process belongs to:
+    stopping the run kills it. Without one, the process belongs to a run of its own.
     """
     session = Session() if session is None else session
     with tempfile.TemporaryDirectory(prefix="cfs-gen-") as workdir:
@@ -45,25 +52,136 @@ def run_confined(argv: list[str], stdin: bytes, timeout: float,
             proc = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     start_new_session=True, env=env)
-        except OSError as exc:
-            raise GenerationFailed(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in an argument
+            reason = getattr(exc, "strerror", None) or exc
+            raise GenerationFailed(f"cannot run {argv[0]!r}: {reason}") from None
         session.track(proc)
+        pipes = {os.fstat(pipe.fileno()).st_ino for pipe in (proc.stdout, proc.stderr)}
+        held = True  # until both pipes are seen to end
         try:
-            out, err = proc.communicate(stdin, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            proc.communicate()
-            raise TimedOut(f"timed out after {timeout:g} s") from None
-        except BaseException:
-            _kill(proc)
-            proc.communicate()
-            raise
+            out, err, held = _exchange(proc, stdin, time.monotonic() + timeout, grace)
         finally:
             session.untrack(proc)
             # Whatever it left running in the background goes too: nothing outlives
-            # the generation that started it.
+            # the generation that started it, and nothing keeps its pipes open.
+            timed_out = proc.poll() is None
             _kill(proc)
+            proc.kill()  # in case it left its own process group
+            if held:
+                _kill_writers(pipes)
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+            proc.wait()
+        if timed_out:
+            raise TimedOut(f"timed out after {timeout:g} s")
     return Finished(proc.returncode, out, err)
+
+
+def _exchange(proc: subprocess.Popen, stdin: bytes, deadline: float,
+              grace: float) -> tuple[bytes, bytes, bool]:
+    """Write ``stdin`` and read stdout and stderr until both end and the program exited,
+    or the deadline, or ``grace`` seconds after the program exited, whichever comes first.
+
+    Returns what was read from each, and whether a pipe is still held open by someone.
+
+    Unlike ``communicate``, this never waits for the end of a pipe past the deadline: a
+    background child that holds the pipe open must not hold the build.
+    """
+    out, err = proc.stdout.fileno(), proc.stderr.fileno()
+    chunks: dict[int, list[bytes]] = {out: [], err: []}
+    try:
+        exit_fd = os.pidfd_open(proc.pid)  # readable once the program exits (Linux)
+    except (AttributeError, OSError):
+        exit_fd = None
+    with selectors.DefaultSelector() as selector:
+        for fd in chunks:
+            selector.register(fd, selectors.EVENT_READ)
+        if exit_fd is not None:
+            selector.register(exit_fd, selectors.EVENT_READ)
+        writing, sent, view = proc.stdin.fileno(), 0, memoryview(stdin)
+        if stdin:
+            os.set_blocking(writing, False)
+            selector.register(writing, selectors.EVENT_WRITE)
+        else:
+            proc.stdin.close()
+        reading, exited_at = set(chunks), None
+        try:
+            while reading or exited_at is None:
+                now = time.monotonic()
+                if exited_at is None and proc.poll() is not None:
+                    exited_at = now
+                    if not reading:
+                        break
+                limit = deadline if exited_at is None else min(deadline, exited_at + grace)
+                if now >= limit:
+                    break
+                wait = limit - now
+                if exit_fd is None and exited_at is None:
+                    wait = min(wait, 0.05)  # no exit notice to wait on: look again soon
+                for key, _ in selector.select(wait):
+                    if key.fd == exit_fd:
+                        selector.unregister(exit_fd)
+                    elif key.fd == writing:
+                        try:
+                            sent += os.write(writing, view[sent:sent + 65536])
+                        except BlockingIOError:
+                            continue
+                        except BrokenPipeError:
+                            sent = len(stdin)  # it stopped reading: what it does next decides
+                        if sent >= len(stdin):
+                            selector.unregister(writing)
+                            proc.stdin.close()
+                    else:
+                        data = os.read(key.fd, 65536)
+                        if data:
+                            chunks[key.fd].append(data)
+                        else:
+                            selector.unregister(key.fd)
+                            reading.discard(key.fd)
+        finally:
+            if exit_fd is not None:
+                os.close(exit_fd)
+    return b"".join(chunks[out]), b"".join(chunks[err]), bool(reading)
+
+
+def _kill_writers(pipes: set[int]) -> None:
+    """Kill every process still holding the write end of one of these pipes (by inode).
+
+    Such a process descends from the generator (the pipes were made for it alone) but may
+    have left its process group with setsid. Linux shows who holds what in /proc; where
+    there is no /proc, the process group is all that can be reached.
+    """
+    links = {f"pipe:[{inode}]" for inode in pipes}
+    try:
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return
+    for pid in pids:
+        if pid == os.getpid():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue  # gone, or not ours to look at (and so not ours to kill)
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") not in links:
+                    continue
+                with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii") as info:
+                    flags = next(line for line in info if line.startswith("flags:"))
+            except (OSError, StopIteration):
+                continue
+            # Only a writer: a process that merely forked while holding our read end (a
+            # sibling generator starting in another thread) is left alone.
+            if int(flags.split()[1], 8) & os.O_ACCMODE == os.O_WRONLY:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                break
 
 
 def stderr_tail(err: bytes, limit: int = 2000) -> str:

@@ -1,0 +1,110 @@
+"""Generator processes: the timeout holds and a finished reply is kept, whatever the
+program leaves running in the background with its pipes open."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+
+import pytest
+
+from buildkit import still_running
+from cfs_build.generators import GenerationFailed
+from cfs_build.generators.command import CommandGenerator
+from cfs_build.generators.process import TimedOut, run_confined
+
+REPLY = "<artifact>\nx\n</artifact>\n"
+
+needs_setsid = pytest.mark.skipif(shutil.which("setsid") is None,
+                                  reason="the setsid program is not installed")
+
+
+def shell(script: str, timeout: float) -> CommandGenerator:
+    return CommandGenerator.from_config({"command": ["sh", "-c", script], "timeout": timeout})
+
+
+def detached_pid(pidfile) -> int:
+    pid = int(pidfile.read_text())
+    assert pid != os.getpid()
+    return pid
+
+
+def reap_if_alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (after a moment); kill it if so, so no test leaves it."""
+    if still_running(pid, wait=2.0):
+        os.kill(pid, signal.SIGKILL)
+        return True
+    return False
+
+
+@needs_setsid
+def test_timeout_holds_when_a_detached_child_keeps_stdout_open(tmp_path):
+    pidfile = tmp_path / "pid"
+    # The shell leaves a child in a session of its own (out of reach of its process
+    # group) that keeps the shell's stdout open, then hangs itself.
+    generator = shell(f"setsid sleep 30 & echo $! > {pidfile}; sleep 30", timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(GenerationFailed, match="timed out after 0.5 s"):
+        generator.generate("doc")
+    assert time.monotonic() - started < 4
+    assert not reap_if_alive(detached_pid(pidfile)), "the detached child survived the timeout"
+
+
+@needs_setsid
+def test_a_finished_reply_is_kept_though_a_detached_child_holds_the_pipe(tmp_path):
+    pidfile = tmp_path / "pid"
+    generator = shell(f"setsid sleep 30 & echo $! > {pidfile}; printf '{REPLY}'", timeout=20)
+    started = time.monotonic()
+    outcome = generator.generate("doc")
+    assert outcome.reply == REPLY
+    assert time.monotonic() - started < 5  # the grace, not the timeout
+    assert not reap_if_alive(detached_pid(pidfile)), "the detached child outlived the reply"
+
+
+def test_a_detached_child_holding_stderr_is_stopped_too(tmp_path):
+    pidfile = tmp_path / "pid"
+    code = ("import subprocess, sys\n"
+            "child = subprocess.Popen(['sleep', '30'], start_new_session=True,"
+            " stdout=subprocess.DEVNULL)\n"
+            f"open({str(pidfile)!r}, 'w').write(str(child.pid))\n"
+            f"sys.stdout.write({REPLY!r})\n")
+    started = time.monotonic()
+    done = run_confined([sys.executable, "-c", code], b"", timeout=20, grace=0.2)
+    assert (done.returncode, done.stdout) == (0, REPLY.encode())
+    assert time.monotonic() - started < 5
+    assert not reap_if_alive(detached_pid(pidfile))
+
+
+def test_a_program_that_closes_its_output_and_hangs_still_times_out():
+    code = "import os, time; os.close(1); os.close(2); time.sleep(30)"
+    started = time.monotonic()
+    with pytest.raises(TimedOut):
+        run_confined([sys.executable, "-c", code], b"", timeout=0.5)
+    assert time.monotonic() - started < 4
+
+
+def test_a_program_that_never_reads_a_large_stdin_times_out_without_blocking_the_writer():
+    started = time.monotonic()
+    with pytest.raises(TimedOut):
+        run_confined(["sleep", "30"], b"x" * (4 << 20), timeout=0.5)
+    assert time.monotonic() - started < 4
+
+
+def test_a_program_that_exits_without_reading_its_stdin_is_heard():
+    done = run_confined([sys.executable, "-c", "print('early')"], b"x" * (4 << 20), timeout=20)
+    assert (done.returncode, done.stdout) == (0, b"early\n")
+
+
+def test_output_larger_than_a_pipe_buffer_arrives_whole_on_both_streams():
+    code = ("import sys; data = sys.stdin.buffer.read(); sys.stdout.buffer.write(data);"
+            "sys.stderr.buffer.write(data[::-1])")
+    data = os.urandom(1 << 20)
+    done = run_confined([sys.executable, "-c", code], data, timeout=20)
+    assert done.stdout == data and done.stderr == data[::-1]
+
+
+def test_an_argument_with_a_nul_byte_is_a_failed_generation_not_a_crash():
+    with pytest.raises(GenerationFailed, match="cannot run 'gen': embedded null byte"):
+        run_confined(["gen", "a\0b"], b"", timeout=5)

@@ -1,0 +1,32 @@
+"""Files changing under a running build: what was there is kept, and cfs says why."""
+from __future__ import annotations
+
+import json
+import sys
+
+from buildkit import make_project
+
+# Writes bytes that are not UTF-8 over the output while "generating" it, then replies.
+MEDDLER = """import sys
+document = sys.stdin.read()
+open(sys.argv[1], "wb").write(b"\\xff\\xfe written meanwhile\\n")
+print("<artifact>\\nhello\\n</artifact>")
+"""
+
+
+def test_output_rewritten_with_non_utf8_bytes_during_generation_is_kept(tmp_path):
+    proj = make_project(tmp_path)
+    script = tmp_path / "meddler.py"
+    script.write_text(MEDDLER)
+    target = proj.root / "gen/other.txt"
+    (proj.root / "cfs.toml").write_text(
+        '[generator]\nkind = "command"\n'
+        f"command = {json.dumps([sys.executable, str(script), str(target)])}\n")
+    target.parent.mkdir()
+    result = proj.cfs("build", "SPEC/other")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "gen/other.txt: the file changed while it was being generated and is no longer " \
+           "UTF-8 text; nothing was written" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert target.read_bytes() == b"\xff\xfe written meanwhile\n"
+    assert not (proj.root / "code-from-spec/.manifest").exists()
