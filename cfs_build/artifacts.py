@@ -17,7 +17,7 @@ from .errors import CfsError
 from .files import atomic_write
 from .hashing import b64, written_checksum
 from .index import INDEX_DIR
-from .manifest import ManifestEntry, update_manifest
+from .manifest import Manifest, ManifestEntry, read_manifest, update_manifest
 
 PENDING = f"{INDEX_DIR}/pending"
 
@@ -130,3 +130,46 @@ def settle_pending(root: Path) -> list[str]:
             except FileNotFoundError:
                 pass
     return settled
+
+
+def pending_entries(root: Path) -> dict[str, ManifestEntry]:
+    """The journaled writes whose file is in place: what settling would record. Reads only.
+
+    A journal or output reached through a symlink is passed over, as is anything that
+    does not parse; settle_pending then discards those journals.
+    """
+    directory = root / PENDING
+    try:
+        journals = sorted(directory.iterdir())
+    except OSError:
+        return {}
+    found: dict[str, ManifestEntry] = {}
+    for journal in journals:
+        if not journal.name.endswith(".json") or journal.is_symlink():
+            continue
+        try:
+            entry = ManifestEntry(**json.loads(journal.read_text(encoding="utf-8")))
+            rel, target = output_path(root, entry.path)
+            text = None if target.is_symlink() else read_normalized(target, rel)
+        except (OSError, ValueError, TypeError, UnreadableFile, CfsError):
+            continue
+        if text is not None and checksum(text) == entry.checksum:
+            found[entry.name] = entry
+    return found
+
+
+def current_manifest(root: Path) -> Manifest:
+    """The manifest as the next writing command will leave it, without writing anything.
+
+    Read-only commands see a write that finished before a crash as recorded; the
+    next command that writes (build, accept, forget, cache) settles it on disk.
+    """
+    manifest = read_manifest(root)
+    pending = pending_entries(root)
+    if not pending:
+        return manifest
+    return WithPending(root, {**manifest.entries, **pending}, manifest.existed)
+
+
+class WithPending(Manifest):
+    """A manifest with finished journaled writes applied in memory (see current_manifest)."""

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .artifacts import output_path, write_artifact
+from .artifacts import current_manifest, output_path, settle_pending, write_artifact
 from .cache import Cache
 from .chain import safe_relpath
 from .config import Config, load_config
@@ -16,11 +16,12 @@ from .errors import CfsError
 from .files import UnreadableFile, atomic_write, stamp_of
 from .generators import GenerationFailed, Generator, Usage, make_generator, prompt_id
 from .index import INDEX_DIR
-from .manifest import MANIFEST, read_manifest
+from .manifest import MANIFEST
 from .names import artifact_of, spec_of
 from .project import Project
 from .reply import parse_reply
-from .runlog import start_run
+from .runlog import RunLog
+from .session import Session
 from .status import MODIFIED, UNTRACKED, artifact_status
 
 REPORTS = f"{INDEX_DIR}/reports"
@@ -40,6 +41,10 @@ class Result:
     assumptions: str | None = None
     attempts: int = 0  # tries the backend made; 0 when it was never called
 
+    def assumption_lines(self) -> list[str]:
+        """One line per assumption the model reported ("None." means there were none)."""
+        return assumption_lines(self.assumptions)
+
     def summary(self) -> str:
         """What the doit task returns for the reporter: JSON of what it sums up.
 
@@ -50,20 +55,30 @@ class Result:
         usage = self.usage
         found = {"changed": self.changed, "seconds": round(self.seconds, 3),
                  "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
-                 "cost_usd": usage.cost_usd}
+                 "cost_usd": usage.cost_usd, "assumptions": self.assumption_lines() or None}
         return json.dumps({key: value for key, value in found.items() if value is not None},
                           separators=(",", ":"))
 
 
-class BuildState:
-    """What every task of one run shares: the project read once, the manifest, a lock.
+def assumption_lines(text: str | None) -> list[str]:
+    lines = [line.strip().removeprefix("- ").removeprefix("* ").strip()
+             for line in (text or "").splitlines()]
+    lines = [line for line in lines if line]
+    return [] if [line.lower().rstrip(".") for line in lines] == ["none"] else lines
 
-    doit calls ``is_up_to_date`` serially in its main process; generations may run in
-    threads, so everything touching the shared reader goes through ``lock``.
+
+class BuildState:
+    """One run of one project: the project read once, the manifest, the run log, a lock.
+
+    Every task of the run holds it (no module keeps a run), so two runs or two projects
+    in one process stay apart. doit calls ``is_up_to_date`` serially in its main
+    process; generations may run in threads, so everything touching the shared reader
+    goes through ``lock``. ``session`` holds the run's generator processes.
     """
 
     def __init__(self, root: Path, *, generator: Generator | None = None,
-                 config: Config | None = None, project: Project | None = None):
+                 config: Config | None = None, project: Project | None = None,
+                 session: Session | None = None):
         self.root = Path(root).resolve()
         self.project = project if project is not None else Project(self.root)
         self.cache = Cache(self.root)
@@ -72,13 +87,17 @@ class BuildState:
         self._generator = generator
         # `fresh = true` in cfs.toml, or `cfs build --fresh`: no existing file in documents.
         self.fresh = bool(self.config.generator.get("fresh", False))
-        self.runlog = start_run(self.root)
+        self.session = session if session is not None else Session()
+        self.runlog = RunLog(self.root)
+        self._settled = False
         self._slots: threading.Semaphore | None = None
         # The statuses the project was read with stay valid while the manifest file and
         # the producers' files keep the stamps they had when the project read them;
         # after that, each status is computed again from the tree (read then, if it was
         # not yet).
-        report = self.project.report()
+        # Not kept as the snapshot: if this run writes anything, that snapshot is stale
+        # at once (the front end keeps it when the plan shows nothing to do).
+        report = self.project.report(keep=False)
         self._manifest_stamp = self.project.seen_stamp(MANIFEST)
         self._manifest = None
         self.artifacts: list[str] = [s.name for s in report.artifacts]
@@ -146,7 +165,7 @@ class BuildState:
         """The manifest, re-read only when the file changed (another process wrote it)."""
         self._check_manifest()
         if self._manifest is None:
-            self._manifest = read_manifest(self.root)
+            self._manifest = current_manifest(self.root)
         return self._manifest
 
     def _stamp(self, rel: str) -> tuple | None:
@@ -202,6 +221,8 @@ class BuildState:
 
     # -- one generation -----------------------------------------------------------
     def generate(self, node: str, *, fresh: bool | None = None) -> Result:
+        if self.session.stopped:
+            return Result(node, FAILED, "interrupted: not started")
         started = time.monotonic()
         fresh = self.fresh if fresh is None else fresh
         try:
@@ -248,6 +269,11 @@ class BuildState:
     def _generate(self, node: str, fresh: bool) -> Result:
         info = self._node_info(node)
         with self.lock:
+            if not self._settled:
+                # Reading left a crash's journaled writes pending; a run that writes
+                # records them first, under the manifest lock.
+                settle_pending(self.root)
+                self._settled = True
             status = self.status(node)
             if MODIFIED in status.flags or UNTRACKED in status.flags:
                 what = "was edited by hand" if MODIFIED in status.flags else \
@@ -263,9 +289,9 @@ class BuildState:
         generator = self.generator
         if self._slots is not None:
             with self._slots:
-                outcome = generator.generate(document)
+                outcome = generator.generate(document, self.session)
         else:
-            outcome = generator.generate(document)
+            outcome = generator.generate(document, self.session)
         reply = parse_reply(outcome.reply)
         self._report(node, "assumptions", reply.assumptions)
         if reply.problem:

@@ -5,7 +5,8 @@ import os
 import time
 
 from .errors import printable
-from .tasks import TASK_PREFIX, CfsReporter
+from .reporter import CfsReporter
+from .tasks import TASK_PREFIX
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 
@@ -46,6 +47,7 @@ class ProgressReporter(CfsReporter):
 
     # -- events ------------------------------------------------------------------
     def initialize(self, tasks, selected_tasks):
+        super().initialize(tasks, selected_tasks)
         if self.live is None:
             return  # the total is only shown live; walking 10,000 tasks for it is not free
         wanted = set(selected_tasks or tasks)

@@ -7,17 +7,18 @@ from functools import cached_property
 from pathlib import Path
 
 from . import snapshot
-from .artifacts import settle_pending
+from .artifacts import WithPending, current_manifest
 from .chain import Chain, Resolver, safe_relpath
 from .errors import ERROR, CfsError, Finding
 from .files import stamp_of
 from .graph import artifact_producers
 from .index import Index
-from .manifest import MANIFEST, Manifest, read_manifest
-from .names import ARTIFACT, SPEC, TREE_DIR, artifact_of, spec_of
+from .manifest import MANIFEST, Manifest
+from .names import ARTIFACT, SPEC, TREE_DIR, artifact_of, parent_of, spec_name, spec_of
 from .status import ArtifactStatus, Orphan, artifact_statuses, ranks
 from .tree import Tree, load_tree
 from .validate import validate
+from .walk import NODE_FILE
 
 
 def find_root(start: Path) -> Path:
@@ -73,7 +74,8 @@ class Project:
         if not (self.root / TREE_DIR).is_dir():
             raise CfsError(f"{self.root} has no {TREE_DIR}/ directory")
         self.began = snapshot.now()  # before anything is read: see snapshot.too_recent
-        settle_pending(self.root)
+        # Reading never writes: a write journaled before a crash is seen as recorded
+        # (artifacts.current_manifest) and settled by the next command that writes.
         if use_index is None:
             use_index = os.environ.get("CFS_NO_INDEX", "") == ""
         self.use_index = use_index
@@ -81,6 +83,7 @@ class Project:
         # read only if something asks for more than the snapshot holds.
         self.snapshot = snapshot.load(self.root) if use_index else None
         self._report: Report | None = None
+        self._kept = True  # nothing to record until a report is computed
         if self.snapshot is None:
             _ = self.tree  # read now: every question will need it
 
@@ -112,7 +115,7 @@ class Project:
     @cached_property
     def manifest(self) -> Manifest:
         self._manifest_stamp = stamp_of(f"{self.root}/{MANIFEST}")  # before reading it
-        return read_manifest(self.root)
+        return current_manifest(self.root)
 
     def seen_stamp(self, rel: str) -> tuple | None:
         """The files.stamp a file had when this analysis read it (None: it was not there).
@@ -190,7 +193,39 @@ class Project:
             raise CfsError(f"{name} is not a leaf; only leaves have a chain to generate from")
         return self.resolver.chain(name)
 
-    def report(self) -> Report:
+    def node_names(self) -> list[str]:
+        """Every node's name; from the snapshot when it holds, without reading the tree.
+
+        The snapshot watches each node's _node.md in a directory of the tree, and a
+        directory's node is exactly that file.
+        """
+        if self.snapshot is None:
+            return list(self.tree.nodes)
+        paths = self.snapshot.paths
+        watched = set(paths)
+        suffix = "/" + NODE_FILE
+        names = []
+        for path in paths:
+            directory = path[:-len(suffix)]
+            if path.endswith(suffix) and directory in watched and directory != TREE_DIR \
+                    and self.snapshot.stamp(path) is not None:
+                names.append(spec_name(directory[len(TREE_DIR) + 1:]))
+        return names
+
+    def leaf_names(self) -> list[str]:
+        """Every node with no node below it (see node_names)."""
+        if self.snapshot is None:
+            return self.tree.leaves()
+        names = self.node_names()
+        parents = {parent_of(name) for name in names}
+        return [name for name in names if name not in parents]
+
+    def report(self, *, keep: bool = True) -> Report:
+        """Findings and statuses. ``keep``: record them as the snapshot (see keep_report).
+
+        A build about to write files passes False: a snapshot it would invalidate at
+        once is not worth its writing.
+        """
         if self._report is None:
             if self.snapshot is not None:
                 snap = self.snapshot
@@ -200,13 +235,23 @@ class Project:
                                                       self.manifest, self.ranks)
                 self._report = Report(self.root, self.findings, tuple(statuses),
                                       tuple(orphans))
-                self._record(self._report)
+                self._kept = False
+        if keep:
+            self.keep_report()
         return self._report
 
+    def keep_report(self) -> None:
+        """Record the report (once) as the snapshot for the next run (see snapshot.py)."""
+        if self._report is None or self.snapshot is not None or self._kept:
+            return
+        self._kept = True
+        self._record(self._report)
+
     def _record(self, report: Report) -> None:
-        """Keep this analysis for the next run (see snapshot.py)."""
         tree = self.tree
-        if not self.use_index:
+        if not self.use_index or isinstance(self.manifest, WithPending):
+            # (Journals are not watched: a snapshot made while one is pending could
+            # outlive the settling that changes what it says.)
             return
         if tree.guarded:
             snapshot.forget(self.root)  # a link's target may change unseen: keep none

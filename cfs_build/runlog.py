@@ -13,7 +13,6 @@ from pathlib import Path
 from .index import INDEX_DIR
 
 RUNS_FILE = f"{INDEX_DIR}/runs.jsonl"
-_CURRENT: "RunLog | None" = None
 
 
 def new_run_id() -> str:
@@ -21,7 +20,7 @@ def new_run_id() -> str:
 
 
 class RunLog:
-    """Appends this run's generations; reads everybody's.
+    """Appends this run's generations; reads everybody's. One per run, held by its BuildState.
 
     Parallel workers (threads or forked processes) append whole lines under an
     exclusive lock, so lines never interleave.
@@ -96,17 +95,6 @@ def totals(entries: list[dict]) -> list[RunTotals]:
                              sum(i.get("cost_usd") or 0.0 for i in items),
                              sum(i.get("seconds") or 0.0 for i in items), backends))
     return out
-
-
-def start_run(root: Path) -> RunLog:
-    """A new run for this process; the reporter sums it up at the end."""
-    global _CURRENT
-    _CURRENT = RunLog(root)
-    return _CURRENT
-
-
-def current_run() -> RunLog | None:
-    return _CURRENT
 
 
 def _now() -> str:

@@ -1,18 +1,17 @@
-"""doit tasks: one per artifact, with uptodate callables, and the reporter that sums a run up."""
+"""doit tasks: one per artifact, with uptodate callables; failures as doit failure types."""
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 from doit.exceptions import InvalidDodoFile, TaskFailed
-from doit.reporter import ConsoleReporter
 
 from .build import FINDINGS, GENERATED, BuildState
+from .buildlock import hold_build_lock
 from .collector import resume_collector
+from .errors import CfsError
 from .names import SPEC, spec_of
 from .project import find_root
-from .runlog import current_run
+from .session import stop_on_sigint
 
 STATE_FILE = ".cfs/doit-state"
 BACKEND = "json"  # measured a little faster than sqlite3 and dbm here (README, Speed)
@@ -23,13 +22,45 @@ def task_name(node: str, prefix: str = "") -> str:
     return f"{prefix}{TASK_PREFIX}{node[len(SPEC) + 1:]}"
 
 
+class GenerationFailed(TaskFailed):
+    """A generation that failed: refused, the backend failed, or the reply was unusable."""
+
+    def __init__(self, node: str, message: str, assumptions: list[str] | None = None):
+        super().__init__(f"{node}: {message}")
+        self.node = node
+        self.assumptions = list(assumptions or ())
+
+
+class FindingsFailed(GenerationFailed):
+    """The model found the spec not enough to write the file: nothing was written."""
+
+
+class RunLink:
+    """A task's link to its run (task ``meta``), so a reporter finds the runs it reports on.
+
+    doit's worker processes get an empty link: a run holds locks and threads, and
+    only the main process reports.
+    """
+
+    def __init__(self, state: BuildState | None):
+        self.state = state
+
+    def __reduce__(self):
+        return (RunLink, (None,))
+
+
+def run_of(task) -> BuildState | None:
+    link = (task.meta or {}).get("cfs")
+    return link.state if isinstance(link, RunLink) else None
+
+
 def _run(state: BuildState, node: str):
     resume_collector()
     result = state.generate(node)
     if result.outcome == GENERATED:
         return result.summary()
-    tag = "[findings] " if result.outcome == FINDINGS else ""
-    return TaskFailed(f"{tag}{node}: {result.message}")
+    failure = FindingsFailed if result.outcome == FINDINGS else GenerationFailed
+    return failure(node, result.message, result.assumption_lines())
 
 
 def make_tasks(state: BuildState, prefix: str = "", only: set[str] | None = None,
@@ -52,6 +83,9 @@ def make_tasks(state: BuildState, prefix: str = "", only: set[str] | None = None
         # Something will be generated: read the tree now, before doit starts threads or
         # forks workers, rather than once in each of them.
         _ = state.project.tree
+    else:
+        state.project.keep_report()  # nothing will change it: worth keeping for next time
+    link = {"cfs": RunLink(state)}
     tasks = []
     for artifact in state.artifacts:
         if only is not None and artifact not in only:
@@ -69,139 +103,47 @@ def make_tasks(state: BuildState, prefix: str = "", only: set[str] | None = None
             if any(p in changing for p in producers) else [now[artifact].up_to_date],
             "task_dep": [task_name(spec_of(p), prefix) for p in producers
                          if only is None or p in only],
+            "meta": link,
             # No `targets`: doit would stat each output again, a tenth of a no-op run
             # at 10,000 artifacts; the uptodate check already covers a missing file.
         })
     return tasks
 
 
-def _summary(task) -> dict:
-    """What a generation task returned (Result.summary), or nothing."""
-    try:
-        found = json.loads(task.result) if isinstance(task.result, str) else None
-    except ValueError:
-        found = None
-    return found if isinstance(found, dict) else {}
-
-
-class CfsReporter(ConsoleReporter):
-    """Line-per-event output and an end-of-run summary (generated, failed, tokens, time)."""
-
-    desc = "cfs: one line per generation and a summary"
-
-    def __init__(self, outstream, options):
-        super().__init__(outstream, options)
-        self.started = time.monotonic()
-        self.generated, self.unchanged, self.uptodate = [], [], []
-        self.failed, self.findings = [], []
-        self.tokens_in = self.tokens_out = 0
-        self.cost = 0.0
-
-    def known_up_to_date(self, names: list[str]) -> None:
-        """Tasks found up to date before doit started (and so never handed to it)."""
-        for name in names:
-            self.uptodate.append(name)
-            self._said_up_to_date(name)
-
-    def _said_up_to_date(self, name: str) -> None:
-        """Tell of one up-to-date task: silent here; ProgressReporter does so with -v."""
-
-    @staticmethod
-    def _is_generation(task) -> bool:
-        return TASK_PREFIX in task.name
-
-    def execute_task(self, task):
-        if task.actions:
-            verb = "generating" if self._is_generation(task) else "running"
-            self.write(f"{verb} {task.name}\n")
-
-    def skip_uptodate(self, task):
-        if self._is_generation(task):
-            self.uptodate.append(task.name)
-            self._said_up_to_date(task.name)
-
-    def add_success(self, task):
-        if not self._is_generation(task):
-            return
-        values = _summary(task)
-        self.tokens_in += values.get("input_tokens") or 0
-        self.tokens_out += values.get("output_tokens") or 0
-        self.cost += values.get("cost_usd") or 0.0
-        if values.get("changed", True):
-            self.generated.append(task.name)
-            self.write(f"generated {task.name} ({values.get('seconds', 0):.1f} s)\n")
-        else:
-            self.unchanged.append(task.name)
-            self.write(f"regenerated {task.name}: identical, file untouched\n")
-
-    def add_failure(self, task, fail):
-        message = fail.get_msg().strip() if hasattr(fail, "get_msg") else str(fail)
-        if type(fail).__name__ == "UnmetDependency":
-            self.failed.append((task.name, "not attempted: " + message))
-            self.write(f"SKIPPED {task.name}: what it needs failed\n")
-        elif message.startswith("[findings] "):
-            self.findings.append((task.name, message[len("[findings] "):]))
-            self.write(f"FINDINGS {task.name}\n")
-        else:
-            self.failed.append((task.name, message))
-            self.write(f"FAILED {task.name}\n")
-
-    def _spent(self) -> tuple[int, int, float]:
-        """This run's tokens and cost from the run log: failed generations are paid for too,
-        and generations in worker processes are only there."""
-        log = current_run()
-        entries = log.mine() if log else []
-        if not entries:
-            return self.tokens_in, self.tokens_out, self.cost
-        return (sum(e.get("input_tokens") or 0 for e in entries),
-                sum(e.get("output_tokens") or 0 for e in entries),
-                sum(e.get("cost_usd") or 0.0 for e in entries))
-
-    def complete_run(self):
-        resume_collector()
-        seconds = time.monotonic() - self.started
-        for title, items in (("failed", self.failed), ("findings", self.findings)):
-            for name, message in items:
-                self.write(f"\n{title}: {name}\n")
-                for line in message.splitlines():
-                    self.write(f"  {line}\n")
-        parts = [f"{len(self.generated)} generated"]
-        if self.unchanged:
-            parts.append(f"{len(self.unchanged)} regenerated identical")
-        parts += [f"{len(self.uptodate)} up to date", f"{len(self.failed)} failed",
-                  f"{len(self.findings)} with findings"]
-        tokens_in, tokens_out, spent = self._spent()
-        tokens = f", tokens {tokens_in} in / {tokens_out} out" if tokens_in or tokens_out else ""
-        cost = f", ${spent:.4f}" if spent else ""
-        self.write(f"cfs: {', '.join(parts)} in {seconds:.1f} s{tokens}{cost}\n")
-        if self.runtime_errors:
-            self.write("doit: " + "\n".join(self.runtime_errors) + "\n")
-
-
 def doit_config(extra: dict | None = None) -> dict:
+    """DOIT_CONFIG for cfs tasks: cfs's reporter, and independent work goes on after a failure."""
     from .progress import ProgressReporter
     config = {"dep_file": STATE_FILE, "backend": BACKEND, "reporter": ProgressReporter,
-              "verbosity": 0}
+              "verbosity": 0, "continue": True}
     config.update(extra or {})
     return config
 
 
-_STATES: dict[Path, BuildState] = {}
+def project_tasks(start: Path | str = ".", prefix: str = "", *,
+                  verify: bool = False) -> list[dict]:
+    """The tasks of the project at or above ``start``, as one new run (for a dodo.py).
 
-
-def state_for(root: Path, project=None) -> BuildState:
-    """One BuildState per project root per process (doit may ask for tasks more than once).
-
-    ``project``, when the caller has already read it, is used instead of reading again.
+    Each call is a run of its own: its state travels with its tasks, never through a
+    module, so several projects in one dodo.py keep their own accounting. ``verify``:
+    add the `verify` task ([[verify]] in cfs.toml). A cfs.toml mistake is doit's
+    one-line "ERROR:" (exit 3), not a traceback. From now on Ctrl-C stops this run's
+    generators (session.stop_on_sigint).
     """
-    root = Path(root).resolve()
-    known = _STATES.get(root)
-    if known is None or (project is not None and known.project is not project):
-        # A project read anew (another cfs build in this process) gets its own state.
-        _STATES[root] = BuildState(root, project=project)
-    return _STATES[root]
-
-
-def project_tasks(start: Path | str = ".", prefix: str = "") -> list[dict]:
-    return make_tasks(state_for(find_root(Path(start))), prefix)
-
+    from .commands.verify import verify_task
+    try:
+        root = find_root(Path(start))
+        # Here, in doit's main process and before any status is judged: see buildlock.py.
+        hold_build_lock(root)
+        state = BuildState(root)
+        tasks = make_tasks(state, prefix)
+        if verify:
+            tasks.append(verify_task(state.root, prefix,
+                                     lambda a: task_name(spec_of(a), prefix),
+                                     lambda: state.project) or {
+                # Listed so `doit verify` says what is missing instead of "unknown task".
+                "basename": f"{prefix}verify", "actions": None, "uptodate": [True],
+                "doc": "no [[verify]] in cfs.toml: no tests to run"})
+    except CfsError as exc:
+        raise InvalidDodoFile(str(exc)) from None
+    stop_on_sigint(state.session)
+    return tasks

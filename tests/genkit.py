@@ -48,13 +48,11 @@ def cfs(proj: Proj, *args: str, env: dict[str, str] | None = None) -> Ran:
     """`cfs -C ROOT ARGS` in this process, under ``environment(env)``; all restored after."""
     from doit import cmd_run
 
-    from cfs_build import tasks
     from cfs_build.cli import main
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     saved_outfile = cmd_run.opt_outfile["default"]
     os.environ.clear()
     os.environ.update(environment(env))
-    tasks._STATES.clear()  # a build reads the tree once per process; each call is a new run
     out, err = io.StringIO(), io.StringIO()
     # doit took sys.stdout as its default output when it was imported; use this call's.
     cmd_run.opt_outfile["default"] = out

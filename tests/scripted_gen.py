@@ -6,7 +6,8 @@ Usage: scripted_gen.py LOG [--sleep S]
   <instructions> and <input> only, so the same chain always gives the same file.
 - CANNED-CONSTANT always gets the same one-line file.
 - A document containing CANNED-FINDINGS gets <findings> back; CANNED-GARBAGE gets
-  an unusable reply; CANNED-FAIL makes the program exit 3; CANNED-SLEEP=<s> sleeps.
+  an unusable reply; CANNED-FAIL makes the program exit 3; CANNED-SLEEP=<s> sleeps;
+  CANNED-ASSUME adds two assumptions to the reply.
 - Every call appends one JSON line to LOG: the working directory, the files in it,
   and the labels of the document's entries.
 """
@@ -62,6 +63,8 @@ def main() -> int:
     for line in (agent[0] if agent else "").splitlines():
         print(f"# {line}")
     print("</artifact>")
+    if "CANNED-ASSUME" in document:
+        print("<assumptions>\n- Amounts are whole cents.\n- Names are ASCII.\n</assumptions>")
     return 0
 
 

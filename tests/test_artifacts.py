@@ -180,13 +180,25 @@ def test_settle_records_a_write_whose_file_matches(root, monkeypatch):
     assert settle_pending(root) == []
 
 
-def test_project_settles_on_load(root, monkeypatch):
+def test_project_reads_a_pending_write_as_recorded_without_writing(root, monkeypatch):
     crash_before_the_manifest(root, monkeypatch, "two\n", None)
+    manifest = root / "code-from-spec/.manifest"
+    before = manifest.read_bytes() if manifest.exists() else None
     report = Project(root, use_index=False).report()
-    assert journals(root) == []
-    assert manifest_entries(root)[NAME].checksum == checksum("two\n")
     assert "modified" not in report.artifacts[0].flags
     assert "untracked" not in report.artifacts[0].flags
+    # Reading wrote nothing: the journal waits for a command that writes.
+    assert len(journals(root)) == 1
+    assert (manifest.read_bytes() if manifest.exists() else None) == before
+    assert settle_pending(root) == [NAME]
+    assert manifest_entries(root)[NAME].checksum == checksum("two\n")
+
+
+def test_a_pending_write_whose_file_changed_is_not_read_as_recorded(root, monkeypatch):
+    crash_before_the_manifest(root, monkeypatch, "two\n", None)
+    (root / "out/x.txt").write_text("edited after the crash\n")
+    report = Project(root, use_index=False).report()
+    assert "untracked" in report.artifacts[0].flags
 
 
 def test_settle_discards_a_journal_whose_file_does_not_match(root, monkeypatch):

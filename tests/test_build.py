@@ -271,7 +271,7 @@ def test_sigkill_mid_build_then_clean_rerun(tmp_path):
 
 
 def test_crash_between_write_and_record_is_settled(built):
-    """A journaled write whose manifest update never happened is recorded on the next run."""
+    """A journaled write whose manifest update never happened is recorded by the next build."""
     from cfs_build.artifacts import PENDING, _journal
     from cfs_build.hashing import checksum
     from cfs_build.manifest import ManifestEntry
@@ -283,7 +283,15 @@ def test_crash_between_write_and_record_is_settled(built):
     journal = _journal(built.root, "ARTIFACT/other")
     journal.parent.mkdir(parents=True, exist_ok=True)
     journal.write_text(json.dumps(entry.__dict__))
+    manifest = (built.root / "code-from-spec/.manifest").read_bytes()
+    # Reading sees the write as recorded, and writes nothing itself ...
     assert built.flags()["ARTIFACT/other"] == ["up-to-date"]
+    assert (built.root / "code-from-spec/.manifest").read_bytes() == manifest
+    assert list((built.root / PENDING).iterdir())
+    # ... the next command that writes records it.
+    built.cfs("build", check=True)
+    assert built.calls() == []
+    assert entry.line() in (built.root / "code-from-spec/.manifest").read_text()
     assert not list((built.root / PENDING).iterdir())
 
 

@@ -108,3 +108,25 @@ def test_init_into_a_new_directory_by_argument(tmp_path):
     assert (tmp_path / "newproj/code-from-spec/app/_node.md").is_file()
     assert not (tmp_path / "newproj/newproj").exists()
     assert cfs(tmp_path / "newproj", "status").returncode == 0
+
+
+def test_check_and_validate_answer_from_the_snapshot_without_reading_the_tree(
+        fixture, monkeypatch, capsys):
+    import time
+
+    from cfs_build import cli, project, tree
+    root = fixture("buildproj")
+    time.sleep(0.2)  # older than the snapshot's margin for recent changes
+    expected = {args: cfs(root, *args).stdout for args in (("check",), ("validate",))}
+    assert "6 nodes, 4 leaves" in expected[("validate",)]
+    time.sleep(0.2)
+    assert project.Project(root).snapshot is not None
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the tree was read although the snapshot holds")
+
+    monkeypatch.setattr(project, "load_tree", no_reading)
+    monkeypatch.setattr(tree, "load_tree", no_reading)
+    for args, output in expected.items():
+        assert cli.main(["-C", str(root), *args]) in (0, 1)
+        assert capsys.readouterr().out == output

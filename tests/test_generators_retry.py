@@ -8,7 +8,7 @@ import time
 import pytest
 
 from cfs_build.generators import GenerationFailed, Outcome, Usage
-from cfs_build.generators.process import STOP
+from cfs_build.session import Session
 from cfs_build.generators.retry import (LONGEST_WAIT, Retryable, RetryPolicy, retry_after,
                                         with_retries)
 
@@ -91,11 +91,10 @@ def test_a_server_asking_for_a_very_long_pause_is_a_final_answer():
 
 def test_an_interrupted_build_ends_the_wait_at_once():
     attempt, _ = scripted(Retryable("HTTP 429", 30))
-    threading.Timer(0.05, STOP.set).start()
+    session, other = Session(), Session()
+    threading.Timer(0.05, session.interrupt).start()
     started = time.monotonic()
-    try:
-        with pytest.raises(GenerationFailed, match="interrupted"):
-            with_retries(attempt, FAST)
-    finally:
-        STOP.clear()
+    with pytest.raises(GenerationFailed, match="interrupted"):
+        with_retries(attempt, FAST, session)
     assert time.monotonic() - started < 5
+    assert not other.stopped  # another run in the same process goes on

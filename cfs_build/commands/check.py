@@ -38,7 +38,7 @@ def run(args, project: Project) -> int:
         print(printable(line))
     artifacts = len(report.artifacts)
     if code == 0:
-        print(f"cfs check: ok, {len(project.nodes)} nodes valid, {artifacts} artifacts up to "
+        print(f"cfs check: ok, {len(project.node_names())} nodes valid, {artifacts} artifacts up to "
               "date")
     else:
         wrong = ", ".join(f"{v} {k}" for k, v in counts.items() if v and k != "up-to-date")

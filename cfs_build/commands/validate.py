@@ -20,8 +20,8 @@ def run(args, project: Project) -> int:
         errors += finding.severity == "error"
     if errors:
         print(f"{errors} format error{'s' if errors != 1 else ''} in "
-              f"{len(project.nodes)} nodes", file=sys.stderr)
+              f"{len(project.node_names())} nodes", file=sys.stderr)
         return 2
     if not args.quiet:
-        print(f"valid: {len(project.nodes)} nodes, {len(project.tree.leaves())} leaves")
+        print(f"valid: {len(project.node_names())} nodes, {len(project.leaf_names())} leaves")
     return 0

@@ -1,7 +1,6 @@
 """`cfs verify`: build what is stale, run the [[verify]] test commands, name the specs to fix."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from ..config import load_config
@@ -18,14 +17,13 @@ def add_arguments(parser) -> None:
                         help="run the tests on the files as they are")
 
 
-def _build(project: Project, targets: list[str]) -> int:
-    from . import build
-    parser = argparse.ArgumentParser()
-    build.add_arguments(parser)
-    return build.run(parser.parse_args(targets), project)
-
-
 def run(args, project: Project) -> int:
+    return verify(project, build_first=not args.no_build)
+
+
+def verify(project: Project, *, build_first: bool = True) -> int:
+    """The verb: build what the tests cover, run them, name the specs; the exit status."""
+    from .build import build
     config = load_config(project.root)
     if not config.verify:
         raise CfsError("no [[verify]] table: add one to cfs.toml, e.g.\n  [[verify]]\n  "
@@ -35,8 +33,8 @@ def run(args, project: Project) -> int:
     for warning in the_plan.warnings:
         print(f"warning: {warning}")
     targets = the_plan.build_targets()
-    if not args.no_build and targets:
-        code = _build(project, targets)
+    if build_first and targets:
+        code = build(project, targets)
         if code != 0:
             print("cfs verify: the build failed; tests were not run")
             return code

@@ -59,8 +59,12 @@ class Generator(Protocol):
     kind: str
     max_concurrency: int | None
 
-    def generate(self, document: str) -> Outcome:
-        """Send the document, and nothing else, to the model; return its reply."""
+    def generate(self, document: str, session=None) -> Outcome:
+        """Send the document, and nothing else, to the model; return its reply.
+
+        ``session`` (session.Session) is the run this generation belongs to: a process
+        started for it is killed, and a wait between retries ends, when the run stops.
+        """
 
 
 # kind -> "module:Class"; adding a backend is one module and one line here.

@@ -108,15 +108,16 @@ class ClaudeCodeGenerator:
                 "message": {"role": "user", "content": [{"type": "text", "text": document}]}}
         return (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
 
-    def generate(self, document: str) -> Outcome:
-        return with_retries(lambda: self._attempt(document), self.policy)
+    def generate(self, document: str, session=None) -> Outcome:
+        return with_retries(lambda: self._attempt(document, session), self.policy, session)
 
-    def _attempt(self, document: str) -> Outcome:
+    def _attempt(self, document: str, session=None) -> Outcome:
         # Claude Code started from a Claude Code session would take itself for a nested one.
         env = {k: v for k, v in os.environ.items() if k != "CLAUDECODE"}
         env.update(RUN_ENV)
         try:
-            done = run_confined(self.argv(), self.message(document), self.timeout, env)
+            done = run_confined(self.argv(), self.message(document), self.timeout, env,
+                                session=session)
         except TimedOut as exc:
             raise Retryable(str(exc)) from None
         result = _result_event(done.stdout)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import GenerationFailed, Outcome
-from .process import kill_all, run_confined, stderr_tail
+from .process import run_confined, stderr_tail
 
-__all__ = ["CommandGenerator", "kill_all"]
+__all__ = ["CommandGenerator"]
 
 
 def _anchor(command: list[str], root: Path | None) -> list[str]:
@@ -43,9 +43,10 @@ class CommandGenerator:
         return cls(_anchor(list(table["command"]), root), float(table.get("timeout", 600)),
                    table.get("max_concurrency"))
 
-    def generate(self, document: str) -> Outcome:
+    def generate(self, document: str, session=None) -> Outcome:
         started = time.monotonic()
-        done = run_confined(self.command, document.encode("utf-8"), self.timeout)
+        done = run_confined(self.command, document.encode("utf-8"), self.timeout,
+                            session=session)
         if done.returncode != 0:
             raise GenerationFailed(f"{self.command[0]} exited with status {done.returncode}"
                                    f"{stderr_tail(done.stderr)}")

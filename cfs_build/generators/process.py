@@ -6,16 +6,12 @@ import selectors
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 
+from ..session import Session
 from . import GenerationFailed
 
-_LIVE: set[subprocess.Popen] = set()
-_LIVE_LOCK = threading.Lock()
-# Set when a build is interrupted: waits between retries end at once instead of sleeping on.
-STOP = threading.Event()
 # Seconds a generator's background children get, after it exited, to close its pipes.
 GRACE = 1.0
 
@@ -31,20 +27,6 @@ class Finished:
     stderr: bytes
 
 
-def interrupt() -> None:
-    """Ctrl-C: end every wait between retries and stop every generator process."""
-    STOP.set()
-    kill_all()
-
-
-def kill_all() -> None:
-    """Stop every generator process still running (Ctrl-C, or the build ending early)."""
-    with _LIVE_LOCK:
-        procs = list(_LIVE)
-    for proc in procs:
-        _kill(proc)
-
-
 def _kill(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -53,14 +35,17 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 def run_confined(argv: list[str], stdin: bytes, timeout: float,
-                 env: dict[str, str] | None = None, *, grace: float = GRACE) -> Finished:
+                 env: dict[str, str] | None = None, *, grace: float = GRACE,
+                 session: Session | None = None) -> Finished:
     """Run ``argv`` in a new empty temporary directory outside the project, ``stdin`` piped in.
 
     The directory is removed afterwards, so nothing the program writes there survives.
     The timeout holds even against descendants that keep the output pipes open; once the
     program itself has exited, they get ``grace`` seconds to close them, and then what
-    the program printed is its reply.
+    the program printed is its reply. ``session`` is the run the process belongs to:
+    stopping the run kills it. Without one, the process belongs to a run of its own.
     """
+    session = Session() if session is None else session
     with tempfile.TemporaryDirectory(prefix="cfs-gen-") as workdir:
         try:
             # Its own process group, so a timeout or Ctrl-C can stop whatever it started.
@@ -70,15 +55,13 @@ def run_confined(argv: list[str], stdin: bytes, timeout: float,
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in an argument
             reason = getattr(exc, "strerror", None) or exc
             raise GenerationFailed(f"cannot run {argv[0]!r}: {reason}") from None
-        with _LIVE_LOCK:
-            _LIVE.add(proc)
+        session.track(proc)
         pipes = {os.fstat(pipe.fileno()).st_ino for pipe in (proc.stdout, proc.stderr)}
         held = True  # until both pipes are seen to end
         try:
             out, err, held = _exchange(proc, stdin, time.monotonic() + timeout, grace)
         finally:
-            with _LIVE_LOCK:
-                _LIVE.discard(proc)
+            session.untrack(proc)
             # Whatever it left running in the background goes too: nothing outlives
             # the generation that started it, and nothing keeps its pipes open.
             timed_out = proc.poll() is None

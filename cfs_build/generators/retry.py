@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
 from . import GenerationFailed, Outcome, Usage
-from .process import STOP
+from ..session import Session
 
 # Overloaded (529), rate limited (429), server trouble (5xx), request timeout (408) and the
 # conflicts some gateways send while a model loads (409, 425).
@@ -67,11 +67,15 @@ def retry_after(headers: Mapping[str, str] | None) -> float | None:
     return None
 
 
-def with_retries(attempt: Callable[[], Outcome], policy: RetryPolicy) -> Outcome:
+def with_retries(attempt: Callable[[], Outcome], policy: RetryPolicy,
+                 session: Session | None = None) -> Outcome:
     """Call ``attempt`` until it returns, a non-retryable failure, or attempts run out.
+
+    A wait between attempts ends at once when ``session`` (the run) is stopped.
 
     Tokens spent by failed attempts are added to what the generation cost.
     """
+    session = Session() if session is None else session
     started = time.monotonic()
     spent = Usage()
     for number in range(1, policy.attempts + 1):
@@ -87,7 +91,7 @@ def with_retries(attempt: Callable[[], Outcome], policy: RetryPolicy) -> Outcome
                 raise GenerationFailed(f"{exc} (the server asks to wait {wait:.0f} s; not "
                                        "waiting that long)", usage=spent,
                                        attempts=number) from None
-            if STOP.wait(wait):
+            if session.wait(wait):
                 raise GenerationFailed("interrupted", usage=spent, attempts=number) from None
             continue
         except GenerationFailed as exc:

@@ -72,8 +72,8 @@ class ApiGenerator(ABC):
                 "policy": RetryPolicy.from_config(table),
                 "prices": (table.get("input_usd_per_mtok"), table.get("output_usd_per_mtok"))}
 
-    def generate(self, document: str) -> Outcome:
-        return with_retries(lambda: self._attempt(document), self.policy)
+    def generate(self, document: str, session=None) -> Outcome:
+        return with_retries(lambda: self._attempt(document), self.policy, session)
 
     @abstractmethod
     def _attempt(self, document: str) -> Outcome:
