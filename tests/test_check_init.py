@@ -95,3 +95,27 @@ def test_init_into_a_new_directory_by_argument(tmp_path):
     assert (tmp_path / "newproj/code-from-spec/app/_node.md").is_file()
     assert not (tmp_path / "newproj/newproj").exists()
     assert cfs(tmp_path / "newproj", "status").returncode == 0
+
+
+def test_check_and_validate_fail_on_a_broken_configuration(vector):
+    root = vector("statuses")
+    (root / "code-from-spec/.manifest").write_text(
+        "code-from-spec: v5\n"
+        "ARTIFACT/payments/fees/calculation;path:src/fees/calculation.py;"
+        "checksum:8bo6uBIHKiklSHMLI80J180Iy64;chain:h5ZteZYsQbSJo5-NyhNDBXcOxLo\n"
+        "ARTIFACT/payments/fees/rounding;path:src/fees/rounding.py;"
+        "checksum:kcEOaU8tzMSL4n16IpquCM8Vq8M;chain:9rJQbXCBe_lJlgEXCH181g6_5kI\n")
+    (root / "cfs.toml").write_text('[generator]\nkind = "command"\ncomand = ["gen"]\n')
+    check = cfs(root, "check")
+    assert check.returncode == 3, check.stdout
+    assert check.stdout.startswith("cfs.toml:3: unknown key generator.comand: did you mean "
+                                   "command?")
+    assert "FAILED (cfs.toml is not valid)" in check.stdout
+    validate = cfs(root, "validate")
+    assert validate.returncode == 3
+    assert "cfs.toml:3: unknown key generator.comand" in validate.stdout
+    (root / "cfs.toml").write_text('[generator]\nkind = "command\n')
+    for command in ("check", "validate"):
+        result = cfs(root, command)
+        assert result.returncode == 3 and "cfs.toml:2: TOML error" in result.stdout
+        assert "Traceback" not in result.stderr

@@ -181,7 +181,8 @@ def test_bad_verify_entries_name_the_key(root, entry, key):
 def test_invalid_toml_names_the_file_and_line(root):
     exc = error(root, '[generator]\nkind = "command\n')
     assert exc.file == "cfs.toml"
-    assert "TOML error" in exc.message and "line 2" in exc.message
+    assert "TOML error" in exc.message and exc.line == 2
+    assert str(exc).startswith("cfs.toml:2: TOML error")
     assert exc.exit_code == 3
 
 
@@ -195,3 +196,16 @@ def test_config_that_is_not_utf8(root):
     with pytest.raises(CfsError) as caught:
         load_config(root)
     assert caught.value.file == "cfs.toml"
+
+
+@pytest.mark.parametrize("text, line, wanted", [
+    (GOOD + "timeuot = 3\n", 4, "did you mean timeout?"),
+    ('[generator]\nkind = "command"\n"comand" = ["x"]\n', 3, "did you mean command?"),
+    (GOOD + "[[verify]]\ncommand = ['a']\noutputs = ['b']\n[[verify]]\ncommand = ['a']\n"
+     "outputs = 'b'\n", 9, "verify[2].outputs must be"),
+    ("[generatr]\nkind = 'command'\n", 1, "did you mean generator?"),
+])
+def test_errors_name_the_line_of_the_key_and_what_to_do(root, text, line, wanted):
+    exc = error(root, text)
+    assert exc.line == line and wanted in exc.message, (exc.line, exc.message)
+    assert str(exc).startswith(f"cfs.toml:{line}: ")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from ..config import config_error
 from ..project import Project
 
 HELP = "CI gate: fail unless the tree is valid and every artifact is up to date"
@@ -16,12 +17,16 @@ def add_arguments(parser) -> None:
 def run(args, project: Project) -> int:
     report = project.report()
     counts = report.summary()
-    problems = [f.render() for f in report.errors]
+    broken = config_error(project.root)
+    problems = [str(broken)] if broken else []
+    problems += [f.render() for f in report.errors]
     for status in report.artifacts:
         if not status.up_to_date:
             problems.append(f"{status.name} ({status.path}): {', '.join(status.flags)}")
     problems += [f"{o.name} ({o.path}): orphan" for o in report.orphans]
     code = report.exit_code
+    if broken and code != 2:
+        code = broken.exit_code  # as build and verify would fail
     if args.json:
         print(json.dumps({"ok": code == 0, "exit_code": code, "summary": counts,
                           "problems": problems}, indent=2))
@@ -33,6 +38,9 @@ def run(args, project: Project) -> int:
         print(f"cfs check: ok, {len(project.nodes)} nodes valid, {artifacts} artifacts up to "
               "date")
     else:
-        wrong = ", ".join(f"{v} {k}" for k, v in counts.items() if v and k != "up-to-date")
+        wrong = [f"{v} {k}" for k, v in counts.items() if v and k != "up-to-date"]
+        if broken:
+            wrong.insert(0, f"{broken.file} is not valid")
+        wrong = ", ".join(wrong)
         print(f"cfs check: FAILED ({wrong}); `cfs status` says what to do")
     return code
