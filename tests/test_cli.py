@@ -407,4 +407,6 @@ def test_forget_removes_only_orphans(vector):
     manifest = (root / "code-from-spec/.manifest").read_text()
     assert "ARTIFACT/gone/node" not in manifest
     assert manifest.count("\n") == 3
-    assert cfs("forget", "--orphans", cwd=root).returncode == 3
+    nothing = cfs("forget", "--orphans", cwd=root)
+    assert (nothing.returncode, nothing.stdout) == (0, "no orphans\n"), nothing.stderr
+    assert cfs("forget", cwd=root).returncode == 3  # no name and no --orphans: a usage error
