@@ -25,6 +25,15 @@ SHORT_LIVED = {"validate", "status", "check", "chain", "graph", "accept", "forge
                "cache"}
 
 
+BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, what a shell reports for `yes | head -1`
+
+
+def _flushed(code: int) -> int:
+    """Flush stdout while a closed pipe can still be told from a failed command."""
+    sys.stdout.flush()
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cfs", description="Build tool for Code from Spec v5 spec trees.",
@@ -40,8 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(command)
     return parser
-
-
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(module, "NEEDS_PROJECT", True):
             if args.chdir:
                 os.chdir(start)
-            return module.run(args, None)
+            return _flushed(module.run(args, None))
         collecting = gc.isenabled()
         if args.command in SHORT_LIVED:
             # Reading a big tree allocates many objects and no cycles worth collecting;
@@ -71,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             pause_collector()  # until generating starts: see collector.py
         try:
             project = Project(find_root(start))
-            return module.run(args, project)
+            return _flushed(module.run(args, project))
         finally:
             resume_collector()  # whatever happened, the caller's thresholds come back
             if collecting:
@@ -86,9 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         print("cfs: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        # The reader went away (`cfs status | head -1`): stop quietly, with the code a
+        # shell gives a program killed by SIGPIPE, not one that means "something stale".
+        # Pointing stdout at devnull spares the interpreter a second failed flush at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 1
+        return BROKEN_PIPE
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"cfs: {where}{exc.strerror or exc}", file=sys.stderr)
