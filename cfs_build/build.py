@@ -19,7 +19,7 @@ from .index import INDEX_DIR
 from .manifest import MANIFEST, read_manifest
 from .names import artifact_of, spec_of
 from .project import Project
-from .reply import parse_reply
+from .reply import parse_reply, unfence
 from .runlog import start_run
 from .status import MODIFIED, UNTRACKED, artifact_status
 
@@ -39,6 +39,7 @@ class Result:
     seconds: float = 0.0
     assumptions: str | None = None
     attempts: int = 0  # tries the backend made; 0 when it was never called
+    note: str = ""  # what was done to the reply's file, e.g. a fence taken off
 
     def summary(self) -> str:
         """What the doit task returns for the reporter: JSON of what it sums up.
@@ -50,7 +51,7 @@ class Result:
         usage = self.usage
         found = {"changed": self.changed, "seconds": round(self.seconds, 3),
                  "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
-                 "cost_usd": usage.cost_usd}
+                 "cost_usd": usage.cost_usd, "note": self.note or None}
         return json.dumps({key: value for key, value in found.items() if value is not None},
                           separators=(",", ":"))
 
@@ -280,13 +281,15 @@ class BuildState:
                           assumptions=reply.assumptions, attempts=outcome.attempts)
         self._report(node, "findings", None)
         self._report(node, "reply", None)
+        text, note = unfence(reply.artifact, info.output)
         with self.lock:
             changed, entry = write_artifact(self.root, artifact_of(node), info.output,
-                                            reply.artifact, chain.hash, status.checksum)
+                                            text, chain.hash, status.checksum)
             rel = safe_relpath(info.output)
             self.project.resolver.forget(rel)
-        return Result(node, GENERATED, entry.path, changed, outcome.usage, outcome.seconds,
-                      reply.assumptions, outcome.attempts)
+        return Result(node, GENERATED, f"{entry.path}: {note}" if note else entry.path, changed,
+                      outcome.usage, outcome.seconds, reply.assumptions, outcome.attempts,
+                      note or "")
 
     def _report(self, node: str, kind: str, text: str | None) -> str:
         """Save (or with None, remove) one node's findings/assumptions/raw reply."""

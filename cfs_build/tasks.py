@@ -133,6 +133,8 @@ class CfsReporter(ConsoleReporter):
         else:
             self.unchanged.append(task.name)
             self.write(f"regenerated {task.name}: identical, file untouched\n")
+        if values.get("note"):
+            self.write(f"  {values['note']}\n")
 
     def add_failure(self, task, fail):
         message = fail.get_msg().strip() if hasattr(fail, "get_msg") else str(fail)
