@@ -246,6 +246,14 @@ def _parse(src: _Source) -> dict:
                        file=src.name, line=line) from None
 
 
+def line_of_key(path: Path, key: str) -> int | None:
+    """The line of a TOML file that sets ``key`` ("generator.command"), when it can be found."""
+    try:
+        return _read(path, path.name).line_of(key)
+    except CfsError:
+        return None
+
+
 def config_error(root: Path) -> CfsError | None:
     """What is wrong with the project's configuration, if anything (for check and validate)."""
     try:

@@ -163,6 +163,8 @@ def test_a_missing_program_is_one_line(tmp_path, claude):
     result = cfs(proj, "build", env=claude.env)
     assert result.returncode == 3
     assert len(result.stderr.splitlines()) == 1 and "'no-such-claude'" in result.stderr
+    assert result.stderr.startswith("cfs: cfs.toml:") and "generator.executable" in \
+        result.stderr
 
 
 def test_nothing_stale_needs_no_generator_program(tmp_path, claude):
