@@ -24,7 +24,11 @@ from .runlog import start_run
 from .status import MODIFIED, UNTRACKED, artifact_status
 
 REPORTS = f"{INDEX_DIR}/reports"
-GENERATED, FINDINGS, FAILED = "generated", "findings", "failed"
+GENERATED, FINDINGS, FAILED, REFUSED = "generated", "findings", "failed", "refused"
+
+
+class Refused(CfsError):
+    """The file at the output was edited by hand or not written by cfs: never overwritten."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class Result:
     """How one generation ended."""
 
     node: str
-    outcome: str  # generated | findings | failed
+    outcome: str  # generated | findings | failed | refused
     message: str = ""
     changed: bool = False
     usage: Usage = field(default_factory=Usage)
@@ -208,7 +212,7 @@ class BuildState:
         try:
             result = self._generate(node, fresh)
         except CfsError as exc:
-            result = Result(node, FAILED, str(exc))
+            result = Result(node, REFUSED if isinstance(exc, Refused) else FAILED, str(exc))
         except GenerationFailed as exc:
             result = Result(node, FAILED, f"generator failed: {exc}", usage=exc.usage,
                             attempts=exc.attempts)
@@ -253,9 +257,8 @@ class BuildState:
             if MODIFIED in status.flags or UNTRACKED in status.flags:
                 what = "was edited by hand" if MODIFIED in status.flags else \
                     "was not written by cfs"
-                raise CfsError(f"{status.path} {what}; refusing to overwrite it. Keep it with "
-                               f"`cfs accept {status.name}` or delete it to regenerate",
-                               file=status.path)
+                raise Refused(f"{status.path} {what}; refusing to overwrite it. Keep it with "
+                              f"`cfs accept {status.name}` or delete it to regenerate")
             chain = self.project.resolver.chain(node)
             entry = self.manifest().get(artifact_of(node))
             document = generator_document(self.project.resolver, self.cache, chain,

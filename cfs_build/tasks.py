@@ -8,7 +8,7 @@ from pathlib import Path
 from doit.exceptions import InvalidDodoFile, TaskFailed
 from doit.reporter import ConsoleReporter
 
-from .build import FINDINGS, GENERATED, BuildState
+from .build import FINDINGS, GENERATED, REFUSED, BuildState
 from .collector import resume_collector
 from .names import SPEC, spec_of
 from .project import find_root
@@ -17,6 +17,7 @@ from .runlog import current_run
 STATE_FILE = ".cfs/doit-state"
 BACKEND = "json"  # measured a little faster than sqlite3 and dbm here (README, Speed)
 TASK_PREFIX = "gen:"
+REFUSED_TAG = "[refused] "
 
 
 def task_name(node: str, prefix: str = "") -> str:
@@ -28,6 +29,8 @@ def _run(state: BuildState, node: str):
     result = state.generate(node)
     if result.outcome == GENERATED:
         return result.summary()
+    if result.outcome == REFUSED:
+        return TaskFailed(f"{REFUSED_TAG}{result.message}")  # the message names the file
     tag = "[findings] " if result.outcome == FINDINGS else ""
     return TaskFailed(f"{tag}{node}: {result.message}")
 
@@ -69,10 +72,17 @@ def make_tasks(state: BuildState, prefix: str = "", only: set[str] | None = None
             if any(p in changing for p in producers) else [now[artifact].up_to_date],
             "task_dep": [task_name(spec_of(p), prefix) for p in producers
                          if only is None or p in only],
+            # A hand-edited or foreign file is refused, never generated: the reporter
+            # then does not announce a generation.
+            "meta": {"refused": _refused(now[artifact])},
             # No `targets`: doit would stat each output again, a tenth of a no-op run
             # at 10,000 artifacts; the uptodate check already covers a missing file.
         })
     return tasks
+
+
+def _refused(status) -> bool:
+    return "modified" in status.flags or "untracked" in status.flags
 
 
 def _summary(task) -> dict:
@@ -93,7 +103,7 @@ class CfsReporter(ConsoleReporter):
         super().__init__(outstream, options)
         self.started = time.monotonic()
         self.generated, self.unchanged, self.uptodate = [], [], []
-        self.failed, self.findings = [], []
+        self.failed, self.findings, self.refused = [], [], []
         self.tokens_in = self.tokens_out = 0
         self.cost = 0.0
 
@@ -110,8 +120,12 @@ class CfsReporter(ConsoleReporter):
     def _is_generation(task) -> bool:
         return TASK_PREFIX in task.name
 
+    @staticmethod
+    def _will_be_refused(task) -> bool:
+        return bool((task.meta or {}).get("refused"))
+
     def execute_task(self, task):
-        if task.actions:
+        if task.actions and not self._will_be_refused(task):
             verb = "generating" if self._is_generation(task) else "running"
             self.write(f"{verb} {task.name}\n")
 
@@ -141,6 +155,9 @@ class CfsReporter(ConsoleReporter):
         if type(fail).__name__ == "UnmetDependency":
             self.failed.append((task.name, "not attempted: " + message))
             self.write(f"SKIPPED {task.name}: what it needs failed\n")
+        elif message.startswith(REFUSED_TAG):
+            self.refused.append((task.name, message[len(REFUSED_TAG):]))
+            self.write(f"REFUSED {task.name}\n")
         elif message.startswith("[findings] "):
             self.findings.append((task.name, message[len("[findings] "):]))
             self.write(f"FINDINGS {task.name}\n")
@@ -162,7 +179,8 @@ class CfsReporter(ConsoleReporter):
     def complete_run(self):
         resume_collector()
         seconds = time.monotonic() - self.started
-        for title, items in (("failed", self.failed), ("findings", self.findings)):
+        for title, items in (("failed", self.failed), ("refused", self.refused),
+                             ("findings", self.findings)):
             for name, message in items:
                 self.write(f"\n{title}: {name}\n")
                 for line in message.splitlines():
@@ -170,8 +188,10 @@ class CfsReporter(ConsoleReporter):
         parts = [f"{len(self.generated)} generated"]
         if self.unchanged:
             parts.append(f"{len(self.unchanged)} regenerated identical")
-        parts += [f"{len(self.uptodate)} up to date", f"{len(self.failed)} failed",
-                  f"{len(self.findings)} with findings"]
+        parts += [f"{len(self.uptodate)} up to date", f"{len(self.failed)} failed"]
+        if self.refused:
+            parts.append(f"{len(self.refused)} refused")
+        parts.append(f"{len(self.findings)} with findings")
         tokens_in, tokens_out, spent = self._spent()
         tokens = f", tokens {tokens_in} in / {tokens_out} out" if tokens_in or tokens_out else ""
         cost = f", ${spent:.4f}" if spent else ""

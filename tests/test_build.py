@@ -175,6 +175,11 @@ def test_modified_artifact_is_never_overwritten(built):
     result = built.cfs("build")
     assert result.returncode == 1
     assert "cfs accept ARTIFACT/app/core/model" in result.stdout
+    # Refused, not generated: no "generating" line, the path said once, counted apart.
+    assert "REFUSED gen:app/core/model" in result.stdout
+    assert "generating gen:app/core/model" not in result.stdout
+    assert result.stdout.count("gen/model.txt") == 1
+    assert "1 failed, 1 refused" in result.stdout  # the failed one: its consumer, skipped
     assert target.read_text() == "hand edited\n"
     assert MODEL not in "".join(c["document"] for c in built.calls())
 
