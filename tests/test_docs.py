@@ -340,7 +340,8 @@ def test_staleness_example_makes_exactly_the_calculation_stale(tmp_path):
 
 def test_why_is_it_stale_example_prints_what_the_doc_shows(tmp_path):
     work = payments_repo(tmp_path)
-    script, shown = block_after("docs/spec-format.md", "cd examples/payments\ncfs cache reconstruct")
+    script, shown = block_after("docs/spec-format.md",
+                                "cd examples/payments\ncfs cache reconstruct")
     done = run_block(work, script.split("git checkout")[0])
     assert done.returncode == 1, done.stderr  # cfs explain: not up to date
     assert done.stdout.split("\n", 1)[1] == shown

@@ -48,7 +48,8 @@ def remembered(payments):
 def test_status_names_each_changed_and_added_entry(remembered):
     edit(remembered, "payments/fees", "Premium accounts", "PREMIUM accounts")
     edit(remembered, "payments/fees/calculation", "Implement", "Carefully implement")
-    edit(remembered, "payments/tests/fees", "depends_on:\n", "depends_on:\n  - SPEC/payments/fees\n")
+    edit(remembered, "payments/tests/fees", "depends_on:\n",
+         "depends_on:\n  - SPEC/payments/fees\n")
     result = cfs(remembered, "status")
     assert result.returncode == 1
     lines = result.stdout.splitlines()

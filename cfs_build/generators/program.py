@@ -1,4 +1,4 @@
-"""A generator's program or script that is not there: said with cfs.toml, the key and the project path."""
+"""A generator program or script that is not there, named by cfs.toml key and project path."""
 from __future__ import annotations
 
 import os
@@ -37,7 +37,7 @@ def missing_program(key: str, written: str, root: Path | None, what_to_do: str, 
 
 
 def check_command(command: list[str], root: Path | None) -> None:
-    """Raise missing_program for a command whose program, or a project script it names, is absent."""
+    """Raise missing_program when the program, or a project script it is given, is absent."""
     if root is None or not command:
         return
     program = command[0]
