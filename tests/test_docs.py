@@ -33,7 +33,7 @@ REPO = Path(__file__).parent.parent
 PAYMENTS = REPO / "examples" / "payments"
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 SHELL = {"sh", "bash", "shell", "console"}
-READ_ONLY = {"status", "chain", "graph", "validate", "check"}
+READ_ONLY = {"status", "chain", "graph", "validate", "check", "explain"}
 WITH_VALUE = {"-C", "-j", "--jobs", "-n", "--format", "-o", "--show"}
 # Names a line may use although no example has them, each for a stated reason.
 PLACEHOLDERS = {
@@ -336,6 +336,15 @@ def test_staleness_example_makes_exactly_the_calculation_stale(tmp_path):
     assert done.returncode == 1, done.stderr  # cfs status: something is stale
     stale = re.findall(r"ARTIFACT/\S+", done.stdout)
     assert stale == ["ARTIFACT/payments/fees/calculation"]
+
+
+def test_why_is_it_stale_example_prints_what_the_doc_shows(tmp_path):
+    work = payments_repo(tmp_path)
+    script, shown = block_after("docs/spec-format.md",
+                                "cd examples/payments\ncfs cache reconstruct")
+    done = run_block(work, script.split("git checkout")[0])
+    assert done.returncode == 1, done.stderr  # cfs explain: not up to date
+    assert done.stdout.split("\n", 1)[1] == shown
 
 
 # Each row of the table "you edit / stale afterwards" in docs/spec-format.md.

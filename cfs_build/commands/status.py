@@ -32,7 +32,8 @@ def add_arguments(parser) -> None:
 
 def run(args, project: Project) -> int:
     from ..verify import verification
-    report = project.report()
+    from ..explain import with_reasons
+    report = with_reasons(project, project.report())  # what changed, for each stale artifact
     verified = verification(project, report.artifacts)
     if args.json:
         print(printable_json(json.dumps({**report.as_dict(), "verification": verified},
