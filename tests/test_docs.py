@@ -371,13 +371,17 @@ def test_staleness_table(tmp_path, node, line, stale):
     assert {a.path for a in report.artifacts if "stale" in a.flags} == stale
 
 
-def test_a_changed_output_path_is_stale(tmp_path):
+def test_a_changed_output_path_is_missing_until_the_file_is_there(tmp_path):
+    # FORMAT.md 7.4: the recorded path is not looked at, and the chain is the same.
     root = tmp_path / "payments"
     shutil.copytree(PAYMENTS, root, ignore=shutil.ignore_patterns(".cfs", ".cache"))
     spec = root / "code-from-spec" / "payments" / "fees" / "calculation" / "_node.md"
     spec.write_text(spec.read_text().replace("output: src/fees.py", "output: src/fee.py"))
-    report = Project(root, use_index=False).report()
-    assert {a.path for a in report.artifacts if "stale" in a.flags} == {"src/fee.py"}
+    flags = {a.path: a.flags for a in Project(root, use_index=False).report().artifacts}
+    assert flags == {"src/fee.py": ("missing",), "tests/test_fees.py": ("up-to-date",)}
+    (root / "src/fees.py").rename(root / "src/fee.py")  # what the doc's `git mv` does
+    flags = {a.path: a.flags for a in Project(root, use_index=False).report().artifacts}
+    assert flags == {"src/fee.py": ("up-to-date",), "tests/test_fees.py": ("up-to-date",)}
 
 
 # -- the command generator the docs offer -----------------------------------------------------
