@@ -386,7 +386,7 @@ def excerpt(text: str, problem: Problem, continuations: frozenset[int] = frozens
 
     first = next((n for n in range(max(1, problem.line - 3), problem.line + 1) if starts(n)),
                  problem.line)
-    end = through(problem.last)
+    end = min(through(problem.last), len(lines))  # goccy prints tokens: none past the end
     before = [row(n, keep=n < end) for n in range(first, end + 1)]
     caret = " " * (len(f"  {problem.line:2d} | ") + problem.column - 1) + "^"
     after: list[str] = []
