@@ -260,7 +260,7 @@ def _mismatch(text: str, root) -> Problem | None:
     return found[0] if len(found) == 1 else None
 
 
-_UNSURE = Problem(0, 0, "", 0)
+_UNSURE = Problem(0, 0, "", 0)  # a field whose decoding goccy words in ways not reproduced
 
 
 def _field_problem(text: str, field: str, value):
@@ -295,7 +295,7 @@ def _type_error(text: str, field: str, node, kind: str) -> Problem | None:
 
 
 def _is_scalar(node) -> bool:
-    return type(node).__name__ == "ScalarNode"
+    return node.id == "scalar"  # PyYAML's node kinds: scalar, sequence, mapping
 
 
 def _own(text: str, node, after: int) -> bool:
@@ -308,7 +308,7 @@ def _own(text: str, node, after: int) -> bool:
 def _kind(text: str, node) -> str | None:
     """goccy's YAML name of the node's type, None when not known for sure."""
     if not _is_scalar(node):
-        return "mapping" if type(node).__name__ == "MappingNode" else "sequence"
+        return node.id
     if text[node.start_mark.index:node.start_mark.index + 1] in ("&", "*", "!"):
         return None
     if node.style in ("'", '"'):
@@ -340,7 +340,7 @@ def _at(text: str, node, message: str) -> Problem:
     if _is_scalar(node):
         return Problem(start.line + 1, start.column + 1, message, node.end_mark.line + 1)
     index = start.index
-    if type(node).__name__ == "MappingNode" and text[index] != "{":
+    if node.id == "mapping" and text[index] != "{":
         index = node.value[0][0].end_mark.index
         while text[index] in " \t":
             index += 1
