@@ -325,14 +325,24 @@ class Resolver:
         if failure is not None:
             failures.append(Unresolved("", failure))
         parsed: list[Name] = []
-        for raw in info.depends_on:
+        # (place of the entry in depends_on, failure): v5 resolves the entries in the order
+        # they are written, so of two it cannot resolve it names the one written first.
+        met: list[tuple[int, Unresolved]] = []
+        for place, raw in enumerate(info.depends_on):
             try:
                 parsed.append(chain_reference(raw))
             except BadReference as exc:
                 blocked.append(f"depends_on {raw!r} cannot be resolved: {exc}")
-                failures.append(Unresolved("", f"unresolvable artifact: {exc}", "resolve"))
+                met.append((place, Unresolved("", f"unresolvable artifact: {exc}", "resolve")))
+        places = {raw: place for place, raw in reversed(list(enumerate(info.depends_on)))}
         for name in order_dependencies(parsed):
+            before = len(failures)
             self._add(positions, blocked, waiting, failures, name, name.label, DEPENDENCY)
+            met += [(places[name.raw], failure) for failure in failures[before:]]
+            del failures[before:]
+        failures += [f for _, f in sorted((m for m in met if m[1].stage == "resolve"),
+                                          key=lambda m: m[0])]
+        failures += [f for _, f in met if f.stage != "resolve"]
         if info.public_digest is not None:
             positions.append(Position(node, PUBLIC, info.public_digest))
         if info.agent_digest is not None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ERROR = "error"
 WARNING = "warning"
@@ -58,6 +58,9 @@ class Finding:
     file: str | None = None
     line: int | None = None
     severity: str = ERROR
+    # The v5 tool's own words for this problem, where they differ from ``detail`` and cfs
+    # knows them (a frontmatter's YAML error: goccy/go-yaml's message and excerpt).
+    v5: str | None = field(default=None, compare=False, repr=False)
 
     def location(self) -> str:
         if self.file is None:

@@ -26,7 +26,7 @@ INDEX_FILE = f"index.v{FORMAT}"
 # (parser, reading and normalization, findings, hashing, summary layout) invalidates
 # every entry.
 _PRODUCERS = ("node.py", "headings.py", "names.py", "files.py", "errors.py", "hashing.py",
-              "tree.py", "index.py")
+              "tree.py", "index.py", "yaml_errors.py", "unparsed.py")
 
 
 _FINGERPRINTS: dict[tuple, bytes] = {}

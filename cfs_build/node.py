@@ -1,7 +1,7 @@
 """Parsing one _node.md: frontmatter, the CommonMark section structure, and its blocks."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import ERROR, WARNING, Finding
 from .headings import Heading, structural_headings
@@ -107,11 +107,24 @@ def parse_node(name: str, file: str, text: str) -> NodeDoc:
             report.add("malformed_frontmatter", "frontmatter opened with '---' on line 1 is "
                        "never closed; add a line '---' after it", 1)
             return NodeDoc(name, file, findings=tuple(report.items))
+        before = len(report.items)
         fields = _frontmatter(text[4:end + 1], report)
+        if len(report.items) > before:
+            _in_v5_words(report, before, text[4:end + 1])
         body = text[end + 5:]
         body_line = text.count("\n", 0, end + 5) + 1
     doc = _body(name, file, body, body_line, report)
     return _with_fields(doc, fields, report)
+
+
+def _in_v5_words(report: _Report, first: int, source: str) -> None:
+    """Give the frontmatter's findings (from ``first`` on) v5's error text for the YAML,
+    where cfs knows it; computed only here, on the error path."""
+    from .yaml_errors import v5_yaml_error
+
+    v5 = v5_yaml_error(source)
+    if v5 is not None:
+        report.items[first:] = [replace(f, v5=v5) for f in report.items[first:]]
 
 
 def _load(yaml, loader_class, source: str):

@@ -154,7 +154,7 @@ class Snapshot:
 
     def _payload(self) -> tuple:
         return (
-            [(f.node, f.rule, f.detail, f.file, f.line, f.severity) for f in self.findings],
+            [(f.node, f.rule, f.detail, f.file, f.line, f.severity, f.v5) for f in self.findings],
             [(s.name, s.node, s.path, s.flags, s.chain, s.recorded_chain, s.checksum,
               s.recorded_checksum, s.rank, s.reasons) for s in self.statuses],
             [(o.name, o.path) for o in self.orphans],

@@ -60,13 +60,13 @@ class NodeInfo:
         return (self.depends_on, self.dep_lines, self.input, self.input_line, self.output,
                 self.output_line, self.has_agent, self.agent_line, self.public_digest,
                 self.sub_digests, self.agent_digest, self.intent,
-                tuple((f.rule, f.detail, f.line, f.severity) for f in self.findings))
+                tuple((f.rule, f.detail, f.line, f.severity, f.v5) for f in self.findings))
 
     @classmethod
     def from_tuple(cls, name: str, file: str, data: tuple) -> NodeInfo:
         findings = data[-1]
         if findings:
-            findings = tuple(Finding(name, r, d, file, ln, s) for r, d, ln, s in findings)
+            findings = tuple(Finding(name, r, d, file, ln, s, v5) for r, d, ln, s, v5 in findings)
         # Filling __dict__ directly, as unpickling does: the frozen __init__ sets 15
         # fields one object.__setattr__ at a time, a real cost on every warm run.
         info = object.__new__(cls)

@@ -58,12 +58,12 @@ def unreadable_text(root, name: str) -> str:
 def parse_error_text(root, name: str, finding: Finding) -> str:
     """v5's parse error for a node (the text after `parsing target node: `).
 
-    Best effort from cfs's own finding: the frontmatter and section messages are v5's
-    words; a YAML error gives v5's first words (`malformed YAML`) and the cfs detail.
+    From cfs's own finding: the frontmatter and section messages are v5's words; a YAML
+    error is v5's text where the parser could tell it (yaml_errors), else v5's first words
+    (`malformed YAML`) and the cfs detail.
     """
-    v5 = getattr(finding, "v5", None)  # a parser that knows v5's exact words wins
-    if v5:
-        return v5
+    if finding.v5:  # the parser knew v5's exact words (a YAML error: yaml_errors)
+        return finding.v5
     rule, detail = finding.rule, finding.detail
     if rule == "unreadable":
         return unreadable_text(root, name)

@@ -177,10 +177,11 @@ def _blocks(text: str) -> dict[str, list[str]]:
     for line in text.split("\n"):
         if line in blocks:
             current = line
-        elif line.startswith("  ") and current:
+        elif current and (line.startswith("  [") or current == "Cycles:" and line[:2] == "  "):
             blocks[current].append(line[2:])
         elif line and current and blocks[current]:
-            blocks[current][-1] += "\n" + line  # a YAML detail runs over several lines
+            # A YAML detail runs over several lines: goccy's numbered excerpt and caret.
+            blocks[current][-1] += "\n" + line
     return blocks
 
 
