@@ -39,7 +39,7 @@ async def connect(root: Path, *, errlog: Path | None = None, cwd: Path | None = 
     try:
         async with stdio_client(server_params(root, cwd=cwd), errlog=log) as (read, write):
             async with ClientSession(read, write) as session:
-                await session.initialize()
+                session.initialized = await session.initialize()  # what the server said
                 yield session
     finally:
         log.close()
