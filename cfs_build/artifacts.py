@@ -149,11 +149,12 @@ def pending_entries(root: Path) -> dict[str, ManifestEntry]:
             continue
         try:
             entry = ManifestEntry(**json.loads(journal.read_text(encoding="utf-8")))
-            rel, target = output_path(root, entry.path)
-            text = None if target.is_symlink() else read_normalized(target, rel)
-        except (OSError, ValueError, TypeError, UnreadableFile, CfsError):
+            _, target = output_path(root, entry.path)
+            data = None if target.is_symlink() else target.read_bytes()
+        except (OSError, ValueError, TypeError, CfsError):
             continue
-        if text is not None and checksum(text) == entry.checksum:
+        # The test settle_pending makes: exactly the bytes the journal meant to write.
+        if data is not None and written_checksum(data) == entry.checksum:
             found[entry.name] = entry
     return found
 

@@ -19,13 +19,17 @@ from .index import INDEX_DIR
 from .manifest import MANIFEST
 from .names import artifact_of, spec_of
 from .project import Project
-from .reply import parse_reply
+from .reply import parse_reply, unfence
 from .runlog import RunLog
 from .session import Session
 from .status import MODIFIED, UNTRACKED, artifact_status
 
 REPORTS = f"{INDEX_DIR}/reports"
-GENERATED, FINDINGS, FAILED = "generated", "findings", "failed"
+GENERATED, FINDINGS, FAILED, REFUSED = "generated", "findings", "failed", "refused"
+
+
+class Refused(CfsError):
+    """The file at the output was edited by hand or not written by cfs: never overwritten."""
 
 
 @dataclass(frozen=True)
@@ -33,13 +37,14 @@ class Result:
     """How one generation ended."""
 
     node: str
-    outcome: str  # generated | findings | failed
+    outcome: str  # generated | findings | failed | refused
     message: str = ""
     changed: bool = False
     usage: Usage = field(default_factory=Usage)
     seconds: float = 0.0
     assumptions: str | None = None
     attempts: int = 0  # tries the backend made; 0 when it was never called
+    note: str = ""  # what was done to the reply's file, e.g. a fence taken off
 
     def assumption_lines(self) -> list[str]:
         """One line per assumption the model reported ("None." means there were none)."""
@@ -55,7 +60,8 @@ class Result:
         usage = self.usage
         found = {"changed": self.changed, "seconds": round(self.seconds, 3),
                  "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
-                 "cost_usd": usage.cost_usd, "assumptions": self.assumption_lines() or None}
+                 "cost_usd": usage.cost_usd, "assumptions": self.assumption_lines() or None,
+                 "note": self.note or None}
         return json.dumps({key: value for key, value in found.items() if value is not None},
                           separators=(",", ":"))
 
@@ -228,7 +234,7 @@ class BuildState:
         try:
             result = self._generate(node, fresh)
         except CfsError as exc:
-            result = Result(node, FAILED, str(exc))
+            result = Result(node, REFUSED if isinstance(exc, Refused) else FAILED, str(exc))
         except GenerationFailed as exc:
             result = Result(node, FAILED, f"generator failed: {exc}", usage=exc.usage,
                             attempts=exc.attempts)
@@ -278,9 +284,8 @@ class BuildState:
             if MODIFIED in status.flags or UNTRACKED in status.flags:
                 what = "was edited by hand" if MODIFIED in status.flags else \
                     "was not written by cfs"
-                raise CfsError(f"{status.path} {what}; refusing to overwrite it. Keep it with "
-                               f"`cfs accept {status.name}` or delete it to regenerate",
-                               file=status.path)
+                raise Refused(f"{status.path} {what}; refusing to overwrite it. Keep it with "
+                              f"`cfs accept {status.name}` or delete it to regenerate")
             chain = self.project.resolver.chain(node)
             entry = self.manifest().get(artifact_of(node))
             document = generator_document(self.project.resolver, self.cache, chain,
@@ -306,13 +311,15 @@ class BuildState:
                           assumptions=reply.assumptions, attempts=outcome.attempts)
         self._report(node, "findings", None)
         self._report(node, "reply", None)
+        text, note = unfence(reply.artifact, info.output)
         with self.lock:
             changed, entry = write_artifact(self.root, artifact_of(node), info.output,
-                                            reply.artifact, chain.hash, status.checksum)
+                                            text, chain.hash, status.checksum)
             rel = safe_relpath(info.output)
             self.project.resolver.forget(rel)
-        return Result(node, GENERATED, entry.path, changed, outcome.usage, outcome.seconds,
-                      reply.assumptions, outcome.attempts)
+        return Result(node, GENERATED, f"{entry.path}: {note}" if note else entry.path, changed,
+                      outcome.usage, outcome.seconds, reply.assumptions, outcome.attempts,
+                      note or "")
 
     def _report(self, node: str, kind: str, text: str | None) -> str:
         """Save (or with None, remove) one node's findings/assumptions/raw reply."""

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from . import __version__
 from .collector import pause_collector, resume_collector
-from .commands import (accept, build, cache, chain, check, completion, forget, graph, init,
-                       makefile, mcp, prompt, runs, status, validate, verify)
+from .commands import (accept, build, cache, chain, check, completion, explain, forget, graph,
+                       init, makefile, mcp, prompt, runs, status, validate, verify)
 from .errors import CfsError, printable
 from .files import UnreadableFile
 from .project import Project, find_root
@@ -18,11 +18,20 @@ from .project import Project, find_root
 COMMANDS = {"validate": validate, "status": status, "chain": chain, "accept": accept,
             "build": build, "graph": graph, "cache": cache, "verify": verify, "check": check,
             "init": init, "makefile": makefile, "completion": completion, "runs": runs,
-            "prompt": prompt, "forget": forget, "mcp": mcp}
+            "prompt": prompt, "forget": forget, "explain": explain, "mcp": mcp}
 
 
 SHORT_LIVED = {"validate", "status", "check", "chain", "graph", "accept", "forget", "makefile",
-               "cache"}
+               "cache", "explain"}
+
+
+BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, what a shell reports for `yes | head -1`
+
+
+def _flushed(code: int) -> int:
+    """Flush stdout while a closed pipe can still be told from a failed command."""
+    sys.stdout.flush()
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,8 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -61,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(module, "NEEDS_PROJECT", True):
             if args.chdir:
                 os.chdir(start)
-            return module.run(args, None)
+            return _flushed(module.run(args, None))
         collecting = gc.isenabled()
         if args.command in SHORT_LIVED:
             # Reading a big tree allocates many objects and no cycles worth collecting;
@@ -71,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             pause_collector()  # until generating starts: see collector.py
         try:
             project = Project(find_root(start))
-            return module.run(args, project)
+            return _flushed(module.run(args, project))
         finally:
             resume_collector()  # whatever happened, the caller's thresholds come back
             if collecting:
@@ -86,9 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         print("cfs: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        # The reader went away (`cfs status | head -1`): stop quietly, with the code a
+        # shell gives a program killed by SIGPIPE, not one that means "something stale".
+        # Pointing stdout at devnull spares the interpreter a second failed flush at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 1
+        return BROKEN_PIPE
     except OSError as exc:
         where = f"{printable(str(exc.filename))}: " if exc.filename else ""
         print(f"cfs: {where}{exc.strerror or exc}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """The MCP tools `cfs mcp` serves: names, arguments and answers, without the protocol.
 
 The v5 tools are thin adapters over v5tools (v5's names, arguments and texts, MCP.md);
-cfs's own (status, graph, build) answer JSON. mcp_server.py puts them on the wire.
+cfs's own (status, build, graph, explain) answer JSON. mcp_server.py puts them on the wire.
 """
 from __future__ import annotations
 
@@ -104,6 +104,10 @@ CFS_TOOLS = (
                                                         "path; none: the whole graph"},
               "format": {"type": "string", "enum": ["json", "mermaid", "dot"],
                          "description": "default json"}}),
+    ToolSpec("explain", "Why one artifact is not up to date: its status, the reasons, and a "
+             "diff of each chain entry that changed since it was made (`cfs explain --json`).",
+             {"name": {"type": "string", "description": "SPEC/x, ARTIFACT/x or the output "
+                                                        "path of a leaf"}}, ("name",)),
 )
 
 
@@ -167,7 +171,13 @@ def graph(root: Path, args: dict) -> Answer:
     return Answer(text, {"node": node, "format": fmt, fmt: text})
 
 
-READ_ONLY = {"status": status, "graph": graph}
+def explain(root: Path, args: dict) -> Answer:
+    from .explain import explain as explain_artifact
+    name = argument(args, "name", str, required=True)
+    return json_answer(explain_artifact(Project(root), name).as_dict())
+
+
+READ_ONLY = {"status": status, "graph": graph, "explain": explain}
 
 
 def build_arguments(args: dict) -> dict:

@@ -36,14 +36,21 @@ class ProgressReporter(CfsReporter):
         self.running: dict[str, float] = {}
         self.total = 0
         if options.get("cfs_live", wants_live(outstream)):
-            self._start_live(outstream)
+            self._start_live(outstream, options.get("cfs_console"),
+                             options.get("cfs_auto_refresh", True))
 
-    def _start_live(self, outstream) -> None:
+    def _start_live(self, outstream, console=None, auto_refresh: bool = True) -> None:
         from rich.console import Console
         from rich.live import Live
-        self.console = Console(file=outstream, highlight=False)
+        self.console = console or Console(file=outstream, highlight=False)
+        # Redrawn at once on every event (see _changed); the timer only ages the clocks.
         self.live = Live(get_renderable=self._render, console=self.console,
-                         refresh_per_second=4, transient=True)
+                         refresh_per_second=2, transient=True, auto_refresh=auto_refresh)
+
+    def _changed(self) -> None:
+        """Redraw now, so the header never lags behind the lines printed above it."""
+        if self.live is not None and self.live.is_started:
+            self.live.refresh()
 
     # -- events ------------------------------------------------------------------
     def initialize(self, tasks, selected_tasks):
@@ -70,10 +77,15 @@ class ProgressReporter(CfsReporter):
             super().write(text)
 
     def execute_task(self, task):
-        if TASK_PREFIX in task.name:
+        if TASK_PREFIX in task.name and not self._will_be_refused(task):
             self.running[task.name] = time.monotonic()
+            self._changed()
         if self.level >= NORMAL and self.live is None:
             super().execute_task(task)
+
+    def skip_uptodate(self, task):
+        super().skip_uptodate(task)
+        self._changed()
 
     def _said_up_to_date(self, name: str) -> None:
         if self.level >= VERBOSE:
@@ -89,10 +101,12 @@ class ProgressReporter(CfsReporter):
                 super().add_success(task)
             finally:
                 self.write = quiet
+        self._changed()
 
     def add_failure(self, task, fail):
         self.running.pop(task.name, None)
         super().add_failure(task, fail)
+        self._changed()
 
     def complete_run(self):
         if self.live is not None:
@@ -102,20 +116,44 @@ class ProgressReporter(CfsReporter):
 
     # -- the live view -----------------------------------------------------------
     def _render(self):
+        from rich.console import Group
         from rich.table import Table
         from rich.text import Text
-        done = len(self.generated) + len(self.unchanged) + len(self.uptodate) + \
-            len(self.failed) + len(self.findings)
-        elapsed = time.monotonic() - self.started
-        head = Text.assemble(
-            ("cfs ", "bold"), f"{done}/{self.total} done  ",
-            (f"{len(self.generated) + len(self.unchanged)} generated", "green"), "  ",
-            (f"{len(self.failed)} failed", "red" if self.failed else ""), "  ",
-            (f"{len(self.findings)} findings", "yellow" if self.findings else ""),
-            f"  tokens {self.tokens_in}/{self.tokens_out}  {elapsed:.0f}s")
-        table = Table.grid(padding=(0, 2))
         now = time.monotonic()
+        table = Table.grid(padding=(0, 2))
+        # "running", two gaps and a clock take 16 columns; the name gets the rest.
+        room = max(12, self.console.width - 16)
         for name, since in sorted(self.running.items(), key=lambda item: item[1]):
-            table.add_row(Text("running", style="cyan"), printable(name), f"{now - since:.0f}s")
-        from rich.console import Group
-        return Group(head, table)
+            table.add_row(Text("running", style="cyan"), Text(fit_name(printable(name), room)),
+                          f"{now - since:.0f}s")
+        return Group(self._header(now), table)
+
+    def _header(self, now: float):
+        """Counts as the summary gives them; the ones that are zero are left out."""
+        from rich.text import Text
+        done = len(self.generated) + len(self.unchanged) + len(self.uptodate) + \
+            len(self.failed) + len(self.refused) + len(self.not_attempted) + len(self.findings)
+        parts = [("cfs ", "bold"), f"{done}/{self.total} done",
+                 ("  " + f"{len(self.generated)} generated", "green")]
+        for count, label, style in ((self.unchanged, "identical", ""),
+                                    (self.failed, "failed", "red"),
+                                    (self.refused, "refused", "magenta"),
+                                    (self.not_attempted, "not attempted", "red"),
+                                    (self.findings, "findings", "yellow")):
+            if count:
+                parts.append((f"  {len(count)} {label}", style))
+        if self.tokens_in or self.tokens_out:  # a command generator reports none
+            parts.append(f"  tokens {self.tokens_in}/{self.tokens_out}")
+        parts.append(f"  {now - self.started:.0f}s")
+        return Text.assemble(*parts)
+
+
+def fit_name(name: str, width: int) -> str:
+    """``name`` in ``width`` columns, cut in the middle so the leaf (its last part) stays."""
+    if len(name) <= width:
+        return name
+    head, _, leaf = name.rpartition("/")
+    if not head or len(leaf) + 2 > width:
+        return "…" + name[-(width - 1):]
+    tail = "/" + leaf
+    return name[:width - len(tail) - 1] + "…" + tail

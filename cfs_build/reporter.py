@@ -9,7 +9,7 @@ from doit.exceptions import UnmetDependency
 from doit.reporter import ConsoleReporter
 
 from .collector import resume_collector
-from .tasks import TASK_PREFIX, FindingsFailed, GenerationFailed, run_of
+from .tasks import TASK_PREFIX, FindingsFailed, GenerationFailed, GenerationRefused, run_of
 
 
 def _summary(task) -> dict:
@@ -34,7 +34,7 @@ class CfsReporter(ConsoleReporter):
         super().__init__(outstream, options)
         self.started = time.monotonic()
         self.generated, self.unchanged, self.uptodate = [], [], []
-        self.failed, self.findings, self.not_attempted = [], [], []
+        self.failed, self.findings, self.not_attempted, self.refused = [], [], [], []
         self.tokens_in = self.tokens_out = 0
         self.cost = 0.0
         self.runs: list = []
@@ -62,6 +62,11 @@ class CfsReporter(ConsoleReporter):
     def _is_generation(task) -> bool:
         return TASK_PREFIX in task.name
 
+    @staticmethod
+    def _will_be_refused(task) -> bool:
+        """A hand-edited or foreign file (tasks.make_tasks): refused, never generated."""
+        return bool((task.meta or {}).get("refused"))
+
     # -- doit's events -------------------------------------------------------------
     def initialize(self, tasks, selected_tasks):
         run_of_task = self._run_of
@@ -73,7 +78,7 @@ class CfsReporter(ConsoleReporter):
                     self.watch(state)
 
     def execute_task(self, task):
-        if task.actions and not self.interrupted:
+        if task.actions and not self.interrupted and not self._will_be_refused(task):
             verb = "generating" if self._is_generation(task) else "running"
             self.write(f"{verb} {task.name}\n")
 
@@ -95,6 +100,8 @@ class CfsReporter(ConsoleReporter):
         else:
             self.unchanged.append(task.name)
             self.write(f"regenerated {task.name}: identical, file untouched\n")
+        if values.get("note"):
+            self.write(f"  {values['note']}\n")
         self._assumptions(values.get("assumptions"))
 
     def add_failure(self, task, fail):
@@ -105,6 +112,9 @@ class CfsReporter(ConsoleReporter):
         if isinstance(fail, UnmetDependency):
             self.not_attempted.append((task.name, f"{fail.message.strip()} failed"))
             self.write(f"SKIPPED {task.name}: not attempted, what it needs failed\n")
+        elif isinstance(fail, GenerationRefused):
+            self.refused.append((task.name, message))
+            self.write(f"REFUSED {task.name}\n")
         elif isinstance(fail, FindingsFailed):
             self.findings.append((task.name, message))
             self.write(f"FINDINGS {task.name}\n")
@@ -139,6 +149,8 @@ class CfsReporter(ConsoleReporter):
         if count(self.unchanged):
             parts.append(f"{count(self.unchanged)} regenerated identical")
         parts += [f"{count(self.uptodate)} up to date", f"{count(self.failed)} failed"]
+        if count(self.refused):
+            parts.append(f"{count(self.refused)} refused")
         if count(self.not_attempted):
             parts.append(f"{count(self.not_attempted)} not attempted")
         parts.append(f"{count(self.findings)} with findings")
@@ -152,8 +164,8 @@ class CfsReporter(ConsoleReporter):
         if self.interrupted:
             return  # the one line was printed when it happened
         seconds = time.monotonic() - self.started
-        for title, items in (("failed", self.failed), ("findings", self.findings),
-                             ("not attempted", self.not_attempted)):
+        for title, items in (("failed", self.failed), ("refused", self.refused),
+                             ("findings", self.findings), ("not attempted", self.not_attempted)):
             for name, message in items:
                 self.write(f"\n{title}: {name}\n")
                 for line in message.splitlines():

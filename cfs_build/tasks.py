@@ -5,17 +5,19 @@ from pathlib import Path
 
 from doit.exceptions import InvalidDodoFile, TaskFailed
 
-from .build import FINDINGS, GENERATED, BuildState
+from .build import FINDINGS, GENERATED, REFUSED, BuildState
 from .buildlock import hold_build_lock
 from .collector import resume_collector
 from .errors import CfsError
 from .names import SPEC, spec_of
 from .project import find_root
 from .session import stop_on_sigint
+from .status import MODIFIED, UNTRACKED
 
 STATE_FILE = ".cfs/doit-state"
 BACKEND = "json"  # measured a little faster than sqlite3 and dbm here (README, Speed)
 TASK_PREFIX = "gen:"
+REFUSED_TAG = "[refused] "
 
 
 def task_name(node: str, prefix: str = "") -> str:
@@ -33,6 +35,14 @@ class GenerationFailed(TaskFailed):
 
 class FindingsFailed(GenerationFailed):
     """The model found the spec not enough to write the file: nothing was written."""
+
+
+class GenerationRefused(GenerationFailed):
+    """A file edited by hand or not made by cfs: kept as it is, nothing was generated."""
+
+    def __init__(self, node: str, message: str):
+        super().__init__(node, message)
+        self.message = message  # it names the file already
 
 
 class RunLink:
@@ -59,6 +69,8 @@ def _run(state: BuildState, node: str):
     result = state.generate(node)
     if result.outcome == GENERATED:
         return result.summary()
+    if result.outcome == REFUSED:
+        return GenerationRefused(node, result.message)
     failure = FindingsFailed if result.outcome == FINDINGS else GenerationFailed
     return failure(node, result.message, result.assumption_lines())
 
@@ -86,6 +98,7 @@ def make_tasks(state: BuildState, prefix: str = "", only: set[str] | None = None
     else:
         state.project.keep_report()  # nothing will change it: worth keeping for next time
     link = {"cfs": RunLink(state)}
+    refused_link = {**link, "refused": True}
     tasks = []
     for artifact in state.artifacts:
         if only is not None and artifact not in only:
@@ -103,11 +116,17 @@ def make_tasks(state: BuildState, prefix: str = "", only: set[str] | None = None
             if any(p in changing for p in producers) else [now[artifact].up_to_date],
             "task_dep": [task_name(spec_of(p), prefix) for p in producers
                          if only is None or p in only],
-            "meta": link,
+            # A hand-edited or foreign file is refused, never generated: the reporter
+            # then does not announce a generation.
+            "meta": refused_link if _refused(now[artifact]) else link,
             # No `targets`: doit would stat each output again, a tenth of a no-op run
             # at 10,000 artifacts; the uptodate check already covers a missing file.
         })
     return tasks
+
+
+def _refused(status) -> bool:
+    return MODIFIED in status.flags or UNTRACKED in status.flags
 
 
 def doit_config(extra: dict | None = None) -> dict:

@@ -6,7 +6,8 @@ Usage: scripted_gen.py LOG [--sleep S]
   <instructions> and <input> only, so the same chain always gives the same file.
 - CANNED-CONSTANT always gets the same one-line file.
 - A document containing CANNED-FINDINGS gets <findings> back; CANNED-GARBAGE gets
-  an unusable reply; CANNED-FAIL makes the program exit 3; CANNED-SLEEP=<s> sleeps;
+  an unusable reply; CANNED-FENCED a file wrapped in a ``` fence; CANNED-TWICE two
+  <artifact> blocks; CANNED-FAIL makes the program exit 3; CANNED-SLEEP=<s> sleeps;
   CANNED-ASSUME adds two assumptions to the reply.
 - Every call appends one JSON line to LOG: the working directory, the files in it,
   and the labels of the document's entries.
@@ -49,6 +50,12 @@ def main() -> int:
         return 0
     if "CANNED-GARBAGE" in document:
         print("I am not sure what to do.")
+        return 0
+    if "CANNED-FENCED" in document:
+        print("<artifact>\n```text\nfenced content\n```\n</artifact>")
+        return 0
+    if "CANNED-TWICE" in document:
+        print("<artifact>\none\n</artifact>\n<artifact>\ntwo\n</artifact>")
         return 0
     if "CANNED-CONSTANT" in document:
         print("<artifact>\nconstant content\n</artifact>")

@@ -151,6 +151,23 @@ def test_unusable_reply_and_failing_command_are_failures(built):
     assert saved.read_text().strip() == "I am not sure what to do."
 
 
+def test_a_fenced_file_is_unwrapped_and_two_artifact_blocks_are_a_failure(proj):
+    proj.edit("SPEC/other", "Say hello.", "CANNED-FENCED")
+    proj.edit("SPEC/app/cli", "Parse arguments", "CANNED-TWICE")
+    result = proj.cfs("build")
+    assert result.returncode == 1
+    assert (proj.root / "gen/other.txt").read_text() == "fenced content\n"
+    lines = result.stdout.splitlines()
+    said = lines.index("  the generator wrapped the file in a ``` fence; it was removed")
+    assert lines[said - 1].startswith("generated gen:other ")
+    assert "more than one <artifact> block" in result.stdout
+    assert not (proj.root / "gen/cli.txt").exists()
+    log = (proj.root / ".cfs/runs.jsonl").read_text()
+    logged = [json.loads(line) for line in log.splitlines()]
+    note = next(entry["message"] for entry in logged if entry["node"] == "SPEC/other")
+    assert note == "gen/other.txt: the generator wrapped the file in a ``` fence; it was removed"
+
+
 def test_modified_artifact_is_never_overwritten(built):
     target = built.root / "gen/model.txt"
     target.write_text("hand edited\n")
@@ -158,6 +175,11 @@ def test_modified_artifact_is_never_overwritten(built):
     result = built.cfs("build")
     assert result.returncode == 1
     assert "cfs accept ARTIFACT/app/core/model" in result.stdout
+    # Refused, not generated: no "generating" line, the path said once, counted apart.
+    assert "REFUSED gen:app/core/model" in result.stdout
+    assert "generating gen:app/core/model" not in result.stdout
+    assert result.stdout.count("gen/model.txt") == 1
+    assert "0 failed, 1 refused, 1 not attempted" in result.stdout  # and its consumer
     assert target.read_text() == "hand edited\n"
     assert MODEL not in "".join(c["document"] for c in built.calls())
 

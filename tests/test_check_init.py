@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -130,3 +131,61 @@ def test_check_and_validate_answer_from_the_snapshot_without_reading_the_tree(
     for args, output in expected.items():
         assert cli.main(["-C", str(root), *args]) in (0, 1)
         assert capsys.readouterr().out == output
+
+
+def test_check_and_validate_fail_on_a_broken_configuration(vector):
+    root = vector("statuses")
+    (root / "code-from-spec/.manifest").write_text(
+        "code-from-spec: v5\n"
+        "ARTIFACT/payments/fees/calculation;path:src/fees/calculation.py;"
+        "checksum:8bo6uBIHKiklSHMLI80J180Iy64;chain:h5ZteZYsQbSJo5-NyhNDBXcOxLo\n"
+        "ARTIFACT/payments/fees/rounding;path:src/fees/rounding.py;"
+        "checksum:kcEOaU8tzMSL4n16IpquCM8Vq8M;chain:9rJQbXCBe_lJlgEXCH181g6_5kI\n")
+    (root / "cfs.toml").write_text('[generator]\nkind = "command"\ncomand = ["gen"]\n')
+    check = cfs(root, "check")
+    assert check.returncode == 3, check.stdout
+    assert check.stdout.startswith("cfs.toml:3: unknown key generator.comand: did you mean "
+                                   "command?")
+    assert "FAILED (cfs.toml is not valid)" in check.stdout
+    validate = cfs(root, "validate")
+    assert validate.returncode == 3
+    assert "cfs.toml:3: unknown key generator.comand" in validate.stdout
+    (root / "cfs.toml").write_text('[generator]\nkind = "command\n')
+    for command in ("check", "validate"):
+        result = cfs(root, command)
+        assert result.returncode == 3 and "cfs.toml:2: TOML error" in result.stdout
+        assert "Traceback" not in result.stderr
+
+
+def test_init_refuses_to_nest_a_project_unless_forced(tmp_path):
+    assert cfs(tmp_path, "init").returncode == 0
+    inner = tmp_path / "src" / "sub"
+    inner.mkdir(parents=True)
+    refused = cfs(inner, "init")
+    assert refused.returncode == 3
+    assert f"inside the project {tmp_path}" in refused.stderr and "--force" in refused.stderr
+    assert not (inner / "code-from-spec").exists() and not (inner / "cfs.toml").exists()
+    forced = cfs(inner, "init", "--force")
+    assert forced.returncode == 0 and (inner / "code-from-spec/app/_node.md").is_file()
+
+
+def test_init_template_sends_nothing_to_a_model(tmp_path):
+    cfs(tmp_path, "init")
+    (tmp_path / "code-from-spec/app/hello").mkdir()
+    (tmp_path / "code-from-spec/app/hello/_node.md").write_text(
+        "---\noutput: hello.txt\n---\n# SPEC/app/hello\n\nA greeting.\n\n# Agent\n\nSay hi.\n")
+    assert cfs(tmp_path, "validate").returncode == 0
+    chain = cfs(tmp_path, "chain", "SPEC/app/hello")
+    assert chain.returncode == 0, chain.stderr
+    # The template's guidance is for people: the leaf's generator sees none of it.
+    assert 'name="SPEC/app"' not in chain.stdout and "generator" not in chain.stdout
+
+
+def test_the_example_ignores_the_cache_and_the_lock_and_commits_no_lock():
+    example = Path(__file__).parent.parent / "examples/payments"
+    ignored = (example / ".gitignore").read_text().splitlines()
+    assert "code-from-spec/.cache/" in ignored and "code-from-spec/.manifest.lock" in ignored
+    tracked = subprocess.run(["git", "ls-files", "code-from-spec"], cwd=example,
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert "code-from-spec/.manifest" in tracked
+    assert "code-from-spec/.manifest.lock" not in tracked

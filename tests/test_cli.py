@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -423,4 +424,19 @@ def test_forget_removes_only_orphans(vector):
     manifest = (root / "code-from-spec/.manifest").read_text()
     assert "ARTIFACT/gone/node" not in manifest
     assert manifest.count("\n") == 3
-    assert cfs("forget", "--orphans", cwd=root).returncode == 3
+    nothing = cfs("forget", "--orphans", cwd=root)
+    assert (nothing.returncode, nothing.stdout) == (0, "no orphans\n"), nothing.stderr
+    assert cfs("forget", cwd=root).returncode == 3  # no name and no --orphans: a usage error
+
+
+def test_a_closed_pipe_ends_quietly_with_the_sigpipe_code(vector):
+    root = vector("statuses")  # stale: `cfs status` alone exits 1
+    reader, writer = os.pipe()
+    os.close(reader)  # like `cfs status | head -0`: nobody reads
+    try:
+        result = subprocess.run([sys.executable, "-m", "cfs_build.cli", "status"], cwd=root,
+                                stdout=writer, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(writer)
+    assert result.returncode == 141
+    assert result.stderr == b""

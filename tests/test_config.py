@@ -6,6 +6,8 @@ import pytest
 from cfs_build.config import Config, load_config
 from cfs_build.errors import CfsError
 
+from conftest import spec, write_tree
+
 GOOD = '[generator]\nkind = "command"\ncommand = ["python3", "tools/gen.py"]\n'
 
 
@@ -181,7 +183,8 @@ def test_bad_verify_entries_name_the_key(root, entry, key):
 def test_invalid_toml_names_the_file_and_line(root):
     exc = error(root, '[generator]\nkind = "command\n')
     assert exc.file == "cfs.toml"
-    assert "TOML error" in exc.message and "line 2" in exc.message
+    assert "TOML error" in exc.message and exc.line == 2
+    assert str(exc).startswith("cfs.toml:2: TOML error")
     assert exc.exit_code == 3
 
 
@@ -251,11 +254,29 @@ def test_a_nul_character_in_a_string_is_refused_naming_the_key(root, text, key):
 def test_bad_values_are_one_line_and_exit_3_from_the_cli(root):
     import subprocess
     import sys
-    for toml in ('[generator]\nkind = "command"\ncommand = ["python3", "g\\u0000"]\n',
-                 '[generator]\nkind = "command"\ncommand = ["python3"]\ntimeout = nan\n'):
+    # A valid tree with something to build: the configuration is what stops the build.
+    write_tree(root, {"SPEC/app": spec("SPEC/app", "Say hi.\n", "output: app.txt")})
+    for toml, line in (('[generator]\nkind = "command"\ncommand = ["python3", "g\\u0000"]\n',
+                        3),
+                       ('[generator]\nkind = "command"\ncommand = ["python3"]\ntimeout = nan\n',
+                        4)):
         (root / "cfs.toml").write_text(toml)
         done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "build"], cwd=root,
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 3, done.stderr
-        assert done.stderr.startswith("cfs: cfs.toml: generator.")
+        assert done.stderr.startswith(f"cfs: cfs.toml:{line}: generator."), done.stderr
+        assert len(done.stderr.splitlines()) == 1
         assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+
+
+@pytest.mark.parametrize("text, line, wanted", [
+    (GOOD + "timeuot = 3\n", 4, "did you mean timeout?"),
+    ('[generator]\nkind = "command"\n"comand" = ["x"]\n', 3, "did you mean command?"),
+    (GOOD + "[[verify]]\ncommand = ['a']\noutputs = ['b']\n[[verify]]\ncommand = ['a']\n"
+     "outputs = 'b'\n", 9, "verify[2].outputs must be"),
+    ("[generatr]\nkind = 'command'\n", 1, "did you mean generator?"),
+])
+def test_errors_name_the_line_of_the_key_and_what_to_do(root, text, line, wanted):
+    exc = error(root, text)
+    assert exc.line == line and wanted in exc.message, (exc.line, exc.message)
+    assert str(exc).startswith(f"cfs.toml:{line}: ")

@@ -33,7 +33,7 @@ REPO = Path(__file__).parent.parent
 PAYMENTS = REPO / "examples" / "payments"
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 SHELL = {"sh", "bash", "shell", "console"}
-READ_ONLY = {"status", "chain", "graph", "validate", "check"}
+READ_ONLY = {"status", "chain", "graph", "validate", "check", "explain"}
 WITH_VALUE = {"-C", "-j", "--jobs", "-n", "--format", "-o", "--show"}
 # Names a line may use although no example has them, each for a stated reason.
 PLACEHOLDERS = {
@@ -338,6 +338,15 @@ def test_staleness_example_makes_exactly_the_calculation_stale(tmp_path):
     assert stale == ["ARTIFACT/payments/fees/calculation"]
 
 
+def test_why_is_it_stale_example_prints_what_the_doc_shows(tmp_path):
+    work = payments_repo(tmp_path)
+    script, shown = block_after("docs/spec-format.md",
+                                "cd examples/payments\ncfs cache reconstruct")
+    done = run_block(work, script.split("git checkout")[0])
+    assert done.returncode == 1, done.stderr  # cfs explain: not up to date
+    assert done.stdout.split("\n", 1)[1] == shown
+
+
 # Each row of the table "you edit / stale afterwards" in docs/spec-format.md.
 EDITS = [
     ("payments", "- Python 3.11, standard library only.", {"src/fees.py", "tests/test_fees.py"}),
@@ -362,13 +371,17 @@ def test_staleness_table(tmp_path, node, line, stale):
     assert {a.path for a in report.artifacts if "stale" in a.flags} == stale
 
 
-def test_a_changed_output_path_is_stale(tmp_path):
+def test_a_changed_output_path_is_missing_until_the_file_is_there(tmp_path):
+    # FORMAT.md 7.4: the recorded path is not looked at, and the chain is the same.
     root = tmp_path / "payments"
     shutil.copytree(PAYMENTS, root, ignore=shutil.ignore_patterns(".cfs", ".cache"))
     spec = root / "code-from-spec" / "payments" / "fees" / "calculation" / "_node.md"
     spec.write_text(spec.read_text().replace("output: src/fees.py", "output: src/fee.py"))
-    report = Project(root, use_index=False).report()
-    assert {a.path for a in report.artifacts if "stale" in a.flags} == {"src/fee.py"}
+    flags = {a.path: a.flags for a in Project(root, use_index=False).report().artifacts}
+    assert flags == {"src/fee.py": ("missing",), "tests/test_fees.py": ("up-to-date",)}
+    (root / "src/fees.py").rename(root / "src/fee.py")  # what the doc's `git mv` does
+    flags = {a.path: a.flags for a in Project(root, use_index=False).report().artifacts}
+    assert flags == {"src/fee.py": ("up-to-date",), "tests/test_fees.py": ("up-to-date",)}
 
 
 # -- the command generator the docs offer -----------------------------------------------------

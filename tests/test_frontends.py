@@ -147,9 +147,13 @@ def test_a_hand_edited_file_is_refused_with_the_same_message(built, front, capfd
     ran = build(built, front, capfd)
     assert ran.code != 0
     assert built.calls() == []
-    assert ("  SPEC/other: gen/other.txt: gen/other.txt was edited by hand; refusing to "
+    # Refused, not generated: counted apart from failures, the path said once.
+    assert "generating gen:other" not in ran.out and "REFUSED gen:other\n" in ran.out
+    assert ("\nrefused: gen:other\n  gen/other.txt was edited by hand; refusing to "
             "overwrite it. Keep it with `cfs accept ARTIFACT/other` or delete it to "
             "regenerate\n") in ran.out
+    assert ran.out.count("gen/other.txt") == 1
+    assert ran.summary == "cfs: 0 generated, 3 up to date, 0 failed, 1 refused, 0 with findings"
     assert (built.root / "gen/other.txt").read_text() == "edited by hand\n"
 
 
@@ -225,7 +229,7 @@ def test_a_configuration_error_is_one_line_naming_the_key(proj, front, capfd):
     ran = build(proj, front, capfd)
     assert ran.code == 3
     (line,) = ran.err.splitlines()
-    assert "cfs.toml: generator.command must be" in line
+    assert "cfs.toml:3: generator.command must be" in line
     assert proj.calls() == []
     if front == "doit":
         listed = proj.doit("list")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cfs_build.errors import CfsError
 from cfs_build.generators import GenerationFailed
 from cfs_build.generators.command import CommandGenerator
 
@@ -91,6 +92,30 @@ def test_missing_program_is_a_failure(tmp_path):
     generator = CommandGenerator.from_config({"command": [str(tmp_path / "no-such-program")]})
     with pytest.raises(GenerationFailed, match="cannot run"):
         generator.generate("doc")
+
+
+@pytest.mark.parametrize("command, named", [
+    (["python3", "tools/missing.py"], "'tools/missing.py' is not a file of the project"),
+    (["tools/missing.sh", "--fast"], "'tools/missing.sh' is not a file of the project"),
+    (["no-such-program-anywhere"], "'no-such-program-anywhere' is not a program on PATH"),
+])
+def test_a_missing_program_or_script_names_the_setting_not_a_temp_dir(tmp_path, command,
+                                                                       named):
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "cfs.toml").write_text(f'[generator]\nkind = "command"\n\ncommand = '
+                                       f'{json.dumps(command)}\n')
+    with pytest.raises(CfsError) as caught:
+        CommandGenerator.from_config({"command": command}, tmp_path)
+    error = str(caught.value)
+    assert error.startswith(f"cfs.toml:4: generator.command: {named}"), error
+    assert str(tmp_path) in error and "cfs-gen-" not in error
+
+
+def test_arguments_that_are_not_project_scripts_are_not_checked(tmp_path):
+    (tmp_path / "gen.py").write_text("print('<artifact>')\nprint('</artifact>')\n")
+    generator = CommandGenerator.from_config(
+        {"command": [PY, "gen.py", "--model", "org/model-7b", "out/put"]}, tmp_path)
+    assert generator.command[1] == str((tmp_path / "gen.py").resolve())
 
 
 def test_timeout_kills_the_whole_process_group(tmp_path):

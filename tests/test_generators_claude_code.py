@@ -341,3 +341,6 @@ def test_a_missing_program_is_one_line(tmp_path):
     result = cfs_process(proj, "build")
     assert result.returncode == 3
     assert len(result.stderr.splitlines()) == 1 and "'no-such-claude'" in result.stderr
+    # Named by its setting and line, not by a path in the generator's temp directory.
+    assert result.stderr.startswith("cfs: cfs.toml:3: generator.executable: 'no-such-claude' "
+                                    "is not a program on PATH"), result.stderr

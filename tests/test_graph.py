@@ -228,7 +228,7 @@ def test_cfs_graph_dot(root):
 
 def test_cfs_graph_mermaid(root):
     out = cfs_graph(root, "--format", "mermaid")
-    lines = out.splitlines()
+    lines = [line for line in out.splitlines() if not line.strip().startswith("%%")]
     assert lines[0] == "flowchart LR"
     ids = {}
     for line in lines[1:]:
@@ -236,10 +236,25 @@ def test_cfs_graph_mermaid(root):
             ident, text = line.strip().split("[", 1) if "[" in line else line.strip().split("(", 1)
             ids[ident] = text.strip('[]()/"')
     assert sorted(ids.values()) == sorted(SPECS + ARTIFACTS + EXTERNALS)
-    arrows = set()
+    arrows = {}
     for line in lines[1:]:
         if "|" in line:
-            source, _, kind, target = line.strip().split(" ", 1)[0], None, \
-                line.split("|")[1], line.strip().rsplit(" ", 1)[1]
-            arrows.add((ids[source], ids[target], kind))
-    assert arrows == {(u, v, kind) for (u, v), kind in EDGES.items()}
+            source, label, target = line.strip().split(" ", 1)[0], line.split("|")[1], \
+                line.strip().rsplit(" ", 1)[1]
+            arrows[ids[source], ids[target]] = label.strip('"')
+    assert set(arrows) == set(EDGES)
+    assert arrows["SPEC/app", "SPEC/app/core"] == "inherited by"
+    assert arrows["SPEC/app/core/model", MODEL] == "generates"
+
+
+def test_import_edges_point_at_the_importer_and_read_as_written(root):
+    dot = cfs_graph(root, "--format", "dot")
+    assert '"SPEC/lib/api" -> "ARTIFACT/app/core/store" [style=dashed, tooltip="imports", ' \
+        'label="SPEC/lib/api(Interface)"];' in dot
+    assert '"SPEC/lib/util" -> "ARTIFACT/appendix" [style=dashed, tooltip="imports", ' \
+        'label="input: SPEC/lib/util"];' in dot
+    assert "// an arrow from u to v means v is made from u" in dot
+    mermaid = cfs_graph(root, "--format", "mermaid")
+    assert '-.->|"SPEC/lib/api(Interface)"|' in mermaid
+    assert '-.->|"input: EXTERNAL/docs/usage.txt"|' in mermaid
+    assert "%% an arrow from u to v means v is made from u" in mermaid

@@ -48,7 +48,7 @@ def test_tools_list_offers_v5s_tools_with_their_arguments_and_cfss_own(tmp_path)
             return tools, version
 
     tools, version = anyio.run(main)
-    assert list(tools) == V5_NAMES + ["status", "build", "graph"]
+    assert list(tools) == V5_NAMES + ["status", "build", "graph", "explain"]
     args = {name: (sorted(tool.input_schema.get("properties", {})),
                    sorted(tool.input_schema.get("required", []))) for name, tool in tools.items()}
     assert args["load_chain"] == (["logical_name"], ["logical_name"])
@@ -57,6 +57,7 @@ def test_tools_list_offers_v5s_tools_with_their_arguments_and_cfss_own(tmp_path)
     for name in ("validate_specs", "reconstruct_cache", "prune_cache", "version", "status"):
         assert args[name] == ([], [])
     assert args["build"] == (["fresh", "jobs", "targets", "wait"], [])
+    assert args["explain"] == (["name"], ["name"])
     assert tools["load_chain"].meta == {"anthropic/maxResultSizeChars": 500000}
     assert all(tool.meta is None for name, tool in tools.items() if name != "load_chain")
     from cfs_build import __version__
@@ -175,6 +176,24 @@ def test_status_and_graph_answer_json_and_their_text(tmp_path):
     assert bad_node.is_error and "SPEC/nope" in only_text(bad_node)
     assert bad_format.is_error and only_text(bad_format) == \
         'argument "format" must be json, mermaid or dot, not "svg"'
+
+
+def test_explain_answers_what_cfs_explain_json_prints(tmp_path):
+    proj = make_project(tmp_path)
+    proj.cfs("build", check=True)
+    proj.edit("SPEC/app", "# Public", "# Public\n\n## Added\nA new rule.\n")
+    stale = next(a for a in proj.status()["artifacts"] if "stale" in a["status"])
+    cli = proj.cfs("explain", "--json", stale["name"])
+    with sync_client(proj.root) as client:
+        answer = client.result("explain", name=stale["name"])
+        unknown = client.result("explain", name="SPEC/nope")
+        missing = client.result("explain")
+    assert not answer.is_error
+    assert answer.structured_content == json.loads(cli.stdout)
+    assert answer.structured_content["changes"]  # the edit shows, with its diff
+    assert json.loads(only_text(answer)) == answer.structured_content
+    assert unknown.is_error and "SPEC/nope" in only_text(unknown)
+    assert only_text(missing) == 'required argument "name" not found'
 
 
 def test_build_reports_progress_and_returns_the_runs_summary(tmp_path):

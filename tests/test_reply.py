@@ -1,7 +1,7 @@
 """The reply protocol: the file is the lines between <artifact> and the last </artifact>."""
 from __future__ import annotations
 
-from cfs_build.reply import parse_reply
+from cfs_build.reply import parse_reply, unfence
 
 
 def test_file_is_exactly_the_lines_between_the_tags():
@@ -113,3 +113,30 @@ def test_unclosed_artifact_is_a_cut_off_problem():
 def test_closing_tag_before_the_opening_line_does_not_close_it():
     reply = parse_reply("</artifact>\n<artifact>\nx\n")
     assert reply.artifact is None and reply.problem
+
+
+def test_two_artifact_blocks_are_a_problem_not_one_file():
+    reply = parse_reply("<artifact>\na\n</artifact>\nand the test:\n<artifact>\nb\n</artifact>\n")
+    assert reply.artifact is None and "more than one <artifact> block" in reply.problem
+
+
+def test_artifact_tags_quoted_in_a_fence_inside_the_file_are_content():
+    text = "<artifact>\n```\n<artifact>\nx\n</artifact>\n<artifact>\n```\n</artifact>\n"
+    assert parse_reply(text).artifact == "```\n<artifact>\nx\n</artifact>\n<artifact>\n```\n"
+
+
+def test_a_fence_around_the_whole_file_is_taken_off_with_a_note():
+    text, note = unfence("```python\nx = 1\n\ny = 2\n```\n", "src/a.py")
+    assert text == "x = 1\n\ny = 2\n"
+    assert note == "the generator wrapped the file in a ``` fence; it was removed"
+    assert unfence("~~~~\n```\nx\n```\n~~~~\n", "a.txt")[0] == "```\nx\n```\n"
+
+
+def test_markdown_outputs_and_partial_fences_are_kept():
+    fenced = "```python\nx = 1\n```\n"
+    assert unfence(fenced, "docs/a.md") == (fenced, None)
+    assert unfence(fenced, "README.MARKDOWN") == (fenced, None)
+    two_blocks = "```\na\n```\ntext\n```\nb\n```\n"
+    assert unfence(two_blocks, "a.txt") == (two_blocks, None)
+    assert unfence("x\n```\ny\n```\n", "a.py") == ("x\n```\ny\n```\n", None)
+    assert unfence("```\n", "a.py") == ("```\n", None)

@@ -65,10 +65,24 @@ def test_broken_artifact_fails_verify_and_names_the_specs(payments):
                                       "time": report["verification"]["time"]}
 
 
-def test_a_spec_change_makes_the_verification_stale(payments):
+def test_only_a_changed_file_makes_the_verification_stale(payments):
     cfs(payments, "verify")
     node = payments / "code-from-spec/payments/fees/calculation/_node.md"
     node.write_text(node.read_text().replace("Implement", "Carefully implement"))
+    # The spec changed, the files the tests ran on did not.
+    assert status(payments)["verification"]["state"] == "verified"
+    # A regeneration that writes the same bytes: a new chain, the same file.
+    fees = payments / "src/fees.py"
+    echo = f"import sys; sys.stdout.write('<artifact>\\n' + open({str(fees)!r}).read() + " \
+        "'</artifact>\\n')"
+    config = payments / "cfs.toml"
+    command = json.dumps([sys.executable, "-c", echo])
+    config.write_text(f'[generator]\nkind = "command"\ncommand = {command}\n' + config.read_text())
+    built = cfs(payments, "build")
+    assert "1 regenerated identical" in built.stdout, built.stdout + built.stderr
+    assert status(payments)["verification"]["state"] == "verified"
+    assert "tests: verified" in cfs(payments, "status").stdout
+    fees.write_text(fees.read_text() + "# reviewed\n")
     verification = status(payments)["verification"]
     assert verification["state"] == "unverified"
     assert verification["changed_since"] == ["ARTIFACT/payments/fees/calculation"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from ..config import config_error
 from ..errors import ERROR, printable
 from ..project import Project
 
@@ -20,7 +21,9 @@ def add_arguments(parser) -> None:
 def run(args, project: Project) -> int:
     report = project.report()
     counts = report.summary()
-    problems = [f.render() for f in report.errors]
+    broken = config_error(project.root)
+    problems = [str(broken)] if broken else []
+    problems += [f.render() for f in report.errors]
     warnings = [f for f in report.findings if f.severity != ERROR] if args.strict else []
     if warnings:
         counts["warnings"] = len(warnings)
@@ -30,6 +33,8 @@ def run(args, project: Project) -> int:
             problems.append(f"{status.name} ({status.path}): {', '.join(status.flags)}")
     problems += [f"{o.name} ({o.path}): orphan" for o in report.orphans]
     code = 2 if warnings else report.exit_code
+    if broken and code != 2:
+        code = broken.exit_code  # as build and verify would fail
     if args.json:
         print(json.dumps({"ok": code == 0, "exit_code": code, "summary": counts,
                           "problems": problems}, indent=2))
@@ -38,9 +43,12 @@ def run(args, project: Project) -> int:
         print(printable(line))
     artifacts = len(report.artifacts)
     if code == 0:
-        print(f"cfs check: ok, {len(project.node_names())} nodes valid, {artifacts} artifacts up to "
-              "date")
+        print(f"cfs check: ok, {len(project.node_names())} nodes valid, {artifacts} "
+              "artifacts up to date")
     else:
-        wrong = ", ".join(f"{v} {k}" for k, v in counts.items() if v and k != "up-to-date")
+        wrong = [f"{v} {k}" for k, v in counts.items() if v and k != "up-to-date"]
+        if broken:
+            wrong.insert(0, f"{broken.file} is not valid")
+        wrong = ", ".join(wrong)
         print(f"cfs check: FAILED ({wrong}); `cfs status` says what to do")
     return code

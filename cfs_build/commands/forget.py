@@ -26,6 +26,9 @@ def run(args, project: Project) -> int:
                                "(delete the file and rebuild to regenerate it instead)")
             raise CfsError(f"{name} has no manifest entry")
         wanted.append(name)
+    if not wanted and args.orphans and not args.names:
+        print("no orphans")
+        return 0
     if not wanted:
         raise CfsError("nothing to forget: name an orphan or pass --orphans", exit_code=3)
     with update_manifest(project.root) as entries:

@@ -12,6 +12,9 @@ EXAMPLE = "cfs graph SPEC/payments --format dot | dot -Tsvg > build.svg"
 STYLE = {INHERITS: "solid", GENERATES: "bold", IMPORTS: "dashed", CONSUMES: "bold",
          READS: "dotted"}
 SHAPE = {"SPEC": "box", "ARTIFACT": "note", "EXTERNAL": "folder"}
+LEGEND = ("an arrow from u to v means v is made from u: a parent's Public flows to its child, "
+          "a leaf generates its artifact, and an import flows from the imported node to the "
+          "artifact of the leaf that imports it, labelled as the leaf writes it")
 
 
 def add_arguments(parser) -> None:
@@ -19,21 +22,38 @@ def add_arguments(parser) -> None:
     parser.add_argument("--format", choices=("dot", "mermaid", "json"), default="dot")
 
 
+def edge_label(data: dict) -> str:
+    """How an edge reads along its arrow: an import as written (`SPEC/x(interface)`)."""
+    if data["kind"] == INHERITS:
+        return "inherited by"
+    if data["kind"] == GENERATES:
+        return "generates"
+    written = data.get("name", "")
+    return f"input: {written}" if data.get("via") == "input" else written
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def _dot(graph) -> str:
-    lines = ["digraph cfs {", "  rankdir=LR;", "  node [fontname=\"Helvetica\"];"]
+    lines = ["digraph cfs {", f"  // {LEGEND}", "  rankdir=LR;",
+             "  node [fontname=\"Helvetica\"];"]
     for vertex, data in sorted(graph.nodes(data=True)):
         label = vertex if data["kind"] != "ARTIFACT" else f"{vertex}\\n{data.get('path', '')}"
         lines.append(f'  "{vertex}" [shape={SHAPE[data["kind"]]}, label="{label}"];')
     for u, v, data in sorted(graph.edges(data=True)):
+        label = "" if data["kind"] in (INHERITS, GENERATES) else \
+            f', label="{_quoted(edge_label(data))}"'
         lines.append(f'  "{u}" -> "{v}" [style={STYLE[data["kind"]]}, '
-                     f'tooltip="{data["kind"]}"];')
+                     f'tooltip="{data["kind"]}"{label}];')
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
 def _mermaid(graph) -> str:
     ids = {vertex: f"n{i}" for i, vertex in enumerate(sorted(graph.nodes))}
-    lines = ["flowchart LR"]
+    lines = ["flowchart LR", f"  %% {LEGEND}"]
     for vertex, data in sorted(graph.nodes(data=True)):
         text = vertex.replace('"', "'")
         shape = ("[\"", "\"]") if data["kind"] == "SPEC" else \
@@ -42,7 +62,8 @@ def _mermaid(graph) -> str:
     arrows = {INHERITS: "-->", GENERATES: "==>", IMPORTS: "-.->", CONSUMES: "==>",
               READS: "-.->"}
     for u, v, data in sorted(graph.edges(data=True)):
-        lines.append(f"  {ids[u]} {arrows[data['kind']]}|{data['kind']}| {ids[v]}")
+        label = edge_label(data).replace('"', "#quot;")
+        lines.append(f"  {ids[u]} {arrows[data['kind']]}|\"{label}\"| {ids[v]}")
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..errors import CfsError
 from ..files import atomic_write
+from ..names import TREE_DIR
 
 HELP = ("create code-from-spec/ with an example root node, cfs.toml, dodo.py, .gitignore "
         "(and with --mcp the cfs server in .mcp.json)")
@@ -18,17 +19,14 @@ One line on what this part of the system is for (shown by `doit list`).
 
 # Public
 
-## Conventions
-
-Constraints written here are inherited by every node below `app/`:
-language, error handling, naming. Only `##` subsections under `# Public`
-are inherited.
-
 # Private
 
-## Notes
+## How to fill in this node
 
-For people only: never sent to a generator, never hashed.
+Everything under `# Public` is sent to the generator of every leaf below
+`app/`: write there, in `##` subsections, the constraints they all share
+(language, error handling, naming). This `# Private` section is for people
+only: never sent to a generator, never hashed.
 
 <!--
 Add a leaf below this node, e.g. code-from-spec/app/hello/_node.md:
@@ -73,6 +71,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--mcp", action="store_true",
                         help=f"also add the cfs MCP server to {MCP_FILE} for Claude Code "
                              "(other servers are kept)")
+    parser.add_argument("--force", action="store_true",
+                        help="start a project even inside another one (nested)")
+
+
+def enclosing_project(root: Path) -> Path | None:
+    """The project a directory lies in, above it (its own code-from-spec/ does not count)."""
+    for candidate in root.parents:
+        if (candidate / TREE_DIR).is_dir():
+            return candidate
+    return None
 
 
 def init(root: Path) -> list[str]:
@@ -147,6 +155,13 @@ def mcp_config(root: Path) -> tuple[dict | None, list[str]]:
 
 def run(args, project=None) -> int:
     root = Path(args.directory).resolve()
+    outer = enclosing_project(root)
+    if outer is not None and not args.force:
+        # cfs run anywhere below finds the nearest code-from-spec/: a nested project
+        # would quietly take over that part of the outer one.
+        raise CfsError(f"{root} is inside the project {outer} (it has {TREE_DIR}/); add "
+                       f"nodes under {outer / TREE_DIR} instead, or pass --force to start "
+                       "a separate project nested in it")
     # A .mcp.json that cannot be merged is refused before anything is written.
     config, said = mcp_config(root) if args.mcp else (None, [])
     root.mkdir(parents=True, exist_ok=True)

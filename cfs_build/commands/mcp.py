@@ -5,7 +5,8 @@ import sys
 
 from ..project import Project
 
-HELP = "serve the v5 tools (load_chain, write_file, ...) plus build, status and graph over MCP"
+HELP = ("serve the v5 tools (load_chain, write_file, ...) plus build, status, graph and "
+        "explain over MCP")
 EXAMPLE = ('cfs mcp       # started by Claude Code from .mcp.json: '
            '{"mcpServers": {"cfs": {"command": "cfs", "args": ["mcp"]}}}')
 INSTALL = "cfs: cfs mcp needs the MCP SDK: pip install 'cfs-build[mcp]'"

@@ -33,7 +33,8 @@ def add_arguments(parser) -> None:
 def status_document(project: Project) -> tuple[Report, dict]:
     """The report and the `cfs status --json` document (also the MCP `status` tool's)."""
     from ..verify import verification
-    report = project.report()
+    from ..explain import with_reasons
+    report = with_reasons(project, project.report())  # what changed, for each stale artifact
     verified = verification(project, report.artifacts)
     return report, {**report.as_dict(), "verification": verified}
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 
+from ..config import config_error
 from ..project import Project
 
 HELP = "check the spec tree against every v5 format rule"
@@ -15,6 +16,9 @@ def add_arguments(parser) -> None:
 
 def run(args, project: Project) -> int:
     errors = 0
+    broken = config_error(project.root)
+    if broken:
+        print(broken, file=sys.stdout)
     for finding in project.findings:
         print(finding.render(), file=sys.stdout)
         errors += finding.severity == "error"
@@ -22,6 +26,10 @@ def run(args, project: Project) -> int:
         print(f"{errors} format error{'s' if errors != 1 else ''} in "
               f"{len(project.node_names())} nodes", file=sys.stderr)
         return 2
+    if broken:
+        print(f"{broken.file} is not valid: build, verify and make would stop there",
+              file=sys.stderr)
+        return broken.exit_code
     if not args.quiet:
         print(f"valid: {len(project.node_names())} nodes, {len(project.leaf_names())} leaves")
     return 0

@@ -11,6 +11,7 @@ from typing import ClassVar
 from ..errors import CfsError
 from . import GenerationFailed, Outcome, Usage, system_prompt
 from .process import TimedOut, run_confined, stderr_tail
+from .program import missing_program
 from .retry import RETRY_STATUS, Retryable, RetryPolicy, with_retries
 
 DEFAULT_TIMEOUT = 900.0
@@ -70,13 +71,14 @@ class ClaudeCodeGenerator:
 
     @classmethod
     def from_config(cls, table: dict, root: Path | None = None) -> "ClaudeCodeGenerator":
-        wanted = table.get("executable", "claude")
+        written = wanted = table.get("executable", "claude")
         if root is not None and "/" in wanted and not os.path.isabs(wanted):
             wanted = str(root / wanted)
         executable = shutil.which(wanted)
         if executable is None:
-            raise CfsError(f"claude-code: {wanted!r} is not an executable program (install "
-                           "Claude Code, or set generator.executable)", file="cfs.toml")
+            raise missing_program("generator.executable", written, root,
+                                  "install Claude Code, or set generator.executable to its "
+                                  "path")
         extra = list(table.get("extra_args", []))
         for arg in extra:
             if arg.split("=", 1)[0] in RESERVED:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import GenerationFailed, Outcome
 from .process import run_confined, stderr_tail
+from .program import check_command
 
 __all__ = ["CommandGenerator"]
 
@@ -40,6 +41,7 @@ class CommandGenerator:
 
     @classmethod
     def from_config(cls, table: dict, root: Path | None = None) -> "CommandGenerator":
+        check_command(list(table["command"]), root)
         return cls(_anchor(list(table["command"]), root), float(table.get("timeout", 600)),
                    table.get("max_concurrency"))
 

@@ -1,0 +1,31 @@
+"""`cfs explain NAME`: why one artifact is stale, modified, missing, untracked or invalid."""
+from __future__ import annotations
+
+import json
+
+from ..explain import explain
+from ..project import Project
+
+HELP = "say why one artifact is not up to date, with a diff of each chain entry that changed"
+EXAMPLE = "cfs explain ARTIFACT/payments/fees/calculation     # or a SPEC/ name, or src/fees.py"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("name", help="SPEC/x, ARTIFACT/x or the output path of a leaf")
+    parser.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+
+def run(args, project: Project) -> int:
+    answer = explain(project, args.name)
+    code = 0 if answer.flags == ("up-to-date",) else 1
+    if args.json:
+        print(json.dumps(answer.as_dict(), indent=2, ensure_ascii=False))
+        return code
+    print(f"{answer.name}  {answer.path}: {', '.join(answer.flags)}")
+    for reason in answer.reasons:
+        print(f"  {reason}")
+    for change in answer.changes:
+        if change.diff:
+            print()
+            print(change.diff, end="")
+    return code
