@@ -11,7 +11,6 @@ import sys
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
-import anyio
 from anyio.from_thread import start_blocking_portal
 
 from cfs_build import v5tools
@@ -123,6 +122,3 @@ class V5OverMcp:
         self._root(root)
         return self.client.call("prune_cache")
 
-
-def run(async_fn, *args):
-    return anyio.run(async_fn, *args)
