@@ -17,6 +17,15 @@ LOCK_NAME = "build.lock"
 LOCK_FILE = f"{LOCK_DIR}/{LOCK_NAME}"
 
 
+class BuildLockHeld(CfsError):
+    """Another process holds the build lock and the caller would not wait; ``holder`` is
+    its pid when it wrote one (front ends word their own advice from it)."""
+
+    def __init__(self, message: str, holder: int | None):
+        super().__init__(message, file=LOCK_FILE)
+        self.holder = holder
+
+
 @contextmanager
 def build_lock(root: Path, *, wait: bool = True, stream=None) -> Iterator[None]:
     """Hold the build lock of the project at ``root`` for the ``with`` block.
@@ -63,9 +72,9 @@ def _acquire(root: Path, wait: bool, stream) -> int | None:
                 return None
             who = f"pid {holder}" if holder else "another process"
             if not wait:
-                raise CfsError(f"another build of this project is running ({who}); nothing was "
-                               "built. Run again when it is done, or without --no-wait to "
-                               "wait for it", file=LOCK_FILE) from None
+                raise BuildLockHeld(f"another build of this project is running ({who}); "
+                                    "nothing was built. Run again when it is done, or "
+                                    "without --no-wait to wait for it", holder) from None
             print(f"cfs: waiting for the build lock held by {who} ({LOCK_FILE})...",
                   file=stream or sys.stderr, flush=True)
             fcntl.flock(fd, fcntl.LOCK_EX)

@@ -10,7 +10,7 @@ from pathlib import Path
 from . import __version__
 from .collector import pause_collector, resume_collector
 from .commands import (accept, build, cache, chain, check, completion, explain, forget, graph,
-                       init, makefile, prompt, runs, status, validate, verify)
+                       init, makefile, mcp, prompt, runs, status, validate, verify)
 from .errors import CfsError, printable
 from .files import UnreadableFile
 from .project import Project, find_root
@@ -18,7 +18,7 @@ from .project import Project, find_root
 COMMANDS = {"validate": validate, "status": status, "chain": chain, "accept": accept,
             "build": build, "graph": graph, "cache": cache, "verify": verify, "check": check,
             "init": init, "makefile": makefile, "completion": completion, "runs": runs,
-            "prompt": prompt, "forget": forget, "explain": explain}
+            "prompt": prompt, "forget": forget, "explain": explain, "mcp": mcp}
 
 
 SHORT_LIVED = {"validate", "status", "check", "chain", "graph", "accept", "forget", "makefile",

@@ -67,16 +67,24 @@ def _mermaid(graph) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(args, project: Project) -> int:
+def graph_of(project: Project, node: str | None = None):
+    """The build graph, or the part a build of ``node`` (SPEC/x, ARTIFACT/x, a path) touches."""
     build = build_graph(project.tree)
-    graph = build.graph
-    if args.node:
-        name = project.node_name(args.node)
-        graph = build.subgraph_under(name)
-    if args.format == "json":
-        from networkx.readwrite import json_graph
-        data = json_graph.node_link_data(graph, edges="edges")
-        print(json.dumps(data, indent=2, sort_keys=True))
-    else:
-        print(_dot(graph) if args.format == "dot" else _mermaid(graph), end="")
+    return build.subgraph_under(project.node_name(node)) if node else build.graph
+
+
+def json_data(graph) -> dict:
+    from networkx.readwrite import json_graph
+    return json_graph.node_link_data(graph, edges="edges")
+
+
+def render(graph, fmt: str) -> str:
+    """The graph as dot, mermaid or json text (what `cfs graph --format FMT` prints)."""
+    if fmt == "json":
+        return json.dumps(json_data(graph), indent=2, sort_keys=True) + "\n"
+    return _dot(graph) if fmt == "dot" else _mermaid(graph)
+
+
+def run(args, project: Project) -> int:
+    print(render(graph_of(project, args.node), args.format), end="")
     return 0

@@ -1,13 +1,15 @@
 """`cfs init`: start a Code from Spec project here; never overwrites anything."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..errors import CfsError
 from ..files import atomic_write
 from ..names import TREE_DIR
 
-HELP = "create code-from-spec/ with an example root node, cfs.toml, dodo.py, .gitignore"
+HELP = ("create code-from-spec/ with an example root node, cfs.toml, dodo.py, .gitignore "
+        "(and with --mcp the cfs server in .mcp.json)")
 EXAMPLE = "mkdir myproj && cd myproj && cfs init && cfs status"
 NEEDS_PROJECT = False
 
@@ -58,10 +60,17 @@ CONFIG = """# cfs-build settings. See the README of cfs-build for every key.
 
 DODO = "from cfs_build.dodo import *\n"
 IGNORES = ("code-from-spec/.cache/", "code-from-spec/.manifest.lock", ".cfs/")
+MCP_FILE = ".mcp.json"
+MCP_NAME = "cfs"
+MCP_ENTRY = {"type": "stdio", "command": "cfs", "args": ["mcp"]}
+V5_COMMAND = "framework-mcp"
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("directory", nargs="?", default=".", help="where to start (default: .)")
+    parser.add_argument("--mcp", action="store_true",
+                        help=f"also add the cfs MCP server to {MCP_FILE} for Claude Code "
+                             "(other servers are kept)")
     parser.add_argument("--force", action="store_true",
                         help="start a project even inside another one (nested)")
 
@@ -109,6 +118,41 @@ def init(root: Path) -> list[str]:
     return lines
 
 
+def mcp_config(root: Path) -> tuple[dict | None, list[str]]:
+    """The .mcp.json to write (None: nothing to change) and what to tell about it.
+
+    Other servers are never touched; a .mcp.json that is not a JSON object with an
+    `mcpServers` object is refused before anything is written.
+    """
+    path = root / MCP_FILE
+    if not path.exists():
+        return {"mcpServers": {MCP_NAME: MCP_ENTRY}}, [f"created {MCP_FILE} (server {MCP_NAME})"]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise CfsError("is not UTF-8 text; fix or remove it, then run cfs init --mcp again",
+                       file=MCP_FILE) from None
+    except ValueError as exc:
+        raise CfsError(f"is not valid JSON ({exc}); fix or remove it, then run cfs init --mcp "
+                       "again", file=MCP_FILE) from None
+    servers = data.get("mcpServers", {}) if isinstance(data, dict) else None
+    if not isinstance(servers, dict):
+        raise CfsError("is not a JSON object with an \"mcpServers\" object; fix or remove it, "
+                       "then run cfs init --mcp again", file=MCP_FILE)
+    notes = [f"note    {MCP_FILE}: server {name!r} runs the v5 tool; to switch it to cfs, "
+             f"set its command to \"cfs\" and its args to [\"mcp\"] (the skills keep working)"
+             for name, entry in servers.items()
+             if isinstance(entry, dict) and name != MCP_NAME
+             and Path(str(entry.get("command", ""))).name == V5_COMMAND]
+    if MCP_NAME in servers:
+        same = servers[MCP_NAME] == MCP_ENTRY
+        return None, [f"kept    {MCP_FILE} (server {MCP_NAME} "
+                      f"{'present' if same else 'already configured otherwise; left as it is'})",
+                      *notes]
+    return {**data, "mcpServers": {**servers, MCP_NAME: MCP_ENTRY}}, \
+        [f"updated {MCP_FILE} (+server {MCP_NAME})", *notes]
+
+
 def run(args, project=None) -> int:
     root = Path(args.directory).resolve()
     outer = enclosing_project(root)
@@ -118,7 +162,14 @@ def run(args, project=None) -> int:
         raise CfsError(f"{root} is inside the project {outer} (it has {TREE_DIR}/); add "
                        f"nodes under {outer / TREE_DIR} instead, or pass --force to start "
                        "a separate project nested in it")
+    # A .mcp.json that cannot be merged is refused before anything is written.
+    config, said = mcp_config(root) if args.mcp else (None, [])
     root.mkdir(parents=True, exist_ok=True)
     for line in init(root):
+        print(line)
+    if config is not None:
+        atomic_write(root / MCP_FILE,
+                     (json.dumps(config, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    for line in said:
         print(line)
     return 0

@@ -30,14 +30,20 @@ def add_arguments(parser) -> None:
                         help="list up-to-date artifacts too")
 
 
-def run(args, project: Project) -> int:
+def status_document(project: Project) -> tuple[Report, dict]:
+    """The report and the `cfs status --json` document (also the MCP `status` tool's)."""
     from ..verify import verification
     from ..explain import with_reasons
     report = with_reasons(project, project.report())  # what changed, for each stale artifact
     verified = verification(project, report.artifacts)
+    return report, {**report.as_dict(), "verification": verified}
+
+
+def run(args, project: Project) -> int:
+    report, document = status_document(project)
+    verified = document["verification"]
     if args.json:
-        print(printable_json(json.dumps({**report.as_dict(), "verification": verified},
-                                        indent=2, ensure_ascii=False)))
+        print(printable_json(json.dumps(document, indent=2, ensure_ascii=False)))
     else:
         print_human(report, show_all=args.all)
         print(printable(verification_line(verified)))

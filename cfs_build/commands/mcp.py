@@ -1,0 +1,28 @@
+"""`cfs mcp`: serve the project's tools to Claude Code (or any MCP client) over stdio."""
+from __future__ import annotations
+
+import sys
+
+from ..project import Project
+
+HELP = ("serve the v5 tools (load_chain, write_file, ...) plus build, status, graph and "
+        "explain over MCP")
+EXAMPLE = ('cfs mcp       # started by Claude Code from .mcp.json: '
+           '{"mcpServers": {"cfs": {"command": "cfs", "args": ["mcp"]}}}')
+INSTALL = "cfs: cfs mcp needs the MCP SDK: pip install 'cfs-build[mcp]'"
+
+
+def add_arguments(parser) -> None:
+    pass
+
+
+def run(args, project: Project) -> int:
+    try:
+        from ..mcp_server import serve
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("mcp", "mcp_types"):
+            raise
+        print(INSTALL, file=sys.stderr)
+        return 3
+    serve(project.root)
+    return 0

@@ -1,0 +1,226 @@
+"""The MCP tools `cfs mcp` serves: names, arguments and answers, without the protocol.
+
+The v5 tools are thin adapters over v5tools (v5's names, arguments and texts, MCP.md);
+cfs's own (status, build, graph, explain) answer JSON. mcp_server.py puts them on the wire.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__, v5tools
+from .errors import CfsError
+from .files import UnreadableFile
+from .names import SPEC
+from .project import Project
+from .run import DEFAULT_JOBS, BuildResult, InvalidTree
+from .tasks import TASK_PREFIX
+
+LOGICAL_NAME = {"type": "string",
+                "description": "the SPEC/... name of a leaf node that declares an output"}
+# Claude Code cuts tool results at 25,000 tokens unless the tool asks for more; a
+# generator document of a big chain is larger than that (MCP.md).
+LOAD_CHAIN_META = {"anthropic/maxResultSizeChars": 500000}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One tool result: its text, the JSON it renders (cfs's tools), and whether it failed."""
+
+    text: str
+    data: dict | None = None
+    error: bool = False
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as tools/list shows it: name, what it does, its arguments, its meta."""
+
+    name: str
+    description: str
+    properties: dict = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    meta: dict | None = None
+
+    def input_schema(self) -> dict:
+        schema = {"type": "object", "properties": self.properties}
+        if self.required:
+            schema["required"] = list(self.required)
+        return schema
+
+
+class BadArguments(Exception):
+    """A tool call whose arguments do not fit the tool's schema (an error result)."""
+
+
+V5_TOOLS = (
+    ToolSpec("load_chain", "Load the generator document of a leaf node: its chain of specs, "
+             "dependencies and existing artifact, exactly as the v5 tool serves it.",
+             {"logical_name": LOGICAL_NAME}, ("logical_name",), LOAD_CHAIN_META),
+    ToolSpec("write_file", "Write the generated content to the node's output file and record "
+             "it in the manifest. Refuses to replace a file that was edited by hand or that "
+             "cfs did not write (accept it first).",
+             {"logical_name": LOGICAL_NAME,
+              "content": {"type": "string", "description": "the complete file content"}},
+             ("logical_name", "content")),
+    ToolSpec("validate_specs", "Validate the spec tree and report format errors, cycles and "
+             "artifacts that are stale, missing or modified (ranked for generation)."),
+    ToolSpec("accept", "Accept the node's output file as it is now: record its checksum and "
+             "the current chain in the manifest.",
+             {"logical_name": LOGICAL_NAME}, ("logical_name",)),
+    ToolSpec("dump_chain", "Write load_chain's document to dump_chain.xml at the project root.",
+             {"logical_name": LOGICAL_NAME}, ("logical_name",)),
+    ToolSpec("reconstruct_cache", "Fill the content cache from the manifest entries and the "
+             "current tree."),
+    ToolSpec("prune_cache", "Delete cached chains no manifest entry names, and content no "
+             "remaining chain names."),
+    ToolSpec("version", "The version of the tool serving these tools (cfs-build)."),
+)
+
+BUILD = ToolSpec(
+    "build", "Regenerate the stale and missing artifacts (all, or those under the targets) "
+    "with the generator configured in cfs.toml, several at once, the same build as "
+    "`cfs build`. Reports progress while it runs; cancelling it stops its generations "
+    "and records nothing half-written. Returns the run's summary as JSON.",
+    {"targets": {"type": "array", "items": {"type": "string"},
+                 "description": "SPEC/x (a whole subtree), ARTIFACT/x or output paths; "
+                                "none: everything"},
+     "jobs": {"type": "integer", "minimum": 1,
+              "description": f"generations at once (default {DEFAULT_JOBS})"},
+     "fresh": {"type": "boolean", "description": "generate from the chain alone, without "
+                                                 "showing the generator the existing file"},
+     "wait": {"type": "boolean", "description": "when another build of this project is "
+                                                "running, wait for it (default: refuse at "
+                                                "once)"}})
+CFS_TOOLS = (
+    ToolSpec("status", "Where every artifact stands (up-to-date, stale, missing, modified, "
+             "untracked, invalid, orphan) with format errors and test verification: the "
+             "`cfs status --json` document."),
+    BUILD,
+    ToolSpec("graph", "The build graph, or the part a build of one node touches, as JSON "
+             "(node-link) or Mermaid.",
+             {"node": {"type": "string", "description": "SPEC/x, ARTIFACT/x or an output "
+                                                        "path; none: the whole graph"},
+              "format": {"type": "string", "enum": ["json", "mermaid", "dot"],
+                         "description": "default json"}}),
+    ToolSpec("explain", "Why one artifact is not up to date: its status, the reasons, and a "
+             "diff of each chain entry that changed since it was made (`cfs explain --json`).",
+             {"name": {"type": "string", "description": "SPEC/x, ARTIFACT/x or the output "
+                                                        "path of a leaf"}}, ("name",)),
+)
+
+
+# -- arguments ----------------------------------------------------------------------
+
+def argument(args: dict, name: str, kind: type, default=None, *, required: bool = False):
+    """``args[name]`` checked against its JSON type (the error result says which)."""
+    if name not in args or args[name] is None:
+        if required:
+            raise BadArguments(f'required argument "{name}" not found')
+        return default
+    value = args[name]
+    # JSON true is no integer here, though Python's bool is an int.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        words = {str: "a string", bool: "a boolean", int: "an integer", list: "an array"}
+        raise BadArguments(f'argument "{name}" is not {words[kind]}')
+    return value
+
+
+# -- the v5 tools -----------------------------------------------------------------------
+
+def call_v5(root: Path, name: str, args: dict) -> Answer:
+    """A v5 tool's answer: its exact text, or its refusal as an error result."""
+    try:
+        if name == "version":
+            return Answer(__version__)
+        if name == "validate_specs":
+            return Answer(v5tools.validate_specs(root))
+        if name in ("reconstruct_cache", "prune_cache"):
+            return Answer(getattr(v5tools, name)(root))
+        logical_name = argument(args, "logical_name", str, required=True)
+        if name == "write_file":
+            content = argument(args, "content", str, required=True)
+            return Answer(v5tools.write_file(root, logical_name, content))
+        return Answer(getattr(v5tools, name)(root, logical_name))
+    except v5tools.Refusal as refusal:
+        return Answer(refusal.message, error=True)
+
+
+# -- cfs's own tools ----------------------------------------------------------------
+
+def json_answer(data: dict) -> Answer:
+    return Answer(json.dumps(data, indent=2, ensure_ascii=False), data)
+
+
+def status(root: Path, args: dict) -> Answer:
+    from .commands.status import status_document
+    return json_answer(status_document(Project(root))[1])
+
+
+def graph(root: Path, args: dict) -> Answer:
+    from .commands.graph import graph_of, json_data, render
+    node = argument(args, "node", str)
+    fmt = argument(args, "format", str, "json")
+    if fmt not in ("json", "mermaid", "dot"):
+        raise BadArguments(f'argument "format" must be json, mermaid or dot, not "{fmt}"')
+    subgraph = graph_of(Project(root), node)
+    if fmt == "json":
+        return json_answer(json_data(subgraph))
+    text = render(subgraph, fmt)
+    return Answer(text, {"node": node, "format": fmt, fmt: text})
+
+
+def explain(root: Path, args: dict) -> Answer:
+    from .explain import explain as explain_artifact
+    name = argument(args, "name", str, required=True)
+    return json_answer(explain_artifact(Project(root), name).as_dict())
+
+
+READ_ONLY = {"status": status, "graph": graph, "explain": explain}
+
+
+def build_arguments(args: dict) -> dict:
+    """run_build's keywords from the build tool's arguments (plus ``wait``)."""
+    targets = argument(args, "targets", list, [])
+    if not all(isinstance(target, str) for target in targets):
+        raise BadArguments('argument "targets" must be an array of strings')
+    jobs = argument(args, "jobs", int, DEFAULT_JOBS)
+    if jobs < 1:
+        raise BadArguments('argument "jobs" must be at least 1')
+    return {"targets": targets, "jobs": jobs, "fresh": argument(args, "fresh", bool, False),
+            "wait": argument(args, "wait", bool, False)}
+
+
+def _node(task: str) -> str:
+    return f"{SPEC}/{task.split(TASK_PREFIX, 1)[1]}" if TASK_PREFIX in task else task
+
+
+def build_summary(result: BuildResult) -> dict:
+    """The run's summary as JSON: what was generated, failed or skipped, and its cost."""
+    return {
+        "exit_code": result.exit_code,
+        "interrupted": result.interrupted,
+        "generated": [_node(t) for t in result.generated],
+        "unchanged": [_node(t) for t in result.unchanged],
+        "up_to_date": [_node(t) for t in result.up_to_date],
+        "failed": [{"node": _node(t), "message": why} for t, why in result.failed],
+        "findings": [{"node": _node(t), "message": why} for t, why in result.findings],
+        "not_attempted": [{"node": _node(t), "needs": why} for t, why in result.not_attempted],
+        "input_tokens": result.input_tokens,
+        "output_tokens": result.output_tokens,
+        "cost_usd": result.cost_usd,
+    }
+
+
+def refusal(exc: Exception) -> Answer:
+    """What stops one of cfs's tools, as an error result worded like the CLI's line."""
+    if isinstance(exc, InvalidTree):
+        lines = [str(exc), *(finding.render() for finding in exc.findings)]
+        return Answer("\n".join(lines), error=True)
+    if isinstance(exc, (CfsError, UnreadableFile, BadArguments)):
+        return Answer(str(exc), error=True)
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return Answer(f"{where}{exc.strerror or exc}", error=True)
+    return Answer(f"internal error ({type(exc).__name__}: {exc}); please report it", error=True)
