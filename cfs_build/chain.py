@@ -1,11 +1,12 @@
 """Chains: the ordered positions a leaf's generation sees, and the v5 chain hash over them."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from hashlib import sha1
 from pathlib import Path, PurePosixPath
 
-from .files import UnreadableFile, decode, normalize_text, read_bytes
+from .files import UnreadableFile, decode, normalize_text, read_inside
 from .hashing import INPUT_MARKER, b64, chain_hash, content_digest
 from .names import ARTIFACT, SPEC, BadName, Name, parent_of, parse_name, spec_of
 from .tree import Tree
@@ -95,7 +96,7 @@ class Resolver:
     def __init__(self, tree: Tree):
         self.tree = tree
         self.root: Path = tree.root
-        self._prefix = f"{tree.root}/"
+        self._real_root = os.path.realpath(tree.root)  # files are read only inside it
         self._files: dict[str, tuple[str | None, bytes | None] | UnreadableFile] = {}
         # Each file's stamp as it was read (None: not there), for whoever must notice
         # a later change (files.stamp).
@@ -119,7 +120,7 @@ class Resolver:
         if cached is None:
             seen: list = []
             try:
-                data = read_bytes(self._prefix + rel, rel, seen)
+                data = read_inside(self._real_root, rel, seen)
                 if data is None:
                     cached = (None, None)
                 else:

@@ -139,8 +139,8 @@ def read_inside(root: str | Path, rel: str, stamps: list | None = None) -> bytes
         st = os.fstat(fd)
         real = _real_path(fd, path)
         if real != root and not real.startswith(root.rstrip("/") + "/"):
-            raise Outside(rel, f"resolves outside the project (to {real}); cfs reads only "
-                          "files inside the project")
+            raise Outside(rel, f"resolves outside the project (to {real}); cfs reads "
+                          "only files inside it")
         if not stat_mode.S_ISREG(st.st_mode):
             raise NotRegular(rel, kind_of(st.st_mode))
         if stamps is not None:

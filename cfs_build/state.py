@@ -50,8 +50,8 @@ def open_dir(root: Path | str, rel: str, *, create: bool = False,
     """A descriptor of the directory ``root/rel``, reached without following any link.
 
     None when it does not exist and ``create`` is false. A link or other non-directory
-    on the way raises CfsError, unless ``replace``: then that entry (a link, a file:
-    never what a link points at) is removed and, with ``create``, a real directory
+    on the way raises CfsError, unless ``replace`` and it is a link: then the link
+    itself (never what it points at) is removed and, with ``create``, a real directory
     made in its place. Other failures raise OSError. The caller closes the descriptor.
     """
     fd = os.open(os.fspath(root), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -82,14 +82,14 @@ def _step(fd: int, part: str, here: str, create: bool, replace: bool) -> int | N
         if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
             raise
         what = _what(fd, part)
-        if not replace:
+        if not (replace and what.startswith("a symbolic link")):
             raise CfsError(f"{here} is {what}, not a directory; cfs keeps its own state "
                            "there and never reads, writes or deletes through a link. Remove "
                            "it (cfs makes the directory again)") from None
         if not remove_at(fd, part):
             raise CfsError(f"{here} is {what}, not a directory, and cfs cannot remove it; "
                            "remove it by hand") from None
-        notice(f"removed {here}: it was {what}, not a directory cfs made")
+        notice(f"removed {here}: it was {what}, not a directory; cfs never follows one")
         if not create:
             return None
     try:

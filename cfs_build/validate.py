@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from .chain import Resolver, safe_relpath
 from .errors import ERROR, WARNING, Finding
-from .files import UnreadableFile
+from .files import NotRegular, Outside, UnreadableFile
 from .names import (ARTIFACT, SPEC, TREE_DIR, BadName, is_within, parent_of, parse_name,
                     references, spec_of)
 from .tree import NodeInfo, Tree
@@ -137,6 +137,12 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
     try:
         readable = resolver.file_digest(rel) is not None
         why = "no such file"
+    except Outside as exc:
+        return out + bad(f"entry {raw} {exc.reason}: name a file inside the project")
+    except NotRegular as exc:
+        if exc.kind == "directory":
+            return out  # as in v5: validation passes, the chain cannot be computed
+        readable, why = False, exc.reason
     except UnreadableFile as exc:
         readable, why = False, exc.reason
     if not readable:
