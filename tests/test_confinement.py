@@ -436,3 +436,46 @@ def test_linked_doit_state_is_never_written_through(built, outside):
         assert done.returncode == 0, done.stdout + done.stderr
     untouched(outside)
     assert not state.is_symlink()
+
+
+# -- cfs makefile -o -------------------------------------------------------------------------
+
+def test_makefile_rewrites_its_own_fragment(tmp_path):
+    root = project(tmp_path)
+    assert cfs(root, "makefile", "-o", "cfs.mk").returncode == 0
+    (root / "cfs.mk").write_text((root / "cfs.mk").read_text() + "# left from before\n")
+    assert cfs(root, "makefile", "-o", "cfs.mk").returncode == 0
+    assert "# left from before" not in (root / "cfs.mk").read_text()
+    assert cfs(root, "makefile", "-o", "build/deep/cfs.mk").returncode == 0  # inside: made
+
+
+@pytest.mark.parametrize("where", ["code-from-spec/.manifest", "code-from-spec/a/_node.md",
+                                   "Makefile", "code-from-spec/cfs.mk"])
+def test_makefile_refuses_to_overwrite_what_it_did_not_write(tmp_path, where):
+    root = project(tmp_path)
+    (root / "code-from-spec" / ".manifest").write_text("code-from-spec: v5\n")
+    (root / "Makefile").write_text("all:\n\techo mine\n")
+    before = (root / where).read_bytes() if (root / where).exists() else None
+    done = cfs(root, "makefile", "-o", where)
+    assert done.returncode == 3, done.stderr
+    assert "nothing was written" in done.stderr or "inside code-from-spec/" in done.stderr
+    assert ((root / where).read_bytes() if (root / where).exists() else None) == before
+
+
+def test_makefile_never_writes_through_a_link(tmp_path, outside):
+    root = project(tmp_path)
+    (root / "cfs.mk").symlink_to(outside / "keep.json")
+    done = cfs(root, "makefile", "-o", "cfs.mk")
+    assert done.returncode == 3 and "symbolic link" in done.stderr
+    untouched(outside)
+
+
+def test_makefile_never_makes_directories_outside_the_project(tmp_path, outside):
+    root = project(tmp_path)
+    done = cfs(root, "makefile", "-o", str(outside / "new" / "dir" / "cfs.mk"))
+    assert done.returncode == 3 and "does not exist" in done.stderr
+    untouched(outside)
+    (root / "escape").symlink_to(outside)
+    done = cfs(root, "makefile", "-o", "escape/new/cfs.mk")
+    assert done.returncode == 3 and "does not exist" in done.stderr
+    untouched(outside)

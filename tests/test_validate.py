@@ -82,7 +82,8 @@ TARGET_CASES = [
     ("ARTIFACT/nooutput", "unknown ARTIFACT"),
     ("EXTERNAL/no/such/file.txt", "unreadable EXTERNAL"),
     ("EXTERNAL/bad.txt", "UTF-8"),
-    ("EXTERNAL/dir", "unreadable EXTERNAL"),
+    # (EXTERNAL/dir, a directory inside the project, passes as in v5: vector
+    # external_is_directory; the chain fails instead)
     ("EXTERNAL/../outside.txt", "outside the project"),
     ("EXTERNAL/dir/../../outside.txt", "outside the project"),
     ("EXTERNAL//etc/passwd", "outside the project"),
@@ -110,7 +111,10 @@ def test_unreadable_external(tree, key):
     make_unreadable(root / "good.txt")
     rule = "dependency_targets" if key == "depends_on" else "input_target"
     assert [f[1] for f in findings(root)] == [rule]
-    assert "unreadable EXTERNAL file: EXTERNAL/good.txt" in details(root, rule)[0]
+    detail = details(root, rule)[0]
+    # As root make_unreadable links to /proc/self/mem, which lies outside the project.
+    assert "unreadable EXTERNAL file: EXTERNAL/good.txt" in detail or (
+        "EXTERNAL/good.txt resolves outside the project" in detail)
 
 
 @pytest.mark.parametrize("entry", ["SPEC/inner", "SPEC/inner/leaf", "SPEC/inner/leaf(A)",
