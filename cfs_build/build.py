@@ -8,12 +8,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .artifacts import output_path, write_artifact
+from . import state
 from .cache import Cache
 from .chain import safe_relpath
 from .config import Config, load_config
 from .document import generator_document
 from .errors import CfsError
-from .files import UnreadableFile, atomic_write, stamp_of
+from .files import UnreadableFile, stamp_of
 from .generators import GenerationFailed, Generator, Usage, make_generator, prompt_id
 from .index import INDEX_DIR
 from .manifest import MANIFEST, read_manifest
@@ -291,15 +292,12 @@ class BuildState:
     def _report(self, node: str, kind: str, text: str | None) -> str:
         """Save (or with None, remove) one node's findings/assumptions/raw reply."""
         rel = f"{REPORTS}/{node[len('SPEC/'):]}.{kind}.txt"
-        path = self.root / rel
+        # cfs's own state: never through a link (a linked reports/ is refused).
         if text is None:
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
+            state.remove_state(self.root, rel)
             return rel
         try:
-            atomic_write(path, text.encode("utf-8"))
+            state.write_state(self.root, rel, text.encode("utf-8"))
         except OSError:
             pass
         return rel

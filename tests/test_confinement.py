@@ -479,3 +479,17 @@ def test_makefile_never_makes_directories_outside_the_project(tmp_path, outside)
     done = cfs(root, "makefile", "-o", "escape/new/cfs.mk")
     assert done.returncode == 3 and "does not exist" in done.stderr
     untouched(outside)
+
+
+def test_reports_and_verification_record_never_written_through_links(built, outside):
+    reports = built.root / ".cfs" / "reports"
+    if reports.exists():
+        import shutil
+        shutil.rmtree(reports)
+    reports.symlink_to(outside)
+    (built.root / ".cfs" / "verify.json").symlink_to(outside / "keep.json")
+    built.edit("SPEC/other", "Say hello.", "Say hello again.")
+    done = built.cfs("build")
+    assert ".cfs/reports is a symbolic link" in done.stdout + done.stderr
+    assert built.cfs("status").returncode in (0, 1)  # verify.json through a link: not read
+    untouched(outside)
