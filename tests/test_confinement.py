@@ -493,3 +493,13 @@ def test_reports_and_verification_record_never_written_through_links(built, outs
     assert ".cfs/reports is a symbolic link" in done.stdout + done.stderr
     assert built.cfs("status").returncode in (0, 1)  # verify.json through a link: not read
     untouched(outside)
+
+
+def test_accept_never_reads_an_output_linked_outside(tmp_path, outside):
+    root = project(tmp_path)
+    (root / "out").mkdir()
+    (root / "out" / "leaf.txt").symlink_to(outside / "secret.txt")
+    done = cfs(root, "accept", "SPEC/a/leaf")
+    assert done.returncode != 0
+    assert not (root / "code-from-spec" / ".manifest").exists()
+    untouched(outside)

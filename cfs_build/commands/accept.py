@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..cache import Cache
 from ..chain import safe_relpath
 from ..errors import CfsError
-from ..files import UnreadableFile, read_normalized
+from ..files import UnreadableFile, read_text_inside
 from ..hashing import checksum
 from ..manifest import ManifestEntry, update_manifest
 from ..project import Project
@@ -28,7 +28,7 @@ def accept(project: Project, reference: str) -> str:
     rel = safe_relpath(status.path)
     with update_manifest(project.root) as entries:
         try:
-            text = read_normalized(project.root / rel, rel)
+            text = read_text_inside(project.root, rel)  # never through a link out
         except UnreadableFile as exc:
             raise CfsError(exc.reason, file=rel) from None
         if text is None:
