@@ -10,16 +10,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
+from . import state
 from .chain import normalize_bytes, safe_relpath
 from .errors import CfsError
-from .files import atomic_write
+from .files import (NotRegular, Outside, UnreadableFile, atomic_write, is_temp_of, read_inside,
+                    remove_leftovers)
 from .hashing import b64, written_checksum
 from .index import INDEX_DIR
-from .manifest import Manifest, ManifestEntry, read_manifest, update_manifest
+from .manifest import MANIFEST, Manifest, ManifestEntry, read_manifest, update_manifest
+from .names import TREE_DIR
 
 PENDING = f"{INDEX_DIR}/pending"
+MANIFEST_NAME = MANIFEST.rsplit("/", 1)[1]
 
 
 def output_path(root: Path, output: str) -> tuple[str, Path]:
@@ -43,8 +48,27 @@ def output_path(root: Path, output: str) -> tuple[str, Path]:
     return rel, target
 
 
+_JOURNAL = re.compile(r"[0-9a-f]{40}\.json")
+_JOURNAL_TEMP = re.compile(r"\.[0-9a-f]{40}\.json\.[a-z0-9_]{8}\.tmp")  # files.temp_name
+
+
+def _journal_name(name: str) -> str:
+    return hashlib.sha1(name.encode("utf-8")).hexdigest() + ".json"
+
+
 def _journal(root: Path, name: str) -> Path:
-    return root / PENDING / (hashlib.sha1(name.encode("utf-8")).hexdigest() + ".json")
+    return root / PENDING / _journal_name(name)
+
+
+def _current(root: Path, rel: str) -> bytes | None:
+    """The output's bytes now, read only inside the project and only if a regular file."""
+    try:
+        return read_inside(root, rel)
+    except (Outside, NotRegular) as exc:
+        raise CfsError(f"{exc.reason}; cfs writes only regular files inside the project: "
+                       "remove it", file=rel) from None
+    except UnreadableFile as exc:
+        raise CfsError(f"cannot read before writing: {exc.reason}", file=rel) from None
 
 
 def write_artifact(root: Path, name: str, output: str, content: str, chain: str,
@@ -60,14 +84,10 @@ def write_artifact(root: Path, name: str, output: str, content: str, chain: str,
     data = content.encode("utf-8", "surrogateescape")
     entry = ManifestEntry(name, output, written_checksum(data), chain)
     entry.check()  # an entry that cannot be recorded must not leave an untracked file behind
-    journal = _journal(root, name)
+    journal = _journal_name(name)
+    real_root = os.path.realpath(root)
     with update_manifest(root) as entries:
-        try:
-            current = target.read_bytes()
-        except FileNotFoundError:
-            current = None
-        except OSError as exc:
-            raise CfsError(f"cannot read before writing: {exc.strerror}", file=rel) from None
+        current = _current(real_root, rel)
         if current is not None:
             try:
                 current.decode("utf-8")
@@ -85,76 +105,126 @@ def write_artifact(root: Path, name: str, output: str, content: str, chain: str,
                            "written. Accept or delete it, then build again", file=rel)
         changed = current != data
         if changed:
-            atomic_write(journal, json.dumps(entry.__dict__).encode("utf-8"))
+            with state.directory(root, PENDING, create=True) as pending:
+                state.write_at(pending, journal, json.dumps(entry.__dict__).encode("utf-8"))
             atomic_write(target, data)
         entries[name] = entry
     if changed:
-        try:
-            journal.unlink()
-        except FileNotFoundError:
-            pass
+        with state.directory(root, PENDING) as pending:
+            if pending is not None:
+                state.remove_at(pending, journal)
     return changed, entry
 
 
-def settle_pending(root: Path) -> list[str]:
-    """Record artifacts whose write finished but whose manifest update did not."""
-    directory = root / PENDING
+def _journaled(data: bytes | None) -> ManifestEntry | None:
+    """The entry a journal holds, or None when it is not one cfs wrote."""
     try:
-        journals = sorted(directory.iterdir())
+        fields = json.loads(data)
+    except (TypeError, ValueError):
+        return None
+    if not (isinstance(fields, dict) and set(fields) == {"name", "path", "checksum", "chain"}
+            and all(isinstance(value, str) for value in fields.values())):
+        return None
+    entry = ManifestEntry(**fields)
+    try:
+        entry.check()
+    except CfsError:
+        return None
+    return entry
+
+
+def settle_pending(root: Path) -> list[str]:
+    """Record artifacts whose write finished but whose manifest update did not.
+
+    Also removes what a killed write left: temporary files beside the manifest and
+    beside each journaled output (only names cfs makes), and journals that are not
+    what cfs writes (each said in one line). Nothing is followed through a link: a
+    linked .cfs or .cfs/pending is refused (CfsError).
+    """
+    with state.directory(root, PENDING) as pending:
+        names = state.names_at(pending) if pending is not None else []
+    journals = sorted(n for n in names if _JOURNAL.fullmatch(n))
+    stray = [n for n in names if _JOURNAL_TEMP.fullmatch(n)]
+    tree = root / TREE_DIR
+    try:
+        manifest_leftovers = any(is_temp_of(n, MANIFEST_NAME) for n in os.listdir(tree))
     except OSError:
-        return []
-    if not journals:
+        manifest_leftovers = False
+    if not journals and not stray:
+        if manifest_leftovers:
+            try:
+                with update_manifest(root):
+                    remove_leftovers(tree, MANIFEST_NAME)
+            except CfsError:
+                pass  # e.g. a read-only checkout: nothing can be tidied, nothing is lost
         return []
     settled = []
-    with update_manifest(root) as entries:
-        for journal in journals:
-            if not journal.name.endswith(".json"):
-                if journal.name.startswith(".") and journal.name.endswith(".tmp"):
-                    journal.unlink(missing_ok=True)  # a journal write that never finished
+    real_root = os.path.realpath(root)
+    # Under the manifest's exclusive lock: a temporary file seen then is nobody's
+    # write in progress.
+    with update_manifest(root) as entries, state.directory(root, PENDING) as pending:
+        remove_leftovers(tree, MANIFEST_NAME)
+        for name in stray if pending is not None else ():
+            state.remove_at(pending, name)  # a journal write that never finished
+        for name in journals if pending is not None else ():
+            entry = _journaled(state.read_at(pending, name))
+            if entry is None:
+                state.remove_at(pending, name)
+                state.notice(f"discarded {PENDING}/{name}: not a journal entry cfs writes "
+                             "(the manifest stays as it was)")
                 continue
+            rel = safe_relpath(entry.path)
             try:
-                entry = ManifestEntry(**json.loads(journal.read_text(encoding="utf-8")))
-                rel = safe_relpath(entry.path)
-                data = (root / rel).read_bytes() if rel else None
-            except (OSError, ValueError, TypeError):
+                data = read_inside(real_root, rel) if rel else None
+            except UnreadableFile:
                 data = None
-                entry = None
+            if rel:
+                _tidy_beside(root, rel)
             # Exactly the bytes the journal meant to write: their written checksum matches.
-            if entry is not None and data is not None and \
-                    written_checksum(data) == entry.checksum:
+            if data is not None and written_checksum(data) == entry.checksum:
                 if entries.get(entry.name) != entry:
                     entries[entry.name] = entry
                     settled.append(entry.name)
-            try:
-                os.unlink(journal)
-            except FileNotFoundError:
-                pass
+            state.remove_at(pending, name)
     return settled
+
+
+def _tidy_beside(root: Path, rel: str) -> None:
+    """Remove a killed write's temporary files beside the output ``rel`` (inside only)."""
+    try:
+        _, target = output_path(root, rel)
+    except CfsError:
+        return  # its directory leads out of the project: not cfs's to tidy
+    remove_leftovers(target.parent, target.name)
 
 
 def pending_entries(root: Path) -> dict[str, ManifestEntry]:
     """The journaled writes whose file is in place: what settling would record. Reads only.
 
-    A journal or output reached through a symlink is passed over, as is anything that
-    does not parse; settle_pending then discards those journals.
+    Nothing is followed through a link; a journal that does not parse or an output that
+    cannot be read is passed over (settle_pending then discards or keeps it).
     """
-    directory = root / PENDING
     try:
-        journals = sorted(directory.iterdir())
-    except OSError:
-        return {}
+        with state.directory(root, PENDING) as pending:
+            if pending is None:
+                return {}
+            journals = [(name, state.read_at(pending, name))
+                        for name in sorted(state.names_at(pending)) if _JOURNAL.fullmatch(name)]
+    except (OSError, CfsError):
+        return {}  # a linked .cfs: the next writing command refuses it and says why
+    real_root = os.path.realpath(root)
     found: dict[str, ManifestEntry] = {}
-    for journal in journals:
-        if not journal.name.endswith(".json") or journal.is_symlink():
+    for _, data in journals:
+        entry = _journaled(data)
+        rel = None if entry is None else safe_relpath(entry.path)
+        if rel is None:
             continue
         try:
-            entry = ManifestEntry(**json.loads(journal.read_text(encoding="utf-8")))
-            _, target = output_path(root, entry.path)
-            data = None if target.is_symlink() else target.read_bytes()
-        except (OSError, ValueError, TypeError, CfsError):
+            written = read_inside(real_root, rel)
+        except UnreadableFile:
             continue
         # The test settle_pending makes: exactly the bytes the journal meant to write.
-        if data is not None and written_checksum(data) == entry.checksum:
+        if written is not None and written_checksum(written) == entry.checksum:
             found[entry.name] = entry
     return found
 

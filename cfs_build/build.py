@@ -7,13 +7,14 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from . import state
 from .artifacts import current_manifest, output_path, settle_pending, write_artifact
 from .cache import Cache
 from .chain import safe_relpath
 from .config import Config, load_config
 from .document import generator_document
 from .errors import CfsError
-from .files import UnreadableFile, atomic_write, stamp_of
+from .files import UnreadableFile, stamp_of
 from .generators import GenerationFailed, Generator, Usage, make_generator, prompt_id
 from .index import INDEX_DIR
 from .manifest import MANIFEST
@@ -95,6 +96,7 @@ class BuildState:
         self.fresh = bool(self.config.generator.get("fresh", False))
         self.session = session if session is not None else Session()
         self.runlog = RunLog(self.root)
+        self.runlog.check()  # a linked or odd run log is refused before anything runs
         self._settled = False
         self._slots: threading.Semaphore | None = None
         # The statuses the project was read with stay valid while the manifest file and
@@ -324,15 +326,12 @@ class BuildState:
     def _report(self, node: str, kind: str, text: str | None) -> str:
         """Save (or with None, remove) one node's findings/assumptions/raw reply."""
         rel = f"{REPORTS}/{node[len('SPEC/'):]}.{kind}.txt"
-        path = self.root / rel
+        # cfs's own state: never through a link (a linked reports/ is refused).
         if text is None:
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
+            state.remove_state(self.root, rel)
             return rel
         try:
-            atomic_write(path, text.encode("utf-8"))
+            state.write_state(self.root, rel, text.encode("utf-8"))
         except OSError:
             pass
         return rel

@@ -2,14 +2,21 @@
 from __future__ import annotations
 
 import os
+import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import state
 from .chain import Chain, Resolver, normalize_bytes
-from .files import atomic_write
+from .errors import CfsError
 from .names import TREE_DIR
 
 CACHE = f"{TREE_DIR}/.cache"
+CONTENT, CHAINS = f"{CACHE}/.content", f"{CACHE}/.chains"
+# The names cfs gives cache files (a dot and a hash), and its temporary names for them.
+_OWN = re.compile(r"\.[A-Za-z0-9_-]{27}")
+_OWN_TEMP = re.compile(r"\.\.[A-Za-z0-9_-]{27}\.[a-z0-9_]{8}\.tmp")
 
 
 @dataclass(frozen=True)
@@ -27,23 +34,32 @@ class CachedChain:
 
 
 class Cache:
-    """Write-once files under code-from-spec/.cache; every failure here is ignored."""
+    """Write-once files under code-from-spec/.cache; every failure here is ignored.
+
+    The cache is disposable: a link or a file where one of its directories belongs is
+    removed (never followed) and a directory made in its place (state.open_dir).
+    """
 
     def __init__(self, root: Path):
+        self.root = root
         self.base = root / CACHE
 
-    def _content(self, content_hash: str) -> Path:
-        return self.base / ".content" / f".{content_hash}"
+    def _read(self, where: str, key: str) -> str | None:
+        try:
+            with state.directory(self.root, where, replace=True) as fd:
+                data = None if fd is None else state.read_at(fd, f".{key}")
+        except (OSError, CfsError):
+            return None
+        # Bytes, not text mode: universal newlines would turn a lone CR into LF.
+        return None if data is None else normalize_bytes(data).decode("utf-8", "surrogateescape")
 
-    def _chain(self, chain_hash: str) -> Path:
-        return self.base / ".chains" / f".{chain_hash}"
-
-    def _write_once(self, path: Path, data: bytes) -> int:
-        if path.exists():
+    @staticmethod
+    def _write_once(fd: int, name: str, data: bytes) -> int:
+        if _exists(fd, name):
             return 0
         # Best effort: a cache that cannot be written only loses dispositions.
         try:
-            atomic_write(path, data)
+            state.write_at(fd, name, data)
         except OSError:
             return 0
         return 1
@@ -55,28 +71,34 @@ class Cache:
         """
         if chain.hash is None:
             return 0, 0
-        lines = []
-        written = 0
-        for position in chain.positions:
-            lines.append(f"{position.label}: {position.content_hash}\n")
-            target = self._content(position.content_hash)
-            if not target.exists():
-                text = resolver.position_text(chain, position)
-                written += self._write_once(target, text.encode("utf-8", "surrogateescape"))
-        chains = self._write_once(self._chain(chain.hash),
-                                  "".join(lines).encode("utf-8", "surrogateescape"))
-        return written, chains
+        written = chains_written = 0
+        try:
+            with state.directory(self.root, CONTENT, create=True, replace=True) as content, \
+                    state.directory(self.root, CHAINS, create=True, replace=True) as chains:
+                for position in chain.positions:
+                    name = f".{position.content_hash}"
+                    if not _exists(content, name):
+                        text = resolver.position_text(chain, position)
+                        written += self._write_once(
+                            content, name, text.encode("utf-8", "surrogateescape"))
+                chains_written = self._write_once(chains, f".{chain.hash}", _listing(chain))
+        except (OSError, CfsError):
+            pass
+        return written, chains_written
 
     def store_chain(self, chain: Chain) -> int:
         """Record only the chain listing (what writing an artifact adds, FORMAT.md 8)."""
         if chain.hash is None:
             return 0
-        lines = "".join(f"{p.label}: {p.content_hash}\n" for p in chain.positions)
-        return self._write_once(self._chain(chain.hash), lines.encode("utf-8", "surrogateescape"))
+        try:
+            with state.directory(self.root, CHAINS, create=True, replace=True) as chains:
+                return self._write_once(chains, f".{chain.hash}", _listing(chain))
+        except (OSError, CfsError):
+            return 0
 
     def load_chain(self, chain_hash: str) -> CachedChain | None:
         """The chain file of ``chain_hash``; a line is split at its first ': ' as v5 does."""
-        text = _read(self._chain(chain_hash))
+        text = self._read(CHAINS, chain_hash)
         if text is None:
             return None
         lines = text.split("\n")  # not splitlines: a label may hold U+2028, \f and the like
@@ -91,48 +113,55 @@ class Cache:
 
     def content(self, content_hash: str) -> str | None:
         """The text of a position as v5 reads it back (normalized), None when absent."""
-        return _read(self._content(content_hash))
+        return self._read(CONTENT, content_hash)
 
     def prune(self, keep_chains: set[str]) -> tuple[int, int]:
-        """Delete chains not in ``keep_chains`` and content no kept chain names."""
+        """Delete chains not in ``keep_chains`` and content no kept chain names.
+
+        Only files named as cfs names them (and its own temporary files) are deleted,
+        by name within the real cache directories: nothing is followed through a link.
+        """
         removed_chains = removed_content = 0
         named: set[str] = set()
-        chains_dir = self.base / ".chains"
-        for entry in _listing(chains_dir):
-            chain_hash = entry[1:]
-            if chain_hash in keep_chains:
-                cached = self.load_chain(chain_hash)
-                if cached is not None:
-                    named |= {content for _, content in cached.entries}
-                continue
-            if _unlink(chains_dir / entry):
-                removed_chains += 1
-        content_dir = self.base / ".content"
-        for entry in _listing(content_dir):
-            if entry[1:] not in named and _unlink(content_dir / entry):
-                removed_content += 1
+        with state.directory(self.root, CHAINS, replace=True) as chains:
+            for entry in _own(chains):
+                chain_hash = entry[1:]
+                if chain_hash in keep_chains:
+                    cached = self.load_chain(chain_hash)
+                    if cached is not None:
+                        named |= {content for _, content in cached.entries}
+                    continue
+                if _removed(chains, entry):
+                    removed_chains += 1
+        with state.directory(self.root, CONTENT, replace=True) as content:
+            for entry in _own(content):
+                if entry[1:] not in named and _removed(content, entry):
+                    removed_content += 1
         return removed_chains, removed_content
 
 
-def _read(path: Path) -> str | None:
-    # Bytes, not text mode: universal newlines would turn a lone CR of a position into LF.
+def _exists(fd: int, name: str) -> bool:
+    """A regular file ``name`` is in the directory ``fd`` (a link of that name is not)."""
     try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    return normalize_bytes(data).decode("utf-8", "surrogateescape")
-
-
-def _listing(directory: Path) -> list[str]:
-    try:
-        return [name for name in os.listdir(directory) if name.startswith(".")]
-    except OSError:
-        return []
-
-
-def _unlink(path: Path) -> bool:
-    try:
-        path.unlink()
-        return True
+        return stat.S_ISREG(os.lstat(name, dir_fd=fd).st_mode)
     except OSError:
         return False
+
+
+def _own(fd: int | None) -> list[str]:
+    """The cache files (and leftover temporary files) cfs made in the directory ``fd``."""
+    if fd is None:
+        return []
+    return [name for name in state.names_at(fd)
+            if _OWN.fullmatch(name) or _OWN_TEMP.fullmatch(name)]
+
+
+def _removed(fd: int, name: str) -> bool:
+    """Remove a regular file cfs made; a directory of that name stays."""
+    return _exists(fd, name) and state.remove_at(fd, name)
+
+
+def _listing(chain: Chain) -> bytes:
+    """A chain file's bytes: one ``label: content hash`` line per position, in order."""
+    lines = "".join(f"{p.label}: {p.content_hash}\n" for p in chain.positions)
+    return lines.encode("utf-8", "surrogateescape")

@@ -1,11 +1,12 @@
 """Chains: the ordered positions a leaf's generation sees, and the v5 chain hash over them."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from hashlib import sha1
 from pathlib import Path, PurePosixPath
 
-from .files import UnreadableFile, read_bytes
+from .files import UnreadableFile, read_inside
 from .hashing import INPUT_MARKER, b64, chain_hash
 from .names import ARTIFACT, EXTERNAL, SPEC, Name, normalize, parent_of, spec_of
 from .outputs import output_rel, place_problem
@@ -125,9 +126,10 @@ class Waiting(Unresolved):
 class _FileProblem(Exception):
     """A file that is there but cannot be opened (``opening``) or read as lines."""
 
-    def __init__(self, reason: str, opening: bool):
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, cause: UnreadableFile, opening: bool):
+        super().__init__(cause.reason)
+        self.reason = cause.reason
+        self.cause = cause  # what read_inside raised (Outside, NotRegular, ...)
         self.opening = opening
 
 
@@ -157,7 +159,7 @@ class Resolver:
     def __init__(self, tree: Tree):
         self.tree = tree
         self.root: Path = tree.root
-        self._prefix = f"{tree.root}/"
+        self._real_root = os.path.realpath(tree.root)  # files are read only inside it
         self._files: dict[str, _Read | None | _FileProblem] = {}
         # Each file's stamp as it was read (None: not there), for whoever must notice
         # a later change (files.stamp).
@@ -196,7 +198,7 @@ class Resolver:
         try:
             found = self._file(rel)
         except _FileProblem as exc:
-            raise UnreadableFile(rel, exc.reason) from None
+            raise exc.cause from None
         return found
 
     def _file(self, rel: str) -> _Read | None:
@@ -204,7 +206,7 @@ class Resolver:
         if cached is self:
             seen: list = []
             try:
-                data = read_bytes(self._prefix + rel, rel, seen)
+                data = read_inside(self._real_root, rel, seen)
                 if data is None:
                     cached = None
                 else:
@@ -213,7 +215,7 @@ class Resolver:
                               sha1(normalized).digest(), not data)
             except UnreadableFile as exc:
                 # A directory opens but cannot be read as lines; anything else fails to open.
-                cached = _FileProblem(exc.reason, "directory" not in exc.reason)
+                cached = _FileProblem(exc, "directory" not in exc.reason)
             self._files[rel] = cached
             self.stamps[rel] = seen[0] if seen else None
         if isinstance(cached, _FileProblem):

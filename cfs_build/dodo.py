@@ -4,12 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from .collector import pause_collector
-from .tasks import STATE_FILE, doit_config, project_tasks
+from .tasks import doit_config, project_tasks
 
 __all__ = ["DOIT_CONFIG", "task_gen"]
 
-# doit opens its state file before it asks for tasks; its directory must exist first.
-Path(STATE_FILE).parent.mkdir(exist_ok=True)
+# doit opens its state file before it asks for tasks: doit_config makes its directory
+# (never through a link) and sets a damaged state file aside.
 DOIT_CONFIG = doit_config()
 pause_collector()  # until the run starts: see collector.py
 

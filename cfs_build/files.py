@@ -1,8 +1,11 @@
-"""Reading files the v5 way (normalized text) and writing them atomically."""
+"""Reading files the v5 way (normalized text), only inside the project, and writing them
+atomically."""
 from __future__ import annotations
 
 import os
-import tempfile
+import re
+import secrets
+import stat as stat_mode
 from pathlib import Path
 
 
@@ -13,6 +16,31 @@ class UnreadableFile(Exception):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class Outside(UnreadableFile):
+    """A path that leads out of the project through a symbolic link: never read."""
+
+
+class NotRegular(UnreadableFile):
+    """Something other than a regular file (``kind``: directory, FIFO, socket, device)."""
+
+    def __init__(self, path: str, kind: str):
+        article = "an" if kind[0] in "aeiouAEIOUF" else "a"
+        super().__init__(path, f"is {article} {kind}, not a file" if kind == "directory"
+                         else f"is {article} {kind}, not a regular file")
+        self.kind = kind
+
+
+def kind_of(mode: int) -> str:
+    """What a stat mode describes, in words for a message."""
+    for test, word in ((stat_mode.S_ISREG, "regular file"), (stat_mode.S_ISDIR, "directory"),
+                       (stat_mode.S_ISLNK, "symbolic link"), (stat_mode.S_ISFIFO, "FIFO"),
+                       (stat_mode.S_ISSOCK, "socket"), (stat_mode.S_ISCHR, "character device"),
+                       (stat_mode.S_ISBLK, "block device")):
+        if test(mode):
+            return word
+    return "special file"
 
 
 def normalize_text(text: str) -> str:
@@ -76,6 +104,63 @@ def read_all(path: str, stamps: list | None = None) -> bytes:
 
 
 _NOINHERIT = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+# Opening a FIFO for reading waits for a writer, and a terminal may become ours: neither
+# may happen to a path a spec names. Reads of a regular file ignore O_NONBLOCK.
+_PROBE = os.O_RDONLY | _NOINHERIT | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+
+
+def _real_path(fd: int, path: str) -> str:
+    """Where an open file really is: the kernel's own answer where there is one."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return os.path.realpath(path)
+
+
+def read_inside(root: str | Path, rel: str, stamps: list | None = None) -> bytes | None:
+    """The bytes of ``root/rel``, read only when that path, every link followed, lies
+    inside ``root`` and is a regular file; None when there is no such file.
+
+    ``root`` must be a real path (Path.resolve()). Raises Outside when a link leads out
+    of the project, NotRegular for a directory, FIFO, socket or device (found without
+    waiting on it), UnreadableFile for any other failure. The file is opened first and
+    the check made on what was opened, so a link swapped meanwhile cannot slip past.
+    ``stamps`` as for read_all.
+    """
+    root = os.fspath(root)
+    path = f"{root}/{rel}"
+    try:
+        fd = os.open(path, _PROBE)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise UnreadableFile(rel, exc.strerror or str(exc)) from None
+    try:
+        st = os.fstat(fd)
+        real = _real_path(fd, path)
+        if real != root and not real.startswith(root.rstrip("/") + "/"):
+            raise Outside(rel, f"resolves outside the project (to {real}); cfs reads "
+                          "only files inside it")
+        if not stat_mode.S_ISREG(st.st_mode):
+            raise NotRegular(rel, kind_of(st.st_mode))
+        if stamps is not None:
+            stamps.append(stamp(st))
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    except OSError as exc:
+        raise UnreadableFile(rel, exc.strerror or str(exc)) from None
+    finally:
+        os.close(fd)
+
+
+def read_text_inside(root: str | Path, rel: str) -> str | None:
+    """Normalized text of a project file (see read_inside), or None when it does not exist."""
+    data = read_inside(root, rel)
+    return None if data is None else normalize_text(decode(data, rel))
 
 
 def read_bytes(path: Path, rel: str, stamps: list | None = None) -> bytes | None:
@@ -125,21 +210,84 @@ def _sync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+NAME_MAX = 255  # bytes in one file name on the file systems cfs writes to
+_TEMP_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"
+
+
+def _temp_stem(name: str) -> str:
+    """The part of ``name`` a temporary name keeps: short enough for 255 bytes in all."""
+    room = NAME_MAX - len(".") - len(".XXXXXXXX.tmp")
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) <= room:
+        return name
+    # Cut on a character boundary, so the stem is itself a valid name.
+    return raw[:room].decode("utf-8", "ignore")
+
+
+def temp_name(name: str) -> str:
+    """A fresh temporary name beside ``name``: ``.name.XXXXXXXX.tmp`` (cut to fit)."""
+    tag = "".join(secrets.choice(_TEMP_ALPHABET) for _ in range(8))
+    return f".{_temp_stem(name)}.{tag}.tmp"
+
+
+def is_temp_of(candidate: str, name: str) -> bool:
+    """Whether ``candidate`` is a temporary name cfs makes for ``name`` (and nothing else)."""
+    return re.fullmatch(re.escape(f".{_temp_stem(name)}.") + r"[a-z0-9_]{8}\.tmp",
+                        candidate) is not None
+
+
+def remove_leftovers(directory: Path, name: str) -> list[str]:
+    """Delete temporary files a killed write of ``directory/name`` left behind.
+
+    Only names that cfs makes for ``name`` (temp_name), only regular files, never
+    through a link: the directory is opened without following one at its last step,
+    and unlink removes a link itself. Returns what was removed; best effort.
+    """
+    removed = []
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _NOINHERIT)
+    except OSError:
+        return removed
+    try:
+        for entry in os.listdir(fd):
+            if not is_temp_of(entry, name):
+                continue
+            try:
+                if stat_mode.S_ISREG(os.lstat(entry, dir_fd=fd).st_mode):
+                    os.unlink(entry, dir_fd=fd)
+                    removed.append(entry)
+            except OSError:
+                pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return removed
+
+
 def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never half.
+
+    The temporary file beside it is named by temp_name, so that a kill leaves a name
+    remove_leftovers recognizes, and any legal ``path.name`` still fits.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if mode is None:
+        try:
+            st = os.lstat(path)  # a link's target is not ours to copy a mode from
+            mode = st.st_mode & 0o7777 if stat_mode.S_ISREG(st.st_mode) else None
+        except OSError:
+            pass
+    if mode is None:
+        mode = 0o666 & ~_UMASK
+    tmp = os.fspath(path.parent / temp_name(path.name))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _NOINHERIT, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        elif path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        else:
-            os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
         _sync_directory(path.parent)
     except BaseException:

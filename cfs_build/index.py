@@ -11,12 +11,13 @@ import hashlib
 import importlib.util
 import marshal
 import os
+import re
 import sys
 from pathlib import Path
 
 import xxhash
 
-from .files import atomic_write
+from . import state
 
 INDEX_DIR = ".cfs"
 FORMAT = 2  # bump when the layout of the file or of an entry changes
@@ -80,6 +81,7 @@ class Index:
     """Summaries keyed by project-relative path; saved only when something changed."""
 
     def __init__(self, root: Path, enabled: bool = True):
+        self.root = root
         self.path = root / INDEX_DIR / INDEX_FILE
         self.enabled = enabled
         self.entries: dict[str, tuple] = {}
@@ -90,9 +92,12 @@ class Index:
             self._load()
 
     def _load(self) -> None:
+        # Sealed: a damaged file (a flipped byte) is discarded, never trusted. Read
+        # without following a link (state.py).
+        data = state.unseal(state.read_state(self.root, f"{INDEX_DIR}/{INDEX_FILE}"))
         try:
-            stored = marshal.loads(self.path.read_bytes())
-        except (OSError, ValueError, EOFError, TypeError):
+            stored = marshal.loads(data) if data is not None else None
+        except (ValueError, EOFError, TypeError):
             return
         if (isinstance(stored, tuple) and len(stored) == 3 and stored[0] == FORMAT
                 and stored[1] == self.fingerprint and isinstance(stored[2], dict)):
@@ -120,14 +125,16 @@ class Index:
             return
         for rel in stale:
             del self.entries[rel]
+        data = state.seal(marshal.dumps((FORMAT, self.fingerprint, self.entries)))
         try:
-            atomic_write(self.path, marshal.dumps((FORMAT, self.fingerprint, self.entries)))
-            gitignore = self.path.parent / ".gitignore"
-            if not gitignore.exists():
-                atomic_write(gitignore, b"*\n")
-            for older in self.path.parent.glob("index.v*"):
-                if older.name != INDEX_FILE:
-                    older.unlink()  # left by an earlier format; never read again
+            with state.directory(self.root, INDEX_DIR, create=True) as fd:
+                state.remove_leftovers_at(fd, INDEX_FILE)
+                state.write_at(fd, INDEX_FILE, data)
+                if state.read_at(fd, ".gitignore") is None:
+                    state.write_at(fd, ".gitignore", b"*\n")
+                for older in state.names_at(fd):
+                    if re.fullmatch(r"index\.v[0-9]+", older) and older != INDEX_FILE:
+                        state.remove_at(fd, older)  # left by an earlier format
         except OSError:
             pass
         self.dirty = False

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CfsError
-from .files import atomic_write
+from .files import NotRegular, Outside, UnreadableFile, atomic_write, read_inside
 from .names import TREE_DIR
 
 HEADER = "code-from-spec: v5"
@@ -86,8 +86,14 @@ def render_manifest(entries: dict[str, ManifestEntry]) -> str:
 def _locked(root: Path, exclusive: bool, timeout: float):
     path = root / LOCK
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        # Never through a link (it could create or lock a file anywhere) nor waiting on
+        # a FIFO put in its place.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CfsError("the manifest lock is a symbolic link; cfs never opens its own "
+                           "files through a link. Remove it (cfs makes it again)",
+                           file=LOCK) from None
         if not exclusive and exc.errno in (errno.EROFS, errno.EACCES, errno.ENOENT):
             yield  # a read-only checkout: nobody can be writing, read without a lock
             return
@@ -127,11 +133,13 @@ class Manifest:
 
 def _read(root: Path) -> tuple[dict[str, ManifestEntry], bool]:
     try:
-        data = (root / MANIFEST).read_bytes()
-    except FileNotFoundError:
+        data = read_inside(os.path.realpath(root), MANIFEST)
+    except UnreadableFile as exc:
+        raise CfsError(f"cannot read the manifest: it {exc.reason}" if isinstance(
+            exc, (Outside, NotRegular)) else f"cannot read the manifest: {exc.reason}",
+            file=MANIFEST) from None
+    if data is None:
         return {}, False
-    except OSError as exc:
-        raise CfsError(f"cannot read the manifest: {exc.strerror}", file=MANIFEST) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

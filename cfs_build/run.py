@@ -66,7 +66,7 @@ def _run_locked(project: Project, targets: list[str], jobs: int, keep_going: boo
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
 
-    from .tasks import STATE_FILE, doit_config, make_tasks, task_name
+    from .tasks import doit_config, make_tasks, task_name
 
     if jobs < 1:
         raise CfsError("-j must be at least 1")
@@ -93,8 +93,7 @@ def _run_locked(project: Project, targets: list[str], jobs: int, keep_going: boo
         yield from tasks
 
     task_gen.__doc__ = "generate stale artifacts"
-    (project.root / STATE_FILE).parent.mkdir(exist_ok=True)
-    config = doit_config({"reporter": reporter, "dep_file": str(project.root / STATE_FILE)})
+    config = doit_config({"reporter": reporter}, root=project.root)
     argv = ["run", "-n", str(jobs), "-P", "thread",
             "--continue" if keep_going else "--no-continue"]
     # doit swaps sys.stdout and sys.stderr around each action it runs; with several

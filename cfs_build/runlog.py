@@ -5,14 +5,20 @@ import contextlib
 
 import fcntl
 import json
+import os
 import secrets
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import state
+from .errors import CfsError
 from .index import INDEX_DIR
 
-RUNS_FILE = f"{INDEX_DIR}/runs.jsonl"
+RUNS_NAME = "runs.jsonl"
+RUNS_FILE = f"{INDEX_DIR}/{RUNS_NAME}"
+_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def new_run_id() -> str:
@@ -27,24 +33,39 @@ class RunLog:
     """
 
     def __init__(self, root: Path, run_id: str | None = None):
-        self.path = Path(root) / RUNS_FILE
+        self.root = Path(root)
+        self.path = self.root / RUNS_FILE
         self.run_id = run_id or new_run_id()
+
+    def check(self) -> None:
+        """Refuse (CfsError) when the log is a link or not a regular file: it is history
+        the user may want, so cfs neither replaces it nor writes through it."""
+        with state.directory(self.root, INDEX_DIR) as fd:
+            what = None if fd is None else state.is_link_or_odd(fd, RUNS_NAME)
+        if what is not None:
+            raise CfsError(f"{RUNS_FILE} is {what}, not the run log's own file; cfs never "
+                           "reads or writes through a link. Move it away (cfs starts a new "
+                           "log)")
 
     def record(self, **fields) -> None:
         line = json.dumps({"run": self.run_id, "time": _now(), **fields}, ensure_ascii=False)
-        # Accounting must never fail a generation.
-        with contextlib.suppress(OSError):
-            self.path.parent.mkdir(exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as handle:
+        # Accounting must never fail a generation (check() refused a linked log before).
+        with contextlib.suppress(OSError, CfsError), \
+                state.directory(self.root, INDEX_DIR, create=True) as directory:
+            fd = os.open(RUNS_NAME, _APPEND, 0o666, dir_fd=directory)
+            with open(fd, "a", encoding="utf-8") as handle:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 handle.write(line + "\n")
 
     def entries(self) -> list[dict]:
         """Every readable line, oldest first; a torn or foreign line is skipped."""
-        try:
-            text = self.path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+        self.check()
+        data = state.read_state(self.root, RUNS_FILE)
+        if data is None:
             return []
+        text = data.decode("utf-8", errors="replace")
         out = []
         for line in text.splitlines():
             try:

@@ -20,20 +20,20 @@ from __future__ import annotations
 
 import marshal
 import os
-import tempfile
 import time
 from array import array
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from . import parallel
+from . import parallel, state
 from .errors import Finding
-from .files import atomic_write
 from .index import INDEX_DIR, code_fingerprint
+from .files import temp_name
 from .status import ArtifactStatus, Orphan
 
 FORMAT = 1
-SNAPSHOT_FILE = f"{INDEX_DIR}/snapshot.v{FORMAT}"
+SNAPSHOT_NAME = f"snapshot.v{FORMAT}"
+SNAPSHOT_FILE = f"{INDEX_DIR}/{SNAPSHOT_NAME}"
 SECOND = 1_000_000_000
 MARGIN = SECOND // 10    # longer than a kernel clock tick on file systems with ns times
 COARSE_MARGIN = 2 * SECOND  # FAT keeps two-second times; others keep whole seconds
@@ -105,21 +105,28 @@ def too_recent(sigs: array, began: int, paths: list[str], absent=frozenset()) ->
     return False
 
 
-def file_system_clock(directory: Path) -> int:
+def file_system_clock(directory: int | Path) -> int:
     """How far the file system's clock is ahead of this machine's, in nanoseconds.
 
     File times come from the machine that holds the files (a file server's clock,
     or a host's under a container), ``began`` from this one's: a file made now
-    says which way and how far they differ.
+    says which way and how far they differ. ``directory``: an open descriptor or a path.
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, probe = tempfile.mkstemp(prefix=".clock.", dir=directory)
+    if not isinstance(directory, int):
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            return file_system_clock(fd)
+        finally:
+            os.close(fd)
+    probe = temp_name("clock")
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600, dir_fd=directory)
     try:
         made = os.fstat(fd).st_mtime_ns
         here = time.time_ns()
     finally:
         os.close(fd)
-        os.unlink(probe)
+        os.unlink(probe, dir_fd=directory)
     return made - here
 
 
@@ -196,8 +203,12 @@ def _unchanged(root: Path, paths: list[str], recorded: bytes) -> bool:
 
 def load(root: Path) -> Snapshot | None:
     """The project's snapshot if every path it watched is unchanged, else None."""
+    # Sealed (a flipped byte discards it) and read without following a link.
+    data = state.unseal(state.read_state(root, SNAPSHOT_FILE))
+    if data is None:
+        return None
     try:
-        stored = marshal.loads((root / SNAPSHOT_FILE).read_bytes())
+        stored = marshal.loads(data)
         version, fingerprint, joined, recorded, payload = stored
         paths = joined.split("\0")
     except (OSError, ValueError, EOFError, TypeError, AttributeError):
@@ -226,17 +237,18 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
     be told apart from a later change, or is gone although the analysis read it.
     Best effort: a read-only project simply gets no snapshot.
     """
-    path = root / SNAPSHOT_FILE
     paths = list(dict.fromkeys(watched))
     try:
-        sigs = signatures(root, paths)
-        began += file_system_clock(path.parent)
-        if too_recent(sigs, began, paths, absent):
-            path.unlink(missing_ok=True)
-            return False
-        data = marshal.dumps((FORMAT, _fingerprint(), "\0".join(paths), sigs.tobytes(),
-                              snapshot._payload()))
-        atomic_write(path, data)
+        with state.directory(root, INDEX_DIR, create=True) as directory:
+            sigs = signatures(root, paths)
+            began += file_system_clock(directory)
+            if too_recent(sigs, began, paths, absent):
+                state.remove_at(directory, SNAPSHOT_NAME)
+                return False
+            data = marshal.dumps((FORMAT, _fingerprint(), "\0".join(paths), sigs.tobytes(),
+                                  snapshot._payload()))
+            state.remove_leftovers_at(directory, SNAPSHOT_NAME)
+            state.write_at(directory, SNAPSHOT_NAME, state.seal(data))
     except (OSError, ValueError):
         return False
     return True
@@ -245,6 +257,6 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
 def forget(root: Path) -> None:
     """Remove the project's snapshot, if any (best effort)."""
     try:
-        (root / SNAPSHOT_FILE).unlink()
+        state.remove_state(root, SNAPSHOT_FILE)
     except OSError:
         pass

@@ -1,14 +1,21 @@
 """doit tasks: one per artifact, with uptodate callables; failures as doit failure types."""
 from __future__ import annotations
 
+import atexit
+import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from doit.exceptions import InvalidDodoFile, TaskFailed
 
+from . import state
 from .build import FINDINGS, GENERATED, REFUSED, BuildState
 from .buildlock import hold_build_lock
 from .collector import resume_collector
 from .errors import CfsError
+from .index import INDEX_DIR
 from .names import SPEC, spec_of
 from .project import find_root
 from .session import stop_on_sigint
@@ -129,10 +136,69 @@ def _refused(status) -> bool:
     return MODIFIED in status.flags or UNTRACKED in status.flags
 
 
-def doit_config(extra: dict | None = None) -> dict:
-    """DOIT_CONFIG for cfs tasks: cfs's reporter, and independent work goes on after a failure."""
+def usable_state_file(root: Path) -> str:
+    """The file doit keeps its state in: .cfs/doit-state when it is cfs's own, whole and
+    writable; else that is said in one line and the run carries on.
+
+    doit reads the file whole (a damaged one stops every later run) and writes it by
+    opening its path (through a link, if one is put there). The manifest is the only
+    record cfs relies on, so a damaged, linked or odd state file is removed, and one
+    that cannot be replaced is left alone while doit keeps this run's state elsewhere.
+    A linked .cfs is not used either (the build then refuses it and says why).
+    """
+    try:
+        return _state_file_in(root)
+    except CfsError as exc:
+        problem = str(exc)
+    return _state_file_elsewhere(problem)
+
+
+def _state_file_in(root: Path) -> str:
+    """usable_state_file inside .cfs; raises CfsError when .cfs is a link."""
+    path = os.path.join(root, STATE_FILE)
+    with state.directory(root, INDEX_DIR, create=True) as fd:
+        name = STATE_FILE.rsplit("/", 1)[1]
+        problem = state.is_link_or_odd(fd, name)
+        if problem is None:
+            data = state.read_at(fd, name)
+            if data is not None and not _whole(data):
+                problem = "empty" if not data.strip() else \
+                    "not whole JSON (cut short by a kill, or damaged)"
+            elif data is not None and not os.access(name, os.W_OK, dir_fd=fd):
+                problem = "not writable"
+        if problem is None and os.access(".", os.W_OK, dir_fd=fd):
+            return path
+        if problem is not None and state.remove_at(fd, name):
+            state.notice(f"discarded {STATE_FILE}: it was {problem}; "
+                         "doit starts a new one (the manifest is cfs's only record)")
+            return path
+    return _state_file_elsewhere(problem or "its directory is not writable")
+
+
+def _state_file_elsewhere(problem: str) -> str:
+    """A temporary state file for this run (removed when the process ends)."""
+    elsewhere = tempfile.mkdtemp(prefix="cfs-doit-")
+    atexit.register(shutil.rmtree, elsewhere, True)
+    state.notice(f"cannot use {STATE_FILE} ({problem}); "
+                 "doit keeps this run's state in a temporary file")
+    return os.path.join(elsewhere, "doit-state")
+
+
+def _whole(data: bytes) -> bool:
+    """The state file parses as doit's JSON backend wrote it (a dict)."""
+    try:
+        return isinstance(json.loads(data), dict)
+    except ValueError:
+        return False
+
+
+def doit_config(extra: dict | None = None, root: Path | None = None) -> dict:
+    """doit's settings for a project (``root``, default the current directory, where doit
+    runs): state file (usable_state_file), backend, cfs's reporter, and independent work
+    goes on after a failure."""
     from .progress import ProgressReporter
-    config = {"dep_file": STATE_FILE, "backend": BACKEND, "reporter": ProgressReporter,
+    dep_file = usable_state_file(Path.cwd() if root is None else root)
+    config = {"dep_file": dep_file, "backend": BACKEND, "reporter": ProgressReporter,
               "verbosity": 0, "continue": True}
     config.update(extra or {})
     return config

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import parallel
 from .errors import ERROR, WARNING, Finding
-from .files import UnreadableFile, decode, normalize_text, read_all
+from .files import UnreadableFile, decode, normalize_text, read_all, read_inside
 from .hashing import content_digest
 from .index import Index, content_key
 from .names import TREE_DIR, parent_of, spec_name
@@ -152,7 +152,12 @@ class Tree:
 
 def _read_doc(root: Path, name: str, rel: str) -> tuple[NodeDoc, bytes | None]:
     try:
-        data = read_all(f"{root}/{rel}")
+        data = read_inside(os.path.realpath(root), rel)
+        if data is None:
+            raise FileNotFoundError(2, "No such file or directory")
+    except UnreadableFile as exc:
+        finding = Finding(name, "unreadable", f"cannot read: {exc.reason}", rel, None)
+        return NodeDoc(name, rel, findings=(finding,)), None
     except OSError as exc:
         finding = Finding(name, "unreadable", f"cannot read: {exc.strerror or exc}", rel, None)
         return NodeDoc(name, rel, findings=(finding,)), None
@@ -168,22 +173,30 @@ def _parse_bytes(name: str, rel: str, data: bytes) -> NodeDoc:
 
 
 def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
-                kept: dict[str, bytes], rels: list[str], here: bool) -> list:
+                kept: dict[str, bytes], rels: list[str], here: bool,
+                real_root: str | None = None) -> list:
     """For each node directory, what its _node.md yields, from the index or parsed.
 
     In this process (``here``) that is the NodeInfo itself, with the bytes and any
     parse kept in ``kept`` and ``docs``. In a child process it is the marshal-able
     (key, summary, unreadable reason); an index hit sends no summary: the parent
     finds it in its own copy of the index.
+    ``real_root``: when the walk met a link, each file is read only if it resolves
+    inside this (files.read_inside); otherwise the walk has proved there is none.
     """
     out: list = []
     for rel in rels:
         name = spec_name(rel)
         file = f"{TREE_DIR}/{rel}/{NODE_FILE}"
         try:
-            data = read_all(f"{root}/{file}")
-        except OSError as exc:
-            reason = f"cannot read: {exc.strerror or exc}"
+            if real_root is None:
+                data = read_all(f"{root}/{file}")
+            else:
+                data = read_inside(real_root, file)
+                if data is None:
+                    raise FileNotFoundError(2, "No such file or directory")
+        except (OSError, UnreadableFile) as exc:
+            reason = f"cannot read: {getattr(exc, 'reason', None) or exc.strerror or exc}"
             if here:
                 doc = docs[name] = NodeDoc(name, file, findings=(Finding(
                     name, "unreadable", reason, file, None),))
@@ -232,8 +245,8 @@ def _scan(root: Path, index: Index | None, docs: dict[str, NodeDoc],
     the subtrees still to walk are split with a second process (parallel.in_two).
     """
     base = root / TREE_DIR
-    if mounts_below(base):
-        raise NeedsGuard
+    if mounts_below(base) or os.path.islink(base):
+        raise NeedsGuard  # a linked tree: each file is checked to lie inside the project
     with_node: list[str] = []
     without: list[str] = []
     pending = deque([("", os.fspath(base))])
@@ -270,7 +283,8 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
         docs.clear()
         kept.clear()
         node_dirs, bare_dirs = walk_guarded(base)
-        results = dict(zip(node_dirs, _read_nodes(root, index, docs, kept, node_dirs, True)))
+        results = dict(zip(node_dirs, _read_nodes(root, index, docs, kept, node_dirs, True,
+                                                  os.path.realpath(root))))
     findings: list[Finding] = []
     for rel in bare_dirs:
         findings.append(Finding(spec_name(rel), "missing_node_md", "subdirectory has no "

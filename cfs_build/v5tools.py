@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .artifacts import write_artifact
+from .artifacts import settle_pending, write_artifact
 from .cache import Cache
 from .document import render_document
 from .errors import CfsError
@@ -210,6 +210,7 @@ def accept(where: Path | str | Project, logical_name: str) -> str:
     checksum = b64(digest)
     name = artifact_of(node)
     try:
+        settle_pending(project.root)  # a crash's finished writes are recorded first
         with update_manifest(project.root) as entries:
             entry = entries.get(name)
             if entry is not None and entry.checksum == checksum and entry.chain == chain.hash:

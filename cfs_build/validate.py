@@ -6,7 +6,7 @@ import os
 
 from .chain import Resolver, safe_relpath
 from .errors import ERROR, WARNING, Finding
-from .files import UnreadableFile
+from .files import NotRegular, Outside, UnreadableFile
 from .outputs import output_problem, output_rel, place_problem
 from .names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, is_within, parent_of, parse_name,
                     references, spec_of)
@@ -146,25 +146,35 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
     rel = safe_relpath(written)
     if rel is None:
         return out + bad(f"references an EXTERNAL path outside the project: {raw}")
-    if not _openable(resolver, rel):
-        return out + bad(f"references unreadable EXTERNAL file: {raw} (no such file, or it "
-                         "cannot be opened)")
+    try:
+        problem = _open_problem(resolver, rel)
+    except Outside as exc:
+        return out + bad(f"entry {raw} {exc.reason}: name a file inside the project")
+    if problem is not None:
+        return out + bad(f"references unreadable EXTERNAL file: {raw} ({problem})")
     return out
 
 
-def _openable(resolver: Resolver, rel: str) -> bool:
-    """Whether the project file ``rel`` can be opened for reading, as v5 asks: a
-    directory can, so can a file that is not UTF-8 (its chain is another matter)."""
+def _open_problem(resolver: Resolver, rel: str) -> str | None:
+    """Why the project file ``rel`` cannot be opened for reading, or None when it can,
+    as v5 asks: a directory can, so can a file that is not UTF-8 (its chain is another
+    matter). Raises Outside for a link out of the project: that is never opened."""
     try:
-        return resolver.file_digest(rel) is not None
+        if resolver.file_digest(rel) is not None:
+            return None
+        return "no such file"
+    except Outside:
+        raise
+    except NotRegular as exc:
+        # v5 opens a directory fine; on a FIFO it would wait for a writer forever.
+        return None if exc.kind == "directory" else exc.reason
     except UnreadableFile:
         pass
     try:
-        # Non-blocking: opening a FIFO for reading would wait for a writer.
-        os.close(os.open(f"{resolver.root}/{rel}", os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)))
-    except OSError:
-        return False
-    return True
+        os.close(os.open(f"{resolver.root}/{rel}", os.O_RDONLY | os.O_NONBLOCK))
+    except OSError as exc:
+        return exc.strerror or "it cannot be opened"
+    return None
 
 
 def _variants(info: NodeInfo) -> list[Finding]:

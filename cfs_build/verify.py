@@ -10,9 +10,9 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import state
 from .config import VerifyEntry
 from .errors import CfsError
-from .files import atomic_write
 from .index import INDEX_DIR
 from .names import ARTIFACT, SPEC, artifact_of, references, spec_of
 from .project import Project
@@ -206,7 +206,7 @@ def record(project: Project, results: list[EntryResult]) -> None:
     data = {"time": time.time(), "passed": all(r.passed for r in results),
             "artifacts": {s.name: [s.chain, s.checksum] for s in statuses},
             "results": [{**asdict(r), "passed": r.passed} for r in results]}
-    atomic_write(project.root / RECORD, json.dumps(data, indent=1).encode("utf-8"))
+    state.write_state(project.root, RECORD, json.dumps(data, indent=1).encode("utf-8"))
 
 
 def _recorded_checksum(pair) -> str | None:
@@ -217,7 +217,7 @@ def _recorded_checksum(pair) -> str | None:
 def verification(project: Project, statuses=None) -> dict:
     """Whether the current artifacts are the ones the last verification ran on."""
     try:
-        data = json.loads((project.root / RECORD).read_text(encoding="utf-8"))
+        data = json.loads(state.read_state(project.root, RECORD) or b"")
         recorded = data["artifacts"]
         failing = sorted({f["test_node"] for r in data["results"]
                           for f in r["failures"] if f.get("test_node")})

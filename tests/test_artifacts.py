@@ -221,12 +221,13 @@ def test_settle_discards_a_journal_whose_file_is_gone(root, monkeypatch):
 
 def test_settle_discards_garbage_journals(root):
     (root / PENDING).mkdir(parents=True)
-    (root / PENDING / "a.json").write_text("{not json")
-    (root / PENDING / "b.json").write_text('{"name": "ARTIFACT/leaf"}')
-    (root / PENDING / "c.json").write_text('{"name": "ARTIFACT/leaf", "path": "../x", '
-                                           '"checksum": "x", "chain": "y"}')
+    (root / PENDING / ("a" * 40 + ".json")).write_text("{not json")
+    (root / PENDING / ("b" * 40 + ".json")).write_text('{"name": "ARTIFACT/leaf"}')
+    (root / PENDING / ("c" * 40 + ".json")).write_text(
+        '{"name": "ARTIFACT/leaf", "path": "../x", "checksum": "x", "chain": "y"}')
+    (root / PENDING / "mine.json").write_text("{}")  # not a name cfs makes: left alone
     assert settle_pending(root) == []
-    assert journals(root) == []
+    assert journals(root) == ["mine.json"]
 
 
 def test_settle_without_journals_does_not_touch_the_manifest(root):

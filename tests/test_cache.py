@@ -185,9 +185,12 @@ def test_cfs_cache_reconstruct_then_prune(tree):
     assert Cache(root).load_chain(leaf.hash).entries == tuple(
         (p.label, p.content_hash) for p in leaf.positions)
     Cache(root).store(project.resolver, other)  # e.g. left over from an earlier build
-    stray = root / CACHE / ".content" / ".stray"
+    stray = root / CACHE / ".content" / (".stray" + "x" * 22)  # named as cfs names them
     stray.write_text("no chain names this\n")
+    foreign = root / CACHE / ".content" / ".stray"  # not a name cfs makes: never deleted
+    foreign.write_text("someone else's\n")
     out = cfs(root, "cache", "prune")
     assert "removed 1 chain(s) and 2 content file(s)" in out  # other's agent text and stray
     assert listing(root, ".chains") == {f".{leaf.hash}"}
-    assert listing(root, ".content") == {f".{p.content_hash}" for p in leaf.positions}
+    assert listing(root, ".content") == {f".{p.content_hash}" for p in leaf.positions} | {
+        ".stray"}

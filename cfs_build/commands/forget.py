@@ -1,6 +1,7 @@
 """`cfs forget NAME`: remove orphaned manifest entries (under the lock, never by hand)."""
 from __future__ import annotations
 
+from ..artifacts import settle_pending
 from ..errors import CfsError
 from ..manifest import update_manifest
 from ..names import SPEC, artifact_of
@@ -31,6 +32,7 @@ def run(args, project: Project) -> int:
         return 0
     if not wanted:
         raise CfsError("nothing to forget: name an orphan or pass --orphans", exit_code=3)
+    settle_pending(project.root)  # a crash's finished writes are recorded first
     with update_manifest(project.root) as entries:
         for name in wanted:
             entries.pop(name, None)

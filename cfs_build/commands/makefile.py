@@ -1,12 +1,16 @@
 """`cfs makefile`: a GNU make fragment so an existing Makefile can depend on generated files."""
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import sys
 from pathlib import Path
 
 from ..chain import safe_relpath
 from ..errors import CfsError
 from ..files import atomic_write
+from ..names import TREE_DIR
 from ..project import Project
 
 HELP = "print a GNU make fragment to include (outputs as targets, cfs and cfs-verify)"
@@ -81,6 +85,45 @@ def fragment(project: Project, name: str = "cfs.mk") -> str:
     return TEMPLATE.format(name=name, outputs=joined, tree="code-from-spec")
 
 
+HEADER = TEMPLATE.split("\n", 1)[0]
+
+
+def _may_write(project: Project, target: Path) -> None:
+    """Refuse (CfsError) to replace anything but an earlier fragment, or to make a
+    directory outside the project."""
+    root = str(project.root)
+    parent = Path(os.path.abspath(target.parent))
+    existing = parent
+    while not os.path.lexists(existing):
+        existing = existing.parent
+    real_parent = os.path.realpath(existing)
+    inside = real_parent == root or real_parent.startswith(root + "/")
+    if existing != parent and not inside:
+        raise CfsError(f"{parent} does not exist; cfs makefile makes directories only inside "
+                       "the project: create it first or write the fragment elsewhere")
+    tree = os.path.join(root, TREE_DIR)
+    if inside and (real_parent == tree or real_parent.startswith(tree + "/")):
+        raise CfsError(f"{target} is inside {TREE_DIR}/, where the specs and the manifest "
+                       "live; write the fragment elsewhere (e.g. cfs.mk at the root)")
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        what = "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+        raise CfsError(f"{target} is {what}; cfs makefile replaces only a fragment it wrote "
+                       "itself: remove it or choose another name") from None
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        head = os.read(fd, len(HEADER) + 1) if regular else b""
+    finally:
+        os.close(fd)
+    if head.decode("utf-8", "replace") != HEADER + "\n":
+        raise CfsError(f"{target} exists and is not a fragment written by cfs makefile (its "
+                       f"first line is not {HEADER!r}); nothing was written. Remove it or "
+                       "choose another name")
+
+
 def run(args, project: Project) -> int:
     name = Path(args.output).name if args.output else "cfs.mk"
     text = fragment(project, name)
@@ -88,6 +131,7 @@ def run(args, project: Project) -> int:
         target = Path(args.output)
         if not target.is_absolute():
             target = Path.cwd() / target
+        _may_write(project, target)
         # Always rewrite: make compares the fragment's mtime with the specs'.
         atomic_write(target, text.encode("utf-8"))
         print(f"wrote {target}", file=sys.stderr)
