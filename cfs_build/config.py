@@ -12,66 +12,37 @@ from .errors import CfsError
 
 CONFIG_FILE = "cfs.toml"
 
-# key -> (python types accepted, description); each generator kind declares its own keys.
-_RUN = {
-    "timeout": ((int, float), "seconds one generation (one attempt) may take"),
-    "max_concurrency": ((int,), "generations this backend runs at once"),
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: accepted types, its meaning (for messages) and its limits.
+
+    Each generator backend declares its own keys (its class's KEYS); ``strings``: for a
+    list, how to say it must be made of strings ("a list of strings"). ``zero_ok``: 0 is
+    meaningful; for other numbers it would time out at once or, for a semaphore,
+    silently mean "no limit". ``most``: beyond it a value is a typo, not a wish (and the
+    OS's own waits overflow).
+    """
+
+    types: tuple[type, ...]
+    meaning: str
+    required: bool = False
+    strings: str | None = None
+    min_items: int = 0
+    zero_ok: bool = False
+    most: float | None = None
+
+
+COMMON_KEYS = {
+    "kind": Key((str,), "which generator to use"),
+    "fresh": Key((bool,), "generate from the chain alone, without the existing file"),
 }
-_RETRY = {
-    "max_attempts": ((int,), "how often one generation is tried on overload, rate limit, "
-                             "5xx or timeout"),
-    "retry_delay": ((int, float), "seconds to wait before the first retry (doubles each time)"),
-}
-_API = {
-    "model": ((str,), "the model name, e.g. \"claude-sonnet-4-5\""),
-    "base_url": ((str,), "the API's address, e.g. \"http://127.0.0.1:8000/v1\""),
-    "api_key_env": ((str,), "the environment variable holding the API key"),
-    "temperature": ((int, float), "the sampling temperature"),
-    "input_usd_per_mtok": ((int, float), "US dollars per million input tokens"),
-    "output_usd_per_mtok": ((int, float), "US dollars per million output tokens"),
-    **_RUN, **_RETRY,
-}
-GENERATOR_KEYS: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
-    "command": {
-        "command": ((list,), "the program and its arguments, e.g. [\"python3\", \"gen.py\"]"),
-        **_RUN,
-    },
-    "claude-code": {
-        "executable": ((str,), "the Claude Code program (default: claude on PATH)"),
-        "model": ((str,), "the model, e.g. \"sonnet\" or a full model name"),
-        "extra_args": ((list,), "more arguments for claude, e.g. [\"--fallback-model\", "
-                                "\"haiku\"]"),
-        "bare": ((bool,), "pass --bare (default: when ANTHROPIC_API_KEY is set)"),
-        **_RUN, **_RETRY,
-    },
-    "anthropic": {
-        "max_tokens": ((int,), "the most tokens one reply may have"),
-        **_API,
-    },
-    "openai": {
-        "max_tokens": ((int,), "the most tokens one reply may have (sent as max_tokens)"),
-        "max_completion_tokens": ((int,), "the most tokens one reply may have (sent as "
-                                          "max_completion_tokens)"),
-        **_API,
-    },
-}
-COMMON_KEYS = {"kind": ((str,), "which generator to use"),
-               "fresh": ((bool,), "generate from the chain alone, without the existing file")}
-REQUIRED = {"command": ("command",), "anthropic": ("model",), "openai": ("model",)}
-LISTS_OF_STRINGS = {"command": "a non-empty list of strings", "extra_args": "a list of strings"}
-# Zero is meaningful for these; for every other number it would time out at once or,
-# for a semaphore, silently mean "no limit".
-ZERO_ALLOWED = {"temperature", "retry_delay", "input_usd_per_mtok", "output_usd_per_mtok"}
-# Beyond these a value is a typo, not a wish (and the OS's own waits overflow).
-MAXIMUM = {"timeout": 7 * 24 * 3600, "retry_delay": 3600, "max_attempts": 100,
-           "max_concurrency": 10_000}
 
 
 VERIFY_KEYS = {
-    "name": ((str,), "a short name for this test run"),
-    "command": ((list,), "the test command, e.g. [\"python3\", \"-m\", \"pytest\", \"-q\"]"),
-    "outputs": ((list,), "globs of the generated test files it runs, e.g. [\"tests/**/*.py\"]"),
-    "timeout": ((int, float), "seconds the run may take"),
+    "name": Key((str,), "a short name for this test run"),
+    "command": Key((list,), "the test command, e.g. [\"python3\", \"-m\", \"pytest\", \"-q\"]"),
+    "outputs": Key((list,), "globs of the generated test files it runs, e.g. [\"tests/**/*.py\"]"),
+    "timeout": Key((int, float), "seconds the run may take", most=7 * 24 * 3600),
 }
 
 
@@ -140,33 +111,35 @@ def _unknown(where: str, key: str, known, src: _Source) -> CfsError:
                      f"{', '.join(sorted(known))}; fix or remove it", where + key)
 
 
-def _check(table: dict, allowed: dict, where: str, src: _Source) -> None:
-    for key, value in table.items():
-        if key not in allowed:
-            raise _unknown(f"{where}.", key, allowed, src)
-        types, meaning = allowed[key]
-        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-            raise src.error(f"{where}.{key} must be {meaning}; got {type(value).__name__}",
-                            f"{where}.{key}")
+def _check(table: dict, allowed: dict[str, Key], where: str, src: _Source) -> None:
+    for name, value in table.items():
+        if name not in allowed:
+            raise _unknown(f"{where}.", name, allowed, src)
+        key = allowed[name]
+        if (isinstance(value, bool) and bool not in key.types) or \
+                not isinstance(value, key.types):
+            raise src.error(f"{where}.{name} must be {key.meaning}; got {type(value).__name__}",
+                            f"{where}.{name}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            _check_number(f"{where}.{key}", key, value, meaning, src)
+            _check_number(f"{where}.{name}", key, value, src)
+        if key.strings is not None and (len(value) < key.min_items or
+                                        not all(isinstance(part, str) for part in value)):
+            raise src.error(f"{where}.{name} must be {key.strings}", f"{where}.{name}")
         for text in value if isinstance(value, list) else [value]:
             if isinstance(text, str) and "\0" in text:
                 # No program argument, path or name can hold one; the OS would refuse it
                 # at the first generation instead of here.
-                raise src.error(f"{where}.{key} contains a NUL character (\\u0000); remove "
-                                "it", f"{where}.{key}")
+                raise src.error(f"{where}.{name} contains a NUL character (\\u0000); remove "
+                                "it", f"{where}.{name}")
 
 
-def _check_number(name: str, key: str, value: int | float, meaning: str,
-                  src: _Source) -> None:
-    bound = "not below 0" if key in ZERO_ALLOWED else "above 0"
-    most = MAXIMUM.get(key)
-    if most is not None:
-        bound += f" and at most {most:g}"
-    if not math.isfinite(value) or value < 0 or (value == 0 and key not in ZERO_ALLOWED) \
-            or (most is not None and value > most):
-        raise src.error(f"{name} must be {meaning}, a number {bound}; got {value}", name)
+def _check_number(name: str, key: Key, value: int | float, src: _Source) -> None:
+    bound = "not below 0" if key.zero_ok else "above 0"
+    if key.most is not None:
+        bound += f" and at most {key.most:g}"
+    if not math.isfinite(value) or value < 0 or (value == 0 and not key.zero_ok) \
+            or (key.most is not None and value > key.most):
+        raise src.error(f"{name} must be {key.meaning}, a number {bound}; got {value}", name)
 
 
 def load_config(root: Path) -> Config:
@@ -194,30 +167,28 @@ def load_config(root: Path) -> Config:
 
 
 def _generator(table: dict, where: str, src: _Source) -> dict:
+    from .generators import BACKENDS, backend_class  # backends declare their own keys
+
     generator = table["generator"]
     prefix = f"{where}.generator" if where else "generator"
     if not isinstance(generator, dict):
         raise src.error(f"{prefix} must be a table: [generator]", prefix)
     kind = generator.get("kind")
     if kind is None:
-        raise src.error(f"{prefix}.kind is missing (one of: {', '.join(GENERATOR_KEYS)})",
-                        prefix)
-    if not isinstance(kind, str) or kind not in GENERATOR_KEYS:
+        raise src.error(f"{prefix}.kind is missing (one of: {', '.join(BACKENDS)})", prefix)
+    if not isinstance(kind, str) or kind not in BACKENDS:
         raise src.error(f"{prefix}.kind = {kind!r} is not a known generator (known: "
-                        f"{', '.join(GENERATOR_KEYS)})", f"{prefix}.kind")
-    _check(generator, {**COMMON_KEYS, **GENERATOR_KEYS[kind]}, prefix, src)
-    for key in REQUIRED.get(kind, ()):
-        if key not in generator:
-            raise src.error(f"{prefix}.{key} is missing (the {kind} generator needs it)",
+                        f"{', '.join(BACKENDS)})", f"{prefix}.kind")
+    backend = backend_class(kind)
+    _check(generator, {**COMMON_KEYS, **backend.KEYS}, prefix, src)
+    for name, key in backend.KEYS.items():
+        if key.required and name not in generator:
+            raise src.error(f"{prefix}.{name} is missing (the {kind} generator needs it)",
                             prefix)
-    for key, meaning in LISTS_OF_STRINGS.items():
-        value = generator.get(key)
-        if value is not None and (not all(isinstance(part, str) for part in value)
-                                  or (key == "command" and not value)):
-            raise src.error(f"{prefix}.{key} must be {meaning}", f"{prefix}.{key}")
-    if "max_tokens" in generator and "max_completion_tokens" in generator:
-        raise src.error(f"{prefix}: set max_tokens or max_completion_tokens, not both",
-                        f"{prefix}.max_completion_tokens")
+    for first, second in backend.EXCLUSIVE:
+        if first in generator and second in generator:
+            raise src.error(f"{prefix}: set {first} or {second}, not both",
+                            f"{prefix}.{second}")
     return dict(generator)
 
 

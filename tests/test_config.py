@@ -280,3 +280,30 @@ def test_errors_name_the_line_of_the_key_and_what_to_do(root, text, line, wanted
     exc = error(root, text)
     assert exc.line == line and wanted in exc.message, (exc.line, exc.message)
     assert str(exc).startswith(f"cfs.toml:{line}: ")
+
+
+# -- each backend declares its own keys ----------------------------------------------------
+
+def test_every_backend_declares_its_keys_and_load_config_asks_it(root, monkeypatch):
+    from cfs_build.config import Key
+    from cfs_build.generators import BACKENDS, backend_class
+    for kind in BACKENDS:
+        keys = backend_class(kind).KEYS
+        assert keys and all(isinstance(key, Key) and key.meaning for key in keys.values())
+    # A new backend is known to the configuration by its class alone.
+    monkeypatch.setitem(BACKENDS, "echo", "command:CommandGenerator")
+    (root / "cfs.toml").write_text('[generator]\nkind = "echo"\ncommand = ["cat"]\n'
+                                   'timout = 3\n')
+    with pytest.raises(CfsError) as caught:
+        load_config(root)
+    assert "unknown key generator.timout: did you mean timeout?" in str(caught.value)
+    assert caught.value.line == 4
+
+
+def test_exclusive_keys_come_from_the_backend(root):
+    (root / "cfs.toml").write_text('[generator]\nkind = "openai"\nmodel = "m"\n'
+                                   'max_tokens = 5\nmax_completion_tokens = 5\n')
+    with pytest.raises(CfsError) as caught:
+        load_config(root)
+    assert "set max_tokens or max_completion_tokens, not both" in str(caught.value)
+    assert caught.value.line == 5

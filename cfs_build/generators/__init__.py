@@ -67,7 +67,8 @@ class Generator(Protocol):
         """
 
 
-# kind -> "module:Class"; adding a backend is one module and one line here.
+# kind -> "module:Class"; adding a backend is one module (its class declares its
+# configuration keys as KEYS) and one line here.
 BACKENDS = {
     "command": "command:CommandGenerator",
     "claude-code": "claude_code:ClaudeCodeGenerator",
@@ -84,9 +85,13 @@ def make_generator(config: Config) -> Generator:
                        "(see the README, section Generators)", file="cfs.toml")
     if kind not in BACKENDS:
         raise CfsError(f"generator kind {kind!r} is not available", file=config.source)
+    return backend_class(kind).from_config(config.generator, config.root)
+
+
+def backend_class(kind: str) -> type:
+    """The class of a backend in BACKENDS (its module is imported only now)."""
     module, name = BACKENDS[kind].split(":")
-    backend = getattr(import_module(f"{__name__}.{module}"), name)
-    return backend.from_config(config.generator, config.root)
+    return getattr(import_module(f"{__name__}.{module}"), name)
 
 
 @lru_cache(maxsize=1)

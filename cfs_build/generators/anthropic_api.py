@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+from ..config import Key
 from . import GenerationFailed, Outcome, system_prompt
+from .keys import API
 from .sdk import ApiGenerator, api_key, load_sdk, translate
 
 DEFAULT_MAX_TOKENS = 16000
@@ -13,6 +16,9 @@ DEFAULT_MAX_TOKENS = 16000
 @dataclass
 class AnthropicGenerator(ApiGenerator):
     """Our system prompt, the document as the one user message, one text reply back."""
+
+    KEYS: ClassVar[dict[str, Key]] = {
+        "max_tokens": Key((int,), "the most tokens one reply may have"), **API}
 
     max_tokens: int = DEFAULT_MAX_TOKENS
     temperature: float | None = None

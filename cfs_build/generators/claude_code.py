@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from ..config import Key
 from ..errors import CfsError
 from . import GenerationFailed, Outcome, Usage, system_prompt
+from .keys import RETRY, RUN
 from .process import TimedOut, run_confined, stderr_tail
 from .program import missing_program
 from .retry import RETRY_STATUS, Retryable, RetryPolicy, with_retries
@@ -59,6 +61,15 @@ class ClaudeCodeGenerator:
     """
 
     SENDS_PROMPT: ClassVar[bool] = True
+    KEYS: ClassVar[dict[str, Key]] = {
+        "executable": Key((str,), "the Claude Code program (default: claude on PATH)"),
+        "model": Key((str,), "the model, e.g. \"sonnet\" or a full model name"),
+        "extra_args": Key((list,), "more arguments for claude, e.g. [\"--fallback-model\", "
+                                   "\"haiku\"]", strings="a list of strings"),
+        "bare": Key((bool,), "pass --bare (default: when ANTHROPIC_API_KEY is set)"),
+        **RUN, **RETRY,
+    }
+    EXCLUSIVE: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     executable: str
     model: str | None = None

@@ -4,9 +4,12 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
+from ..config import Key
 from . import GenerationFailed, Outcome
+from .keys import RUN
 from .process import run_confined, stderr_tail
 from .program import check_command
 
@@ -32,6 +35,13 @@ def _anchor(command: list[str], root: Path | None) -> list[str]:
 @dataclass
 class CommandGenerator:
     """Runs ``command`` in a fresh empty directory outside the project, document on stdin."""
+
+    KEYS: ClassVar[dict[str, Key]] = {
+        "command": Key((list,), "the program and its arguments, e.g. [\"python3\", \"gen.py\"]",
+                       required=True, strings="a non-empty list of strings", min_items=1),
+        **RUN,
+    }
+    EXCLUSIVE: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     command: list[str]
     timeout: float = 600.0

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+from ..config import Key
 from . import GenerationFailed, Outcome, system_prompt
+from .keys import API
 from .sdk import ApiGenerator, api_key, load_sdk, translate
 
 # Local servers (vLLM, Ollama, llama.cpp, LM Studio) ignore the key, but the SDK wants one.
@@ -14,6 +17,15 @@ PLACEHOLDER_KEY = "unused"
 @dataclass
 class OpenAIGenerator(ApiGenerator):
     """A system and a user message, one choice back; token limits only when configured."""
+
+    KEYS: ClassVar[dict[str, Key]] = {
+        "max_tokens": Key((int,), "the most tokens one reply may have (sent as max_tokens)"),
+        "max_completion_tokens": Key((int,), "the most tokens one reply may have (sent as "
+                                             "max_completion_tokens)"),
+        **API,
+    }
+    # OpenAI's newer models take max_completion_tokens; most local servers max_tokens.
+    EXCLUSIVE: ClassVar[tuple[tuple[str, str], ...]] = (("max_tokens", "max_completion_tokens"),)
 
     limits: dict | None = None
     temperature: float | None = None

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 from importlib import import_module
 
+from ..config import Key
 from ..errors import CfsError
 from . import GenerationFailed, Outcome, Usage
+from .keys import API
 from .retry import RETRY_STATUS, Retryable, RetryPolicy, retry_after, with_retries
 
 DEFAULT_TIMEOUT = 600.0
@@ -57,6 +59,8 @@ class ApiGenerator(ABC):
     """One model behind an HTTP API: subclasses make one attempt, this class retries it."""
 
     SENDS_PROMPT: ClassVar[bool] = True
+    KEYS: ClassVar[dict[str, Key]] = API
+    EXCLUSIVE: ClassVar[tuple[tuple[str, str], ...]] = ()
     model: str
     client: object
     sdk: object
