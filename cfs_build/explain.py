@@ -5,8 +5,10 @@ import difflib
 from dataclasses import dataclass, replace
 
 from .cache import CACHE, Cache
+from .chain import safe_relpath
+from .names import spec_of
 from .project import Project, Report
-from .status import INVALID, MISSING, MODIFIED, STALE, UNTRACKED, ArtifactStatus
+from .status import INVALID, MISSING, MODIFIED, ORPHAN, STALE, UNTRACKED, ArtifactStatus, Orphan
 
 CHANGED, ADDED, REMOVED = "changed", "added", "removed"
 NO_HISTORY = (f"what changed is unknown: the chain it was made from is not in {CACHE}/ "
@@ -111,9 +113,41 @@ def with_reasons(project: Project, report: Report) -> Report:
     return replace(report, artifacts=artifacts)
 
 
+def orphan_reasons(project: Project, report: Report, orphan: Orphan) -> tuple[str, ...]:
+    """Why no node accounts for a manifest entry, and what to do.
+
+    Never "delete the file": the node may still mean to produce it (a misspelt key, a
+    moved directory), and a file that is gone cannot be accepted back.
+    """
+    node, path = spec_of(orphan.name), safe_relpath(orphan.path)
+    forget = f"`cfs forget {orphan.name}` drops the entry and leaves {orphan.path} as it is"
+    heir = next((s for s in report.artifacts if safe_relpath(s.path) == path), None)
+    if heir is not None:
+        adopt = f" (`cfs accept {heir.name}` records the file for it)" \
+            if UNTRACKED in heir.flags else ""
+        return (f"{orphan.path} is now the output of {heir.name}{adopt}; {forget}",)
+    if node in project.node_names():
+        typos = [f"{f.location()}: {f.detail}" for f in report.findings
+                 if f.node == node and f.rule == "frontmatter_key"]
+        if typos:
+            return (f"{node} still exists but declares no output: " + "; ".join(typos),
+                    f"fix its frontmatter and the entry is its own again; if it should produce "
+                    f"nothing, {forget}")
+        return (f"{node} still exists but declares no output",
+                f"if it should still produce {orphan.path}, give it `output: {orphan.path}` "
+                f"again; if not, {forget}")
+    return (f"{node} no longer exists (deleted, renamed or moved)",
+            f"if another node should produce {orphan.path}, give it `output: {orphan.path}`; "
+            f"if none should, {forget}")
+
+
 def explain(project: Project, reference: str) -> Explanation:
     """Why ``reference`` (SPEC/x, ARTIFACT/x or an output path) stands where it does,
     with a unified diff of every chain entry that changed since its file was made."""
+    orphan = _orphan(project, reference)
+    if orphan is not None:
+        return Explanation(orphan.name, spec_of(orphan.name), orphan.path, (ORPHAN,),
+                           orphan_reasons(project, project.report(), orphan))
     status = project.status_of(reference)
     cache = Cache(project.root)
     changes: tuple[EntryChange, ...] | None = None
@@ -141,3 +175,15 @@ def _diff(project: Project, cache: Cache, status: ArtifactStatus, change: EntryC
                                  f"{change.label} (now)")
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of text\n"
                    for line in lines)
+
+
+def _orphan(project: Project, reference: str) -> Orphan | None:
+    """The orphan ``reference`` names (ARTIFACT/x, SPEC/x or its recorded path), if any."""
+    ref, report = reference.rstrip("/"), project.report()
+    path = safe_relpath(ref)
+    if any(safe_relpath(s.path) == path for s in report.artifacts):
+        return None  # the path of a current artifact: that one is meant
+    for orphan in report.orphans:
+        if ref in (orphan.name, spec_of(orphan.name)) or path == safe_relpath(orphan.path):
+            return orphan
+    return None

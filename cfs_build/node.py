@@ -1,6 +1,7 @@
 """Parsing one _node.md: frontmatter, the CommonMark section structure, and its blocks."""
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field, replace
 
 from .errors import ERROR, WARNING, Finding
@@ -9,6 +10,7 @@ from .names import normalize
 
 PUBLIC, AGENT, PRIVATE = "public", "agent", "private"
 SECTIONS = (PUBLIC, AGENT, PRIVATE)
+FRONTMATTER_KEYS = ("depends_on", "input", "output")
 
 # Parse errors: v5 cannot use a node with one of these (no chain through it, no status
 # of its own, FORMAT.md 4.5).
@@ -182,6 +184,7 @@ def _frontmatter(source: str, report: _Report) -> dict:
         report.add("malformed_frontmatter", "frontmatter must be a YAML mapping of keys "
                    "(depends_on, input, output)", 2)
         return {}
+    _unknown_keys(root, report)
     lines = {}
     for key_node, value_node in root.value:
         if isinstance(key_node.value, str):
@@ -209,6 +212,19 @@ def _frontmatter(source: str, report: _Report) -> dict:
         else:
             result[key] = (value, line)
     return result
+
+
+def _unknown_keys(root, report: _Report) -> None:
+    """Warn about keys v5 ignores: a misspelt `output` would silently make no artifact."""
+    for key_node, _ in root.value:
+        # Only scalars get here: a list or mapping as a key is already a YAML error.
+        if key_node.value not in FRONTMATTER_KEYS:
+            key = key_node.value
+            close = difflib.get_close_matches(key.lower(), FRONTMATTER_KEYS, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else \
+                "the keys are depends_on, input and output"
+            report.add("frontmatter_key", f"unknown frontmatter key {key!r}: {hint} (an unknown "
+                       "key is ignored)", key_node.start_mark.line + 2, WARNING)
 
 
 def _duplicate_key(root, yaml):

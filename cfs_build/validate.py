@@ -35,6 +35,11 @@ def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
         leaf = tree.is_leaf(name)
         if not leaf:
             findings.extend(_leaf_only(info))
+        elif info.has_agent and info.output is None:
+            findings.append(Finding(name, "agent_without_output", "this leaf has a # Agent "
+                                    "section but no output, so nothing is ever generated from "
+                                    "it; add 'output: PATH' to its frontmatter", info.file,
+                                    info.agent_line, WARNING))
         # Targets are checked on every node: only a non-leaf can name a descendant, and
         # moving such an entry to a leaf would not make a wrong target right.
         for raw, line in zip(info.depends_on, info.dep_lines):

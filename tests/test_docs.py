@@ -42,6 +42,10 @@ PLACEHOLDERS = {
 # Commands in a shell block that change nothing a later `cfs` line reads.
 HARMLESS = {"cd", "doit", "pip", "pytest", "mkdir", "dot", "jq", "less"}
 PARSER = MarkdownIt("commonmark")
+# The README's "Your first project" is not shipped: its lines are checked by running the
+# whole section (test_first_project_runs_as_shown), not against an example.
+FIRST_PROJECT = Path("<the README's first project>")
+FIRST_SECTION = "Your first project"
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,20 @@ def all_blocks() -> list[Block]:
     return [b for path in DOCS for b in blocks(path)]
 
 
+def section_blocks(path: Path, heading: str) -> list[Block]:
+    """The fenced blocks under the ``## heading`` of ``path``, in order."""
+    tokens = PARSER.parse(path.read_text(encoding="utf-8"))
+    heads = [(t.map[0], tokens[i + 1].content) for i, t in enumerate(tokens)
+             if t.type == "heading_open" and t.tag == "h2"]
+    start = next(line for line, text in heads if text == heading)
+    end = min([line for line, _ in heads if line > start], default=1 << 30)
+    return [b for b in blocks(path) if start < b.line <= end]
+
+
+def first_project_lines() -> set[int]:
+    return {b.line for b in section_blocks(REPO / "README.md", FIRST_SECTION)}
+
+
 def shell_lines(text: str) -> list[str]:
     return text.replace("\\\n", " ").splitlines()
 
@@ -92,7 +110,9 @@ def commands_of(where: str, text: str, project: Path | None) -> list[Command]:
     found, changed = [], False
     for line in shell_lines(text):
         for words in segments(line):
-            if words[0] == "cd" and len(words) > 1:
+            if words[0] == "cd" and len(words) > 1 and project == FIRST_PROJECT:
+                pass  # the walkthrough's own directory
+            elif words[0] == "cd" and len(words) > 1:
                 target = (REPO / words[1]).resolve()
                 project = target if (target / "code-from-spec").is_dir() else None
             elif words[0] == "cfs":
@@ -113,8 +133,11 @@ def subcommand(argv: tuple[str, ...]) -> str | None:
 
 
 def doc_commands() -> list[Command]:
+    walkthrough = first_project_lines()
     return [c for b in all_blocks() if b.info in SHELL
-            for c in commands_of(f"{b.doc}:{b.line}", b.text, PAYMENTS)]
+            for c in commands_of(f"{b.doc}:{b.line}", b.text, FIRST_PROJECT
+                                 if b.doc == "README.md" and b.line in walkthrough
+                                 else PAYMENTS)]
 
 
 def help_commands() -> list[Command]:
@@ -152,6 +175,8 @@ def looks_like_path(word: str) -> bool:
 def problems_with(command: Command) -> list[str]:
     """What the line names that its project does not have."""
     project = project_of(command)
+    if project == FIRST_PROJECT:
+        return []  # run for real by test_first_project_runs_as_shown
     named = [w for w in arguments(command.argv)
              if w not in PLACEHOLDERS and not w.isupper() and
              (w.startswith(("SPEC/", "ARTIFACT/", "EXTERNAL/")) or looks_like_path(w))]
@@ -244,7 +269,8 @@ def copies(tmp_path_factory):
 def test_read_only_lines_run_as_shown(copies):
     ran = 0
     for command in doc_commands() + help_commands():
-        if subcommand(command.argv) not in READ_ONLY or command.after_change:
+        if subcommand(command.argv) not in READ_ONLY or command.after_change or \
+                command.project == FIRST_PROJECT:
             continue
         code, out, err = run_cfs(copies(project_of(command)), command.argv)
         where = f"{command.where}: cfs {' '.join(command.argv)}"
@@ -464,3 +490,70 @@ def test_links_between_docs_lead_somewhere():
                         and anchor not in anchors(target):
                     broken.append(f"{path.relative_to(REPO)}: {href}")
     assert broken == []
+
+
+# -- the README's first project ---------------------------------------------------------------
+
+WALK_INIT = "mkdir hello && cd hello\n"
+# What differs from run to run: seconds, and the tokens a real model would spend.
+VARYING = [(re.compile(r"\(\d+\.\d s\)"), "(S s)"), (re.compile(r"in \d+\.\d s"), "in S s"),
+           (re.compile(r"tokens \d+ in / \d+ out"), "tokens N in / N out")]
+
+
+def steady(text: str) -> list[str]:
+    for pattern, fixed in VARYING:
+        text = pattern.sub(fixed, text)
+    return sorted(text.splitlines())  # parallel generations finish in either order
+
+
+def written_file(block: Block, source: str) -> str:
+    """The path the paragraph before a spec block names (the last `code-from-spec/...`)."""
+    lines = source.splitlines()[:block.line - 1]
+    before = "\n".join(lines[-6:])
+    return re.findall(r"`(code-from-spec/[^`]+/_node\.md)`", before)[-1]
+
+
+def test_first_project_runs_as_shown(tmp_path):
+    """Every step of the README's walkthrough, in order, against a loopback model server:
+    the files it writes, the commands it runs and the output it shows."""
+    readme = REPO / "README.md"
+    source = readme.read_text(encoding="utf-8")
+    steps = section_blocks(readme, FIRST_SECTION)
+    assert [b.info for b in steps].count("markdown") == 3  # a root and two leaves
+    home, ran, compared = tmp_path / "hello", 0, 0
+    env = environment({"PYTHONPATH": str(REPO)})
+    with FakeAPI() as api:
+        for index, block in enumerate(steps):
+            if block.info == "markdown":
+                target = home / written_file(block, source)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(block.text, encoding="utf-8")
+            elif block.info == "toml":
+                assert block.text.startswith("[generator]")
+                served = block.text.replace("http://127.0.0.1:11434", api.url)
+                assert served != block.text
+                (home / "cfs.toml").write_text(served, encoding="utf-8")
+            elif block.info in SHELL:
+                first = block.text.startswith(WALK_INIT)
+                script = f'cfs() {{ "{sys.executable}" -m cfs_build.cli "$@"; }}\n' + \
+                    (block.text[len(WALK_INIT):] if first else block.text)
+                if first:
+                    home.mkdir()
+                done = subprocess.run(["bash", "-c", script], cwd=home, env=env, text=True,
+                                      capture_output=True, timeout=120)
+                assert "Traceback" not in done.stderr, done.stderr
+                ran += 1
+                shown = steps[index + 1]
+                if shown.info == "text":
+                    assert steady(done.stdout) == steady(shown.text), block.text
+                    compared += 1
+                if ran == 3:  # after the first build, as the prose between the steps says
+                    assert "`2 up-to-date, ...`, and exits 0" in source
+                    after = subprocess.run([sys.executable, "-m", "cfs_build.cli", "status"],
+                                           cwd=home, env=env, text=True, capture_output=True,
+                                           timeout=60)
+                    assert after.returncode == 0 and after.stdout.startswith("2 up-to-date, ")
+    assert (ran, compared) == (6, 6)
+    # One request per generation: two leaves, then greet again after the # Agent edit.
+    assert len(api.requests) == 3
+    assert (home / "src" / "greet.py").is_file() and (home / "tests" / "test_greet.py").is_file()

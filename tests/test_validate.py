@@ -41,7 +41,7 @@ def test_name_heading(tree):
 @pytest.mark.parametrize("front, line", [
     ("depends_on:\n  - EXTERNAL/x.txt\n", 3),
     ("input: EXTERNAL/x.txt\n", 2),
-    ("a: 1\noutput: out/p.txt\n", 3),
+    ("# a comment\noutput: out/p.txt\n", 3),
 ])
 def test_leaf_only_fields(tree, front, line):
     root = tree({"SPEC/p": spec("SPEC/p", front=front), "SPEC/p/c": spec("SPEC/p/c"),

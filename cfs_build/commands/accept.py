@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..cache import Cache
-from ..errors import CfsError
+from ..chain import safe_relpath
+from ..errors import ERROR, CfsError, Finding
 from ..names import artifact_of
 from ..project import Project
 from ..v5tools import UP_TO_DATE_ALREADY, Refusal
@@ -21,6 +22,11 @@ def accept(project: Project, reference: str) -> str:
     """Record one artifact's file (FORMAT.md 7.5); returns a line saying what was done."""
     node = project.node_name(reference)
     name = artifact_of(node)
+    problems = _errors_of(project, node)
+    if problems:
+        more = f" (and {len(problems) - 1} more: see `cfs validate`)" if len(problems) > 1 else ""
+        raise CfsError(f"cannot accept {name} while the spec is in error: "
+                       f"{problems[0].render()}{more}; fix the spec first", exit_code=2)
     try:
         accept_node(project, node)
     except Refusal as refusal:
@@ -36,6 +42,17 @@ def accept(project: Project, reference: str) -> str:
     # Cached now, the next regeneration can tell the generator what changed since.
     Cache(project.root).store(project.resolver, chain)
     return f"accepted {name} ({project.tree.nodes[node].output})"
+
+
+def _errors_of(project: Project, node: str) -> list[Finding]:
+    """The format errors that make recording this node's file wrong: its own, and another
+    leaf's claim on the same output (that finding sits on the other node)."""
+    info = project.tree.nodes.get(node)
+    output = safe_relpath(info.output) if info is not None and info.output else None
+    rivals = {other for other, i in project.tree.nodes.items()
+              if output is not None and i.output and safe_relpath(i.output) == output}
+    return [f for f in project.report().findings if f.severity == ERROR and
+            (f.node == node or f.rule == "output_paths" and f.node in rivals)]
 
 
 def run(args, project: Project) -> int:

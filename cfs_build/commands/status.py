@@ -19,7 +19,8 @@ ADVICE = {
     "modified": "edited by hand: keep the edit with `cfs accept NAME`, or delete the file to "
                 "regenerate",
     "untracked": "not written by cfs: adopt it with `cfs accept NAME`, or delete it",
-    "orphan": "no node produces these any more: delete the file, then `cfs forget --orphans`",
+    "orphan": "the manifest records these, but no node declares them now: fix the spec, or "
+              "drop the entry with `cfs forget NAME` (the file is left as it is)",
     "up-to-date": "",
 }
 
@@ -33,10 +34,14 @@ def add_arguments(parser) -> None:
 def status_document(project: Project) -> tuple[Report, dict]:
     """The report and the `cfs status --json` document (also the MCP `status` tool's)."""
     from ..verify import verification
-    from ..explain import with_reasons
+    from ..explain import orphan_reasons, with_reasons
     report = with_reasons(project, project.report())  # what changed, for each stale artifact
     verified = verification(project, report.artifacts)
-    return report, {**report.as_dict(), "verification": verified}
+    document = {**report.as_dict(), "verification": verified}
+    document["orphans"] = [{**orphan.as_dict(),
+                            "reasons": list(orphan_reasons(project, report, orphan))}
+                           for orphan in report.orphans]
+    return report, document
 
 
 def run(args, project: Project) -> int:
@@ -45,7 +50,7 @@ def run(args, project: Project) -> int:
     if args.json:
         print(printable_json(json.dumps(document, indent=2, ensure_ascii=False)))
     else:
-        print_human(report, show_all=args.all)
+        print_human(report, show_all=args.all, orphans=document["orphans"])
         print(printable(verification_line(verified)))
     return report.exit_code
 
@@ -68,10 +73,13 @@ def summary_line(report: Report) -> str:
     return ", ".join(f"{counts[k]} {k}" for k in keys)
 
 
-def print_human(report: Report, show_all: bool = False) -> None:
+def print_human(report: Report, show_all: bool = False, orphans: list[dict] = ()) -> None:
+    """The grouped text of `cfs status`; ``orphans``: the JSON orphans, with their reasons."""
     errors = report.errors
     if report.findings:
-        print(f"Format problems ({len(errors)} errors):")
+        warnings = len(report.findings) - len(errors)
+        print(f"Format problems ({len(errors)} errors"
+              + (f", {warnings} warnings):" if warnings else "):"))
         for finding in report.findings:
             print("  " + finding.render())
         print()
@@ -103,7 +111,10 @@ def print_human(report: Report, show_all: bool = False) -> None:
         print()
     if report.orphans:
         print(f"orphan ({len(report.orphans)}):  {ADVICE['orphan']}")
+        reasons = {o["name"]: o.get("reasons", ()) for o in orphans}
         for orphan in report.orphans:
             print(f"  {printable(orphan.name)}  {printable(orphan.path)}")
+            for reason in reasons.get(orphan.name, ()):
+                print(f"      {printable(reason)}")
         print()
     print(summary_line(report))
