@@ -82,7 +82,7 @@ def _leaf_of(document: str, labels: list[str], marker: str, start: int) -> str:
 
 
 def make_project(tmp_path: Path, fixture: str = "buildproj", sleep: float = 0.0,
-                 extra_toml: str = "") -> Proj:
+                 extra_toml: str = "", gate: Path | None = None) -> Proj:
     root = tmp_path / fixture
     shutil.copytree(TESTS / "fixtures" / fixture, root)
     log = tmp_path / "generator-log.jsonl"
@@ -91,6 +91,8 @@ def make_project(tmp_path: Path, fixture: str = "buildproj", sleep: float = 0.0,
     command = [sys.executable, "-S", str(SCRIPTED), str(log)]
     if sleep:
         command += ["--sleep", str(sleep)]
+    if gate:
+        command += ["--gate", str(gate)]
     (root / "cfs.toml").write_text(
         "[generator]\nkind = \"command\"\n"
         f"command = {json.dumps(command)}\ntimeout = 60\n{extra_toml}")
