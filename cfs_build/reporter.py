@@ -96,13 +96,14 @@ class CfsReporter(ConsoleReporter):
         self.cost += values.get("cost_usd") or 0.0
         if values.get("changed", True):
             self.generated.append(task.name)
-            self.write(f"generated {task.name} ({values.get('seconds', 0):.1f} s)\n")
+            text = f"generated {task.name} ({values.get('seconds', 0):.1f} s)\n"
         else:
             self.unchanged.append(task.name)
-            self.write(f"regenerated {task.name}: identical, file untouched\n")
+            text = f"regenerated {task.name}: identical, file untouched\n"
         if values.get("note"):
-            self.write(f"  {values['note']}\n")
-        self._assumptions(values.get("assumptions"))
+            text += f"  {values['note']}\n"
+        # One write per event: with doit's threads another task's line could come between.
+        self.write(text + self._assumptions(values.get("assumptions")))
 
     def add_failure(self, task, fail):
         if self.interrupted:
@@ -111,22 +112,23 @@ class CfsReporter(ConsoleReporter):
             fail.get_msg().strip() if hasattr(fail, "get_msg") else str(fail)
         if isinstance(fail, UnmetDependency):
             self.not_attempted.append((task.name, f"{fail.message.strip()} failed"))
-            self.write(f"SKIPPED {task.name}: not attempted, what it needs failed\n")
+            text = f"SKIPPED {task.name}: not attempted, what it needs failed\n"
         elif isinstance(fail, GenerationRefused):
             self.refused.append((task.name, message))
-            self.write(f"REFUSED {task.name}\n")
+            text = f"REFUSED {task.name}\n"
         elif isinstance(fail, FindingsFailed):
             self.findings.append((task.name, message))
-            self.write(f"FINDINGS {task.name}\n")
+            text = f"FINDINGS {task.name}\n"
         else:
             self.failed.append((task.name, message))
-            self.write(f"FAILED {task.name}\n")
+            text = f"FAILED {task.name}\n"
         if isinstance(fail, GenerationFailed):
-            self._assumptions(fail.assumptions)
+            text += self._assumptions(fail.assumptions)
+        self.write(text)
 
-    def _assumptions(self, lines) -> None:
-        for line in lines or ():
-            self.write(f"  assumes: {line}\n")
+    @staticmethod
+    def _assumptions(lines) -> str:
+        return "".join(f"  assumes: {line}\n" for line in lines or ())
 
     # -- the end -------------------------------------------------------------------
     def spent(self, runs) -> tuple[int, int, float]:

@@ -82,13 +82,17 @@ def _leaf_of(document: str, labels: list[str], marker: str, start: int) -> str:
 
 
 def make_project(tmp_path: Path, fixture: str = "buildproj", sleep: float = 0.0,
-                 extra_toml: str = "") -> Proj:
+                 extra_toml: str = "", gate: Path | None = None) -> Proj:
     root = tmp_path / fixture
     shutil.copytree(TESTS / "fixtures" / fixture, root)
     log = tmp_path / "generator-log.jsonl"
-    command = [sys.executable, str(SCRIPTED), str(log)]
+    # -S: the generator needs only the standard library, and site's .pth files cost a
+    # good part of each of the hundreds of starts.
+    command = [sys.executable, "-S", str(SCRIPTED), str(log)]
     if sleep:
         command += ["--sleep", str(sleep)]
+    if gate:
+        command += ["--gate", str(gate)]
     (root / "cfs.toml").write_text(
         "[generator]\nkind = \"command\"\n"
         f"command = {json.dumps(command)}\ntimeout = 60\n{extra_toml}")

@@ -71,9 +71,9 @@ class SyncClient:
 
 
 @contextmanager
-def sync_client(root: Path, errlog: Path | None = None):
+def sync_client(root: Path, errlog: Path | None = None, cwd: Path | None = None):
     with start_blocking_portal() as portal:
-        with portal.wrap_async_context_manager(connect(root, errlog=errlog)) as session:
+        with portal.wrap_async_context_manager(connect(root, errlog=errlog, cwd=cwd)) as session:
             yield SyncClient(portal, session, Path(root))
 
 

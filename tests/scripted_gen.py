@@ -1,6 +1,6 @@
 """A scripted generator program for tests: reads the document on stdin, prints a reply.
 
-Usage: scripted_gen.py LOG [--sleep S]
+Usage: scripted_gen.py LOG [--sleep S] [--gate FILE]
 
 - The reply's file content is derived from the document's <constraints>,
   <instructions> and <input> only, so the same chain always gives the same file.
@@ -9,6 +9,7 @@ Usage: scripted_gen.py LOG [--sleep S]
   an unusable reply; CANNED-FENCED a file wrapped in a ``` fence; CANNED-TWICE two
   <artifact> blocks; CANNED-FAIL makes the program exit 3; CANNED-SLEEP=<s> sleeps;
   CANNED-ASSUME adds two assumptions to the reply.
+- With --gate, each call waits (a minute at most) until FILE exists before it answers.
 - Every call appends one JSON line to LOG: the working directory, the files in it,
   and the labels of the document's entries.
 """
@@ -36,6 +37,10 @@ def main() -> int:
                                  "has_existing": "<existing_artifact>" in document,
                                  "dispositions": re.findall(r'disposition="(\w+)"', document),
                                  "document": document}) + "\n")
+    gate = sys.argv[sys.argv.index("--gate") + 1] if "--gate" in sys.argv else None
+    deadline = time.monotonic() + 60
+    while gate and not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
     if sleep:
         time.sleep(sleep)
     # Writing into the working directory must have no effect on the project.

@@ -282,7 +282,8 @@ def test_sigkill_mid_build_then_clean_rerun(tmp_path):
     assert len(proj.calls()) >= 3
     child.send_signal(signal.SIGKILL)
     child.wait()
-    time.sleep(0.6)  # let the orphaned generator programs finish writing to a dead pipe
+    # Let the orphaned generator programs finish writing to a dead pipe.
+    assert not any(still_running(call["pid"], wait=20) for call in proj.calls())
     manifest = proj.root / "code-from-spec/.manifest"
     if manifest.exists():
         assert manifest.read_text().startswith("code-from-spec: v5\n")

@@ -129,7 +129,8 @@ def test_doit_waits_for_the_lock_too(proj, holder):
                                     ["doit", "-n", "4", "-P", "process"]],
                          ids=["cfs build", "doit threads", "doit processes"])
 def test_two_builds_at_once_generate_each_artifact_once(tmp_path, second):
-    proj = make_project(tmp_path, sleep=0.3)
+    gate = tmp_path / "go"
+    proj = make_project(tmp_path, gate=gate)
     first = subprocess.Popen([sys.executable, "-m", "cfs_build.cli", "build", "-j", "4"],
                              cwd=proj.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, env=proj.env())
@@ -137,7 +138,17 @@ def test_two_builds_at_once_generate_each_artifact_once(tmp_path, second):
     later = subprocess.Popen([sys.executable, "-m", *second], cwd=proj.root,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=proj.env())
+    # The first build's generations go on only once the later build says it waits: a
+    # fixed generation time raced the later one's start on a busy machine.
+    said = ""
+    while "waiting for the build lock" not in said:
+        line = later.stderr.readline()
+        if not line:
+            break
+        said += line
+    gate.touch()
     out, err = later.communicate(timeout=120)
+    err = said + err
     first_out, first_err = first.communicate(timeout=120)
     assert first.returncode == 0, first_out + first_err
     assert later.returncode == 0, out + err

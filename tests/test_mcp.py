@@ -71,21 +71,32 @@ PINNED = ["basic", "dependencies", "statuses", "output_in_cache_dir", "accept_mo
           "artifact_dep_missing_file"]
 
 
+@pytest.fixture(scope="module")
+def vector_server(tmp_path_factory):
+    """One `cfs mcp` for all the vector cases (a server takes a second or more to start):
+    each case is copied afresh into its root, as the steps' replays do between calls."""
+    base = tmp_path_factory.mktemp("mcp-vectors")
+    root, errlog = _copy(PINNED[0], base / "case"), base / "stderr"
+    with sync_client(root, errlog=errlog, cwd=base) as client:
+        yield client, errlog
+
+
 @pytest.mark.parametrize("case", PINNED)
-def test_v5_tools_answer_the_vectors_texts_byte_for_byte(case, tmp_path, monkeypatch):
+def test_v5_tools_answer_the_vectors_texts_byte_for_byte(case, vector_server, monkeypatch):
     """The vector harness of test_vectors, every v5 call made through `cfs mcp`."""
+    client, errlog = vector_server
+    said_before = errlog.stat().st_size
     exp = json.loads((VECTORS / case / "expected.json").read_text(encoding="utf-8"))
     x8 = exp.get("x8", {})
-    root = _copy(case, tmp_path / "case")
-    with sync_client(root, errlog=tmp_path / "stderr") as client:
-        monkeypatch.setattr(test_vectors, "v5tools", V5OverMcp(client))
-        test_vectors.check_state(root, exp, x8)
-        test_vectors.check_documents(root, exp, exp["documents"],
-                                     exp.get("load_chain_refusals", {}), x8)
-        if "steps" in exp:
-            # The same server on a fresh copy: it reads the tree anew at every call.
-            test_vectors.replay(_copy(case, root), exp)
-    assert TRACEBACK not in (tmp_path / "stderr").read_text()
+    # The server reads the tree anew at every call: a fresh copy is a fresh project.
+    root = _copy(case, client.root)
+    monkeypatch.setattr(test_vectors, "v5tools", V5OverMcp(client))
+    test_vectors.check_state(root, exp, x8)
+    test_vectors.check_documents(root, exp, exp["documents"],
+                                 exp.get("load_chain_refusals", {}), x8)
+    if "steps" in exp:
+        test_vectors.replay(_copy(case, root), exp)
+    assert TRACEBACK not in errlog.read_bytes()[said_before:].decode("utf-8", "replace")
 
 
 def test_every_v5_tool_answers_and_refuses_as_v5(tmp_path):

@@ -392,15 +392,16 @@ def test_vector(case, tmp_path):
         replay(_copy(case, tmp_path / "steps"), exp)
 
 
-def test_cfs_chain_prints_the_v5_document(tmp_path):
+@pytest.mark.parametrize("case", ["basic", "dependencies", "input_marker",
+                                  "external_invalid_utf8"])
+def test_cfs_chain_prints_the_v5_document(tmp_path, case):
     """`cfs chain` (a preview, X5) prints exactly the document wherever v5 serves one."""
     import subprocess
     import sys
-    for case in ("basic", "dependencies", "input_marker", "external_invalid_utf8"):
-        exp = json.loads((VECTORS / case / "expected.json").read_text(encoding="utf-8"))
-        root = _copy(case, tmp_path / case)
-        for name, text in exp["documents"].items():
-            run = subprocess.run([sys.executable, "-m", "cfs_build.cli", "-C", str(root),
-                                  "chain", name], capture_output=True, timeout=60)
-            assert run.returncode == 0, run.stderr
-            assert run.stdout.decode("utf-8") == text, name
+    exp = json.loads((VECTORS / case / "expected.json").read_text(encoding="utf-8"))
+    root = _copy(case, tmp_path / case)
+    for name, text in exp["documents"].items():
+        run = subprocess.run([sys.executable, "-m", "cfs_build.cli", "-C", str(root),
+                              "chain", name], capture_output=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.decode("utf-8") == text, name

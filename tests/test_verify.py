@@ -15,7 +15,10 @@ EXAMPLE = Path(__file__).parent.parent / "examples" / "payments"
 
 
 @pytest.fixture
-def payments(tmp_path):
+def payments(tmp_path, monkeypatch):
+    # The example's tests need no pytest plugin; the ones installed here would be loaded by
+    # every `pytest` that verify starts (hypothesis's alone takes about a second).
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     root = tmp_path / "payments"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".cfs", ".benchmarks",
                                                                  "__pycache__", ".cache"))
