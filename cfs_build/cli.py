@@ -21,6 +21,11 @@ COMMANDS = {"validate": validate, "status": status, "chain": chain, "accept": ac
             "prompt": prompt, "forget": forget, "explain": explain, "mcp": mcp}
 
 
+# Commands that report a failed scan (a link in the tree, no node) as a finding; every
+# other command refuses to work on such a tree (Project.require_scan).
+REPORTING = {"validate", "status", "check", "mcp"}
+
+
 SHORT_LIVED = {"validate", "status", "check", "chain", "graph", "accept", "forget", "makefile",
                "cache", "explain"}
 
@@ -78,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             pause_collector()  # until generating starts: see collector.py
         try:
             project = Project(find_root(start))
+            if args.command not in REPORTING:
+                project.require_scan()
             return _flushed(module.run(args, project))
         finally:
             resume_collector()  # whatever happened, the caller's thresholds come back

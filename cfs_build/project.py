@@ -25,7 +25,10 @@ def find_root(start: Path) -> Path:
     """The nearest directory at or above ``start`` that holds code-from-spec/."""
     here = start.resolve()
     for candidate in (here, *here.parents):
-        if (candidate / TREE_DIR).is_dir():
+        tree = candidate / TREE_DIR
+        # A link there (even a dangling one) is this project's tree, reported as such:
+        # passing over it would make cfs work on an enclosing project instead.
+        if tree.is_dir() or tree.is_symlink():
             return candidate
     raise CfsError(f"no {TREE_DIR}/ directory in {here} or any parent; run cfs inside a "
                    "Code from Spec project or pass -C DIR")
@@ -71,7 +74,8 @@ class Project:
 
     def __init__(self, root: Path | str, *, use_index: bool | None = None):
         self.root = Path(root).resolve()
-        if not (self.root / TREE_DIR).is_dir():
+        tree = self.root / TREE_DIR
+        if not (tree.is_dir() or tree.is_symlink()):  # a link: the scan reports it
             raise CfsError(f"{self.root} has no {TREE_DIR}/ directory")
         self.began = snapshot.now()  # before anything is read: see snapshot.too_recent
         # Reading never writes: a write journaled before a crash is seen as recorded
@@ -111,6 +115,21 @@ class Project:
         if self.snapshot is not None:
             return self.snapshot.findings
         return tuple(validate(self.tree, self.resolver))
+
+    @property
+    def scan_failure(self) -> Finding | None:
+        """The finding of a scan that failed as a whole (a link in the tree, no node): then
+        v5 reports nothing else, no status and no orphan."""
+        for finding in self.findings:
+            if finding.rule == "scan":
+                return finding
+        return None
+
+    def require_scan(self) -> None:
+        """Raise the failed scan's finding (exit 2): no node can be looked at then."""
+        failed = self.scan_failure
+        if failed is not None:
+            raise CfsError(f"scan: {failed.detail}", file=failed.file, exit_code=2)
 
     @cached_property
     def manifest(self) -> Manifest:
@@ -152,6 +171,7 @@ class Project:
 
     def node_name(self, reference: str) -> str:
         """Resolve SPEC/x, ARTIFACT/x or an output path to a node name."""
+        self.require_scan()
         ref = reference.rstrip("/")
         if ref.startswith(ARTIFACT + "/"):
             ref = spec_of(ref)
@@ -230,6 +250,9 @@ class Project:
             if self.snapshot is not None:
                 snap = self.snapshot
                 self._report = Report(self.root, snap.findings, snap.statuses, snap.orphans)
+            elif self.scan_failure is not None:
+                self._report = Report(self.root, self.findings, (), ())
+                self._kept = False
             else:
                 statuses, orphans = artifact_statuses(self.tree, self.resolver,
                                                       self.manifest, self.ranks)
@@ -249,12 +272,14 @@ class Project:
 
     def _record(self, report: Report) -> None:
         tree = self.tree
+        if self.use_index and (tree.guarded or self.scan_failure is not None):
+            # A mount may change unseen; a failed scan (stopped at a link, or no node) is
+            # cheap to repeat and must not read the manifest.
+            snapshot.forget(self.root)
+            return
         if not self.use_index or isinstance(self.manifest, WithPending):
             # (Journals are not watched: a snapshot made while one is pending could
             # outlive the settling that changes what it says.)
-            return
-        if tree.guarded:
-            snapshot.forget(self.root)  # a link's target may change unseen: keep none
             return
         intents = {s.node: tree.nodes[s.node].intent for s in report.artifacts}
         snap = snapshot.Snapshot(report.findings, report.artifacts, report.orphans, intents,

@@ -39,6 +39,9 @@ def _row_text(row: tuple) -> str:
 
 def format_error_lines(project: Project) -> list[str]:
     """`[NODE] RULE: DETAIL` lines in v5's order (v5 stops at a node's first parse error)."""
+    failed = project.scan_failure
+    if failed is not None:
+        return [f"[] scan: {failed.v5 or failed.detail}"]  # reported alone, NODE empty
     tree, resolver = project.tree, project.resolver
     by_node: dict[str, list[Finding]] = {}
     for finding in project.findings:

@@ -15,7 +15,14 @@ from .index import Index, content_key
 from .names import TREE_DIR, parent_of, spec_name
 from .node import BREAKING_RULES, NodeDoc, parse_node
 from .parallel import in_two
-from .walk import NODE_FILE, NeedsGuard, list_dir, mounts_below, walk_below, walk_guarded
+from .walk import (NODE_FILE, LinkInTree, NeedsGuard, list_dir, mounts_below, walk_below,
+                   walk_dots, walk_guarded)
+
+# v5's words when its scan of code-from-spec/ fails as a whole (FORMAT.md section 1);
+# validation then reports that alone.
+LINKS_V5 = "listing files: symlinks are not allowed in the spec tree"
+NO_NODES_V5 = "no nodes found"
+NOT_FOUND_V5 = f"listing files: directory not found: {TREE_DIR}/"
 
 
 @dataclass(frozen=True)
@@ -109,11 +116,13 @@ class Tree:
     # edges, the cycles): computed once per tree by whoever asks first.
     _memo: dict[str, object] = field(default_factory=dict, repr=False)
     # Every directory the walk listed below code-from-spec/ (project-relative, the base
-    # first), and whether it met a symlink or a mount point (then the walk guards
-    # against reaching a directory twice, and no snapshot is kept: a link's target
-    # can change without any directory of the tree changing).
+    # first, dot directories last), and whether it met a mount point (then the walk
+    # guards against reaching a directory twice, and no snapshot is kept).
     dirs: tuple[str, ...] = ()
     guarded: bool = False
+    # Set when the scan failed as a whole (a symbolic link in the tree): the tree is
+    # then empty and this is the one finding validation reports.
+    scan_error: Finding | None = None
 
     def is_leaf(self, name: str) -> bool:
         return name in self.nodes and not self.children.get(name)
@@ -232,41 +241,45 @@ def _walk_and_read(root: Path, index: Index | None, docs: dict[str, NodeDoc],
     """Per (rel, path) of ``dirs``: the directories below it and what their _node.md yield."""
     out = []
     for start in dirs:
-        with_node, without = walk_below([start])
-        out.append((with_node, without, _read_nodes(root, index, docs, kept, with_node, here)))
+        with_node, without, dots = walk_below([start])
+        out.append((with_node, without, dots,
+                    _read_nodes(root, index, docs, kept, with_node, here)))
     return out
 
 
-def _scan(root: Path, index: Index | None, docs: dict[str, NodeDoc],
-          kept: dict[str, bytes]) -> tuple[list[str], list[str], dict[str, object]]:
-    """Node directories, bare directories, and what each _node.md yields (see _read_nodes).
+def _scan(root: Path, index: Index | None, docs: dict[str, NodeDoc], kept: dict[str, bytes]
+          ) -> tuple[list[str], list[str], list[tuple[str, str]], dict[str, object]]:
+    """Node directories, bare directories, dot directories met (rel, path), and what each
+    _node.md yields (see _read_nodes). Raises LinkInTree on a link, NeedsGuard on a mount.
 
     The first directories are walked breadth first here; once the tree proves big,
     the subtrees still to walk are split with a second process (parallel.in_two).
     """
     base = root / TREE_DIR
-    if mounts_below(base) or os.path.islink(base):
-        raise NeedsGuard  # a linked tree: each file is checked to lie inside the project
+    if mounts_below(base):
+        raise NeedsGuard
     with_node: list[str] = []
     without: list[str] = []
+    dots: list[tuple[str, str]] = []
     pending = deque([("", os.fspath(base))])
     listed = 0
     # The top, then on until the tree is known to be big or has been listed a good way
     # without proving it.
     while pending and (not listed or listed + len(pending) < parallel.MIN_ITEMS
                        and listed < parallel.MIN_ITEMS // 4):
-        list_dir(*pending.popleft(), pending.append, with_node, without)
+        list_dir(*pending.popleft(), pending.append, with_node, without, dots)
         listed += 1
     results = dict(zip(with_node, _read_nodes(root, index, docs, kept, with_node, True)))
     work = partial(_walk_and_read, root, index, docs, kept)
     # Neighbours in breadth-first order are alike in size: alternate them between halves.
     rest = list(pending)[0::2] + list(pending)[1::2]
     big = listed + len(rest) >= parallel.MIN_ITEMS
-    for more, bare, read in in_two(work, rest) if big else work(rest, True):
+    for more, bare, dotted, read in in_two(work, rest) if big else work(rest, True):
         with_node += more
         without += bare
+        dots += (tuple(dot) for dot in dotted)
         results.update(zip(more, read))
-    return sorted(with_node), sorted(without), results
+    return sorted(with_node), sorted(without), dots, results
 
 
 def load_tree(root: Path, index: Index | None = None) -> Tree:
@@ -277,14 +290,20 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
     kept: dict[str, bytes] = {}
     guarded = False
     try:
-        node_dirs, bare_dirs, results = _scan(root, index, docs, kept)
-    except NeedsGuard:
-        guarded = True
-        docs.clear()
-        kept.clear()
-        node_dirs, bare_dirs = walk_guarded(base)
-        results = dict(zip(node_dirs, _read_nodes(root, index, docs, kept, node_dirs, True,
-                                                  os.path.realpath(root))))
+        if os.path.islink(base):
+            raise LinkInTree("")
+        try:
+            node_dirs, bare_dirs, dots, results = _scan(root, index, docs, kept)
+        except NeedsGuard:
+            guarded = True
+            docs.clear()
+            kept.clear()
+            node_dirs, bare_dirs, dots = walk_guarded(base)
+            results = dict(zip(node_dirs, _read_nodes(root, index, docs, kept, node_dirs, True,
+                                                      os.path.realpath(root))))
+        dot_dirs = walk_dots(dots, guarded)
+    except LinkInTree as link:
+        return Tree(root, {}, {}, scan_error=link_finding(link.rel))
     findings: list[Finding] = []
     for rel in bare_dirs:
         findings.append(Finding(spec_name(rel), "missing_node_md", "subdirectory has no "
@@ -317,8 +336,18 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
         parent = parent_of(name)
         if parent is not None:
             children.setdefault(parent, []).append(name)
-    dirs = (TREE_DIR, *(f"{TREE_DIR}/{rel}" for rel in (*node_dirs, *bare_dirs)))
+    dirs = (TREE_DIR, *(f"{TREE_DIR}/{rel}" for rel in (*node_dirs, *bare_dirs, *dot_dirs)))
     return Tree(root, nodes, children, findings, docs, kept, dirs=dirs, guarded=guarded)
 
 
-__all__ = ["NodeInfo", "Tree", "load_tree", "summarize", "ERROR"]
+def link_finding(rel: str) -> Finding:
+    """The one finding of a scan that met a symbolic link at ``rel`` below code-from-spec/."""
+    where = f"{TREE_DIR}/{rel}" if rel else TREE_DIR
+    return Finding("", "scan", "symbolic links are not allowed in the spec tree, dot "
+                   "directories included (v5 refuses to scan it), and cfs never follows one, "
+                   "so no node was read; replace this link with a real directory or file",
+                   where, None, ERROR, LINKS_V5)
+
+
+__all__ = ["NodeInfo", "Tree", "load_tree", "summarize", "link_finding", "ERROR", "LINKS_V5",
+           "NO_NODES_V5", "NOT_FOUND_V5"]

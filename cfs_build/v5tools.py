@@ -16,10 +16,11 @@ from .errors import CfsError
 from .files import UnreadableFile, atomic_write
 from .hashing import b64, checksums_match
 from .manifest import ManifestEntry, update_manifest
-from .names import SPEC, artifact_of, spec_of
+from .names import SPEC, TREE_DIR, artifact_of, spec_of
 from .outputs import output_problem, output_rel, place_problem
 from .project import Project
 from .report_v5 import render_report
+from .tree import LINKS_V5, NOT_FOUND_V5
 from .unparsed import unreadable_text
 
 VERSION = "5.0.0"
@@ -41,12 +42,17 @@ class Refusal(Exception):
 
 
 def _project(where: Path | str | Project) -> Project:
-    if isinstance(where, Project):
-        return where
-    try:
-        return Project(where)
-    except CfsError as exc:
-        raise Refusal(str(exc)) from None
+    """The project, refused with v5's scan text when a link in the tree stops the scan
+    (MCP.md names no other answer; cfs never works on a tree it could not list)."""
+    if not isinstance(where, Project):
+        try:
+            where = Project(where)
+        except CfsError as exc:
+            raise Refusal(str(exc)) from None
+    failed = where.scan_failure
+    if failed is not None and failed.v5 == LINKS_V5:
+        raise Refusal(f"scan: {LINKS_V5}")
+    return where
 
 
 def _target(logical_name: str, *, lead: str) -> str:
@@ -261,5 +267,9 @@ def prune_cache(where: Path | str | Project) -> str:
 
 def validate_specs(where: Path | str | Project) -> str:
     """v5's validation report text (FORMAT.md 10.3); it never refuses."""
-    project = _project(where)
-    return render_report(project)
+    if not isinstance(where, Project):
+        tree = Path(where) / TREE_DIR
+        if not (tree.is_dir() or tree.is_symlink()):
+            return f"Format errors:\n  [] scan: {NOT_FOUND_V5}\n"
+        where = Project(where)
+    return render_report(where)

@@ -10,15 +10,18 @@ from .files import NotRegular, Outside, UnreadableFile
 from .outputs import output_problem, output_rel, place_problem
 from .names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, is_within, parent_of, parse_name,
                     references, spec_of)
-from .tree import NodeInfo, Tree
+from .tree import NO_NODES_V5, NodeInfo, Tree
 
 
 def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
     """All findings for the tree: parse problems, rule violations, cycles, warnings."""
+    # A failed scan is reported alone, as v5 does: without nodes nothing else means anything.
+    if tree.scan_error is not None:
+        return [tree.scan_error]
     if not tree.nodes:
-        # v5 reports this alone: without nodes nothing else means anything.
         return [Finding("", "scan", f"no nodes found: add {TREE_DIR}/NAME/_node.md starting "
-                        "with '# SPEC/NAME' (cfs init writes an example)", TREE_DIR, None)]
+                        "with '# SPEC/NAME' (cfs init writes an example)", TREE_DIR, None,
+                        ERROR, NO_NODES_V5)]
     findings: list[Finding] = list(tree.findings)
     outputs: dict[str, str] = {}
     root, real_dirs = str(tree.root), {}

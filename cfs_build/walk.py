@@ -10,16 +10,28 @@ NODE_FILE = "_node.md"
 
 
 class NeedsGuard(Exception):
-    """The tree may reach one directory by two paths (a symlink or a mount below it)."""
+    """The tree may reach one directory by two paths (a mount point below it)."""
+
+
+class LinkInTree(Exception):
+    """A symbolic link below code-from-spec/, dot directories included: v5 fails the whole
+    scan on one, and cfs never follows it. ``rel``: its path below code-from-spec/ ("" for
+    code-from-spec itself)."""
+
+    def __init__(self, rel: str):
+        super().__init__(rel)
+        self.rel = rel
 
 
 def list_dir(rel: str, path: str, found: Callable[[tuple[str, str]], None],
-             with_node: list[str], without: list[str]) -> None:
+             with_node: list[str], without: list[str],
+             dots: list[tuple[str, str]]) -> None:
     """Classify one directory and hand each subdirectory to ``found`` as (rel, path).
 
-    Without symlinks or mount points below the tree every directory has one path, so
-    no identity check (a stat per directory) is needed; meeting a symlink raises
-    NeedsGuard. Dot entries are not part of the tree.
+    Dot directories are not part of the tree but may hold no link either: they go to
+    ``dots`` (see walk_dots). Raises LinkInTree on the first link; a listing tells
+    links apart without a stat per entry, and without links or mount points below
+    the tree every directory has one path, so no identity check is needed.
     """
     try:
         with os.scandir(path) as listing:
@@ -32,14 +44,13 @@ def list_dir(rel: str, path: str, found: Callable[[tuple[str, str]], None],
     has_node = False
     for entry in entries:
         name = entry.name
-        if name[0] == ".":
-            continue
         try:
             if entry.is_symlink():
-                # What a link points at can change, or appear, without this directory
-                # changing: a link to a directory may reach one twice, and any link
-                # keeps the tree from being snapshotted (see tree.Tree.guarded).
-                raise NeedsGuard
+                raise LinkInTree(f"{rel}/{name}" if rel else name)
+            if name[0] == ".":
+                if entry.is_dir():
+                    dots.append((f"{rel}/{name}" if rel else name, entry.path))
+                continue
             if name == NODE_FILE:
                 has_node = entry.is_file()
             if not entry.is_dir():
@@ -51,14 +62,51 @@ def list_dir(rel: str, path: str, found: Callable[[tuple[str, str]], None],
         (with_node if has_node else without).append(rel)
 
 
-def walk_below(dirs: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
-    """Every directory at or below each (rel, path) of ``dirs``, with and without a _node.md."""
+def walk_below(dirs: list[tuple[str, str]]
+               ) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """Every directory at or below each (rel, path) of ``dirs``, with and without a
+    _node.md, and the dot directories met (not walked)."""
     with_node: list[str] = []
     without: list[str] = []
+    dots: list[tuple[str, str]] = []
     stack = list(dirs)
     while stack:
-        list_dir(*stack.pop(), stack.append, with_node, without)
-    return with_node, without
+        list_dir(*stack.pop(), stack.append, with_node, without, dots)
+    return with_node, without, dots
+
+
+def walk_dots(dirs: list[tuple[str, str]], guard: bool = False) -> list[str]:
+    """Every directory at or below each dot directory (rel, path) of ``dirs``; raises
+    LinkInTree on a link in any of them, as v5 does (its scan walks them too).
+
+    Their names are returned so the snapshot watches them: a link made there later
+    changes one of these directories. ``guard``: a mount below may repeat a directory.
+    """
+    listed: list[str] = []
+    seen: set[tuple[int, int]] = set()
+    stack = list(dirs)
+    while stack:
+        rel, path = stack.pop()
+        try:
+            if guard:
+                stat = os.stat(path)
+                if (stat.st_dev, stat.st_ino) in seen:
+                    continue
+                seen.add((stat.st_dev, stat.st_ino))
+            with os.scandir(path) as listing:
+                entries = list(listing)
+        except OSError:
+            continue
+        listed.append(rel)
+        for entry in entries:
+            try:
+                if entry.is_symlink():
+                    raise LinkInTree(f"{rel}/{entry.name}")
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((f"{rel}/{entry.name}", entry.path))
+            except OSError:
+                continue
+    return sorted(listed)
 
 
 def mounts_below(base: Path) -> bool:
@@ -79,31 +127,22 @@ def mounts_below(base: Path) -> bool:
     return False
 
 
-def walk_guarded(base: Path) -> tuple[list[str], list[str]]:
-    """The walk that lists each directory once by identity, whatever path reaches it."""
-    with_node, without = [], []
+def walk_guarded(base: Path) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """walk_below from ``base`` listing each directory once by identity: a bind mount
+    below the tree can show one directory at two paths (v5 walks into mounts)."""
+    with_node: list[str] = []
+    without: list[str] = []
+    dots: list[tuple[str, str]] = []
     seen: set[tuple[int, int]] = set()
-    stack = [("", base)]
+    stack = [("", os.fspath(base))]
     while stack:
         rel, path = stack.pop()
         try:
-            stat = path.stat()
-            entries = list(os.scandir(path))
+            stat = os.stat(path)
         except OSError:
             continue
         if (stat.st_dev, stat.st_ino) in seen:
             continue
         seen.add((stat.st_dev, stat.st_ino))
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                is_dir = entry.is_dir()
-            except OSError:
-                continue
-            if is_dir:
-                child = f"{rel}/{entry.name}" if rel else entry.name
-                has_node = os.path.isfile(os.path.join(entry.path, NODE_FILE))
-                (with_node if has_node else without).append(child)
-                stack.append((child, Path(entry.path)))
-    return sorted(with_node), sorted(without)
+        list_dir(rel, path, stack.append, with_node, without, dots)
+    return sorted(with_node), sorted(without), dots

@@ -140,10 +140,14 @@ def test_spec_file_linked_outside_is_never_read(tmp_path, outside):
     (root / "code-from-spec" / "b").mkdir()
     (root / "code-from-spec" / "b" / "_node.md").symlink_to(outside / "evil.md")
     done = cfs(root, "status", "--json")
+    # A link in the tree fails the whole scan (FORMAT.md 1): that finding alone.
+    assert done.returncode == 2
     findings = json.loads(done.stdout)["errors"]
-    assert {(f["node"], f["rule"]) for f in findings} == {("SPEC/b", "unreadable")}
-    assert "resolves outside the project" in findings[0]["detail"]
-    assert SECRET not in cfs(root, "chain", "SPEC/a/leaf").stdout
+    assert [(f["node"], f["rule"], f["file"]) for f in findings] == [
+        ("", "scan", "code-from-spec/b/_node.md")]
+    chain = cfs(root, "chain", "SPEC/a/leaf")
+    assert chain.returncode == 2
+    assert SECRET not in done.stdout + done.stderr + chain.stdout + chain.stderr
 
 
 def test_spec_directory_linked_outside_is_never_read(tmp_path, outside):
@@ -152,8 +156,9 @@ def test_spec_directory_linked_outside_is_never_read(tmp_path, outside):
     (outside / "tree" / "c" / "_node.md").write_text(f"# SPEC/c\n\n# Public\n\n{SECRET}\n")
     (root / "code-from-spec" / "a" / "linked").symlink_to(outside / "tree" / "c")
     done = cfs(root, "status", "--json")
+    assert done.returncode == 2
     assert SECRET not in done.stdout + done.stderr
-    assert "resolves outside the project" in done.stdout
+    assert [f["file"] for f in json.loads(done.stdout)["errors"]] == ["code-from-spec/a/linked"]
 
 
 def test_output_linked_outside_is_not_read_for_the_document(tmp_path, outside):
@@ -168,19 +173,22 @@ def test_manifest_linked_outside_is_refused_and_never_written(tmp_path, outside)
     root = project(tmp_path)
     (root / "code-from-spec" / ".manifest").symlink_to(outside / "secret.txt")
     done = cfs(root, "status")
-    assert done.returncode == 3
-    assert "code-from-spec/.manifest" in done.stderr and "outside the project" in done.stderr
+    # A link in the tree, dot entries included, fails the whole scan (FORMAT.md 1).
+    assert done.returncode == 2
+    assert "code-from-spec/.manifest: scan: symbolic links are not allowed" in done.stdout
     assert SECRET not in done.stdout + done.stderr
+    assert cfs(root, "accept", "SPEC/a/leaf").returncode == 2
     assert (outside / "secret.txt").read_text() == SECRET + "\n"
 
 
 def test_manifest_lock_link_is_not_followed(tmp_path, outside):
-    root = project(tmp_path)
+    root = project(tmp_path, **{"out/leaf.txt": "made\n"})
     (root / "code-from-spec" / ".manifest").write_text("code-from-spec: v5\n")
     (root / "code-from-spec" / ".manifest.lock").symlink_to(outside / "made-by-cfs")
-    done = cfs(root, "status")
-    assert done.returncode == 3, done.stderr
-    assert ".manifest.lock" in done.stderr and "link" in done.stderr
+    for args in (("status",), ("accept", "SPEC/a/leaf")):
+        done = cfs(root, *args)
+        assert done.returncode == 2, done.stderr
+        assert "code-from-spec/.manifest.lock: scan: " in done.stdout + done.stderr
     untouched(outside)
 
 
@@ -230,7 +238,8 @@ def test_cache_prune_through_a_linked_content_directory_deletes_nothing(tmp_path
     (cache / ".content").symlink_to(outside)
     (cache / ".chains").symlink_to(outside)
     done = cfs(root, "cache", "prune")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 2, done.stderr  # a link in the tree: the scan fails
+    assert "scan: symbolic links are not allowed" in done.stderr
     untouched(outside)
 
 
@@ -253,10 +262,9 @@ def test_cache_store_never_writes_through_linked_cache_directories(tmp_path, out
     (cache / ".content").symlink_to(outside)
     (cache / ".chains").symlink_to(outside)
     done = cfs(root, "accept", "SPEC/a/leaf")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 2, done.stderr  # a link in the tree: the scan fails
     untouched(outside)
-    assert (cache / ".content").is_dir() and not (cache / ".content").is_symlink()
-    assert os.listdir(cache / ".chains")
+    assert not (root / "code-from-spec" / ".manifest").exists()
 
 
 def test_linked_runs_log_is_refused(tmp_path, outside):

@@ -320,14 +320,17 @@ LINKS = {"dangling _node.md link, target made later": _linked_node_target_appear
 
 @pytest.mark.parametrize("setup", LINKS.values(), ids=LINKS.keys())
 def test_a_tree_with_a_symlink_is_never_snapshotted(project_root, setup):
-    # What a link points at can change without any directory of the tree changing.
+    # A link fails the whole scan (FORMAT.md 1), whatever it points at, now or later.
     change = setup(project_root)
     settle()
     Project(project_root).report()
     assert not (project_root / snapshot.SNAPSHOT_FILE).exists()
     before = fresh(project_root)
+    assert [(f["rule"], f["node"]) for f in before["errors"]] == [("scan", "")]
+    assert before["artifacts"] == [] and before["orphans"] == []
     change()
-    assert Project(project_root).report().as_dict() == fresh(project_root) != before
+    assert Project(project_root).report().as_dict() == fresh(project_root) == before
+    assert not (project_root / snapshot.SNAPSHOT_FILE).exists()
 
 
 def test_a_file_deleted_while_the_analysis_runs_is_never_trusted(project_root, monkeypatch):

@@ -101,7 +101,15 @@ def test_node_md_that_is_a_directory_is_no_node_and_no_crash(tree):
 
 def test_unreadable_node_file_is_a_finding(tree):
     root = tree({"SPEC/a": spec("SPEC/a", front="output: out/a.txt"), "SPEC/b": spec("SPEC/b")})
-    make_unreadable(root / "code-from-spec" / "a" / "_node.md")
+    path = root / "code-from-spec" / "a" / "_node.md"
+    make_unreadable(path)
+    if path.is_symlink():
+        # As root make_unreadable makes a link, which fails the whole scan (FORMAT.md 1).
+        report = Project(root, use_index=False).report()
+        assert [(f.node, f.rule, f.file) for f in report.findings] == [
+            ("", "scan", "code-from-spec/a/_node.md")]
+        assert report.exit_code == 2 and report.artifacts == ()
+        return
     for use_index in (False, True):
         report = Project(root, use_index=use_index).report()
         assert [(f.node, f.rule, f.file) for f in report.findings] == [
