@@ -106,6 +106,16 @@ def test_both_parsers_read_the_same_structural_headings(body):
     assert headings(body, parsers.RS) == headings(body, parsers.PY)
 
 
+def test_the_environment_chooses_the_parser_the_differential_test_compares():
+    for name, kind in ((parsers.RS, parsers.RsDocument), (parsers.PY, parsers.PyDocument)):
+        with mock.patch.dict(os.environ, {parsers.ENV: name}):
+            assert type(parsers.document("# a\n")) is kind
+    with mock.patch.dict(os.environ, {parsers.ENV: ""}):  # the automatic choice
+        assert type(parsers.document("# a\n")) is parsers.RsDocument
+        # A lone surrogate cannot reach the Rust parser; markdown-it-py reads that body.
+        assert type(parsers.document("# a\ud800\n")) is parsers.PyDocument
+
+
 def test_references_are_read_only_where_a_heading_could_use_one(capfd):
     """Most bodies are parsed once: markdown-it-py's block pass runs again only for a
     heading with a `[` in a body with a `]:`."""
