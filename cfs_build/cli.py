@@ -13,6 +13,7 @@ from .commands import (accept, build, cache, chain, check, completion, explain, 
                        init, makefile, mcp, prompt, runs, status, validate, verify)
 from .errors import CfsError, printable
 from .files import UnreadableFile
+from .parsers import describe
 from .project import Project, find_root
 
 COMMANDS = {"validate": validate, "status": status, "chain": chain, "accept": accept,
@@ -39,6 +40,18 @@ def _flushed(code: int) -> int:
     return code
 
 
+class _Version(argparse.Action):
+    """--version: named only when asked, as finding the parser imports it."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        try:
+            named = describe()
+        except CfsError as exc:
+            parser.exit(3, f"cfs: {printable(str(exc))}\n")
+        print(f"cfs-build {__version__} (parser: {named})")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cfs", description="Build tool for Code from Spec v5 spec trees.",
@@ -46,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                "3 usage or I/O error")
     parser.add_argument("-C", dest="chdir", metavar="DIR",
                         help="run as if started in DIR (like git -C / make -C)")
-    parser.add_argument("--version", action="version", version=f"cfs-build {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show cfs-build's version and the Markdown parser in use")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
         command = sub.add_parser(name, help=module.HELP, description=module.HELP,

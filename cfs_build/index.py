@@ -26,8 +26,8 @@ INDEX_FILE = f"index.v{FORMAT}"
 # A summary is only as good as the code that made it: any edit to these modules
 # (parser, reading and normalization, findings, hashing, summary layout) invalidates
 # every entry.
-_PRODUCERS = ("node.py", "headings.py", "names.py", "files.py", "errors.py", "hashing.py",
-              "tree.py", "index.py", "yaml_errors.py", "unparsed.py")
+_PRODUCERS = ("node.py", "headings.py", "parsers.py", "names.py", "files.py", "errors.py",
+              "hashing.py", "tree.py", "index.py", "yaml_errors.py", "unparsed.py")
 
 
 _FINGERPRINTS: dict[tuple, bytes] = {}
@@ -58,8 +58,8 @@ def libraries_stamp() -> bytes:
     Found without importing them (a warm run never needs them): each package's
     __init__.py, which states its version, with its size and modification time.
     """
-    parts = [sys.version.encode()]
-    for name in ("markdown_it", "yaml"):
+    parts = [sys.version.encode(), os.environ.get("CFS_PARSER", "").encode()]
+    for name in ("markdown_it", "markdown_it_pyrs", "yaml"):
         try:
             spec = importlib.util.find_spec(name)
             origin = spec.origin if spec is not None else None

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from cfs_build import v5tools
+from cfs_build import parsers, v5tools
 from cfs_build.errors import ERROR
 from cfs_build.hashing import EMPTY_FILE, ONE_LF
 from cfs_build.manifest import MANIFEST
 from cfs_build.project import Project
 from cfs_build.report_v5 import staleness_rows
-from conftest import VECTORS
+from conftest import PARSERS, VECTORS
 
 CASES = sorted(p.name for p in VECTORS.iterdir() if (p / "expected.json").is_file())
 # The shared copy sits beside the checkouts (../shared/cfs-v5/vectors from the main one).
@@ -380,8 +380,10 @@ def _copy(case: str, target: Path) -> Path:
     return target
 
 
+@pytest.mark.parametrize("parser", PARSERS)
 @pytest.mark.parametrize("case", CASES)
-def test_vector(case, tmp_path):
+def test_vector(case, parser, tmp_path, monkeypatch):
+    monkeypatch.setenv(parsers.ENV, parser)  # subprocesses of the replay inherit it
     exp = json.loads((VECTORS / case / "expected.json").read_text(encoding="utf-8"))
     x8 = exp.get("x8", {})
     root = _copy(case, tmp_path / "state")
