@@ -285,15 +285,6 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
         node_dirs, bare_dirs = walk_guarded(base)
         results = dict(zip(node_dirs, _read_nodes(root, index, docs, kept, node_dirs, True,
                                                   os.path.realpath(root))))
-    findings: list[Finding] = []
-    for rel in bare_dirs:
-        findings.append(Finding(spec_name(rel), "missing_node_md", "subdirectory has no "
-                                "_node.md; add one (every directory in the tree is a node) or "
-                                "rename it to start with '.'", f"{TREE_DIR}/{rel}", None))
-    if (base / NODE_FILE).is_file():
-        findings.append(Finding("SPEC", "stray_node_md", f"{TREE_DIR}/ itself is not a node; "
-                                "its _node.md is ignored", f"{TREE_DIR}/{NODE_FILE}", None,
-                                WARNING))
     for rel in node_dirs:
         result = results[rel]
         name = spec_name(rel)
@@ -312,13 +303,37 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
         elif index is not None:
             index.put(file, key, summary)
         nodes[name] = NodeInfo.from_tuple(name, file, summary)
+    return assemble_tree(root, node_dirs, bare_dirs, nodes, (base / NODE_FILE).is_file(),
+                         guarded, docs, kept)
+
+
+def assemble_tree(root: Path, node_dirs: list[str], bare_dirs: list[str],
+                  nodes: dict[str, NodeInfo], stray: bool, guarded: bool = False,
+                  docs: dict | None = None, kept: dict | None = None) -> Tree:
+    """The Tree of these directories (sorted) and their nodes; ``stray``: the tree's
+    top holds a _node.md of its own."""
+    findings: list[Finding] = []
+    for rel in bare_dirs:
+        findings.append(Finding(spec_name(rel), "missing_node_md", "subdirectory has no "
+                                "_node.md; add one (every directory in the tree is a node) or "
+                                "rename it to start with '.'", f"{TREE_DIR}/{rel}", None))
+    if stray:
+        findings.append(Finding("SPEC", "stray_node_md", f"{TREE_DIR}/ itself is not a node; "
+                                "its _node.md is ignored", f"{TREE_DIR}/{NODE_FILE}", None,
+                                WARNING))
     children: dict[str, list[str]] = {}
     for name in nodes:
         parent = parent_of(name)
         if parent is not None:
             children.setdefault(parent, []).append(name)
     dirs = (TREE_DIR, *(f"{TREE_DIR}/{rel}" for rel in (*node_dirs, *bare_dirs)))
-    return Tree(root, nodes, children, findings, docs, kept, dirs=dirs, guarded=guarded)
+    return Tree(root, nodes, children, findings, docs if docs is not None else {},
+                kept if kept is not None else {}, dirs=dirs, guarded=guarded)
+
+
+def read_nodes(root: Path, index: Index | None, node_dirs: list[str]) -> list[NodeInfo]:
+    """What the _node.md of each node directory (relative to the tree) yields."""
+    return _read_nodes(root, index, {}, {}, node_dirs, True)
 
 
 __all__ = ["NodeInfo", "Tree", "load_tree", "summarize", "ERROR"]
