@@ -320,37 +320,42 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
     else:
         snap = _patch(previous, basis, tree, resolver, manifest, lookups, changed_files,
                       fresh_infos, findings_dirty, chains_dirty, status_dirty)
+    changed_set = set(changed_at)
     if full:
         watched = watched_paths(tree, resolver)
-    else:  # the same tree and references: what was watched still is, and what was read now
-        watched = list(dict.fromkeys([*paths, *resolver.files_read()]))
-    where = {path: i for i, path in enumerate(paths)}
-    sigs = array("q")
-    fresh, new_paths, new_at = [], [], []
-    changed_set = set(changed_at)
-    for i, path in enumerate(watched):
-        old_at = where.get(path)
-        if old_at is None:
-            sigs.extend((0, 0, 0, 0))
-            new_paths.append(path)
-            new_at.append(i)
-            fresh.append(i)
-        else:
-            sigs.frombytes(current[old_at * 32:old_at * 32 + 32])
-            if old_at in changed_set:
+        where = {path: i for i, path in enumerate(paths)}
+        sigs = array("q")
+        fresh, new_at = [], []
+        for i, path in enumerate(watched):
+            old_at = where.get(path)
+            if old_at is None:
+                sigs.extend((0, 0, 0, 0))
+                new_at.append(i)
                 fresh.append(i)
-    if new_paths:
-        looked = signatures(root, new_paths)
+            else:
+                sigs.frombytes(current[old_at * 32:old_at * 32 + 32])
+                if old_at in changed_set:
+                    fresh.append(i)
+    else:  # the same tree and references: what was watched still is, and what was read now
+        seen = set(paths)
+        extra = [path for path in resolver.files_read() if path not in seen]
+        watched = [*paths, *extra]
+        sigs = array("q", current)
+        sigs.frombytes(bytes(32 * len(extra)))
+        new_at = list(range(len(paths), len(watched)))
+        fresh = sorted(changed_set) + new_at
+    if new_at:
+        looked = signatures(root, [watched[i] for i in new_at])
         for k, i in enumerate(new_at):
             sigs[i * 4:i * 4 + 4] = looked[k * 4:k * 4 + 4]
     # Absent: a path looked at before it was read (a changed one), or one the analysis
-    # found missing (a new one: looked at after it was read).
+    # found missing (a new one: looked at after it was read). Only fresh paths are checked.
     added = set(new_at)
     missing = resolver.files_missing()
     if manifest is not None and not manifest.existed:
         missing.add(MANIFEST)
-    absent = frozenset(path for i, path in enumerate(watched) if sigs[i * 4] < 0
-                       and not sigs[i * 4 + 1] and (i not in added or path in missing))
+    absent = frozenset(watched[i] for i in fresh if sigs[i * 4] < 0 and not sigs[i * 4 + 1]
+                       and (i not in added or watched[i] in missing))
     snap = replace(snap, paths=tuple(watched), recorded=sigs.tobytes(), _where={})
     return Update(snap, tuple(fresh), absent, len(to_read) + resolver.read)
 
@@ -398,6 +403,7 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
         manifest = _Recorded(statuses)
     real_dirs: dict[str, bool] = {}
     per_node = dict(basis["per_node"])
+    per_node_changes: list[str] = []
     root = str(tree.root)
     for name in sorted(findings_dirty):
         info = tree.nodes.get(name)
@@ -406,11 +412,14 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
         rel = rels.get(name)
         owners = lookups.owners(rel) if rel is not None else []
         shared = Context(basis["produced"], {rel: owners[0]} if owners else {}, root, real_dirs)
-        found = node_findings(tree, resolver, info, shared)
-        per_node[name] = [(f.node, f.rule, f.detail, f.file, f.line, f.severity, f.v5)
-                          for f in found]
-        if not found:
-            del per_node[name]
+        rows = [(f.node, f.rule, f.detail, f.file, f.line, f.severity, f.v5)
+                for f in node_findings(tree, resolver, info, shared)]
+        if rows != list(per_node.get(name, ())):
+            per_node_changes.append(name)
+            if rows:
+                per_node[name] = rows
+            else:
+                del per_node[name]
     redo = chains_dirty | status_dirty
     if redo:
         for at, status in enumerate(statuses):
@@ -418,27 +427,36 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
                 statuses[at] = artifact_status(tree, resolver, manifest, status.node,
                                                status.name, tree.nodes[status.node].output,
                                                status.rank, real_dirs)
-    findings = [Finding(*row) for row in basis["head"]]
-    for name in tree.nodes:
-        rows = per_node.get(name)
-        if rows:
-            findings += [Finding(*row) for row in rows]
-    findings += [Finding(*row) for row in basis["tail"]]
+    if per_node_changes:
+        findings = [Finding(*row) for row in basis["head"]]
+        for name in tree.nodes:
+            rows = per_node.get(name)
+            if rows:
+                findings += [Finding(*row) for row in rows]
+        findings += [Finding(*row) for row in basis["tail"]]
+    else:
+        findings = previous.findings
     intents = dict(previous.intents)
     infos = dict(basis["infos"])
+    changed_infos = {}
     for name, info in fresh_infos.items():
-        infos[name] = info.to_tuple()
+        infos[name] = changed_infos[name] = info.to_tuple()
         if name in intents:
             intents[name] = info.intent
-    new_basis = dict(basis)
-    new_basis["infos"] = infos
-    gone = set(changed_files)
-    files = {rel: found for rel, found in basis["files"].items() if rel not in gone}
-    files.update(resolver.digests())
-    new_basis["files"] = files
-    new_basis["per_node"] = per_node
-    snap = Snapshot(tuple(findings), tuple(statuses), orphans, intents, previous.producers)
-    return snap.with_basis(new_basis)
+    read = resolver.digests()
+    gone = [rel for rel in changed_files if rel not in read]
+    files = dict(basis["files"])
+    for rel in gone:
+        files.pop(rel, None)
+    files.update(read)
+    new_basis = {**basis, "infos": infos, "files": files, "per_node": per_node}
+    changes = {"infos": (changed_infos, []), "files": (read, gone),
+               "per_node": ({name: per_node[name] for name in per_node_changes
+                             if name in per_node},
+                            [name for name in per_node_changes if name not in per_node])}
+    snap = replace(previous, findings=tuple(findings), statuses=tuple(statuses),
+                   orphans=orphans, intents=intents)
+    return snap.patched(changes, new_basis)
 
 
 def _orphans(tree, resolver, manifest, declared):

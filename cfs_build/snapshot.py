@@ -150,20 +150,25 @@ class Snapshot:
     paths: tuple[str, ...] = field(default=(), compare=False, repr=False)
     recorded: bytes = field(default=b"", compare=False, repr=False)
     _where: dict = field(default_factory=dict, compare=False, repr=False)
-    # The basis (incremental.Basis) or, until it is asked for, its marshalled bytes.
+    # The basis (incremental.py): "value", the decoded dict; or "data", the marshalled
+    # dict an earlier run saved, and "patch", the changes made to it since (see patched).
     _basis: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def basis(self):
+    def basis(self) -> dict | None:
         """What the next analysis may reuse (incremental.py), or None when it was not kept."""
-        if "value" not in self._basis:
-            data = self._basis.get("data")
+        found = self._basis
+        if "value" not in found:
             try:
-                self._basis["value"] = marshal.loads(data) if data else None
-            except (ValueError, EOFError, TypeError):
-                self._basis["value"] = None
-        return self._basis["value"]
+                value = marshal.loads(found["data"]) if found.get("data") else None
+                if value is not None and found.get("patch_data"):
+                    found["patch"] = marshal.loads(found["patch_data"])
+                    value = apply_patch(value, found["patch"])
+            except (ValueError, EOFError, TypeError, KeyError, AttributeError):
+                value = None
+            found["value"] = value
+        return found["value"]
 
-    def with_basis(self, basis) -> Snapshot:
+    def with_basis(self, basis: dict) -> Snapshot:
         """This snapshot carrying ``basis`` (a marshal-able dict, see incremental.py)."""
         return replace(self, _basis={"value": basis})
 
@@ -182,6 +187,18 @@ class Snapshot:
             return None
         return (mtime, ctime, size, ino + _FULL if ino < 0 else ino)
 
+    def patched(self, changes: dict, basis: dict) -> Snapshot:
+        """A snapshot whose basis is this one's with ``changes`` made (``basis``, already
+        computed): saved as the same marshalled bytes and the changes, so a small edit
+        does not marshal the whole basis again. Many changes are folded in."""
+        data = self._basis.get("data")
+        if not data:
+            return self.with_basis(basis)
+        patch = merge_patches(self._basis.get("patch") or {}, changes)
+        if sum(len(up) + len(gone) for up, gone in patch.values()) > PATCH_LIMIT:
+            return self.with_basis(basis)
+        return replace(self, _basis={"value": basis, "data": data, "patch": patch})
+
     def _payload(self) -> tuple:
         return (
             [(f.node, f.rule, f.detail, f.file, f.line, f.severity, f.v5) for f in self.findings],
@@ -197,6 +214,33 @@ class Snapshot:
         return cls(tuple(Finding(*f) for f in findings),
                    tuple(_restore(ArtifactStatus, _STATUS_FIELDS, s) for s in statuses),
                    tuple(Orphan(*o) for o in orphans), intents, producers)
+
+
+# Changes to a basis: key -> (entries set, entries removed) of that key's dict.
+PATCH_LIMIT = 2000
+
+
+def apply_patch(value: dict, patch: dict) -> dict:
+    out = dict(value)
+    for key, (updates, removed) in patch.items():
+        table = dict(out[key])
+        for name in removed:
+            table.pop(name, None)
+        table.update(updates)
+        out[key] = table
+    return out
+
+
+def merge_patches(earlier: dict, later: dict) -> dict:
+    out = {}
+    for key in {*earlier, *later}:
+        updates, removed = earlier.get(key, ({}, []))
+        more, gone = later.get(key, ({}, []))
+        updates = {name: v for name, v in updates.items() if name not in set(gone)}
+        updates.update(more)
+        removed = sorted((set(removed) | set(gone)) - set(more))
+        out[key] = (updates, removed)
+    return out
 
 
 def _restore(cls, names: tuple[str, ...], values):
@@ -249,7 +293,14 @@ def load_previous(root: Path) -> tuple[Snapshot, bytes] | None:
         found = Snapshot._from_payload(payload)
     except (TypeError, ValueError):
         return None
-    basis = {"data": data[_HEAD.size + size:]}
+    basis = {}
+    try:
+        at = _HEAD.size + size
+        (base,) = _HEAD.unpack_from(data, at)
+        basis = {"data": data[at + _HEAD.size:at + _HEAD.size + base],
+                 "patch_data": data[at + _HEAD.size + base:]}
+    except struct.error:
+        pass  # no basis kept: fine, a change is then analysed in full
     return replace(found, paths=tuple(paths), recorded=recorded, _basis=basis), current
 
 
@@ -290,8 +341,13 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
                 return False
             head = marshal.dumps((FORMAT, _fingerprint(), "\0".join(paths), taken.tobytes(),
                                   snapshot._payload()))
-            basis = snapshot.basis()
-            data = _HEAD.pack(len(head)) + head + (marshal.dumps(basis) if basis else b"")
+            kept = snapshot._basis
+            if kept.get("data") and "patch" in kept:
+                base, patch = kept["data"], marshal.dumps(kept["patch"])
+            else:
+                basis = snapshot.basis()
+                base, patch = (marshal.dumps(basis) if basis else b""), b""
+            data = b"".join((_HEAD.pack(len(head)), head, _HEAD.pack(len(base)), base, patch))
             state.remove_leftovers_at(directory, SNAPSHOT_NAME)
             state.write_at(directory, SNAPSHOT_NAME, state.seal(data))
             for older in state.names_at(directory):
