@@ -185,6 +185,42 @@ def _same_shape(root, changed_dirs: list[str], infos: dict, bare: list[str],
     return True
 
 
+class _Summaries(dict):
+    """Node -> NodeInfo, made from the basis's tuple only when a node is asked for: an
+    edit reaches few nodes, and making ten thousand summaries costs more than it does."""
+
+    def __init__(self, raw: dict[str, tuple], made: dict[str, NodeInfo]):
+        super().__init__(made)
+        self._raw = raw
+
+    def __missing__(self, name: str) -> NodeInfo:
+        info = NodeInfo.from_tuple(name, f"{_PREFIX}{name[len(SPEC) + 1:]}{_NODE_SUFFIX}",
+                                   self._raw[name])
+        self[name] = info
+        return info
+
+    def get(self, name, default=None):
+        return self[name] if name in self._raw else default
+
+    def __contains__(self, name) -> bool:
+        return name in self._raw
+
+    def __iter__(self):
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def keys(self):
+        return self._raw.keys()
+
+    def items(self):
+        return [(name, self[name]) for name in self._raw]
+
+    def values(self):
+        return [self[name] for name in self._raw]
+
+
 class _Lookups:
     """Who refers to what, found from the summaries when first asked."""
 
@@ -270,12 +306,15 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
         to_read = sorted(changed_nodes)
     index = Index(root) if len(to_read) > 50 else None  # read only: never saved here
     fresh_infos = {info.name: info for info in read_nodes(root, index, to_read)}
-    nodes: dict[str, NodeInfo] = {}
-    for rel in node_dirs:
-        name = spec_name(rel)
-        info = fresh_infos.get(name)
-        nodes[name] = info if info is not None else NodeInfo.from_tuple(
-            name, f"{_PREFIX}{rel}{_NODE_SUFFIX}", infos[name])
+    if shape:
+        nodes: dict[str, NodeInfo] = {}
+        for rel in node_dirs:
+            name = spec_name(rel)
+            info = fresh_infos.get(name)
+            nodes[name] = info if info is not None else NodeInfo.from_tuple(
+                name, f"{_PREFIX}{rel}{_NODE_SUFFIX}", infos[name])
+    else:
+        nodes = _Summaries(infos, fresh_infos)
     tree = assemble_tree(root, node_dirs, bare, nodes, stray)
 
     manifest_changed = MANIFEST in changed
@@ -312,6 +351,10 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
             chains_dirty.add(name)
 
     if full:
+        if not shape:  # every summary is needed now
+            tree = assemble_tree(root, node_dirs, bare, {name: nodes[name] for name in nodes},
+                                 stray)
+            resolver = _Known(tree, known)
         if manifest is None:
             manifest = current_manifest(root)
             if isinstance(manifest, WithPending):
