@@ -15,7 +15,7 @@ import os
 from array import array
 from dataclasses import dataclass, replace
 
-from .artifacts import WithPending, current_manifest
+from .artifacts import WithPending, current_manifest, pending_entries
 from .chain import Resolver, safe_relpath
 from .errors import Finding
 from .graph import artifact_producers
@@ -136,6 +136,10 @@ def refresh(root, previous: Snapshot, current: bytes) -> Update | None:
     """
     basis = previous.basis()
     if not basis or len(current) != len(previous.recorded):
+        return None
+    if pending_entries(root):
+        # A write journaled before a crash counts as recorded (artifacts.current_manifest):
+        # the manifest the basis saw is not the one to compare with.
         return None
     try:
         return _refresh(root, previous, basis, current)
