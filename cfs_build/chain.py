@@ -230,6 +230,11 @@ class Resolver:
         """The files looked at so far that did not exist."""
         return {rel for rel, found in self._files.items() if found is None}
 
+    def digests(self) -> dict[str, tuple[bytes, bool] | None]:
+        """Each file read so far that could be read: (digest, 0-byte) or None (absent)."""
+        return {rel: None if found is None else (found[1], found[2])
+                for rel, found in self._files.items() if not isinstance(found, _FileProblem)}
+
     def forget(self, rel: str) -> None:
         """Drop what is known of a file (after it was rewritten)."""
         self._files.pop(rel, None)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from . import snapshot
+from . import incremental, snapshot
 from .artifacts import WithPending, current_manifest
 from .chain import Chain, Resolver, safe_relpath
 from .errors import ERROR, CfsError, Finding
@@ -17,7 +17,7 @@ from .manifest import MANIFEST, Manifest
 from .names import ARTIFACT, SPEC, TREE_DIR, artifact_of, parent_of, spec_name, spec_of
 from .status import ArtifactStatus, Orphan, artifact_statuses, ranks
 from .tree import Tree, load_tree
-from .validate import validate
+from .validate import validate_parts
 from .walk import NODE_FILE
 
 
@@ -83,11 +83,23 @@ class Project:
         if use_index is None:
             use_index = os.environ.get("CFS_NO_INDEX", "") == ""
         self.use_index = use_index
-        # The last analysis, when nothing it read has changed since: then the tree is
-        # read only if something asks for more than the snapshot holds.
-        self.snapshot = snapshot.load(self.root) if use_index else None
+        # The last analysis, when nothing it read has changed since, or brought up to
+        # date (incremental.py): then the tree is read only if something asks for more
+        # than the snapshot holds.
+        self.snapshot: snapshot.Snapshot | None = None
+        self.update: incremental.Update | None = None  # when the snapshot was brought up to date
         self._report: Report | None = None
         self._kept = True  # nothing to record until a report is computed
+        previous = snapshot.load_previous(self.root) if use_index else None
+        if previous is not None:
+            snap, current = previous
+            if current == snap.recorded:
+                self.snapshot = snap
+            else:
+                self.update = incremental.refresh(self.root, snap, current)
+                if self.update is not None:
+                    self.snapshot = self.update.snapshot
+                    self._kept = False  # worth recording once a report is asked for
         if self.snapshot is None:
             _ = self.tree  # read now: every question will need it
 
@@ -111,10 +123,15 @@ class Project:
         return self.tree.nodes
 
     @cached_property
+    def _finding_parts(self):
+        return validate_parts(self.tree, self.resolver)
+
+    @cached_property
     def findings(self) -> tuple[Finding, ...]:
         if self.snapshot is not None:
             return self.snapshot.findings
-        return tuple(validate(self.tree, self.resolver))
+        head, per_node, tail = self._finding_parts
+        return (*head, *(f for found in per_node.values() for f in found), *tail)
 
     @property
     def scan_failure(self) -> Finding | None:
@@ -265,9 +282,14 @@ class Project:
 
     def keep_report(self) -> None:
         """Record the report (once) as the snapshot for the next run (see snapshot.py)."""
-        if self._report is None or self.snapshot is not None or self._kept:
+        if self._report is None or self._kept:
             return
         self._kept = True
+        if self.update is not None:
+            snap = self.snapshot
+            snapshot.save(self.root, snap, list(snap.paths), self.began, self.update.absent,
+                          snap.recorded, list(self.update.fresh))
+            return
         self._record(self._report)
 
     def _record(self, report: Report) -> None:
@@ -284,8 +306,8 @@ class Project:
         intents = {s.node: tree.nodes[s.node].intent for s in report.artifacts}
         snap = snapshot.Snapshot(report.findings, report.artifacts, report.orphans, intents,
                                  self.producers)
-        watched = [*tree.dirs, *(info.file for info in tree.nodes.values()), MANIFEST,
-                   *self.resolver.files_read()]
+        snap = snap.with_basis(incremental.basis_of(tree, self.resolver, self._finding_parts))
+        watched = incremental.watched_paths(tree, self.resolver)
         absent = self.resolver.files_missing()
         if not self.manifest.existed:
             absent.add(MANIFEST)

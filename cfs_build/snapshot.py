@@ -15,11 +15,18 @@ file system that keeps whole seconds only gets a margin of two seconds. Nor is
 one written when a file the analysis read is gone by then. The change time cannot
 be set back by a program, so an edit that restores the old modification time is
 noticed too.
+
+It also keeps the analysis's basis (incremental.py): each node's summary, each file's
+digest, each node's findings; when some watched paths changed, that is what lets the
+next run re-read only those and redo only what depends on them. The basis follows the
+snapshot proper in the same file and is decoded only when it is needed.
 """
 from __future__ import annotations
 
 import marshal
 import os
+import re
+import struct
 import time
 from array import array
 from dataclasses import dataclass, field, fields, replace
@@ -31,7 +38,7 @@ from .index import INDEX_DIR, code_fingerprint
 from .files import temp_name
 from .status import ArtifactStatus, Orphan
 
-FORMAT = 1
+FORMAT = 2
 SNAPSHOT_NAME = f"snapshot.v{FORMAT}"
 SNAPSHOT_FILE = f"{INDEX_DIR}/{SNAPSHOT_NAME}"
 SECOND = 1_000_000_000
@@ -143,6 +150,27 @@ class Snapshot:
     paths: tuple[str, ...] = field(default=(), compare=False, repr=False)
     recorded: bytes = field(default=b"", compare=False, repr=False)
     _where: dict = field(default_factory=dict, compare=False, repr=False)
+    # The basis (incremental.py): "value", the decoded dict; or "data", the marshalled
+    # dict an earlier run saved, and "patch", the changes made to it since (see patched).
+    _basis: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def basis(self) -> dict | None:
+        """What the next analysis may reuse (incremental.py), or None when it was not kept."""
+        found = self._basis
+        if "value" not in found:
+            try:
+                value = marshal.loads(found["data"]) if found.get("data") else None
+                if value is not None and found.get("patch_data"):
+                    found["patch"] = marshal.loads(found["patch_data"])
+                    value = apply_patch(value, found["patch"])
+            except (ValueError, EOFError, TypeError, KeyError, AttributeError):
+                value = None
+            found["value"] = value
+        return found["value"]
+
+    def with_basis(self, basis: dict) -> Snapshot:
+        """This snapshot carrying ``basis`` (a marshal-able dict, see incremental.py)."""
+        return replace(self, _basis={"value": basis})
 
     def stamp(self, rel: str) -> tuple[int, int, int, int] | None:
         """The files.stamp of a watched path as the analysis saw it (None: not there).
@@ -158,6 +186,18 @@ class Snapshot:
         if mtime < 0 and not ctime:
             return None
         return (mtime, ctime, size, ino + _FULL if ino < 0 else ino)
+
+    def patched(self, changes: dict, basis: dict) -> Snapshot:
+        """A snapshot whose basis is this one's with ``changes`` made (``basis``, already
+        computed): saved as the same marshalled bytes and the changes, so a small edit
+        does not marshal the whole basis again. Many changes are folded in."""
+        data = self._basis.get("data")
+        if not data:
+            return self.with_basis(basis)
+        patch = merge_patches(self._basis.get("patch") or {}, changes)
+        if sum(len(up) + len(gone) for up, gone in patch.values()) > PATCH_LIMIT:
+            return self.with_basis(basis)
+        return replace(self, _basis={"value": basis, "data": data, "patch": patch})
 
     def _payload(self) -> tuple:
         return (
@@ -176,6 +216,33 @@ class Snapshot:
                    tuple(Orphan(*o) for o in orphans), intents, producers)
 
 
+# Changes to a basis: key -> (entries set, entries removed) of that key's dict.
+PATCH_LIMIT = 2000
+
+
+def apply_patch(value: dict, patch: dict) -> dict:
+    out = dict(value)
+    for key, (updates, removed) in patch.items():
+        table = dict(out[key])
+        for name in removed:
+            table.pop(name, None)
+        table.update(updates)
+        out[key] = table
+    return out
+
+
+def merge_patches(earlier: dict, later: dict) -> dict:
+    out = {}
+    for key in {*earlier, *later}:
+        updates, removed = earlier.get(key, ({}, []))
+        more, gone = later.get(key, ({}, []))
+        updates = {name: v for name, v in updates.items() if name not in set(gone)}
+        updates.update(more)
+        removed = sorted((set(removed) | set(gone)) - set(more))
+        out[key] = (updates, removed)
+    return out
+
+
 def _restore(cls, names: tuple[str, ...], values):
     # As unpickling does: a frozen dataclass's __init__ sets each field through
     # object.__setattr__, a real cost for ten thousand statuses on every run.
@@ -187,68 +254,105 @@ def _restore(cls, names: tuple[str, ...], values):
 _STATUS_FIELDS = tuple(f.name for f in fields(ArtifactStatus))
 
 
-def _unchanged(root: Path, paths: list[str], recorded: bytes) -> bool:
-    """Every path still has its recorded signature (a big project checks on two cores)."""
-    size = len(recorded) // len(paths) if paths else 0
-
-    def check(ranges, kept):
-        return [signatures(root, paths[a:b]).tobytes() == recorded[a * size:b * size]
-                for a, b in ranges]
+def current_signatures(root: Path, paths: list[str]) -> bytes:
+    """signatures() of ``paths`` as bytes (a big project is looked at on two cores)."""
+    def look(ranges, kept):
+        return [signatures(root, paths[a:b]).tobytes() for a, b in ranges]
 
     if len(paths) < parallel.MIN_ITEMS:
-        return check([(0, len(paths))], True)[0]
+        return look([(0, len(paths))], True)[0]
     half = len(paths) // 2
-    return all(parallel.in_two(check, [(0, half), (half, len(paths))]))
+    return b"".join(parallel.in_two(look, [(0, half), (half, len(paths))]))
 
 
-def load(root: Path) -> Snapshot | None:
-    """The project's snapshot if every path it watched is unchanged, else None."""
+_HEAD = struct.Struct("<Q")
+
+
+def load_previous(root: Path) -> tuple[Snapshot, bytes] | None:
+    """The project's last snapshot, whether or not it still holds, with the current
+    signatures of the paths it watched (equal to ``snapshot.recorded``: it holds)."""
     # Sealed (a flipped byte discards it) and read without following a link.
     data = state.unseal(state.read_state(root, SNAPSHOT_FILE))
-    if data is None:
+    if data is None or len(data) < _HEAD.size:
         return None
     try:
-        stored = marshal.loads(data)
+        (size,) = _HEAD.unpack_from(data)
+        stored = marshal.loads(data[_HEAD.size:_HEAD.size + size])
         version, fingerprint, joined, recorded, payload = stored
         paths = joined.split("\0")
-    except (OSError, ValueError, EOFError, TypeError, AttributeError):
+    except (OSError, ValueError, EOFError, TypeError, AttributeError, struct.error):
         return None
     if (version != FORMAT or fingerprint != _fingerprint() or type(recorded) is not bytes
             or len(recorded) != len(paths) * 4 * 8):
         return None
     try:
-        if not _unchanged(root, paths, recorded):
-            return None
+        current = current_signatures(root, paths)
     except OSError:  # e.g. the root cannot be opened: then nothing is known
         return None
     try:
         found = Snapshot._from_payload(payload)
     except (TypeError, ValueError):
         return None
-    return replace(found, paths=tuple(paths), recorded=recorded)
+    basis = {}
+    try:
+        at = _HEAD.size + size
+        (base,) = _HEAD.unpack_from(data, at)
+        basis = {"data": data[at + _HEAD.size:at + _HEAD.size + base],
+                 "patch_data": data[at + _HEAD.size + base:]}
+    except struct.error:
+        pass  # no basis kept: fine, a change is then analysed in full
+    return replace(found, paths=tuple(paths), recorded=recorded, _basis=basis), current
+
+
+def load(root: Path) -> Snapshot | None:
+    """The project's snapshot if every path it watched is unchanged, else None."""
+    found = load_previous(root)
+    if found is None or found[1] != found[0].recorded:
+        return None
+    return found[0]
 
 
 def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
-         absent=frozenset()) -> bool:
+         absent=frozenset(), sigs: bytes | None = None, fresh: list[int] | None = None) -> bool:
     """Record ``snapshot`` with the signatures of ``watched`` (project-relative paths).
 
     ``absent``: the watched paths the analysis found missing. Nothing is recorded
     (and an older snapshot is removed) when a watched path changed too recently to
     be told apart from a later change, or is gone although the analysis read it.
+    ``sigs``: the signatures already taken of ``watched`` (no duplicates then) since
+    the analysis began; only those at the indexes ``fresh`` (all when None) can be
+    too recent, the others having been checked by an earlier save.
     Best effort: a read-only project simply gets no snapshot.
     """
-    paths = list(dict.fromkeys(watched))
+    paths = list(dict.fromkeys(watched)) if sigs is None else list(watched)
     try:
         with state.directory(root, INDEX_DIR, create=True) as directory:
-            sigs = signatures(root, paths)
+            taken = signatures(root, paths) if sigs is None else array("q", sigs)
             began += file_system_clock(directory)
-            if too_recent(sigs, began, paths, absent):
+            if fresh is None:
+                checked, checked_paths = taken, paths
+            else:
+                checked = array("q")
+                for i in fresh:
+                    checked.extend(taken[i * 4:i * 4 + 4])
+                checked_paths = [paths[i] for i in fresh]
+            if too_recent(checked, began, checked_paths, absent):
                 state.remove_at(directory, SNAPSHOT_NAME)
                 return False
-            data = marshal.dumps((FORMAT, _fingerprint(), "\0".join(paths), sigs.tobytes(),
+            head = marshal.dumps((FORMAT, _fingerprint(), "\0".join(paths), taken.tobytes(),
                                   snapshot._payload()))
+            kept = snapshot._basis
+            if kept.get("data") and "patch" in kept:
+                base, patch = kept["data"], marshal.dumps(kept["patch"])
+            else:
+                basis = snapshot.basis()
+                base, patch = (marshal.dumps(basis) if basis else b""), b""
+            data = b"".join((_HEAD.pack(len(head)), head, _HEAD.pack(len(base)), base, patch))
             state.remove_leftovers_at(directory, SNAPSHOT_NAME)
             state.write_at(directory, SNAPSHOT_NAME, state.seal(data))
+            for older in state.names_at(directory):
+                if re.fullmatch(r"snapshot\.v[0-9]+", older) and older != SNAPSHOT_NAME:
+                    state.remove_at(directory, older)  # left by an earlier format
     except (OSError, ValueError):
         return False
     return True

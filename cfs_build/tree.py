@@ -304,15 +304,6 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
         dot_dirs = walk_dots(dots, guarded)
     except LinkInTree as link:
         return Tree(root, {}, {}, scan_error=link_finding(link.rel))
-    findings: list[Finding] = []
-    for rel in bare_dirs:
-        findings.append(Finding(spec_name(rel), "missing_node_md", "subdirectory has no "
-                                "_node.md; add one (every directory in the tree is a node) or "
-                                "rename it to start with '.'", f"{TREE_DIR}/{rel}", None))
-    if (base / NODE_FILE).is_file():
-        findings.append(Finding("SPEC", "stray_node_md", f"{TREE_DIR}/ itself is not a node; "
-                                "its _node.md is ignored", f"{TREE_DIR}/{NODE_FILE}", None,
-                                WARNING))
     for rel in node_dirs:
         result = results[rel]
         name = spec_name(rel)
@@ -331,13 +322,39 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
         elif index is not None:
             index.put(file, key, summary)
         nodes[name] = NodeInfo.from_tuple(name, file, summary)
+    return assemble_tree(root, node_dirs, bare_dirs, nodes, (base / NODE_FILE).is_file(),
+                         guarded, docs, kept, dot_dirs)
+
+
+def assemble_tree(root: Path, node_dirs: list[str], bare_dirs: list[str],
+                  nodes: dict[str, NodeInfo], stray: bool, guarded: bool = False,
+                  docs: dict | None = None, kept: dict | None = None,
+                  dot_dirs: tuple[str, ...] | list[str] = ()) -> Tree:
+    """The Tree of these directories (sorted) and their nodes; ``stray``: the tree's
+    top holds a _node.md of its own; ``dot_dirs``: the directories below dot directories
+    (watched for a link appearing there, see walk.walk_dots)."""
+    findings: list[Finding] = []
+    for rel in bare_dirs:
+        findings.append(Finding(spec_name(rel), "missing_node_md", "subdirectory has no "
+                                "_node.md; add one (every directory in the tree is a node) or "
+                                "rename it to start with '.'", f"{TREE_DIR}/{rel}", None))
+    if stray:
+        findings.append(Finding("SPEC", "stray_node_md", f"{TREE_DIR}/ itself is not a node; "
+                                "its _node.md is ignored", f"{TREE_DIR}/{NODE_FILE}", None,
+                                WARNING))
     children: dict[str, list[str]] = {}
     for name in nodes:
         parent = parent_of(name)
         if parent is not None:
             children.setdefault(parent, []).append(name)
     dirs = (TREE_DIR, *(f"{TREE_DIR}/{rel}" for rel in (*node_dirs, *bare_dirs, *dot_dirs)))
-    return Tree(root, nodes, children, findings, docs, kept, dirs=dirs, guarded=guarded)
+    return Tree(root, nodes, children, findings, docs if docs is not None else {},
+                kept if kept is not None else {}, dirs=dirs, guarded=guarded)
+
+
+def read_nodes(root: Path, index: Index | None, node_dirs: list[str]) -> list[NodeInfo]:
+    """What the _node.md of each node directory (relative to the tree) yields."""
+    return _read_nodes(root, index, {}, {}, node_dirs, True)
 
 
 def link_finding(rel: str) -> Finding:

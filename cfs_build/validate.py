@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import graphlib
 import os
+from dataclasses import dataclass
 
 from .chain import Resolver, safe_relpath
 from .errors import ERROR, WARNING, Finding
@@ -15,47 +16,76 @@ from .tree import NO_NODES_V5, NodeInfo, Tree
 
 def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
     """All findings for the tree: parse problems, rule violations, cycles, warnings."""
+    head, per_node, tail = validate_parts(tree, resolver)
+    return [*head, *(f for found in per_node.values() for f in found), *tail]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a node's checks need to know of the others: each leaf's output (``produced``),
+    and which node claimed an output path first (``outputs``, filled in node order)."""
+
+    produced: dict[str, str]
+    outputs: dict[str, str]
+    root: str
+    real_dirs: dict[str, bool]
+
+
+def context(tree: Tree, outputs: dict[str, str] | None = None) -> Context:
+    produced = {safe_relpath(info.output): name for name, info in tree.nodes.items()
+                if info.output is not None and tree.is_leaf(name)}
+    return Context(produced, {} if outputs is None else outputs, str(tree.root), {})
+
+
+def validate_parts(tree: Tree, resolver: Resolver) -> tuple[list[Finding],
+                                                             dict[str, list[Finding]],
+                                                             list[Finding]]:
+    """validate's findings in three parts: the tree's, each node's (in node order),
+    and the cycles'; a node's part depends on the others only through ``context``."""
     # A failed scan is reported alone, as v5 does: without nodes nothing else means anything.
     if tree.scan_error is not None:
-        return [tree.scan_error]
+        return [tree.scan_error], {}, []
     if not tree.nodes:
         return [Finding("", "scan", f"no nodes found: add {TREE_DIR}/NAME/_node.md starting "
                         "with '# SPEC/NAME' (cfs init writes an example)", TREE_DIR, None,
-                        ERROR, NO_NODES_V5)]
-    findings: list[Finding] = list(tree.findings)
-    outputs: dict[str, str] = {}
-    root, real_dirs = str(tree.root), {}
-    produced = {safe_relpath(info.output): name for name, info in tree.nodes.items()
-                if info.output is not None and tree.is_leaf(name)}
-    for name, info in tree.nodes.items():
-        findings.extend(info.findings)
-        if any(ch == ";" or ch < " " for ch in name):
-            findings.append(Finding(name, "node_name", "the directory name holds ';' or a "
-                                    "control character, which a v5 manifest line cannot "
-                                    "record; rename the directory", info.file, None))
-        if info.broken:
-            continue
-        leaf = tree.is_leaf(name)
-        if not leaf:
-            findings.extend(_leaf_only(info))
-        elif info.has_agent and info.output is None:
-            findings.append(Finding(name, "agent_without_output", "this leaf has a # Agent "
-                                    "section but no output, so nothing is ever generated from "
-                                    "it; add 'output: PATH' to its frontmatter", info.file,
-                                    info.agent_line, WARNING))
-        # Targets are checked on every node: only a non-leaf can name a descendant, and
-        # moving such an entry to a leaf would not make a wrong target right.
-        for raw, line in zip(info.depends_on, info.dep_lines):
-            findings.extend(_reference(tree, resolver, info, raw, line, "depends_on",
-                                       "dependency_targets"))
-        if info.input is not None:
-            findings.extend(_reference(tree, resolver, info, info.input, info.input_line,
-                                       "input", "input_target"))
-        findings.extend(_variants(info))
-        findings.extend(_external_outputs(info, produced))
-        if info.output is not None:
-            findings.extend(_output(info, outputs, root, real_dirs))
-    findings.extend(_cycles(tree))
+                        ERROR, NO_NODES_V5)], {}, []
+    shared = context(tree)
+    per_node = {name: node_findings(tree, resolver, info, shared)
+                for name, info in tree.nodes.items()}
+    return list(tree.findings), per_node, _cycles(tree)
+
+
+def node_findings(tree: Tree, resolver: Resolver, info: NodeInfo,
+                  shared: Context) -> list[Finding]:
+    """One node's findings (its own, its references', its output's)."""
+    name = info.name
+    findings: list[Finding] = list(info.findings)
+    if any(ch == ";" or ch < " " for ch in name):
+        findings.append(Finding(name, "node_name", "the directory name holds ';' or a "
+                                "control character, which a v5 manifest line cannot "
+                                "record; rename the directory", info.file, None))
+    if info.broken:
+        return findings
+    leaf = tree.is_leaf(name)
+    if not leaf:
+        findings.extend(_leaf_only(info))
+    elif info.has_agent and info.output is None:
+        findings.append(Finding(name, "agent_without_output", "this leaf has a # Agent "
+                                "section but no output, so nothing is ever generated from "
+                                "it; add 'output: PATH' to its frontmatter", info.file,
+                                info.agent_line, WARNING))
+    # Targets are checked on every node: only a non-leaf can name a descendant, and
+    # moving such an entry to a leaf would not make a wrong target right.
+    for raw, line in zip(info.depends_on, info.dep_lines):
+        findings.extend(_reference(tree, resolver, info, raw, line, "depends_on",
+                                   "dependency_targets"))
+    if info.input is not None:
+        findings.extend(_reference(tree, resolver, info, info.input, info.input_line,
+                                   "input", "input_target"))
+    findings.extend(_variants(info))
+    findings.extend(_external_outputs(info, shared.produced))
+    if info.output is not None:
+        findings.extend(_output(info, shared.outputs, shared.root, shared.real_dirs))
     return findings
 
 

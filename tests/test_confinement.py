@@ -222,12 +222,12 @@ def test_linked_state_directory_is_refused(tmp_path, outside):
 def test_state_files_linked_outside_are_neither_read_nor_written_through(tmp_path, outside):
     root = project(tmp_path)
     (root / ".cfs").mkdir()
-    for name in ("index.v2", "snapshot.v1", ".gitignore"):
+    for name in ("index.v2", "snapshot.v2", ".gitignore"):
         (root / ".cfs" / name).symlink_to(outside / "keep.json")
     done = cfs(root, "status")
     assert done.returncode == 1, done.stderr  # the leaf is missing: nothing else wrong
     untouched(outside)
-    assert not (root / ".cfs" / "snapshot.v1").is_symlink()  # replaced by cfs's own file
+    assert not (root / ".cfs" / "snapshot.v2").is_symlink()  # replaced by cfs's own file
     assert cfs(root, "status").returncode == 1
 
 
@@ -286,7 +286,7 @@ def test_flipped_byte_in_the_snapshot_discards_it(tmp_path):
     os.utime(root / "code-from-spec" / ".manifest", ns=(1, 1))
     first = json.loads(cfs(root, "status", "--json").stdout)
     assert first["artifacts"][0]["status"] == ["up-to-date"]
-    snap = root / ".cfs" / "snapshot.v1"
+    snap = root / ".cfs" / "snapshot.v2"
     data = snap.read_bytes()
     assert b"up-to-date" in data
     stat = snap.stat()
@@ -303,7 +303,7 @@ def test_flipped_byte_in_the_index_discards_it(tmp_path):
     data = index.read_bytes()
     assert data.count(b"out/leaf.txt") == 1
     index.write_bytes(data.replace(b"out/leaf.txt", b"out/evil.txt"))
-    (root / ".cfs" / "snapshot.v1").unlink(missing_ok=True)
+    (root / ".cfs" / "snapshot.v2").unlink(missing_ok=True)
     report = json.loads(cfs(root, "status", "--json").stdout)
     assert report["artifacts"][0]["path"] == "out/leaf.txt"
 

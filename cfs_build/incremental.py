@@ -1,0 +1,531 @@
+"""Bringing the last analysis up to date: re-read what changed, redo only what depends on it.
+
+A snapshot (snapshot.py) keeps a basis next to its findings and statuses: each node's
+summary, the digest of each file a chain or a check read, each node's findings, and
+which node claims which output. When some watched paths changed, ``refresh`` re-reads
+only those (and new ones) and recomputes the findings and statuses that can depend on
+them; everything else is kept. A change of the tree's shape (a node added, removed or
+renamed), of a node's references or output, or of whether a node parses, redoes every
+derived fact (ranks, cycles, findings, statuses) from the kept summaries and digests:
+still without reading any unchanged file. The answer is the full analysis's, always.
+"""
+from __future__ import annotations
+
+import os
+from array import array
+from dataclasses import dataclass, replace
+
+from .artifacts import WithPending, current_manifest, pending_entries
+from .chain import Resolver, safe_relpath
+from .errors import Finding
+from .graph import artifact_producers
+from .index import Index
+from .manifest import MANIFEST, Manifest, ManifestEntry
+from .names import ARTIFACT, EXTERNAL, SPEC, TREE_DIR, references, spec_name, spec_of
+from .node import BREAKING_RULES
+from .outputs import clean, output_problem
+from .snapshot import Snapshot, signatures
+from .status import Orphan, _unparsed_owner, artifact_status, artifact_statuses, ranks
+from .tree import NodeInfo, Tree, assemble_tree, read_nodes
+from .unparsed import PARSE_RULES
+from .validate import Context, context, node_findings, validate_parts
+from .walk import NODE_FILE, LinkInTree, NeedsGuard, mounts_below, walk_below, walk_dots
+
+_PREFIX = TREE_DIR + "/"
+_NODE_SUFFIX = "/" + NODE_FILE
+_STRUCTURAL_RULES = BREAKING_RULES | PARSE_RULES
+# Places in NodeInfo.to_tuple().
+_DEPENDS, _INPUT, _OUTPUT, _PUBLIC, _SUBS, _AGENT, _INTENT, _FINDINGS = 0, 2, 4, 8, 9, 10, 11, 12
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Update:
+    """An analysis brought up to date: the snapshot (its ``paths`` and ``recorded`` the
+    signatures as seen), and the indexes of the paths whose signatures are new."""
+
+    snapshot: Snapshot
+    fresh: tuple[int, ...]
+    absent: frozenset[str]  # the paths found missing (snapshot.save)
+    files_read: int  # spec and other files read (not taken from the basis): for tests
+
+
+class _Known(Resolver):
+    """A resolver that takes the digests of unchanged files from the basis.
+
+    Their texts are not known (None): this resolver computes chains and statuses only.
+    """
+
+    def __init__(self, tree: Tree, known: dict):
+        super().__init__(tree)
+        self._known = known
+        self.read = 0
+
+    def _file(self, rel: str):
+        if rel not in self._files:
+            found = self._known.get(rel, _MISSING)
+            if found is _MISSING:
+                self.read += 1
+            else:
+                self._files[rel] = None if found is None else (None, found[0], found[1])
+        return super()._file(rel)
+
+
+def output_rels(tree: Tree) -> dict[str, str]:
+    """Node -> the clean output path it claims, for nodes whose output validation checks
+    (the node parses, the path is acceptable as text); in node order."""
+    return {name: clean(info.output) for name, info in tree.nodes.items()
+            if info.output is not None and not info.broken and output_problem(info.output) is None}
+
+
+def basis_of(tree: Tree, resolver: Resolver, parts) -> dict:
+    """What a later ``refresh`` needs of this analysis (marshal-able)."""
+    head, per_node, tail = parts
+    rows = lambda found: [(f.node, f.rule, f.detail, f.file, f.line, f.severity, f.v5)
+                          for f in found]
+    base = f"{TREE_DIR}/"
+    node_dirs = {info.file[:-len(_NODE_SUFFIX)] for info in tree.nodes.values()}
+    below = [d[len(base):] for d in tree.dirs[1:] if d not in node_dirs]
+    return {
+        "infos": {name: info.to_tuple() for name, info in tree.nodes.items()},
+        "bare": [d for d in below if not _dotted(d)],
+        "dots": [d for d in below if _dotted(d)],
+        "stray": any(f.rule == "stray_node_md" for f in tree.findings),
+        "head": rows(head), "tail": rows(tail),
+        "per_node": {name: rows(found) for name, found in per_node.items() if found},
+        "files": resolver.digests(),
+        "produced": context(tree).produced,
+        "rels": output_rels(tree),
+    }
+
+
+def _dotted(rel: str) -> bool:
+    """A directory at or below a dot directory of the tree (walked only for links)."""
+    return any(part.startswith(".") for part in rel.split("/"))
+
+
+def analyse(tree: Tree, resolver: Resolver, manifest: Manifest, parts=None) -> Snapshot:
+    """The whole analysis of ``tree`` (findings, statuses, orphans), with its basis."""
+    parts = parts if parts is not None else validate_parts(tree, resolver)
+    head, per_node, tail = parts
+    findings = (*head, *(f for found in per_node.values() for f in found), *tail)
+    statuses, orphans = artifact_statuses(tree, resolver, manifest, ranks(tree))
+    intents = {s.node: tree.nodes[s.node].intent for s in statuses}
+    snap = Snapshot(tuple(findings), tuple(statuses), tuple(orphans), intents,
+                    artifact_producers(tree))
+    return snap.with_basis(basis_of(tree, resolver, parts))
+
+
+def watched_paths(tree: Tree, resolver: Resolver) -> list[str]:
+    """Every path whose change can change the analysis (see snapshot.py)."""
+    return list(dict.fromkeys([*tree.dirs, *(info.file for info in tree.nodes.values()),
+                               MANIFEST, *resolver.files_read()]))
+
+
+def differing(recorded: bytes, current: bytes) -> list[int]:
+    """Indexes of the paths whose 32-byte signatures differ."""
+    out: list[int] = []
+    block = 32 * 256
+    for start in range(0, len(current), block):
+        if recorded[start:start + block] == current[start:start + block]:
+            continue
+        for at in range(start, min(start + block, len(current)), 32):
+            if recorded[at:at + 32] != current[at:at + 32]:
+                out.append(at // 32)
+    return out
+
+
+def refresh(root, previous: Snapshot, current: bytes) -> Update | None:
+    """``previous`` brought up to date, given the current signatures of its paths.
+
+    None when it cannot be (no basis, a linked tree, a journaled manifest write):
+    then the caller analyses the project in full.
+    """
+    basis = previous.basis()
+    if not basis or len(current) != len(previous.recorded):
+        return None
+    if pending_entries(root):
+        # A write journaled before a crash counts as recorded (artifacts.current_manifest):
+        # the manifest the basis saw is not the one to compare with.
+        return None
+    try:
+        return _refresh(root, previous, basis, current)
+    except NeedsGuard:
+        return None
+
+
+def _listing(root, rel: str) -> tuple[set[str], bool] | None:
+    """The subdirectories (project-relative) of a tree directory and whether it holds a
+    _node.md; None when it cannot be listed. Raises NeedsGuard at a link."""
+    try:
+        with os.scandir(f"{root}/{rel}") as entries:
+            found = list(entries)
+    except OSError:
+        return None
+    subdirs, has_node = set(), False
+    for entry in found:
+        if entry.is_symlink():
+            raise NeedsGuard  # the full analysis reports it (a link fails the scan)
+        if entry.name[0] == ".":
+            if entry.is_dir(follow_symlinks=False):
+                raise NeedsGuard  # a dot directory is walked for links: the full walk does that
+            continue
+        if entry.name == NODE_FILE:
+            has_node = entry.is_file()
+        if entry.is_dir():
+            subdirs.add(f"{rel}/{entry.name}")
+    return subdirs, has_node
+
+
+def _same_shape(root, changed_dirs: list[str], infos: dict, bare: list[str],
+                stray: bool) -> bool:
+    """Listing the changed directories again finds the same subdirectories and nodes
+    (a file saved by renaming a new one over it changes its directory, not the shape)."""
+    dirs = {TREE_DIR, *(_PREFIX + b for b in bare),
+            *(_PREFIX + name[len(SPEC) + 1:] for name in infos)}
+    below: dict[str, set[str]] = {}
+    for d in dirs:
+        if d != TREE_DIR:
+            below.setdefault(d.rpartition("/")[0], set()).add(d)
+    for d in changed_dirs:
+        listing = _listing(root, d)
+        if listing is None:
+            return False
+        subdirs, has_node = listing
+        expected = stray if d == TREE_DIR else spec_name(d[len(_PREFIX):]) in infos
+        if subdirs != below.get(d, set()) or has_node != expected:
+            return False
+    return True
+
+
+class _Summaries(dict):
+    """Node -> NodeInfo, made from the basis's tuple only when a node is asked for: an
+    edit reaches few nodes, and making ten thousand summaries costs more than it does."""
+
+    def __init__(self, raw: dict[str, tuple], made: dict[str, NodeInfo]):
+        super().__init__(made)
+        self._raw = raw
+
+    def __missing__(self, name: str) -> NodeInfo:
+        info = NodeInfo.from_tuple(name, f"{_PREFIX}{name[len(SPEC) + 1:]}{_NODE_SUFFIX}",
+                                   self._raw[name])
+        self[name] = info
+        return info
+
+    def get(self, name, default=None):
+        return self[name] if name in self._raw else default
+
+    def __contains__(self, name) -> bool:
+        return name in self._raw
+
+    def __iter__(self):
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def keys(self):
+        return self._raw.keys()
+
+    def items(self):
+        return [(name, self[name]) for name in self._raw]
+
+    def values(self):
+        return [self[name] for name in self._raw]
+
+
+class _Lookups:
+    """Who refers to what, found from the summaries when first asked."""
+
+    def __init__(self, infos: dict, rels: dict[str, str]):
+        self.infos = infos
+        self.rels = rels
+        self._refs = None
+        self._owners = None
+
+    def _index(self):
+        if self._refs is None:
+            spec, artifact, files = {}, {}, {}
+            for name, data in self.infos.items():
+                if not data[_DEPENDS] and data[_INPUT] is None:
+                    continue
+                for raw, _, ref in references(data[_DEPENDS], data[_INPUT]):
+                    if ref.prefix == SPEC:
+                        spec.setdefault(ref.base, set()).add(name)
+                    elif ref.prefix == ARTIFACT:
+                        artifact.setdefault(spec_of(ref.base), set()).add(name)
+                    elif ref.prefix == EXTERNAL:
+                        # The chain reads the path, validation opens the text as written.
+                        for rel in (safe_relpath(ref.path), safe_relpath(raw[len(EXTERNAL) + 1:])):
+                            files.setdefault(rel, set()).add(name)
+            self._refs = spec, artifact, files
+        return self._refs
+
+    def importers(self, node: str) -> set[str]:
+        return self._index()[0].get(node, set())
+
+    def consumers(self, node: str) -> set[str]:
+        return self._index()[1].get(node, set())
+
+    def external_readers(self, rel: str) -> set[str]:
+        return self._index()[2].get(rel, set())
+
+    def owners(self, rel: str) -> list[str]:
+        """The nodes claiming ``rel`` as output, in node order."""
+        if self._owners is None:
+            self._owners = {}
+            for name, claimed in self.rels.items():
+                self._owners.setdefault(claimed, []).append(name)
+        return self._owners.get(rel, [])
+
+
+def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | None:
+    paths = previous.paths
+    changed_at = differing(previous.recorded, current)
+    changed = {paths[i] for i in changed_at}
+    infos: dict[str, tuple] = basis["infos"]
+    bare: list[str] = basis["bare"]
+    stray: bool = basis["stray"]
+    dots: list[str] | None = basis.get("dots")
+    if dots is None or any(path[len(_PREFIX):] in dots for path in changed
+                           if path.startswith(_PREFIX)):
+        return None  # a dot directory changed: a link there fails the whole scan
+    changed_dirs, changed_nodes, changed_files = [], [], []
+    for path in changed:
+        if path == TREE_DIR:
+            changed_dirs.append(path)
+            continue
+        tree_path = False
+        if path.startswith(_PREFIX):
+            rel = path[len(_PREFIX):]
+            if path.endswith(_NODE_SUFFIX) and spec_name(rel[:-len(_NODE_SUFFIX)]) in infos:
+                changed_nodes.append(rel[:-len(_NODE_SUFFIX)])
+                tree_path = True
+            elif spec_name(rel) in infos or rel in bare:
+                changed_dirs.append(path)
+                tree_path = True
+        # A spec file can be an EXTERNAL/ input too: then it is both.
+        if path != MANIFEST and (not tree_path or path in basis["files"]):
+            changed_files.append(path)
+    shape = bool(changed_dirs) and not _same_shape(root, changed_dirs, infos, bare, stray)
+    if shape:
+        base = root / TREE_DIR
+        if os.path.islink(base) or mounts_below(base):
+            return None
+        try:
+            node_dirs, bare, found_dots = walk_below([("", os.fspath(base))])
+            dots = walk_dots(found_dots)
+        except (LinkInTree, NeedsGuard):
+            return None  # the full analysis reports the link (or walks the mount)
+        node_dirs.sort()
+        bare.sort()
+        stray = (base / NODE_FILE).is_file()
+        to_read = [rel for rel in node_dirs if spec_name(rel) not in infos
+                   or f"{_PREFIX}{rel}{_NODE_SUFFIX}" in changed]
+    else:
+        node_dirs = [name[len(SPEC) + 1:] for name in infos]
+        to_read = sorted(changed_nodes)
+    index = Index(root) if len(to_read) > 50 else None  # read only: never saved here
+    fresh_infos = {info.name: info for info in read_nodes(root, index, to_read)}
+    if shape:
+        nodes: dict[str, NodeInfo] = {}
+        for rel in node_dirs:
+            name = spec_name(rel)
+            info = fresh_infos.get(name)
+            nodes[name] = info if info is not None else NodeInfo.from_tuple(
+                name, f"{_PREFIX}{rel}{_NODE_SUFFIX}", infos[name])
+    else:
+        nodes = _Summaries(infos, fresh_infos)
+    tree = assemble_tree(root, node_dirs, bare, nodes, stray, dot_dirs=dots)
+
+    manifest_changed = MANIFEST in changed
+    manifest = None
+    if manifest_changed or shape:
+        manifest = current_manifest(root)
+        if isinstance(manifest, WithPending):
+            return None
+    known = {rel: found for rel, found in basis["files"].items() if rel not in changed}
+    resolver = _Known(tree, known)
+
+    findings_dirty: set[str] = set()
+    chains_dirty: set[str] = set()
+    status_dirty: set[str] = set()
+    rels: dict[str, str] = basis["rels"]
+    lookups = _Lookups(infos, rels)
+    full = shape
+    for name, info in fresh_infos.items() if not full else ():
+        old, new = infos[name], info.to_tuple()
+        if old == new:
+            continue
+        if (old[_DEPENDS], old[_INPUT], old[_OUTPUT]) != (new[_DEPENDS], new[_INPUT], new[_OUTPUT]) \
+                or (old[_FINDINGS] != new[_FINDINGS] and any(
+                    f[0] in _STRUCTURAL_RULES for f in (*old[_FINDINGS], *new[_FINDINGS]))):
+            full = True  # edges, outputs or what parses changed: redo what derives from them
+            break
+        findings_dirty.add(name)
+        if old[_PUBLIC] != new[_PUBLIC] or old[_SUBS] != new[_SUBS]:
+            chains_dirty.update(tree.under(name) if tree.children.get(name) else (name,))
+            chains_dirty |= lookups.importers(name)
+            if [key for key, _ in old[_SUBS]] != [key for key, _ in new[_SUBS]]:
+                findings_dirty |= lookups.importers(name)
+        if old[_AGENT] != new[_AGENT]:
+            chains_dirty.add(name)
+
+    if full:
+        if not shape:  # every summary is needed now
+            tree = assemble_tree(root, node_dirs, bare, {name: nodes[name] for name in nodes},
+                                 stray)
+            resolver = _Known(tree, known)
+        if manifest is None:
+            manifest = current_manifest(root)
+            if isinstance(manifest, WithPending):
+                return None
+        snap = analyse(tree, resolver, manifest)
+    else:
+        snap = _patch(previous, basis, tree, resolver, manifest, lookups, changed_files,
+                      fresh_infos, findings_dirty, chains_dirty, status_dirty)
+    changed_set = set(changed_at)
+    if full:
+        watched = watched_paths(tree, resolver)
+        where = {path: i for i, path in enumerate(paths)}
+        sigs = array("q")
+        fresh, new_at = [], []
+        for i, path in enumerate(watched):
+            old_at = where.get(path)
+            if old_at is None:
+                sigs.extend((0, 0, 0, 0))
+                new_at.append(i)
+                fresh.append(i)
+            else:
+                sigs.frombytes(current[old_at * 32:old_at * 32 + 32])
+                if old_at in changed_set:
+                    fresh.append(i)
+    else:  # the same tree and references: what was watched still is, and what was read now
+        seen = set(paths)
+        extra = [path for path in resolver.files_read() if path not in seen]
+        watched = [*paths, *extra]
+        sigs = array("q", current)
+        sigs.frombytes(bytes(32 * len(extra)))
+        new_at = list(range(len(paths), len(watched)))
+        fresh = sorted(changed_set) + new_at
+    if new_at:
+        looked = signatures(root, [watched[i] for i in new_at])
+        for k, i in enumerate(new_at):
+            sigs[i * 4:i * 4 + 4] = looked[k * 4:k * 4 + 4]
+    # Absent: a path looked at before it was read (a changed one), or one the analysis
+    # found missing (a new one: looked at after it was read). Only fresh paths are checked.
+    added = set(new_at)
+    missing = resolver.files_missing()
+    if manifest is not None and not manifest.existed:
+        missing.add(MANIFEST)
+    absent = frozenset(watched[i] for i in fresh if sigs[i * 4] < 0 and not sigs[i * 4 + 1]
+                       and (i not in added or watched[i] in missing))
+    snap = replace(snap, paths=tuple(watched), recorded=sigs.tobytes(), _where={})
+    return Update(snap, tuple(fresh), absent, len(to_read) + resolver.read)
+
+
+class _Recorded:
+    """The manifest entries as the previous statuses recorded them (only those matter)."""
+
+    def __init__(self, statuses):
+        self._by_name = {s.name: s for s in statuses}
+
+    def get(self, name: str) -> ManifestEntry | None:
+        status = self._by_name.get(name)
+        if status is None or status.recorded_chain is None:
+            return None
+        return ManifestEntry(name, status.path, status.recorded_checksum, status.recorded_chain)
+
+
+def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
+           manifest: Manifest | None, lookups: _Lookups, changed_files: list[str],
+           fresh_infos: dict[str, NodeInfo], findings_dirty: set[str], chains_dirty: set[str],
+           status_dirty: set[str]) -> Snapshot:
+    """The previous analysis with only what the changes reach recomputed (same tree shape,
+    same references and outputs, same nodes parsing)."""
+    rels = lookups.rels
+    for path in changed_files:
+        owners = lookups.owners(path)
+        status_dirty.update(owners)
+        findings_dirty.update(owners)
+        for owner in owners:
+            chains_dirty |= lookups.consumers(owner)
+        readers = lookups.external_readers(path)
+        findings_dirty |= readers
+        chains_dirty |= readers
+    statuses = list(previous.statuses)
+    orphans = previous.orphans
+    if manifest is not None:  # it changed: every status against its entry, not its chain
+        for status in statuses:
+            entry = manifest.get(status.name)
+            recorded = (entry.chain, entry.checksum) if entry is not None else (None, None)
+            if recorded != (status.recorded_chain, status.recorded_checksum):
+                status_dirty.add(status.node)
+        declared = {status.name for status in statuses}
+        orphans = tuple(_orphans(tree, resolver, manifest, declared))
+    else:
+        manifest = _Recorded(statuses)
+    real_dirs: dict[str, bool] = {}
+    per_node = dict(basis["per_node"])
+    per_node_changes: list[str] = []
+    root = str(tree.root)
+    for name in sorted(findings_dirty):
+        info = tree.nodes.get(name)
+        if info is None:
+            continue
+        rel = rels.get(name)
+        owners = lookups.owners(rel) if rel is not None else []
+        shared = Context(basis["produced"], {rel: owners[0]} if owners else {}, root, real_dirs)
+        rows = [(f.node, f.rule, f.detail, f.file, f.line, f.severity, f.v5)
+                for f in node_findings(tree, resolver, info, shared)]
+        if rows != list(per_node.get(name, ())):
+            per_node_changes.append(name)
+            if rows:
+                per_node[name] = rows
+            else:
+                del per_node[name]
+    redo = chains_dirty | status_dirty
+    if redo:
+        for at, status in enumerate(statuses):
+            if status.node in redo:
+                statuses[at] = artifact_status(tree, resolver, manifest, status.node,
+                                               status.name, tree.nodes[status.node].output,
+                                               status.rank, real_dirs)
+    if per_node_changes:
+        findings = [Finding(*row) for row in basis["head"]]
+        for name in tree.nodes:
+            rows = per_node.get(name)
+            if rows:
+                findings += [Finding(*row) for row in rows]
+        findings += [Finding(*row) for row in basis["tail"]]
+    else:
+        findings = previous.findings
+    intents = dict(previous.intents)
+    infos = dict(basis["infos"])
+    changed_infos = {}
+    for name, info in fresh_infos.items():
+        infos[name] = changed_infos[name] = info.to_tuple()
+        if name in intents:
+            intents[name] = info.intent
+    read = resolver.digests()
+    gone = [rel for rel in changed_files if rel not in read]
+    files = dict(basis["files"])
+    for rel in gone:
+        files.pop(rel, None)
+    files.update(read)
+    new_basis = {**basis, "infos": infos, "files": files, "per_node": per_node}
+    changes = {"infos": (changed_infos, []), "files": (read, gone),
+               "per_node": ({name: per_node[name] for name in per_node_changes
+                             if name in per_node},
+                            [name for name in per_node_changes if name not in per_node])}
+    snap = replace(previous, findings=tuple(findings), statuses=tuple(statuses),
+                   orphans=orphans, intents=intents)
+    return snap.patched(changes, new_basis)
+
+
+def _orphans(tree, resolver, manifest, declared):
+    return [Orphan(name, entry.path) for name, entry in sorted(manifest.entries.items())
+            if name not in declared and not _unparsed_owner(tree, resolver, name)]
+
+
+__all__ = ["Update", "analyse", "refresh", "basis_of", "watched_paths"]
