@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command in ("build", "verify"):
             pause_collector()  # until generating starts: see collector.py
         try:
-            project = Project(find_root(start))
+            # A command may read less than the whole project (chain: lean.py).
+            project = getattr(module, "open_project", Project)(find_root(start))
             return _flushed(module.run(args, project))
         finally:
             resume_collector()  # whatever happened, the caller's thresholds come back
