@@ -16,7 +16,7 @@ import pytest
 
 from buildkit import make_project
 from cfs_build.manifest import LOCK, MANIFEST
-from cfs_build.mcp_tools import call_v5
+from cfs_build.mcp_tools import call_v5, status
 from cfs_build.snapshot import MARGIN
 from cfs_build.warm import Warm
 from mcpkit import REPO, sync_client
@@ -167,13 +167,16 @@ def test_the_kept_project_is_reused_until_something_it_read_changes(tmp_path):
     call_v5(warm, "validate_specs", {})
     made = warm.fresh
     assert call_v5(warm, "validate_specs", {}) == changed and warm.fresh == made
+    status_before = status(warm, {}).data
     path = root / TREE / "app/db/_node.md"
     before = path.stat()
     path.write_text(path.read_text().replace("alpha", "omega"))
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    swapped = call_v5(warm, "validate_specs", {})
-    assert warm.fresh > made and swapped != changed
-    assert swapped == call_v5(Warm(root), "validate_specs", {})
+    swapped = status(warm, {}).data
+    assert warm.fresh > made
+    assert swapped == status(Warm(root), {}).data
+    chains = {a["name"]: a["chain"] for a in swapped["artifacts"]}
+    assert chains != {a["name"]: a["chain"] for a in status_before["artifacts"]}
 
 
 def test_a_manifest_write_in_progress_elsewhere_is_never_half_seen(tmp_path):
