@@ -20,7 +20,8 @@ from .files import (NotRegular, Outside, UnreadableFile, atomic_write, is_temp_o
                     remove_leftovers)
 from .hashing import b64, written_checksum
 from .index import INDEX_DIR
-from .manifest import MANIFEST, Manifest, ManifestEntry, read_manifest, update_manifest
+from .manifest import (MANIFEST, Manifest, ManifestEntry, ParseMemo, read_manifest,
+                       update_manifest)
 from .names import TREE_DIR
 
 PENDING = f"{INDEX_DIR}/pending"
@@ -229,13 +230,14 @@ def pending_entries(root: Path) -> dict[str, ManifestEntry]:
     return found
 
 
-def current_manifest(root: Path) -> Manifest:
+def current_manifest(root: Path, memo: ParseMemo | None = None) -> Manifest:
     """The manifest as the next writing command will leave it, without writing anything.
 
     Read-only commands see a write that finished before a crash as recorded; the
     next command that writes (build, accept, forget, cache) settles it on disk.
+    ``memo``: a long-running reader's last parse (manifest.ParseMemo).
     """
-    manifest = read_manifest(root)
+    manifest = read_manifest(root, memo=memo)
     pending = pending_entries(root)
     if not pending:
         return manifest

@@ -96,9 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command in ("build", "verify"):
             pause_collector()  # until generating starts: see collector.py
         try:
-            project = Project(find_root(start))
-            if args.command not in REPORTING:
-                project.require_scan()
+            # A command may read less than the whole project (chain: lean.py).
+            project = getattr(module, "open_project", Project)(find_root(start))
+            if args.command not in REPORTING and isinstance(project, Project):
+                project.require_scan()  # (a lean reading is made only of a tree without links)
             return _flushed(module.run(args, project))
         finally:
             resume_collector()  # whatever happened, the caller's thresholds come back

@@ -131,7 +131,15 @@ class Manifest:
         return self.entries.get(name)
 
 
-def _read(root: Path) -> tuple[dict[str, ManifestEntry], bool]:
+class ParseMemo:
+    """The last manifest bytes a long-running reader parsed, with their entries: it parses
+    again only when the bytes differ (compared whole, so no edit can go unseen)."""
+
+    def __init__(self):
+        self.last: tuple[bytes, dict[str, ManifestEntry]] | None = None
+
+
+def _read(root: Path, memo: ParseMemo | None = None) -> tuple[dict[str, ManifestEntry], bool]:
     try:
         data = read_inside(os.path.realpath(root), MANIFEST)
     except UnreadableFile as exc:
@@ -140,20 +148,27 @@ def _read(root: Path) -> tuple[dict[str, ManifestEntry], bool]:
             file=MANIFEST) from None
     if data is None:
         return {}, False
+    last = memo.last if memo is not None else None
+    if last is not None and last[0] == data:
+        return dict(last[1]), True
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise CfsError("manifest is not valid UTF-8; restore it from version control",
                        file=MANIFEST) from None
-    return parse_manifest(text), True
+    entries = parse_manifest(text)
+    if memo is not None:
+        memo.last = (data, dict(entries))  # one assignment: a reader sees old or new
+    return entries, True
 
 
-def read_manifest(root: Path, timeout: float = LOCK_TIMEOUT) -> Manifest:
+def read_manifest(root: Path, timeout: float = LOCK_TIMEOUT,
+                  memo: ParseMemo | None = None) -> Manifest:
     """Read under a shared lock; a missing manifest is empty (every artifact is stale)."""
     if not (root / MANIFEST).exists():
         return Manifest(root, {}, False)
     with _locked(root, exclusive=False, timeout=timeout):
-        entries, existed = _read(root)
+        entries, existed = _read(root, memo)
     return Manifest(root, entries, existed)
 
 

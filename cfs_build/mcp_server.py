@@ -3,6 +3,8 @@
 Every call runs in a worker thread, so a build in progress never keeps status, graph
 or the v5 tools from answering. One build at a time per project: a second one waits
 or is refused (the server's own lock, then the project's build lock across processes).
+Between calls the server keeps the analysed project and checks it against the disk
+before each answer (warm.py), so an answer is always the one a fresh process would give.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from .mcp_tools import (CFS_TOOLS, READ_ONLY, V5_TOOLS, Answer, BadArguments, bu
 from .project import Project
 from .run import run_build
 from .session import Session
+from .warm import Warm
 
 # v5's server name: a client that keys anything on it sees the server it knew.
 SERVER_NAME = "framework-mcp"
@@ -48,6 +51,8 @@ async def _serve(root: Path) -> None:
 
 def make_server(root: Path) -> Server:
     builds = _Builds(root)
+    # The analysed project, kept between requests and checked before each (warm.py).
+    warm = Warm(root)
 
     async def list_tools(ctx, params) -> types.ListToolsResult:
         return types.ListToolsResult(tools=[
@@ -60,9 +65,9 @@ def make_server(root: Path) -> Server:
         if name == "build":
             answer = await builds.run(ctx, args)
         elif name in V5_NAMES:
-            answer = await _in_thread(partial(call_v5, root, name, args))
+            answer = await _in_thread(partial(call_v5, warm, name, args))
         elif name in READ_ONLY:
-            answer = await _in_thread(partial(READ_ONLY[name], root, args))
+            answer = await _in_thread(partial(READ_ONLY[name], warm, args))
         else:
             raise MCPError(types.INVALID_PARAMS, f"unknown tool: {name}")
         return result_of(answer)

@@ -1,13 +1,14 @@
 """The MCP tools `cfs mcp` serves: names, arguments and answers, without the protocol.
 
 The v5 tools are thin adapters over v5tools (v5's names, arguments and texts, MCP.md);
-cfs's own (status, build, graph, explain) answer JSON. mcp_server.py puts them on the wire.
+cfs's own (status, build, graph, explain) answer JSON. Each answers from the server's Warm
+(warm.py): one chain's tools read that chain lean, the others the kept project, checked
+against the disk first. mcp_server.py puts them on the wire.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from . import __version__, v5tools
 from .errors import CfsError
@@ -16,6 +17,7 @@ from .names import SPEC
 from .project import Project
 from .run import DEFAULT_JOBS, BuildResult, InvalidTree
 from .tasks import TASK_PREFIX
+from .warm import Warm
 
 LOGICAL_NAME = {"type": "string",
                 "description": "the SPEC/... name of a leaf node that declares an output"}
@@ -129,20 +131,24 @@ def argument(args: dict, name: str, kind: type, default=None, *, required: bool 
 
 # -- the v5 tools -----------------------------------------------------------------------
 
-def call_v5(root: Path, name: str, args: dict) -> Answer:
+def call_v5(warm: Warm, name: str, args: dict) -> Answer:
     """A v5 tool's answer: its exact text, or its refusal as an error result."""
     try:
         if name == "version":
             return Answer(__version__)
         if name == "validate_specs":
-            return Answer(v5tools.validate_specs(root))
+            # The report depends on the analysis alone: kept while the project holds.
+            return Answer(warm.answer(("validate_specs",), v5tools.validate_specs))
         if name in ("reconstruct_cache", "prune_cache"):
-            return Answer(getattr(v5tools, name)(root))
+            with warm.project() as project:
+                return Answer(getattr(v5tools, name)(project))
         logical_name = argument(args, "logical_name", str, required=True)
         if name == "write_file":
             content = argument(args, "content", str, required=True)
-            return Answer(v5tools.write_file(root, logical_name, content))
-        return Answer(getattr(v5tools, name)(root, logical_name))
+            return Answer(warm.lean_first(
+                lambda project: v5tools.write_file(project, logical_name, content)))
+        tool = getattr(v5tools, name)
+        return Answer(warm.lean_first(lambda project: tool(project, logical_name)))
     except v5tools.Refusal as refusal:
         return Answer(refusal.message, error=True)
 
@@ -153,28 +159,34 @@ def json_answer(data: dict) -> Answer:
     return Answer(json.dumps(data, indent=2, ensure_ascii=False), data)
 
 
-def status(root: Path, args: dict) -> Answer:
+def status(warm: Warm, args: dict) -> Answer:
     from .commands.status import status_document
-    return json_answer(status_document(Project(root))[1])
+    # Not kept between requests: its reasons read the cache and its verification the run log.
+    with warm.project() as project:
+        return json_answer(status_document(project)[1])
 
 
-def graph(root: Path, args: dict) -> Answer:
+def graph(warm: Warm, args: dict) -> Answer:
     from .commands.graph import graph_of, json_data, render
     node = argument(args, "node", str)
     fmt = argument(args, "format", str, "json")
     if fmt not in ("json", "mermaid", "dot"):
         raise BadArguments(f'argument "format" must be json, mermaid or dot, not "{fmt}"')
-    subgraph = graph_of(Project(root), node)
-    if fmt == "json":
-        return json_answer(json_data(subgraph))
-    text = render(subgraph, fmt)
-    return Answer(text, {"node": node, "format": fmt, fmt: text})
+
+    def compute(project: Project) -> Answer:
+        subgraph = graph_of(project, node)
+        if fmt == "json":
+            return json_answer(json_data(subgraph))
+        text = render(subgraph, fmt)
+        return Answer(text, {"node": node, "format": fmt, fmt: text})
+    return warm.answer(("graph", node, fmt), compute)
 
 
-def explain(root: Path, args: dict) -> Answer:
+def explain(warm: Warm, args: dict) -> Answer:
     from .explain import explain as explain_artifact
     name = argument(args, "name", str, required=True)
-    return json_answer(explain_artifact(Project(root), name).as_dict())
+    with warm.project() as project:  # not kept: the diffs come from the cache
+        return json_answer(explain_artifact(project, name).as_dict())
 
 
 READ_ONLY = {"status": status, "graph": graph, "explain": explain}

@@ -7,6 +7,7 @@ from .errors import ERROR, Finding
 from .names import ARTIFACT, SPEC, is_within
 from .project import Project
 from .status import INVALID, MISSING, MODIFIED, STALE, ArtifactStatus
+from .unparsed import PARSE_RULES
 
 VALID = "All specs are valid.\n"
 # Per node, after its parse error: v5's order of the tree rules.
@@ -42,6 +43,11 @@ def format_error_lines(project: Project) -> list[str]:
     failed = project.scan_failure
     if failed is not None:
         return [f"[] scan: {failed.v5 or failed.detail}"]  # reported alone, NODE empty
+    if not any(f.severity == ERROR or f.rule in PARSE_RULES or f.rule == "missing_node_md"
+               for f in project.findings):
+        # Every line below comes from such a finding (a node's own findings are among
+        # them): none, no line, and no need to read the tree a snapshot stands in for.
+        return []
     tree, resolver = project.tree, project.resolver
     by_node: dict[str, list[Finding]] = {}
     for finding in project.findings:

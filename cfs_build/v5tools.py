@@ -15,6 +15,7 @@ from .document import render_document
 from .errors import CfsError
 from .files import UnreadableFile, atomic_write
 from .hashing import b64, checksums_match
+from .lean import LeanProject, NeedsFull
 from .manifest import ManifestEntry, update_manifest
 from .names import SPEC, TREE_DIR, artifact_of, spec_of
 from .outputs import output_problem, output_rel, place_problem
@@ -41,9 +42,12 @@ class Refusal(Exception):
         self.exit_code = exit_code
 
 
-def _project(where: Path | str | Project) -> Project:
+def _project(where: Path | str | Project | LeanProject) -> Project | LeanProject:
     """The project, refused with v5's scan text when a link in the tree stops the scan
-    (MCP.md names no other answer; cfs never works on a tree it could not list)."""
+    (MCP.md names no other answer; cfs never works on a tree it could not list). A lean
+    reading is made only of a tree without links."""
+    if isinstance(where, LeanProject):
+        return where
     if not isinstance(where, Project):
         try:
             where = Project(where)
@@ -53,6 +57,21 @@ def _project(where: Path | str | Project) -> Project:
     if failed is not None and failed.v5 == LINKS_V5:
         raise Refusal(f"scan: {LINKS_V5}")
     return where
+
+
+def _lean_first(where: Path | str | Project | LeanProject, answer):
+    """``answer(project)`` read lean (lean.py) when given a root, else or when the lean
+    reading cannot be sure of the whole-tree answer, on a whole Project."""
+    if isinstance(where, (str, Path)):
+        try:
+            try:
+                lean = LeanProject(where)
+            except CfsError as exc:
+                raise Refusal(str(exc)) from None
+            return answer(lean)
+        except NeedsFull:
+            pass  # nothing was written yet: the cache and the dump come last
+    return answer(_project(where))
 
 
 def _target(logical_name: str, *, lead: str) -> str:
@@ -83,12 +102,16 @@ def _output_problem(project: Project, output: str) -> str | None:
 
 # -- load_chain / dump_chain --------------------------------------------------------
 
-def load_chain(where: Path | str | Project, logical_name: str) -> str:
+def load_chain(where: Path | str | Project | LeanProject, logical_name: str) -> str:
     """The generator document of one node, exactly as v5's `load_chain` (FORMAT.md 9).
 
-    Refuses in v5's order (9.4); fills the content cache as v5 does.
+    Refuses in v5's order (9.4); fills the content cache as v5 does. Given a root, only
+    the files the chain needs are read (lean.py); the answer is the whole analysis's.
     """
-    project = _project(where)
+    return _lean_first(where, lambda project: _load_chain(project, logical_name))
+
+
+def _load_chain(project: Project | LeanProject, logical_name: str) -> str:
     node = _target(logical_name, lead="parsing target node: ")
     problem = _parse_problem(project, node)
     if problem is not None:
@@ -118,10 +141,13 @@ def load_chain(where: Path | str | Project, logical_name: str) -> str:
     return document
 
 
-def dump_chain(where: Path | str | Project, logical_name: str) -> str:
+def dump_chain(where: Path | str | Project | LeanProject, logical_name: str) -> str:
     """load_chain's document written to dump_chain.xml at the project root."""
-    project = _project(where)
-    document = load_chain(project, logical_name)
+    return _lean_first(where, lambda project: _dump_chain(project, logical_name))
+
+
+def _dump_chain(project: Project | LeanProject, logical_name: str) -> str:
+    document = _load_chain(project, logical_name)
     atomic_write(project.root / DUMP_FILE, document.encode("utf-8"))
     return f"wrote {DUMP_FILE}"
 
@@ -135,15 +161,20 @@ def _manifest(project: Project):
 
 # -- write_file / accept -----------------------------------------------------------
 
-def write_file(where: Path | str | Project, logical_name: str, content: str) -> str:
+def write_file(where: Path | str | Project | LeanProject, logical_name: str,
+               content: str) -> str:
     """Write ``content`` as the node's artifact and record it (FORMAT.md 7.6, X9).
 
     The file gets exactly these bytes (CRLF kept); the manifest records the checksum of
     the content with CRLF made LF and the current chain; the cache gets the chain file.
     A file cfs did not write (untracked) or that was edited since (modified) is never
-    replaced by other bytes (X9).
+    replaced by other bytes (X9). Given a root, read lean as load_chain is.
     """
-    project = _project(where)
+    return _lean_first(where, lambda project: _write_file(project, logical_name, content))
+
+
+def _write_file(project: Project | LeanProject, logical_name: str, content: str) -> str:
+    # Every node is looked up before anything is written (NeedsFull comes first).
     node = _target(logical_name, lead="")
     problem = _parse_problem(project, node)
     if problem is not None:
@@ -183,13 +214,18 @@ def write_file(where: Path | str | Project, logical_name: str, content: str) -> 
     return f"wrote {info.output}"
 
 
-def accept(where: Path | str | Project, logical_name: str) -> str:
+def accept(where: Path | str | Project | LeanProject, logical_name: str) -> str:
     """Record the output file's checksum and the CURRENT chain (FORMAT.md 7.5).
 
     Whatever the status (modified, untracked, stale, both); an existing entry keeps its
-    recorded path; an entry that already records both is refused.
+    recorded path; an entry that already records both is refused. Given a root, read
+    lean as load_chain is.
     """
-    project = _project(where)
+    return _lean_first(where, lambda project: _accept(project, logical_name))
+
+
+def _accept(project: Project | LeanProject, logical_name: str) -> str:
+    # Every node is looked up before the manifest is touched (NeedsFull comes first).
     if not logical_name.startswith(SPEC + "/"):
         raise Refusal("not a SPEC/ reference")
     node = logical_name

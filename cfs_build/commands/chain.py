@@ -5,6 +5,7 @@ import sys
 
 from ..cache import Cache
 from ..document import generator_document
+from ..lean import LeanProject, NeedsFull
 from ..names import artifact_of
 from ..project import Project
 
@@ -20,7 +21,23 @@ def add_arguments(parser) -> None:
                         help="as `cfs build --fresh` would send it: without the existing file")
 
 
-def run(args, project: Project) -> int:
+def open_project(root) -> LeanProject | Project:
+    """What run() is given: one chain needs its own files only, not the whole tree
+    (the whole project when the lean reading cannot be sure, e.g. a link in the tree)."""
+    try:
+        return LeanProject(root)
+    except NeedsFull:
+        return Project(root)
+
+
+def run(args, project: Project | LeanProject) -> int:
+    try:
+        return _print(args, project)
+    except NeedsFull:  # before anything was printed: every node is looked up first
+        return _print(args, Project(project.root))
+
+
+def _print(args, project: Project | LeanProject) -> int:
     chain = project.chain(args.name)
     if args.hash:
         if chain.hash is None:

@@ -1,0 +1,231 @@
+"""A long-running `cfs mcp` keeps the analysed project, and still answers exactly what a fresh
+server answers after every kind of change on disk: a spec edited, an output edited, the
+manifest rewritten by another cfs process, a node added or removed, a directory renamed,
+many files swapped at once with their old modification times (a `git checkout`)."""
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from buildkit import make_project
+from cfs_build.manifest import LOCK, MANIFEST
+from cfs_build.mcp_tools import call_v5, status
+from cfs_build.snapshot import MARGIN
+from cfs_build.warm import Warm
+from mcpkit import REPO, sync_client
+
+pytest.importorskip("mcp")
+
+TREE = "code-from-spec"
+LEAVES = ["SPEC/app/api", "SPEC/app/db", "SPEC/lib/util"]
+
+
+def write(root: Path, rel: str, text: str) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def node(name: str, *, output: str | None = None, deps: tuple[str, ...] = (),
+         words: str = "alpha") -> str:
+    front = ""
+    if output or deps:
+        front = "---\n" + (f"output: {output}\n" if output else "") + (
+            "depends_on:\n" + "".join(f"  - {d}\n" for d in deps) if deps else "") + "---\n"
+    return (f"{front}# {name}\n\n# Public\n\n## Interface\n\nThe {words} words.\n\n"
+            f"# Agent\n\nWrite {name}.\n")
+
+
+def make_tree(root: Path) -> Path:
+    write(root, f"{TREE}/app/_node.md", node("SPEC/app"))
+    write(root, f"{TREE}/app/api/_node.md",
+          node("SPEC/app/api", output="src/api.py", deps=("SPEC/lib/util(Interface)",
+                                                          "ARTIFACT/app/db")))
+    write(root, f"{TREE}/app/db/_node.md", node("SPEC/app/db", output="src/db.py"))
+    write(root, f"{TREE}/lib/_node.md", node("SPEC/lib"))
+    write(root, f"{TREE}/lib/util/_node.md", node("SPEC/lib/util", output="src/util.py"))
+    return root
+
+
+def cfs(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "cfs_build.cli", "-C", str(root), *args],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def every_answer(client, leaves: list[str]) -> dict:
+    """What a client sees: the report, the status, the graph, every leaf's document."""
+    out = {"validate_specs": client.result("validate_specs"),
+           "status": client.result("status"), "graph": client.result("graph")}
+    for leaf in leaves:
+        out[leaf] = client.result("load_chain", logical_name=leaf)
+    return {key: (result.is_error, [c.text for c in result.content], result.structured_content)
+            for key, result in out.items()}
+
+
+def test_every_answer_of_the_kept_server_equals_a_fresh_servers_after_each_change(tmp_path):
+    root = make_tree(tmp_path / "p")
+    leaves = list(LEAVES)
+    # Every artifact made and recorded by a first server, then one server kept throughout.
+    with sync_client(root) as first:
+        for leaf in ["SPEC/lib/util", "SPEC/app/db", "SPEC/app/api"]:
+            first.call("load_chain", logical_name=leaf)
+            first.call("write_file", logical_name=leaf, content=f"# made from {leaf}\n")
+
+    def spec_edit():
+        path = root / TREE / "lib/util/_node.md"
+        path.write_text(path.read_text().replace("alpha", "gamma"))
+
+    def output_edit():
+        (root / "src/db.py").write_text("# edited by hand\n")
+
+    def accept_elsewhere():
+        done = cfs(root, "accept", "SPEC/app/db")
+        assert done.returncode == 0, done.stderr
+
+    def add_node():
+        write(root, f"{TREE}/lib/more/_node.md", node("SPEC/lib/more", output="src/more.py"))
+        leaves.append("SPEC/lib/more")
+
+    def remove_node():
+        for name in ("_node.md",):
+            (root / TREE / "lib/more" / name).unlink()
+        (root / TREE / "lib/more").rmdir()
+
+    def rename_directory():
+        os.rename(root / TREE / "lib", root / TREE / "base")
+        leaves.append("SPEC/base/util")
+
+    def checkout_with_old_times():
+        # Same sizes, same modification times: only the content (and the change time) moves.
+        for rel in ("app/_node.md", "app/api/_node.md", "app/db/_node.md", "base/_node.md"):
+            path = root / TREE / rel
+            before = path.stat()
+            path.write_text(path.read_text().replace("alpha", "omega"))
+            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+            assert path.stat().st_size == before.st_size
+
+    steps = [("nothing", lambda: None), ("spec", spec_edit), ("output", output_edit),
+             ("accept by another process", accept_elsewhere), ("node added", add_node),
+             ("node removed", remove_node), ("directory renamed", rename_directory),
+             ("checkout", checkout_with_old_times)]
+    with sync_client(root, errlog=tmp_path / "kept.log") as kept:
+        for what, change in steps:
+            change()
+            ours = every_answer(kept, leaves)
+            again = every_answer(kept, leaves)  # a second asking changes nothing
+            with sync_client(root) as fresh:
+                theirs = every_answer(fresh, leaves)
+            assert ours == theirs, what
+            assert again == theirs, what
+    assert "Traceback" not in (tmp_path / "kept.log").read_text()
+
+
+def test_status_after_a_build_through_the_server_reflects_it_without_a_restart(tmp_path):
+    proj = make_project(tmp_path)
+    with sync_client(proj.root, errlog=tmp_path / "stderr") as client:
+        before = client.result("status").structured_content
+        assert before["summary"]["up-to-date"] == 0
+        report_before = client.call("validate_specs")
+        built = client.result("build", jobs=2).structured_content
+        assert built["exit_code"] == 0 and built["generated"]
+        after = client.result("status").structured_content
+        report_after = client.call("validate_specs")
+    assert after["summary"]["up-to-date"] == len(after["artifacts"]) > 0
+    assert report_before != report_after == "All specs are valid.\n"
+    assert after == proj.status()  # what a fresh `cfs status --json` says
+
+
+# -- the kept project: reused while it holds, replaced when anything changed ----------------
+
+def test_the_kept_project_is_reused_until_something_it_read_changes(tmp_path):
+    root = make_tree(tmp_path / "p")
+    # A snapshot is recorded only for files older than its margin (snapshot.MARGIN).
+    time.sleep(3 * MARGIN / 1e9)
+    warm = Warm(root)
+    first = call_v5(warm, "validate_specs", {})
+    call_v5(warm, "validate_specs", {})
+    made = warm.fresh  # the first analysis, then the one loaded from its snapshot
+    for _ in range(3):
+        assert call_v5(warm, "validate_specs", {}) == first
+    assert warm.fresh == made  # nothing changed: no new analysis
+    (root / "src").mkdir(exist_ok=True)
+    (root / "src/db.py").write_text("made by hand\n")
+    changed = call_v5(warm, "validate_specs", {})
+    assert warm.fresh > made and changed != first
+    assert changed == call_v5(Warm(root), "validate_specs", {})
+    # Settled again, then a spec rewritten in place: same size, same modification time.
+    time.sleep(3 * MARGIN / 1e9)
+    call_v5(warm, "validate_specs", {})
+    call_v5(warm, "validate_specs", {})
+    made = warm.fresh
+    assert call_v5(warm, "validate_specs", {}) == changed and warm.fresh == made
+    status_before = status(warm, {}).data
+    path = root / TREE / "app/db/_node.md"
+    before = path.stat()
+    path.write_text(path.read_text().replace("alpha", "omega"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    swapped = status(warm, {}).data
+    assert warm.fresh > made
+    assert swapped == status(Warm(root), {}).data
+    chains = {a["name"]: a["chain"] for a in swapped["artifacts"]}
+    assert chains != {a["name"]: a["chain"] for a in status_before["artifacts"]}
+
+
+def test_a_manifest_write_in_progress_elsewhere_is_never_half_seen(tmp_path):
+    """Another process holds the manifest lock and rewrites the manifest in place: the
+    server's answer waits for the lock and then equals a fresh reader's."""
+    root = make_tree(tmp_path / "p")
+    warm = Warm(root)
+    call_v5(warm, "write_file", {"logical_name": "SPEC/app/db", "content": "db\n"})
+    call_v5(warm, "write_file", {"logical_name": "SPEC/lib/util", "content": "util\n"})
+    call_v5(warm, "load_chain", {"logical_name": "SPEC/app/db"})
+    manifest = root / MANIFEST
+    whole = manifest.read_bytes()
+    lock = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    answers = []
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with open(manifest, "r+b") as handle:  # in place, as a non-atomic writer does
+            handle.truncate(0)
+            handle.write(whole[: len(whole) // 2])
+            handle.flush()
+            reader = threading.Thread(target=lambda: answers.append(
+                call_v5(warm, "load_chain", {"logical_name": "SPEC/app/db"})))
+            reader.start()
+            reader.join(0.3)
+            assert reader.is_alive()  # waiting for the lock, not reading half a manifest
+            handle.seek(0)
+            handle.write(whole)
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        os.close(lock)
+    reader.join(30)
+    assert answers == [call_v5(Warm(root), "load_chain", {"logical_name": "SPEC/app/db"})]
+    assert not answers[0].error
+
+
+def test_answers_given_at_once_in_many_threads_equal_a_fresh_servers(tmp_path):
+    root = make_tree(tmp_path / "p")
+    warm = Warm(root)
+    calls = [("validate_specs", {}), *(("load_chain", {"logical_name": leaf})
+                                       for leaf in LEAVES)] * 4
+    got: dict[int, object] = {}
+
+    def ask(index: int, tool: str, args: dict) -> None:
+        got[index] = call_v5(warm, tool, args)
+
+    threads = [threading.Thread(target=ask, args=(i, *call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    fresh = Warm(root)
+    assert [got[i] for i in range(len(calls))] == [call_v5(fresh, *call) for call in calls]
