@@ -11,6 +11,7 @@ from pathlib import Path
 from .errors import CfsError
 
 CONFIG_FILE = "cfs.toml"
+DEFAULT_JOBS = 4  # generations at once: they wait on a model, not on this machine's CPUs
 
 @dataclass(frozen=True)
 class Key:

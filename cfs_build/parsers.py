@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from importlib import metadata
 from typing import NamedTuple
 
 from .errors import CfsError
@@ -162,6 +161,8 @@ def chosen(forced: str) -> str:
 
 def describe() -> str:
     """The parser in use and its version, e.g. "markdown-it-pyrs 0.4.0"."""
+    from importlib import metadata  # only for --version: it costs a run ~15 ms to import
+
     name = chosen(os.environ.get(ENV, ""))
     try:
         return f"{name} {metadata.version(name)}"

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from .artifacts import settle_pending
 from .build import BuildState
 from .buildlock import build_lock
+from .config import DEFAULT_JOBS
 from .errors import CfsError, Finding
 from .names import spec_of
 from .plan import needs_generator, plan_build
 from .project import Project
 from .session import Interrupted, Session, sigint_stops
 
-DEFAULT_JOBS = 4  # generations wait on a model, not on this machine's CPUs
 
 
 class InvalidTree(CfsError):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from ..config import DEFAULT_JOBS
 from ..project import Project
-from ..run import DEFAULT_JOBS, InvalidTree, default_reporter, run_build
 
 HELP = "regenerate every stale artifact (or only TARGETs), several at once"
 EXAMPLE = ("cfs build                         # everything stale\n"
@@ -37,6 +37,9 @@ def build(project: Project, targets: list[str] = (), *, jobs: int = DEFAULT_JOBS
           stop: bool = False, fresh: bool = False, quiet: bool = False,
           verbose: bool = False, wait: bool = True) -> int:
     """The verb: build, print as it goes, return the exit status."""
+    # Imported here: every other command builds this parser, and needs none of it.
+    from ..run import InvalidTree, default_reporter, run_build
+
     try:
         result = run_build(project, list(targets), jobs=jobs, keep_going=not stop,
                            fresh=fresh, wait=wait,
