@@ -4,6 +4,7 @@ For each size a project is generated (gen_tree.py) and these are measured side b
 in interleaved rounds, medians reported, each as seconds and as a ratio to that size's
 floor (read + SHA-1 of every spec and output file once, in the same run):
 
+- no-op build: `cfs build` as a subprocess when everything is up to date;
 - cold: `cfs status` as a subprocess with no ``.cfs/`` (no parse index, no snapshot);
 - repeated: `cfs status` as a subprocess right after another (the snapshot holds);
 - after one edit: `cfs status` as a subprocess after one leaf's ``# Agent`` text was
@@ -39,6 +40,13 @@ def status_subprocess(root: Path) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def build_subprocess(root: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "-C", str(root), "build"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if done.returncode != 0:
+        raise SystemExit(f"the no-op build failed: {done.stderr.decode()[-400:]}")
+
+
 def quiet_status(root: Path) -> None:
     try:
         cfs_status(root)
@@ -57,22 +65,27 @@ def measure(root: Path, runs: int) -> dict[str, float]:
     files = project_files(root)
     leaves = sorted((root / "code-from-spec").glob("*/*/*/_node.md"))
     leaf = leaves[len(leaves) // 3]
+    original = leaf.read_text()
     floor(files)
     status_subprocess(root)  # fills the page cache; not timed
     samples: dict[str, list[float]] = {k: [] for k in
-                                       ("floor", "cold", "repeated", "edited", "edited_in")}
+                                       ("floor", "cold", "repeated", "noop_build", "edited",
+                                        "edited_in")}
     for round_ in range(runs):
         samples["floor"].append(timed(floor, files))
         drop_index(root)
         samples["cold"].append(timed(status_subprocess, root))
         status_subprocess(root)  # (a cold run may not keep its snapshot: files too recent)
         samples["repeated"].append(timed(status_subprocess, root))
+        samples["noop_build"].append(timed(build_subprocess, root))
         edit_agent(leaf, 2 * round_)
         time.sleep(SETTLE)
         samples["edited"].append(timed(status_subprocess, root))
         edit_agent(leaf, 2 * round_ + 1)
         time.sleep(SETTLE)
         samples["edited_in"].append(timed(quiet_status, root))
+        leaf.write_text(original)  # up to date again: the next round's build has nothing to do
+        time.sleep(SETTLE)
     result = {key: statistics.median(values) for key, values in samples.items()}
     result["files"] = len(files)
     return result
@@ -81,6 +94,7 @@ def measure(root: Path, runs: int) -> dict[str, float]:
 ROWS = (("floor", "floor: read + SHA-1 of every spec and output"),
         ("cold", "`cfs status`, cold (no `.cfs/`)"),
         ("repeated", "`cfs status`, repeated"),
+        ("noop_build", "`cfs build` with nothing to do"),
         ("edited", "`cfs status` after one leaf's `# Agent` was edited"),
         ("edited_in", "the same, in-process (no start-up or imports)"))
 
