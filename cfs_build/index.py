@@ -7,6 +7,7 @@ that produced its summaries changes.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import marshal
@@ -30,26 +31,24 @@ _PRODUCERS = ("node.py", "headings.py", "parsers.py", "names.py", "files.py", "e
               "hashing.py", "tree.py", "index.py", "yaml_errors.py", "unparsed.py")
 
 
-_FINGERPRINTS: dict[tuple, bytes] = {}
-
-
 def code_fingerprint(salt: str, names: tuple[str, ...]) -> bytes:
     """A digest of this package's modules ``names``, the Python version and the parser
     libraries (see libraries_stamp), with ``salt`` (a format version).
 
-    Taken once per process and kept: a module edited while a process runs must not
-    stamp what the old code made as the new code's.
+    Taken once per process (for each parser choice) and kept: a module edited while a
+    process runs must not stamp what the old code made as the new code's.
     """
-    key = (salt, names)
-    found = _FINGERPRINTS.get(key)
-    if found is None:
-        digest = hashlib.sha1(salt.encode())
-        here = Path(__file__).parent
-        for name in names:
-            digest.update(name.encode() + b"\0" + (here / name).read_bytes())
-        digest.update(libraries_stamp())
-        found = _FINGERPRINTS[key] = digest.digest()
-    return found
+    return _fingerprint(salt, names, os.environ.get("CFS_PARSER", ""))
+
+
+@functools.cache
+def _fingerprint(salt: str, names: tuple[str, ...], parser: str) -> bytes:
+    digest = hashlib.sha1(salt.encode())
+    here = Path(__file__).parent
+    for name in names:
+        digest.update(name.encode() + b"\0" + (here / name).read_bytes())
+    digest.update(libraries_stamp())
+    return digest.digest()
 
 
 def libraries_stamp() -> bytes:

@@ -1,6 +1,8 @@
 """The snapshot: the last analysis, used only while nothing it read has changed."""
 from __future__ import annotations
 
+import functools
+
 import os
 import subprocess
 import sys
@@ -282,7 +284,8 @@ def test_another_parser_library_version_discards_index_and_snapshot(project_root
     assert index_module.Index(project_root).entries
     monkeypatch.setattr(index_module, "libraries_stamp", lambda: b"markdown_it 99")
     # As a new process would: the fingerprints are taken once per process.
-    monkeypatch.setattr(index_module, "_FINGERPRINTS", {})
+    monkeypatch.setattr(index_module, "_fingerprint",  # a fresh per-process cache
+                        functools.cache(index_module._fingerprint.__wrapped__))
     assert index_module.Index(project_root).entries == {}  # made by other code: dropped
     assert Project(project_root).snapshot is None
 
@@ -405,5 +408,6 @@ def test_the_fingerprint_is_taken_once_per_process(monkeypatch):
     first = snapshot._fingerprint()
     monkeypatch.setattr(index_module, "libraries_stamp", lambda: b"changed while running")
     assert snapshot._fingerprint() == first
-    monkeypatch.setattr(index_module, "_FINGERPRINTS", {})  # a new process
+    monkeypatch.setattr(index_module, "_fingerprint",  # a fresh per-process cache
+                        functools.cache(index_module._fingerprint.__wrapped__))  # a new process
     assert snapshot._fingerprint() != first
