@@ -279,6 +279,18 @@ class _Lookups:
         return self._owners.get(rel, [])
 
 
+def _relisted_dots(root, dots: list[str], changed: list[str]) -> list[str] | None:
+    """The dot directories after listing the ``changed`` ones (and what is below them)
+    again; None when a link is there now (the full analysis reports it)."""
+    base = f"{root}/{TREE_DIR}"
+    kept = [d for d in dots if not any(d == c or d.startswith(c + "/") for c in changed)]
+    try:
+        found = walk_dots([(rel, f"{base}/{rel}") for rel in changed])
+    except LinkInTree:
+        return None
+    return sorted({*kept, *found})
+
+
 def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | None:
     paths = previous.paths
     changed_at = differing(previous.recorded, current)
@@ -287,9 +299,18 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
     bare: list[str] = basis["bare"]
     stray: bool = basis["stray"]
     dots: list[str] | None = basis.get("dots")
-    if dots is None or any(path[len(_PREFIX):] in dots for path in changed
-                           if path.startswith(_PREFIX)):
-        return None  # a dot directory changed: a link there fails the whole scan
+    if dots is None:
+        return None
+    known_dots = set(dots)
+    changed_dots = [path[len(_PREFIX):] for path in changed
+                    if path.startswith(_PREFIX) and path[len(_PREFIX):] in known_dots]
+    if changed_dots:
+        # (The content cache lives there: every load_chain writes into it.) Nothing in a
+        # dot directory is part of the tree; only a link there matters: it fails the scan.
+        dots = _relisted_dots(root, dots, changed_dots)
+        if dots is None:
+            return None
+        changed -= {_PREFIX + rel for rel in changed_dots}
     changed_dirs, changed_nodes, changed_files = [], [], []
     for path in changed:
         if path == TREE_DIR:
