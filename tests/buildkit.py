@@ -108,7 +108,7 @@ def still_running(pid: int, wait: float = 5.0) -> bool:
         try:
             with open(f"/proc/{pid}/stat") as handle:
                 state = handle.read().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # (gone between open and read)
             return False
         if state in ("Z", "X"):
             return False
