@@ -147,7 +147,10 @@ def _tab(yaml, text: str, error) -> Problem | None:
     mark = error.problem_mark
     if error.problem != TAB.replace("\t", "\\t") or mark is None:
         return None
-    line_text = text.split("\n")[mark.line]
+    lines = text.split("\n")
+    if mark.line >= len(lines) or any(c in text for c in "\r\x85\u2028\u2029"):
+        return None  # PyYAML breaks lines where goccy may not: cfs cannot tell v5's words
+    line_text = lines[mark.line]
     if line_text[:mark.column].strip(" "):
         return None
     tokens = _scan(yaml, text)

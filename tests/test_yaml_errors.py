@@ -253,3 +253,9 @@ def test_v5_words_survive_the_index_and_the_snapshot(tree):
     kept = Finding("SPEC/l", "malformed_frontmatter", "d", "f", 2, v5="words")
     snapshot = Snapshot((kept,), (), (), {}, {})
     assert Snapshot._from_payload(snapshot._payload()).findings[0].v5 == "words"
+
+
+def test_a_tab_after_a_lone_carriage_return_is_no_crash():
+    # PyYAML counts a lone CR as a line break, goccy's words cannot be told: no v5 text.
+    from cfs_build.yaml_errors import v5_yaml_error
+    assert v5_yaml_error("::\r\t\n") is None
