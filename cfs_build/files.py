@@ -212,11 +212,13 @@ def _sync_directory(directory: Path) -> None:
 
 NAME_MAX = 255  # bytes in one file name on the file systems cfs writes to
 _TEMP_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"
+_TAG_LENGTH = 8
+_TEMP_SUFFIX = ".tmp"
 
 
 def _temp_stem(name: str) -> str:
     """The part of ``name`` a temporary name keeps: short enough for 255 bytes in all."""
-    room = NAME_MAX - len(".") - len(".XXXXXXXX.tmp")
+    room = NAME_MAX - len(".") - len(".") - _TAG_LENGTH - len(_TEMP_SUFFIX)
     raw = name.encode("utf-8", "surrogateescape")
     if len(raw) <= room:
         return name
@@ -225,15 +227,17 @@ def _temp_stem(name: str) -> str:
 
 
 def temp_name(name: str) -> str:
-    """A fresh temporary name beside ``name``: ``.name.XXXXXXXX.tmp`` (cut to fit)."""
-    tag = "".join(secrets.choice(_TEMP_ALPHABET) for _ in range(8))
-    return f".{_temp_stem(name)}.{tag}.tmp"
+    """A fresh temporary name beside ``name``: a dot, the name (cut to fit), a dot,
+    eight random letters or digits, and ``.tmp``."""
+    tag = "".join(secrets.choice(_TEMP_ALPHABET) for _ in range(_TAG_LENGTH))
+    return f".{_temp_stem(name)}.{tag}{_TEMP_SUFFIX}"
 
 
 def is_temp_of(candidate: str, name: str) -> bool:
     """Whether ``candidate`` is a temporary name cfs makes for ``name`` (and nothing else)."""
-    return re.fullmatch(re.escape(f".{_temp_stem(name)}.") + r"[a-z0-9_]{8}\.tmp",
-                        candidate) is not None
+    pattern = (re.escape(f".{_temp_stem(name)}.") + f"[a-z0-9_]{{{_TAG_LENGTH}}}"
+               + re.escape(_TEMP_SUFFIX))
+    return re.fullmatch(pattern, candidate) is not None
 
 
 def remove_leftovers(directory: Path, name: str) -> list[str]:

@@ -161,7 +161,7 @@ class _Nodes:
             try:
                 data = read_all(f"{self._root}/{file}")  # as the walk reads it
             except OSError:
-                pass  # the walk's words for it below
+                pass  # unreadable: _read_nodes below words it as the walk does
             else:
                 info, self._docs[name] = self._memo.parsed(name, file, data)
                 self._kept[name] = data
