@@ -5,6 +5,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 
 from . import state
@@ -23,10 +24,18 @@ from .project import Project
 from .reply import parse_reply, unfence
 from .runlog import RunLog
 from .session import Session
-from .status import MODIFIED, UNTRACKED, artifact_status
+from .status import MODIFIED, Need, artifact_status
 
 REPORTS = f"{INDEX_DIR}/reports"
-GENERATED, FINDINGS, FAILED, REFUSED = "generated", "findings", "failed", "refused"
+
+
+class Outcome(StrEnum):
+    """How one generation ended, as the run log records it."""
+
+    GENERATED = "generated"  # the file was written (or found identical)
+    FINDINGS = "findings"    # the model said the spec is not enough: nothing written
+    FAILED = "failed"        # the backend failed, or its reply was unusable
+    REFUSED = "refused"      # the file was edited by hand or not written by cfs
 
 
 class Refused(CfsError):
@@ -38,7 +47,7 @@ class Result:
     """How one generation ended."""
 
     node: str
-    outcome: str  # generated | findings | failed | refused
+    outcome: Outcome
     message: str = ""
     changed: bool = False
     usage: Usage = field(default_factory=Usage)
@@ -224,26 +233,29 @@ class BuildState:
                     for artifact, node in self._nodes}
 
     def is_up_to_date(self, node: str) -> bool:
-        """doit's uptodate check: the manifest says this chain made this exact file."""
+        """doit's uptodate check: the manifest says this chain made this exact file
+        (status.need_of, as `cfs status` and the plan judge it)."""
         return self.status(node).up_to_date
 
     # -- one generation -----------------------------------------------------------
     def generate(self, node: str, *, fresh: bool | None = None) -> Result:
         if self.session.stopped:
-            return Result(node, FAILED, "interrupted: not started")
+            return Result(node, Outcome.FAILED, "interrupted: not started")
         started = time.monotonic()
         fresh = self.fresh if fresh is None else fresh
         try:
             result = self._generate(node, fresh)
         except CfsError as exc:
-            result = Result(node, REFUSED if isinstance(exc, Refused) else FAILED, str(exc))
+            outcome = Outcome.REFUSED if isinstance(exc, Refused) else Outcome.FAILED
+            result = Result(node, outcome, str(exc))
         except GenerationFailed as exc:
-            result = Result(node, FAILED, f"generator failed: {exc}", usage=exc.usage,
+            result = Result(node, Outcome.FAILED, f"generator failed: {exc}", usage=exc.usage,
                             attempts=exc.attempts)
         except (OSError, UnreadableFile) as exc:
             # e.g. a file where the output's directory should be: a failed task, not a crash
             where = getattr(exc, "filename", None) or getattr(exc, "path", None) or node
-            result = Result(node, FAILED, f"{where}: {getattr(exc, 'strerror', None) or exc}")
+            result = Result(node, Outcome.FAILED,
+                            f"{where}: {getattr(exc, 'strerror', None) or exc}")
         if not result.seconds:
             result = replace(result, seconds=time.monotonic() - started)
         with self.lock:
@@ -283,7 +295,7 @@ class BuildState:
                 settle_pending(self.root)
                 self._settled = True
             status = self.status(node)
-            if MODIFIED in status.flags or UNTRACKED in status.flags:
+            if status.need is Need.REFUSE:
                 what = "was edited by hand" if MODIFIED in status.flags else \
                     "was not written by cfs"
                 raise Refused(f"{status.path} {what}; refusing to overwrite it. Keep it with "
@@ -303,12 +315,13 @@ class BuildState:
         self._report(node, "assumptions", reply.assumptions)
         if reply.problem:
             saved = self._report(node, "reply", outcome.reply)
-            return Result(node, FAILED, f"unusable reply: {reply.problem} (saved in {saved})",
+            return Result(node, Outcome.FAILED,
+                          f"unusable reply: {reply.problem} (saved in {saved})",
                           usage=outcome.usage, seconds=outcome.seconds,
                           assumptions=reply.assumptions, attempts=outcome.attempts)
         if reply.findings is not None:
             saved = self._report(node, "findings", reply.findings)
-            return Result(node, FINDINGS, f"{reply.findings}\n(saved in {saved})",
+            return Result(node, Outcome.FINDINGS, f"{reply.findings}\n(saved in {saved})",
                           usage=outcome.usage, seconds=outcome.seconds,
                           assumptions=reply.assumptions, attempts=outcome.attempts)
         self._report(node, "findings", None)
@@ -319,8 +332,8 @@ class BuildState:
                                             text, chain.hash, status.checksum)
             rel = safe_relpath(info.output)
             self.project.resolver.forget(rel)
-        return Result(node, GENERATED, f"{entry.path}: {note}" if note else entry.path, changed,
-                      outcome.usage, outcome.seconds, reply.assumptions, outcome.attempts,
+        return Result(node, Outcome.GENERATED, f"{entry.path}: {note}" if note else entry.path,
+                      changed, outcome.usage, outcome.seconds, reply.assumptions, outcome.attempts,
                       note or "")
 
     def _report(self, node: str, kind: str, text: str | None) -> str:

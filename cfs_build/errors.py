@@ -3,9 +3,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-ERROR = "error"
-WARNING = "warning"
+
+class Severity(StrEnum):
+    """How bad a finding is: an error stops a build (exit 2); a warning only says that v5
+    reads a spec otherwise than it looks (`cfs check --strict` fails on it)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+ERROR, WARNING = Severity.ERROR, Severity.WARNING
 
 
 # What must not reach a terminal as itself: C0 and C1 controls (ESC starts the sequences
@@ -57,10 +66,15 @@ class Finding:
     detail: str
     file: str | None = None
     line: int | None = None
-    severity: str = ERROR
+    severity: Severity = ERROR
     # The v5 tool's own words for this problem, where they differ from ``detail`` and cfs
     # knows them (a frontmatter's YAML error: goccy/go-yaml's message and excerpt).
     v5: str | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Stored findings come back with plain words (marshal keeps no str subclass).
+        if type(self.severity) is not Severity:
+            object.__setattr__(self, "severity", Severity(self.severity))
 
     def location(self) -> str:
         if self.file is None:

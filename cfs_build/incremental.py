@@ -81,7 +81,7 @@ def output_rels(tree: Tree) -> dict[str, str]:
 def basis_of(tree: Tree, resolver: Resolver, parts) -> dict:
     """What a later ``refresh`` needs of this analysis (marshal-able)."""
     head, per_node, tail = parts
-    rows = lambda found: [(f.node, f.rule, f.detail, f.file, f.line, f.severity, f.v5)
+    rows = lambda found: [(f.node, f.rule, f.detail, f.file, f.line, f.severity.value, f.v5)
                           for f in found]
     base = f"{TREE_DIR}/"
     node_dirs = {info.file[:-len(_NODE_SUFFIX)] for info in tree.nodes.values()}
@@ -497,7 +497,7 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
         rel = rels.get(name)
         owners = lookups.owners(rel) if rel is not None else []
         shared = Context(basis["produced"], {rel: owners[0]} if owners else {}, root, real_dirs)
-        rows = [(f.node, f.rule, f.detail, f.file, f.line, f.severity, f.v5)
+        rows = [(f.node, f.rule, f.detail, f.file, f.line, f.severity.value, f.v5)
                 for f in node_findings(tree, resolver, info, shared)]
         if rows != list(per_node.get(name, ())):
             per_node_changes.append(name)

@@ -7,7 +7,7 @@ from .build import BuildState
 from .errors import CfsError
 from .names import ARTIFACT, SPEC, artifact_of, is_within, spec_of
 from .project import Project
-from .status import INVALID, MODIFIED, UNTRACKED, UP_TO_DATE
+from .status import Need
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,4 @@ def needs_generator(state: BuildState, plan: Plan) -> bool:
     """Whether any artifact to run will ask the generator (CI with everything up to date,
     or only hand-edited files, needs no SDK or `claude` program)."""
     now = state.statuses()
-    return any(_asks(now[artifact].flags) for artifact in plan.to_run)
-
-
-def _asks(flags: tuple[str, ...]) -> bool:
-    return flags != (UP_TO_DATE,) and MODIFIED not in flags and UNTRACKED not in flags \
-        and INVALID not in flags
+    return any(now[artifact].need is Need.GENERATE for artifact in plan.to_run)

@@ -8,7 +8,7 @@ from .artifacts import settle_pending
 from .build import BuildState
 from .buildlock import build_lock
 from .config import DEFAULT_JOBS
-from .errors import CfsError, Finding
+from .errors import ERROR, CfsError, Finding
 from .names import spec_of
 from .plan import needs_generator, plan_build
 from .project import Project
@@ -70,7 +70,7 @@ def _run_locked(project: Project, targets: list[str], jobs: int, keep_going: boo
 
     if jobs < 1:
         raise CfsError("-j must be at least 1")
-    errors = [f for f in project.findings if f.severity == "error"]
+    errors = [f for f in project.findings if f.severity == ERROR]
     if errors:
         raise InvalidTree(errors)
     settle_pending(project.root)  # a build writes: a crash's journaled writes go first

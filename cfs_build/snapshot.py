@@ -36,7 +36,7 @@ from . import parallel, state
 from .errors import Finding
 from .index import INDEX_DIR, code_fingerprint
 from .files import temp_name
-from .status import ArtifactStatus, Orphan
+from .status import ArtifactStatus, Orphan, as_flags, plain_flags
 
 FORMAT = 2
 SNAPSHOT_NAME = f"snapshot.v{FORMAT}"
@@ -201,8 +201,9 @@ class Snapshot:
 
     def _payload(self) -> tuple:
         return (
-            [(f.node, f.rule, f.detail, f.file, f.line, f.severity, f.v5) for f in self.findings],
-            [(s.name, s.node, s.path, s.flags, s.chain, s.recorded_chain, s.checksum,
+            [(f.node, f.rule, f.detail, f.file, f.line, f.severity.value, f.v5)
+             for f in self.findings],
+            [(s.name, s.node, s.path, plain_flags(s.flags), s.chain, s.recorded_chain, s.checksum,
               s.recorded_checksum, s.rank, s.reasons) for s in self.statuses],
             [(o.name, o.path) for o in self.orphans],
             self.intents, self.producers,
@@ -212,7 +213,7 @@ class Snapshot:
     def _from_payload(cls, payload: tuple) -> Snapshot:
         findings, statuses, orphans, intents, producers = payload
         return cls(tuple(Finding(*f) for f in findings),
-                   tuple(_restore(ArtifactStatus, _STATUS_FIELDS, s) for s in statuses),
+                   tuple(_status(s) for s in statuses),
                    tuple(Orphan(*o) for o in orphans), intents, producers)
 
 
@@ -252,6 +253,12 @@ def _restore(cls, names: tuple[str, ...], values):
 
 
 _STATUS_FIELDS = tuple(f.name for f in fields(ArtifactStatus))
+
+
+def _status(row) -> ArtifactStatus:
+    status = _restore(ArtifactStatus, _STATUS_FIELDS, row)
+    status.__dict__["flags"] = as_flags(status.flags)  # stored as plain words: plain_flags
+    return status
 
 
 def current_signatures(root: Path, paths: list[str]) -> bytes:

@@ -2,31 +2,111 @@
 from __future__ import annotations
 
 import graphlib
-
 from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
 
 from .chain import Resolver
 from .files import UnreadableFile
 from .hashing import b64, checksums_match
-from .manifest import Manifest
+from .manifest import Manifest, ManifestEntry
 from .names import artifact_of, spec_of
 from .outputs import output_problem, output_rel, place_problem
 from .tree import Tree
 from .validate import cycles, dependency_edges
 
-STALE, MISSING, MODIFIED, UNTRACKED, INVALID, UP_TO_DATE, ORPHAN = (
-    "stale", "missing", "modified", "untracked", "invalid", "up-to-date", "orphan")
+
+
+class Flag(StrEnum):
+    """One word of an artifact's status, as v5 and `cfs status --json` write it (7.4)."""
+
+    INVALID = "invalid"      # the node or its output path has format errors
+    STALE = "stale"          # the chain is not the one the manifest records
+    MISSING = "missing"      # no file at the output
+    MODIFIED = "modified"    # the file is not the one the manifest records
+    UNTRACKED = "untracked"  # a file the manifest has no entry for
+    UP_TO_DATE = "up-to-date"
+    ORPHAN = "orphan"        # a manifest entry no node accounts for (never an artifact's)
+
+
+STALE, MISSING, MODIFIED, UNTRACKED = Flag.STALE, Flag.MISSING, Flag.MODIFIED, Flag.UNTRACKED
+INVALID, UP_TO_DATE, ORPHAN = Flag.INVALID, Flag.UP_TO_DATE, Flag.ORPHAN
 FLAG_ORDER = (INVALID, STALE, MISSING, MODIFIED, UNTRACKED)
+
+
+class Need(StrEnum):
+    """What a build does about an artifact. `cfs status`, the build plan, doit's uptodate
+    check and the refusal of hand-edited files all take it from ``need_of``."""
+
+    NOTHING = "nothing"    # up to date
+    GENERATE = "generate"  # stale or missing: the generator is asked
+    REFUSE = "refuse"      # modified or untracked: the file is kept, never overwritten
+    FIX = "fix"            # invalid: the spec must be fixed before anything is generated
+
+
+def _judge(flags: tuple[Flag, ...]) -> Need:
+    if flags == (UP_TO_DATE,):
+        return Need.NOTHING
+    # A hand-edited file is refused before anything else is looked at: whatever else
+    # holds, the build must not overwrite it.
+    if MODIFIED in flags or UNTRACKED in flags:
+        return Need.REFUSE
+    return Need.FIX if INVALID in flags else Need.GENERATE
+
+
+def _flag_sets() -> list[tuple[Flag, ...]]:
+    """Every flags tuple artifact_status can give: a subset of FLAG_ORDER, in its order."""
+    found = [(UP_TO_DATE,)]
+    for bits in range(1, 1 << len(FLAG_ORDER)):
+        found.append(tuple(flag for i, flag in enumerate(FLAG_ORDER) if bits >> i & 1))
+    return found
+
+
+# Read-only tables, looked up by value: a flags tuple of plain strings (as the snapshot
+# stores them) finds the same entries as one of Flags, so a status costs one lookup.
+_NEEDS = MappingProxyType({flags: _judge(flags) for flags in _flag_sets()})
+_AS_FLAGS = MappingProxyType({tuple(map(str, flags)): flags for flags in _flag_sets()})
+_AS_PLAIN = MappingProxyType({flags: tuple(map(str, flags)) for flags in _flag_sets()})
+
+
+def need_of(flags: tuple[str, ...]) -> Need:
+    """The one answer to "does this artifact need generating?" (see Need)."""
+    found = _NEEDS.get(flags)
+    return found if found is not None else _judge(as_flags(flags))
+
+
+def as_flags(plain: tuple[str, ...]) -> tuple[Flag, ...]:
+    """Flags back from their plain words (marshal, which keeps the snapshot, cannot
+    store a str subclass)."""
+    found = _AS_FLAGS.get(plain)
+    return found if found is not None else tuple(Flag(word) for word in plain)
+
+
+def plain_flags(flags: tuple[Flag, ...]) -> tuple[str, ...]:
+    """The flags as plain strings, for marshal (see as_flags)."""
+    found = _AS_PLAIN.get(flags)
+    return found if found is not None else tuple(str(flag) for flag in flags)
+
+
+def file_flag(checksum: str | None, entry: ManifestEntry | None) -> Flag | None:
+    """What the file at an output (``checksum``, None when there is none) says against its
+    manifest entry: MISSING, UNTRACKED (no entry), MODIFIED (not the file recorded), or
+    None when it is the file recorded. The build refuses to overwrite the latter two."""
+    if checksum is None:
+        return MISSING
+    if entry is None:
+        return UNTRACKED
+    return None if checksums_match(checksum, entry.checksum) else MODIFIED
 
 
 @dataclass(frozen=True)
 class ArtifactStatus:
-    """Where one artifact stands: ``flags`` is ("up-to-date",) when nothing is wrong."""
+    """Where one artifact stands: ``flags`` is (UP_TO_DATE,) when nothing is wrong."""
 
     name: str
     node: str
     path: str
-    flags: tuple[str, ...]
+    flags: tuple[Flag, ...]
     chain: str | None
     recorded_chain: str | None
     checksum: str | None
@@ -35,8 +115,12 @@ class ArtifactStatus:
     reasons: tuple[str, ...] = ()
 
     @property
+    def need(self) -> Need:
+        return need_of(self.flags)
+
+    @property
     def up_to_date(self) -> bool:
-        return self.flags == (UP_TO_DATE,)
+        return need_of(self.flags) is Need.NOTHING
 
     def as_dict(self) -> dict:
         return {"name": self.name, "node": self.node, "path": self.path,
@@ -135,7 +219,7 @@ def artifact_status(tree, resolver, manifest, node, name, output, rank,
         return ArtifactStatus(name, node, output, flags, chain.hash, recorded_chain, None,
                               recorded_checksum, rank, (f"output path is invalid: {problem}",))
     reasons: list[str] = []
-    flags: set[str] = set()
+    flags: set[Flag] = set()
     if chain.blocked:
         flags.add(INVALID)
         reasons.extend(chain.blocked)
@@ -155,12 +239,9 @@ def artifact_status(tree, resolver, manifest, node, name, output, rank,
             flags.add(STALE)
     elif chain.hash != entry.chain:
         flags.add(STALE)
-    if checksum is None:
-        flags.add(MISSING)
-    elif entry is None:
-        flags.add(UNTRACKED)
-    elif not checksums_match(checksum, entry.checksum):
-        flags.add(MODIFIED)
+    found = file_flag(checksum, entry)
+    if found is not None:
+        flags.add(found)
     ordered = tuple(flag for flag in FLAG_ORDER if flag in flags) or (UP_TO_DATE,)
     return ArtifactStatus(name, node, output, ordered, chain.hash, recorded_chain, checksum,
                           recorded_checksum, rank, tuple(reasons))

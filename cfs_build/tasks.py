@@ -11,20 +11,19 @@ from pathlib import Path
 from doit.exceptions import InvalidDodoFile, TaskFailed
 
 from . import state
-from .build import FINDINGS, GENERATED, REFUSED, BuildState
+from .build import BuildState, Outcome
 from .buildlock import hold_build_lock
 from .collector import resume_collector
-from .errors import CfsError
+from .errors import ERROR, CfsError
 from .index import INDEX_DIR
 from .names import SPEC, spec_of
 from .project import find_root
 from .session import stop_on_sigint
-from .status import MODIFIED, UNTRACKED
+from .status import Need
 
 STATE_FILE = ".cfs/doit-state"
 BACKEND = "json"  # measured a little faster than sqlite3 and dbm here (README, Speed)
 TASK_PREFIX = "gen:"
-REFUSED_TAG = "[refused] "
 
 
 def task_name(node: str, prefix: str = "") -> str:
@@ -74,11 +73,11 @@ def run_of(task) -> BuildState | None:
 def _run(state: BuildState, node: str):
     resume_collector()
     result = state.generate(node)
-    if result.outcome == GENERATED:
+    if result.outcome == Outcome.GENERATED:
         return result.summary()
-    if result.outcome == REFUSED:
+    if result.outcome == Outcome.REFUSED:
         return GenerationRefused(node, result.message)
-    failure = FindingsFailed if result.outcome == FINDINGS else GenerationFailed
+    failure = FindingsFailed if result.outcome == Outcome.FINDINGS else GenerationFailed
     return failure(node, result.message, result.assumption_lines())
 
 
@@ -90,7 +89,7 @@ def make_tasks(state: BuildState, prefix: str = "", only: set[str] | None = None
     the caller knows those need no work). ``changing``: ``state.may_run()`` when the
     caller has just taken it.
     """
-    errors = [f for f in state.project.findings if f.severity == "error"]
+    errors = [f for f in state.project.findings if f.severity == ERROR]
     if errors:
         lines = "\n".join(f.render() for f in errors)
         raise InvalidDodoFile(f"the spec tree has {len(errors)} format error(s); fix them "
@@ -125,15 +124,11 @@ def make_tasks(state: BuildState, prefix: str = "", only: set[str] | None = None
                          if only is None or p in only],
             # A hand-edited or foreign file is refused, never generated: the reporter
             # then does not announce a generation.
-            "meta": refused_link if _refused(now[artifact]) else link,
+            "meta": refused_link if now[artifact].need is Need.REFUSE else link,
             # No `targets`: doit would stat each output again, a tenth of a no-op run
             # at 10,000 artifacts; the uptodate check already covers a missing file.
         })
     return tasks
-
-
-def _refused(status) -> bool:
-    return MODIFIED in status.flags or UNTRACKED in status.flags
 
 
 def usable_state_file(root: Path) -> str:

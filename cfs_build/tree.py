@@ -67,7 +67,8 @@ class NodeInfo:
         return (self.depends_on, self.dep_lines, self.input, self.input_line, self.output,
                 self.output_line, self.has_agent, self.agent_line, self.public_digest,
                 self.sub_digests, self.agent_digest, self.intent,
-                tuple((f.rule, f.detail, f.line, f.severity, f.v5) for f in self.findings))
+                tuple((f.rule, f.detail, f.line, f.severity.value, f.v5)
+                      for f in self.findings))
 
     @classmethod
     def from_tuple(cls, name: str, file: str, data: tuple) -> NodeInfo:

@@ -14,13 +14,14 @@ from .cache import Cache
 from .document import render_document
 from .errors import CfsError
 from .files import UnreadableFile, atomic_write
-from .hashing import b64, checksums_match
+from .hashing import b64
 from .lean import LeanProject, NeedsFull
 from .manifest import ManifestEntry, update_manifest
 from .names import SPEC, TREE_DIR, artifact_of, spec_of
 from .outputs import output_problem, output_rel, place_problem
 from .project import Project
 from .report_v5 import render_report
+from .status import MODIFIED, UNTRACKED, file_flag
 from .tree import LINKS_V5, NOT_FOUND_V5
 from .unparsed import unreadable_text
 
@@ -129,7 +130,7 @@ def _load_chain(project: Project | LeanProject, logical_name: str) -> str:
             current = resolver.file_checksum(rel)
         except UnreadableFile:
             current = None
-        if current is not None and not checksums_match(b64(current), entry.checksum):
+        if current is not None and file_flag(b64(current), entry) is MODIFIED:
             raise Refusal(MODIFIED_OUTSIDE)
     chain = resolver.chain(node)
     if chain.hash is None:
@@ -197,11 +198,11 @@ def _write_file(project: Project | LeanProject, logical_name: str, content: str)
     except UnreadableFile as exc:
         raise Refusal(f"{rel}: {exc.reason}") from None
     current_sum = None if current is None else b64(current)
-    if current_sum is not None and (entry is None
-                                    or not checksums_match(current_sum, entry.checksum)):
+    found = file_flag(current_sum, entry)
+    if found is UNTRACKED or found is MODIFIED:  # Need.REFUSE, unless the bytes are the same
         data = (project.root / rel).read_bytes()
         if data != content.encode("utf-8", "surrogateescape"):
-            what = "has no manifest entry (untracked)" if entry is None else \
+            what = "has no manifest entry (untracked)" if found is UNTRACKED else \
                 "was changed after it was recorded (modified)"
             raise Refusal(f"{info.output} {what}; nothing was written. Accept the file as "
                           f"the artifact (accept {node}) or delete it to have it generated")

@@ -56,6 +56,12 @@ def _errors_of(project: Project, node: str) -> list[Finding]:
 
 
 def run(args, project: Project) -> int:
-    for name in args.names:
+    return accept_all(project, args.names)
+
+
+def accept_all(project: Project, names: list[str] | tuple[str, ...]) -> int:
+    """The verb: accept each of ``names`` in turn, a line for each; the first refusal
+    stops it (CfsError)."""
+    for name in names:
         print(accept(project, name))
     return 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..cache import Cache
+from ..errors import CfsError
 from ..names import spec_of
 from ..project import Project
 
@@ -14,10 +15,17 @@ def add_arguments(parser) -> None:
 
 
 def run(args, project: Project) -> int:
-    cache = Cache(project.root)
+    return cache(project, args.action)
+
+
+def cache(project: Project, action: str) -> int:
+    """The verb: ``action`` "reconstruct" (cache every current chain) or "prune"."""
+    if action not in ("reconstruct", "prune"):
+        raise CfsError(f"cfs cache {action}: the action is reconstruct or prune")
+    store = Cache(project.root)
     entries = project.manifest.entries
-    if args.action == "prune":
-        chains, contents = cache.prune({entry.chain for entry in entries.values()})
+    if action == "prune":
+        chains, contents = store.prune({entry.chain for entry in entries.values()})
         print(f"removed {chains} chain(s) and {contents} content file(s)")
         return 0
     stored = skipped = 0
@@ -30,7 +38,7 @@ def run(args, project: Project) -> int:
         if chain.hash != entry.chain:
             skipped += 1  # the recorded chain is gone from the specs: nothing to rebuild from
             continue
-        cache.store(project.resolver, chain)
+        store.store(project.resolver, chain)
         stored += 1
     print(f"cached {stored} chain(s); {skipped} entr{'y' if skipped == 1 else 'ies'} not "
           "current (only current chains can be rebuilt)")

@@ -31,24 +31,31 @@ def open_project(root) -> LeanProject | Project:
 
 
 def run(args, project: Project | LeanProject) -> int:
+    return chain(project, args.name, show_hash=args.hash, fresh=args.fresh)
+
+
+def chain(project: Project | LeanProject, name: str, *, show_hash: bool = False,
+          fresh: bool = False) -> int:
+    """The verb: print the generator document of ``name`` (its chain hash and positions
+    with ``show_hash``); 0, or with ``show_hash`` 1 waiting / 2 blocked."""
     try:
-        return _print(args, project)
+        return _print(project, name, show_hash, fresh)
     except NeedsFull:  # before anything was printed: every node is looked up first
-        return _print(args, Project(project.root))
+        return _print(Project(project.root), name, show_hash, fresh)
 
 
-def _print(args, project: Project | LeanProject) -> int:
-    chain = project.chain(args.name)
-    if args.hash:
-        if chain.hash is None:
-            for reason in chain.blocked + chain.waiting:
-                print(f"{chain.node}: {reason}", file=sys.stderr)
-            return 2 if chain.blocked else 1
-        print(chain.hash)
-        for position in chain.positions:
+def _print(project: Project | LeanProject, name: str, show_hash: bool, fresh: bool) -> int:
+    found = project.chain(name)
+    if show_hash:
+        if found.hash is None:
+            for reason in found.blocked + found.waiting:
+                print(f"{found.node}: {reason}", file=sys.stderr)
+            return 2 if found.blocked else 1
+        print(found.hash)
+        for position in found.positions:
             print(f"{position.label}: {position.content_hash}")
         return 0
-    entry = project.manifest.get(artifact_of(chain.node))
-    sys.stdout.write(generator_document(project.resolver, Cache(project.root), chain,
-                                        entry.chain if entry else None, fresh=args.fresh))
+    entry = project.manifest.get(artifact_of(found.node))
+    sys.stdout.write(generator_document(project.resolver, Cache(project.root), found,
+                                        entry.chain if entry else None, fresh=fresh))
     return 0

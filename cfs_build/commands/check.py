@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 
 from ..config import config_error
-from ..errors import ERROR, printable
+from ..errors import WARNING, printable
 from ..project import Project
+from ..status import Flag
 
 HELP = "CI gate: fail unless the tree is valid and every artifact is up to date"
 EXAMPLE = "cfs check || { cfs status; exit 1; }     # in CI or a pre-commit hook"
@@ -19,12 +20,18 @@ def add_arguments(parser) -> None:
 
 
 def run(args, project: Project) -> int:
+    return check(project, as_json=args.json, strict=args.strict)
+
+
+def check(project: Project, *, as_json: bool = False, strict: bool = False) -> int:
+    """The verb: print what is wrong (or one ok line); 0 valid and up to date, 1 something
+    to do, 2 format errors (warnings too with ``strict``), 3 a broken cfs.toml."""
     report = project.report()
     counts = report.summary()
     broken = config_error(project.root)
     problems = [str(broken)] if broken else []
     problems += [f.render() for f in report.errors]
-    warnings = [f for f in report.findings if f.severity != ERROR] if args.strict else []
+    warnings = [f for f in report.findings if f.severity == WARNING] if strict else []
     if warnings:
         counts["warnings"] = len(warnings)
         problems += [f.render() for f in warnings]
@@ -35,7 +42,7 @@ def run(args, project: Project) -> int:
     code = 2 if warnings else report.exit_code
     if broken and code != 2:
         code = broken.exit_code  # as build and verify would fail
-    if args.json:
+    if as_json:
         print(json.dumps({"ok": code == 0, "exit_code": code, "summary": counts,
                           "problems": problems}, indent=2))
         return code
@@ -46,7 +53,7 @@ def run(args, project: Project) -> int:
         print(f"cfs check: ok, {len(project.node_names())} nodes valid, {artifacts} "
               "artifacts up to date")
     else:
-        wrong = [f"{v} {k}" for k, v in counts.items() if v and k != "up-to-date"]
+        wrong = [f"{v} {k}" for k, v in counts.items() if v and k != Flag.UP_TO_DATE]
         if broken:
             wrong.insert(0, f"{broken.file} is not valid")
         wrong = ", ".join(wrong)

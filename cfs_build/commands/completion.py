@@ -15,8 +15,13 @@ def add_arguments(parser) -> None:
 
 
 def run(args, project=None) -> int:
+    return completion(args.shell)
+
+
+def completion(shell: str) -> int:
+    """The verb: print the completion script for ``shell`` (one of SHELLS)."""
     import shtab
 
     from ..cli import build_parser
-    sys.stdout.write(shtab.complete(build_parser(), shell=args.shell))
+    sys.stdout.write(shtab.complete(build_parser(), shell=shell))
     return 0

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import json
 
-from ..explain import explain
+from ..explain import explain as explain_artifact
 from ..project import Project
+from ..status import Need, need_of
 
 HELP = "say why one artifact is not up to date, with a diff of each chain entry that changed"
 EXAMPLE = "cfs explain ARTIFACT/payments/fees/calculation     # or a SPEC/ name, or src/fees.py"
@@ -16,9 +17,14 @@ def add_arguments(parser) -> None:
 
 
 def run(args, project: Project) -> int:
-    answer = explain(project, args.name)
-    code = 0 if answer.flags == ("up-to-date",) else 1
-    if args.json:
+    return explain(project, args.name, as_json=args.json)
+
+
+def explain(project: Project, name: str, *, as_json: bool = False) -> int:
+    """The verb: why ``name`` stands where it does; 0 up to date, 1 not."""
+    answer = explain_artifact(project, name)
+    code = 0 if need_of(answer.flags) is Need.NOTHING else 1
+    if as_json:
         print(json.dumps(answer.as_dict(), indent=2, ensure_ascii=False))
         return code
     print(f"{answer.name}  {answer.path}: {', '.join(answer.flags)}")

@@ -17,17 +17,23 @@ def add_arguments(parser) -> None:
 
 
 def run(args, project: Project) -> int:
-    orphans = {o.name: o for o in project.report().orphans}
-    wanted = list(orphans) if args.orphans else []
-    for raw in args.names:
+    return forget(project, args.names, orphans=args.orphans)
+
+
+def forget(project: Project, names: list[str] | tuple[str, ...] = (), *,
+           orphans: bool = False) -> int:
+    """The verb: drop the entries of the orphans ``names`` (every orphan with ``orphans``)."""
+    known = {o.name: o for o in project.report().orphans}
+    wanted = list(known) if orphans else []
+    for raw in names:
         name = artifact_of(raw) if raw.startswith(SPEC + "/") else raw
-        if name not in orphans:
+        if name not in known:
             if name in project.manifest.entries:
                 raise CfsError(f"{name} is not an orphan: its node still declares an output "
                                "(delete the file and rebuild to regenerate it instead)")
             raise CfsError(f"{name} has no manifest entry")
         wanted.append(name)
-    if not wanted and args.orphans and not args.names:
+    if not wanted and orphans and not names:
         print("no orphans")
         return 0
     if not wanted:
@@ -37,5 +43,5 @@ def run(args, project: Project) -> int:
         for name in wanted:
             entries.pop(name, None)
     for name in wanted:
-        print(f"forgot {name} (the file {orphans[name].path} was left as it is)")
+        print(f"forgot {name} (the file {known[name].path} was left as it is)")
     return 0

@@ -86,5 +86,10 @@ def render(graph, fmt: str) -> str:
 
 
 def run(args, project: Project) -> int:
-    print(render(graph_of(project, args.node), args.format), end="")
+    return graph(project, args.node, fmt=args.format)
+
+
+def graph(project: Project, node: str | None = None, *, fmt: str = "dot") -> int:
+    """The verb: print the build graph (or the part under ``node``) as dot, mermaid or json."""
+    print(render(graph_of(project, node), fmt), end="")
     return 0

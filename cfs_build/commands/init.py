@@ -154,16 +154,23 @@ def mcp_config(root: Path) -> tuple[dict | None, list[str]]:
 
 
 def run(args, project=None) -> int:
-    root = Path(args.directory).resolve()
+    return init_project(args.directory, mcp=args.mcp, force=args.force)
+
+
+def init_project(directory: str | Path = ".", *, mcp: bool = False,
+                 force: bool = False) -> int:
+    """The verb: start a project in ``directory`` (with ``mcp``, in .mcp.json too);
+    ``force``: even inside another project."""
+    root = Path(directory).resolve()
     outer = enclosing_project(root)
-    if outer is not None and not args.force:
+    if outer is not None and not force:
         # cfs run anywhere below finds the nearest code-from-spec/: a nested project
         # would quietly take over that part of the outer one.
         raise CfsError(f"{root} is inside the project {outer} (it has {TREE_DIR}/); add "
                        f"nodes under {outer / TREE_DIR} instead, or pass --force to start "
                        "a separate project nested in it")
     # A .mcp.json that cannot be merged is refused before anything is written.
-    config, said = mcp_config(root) if args.mcp else (None, [])
+    config, said = mcp_config(root) if mcp else (None, [])
     root.mkdir(parents=True, exist_ok=True)
     for line in init(root):
         print(line)

@@ -125,10 +125,16 @@ def _may_write(project: Project, target: Path) -> None:
 
 
 def run(args, project: Project) -> int:
-    name = Path(args.output).name if args.output else "cfs.mk"
+    return makefile(project, args.output)
+
+
+def makefile(project: Project, output: str | Path | None = None) -> int:
+    """The verb: print the fragment, or write it to ``output`` (relative to the working
+    directory; only a fragment written before is ever replaced)."""
+    name = Path(output).name if output else "cfs.mk"
     text = fragment(project, name)
-    if args.output:
-        target = Path(args.output)
+    if output:
+        target = Path(output)
         if not target.is_absolute():
             target = Path.cwd() / target
         _may_write(project, target)

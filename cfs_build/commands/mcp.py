@@ -17,6 +17,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args, project: Project) -> int:
+    return mcp(project)
+
+
+def mcp(project: Project) -> int:
+    """The verb: serve the project's tools on stdin/stdout until the client goes."""
     try:
         from ..mcp_server import serve
     except ImportError as exc:

@@ -16,5 +16,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args, project) -> int:
-    sys.stdout.write(prompt_id() + "\n" if args.id else system_prompt())
+    return prompt(id_only=args.id)
+
+
+def prompt(*, id_only: bool = False) -> int:
+    """The verb: print the system prompt (only its fingerprint with ``id_only``)."""
+    sys.stdout.write(prompt_id() + "\n" if id_only else system_prompt())
     return 0

@@ -21,19 +21,26 @@ def add_arguments(parser) -> None:
 
 
 def run(args, project: Project) -> int:
+    return runs(project, count=args.n, show=args.show, as_json=args.json)
+
+
+def runs(project: Project, *, count: int = 10, show: str | None = None,
+         as_json: bool = False) -> int:
+    """The verb: the last ``count`` runs, one line each, or the generations of the run
+    ``show`` (its id, a prefix of it, or "last")."""
     entries = RunLog(project.root).entries()
-    if args.show:
-        return _show(entries, args.show, args.json)
-    runs = totals(entries)[-args.n:] if args.n > 0 else []
-    if args.json:
-        print(json.dumps([r.as_dict() for r in runs], indent=2, ensure_ascii=False))
+    if show:
+        return _show(entries, show, as_json)
+    found = totals(entries)[-count:] if count > 0 else []
+    if as_json:
+        print(json.dumps([r.as_dict() for r in found], indent=2, ensure_ascii=False))
         return 0
-    if not runs:
+    if not found:
         print("no runs recorded yet (cfs build records every generation in .cfs/runs.jsonl)")
         return 0
     print(f"{'run':<22} {'started':<20} {'gen':>4} {'ok':>4} {'fail':>4} {'find':>4} "
           f"{'tokens in':>10} {'tokens out':>10} {'cost':>9} {'time':>8}  backend")
-    for r in runs:
+    for r in found:
         print(f"{r.run:<22} {r.started:<20} {r.generations:>4} "
               f"{r.outcomes.get('generated', 0):>4} {r.outcomes.get('failed', 0):>4} "
               f"{r.outcomes.get('findings', 0):>4} {r.input_tokens:>10,} {r.output_tokens:>10,} "

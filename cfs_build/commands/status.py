@@ -5,23 +5,25 @@ import json
 
 from ..errors import printable, printable_json
 from ..project import Project, Report
-from ..status import UP_TO_DATE
+from ..status import Flag
 
-GROUP_ORDER = ("invalid", "modified", "untracked", "stale", "missing")
+# Grouped by what blocks progress first: a stale file that was also edited by hand
+# needs `cfs accept` (or deleting) before any build will touch it.
+GROUP_ORDER = (Flag.INVALID, Flag.MODIFIED, Flag.UNTRACKED, Flag.STALE, Flag.MISSING)
 
 HELP = "show stale, missing, modified, untracked and orphaned artifacts"
 EXAMPLE = "cfs status --json | jq '.summary'"
 
 ADVICE = {
-    "invalid": "fix the format errors above first",
-    "stale": "regenerate: cfs build",
-    "missing": "generate: cfs build",
-    "modified": "edited by hand: keep the edit with `cfs accept NAME`, or delete the file to "
-                "regenerate",
-    "untracked": "not written by cfs: adopt it with `cfs accept NAME`, or delete it",
-    "orphan": "the manifest records these, but no node declares them now: fix the spec, or "
-              "drop the entry with `cfs forget NAME` (the file is left as it is)",
-    "up-to-date": "",
+    Flag.INVALID: "fix the format errors above first",
+    Flag.STALE: "regenerate: cfs build",
+    Flag.MISSING: "generate: cfs build",
+    Flag.MODIFIED: "edited by hand: keep the edit with `cfs accept NAME`, or delete the file "
+                   "to regenerate",
+    Flag.UNTRACKED: "not written by cfs: adopt it with `cfs accept NAME`, or delete it",
+    Flag.ORPHAN: "the manifest records these, but no node declares them now: fix the spec, "
+                 "or drop the entry with `cfs forget NAME` (the file is left as it is)",
+    Flag.UP_TO_DATE: "",
 }
 
 
@@ -44,15 +46,21 @@ def status_document(project: Project) -> tuple[Report, dict]:
     return report, document
 
 
-def run(args, project: Project) -> int:
+def status(project: Project, *, as_json: bool = False, show_all: bool = False) -> int:
+    """The verb: print where every artifact stands; 0 all up to date, 1 something to
+    do, 2 format errors."""
     report, document = status_document(project)
     verified = document["verification"]
-    if args.json:
+    if as_json:
         print(printable_json(json.dumps(document, indent=2, ensure_ascii=False)))
     else:
-        print_human(report, show_all=args.all, orphans=document["orphans"])
+        print_human(report, show_all=show_all, orphans=document["orphans"])
         print(printable(verification_line(verified)))
     return report.exit_code
+
+
+def run(args, project: Project) -> int:
+    return status(project, as_json=args.json, show_all=args.all)
 
 
 def verification_line(verified: dict) -> str:
@@ -68,8 +76,8 @@ def verification_line(verified: dict) -> str:
 
 def summary_line(report: Report) -> str:
     counts = report.summary()
-    keys = ("up-to-date", "stale", "missing", "modified", "untracked", "invalid", "orphan",
-            "errors")
+    keys = (Flag.UP_TO_DATE, Flag.STALE, Flag.MISSING, Flag.MODIFIED, Flag.UNTRACKED,
+            Flag.INVALID, Flag.ORPHAN, "errors")
     return ", ".join(f"{counts[k]} {k}" for k in keys)
 
 
@@ -84,18 +92,16 @@ def print_human(report: Report, show_all: bool = False, orphans: list[dict] = ()
             print("  " + finding.render())
         print()
     groups: dict[str, list] = {}
-    fine = groups.setdefault(UP_TO_DATE, [])
+    fine = groups.setdefault(Flag.UP_TO_DATE, [])
     for status in report.artifacts:
-        if status.flags == (UP_TO_DATE,):
+        if status.up_to_date:
             fine.append(status)
             continue
-        # Grouped by what blocks progress first: a stale file that was also edited by
-        # hand needs `cfs accept` (or deleting) before any build will touch it.
         lead = next(flag for flag in GROUP_ORDER if flag in status.flags)
         groups.setdefault(lead, []).append(status)
-    for flag in (*GROUP_ORDER, UP_TO_DATE):
+    for flag in (*GROUP_ORDER, Flag.UP_TO_DATE):
         members = groups.get(flag, [])
-        if not members or (flag == UP_TO_DATE and not show_all):
+        if not members or (flag is Flag.UP_TO_DATE and not show_all):
             continue
         advice = ADVICE[flag]
         print(f"{flag} ({len(members)}){':  ' + advice if advice else ':'}")
@@ -110,7 +116,7 @@ def print_human(report: Report, show_all: bool = False, orphans: list[dict] = ()
                     print(f"      {printable(reason)}")
         print()
     if report.orphans:
-        print(f"orphan ({len(report.orphans)}):  {ADVICE['orphan']}")
+        print(f"{Flag.ORPHAN} ({len(report.orphans)}):  {ADVICE[Flag.ORPHAN]}")
         reasons = {o["name"]: o.get("reasons", ()) for o in orphans}
         for orphan in report.orphans:
             print(f"  {printable(orphan.name)}  {printable(orphan.path)}")
