@@ -67,6 +67,7 @@ def _flag_sets() -> list[tuple[Flag, ...]]:
 _NEEDS = MappingProxyType({flags: _judge(flags) for flags in _flag_sets()})
 _AS_FLAGS = MappingProxyType({tuple(map(str, flags)): flags for flags in _flag_sets()})
 _AS_PLAIN = MappingProxyType({flags: tuple(map(str, flags)) for flags in _flag_sets()})
+_NOTHING = Need.NOTHING
 
 
 def need_of(flags: tuple[str, ...]) -> Need:
@@ -120,7 +121,8 @@ class ArtifactStatus:
 
     @property
     def up_to_date(self) -> bool:
-        return need_of(self.flags) is Need.NOTHING
+        # need_of without the call: asked of every artifact by every command.
+        return _NEEDS.get(self.flags) is _NOTHING
 
     def as_dict(self) -> dict:
         return {"name": self.name, "node": self.node, "path": self.path,
