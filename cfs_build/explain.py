@@ -8,7 +8,8 @@ from .cache import CACHE, Cache
 from .chain import safe_relpath
 from .names import spec_of
 from .project import Project, Report
-from .status import INVALID, MISSING, MODIFIED, ORPHAN, STALE, UNTRACKED, ArtifactStatus, Orphan
+from .status import (INVALID, MISSING, MODIFIED, ORPHAN, STALE, UNTRACKED, ArtifactStatus, Flag,
+                     Orphan)
 
 CHANGED, ADDED, REMOVED = "changed", "added", "removed"
 NO_HISTORY = (f"what changed is unknown: the chain it was made from is not in {CACHE}/ "
@@ -41,7 +42,7 @@ class Explanation:
     name: str
     node: str
     path: str
-    flags: tuple[str, ...]
+    flags: tuple[Flag, ...]
     reasons: tuple[str, ...]
     changes: tuple[EntryChange, ...] = ()
     history: bool | None = None  # None: no chain to compare; False: the old one is not cached

@@ -16,7 +16,6 @@ from .tree import Tree
 from .validate import cycles, dependency_edges
 
 
-
 class Flag(StrEnum):
     """One word of an artifact's status, as v5 and `cfs status --json` write it (7.4)."""
 
@@ -92,7 +91,7 @@ def plain_flags(flags: tuple[Flag, ...]) -> tuple[str, ...]:
 def file_flag(checksum: str | None, entry: ManifestEntry | None) -> Flag | None:
     """What the file at an output (``checksum``, None when there is none) says against its
     manifest entry: MISSING, UNTRACKED (no entry), MODIFIED (not the file recorded), or
-    None when it is the file recorded. The build refuses to overwrite the latter two."""
+    None when it is the file recorded. An UNTRACKED or MODIFIED file is never overwritten."""
     if checksum is None:
         return MISSING
     if entry is None:
