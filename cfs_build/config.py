@@ -3,35 +3,13 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CfsError
+from .tomlfile import CONFIG_FILE, Key, Source, parse, read_source
 
-CONFIG_FILE = "cfs.toml"
 DEFAULT_JOBS = 4  # generations at once: they wait on a model, not on this machine's CPUs
-
-@dataclass(frozen=True)
-class Key:
-    """One configuration key: accepted types, its meaning (for messages) and its limits.
-
-    Each generator backend declares its own keys (its class's KEYS); ``strings``: for a
-    list, how to say it must be made of strings ("a list of strings"). ``zero_ok``: 0 is
-    meaningful; for other numbers it would time out at once or, for a semaphore,
-    silently mean "no limit". ``most``: beyond it a value is a typo, not a wish (and the
-    OS's own waits overflow).
-    """
-
-    types: tuple[type, ...]
-    meaning: str
-    required: bool = False
-    strings: str | None = None
-    min_items: int = 0
-    zero_ok: bool = False
-    most: float | None = None
-
 
 COMMON_KEYS = {
     "kind": Key((str,), "which generator to use"),
@@ -67,52 +45,14 @@ class Config:
     verify: tuple["VerifyEntry", ...] = ()
 
 
-@dataclass(frozen=True)
-class _Source:
-    """The file a table came from and its text, to name the line of a key in an error."""
-
-    name: str
-    text: str
-
-    def error(self, message: str, key: str | None = None) -> CfsError:
-        return CfsError(message, file=self.name, line=self.line_of(key) if key else None)
-
-    def line_of(self, path: str) -> int | None:
-        """The line that sets ``path`` ("generator.kind", "verify[2].command"), if found."""
-        table, _, key = path.rpartition(".")
-        indexed = re.fullmatch(r"(.*)\[(\d+)\]", table)
-        wanted = int(indexed.group(2)) if indexed else 0
-        table = indexed.group(1) if indexed else table
-        current, seen = "", 0
-        for number, line in enumerate(self.text.split("\n"), start=1):
-            stripped = line.strip()
-            if stripped.startswith("["):
-                current = _bare(stripped.lstrip("[").split("]", 1)[0])
-                seen += current == table
-                if current == path:
-                    return number
-                continue
-            setting = re.match(r"([^=#\[]+?)\s*=", stripped)
-            if setting is None or (wanted and current == table and seen != wanted):
-                continue
-            full = f"{current}.{_bare(setting.group(1))}" if current else _bare(setting.group(1))
-            if full == (f"{table}.{key}" if table else key):
-                return number
-        return None
-
-
-def _bare(key: str) -> str:
-    return re.sub(r"""\s*\.\s*""", ".", key.strip()).replace('"', "").replace("'", "")
-
-
-def _unknown(where: str, key: str, known, src: _Source) -> CfsError:
+def _unknown(where: str, key: str, known, src: Source) -> CfsError:
     close = difflib.get_close_matches(key, list(known), n=1)
     hint = f"did you mean {close[0]}? " if close else ""
     return src.error(f"unknown key {where}{key}: {hint}known keys are "
                      f"{', '.join(sorted(known))}; fix or remove it", where + key)
 
 
-def _check(table: dict, allowed: dict[str, Key], where: str, src: _Source) -> None:
+def _check(table: dict, allowed: dict[str, Key], where: str, src: Source) -> None:
     for name, value in table.items():
         if name not in allowed:
             raise _unknown(f"{where}.", name, allowed, src)
@@ -134,7 +74,7 @@ def _check(table: dict, allowed: dict[str, Key], where: str, src: _Source) -> No
                                 "it", f"{where}.{name}")
 
 
-def _check_number(name: str, key: Key, value: int | float, src: _Source) -> None:
+def _check_number(name: str, key: Key, value: int | float, src: Source) -> None:
     bound = "not below 0" if key.zero_ok else "above 0"
     if key.most is not None:
         bound += f" and at most {key.most:g}"
@@ -146,13 +86,13 @@ def _check_number(name: str, key: Key, value: int | float, src: _Source) -> None
 def load_config(root: Path) -> Config:
     path, table = root / CONFIG_FILE, None
     if path.is_file():
-        src = _read(path, CONFIG_FILE)
-        table = _parse(src)
+        src = read_source(path, CONFIG_FILE)
+        table = parse(src)
     else:
         pyproject = root / "pyproject.toml"
         if pyproject.is_file():
-            src = _read(pyproject, "pyproject.toml")
-            tool = _parse(src).get("tool", {})
+            src = read_source(pyproject, "pyproject.toml")
+            tool = parse(src).get("tool", {})
             table = tool.get("cfs") if isinstance(tool, dict) else None
             if table is not None and not isinstance(table, dict):
                 raise src.error("tool.cfs must be a table: [tool.cfs]", "tool.cfs")
@@ -167,7 +107,7 @@ def load_config(root: Path) -> Config:
     return Config(src.name, generator, root, verify)
 
 
-def _generator(table: dict, where: str, src: _Source) -> dict:
+def _generator(table: dict, where: str, src: Source) -> dict:
     from .generators import BACKENDS, backend_class  # backends declare their own keys
 
     generator = table["generator"]
@@ -193,7 +133,7 @@ def _generator(table: dict, where: str, src: _Source) -> dict:
     return dict(generator)
 
 
-def _verify(entries, where: str, src: _Source) -> tuple[VerifyEntry, ...]:
+def _verify(entries, where: str, src: Source) -> tuple[VerifyEntry, ...]:
     prefix = f"{where}.verify" if where else "verify"
     if not isinstance(entries, list):
         raise src.error(f"{prefix} must be an array of tables: [[verify]]", prefix)
@@ -212,36 +152,6 @@ def _verify(entries, where: str, src: _Source) -> tuple[VerifyEntry, ...]:
         out.append(VerifyEntry(name, tuple(entry["command"]), tuple(entry["outputs"]),
                                float(entry.get("timeout", 1800))))
     return tuple(out)
-
-
-def _read(path: Path, name: str) -> _Source:
-    try:
-        return _Source(name, path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CfsError(f"cannot read: {exc}", file=name) from None
-
-
-def _parse(src: _Source) -> dict:
-    try:
-        return tomllib.loads(src.text)
-    except tomllib.TOMLDecodeError as exc:
-        # tomllib says where as "(at line 3, column 9)": the line goes in front, like
-        # every other error's.
-        text = str(exc)
-        found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", text)
-        line = int(found.group(1)) if found else None
-        if found:
-            text = f"{text[:found.start()]} (column {found.group(2)})"
-        raise CfsError(f"TOML error: {text}; fix the syntax (https://toml.io)",
-                       file=src.name, line=line) from None
-
-
-def line_of_key(path: Path, key: str) -> int | None:
-    """The line of a TOML file that sets ``key`` ("generator.command"), when it can be found."""
-    try:
-        return _read(path, path.name).line_of(key)
-    except CfsError:
-        return None
 
 
 def config_error(root: Path) -> CfsError | None:

@@ -285,7 +285,7 @@ def test_errors_name_the_line_of_the_key_and_what_to_do(root, text, line, wanted
 # -- each backend declares its own keys ----------------------------------------------------
 
 def test_every_backend_declares_its_keys_and_load_config_asks_it(root, monkeypatch):
-    from cfs_build.config import Key
+    from cfs_build.tomlfile import Key
     from cfs_build.generators import BACKENDS, backend_class
     for kind in BACKENDS:
         keys = backend_class(kind).KEYS

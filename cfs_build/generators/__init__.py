@@ -5,10 +5,12 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import import_module, resources
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..config import Config
 from ..errors import CfsError
+
+if TYPE_CHECKING:  # the configuration reads the backends' keys: only the type here
+    from ..config import Config
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..config import Key
+from ..tomlfile import Key
 from . import GenerationFailed, Outcome, system_prompt
 from .keys import API
 from .sdk import ApiGenerator, api_key, load_sdk, translate

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from ..config import Key
+from ..tomlfile import Key
 from ..errors import CfsError
 from . import GenerationFailed, Outcome, Usage, system_prompt
 from .keys import RETRY, RUN

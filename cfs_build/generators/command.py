@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 from pathlib import Path
 
-from ..config import Key
+from ..tomlfile import Key
 from . import GenerationFailed, Outcome
 from .keys import RUN
 from .process import run_confined, stderr_tail

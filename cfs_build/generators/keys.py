@@ -1,7 +1,7 @@
-"""Key groups several backends share (run limits, retries, HTTP APIs); see config.Key."""
+"""Key groups several backends share (run limits, retries, HTTP APIs); see tomlfile.Key."""
 from __future__ import annotations
 
-from ..config import Key
+from ..tomlfile import Key
 
 
 RUN = {

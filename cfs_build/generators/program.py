@@ -5,7 +5,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..config import CONFIG_FILE, line_of_key
+from ..tomlfile import CONFIG_FILE, line_of_key
 from ..errors import CfsError
 
 # A relative argument ending like this is a script of the project, wherever it lives.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 from importlib import import_module
 
-from ..config import Key
+from ..tomlfile import Key
 from ..errors import CfsError
 from . import GenerationFailed, Outcome, Usage
 from .keys import API
