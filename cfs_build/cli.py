@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run as if started in DIR (like git -C / make -C)")
     parser.add_argument("--version", action=_Version, nargs=0,
                         help="show cfs-build's version and the Markdown parser in use")
+    # `cfs completion` describes this very parser: handed over, not imported back.
+    parser.set_defaults(cli_parser=parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
         command = sub.add_parser(name, help=module.HELP, description=module.HELP,

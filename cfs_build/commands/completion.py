@@ -1,6 +1,7 @@
 """`cfs completion SHELL`: a shell completion script generated from cfs's own argument parser."""
 from __future__ import annotations
 
+import argparse
 import sys
 
 HELP = "print a completion script for bash, zsh or tcsh"
@@ -15,13 +16,13 @@ def add_arguments(parser) -> None:
 
 
 def run(args, project=None) -> int:
-    return completion(args.shell)
+    return completion(args.shell, args.cli_parser)
 
 
-def completion(shell: str) -> int:
-    """The verb: print the completion script for ``shell`` (one of SHELLS)."""
+def completion(shell: str, parser: argparse.ArgumentParser) -> int:
+    """The verb: print the completion script of ``parser`` (cfs's own, from cli.build_parser)
+    for ``shell`` (one of SHELLS)."""
     import shtab
 
-    from ..cli import build_parser
-    sys.stdout.write(shtab.complete(build_parser(), shell=shell))
+    sys.stdout.write(shtab.complete(parser, shell=shell))
     return 0
