@@ -1,7 +1,8 @@
 """Build every example project in examples/ with doit: `doit` checks them, `doit list` shows them."""
 from pathlib import Path
 
-from cfs_build.tasks import STATE_FILE, doit_config, project_tasks
+from cfs_build.run import doit_config, project_tasks
+from cfs_build.tasks import STATE_FILE
 
 Path(STATE_FILE).parent.mkdir(exist_ok=True)
 DOIT_CONFIG = doit_config()

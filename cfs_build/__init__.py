@@ -1,15 +1,31 @@
 """cfs-build: read, check and build Code from Spec v5 projects."""
 from __future__ import annotations
 
-from .chain import Chain, Position
-from .errors import CfsError, Finding
-from .manifest import ManifestEntry, read_manifest, update_manifest
-from .project import Project, Report, find_root
-from .status import ArtifactStatus, Orphan
-from .tree import NodeInfo
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-__all__ = ["ArtifactStatus", "CfsError", "Chain", "Finding", "ManifestEntry", "NodeInfo",
-           "Orphan", "Position", "Project", "Report", "find_root", "read_manifest",
-           "update_manifest", "__version__"]
+# The Python API, by where each name is defined. Imported on first use, so that
+# `import cfs_build` (and every `cfs` command) loads only what it needs.
+_API = {
+    "chain": ("Chain", "Position"),
+    "errors": ("CfsError", "Finding"),
+    "manifest": ("ManifestEntry", "read_manifest", "update_manifest"),
+    "project": ("Project", "Report", "find_root"),
+    "run": ("BuildResult", "run_build", "project_tasks", "doit_config"),
+    "status": ("ArtifactStatus", "Orphan"),
+    "tree": ("NodeInfo",),
+}
+_HOME = {name: module for module, names in _API.items() for name in names}
+
+__all__ = sorted(_HOME) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module 'cfs_build' has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOME[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

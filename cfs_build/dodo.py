@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .collector import pause_collector
-from .tasks import doit_config, project_tasks
+from .run import doit_config, project_tasks
 
 __all__ = ["DOIT_CONFIG", "task_gen"]
 

@@ -1,18 +1,20 @@
-"""One build, whichever front end asks: plan it, run its doit tasks, and say how it went."""
+"""One build, whichever front end asks: plan it, run its doit tasks, and say how it went;
+for a dodo.py, the same tasks and settings handed to doit itself."""
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from .artifacts import settle_pending
 from .build import BuildState
-from .buildlock import build_lock
+from .buildlock import build_lock, hold_build_lock
 from .config import DEFAULT_JOBS
 from .errors import ERROR, CfsError, Finding
 from .names import spec_of
 from .plan import needs_generator, plan_build
-from .project import Project
-from .session import Interrupted, Session, sigint_stops
+from .project import Project, find_root
+from .session import Interrupted, Session, sigint_stops, stop_on_sigint
 
 
 
@@ -66,7 +68,7 @@ def _run_locked(project: Project, targets: list[str], jobs: int, keep_going: boo
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
 
-    from .tasks import doit_config, make_tasks, task_name
+    from .tasks import make_tasks, task_name
 
     if jobs < 1:
         raise CfsError("-j must be at least 1")
@@ -129,3 +131,49 @@ def result_of(reporter, exit_code: int) -> BuildResult:
                        tuple(reporter.uptodate), tuple(reporter.failed),
                        tuple(reporter.findings), tuple(reporter.not_attempted),
                        tokens_in, tokens_out, cost)
+
+
+def doit_config(extra: dict | None = None, root: Path | None = None) -> dict:
+    """doit's settings for a project (``root``, default the current directory, where doit
+    runs): state file (usable_state_file), backend, cfs's reporter, and independent work
+    goes on after a failure."""
+    from .progress import ProgressReporter
+    from .tasks import BACKEND, usable_state_file
+    dep_file = usable_state_file(Path.cwd() if root is None else root)
+    config = {"dep_file": dep_file, "backend": BACKEND, "reporter": ProgressReporter,
+              "verbosity": 0, "continue": True}
+    config.update(extra or {})
+    return config
+
+
+def project_tasks(start: Path | str = ".", prefix: str = "", *,
+                  verify: bool = False) -> list[dict]:
+    """The tasks of the project at or above ``start``, as one new run (for a dodo.py).
+
+    Each call is a run of its own: its state travels with its tasks, never through a
+    module, so several projects in one dodo.py keep their own accounting. ``verify``:
+    add the `verify` task ([[verify]] in cfs.toml). A cfs.toml mistake is doit's
+    one-line "ERROR:" (exit 3), not a traceback. From now on Ctrl-C stops this run's
+    generators (session.stop_on_sigint).
+    """
+    from doit.exceptions import InvalidDodoFile
+
+    from .tasks import make_tasks, task_name
+    from .verify import verify_task
+    try:
+        root = find_root(Path(start))
+        # Here, in doit's main process and before any status is judged: see buildlock.py.
+        hold_build_lock(root)
+        state = BuildState(root)
+        tasks = make_tasks(state, prefix)
+        if verify:
+            tasks.append(verify_task(state.root, prefix,
+                                     lambda a: task_name(spec_of(a), prefix),
+                                     lambda: state.project) or {
+                # Listed so `doit verify` says what is missing instead of "unknown task".
+                "basename": f"{prefix}verify", "actions": None, "uptodate": [True],
+                "doc": "no [[verify]] in cfs.toml: no tests to run"})
+    except CfsError as exc:
+        raise InvalidDodoFile(str(exc)) from None
+    stop_on_sigint(state.session)
+    return tasks

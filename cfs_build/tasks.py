@@ -12,13 +12,10 @@ from doit.exceptions import InvalidDodoFile, TaskFailed
 
 from . import state
 from .build import BuildState, Outcome
-from .buildlock import hold_build_lock
 from .collector import resume_collector
 from .errors import ERROR, CfsError
 from .index import INDEX_DIR
 from .names import SPEC, spec_of
-from .project import find_root
-from .session import stop_on_sigint
 from .status import Need
 
 STATE_FILE = ".cfs/doit-state"
@@ -185,45 +182,3 @@ def _whole(data: bytes) -> bool:
         return isinstance(json.loads(data), dict)
     except ValueError:
         return False
-
-
-def doit_config(extra: dict | None = None, root: Path | None = None) -> dict:
-    """doit's settings for a project (``root``, default the current directory, where doit
-    runs): state file (usable_state_file), backend, cfs's reporter, and independent work
-    goes on after a failure."""
-    from .progress import ProgressReporter
-    dep_file = usable_state_file(Path.cwd() if root is None else root)
-    config = {"dep_file": dep_file, "backend": BACKEND, "reporter": ProgressReporter,
-              "verbosity": 0, "continue": True}
-    config.update(extra or {})
-    return config
-
-
-def project_tasks(start: Path | str = ".", prefix: str = "", *,
-                  verify: bool = False) -> list[dict]:
-    """The tasks of the project at or above ``start``, as one new run (for a dodo.py).
-
-    Each call is a run of its own: its state travels with its tasks, never through a
-    module, so several projects in one dodo.py keep their own accounting. ``verify``:
-    add the `verify` task ([[verify]] in cfs.toml). A cfs.toml mistake is doit's
-    one-line "ERROR:" (exit 3), not a traceback. From now on Ctrl-C stops this run's
-    generators (session.stop_on_sigint).
-    """
-    from .commands.verify import verify_task
-    try:
-        root = find_root(Path(start))
-        # Here, in doit's main process and before any status is judged: see buildlock.py.
-        hold_build_lock(root)
-        state = BuildState(root)
-        tasks = make_tasks(state, prefix)
-        if verify:
-            tasks.append(verify_task(state.root, prefix,
-                                     lambda a: task_name(spec_of(a), prefix),
-                                     lambda: state.project) or {
-                # Listed so `doit verify` says what is missing instead of "unknown task".
-                "basename": f"{prefix}verify", "actions": None, "uptodate": [True],
-                "doc": "no [[verify]] in cfs.toml: no tests to run"})
-    except CfsError as exc:
-        raise InvalidDodoFile(str(exc)) from None
-    stop_on_sigint(state.session)
-    return tasks

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import state
-from .config import VerifyEntry
+from .config import VerifyEntry, load_config
 from .errors import CfsError
 from .index import INDEX_DIR
 from .names import ARTIFACT, SPEC, artifact_of, references, spec_of
@@ -236,3 +236,66 @@ def verification(project: Project, statuses=None) -> dict:
         return {"state": UNVERIFIED, "changed_since": changed, "time": data.get("time")}
     return {"state": VERIFIED if data.get("passed") else FAILING, "failing": failing,
             "time": data.get("time")}
+
+
+def run_all(project: Project, config) -> list:
+    """Run every [[verify]] entry on the files as they are, and record the outcome."""
+    the_plan = plan(project, config.verify)
+    results = [run_entry(project, entry, the_plan.covered[entry.name], the_plan.exercised)
+               for entry in config.verify]
+    record(project, results)
+    return results
+
+
+def print_results(results) -> None:
+    """What `cfs verify` and the doit task `verify` print: each run, and each failure's specs."""
+    for result in results:
+        counted = f", {result.tests} tests" if result.tests is not None else ""
+        state = "passed" if result.passed else "FAILED"
+        print(f"verify {result.name!r}: {state}{counted}")
+        for failure in result.failures:
+            print(f"  {failure.test}")
+            if failure.test_node:
+                print(f"    test spec: {failure.test_node}")
+                if failure.exercises:
+                    print(f"    exercises: {', '.join(failure.exercises)}")
+            else:
+                print("    not a generated test file: no spec to point at")
+            for line in failure.message.splitlines()[:6]:
+                print(f"    | {line}")
+        if result.problem:
+            print(f"  {result.problem}")
+            if result.output_tail:
+                print("  " + result.output_tail.replace("\n", "\n  "))
+
+
+def verify_task(root, prefix: str = "", gen_task=None, project=None) -> dict | None:
+    """The doit task `verify`: after every generation it covers, run the tests.
+
+    Up to date when the last verification passed on exactly the current artifacts.
+    ``project`` (a callable giving the Project) spares reading the project again.
+    """
+    from doit.exceptions import TaskFailed
+
+    config = load_config(Path(root).resolve())
+    if not config.verify:
+        return None  # nothing to read the project for
+    project = project() if project is not None else Project(root)
+    targets = plan(project, config.verify).build_targets()
+
+    def action():
+        fresh = Project(project.root)
+        results = run_all(fresh, config)
+        print_results(results)
+        if not all(r.passed for r in results):
+            return TaskFailed("tests failed; the specs named above are where to look")
+        return None
+
+    return {
+        "basename": f"{prefix}verify",
+        "doc": "run the tests of the generated code ([[verify]] in cfs.toml)",
+        "actions": [action],
+        "task_dep": [gen_task(t) for t in targets] if gen_task else [],
+        "uptodate": [lambda: verification(Project(project.root))["state"] == VERIFIED],
+        "verbosity": 2,
+    }

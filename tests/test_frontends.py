@@ -261,7 +261,7 @@ def test_two_projects_in_one_dodo_py_get_their_own_totals(tmp_path):
     second.cfs("build", check=True)
     second.edit("SPEC/other", OTHER, "Say hello twice.")
     (tmp_path / "dodo.py").write_text(
-        "from cfs_build.tasks import doit_config, project_tasks\n"
+        "from cfs_build import doit_config, project_tasks\n"
         "DOIT_CONFIG = doit_config()\n\n"
         "def task_first():\n    yield from project_tasks('first/buildproj', prefix='a:')\n\n"
         "def task_second():\n    yield from project_tasks('second/buildproj', prefix='b:')\n")
