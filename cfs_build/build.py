@@ -165,7 +165,8 @@ class BuildState:
     def generator(self) -> Generator:
         with self.lock:
             if self._generator is None:
-                self._generator = make_generator(self.config)
+                self._generator = make_generator(self.config.generator, self.config.root,
+                                                 self.config.source)
             if self._slots is None:
                 limit = getattr(self._generator, "max_concurrency", None)
                 self._slots = threading.Semaphore(limit) if limit else None

@@ -5,12 +5,10 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import import_module, resources
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import Protocol
 
 from ..errors import CfsError
-
-if TYPE_CHECKING:  # the configuration reads the backends' keys: only the type here
-    from ..config import Config
 
 
 @dataclass(frozen=True)
@@ -79,15 +77,17 @@ BACKENDS = {
 }
 
 
-def make_generator(config: Config) -> Generator:
-    """The configured backend, or a clear error when none is configured."""
-    kind = config.generator.get("kind")
+def make_generator(table: dict, root: Path | None, source: str | None) -> Generator:
+    """The backend a configuration's [generator] ``table`` names (config.Config.generator,
+    already checked against the backend's keys), or a clear error when none is configured.
+    """
+    kind = table.get("kind")
     if kind is None:
         raise CfsError("no generator configured: add a [generator] table to cfs.toml "
                        "(see the README, section Generators)", file="cfs.toml")
     if kind not in BACKENDS:
-        raise CfsError(f"generator kind {kind!r} is not available", file=config.source)
-    return backend_class(kind).from_config(config.generator, config.root)
+        raise CfsError(f"generator kind {kind!r} is not available", file=source)
+    return backend_class(kind).from_config(table, root)
 
 
 def backend_class(kind: str) -> type:
