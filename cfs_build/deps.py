@@ -5,10 +5,14 @@ import graphlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .chain import safe_relpath
 from .names import (ARTIFACT, EXTERNAL, SPEC, Name, artifact_of, is_within, parent_of,
                     references, spec_of)
+
+if TYPE_CHECKING:
+    from .tree import NodeInfo
 
 PARENT = "parent"  # the kind of a node's edge to its parent; the others are SPEC and ARTIFACT
 Producers = Mapping[str, tuple[str, ...]]  # artifact -> the artifacts its chain reads
@@ -56,20 +60,29 @@ class Deps:
     outputs: dict[str, str]
 
     @classmethod
-    def of(cls, entries: Iterable[tuple[str, tuple[str, ...], str | None, str | None]],
-           nodes: Collection[str]) -> Deps:
-        """From (name, depends_on, input, output) of every node of ``nodes``."""
+    def of(cls, nodes: Mapping[str, NodeInfo]) -> Deps:
+        """The dependencies of these nodes' summaries."""
         refs: dict[str, tuple[Ref, ...]] = {}
         outputs: dict[str, str] = {}
-        for name, depends_on, input_, output in entries:
-            if output is not None:
-                outputs[name] = output
-            if depends_on or input_ is not None:
-                found = tuple(Ref(name, via, raw, ref)
-                              for raw, via, ref in references(depends_on, input_))
-                if found:
-                    refs[name] = found
+        for name, info in nodes.items():
+            if info.output is not None:
+                outputs[name] = info.output
+            if info.depends_on or info.input is not None:
+                _add_refs(refs, name, info.depends_on, info.input)
         return cls(nodes, refs, outputs)
+
+    @classmethod
+    def of_rows(cls, rows: Mapping[str, tuple], depends_on: int, input_: int,
+                output: int) -> Deps:
+        """The same of summaries kept as tuples (NodeInfo.to_tuple), at these places."""
+        refs: dict[str, tuple[Ref, ...]] = {}
+        outputs: dict[str, str] = {}
+        for name, row in rows.items():
+            if row[output] is not None:
+                outputs[name] = row[output]
+            if row[depends_on] or row[input_] is not None:
+                _add_refs(refs, name, row[depends_on], row[input_])
+        return cls(rows, refs, outputs)
 
     # -- what each node needs, as v5 ranks and finds cycles --------------------------
     @cached_property
@@ -152,9 +165,9 @@ class Deps:
     @cached_property
     def artifacts(self) -> dict[str, str]:
         """Artifact -> output, for each leaf that declares one: what a build makes."""
-        parents = {parent_of(name) for name in self.nodes}
+        inner = set(self.parents.values())
         return {artifact_of(name): output for name, output in self.outputs.items()
-                if name not in parents}
+                if name not in inner}
 
     @cached_property
     def producers(self) -> dict[str, tuple[str, ...]]:
@@ -162,10 +175,12 @@ class Deps:
         (direct only; artifacts made from none are left out)."""
         made = self.artifacts
         found = {}
-        for artifact in made:
-            mine = {ref.name.base for ref in self.refs.get(spec_of(artifact), ())
-                    if ref.name.prefix == ARTIFACT and ref.name.base in made
-                    and ref.name.base != artifact}
+        for name, refs in self.refs.items():
+            artifact = artifact_of(name)
+            if artifact not in made:
+                continue
+            mine = {ref.name.base for ref in refs if ref.name.prefix == ARTIFACT
+                    and ref.name.base in made and ref.name.base != artifact}
             if mine:
                 found[artifact] = tuple(sorted(mine))
         return found
@@ -239,6 +254,13 @@ class Deps:
                 elif ref.file is not None:
                     files.add(ref.file)
         return made, specs, files
+
+
+def _add_refs(refs: dict[str, tuple[Ref, ...]], name: str, depends_on: tuple[str, ...],
+              input_: str | None) -> None:
+    found = tuple(Ref(name, via, raw, ref) for raw, via, ref in references(depends_on, input_))
+    if found:
+        refs[name] = found
 
 
 def upstream(producers: Producers, artifacts: Iterable[str]) -> set[str]:

@@ -246,8 +246,7 @@ class _Lookups:
     @cached_property
     def deps(self) -> Deps:
         # The basis's tuples, not NodeInfos: an edit reaches few nodes (see _Summaries).
-        return Deps.of(((name, data[_DEPENDS], data[_INPUT], data[_OUTPUT])
-                        for name, data in self.infos.items()), self.infos)
+        return Deps.of_rows(self.infos, _DEPENDS, _INPUT, _OUTPUT)
 
     def importers(self, node: str) -> set[str]:
         return self.deps.importers(node)

@@ -129,8 +129,7 @@ class Tree:
     def deps(self) -> Deps:
         """The dependency graph of these nodes, read once per tree (ranks, cycles, closures)."""
         from .deps import Deps  # deps reads paths with chain.safe_relpath; chain reads trees
-        return Deps.of(((name, info.depends_on, info.input, info.output)
-                        for name, info in self.nodes.items()), self.nodes)
+        return Deps.of(self.nodes)
 
     def is_leaf(self, name: str) -> bool:
         return name in self.nodes and not self.children.get(name)

@@ -104,8 +104,8 @@ def test_self_references(tree):
 
 def test_built_from_summaries_without_a_tree():
     # incremental.py asks the same questions of a snapshot's kept summaries.
-    deps = Deps.of([("SPEC/x", ("SPEC/y(API)",), None, "x.txt"), ("SPEC/y", (), None, None)],
-                   ["SPEC/x", "SPEC/y"])
+    deps = Deps.of_rows({"SPEC/x": (("SPEC/y(API)",), None, "x.txt"), "SPEC/y": ((), None, None)},
+                        0, 1, 2)
     assert deps.importers("SPEC/y") == {"SPEC/x"} and deps.artifacts == {"ARTIFACT/x": "x.txt"}
 
 
@@ -114,9 +114,8 @@ def test_built_from_summaries_without_a_tree():
 def _flat_leaves(edges: list[tuple[int, int]], count: int) -> Deps:
     """Leaves SPEC/nI, each with an output, where (i, j) means nI imports ARTIFACT/nJ."""
     imports = {i: sorted({f"ARTIFACT/n{j}" for a, j in edges if a == i}) for i in range(count)}
-    names = [f"SPEC/n{i}" for i in range(count)]
-    return Deps.of([(f"SPEC/n{i}", tuple(imports[i]), None, f"out/{i}") for i in range(count)],
-                   names)
+    return Deps.of_rows({f"SPEC/n{i}": (tuple(imports[i]), None, f"out/{i}")
+                         for i in range(count)}, 0, 1, 2)
 
 
 def _reference_graph(edges, count) -> nx.DiGraph:
