@@ -13,6 +13,7 @@ from .artifacts import current_manifest, output_path, settle_pending, write_arti
 from .cache import Cache
 from .chain import safe_relpath
 from .config import Config, load_config
+from .deps import downstream
 from .document import generator_document
 from .errors import CfsError
 from .files import UnreadableFile, stamp_of
@@ -145,20 +146,8 @@ class BuildState:
         ``now``: the statuses just taken with ``statuses()``, if the caller has them.
         """
         now = self.statuses() if now is None else now
-        found = {a for a, status in now.items() if not status.up_to_date}
-        if not found:
-            return found
-        consumers: dict[str, list[str]] = {}
-        for artifact, producers in self.producers.items():
-            for producer in producers:
-                consumers.setdefault(producer, []).append(artifact)
-        stack = list(found)
-        while stack:
-            for consumer in consumers.get(stack.pop(), ()):
-                if consumer in now and consumer not in found:
-                    found.add(consumer)
-                    stack.append(consumer)
-        return found
+        return downstream(self.producers, (a for a, status in now.items()
+                                           if not status.up_to_date), among=now)
 
     # -- shared reading ---------------------------------------------------------
     @property

@@ -14,18 +14,19 @@ from __future__ import annotations
 import os
 from array import array
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from .artifacts import WithPending, current_manifest, pending_entries
-from .chain import Resolver, safe_relpath
+from .chain import Resolver
+from .deps import Deps
 from .errors import Finding
-from .graph import artifact_producers
 from .index import Index
 from .manifest import MANIFEST, Manifest, ManifestEntry
-from .names import ARTIFACT, EXTERNAL, SPEC, TREE_DIR, references, spec_name, spec_of
+from .names import SPEC, TREE_DIR, spec_name
 from .node import BREAKING_RULES
 from .outputs import clean, output_problem
 from .snapshot import Snapshot, signatures
-from .status import Orphan, _unparsed_owner, artifact_status, artifact_statuses, ranks
+from .status import Orphan, _unparsed_owner, artifact_status, artifact_statuses
 from .tree import NodeInfo, Tree, assemble_tree, read_nodes
 from .unparsed import PARSE_RULES
 from .validate import Context, context, node_findings, validate_parts
@@ -109,10 +110,10 @@ def analyse(tree: Tree, resolver: Resolver, manifest: Manifest, parts=None) -> S
     parts = parts if parts is not None else validate_parts(tree, resolver)
     head, per_node, tail = parts
     findings = (*head, *(f for found in per_node.values() for f in found), *tail)
-    statuses, orphans = artifact_statuses(tree, resolver, manifest, ranks(tree))
+    statuses, orphans = artifact_statuses(tree, resolver, manifest, tree.deps.ranks)
     intents = {s.node: tree.nodes[s.node].intent for s in statuses}
     snap = Snapshot(tuple(findings), tuple(statuses), tuple(orphans), intents,
-                    artifact_producers(tree))
+                    tree.deps.producers)
     return snap.with_basis(basis_of(tree, resolver, parts))
 
 
@@ -235,40 +236,27 @@ class _Summaries(dict):
 
 
 class _Lookups:
-    """Who refers to what, found from the summaries when first asked."""
+    """Who refers to what (deps.py), from the summaries when first asked."""
 
     def __init__(self, infos: dict, rels: dict[str, str]):
         self.infos = infos
         self.rels = rels
-        self._refs = None
         self._owners = None
 
-    def _index(self):
-        if self._refs is None:
-            spec, artifact, files = {}, {}, {}
-            for name, data in self.infos.items():
-                if not data[_DEPENDS] and data[_INPUT] is None:
-                    continue
-                for raw, _, ref in references(data[_DEPENDS], data[_INPUT]):
-                    if ref.prefix == SPEC:
-                        spec.setdefault(ref.base, set()).add(name)
-                    elif ref.prefix == ARTIFACT:
-                        artifact.setdefault(spec_of(ref.base), set()).add(name)
-                    elif ref.prefix == EXTERNAL:
-                        # The chain reads the path, validation opens the text as written.
-                        for rel in (safe_relpath(ref.path), safe_relpath(raw[len(EXTERNAL) + 1:])):
-                            files.setdefault(rel, set()).add(name)
-            self._refs = spec, artifact, files
-        return self._refs
+    @cached_property
+    def deps(self) -> Deps:
+        # The basis's tuples, not NodeInfos: an edit reaches few nodes (see _Summaries).
+        return Deps.of_rows(self.infos, _DEPENDS, _INPUT, _OUTPUT)
 
     def importers(self, node: str) -> set[str]:
-        return self._index()[0].get(node, set())
+        return self.deps.importers(node)
 
     def consumers(self, node: str) -> set[str]:
-        return self._index()[1].get(node, set())
+        return self.deps.consumers(node)
 
     def external_readers(self, rel: str) -> set[str]:
-        return self._index()[2].get(rel, set())
+        # The chain reads the path, validation opens the text as written.
+        return self.deps.readers(rel, as_written=True)
 
     def owners(self, rel: str) -> list[str]:
         """The nodes claiming ``rel`` as output, in node order."""

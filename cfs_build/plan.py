@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .build import BuildState
+from .deps import upstream
 from .errors import CfsError
 from .names import ARTIFACT, SPEC, artifact_of, is_within, spec_of
 from .project import Project
@@ -49,23 +50,12 @@ def wanted_artifacts(project: Project, targets: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def with_producers(producers: dict[str, tuple[str, ...]], artifacts) -> set[str]:
-    """``artifacts`` and everything they are made from, transitively (as make would)."""
-    found, stack = set(artifacts), list(artifacts)
-    while stack:
-        for producer in producers.get(stack.pop(), ()):
-            if producer not in found:
-                found.add(producer)
-                stack.append(producer)
-    return found
-
-
 def plan_build(state: BuildState, targets: list[str]) -> Plan:
     """Only the tasks that can have work to do go to doit: the wanted artifacts and what
     they are made from that are not up to date, and their consumers (judged again by
     doit once their producers ran). The rest are up to date now and no task of this run
     can change that; the summary counts them as such."""
-    closure = with_producers(state.producers, wanted_artifacts(state.project, targets))
+    closure = upstream(state.producers, wanted_artifacts(state.project, targets))
     changing = state.may_run(state.statuses())
     return Plan(frozenset(closure), frozenset(changing), frozenset(closure & changing))
 

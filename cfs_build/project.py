@@ -11,11 +11,10 @@ from .artifacts import WithPending, current_manifest
 from .chain import Chain, Resolver, safe_relpath
 from .errors import ERROR, CfsError, Finding
 from .files import stamp_of
-from .graph import artifact_producers
 from .index import Index
 from .manifest import MANIFEST, Manifest
 from .names import ARTIFACT, SPEC, TREE_DIR, artifact_of, parent_of, spec_name, spec_of
-from .status import ArtifactStatus, Orphan, artifact_statuses, ranks
+from .status import ArtifactStatus, Orphan, artifact_statuses
 from .tree import Tree, load_tree
 from .validate import validate_parts
 from .walk import NODE_FILE
@@ -171,7 +170,7 @@ class Project:
 
     @cached_property
     def ranks(self) -> dict[str, int | None]:
-        return ranks(self.tree)
+        return self.tree.deps.ranks
 
     def intent(self, name: str) -> str:
         """The first line under the node's name heading: what the spec is for."""
@@ -184,7 +183,7 @@ class Project:
         """For each artifact, the artifacts whose files its chain reads (direct only)."""
         if self.snapshot is not None:
             return self.snapshot.producers
-        return artifact_producers(self.tree)
+        return self.tree.deps.producers
 
     def node_name(self, reference: str) -> str:
         """Resolve SPEC/x, ARTIFACT/x or an output path to a node name."""

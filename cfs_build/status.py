@@ -1,7 +1,6 @@
-"""Artifact statuses (flags against the manifest), orphans, and v5 ranks."""
+"""Artifact statuses (flags against the manifest) and orphans; ranks come from deps.py."""
 from __future__ import annotations
 
-import graphlib
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
@@ -13,7 +12,6 @@ from .manifest import Manifest, ManifestEntry
 from .names import artifact_of, spec_of
 from .outputs import output_problem, output_rel, place_problem
 from .tree import Tree
-from .validate import cycles, dependency_edges
 
 
 class Flag(StrEnum):
@@ -140,40 +138,6 @@ class Orphan:
 
     def as_dict(self) -> dict:
         return {"name": self.name, "path": self.path}
-
-
-def ranks(tree: Tree) -> dict[str, int | None]:
-    """v5 ranks: 0 with no edges, else 1 + the largest rank it needs.
-
-    Edges go to the parent, SPEC imports and SPEC inputs (rank + 1) and to ARTIFACT
-    imports and inputs (the artifact ranks one above its node, so + 2); EXTERNAL files
-    do not count. Nodes on or behind a cycle have no rank.
-    """
-    edges = dependency_edges(tree)
-    cyclic: set[str] = set().union(*cycles(tree))
-    if cyclic:
-        needed_by: dict[str, list[str]] = {}
-        for name, targets in edges.items():
-            for target in targets:
-                needed_by.setdefault(target, []).append(name)
-        stack = list(cyclic)
-        while stack:
-            for name in needed_by.get(stack.pop(), ()):
-                if name not in cyclic:
-                    cyclic.add(name)
-                    stack.append(name)
-    result: dict[str, int | None] = dict.fromkeys(cyclic)
-    if cyclic:
-        acyclic = {name: targets for name, targets in edges.items() if name not in cyclic}
-        order = graphlib.TopologicalSorter(acyclic).static_order()
-    else:
-        order = tree._memo["order"]  # the whole tree's, sorted while looking for cycles
-    # Predecessors come first in the sorter's order, so every target is ranked in time.
-    for name in order:
-        targets = edges.get(name, {})
-        result[name] = max((result[target] + (2 if kind == "ARTIFACT" else 1)
-                            for target, kind in targets.items()), default=0)
-    return result
 
 
 def artifact_statuses(tree: Tree, resolver: Resolver, manifest: Manifest,

@@ -4,8 +4,9 @@ from __future__ import annotations
 import os
 from collections import deque
 from dataclasses import dataclass, field, fields
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import parallel
 from .errors import ERROR, WARNING, Finding
@@ -17,6 +18,9 @@ from .node import BREAKING_RULES, NodeDoc, parse_node
 from .parallel import in_two
 from .walk import (NODE_FILE, LinkInTree, NeedsGuard, list_dir, mounts_below, walk_below,
                    walk_dots, walk_guarded)
+
+if TYPE_CHECKING:
+    from .deps import Deps
 
 # v5's words when its scan of code-from-spec/ fails as a whole (FORMAT.md section 1);
 # validation then reports that alone.
@@ -113,9 +117,6 @@ class Tree:
     # The bytes each summary was made from, so a text needed later is parsed from
     # exactly what was hashed and no file is read twice.
     _data: dict[str, bytes] = field(default_factory=dict, repr=False)
-    # Facts derived from the whole tree that several checks need (the dependency
-    # edges, the cycles): computed once per tree by whoever asks first.
-    _memo: dict[str, object] = field(default_factory=dict, repr=False)
     # Every directory the walk listed below code-from-spec/ (project-relative, the base
     # first, dot directories last), and whether it met a mount point (then the walk
     # guards against reaching a directory twice, and no snapshot is kept).
@@ -124,6 +125,12 @@ class Tree:
     # Set when the scan failed as a whole (a symbolic link in the tree): the tree is
     # then empty and this is the one finding validation reports.
     scan_error: Finding | None = None
+
+    @cached_property
+    def deps(self) -> Deps:
+        """The dependency graph of these nodes, read once per tree (ranks, cycles, closures)."""
+        from .deps import Deps  # deps reads paths with chain.safe_relpath; chain reads trees
+        return Deps.of(self.nodes)
 
     def is_leaf(self, name: str) -> bool:
         return name in self.nodes and not self.children.get(name)

@@ -1,7 +1,6 @@
 """Validation: every v5 format rule, collected into one report (never raised)."""
 from __future__ import annotations
 
-import graphlib
 import os
 from dataclasses import dataclass
 
@@ -9,8 +8,7 @@ from .chain import Resolver, safe_relpath
 from .errors import ERROR, WARNING, Finding
 from .files import NotRegular, Outside, UnreadableFile
 from .outputs import output_problem, output_rel, place_problem
-from .names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, is_within, parent_of, parse_name,
-                    references, spec_of)
+from .names import ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, is_within, parse_name, spec_of
 from .tree import NO_NODES_V5, NodeInfo, Tree
 
 
@@ -261,73 +259,9 @@ def _output(info: NodeInfo, outputs: dict[str, str], root: str,
     return []
 
 
-def dependency_edges(tree: Tree) -> dict[str, dict[str, str]]:
-    """Node -> {what its chain needs: edge kind}: parent, SPEC imports, ARTIFACT producers,
-    input source (EXTERNAL files are not nodes). A node whose chain needs itself (its
-    own artifact, or itself as input) has an edge to itself.
-
-    Plain dicts in the order networkx would hold them: cycles and ranks run on these
-    without building a graph object (a tenth of a warm run on a big tree). A node that
-    names one target twice keeps ARTIFACT/ if either reference is one, else the kind of
-    the last, as v5 ranks them.
-    """
-    edges = tree._memo.get("dependency_edges")
-    if edges is not None:
-        return edges
-    nodes = tree.nodes
-    edges = {}
-    for name, info in nodes.items():
-        out = edges.setdefault(name, {})
-        parent = parent_of(name)
-        if parent in nodes:
-            out[parent] = "parent"
-            edges.setdefault(parent, {})
-        for _, via, ref in references(info.depends_on, info.input):
-            if ref.prefix == SPEC:
-                target = ref.base
-                # Importing itself is a dependency_targets finding, not a cycle (v5).
-                if target == name and via == "depends_on":
-                    continue
-            elif ref.prefix == ARTIFACT:
-                target = spec_of(ref.base)
-            else:
-                continue
-            if target in nodes and out.get(target) != ARTIFACT:
-                out[target] = ref.prefix  # an ARTIFACT/ edge outranks any other (v5)
-                edges.setdefault(target, {})
-    tree._memo["dependency_edges"] = edges
-    return edges
-
-
-def cycles(tree: Tree) -> list[set[str]]:
-    """Every set of nodes that need each other; computed once per tree.
-
-    The standard library's topological sorter proves the common case (no cycle)
-    without importing networkx; when it finds one, networkx names every member of
-    every strongly connected component.
-    """
-    found = tree._memo.get("cycles")
-    if found is None:
-        edges = dependency_edges(tree)
-        try:
-            # Kept for ranks: the same sorter's order, so it runs once per tree.
-            tree._memo["order"] = list(graphlib.TopologicalSorter(edges).static_order())
-            found = []
-        except graphlib.CycleError:
-            import networkx as nx
-            graph = nx.DiGraph()
-            graph.add_nodes_from(edges)
-            graph.add_edges_from((name, target) for name, targets in edges.items()
-                                 for target in targets)
-            found = [set(c) for c in nx.strongly_connected_components(graph)
-                     if len(c) > 1 or next(iter(c)) in edges[next(iter(c))]]
-        tree._memo["cycles"] = found
-    return found
-
-
 def _cycles(tree: Tree) -> list[Finding]:
     out = []
-    for component in cycles(tree):
+    for component in tree.deps.cycles:
         members = sorted(component)
         for name in members:
             info = tree.nodes[name]

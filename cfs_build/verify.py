@@ -14,7 +14,7 @@ from . import state
 from .config import VerifyEntry, load_config
 from .errors import CfsError
 from .index import INDEX_DIR
-from .names import ARTIFACT, SPEC, artifact_of, references, spec_of
+from .names import artifact_of, spec_of
 from .project import Project
 
 RECORD = f"{INDEX_DIR}/verify.json"
@@ -93,16 +93,11 @@ class Plan:
 
 def exercised_nodes(project: Project, node: str) -> tuple[str, ...]:
     """Spec nodes a test leaf imports (SPEC/x(q) -> SPEC/x, ARTIFACT/y -> SPEC/y)."""
-    info = project.tree.nodes[node]
-    found = [ref.base if ref.prefix == SPEC else spec_of(ref.base)
-             for _, _, ref in references(info.depends_on, info.input)
-             if ref.prefix in (SPEC, ARTIFACT)]
-    return tuple(dict.fromkeys(found))
+    return project.tree.deps.exercised(node)
 
 
 def plan(project: Project, entries: tuple[VerifyEntry, ...]) -> Plan:
-    outputs = {artifact_of(n): project.tree.nodes[n].output for n in project.tree.leaves()
-               if project.tree.nodes[n].output is not None}
+    outputs = project.tree.deps.artifacts
     covered, exercised, warnings = {}, {}, []
     for entry in entries:
         patterns = [glob_regex(p) for p in entry.outputs]

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from cfs_build.deps import upstream
 from cfs_build.graph import CONSUMES, GENERATES, IMPORTS, INHERITS, READS, build_graph
 from cfs_build.tree import load_tree
 from conftest import spec
@@ -159,13 +160,16 @@ def test_affected_by_file_unions_every_vertex_behind_the_file(tree):
     assert graph.affected_by_file("gen/a.txt") == ["ARTIFACT/a", "ARTIFACT/b"]
 
 
-def test_before_lists_producers_transitively(graph):
-    assert graph.producers(CLI) == (STORE,)
-    assert graph.before(CLI) == [MODEL, STORE]
-    assert graph.before(STORE) == [MODEL]
-    assert graph.before(OTHER) == [UTIL]
-    assert graph.before(MODEL) == []
-    assert graph.before(APPENDIX) == []  # a SPEC import needs no build first
+def test_what_must_be_built_first_is_the_producers_closure(graph):
+    # The build order a make-like run follows (deps.upstream over the tree's producers).
+    producers = graph.tree.deps.producers
+    before = lambda artifact: sorted(upstream(producers, [artifact]) - {artifact})
+    assert producers[CLI] == (STORE,)
+    assert before(CLI) == [MODEL, STORE]
+    assert before(STORE) == [MODEL]
+    assert before(OTHER) == [UTIL]
+    assert before(MODEL) == []
+    assert before(APPENDIX) == []  # a SPEC import needs no build first
 
 
 def test_under(graph):
