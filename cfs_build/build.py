@@ -11,6 +11,7 @@ from . import state
 from .artifacts import current_manifest, output_path, settle_pending, write_artifact
 from .cache import Cache
 from .chain import safe_relpath
+from .collector import Relaxed
 from .config import Config, load_config
 from .document import generator_document
 from .errors import CfsError
@@ -85,8 +86,11 @@ class BuildState:
 
     def __init__(self, root: Path, *, generator: Generator | None = None,
                  config: Config | None = None, project: Project | None = None,
-                 session: Session | None = None):
+                 session: Session | None = None, collector: Relaxed | None = None):
         self.root = Path(root).resolve()
+        # The collector slowed down while this run loads (collector.py): given back when
+        # its first generation starts, or when it ends.
+        self.collector = collector
         self.project = project if project is not None else Project(self.root)
         self.cache = Cache(self.root)
         self.lock = threading.RLock()

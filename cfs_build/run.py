@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .artifacts import settle_pending
 from .build import BuildState
 from .buildlock import build_lock
+from .collector import Relaxed
 from .config import DEFAULT_JOBS
 from .errors import CfsError, Finding
 from .names import spec_of
@@ -46,23 +47,28 @@ class BuildResult:
 
 def run_build(project: Project, targets: list[str] | tuple[str, ...] = (), *,
               jobs: int = DEFAULT_JOBS, keep_going: bool = True, fresh: bool = False,
-              wait: bool = True, reporter=None, session: Session | None = None) -> BuildResult:
+              wait: bool = True, reporter=None, session: Session | None = None,
+              collector: Relaxed | None = None) -> BuildResult:
     """Regenerate what is stale among ``targets`` (every artifact when none) and return how
     it went; never exits. ``reporter``: a reporter.CfsReporter (default: the progress
     display on stdout). Ctrl-C while it runs stops it (exit_code 130, every generator
     process of the run killed, no generation started after it, and the run winds down
     so that no thread of it is left behind; a second Ctrl-C raises Interrupted). Raises CfsError for what stops a build before it starts:
     format errors (InvalidTree), unknown targets, no usable generator, and (``wait``
-    false) another build of the project holding the build lock.
+    false) another build of the project holding the build lock. ``collector``: the
+    collector slowed down while the project was read, given back when the first
+    generation starts (collector.py).
     """
     # One build of a project at a time, taken before anything is judged stale: a second
     # build waits, then finds what the first made up to date instead of making it again.
     with build_lock(project.root, wait=wait):
-        return _run_locked(project, list(targets), jobs, keep_going, fresh, reporter, session)
+        return _run_locked(project, list(targets), jobs, keep_going, fresh, reporter, session,
+                           collector)
 
 
 def _run_locked(project: Project, targets: list[str], jobs: int, keep_going: bool,
-                fresh: bool, reporter, session: Session | None) -> BuildResult:
+                fresh: bool, reporter, session: Session | None,
+                collector: Relaxed | None) -> BuildResult:
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
 
@@ -74,7 +80,7 @@ def _run_locked(project: Project, targets: list[str], jobs: int, keep_going: boo
     if errors:
         raise InvalidTree(errors)
     settle_pending(project.root)  # a build writes: a crash's journaled writes go first
-    state = BuildState(project.root, project=project, session=session)
+    state = BuildState(project.root, project=project, session=session, collector=collector)
     state.fresh = state.fresh or fresh
     plan = plan_build(state, targets)
     if not plan.to_run:

@@ -13,7 +13,7 @@ from doit.exceptions import InvalidDodoFile, TaskFailed
 from . import state
 from .build import FINDINGS, GENERATED, REFUSED, BuildState
 from .buildlock import hold_build_lock
-from .collector import resume_collector
+from .collector import Relaxed, restore
 from .errors import CfsError
 from .index import INDEX_DIR
 from .names import SPEC, spec_of
@@ -72,7 +72,7 @@ def run_of(task) -> BuildState | None:
 
 
 def _run(state: BuildState, node: str):
-    resume_collector()
+    restore(state.collector)
     result = state.generate(node)
     if result.outcome == GENERATED:
         return result.summary()
@@ -212,14 +212,16 @@ def project_tasks(start: Path | str = ".", prefix: str = "", *,
     module, so several projects in one dodo.py keep their own accounting. ``verify``:
     add the `verify` task ([[verify]] in cfs.toml). A cfs.toml mistake is doit's
     one-line "ERROR:" (exit 3), not a traceback. From now on Ctrl-C stops this run's
-    generators (session.stop_on_sigint).
+    generators (session.stop_on_sigint). The collector runs rarely until the run's
+    first generation starts or its report ends (collector.py).
     """
     from .commands.verify import verify_task
+    relaxed = Relaxed()
     try:
         root = find_root(Path(start))
         # Here, in doit's main process and before any status is judged: see buildlock.py.
         hold_build_lock(root)
-        state = BuildState(root)
+        state = BuildState(root, collector=relaxed)
         tasks = make_tasks(state, prefix)
         if verify:
             tasks.append(verify_task(state.root, prefix,
@@ -229,6 +231,7 @@ def project_tasks(start: Path | str = ".", prefix: str = "", *,
                 "basename": f"{prefix}verify", "actions": None, "uptodate": [True],
                 "doc": "no [[verify]] in cfs.toml: no tests to run"})
     except CfsError as exc:
+        relaxed.restore()
         raise InvalidDodoFile(str(exc)) from None
     stop_on_sigint(state.session)
     return tasks
