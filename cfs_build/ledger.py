@@ -48,9 +48,6 @@ class Ledger:
     def __contains__(self, rel: str) -> bool:
         return rel in self._seen
 
-    def __len__(self) -> int:
-        return len(self._seen)
-
     def paths(self) -> list[str]:
         """Every path recorded, in the order first read."""
         return list(self._seen)
@@ -92,9 +89,3 @@ class Ledger:
                 seen[rel] = current
                 found.append(rel)
         return found
-
-    def copy(self, rels: Iterable[str] | None = None) -> "Ledger":
-        """A ledger of its own holding these records (those of ``rels`` only, if given)."""
-        if rels is None:
-            return Ledger(self.root, self._seen)
-        return Ledger(self.root, {rel: self._seen[rel] for rel in rels if rel in self._seen})
