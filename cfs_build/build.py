@@ -12,13 +12,15 @@ from . import state
 from .artifacts import current_manifest, output_path, settle_pending, write_artifact
 from .cache import Cache
 from .chain import safe_relpath
+from .collector import Relaxed
 from .config import Config, load_config
 from .deps import downstream
 from .document import generator_document
 from .errors import CfsError
-from .files import UnreadableFile, stamp_of
+from .files import UnreadableFile
 from .generators import GenerationFailed, Generator, Usage, make_generator, prompt_id
 from .index import INDEX_DIR
+from .ledger import Ledger
 from .manifest import MANIFEST
 from .names import artifact_of, spec_of
 from .project import Project
@@ -95,8 +97,11 @@ class BuildState:
 
     def __init__(self, root: Path, *, generator: Generator | None = None,
                  config: Config | None = None, project: Project | None = None,
-                 session: Session | None = None):
+                 session: Session | None = None, collector: Relaxed | None = None):
         self.root = Path(root).resolve()
+        # The collector slowed down while this run loads (collector.py): given back when
+        # its first generation starts, or when it ends.
+        self.collector = collector
         self.project = project if project is not None else Project(self.root)
         self.cache = Cache(self.root)
         self.lock = threading.RLock()
@@ -110,13 +115,13 @@ class BuildState:
         self._settled = False
         self._slots: threading.Semaphore | None = None
         # The statuses the project was read with stay valid while the manifest file and
-        # the producers' files keep the stamps they had when the project read them;
-        # after that, each status is computed again from the tree (read then, if it was
-        # not yet).
+        # the producers' files keep the signatures they had when the project read them
+        # (``judged``); after that, each status is computed again from the tree (read
+        # then, if it was not yet).
         # Not kept as the snapshot: if this run writes anything, that snapshot is stale
         # at once (the front end keeps it when the plan shows nothing to do).
         report = self.project.report(keep=False)
-        self._manifest_stamp = self.project.seen_stamp(MANIFEST)
+        seen = {MANIFEST: self.project.seen_stamp(MANIFEST)}
         self._manifest = None
         self.artifacts: list[str] = [s.name for s in report.artifacts]
         self._outputs = {s.name: s.path for s in report.artifacts}
@@ -124,11 +129,11 @@ class BuildState:
         self.producers: dict[str, tuple[str, ...]] = self.project.producers
         self._nodes = [(artifact, spec_of(artifact)) for artifact in self.artifacts]
         self._all_producers = sorted({p for found in self.producers.values() for p in found})
-        self._file_stamps: dict[str, tuple] = {}
         for producer in self._all_producers:
             rel = self.path(producer)  # None: a node that does not parse (an error)
             if rel is not None:
-                self._file_stamps[rel] = self.project.seen_stamp(rel)
+                seen[rel] = self.project.seen_stamp(rel)
+        self.judged = Ledger(self.root, seen)
         self._statuses: dict[str, object] = {spec_of(s.name): s for s in report.artifacts}
         self.results: list[Result] = []
 
@@ -162,10 +167,8 @@ class BuildState:
             return self._generator
 
     def _check_manifest(self) -> None:
-        stamp = self._stamp(MANIFEST)
-        if stamp != self._manifest_stamp:
+        if self.judged.update([MANIFEST]):
             self._manifest = None
-            self._manifest_stamp = stamp
             self._statuses.clear()
 
     def manifest(self):
@@ -175,24 +178,16 @@ class BuildState:
             self._manifest = current_manifest(self.root)
         return self._manifest
 
-    def _stamp(self, rel: str) -> tuple | None:
-        return stamp_of(f"{self.root}/{rel}")
-
     def _refresh_inputs(self, producers) -> None:
         # A producer may have been regenerated (in this process or a worker process)
         # since its file was read: drop what is cached of files whose stat changed.
-        # Every producer's stamp is the one it had when the project read it, known
+        # Every producer's signature is the one it had when the project read it, known
         # before doit forks workers, so a worker compares with that too.
-        for producer in producers:
-            rel = self.path(producer)
-            if rel is None:
-                continue
-            stamp = self._stamp(rel)
-            if self._file_stamps.get(rel) != stamp:
-                if "resolver" in self.project.__dict__:
-                    self.project.resolver.forget(rel)
-                self._statuses.clear()
-                self._file_stamps[rel] = stamp
+        rels = [rel for rel in map(self.path, producers) if rel is not None]
+        for rel in self.judged.update(rels):
+            if "resolver" in self.project.__dict__:
+                self.project.resolver.forget(rel)
+            self._statuses.clear()
 
     def status(self, node: str, *, checked: bool = False):
         """Current status of one artifact (chain, file, manifest), computed fresh-enough.

@@ -8,6 +8,7 @@ from pathlib import Path, PurePosixPath
 
 from .files import UnreadableFile, read_inside
 from .hashing import INPUT_MARKER, b64, chain_hash
+from .ledger import Ledger
 from .names import ARTIFACT, EXTERNAL, SPEC, Name, normalize, parent_of, spec_of
 from .outputs import output_rel, place_problem
 from .tree import Tree
@@ -156,14 +157,14 @@ _Inherited = tuple[tuple[Position, ...], tuple[str, ...], bytes, str | None]
 class Resolver:
     """Computes digests and chains for one tree, each at most once per run."""
 
-    def __init__(self, tree: Tree):
+    def __init__(self, tree: Tree, ledger: Ledger | None = None):
         self.tree = tree
         self.root: Path = tree.root
         self._real_root = os.path.realpath(tree.root)  # files are read only inside it
         self._files: dict[str, _Read | None | _FileProblem] = {}
-        # Each file's stamp as it was read (None: not there), for whoever must notice
-        # a later change (files.stamp).
-        self.stamps: dict[str, tuple | None] = {}
+        # Each file's signature as it was read (None: not there, or not a file), for
+        # whoever must notice a later change: the project's, when it has one.
+        self.ledger = ledger if ledger is not None else Ledger(self.root)
         self._chains: dict[str, Chain] = {}
         self._failures: dict[str, str | None] = {}
         self._real_dirs: dict[str, bool] = {}  # outputs.place_problem's memo
@@ -204,9 +205,10 @@ class Resolver:
     def _file(self, rel: str) -> _Read | None:
         cached = self._files.get(rel, self)
         if cached is self:
-            seen: list = []
+            # Absent, or not a regular file, until the read records what it opened.
+            self.ledger.record(rel, None)
             try:
-                data = read_inside(self._real_root, rel, seen)
+                data = read_inside(self._real_root, rel, self.ledger)
                 if data is None:
                     cached = None
                 else:
@@ -217,7 +219,6 @@ class Resolver:
                 # A directory opens but cannot be read as lines; anything else fails to open.
                 cached = _FileProblem(exc, "directory" not in exc.reason)
             self._files[rel] = cached
-            self.stamps[rel] = seen[0] if seen else None
         if isinstance(cached, _FileProblem):
             raise cached
         return cached
@@ -238,7 +239,7 @@ class Resolver:
     def forget(self, rel: str) -> None:
         """Drop what is known of a file (after it was rewritten)."""
         self._files.pop(rel, None)
-        self.stamps.pop(rel, None)
+        self.ledger.forget(rel)
         self._chains.clear()
 
     # -- nodes ---------------------------------------------------------------

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .collector import pause_collector, resume_collector
+from .collector import Relaxed, restore
 from .commands import (accept, build, cache, chain, check, completion, explain, forget, graph,
                        init, makefile, mcp, prompt, runs, status, validate, verify)
 from .errors import CfsError, printable
@@ -91,12 +91,14 @@ def main(argv: list[str] | None = None) -> int:
                 os.chdir(start)
             return _flushed(module.run(args, None))
         collecting = gc.isenabled()
+        relaxed = None
         if args.command in SHORT_LIVED:
             # Reading a big tree allocates many objects and no cycles worth collecting;
             # the command ends right after, so skip the collector's passes meanwhile.
             gc.disable()
         elif args.command in ("build", "verify"):
-            pause_collector()  # until generating starts: see collector.py
+            # Until generating starts (collector.py); the command hands it to the run.
+            relaxed = args.collector = Relaxed()
         try:
             # A command may read less than the whole project (chain: lean.py).
             project = getattr(module, "open_project", Project)(find_root(start))
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                 project.require_scan()  # (a lean reading is made only of a tree without links)
             return _flushed(module.run(args, project))
         finally:
-            resume_collector()  # whatever happened, the caller's thresholds come back
+            restore(relaxed)  # whatever happened, the caller's thresholds come back
             if collecting:
                 gc.enable()
     except CfsError as exc:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .collector import pause_collector
 from .run import doit_config, project_tasks
 
 __all__ = ["DOIT_CONFIG", "task_gen"]
@@ -11,7 +10,6 @@ __all__ = ["DOIT_CONFIG", "task_gen"]
 # doit opens its state file before it asks for tasks: doit_config makes its directory
 # (never through a link) and sets a damaged state file aside.
 DOIT_CONFIG = doit_config()
-pause_collector()  # until the run starts: see collector.py
 
 
 def task_gen():

@@ -7,6 +7,10 @@ import re
 import secrets
 import stat as stat_mode
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
 
 
 class UnreadableFile(Exception):
@@ -62,31 +66,14 @@ def decode(data: bytes, rel: str) -> str:
         ) from None
 
 
-def stamp(st: os.stat_result) -> tuple[int, int, int, int]:
-    """What changes whenever a file is written: times in nanoseconds, size, inode."""
-    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
-
-
-def stamp_of(path: str) -> tuple[int, int, int, int] | None:
-    """The stamp of the file at ``path`` now; None when it cannot be looked at."""
-    try:
-        return stamp(os.stat(path))
-    except OSError:
-        return None
-
-
-def read_all(path: str, stamps: list | None = None) -> bytes:
+def read_all(path: str) -> bytes:
     """All bytes of a file; raises OSError like ``open`` would.
 
-    ``stamps``: a list to append the stamp of the very file read to (taken before
-    reading, so a later write always shows as a different stamp).
     Plain os calls: a big tree reads every file on every run, and ``open()`` builds a
     buffered file object and calls fstat for each, which costs twice the read itself.
     """
     fd = os.open(path, os.O_RDONLY | _NOINHERIT)
     try:
-        if stamps is not None:
-            stamps.append(stamp(os.fstat(fd)))
         data = os.read(fd, 65536)
         if not data:
             return data
@@ -117,7 +104,7 @@ def _real_path(fd: int, path: str) -> str:
         return os.path.realpath(path)
 
 
-def read_inside(root: str | Path, rel: str, stamps: list | None = None) -> bytes | None:
+def read_inside(root: str | Path, rel: str, ledger: Ledger | None = None) -> bytes | None:
     """The bytes of ``root/rel``, read only when that path, every link followed, lies
     inside ``root`` and is a regular file; None when there is no such file.
 
@@ -125,7 +112,8 @@ def read_inside(root: str | Path, rel: str, stamps: list | None = None) -> bytes
     of the project, NotRegular for a directory, FIFO, socket or device (found without
     waiting on it), UnreadableFile for any other failure. The file is opened first and
     the check made on what was opened, so a link swapped meanwhile cannot slip past.
-    ``stamps`` as for read_all.
+    ``ledger``: where to record the signature of the very file read (taken before
+    reading, so a later write always shows); nothing is recorded when it is not read.
     """
     root = os.fspath(root)
     path = f"{root}/{rel}"
@@ -143,8 +131,8 @@ def read_inside(root: str | Path, rel: str, stamps: list | None = None) -> bytes
                           "only files inside it")
         if not stat_mode.S_ISREG(st.st_mode):
             raise NotRegular(rel, kind_of(st.st_mode))
-        if stamps is not None:
-            stamps.append(stamp(st))
+        if ledger is not None:
+            ledger.record(rel, st)
         chunks = []
         while True:
             chunk = os.read(fd, 1 << 20)
@@ -163,10 +151,10 @@ def read_text_inside(root: str | Path, rel: str) -> str | None:
     return None if data is None else normalize_text(decode(data, rel))
 
 
-def read_bytes(path: Path, rel: str, stamps: list | None = None) -> bytes | None:
-    """The file's bytes, or None when there is no such file (see read_all for stamps)."""
+def read_bytes(path: Path, rel: str) -> bytes | None:
+    """The file's bytes, or None when there is no such file."""
     try:
-        return read_all(os.fspath(path), stamps)
+        return read_all(os.fspath(path))
     except FileNotFoundError:
         return None
     except IsADirectoryError:

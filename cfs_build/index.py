@@ -41,6 +41,7 @@ def code_fingerprint(salt: str, names: tuple[str, ...]) -> bytes:
     return _fingerprint(salt, names, os.environ.get("CFS_PARSER", ""))
 
 
+# Cached on purpose, the one deliberate per-process memory (see code_stamp's docstring).
 @functools.cache
 def _fingerprint(salt: str, names: tuple[str, ...], parser: str) -> bytes:
     digest = hashlib.sha1(salt.encode())

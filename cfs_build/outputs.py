@@ -26,7 +26,7 @@ def clean(path: str) -> str:
     return "/".join(parts) or "."
 
 
-@lru_cache(maxsize=1 << 16)  # asked per output by validation and by status
+@lru_cache(maxsize=1 << 16)  # pure; asked per output by validation and by status
 def v5_path_problem(path: str) -> str | None:
     """Why the v5 tool calls an output path invalid (its exact words), or None."""
     if not path:
@@ -41,7 +41,7 @@ def v5_path_problem(path: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 16)  # pure, as v5_path_problem
 def output_problem(path: str) -> str | None:
     """Why cfs refuses an output path on its text alone (v5's rules, then X8's places)."""
     problem = v5_path_problem(path)

@@ -102,6 +102,7 @@ def inline_runs(content: str, env: dict) -> tuple[str, str]:
     return "".join(kept), " ".join(part for part in lost if part.strip(" \t"))
 
 
+# Cached, not module state: a parser set up once, the same for every caller.
 @lru_cache(maxsize=1)
 def _py_parser():
     from markdown_it import MarkdownIt  # imported on first use: a warm run parses nothing
@@ -114,7 +115,7 @@ def _py_parser():
     return md
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=1)  # as _py_parser
 def _rs_parser():
     import markdown_it_pyrs
 
@@ -140,7 +141,7 @@ def _encodes(source: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=4)  # the answer depends only on the argument and what is installed
 def chosen(forced: str) -> str:
     """The parser to use: ``forced`` (the environment's CFS_PARSER) when set, else
     markdown-it-pyrs when it can be imported, else markdown-it-py."""

@@ -10,8 +10,8 @@ from . import incremental, snapshot
 from .artifacts import WithPending, current_manifest
 from .chain import Chain, Resolver, safe_relpath
 from .errors import ERROR, CfsError, Finding
-from .files import stamp_of
 from .index import Index
+from .ledger import Ledger, Signature
 from .manifest import MANIFEST, Manifest
 from .names import ARTIFACT, SPEC, TREE_DIR, artifact_of, parent_of, spec_name, spec_of
 from .status import ArtifactStatus, Orphan, artifact_statuses
@@ -77,6 +77,8 @@ class Project:
         if not (tree.is_dir() or tree.is_symlink()):  # a link: the scan reports it
             raise CfsError(f"{self.root} has no {TREE_DIR}/ directory")
         self.began = snapshot.now()  # before anything is read: see snapshot.too_recent
+        # What this analysis read, as it read it (the resolver's files, the manifest).
+        self.ledger = Ledger(self.root)
         # Reading never writes: a write journaled before a crash is seen as recorded
         # (artifacts.current_manifest) and settled by the next command that writes.
         if use_index is None:
@@ -111,7 +113,7 @@ class Project:
 
     @cached_property
     def resolver(self) -> Resolver:
-        return Resolver(self.tree)
+        return Resolver(self.tree, self.ledger)
 
     @classmethod
     def discover(cls, start: Path | str = ".", **kwargs) -> "Project":
@@ -149,24 +151,23 @@ class Project:
 
     @cached_property
     def manifest(self) -> Manifest:
-        self._manifest_stamp = stamp_of(f"{self.root}/{MANIFEST}")  # before reading it
+        self.ledger.look(MANIFEST)  # before reading it
         return current_manifest(self.root)
 
-    def seen_stamp(self, rel: str) -> tuple | None:
-        """The files.stamp a file had when this analysis read it (None: it was not there).
+    def seen_stamp(self, rel: str) -> Signature | None:
+        """The signature (ledger.py) a file had when this analysis read it (None: it was
+        not there): as the snapshot recorded it when the analysis is the snapshot's.
 
-        For a file the analysis did not read, its stamp now.
+        For a file the analysis did not read, its signature now.
         """
         if self.snapshot is not None:
             try:
                 return self.snapshot.stamp(rel)
             except KeyError:
                 pass
-        elif rel == MANIFEST and "manifest" in self.__dict__:
-            return self._manifest_stamp
-        elif "resolver" in self.__dict__ and rel in self.resolver.stamps:
-            return self.resolver.stamps[rel]
-        return stamp_of(f"{self.root}/{rel}")
+        elif rel in self.ledger:
+            return self.ledger.seen(rel)
+        return self.ledger.now(rel)
 
     @cached_property
     def ranks(self) -> dict[str, int | None]:

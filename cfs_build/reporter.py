@@ -8,7 +8,7 @@ import time
 from doit.exceptions import UnmetDependency
 from doit.reporter import ConsoleReporter
 
-from .collector import resume_collector
+from .collector import restore
 from .tasks import TASK_PREFIX, FindingsFailed, GenerationFailed, GenerationRefused, run_of
 
 
@@ -162,7 +162,8 @@ class CfsReporter(ConsoleReporter):
         return ", ".join(parts), tokens + cost
 
     def complete_run(self):
-        resume_collector()
+        for run in self.runs:
+            restore(run.collector)
         if self.interrupted:
             return  # the one line was printed when it happened
         seconds = time.monotonic() - self.started

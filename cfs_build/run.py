@@ -9,6 +9,7 @@ from pathlib import Path
 from .artifacts import settle_pending
 from .build import BuildState
 from .buildlock import build_lock, hold_build_lock
+from .collector import Relaxed
 from .config import DEFAULT_JOBS
 from .errors import ERROR, CfsError, Finding
 from .names import spec_of
@@ -48,23 +49,28 @@ class BuildResult:
 
 def run_build(project: Project, targets: list[str] | tuple[str, ...] = (), *,
               jobs: int = DEFAULT_JOBS, keep_going: bool = True, fresh: bool = False,
-              wait: bool = True, reporter=None, session: Session | None = None) -> BuildResult:
+              wait: bool = True, reporter=None, session: Session | None = None,
+              collector: Relaxed | None = None) -> BuildResult:
     """Regenerate what is stale among ``targets`` (every artifact when none) and return how
     it went; never exits. ``reporter``: a reporter.CfsReporter (default: the progress
     display on stdout). Ctrl-C while it runs stops it (exit_code 130, every generator
     process of the run killed, no generation started after it, and the run winds down
     so that no thread of it is left behind; a second Ctrl-C raises Interrupted). Raises CfsError for what stops a build before it starts:
     format errors (InvalidTree), unknown targets, no usable generator, and (``wait``
-    false) another build of the project holding the build lock.
+    false) another build of the project holding the build lock. ``collector``: the
+    collector slowed down while the project was read, given back when the first
+    generation starts (collector.py).
     """
     # One build of a project at a time, taken before anything is judged stale: a second
     # build waits, then finds what the first made up to date instead of making it again.
     with build_lock(project.root, wait=wait):
-        return _run_locked(project, list(targets), jobs, keep_going, fresh, reporter, session)
+        return _run_locked(project, list(targets), jobs, keep_going, fresh, reporter, session,
+                           collector)
 
 
 def _run_locked(project: Project, targets: list[str], jobs: int, keep_going: bool,
-                fresh: bool, reporter, session: Session | None) -> BuildResult:
+                fresh: bool, reporter, session: Session | None,
+                collector: Relaxed | None) -> BuildResult:
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
 
@@ -76,7 +82,7 @@ def _run_locked(project: Project, targets: list[str], jobs: int, keep_going: boo
     if errors:
         raise InvalidTree(errors)
     settle_pending(project.root)  # a build writes: a crash's journaled writes go first
-    state = BuildState(project.root, project=project, session=session)
+    state = BuildState(project.root, project=project, session=session, collector=collector)
     state.fresh = state.fresh or fresh
     plan = plan_build(state, targets)
     if not plan.to_run:
@@ -154,17 +160,19 @@ def project_tasks(start: Path | str = ".", prefix: str = "", *,
     module, so several projects in one dodo.py keep their own accounting. ``verify``:
     add the `verify` task ([[verify]] in cfs.toml). A cfs.toml mistake is doit's
     one-line "ERROR:" (exit 3), not a traceback. From now on Ctrl-C stops this run's
-    generators (session.stop_on_sigint).
+    generators (session.stop_on_sigint). The collector runs rarely until the run's
+    first generation starts or its report ends (collector.py).
     """
     from doit.exceptions import InvalidDodoFile
 
     from .tasks import make_tasks, task_name
     from .verify import verify_task
+    relaxed = Relaxed()
     try:
         root = find_root(Path(start))
         # Here, in doit's main process and before any status is judged: see buildlock.py.
         hold_build_lock(root)
-        state = BuildState(root)
+        state = BuildState(root, collector=relaxed)
         tasks = make_tasks(state, prefix)
         if verify:
             tasks.append(verify_task(state.root, prefix,
@@ -174,6 +182,7 @@ def project_tasks(start: Path | str = ".", prefix: str = "", *,
                 "basename": f"{prefix}verify", "actions": None, "uptodate": [True],
                 "doc": "no [[verify]] in cfs.toml: no tests to run"})
     except CfsError as exc:
+        relaxed.restore()
         raise InvalidDodoFile(str(exc)) from None
     stop_on_sigint(state.session)
     return tasks

@@ -36,6 +36,7 @@ from . import parallel, state
 from .errors import Finding
 from .index import INDEX_DIR, code_fingerprint
 from .files import temp_name
+from .ledger import signature
 from .status import ArtifactStatus, Orphan, as_flags, plain_flags
 
 FORMAT = 2
@@ -65,13 +66,13 @@ _HALF, _FULL = 1 << 63, 1 << 64
 def signatures(root: Path, paths: list[str]) -> array:
     """Four numbers per path that must stay equal for it to count as unchanged.
 
-    Modification and change times in nanoseconds, size, inode; a path that is gone or
-    cannot be looked at gives its negated error number and zeros. Flat 64-bit numbers
-    compare (and store) in one piece, ten thousands of paths at a time.
+    The fields of ledger.signature, packed; a path that is gone or cannot be looked at
+    gives its negated error number and zeros. Flat 64-bit numbers compare (and store)
+    in one piece, ten thousands of paths at a time.
     """
     sigs = array("q")
     add = sigs.extend
-    stat = os.stat
+    stat, sign = os.stat, signature
     if stat in os.supports_dir_fd:
         # Relative to an open descriptor of the root: shorter paths for the kernel to walk.
         root_fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -85,8 +86,9 @@ def signatures(root: Path, paths: list[str]) -> array:
             except OSError as exc:
                 add((-(exc.errno or 1), 0, 0, 0))
                 continue
-            ino = st.st_ino  # unsigned 64-bit: folded into the signed range
-            add((st.st_mtime_ns, st.st_ctime_ns, st.st_size, ino if ino < _HALF else ino - _FULL))
+            sig = sign(st)
+            # The inode, last, is unsigned 64-bit: folded into the signed range.
+            add(sig if sig[3] < _HALF else (*sig[:3], sig[3] - _FULL))
     finally:
         if root_fd is not None:
             os.close(root_fd)
@@ -173,7 +175,7 @@ class Snapshot:
         return replace(self, _basis={"value": basis})
 
     def stamp(self, rel: str) -> tuple[int, int, int, int] | None:
-        """The files.stamp of a watched path as the analysis saw it (None: not there).
+        """The ledger.signature of a watched path as the analysis saw it (None: not there).
 
         Raises KeyError for a path the snapshot does not watch.
         """

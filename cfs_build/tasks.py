@@ -12,7 +12,7 @@ from doit.exceptions import InvalidDodoFile, TaskFailed
 
 from . import state
 from .build import BuildState, Outcome
-from .collector import resume_collector
+from .collector import restore
 from .errors import ERROR, CfsError
 from .index import INDEX_DIR
 from .names import SPEC, spec_of
@@ -68,7 +68,7 @@ def run_of(task) -> BuildState | None:
 
 
 def _run(state: BuildState, node: str):
-    resume_collector()
+    restore(state.collector)
     result = state.generate(node)
     if result.outcome == Outcome.GENERATED:
         return result.summary()

@@ -13,29 +13,51 @@ from cfs_build import cli, collector
 def thresholds():
     before = gc.get_threshold()
     yield before
-    collector.resume_collector()
     gc.set_threshold(*before)
 
 
-def test_pause_raises_the_thresholds_and_resume_gives_them_back(thresholds):
-    collector.pause_collector()
+def test_relaxing_raises_the_thresholds_and_restoring_gives_them_back(thresholds):
+    relaxed = collector.Relaxed()
     assert gc.get_threshold()[0] > 10 * thresholds[0]
-    collector.pause_collector()  # a second pause keeps the first saved thresholds
-    collector.resume_collector()
+    inner = collector.Relaxed()  # made while relaxed: the first one keeps what to give back
+    assert not inner.active
+    inner.restore()
+    assert gc.get_threshold() == collector.RELAXED
+    relaxed.restore()
     assert gc.get_threshold() == thresholds
-    collector.resume_collector()  # resuming twice is harmless
+    relaxed.restore()  # restoring twice is harmless
     assert gc.get_threshold() == thresholds
+
+
+def test_relaxed_as_a_context_gives_the_thresholds_back_on_an_error(thresholds):
+    with pytest.raises(KeyError):
+        with collector.Relaxed():
+            assert gc.get_threshold() == collector.RELAXED
+            raise KeyError("boom")
+    assert gc.get_threshold() == thresholds
+
+
+def test_two_relaxations_one_after_the_other_keep_apart(thresholds):
+    first = collector.Relaxed()
+    first.restore()
+    gc.set_threshold(1234, 5, 6)  # the caller changes its thresholds meanwhile
+    second = collector.Relaxed()
+    first.restore()  # a spent one gives nothing back
+    assert gc.get_threshold() == collector.RELAXED
+    second.restore()
+    assert gc.get_threshold() == (1234, 5, 6)
 
 
 def test_generations_resuming_at_once_in_threads_all_succeed(thresholds):
     import threading
     errors = []
 
+    relaxed = collector.Relaxed()
+
     def resume():
         try:
             for _ in range(200):
-                collector.pause_collector()
-                collector.resume_collector()
+                relaxed.restore()
         except Exception as exc:  # a race would show as a TypeError here
             errors.append(exc)
 
@@ -68,3 +90,31 @@ def test_cfs_build_in_process_ends_with_the_usual_thresholds(tmp_path, monkeypat
     assert "cfs: 4 generated" in out
     if runs == 2:
         assert "cfs: 0 generated, 4 up to date" in out, out
+
+
+def test_a_runs_first_generation_gives_the_thresholds_back(tmp_path, thresholds):
+    from cfs_build.build import BuildState
+    from cfs_build.names import spec_of
+    from cfs_build.tasks import make_tasks
+    proj = make_project(tmp_path)
+    state = BuildState(proj.root, collector=collector.Relaxed())
+    assert gc.get_threshold() == collector.RELAXED  # loading and judging: rarely
+    seen = []
+    generate = state.generate
+    state.generate = lambda node: (seen.append(gc.get_threshold()), generate(node))[1]
+    action, args = make_tasks(state)[0]["actions"][0]
+    action(*args)
+    assert seen == [thresholds]
+    assert args[1] == spec_of(state.artifacts[0])
+
+
+def test_plain_doit_ends_with_the_thresholds_it_started_with(tmp_path):
+    proj = make_project(tmp_path)
+    dodo = proj.root / "dodo.py"
+    # Printed when doit's process ends: the thresholds before the import and at the end.
+    dodo.write_text("import atexit, gc\nbefore = gc.get_threshold()\n" + dodo.read_text()
+                    + "atexit.register(lambda: print('thresholds', before == gc.get_threshold(),"
+                      " gc.get_threshold() != (100_000, 50, 100)))\n")
+    result = proj.doit(check=True)
+    assert "thresholds True True" in result.stdout, result.stdout + result.stderr
+    assert len(proj.generated_nodes()) == 4

@@ -35,14 +35,15 @@ def add_arguments(parser) -> None:
 
 def build(project: Project, targets: list[str] = (), *, jobs: int = DEFAULT_JOBS,
           stop: bool = False, fresh: bool = False, quiet: bool = False,
-          verbose: bool = False, wait: bool = True) -> int:
-    """The verb: build, print as it goes, return the exit status."""
+          verbose: bool = False, wait: bool = True, collector=None) -> int:
+    """The verb: build, print as it goes, return the exit status. ``collector``: see
+    run.run_build."""
     # Imported here: every other command builds this parser, and needs none of it.
     from ..run import InvalidTree, default_reporter, run_build
 
     try:
         result = run_build(project, list(targets), jobs=jobs, keep_going=not stop,
-                           fresh=fresh, wait=wait,
+                           fresh=fresh, wait=wait, collector=collector,
                            reporter=default_reporter(quiet=quiet, verbose=verbose))
     except InvalidTree as exc:
         for finding in exc.findings:
@@ -53,4 +54,5 @@ def build(project: Project, targets: list[str] = (), *, jobs: int = DEFAULT_JOBS
 
 def run(args, project: Project) -> int:
     return build(project, args.targets, jobs=args.jobs, stop=args.stop, fresh=args.fresh,
-                 quiet=args.quiet, verbose=args.verbose, wait=not args.no_wait)
+                 quiet=args.quiet, verbose=args.verbose, wait=not args.no_wait,
+                 collector=getattr(args, "collector", None))

@@ -16,10 +16,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args, project: Project) -> int:
-    return verify(project, build_first=not args.no_build)
+    return verify(project, build_first=not args.no_build,
+                  collector=getattr(args, "collector", None))
 
 
-def verify(project: Project, *, build_first: bool = True) -> int:
+def verify(project: Project, *, build_first: bool = True, collector=None) -> int:
     """The verb: build what the tests cover, run them, name the specs; the exit status."""
     from .build import build
     config = load_config(project.root)
@@ -32,7 +33,7 @@ def verify(project: Project, *, build_first: bool = True) -> int:
         print(f"warning: {warning}")
     targets = the_plan.build_targets()
     if build_first and targets:
-        code = build(project, targets)
+        code = build(project, targets, collector=collector)
         if code != 0:
             print("cfs verify: the build failed; tests were not run")
             return code

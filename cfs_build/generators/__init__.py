@@ -96,7 +96,7 @@ def backend_class(kind: str) -> type:
     return getattr(import_module(f"{__name__}.{module}"), name)
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=1)  # a pure function of the installed package: cached, not state
 def system_prompt() -> str:
     """Our system prompt for model backends; it ships with (and is versioned by) the tool."""
     return resources.files("cfs_build").joinpath("prompt.md").read_text(encoding="utf-8")

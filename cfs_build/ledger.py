@@ -1,0 +1,91 @@
+"""What was read, with its stat signature: the one record of it and the one definition.
+
+A file counts as unchanged while its signature is: modification and change times
+in nanoseconds, size, and inode number. Each field is there for a change the others
+can miss: a rewrite within one clock tick keeps the modification time (and a
+program may set it back with os.utime), but not the change time, which no program
+can set; a same-size rewrite shows in the times; a file replaced by a rename (an
+atomic write, an editor's save) has another inode even with every time restored.
+
+The resolver records each project file as it reads it, the project its manifest;
+the build compares what it judged statuses with against the files now; the
+snapshot stores the same fields, packed (snapshot.signatures).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from operator import attrgetter
+
+FIELDS = ("st_mtime_ns", "st_ctime_ns", "st_size", "st_ino")
+
+Signature = tuple[int, int, int, int]
+
+# A stat result's FIELDS as a tuple; attrgetter does it in C (a snapshot signs tens of
+# thousands of paths at a time).
+signature = attrgetter(*FIELDS)
+
+
+def signature_of(path: str) -> Signature | None:
+    """The signature of the file at ``path`` now; None when it cannot be looked at."""
+    try:
+        return signature(os.stat(path))
+    except OSError:
+        return None
+
+
+class Ledger:
+    """Project-relative path -> its signature when it was read (None: it was not there).
+
+    Recorded by whoever reads, compared by whoever must notice a later change. A path
+    is recorded once per reading: ``forget`` it before reading it again.
+    """
+
+    def __init__(self, root, seen: dict[str, Signature | None] | None = None):
+        self.root = os.fspath(root)
+        self._seen: dict[str, Signature | None] = dict(seen or {})
+
+    def __contains__(self, rel: str) -> bool:
+        return rel in self._seen
+
+    def paths(self) -> list[str]:
+        """Every path recorded, in the order first read."""
+        return list(self._seen)
+
+    def seen(self, rel: str) -> Signature | None:
+        """The signature ``rel`` had when it was read; raises KeyError when it was not."""
+        return self._seen[rel]
+
+    def record(self, rel: str, st: os.stat_result | None) -> None:
+        """``rel`` was read as ``st`` (the stat of the very file opened), or found absent
+        (None). Take the stat before reading: a write after it then always shows."""
+        self._seen[rel] = None if st is None else signature(st)
+
+    def look(self, rel: str) -> Signature | None:
+        """Record ``rel``'s signature now, before reading it by other means; returns it."""
+        found = self._seen[rel] = self.now(rel)
+        return found
+
+    def now(self, rel: str) -> Signature | None:
+        """``rel``'s signature now, whether recorded or not."""
+        return signature_of(f"{self.root}/{rel}")
+
+    def forget(self, rel: str) -> None:
+        """Drop what is known of ``rel`` (it is to be read again)."""
+        self._seen.pop(rel, None)
+
+    def changed(self, rel: str) -> bool:
+        """``rel`` differs now from when it was read (or it was not recorded at all)."""
+        return rel not in self._seen or self._seen[rel] != self.now(rel)
+
+    def update(self, rels: Iterable[str]) -> list[str]:
+        """The paths among ``rels`` that changed since recorded (an unrecorded one counts
+        as changed), each recorded anew as it is now."""
+        found = []
+        seen, now = self._seen, self.now
+        for rel in rels:
+            current = now(rel)
+            if rel not in seen or seen[rel] != current:
+                seen[rel] = current
+                found.append(rel)
+        return found
