@@ -331,6 +331,8 @@ class Warm:
         elif entry and (event.is_dir or event.name == NODE_FILE):
             self._pending.add(here)  # the tree's shape may have changed
             self._links = None
+        if event.removed and self._links is not None and self._links[0]:
+            self._links = None  # perhaps the link that failed the scan
         return True
 
     # -- answers ----------------------------------------------------------------------

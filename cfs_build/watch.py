@@ -150,7 +150,10 @@ class Watcher:
             if not batch:
                 return found
             for raw in batch:
-                event = self._event(raw)
+                try:
+                    event = self._event(raw)
+                except WatchFailed:  # a new directory cannot be watched: not knowable
+                    return None
                 if event is None:
                     return None
                 if event is not False:
