@@ -349,3 +349,24 @@ def test_status_kept_while_told_of_nothing_follows_the_content_cache_and_the_tes
     (root / ".cfs").mkdir(exist_ok=True)
     (root / ".cfs/verify.json").write_text('{"artifacts": {}, "results": [], "passed": true}')
     assert status(warm, {}).data == status(Warm(root, watch=False), {}).data
+
+
+def test_more_changes_than_the_kernel_queues_fall_back_to_looking_at_the_disk(tmp_path):
+    root = make_tree(tmp_path / "p")
+    warm = watched_warm(root)
+    same_as_fresh(warm, root, LEAVES)
+    with open("/proc/sys/fs/inotify/max_queued_events") as handle:
+        limit = int(handle.read())
+    # Alternating files: the kernel merges only an event equal to the one queued last.
+    a, b = root / TREE / "app/_node.md", root / TREE / "lib/_node.md"
+    for i in range(limit // 2 + 10):
+        os.utime(a)
+        os.utime(b)
+    path = root / TREE / "app/db/_node.md"
+    path.write_text(path.read_text().replace("alpha", "zeta"))
+    made = warm.fresh
+    call_v5(warm, "validate_specs", {})
+    # The queue overflowed: a whole look at the disk, and no trust in events until the
+    # changes have settled.
+    assert warm.fresh == made + 1 and not warm.watching
+    same_as_fresh(warm, root, LEAVES)
