@@ -277,12 +277,17 @@ def links_below(root: Path, listed: dict | None) -> tuple[bool, bool]:
 class LeanProject:
     """What one chain's answers need of a Project, read without walking the tree."""
 
-    def __init__(self, root: Path | str, memo: LeanMemo | None = None):
+    def __init__(self, root: Path | str, memo: LeanMemo | None = None,
+                 links: tuple[bool, bool] | None = None):
+        """``links``: links_below's answer when the caller knows it still holds (a server
+        told of every change in the tree, warm.py)."""
         self.root = Path(root).resolve()
         if not (self.root / TREE_DIR).is_dir():
             raise CfsError(f"{self.root} has no {TREE_DIR}/ directory")
         self._memo = memo
-        if memo is None:
+        if links is not None:
+            linked, nodes = links
+        elif memo is None:
             linked, nodes = links_below(self.root, None)
         else:
             with memo.listing:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -60,7 +61,11 @@ def make_server(root: Path) -> Server:
                        input_schema=spec.input_schema(), meta=spec.meta)
             for spec in (*V5_TOOLS, *CFS_TOOLS)])
 
-    async def call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+    # The wire form of each tool's last answer: a status document of ten thousand
+    # artifacts takes a real part of a second to dump, and a kept answer is the same object.
+    dumped: dict[str, tuple[Answer, dict]] = {}
+
+    async def call_tool(ctx, params: types.CallToolRequestParams) -> dict:
         name, args = params.name, params.arguments or {}
         if name == "build":
             answer = await builds.run(ctx, args)
@@ -70,7 +75,10 @@ def make_server(root: Path) -> Server:
             answer = await _in_thread(partial(READ_ONLY[name], warm, args))
         else:
             raise MCPError(types.INVALID_PARAMS, f"unknown tool: {name}")
-        return result_of(answer)
+        last = dumped.get(name)
+        if last is None or last[0] is not answer:
+            last = dumped[name] = (answer, wire_of(answer))
+        return last[1]  # the SDK takes a copy: this one stays as it is
 
     return Server(SERVER_NAME, version=__version__, title="cfs-build",
                   on_list_tools=list_tools, on_call_tool=call_tool)
@@ -80,6 +88,16 @@ def result_of(answer: Answer) -> types.CallToolResult:
     """One text content item, as v5 answers; cfs's tools add the JSON it renders."""
     return types.CallToolResult(content=[types.TextContent(type="text", text=answer.text)],
                                 structured_content=answer.data, is_error=answer.error)
+
+
+def wire_of(answer: Answer) -> dict:
+    """result_of(answer) as the SDK dumps it for the wire, the JSON it renders not copied:
+    a status document of ten thousand artifacts is otherwise held (and dumped) twice."""
+    wire = result_of(replace(answer, data=None)).model_dump(by_alias=True, mode="json",
+                                                            exclude_none=True)
+    if answer.data is None:
+        return wire
+    return {"content": wire.pop("content"), "structuredContent": answer.data, **wire}
 
 
 async def _in_thread(call) -> Answer:

@@ -71,7 +71,8 @@ class Report:
 class Project:
     """Reads a project once: tree, chains, manifest, findings and statuses, each lazily."""
 
-    def __init__(self, root: Path | str, *, use_index: bool | None = None):
+    def __init__(self, root: Path | str, *, use_index: bool | None = None,
+                 update: incremental.Update | None = None):
         self.root = Path(root).resolve()
         tree = self.root / TREE_DIR
         if not (tree.is_dir() or tree.is_symlink()):  # a link: the scan reports it
@@ -91,8 +92,12 @@ class Project:
         self.update: incremental.Update | None = None  # when the snapshot was brought up to date
         self._report: Report | None = None
         self._kept = True  # nothing to record until a report is computed
-        previous = snapshot.load_previous(self.root) if use_index else None
-        if previous is not None:
+        # ``update``: the analysis already brought up to date by a long-running server that
+        # knows which paths changed (warm.py); it is not recorded (see Warm).
+        previous = snapshot.load_previous(self.root) if use_index and update is None else None
+        if update is not None:
+            self.update, self.snapshot = update, update.snapshot
+        elif previous is not None:
             snap, current = previous
             if current == snap.recorded:
                 self.snapshot = snap

@@ -454,3 +454,12 @@ def test_init_mcp_refuses_a_file_it_cannot_merge_and_writes_nothing(tmp_path, te
         done.stderr and len(done.stderr.splitlines()) == 1
     assert (tmp_path / ".mcp.json").read_text() == text
     assert sorted(p.name for p in tmp_path.iterdir()) == [".mcp.json"]
+
+
+def test_the_wire_form_of_an_answer_is_the_sdks_own_dump_of_it():
+    from cfs_build.mcp_server import result_of, wire_of
+    from cfs_build.mcp_tools import Answer
+    for answer in (Answer("text"), Answer("{}", {"a": [1, "é", None], "b": {"c": True}}),
+                   Answer("refused", error=True), Answer("[]", {}, True)):
+        assert wire_of(answer) == result_of(answer).model_dump(by_alias=True, mode="json",
+                                                               exclude_none=True)

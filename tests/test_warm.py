@@ -145,6 +145,11 @@ def test_status_after_a_build_through_the_server_reflects_it_without_a_restart(t
 
 # -- the kept project: reused while it holds, replaced when anything changed ----------------
 
+def analyses(warm: Warm) -> int:
+    """Projects made, and kept ones brought up to date from the changes the kernel told."""
+    return warm.fresh + warm.refreshed
+
+
 def test_the_kept_project_is_reused_until_something_it_read_changes(tmp_path):
     root = make_tree(tmp_path / "p")
     # A snapshot is recorded only for files older than its margin (snapshot.MARGIN).
@@ -152,28 +157,28 @@ def test_the_kept_project_is_reused_until_something_it_read_changes(tmp_path):
     warm = Warm(root)
     first = call_v5(warm, "validate_specs", {})
     call_v5(warm, "validate_specs", {})
-    made = warm.fresh  # the first analysis, then the one loaded from its snapshot
+    made = analyses(warm)  # the first analysis, then the one loaded from its snapshot
     for _ in range(3):
         assert call_v5(warm, "validate_specs", {}) == first
-    assert warm.fresh == made  # nothing changed: no new analysis
+    assert analyses(warm) == made  # nothing changed: no new analysis
     (root / "src").mkdir(exist_ok=True)
     (root / "src/db.py").write_text("made by hand\n")
     changed = call_v5(warm, "validate_specs", {})
-    assert warm.fresh > made and changed != first
+    assert analyses(warm) > made and changed != first
     assert changed == call_v5(Warm(root), "validate_specs", {})
     # Settled again, then a spec rewritten in place: same size, same modification time.
     time.sleep(3 * MARGIN / 1e9)
     call_v5(warm, "validate_specs", {})
     call_v5(warm, "validate_specs", {})
-    made = warm.fresh
-    assert call_v5(warm, "validate_specs", {}) == changed and warm.fresh == made
+    made = analyses(warm)
+    assert call_v5(warm, "validate_specs", {}) == changed and analyses(warm) == made
     status_before = status(warm, {}).data
     path = root / TREE / "app/db/_node.md"
     before = path.stat()
     path.write_text(path.read_text().replace("alpha", "omega"))
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     swapped = status(warm, {}).data
-    assert warm.fresh > made
+    assert analyses(warm) > made
     assert swapped == status(Warm(root), {}).data
     chains = {a["name"]: a["chain"] for a in swapped["artifacts"]}
     assert chains != {a["name"]: a["chain"] for a in status_before["artifacts"]}
@@ -229,3 +234,141 @@ def test_answers_given_at_once_in_many_threads_equal_a_fresh_servers(tmp_path):
         thread.join(60)
     fresh = Warm(root)
     assert [got[i] for i in range(len(calls))] == [call_v5(fresh, *call) for call in calls]
+
+
+# -- told by the kernel: changes between requests, with no delay -----------------------------
+
+def answers(warm: Warm, leaves: list[str]) -> dict:
+    out = {"validate_specs": call_v5(warm, "validate_specs", {}),
+           "status": status(warm, {})}
+    for leaf in leaves:
+        out[leaf] = call_v5(warm, "load_chain", {"logical_name": leaf})
+    return out
+
+
+def watched_warm(root: Path) -> Warm:
+    """A Warm told of changes: its analysis loaded from a settled snapshot."""
+    time.sleep(3 * MARGIN / 1e9)  # a snapshot is recorded only of files older than this
+    warm = Warm(root)
+    call_v5(warm, "validate_specs", {})  # the analysis, recorded
+    call_v5(warm, "validate_specs", {})  # loaded from its record: now the watches hold
+    if not warm.watching:
+        # inotify_simple is a dependency on Linux: there, not watching is a failure.
+        assert sys.platform != "linux", "the server fell back to stats on Linux"
+        pytest.skip("the kernel does not tell changes here (no inotify)")
+    return warm
+
+
+def same_as_fresh(warm: Warm, root: Path, leaves: list[str]) -> None:
+    ours = answers(warm, leaves)
+    assert ours == answers(Warm(root, watch=False), leaves)
+    assert answers(warm, leaves) == ours  # asked again: nothing moves
+
+
+def test_an_edit_right_before_a_request_is_answered_from_the_changed_paths_alone(tmp_path):
+    root = make_tree(tmp_path / "p")
+    warm = watched_warm(root)
+    same_as_fresh(warm, root, LEAVES)
+    made, refreshed = warm.fresh, warm.refreshed
+    path = root / TREE / "lib/util/_node.md"
+    for word in ("gamma", "delta", "omega"):  # same size each time, no delay in between
+        text = path.read_text()
+        path.write_text(text.replace(text.split("The ")[1].split(" ")[0], word))
+        same_as_fresh(warm, root, LEAVES)
+    # Twice within one request's reach, the second write within the same clock tick.
+    path.write_text(path.read_text().replace("omega", "kappa"))
+    path.write_text(path.read_text().replace("kappa", "sigma"))
+    same_as_fresh(warm, root, LEAVES)
+    assert warm.fresh == made and warm.refreshed > refreshed and warm.watching
+
+
+def test_a_new_directory_then_its_node_are_seen_without_a_new_analysis(tmp_path):
+    root = make_tree(tmp_path / "p")
+    warm = watched_warm(root)
+    same_as_fresh(warm, root, LEAVES)
+    made = warm.fresh
+    (root / TREE / "lib/extra").mkdir()
+    (root / TREE / "lib/extra/deeper").mkdir()
+    same_as_fresh(warm, root, LEAVES)
+    write(root, f"{TREE}/lib/extra/deeper/_node.md",
+          node("SPEC/lib/extra/deeper", output="src/deeper.py", deps=("SPEC/lib/util",)))
+    leaves = [*LEAVES, "SPEC/lib/extra/deeper"]
+    same_as_fresh(warm, root, leaves)
+    os.rename(root / TREE / "lib/extra", root / TREE / "lib/moved")
+    same_as_fresh(warm, root, [*LEAVES, "SPEC/lib/moved/deeper", "SPEC/lib/extra/deeper"])
+    assert warm.fresh == made  # every change was followed, none needed a whole analysis
+
+
+def test_a_link_made_in_a_new_subdirectory_fails_the_scan_as_a_fresh_server_says(tmp_path):
+    root = make_tree(tmp_path / "p")
+    warm = watched_warm(root)
+    same_as_fresh(warm, root, LEAVES)
+    (root / TREE / "app/new").mkdir()
+    (root / TREE / "app/new/sub").mkdir()
+    os.symlink(root / TREE / "lib", root / TREE / "app/new/sub/link")
+    same_as_fresh(warm, root, LEAVES)
+    assert "scan" in call_v5(warm, "validate_specs", {}).text
+    os.unlink(root / TREE / "app/new/sub/link")
+    same_as_fresh(warm, root, LEAVES)
+    # A link in a dot directory (where the content cache lives) fails the scan too.
+    (root / TREE / ".hidden").mkdir()
+    os.symlink("/", root / TREE / ".hidden/root")
+    same_as_fresh(warm, root, LEAVES)
+
+
+def test_without_change_notification_every_request_looks_at_the_disk(tmp_path, monkeypatch):
+    root = make_tree(tmp_path / "p")
+    time.sleep(3 * MARGIN / 1e9)
+    monkeypatch.setenv("CFS_NO_WATCH", "1")
+    for warm in (Warm(root), Warm(root, watch=False)):
+        first = answers(warm, LEAVES)
+        assert answers(warm, LEAVES) == first and not warm.watching
+        path = root / TREE / "app/db/_node.md"
+        path.write_text(path.read_text() + "\nMore words.\n")
+        assert answers(warm, LEAVES) == answers(Warm(root, watch=False), LEAVES)
+        assert not warm.watching
+
+
+def test_status_kept_while_told_of_nothing_follows_the_content_cache_and_the_test_record(
+        tmp_path):
+    root = make_tree(tmp_path / "p")
+    warm = watched_warm(root)
+    call_v5(warm, "write_file", {"logical_name": "SPEC/app/db", "content": "db\n"})
+    path = root / TREE / "app/db/_node.md"
+    path.write_text(path.read_text().replace("alpha", "beta"))  # stale, with a reason
+    # (src/ was made by the write: watched once the changes there have settled.)
+    time.sleep(3 * MARGIN / 1e9)
+    status(warm, {})
+    first = status(warm, {})
+    assert warm.watching
+    assert status(warm, {}) is first  # kept: nothing told
+    assert first == status(Warm(root, watch=False), {})
+    # The cached chain its reason compares with goes away: the reason changes.
+    for cached in (root / TREE / ".cache").rglob("*"):
+        if cached.is_file():
+            cached.unlink()
+    assert status(warm, {}) == status(Warm(root, watch=False), {}) != first
+    (root / ".cfs").mkdir(exist_ok=True)
+    (root / ".cfs/verify.json").write_text('{"artifacts": {}, "results": [], "passed": true}')
+    assert status(warm, {}).data == status(Warm(root, watch=False), {}).data
+
+
+def test_more_changes_than_the_kernel_queues_fall_back_to_looking_at_the_disk(tmp_path):
+    root = make_tree(tmp_path / "p")
+    warm = watched_warm(root)
+    same_as_fresh(warm, root, LEAVES)
+    with open("/proc/sys/fs/inotify/max_queued_events") as handle:
+        limit = int(handle.read())
+    # Alternating files: the kernel merges only an event equal to the one queued last.
+    a, b = root / TREE / "app/_node.md", root / TREE / "lib/_node.md"
+    for i in range(limit // 2 + 10):
+        os.utime(a)
+        os.utime(b)
+    path = root / TREE / "app/db/_node.md"
+    path.write_text(path.read_text().replace("alpha", "zeta"))
+    made = warm.fresh
+    call_v5(warm, "validate_specs", {})
+    # The queue overflowed: a whole look at the disk, and no trust in events until the
+    # changes have settled.
+    assert warm.fresh == made + 1 and not warm.watching
+    same_as_fresh(warm, root, LEAVES)

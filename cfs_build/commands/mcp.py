@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import sys
-
-from ..project import Project
+from pathlib import Path
 
 HELP = ("serve the v5 tools (load_chain, write_file, ...) plus build, status, graph and "
         "explain over MCP")
@@ -16,12 +15,19 @@ def add_arguments(parser) -> None:
     pass
 
 
-def run(args, project: Project) -> int:
-    return mcp(project)
+def open_project(root: Path) -> Path:
+    """The root alone: the server analyses the project when a request asks (warm.py); a
+    Project read here would be held, unused, for as long as the server runs."""
+    return root
 
 
-def mcp(project: Project) -> int:
-    """The verb: serve the project's tools on stdin/stdout until the client goes."""
+def run(args, root: Path) -> int:
+    return mcp(root)
+
+
+def mcp(root: Path) -> int:
+    """The verb: serve the tools of the project at ``root`` on stdin/stdout until the
+    client goes."""
     try:
         from ..mcp_server import serve
     except ImportError as exc:
@@ -29,5 +35,5 @@ def mcp(project: Project) -> int:
             raise
         print(INSTALL, file=sys.stderr)
         return 3
-    serve(project.root)
+    serve(root)
     return 0
