@@ -14,10 +14,9 @@ import re
 from pathlib import Path
 
 from . import state
-from .chain import normalize_bytes, safe_relpath
 from .errors import CfsError
-from .files import (NotRegular, Outside, UnreadableFile, atomic_write, is_temp_of, read_inside,
-                    remove_leftovers)
+from .files import (NotRegular, Outside, UnreadableFile, atomic_write, is_temp_of,
+                    normalize_bytes, read_inside, remove_leftovers, safe_relpath)
 from .hashing import b64, written_checksum
 from .index import INDEX_DIR
 from .manifest import (MANIFEST, Manifest, ManifestEntry, ParseMemo, read_manifest,

@@ -11,13 +11,12 @@ from pathlib import Path
 from . import state
 from .artifacts import current_manifest, output_path, settle_pending, write_artifact
 from .cache import Cache
-from .chain import safe_relpath
 from .collector import Relaxed
 from .config import Config, load_config
 from .deps import downstream
 from .document import generator_document
 from .errors import CfsError
-from .files import UnreadableFile
+from .files import UnreadableFile, safe_relpath
 from .generators import GenerationFailed, Generator, Usage, make_generator, prompt_id
 from .index import INDEX_DIR
 from .ledger import Ledger

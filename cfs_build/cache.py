@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import state
-from .chain import Chain, Resolver, normalize_bytes
+from .chain import Chain, Resolver
+from .files import normalize_bytes
 from .errors import CfsError
 from .names import TREE_DIR
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from hashlib import sha1
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from .files import UnreadableFile, read_inside
+from .files import UnreadableFile, normalize_bytes, read_inside, safe_relpath
 from .hashing import INPUT_MARKER, b64, chain_hash
 from .ledger import Ledger
 from .names import ARTIFACT, EXTERNAL, SPEC, Name, normalize, parent_of, spec_of
@@ -93,24 +93,6 @@ def order_dependencies(names: list[Name]) -> list[Name]:
     return kept
 
 
-def safe_relpath(path: str) -> str | None:
-    """The path as a clean project-relative POSIX path, or None if it could leave the root."""
-    if not path or "\\" in path or path.startswith("/") or "\0" in path:
-        return None
-    pieces = path.split("/")
-    if "" not in pieces and "." not in pieces and ".." not in pieces:
-        return path  # already clean: the common case, without building a PurePosixPath
-    parts = []
-    for part in PurePosixPath(path).parts:
-        if part == "..":
-            if not parts:
-                return None
-            parts.pop()
-        elif part != ".":
-            parts.append(part)
-    return "/".join(parts) if parts else None
-
-
 class Unresolved(Exception):
     """A chain input that cannot be read; ``v5`` is the v5 tool's words for it."""
 
@@ -132,17 +114,6 @@ class _FileProblem(Exception):
         self.reason = cause.reason
         self.cause = cause  # what read_inside raised (Outside, NotRegular, ...)
         self.opening = opening
-
-
-def normalize_bytes(data: bytes) -> bytes:
-    """FORMAT.md 3 on bytes: LF lines, one CR before each LF and at the very end dropped,
-    a final LF (a 0-byte file reads as one LF). Invalid UTF-8 stays as it is."""
-    if b"\r" not in data:
-        return data if data.endswith(b"\n") else data + b"\n"
-    lines = data.split(b"\n")
-    if data.endswith(b"\n"):
-        lines.pop()
-    return b"\n".join(line[:-1] if line.endswith(b"\r") else line for line in lines) + b"\n"
 
 
 # What a file read yields: (normalized text, its digest, True for a 0-byte file).

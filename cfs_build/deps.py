@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .chain import safe_relpath
+from .files import safe_relpath
 from .names import (ARTIFACT, EXTERNAL, SPEC, Name, artifact_of, is_within, parent_of,
                     references, spec_of)
 

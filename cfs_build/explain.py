@@ -5,7 +5,7 @@ import difflib
 from dataclasses import dataclass, replace
 
 from .cache import CACHE, Cache
-from .chain import safe_relpath
+from .files import safe_relpath
 from .names import spec_of
 from .project import Project, Report
 from .status import (INVALID, MISSING, MODIFIED, ORPHAN, STALE, UNTRACKED, ArtifactStatus, Flag,

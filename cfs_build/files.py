@@ -6,7 +6,7 @@ import os
 import re
 import secrets
 import stat as stat_mode
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -55,6 +55,35 @@ def normalize_text(text: str) -> str:
     if text.endswith("\n"):
         lines.pop()
     return "\n".join(line[:-1] if line.endswith("\r") else line for line in lines) + "\n"
+
+
+def normalize_bytes(data: bytes) -> bytes:
+    """FORMAT.md 3 on bytes: LF lines, one CR before each LF and at the very end dropped,
+    a final LF (a 0-byte file reads as one LF). Invalid UTF-8 stays as it is."""
+    if b"\r" not in data:
+        return data if data.endswith(b"\n") else data + b"\n"
+    lines = data.split(b"\n")
+    if data.endswith(b"\n"):
+        lines.pop()
+    return b"\n".join(line[:-1] if line.endswith(b"\r") else line for line in lines) + b"\n"
+
+
+def safe_relpath(path: str) -> str | None:
+    """The path as a clean project-relative POSIX path, or None if it could leave the root."""
+    if not path or "\\" in path or path.startswith("/") or "\0" in path:
+        return None
+    pieces = path.split("/")
+    if "" not in pieces and "." not in pieces and ".." not in pieces:
+        return path  # already clean: the common case, without building a PurePosixPath
+    parts = []
+    for part in PurePosixPath(path).parts:
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return "/".join(parts) if parts else None
 
 
 def decode(data: bytes, rel: str) -> str:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .chain import safe_relpath
+from .files import safe_relpath
 from .deps import downstream
 from .names import ARTIFACT, EXTERNAL, SPEC, is_within, spec_of
 from .tree import Tree

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from . import incremental, snapshot
 from .artifacts import WithPending, current_manifest
-from .chain import Chain, Resolver, safe_relpath
+from .chain import Chain, Resolver
+from .files import safe_relpath
 from .errors import ERROR, CfsError, Finding
 from .index import Index
 from .ledger import Ledger, Signature

@@ -129,7 +129,7 @@ class Tree:
     @cached_property
     def deps(self) -> Deps:
         """The dependency graph of these nodes, read once per tree (ranks, cycles, closures)."""
-        from .deps import Deps  # deps reads paths with chain.safe_relpath; chain reads trees
+        from .deps import Deps  # analysis over what a tree holds: made when first asked
         return Deps.of(self.nodes)
 
     def is_leaf(self, name: str) -> bool:

@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .chain import Resolver, safe_relpath
+from .chain import Resolver
 from .errors import ERROR, WARNING, Finding
-from .files import NotRegular, Outside, UnreadableFile
+from .files import NotRegular, Outside, UnreadableFile, safe_relpath
 from .outputs import output_problem, output_rel, place_problem
 from .names import ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, is_within, parse_name, spec_of
 from .tree import NO_NODES_V5, NodeInfo, Tree

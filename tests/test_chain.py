@@ -5,7 +5,8 @@ import hashlib
 
 import pytest
 
-from cfs_build.chain import chain_reference, order_dependencies, safe_relpath
+from cfs_build.chain import chain_reference, order_dependencies
+from cfs_build.files import safe_relpath
 from cfs_build.project import Project
 from conftest import chain_hash, digest, spec
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..cache import Cache
-from ..chain import safe_relpath
+from ..files import safe_relpath
 from ..errors import ERROR, CfsError, Finding
 from ..names import artifact_of
 from ..project import Project

@@ -7,9 +7,8 @@ import stat
 import sys
 from pathlib import Path
 
-from ..chain import safe_relpath
 from ..errors import CfsError
-from ..files import atomic_write
+from ..files import atomic_write, safe_relpath
 from ..names import TREE_DIR
 from ..project import Project
 
