@@ -24,7 +24,7 @@ from .manifest import MANIFEST, Manifest, ManifestEntry
 from .names import ARTIFACT, EXTERNAL, SPEC, TREE_DIR, references, spec_name, spec_of
 from .node import BREAKING_RULES
 from .outputs import clean, output_problem
-from .snapshot import Snapshot, signatures
+from .snapshot import Snapshot, signatures, updated
 from .status import Orphan, _unparsed_owner, artifact_status, artifact_statuses, ranks
 from .tree import NodeInfo, Tree, assemble_tree, read_nodes
 from .unparsed import PARSE_RULES
@@ -154,46 +154,53 @@ def refresh(root, previous: Snapshot, current: bytes) -> Update | None:
         return None
 
 
-def _listing(root, rel: str) -> tuple[set[str], bool] | None:
-    """The subdirectories (project-relative) of a tree directory and whether it holds a
-    _node.md; None when it cannot be listed. Raises NeedsGuard at a link."""
+def _listing(root, rel: str) -> tuple[set[str], bool, set[str]] | None:
+    """The subdirectories (project-relative) of a tree directory, whether it holds a
+    _node.md, and its dot subdirectories; None when it cannot be listed. Raises
+    NeedsGuard at a link."""
     try:
         with os.scandir(f"{root}/{rel}") as entries:
             found = list(entries)
     except OSError:
         return None
-    subdirs, has_node = set(), False
+    subdirs, has_node, dotted = set(), False, set()
     for entry in found:
         if entry.is_symlink():
             raise NeedsGuard  # the full analysis reports it (a link fails the scan)
         if entry.name[0] == ".":
             if entry.is_dir(follow_symlinks=False):
-                raise NeedsGuard  # a dot directory is walked for links: the full walk does that
+                dotted.add(f"{rel}/{entry.name}")
             continue
         if entry.name == NODE_FILE:
             has_node = entry.is_file()
         if entry.is_dir():
             subdirs.add(f"{rel}/{entry.name}")
-    return subdirs, has_node
+    return subdirs, has_node, dotted
 
 
 def _same_shape(root, changed_dirs: list[str], infos: dict, bare: list[str],
-                stray: bool) -> bool:
-    """Listing the changed directories again finds the same subdirectories and nodes
-    (a file saved by renaming a new one over it changes its directory, not the shape)."""
+                stray: bool, dots: list[str]) -> bool:
+    """Listing the changed directories again finds the same subdirectories, nodes and
+    dot directories (a file saved by renaming a new one over it changes its directory,
+    not the shape; a new dot directory is walked for links by the full walk)."""
     dirs = {TREE_DIR, *(_PREFIX + b for b in bare),
             *(_PREFIX + name[len(SPEC) + 1:] for name in infos)}
     below: dict[str, set[str]] = {}
     for d in dirs:
         if d != TREE_DIR:
             below.setdefault(d.rpartition("/")[0], set()).add(d)
+    dots_below: dict[str, set[str]] = {}
+    for d in dots:
+        if d.rpartition("/")[2][0] == ".":
+            dots_below.setdefault(f"{_PREFIX}{d}".rpartition("/")[0], set()).add(_PREFIX + d)
     for d in changed_dirs:
         listing = _listing(root, d)
         if listing is None:
             return False
-        subdirs, has_node = listing
+        subdirs, has_node, dotted = listing
         expected = stray if d == TREE_DIR else spec_name(d[len(_PREFIX):]) in infos
-        if subdirs != below.get(d, set()) or has_node != expected:
+        if (subdirs != below.get(d, set()) or has_node != expected
+                or dotted != dots_below.get(d, set())):
             return False
     return True
 
@@ -302,6 +309,7 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
     if dots is None:
         return None
     known_dots = set(dots)
+    dots_moved = False
     changed_dots = [path[len(_PREFIX):] for path in changed
                     if path.startswith(_PREFIX) and path[len(_PREFIX):] in known_dots]
     if changed_dots:
@@ -310,6 +318,8 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
         dots = _relisted_dots(root, dots, changed_dots)
         if dots is None:
             return None
+        # A dot directory made or removed: the watched paths change with it (below).
+        dots_moved = set(dots) != known_dots
         changed -= {_PREFIX + rel for rel in changed_dots}
     changed_dirs, changed_nodes, changed_files = [], [], []
     for path in changed:
@@ -328,7 +338,7 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
         # A spec file can be an EXTERNAL/ input too: then it is both.
         if path != MANIFEST and (not tree_path or path in basis["files"]):
             changed_files.append(path)
-    shape = bool(changed_dirs) and not _same_shape(root, changed_dirs, infos, bare, stray)
+    shape = bool(changed_dirs) and not _same_shape(root, changed_dirs, infos, bare, stray, dots)
     if shape:
         base = root / TREE_DIR
         if os.path.islink(base) or mounts_below(base):
@@ -373,7 +383,7 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
     status_dirty: set[str] = set()
     rels: dict[str, str] = basis["rels"]
     lookups = _Lookups(infos, rels)
-    full = shape
+    full = shape or dots_moved
     for name, info in fresh_infos.items() if not full else ():
         old, new = infos[name], info.to_tuple()
         if old == new:
@@ -395,7 +405,7 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
     if full:
         if not shape:  # every summary is needed now
             tree = assemble_tree(root, node_dirs, bare, {name: nodes[name] for name in nodes},
-                                 stray)
+                                 stray, dot_dirs=dots)
             resolver = _Known(tree, known)
         if manifest is None:
             manifest = current_manifest(root)
@@ -441,7 +451,8 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
         missing.add(MANIFEST)
     absent = frozenset(watched[i] for i in fresh if sigs[i * 4] < 0 and not sigs[i * 4 + 1]
                        and (i not in added or watched[i] in missing))
-    snap = replace(snap, paths=tuple(watched), recorded=sigs.tobytes(), _where={})
+    snap = replace(snap, paths=tuple(watched), recorded=sigs.tobytes(), _where={},
+                   dirs=len(tree.dirs) if full else previous.dirs)
     return Update(snap, tuple(fresh), absent, len(to_read) + resolver.read)
 
 
@@ -522,12 +533,12 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
     else:
         findings = previous.findings
     intents = dict(previous.intents)
-    infos = dict(basis["infos"])
     changed_infos = {}
     for name, info in fresh_infos.items():
-        infos[name] = changed_infos[name] = info.to_tuple()
+        changed_infos[name] = info.to_tuple()
         if name in intents:
             intents[name] = info.intent
+    infos = updated(basis["infos"], changed_infos)  # (not a dict: see snapshot.NodeRows)
     read = resolver.digests()
     gone = [rel for rel in changed_files if rel not in read]
     files = dict(basis["files"])
