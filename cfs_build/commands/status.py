@@ -33,24 +33,30 @@ def add_arguments(parser) -> None:
 
 def status_document(project: Project) -> tuple[Report, dict]:
     """The report and the `cfs status --json` document (also the MCP `status` tool's)."""
+    report, verified, orphans = _parts(project)
+    document = {**report.as_dict(), "verification": verified}
+    document["orphans"] = orphans
+    return report, document
+
+
+def _parts(project: Project) -> tuple[Report, dict, list[dict]]:
+    """The report with reasons, the verification and the orphans with their reasons."""
     from ..verify import verification
     from ..explain import orphan_reasons, with_reasons
     report = with_reasons(project, project.report())  # what changed, for each stale artifact
     verified = verification(project, report.artifacts)
-    document = {**report.as_dict(), "verification": verified}
-    document["orphans"] = [{**orphan.as_dict(),
-                            "reasons": list(orphan_reasons(project, report, orphan))}
-                           for orphan in report.orphans]
-    return report, document
+    orphans = [{**orphan.as_dict(), "reasons": list(orphan_reasons(project, report, orphan))}
+               for orphan in report.orphans]
+    return report, verified, orphans
 
 
 def run(args, project: Project) -> int:
-    report, document = status_document(project)
-    verified = document["verification"]
     if args.json:
+        report, document = status_document(project)
         print(printable_json(json.dumps(document, indent=2, ensure_ascii=False)))
-    else:
-        print_human(report, show_all=args.all, orphans=document["orphans"])
+    else:  # (no document of ten thousand dicts to print a few lines)
+        report, verified, orphans = _parts(project)
+        print_human(report, show_all=args.all, orphans=orphans)
         print(printable(verification_line(verified)))
     return report.exit_code
 
