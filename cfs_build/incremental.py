@@ -318,7 +318,8 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
         dots = _relisted_dots(root, dots, changed_dots)
         if dots is None:
             return None
-        # A dot directory made or removed: the watched paths change with it (below).
+        # A directory made or removed below a dot directory: the watched directories
+        # change with it (below), nothing else does.
         dots_moved = set(dots) != known_dots
         changed -= {_PREFIX + rel for rel in changed_dots}
     changed_dirs, changed_nodes, changed_files = [], [], []
@@ -383,7 +384,7 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
     status_dirty: set[str] = set()
     rels: dict[str, str] = basis["rels"]
     lookups = _Lookups(infos, rels)
-    full = shape or dots_moved
+    full = shape
     for name, info in fresh_infos.items() if not full else ():
         old, new = infos[name], info.to_tuple()
         if old == new:
@@ -414,10 +415,15 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
         snap = analyse(tree, resolver, manifest)
     else:
         snap = _patch(previous, basis, tree, resolver, manifest, lookups, changed_files,
-                      fresh_infos, findings_dirty, chains_dirty, status_dirty)
+                      fresh_infos, findings_dirty, chains_dirty, status_dirty,
+                      dots if dots_moved else None)
     changed_set = set(changed_at)
-    if full:
-        watched = watched_paths(tree, resolver)
+    if full or dots_moved:
+        if full:
+            watched = watched_paths(tree, resolver)
+        else:  # the tree's directories as they are now, then the files watched before
+            watched = list(dict.fromkeys([*tree.dirs, *paths[previous.dirs:],
+                                          *resolver.files_read()]))
         where = {path: i for i, path in enumerate(paths)}
         sigs = array("q")
         fresh, new_at = [], []
@@ -452,7 +458,7 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
     absent = frozenset(watched[i] for i in fresh if sigs[i * 4] < 0 and not sigs[i * 4 + 1]
                        and (i not in added or watched[i] in missing))
     snap = replace(snap, paths=tuple(watched), recorded=sigs.tobytes(), _where={},
-                   dirs=len(tree.dirs) if full else previous.dirs)
+                   dirs=len(tree.dirs) if full or dots_moved else previous.dirs)
     return Update(snap, tuple(fresh), absent, len(to_read) + resolver.read)
 
 
@@ -472,9 +478,10 @@ class _Recorded:
 def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
            manifest: Manifest | None, lookups: _Lookups, changed_files: list[str],
            fresh_infos: dict[str, NodeInfo], findings_dirty: set[str], chains_dirty: set[str],
-           status_dirty: set[str]) -> Snapshot:
+           status_dirty: set[str], dots: list[str] | None) -> Snapshot:
     """The previous analysis with only what the changes reach recomputed (same tree shape,
-    same references and outputs, same nodes parsing)."""
+    same references and outputs, same nodes parsing); ``dots``: the directories below dot
+    directories when they changed."""
     rels = lookups.rels
     for path in changed_files:
         owners = lookups.owners(path)
@@ -546,12 +553,14 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
         files.pop(rel, None)
     files.update(read)
     new_basis = {**basis, "infos": infos, "files": files, "per_node": per_node}
+    snap = replace(previous, findings=tuple(findings), statuses=tuple(statuses),
+                   orphans=orphans, intents=intents)
+    if dots is not None:  # (a list, not a table a patch changes: the basis is written anew)
+        return snap.with_basis({**new_basis, "dots": dots})
     changes = {"infos": (changed_infos, []), "files": (read, gone),
                "per_node": ({name: per_node[name] for name in per_node_changes
                              if name in per_node},
                             [name for name in per_node_changes if name not in per_node])}
-    snap = replace(previous, findings=tuple(findings), statuses=tuple(statuses),
-                   orphans=orphans, intents=intents)
     return snap.patched(changes, new_basis)
 
 
