@@ -122,7 +122,11 @@ def test_cfs_chain_in_a_fresh_process_refuses_a_new_link_as_the_whole_analysis_d
     command = [sys.executable, "-m", "cfs_build.cli", "-C", str(root), "chain", "SPEC/a/b"]
     first = subprocess.run(command, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
-    status = subprocess.run(command[:-2] + ["status"], capture_output=True, text=True)
+    for _ in range(5):  # (a loaded machine may keep no snapshot: files too recent)
+        status = subprocess.run(command[:-2] + ["status"], capture_output=True, text=True)
+        if (root / snapshot.SNAPSHOT_FILE).exists():
+            break
+        time.sleep(0.12)
     assert (root / snapshot.SNAPSHOT_FILE).exists(), status.stderr
     again = subprocess.run(command, capture_output=True, text=True)
     assert again.stdout == first.stdout and again.returncode == 0
