@@ -5,7 +5,7 @@ import json
 
 from ..errors import printable, printable_json
 from ..project import Project, Report
-from ..status import UP_TO_DATE
+from ..status import STALE, UP_TO_DATE
 
 GROUP_ORDER = ("invalid", "modified", "untracked", "stale", "missing")
 
@@ -43,11 +43,47 @@ def _parts(project: Project) -> tuple[Report, dict, list[dict]]:
     """The report with reasons, the verification and the orphans with their reasons."""
     from ..verify import verification
     from ..explain import orphan_reasons, with_reasons
-    report = with_reasons(project, project.report())  # what changed, for each stale artifact
+    report = project.report()
+    stale = sum(STALE in status.flags for status in report.artifacts)
+    # What changed, for each stale artifact: its chain now against the cached one.
+    report = with_reasons(_FewChains(project) if stale <= FEW else project, report)
     verified = verification(project, report.artifacts)
     orphans = [{**orphan.as_dict(), "reasons": list(orphan_reasons(project, report, orphan))}
                for orphan in report.orphans]
     return report, verified, orphans
+
+
+FEW = 32  # stale artifacts whose chains are read one by one rather than with the tree
+
+
+class _FewChains:
+    """The project, except that while it has not read its tree (its answer came from
+    the snapshot) a chain is read lean (lean.py): the node, its ancestors and imports,
+    not ten thousand files for the one leaf just edited. Whatever the lean reading
+    cannot be sure of is asked of the project (tests/test_lean.py: the same chains)."""
+
+    def __init__(self, project: Project):
+        self._project = project
+        self._lean = None
+
+    def __getattr__(self, name):
+        return getattr(self._project, name)
+
+    @property
+    def resolver(self):
+        return self
+
+    def chain(self, node: str):
+        from ..lean import NeedsFull, lean_tree
+        from ..chain import Resolver
+        if "tree" not in vars(self._project):  # (Project.tree: a cached property)
+            try:
+                if self._lean is None:
+                    self._lean = Resolver(lean_tree(self._project.root))
+                return self._lean.chain(node)
+            except NeedsFull:
+                pass
+        return self._project.resolver.chain(node)
 
 
 def run(args, project: Project) -> int:
