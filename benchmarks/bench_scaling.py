@@ -9,7 +9,9 @@ floor (read + SHA-1 of every spec and output file once, in the same run):
 - repeated: `cfs status` as a subprocess right after another (the snapshot holds);
 - after one edit: `cfs status` as a subprocess after one leaf's ``# Agent`` text was
   edited (the snapshot is brought up to date: incremental.py), and the same in-process
-  (without interpreter start-up and imports).
+  (without interpreter start-up and imports);
+- `cfs chain NAME` of one leaf as a subprocess (start-up included) while the snapshot
+  holds: the tree's directories are only stat-ed against the snapshot's record.
 
 The OS page cache is warm for every row.
 
@@ -47,6 +49,13 @@ def build_subprocess(root: Path) -> None:
         raise SystemExit(f"the no-op build failed: {done.stderr.decode()[-400:]}")
 
 
+def chain_subprocess(root: Path, name: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "-C", str(root), "chain",
+                           name], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if done.returncode != 0:
+        raise SystemExit(f"cfs chain failed: {done.stderr.decode()[-400:]}")
+
+
 def quiet_status(root: Path) -> None:
     try:
         cfs_status(root)
@@ -70,7 +79,8 @@ def measure(root: Path, runs: int) -> dict[str, float]:
     status_subprocess(root)  # fills the page cache; not timed
     samples: dict[str, list[float]] = {k: [] for k in
                                        ("floor", "cold", "repeated", "noop_build", "edited",
-                                        "edited_in")}
+                                        "edited_in", "chain")}
+    name = "SPEC/" + leaf.parent.relative_to(root / "code-from-spec").as_posix()
     for round_ in range(runs):
         samples["floor"].append(timed(floor, files))
         drop_index(root)
@@ -78,6 +88,7 @@ def measure(root: Path, runs: int) -> dict[str, float]:
         status_subprocess(root)  # (a cold run may not keep its snapshot: files too recent)
         samples["repeated"].append(timed(status_subprocess, root))
         samples["noop_build"].append(timed(build_subprocess, root))
+        samples["chain"].append(timed(chain_subprocess, root, name))
         edit_agent(leaf, 2 * round_)
         time.sleep(SETTLE)
         samples["edited"].append(timed(status_subprocess, root))
@@ -96,7 +107,8 @@ ROWS = (("floor", "floor: read + SHA-1 of every spec and output"),
         ("repeated", "`cfs status`, repeated"),
         ("noop_build", "`cfs build` with nothing to do"),
         ("edited", "`cfs status` after one leaf's `# Agent` was edited"),
-        ("edited_in", "the same, in-process (no start-up or imports)"))
+        ("edited_in", "the same, in-process (no start-up or imports)"),
+        ("chain", "`cfs chain NAME` of one leaf"))
 
 
 def table(results: dict[int, dict[str, float]], runs: int) -> str:

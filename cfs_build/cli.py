@@ -3,23 +3,40 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from . import __version__
 from .collector import Relaxed, restore
-from .commands import (accept, build, cache, chain, check, completion, explain, forget, graph,
-                       init, makefile, mcp, prompt, runs, status, validate, verify)
 from .errors import CfsError, printable
 from .files import UnreadableFile
-from .parsers import describe
 from .project import Project, find_root
 
-COMMANDS = {"validate": validate, "status": status, "chain": chain, "accept": accept,
-            "build": build, "graph": graph, "cache": cache, "verify": verify, "check": check,
-            "init": init, "makefile": makefile, "completion": completion, "runs": runs,
-            "prompt": prompt, "forget": forget, "explain": explain, "mcp": mcp}
+
+class _Commands(Mapping):
+    """Command name -> its module, imported when first asked for: a run imports the one
+    command it runs, not all of them (start-up is a real part of a quick `cfs status`)."""
+
+    NAMES = ("validate", "status", "chain", "accept", "build", "graph", "cache", "verify",
+             "check", "init", "makefile", "completion", "runs", "prompt", "forget", "explain",
+             "mcp")
+
+    def __getitem__(self, name):
+        if name not in self.NAMES:
+            raise KeyError(name)
+        return importlib.import_module(f"{__package__}.commands.{name}")
+
+    def __iter__(self):
+        return iter(self.NAMES)
+
+    def __len__(self):
+        return len(self.NAMES)
+
+
+COMMANDS = _Commands()
 
 
 # Commands that report a failed scan (a link in the tree, no node) as a finding; every
@@ -44,6 +61,7 @@ class _Version(argparse.Action):
     """--version: named only when asked, as finding the parser imports it."""
 
     def __call__(self, parser, namespace, values, option_string=None):
+        from .parsers import describe
         try:
             named = describe()
         except CfsError as exc:
@@ -52,7 +70,23 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _verb(argv: list[str]) -> str | None:
+    """The command named in ``argv`` (None: none, or not one of COMMANDS)."""
+    words = iter(argv)
+    for word in words:
+        if word == "-C":
+            next(words, None)
+        elif word == "--":
+            word = next(words, None)
+            return word if word in COMMANDS else None
+        elif not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; ``only``: with that command alone (what parsing a command
+    line naming it needs: the others' modules are then not imported)."""
     parser = argparse.ArgumentParser(
         prog="cfs", description="Build tool for Code from Spec v5 spec trees.",
         epilog="exit codes: 0 valid and up to date, 1 something to do, 2 format errors, "
@@ -64,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     # `cfs completion` describes this very parser: handed over, not imported back.
     parser.set_defaults(cli_parser=parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in COMMANDS.items():
+    for name in (only,) if only else COMMANDS:
+        module = COMMANDS[name]
         command = sub.add_parser(name, help=module.HELP, description=module.HELP,
                                  epilog=f"example:\n  {module.EXAMPLE}",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(_verb(sys.argv[1:] if argv is None else argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage line

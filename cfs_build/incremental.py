@@ -25,7 +25,7 @@ from .manifest import MANIFEST, Manifest, ManifestEntry
 from .names import SPEC, TREE_DIR, spec_name
 from .node import BREAKING_RULES
 from .outputs import clean, output_problem
-from .snapshot import Snapshot, signatures
+from .snapshot import Snapshot, signatures, updated
 from .status import Orphan, _unparsed_owner, artifact_status, artifact_statuses
 from .tree import NodeInfo, Tree, assemble_tree, read_nodes
 from .unparsed import PARSE_RULES
@@ -155,46 +155,53 @@ def refresh(root, previous: Snapshot, current: bytes) -> Update | None:
         return None
 
 
-def _listing(root, rel: str) -> tuple[set[str], bool] | None:
-    """The subdirectories (project-relative) of a tree directory and whether it holds a
-    _node.md; None when it cannot be listed. Raises NeedsGuard at a link."""
+def _listing(root, rel: str) -> tuple[set[str], bool, set[str]] | None:
+    """The subdirectories (project-relative) of a tree directory, whether it holds a
+    _node.md, and its dot subdirectories; None when it cannot be listed. Raises
+    NeedsGuard at a link."""
     try:
         with os.scandir(f"{root}/{rel}") as entries:
             found = list(entries)
     except OSError:
         return None
-    subdirs, has_node = set(), False
+    subdirs, has_node, dotted = set(), False, set()
     for entry in found:
         if entry.is_symlink():
             raise NeedsGuard  # the full analysis reports it (a link fails the scan)
         if entry.name[0] == ".":
             if entry.is_dir(follow_symlinks=False):
-                raise NeedsGuard  # a dot directory is walked for links: the full walk does that
+                dotted.add(f"{rel}/{entry.name}")
             continue
         if entry.name == NODE_FILE:
             has_node = entry.is_file()
         if entry.is_dir():
             subdirs.add(f"{rel}/{entry.name}")
-    return subdirs, has_node
+    return subdirs, has_node, dotted
 
 
 def _same_shape(root, changed_dirs: list[str], infos: dict, bare: list[str],
-                stray: bool) -> bool:
-    """Listing the changed directories again finds the same subdirectories and nodes
-    (a file saved by renaming a new one over it changes its directory, not the shape)."""
+                stray: bool, dots: list[str]) -> bool:
+    """Listing the changed directories again finds the same subdirectories, nodes and
+    dot directories (a file saved by renaming a new one over it changes its directory,
+    not the shape; a new dot directory is walked for links by the full walk)."""
     dirs = {TREE_DIR, *(_PREFIX + b for b in bare),
             *(_PREFIX + name[len(SPEC) + 1:] for name in infos)}
     below: dict[str, set[str]] = {}
     for d in dirs:
         if d != TREE_DIR:
             below.setdefault(d.rpartition("/")[0], set()).add(d)
+    dots_below: dict[str, set[str]] = {}
+    for d in dots:
+        if d.rpartition("/")[2][0] == ".":
+            dots_below.setdefault(f"{_PREFIX}{d}".rpartition("/")[0], set()).add(_PREFIX + d)
     for d in changed_dirs:
         listing = _listing(root, d)
         if listing is None:
             return False
-        subdirs, has_node = listing
+        subdirs, has_node, dotted = listing
         expected = stray if d == TREE_DIR else spec_name(d[len(_PREFIX):]) in infos
-        if subdirs != below.get(d, set()) or has_node != expected:
+        if (subdirs != below.get(d, set()) or has_node != expected
+                or dotted != dots_below.get(d, set())):
             return False
     return True
 
@@ -290,6 +297,7 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
     if dots is None:
         return None
     known_dots = set(dots)
+    dots_moved = False
     changed_dots = [path[len(_PREFIX):] for path in changed
                     if path.startswith(_PREFIX) and path[len(_PREFIX):] in known_dots]
     if changed_dots:
@@ -298,6 +306,9 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
         dots = _relisted_dots(root, dots, changed_dots)
         if dots is None:
             return None
+        # A directory made or removed below a dot directory: the watched directories
+        # change with it (below), nothing else does.
+        dots_moved = set(dots) != known_dots
         changed -= {_PREFIX + rel for rel in changed_dots}
     changed_dirs, changed_nodes, changed_files = [], [], []
     for path in changed:
@@ -316,7 +327,7 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
         # A spec file can be an EXTERNAL/ input too: then it is both.
         if path != MANIFEST and (not tree_path or path in basis["files"]):
             changed_files.append(path)
-    shape = bool(changed_dirs) and not _same_shape(root, changed_dirs, infos, bare, stray)
+    shape = bool(changed_dirs) and not _same_shape(root, changed_dirs, infos, bare, stray, dots)
     if shape:
         base = root / TREE_DIR
         if os.path.islink(base) or mounts_below(base):
@@ -383,7 +394,7 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
     if full:
         if not shape:  # every summary is needed now
             tree = assemble_tree(root, node_dirs, bare, {name: nodes[name] for name in nodes},
-                                 stray)
+                                 stray, dot_dirs=dots)
             resolver = _Known(tree, known)
         if manifest is None:
             manifest = current_manifest(root)
@@ -392,10 +403,15 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
         snap = analyse(tree, resolver, manifest)
     else:
         snap = _patch(previous, basis, tree, resolver, manifest, lookups, changed_files,
-                      fresh_infos, findings_dirty, chains_dirty, status_dirty)
+                      fresh_infos, findings_dirty, chains_dirty, status_dirty,
+                      dots if dots_moved else None)
     changed_set = set(changed_at)
-    if full:
-        watched = watched_paths(tree, resolver)
+    if full or dots_moved:
+        if full:
+            watched = watched_paths(tree, resolver)
+        else:  # the tree's directories as they are now, then the files watched before
+            watched = list(dict.fromkeys([*tree.dirs, *paths[previous.dirs:],
+                                          *resolver.files_read()]))
         where = {path: i for i, path in enumerate(paths)}
         sigs = array("q")
         fresh, new_at = [], []
@@ -429,7 +445,8 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
         missing.add(MANIFEST)
     absent = frozenset(watched[i] for i in fresh if sigs[i * 4] < 0 and not sigs[i * 4 + 1]
                        and (i not in added or watched[i] in missing))
-    snap = replace(snap, paths=tuple(watched), recorded=sigs.tobytes(), _where={})
+    snap = replace(snap, paths=tuple(watched), recorded=sigs.tobytes(), _where={},
+                   dirs=len(tree.dirs) if full or dots_moved else previous.dirs)
     return Update(snap, tuple(fresh), absent, len(to_read) + resolver.read)
 
 
@@ -449,9 +466,10 @@ class _Recorded:
 def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
            manifest: Manifest | None, lookups: _Lookups, changed_files: list[str],
            fresh_infos: dict[str, NodeInfo], findings_dirty: set[str], chains_dirty: set[str],
-           status_dirty: set[str]) -> Snapshot:
+           status_dirty: set[str], dots: list[str] | None) -> Snapshot:
     """The previous analysis with only what the changes reach recomputed (same tree shape,
-    same references and outputs, same nodes parsing)."""
+    same references and outputs, same nodes parsing); ``dots``: the directories below dot
+    directories when they changed."""
     rels = lookups.rels
     for path in changed_files:
         owners = lookups.owners(path)
@@ -510,12 +528,12 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
     else:
         findings = previous.findings
     intents = dict(previous.intents)
-    infos = dict(basis["infos"])
     changed_infos = {}
     for name, info in fresh_infos.items():
-        infos[name] = changed_infos[name] = info.to_tuple()
+        changed_infos[name] = info.to_tuple()
         if name in intents:
             intents[name] = info.intent
+    infos = updated(basis["infos"], changed_infos)  # (not a dict: see snapshot.NodeRows)
     read = resolver.digests()
     gone = [rel for rel in changed_files if rel not in read]
     files = dict(basis["files"])
@@ -523,12 +541,14 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
         files.pop(rel, None)
     files.update(read)
     new_basis = {**basis, "infos": infos, "files": files, "per_node": per_node}
+    snap = replace(previous, findings=tuple(findings), statuses=tuple(statuses),
+                   orphans=orphans, intents=intents)
+    if dots is not None:  # (a list, not a table a patch changes: the basis is written anew)
+        return snap.with_basis({**new_basis, "dots": dots})
     changes = {"infos": (changed_infos, []), "files": (read, gone),
                "per_node": ({name: per_node[name] for name in per_node_changes
                              if name in per_node},
                             [name for name in per_node_changes if name not in per_node])}
-    snap = replace(previous, findings=tuple(findings), statuses=tuple(statuses),
-                   orphans=orphans, intents=intents)
     return snap.patched(changes, new_basis)
 
 

@@ -29,6 +29,7 @@ from .manifest import Manifest, ParseMemo
 from .names import SPEC, TREE_DIR, spec_name
 from .node import NodeDoc
 from .project import Project
+from .snapshot import current_signatures, recorded_directories
 from .tree import NodeInfo, Tree, _parse_bytes, _read_nodes, summarize
 from .walk import NODE_FILE, mounts_below
 
@@ -239,6 +240,10 @@ def links_below(root: Path, listed: dict | None) -> tuple[bool, bool]:
     base = os.fspath(root / TREE_DIR)
     if os.path.islink(base):
         return True, False
+    if listed is None:
+        found = _links_since_snapshot(root)
+        if found is not None:
+            return found
     stack = [base]
     nodes = False
     now = time.time_ns()
@@ -272,6 +277,61 @@ def links_below(root: Path, listed: dict | None) -> tuple[bool, bool]:
         nodes = nodes or here
         stack.extend(subdirs)
     return False, nodes
+
+
+def _links_since_snapshot(root: Path) -> tuple[bool, bool] | None:
+    """links_below's answer from the last snapshot's record of the tree's directories
+    (None: no snapshot): only the directories whose stat signature changed since, and
+    the new directories found in them, are listed.
+
+    No link was below any recorded directory then (snapshot.recorded_directories), and
+    making, removing or replacing an entry changes its directory's times, which cannot
+    be set back (the change time); the snapshot was recorded only once they were older
+    than the clock's granularity. So a link now is in a directory that changed.
+    """
+    known = recorded_directories(root)
+    if known is None:
+        return None
+    dirs, recorded, watched = known
+    if not dirs or dirs[0] != TREE_DIR:
+        return None
+    current = current_signatures(root, dirs)
+    recorded_set = set(dirs)
+    stack: list[str] = []
+    nodes = False
+    for i, rel in enumerate(dirs):
+        if current[i * 32:i * 32 + 32] != recorded[i * 32:i * 32 + 32]:
+            stack.append(rel)
+        elif not nodes and rel != TREE_DIR and not _dotted(rel):
+            # Unchanged: the _node.md the walk found here is here still (a file cannot
+            # become a directory in place, and replacing it changes the directory).
+            file = f"{rel}/{NODE_FILE}"
+            nodes = file in watched and file not in recorded_set
+    while stack:
+        rel = stack.pop()
+        try:
+            with os.scandir(f"{root}/{rel}") as entries:
+                found = list(entries)
+        except OSError:
+            continue  # gone: its parent changed too, and is listed
+        for entry in found:
+            try:
+                if entry.is_symlink():
+                    return True, nodes
+                if entry.is_dir(follow_symlinks=False):
+                    sub = f"{rel}/{entry.name}"
+                    if sub not in recorded_set:
+                        stack.append(sub)  # new: nothing below it is recorded
+                elif entry.name == NODE_FILE and rel != TREE_DIR and not _dotted(rel):
+                    nodes = nodes or entry.is_file(follow_symlinks=False)
+            except OSError:
+                continue
+    return False, nodes
+
+
+def _dotted(rel: str) -> bool:
+    """A directory at or below a dot directory of the tree (no node is found there)."""
+    return "/." in rel
 
 
 class LeanProject:

@@ -317,7 +317,7 @@ class Project:
         absent = self.resolver.files_missing()
         if not self.manifest.existed:
             absent.add(MANIFEST)
-        snapshot.save(self.root, snap, watched, self.began, absent)
+        snapshot.save(self.root, snap, watched, self.began, absent, dirs=len(tree.dirs))
 
     def status_of(self, reference: str) -> ArtifactStatus:
         name = artifact_of(self.node_name(reference))

@@ -18,17 +18,21 @@ noticed too.
 
 It also keeps the analysis's basis (incremental.py): each node's summary, each file's
 digest, each node's findings; when some watched paths changed, that is what lets the
-next run re-read only those and redo only what depends on them. The basis follows the
-snapshot proper in the same file and is decoded only when it is needed.
+next run re-read only those and redo only what depends on them. The basis is a file of
+its own, read only when something changed, and each node's summary in it is decoded
+only when asked for (an edit reaches few nodes). The snapshot names the seal of the
+basis it goes with (a basis written by another run is not taken for its own) and
+carries the changes made to that basis since it was written, so a small edit rewrites
+neither the basis nor its ten thousand summaries.
 """
 from __future__ import annotations
 
 import marshal
 import os
 import re
-import struct
 import time
 from array import array
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -39,9 +43,12 @@ from .files import temp_name
 from .ledger import signature
 from .status import ArtifactStatus, Orphan, as_flags, plain_flags
 
-FORMAT = 2
+FORMAT = 3
 SNAPSHOT_NAME = f"snapshot.v{FORMAT}"
 SNAPSHOT_FILE = f"{INDEX_DIR}/{SNAPSHOT_NAME}"
+BASIS_NAME = f"basis.v{FORMAT}"
+BASIS_FILE = f"{INDEX_DIR}/{BASIS_NAME}"
+_SEALED = re.compile(r"(snapshot|basis)\.v[0-9]+")
 SECOND = 1_000_000_000
 MARGIN = SECOND // 10    # longer than a kernel clock tick on file systems with ns times
 COARSE_MARGIN = 2 * SECOND  # FAT keeps two-second times; others keep whole seconds
@@ -151,23 +158,19 @@ class Snapshot:
     # The watched paths and their signatures, as checked when the snapshot was loaded.
     paths: tuple[str, ...] = field(default=(), compare=False, repr=False)
     recorded: bytes = field(default=b"", compare=False, repr=False)
+    # How many of ``paths``, at the start, are the tree's directories (Tree.dirs).
+    dirs: int = field(default=0, compare=False, repr=False)
     _where: dict = field(default_factory=dict, compare=False, repr=False)
-    # The basis (incremental.py): "value", the decoded dict; or "data", the marshalled
-    # dict an earlier run saved, and "patch", the changes made to it since (see patched).
+    # The basis (incremental.py): "value", the decoded dict; or "root", "ref" (the seal of
+    # the basis file it goes with) and "patch_data" (the changes made to that basis since,
+    # marshalled) of a saved snapshot, "patch" once decoded (see patched).
     _basis: dict = field(default_factory=dict, compare=False, repr=False)
 
     def basis(self) -> dict | None:
         """What the next analysis may reuse (incremental.py), or None when it was not kept."""
         found = self._basis
         if "value" not in found:
-            try:
-                value = marshal.loads(found["data"]) if found.get("data") else None
-                if value is not None and found.get("patch_data"):
-                    found["patch"] = marshal.loads(found["patch_data"])
-                    value = apply_patch(value, found["patch"])
-            except (ValueError, EOFError, TypeError, KeyError, AttributeError):
-                value = None
-            found["value"] = value
+            found["value"] = _read_basis(found)
         return found["value"]
 
     def with_basis(self, basis: dict) -> Snapshot:
@@ -193,13 +196,13 @@ class Snapshot:
         """A snapshot whose basis is this one's with ``changes`` made (``basis``, already
         computed): saved as the same marshalled bytes and the changes, so a small edit
         does not marshal the whole basis again. Many changes are folded in."""
-        data = self._basis.get("data")
-        if not data:
+        ref = self._basis.get("ref")
+        if not ref:
             return self.with_basis(basis)
         patch = merge_patches(self._basis.get("patch") or {}, changes)
         if sum(len(up) + len(gone) for up, gone in patch.values()) > PATCH_LIMIT:
             return self.with_basis(basis)
-        return replace(self, _basis={"value": basis, "data": data, "patch": patch})
+        return replace(self, _basis={"value": basis, "ref": ref, "patch": patch})
 
     def _payload(self) -> tuple:
         return (
@@ -226,12 +229,103 @@ PATCH_LIMIT = 2000
 def apply_patch(value: dict, patch: dict) -> dict:
     out = dict(value)
     for key, (updates, removed) in patch.items():
-        table = dict(out[key])
-        for name in removed:
-            table.pop(name, None)
-        table.update(updates)
-        out[key] = table
+        out[key] = updated(out[key], updates, removed)
     return out
+
+
+def updated(table: Mapping, updates: dict, removed=()) -> Mapping:
+    """A copy of the basis table ``table`` with ``updates`` set and ``removed`` gone."""
+    if isinstance(table, NodeRows):
+        return table.updated(updates, removed)
+    out = dict(table)
+    for name in removed:
+        out.pop(name, None)
+    out.update(updates)
+    return out
+
+
+class NodeRows(Mapping):
+    """Node -> its summary (a tuple, see incremental.py), each kept marshalled on its own
+    and decoded when first asked for: an edit reaches a few of ten thousand."""
+
+    def __init__(self, raw: dict[str, bytes], made: dict[str, tuple] | None = None):
+        self._raw = raw
+        self._made = {} if made is None else made
+
+    def __getitem__(self, name: str) -> tuple:
+        row = self._made.get(name)
+        if row is None:
+            row = self._made[name] = marshal.loads(self._raw[name])
+        return row
+
+    def __contains__(self, name) -> bool:
+        return name in self._raw
+
+    def __iter__(self):
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def keys(self):
+        return self._raw.keys()
+
+    def updated(self, updates: dict[str, tuple], removed=()) -> NodeRows:
+        raw, made = dict(self._raw), dict(self._made)
+        for name in removed:
+            raw.pop(name, None)
+            made.pop(name, None)
+        for name, row in updates.items():
+            raw[name] = marshal.dumps(row)
+            made[name] = row
+        return NodeRows(raw, made)
+
+    def encoded(self) -> dict[str, bytes]:
+        return self._raw
+
+
+def encode_basis(basis: dict) -> bytes:
+    """The basis as stored: each node's summary marshalled on its own (NodeRows)."""
+    infos = basis["infos"]
+    rows = (infos.encoded() if isinstance(infos, NodeRows)
+            else {name: marshal.dumps(row) for name, row in infos.items()})
+    return marshal.dumps({**basis, "infos": rows})
+
+
+def decode_basis(data) -> dict:
+    basis = marshal.loads(data)
+    rows = basis["infos"]
+    if type(basis) is not dict or type(rows) is not dict:
+        raise TypeError("not a basis")
+    basis["infos"] = NodeRows(rows)
+    return basis
+
+
+def _read_basis(found: dict) -> dict | None:
+    """The basis a loaded snapshot names (found: Snapshot._basis), changes applied; None
+    when there is none, or the basis file is another snapshot's or damaged."""
+    ref, root = found.get("ref"), found.get("root")
+    if not ref or root is None:
+        return None
+    try:
+        sealed = state.read_state(root, BASIS_FILE)
+    except OSError:
+        return None
+    if sealed is None or sealed[:len(ref)] != ref:
+        return None  # gone, or replaced by another run's: that run's snapshot goes with it
+    data = state.unseal(sealed)
+    if data is None:
+        state.notice(f"discarded {BASIS_FILE}: damaged (its checksum does not match); "
+                     "the change is analysed in full")
+        return None
+    try:
+        value = decode_basis(data)
+        if found.get("patch_data"):
+            found["patch"] = marshal.loads(found["patch_data"])
+            value = apply_patch(value, found["patch"])
+    except (ValueError, EOFError, TypeError, KeyError, AttributeError):
+        return None
+    return value
 
 
 def merge_patches(earlier: dict, later: dict) -> dict:
@@ -274,43 +368,62 @@ def current_signatures(root: Path, paths: list[str]) -> bytes:
     return b"".join(parallel.in_two(look, [(0, half), (half, len(paths))]))
 
 
-_HEAD = struct.Struct("<Q")
-
-
 def load_previous(root: Path) -> tuple[Snapshot, bytes] | None:
     """The project's last snapshot, whether or not it still holds, with the current
     signatures of the paths it watched (equal to ``snapshot.recorded``: it holds)."""
     # Sealed (a flipped byte discards it) and read without following a link.
-    data = state.unseal(state.read_state(root, SNAPSHOT_FILE))
-    if data is None or len(data) < _HEAD.size:
+    sealed = state.read_state(root, SNAPSHOT_FILE)
+    data = state.unseal(sealed)
+    if data is None:
+        if sealed:
+            state.notice(f"discarded {SNAPSHOT_FILE}: damaged (its checksum does not match)")
         return None
-    try:
-        (size,) = _HEAD.unpack_from(data)
-        stored = marshal.loads(data[_HEAD.size:_HEAD.size + size])
-        version, fingerprint, joined, recorded, payload = stored
-        paths = joined.split("\0")
-    except (OSError, ValueError, EOFError, TypeError, AttributeError, struct.error):
+    head = _head(data)
+    if head is None:
         return None
-    if (version != FORMAT or fingerprint != _fingerprint() or type(recorded) is not bytes
-            or len(recorded) != len(paths) * 4 * 8):
-        return None
+    paths, recorded, dirs, payload, ref, patch = head
     try:
         current = current_signatures(root, paths)
     except OSError:  # e.g. the root cannot be opened: then nothing is known
         return None
     try:
-        found = Snapshot._from_payload(payload)
-    except (TypeError, ValueError):
+        found = Snapshot._from_payload(marshal.loads(payload))
+    except (TypeError, ValueError, EOFError):
         return None
-    basis = {}
+    basis = {"root": root, "ref": ref, "patch_data": patch}
+    return replace(found, paths=tuple(paths), recorded=recorded, dirs=dirs,
+                   _basis=basis), current
+
+
+def _head(data: bytes) -> tuple | None:
+    """The parts of a snapshot's bytes (the payload still marshalled), None when they are
+    not this code's."""
     try:
-        at = _HEAD.size + size
-        (base,) = _HEAD.unpack_from(data, at)
-        basis = {"data": data[at + _HEAD.size:at + _HEAD.size + base],
-                 "patch_data": data[at + _HEAD.size + base:]}
-    except struct.error:
-        pass  # no basis kept: fine, a change is then analysed in full
-    return replace(found, paths=tuple(paths), recorded=recorded, _basis=basis), current
+        version, fingerprint, joined, recorded, dirs, payload, ref, patch = marshal.loads(data)
+        paths = joined.split("\0")
+    except (ValueError, EOFError, TypeError, AttributeError):
+        return None
+    if (version != FORMAT or fingerprint != _fingerprint() or type(recorded) is not bytes
+            or len(recorded) != len(paths) * 4 * 8 or type(dirs) is not int
+            or not 0 <= dirs <= len(paths) or type(payload) is not bytes
+            or type(ref) is not bytes or type(patch) is not bytes):
+        return None
+    return paths, recorded, dirs, payload, ref, patch
+
+
+def recorded_directories(root: Path) -> tuple[list[str], bytes, set[str]] | None:
+    """The tree's directories as the last snapshot recorded them (whether or not it still
+    holds), their signatures then, and every path it watched; None without a snapshot.
+
+    When it was made, no symbolic link was below any of those directories (a tree with
+    one is never snapshotted), and a directory whose signature is unchanged has the same
+    entries still (see lean.links_below).
+    """
+    head = _head(state.unseal(state.read_state(root, SNAPSHOT_FILE)) or b"")
+    if head is None:
+        return None
+    paths, recorded, dirs = head[:3]
+    return paths[:dirs], recorded[:dirs * 32], set(paths)
 
 
 def load(root: Path) -> Snapshot | None:
@@ -322,7 +435,8 @@ def load(root: Path) -> Snapshot | None:
 
 
 def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
-         absent=frozenset(), sigs: bytes | None = None, fresh: list[int] | None = None) -> bool:
+         absent=frozenset(), sigs: bytes | None = None, fresh: list[int] | None = None,
+         dirs: int | None = None) -> bool:
     """Record ``snapshot`` with the signatures of ``watched`` (project-relative paths).
 
     ``absent``: the watched paths the analysis found missing. Nothing is recorded
@@ -331,7 +445,8 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
     ``sigs``: the signatures already taken of ``watched`` (no duplicates then) since
     the analysis began; only those at the indexes ``fresh`` (all when None) can be
     too recent, the others having been checked by an earlier save.
-    Best effort: a read-only project simply gets no snapshot.
+    ``dirs``: how many of ``watched``, at the start, are the tree's directories
+    (default: ``snapshot.dirs``). Best effort: a read-only project simply gets no snapshot.
     """
     paths = list(dict.fromkeys(watched)) if sigs is None else list(watched)
     try:
@@ -347,20 +462,32 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
                 checked_paths = [paths[i] for i in fresh]
             if too_recent(checked, began, checked_paths, absent):
                 state.remove_at(directory, SNAPSHOT_NAME)
+                state.remove_at(directory, BASIS_NAME)
                 return False
-            head = marshal.dumps((FORMAT, _fingerprint(), "\0".join(paths), taken.tobytes(),
-                                  snapshot._payload()))
             kept = snapshot._basis
-            if kept.get("data") and "patch" in kept:
-                base, patch = kept["data"], marshal.dumps(kept["patch"])
+            if kept.get("ref") and "patch" in kept:
+                # The basis file is the one this snapshot was loaded with: only the
+                # changes since are written (in the snapshot itself).
+                ref, patch = kept["ref"], marshal.dumps(kept["patch"])
             else:
                 basis = snapshot.basis()
-                base, patch = (marshal.dumps(basis) if basis else b""), b""
-            data = b"".join((_HEAD.pack(len(head)), head, _HEAD.pack(len(base)), base, patch))
+                ref, patch = b"", b""
+                state.remove_leftovers_at(directory, BASIS_NAME)
+                if basis:
+                    encoded = encode_basis(basis)
+                    sealed = state.seal(encoded)
+                    ref = sealed[:len(sealed) - len(encoded)]  # the seal itself
+                    # Written first: a snapshot never names a basis not yet there.
+                    state.write_at(directory, BASIS_NAME, sealed)
+                else:
+                    state.remove_at(directory, BASIS_NAME)
+            data = marshal.dumps((FORMAT, _fingerprint(), "\0".join(paths), taken.tobytes(),
+                                  snapshot.dirs if dirs is None else dirs,
+                                  marshal.dumps(snapshot._payload()), ref, patch))
             state.remove_leftovers_at(directory, SNAPSHOT_NAME)
             state.write_at(directory, SNAPSHOT_NAME, state.seal(data))
             for older in state.names_at(directory):
-                if re.fullmatch(r"snapshot\.v[0-9]+", older) and older != SNAPSHOT_NAME:
+                if _SEALED.fullmatch(older) and older not in (SNAPSHOT_NAME, BASIS_NAME):
                     state.remove_at(directory, older)  # left by an earlier format
     except (OSError, ValueError):
         return False
@@ -368,8 +495,9 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
 
 
 def forget(root: Path) -> None:
-    """Remove the project's snapshot, if any (best effort)."""
-    try:
-        state.remove_state(root, SNAPSHOT_FILE)
-    except OSError:
-        pass
+    """Remove the project's snapshot and its basis, if any (best effort)."""
+    for rel in (SNAPSHOT_FILE, BASIS_FILE):
+        try:
+            state.remove_state(root, rel)
+        except OSError:
+            pass

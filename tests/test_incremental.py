@@ -173,6 +173,12 @@ def apply(root: Path, nodes: dict, edit: tuple) -> set[str]:
             path.rmdir()
         else:
             path.mkdir()
+    elif kind == "dot":  # a directory under a dot directory (walked for links only)
+        path = root / "code-from-spec" / ".notes" / f"d{b % 2}"
+        if path.exists():
+            path.rmdir()
+        else:
+            path.mkdir()
     elif kind == "rename" and name:
         new = f"{name}r{b % 3}"
         if new not in nodes and not any(n.startswith(new + "/") for n in nodes):
@@ -187,7 +193,8 @@ def apply(root: Path, nodes: dict, edit: tuple) -> set[str]:
 
 EDITS = st.tuples(st.sampled_from(["agent", "public", "subs", "intent", "depends", "input",
                                    "output", "break", "resave", "output_file", "external",
-                                   "accept", "manifest", "add", "remove", "rename", "bare"]),
+                                   "accept", "manifest", "add", "remove", "rename", "bare",
+                                   "dot"]),
                   st.integers(0, 63), st.integers(0, 511))
 
 
@@ -211,6 +218,7 @@ def test_an_updated_analysis_equals_a_full_one(edits):
             write_tree(root, {name: render(node) for name, node in nodes.items()})
             write(root / "docs/usage.txt", "usage\n")
             write(root / "out/store.py", "store\n")
+            (root / "code-from-spec" / ".notes").mkdir()  # (see the "dot" edit)
             settle()
             run_cfs(root, "accept", "ARTIFACT/app/store")
             settle()
@@ -300,6 +308,39 @@ def test_a_write_into_the_content_cache_is_listed_again_not_analysed_in_full(tmp
         assert comparable(project.report()) == comparable(
             Project(root, use_index=False).report(keep=False))
         (chains / ".link").symlink_to(tmp_path)
+        settle()
+        assert [f.rule for f in Project(root).report().findings] == ["scan"]
+    finally:
+        snapshot.MARGIN, snapshot.COARSE_MARGIN = saved
+
+
+def test_a_link_in_a_new_dot_subdirectory_is_seen_after_the_directory_was_taken_in(tmp_path):
+    # The update that lists a changed dot directory again must watch what it found there:
+    # a link made later in a new subdirectory changes only that subdirectory.
+    saved = snapshot.MARGIN, snapshot.COARSE_MARGIN
+    snapshot.MARGIN = snapshot.COARSE_MARGIN = int(MARGIN * 1e9)
+    try:
+        root = write_tree(tmp_path, {
+            "SPEC/a": spec("SPEC/a", "A.\n\n# Agent\nDo it.\n", "output: out/a.py"),
+            "out/a.py": "made\n"})
+        dot = root / "code-from-spec" / ".notes"
+        dot.mkdir()
+        for _ in range(3):  # (a loaded machine may keep no snapshot: files too recent)
+            settle()
+            Project(root).report()
+            if (root / snapshot.SNAPSHOT_FILE).exists():
+                break
+        (dot / "deeper").mkdir()
+        for attempt in range(3):
+            settle()
+            project = Project(root)
+            if attempt == 0:  # brought up to date, nothing read: only the watch list grows
+                assert project.update is not None and project.update.files_read == 0
+            assert comparable(project.report()) == comparable(
+                Project(root, use_index=False).report(keep=False))
+            if (root / snapshot.SNAPSHOT_FILE).exists():
+                break
+        (dot / "deeper" / "link").symlink_to(tmp_path)
         settle()
         assert [f.rule for f in Project(root).report().findings] == ["scan"]
     finally:

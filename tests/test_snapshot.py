@@ -410,3 +410,78 @@ def test_the_fingerprint_is_taken_once_per_process(monkeypatch):
     monkeypatch.setattr(index_module, "_fingerprint",  # a fresh per-process cache
                         functools.cache(index_module._fingerprint.__wrapped__))  # a new process
     assert snapshot._fingerprint() != first
+
+
+def _flip(path, at: int) -> None:
+    """Damage one byte of ``path``, keeping its times (the stat pass cannot notice)."""
+    st_before = path.stat()
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x55
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st_before.st_atime_ns, st_before.st_mtime_ns))
+
+
+def _edit_store(root) -> None:
+    store = root / "code-from-spec" / "app" / "store" / "_node.md"
+    store.write_text(store.read_text().replace("Write it.", "Write it well."))
+    settle()
+
+
+def test_the_basis_is_a_file_of_its_own_read_only_after_a_change(project_root, monkeypatch):
+    assert (project_root / snapshot.BASIS_FILE).is_file()
+    read = []
+    real = snapshot._read_basis
+    monkeypatch.setattr(snapshot, "_read_basis", lambda found: read.append(1) or real(found))
+    Project(project_root).report()
+    assert read == []  # the snapshot holds: its basis is not read
+    basis_before = (project_root / snapshot.BASIS_FILE).stat().st_mtime_ns
+    _edit_store(project_root)
+    project = Project(project_root)
+    assert project.update is not None and read == [1]
+    assert project.report().as_dict() == fresh(project_root)
+    # A small change is written as changes to the basis, not as a new basis.
+    assert (project_root / snapshot.BASIS_FILE).stat().st_mtime_ns == basis_before
+    again = Project(project_root)
+    assert again.update is None and again.snapshot is not None
+    assert again.snapshot.basis()["infos"]["SPEC/app/store"] == \
+        project.snapshot.basis()["infos"]["SPEC/app/store"]
+
+
+def test_a_damaged_basis_is_discarded_with_one_line(project_root, capsys):
+    _flip(project_root / snapshot.BASIS_FILE, 40)
+    _edit_store(project_root)
+    project = Project(project_root)
+    assert project.update is None  # analysed in full
+    assert project.report().as_dict() == fresh(project_root)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "discarded .cfs/basis.v3: damaged" in err[0]
+    settle()
+    assert Project(project_root).snapshot is not None  # made whole again
+
+
+def test_a_damaged_snapshot_is_discarded_with_one_line(project_root, capsys):
+    _flip(project_root / snapshot.SNAPSHOT_FILE, 40)
+    project = Project(project_root)
+    assert project.snapshot is None
+    assert project.report().as_dict() == fresh(project_root)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "discarded .cfs/snapshot.v3: damaged" in err[0]
+
+
+def test_a_basis_another_run_wrote_is_not_taken_for_this_snapshots(project_root):
+    # The snapshot names the seal of its basis: another (sealed, whole) basis is ignored.
+    old = (project_root / snapshot.SNAPSHOT_FILE).read_bytes()
+    old_basis = (project_root / snapshot.BASIS_FILE).read_bytes()
+    extra = project_root / "code-from-spec" / "app" / "extra"
+    extra.mkdir()
+    (extra / "_node.md").write_text(spec("SPEC/app/extra", "More.\n"))
+    settle()
+    Project(project_root).report()  # a node added: a new snapshot and a new basis
+    assert (project_root / snapshot.BASIS_FILE).read_bytes() != old_basis
+    (extra / "_node.md").unlink()
+    extra.rmdir()
+    (project_root / snapshot.SNAPSHOT_FILE).write_bytes(old)  # the older snapshot back
+    _edit_store(project_root)
+    project = Project(project_root)
+    assert project.update is None  # its basis is gone: analysed in full, correctly
+    assert project.report().as_dict() == fresh(project_root)

@@ -35,26 +35,68 @@ def add_arguments(parser) -> None:
 
 def status_document(project: Project) -> tuple[Report, dict]:
     """The report and the `cfs status --json` document (also the MCP `status` tool's)."""
+    report, verified, orphans = _parts(project)
+    document = {**report.as_dict(), "verification": verified}
+    document["orphans"] = orphans
+    return report, document
+
+
+def _parts(project: Project) -> tuple[Report, dict, list[dict]]:
+    """The report with reasons, the verification and the orphans with their reasons."""
     from ..verify import verification
     from ..explain import orphan_reasons, with_reasons
-    report = with_reasons(project, project.report())  # what changed, for each stale artifact
+    report = project.report()
+    stale = sum(Flag.STALE in status.flags for status in report.artifacts)
+    # What changed, for each stale artifact: its chain now against the cached one.
+    report = with_reasons(_FewChains(project) if stale <= FEW else project, report)
     verified = verification(project, report.artifacts)
-    document = {**report.as_dict(), "verification": verified}
-    document["orphans"] = [{**orphan.as_dict(),
-                            "reasons": list(orphan_reasons(project, report, orphan))}
-                           for orphan in report.orphans]
-    return report, document
+    orphans = [{**orphan.as_dict(), "reasons": list(orphan_reasons(project, report, orphan))}
+               for orphan in report.orphans]
+    return report, verified, orphans
+
+
+FEW = 32  # stale artifacts whose chains are read one by one rather than with the tree
+
+
+class _FewChains:
+    """The project, except that while it has not read its tree (its answer came from
+    the snapshot) a chain is read lean (lean.py): the node, its ancestors and imports,
+    not ten thousand files for the one leaf just edited. Whatever the lean reading
+    cannot be sure of is asked of the project (tests/test_lean.py: the same chains)."""
+
+    def __init__(self, project: Project):
+        self._project = project
+        self._lean = None
+
+    def __getattr__(self, name):
+        return getattr(self._project, name)
+
+    @property
+    def resolver(self):
+        return self
+
+    def chain(self, node: str):
+        from ..lean import NeedsFull, lean_tree
+        from ..chain import Resolver
+        if "tree" not in vars(self._project):  # (Project.tree: a cached property)
+            try:
+                if self._lean is None:
+                    self._lean = Resolver(lean_tree(self._project.root))
+                return self._lean.chain(node)
+            except NeedsFull:
+                pass
+        return self._project.resolver.chain(node)
 
 
 def status(project: Project, *, as_json: bool = False, show_all: bool = False) -> int:
     """The verb: print where every artifact stands; 0 all up to date, 1 something to
     do, 2 format errors."""
-    report, document = status_document(project)
-    verified = document["verification"]
     if as_json:
+        report, document = status_document(project)
         print(printable_json(json.dumps(document, indent=2, ensure_ascii=False)))
-    else:
-        print_human(report, show_all=show_all, orphans=document["orphans"])
+    else:  # (no document of ten thousand dicts to print a few lines)
+        report, verified, orphans = _parts(project)
+        print_human(report, show_all=show_all, orphans=orphans)
         print(printable(verification_line(verified)))
     return report.exit_code
 

@@ -1,0 +1,38 @@
+"""A `cfs` run imports the module of the command it runs, not every command's."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import spec, write_tree
+
+PROBE = """
+import contextlib, io, sys
+from cfs_build import cli
+with contextlib.redirect_stdout(io.StringIO()):
+    code = cli.main(sys.argv[1:])
+print(code, sorted(m for m in sys.modules if m.startswith("cfs_build.commands.")))
+"""
+
+
+def imported(*argv: str) -> str:
+    done = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_a_command_imports_only_its_own_module(tmp_path):
+    root = write_tree(tmp_path, {"SPEC/a": spec("SPEC/a", "A.\n")})
+    assert imported("-C", str(root), "status") == "0 ['cfs_build.commands.status']"
+    assert imported("-C", str(root), "chain", "SPEC/a") == "0 ['cfs_build.commands.chain']"
+
+
+def test_help_and_unknown_commands_still_know_every_command(tmp_path):
+    from cfs_build.cli import COMMANDS
+    listed = imported("--help")  # (the help text goes to the redirected stdout)
+    assert listed.startswith("0 ") and listed.count("cfs_build.commands.") == len(COMMANDS)
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "nonsense"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    assert "invalid choice: 'nonsense'" in done.stderr and "'mcp'" in done.stderr
