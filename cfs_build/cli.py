@@ -108,7 +108,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser(_verb(sys.argv[1:] if argv is None else argv))
+    verb = _verb(sys.argv[1:] if argv is None else argv)
+    # `cfs completion` describes every command: it needs the whole parser.
+    parser = build_parser(None if verb == "completion" else verb)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage line
