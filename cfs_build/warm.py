@@ -151,6 +151,10 @@ class Warm:
         return project
 
     def _keep(self, project: Project | None) -> None:
+        if project is not None and project.snapshot is not None:
+            # Its basis is read now, while it is the one on disk: another process may
+            # replace that file later, and the next change is brought in from this one.
+            project.snapshot.basis()
         self._kept = project
         self._answers = {}
         with self._events:
