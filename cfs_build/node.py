@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from .errors import ERROR, WARNING, Finding
 from .headings import Heading, structural_headings
 from .names import normalize
+from .plain_yaml import read_plain
 
 PUBLIC, AGENT, PRIVATE = "public", "agent", "private"
 SECTIONS = (PUBLIC, AGENT, PRIVATE)
@@ -148,14 +149,25 @@ def _frontmatter(source: str, report: _Report) -> dict:
     """Safe-load the YAML between the fences; return recognized keys with their lines."""
     if not source.strip():
         return {}
-    import yaml  # imported on first use: a tree without frontmatter never needs it
+    plain = read_plain(source)
+    if plain is not None:
+        return plain
+    return yaml_frontmatter(source, report)
+
+
+def yaml_frontmatter(source: str, report: _Report) -> dict:
+    """_frontmatter's answer read with PyYAML, whatever the frontmatter's shape."""
+    import yaml  # imported on first use: plain frontmatter (plain_yaml.py) never needs it
 
     try:
         try:
-            root, twice, data = _load(yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader), source)
-        except yaml.YAMLError:
             # libyaml is several times faster; its pure-Python twin words the errors
             # (and places them) the same way on every machine, so it explains failures.
+            # libyaml takes a tab after "key:" that the pure loader refuses: with a tab
+            # only the pure loader reads (tests/test_plain_yaml.py compares the two).
+            fast = "\t" not in source and getattr(yaml, "CSafeLoader", None)
+            root, twice, data = _load(yaml, fast or yaml.SafeLoader, source)
+        except yaml.YAMLError:
             root, twice, data = _load(yaml, yaml.SafeLoader, source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
