@@ -116,8 +116,7 @@ def parse_node(name: str, file: str, text: str) -> NodeDoc:
             _in_v5_words(report, before, text[4:end + 1])
         body = text[end + 5:]
         body_line = text.count("\n", 0, end + 5) + 1
-    doc = _body(name, file, body, body_line, report)
-    return _with_fields(doc, fields, report)
+    return _body(name, file, body, body_line, report, fields)
 
 
 def _in_v5_words(report: _Report, first: int, source: str) -> None:
@@ -263,17 +262,17 @@ def _duplicate_key(root, yaml):
     return None
 
 
-def _with_fields(doc: NodeDoc, fields: dict, report: _Report) -> NodeDoc:
+def _with_fields(name: str, file: str, fields: dict, report: _Report, **parts) -> NodeDoc:
+    """The NodeDoc, made once: a frozen dataclass of 14 fields is not cheap to make."""
     deps, dep_lines = fields.get("depends_on", ((), ()))
     inp, inp_line = fields.get("input", (None, None))
     out, out_line = fields.get("output", (None, None))
-    return NodeDoc(
-        doc.name, doc.file, deps, dep_lines, inp, inp_line, out, out_line,
-        doc.has_agent, doc.agent_line, doc.public, doc.agent, tuple(report.items), doc.intent,
-    )
+    return NodeDoc(name, file, deps, dep_lines, inp, inp_line, out, out_line,
+                   findings=tuple(report.items), **parts)
 
 
-def _body(name: str, file: str, body: str, first: int, report: _Report) -> NodeDoc:
+def _body(name: str, file: str, body: str, first: int, report: _Report,
+          fields: dict) -> NodeDoc:
     lines = body.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -290,7 +289,7 @@ def _body(name: str, file: str, body: str, first: int, report: _Report) -> NodeD
             report.add("text_before_name_heading", "unexpected content before first heading: "
                        f"there is no heading; the file must start with '# {name}'", first)
     if not heads:
-        return NodeDoc(name, file)
+        return _with_fields(name, file, fields, report)
 
     head0 = heads[0]
     if head0.level != 1:
@@ -363,8 +362,8 @@ def _body(name: str, file: str, body: str, first: int, report: _Report) -> NodeD
         elif section == AGENT:
             agent_parts.append(rendered)
         previous = head
-    return NodeDoc(name, file, has_agent=has_agent, agent_line=agent_line,
-                   public=tuple(public), agent="\n".join(agent_parts), intent=intent)
+    return _with_fields(name, file, fields, report, has_agent=has_agent, agent_line=agent_line,
+                        public=tuple(public), agent="\n".join(agent_parts), intent=intent)
 
 
 def _reading(head: Heading) -> str:
