@@ -148,17 +148,6 @@ def normalize_bytes(data: bytes) -> bytes:
 _Read = tuple[str, bytes, bool]
 _EMPTY_CHECKSUM = sha1(b"").digest()
 
-
-def read_file(real_root: str, rel: str, stamps: list) -> _Read | None:
-    """A project file as chains read it (None: absent); raises UnreadableFile. Its
-    files.stamp, once it is open, is appended to ``stamps``."""
-    data = read_inside(real_root, rel, stamps)
-    if data is None:
-        return None
-    normalized = normalize_bytes(data)
-    return normalized.decode("utf-8", "surrogateescape"), sha1(normalized).digest(), not data
-
-
 # Positions, cfs problems, the positions' digests joined, and v5's failure text,
 # that a node passes down.
 _Inherited = tuple[tuple[Position, ...], tuple[str, ...], bytes, str | None]
@@ -214,13 +203,16 @@ class Resolver:
 
     def _file(self, rel: str) -> _Read | None:
         cached = self._files.get(rel, self)
-        if cached is self and rel in self.tree.read_ahead:  # read with the tree (tree.py)
-            cached, self.stamps[rel] = self.tree.read_ahead.pop(rel)
-            self._files[rel] = cached
         if cached is self:
             seen: list = []
             try:
-                cached = read_file(self._real_root, rel, seen)
+                data = read_inside(self._real_root, rel, seen)
+                if data is None:
+                    cached = None
+                else:
+                    normalized = normalize_bytes(data)
+                    cached = (normalized.decode("utf-8", "surrogateescape"),
+                              sha1(normalized).digest(), not data)
             except UnreadableFile as exc:
                 # A directory opens but cannot be read as lines; anything else fails to open.
                 cached = _FileProblem(exc, "directory" not in exc.reason)
@@ -246,7 +238,6 @@ class Resolver:
     def forget(self, rel: str) -> None:
         """Drop what is known of a file (after it was rewritten)."""
         self._files.pop(rel, None)
-        self.tree.read_ahead.pop(rel, None)
         self.stamps.pop(rel, None)
         self._chains.clear()
 

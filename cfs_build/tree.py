@@ -14,7 +14,6 @@ from .hashing import content_digest
 from .index import Index, content_key
 from .names import TREE_DIR, parent_of, spec_name
 from .node import BREAKING_RULES, NodeDoc, parse_node
-from .outputs import output_rel
 from .parallel import in_two
 from .walk import (NODE_FILE, LinkInTree, NeedsGuard, list_dir, mounts_below, walk_below,
                    walk_dots, walk_guarded)
@@ -135,10 +134,6 @@ class Tree:
     # Set when the scan failed as a whole (a symbolic link in the tree): the tree is
     # then empty and this is the one finding validation reports.
     scan_error: Finding | None = None
-    # Outputs read with their node's _node.md, by the process that read it: project-
-    # relative path -> (what chain.read_file gave, its stamp). chain.Resolver takes
-    # each from here when it first needs that file (and forgets it when it is written).
-    read_ahead: dict[str, tuple] = field(default_factory=dict, repr=False)
 
     def is_leaf(self, name: str) -> bool:
         return name in self.nodes and not self.children.get(name)
@@ -197,38 +192,19 @@ def _parse_bytes(name: str, rel: str, data: bytes) -> NodeDoc:
     return parse_node(name, rel, text)
 
 
-def _read_output(real_root: str, output: object) -> tuple | None:
-    """(rel, what chain.read_file gives, stamp) for a node's output, None when it is not
-    a path cfs reads or cannot be read (the Resolver then tries, and words why)."""
-    from .chain import read_file  # chain imports this module
-
-    rel = output_rel(output) if type(output) is str and output else None
-    if rel is None:
-        return None
-    seen: list = []
-    try:
-        found = read_file(real_root, rel, seen)
-    except UnreadableFile:
-        return None
-    return rel, found, seen[0] if seen else None
-
-
 def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
                 kept: dict[str, bytes], rels: list[str], here: bool,
-                real_root: str | None = None, ahead: dict | None = None) -> list:
+                real_root: str | None = None) -> list:
     """For each node directory, what its _node.md yields, from the index or parsed.
 
     In this process (``here``) that is the NodeInfo itself, with the bytes and any
     parse kept in ``kept`` and ``docs``. In a child process it is the marshal-able
-    (key, summary, unreadable reason, output read); an index hit sends no summary:
-    the parent finds it in its own copy of the index.
+    (key, summary, unreadable reason); an index hit sends no summary: the parent
+    finds it in its own copy of the index.
     ``real_root``: when the walk met a link, each file is read only if it resolves
     inside this (files.read_inside); otherwise the walk has proved there is none.
-    ``ahead``: read each node's output too (see Tree.read_ahead), into ``ahead`` here,
-    in the result in a child.
     """
     out: list = []
-    real = os.path.realpath(root) if ahead is not None else ""
     for rel in rels:
         name = spec_name(rel)
         file = f"{TREE_DIR}/{rel}/{NODE_FILE}"
@@ -246,51 +222,44 @@ def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
                     name, "unreadable", reason, file, None),))
                 out.append(summarize(doc))
             else:
-                out.append((None, None, reason, None))
+                out.append((None, None, reason))
             continue
         key = None
         if index is not None:
             key = content_key(data)
             cached = index.get(file, key)
             if cached is not None:
-                read = _read_output(real, cached[4]) if ahead is not None else None
                 if here:
                     kept[name] = data
                     out.append(NodeInfo.from_tuple(name, file, cached))
-                    if read is not None:
-                        ahead[read[0]] = read[1:]
                 else:
-                    out.append((key, None, None, read))
+                    out.append((key, None, None))
                 continue
         doc = _parse_bytes(name, file, data)
-        read = _read_output(real, doc.output) if ahead is not None else None
         if here:
             info = summarize(doc)
             docs[name], kept[name] = doc, data
             if index is not None:
                 index.put(file, key, info.to_tuple())
             out.append(info)
-            if read is not None:
-                ahead[read[0]] = read[1:]
         else:
-            out.append((key, summary_tuple(doc), None, read))
+            out.append((key, summary_tuple(doc), None))
     return out
 
 
 def _walk_and_read(root: Path, index: Index | None, docs: dict[str, NodeDoc],
-                   kept: dict[str, bytes], ahead: dict, dirs: list[tuple[str, str]],
-                   here: bool) -> list:
+                   kept: dict[str, bytes], dirs: list[tuple[str, str]], here: bool) -> list:
     """Per (rel, path) of ``dirs``: the directories below it and what their _node.md yield."""
     out = []
     for start in dirs:
         with_node, without, dots = walk_below([start])
         out.append((with_node, without, dots,
-                    _read_nodes(root, index, docs, kept, with_node, here, ahead=ahead)))
+                    _read_nodes(root, index, docs, kept, with_node, here)))
     return out
 
 
-def _scan(root: Path, index: Index | None, docs: dict[str, NodeDoc], kept: dict[str, bytes],
-          ahead: dict) -> tuple[list[str], list[str], list[tuple[str, str]], dict[str, object]]:
+def _scan(root: Path, index: Index | None, docs: dict[str, NodeDoc], kept: dict[str, bytes]
+          ) -> tuple[list[str], list[str], list[tuple[str, str]], dict[str, object]]:
     """Node directories, bare directories, dot directories met (rel, path), and what each
     _node.md yields (see _read_nodes). Raises LinkInTree on a link, NeedsGuard on a mount.
 
@@ -311,9 +280,8 @@ def _scan(root: Path, index: Index | None, docs: dict[str, NodeDoc], kept: dict[
                        and listed < parallel.MIN_ITEMS // 4):
         list_dir(*pending.popleft(), pending.append, with_node, without, dots)
         listed += 1
-    results = dict(zip(with_node, _read_nodes(root, index, docs, kept, with_node, True,
-                                              ahead=ahead)))
-    work = partial(_walk_and_read, root, index, docs, kept, ahead)
+    results = dict(zip(with_node, _read_nodes(root, index, docs, kept, with_node, True)))
+    work = partial(_walk_and_read, root, index, docs, kept)
     # Neighbours in breadth-first order are alike in size: alternate them between halves.
     rest = list(pending)[0::2] + list(pending)[1::2]
     big = listed + len(rest) >= parallel.MIN_ITEMS
@@ -331,18 +299,16 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
     nodes: dict[str, NodeInfo] = {}
     docs: dict[str, NodeDoc] = {}
     kept: dict[str, bytes] = {}
-    ahead: dict[str, tuple] = {}
     guarded = False
     try:
         if os.path.islink(base):
             raise LinkInTree("")
         try:
-            node_dirs, bare_dirs, dots, results = _scan(root, index, docs, kept, ahead)
+            node_dirs, bare_dirs, dots, results = _scan(root, index, docs, kept)
         except NeedsGuard:
             guarded = True
             docs.clear()
             kept.clear()
-            ahead.clear()
             node_dirs, bare_dirs, dots = walk_guarded(base)
             results = dict(zip(node_dirs, _read_nodes(root, index, docs, kept, node_dirs, True,
                                                       os.path.realpath(root))))
@@ -356,9 +322,7 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
             nodes[name] = result
             continue
         file = f"{TREE_DIR}/{rel}/{NODE_FILE}"
-        key, summary, unreadable, read = result
-        if read is not None:
-            ahead[read[0]] = read[1:]
+        key, summary, unreadable = result
         if unreadable is not None:
             doc = docs[name] = NodeDoc(name, file, findings=(Finding(
                 name, "unreadable", unreadable, file, None),))
@@ -369,10 +333,8 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
         elif index is not None:
             index.put(file, key, summary)
         nodes[name] = NodeInfo.from_tuple(name, file, summary)
-    tree = assemble_tree(root, node_dirs, bare_dirs, nodes, (base / NODE_FILE).is_file(),
+    return assemble_tree(root, node_dirs, bare_dirs, nodes, (base / NODE_FILE).is_file(),
                          guarded, docs, kept, dot_dirs)
-    tree.read_ahead = ahead
-    return tree
 
 
 def assemble_tree(root: Path, node_dirs: list[str], bare_dirs: list[str],

@@ -117,26 +117,3 @@ def test_unreadable_node_file_is_a_finding(tree):
         assert report.findings[0].detail.startswith("cannot read")
         assert report.exit_code == 2
         assert list(Project(root, use_index=use_index).nodes) == ["SPEC/a", "SPEC/b"]
-
-
-def test_outputs_read_ahead_with_the_tree_are_what_the_resolver_would_read(tmp_path):
-    from cfs_build.chain import Resolver, read_file
-
-    node_dir = tmp_path / "code-from-spec" / "a"
-    node_dir.mkdir(parents=True)
-    (node_dir / "_node.md").write_text("---\noutput: out/a.txt\n---\n# SPEC/a\n\n# Agent\n\nx\n")
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "a.txt").write_bytes(b"one\r\ntwo")
-    tree = load_tree(tmp_path)
-    seen: list = []
-    assert tree.read_ahead == {"out/a.txt": (read_file(str(tmp_path.resolve()), "out/a.txt",
-                                                       seen), seen[0])}
-    resolver = Resolver(tree)
-    assert resolver.file_text("out/a.txt") == "one\ntwo\n"
-    assert resolver.stamps["out/a.txt"] == seen[0]
-    # A file cfs writes is forgotten: the next look reads it again, never the early read.
-    tree2 = load_tree(tmp_path)
-    (tmp_path / "out" / "a.txt").write_bytes(b"three\n")
-    resolver2 = Resolver(tree2)
-    resolver2.forget("out/a.txt")
-    assert resolver2.file_text("out/a.txt") == "three\n"
