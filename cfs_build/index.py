@@ -28,7 +28,8 @@ INDEX_FILE = f"index.v{FORMAT}"
 # (parser, reading and normalization, findings, hashing, summary layout) invalidates
 # every entry.
 _PRODUCERS = ("node.py", "headings.py", "parsers.py", "names.py", "files.py", "errors.py",
-              "hashing.py", "tree.py", "index.py", "yaml_errors.py", "unparsed.py")
+              "hashing.py", "tree.py", "index.py", "yaml_errors.py", "unparsed.py",
+              "plain_yaml.py")
 
 
 def code_fingerprint(salt: str, names: tuple[str, ...]) -> bytes:

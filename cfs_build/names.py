@@ -15,7 +15,10 @@ _BLANKS = re.compile(r"[ \t]+")
 
 def normalize(text: str) -> str:
     """Heading normalization: trim and collapse spaces/tabs only, then case-fold."""
-    return _BLANKS.sub(" ", text.strip(" \t")).casefold()
+    text = text.strip(" \t")
+    if "\t" in text or "  " in text:  # else every run of blanks is one space already
+        text = _BLANKS.sub(" ", text)
+    return text.casefold()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from .errors import ERROR, WARNING, Finding
 from .headings import Heading, structural_headings
 from .names import normalize
+from .plain_yaml import read_plain
 
 PUBLIC, AGENT, PRIVATE = "public", "agent", "private"
 SECTIONS = (PUBLIC, AGENT, PRIVATE)
@@ -115,8 +116,7 @@ def parse_node(name: str, file: str, text: str) -> NodeDoc:
             _in_v5_words(report, before, text[4:end + 1])
         body = text[end + 5:]
         body_line = text.count("\n", 0, end + 5) + 1
-    doc = _body(name, file, body, body_line, report)
-    return _with_fields(doc, fields, report)
+    return _body(name, file, body, body_line, report, fields)
 
 
 def _in_v5_words(report: _Report, first: int, source: str) -> None:
@@ -148,14 +148,25 @@ def _frontmatter(source: str, report: _Report) -> dict:
     """Safe-load the YAML between the fences; return recognized keys with their lines."""
     if not source.strip():
         return {}
-    import yaml  # imported on first use: a tree without frontmatter never needs it
+    plain = read_plain(source)
+    if plain is not None:
+        return plain
+    return yaml_frontmatter(source, report)
+
+
+def yaml_frontmatter(source: str, report: _Report) -> dict:
+    """_frontmatter's answer read with PyYAML, whatever the frontmatter's shape."""
+    import yaml  # imported on first use: plain frontmatter (plain_yaml.py) never needs it
 
     try:
         try:
-            root, twice, data = _load(yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader), source)
-        except yaml.YAMLError:
             # libyaml is several times faster; its pure-Python twin words the errors
             # (and places them) the same way on every machine, so it explains failures.
+            # libyaml takes a tab after "key:" that the pure loader refuses: with a tab
+            # only the pure loader reads (tests/test_plain_yaml.py compares the two).
+            fast = "\t" not in source and getattr(yaml, "CSafeLoader", None)
+            root, twice, data = _load(yaml, fast or yaml.SafeLoader, source)
+        except yaml.YAMLError:
             root, twice, data = _load(yaml, yaml.SafeLoader, source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -251,17 +262,17 @@ def _duplicate_key(root, yaml):
     return None
 
 
-def _with_fields(doc: NodeDoc, fields: dict, report: _Report) -> NodeDoc:
+def _with_fields(name: str, file: str, fields: dict, report: _Report, **parts) -> NodeDoc:
+    """The NodeDoc, made once: a frozen dataclass of 14 fields is not cheap to make."""
     deps, dep_lines = fields.get("depends_on", ((), ()))
     inp, inp_line = fields.get("input", (None, None))
     out, out_line = fields.get("output", (None, None))
-    return NodeDoc(
-        doc.name, doc.file, deps, dep_lines, inp, inp_line, out, out_line,
-        doc.has_agent, doc.agent_line, doc.public, doc.agent, tuple(report.items), doc.intent,
-    )
+    return NodeDoc(name, file, deps, dep_lines, inp, inp_line, out, out_line,
+                   findings=tuple(report.items), **parts)
 
 
-def _body(name: str, file: str, body: str, first: int, report: _Report) -> NodeDoc:
+def _body(name: str, file: str, body: str, first: int, report: _Report,
+          fields: dict) -> NodeDoc:
     lines = body.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -278,7 +289,7 @@ def _body(name: str, file: str, body: str, first: int, report: _Report) -> NodeD
             report.add("text_before_name_heading", "unexpected content before first heading: "
                        f"there is no heading; the file must start with '# {name}'", first)
     if not heads:
-        return NodeDoc(name, file)
+        return _with_fields(name, file, fields, report)
 
     head0 = heads[0]
     if head0.level != 1:
@@ -351,8 +362,8 @@ def _body(name: str, file: str, body: str, first: int, report: _Report) -> NodeD
         elif section == AGENT:
             agent_parts.append(rendered)
         previous = head
-    return NodeDoc(name, file, has_agent=has_agent, agent_line=agent_line,
-                   public=tuple(public), agent="\n".join(agent_parts), intent=intent)
+    return _with_fields(name, file, fields, report, has_agent=has_agent, agent_line=agent_line,
+                        public=tuple(public), agent="\n".join(agent_parts), intent=intent)
 
 
 def _reading(head: Heading) -> str:

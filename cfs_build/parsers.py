@@ -60,12 +60,17 @@ class RsDocument:
         data = source if source.isascii() else source.encode()
         newline = "\n" if data is source else b"\n"  # the parser's offsets count UTF-8 bytes
         self.blocks = []
+        line = offset = 0  # the line at byte ``offset``: blocks come in source order
         for node in _rs_parser().tree(source).children:
-            if node.name in ("heading", "lheading") and node.meta["level"] <= 2:
-                first, end = node.srcmap
-                self.blocks.append(Block(data.count(newline, 0, first),
-                                         data.count(newline, 0, end - 1),
-                                         node.meta["level"], node.name == "heading"))
+            kind = node.name
+            if kind == "heading" or kind == "lheading":
+                level = node.meta["level"]
+                if level <= 2:
+                    first, end = node.srcmap
+                    line += data.count(newline, offset, first)
+                    offset = first
+                    self.blocks.append(Block(line, line + data.count(newline, first, end - 1),
+                                             level, kind == "heading"))
         self._with_references = None
 
     def runs(self, position: int, content: str) -> tuple[str, str]:

@@ -90,6 +90,19 @@ _FIELDS = tuple(f.name for f in fields(NodeInfo))
 
 
 def summarize(doc: NodeDoc) -> NodeInfo:
+    info = object.__new__(NodeInfo)  # as NodeInfo.from_tuple does, for the same reason
+    info.__dict__.update(zip(_FIELDS, (doc.name, doc.file, *_summary(doc), doc.findings)))
+    return info
+
+
+def summary_tuple(doc: NodeDoc) -> tuple:
+    """``summarize(doc).to_tuple()``, without making the NodeInfo."""
+    return (*_summary(doc), tuple((f.rule, f.detail, f.line, f.severity, f.v5)
+                                  for f in doc.findings))
+
+
+def _summary(doc: NodeDoc) -> tuple:
+    """The NodeInfo fields between ``file`` and ``findings``, in order."""
     subs: list[tuple[str, bytes]] = []
     seen = set()
     for sub in doc.public:
@@ -97,12 +110,10 @@ def summarize(doc: NodeDoc) -> NodeInfo:
             seen.add(sub.key)
             subs.append((sub.key, content_digest(sub.text)))
     public = doc.public_text
-    return NodeInfo(
-        doc.name, doc.file, doc.depends_on, doc.dep_lines, doc.input, doc.input_line,
-        doc.output, doc.output_line, doc.has_agent, doc.agent_line,
-        content_digest(public) if public else None, tuple(subs),
-        content_digest(doc.agent) if doc.agent else None, doc.intent, doc.findings,
-    )
+    return (doc.depends_on, doc.dep_lines, doc.input, doc.input_line, doc.output,
+            doc.output_line, doc.has_agent, doc.agent_line,
+            content_digest(public) if public else None, tuple(subs),
+            content_digest(doc.agent) if doc.agent else None, doc.intent)
 
 
 @dataclass
@@ -233,14 +244,14 @@ def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
                     out.append((key, None, None))
                 continue
         doc = _parse_bytes(name, file, data)
-        info = summarize(doc)
         if here:
+            info = summarize(doc)
             docs[name], kept[name] = doc, data
             if index is not None:
                 index.put(file, key, info.to_tuple())
             out.append(info)
         else:
-            out.append((key, info.to_tuple(), None))
+            out.append((key, summary_tuple(doc), None))
     return out
 
 
