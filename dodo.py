@@ -1,8 +1,8 @@
 """Build every example project in examples/ with doit: `doit` checks them, `doit list` shows them."""
 from pathlib import Path
 
-from cfs_build.run import doit_config, project_tasks
-from cfs_build.tasks import STATE_FILE
+from cfs_build.building.run import doit_config, project_tasks
+from cfs_build.building.tasks import STATE_FILE
 
 Path(STATE_FILE).parent.mkdir(exist_ok=True)
 DOIT_CONFIG = doit_config()
@@ -18,8 +18,8 @@ def task_gen():
 def task_verify():
     """Run every example's tests after building what they cover."""
     from cfs_build.commands.verify import verify_task
-    from cfs_build.names import spec_of
-    from cfs_build.tasks import task_name
+    from cfs_build.reading.names import spec_of
+    from cfs_build.building.tasks import task_name
     names = []
     for example in EXAMPLES:
         prefix = f"{example.name}:"

@@ -36,7 +36,7 @@ sys.path.insert(0, str(HERE))
 from bench_status import floor, project_files  # noqa: E402
 from gen_tree import generate  # noqa: E402
 
-from cfs_build.names import TREE_DIR  # noqa: E402
+from cfs_build.reading.names import TREE_DIR  # noqa: E402
 
 DODO = "from cfs_build.dodo import *\n"
 

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_status import floor, project_files  # noqa: E402
 from gen_tree import generate  # noqa: E402
 
-from cfs_build.names import TREE_DIR  # noqa: E402
+from cfs_build.reading.names import TREE_DIR  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 GOALS = {"version": float("inf"), "load_chain": 0.02, "load_chain_edited": 0.05, "validate_specs": 0.3, "status": 0.3,

@@ -17,7 +17,6 @@ import platform
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -27,9 +26,9 @@ from gen_tree import generate  # noqa: E402
 
 from cfs_build import parsers  # noqa: E402
 from cfs_build.errors import CfsError  # noqa: E402
-from cfs_build.headings import structural_headings  # noqa: E402
-from cfs_build.manifest import read_manifest  # noqa: E402
-from cfs_build.names import TREE_DIR  # noqa: E402
+from cfs_build.reading.headings import structural_headings  # noqa: E402
+from cfs_build.state.manifest import read_manifest  # noqa: E402
+from cfs_build.reading.names import TREE_DIR  # noqa: E402
 
 PARSERS = (parsers.PY, parsers.RS)
 

@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_tree import generate  # noqa: E402
 
 from cfs_build import cli  # noqa: E402
-from cfs_build.index import INDEX_DIR  # noqa: E402
-from cfs_build.manifest import MANIFEST, read_manifest  # noqa: E402
-from cfs_build.names import TREE_DIR  # noqa: E402
-from cfs_build.snapshot import BASIS_FILE, SNAPSHOT_FILE  # noqa: E402
+from cfs_build.reading.index import INDEX_DIR  # noqa: E402
+from cfs_build.state.manifest import MANIFEST, read_manifest  # noqa: E402
+from cfs_build.reading.names import TREE_DIR  # noqa: E402
+from cfs_build.analysis.snapshot import BASIS_FILE, SNAPSHOT_FILE  # noqa: E402
 
 COLD_GOAL, WARM_GOAL = 5.0, 1.0
 

@@ -19,9 +19,9 @@ import random
 import sys
 from pathlib import Path
 
-from cfs_build.manifest import MANIFEST, ManifestEntry, render_manifest
-from cfs_build.names import TREE_DIR
-from cfs_build.project import Project
+from cfs_build.state.manifest import MANIFEST, ManifestEntry, render_manifest
+from cfs_build.reading.names import TREE_DIR
+from cfs_build.analysis.project import Project
 
 ROOTS = 20
 MIDS = 20

@@ -8,13 +8,13 @@ __version__ = "0.1.0"
 # The Python API, by where each name is defined. Imported on first use, so that
 # `import cfs_build` (and every `cfs` command) loads only what it needs.
 _API = {
-    "chain": ("Chain", "Position"),
+    "analysis.chain": ("Chain", "Position"),
     "errors": ("CfsError", "Finding"),
-    "manifest": ("ManifestEntry", "read_manifest", "update_manifest"),
-    "project": ("Project", "Report", "find_root"),
-    "run": ("BuildResult", "run_build", "project_tasks", "doit_config"),
-    "status": ("ArtifactStatus", "Orphan"),
-    "tree": ("NodeInfo",),
+    "state.manifest": ("ManifestEntry", "read_manifest", "update_manifest"),
+    "analysis.project": ("Project", "Report", "find_root"),
+    "building.run": ("BuildResult", "run_build", "project_tasks", "doit_config"),
+    "analysis.status": ("ArtifactStatus", "Orphan"),
+    "reading.tree": ("NodeInfo",),
 }
 _HOME = {name: module for module, names in _API.items() for name in names}
 

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import __version__
-from .collector import Relaxed, restore
+from .analysis.project import Project, find_root
+from .building.collector import Relaxed, restore
 from .errors import CfsError, printable
-from .files import UnreadableFile
-from .project import Project, find_root
+from .reading.files import UnreadableFile
 
 
 class _Commands(Mapping):
@@ -61,7 +61,7 @@ class _Version(argparse.Action):
     """--version: named only when asked, as finding the parser imports it."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        from .parsers import describe
+        from .reading.parsers import describe
         try:
             named = describe()
         except CfsError as exc:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .run import doit_config, project_tasks
+from .building.run import doit_config, project_tasks
 
 __all__ = ["DOIT_CONFIG", "task_gen"]
 

@@ -105,7 +105,7 @@ def _parser_params() -> list:
     """Both Markdown parsers cfs can read specs with, as values of CFS_PARSER."""
     import importlib.util
 
-    from cfs_build.parsers import PY, RS
+    from cfs_build.reading.parsers import PY, RS
     missing = importlib.util.find_spec("markdown_it_pyrs") is None
     return [PY, pytest.param(RS, marks=pytest.mark.skipif(
         missing, reason="markdown-it-pyrs has no wheel for this platform"))]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from anyio.from_thread import start_blocking_portal
 
-from cfs_build import v5tools
+from cfs_build.building import v5tools
 
 REPO = Path(__file__).resolve().parent.parent
 TRACEBACK = "Traceback (most recent call last)"

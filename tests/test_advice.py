@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from cfs_build import v5tools
+from cfs_build.building import v5tools
 from cfs_build.cli import main
-from cfs_build.manifest import MANIFEST
+from cfs_build.state.manifest import MANIFEST
 from conftest import spec
 
 ROOT = spec("SPEC/r", "\n# Public\n## X\nx\n")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from cfs_build.artifacts import PENDING, settle_pending, write_artifact
-from cfs_build.files import NotRegular, Outside, read_inside, temp_name
-from cfs_build.manifest import read_manifest
+from cfs_build.state.artifacts import PENDING, settle_pending, write_artifact
+from cfs_build.reading.files import NotRegular, Outside, read_inside, temp_name
+from cfs_build.state.manifest import read_manifest
 from conftest import spec, write_tree
 
 SECRET = "SECRET-7f3a-not-for-any-model"

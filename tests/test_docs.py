@@ -25,7 +25,7 @@ from markdown_it import MarkdownIt
 
 from cfs_build.cli import COMMANDS, main
 from cfs_build.config import load_config
-from cfs_build.project import Project
+from cfs_build.analysis.project import Project
 from fakeapi import FakeAPI
 from genkit import environment
 

@@ -44,7 +44,7 @@ def test_finding_and_error_render_escaped():
 
 
 def test_progress_lines_are_escaped():
-    from cfs_build.progress import NORMAL, ProgressReporter
+    from cfs_build.building.progress import NORMAL, ProgressReporter
     out = io.StringIO()
     reporter = ProgressReporter(out, {"cfs_verbosity": NORMAL, "cfs_live": False})
     reporter.write(f"failed: gen:x\n  out/{EVIL}: refused\n")

@@ -70,8 +70,9 @@ def build(proj: Proj, front: str, capfd, env: dict | None = None) -> Ran:
 
 def api_build(proj: Proj, capfd, env: dict | None = None) -> Ran:
     """The Python API, in this process: run_build returns a BuildResult or raises CfsError."""
-    from cfs_build import CfsError, Project
-    from cfs_build.run import default_reporter, run_build
+    from cfs_build import CfsError
+    from cfs_build import Project
+    from cfs_build.building.run import default_reporter, run_build
     saved = dict(os.environ)
     os.environ.update(env or {})
     capfd.readouterr()
@@ -288,7 +289,7 @@ def test_two_projects_in_one_dodo_py_get_their_own_totals(tmp_path):
 
 def test_two_builds_in_one_process_keep_their_own_sessions(tmp_path, capfd):
     """Stopping one run leaves another run in the same process untouched."""
-    from cfs_build.build import BuildState
+    from cfs_build.building.generate import BuildState
     first, second = (make_project(tmp_path / name) for name in ("first", "second"))
     one, two = BuildState(first.root), BuildState(second.root)
     assert one.session is not two.session and one.runlog.run_id != two.runlog.run_id

@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from cfs_build.headings import structural_headings
-from cfs_build.project import Project
+from cfs_build.reading.headings import structural_headings
+from cfs_build.analysis.project import Project
 from conftest import spec, write_tree
 
 SETTINGS = settings(max_examples=60, deadline=None,

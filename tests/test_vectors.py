@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from cfs_build import parsers, v5tools
+from cfs_build.reading import parsers
+from cfs_build.building import v5tools
 from cfs_build.errors import ERROR
-from cfs_build.hashing import EMPTY_FILE, ONE_LF
-from cfs_build.manifest import MANIFEST
-from cfs_build.project import Project
-from cfs_build.report_v5 import staleness_rows
+from cfs_build.reading.hashing import EMPTY_FILE, ONE_LF
+from cfs_build.state.manifest import MANIFEST
+from cfs_build.analysis.project import Project
+from cfs_build.analysis.report_v5 import staleness_rows
 from conftest import PARSERS, VECTORS
 
 CASES = sorted(p.name for p in VECTORS.iterdir() if (p / "expected.json").is_file())

@@ -1,13 +1,13 @@
 """`cfs accept NAME`: record an artifact's file and its current chain in the manifest."""
 from __future__ import annotations
 
-from ..cache import Cache
-from ..files import safe_relpath
+from ..analysis.cache import Cache
+from ..analysis.project import Project
+from ..building.v5tools import UP_TO_DATE_ALREADY, Refusal
+from ..building.v5tools import accept as accept_node
 from ..errors import ERROR, CfsError, Finding
-from ..names import artifact_of
-from ..project import Project
-from ..v5tools import UP_TO_DATE_ALREADY, Refusal
-from ..v5tools import accept as accept_node
+from ..reading.files import safe_relpath
+from ..reading.names import artifact_of
 
 HELP = "record a modified, untracked or stale artifact's file with its current chain"
 EXAMPLE = "cfs accept ARTIFACT/payments/fees/calculation"

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from ..analysis.project import Project
 from ..config import DEFAULT_JOBS
-from ..project import Project
 
 HELP = "regenerate every stale artifact (or only TARGETs), several at once"
 EXAMPLE = ("cfs build                         # everything stale\n"
@@ -39,7 +39,7 @@ def build(project: Project, targets: list[str] = (), *, jobs: int = DEFAULT_JOBS
     """The verb: build, print as it goes, return the exit status. ``collector``: see
     run.run_build."""
     # Imported here: every other command builds this parser, and needs none of it.
-    from ..run import InvalidTree, default_reporter, run_build
+    from ..building.run import InvalidTree, default_reporter, run_build
 
     try:
         result = run_build(project, list(targets), jobs=jobs, keep_going=not stop,

@@ -1,10 +1,10 @@
 """`cfs cache reconstruct|prune`: maintain the v5 content cache under code-from-spec/.cache."""
 from __future__ import annotations
 
-from ..cache import Cache
+from ..analysis.cache import Cache
+from ..analysis.project import Project
 from ..errors import CfsError
-from ..names import spec_of
-from ..project import Project
+from ..reading.names import spec_of
 
 HELP = "fill the chain cache from the manifest, or prune what no entry names"
 EXAMPLE = "cfs cache reconstruct && cfs cache prune"

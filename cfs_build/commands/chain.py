@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import sys
 
-from ..cache import Cache
-from ..document import generator_document
-from ..lean import LeanProject, NeedsFull
-from ..names import artifact_of
-from ..project import Project
+from ..analysis.cache import Cache
+from ..analysis.document import generator_document
+from ..analysis.lean import LeanProject, NeedsFull
+from ..analysis.project import Project
+from ..reading.names import artifact_of
 
 HELP = "print the document a generation of one leaf sends (constraints, instructions, input)"
 EXAMPLE = "cfs chain SPEC/payments/fees/calculation"

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 
+from ..analysis.project import Project
+from ..analysis.status import Flag
 from ..config import config_error
 from ..errors import WARNING, printable
-from ..project import Project
-from ..status import Flag
 
 HELP = "CI gate: fail unless the tree is valid and every artifact is up to date"
 EXAMPLE = "cfs check || { cfs status; exit 1; }     # in CI or a pre-commit hook"

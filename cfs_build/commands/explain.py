@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
-from ..explain import explain as explain_artifact
-from ..project import Project
-from ..status import Need, need_of
+from ..analysis.explain import explain as explain_artifact
+from ..analysis.project import Project
+from ..analysis.status import Need, need_of
 
 HELP = "say why one artifact is not up to date, with a diff of each chain entry that changed"
 EXAMPLE = "cfs explain ARTIFACT/payments/fees/calculation     # or a SPEC/ name, or src/fees.py"

@@ -1,11 +1,11 @@
 """`cfs forget NAME`: remove orphaned manifest entries (under the lock, never by hand)."""
 from __future__ import annotations
 
-from ..artifacts import settle_pending
+from ..analysis.project import Project
 from ..errors import CfsError
-from ..manifest import update_manifest
-from ..names import SPEC, artifact_of
-from ..project import Project
+from ..reading.names import SPEC, artifact_of
+from ..state.artifacts import settle_pending
+from ..state.manifest import update_manifest
 
 HELP = "remove the manifest entry of an artifact no node produces any more (an orphan)"
 EXAMPLE = "cfs forget ARTIFACT/gone/node     # or: cfs forget --orphans"

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from ..graph import CONSUMES, GENERATES, IMPORTS, INHERITS, READS, build_graph
-from ..project import Project
+from ..analysis.graph import CONSUMES, GENERATES, IMPORTS, INHERITS, READS, build_graph
+from ..analysis.project import Project
 
 HELP = "print the build graph as Graphviz dot, Mermaid or JSON"
 EXAMPLE = "cfs graph SPEC/payments --format dot | dot -Tsvg > build.svg"

@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 from ..errors import CfsError
-from ..files import atomic_write
-from ..names import TREE_DIR
+from ..reading.files import atomic_write
+from ..reading.names import TREE_DIR
 
 HELP = ("create code-from-spec/ with an example root node, cfs.toml, dodo.py, .gitignore "
         "(and with --mcp the cfs server in .mcp.json)")

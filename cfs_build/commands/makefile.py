@@ -7,10 +7,10 @@ import stat
 import sys
 from pathlib import Path
 
+from ..analysis.project import Project
 from ..errors import CfsError
-from ..files import atomic_write, safe_relpath
-from ..names import TREE_DIR
-from ..project import Project
+from ..reading.files import atomic_write, safe_relpath
+from ..reading.names import TREE_DIR
 
 HELP = "print a GNU make fragment to include (outputs as targets, cfs and cfs-verify)"
 EXAMPLE = ("cfs makefile -o cfs.mk     # then, in your Makefile:  include cfs.mk\n"

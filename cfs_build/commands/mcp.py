@@ -29,7 +29,7 @@ def mcp(root: Path) -> int:
     """The verb: serve the tools of the project at ``root`` on stdin/stdout until the
     client goes."""
     try:
-        from ..mcp_server import serve
+        from ..mcpserver.server import serve
     except ImportError as exc:
         if (exc.name or "").split(".")[0] not in ("mcp", "mcp_types"):
             raise

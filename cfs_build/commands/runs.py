@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
+from ..analysis.project import Project
 from ..errors import CfsError
-from ..project import Project
-from ..runlog import RunLog, totals
+from ..state.runlog import RunLog, totals
 
 HELP = "show the last build runs: generations, tokens, cost and time (from .cfs/runs.jsonl)"
 EXAMPLE = ("cfs runs                # the last 10 runs, one line each\n"

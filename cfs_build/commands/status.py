@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
+from ..analysis.project import Project, Report
+from ..analysis.status import Flag
 from ..errors import printable, printable_json
-from ..project import Project, Report
-from ..status import Flag
 
 # Grouped by what blocks progress first: a stale file that was also edited by hand
 # needs `cfs accept` (or deleting) before any build will touch it.
@@ -43,8 +43,8 @@ def status_document(project: Project) -> tuple[Report, dict]:
 
 def _parts(project: Project) -> tuple[Report, dict, list[dict]]:
     """The report with reasons, the verification and the orphans with their reasons."""
-    from ..verify import verification
-    from ..explain import orphan_reasons, with_reasons
+    from ..building.verify import verification
+    from ..analysis.explain import orphan_reasons, with_reasons
     report = project.report()
     stale = sum(Flag.STALE in status.flags for status in report.artifacts)
     # What changed, for each stale artifact: its chain now against the cached one.
@@ -62,7 +62,7 @@ class _FewChains:
     """The project, except that while it has not read its tree (its answer came from
     the snapshot) a chain is read lean (lean.py): the node, its ancestors and imports,
     not ten thousand files for the one leaf just edited. Whatever the lean reading
-    cannot be sure of is asked of the project (tests/test_lean.py: the same chains)."""
+    cannot be sure of is asked of the project (tests/analysis/test_lean.py: the same chains)."""
 
     def __init__(self, project: Project):
         self._project = project
@@ -76,8 +76,8 @@ class _FewChains:
         return self
 
     def chain(self, node: str):
-        from ..lean import NeedsFull, lean_tree
-        from ..chain import Resolver
+        from ..analysis.lean import NeedsFull, lean_tree
+        from ..analysis.chain import Resolver
         if "tree" not in vars(self._project):  # (Project.tree: a cached property)
             try:
                 if self._lean is None:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import sys
 
+from ..analysis.project import Project
 from ..config import config_error
 from ..errors import ERROR
-from ..project import Project
 
 HELP = "check the spec tree against every v5 format rule"
 EXAMPLE = "cfs validate            # exit 0 when valid, 2 with format errors"

@@ -1,10 +1,10 @@
 """`cfs verify`: build what is stale, run the [[verify]] test commands, name the specs to fix."""
 from __future__ import annotations
 
+from ..analysis.project import Project
+from ..building.verify import plan, print_results, run_all
 from ..config import load_config
 from ..errors import CfsError
-from ..project import Project
-from ..verify import plan, print_results, run_all
 
 HELP = "build stale artifacts, run the project's tests, and tie failures to spec nodes"
 EXAMPLE = "cfs verify          # with [[verify]] command/outputs tables in cfs.toml"

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from ..tomlfile import Key
 from ..errors import CfsError
+from ..tomlfile import Key
 from . import GenerationFailed, Outcome, Usage, system_prompt
 from .keys import RETRY, RUN
 from .process import TimedOut, run_confined, stderr_tail

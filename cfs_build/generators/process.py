@@ -9,8 +9,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from ..session import Session
 from . import GenerationFailed
+from .session import Session
 
 # Seconds a generator's background children get, after it exited, to close its pipes.
 GRACE = 1.0

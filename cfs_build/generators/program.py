@@ -5,8 +5,8 @@ import os
 import shutil
 from pathlib import Path
 
-from ..tomlfile import CONFIG_FILE, line_of_key
 from ..errors import CfsError
+from ..tomlfile import CONFIG_FILE, line_of_key
 
 # A relative argument ending like this is a script of the project, wherever it lives.
 SCRIPT_SUFFIXES = (".py", ".sh", ".bash", ".js", ".mjs", ".cjs", ".ts", ".rb", ".pl", ".php")

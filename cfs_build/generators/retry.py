@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
 from . import GenerationFailed, Outcome, Usage
-from ..session import Session
+from .session import Session
 
 # Overloaded (529), rate limited (429), server trouble (5xx), request timeout (408) and the
 # conflicts some gateways send while a model loads (409, 425).

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 from importlib import import_module
 
-from ..tomlfile import Key
 from ..errors import CfsError
+from ..tomlfile import Key
 from . import GenerationFailed, Outcome, Usage
 from .keys import API
 from .retry import RETRY_STATUS, Retryable, RetryPolicy, retry_after, with_retries

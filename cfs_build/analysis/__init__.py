@@ -1,0 +1,1 @@
+"""What the tree means: dependencies, chains, validation, statuses, the build graph, kept."""

@@ -1,0 +1,420 @@
+"""Chains: the ordered positions a leaf's generation sees, and the v5 chain hash over them."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from hashlib import sha1
+from pathlib import Path
+
+from ..reading.files import UnreadableFile, normalize_bytes, read_inside, safe_relpath
+from ..reading.hashing import INPUT_MARKER, b64, chain_hash
+from ..reading.ledger import Ledger
+from ..reading.names import ARTIFACT, EXTERNAL, SPEC, Name, normalize, parent_of, spec_of
+from ..reading.tree import Tree
+from ..reading.unparsed import go_quote, parse_error_text, parse_finding, unreadable_text
+from .outputs import output_rel, place_problem
+
+ANCESTOR, DEPENDENCY, PUBLIC, AGENT, INPUT = "ancestor", "dependency", "public", "agent", "input"
+
+
+@dataclass(frozen=True)
+class Position:
+    """One non-empty entry of a chain: its label, role, content digest and source."""
+
+    label: str
+    role: str
+    digest: bytes
+    source: Name | None = None  # what to read for the text; None for the target's own blocks
+    file: str | None = None  # the project file an ARTIFACT/ or EXTERNAL/ position reads
+
+    @property
+    def content_hash(self) -> str:
+        return b64(self.digest)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A node's chain. ``hash`` is None when it cannot be computed.
+
+    ``blocked`` lists format problems that make it uncomputable; ``waiting`` lists
+    ARTIFACT inputs that are not generated yet (the chain is known once they are).
+    ``failure`` is what the v5 tool answers then (FORMAT.md 9.4, steps 5 and 6).
+    """
+
+    node: str
+    positions: tuple[Position, ...] = ()
+    has_input: bool = False
+    hash: str | None = None
+    blocked: tuple[str, ...] = ()
+    waiting: tuple[str, ...] = ()
+    failure: str | None = None
+
+
+class BadReference(ValueError):
+    """A depends_on or input entry v5 cannot resolve; the message is v5's detail."""
+
+
+def chain_reference(raw: str) -> Name:
+    """A reference as a chain reads it (FORMAT.md 2): ARTIFACT/ and EXTERNAL/ lose their
+    qualifier (`EXTERNAL/notes(v1).txt` reads `notes`); raises BadReference."""
+    text, qualifier, trailing = raw, None, ""
+    open_at = text.find("(")
+    if open_at >= 0:
+        close_at = text.find(")", open_at + 1)
+        if close_at >= 0:
+            qualifier, trailing, text = text[open_at + 1:close_at], text[close_at + 1:], \
+                text[:open_at]
+    prefix, slash, path = text.partition("/")
+    if not slash or prefix not in (SPEC, ARTIFACT, EXTERNAL):
+        raise BadReference(f"unrecognized prefix: {go_quote(raw)}")
+    if not path or path.endswith("/"):
+        raise BadReference(f"invalid name: {go_quote(raw)}")
+    if prefix != SPEC:
+        qualifier, trailing = None, ""
+    return Name(raw=raw, prefix=prefix, path=path, qualifier=qualifier, trailing=trailing)
+
+
+def order_dependencies(names: list[Name]) -> list[Name]:
+    """Sort by name, unqualified first, then RAW qualifier; drop what is covered (M1).
+
+    `SPEC/x(Interface)` and `SPEC/x(interface)` stay two positions.
+    """
+    ordered = sorted(names, key=lambda n: (n.base, n.qualifier is not None, n.qualifier or ""))
+    kept: list[Name] = []
+    by_base: dict[str, list[Name]] = {}
+    for name in ordered:
+        earlier = by_base.setdefault(name.base, [])
+        # A file (ARTIFACT/, EXTERNAL/) is the same file whatever followed its name.
+        if any(k.qualifier is None or k.qualifier == name.qualifier
+               or name.prefix != SPEC for k in earlier):
+            continue
+        earlier.append(name)
+        kept.append(name)
+    return kept
+
+
+class Unresolved(Exception):
+    """A chain input that cannot be read; ``v5`` is the v5 tool's words for it."""
+
+    def __init__(self, message: str, v5: str, stage: str = "hash"):
+        super().__init__(message)
+        self.v5 = v5
+        self.stage = stage  # "resolve" (FORMAT.md 9.4 step 5) or "hash" (step 6)
+
+
+class Waiting(Unresolved):
+    """An ARTIFACT input whose file has not been generated yet (not a format error)."""
+
+
+class _FileProblem(Exception):
+    """A file that is there but cannot be opened (``opening``) or read as lines."""
+
+    def __init__(self, cause: UnreadableFile, opening: bool):
+        super().__init__(cause.reason)
+        self.reason = cause.reason
+        self.cause = cause  # what read_inside raised (Outside, NotRegular, ...)
+        self.opening = opening
+
+
+# What a file read yields: (normalized text, its digest, True for a 0-byte file).
+_Read = tuple[str, bytes, bool]
+_EMPTY_CHECKSUM = sha1(b"").digest()
+
+# Positions, cfs problems, the positions' digests joined, and v5's failure text,
+# that a node passes down.
+_Inherited = tuple[tuple[Position, ...], tuple[str, ...], bytes, str | None]
+
+
+class Resolver:
+    """Computes digests and chains for one tree, each at most once per run."""
+
+    def __init__(self, tree: Tree, ledger: Ledger | None = None):
+        self.tree = tree
+        self.root: Path = tree.root
+        self._real_root = os.path.realpath(tree.root)  # files are read only inside it
+        self._files: dict[str, _Read | None | _FileProblem] = {}
+        # Each file's signature as it was read (None: not there, or not a file), for
+        # whoever must notice a later change: the project's, when it has one.
+        self.ledger = ledger if ledger is not None else Ledger(self.root)
+        self._chains: dict[str, Chain] = {}
+        self._failures: dict[str, str | None] = {}
+        self._real_dirs: dict[str, bool] = {}  # outputs.place_problem's memo
+        # What every node passes down to the chains below it, from its root down:
+        # siblings share it, so each ancestor is looked at once however many leaves it has.
+        self._inherited: dict[str | None, _Inherited] = {None: ((), (), b"", None)}
+
+    # -- files -------------------------------------------------------------
+    def file_text(self, rel: str) -> str | None:
+        """Normalized text of a project file (None if absent); raises UnreadableFile.
+
+        Bytes that are not UTF-8 come back as lone surrogates (surrogateescape): the
+        text encodes back to exactly the bytes that were hashed.
+        """
+        found = self._read(rel)
+        return None if found is None else found[0]
+
+    def file_digest(self, rel: str) -> bytes | None:
+        """SHA-1 of the normalized read (what a chain position hashes); None if absent."""
+        found = self._read(rel)
+        return None if found is None else found[1]
+
+    def file_checksum(self, rel: str) -> bytes | None:
+        """The manifest checksum's digest (FORMAT.md 7.3): as file_digest, except that a
+        0-byte file hashes as the empty byte string."""
+        found = self._read(rel)
+        if found is None:
+            return None
+        return _EMPTY_CHECKSUM if found[2] else found[1]
+
+    def _read(self, rel: str) -> _Read | None:
+        try:
+            found = self._file(rel)
+        except _FileProblem as exc:
+            raise exc.cause from None
+        return found
+
+    def _file(self, rel: str) -> _Read | None:
+        cached = self._files.get(rel, self)
+        if cached is self:
+            # Absent, or not a regular file, until the read records what it opened.
+            self.ledger.record(rel, None)
+            try:
+                data = read_inside(self._real_root, rel, self.ledger)
+                if data is None:
+                    cached = None
+                else:
+                    normalized = normalize_bytes(data)
+                    cached = (normalized.decode("utf-8", "surrogateescape"),
+                              sha1(normalized).digest(), not data)
+            except UnreadableFile as exc:
+                # A directory opens but cannot be read as lines; anything else fails to open.
+                cached = _FileProblem(exc, "directory" not in exc.reason)
+            self._files[rel] = cached
+        if isinstance(cached, _FileProblem):
+            raise cached
+        return cached
+
+    def files_read(self) -> list[str]:
+        """Every project file looked at so far (present or not), project-relative."""
+        return list(self._files)
+
+    def files_missing(self) -> set[str]:
+        """The files looked at so far that did not exist."""
+        return {rel for rel, found in self._files.items() if found is None}
+
+    def digests(self) -> dict[str, tuple[bytes, bool] | None]:
+        """Each file read so far that could be read: (digest, 0-byte) or None (absent)."""
+        return {rel: None if found is None else (found[1], found[2])
+                for rel, found in self._files.items() if not isinstance(found, _FileProblem)}
+
+    def forget(self, rel: str) -> None:
+        """Drop what is known of a file (after it was rewritten)."""
+        self._files.pop(rel, None)
+        self.ledger.forget(rel)
+        self._chains.clear()
+
+    # -- nodes ---------------------------------------------------------------
+    def parse_failure(self, node: str) -> str | None:
+        """v5's parse error for a node (None when it parses); a missing _node.md included."""
+        if node in self._failures:
+            return self._failures[node]
+        info = self.tree.nodes.get(node)
+        if info is None:
+            text = unreadable_text(self.root, node)
+        else:
+            finding = parse_finding(info.findings)
+            text = None if finding is None else parse_error_text(self.root, node, finding)
+        self._failures[node] = text
+        return text
+
+    # -- references ----------------------------------------------------------
+    def reference_digest(self, name: Name, in_input: bool = False) -> bytes | None:
+        """Digest of what ``name`` delivers, None when that is empty; raises Unresolved."""
+        lead = "" if in_input else "unresolvable artifact: "
+        if name.prefix == SPEC:
+            info = self.tree.nodes.get(name.base)
+            failure = self.parse_failure(name.base)
+            if failure is not None:
+                why = f"{name.base} does not exist" if info is None else \
+                    f"{name.base} has format errors"
+                raise Unresolved(why, f"parse failure: {name.base}: {failure}")
+            if name.qualifier is None:
+                return info.public_digest
+            return info.sub_digest(normalize(name.qualifier))
+        if name.prefix == ARTIFACT:
+            node = spec_of(name.base)
+            failure = self.parse_failure(node)
+            if failure is not None:
+                raise Unresolved(f"{name.base}: {node} cannot be parsed",
+                                 f"{lead}resolving artifact {go_quote(name.base)}: {failure}",
+                                 "resolve")
+            info = self.tree.nodes[node]
+            if not info.output:
+                raise Unresolved(f"{name.base} is not the artifact of any node with an output",
+                                 f"{lead}no output declared: {go_quote(name.base)}", "resolve")
+            rel = output_rel(info.output)
+            if rel is not None and place_problem(str(self.root), rel, self._real_dirs):
+                rel = None  # X8: an output cfs never opens
+            return self._required_file(info.output, rel, name.base, Waiting)
+        return self._required_file(name.path, safe_relpath(name.path), name.raw, Unresolved)
+
+    def _required_file(self, path: str, rel: str | None, label: str,
+                       absent: type[Unresolved]) -> bytes:
+        where = f"{self.root}/{rel or path.lstrip('/')}"
+        opening = (f"reading file {path}: failed to open file: cannot open file \"{where}\" "
+                   "for reading: file unreadable")
+        if rel is None:
+            raise Unresolved(f"{label}: {path} is not a file cfs may read", opening)
+        try:
+            found = self._file(rel)
+        except _FileProblem as exc:
+            v5 = opening if exc.opening else \
+                f"reading file {path}: failed to read line: error reading file: file I/O error"
+            raise Unresolved(f"{label}: {rel} {exc.reason}", v5) from None
+        if found is None:
+            raise absent(f"{label}: {rel} does not exist", opening)
+        return found[1]
+
+    # -- chains --------------------------------------------------------------
+    def chain(self, node: str) -> Chain:
+        found = self._chains.get(node)
+        if found is None:
+            found = self._build(node)
+            self._chains[node] = found
+        return found
+
+    def _build(self, node: str) -> Chain:
+        info = self.tree.nodes[node]
+        inherited, problems, inherited_parts, failure = self._inherit(parent_of(node))
+        if info.broken:
+            problems += (f"{node} has format errors",)
+        if not (info.depends_on or info.input is not None or problems):
+            # Most leaves: the inherited positions, then their own public and agent.
+            positions, parts = inherited, [inherited_parts]
+            if info.public_digest is not None:
+                positions += (Position(node, PUBLIC, info.public_digest),)
+                parts.append(info.public_digest)
+            if info.agent_digest is not None:
+                positions += (Position(f"AGENT[{node}]", AGENT, info.agent_digest),)
+                parts.append(info.agent_digest)
+            return Chain(node, positions, False, chain_hash(parts))
+        positions: list[Position] = list(inherited)
+        blocked: list[str] = list(problems)
+        waiting: list[str] = []
+        failures: list[Unresolved] = []
+        if failure is not None:
+            failures.append(Unresolved("", failure))
+        parsed: list[Name] = []
+        # (place of the entry in depends_on, failure): v5 resolves the entries in the order
+        # they are written, so of two it cannot resolve it names the one written first.
+        met: list[tuple[int, Unresolved]] = []
+        for place, raw in enumerate(info.depends_on):
+            try:
+                parsed.append(chain_reference(raw))
+            except BadReference as exc:
+                blocked.append(f"depends_on {raw!r} cannot be resolved: {exc}")
+                met.append((place, Unresolved("", f"unresolvable artifact: {exc}", "resolve")))
+        places = {raw: place for place, raw in reversed(list(enumerate(info.depends_on)))}
+        for name in order_dependencies(parsed):
+            before = len(failures)
+            self._add(positions, blocked, waiting, failures, name, name.label, DEPENDENCY)
+            met += [(places[name.raw], failure) for failure in failures[before:]]
+            del failures[before:]
+        failures += [f for _, f in sorted((m for m in met if m[1].stage == "resolve"),
+                                          key=lambda m: m[0])]
+        failures += [f for _, f in met if f.stage != "resolve"]
+        if info.public_digest is not None:
+            positions.append(Position(node, PUBLIC, info.public_digest))
+        if info.agent_digest is not None:
+            positions.append(Position(f"AGENT[{node}]", AGENT, info.agent_digest))
+        if info.input is not None:
+            try:
+                name = chain_reference(info.input)
+            except BadReference as exc:
+                blocked.append(f"input {info.input!r} cannot be resolved: {exc}")
+                failures.append(Unresolved("", str(exc), "resolve"))
+            else:
+                self._add(positions, blocked, waiting, failures, name, f"INPUT[{name.label}]",
+                          INPUT)
+        if blocked or waiting:
+            # v5 resolves every name before it hashes anything (FORMAT.md 9.4, 5 then 6).
+            first = next((f for f in failures if f.stage == "resolve"),
+                         failures[0] if failures else None)
+            v5 = None
+            if first is not None:
+                v5 = ("resolving chain: " if first.stage == "resolve" else
+                      "computing chain hash: ") + first.v5
+            return Chain(node, tuple(positions), info.input is not None, None, tuple(blocked),
+                         tuple(waiting), v5)
+        parts = []
+        for position in positions:
+            if position.role == INPUT:
+                parts.append(INPUT_MARKER)
+            parts.append(position.digest)
+        if info.input is not None and not any(p.role == INPUT for p in positions):
+            parts.append(INPUT_MARKER)
+        return Chain(node, tuple(positions), info.input is not None, chain_hash(parts))
+
+    def _inherit(self, ancestor: str | None) -> _Inherited:
+        """What a node inherits from ``ancestor`` and everything above it."""
+        missing = []
+        while ancestor not in self._inherited:
+            missing.append(ancestor)
+            ancestor = parent_of(ancestor)
+        positions, blocked, parts, failure = self._inherited[ancestor]
+        for name in reversed(missing):  # root side first
+            info = self.tree.nodes.get(name)
+            problem = self.parse_failure(name)
+            if problem is not None:
+                blocked += (f"{name} has no _node.md" if info is None else
+                            f"{name} has format errors",)
+                if failure is None:
+                    failure = f"parse failure: ancestor {name}: {problem}"
+            elif info.public_digest is not None:
+                positions += (Position(name, ANCESTOR, info.public_digest,
+                                       Name(name, SPEC, name[len(SPEC) + 1:])),)
+                parts += info.public_digest
+            self._inherited[name] = (positions, blocked, parts, failure)
+        return positions, blocked, parts, failure
+
+    def _add(self, positions, blocked, waiting, failures, name: Name, label: str,
+             role: str) -> None:
+        try:
+            digest = self.reference_digest(name, role == INPUT)
+        except Waiting as exc:
+            waiting.append(str(exc))
+            failures.append(exc)
+            return
+        except Unresolved as exc:
+            blocked.append(str(exc))
+            failures.append(exc)
+            return
+        if digest is None:
+            return
+        file = None
+        if name.prefix == ARTIFACT:
+            file = output_rel(self.tree.nodes[spec_of(name.base)].output)
+        elif name.prefix == EXTERNAL:
+            file = safe_relpath(name.path)
+        positions.append(Position(label, role, digest, name, file))
+
+    # -- texts ---------------------------------------------------------------
+    def position_text(self, chain: Chain, position: Position) -> str:
+        """The text a position delivers (what its digest was taken over).
+
+        Invalid UTF-8 of a file stays as lone surrogates: ``.encode("utf-8",
+        "surrogateescape")`` gives the hashed bytes back.
+        """
+        doc = self.tree.doc(chain.node)
+        if position.role == PUBLIC:
+            return doc.public_text
+        if position.role == AGENT:
+            return doc.agent
+        if position.file is not None:
+            return self.file_text(position.file) or ""
+        name = position.source
+        source = self.tree.doc(name.base)
+        if name.qualifier is None:
+            return source.public_text
+        sub = source.subsection(name.qualifier)
+        return sub.text if sub else ""

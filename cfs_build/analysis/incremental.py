@@ -1,0 +1,561 @@
+"""Bringing the last analysis up to date: re-read what changed, redo only what depends on it.
+
+A snapshot (snapshot.py) keeps a basis next to its findings and statuses: each node's
+summary, the digest of each file a chain or a check read, each node's findings, and
+which node claims which output. When some watched paths changed, ``refresh`` re-reads
+only those (and new ones) and recomputes the findings and statuses that can depend on
+them; everything else is kept. A change of the tree's shape (a node added, removed or
+renamed), of a node's references or output, or of whether a node parses, redoes every
+derived fact (ranks, cycles, findings, statuses) from the kept summaries and digests:
+still without reading any unchanged file. The answer is the full analysis's, always.
+"""
+from __future__ import annotations
+
+import os
+from array import array
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+from ..errors import Finding
+from ..reading.index import Index
+from ..reading.names import SPEC, TREE_DIR, spec_name
+from ..reading.node import BREAKING_RULES
+from ..reading.tree import NodeInfo, Tree, assemble_tree, read_nodes
+from ..reading.unparsed import PARSE_RULES
+from ..reading.walk import NODE_FILE, LinkInTree, NeedsGuard, mounts_below, walk_below, walk_dots
+from ..state.artifacts import WithPending, current_manifest, pending_entries
+from ..state.manifest import MANIFEST, Manifest, ManifestEntry
+from .chain import Resolver
+from .deps import Deps
+from .outputs import clean, output_problem
+from .snapshot import Snapshot, signatures, updated
+from .status import Orphan, _unparsed_owner, artifact_status, artifact_statuses
+from .validate import Context, context, node_findings, validate_parts
+
+_PREFIX = TREE_DIR + "/"
+_NODE_SUFFIX = "/" + NODE_FILE
+_STRUCTURAL_RULES = BREAKING_RULES | PARSE_RULES
+# Places in NodeInfo.to_tuple().
+_DEPENDS, _INPUT, _OUTPUT, _PUBLIC, _SUBS, _AGENT, _INTENT, _FINDINGS = 0, 2, 4, 8, 9, 10, 11, 12
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Update:
+    """An analysis brought up to date: the snapshot (its ``paths`` and ``recorded`` the
+    signatures as seen), and the indexes of the paths whose signatures are new."""
+
+    snapshot: Snapshot
+    fresh: tuple[int, ...]
+    absent: frozenset[str]  # the paths found missing (snapshot.save)
+    files_read: int  # spec and other files read (not taken from the basis): for tests
+
+
+class _Known(Resolver):
+    """A resolver that takes the digests of unchanged files from the basis.
+
+    Their texts are not known (None): this resolver computes chains and statuses only.
+    """
+
+    def __init__(self, tree: Tree, known: dict):
+        super().__init__(tree)
+        self._known = known
+        self.read = 0
+
+    def _file(self, rel: str):
+        if rel not in self._files:
+            found = self._known.get(rel, _MISSING)
+            if found is _MISSING:
+                self.read += 1
+            else:
+                self._files[rel] = None if found is None else (None, found[0], found[1])
+        return super()._file(rel)
+
+
+def output_rels(tree: Tree) -> dict[str, str]:
+    """Node -> the clean output path it claims, for nodes whose output validation checks
+    (the node parses, the path is acceptable as text); in node order."""
+    return {name: clean(info.output) for name, info in tree.nodes.items()
+            if info.output is not None and not info.broken and output_problem(info.output) is None}
+
+
+def basis_of(tree: Tree, resolver: Resolver, parts) -> dict:
+    """What a later ``refresh`` needs of this analysis (marshal-able)."""
+    head, per_node, tail = parts
+    rows = lambda found: [(f.node, f.rule, f.detail, f.file, f.line, f.severity.value, f.v5)
+                          for f in found]
+    base = f"{TREE_DIR}/"
+    node_dirs = {info.file[:-len(_NODE_SUFFIX)] for info in tree.nodes.values()}
+    below = [d[len(base):] for d in tree.dirs[1:] if d not in node_dirs]
+    return {
+        "infos": {name: info.to_tuple() for name, info in tree.nodes.items()},
+        "bare": [d for d in below if not _dotted(d)],
+        "dots": [d for d in below if _dotted(d)],
+        "stray": any(f.rule == "stray_node_md" for f in tree.findings),
+        "head": rows(head), "tail": rows(tail),
+        "per_node": {name: rows(found) for name, found in per_node.items() if found},
+        "files": resolver.digests(),
+        "produced": context(tree).produced,
+        "rels": output_rels(tree),
+    }
+
+
+def _dotted(rel: str) -> bool:
+    """A directory at or below a dot directory of the tree (walked only for links)."""
+    return any(part.startswith(".") for part in rel.split("/"))
+
+
+def analyse(tree: Tree, resolver: Resolver, manifest: Manifest, parts=None) -> Snapshot:
+    """The whole analysis of ``tree`` (findings, statuses, orphans), with its basis."""
+    parts = parts if parts is not None else validate_parts(tree, resolver)
+    head, per_node, tail = parts
+    findings = (*head, *(f for found in per_node.values() for f in found), *tail)
+    statuses, orphans = artifact_statuses(tree, resolver, manifest, tree.deps.ranks)
+    intents = {s.node: tree.nodes[s.node].intent for s in statuses}
+    snap = Snapshot(tuple(findings), tuple(statuses), tuple(orphans), intents,
+                    tree.deps.producers)
+    return snap.with_basis(basis_of(tree, resolver, parts))
+
+
+def watched_paths(tree: Tree, resolver: Resolver) -> list[str]:
+    """Every path whose change can change the analysis (see snapshot.py)."""
+    return list(dict.fromkeys([*tree.dirs, *(info.file for info in tree.nodes.values()),
+                               MANIFEST, *resolver.files_read()]))
+
+
+def differing(recorded: bytes, current: bytes) -> list[int]:
+    """Indexes of the paths whose 32-byte signatures differ."""
+    out: list[int] = []
+    block = 32 * 256
+    for start in range(0, len(current), block):
+        if recorded[start:start + block] == current[start:start + block]:
+            continue
+        for at in range(start, min(start + block, len(current)), 32):
+            if recorded[at:at + 32] != current[at:at + 32]:
+                out.append(at // 32)
+    return out
+
+
+def refresh(root, previous: Snapshot, current: bytes) -> Update | None:
+    """``previous`` brought up to date, given the current signatures of its paths.
+
+    None when it cannot be (no basis, a linked tree, a journaled manifest write):
+    then the caller analyses the project in full.
+    """
+    basis = previous.basis()
+    if not basis or len(current) != len(previous.recorded):
+        return None
+    if pending_entries(root):
+        # A write journaled before a crash counts as recorded (artifacts.current_manifest):
+        # the manifest the basis saw is not the one to compare with.
+        return None
+    try:
+        return _refresh(root, previous, basis, current)
+    except NeedsGuard:
+        return None
+
+
+def _listing(root, rel: str) -> tuple[set[str], bool, set[str]] | None:
+    """The subdirectories (project-relative) of a tree directory, whether it holds a
+    _node.md, and its dot subdirectories; None when it cannot be listed. Raises
+    NeedsGuard at a link."""
+    try:
+        with os.scandir(f"{root}/{rel}") as entries:
+            found = list(entries)
+    except OSError:
+        return None
+    subdirs, has_node, dotted = set(), False, set()
+    for entry in found:
+        if entry.is_symlink():
+            raise NeedsGuard  # the full analysis reports it (a link fails the scan)
+        if entry.name[0] == ".":
+            if entry.is_dir(follow_symlinks=False):
+                dotted.add(f"{rel}/{entry.name}")
+            continue
+        if entry.name == NODE_FILE:
+            has_node = entry.is_file()
+        if entry.is_dir():
+            subdirs.add(f"{rel}/{entry.name}")
+    return subdirs, has_node, dotted
+
+
+def _same_shape(root, changed_dirs: list[str], infos: dict, bare: list[str],
+                stray: bool, dots: list[str]) -> bool:
+    """Listing the changed directories again finds the same subdirectories, nodes and
+    dot directories (a file saved by renaming a new one over it changes its directory,
+    not the shape; a new dot directory is walked for links by the full walk)."""
+    dirs = {TREE_DIR, *(_PREFIX + b for b in bare),
+            *(_PREFIX + name[len(SPEC) + 1:] for name in infos)}
+    below: dict[str, set[str]] = {}
+    for d in dirs:
+        if d != TREE_DIR:
+            below.setdefault(d.rpartition("/")[0], set()).add(d)
+    dots_below: dict[str, set[str]] = {}
+    for d in dots:
+        if d.rpartition("/")[2][0] == ".":
+            dots_below.setdefault(f"{_PREFIX}{d}".rpartition("/")[0], set()).add(_PREFIX + d)
+    for d in changed_dirs:
+        listing = _listing(root, d)
+        if listing is None:
+            return False
+        subdirs, has_node, dotted = listing
+        expected = stray if d == TREE_DIR else spec_name(d[len(_PREFIX):]) in infos
+        if (subdirs != below.get(d, set()) or has_node != expected
+                or dotted != dots_below.get(d, set())):
+            return False
+    return True
+
+
+class _Summaries(dict):
+    """Node -> NodeInfo, made from the basis's tuple only when a node is asked for: an
+    edit reaches few nodes, and making ten thousand summaries costs more than it does."""
+
+    def __init__(self, raw: dict[str, tuple], made: dict[str, NodeInfo]):
+        super().__init__(made)
+        self._raw = raw
+
+    def __missing__(self, name: str) -> NodeInfo:
+        info = NodeInfo.from_tuple(name, f"{_PREFIX}{name[len(SPEC) + 1:]}{_NODE_SUFFIX}",
+                                   self._raw[name])
+        self[name] = info
+        return info
+
+    def get(self, name, default=None):
+        return self[name] if name in self._raw else default
+
+    def __contains__(self, name) -> bool:
+        return name in self._raw
+
+    def __iter__(self):
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def keys(self):
+        return self._raw.keys()
+
+    def items(self):
+        return [(name, self[name]) for name in self._raw]
+
+    def values(self):
+        return [self[name] for name in self._raw]
+
+
+class _Lookups:
+    """Who refers to what (deps.py), from the summaries when first asked."""
+
+    def __init__(self, infos: dict, rels: dict[str, str]):
+        self.infos = infos
+        self.rels = rels
+        self._owners = None
+
+    @cached_property
+    def deps(self) -> Deps:
+        # The basis's tuples, not NodeInfos: an edit reaches few nodes (see _Summaries).
+        return Deps.of_rows(self.infos, _DEPENDS, _INPUT, _OUTPUT)
+
+    def importers(self, node: str) -> set[str]:
+        return self.deps.importers(node)
+
+    def consumers(self, node: str) -> set[str]:
+        return self.deps.consumers(node)
+
+    def external_readers(self, rel: str) -> set[str]:
+        # The chain reads the path, validation opens the text as written.
+        return self.deps.readers(rel, as_written=True)
+
+    def owners(self, rel: str) -> list[str]:
+        """The nodes claiming ``rel`` as output, in node order."""
+        if self._owners is None:
+            self._owners = {}
+            for name, claimed in self.rels.items():
+                self._owners.setdefault(claimed, []).append(name)
+        return self._owners.get(rel, [])
+
+
+def _relisted_dots(root, dots: list[str], changed: list[str]) -> list[str] | None:
+    """The dot directories after listing the ``changed`` ones (and what is below them)
+    again; None when a link is there now (the full analysis reports it)."""
+    base = f"{root}/{TREE_DIR}"
+    kept = [d for d in dots if not any(d == c or d.startswith(c + "/") for c in changed)]
+    try:
+        found = walk_dots([(rel, f"{base}/{rel}") for rel in changed])
+    except LinkInTree:
+        return None
+    return sorted({*kept, *found})
+
+
+def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | None:
+    paths = previous.paths
+    changed_at = differing(previous.recorded, current)
+    changed = {paths[i] for i in changed_at}
+    infos: dict[str, tuple] = basis["infos"]
+    bare: list[str] = basis["bare"]
+    stray: bool = basis["stray"]
+    dots: list[str] | None = basis.get("dots")
+    if dots is None:
+        return None
+    known_dots = set(dots)
+    dots_moved = False
+    changed_dots = [path[len(_PREFIX):] for path in changed
+                    if path.startswith(_PREFIX) and path[len(_PREFIX):] in known_dots]
+    if changed_dots:
+        # (The content cache lives there: every load_chain writes into it.) Nothing in a
+        # dot directory is part of the tree; only a link there matters: it fails the scan.
+        dots = _relisted_dots(root, dots, changed_dots)
+        if dots is None:
+            return None
+        # A directory made or removed below a dot directory: the watched directories
+        # change with it (below), nothing else does.
+        dots_moved = set(dots) != known_dots
+        changed -= {_PREFIX + rel for rel in changed_dots}
+    changed_dirs, changed_nodes, changed_files = [], [], []
+    for path in changed:
+        if path == TREE_DIR:
+            changed_dirs.append(path)
+            continue
+        tree_path = False
+        if path.startswith(_PREFIX):
+            rel = path[len(_PREFIX):]
+            if path.endswith(_NODE_SUFFIX) and spec_name(rel[:-len(_NODE_SUFFIX)]) in infos:
+                changed_nodes.append(rel[:-len(_NODE_SUFFIX)])
+                tree_path = True
+            elif spec_name(rel) in infos or rel in bare:
+                changed_dirs.append(path)
+                tree_path = True
+        # A spec file can be an EXTERNAL/ input too: then it is both.
+        if path != MANIFEST and (not tree_path or path in basis["files"]):
+            changed_files.append(path)
+    shape = bool(changed_dirs) and not _same_shape(root, changed_dirs, infos, bare, stray, dots)
+    if shape:
+        base = root / TREE_DIR
+        if os.path.islink(base) or mounts_below(base):
+            return None
+        try:
+            node_dirs, bare, found_dots = walk_below([("", os.fspath(base))])
+            dots = walk_dots(found_dots)
+        except (LinkInTree, NeedsGuard):
+            return None  # the full analysis reports the link (or walks the mount)
+        node_dirs.sort()
+        bare.sort()
+        stray = (base / NODE_FILE).is_file()
+        to_read = [rel for rel in node_dirs if spec_name(rel) not in infos
+                   or f"{_PREFIX}{rel}{_NODE_SUFFIX}" in changed]
+    else:
+        node_dirs = [name[len(SPEC) + 1:] for name in infos]
+        to_read = sorted(changed_nodes)
+    index = Index(root) if len(to_read) > 50 else None  # read only: never saved here
+    fresh_infos = {info.name: info for info in read_nodes(root, index, to_read)}
+    if shape:
+        nodes: dict[str, NodeInfo] = {}
+        for rel in node_dirs:
+            name = spec_name(rel)
+            info = fresh_infos.get(name)
+            nodes[name] = info if info is not None else NodeInfo.from_tuple(
+                name, f"{_PREFIX}{rel}{_NODE_SUFFIX}", infos[name])
+    else:
+        nodes = _Summaries(infos, fresh_infos)
+    tree = assemble_tree(root, node_dirs, bare, nodes, stray, dot_dirs=dots)
+
+    manifest_changed = MANIFEST in changed
+    manifest = None
+    if manifest_changed or shape:
+        manifest = current_manifest(root)
+        if isinstance(manifest, WithPending):
+            return None
+    known = {rel: found for rel, found in basis["files"].items() if rel not in changed}
+    resolver = _Known(tree, known)
+
+    findings_dirty: set[str] = set()
+    chains_dirty: set[str] = set()
+    status_dirty: set[str] = set()
+    rels: dict[str, str] = basis["rels"]
+    lookups = _Lookups(infos, rels)
+    full = shape
+    for name, info in fresh_infos.items() if not full else ():
+        old, new = infos[name], info.to_tuple()
+        if old == new:
+            continue
+        edges = (_DEPENDS, _INPUT, _OUTPUT)
+        if any(old[i] != new[i] for i in edges) \
+                or (old[_FINDINGS] != new[_FINDINGS] and any(
+                    f[0] in _STRUCTURAL_RULES for f in (*old[_FINDINGS], *new[_FINDINGS]))):
+            full = True  # edges, outputs or what parses changed: redo what derives from them
+            break
+        findings_dirty.add(name)
+        if old[_PUBLIC] != new[_PUBLIC] or old[_SUBS] != new[_SUBS]:
+            chains_dirty.update(tree.under(name) if tree.children.get(name) else (name,))
+            chains_dirty |= lookups.importers(name)
+            if [key for key, _ in old[_SUBS]] != [key for key, _ in new[_SUBS]]:
+                findings_dirty |= lookups.importers(name)
+        if old[_AGENT] != new[_AGENT]:
+            chains_dirty.add(name)
+
+    if full:
+        if not shape:  # every summary is needed now
+            tree = assemble_tree(root, node_dirs, bare, {name: nodes[name] for name in nodes},
+                                 stray, dot_dirs=dots)
+            resolver = _Known(tree, known)
+        if manifest is None:
+            manifest = current_manifest(root)
+            if isinstance(manifest, WithPending):
+                return None
+        snap = analyse(tree, resolver, manifest)
+    else:
+        snap = _patch(previous, basis, tree, resolver, manifest, lookups, changed_files,
+                      fresh_infos, findings_dirty, chains_dirty, status_dirty,
+                      dots if dots_moved else None)
+    changed_set = set(changed_at)
+    if full or dots_moved:
+        if full:
+            watched = watched_paths(tree, resolver)
+        else:  # the tree's directories as they are now, then the files watched before
+            watched = list(dict.fromkeys([*tree.dirs, *paths[previous.dirs:],
+                                          *resolver.files_read()]))
+        where = {path: i for i, path in enumerate(paths)}
+        sigs = array("q")
+        fresh, new_at = [], []
+        for i, path in enumerate(watched):
+            old_at = where.get(path)
+            if old_at is None:
+                sigs.extend((0, 0, 0, 0))
+                new_at.append(i)
+                fresh.append(i)
+            else:
+                sigs.frombytes(current[old_at * 32:old_at * 32 + 32])
+                if old_at in changed_set:
+                    fresh.append(i)
+    else:  # the same tree and references: what was watched still is, and what was read now
+        seen = set(paths)
+        extra = [path for path in resolver.files_read() if path not in seen]
+        watched = [*paths, *extra]
+        sigs = array("q", current)
+        sigs.frombytes(bytes(32 * len(extra)))
+        new_at = list(range(len(paths), len(watched)))
+        fresh = sorted(changed_set) + new_at
+    if new_at:
+        looked = signatures(root, [watched[i] for i in new_at])
+        for k, i in enumerate(new_at):
+            sigs[i * 4:i * 4 + 4] = looked[k * 4:k * 4 + 4]
+    # Absent: a path looked at before it was read (a changed one), or one the analysis
+    # found missing (a new one: looked at after it was read). Only fresh paths are checked.
+    added = set(new_at)
+    missing = resolver.files_missing()
+    if manifest is not None and not manifest.existed:
+        missing.add(MANIFEST)
+    absent = frozenset(watched[i] for i in fresh if sigs[i * 4] < 0 and not sigs[i * 4 + 1]
+                       and (i not in added or watched[i] in missing))
+    snap = replace(snap, paths=tuple(watched), recorded=sigs.tobytes(), _where={},
+                   dirs=len(tree.dirs) if full or dots_moved else previous.dirs)
+    return Update(snap, tuple(fresh), absent, len(to_read) + resolver.read)
+
+
+class _Recorded:
+    """The manifest entries as the previous statuses recorded them (only those matter)."""
+
+    def __init__(self, statuses):
+        self._by_name = {s.name: s for s in statuses}
+
+    def get(self, name: str) -> ManifestEntry | None:
+        status = self._by_name.get(name)
+        if status is None or status.recorded_chain is None:
+            return None
+        return ManifestEntry(name, status.path, status.recorded_checksum, status.recorded_chain)
+
+
+def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
+           manifest: Manifest | None, lookups: _Lookups, changed_files: list[str],
+           fresh_infos: dict[str, NodeInfo], findings_dirty: set[str], chains_dirty: set[str],
+           status_dirty: set[str], dots: list[str] | None) -> Snapshot:
+    """The previous analysis with only what the changes reach recomputed (same tree shape,
+    same references and outputs, same nodes parsing); ``dots``: the directories below dot
+    directories when they changed."""
+    rels = lookups.rels
+    for path in changed_files:
+        owners = lookups.owners(path)
+        status_dirty.update(owners)
+        findings_dirty.update(owners)
+        for owner in owners:
+            chains_dirty |= lookups.consumers(owner)
+        readers = lookups.external_readers(path)
+        findings_dirty |= readers
+        chains_dirty |= readers
+    statuses = list(previous.statuses)
+    orphans = previous.orphans
+    if manifest is not None:  # it changed: every status against its entry, not its chain
+        for status in statuses:
+            entry = manifest.get(status.name)
+            recorded = (entry.chain, entry.checksum) if entry is not None else (None, None)
+            if recorded != (status.recorded_chain, status.recorded_checksum):
+                status_dirty.add(status.node)
+        declared = {status.name for status in statuses}
+        orphans = tuple(_orphans(tree, resolver, manifest, declared))
+    else:
+        manifest = _Recorded(statuses)
+    real_dirs: dict[str, bool] = {}
+    per_node = dict(basis["per_node"])
+    per_node_changes: list[str] = []
+    root = str(tree.root)
+    for name in sorted(findings_dirty):
+        info = tree.nodes.get(name)
+        if info is None:
+            continue
+        rel = rels.get(name)
+        owners = lookups.owners(rel) if rel is not None else []
+        shared = Context(basis["produced"], {rel: owners[0]} if owners else {}, root, real_dirs)
+        rows = [(f.node, f.rule, f.detail, f.file, f.line, f.severity.value, f.v5)
+                for f in node_findings(tree, resolver, info, shared)]
+        if rows != list(per_node.get(name, ())):
+            per_node_changes.append(name)
+            if rows:
+                per_node[name] = rows
+            else:
+                del per_node[name]
+    redo = chains_dirty | status_dirty
+    if redo:
+        for at, status in enumerate(statuses):
+            if status.node in redo:
+                statuses[at] = artifact_status(tree, resolver, manifest, status.node,
+                                               status.name, tree.nodes[status.node].output,
+                                               status.rank, real_dirs)
+    if per_node_changes:
+        findings = [Finding(*row) for row in basis["head"]]
+        for name in tree.nodes:
+            rows = per_node.get(name)
+            if rows:
+                findings += [Finding(*row) for row in rows]
+        findings += [Finding(*row) for row in basis["tail"]]
+    else:
+        findings = previous.findings
+    intents = dict(previous.intents)
+    changed_infos = {}
+    for name, info in fresh_infos.items():
+        changed_infos[name] = info.to_tuple()
+        if name in intents:
+            intents[name] = info.intent
+    infos = updated(basis["infos"], changed_infos)  # (not a dict: see snapshot.NodeRows)
+    read = resolver.digests()
+    gone = [rel for rel in changed_files if rel not in read]
+    files = dict(basis["files"])
+    for rel in gone:
+        files.pop(rel, None)
+    files.update(read)
+    new_basis = {**basis, "infos": infos, "files": files, "per_node": per_node}
+    snap = replace(previous, findings=tuple(findings), statuses=tuple(statuses),
+                   orphans=orphans, intents=intents)
+    if dots is not None:  # (a list, not a table a patch changes: the basis is written anew)
+        return snap.with_basis({**new_basis, "dots": dots})
+    changes = {"infos": (changed_infos, []), "files": (read, gone),
+               "per_node": ({name: per_node[name] for name in per_node_changes
+                             if name in per_node},
+                            [name for name in per_node_changes if name not in per_node])}
+    return snap.patched(changes, new_basis)
+
+
+def _orphans(tree, resolver, manifest, declared):
+    return [Orphan(name, entry.path) for name, entry in sorted(manifest.entries.items())
+            if name not in declared and not _unparsed_owner(tree, resolver, name)]
+
+
+__all__ = ["Update", "analyse", "refresh", "basis_of", "watched_paths"]

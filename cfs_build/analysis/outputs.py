@@ -1,0 +1,94 @@
+"""Where an output may be: v5's path rules, and the places cfs never touches (FORMAT.md 12, X8)."""
+from __future__ import annotations
+
+import os
+import stat
+from functools import lru_cache
+from pathlib import PurePosixPath
+
+from ..reading.names import TREE_DIR
+
+# Directories a generation must never write into: the specs, the manifest and cache,
+# the repository's history, cfs's own state. Other dot directories (.github/) are fine.
+FORBIDDEN_TOP = (TREE_DIR, ".git", ".cfs")
+
+
+def clean(path: str) -> str:
+    """The path cleaned like Go's path.Clean (``..`` kept when it climbs above the start)."""
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == ".." and parts and parts[-1] != "..":
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/".join(parts) or "."
+
+
+@lru_cache(maxsize=1 << 16)  # pure; asked per output by validation and by status
+def v5_path_problem(path: str) -> str | None:
+    """Why the v5 tool calls an output path invalid (its exact words), or None."""
+    if not path:
+        return "path is empty"
+    if path.startswith("/") or ":" in path:
+        return "path is absolute"
+    if "\\" in path:
+        return "path contains backslash"
+    cleaned = clean(path)
+    if cleaned == ".." or cleaned.startswith("../"):
+        return "path contains directory traversal"
+    return None
+
+
+@lru_cache(maxsize=1 << 16)  # pure, as v5_path_problem
+def output_problem(path: str) -> str | None:
+    """Why cfs refuses an output path on its text alone (v5's rules, then X8's places)."""
+    problem = v5_path_problem(path)
+    if problem is not None:
+        return problem
+    cleaned = clean(path)
+    top = cleaned.partition("/")[0]
+    if top in FORBIDDEN_TOP:
+        return f"path is inside {top}/"
+    if cleaned == ".":
+        return "path is not a regular file"
+    if any(ch in path for ch in ";\n\r"):
+        return "path contains ';' or a line break, which the v5 manifest cannot record"
+    return None
+
+
+def output_rel(path: str) -> str | None:
+    """The clean project-relative path of an acceptable output, else None."""
+    if output_problem(path) is not None:
+        return None
+    return str(PurePosixPath(clean(path)))
+
+
+def place_problem(root: str, rel: str, real_dirs: dict[str, bool] | None = None) -> str | None:
+    """Why cfs refuses an output for what is on disk: its directory leads out of the
+    project through a link, or something other than a regular file is there.
+
+    ``real_dirs`` memoizes, per directory, whether it resolves inside the project.
+    """
+    memo = real_dirs if real_dirs is not None else {}
+    parent = rel.rpartition("/")[0]
+    inside = memo.get(parent)
+    if inside is None:
+        real_root = os.path.realpath(root)
+        existing = f"{root}/{parent}" if parent else root
+        # A dangling link is where the path would leave: resolve it, do not skip it.
+        while not os.path.lexists(existing):
+            existing = os.path.dirname(existing)
+        real = os.path.realpath(existing)
+        inside = real == real_root or real.startswith(real_root.rstrip("/") + "/")
+        memo[parent] = inside
+    if not inside:
+        return "path leads outside the project through a symbolic link"
+    try:
+        mode = os.lstat(f"{root}/{rel}").st_mode
+    except OSError:
+        return None  # not there (yet): it will be written as a regular file
+    if not stat.S_ISREG(mode):
+        return "path is not a regular file"
+    return None

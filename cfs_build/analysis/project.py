@@ -1,0 +1,327 @@
+"""A loaded project: the one object the commands and the Python API work through."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from ..errors import ERROR, CfsError, Finding
+from ..reading.files import safe_relpath
+from ..reading.index import Index
+from ..reading.ledger import Ledger, Signature
+from ..reading.names import ARTIFACT, SPEC, TREE_DIR, artifact_of, parent_of, spec_name, spec_of
+from ..reading.tree import Tree, load_tree
+from ..reading.walk import NODE_FILE
+from ..state.artifacts import WithPending, current_manifest
+from ..state.manifest import MANIFEST, Manifest
+from . import incremental, snapshot
+from .chain import Chain, Resolver
+from .status import ArtifactStatus, Orphan, artifact_statuses
+from .validate import validate_parts
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory at or above ``start`` that holds code-from-spec/."""
+    here = start.resolve()
+    for candidate in (here, *here.parents):
+        tree = candidate / TREE_DIR
+        # A link there (even a dangling one) is this project's tree, reported as such:
+        # passing over it would make cfs work on an enclosing project instead.
+        if tree.is_dir() or tree.is_symlink():
+            return candidate
+    raise CfsError(f"no {TREE_DIR}/ directory in {here} or any parent; run cfs inside a "
+                   "Code from Spec project or pass -C DIR")
+
+
+@dataclass(frozen=True)
+class Report:
+    """Validation findings plus artifact statuses: everything `cfs status` shows."""
+
+    root: Path
+    findings: tuple[Finding, ...]
+    artifacts: tuple[ArtifactStatus, ...]
+    orphans: tuple[Orphan, ...]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == ERROR]
+
+    def summary(self) -> dict[str, int]:
+        counts = {"up-to-date": 0, "stale": 0, "missing": 0, "modified": 0, "untracked": 0,
+                  "orphan": len(self.orphans), "errors": len(self.errors), "invalid": 0}
+        for status in self.artifacts:
+            for flag in status.flags:
+                counts[flag] = counts.get(flag, 0) + 1
+        return counts
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors:
+            return 2
+        if self.orphans or any(not s.up_to_date for s in self.artifacts):
+            return 1
+        return 0
+
+    def as_dict(self) -> dict:
+        return {"root": str(self.root), "errors": [f.as_dict() for f in self.findings],
+                "artifacts": [s.as_dict() for s in self.artifacts],
+                "orphans": [o.as_dict() for o in self.orphans], "summary": self.summary()}
+
+
+class Project:
+    """Reads a project once: tree, chains, manifest, findings and statuses, each lazily."""
+
+    def __init__(self, root: Path | str, *, use_index: bool | None = None,
+                 update: incremental.Update | None = None):
+        self.root = Path(root).resolve()
+        tree = self.root / TREE_DIR
+        if not (tree.is_dir() or tree.is_symlink()):  # a link: the scan reports it
+            raise CfsError(f"{self.root} has no {TREE_DIR}/ directory")
+        self.began = snapshot.now()  # before anything is read: see snapshot.too_recent
+        # What this analysis read, as it read it (the resolver's files, the manifest).
+        self.ledger = Ledger(self.root)
+        # Reading never writes: a write journaled before a crash is seen as recorded
+        # (artifacts.current_manifest) and settled by the next command that writes.
+        if use_index is None:
+            use_index = os.environ.get("CFS_NO_INDEX", "") == ""
+        self.use_index = use_index
+        # The last analysis, when nothing it read has changed since, or brought up to
+        # date (incremental.py): then the tree is read only if something asks for more
+        # than the snapshot holds.
+        self.snapshot: snapshot.Snapshot | None = None
+        self.update: incremental.Update | None = None  # when the snapshot was brought up to date
+        self._report: Report | None = None
+        self._kept = True  # nothing to record until a report is computed
+        # ``update``: the analysis already brought up to date by a long-running server that
+        # knows which paths changed (warm.py); it is not recorded (see Warm).
+        previous = snapshot.load_previous(self.root) if use_index and update is None else None
+        if update is not None:
+            self.update, self.snapshot = update, update.snapshot
+        elif previous is not None:
+            snap, current = previous
+            if current == snap.recorded:
+                self.snapshot = snap
+            else:
+                self.update = incremental.refresh(self.root, snap, current)
+                if self.update is not None:
+                    self.snapshot = self.update.snapshot
+                    self._kept = False  # worth recording once a report is asked for
+        if self.snapshot is None:
+            _ = self.tree  # read now: every question will need it
+
+    @cached_property
+    def tree(self) -> Tree:
+        index = Index(self.root, enabled=self.use_index)
+        tree = load_tree(self.root, index)
+        index.save()
+        return tree
+
+    @cached_property
+    def resolver(self) -> Resolver:
+        return Resolver(self.tree, self.ledger)
+
+    @classmethod
+    def discover(cls, start: Path | str = ".", **kwargs) -> "Project":
+        return cls(find_root(Path(start)), **kwargs)
+
+    @property
+    def nodes(self):
+        return self.tree.nodes
+
+    @cached_property
+    def _finding_parts(self):
+        return validate_parts(self.tree, self.resolver)
+
+    @cached_property
+    def findings(self) -> tuple[Finding, ...]:
+        if self.snapshot is not None:
+            return self.snapshot.findings
+        head, per_node, tail = self._finding_parts
+        return (*head, *(f for found in per_node.values() for f in found), *tail)
+
+    @property
+    def scan_failure(self) -> Finding | None:
+        """The finding of a scan that failed as a whole (a link in the tree, no node): then
+        v5 reports nothing else, no status and no orphan."""
+        for finding in self.findings:
+            if finding.rule == "scan":
+                return finding
+        return None
+
+    def require_scan(self) -> None:
+        """Raise the failed scan's finding (exit 2): no node can be looked at then."""
+        failed = self.scan_failure
+        if failed is not None:
+            raise CfsError(f"scan: {failed.detail}", file=failed.file, exit_code=2)
+
+    @cached_property
+    def manifest(self) -> Manifest:
+        self.ledger.look(MANIFEST)  # before reading it
+        return current_manifest(self.root)
+
+    def seen_stamp(self, rel: str) -> Signature | None:
+        """The signature (ledger.py) a file had when this analysis read it (None: it was
+        not there): as the snapshot recorded it when the analysis is the snapshot's.
+
+        For a file the analysis did not read, its signature now.
+        """
+        if self.snapshot is not None:
+            try:
+                return self.snapshot.stamp(rel)
+            except KeyError:
+                pass
+        elif rel in self.ledger:
+            return self.ledger.seen(rel)
+        return self.ledger.now(rel)
+
+    @cached_property
+    def ranks(self) -> dict[str, int | None]:
+        return self.tree.deps.ranks
+
+    def intent(self, name: str) -> str:
+        """The first line under the node's name heading: what the spec is for."""
+        if self.snapshot is not None and name in self.snapshot.intents:
+            return self.snapshot.intents[name] or name
+        return self.tree.nodes[name].intent or name
+
+    @cached_property
+    def producers(self) -> dict[str, tuple[str, ...]]:
+        """For each artifact, the artifacts whose files its chain reads (direct only)."""
+        if self.snapshot is not None:
+            return self.snapshot.producers
+        return self.tree.deps.producers
+
+    def node_name(self, reference: str) -> str:
+        """Resolve SPEC/x, ARTIFACT/x or an output path to a node name."""
+        self.require_scan()
+        ref = reference.rstrip("/")
+        if ref.startswith(ARTIFACT + "/"):
+            ref = spec_of(ref)
+        if self.snapshot is not None and ref in self.snapshot.intents:
+            return ref  # a node with an artifact: known without reading the tree
+        if ref.startswith(SPEC + "/"):
+            if ref in self.tree.nodes:
+                return ref
+            raise CfsError(f"no node {ref} (looked for {ref[len(SPEC) + 1:]}/_node.md in "
+                           f"{TREE_DIR}/)")
+        # An output path: as written, relative to the project root, or relative to where
+        # the command was started (like make's targets after -C, or a shell's paths).
+        wanted = {safe_relpath(reference)}
+        here = Path.cwd()
+        path = Path(reference) if Path(reference).is_absolute() else here / reference
+        try:
+            wanted.add(safe_relpath(path.resolve().relative_to(self.root).as_posix()))
+        except ValueError:
+            pass
+        wanted.discard(None)
+        if self.snapshot is not None and not any(f.severity == ERROR
+                                                 for f in self.snapshot.findings):
+            # Without errors every output belongs to one leaf, and each such leaf has
+            # a status: the same answer as looking through the tree.
+            for status in self.snapshot.statuses:
+                if status.path == reference or safe_relpath(status.path) in wanted:
+                    return status.node
+        for name, info in self.tree.nodes.items():
+            if info.output is not None and (info.output == reference or
+                                            safe_relpath(info.output) in wanted):
+                return name
+        raise CfsError(f"{reference!r} is not a SPEC/ or ARTIFACT/ name nor the output of any "
+                       "node")
+
+    def chain(self, reference: str) -> Chain:
+        name = self.node_name(reference)
+        if not self.tree.is_leaf(name) and not self.tree.nodes[name].output:
+            # v5 still serves the output of an inner node (a leaf_only_fields finding).
+            raise CfsError(f"{name} is not a leaf; only leaves have a chain to generate from")
+        return self.resolver.chain(name)
+
+    def node_names(self) -> list[str]:
+        """Every node's name; from the snapshot when it holds, without reading the tree.
+
+        The snapshot watches each node's _node.md in a directory of the tree, and a
+        directory's node is exactly that file.
+        """
+        if self.snapshot is None:
+            return list(self.tree.nodes)
+        paths = self.snapshot.paths
+        watched = set(paths)
+        suffix = "/" + NODE_FILE
+        names = []
+        for path in paths:
+            directory = path[:-len(suffix)]
+            if path.endswith(suffix) and directory in watched and directory != TREE_DIR \
+                    and self.snapshot.stamp(path) is not None:
+                names.append(spec_name(directory[len(TREE_DIR) + 1:]))
+        return names
+
+    def leaf_names(self) -> list[str]:
+        """Every node with no node below it (see node_names)."""
+        if self.snapshot is None:
+            return self.tree.leaves()
+        names = self.node_names()
+        parents = {parent_of(name) for name in names}
+        return [name for name in names if name not in parents]
+
+    def report(self, *, keep: bool = True) -> Report:
+        """Findings and statuses. ``keep``: record them as the snapshot (see keep_report).
+
+        A build about to write files passes False: a snapshot it would invalidate at
+        once is not worth its writing.
+        """
+        if self._report is None:
+            if self.snapshot is not None:
+                snap = self.snapshot
+                self._report = Report(self.root, snap.findings, snap.statuses, snap.orphans)
+            elif self.scan_failure is not None:
+                self._report = Report(self.root, self.findings, (), ())
+                self._kept = False
+            else:
+                statuses, orphans = artifact_statuses(self.tree, self.resolver,
+                                                      self.manifest, self.ranks)
+                self._report = Report(self.root, self.findings, tuple(statuses),
+                                      tuple(orphans))
+                self._kept = False
+        if keep:
+            self.keep_report()
+        return self._report
+
+    def keep_report(self) -> None:
+        """Record the report (once) as the snapshot for the next run (see snapshot.py)."""
+        if self._report is None or self._kept:
+            return
+        self._kept = True
+        if self.update is not None:
+            snap = self.snapshot
+            snapshot.save(self.root, snap, list(snap.paths), self.began, self.update.absent,
+                          snap.recorded, list(self.update.fresh))
+            return
+        self._record(self._report)
+
+    def _record(self, report: Report) -> None:
+        tree = self.tree
+        if self.use_index and (tree.guarded or self.scan_failure is not None):
+            # A mount may change unseen; a failed scan (stopped at a link, or no node) is
+            # cheap to repeat and must not read the manifest.
+            snapshot.forget(self.root)
+            return
+        if not self.use_index or isinstance(self.manifest, WithPending):
+            # (Journals are not watched: a snapshot made while one is pending could
+            # outlive the settling that changes what it says.)
+            return
+        intents = {s.node: tree.nodes[s.node].intent for s in report.artifacts}
+        snap = snapshot.Snapshot(report.findings, report.artifacts, report.orphans, intents,
+                                 self.producers)
+        snap = snap.with_basis(incremental.basis_of(tree, self.resolver, self._finding_parts))
+        watched = incremental.watched_paths(tree, self.resolver)
+        absent = self.resolver.files_missing()
+        if not self.manifest.existed:
+            absent.add(MANIFEST)
+        snapshot.save(self.root, snap, watched, self.began, absent, dirs=len(tree.dirs))
+
+    def status_of(self, reference: str) -> ArtifactStatus:
+        name = artifact_of(self.node_name(reference))
+        for status in self.report().artifacts:
+            if status.name == name:
+                return status
+        raise CfsError(f"{spec_of(name)} declares no output")

@@ -1,0 +1,166 @@
+"""The v5 `validate_specs` report text (FORMAT.md 10.3, MCP.md), rendered from cfs's findings
+and statuses in v5's words."""
+from __future__ import annotations
+
+from ..errors import ERROR, Finding
+from ..reading.names import ARTIFACT, SPEC, is_within
+from ..reading.unparsed import PARSE_RULES
+from .chain import BadReference, chain_reference
+from .project import Project
+from .status import INVALID, MISSING, MODIFIED, STALE, ArtifactStatus
+
+VALID = "All specs are valid.\n"
+# Per node, after its parse error: v5's order of the tree rules.
+RULE_ORDER = ("name_heading", "leaf_only_fields", "leaf_only_agent", "dependency_targets",
+              "input_target", "output_paths", "public_subsection_required",
+              "duplicate_subsections")
+_LEAD = ("resolving chain: ", "computing chain hash: ")
+
+
+def render_report(project: Project) -> str:
+    """`Format errors:`, `Cycles:` and `Staleness:` blocks, or `All specs are valid.`."""
+    errors = format_error_lines(project)
+    cycles = sorted({f.node for f in project.findings if f.rule == "cycle"})
+    report = project.report()
+    rows = staleness_rows(project, report.artifacts, report.orphans, ranked=not errors)
+    out = []
+    if errors:
+        out.append("Format errors:\n" + "".join(f"  {line}\n" for line in errors))
+    if cycles:
+        out.append("Cycles:\n" + "".join(f"  {name}\n" for name in cycles))
+    if rows:
+        out.append("Staleness:\n" + "".join(f"  {_row_text(row)}\n" for row in rows))
+    return "".join(out) or VALID
+
+
+def _row_text(row: tuple) -> str:
+    word, node, path, rank, detail = row
+    return f"[{word}] {node} ({path}) rank={rank}" + (f": {detail}" if detail else "")
+
+
+def format_error_lines(project: Project) -> list[str]:
+    """`[NODE] RULE: DETAIL` lines in v5's order (v5 stops at a node's first parse error)."""
+    failed = project.scan_failure
+    if failed is not None:
+        return [f"[] scan: {failed.v5 or failed.detail}"]  # reported alone, NODE empty
+    if not any(f.severity == ERROR or f.rule in PARSE_RULES or f.rule == "missing_node_md"
+               for f in project.findings):
+        # Every line below comes from such a finding (a node's own findings are among
+        # them): none, no line, and no need to read the tree a snapshot stands in for.
+        return []
+    tree, resolver = project.tree, project.resolver
+    by_node: dict[str, list[Finding]] = {}
+    for finding in project.findings:
+        if finding.severity == ERROR:
+            by_node.setdefault(finding.node, []).append(finding)
+    lines = []
+    unparsed = set()
+    for node in sorted(tree.nodes):
+        problem = resolver.parse_failure(node)
+        if problem is not None:
+            unparsed.add(node)
+            lines.append(f"[{node}] parse: {problem}")
+    for node in sorted(tree.nodes):
+        if node in unparsed:
+            continue
+        found = by_node.get(node, [])
+        for rule in RULE_ORDER:
+            for finding in found:
+                if finding.rule == rule:
+                    lines.append(f"[{node}] {rule}: {v5_detail(project, finding)}")
+    for finding in sorted((f for f in project.findings if f.rule == "missing_node_md"),
+                          key=lambda f: f.file or ""):
+        lines.append(f"[{finding.file}] missing_node_md: subdirectory has no _node.md")
+    return lines
+
+
+def v5_detail(project: Project, finding: Finding) -> str:
+    """v5's words for one tree-rule finding (cfs's own detail adds what to do)."""
+    rule, detail = finding.rule, finding.detail
+    if rule in ("leaf_only_fields", "leaf_only_agent"):
+        return detail.split(";")[0]
+    if rule == "public_subsection_required":
+        return "content in # Public must be under a ## subsection"
+    if rule == "output_paths":
+        return detail.split(" (")[0] if detail.startswith("output path is invalid") else detail
+    if rule in ("dependency_targets", "input_target"):
+        return _reference_detail(project, finding)
+    return detail
+
+
+def _reference_detail(project: Project, finding: Finding) -> str:
+    info = project.tree.nodes[finding.node]
+    key = "depends_on" if finding.rule == "dependency_targets" else "input"
+    if key == "input":
+        candidates = [info.input]
+    else:
+        on_line = [raw for raw, line in zip(info.depends_on, info.dep_lines)
+                   if line == finding.line]
+        candidates = [raw for raw in on_line if raw in finding.detail] or on_line \
+            or [raw for raw in info.depends_on if raw in finding.detail]
+    raw = max(candidates, key=len) if candidates else ""
+    return f"{key} " + _reference_words(project, finding.node, raw, key)
+
+
+def _reference_words(project: Project, node: str, raw: str, key: str) -> str:
+    tree = project.tree
+    try:
+        name = chain_reference(raw)
+    except BadReference as exc:
+        if key == "input":
+            return "must start with SPEC/, ARTIFACT/, or EXTERNAL/" \
+                if str(exc).startswith("unrecognized") else f"cannot be parsed: {raw}"
+        return ("entry has unrecognized prefix: " if str(exc).startswith("unrecognized")
+                else "entry cannot be parsed: ") + raw
+    if name.prefix == SPEC:
+        target = name.base
+        if target == node:
+            return f"must not reference the node itself: {raw}"
+        if target not in tree.nodes:
+            return f"references unknown SPEC node: {raw}"
+        if is_within(node, target):
+            return f"must not reference an ancestor: {raw}"
+        if is_within(target, node):
+            return f"must not reference a descendant: {raw}"
+        return f"references unknown SPEC node: {raw}"
+    if name.prefix == ARTIFACT:
+        return f"references unknown ARTIFACT: {raw}"
+    return f"references unreadable EXTERNAL file: {raw}"
+
+
+def staleness_rows(project: Project, statuses, orphans, *, ranked: bool) -> list[tuple]:
+    """(word, node, path, rank, detail) per artifact that is not up to date, v5's order."""
+    rows = []
+    for status in statuses:
+        row = _row(project, status)
+        if row is not None:
+            word, detail = row
+            rank = (status.rank or 0) if ranked else 0
+            rows.append((word, status.node, status.path, rank, detail))
+    for orphan in orphans:
+        rows.append(("orphan", orphan.name, orphan.path, 0,
+                     "manifest entry has no corresponding spec node"))
+    rows.sort(key=lambda row: (row[3], row[1]))
+    return rows
+
+
+def _row(project: Project, status: ArtifactStatus) -> tuple[str, str] | None:
+    """v5's word and detail, in its order of checks (FORMAT.md 7.4)."""
+    if status.chain is None:
+        failure = project.resolver.chain(status.node).failure or ""
+        for lead in _LEAD:
+            failure = failure.removeprefix(lead)
+        return MISSING, failure
+    if status.recorded_chain is None:
+        return MISSING, "no manifest entry"
+    if status.recorded_chain != status.chain:
+        return STALE, (f"manifest chain hash {status.recorded_chain} does not match expected "
+                       f"hash {status.chain}")
+    if INVALID in status.flags:
+        return None  # X8: cfs never opens the file, so it has nothing more to say
+    if MISSING in status.flags:
+        return MISSING, (f'cannot open file "{project.root}/{status.path}" for reading: '
+                         "file unreadable")
+    if MODIFIED in status.flags:
+        return MODIFIED, "file checksum does not match manifest checksum"
+    return None

@@ -1,0 +1,510 @@
+"""The last complete analysis of a project, reused while nothing it looked at has changed.
+
+A snapshot holds what `cfs status` and a build need to know (findings, every
+artifact's status, orphans, each artifact's intent and producers) together with
+the stat signature of everything the analysis read: every directory of the tree,
+every _node.md, the manifest, and every output, input and EXTERNAL file.
+
+It is trusted only when every one of those paths still has the recorded signature
+(modification and change times in nanoseconds, size and inode) and the code that
+made it is the code running now. Timestamps have a granularity, so a file changed
+twice within one tick can keep its signature; as git does with its index, a
+snapshot is never written while any of its files is that recent (changed within
+MARGIN of the moment the analysis began, on the file system's own clock), and a
+file system that keeps whole seconds only gets a margin of two seconds. Nor is
+one written when a file the analysis read is gone by then. The change time cannot
+be set back by a program, so an edit that restores the old modification time is
+noticed too.
+
+It also keeps the analysis's basis (incremental.py): each node's summary, each file's
+digest, each node's findings; when some watched paths changed, that is what lets the
+next run re-read only those and redo only what depends on them. The basis is a file of
+its own, read only when something changed, and each node's summary in it is decoded
+only when asked for (an edit reaches few nodes). The snapshot names the seal of the
+basis it goes with (a basis written by another run is not taken for its own) and
+carries the changes made to that basis since it was written, so a small edit rewrites
+neither the basis nor its ten thousand summaries.
+"""
+from __future__ import annotations
+
+import marshal
+import os
+import re
+import time
+from array import array
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from ..errors import Finding
+from ..reading import parallel
+from ..reading.files import temp_name
+from ..reading.index import INDEX_DIR, code_fingerprint
+from ..reading.ledger import signature
+from ..state import dirs as state
+from .status import ArtifactStatus, Orphan, as_flags, plain_flags
+
+FORMAT = 3
+SNAPSHOT_NAME = f"snapshot.v{FORMAT}"
+SNAPSHOT_FILE = f"{INDEX_DIR}/{SNAPSHOT_NAME}"
+BASIS_NAME = f"basis.v{FORMAT}"
+BASIS_FILE = f"{INDEX_DIR}/{BASIS_NAME}"
+_SEALED = re.compile(r"(snapshot|basis)\.v[0-9]+")
+SECOND = 1_000_000_000
+MARGIN = SECOND // 10    # longer than a kernel clock tick on file systems with ns times
+COARSE_MARGIN = 2 * SECOND  # FAT keeps two-second times; others keep whole seconds
+
+
+def now() -> int:
+    """The moment an analysis begins, to compare file times with."""
+    return time.time_ns()
+
+
+# What a snapshot's answers never depend on: the verbs and the generator backends.
+_NOT_FINGERPRINTED = frozenset({"commands", "generators"})
+
+
+def _fingerprint() -> bytes:
+    """The code this process runs: any edit to the package's own modules (not the
+    generator backends), or another Python or parser library, makes a snapshot
+    obsolete (index.code_fingerprint)."""
+    package = Path(__file__).parent.parent
+    names = tuple(sorted(path.relative_to(package).as_posix() for path in package.rglob("*.py")
+                         if path.relative_to(package).parts[0] not in _NOT_FINGERPRINTED))
+    return code_fingerprint(f"snapshot {FORMAT}", names)
+
+
+_HALF, _FULL = 1 << 63, 1 << 64
+
+
+def signatures(root: Path, paths: list[str]) -> array:
+    """Four numbers per path that must stay equal for it to count as unchanged.
+
+    The fields of ledger.signature, packed; a path that is gone or cannot be looked at
+    gives its negated error number and zeros. Flat 64-bit numbers compare (and store)
+    in one piece, ten thousands of paths at a time.
+    """
+    sigs = array("q")
+    add = sigs.extend
+    stat, sign = os.stat, signature
+    if stat in os.supports_dir_fd:
+        # Relative to an open descriptor of the root: shorter paths for the kernel to walk.
+        root_fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        names = paths
+    else:
+        root_fd, names = None, [f"{root}{os.sep}{rel}" for rel in paths]
+    try:
+        for name in names:
+            try:
+                st = stat(name, dir_fd=root_fd)
+            except OSError as exc:
+                add((-(exc.errno or 1), 0, 0, 0))
+                continue
+            sig = sign(st)
+            # The inode, last, is unsigned 64-bit: folded into the signed range.
+            add(sig if sig[3] < _HALF else (*sig[:3], sig[3] - _FULL))
+    finally:
+        if root_fd is not None:
+            os.close(root_fd)
+    return sigs
+
+
+def too_recent(sigs: array, began: int, paths: list[str], absent=frozenset()) -> bool:
+    """Some path changed too close to ``began`` to be told apart from a later change.
+
+    ``began`` is on the file system's clock (see file_system_clock). A path that
+    cannot be looked at now counts as changed unless the analysis found it ``absent``
+    too: it was there when it was read.
+    """
+    for i in range(0, len(sigs), 4):
+        mtime, ctime = sigs[i], sigs[i + 1]
+        if mtime < 0 and not ctime:  # an error, not times
+            if paths[i // 4] not in absent:
+                return True
+            continue
+        coarse = mtime % SECOND == 0 or ctime % SECOND == 0
+        if max(mtime, ctime) >= began - (COARSE_MARGIN if coarse else MARGIN):
+            return True
+    return False
+
+
+def file_system_clock(directory: int | Path) -> int:
+    """How far the file system's clock is ahead of this machine's, in nanoseconds.
+
+    File times come from the machine that holds the files (a file server's clock,
+    or a host's under a container), ``began`` from this one's: a file made now
+    says which way and how far they differ. ``directory``: an open descriptor or a path.
+    """
+    if not isinstance(directory, int):
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            return file_system_clock(fd)
+        finally:
+            os.close(fd)
+    probe = temp_name("clock")
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600, dir_fd=directory)
+    try:
+        made = os.fstat(fd).st_mtime_ns
+        here = time.time_ns()
+    finally:
+        os.close(fd)
+        os.unlink(probe, dir_fd=directory)
+    return made - here
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One analysis: what the commands show and what a build plans with."""
+
+    findings: tuple[Finding, ...]
+    statuses: tuple[ArtifactStatus, ...]
+    orphans: tuple[Orphan, ...]
+    intents: dict[str, str]  # node -> the first line under its name heading
+    producers: dict[str, tuple[str, ...]]  # artifact -> artifacts its chain reads
+    # The watched paths and their signatures, as checked when the snapshot was loaded.
+    paths: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    recorded: bytes = field(default=b"", compare=False, repr=False)
+    # How many of ``paths``, at the start, are the tree's directories (Tree.dirs).
+    dirs: int = field(default=0, compare=False, repr=False)
+    _where: dict = field(default_factory=dict, compare=False, repr=False)
+    # The basis (incremental.py): "value", the decoded dict; or "root", "ref" (the seal of
+    # the basis file it goes with) and "patch_data" (the changes made to that basis since,
+    # marshalled) of a saved snapshot, "patch" once decoded (see patched).
+    _basis: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def basis(self) -> dict | None:
+        """What the next analysis may reuse (incremental.py), or None when it was not kept."""
+        found = self._basis
+        if "value" not in found:
+            found["value"] = _read_basis(found)
+        return found["value"]
+
+    def with_basis(self, basis: dict) -> Snapshot:
+        """This snapshot carrying ``basis`` (a marshal-able dict, see incremental.py)."""
+        return replace(self, _basis={"value": basis})
+
+    def stamp(self, rel: str) -> tuple[int, int, int, int] | None:
+        """The ledger.signature of a watched path as the analysis saw it (None: not there).
+
+        Raises KeyError for a path the snapshot does not watch.
+        """
+        if not self._where:
+            self._where.update((path, i) for i, path in enumerate(self.paths))
+        i = self._where[rel] * 4
+        sig = array("q")
+        sig.frombytes(self.recorded[i * 8:(i + 4) * 8])
+        mtime, ctime, size, ino = sig
+        if mtime < 0 and not ctime:
+            return None
+        return (mtime, ctime, size, ino + _FULL if ino < 0 else ino)
+
+    def patched(self, changes: dict, basis: dict) -> Snapshot:
+        """A snapshot whose basis is this one's with ``changes`` made (``basis``, already
+        computed): saved as the same marshalled bytes and the changes, so a small edit
+        does not marshal the whole basis again. Many changes are folded in."""
+        ref = self._basis.get("ref")
+        if not ref:
+            return self.with_basis(basis)
+        patch = merge_patches(self._basis.get("patch") or {}, changes)
+        if sum(len(up) + len(gone) for up, gone in patch.values()) > PATCH_LIMIT:
+            return self.with_basis(basis)
+        return replace(self, _basis={"value": basis, "ref": ref, "patch": patch})
+
+    def _payload(self) -> tuple:
+        return (
+            [(f.node, f.rule, f.detail, f.file, f.line, f.severity.value, f.v5)
+             for f in self.findings],
+            [(s.name, s.node, s.path, plain_flags(s.flags), s.chain, s.recorded_chain, s.checksum,
+              s.recorded_checksum, s.rank, s.reasons) for s in self.statuses],
+            [(o.name, o.path) for o in self.orphans],
+            self.intents, self.producers,
+        )
+
+    @classmethod
+    def _from_payload(cls, payload: tuple) -> Snapshot:
+        findings, statuses, orphans, intents, producers = payload
+        return cls(tuple(Finding(*f) for f in findings),
+                   tuple(_status(s) for s in statuses),
+                   tuple(Orphan(*o) for o in orphans), intents, producers)
+
+
+# Changes to a basis: key -> (entries set, entries removed) of that key's dict.
+PATCH_LIMIT = 2000
+
+
+def apply_patch(value: dict, patch: dict) -> dict:
+    out = dict(value)
+    for key, (updates, removed) in patch.items():
+        out[key] = updated(out[key], updates, removed)
+    return out
+
+
+def updated(table: Mapping, updates: dict, removed=()) -> Mapping:
+    """A copy of the basis table ``table`` with ``updates`` set and ``removed`` gone."""
+    if isinstance(table, NodeRows):
+        return table.updated(updates, removed)
+    out = dict(table)
+    for name in removed:
+        out.pop(name, None)
+    out.update(updates)
+    return out
+
+
+class NodeRows(Mapping):
+    """Node -> its summary (a tuple, see incremental.py), each kept marshalled on its own
+    and decoded when first asked for: an edit reaches a few of ten thousand."""
+
+    def __init__(self, raw: dict[str, bytes], made: dict[str, tuple] | None = None):
+        self._raw = raw
+        self._made = {} if made is None else made
+
+    def __getitem__(self, name: str) -> tuple:
+        row = self._made.get(name)
+        if row is None:
+            row = self._made[name] = marshal.loads(self._raw[name])
+        return row
+
+    def __contains__(self, name) -> bool:
+        return name in self._raw
+
+    def __iter__(self):
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def keys(self):
+        return self._raw.keys()
+
+    def updated(self, updates: dict[str, tuple], removed=()) -> NodeRows:
+        raw, made = dict(self._raw), dict(self._made)
+        for name in removed:
+            raw.pop(name, None)
+            made.pop(name, None)
+        for name, row in updates.items():
+            raw[name] = marshal.dumps(row)
+            made[name] = row
+        return NodeRows(raw, made)
+
+    def encoded(self) -> dict[str, bytes]:
+        return self._raw
+
+
+def encode_basis(basis: dict) -> bytes:
+    """The basis as stored: each node's summary marshalled on its own (NodeRows)."""
+    infos = basis["infos"]
+    rows = (infos.encoded() if isinstance(infos, NodeRows)
+            else {name: marshal.dumps(row) for name, row in infos.items()})
+    return marshal.dumps({**basis, "infos": rows})
+
+
+def decode_basis(data) -> dict:
+    basis = marshal.loads(data)
+    rows = basis["infos"]
+    if type(basis) is not dict or type(rows) is not dict:
+        raise TypeError("not a basis")
+    basis["infos"] = NodeRows(rows)
+    return basis
+
+
+def _read_basis(found: dict) -> dict | None:
+    """The basis a loaded snapshot names (found: Snapshot._basis), changes applied; None
+    when there is none, or the basis file is another snapshot's or damaged."""
+    ref, root = found.get("ref"), found.get("root")
+    if not ref or root is None:
+        return None
+    try:
+        sealed = state.read_state(root, BASIS_FILE)
+    except OSError:
+        return None
+    if sealed is None or sealed[:len(ref)] != ref:
+        return None  # gone, or replaced by another run's: that run's snapshot goes with it
+    data = state.unseal(sealed)
+    if data is None:
+        state.notice(f"discarded {BASIS_FILE}: damaged (its checksum does not match); "
+                     "the change is analysed in full")
+        return None
+    try:
+        value = decode_basis(data)
+        if found.get("patch_data"):
+            found["patch"] = marshal.loads(found["patch_data"])
+            value = apply_patch(value, found["patch"])
+    except (ValueError, EOFError, TypeError, KeyError, AttributeError):
+        return None
+    return value
+
+
+def merge_patches(earlier: dict, later: dict) -> dict:
+    out = {}
+    for key in {*earlier, *later}:
+        updates, removed = earlier.get(key, ({}, []))
+        more, gone = later.get(key, ({}, []))
+        updates = {name: v for name, v in updates.items() if name not in set(gone)}
+        updates.update(more)
+        removed = sorted((set(removed) | set(gone)) - set(more))
+        out[key] = (updates, removed)
+    return out
+
+
+def _restore(cls, names: tuple[str, ...], values):
+    # As unpickling does: a frozen dataclass's __init__ sets each field through
+    # object.__setattr__, a real cost for ten thousand statuses on every run.
+    item = object.__new__(cls)
+    item.__dict__.update(zip(names, values))
+    return item
+
+
+_STATUS_FIELDS = tuple(f.name for f in fields(ArtifactStatus))
+
+
+def _status(row) -> ArtifactStatus:
+    status = _restore(ArtifactStatus, _STATUS_FIELDS, row)
+    status.__dict__["flags"] = as_flags(status.flags)  # stored as plain words: plain_flags
+    return status
+
+
+def current_signatures(root: Path, paths: list[str]) -> bytes:
+    """signatures() of ``paths`` as bytes (a big project is looked at on two cores)."""
+    def look(ranges, kept):
+        return [signatures(root, paths[a:b]).tobytes() for a, b in ranges]
+
+    if len(paths) < parallel.MIN_ITEMS:
+        return look([(0, len(paths))], True)[0]
+    half = len(paths) // 2
+    return b"".join(parallel.in_two(look, [(0, half), (half, len(paths))]))
+
+
+def load_previous(root: Path) -> tuple[Snapshot, bytes] | None:
+    """The project's last snapshot, whether or not it still holds, with the current
+    signatures of the paths it watched (equal to ``snapshot.recorded``: it holds)."""
+    # Sealed (a flipped byte discards it) and read without following a link.
+    sealed = state.read_state(root, SNAPSHOT_FILE)
+    data = state.unseal(sealed)
+    if data is None:
+        if sealed:
+            state.notice(f"discarded {SNAPSHOT_FILE}: damaged (its checksum does not match)")
+        return None
+    head = _head(data)
+    if head is None:
+        return None
+    paths, recorded, dirs, payload, ref, patch = head
+    try:
+        current = current_signatures(root, paths)
+    except OSError:  # e.g. the root cannot be opened: then nothing is known
+        return None
+    try:
+        found = Snapshot._from_payload(marshal.loads(payload))
+    except (TypeError, ValueError, EOFError):
+        return None
+    basis = {"root": root, "ref": ref, "patch_data": patch}
+    return replace(found, paths=tuple(paths), recorded=recorded, dirs=dirs,
+                   _basis=basis), current
+
+
+def _head(data: bytes) -> tuple | None:
+    """The parts of a snapshot's bytes (the payload still marshalled), None when they are
+    not this code's."""
+    try:
+        version, fingerprint, joined, recorded, dirs, payload, ref, patch = marshal.loads(data)
+        paths = joined.split("\0")
+    except (ValueError, EOFError, TypeError, AttributeError):
+        return None
+    if (version != FORMAT or fingerprint != _fingerprint() or type(recorded) is not bytes
+            or len(recorded) != len(paths) * 4 * 8 or type(dirs) is not int
+            or not 0 <= dirs <= len(paths) or type(payload) is not bytes
+            or type(ref) is not bytes or type(patch) is not bytes):
+        return None
+    return paths, recorded, dirs, payload, ref, patch
+
+
+def recorded_directories(root: Path) -> tuple[list[str], bytes, set[str]] | None:
+    """The tree's directories as the last snapshot recorded them (whether or not it still
+    holds), their signatures then, and every path it watched; None without a snapshot.
+
+    When it was made, no symbolic link was below any of those directories (a tree with
+    one is never snapshotted), and a directory whose signature is unchanged has the same
+    entries still (see lean.links_below).
+    """
+    head = _head(state.unseal(state.read_state(root, SNAPSHOT_FILE)) or b"")
+    if head is None:
+        return None
+    paths, recorded, dirs = head[:3]
+    return paths[:dirs], recorded[:dirs * 32], set(paths)
+
+
+def load(root: Path) -> Snapshot | None:
+    """The project's snapshot if every path it watched is unchanged, else None."""
+    found = load_previous(root)
+    if found is None or found[1] != found[0].recorded:
+        return None
+    return found[0]
+
+
+def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
+         absent=frozenset(), sigs: bytes | None = None, fresh: list[int] | None = None,
+         dirs: int | None = None) -> bool:
+    """Record ``snapshot`` with the signatures of ``watched`` (project-relative paths).
+
+    ``absent``: the watched paths the analysis found missing. Nothing is recorded
+    (and an older snapshot is removed) when a watched path changed too recently to
+    be told apart from a later change, or is gone although the analysis read it.
+    ``sigs``: the signatures already taken of ``watched`` (no duplicates then) since
+    the analysis began; only those at the indexes ``fresh`` (all when None) can be
+    too recent, the others having been checked by an earlier save.
+    ``dirs``: how many of ``watched``, at the start, are the tree's directories
+    (default: ``snapshot.dirs``). Best effort: a read-only project simply gets no snapshot.
+    """
+    paths = list(dict.fromkeys(watched)) if sigs is None else list(watched)
+    try:
+        with state.directory(root, INDEX_DIR, create=True) as directory:
+            taken = signatures(root, paths) if sigs is None else array("q", sigs)
+            began += file_system_clock(directory)
+            if fresh is None:
+                checked, checked_paths = taken, paths
+            else:
+                checked = array("q")
+                for i in fresh:
+                    checked.extend(taken[i * 4:i * 4 + 4])
+                checked_paths = [paths[i] for i in fresh]
+            if too_recent(checked, began, checked_paths, absent):
+                state.remove_at(directory, SNAPSHOT_NAME)
+                state.remove_at(directory, BASIS_NAME)
+                return False
+            kept = snapshot._basis
+            if kept.get("ref") and "patch" in kept:
+                # The basis file is the one this snapshot was loaded with: only the
+                # changes since are written (in the snapshot itself).
+                ref, patch = kept["ref"], marshal.dumps(kept["patch"])
+            else:
+                basis = snapshot.basis()
+                ref, patch = b"", b""
+                state.remove_leftovers_at(directory, BASIS_NAME)
+                if basis:
+                    encoded = encode_basis(basis)
+                    sealed = state.seal(encoded)
+                    ref = sealed[:len(sealed) - len(encoded)]  # the seal itself
+                    # Written first: a snapshot never names a basis not yet there.
+                    state.write_at(directory, BASIS_NAME, sealed)
+                else:
+                    state.remove_at(directory, BASIS_NAME)
+            data = marshal.dumps((FORMAT, _fingerprint(), "\0".join(paths), taken.tobytes(),
+                                  snapshot.dirs if dirs is None else dirs,
+                                  marshal.dumps(snapshot._payload()), ref, patch))
+            state.remove_leftovers_at(directory, SNAPSHOT_NAME)
+            state.write_at(directory, SNAPSHOT_NAME, state.seal(data))
+            for older in state.names_at(directory):
+                if _SEALED.fullmatch(older) and older not in (SNAPSHOT_NAME, BASIS_NAME):
+                    state.remove_at(directory, older)  # left by an earlier format
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def forget(root: Path) -> None:
+    """Remove the project's snapshot and its basis, if any (best effort)."""
+    for rel in (SNAPSHOT_FILE, BASIS_FILE):
+        try:
+            state.remove_state(root, rel)
+        except OSError:
+            pass

@@ -1,0 +1,277 @@
+"""Validation: every v5 format rule, collected into one report (never raised)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..errors import ERROR, WARNING, Finding
+from ..reading.files import NotRegular, Outside, UnreadableFile, safe_relpath
+from .chain import Resolver
+from .outputs import output_problem, output_rel, place_problem
+from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, is_within, parse_name,
+                             spec_of)
+from ..reading.tree import NO_NODES_V5, NodeInfo, Tree
+
+
+def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
+    """All findings for the tree: parse problems, rule violations, cycles, warnings."""
+    head, per_node, tail = validate_parts(tree, resolver)
+    return [*head, *(f for found in per_node.values() for f in found), *tail]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a node's checks need to know of the others: each leaf's output (``produced``),
+    and which node claimed an output path first (``outputs``, filled in node order)."""
+
+    produced: dict[str, str]
+    outputs: dict[str, str]
+    root: str
+    real_dirs: dict[str, bool]
+
+
+def context(tree: Tree, outputs: dict[str, str] | None = None) -> Context:
+    produced = {safe_relpath(info.output): name for name, info in tree.nodes.items()
+                if info.output is not None and tree.is_leaf(name)}
+    return Context(produced, {} if outputs is None else outputs, str(tree.root), {})
+
+
+def validate_parts(tree: Tree, resolver: Resolver) -> tuple[list[Finding],
+                                                             dict[str, list[Finding]],
+                                                             list[Finding]]:
+    """validate's findings in three parts: the tree's, each node's (in node order),
+    and the cycles'; a node's part depends on the others only through ``context``."""
+    # A failed scan is reported alone, as v5 does: without nodes nothing else means anything.
+    if tree.scan_error is not None:
+        return [tree.scan_error], {}, []
+    if not tree.nodes:
+        return [Finding("", "scan", f"no nodes found: add {TREE_DIR}/NAME/_node.md starting "
+                        "with '# SPEC/NAME' (cfs init writes an example)", TREE_DIR, None,
+                        ERROR, NO_NODES_V5)], {}, []
+    shared = context(tree)
+    per_node = {name: node_findings(tree, resolver, info, shared)
+                for name, info in tree.nodes.items()}
+    return list(tree.findings), per_node, _cycles(tree)
+
+
+def node_findings(tree: Tree, resolver: Resolver, info: NodeInfo,
+                  shared: Context) -> list[Finding]:
+    """One node's findings (its own, its references', its output's)."""
+    name = info.name
+    findings: list[Finding] = list(info.findings)
+    if any(ch == ";" or ch < " " for ch in name):
+        findings.append(Finding(name, "node_name", "the directory name holds ';' or a "
+                                "control character, which a v5 manifest line cannot "
+                                "record; rename the directory", info.file, None))
+    if info.broken:
+        return findings
+    leaf = tree.is_leaf(name)
+    if not leaf:
+        findings.extend(_leaf_only(info))
+    elif info.has_agent and info.output is None:
+        findings.append(Finding(name, "agent_without_output", "this leaf has a # Agent "
+                                "section but no output, so nothing is ever generated from "
+                                "it; add 'output: PATH' to its frontmatter", info.file,
+                                info.agent_line, WARNING))
+    # Targets are checked on every node: only a non-leaf can name a descendant, and
+    # moving such an entry to a leaf would not make a wrong target right.
+    for raw, line in zip(info.depends_on, info.dep_lines):
+        findings.extend(_reference(tree, resolver, info, raw, line, "depends_on",
+                                   "dependency_targets"))
+    if info.input is not None:
+        findings.extend(_reference(tree, resolver, info, info.input, info.input_line,
+                                   "input", "input_target"))
+    findings.extend(_variants(info))
+    findings.extend(_external_outputs(info, shared.produced))
+    if info.output is not None:
+        findings.extend(_output(info, shared.outputs, shared.root, shared.real_dirs))
+    return findings
+
+
+def _external_outputs(info: NodeInfo, produced: dict[str, str]) -> list[Finding]:
+    """Warn when EXTERNAL/ names a generated file: ARTIFACT/ would order the build."""
+    out = []
+    refs = list(zip(info.depends_on, info.dep_lines))
+    if info.input is not None:
+        refs.append((info.input, info.input_line))
+    for raw, line in refs:
+        if not raw.startswith("EXTERNAL/"):
+            continue
+        owner = produced.get(safe_relpath(raw[len("EXTERNAL/"):]))
+        if owner is not None and owner != info.name:
+            out.append(Finding(info.name, "reference", f"{raw} is the output of {owner}; import "
+                               f"ARTIFACT{owner[len('SPEC'):]} instead so it is generated "
+                               "first and its changes reach this node", info.file, line,
+                               WARNING))
+    return out
+
+
+def _leaf_only(info: NodeInfo) -> list[Finding]:
+    out = []
+    for key, present, line in (("depends_on", bool(info.depends_on), _first(info.dep_lines)),
+                               ("input", info.input is not None, info.input_line),
+                               ("output", info.output is not None, info.output_line)):
+        if present:
+            out.append(Finding(info.name, "leaf_only_fields", f"{key} is only permitted on leaf "
+                               "nodes; move it to a leaf below this node", info.file, line))
+    if info.has_agent:
+        out.append(Finding(info.name, "leaf_only_agent", "# Agent section is only permitted on "
+                           "leaf nodes; move it to a leaf below this node", info.file,
+                           info.agent_line))
+    return out
+
+
+def _first(lines: tuple[int, ...]) -> int | None:
+    return lines[0] if lines else None
+
+
+def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, key: str,
+               rule: str) -> list[Finding]:
+    def bad(detail: str, severity: str = ERROR, warning: str = "reference") -> list[Finding]:
+        return [Finding(info.name, rule if severity == ERROR else warning,
+                        f"{key} {detail}", info.file, line, severity)]
+
+    try:
+        name = parse_name(raw)
+    except BadName as exc:
+        return bad(f"entry cannot be used: {exc}")
+    out: list[Finding] = []
+    if name.trailing.strip(" \t") and name.prefix == SPEC:
+        out += bad(f"entry {raw!r} has text after ')' that is ignored", WARNING)
+    me = info.name
+    if name.prefix == SPEC:
+        target = name.base
+        if target == me:
+            if key == "input":
+                return out  # the chain would need itself: a cycle (see _cycles)
+            return out + bad(f"must not reference the node itself: {raw}")
+        if target not in tree.nodes:
+            return out + bad(f"references unknown SPEC node: {raw}")
+        # An input may come from anywhere in the tree; one from below is a cycle.
+        if key == "depends_on" and is_within(me, target):
+            return out + bad(f"must not reference an ancestor (its Public is already "
+                             f"inherited): {raw}")
+        if key == "depends_on" and is_within(target, me):
+            return out + bad(f"must not reference a descendant: {raw}")
+        other = tree.nodes[target]
+        if name.qualifier is not None and not other.broken \
+                and not other.has_subsection(name.norm_qualifier):
+            out += bad(f"{raw}: {target} has no '## {name.qualifier.strip()}' in its # Public; "
+                       "this import delivers nothing", WARNING)
+        return out
+    if name.prefix == ARTIFACT:
+        node = spec_of(name.base)
+        other = tree.nodes.get(node)
+        if raw != name.base:
+            # v5 knows no artifact by this text, yet its chain reads ARTIFACT/p.
+            return out + bad(f"references unknown ARTIFACT: {raw} (an ARTIFACT/ name takes no "
+                             f"qualifier; write {name.base})")
+        if node == me:
+            return out  # the artifact is made from this very chain: a cycle
+        if other is not None and other.broken:
+            return out  # its own findings say why its output is not known
+        if other is None or other.output is None:
+            return out + bad(f"references unknown ARTIFACT: {raw} (no node {node} with an "
+                             "output)")
+        return out
+    if name.qualifier is not None:
+        out += bad(f"{raw}: v5 reads the file {name.path!r} (the text before '('), labelled "
+                   f"{name.label}; rename the file if its name has parentheses", WARNING,
+                   "qualifier_dropped")
+    # v5 checks the text as written, qualifier and all; the chain reads name.path.
+    written = raw[len(EXTERNAL) + 1:]
+    rel = safe_relpath(written)
+    if rel is None:
+        return out + bad(f"references an EXTERNAL path outside the project: {raw}")
+    try:
+        problem = _open_problem(resolver, rel)
+    except Outside as exc:
+        return out + bad(f"entry {raw} {exc.reason}: name a file inside the project")
+    if problem is not None:
+        return out + bad(f"references unreadable EXTERNAL file: {raw} ({problem})")
+    return out
+
+
+def _open_problem(resolver: Resolver, rel: str) -> str | None:
+    """Why the project file ``rel`` cannot be opened for reading, or None when it can,
+    as v5 asks: a directory can, so can a file that is not UTF-8 (its chain is another
+    matter). Raises Outside for a link out of the project: that is never opened."""
+    try:
+        if resolver.file_digest(rel) is not None:
+            return None
+        return "no such file"
+    except Outside:
+        raise
+    except NotRegular as exc:
+        # v5 opens a directory fine; on a FIFO it would wait for a writer forever.
+        return None if exc.kind == "directory" else exc.reason
+    except UnreadableFile:
+        pass
+    try:
+        os.close(os.open(f"{resolver.root}/{rel}", os.O_RDONLY | os.O_NONBLOCK))
+    except OSError as exc:
+        return exc.strerror or "it cannot be opened"
+    return None
+
+
+def _variants(info: NodeInfo) -> list[Finding]:
+    """Warn about imports of one subsection spelled two ways: v5 keeps both positions."""
+    out = []
+    spelled: dict[tuple[str, str], list[str]] = {}
+    names = []
+    for raw, line in zip(info.depends_on, info.dep_lines):
+        try:
+            names.append((raw, line, parse_name(raw)))
+        except BadName:
+            continue
+    whole = {name.base for _, _, name in names if name.qualifier is None}
+    for raw, line, name in names:
+        if name.prefix != SPEC or name.qualifier is None or name.base in whole:
+            continue  # an unqualified import delivers the whole node once
+        spellings = spelled.setdefault((name.base, name.norm_qualifier), [])
+        if name.qualifier in spellings:
+            continue  # a plain duplicate: one position
+        spellings.append(name.qualifier)
+        if len(spellings) > 1:
+            first = spellings[0]
+            out.append(Finding(info.name, "qualifier_variants", f"depends_on {raw}: "
+                               f"{name.base}({first}) names the same subsection; v5 imports "
+                               "it twice, once per spelling (two positions, same text); keep "
+                               "one spelling", info.file, line, WARNING))
+    return out
+
+
+def _output(info: NodeInfo, outputs: dict[str, str], root: str,
+            real_dirs: dict[str, bool]) -> list[Finding]:
+    """v5's path rules, and the outputs cfs never touches (FORMAT.md 12, X8)."""
+    problem = output_problem(info.output)
+    rel = output_rel(info.output)
+    if problem is None:
+        problem = place_problem(root, rel, real_dirs)
+    if problem:
+        return [Finding(info.name, "output_paths", f"output path is invalid: {problem} "
+                        f"({info.output!r}); give a project-relative path of a regular file "
+                        "outside code-from-spec/, .git/ and .cfs/", info.file,
+                        info.output_line)]
+    first = outputs.setdefault(rel, info.name)
+    if first != info.name:
+        return [Finding(info.name, "output_paths", f"output path {rel} is also the output of "
+                        f"{first}; each leaf needs its own file", info.file, info.output_line)]
+    return []
+
+
+def _cycles(tree: Tree) -> list[Finding]:
+    out = []
+    for component in tree.deps.cycles:
+        members = sorted(component)
+        for name in members:
+            info = tree.nodes[name]
+            if len(members) == 1:
+                detail = (f"the chain of {name} needs {name} itself (its own ARTIFACT/ or "
+                          "itself as input); remove that reference")
+            else:
+                detail = (f"cycle through depends_on, input and inheritance: "
+                          f"{' -> '.join(members + [members[0]])}; break it by removing one "
+                          "of these references")
+            out.append(Finding(name, "cycle", detail, info.file, None))
+    return out

@@ -1,0 +1,1 @@
+"""Running generations: the plan, doit tasks, sessions, replies, progress and verify."""

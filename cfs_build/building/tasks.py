@@ -1,0 +1,184 @@
+"""doit tasks: one per artifact, with uptodate callables; failures as doit failure types."""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from doit.exceptions import InvalidDodoFile, TaskFailed
+
+from ..analysis.status import Need
+from ..errors import ERROR, CfsError
+from ..reading.index import INDEX_DIR
+from ..reading.names import SPEC, spec_of
+from ..state import dirs as state
+from .collector import restore
+from .generate import BuildState, Outcome
+
+STATE_FILE = ".cfs/doit-state"
+BACKEND = "json"  # measured a little faster than sqlite3 and dbm here (README, Speed)
+TASK_PREFIX = "gen:"
+
+
+def task_name(node: str, prefix: str = "") -> str:
+    return f"{prefix}{TASK_PREFIX}{node[len(SPEC) + 1:]}"
+
+
+class GenerationFailed(TaskFailed):
+    """A generation that failed: refused, the backend failed, or the reply was unusable."""
+
+    def __init__(self, node: str, message: str, assumptions: list[str] | None = None):
+        super().__init__(f"{node}: {message}")
+        self.node = node
+        self.assumptions = list(assumptions or ())
+
+
+class FindingsFailed(GenerationFailed):
+    """The model found the spec not enough to write the file: nothing was written."""
+
+
+class GenerationRefused(GenerationFailed):
+    """A file edited by hand or not made by cfs: kept as it is, nothing was generated."""
+
+    def __init__(self, node: str, message: str):
+        super().__init__(node, message)
+        self.message = message  # it names the file already
+
+
+class RunLink:
+    """A task's link to its run (task ``meta``), so a reporter finds the runs it reports on.
+
+    doit's worker processes get an empty link: a run holds locks and threads, and
+    only the main process reports.
+    """
+
+    def __init__(self, state: BuildState | None):
+        self.state = state
+
+    def __reduce__(self):
+        return (RunLink, (None,))
+
+
+def run_of(task) -> BuildState | None:
+    link = (task.meta or {}).get("cfs")
+    return link.state if isinstance(link, RunLink) else None
+
+
+def _run(state: BuildState, node: str):
+    restore(state.collector)
+    result = state.generate(node)
+    if result.outcome == Outcome.GENERATED:
+        return result.summary()
+    if result.outcome == Outcome.REFUSED:
+        return GenerationRefused(node, result.message)
+    failure = FindingsFailed if result.outcome == Outcome.FINDINGS else GenerationFailed
+    return failure(node, result.message, result.assumption_lines())
+
+
+def make_tasks(state: BuildState, prefix: str = "", only: set[str] | None = None,
+               changing: set[str] | None = None) -> list[dict]:
+    """One doit task dict per artifact; ARTIFACT imports become task dependencies.
+
+    ``only``: the artifacts to make tasks for (a dependency on any other is left out;
+    the caller knows those need no work). ``changing``: ``state.may_run()`` when the
+    caller has just taken it.
+    """
+    errors = [f for f in state.project.findings if f.severity == ERROR]
+    if errors:
+        lines = "\n".join(f.render() for f in errors)
+        raise InvalidDodoFile(f"the spec tree has {len(errors)} format error(s); fix them "
+                              f"first (cfs validate):\n{lines}")
+    now = state.statuses()
+    if changing is None:
+        changing = state.may_run(now)
+    if changing:
+        # Something will be generated: read the tree now, before doit starts threads or
+        # forks workers, rather than once in each of them.
+        _ = state.project.tree
+    else:
+        state.project.keep_report()  # nothing will change it: worth keeping for next time
+    link = {"cfs": RunLink(state)}
+    refused_link = {**link, "refused": True}
+    tasks = []
+    for artifact in state.artifacts:
+        if only is not None and artifact not in only:
+            continue
+        node = spec_of(artifact)
+        producers = state.producers.get(artifact, ())
+        tasks.append({
+            "basename": task_name(node, prefix),
+            "doc": state.project.intent(node),
+            "actions": [(_run, [state, node])],
+            # Only the answer of a consumer of something that may be regenerated first
+            # can change during the run; every other task's is known now, and a plain
+            # value spares doit inspecting one callable per task.
+            "uptodate": [(state.is_up_to_date, [node])]
+            if any(p in changing for p in producers) else [now[artifact].up_to_date],
+            "task_dep": [task_name(spec_of(p), prefix) for p in producers
+                         if only is None or p in only],
+            # A hand-edited or foreign file is refused, never generated: the reporter
+            # then does not announce a generation.
+            "meta": refused_link if now[artifact].need is Need.REFUSE else link,
+            # No `targets`: doit would stat each output again, a tenth of a no-op run
+            # at 10,000 artifacts; the uptodate check already covers a missing file.
+        })
+    return tasks
+
+
+def usable_state_file(root: Path) -> str:
+    """The file doit keeps its state in: .cfs/doit-state when it is cfs's own, whole and
+    writable; else that is said in one line and the run carries on.
+
+    doit reads the file whole (a damaged one stops every later run) and writes it by
+    opening its path (through a link, if one is put there). The manifest is the only
+    record cfs relies on, so a damaged, linked or odd state file is removed, and one
+    that cannot be replaced is left alone while doit keeps this run's state elsewhere.
+    A linked .cfs is not used either (the build then refuses it and says why).
+    """
+    try:
+        return _state_file_in(root)
+    except CfsError as exc:
+        problem = str(exc)
+    return _state_file_elsewhere(problem)
+
+
+def _state_file_in(root: Path) -> str:
+    """usable_state_file inside .cfs; raises CfsError when .cfs is a link."""
+    path = os.path.join(root, STATE_FILE)
+    with state.directory(root, INDEX_DIR, create=True) as fd:
+        name = STATE_FILE.rsplit("/", 1)[1]
+        problem = state.is_link_or_odd(fd, name)
+        if problem is None:
+            data = state.read_at(fd, name)
+            if data is not None and not _whole(data):
+                problem = "empty" if not data.strip() else \
+                    "not whole JSON (cut short by a kill, or damaged)"
+            elif data is not None and not os.access(name, os.W_OK, dir_fd=fd):
+                problem = "not writable"
+        if problem is None and os.access(".", os.W_OK, dir_fd=fd):
+            return path
+        if problem is not None and state.remove_at(fd, name):
+            state.notice(f"discarded {STATE_FILE}: it was {problem}; "
+                         "doit starts a new one (the manifest is cfs's only record)")
+            return path
+    return _state_file_elsewhere(problem or "its directory is not writable")
+
+
+def _state_file_elsewhere(problem: str) -> str:
+    """A temporary state file for this run (removed when the process ends)."""
+    elsewhere = tempfile.mkdtemp(prefix="cfs-doit-")
+    atexit.register(shutil.rmtree, elsewhere, True)
+    state.notice(f"cannot use {STATE_FILE} ({problem}); "
+                 "doit keeps this run's state in a temporary file")
+    return os.path.join(elsewhere, "doit-state")
+
+
+def _whole(data: bytes) -> bool:
+    """The state file parses as doit's JSON backend wrote it (a dict)."""
+    try:
+        return isinstance(json.loads(data), dict)
+    except ValueError:
+        return False

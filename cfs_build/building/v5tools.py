@@ -1,0 +1,312 @@
+"""The v5 tool's operations as use cases: load_chain, write_file, validate_specs, accept,
+dump_chain, reconstruct_cache, prune_cache (MCP.md; FORMAT.md 7.5, 7.6, 8, 9.4, 10.3, 11).
+
+Each takes the project root (or a loaded Project) and returns v5's answer text, or
+raises Refusal carrying v5's error text (an MCP error result). Where cfs deliberately
+answers otherwise, FORMAT.md section 12 says so (X1-X9).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..analysis.cache import Cache
+from ..analysis.document import render_document
+from ..analysis.lean import LeanProject, NeedsFull
+from ..analysis.outputs import output_problem, output_rel, place_problem
+from ..analysis.project import Project
+from ..analysis.report_v5 import render_report
+from ..analysis.status import MODIFIED, UNTRACKED, file_flag
+from ..errors import CfsError
+from ..reading.files import UnreadableFile, atomic_write
+from ..reading.hashing import b64
+from ..reading.names import SPEC, TREE_DIR, artifact_of, spec_of
+from ..reading.tree import LINKS_V5, NOT_FOUND_V5
+from ..reading.unparsed import unreadable_text
+from ..state.artifacts import settle_pending, write_artifact
+from ..state.manifest import ManifestEntry, update_manifest
+
+VERSION = "5.0.0"
+DUMP_FILE = "dump_chain.xml"
+MODIFIED_OUTSIDE = "artifact file was modified outside the framework"
+UP_TO_DATE_ALREADY = "artifact is already up to date"
+
+
+class Refusal(Exception):
+    """The v5 tool's refusal: ``message`` is its exact text (an MCP error result).
+
+    ``exit_code`` follows the CLI contract for a command that reports it (errors.CfsError).
+    """
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def _project(where: Path | str | Project | LeanProject) -> Project | LeanProject:
+    """The project, refused with v5's scan text when a link in the tree stops the scan
+    (MCP.md names no other answer; cfs never works on a tree it could not list). A lean
+    reading is made only of a tree without links."""
+    if isinstance(where, LeanProject):
+        return where
+    if not isinstance(where, Project):
+        try:
+            where = Project(where)
+        except CfsError as exc:
+            raise Refusal(str(exc)) from None
+    failed = where.scan_failure
+    if failed is not None and failed.v5 == LINKS_V5:
+        raise Refusal(f"scan: {LINKS_V5}")
+    return where
+
+
+def _lean_first(where: Path | str | Project | LeanProject, answer):
+    """``answer(project)`` read lean (lean.py) when given a root, else or when the lean
+    reading cannot be sure of the whole-tree answer, on a whole Project."""
+    if isinstance(where, (str, Path)):
+        try:
+            try:
+                lean = LeanProject(where)
+            except CfsError as exc:
+                raise Refusal(str(exc)) from None
+            return answer(lean)
+        except NeedsFull:
+            pass  # nothing was written yet: the cache and the dump come last
+    return answer(_project(where))
+
+
+def _target(logical_name: str, *, lead: str) -> str:
+    """The node of a `SPEC/x` name, or the refusal of load_chain (``lead`` "parsing target
+    node: ") and of write_file (its own words)."""
+    name = logical_name
+    if not name.startswith(SPEC + "/"):
+        raise Refusal(lead + "not a SPEC/ reference" if lead else
+                      "logical name is not a SPEC/ reference")
+    if "(" in name and ")" in name[name.index("("):]:
+        raise Refusal(lead + "logical name has qualifier" if lead else
+                      "logical name must not contain a qualifier")
+    return name
+
+
+def _parse_problem(project: Project, node: str) -> str | None:
+    if node not in project.tree.nodes:
+        return unreadable_text(project.root, node)
+    return project.resolver.parse_failure(node)
+
+
+def _output_problem(project: Project, output: str) -> str | None:
+    problem = output_problem(output)
+    if problem is None:
+        problem = place_problem(str(project.root), output_rel(output))
+    return problem
+
+
+# -- load_chain / dump_chain --------------------------------------------------------
+
+def load_chain(where: Path | str | Project | LeanProject, logical_name: str) -> str:
+    """The generator document of one node, exactly as v5's `load_chain` (FORMAT.md 9).
+
+    Refuses in v5's order (9.4); fills the content cache as v5 does. Given a root, only
+    the files the chain needs are read (lean.py); the answer is the whole analysis's.
+    """
+    return _lean_first(where, lambda project: _load_chain(project, logical_name))
+
+
+def _load_chain(project: Project | LeanProject, logical_name: str) -> str:
+    node = _target(logical_name, lead="parsing target node: ")
+    problem = _parse_problem(project, node)
+    if problem is not None:
+        raise Refusal(f"parsing target node: {problem}")
+    info = project.tree.nodes[node]
+    if not info.output:
+        raise Refusal("target node has no output field")
+    if _output_problem(project, info.output):
+        raise Refusal("output path is invalid")  # v5's rule, and X8's places
+    resolver = project.resolver
+    entry = _manifest(project).get(artifact_of(node))
+    if entry is not None:
+        rel = output_rel(info.output)
+        try:
+            current = resolver.file_checksum(rel)
+        except UnreadableFile:
+            current = None
+        if current is not None and file_flag(b64(current), entry) is MODIFIED:
+            raise Refusal(MODIFIED_OUTSIDE)
+    chain = resolver.chain(node)
+    if chain.hash is None:
+        raise Refusal(chain.failure or f"computing chain hash: {node} cannot be parsed")
+    cache = Cache(project.root)
+    document = render_document(resolver, chain, cache=cache,
+                               previous_hash=entry.chain if entry else None)
+    cache.store(resolver, chain)
+    return document
+
+
+def dump_chain(where: Path | str | Project | LeanProject, logical_name: str) -> str:
+    """load_chain's document written to dump_chain.xml at the project root."""
+    return _lean_first(where, lambda project: _dump_chain(project, logical_name))
+
+
+def _dump_chain(project: Project | LeanProject, logical_name: str) -> str:
+    document = _load_chain(project, logical_name)
+    atomic_write(project.root / DUMP_FILE, document.encode("utf-8"))
+    return f"wrote {DUMP_FILE}"
+
+
+def _manifest(project: Project):
+    try:
+        return project.manifest
+    except CfsError as exc:  # X3: a manifest that does not parse is named
+        raise Refusal(str(exc), exc.exit_code) from None
+
+
+# -- write_file / accept -----------------------------------------------------------
+
+def write_file(where: Path | str | Project | LeanProject, logical_name: str,
+               content: str) -> str:
+    """Write ``content`` as the node's artifact and record it (FORMAT.md 7.6, X9).
+
+    The file gets exactly these bytes (CRLF kept); the manifest records the checksum of
+    the content with CRLF made LF and the current chain; the cache gets the chain file.
+    A file cfs did not write (untracked) or that was edited since (modified) is never
+    replaced by other bytes (X9). Given a root, read lean as load_chain is.
+    """
+    return _lean_first(where, lambda project: _write_file(project, logical_name, content))
+
+
+def _write_file(project: Project | LeanProject, logical_name: str, content: str) -> str:
+    # Every node is looked up before anything is written (NeedsFull comes first).
+    node = _target(logical_name, lead="")
+    problem = _parse_problem(project, node)
+    if problem is not None:
+        raise Refusal(f"node frontmatter cannot be parsed: {problem}")
+    info = project.tree.nodes[node]
+    if not info.output:
+        raise Refusal("node has no output field")
+    problem = _output_problem(project, info.output)
+    if problem:
+        raise Refusal(problem)
+    # cfs checks the chain before writing: a write v5 would record nothing for is not made.
+    chain = project.resolver.chain(node)
+    if chain.hash is None:
+        raise Refusal(chain.failure or f"computing chain hash: {node} cannot be parsed")
+    name = artifact_of(node)
+    rel = output_rel(info.output)
+    entry = _manifest(project).get(name)
+    try:
+        current = project.resolver.file_checksum(rel)
+    except UnreadableFile as exc:
+        raise Refusal(f"{rel}: {exc.reason}") from None
+    current_sum = None if current is None else b64(current)
+    found = file_flag(current_sum, entry)
+    if found is UNTRACKED or found is MODIFIED:  # Need.REFUSE, unless the bytes are the same
+        data = (project.root / rel).read_bytes()
+        if data != content.encode("utf-8", "surrogateescape"):
+            what = "has no manifest entry (untracked)" if found is UNTRACKED else \
+                "was changed after it was recorded (modified)"
+            raise Refusal(f"{info.output} {what}; nothing was written. Accept the file as "
+                          f"the artifact (accept {node}) or delete it to have it generated")
+    try:
+        write_artifact(project.root, name, info.output, content, chain.hash, current_sum)
+    except CfsError as exc:
+        raise Refusal(str(exc)) from None
+    project.resolver.forget(rel)
+    Cache(project.root).store_chain(chain)
+    return f"wrote {info.output}"
+
+
+def accept(where: Path | str | Project | LeanProject, logical_name: str) -> str:
+    """Record the output file's checksum and the CURRENT chain (FORMAT.md 7.5).
+
+    Whatever the status (modified, untracked, stale, both); an existing entry keeps its
+    recorded path; an entry that already records both is refused. Given a root, read
+    lean as load_chain is.
+    """
+    return _lean_first(where, lambda project: _accept(project, logical_name))
+
+
+def _accept(project: Project | LeanProject, logical_name: str) -> str:
+    # Every node is looked up before the manifest is touched (NeedsFull comes first).
+    if not logical_name.startswith(SPEC + "/"):
+        raise Refusal("not a SPEC/ reference")
+    node = logical_name
+    problem = _parse_problem(project, node)
+    if problem is not None:
+        raise Refusal(f"unreadable frontmatter: {problem}")
+    info = project.tree.nodes[node]
+    if not info.output:
+        raise Refusal("node has no output field")
+    rel = output_rel(info.output)
+    if rel is None or _output_problem(project, info.output):
+        raise Refusal(f"opening artifact file: output path is invalid: "
+                      f"{_output_problem(project, info.output)}")  # X8: never opened
+    try:
+        digest = project.resolver.file_checksum(rel)
+    except UnreadableFile as exc:
+        raise Refusal(f"reading artifact file: {exc.reason}") from None
+    if digest is None:
+        raise Refusal(f"opening artifact file: open {project.root}/{rel}: no such file or "
+                      "directory", exit_code=1)
+    chain = project.resolver.chain(node)
+    if chain.hash is None:
+        raise Refusal(chain.failure or f"computing chain hash: {node} cannot be parsed")
+    checksum = b64(digest)
+    name = artifact_of(node)
+    try:
+        settle_pending(project.root)  # a crash's finished writes are recorded first
+        with update_manifest(project.root) as entries:
+            entry = entries.get(name)
+            if entry is not None and entry.checksum == checksum and entry.chain == chain.hash:
+                raise Refusal(UP_TO_DATE_ALREADY, exit_code=1)
+            path = entry.path if entry is not None else info.output
+            new = ManifestEntry(name, path, checksum, chain.hash)
+            new.check()
+            entries[name] = new
+    except CfsError as exc:
+        raise Refusal(str(exc), exc.exit_code) from None
+    return f"accepted {info.output}"
+
+
+# -- cache ------------------------------------------------------------------------
+
+def reconstruct_cache(where: Path | str | Project) -> str:
+    """Write the current chain of every manifest entry whose node parses, declares an
+    output and has a computable chain (FORMAT.md 8)."""
+    project = _project(where)
+    entries = _manifest(project).entries
+    cache = Cache(project.root)
+    processed = contents = chains = 0
+    for name in sorted(entries):
+        node = spec_of(name)
+        info = project.tree.nodes.get(node)
+        if info is None or not info.output or _parse_problem(project, node) is not None:
+            continue
+        processed += 1
+        chain = project.resolver.chain(node)
+        if chain.hash is None:
+            continue
+        wrote_contents, wrote_chain = cache.store(project.resolver, chain)
+        contents += wrote_contents
+        chains += wrote_chain
+    return (f"reconstructed cache: {processed} entries processed, {contents} content files "
+            f"written, {chains} chain files written")
+
+
+def prune_cache(where: Path | str | Project) -> str:
+    """Delete chain files no manifest entry names, then content no kept chain names."""
+    project = _project(where)
+    keep = {entry.chain for entry in _manifest(project).entries.values()}
+    chains, contents = Cache(project.root).prune(keep)
+    return f"pruned cache: {chains} chain files deleted, {contents} content files deleted"
+
+
+# -- validate_specs -----------------------------------------------------------------
+
+def validate_specs(where: Path | str | Project) -> str:
+    """v5's validation report text (FORMAT.md 10.3); it never refuses."""
+    if not isinstance(where, Project):
+        tree = Path(where) / TREE_DIR
+        if not (tree.is_dir() or tree.is_symlink()):
+            return f"Format errors:\n  [] scan: {NOT_FOUND_V5}\n"
+        where = Project(where)
+    return render_report(where)

@@ -1,0 +1,181 @@
+"""`cfs mcp`: the v5 tools and cfs's own served over MCP stdio, on the official MCP SDK.
+
+Every call runs in a worker thread, so a build in progress never keeps status, graph
+or the v5 tools from answering. One build at a time per project: a second one waits
+or is refused (the server's own lock, then the project's build lock across processes).
+Between calls the server keeps the analysed project and checks it against the disk
+before each answer (warm.py), so an answer is always the one a fresh process would give.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+import mcp_types as types
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+from mcp.shared.exceptions import MCPError
+
+from .. import __version__
+from ..state.buildlock import BuildLockHeld
+from .progress import ProgressTeller
+from .tools import (CFS_TOOLS, READ_ONLY, V5_TOOLS, Answer, BadArguments, build_arguments,
+                    build_summary, call_v5, json_answer, refusal)
+from ..analysis.project import Project
+from ..building.run import run_build
+from ..generators.session import Session
+from .warm import Warm
+
+# v5's server name: a client that keys anything on it sees the server it knew.
+SERVER_NAME = "framework-mcp"
+LOCK_POLL_SECONDS = 0.25
+V5_NAMES = {tool.name for tool in V5_TOOLS}
+log = logging.getLogger("cfs.mcp")
+
+
+def serve(root: Path) -> None:
+    """Serve the project at ``root`` on stdin/stdout until the client closes them."""
+    anyio.run(_serve, root)
+
+
+async def _serve(root: Path) -> None:
+    server = make_server(root)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+def make_server(root: Path) -> Server:
+    builds = _Builds(root)
+    # The analysed project, kept between requests and checked before each (warm.py).
+    warm = Warm(root)
+
+    async def list_tools(ctx, params) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=[
+            types.Tool(name=spec.name, description=spec.description,
+                       input_schema=spec.input_schema(), meta=spec.meta)
+            for spec in (*V5_TOOLS, *CFS_TOOLS)])
+
+    # The wire form of each tool's last answer: a status document of ten thousand
+    # artifacts takes a real part of a second to dump, and a kept answer is the same object.
+    dumped: dict[str, tuple[Answer, dict]] = {}
+
+    async def call_tool(ctx, params: types.CallToolRequestParams) -> dict:
+        name, args = params.name, params.arguments or {}
+        if name == "build":
+            answer = await builds.run(ctx, args)
+        elif name in V5_NAMES:
+            answer = await _in_thread(partial(call_v5, warm, name, args))
+        elif name in READ_ONLY:
+            answer = await _in_thread(partial(READ_ONLY[name], warm, args))
+        else:
+            raise MCPError(types.INVALID_PARAMS, f"unknown tool: {name}")
+        last = dumped.get(name)
+        if last is None or last[0] is not answer:
+            last = dumped[name] = (answer, wire_of(answer))
+        return last[1]  # the SDK takes a copy: this one stays as it is
+
+    return Server(SERVER_NAME, version=__version__, title="cfs-build",
+                  on_list_tools=list_tools, on_call_tool=call_tool)
+
+
+def result_of(answer: Answer) -> types.CallToolResult:
+    """One text content item, as v5 answers; cfs's tools add the JSON it renders."""
+    return types.CallToolResult(content=[types.TextContent(type="text", text=answer.text)],
+                                structured_content=answer.data, is_error=answer.error)
+
+
+def wire_of(answer: Answer) -> dict:
+    """result_of(answer) as the SDK dumps it for the wire, the JSON it renders not copied:
+    a status document of ten thousand artifacts is otherwise held (and dumped) twice."""
+    wire = result_of(replace(answer, data=None)).model_dump(by_alias=True, mode="json",
+                                                            exclude_none=True)
+    if answer.data is None:
+        return wire
+    return {"content": wire.pop("content"), "structuredContent": answer.data, **wire}
+
+
+async def _in_thread(call) -> Answer:
+    def guarded() -> Answer:
+        try:
+            return call()
+        except Exception as exc:  # the one boundary of a tool call: an error result
+            log.debug("tool call failed", exc_info=True)
+            return refusal(exc)
+    # A cancelled read-only call is left to finish on its own: it only reads (or, for
+    # write_file and accept, makes one atomic write the client then never hears of).
+    return await anyio.to_thread.run_sync(guarded, abandon_on_cancel=True)
+
+
+class _Builds:
+    """The server's builds: one at a time, progress reported, cancellation honoured."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.lock = anyio.Lock()
+
+    async def run(self, ctx, args: dict) -> Answer:
+        try:
+            options = build_arguments(args)
+        except BadArguments as exc:
+            return refusal(exc)
+        wait = options.pop("wait")
+        if self.lock.locked() and not wait:
+            return Answer("another build of this project is running (started through this "
+                          "server); nothing was built. Call build again when it is done, or "
+                          "with wait: true to wait for it", error=True)
+        async with self.lock:
+            while True:
+                try:
+                    return await self._once(ctx, options)
+                except BuildLockHeld as held:
+                    if not wait:
+                        who = f"pid {held.holder}" if held.holder else "another process"
+                        return Answer(f"another build of this project is running ({who}, "
+                                      f"{held.file}); nothing was built. Call build again "
+                                      "when it is done, or with wait: true to wait for it",
+                                      error=True)
+                    # Polled rather than blocked on: a waiting build can be cancelled.
+                    await anyio.sleep(LOCK_POLL_SECONDS)
+
+    async def _once(self, ctx, options: dict) -> Answer:
+        session = Session()
+        finished = threading.Event()
+        token = anyio.lowlevel.current_token()
+
+        def tell(progress: float, total: float | None, message: str) -> None:
+            try:
+                anyio.from_thread.run(partial(ctx.session.report_progress, progress, total,
+                                              message), token=token)
+            except Exception:  # the client went away: the build goes on regardless
+                log.debug("progress not sent", exc_info=True)
+
+        def work() -> Answer:
+            try:
+                project = Project(self.root)
+                result = run_build(project, options["targets"], jobs=options["jobs"],
+                                   fresh=options["fresh"], wait=False,
+                                   reporter=ProgressTeller(tell), session=session)
+                return json_answer(build_summary(result))
+            except BuildLockHeld:
+                raise
+            except Exception as exc:
+                return refusal(exc)
+            finally:
+                finished.set()
+
+        try:
+            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():
+            # Cancelled: kill the generations and wait until the run has wound down, so
+            # that nothing of it writes after the client was told it is over.
+            session.interrupt()
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(finished.wait)
+            raise
+

@@ -1,0 +1,333 @@
+"""The MCP tools `cfs mcp` serves: names, arguments and answers, without the protocol.
+
+The v5 tools are thin adapters over v5tools (v5's names, arguments and texts, MCP.md);
+cfs's own (status, build, graph, explain) answer JSON. Each answers from the server's Warm
+(warm.py): one chain's tools read that chain lean, the others the kept project, checked
+against the disk first. mcp_server.py puts them on the wire.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from .. import __version__
+from ..analysis.lean import NeedsFull
+from ..analysis.project import Project
+from ..building import v5tools
+from ..building.run import DEFAULT_JOBS, BuildResult, InvalidTree
+from ..building.tasks import TASK_PREFIX
+from ..errors import CfsError
+from ..reading.files import UnreadableFile
+from ..reading.names import SPEC
+from .warm import Warm
+
+LOGICAL_NAME = {"type": "string",
+                "description": "the SPEC/... name of a leaf node that declares an output"}
+# Claude Code cuts tool results at 25,000 tokens unless the tool asks for more; a
+# generator document of a big chain is larger than that (MCP.md).
+LOAD_CHAIN_META = {"anthropic/maxResultSizeChars": 500000}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One tool result: its text, the JSON it renders (cfs's tools), and whether it failed."""
+
+    text: str
+    data: dict | None = None
+    error: bool = False
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as tools/list shows it: name, what it does, its arguments, its meta."""
+
+    name: str
+    description: str
+    properties: dict = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    meta: dict | None = None
+
+    def input_schema(self) -> dict:
+        schema = {"type": "object", "properties": self.properties}
+        if self.required:
+            schema["required"] = list(self.required)
+        return schema
+
+
+class BadArguments(Exception):
+    """A tool call whose arguments do not fit the tool's schema (an error result)."""
+
+
+V5_TOOLS = (
+    ToolSpec("load_chain", "Load the generator document of a leaf node: its chain of specs, "
+             "dependencies and existing artifact, exactly as the v5 tool serves it.",
+             {"logical_name": LOGICAL_NAME}, ("logical_name",), LOAD_CHAIN_META),
+    ToolSpec("write_file", "Write the generated content to the node's output file and record "
+             "it in the manifest. Refuses to replace a file that was edited by hand or that "
+             "cfs did not write (accept it first).",
+             {"logical_name": LOGICAL_NAME,
+              "content": {"type": "string", "description": "the complete file content"}},
+             ("logical_name", "content")),
+    ToolSpec("validate_specs", "Validate the spec tree and report format errors, cycles and "
+             "artifacts that are stale, missing or modified (ranked for generation)."),
+    ToolSpec("accept", "Accept the node's output file as it is now: record its checksum and "
+             "the current chain in the manifest.",
+             {"logical_name": LOGICAL_NAME}, ("logical_name",)),
+    ToolSpec("dump_chain", "Write load_chain's document to dump_chain.xml at the project root.",
+             {"logical_name": LOGICAL_NAME}, ("logical_name",)),
+    ToolSpec("reconstruct_cache", "Fill the content cache from the manifest entries and the "
+             "current tree."),
+    ToolSpec("prune_cache", "Delete cached chains no manifest entry names, and content no "
+             "remaining chain names."),
+    ToolSpec("version", "The version of the tool serving these tools (cfs-build)."),
+)
+
+BUILD = ToolSpec(
+    "build", "Regenerate the stale and missing artifacts (all, or those under the targets) "
+    "with the generator configured in cfs.toml, several at once, the same build as "
+    "`cfs build`. Reports progress while it runs; cancelling it stops its generations "
+    "and records nothing half-written. Returns the run's summary as JSON.",
+    {"targets": {"type": "array", "items": {"type": "string"},
+                 "description": "SPEC/x (a whole subtree), ARTIFACT/x or output paths; "
+                                "none: everything"},
+     "jobs": {"type": "integer", "minimum": 1,
+              "description": f"generations at once (default {DEFAULT_JOBS})"},
+     "fresh": {"type": "boolean", "description": "generate from the chain alone, without "
+                                                 "showing the generator the existing file"},
+     "wait": {"type": "boolean", "description": "when another build of this project is "
+                                                "running, wait for it (default: refuse at "
+                                                "once)"}})
+CFS_TOOLS = (
+    ToolSpec("status", "Where every artifact stands (up-to-date, stale, missing, modified, "
+             "untracked, invalid, orphan) with format errors and test verification: the "
+             "`cfs status --json` document."),
+    BUILD,
+    ToolSpec("graph", "The build graph, or the part a build of one node touches, as JSON "
+             "(node-link) or Mermaid.",
+             {"node": {"type": "string", "description": "SPEC/x, ARTIFACT/x or an output "
+                                                        "path; none: the whole graph"},
+              "format": {"type": "string", "enum": ["json", "mermaid", "dot"],
+                         "description": "default json"}}),
+    ToolSpec("explain", "Why one artifact is not up to date: its status, the reasons, and a "
+             "diff of each chain entry that changed since it was made (`cfs explain --json`).",
+             {"name": {"type": "string", "description": "SPEC/x, ARTIFACT/x or the output "
+                                                        "path of a leaf"}}, ("name",)),
+)
+
+
+# -- arguments ----------------------------------------------------------------------
+
+def argument(args: dict, name: str, kind: type, default=None, *, required: bool = False):
+    """``args[name]`` checked against its JSON type (the error result says which)."""
+    if name not in args or args[name] is None:
+        if required:
+            raise BadArguments(f'required argument "{name}" not found')
+        return default
+    value = args[name]
+    # JSON true is no integer here, though Python's bool is an int.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        words = {str: "a string", bool: "a boolean", int: "an integer", list: "an array"}
+        raise BadArguments(f'argument "{name}" is not {words[kind]}')
+    return value
+
+
+# -- the v5 tools -----------------------------------------------------------------------
+
+def call_v5(warm: Warm, name: str, args: dict) -> Answer:
+    """A v5 tool's answer: its exact text, or its refusal as an error result."""
+    try:
+        if name == "version":
+            return Answer(__version__)
+        if name == "validate_specs":
+            # The report depends on the analysis alone: kept while the project holds.
+            return Answer(warm.answer(("validate_specs",), v5tools.validate_specs))
+        if name in ("reconstruct_cache", "prune_cache"):
+            with warm.project() as project:
+                return Answer(getattr(v5tools, name)(project))
+        logical_name = argument(args, "logical_name", str, required=True)
+        if name == "write_file":
+            content = argument(args, "content", str, required=True)
+            return Answer(warm.lean_first(
+                lambda project: v5tools.write_file(project, logical_name, content)))
+        tool = getattr(v5tools, name)
+        return Answer(warm.lean_first(lambda project: tool(project, logical_name)))
+    except v5tools.Refusal as refusal:
+        return Answer(refusal.message, error=True)
+
+
+# -- cfs's own tools ----------------------------------------------------------------
+
+def json_answer(data: dict, memo: dict | None = None) -> Answer:
+    return Answer(indented_json(data, memo), data)
+
+
+_encode_str = json.encoder.encode_basestring  # ensure_ascii=False's, in C where built
+
+
+def indented_json(data, memo: dict | None = None) -> str:
+    """``json.dumps(data, indent=2, ensure_ascii=False)``, the same text, made faster: the
+    standard encoder works in pure Python once asked to indent, and a status document of
+    ten thousand artifacts is megabytes of it. Anything unusual goes to json itself.
+
+    ``memo``: the texts of flat objects (an artifact's) from the last call, replaced by
+    this call's: an answer after a small change encodes only what changed.
+    """
+    found: dict = {}
+    try:
+        text = _indented(data, "", memo or {}, found)
+    except _Unusual:
+        return json.dumps(data, indent=2, ensure_ascii=False)
+    if memo is not None:
+        memo.clear()
+        memo.update(found)
+    return text
+
+
+class _Unusual(Exception):
+    """A value the short encoder leaves to json (a float, a key that is no string)."""
+
+
+def _indented(value, pad: str, memo: dict, found: dict) -> str:
+    kind = type(value)
+    if kind is str:
+        return _encode_str(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if kind is int:
+        return int.__repr__(value)
+    inner = pad + "  "
+    if kind is dict:
+        if not value:
+            return "{}"
+        parts = []
+        for name, item in value.items():
+            if type(name) is not str:
+                raise _Unusual
+            parts.append(f"{inner}{_encode_str(name)}: {_indented(item, inner, memo, found)}")
+        return "{\n" + ",\n".join(parts) + "\n" + pad + "}"
+    if kind is list or kind is tuple:
+        if not value:
+            return "[]"
+        parts = []
+        for item in value:
+            if type(item) is dict:
+                # The compact text, made in C, says everything the indented one does.
+                key = (inner, _compact(item))
+                text = memo.get(key)
+                if text is None:
+                    text = _indented(item, inner, memo, found)
+                found[key] = text
+                parts.append(inner + text)
+            else:
+                parts.append(inner + _indented(item, inner, memo, found))
+        return "[\n" + ",\n".join(parts) + "\n" + pad + "]"
+    raise _Unusual
+
+
+_compact = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+
+
+class _LeanChains:
+    """The kept project, with the chains its reasons compare read lean (lean.py): an
+    analysis brought up to date from a snapshot need not read the whole tree for the
+    few artifacts that are stale."""
+
+    def __init__(self, project: Project, resolver):
+        self._project = project
+        self.resolver = resolver
+
+    def __getattr__(self, name: str):
+        return getattr(self._project, name)
+
+
+def status(warm: Warm, args: dict) -> Answer:
+    from ..commands.status import status_document
+
+    def compute(project: Project) -> Answer:
+        where = project
+        if "tree" not in project.__dict__ and project.snapshot is not None \
+                and project.scan_failure is None:
+            try:
+                where = _LeanChains(project, warm.lean().resolver)
+            except (NeedsFull, CfsError):
+                pass
+        return json_answer(status_document(where)[1], warm.texts)
+    # Its reasons read the cache and its verification the run log: kept only while the
+    # kernel tells of no change there either.
+    return warm.told_answer(("status",), compute)
+
+
+def graph(warm: Warm, args: dict) -> Answer:
+    from ..commands.graph import graph_of, json_data, render
+    node = argument(args, "node", str)
+    fmt = argument(args, "format", str, "json")
+    if fmt not in ("json", "mermaid", "dot"):
+        raise BadArguments(f'argument "format" must be json, mermaid or dot, not "{fmt}"')
+
+    def compute(project: Project) -> Answer:
+        subgraph = graph_of(project, node)
+        if fmt == "json":
+            return json_answer(json_data(subgraph))
+        text = render(subgraph, fmt)
+        return Answer(text, {"node": node, "format": fmt, fmt: text})
+    return warm.answer(("graph", node, fmt), compute)
+
+
+def explain(warm: Warm, args: dict) -> Answer:
+    from ..analysis.explain import explain as explain_artifact
+    name = argument(args, "name", str, required=True)
+    with warm.project() as project:  # not kept: the diffs come from the cache
+        return json_answer(explain_artifact(project, name).as_dict())
+
+
+READ_ONLY = {"status": status, "graph": graph, "explain": explain}
+
+
+def build_arguments(args: dict) -> dict:
+    """run_build's keywords from the build tool's arguments (plus ``wait``)."""
+    targets = argument(args, "targets", list, [])
+    if not all(isinstance(target, str) for target in targets):
+        raise BadArguments('argument "targets" must be an array of strings')
+    jobs = argument(args, "jobs", int, DEFAULT_JOBS)
+    if jobs < 1:
+        raise BadArguments('argument "jobs" must be at least 1')
+    return {"targets": targets, "jobs": jobs, "fresh": argument(args, "fresh", bool, False),
+            "wait": argument(args, "wait", bool, False)}
+
+
+def _node(task: str) -> str:
+    return f"{SPEC}/{task.split(TASK_PREFIX, 1)[1]}" if TASK_PREFIX in task else task
+
+
+def build_summary(result: BuildResult) -> dict:
+    """The run's summary as JSON: what was generated, failed or skipped, and its cost."""
+    return {
+        "exit_code": result.exit_code,
+        "interrupted": result.interrupted,
+        "generated": [_node(t) for t in result.generated],
+        "unchanged": [_node(t) for t in result.unchanged],
+        "up_to_date": [_node(t) for t in result.up_to_date],
+        "failed": [{"node": _node(t), "message": why} for t, why in result.failed],
+        "findings": [{"node": _node(t), "message": why} for t, why in result.findings],
+        "not_attempted": [{"node": _node(t), "needs": why} for t, why in result.not_attempted],
+        "input_tokens": result.input_tokens,
+        "output_tokens": result.output_tokens,
+        "cost_usd": result.cost_usd,
+    }
+
+
+def refusal(exc: Exception) -> Answer:
+    """What stops one of cfs's tools, as an error result worded like the CLI's line."""
+    if isinstance(exc, InvalidTree):
+        lines = [str(exc), *(finding.render() for finding in exc.findings)]
+        return Answer("\n".join(lines), error=True)
+    if isinstance(exc, (CfsError, UnreadableFile, BadArguments)):
+        return Answer(str(exc), error=True)
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return Answer(f"{where}{exc.strerror or exc}", error=True)
+    return Answer(f"internal error ({type(exc).__name__}: {exc}); please report it", error=True)

@@ -1,0 +1,393 @@
+"""Parsing one _node.md: frontmatter, the CommonMark section structure, and its blocks."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field, replace
+
+from ..errors import ERROR, WARNING, Finding
+from .headings import Heading, structural_headings
+from .names import normalize
+from .plain_yaml import read_plain
+
+PUBLIC, AGENT, PRIVATE = "public", "agent", "private"
+SECTIONS = (PUBLIC, AGENT, PRIVATE)
+FRONTMATTER_KEYS = ("depends_on", "input", "output")
+
+# Parse errors: v5 cannot use a node with one of these (no chain through it, no status
+# of its own, FORMAT.md 4.5).
+BREAKING_RULES = frozenset({"encoding", "unreadable", "malformed_frontmatter",
+                            "text_before_name_heading", "name_heading", "duplicate_section",
+                            "unrecognized_section", "duplicate_subsections"})
+
+# Unicode White_Space, as Go's strings.TrimSpace knows it: "blank" for the rule that
+# # Public holds nothing outside its subsections (str.isspace would also take
+# U+001C..U+001F).
+_WHITE_SPACE = ("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+                "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+
+@dataclass(frozen=True)
+class Subsection:
+    """One ``##`` block: its normalized key, raw heading line and rendered text."""
+
+    key: str
+    raw: str
+    text: str
+    line: int
+
+
+@dataclass(frozen=True)
+class NodeDoc:
+    """Everything one _node.md says, with file line numbers for reporting."""
+
+    name: str
+    file: str
+    depends_on: tuple[str, ...] = ()
+    dep_lines: tuple[int, ...] = ()
+    input: str | None = None
+    input_line: int | None = None
+    output: str | None = None
+    output_line: int | None = None
+    has_agent: bool = False
+    agent_line: int | None = None
+    public: tuple[Subsection, ...] = ()
+    agent: str = ""
+    findings: tuple[Finding, ...] = field(default=())
+    intent: str = ""
+
+    @property
+    def broken(self) -> bool:
+        return any(f.rule in BREAKING_RULES for f in self.findings)
+
+    @property
+    def public_text(self) -> str:
+        return "\n".join(sub.text for sub in self.public)
+
+    def subsection(self, qualifier: str) -> Subsection | None:
+        key = normalize(qualifier)
+        for sub in self.public:
+            if sub.key == key:
+                return sub
+        return None
+
+
+def is_blank(line: str) -> bool:
+    return not line.strip(" \t")
+
+
+def extract(lines: list[str]) -> str:
+    """Drop blank lines at both ends; keep the middle byte for byte; end with one LF."""
+    start, end = 0, len(lines)
+    while start < end and is_blank(lines[start]):
+        start += 1
+    while end > start and is_blank(lines[end - 1]):
+        end -= 1
+    if start == end:
+        return ""
+    return "\n".join(lines[start:end]) + "\n"
+
+
+class _Report:
+    def __init__(self, name: str, file: str):
+        self.name, self.file, self.items = name, file, []
+
+    def add(self, rule: str, detail: str, line: int | None, severity: str = ERROR) -> None:
+        self.items.append(Finding(self.name, rule, detail, self.file, line, severity))
+
+
+def parse_node(name: str, file: str, text: str) -> NodeDoc:
+    """Parse normalized text of ``file`` (the node ``name``); problems become findings."""
+    report = _Report(name, file)
+    if text.startswith("\ufeff"):
+        report.add("encoding", "file starts with a UTF-8 byte order mark; save it as UTF-8 "
+                   "without BOM", 1)
+        text = text[1:]
+    fields: dict = {}
+    body, body_line = text, 1
+    if text.startswith("---\n"):
+        end = text.find("\n---\n", 3)
+        if end < 0:
+            report.add("malformed_frontmatter", "frontmatter opened with '---' on line 1 is "
+                       "never closed; add a line '---' after it", 1)
+            return NodeDoc(name, file, findings=tuple(report.items))
+        before = len(report.items)
+        fields = _frontmatter(text[4:end + 1], report)
+        if len(report.items) > before:
+            _in_v5_words(report, before, text[4:end + 1])
+        body = text[end + 5:]
+        body_line = text.count("\n", 0, end + 5) + 1
+    return _body(name, file, body, body_line, report, fields)
+
+
+def _in_v5_words(report: _Report, first: int, source: str) -> None:
+    """Give the frontmatter's findings (from ``first`` on) v5's error text for the YAML,
+    where cfs knows it; computed only here, on the error path."""
+    from .yaml_errors import v5_yaml_error
+
+    v5 = v5_yaml_error(source)
+    if v5 is not None:
+        report.items[first:] = [replace(f, v5=v5) for f in report.items[first:]]
+
+
+def _load(yaml, loader_class, source: str):
+    """The document's root node (for line numbers), the first key written twice in one
+    mapping (see _duplicate_key) and the safely constructed value."""
+    loader = loader_class(source)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, None, None
+        # Before constructing: merge keys ('<<') are flattened into the node then.
+        twice = _duplicate_key(root, yaml)
+        return root, twice, loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+
+def _frontmatter(source: str, report: _Report) -> dict:
+    """Safe-load the YAML between the fences; return recognized keys with their lines."""
+    if not source.strip():
+        return {}
+    plain = read_plain(source)
+    if plain is not None:
+        return plain
+    return yaml_frontmatter(source, report)
+
+
+def yaml_frontmatter(source: str, report: _Report) -> dict:
+    """_frontmatter's answer read with PyYAML, whatever the frontmatter's shape."""
+    import yaml  # imported on first use: plain frontmatter (plain_yaml.py) never needs it
+
+    try:
+        try:
+            # libyaml is several times faster; its pure-Python twin words the errors
+            # (and places them) the same way on every machine, so it explains failures.
+            # libyaml takes a tab after "key:" that the pure loader refuses: with a tab
+            # only the pure loader reads (tests/reading/test_plain_yaml.py compares the two).
+            fast = "\t" not in source and getattr(yaml, "CSafeLoader", None)
+            root, twice, data = _load(yaml, fast or yaml.SafeLoader, source)
+        except yaml.YAMLError:
+            root, twice, data = _load(yaml, yaml.SafeLoader, source)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        # An unclosed construct is only noticed at the end of the YAML; point at where it
+        # opened rather than at the closing '---', which is not YAML at all.
+        context = getattr(exc, "context_mark", None)
+        if mark is not None and mark.index >= len(source) and context is not None:
+            mark = context
+        last = source.count("\n") + 1
+        line = min(mark.line + 2, last) if mark is not None else 2
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        report.add("malformed_frontmatter", f"YAML error: {problem}", line)
+        return {}
+    except (ValueError, TypeError, RecursionError) as exc:
+        report.add("malformed_frontmatter", f"YAML error: {exc}", 2)
+        return {}
+    if twice is not None:
+        key, earlier = twice
+        report.add("malformed_frontmatter", f"YAML error: mapping key {key.value!r} already "
+                   f"defined on line {earlier.start_mark.line + 2}; keep one of them",
+                   key.start_mark.line + 2)
+        return {}
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        report.add("malformed_frontmatter", "frontmatter must be a YAML mapping of keys "
+                   "(depends_on, input, output)", 2)
+        return {}
+    _unknown_keys(root, report)
+    lines = {}
+    for key_node, value_node in root.value:
+        if isinstance(key_node.value, str):
+            # A mapping node's value is a list of (key, value) pairs, not of nodes.
+            items = value_node.value if isinstance(value_node, yaml.SequenceNode) else []
+            lines[key_node.value] = (key_node.start_mark.line + 2,
+                                     [item.start_mark.line + 2 for item in items])
+    result = {}
+    for key in ("depends_on", "input", "output"):
+        if key not in data or data[key] is None:
+            continue
+        value = data[key]
+        line, item_lines = lines.get(key, (2, []))
+        if key == "depends_on":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                report.add("malformed_frontmatter", "depends_on must be a list of names, "
+                           "e.g. '- SPEC/x'", line)
+                continue
+            item_lines = item_lines if len(item_lines) == len(value) else [line] * len(value)
+            result[key] = (tuple(value), tuple(item_lines))
+        elif not isinstance(value, str):
+            what = "one name, e.g. SPEC/x" if key == "input" else "one relative path"
+            report.add("malformed_frontmatter", f"{key} must be {what}, not "
+                       f"{type(value).__name__}", line)
+        else:
+            result[key] = (value, line)
+    return result
+
+
+def _unknown_keys(root, report: _Report) -> None:
+    """Warn about keys v5 ignores: a misspelt `output` would silently make no artifact."""
+    for key_node, _ in root.value:
+        # Only scalars get here: a list or mapping as a key is already a YAML error.
+        if key_node.value not in FRONTMATTER_KEYS:
+            key = key_node.value
+            close = difflib.get_close_matches(key.lower(), FRONTMATTER_KEYS, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else \
+                "the keys are depends_on, input and output"
+            report.add("frontmatter_key", f"unknown frontmatter key {key!r}: {hint} (an unknown "
+                       "key is ignored)", key_node.start_mark.line + 2, WARNING)
+
+
+def _duplicate_key(root, yaml):
+    """(key, earlier key) for the first key written twice in one mapping, else None.
+
+    PyYAML keeps the last value silently; for v5 a repeated key is malformed YAML.
+    """
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue  # an alias: the same node again (possibly inside itself)
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    earlier = keys.setdefault((key.tag, key.value), key)
+                    if earlier is not key:
+                        return key, earlier
+                stack += (key, value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+    return None
+
+
+def _with_fields(name: str, file: str, fields: dict, report: _Report, **parts) -> NodeDoc:
+    """The NodeDoc, made once: a frozen dataclass of 14 fields is not cheap to make."""
+    deps, dep_lines = fields.get("depends_on", ((), ()))
+    inp, inp_line = fields.get("input", (None, None))
+    out, out_line = fields.get("output", (None, None))
+    return NodeDoc(name, file, deps, dep_lines, inp, inp_line, out, out_line,
+                   findings=tuple(report.items), **parts)
+
+
+def _body(name: str, file: str, body: str, first: int, report: _Report,
+          fields: dict) -> NodeDoc:
+    lines = body.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    heads = structural_headings(body, lines)
+    lead = heads[0].index if heads else len(lines)
+    for index in range(lead):
+        if lines[index].strip(" \t\r"):
+            report.add("text_before_name_heading", "unexpected content before first heading: "
+                       f"move it under a section or delete it; the file must start with "
+                       f"'# {name}'", first + index)
+            break
+    else:
+        if not heads:
+            report.add("text_before_name_heading", "unexpected content before first heading: "
+                       f"there is no heading; the file must start with '# {name}'", first)
+    if not heads:
+        return _with_fields(name, file, fields, report)
+
+    head0 = heads[0]
+    if head0.level != 1:
+        report.add("text_before_name_heading", "unexpected content before first heading: "
+                   f"the first heading is {head0.raw!r}; the file must start with '# {name}'",
+                   first + head0.index)
+    elif normalize(head0.text) != normalize(name):
+        report.add("name_heading", f"node name does not match: got {normalize(head0.text)!r}, "
+                   f"want {normalize(name)!r}; the first heading must be '# {name}'"
+                   + _reading(head0), first + head0.index)
+
+    intent = ""
+    if head0.level == 1:
+        for text in lines[head0.body:heads[1].index if len(heads) > 1 else len(lines)]:
+            if not is_blank(text):
+                intent = text.strip(" \t")
+                break
+    seen: dict[str, int] = {}
+    public: list[Subsection] = []
+    agent_parts: list[str] = []
+    has_agent, agent_line = False, None
+    section = None  # the level-1 section we are in; None = the name section
+    sub_seen: dict[str, int] = {}
+    previous = head0
+    for position, head in enumerate(heads):
+        raw = head.raw
+        key = normalize(head.text)
+        end = heads[position + 1].index if position + 1 < len(heads) else len(lines)
+        content = lines[head.body:end]
+        line = first + head.index
+        if position == 0:
+            continue
+        if head.level == 1:
+            if key not in SECTIONS:
+                report.add("unrecognized_section", f"unrecognized section: {key!r}; sections "
+                           f"are # Public, # Agent and # Private, not {raw!r}"
+                           + _reading(head), line)
+                section = "?"
+            elif key in seen:
+                report.add("duplicate_section", f"duplicate # {key.capitalize()} section: "
+                           f"{raw!r} repeats the one on line {seen[key]}; merge them", line)
+                section = "?"
+            else:
+                seen[key] = line
+                section = key
+            sub_seen = {}
+            if section == PUBLIC:
+                for offset, text in enumerate(content):
+                    if text.strip(_WHITE_SPACE):
+                        report.add("public_subsection_required", "content in # Public must "
+                                   "be under a ## subsection", first + head.body + offset)
+                        break
+            elif section == AGENT:
+                has_agent, agent_line = True, line
+                direct = extract(content)
+                if direct:
+                    agent_parts.append(direct)
+            previous = head
+            continue
+        if key in sub_seen:
+            report.add("duplicate_subsections", f"duplicate subsection: {key!r}; {raw!r} "
+                       f"repeats the heading on line {sub_seen[key]} in this section"
+                       + _reading(head), line)
+        else:
+            sub_seen[key] = line
+        rendered = raw + "\n" + extract(content)
+        if section == PUBLIC:
+            public.append(Subsection(key, raw, rendered, line))
+            _surprises(name, head, previous, first, report)
+        elif section == AGENT:
+            agent_parts.append(rendered)
+        previous = head
+    return _with_fields(name, file, fields, report, has_agent=has_agent, agent_line=agent_line,
+                        public=tuple(public), agent="\n".join(agent_parts), intent=intent)
+
+
+def _reading(head: Heading) -> str:
+    """How v5 came to read a heading's text, when that is not plain to see."""
+    parts = []
+    if head.setext:
+        underline = "===" if head.level == 1 else "---"
+        parts.append(f"the line underlined with {underline!r} is a level-{head.level} heading")
+    if head.lost:
+        parts.append(f"v5 reads its text as {head.text!r}: inline markup ({head.lost!r}) "
+                     "contributes nothing")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _surprises(name: str, head: Heading, previous: Heading, first: int,
+               report: _Report) -> None:
+    """Warnings for a # Public subsection v5 reads otherwise than its author may think."""
+    if head.setext and previous.level == 2 and not previous.setext:
+        report.add("setext_heading", f"v5 reads {head.raw!r} underlined with '---' as a ## "
+                   f"heading: it ends the subsection {previous.raw!r} and starts "
+                   f"'{name}({head.text.strip()})'; for a horizontal rule put an empty line "
+                   "before the '---'", first + head.last, WARNING)
+    if head.lost:
+        report.add("heading_text", f"v5 reads the text of {head.raw!r} as "
+                   f"{head.text.strip(' ')!r} ({head.lost!r} is inline markup, which "
+                   f"contributes nothing): it is imported as '{name}({head.text.strip()})'",
+                   first + head.index, WARNING)

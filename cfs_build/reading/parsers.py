@@ -1,0 +1,186 @@
+"""The CommonMark parsers headings can be read with, and the choice between them."""
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from typing import NamedTuple
+
+from ..errors import CfsError
+
+ENV = "CFS_PARSER"  # names the parser to use instead of the automatic choice
+PY = "markdown-it-py"
+RS = "markdown-it-pyrs"
+
+# The commonmark preset's block rules: the block pass alone finds every heading.
+_BLOCK_RULES = ["blockquote", "code", "fence", "heading", "hr", "lheading", "list", "paragraph",
+                "reference", "html_block"]
+
+
+class Block(NamedTuple):
+    """A level-1 or level-2 heading that is a top-level block: its first and last lines
+    (0-based; the last is a setext heading's underline), its level, whether it is ATX."""
+
+    index: int
+    last: int
+    level: int
+    atx: bool
+
+
+class PyDocument:
+    """A body as markdown-it-py reads it."""
+
+    def __init__(self, source: str):
+        md = _py_parser()
+        self._env: dict = {}  # the link reference definitions, for the headings' inline parse
+        self.blocks = []
+        for tok in md.parse(source, self._env):
+            if tok.type == "heading_open" and tok.level == 0 and tok.tag in ("h1", "h2"):
+                start, end = tok.map
+                atx = tok.markup[0] == "#"
+                self.blocks.append(Block(start, start if atx else end - 1, int(tok.tag[1]), atx))
+
+    def runs(self, position: int, content: str) -> tuple[str, str]:
+        """The plain-text runs of heading ``content`` and the text markup took out of it
+        (see headings._runs); ``position`` is the heading's place in ``blocks``."""
+        return inline_runs(content, self._env)
+
+
+class RsDocument:
+    """A body's block structure as markdown-it-pyrs reads it.
+
+    Its inline parser is not used: it panics on a code span opener inside a link's
+    text (`[` then a backtick with no closing one). Heading texts go through
+    markdown-it-py's inline parser, which needs the link reference definitions only
+    for a heading with a `[` in a body with a `]:` (a definition cannot be written
+    without one); only then is the body parsed with markdown-it-py again for them.
+    """
+
+    def __init__(self, source: str):
+        self._source = source
+        data = source if source.isascii() else source.encode()
+        newline = "\n" if data is source else b"\n"  # the parser's offsets count UTF-8 bytes
+        self.blocks = []
+        line = offset = 0  # the line at byte ``offset``: blocks come in source order
+        for node in _rs_parser().tree(source).children:
+            kind = node.name
+            if kind == "heading" or kind == "lheading":
+                level = node.meta["level"]
+                if level <= 2:
+                    first, end = node.srcmap
+                    line += data.count(newline, offset, first)
+                    offset = first
+                    self.blocks.append(Block(line, line + data.count(newline, first, end - 1),
+                                             level, kind == "heading"))
+        self._with_references = None
+
+    def runs(self, position: int, content: str) -> tuple[str, str]:
+        if "[" not in content or "]:" not in self._source:
+            return inline_runs(content, {})
+        if self._with_references is None:
+            self._with_references = PyDocument(self._source)
+        return self._with_references.runs(position, content)
+
+
+def inline_runs(content: str, env: dict) -> tuple[str, str]:
+    """markdown-it-py's inline parse of ``content`` with the references in ``env``: the
+    plain-text runs at the top level joined, and the text markup took out of it."""
+    md = _py_parser()
+    kept: list[str] = []
+    lost: list[str] = []
+    depth = 0
+    after_text = False
+    for tok in md.inline.parse(content, md, env, []):
+        kind = tok.type
+        if tok.nesting == 1:
+            depth += 1
+        elif tok.nesting == -1:
+            depth -= 1
+        elif kind in ("softbreak", "hardbreak"):
+            if depth == 0 and after_text:
+                kept[-1] = kept[-1].rstrip(" \t")
+        elif kind in ("text", "text_special"):
+            written = tok.markup if kind == "text_special" else tok.content
+            (kept if depth == 0 else lost).append(written)
+        elif kind in ("code_inline", "image"):
+            lost.append(tok.content)
+        after_text = depth == 0 and kind in ("text", "text_special")
+    return "".join(kept), " ".join(part for part in lost if part.strip(" \t"))
+
+
+# Cached, not module state: a parser set up once, the same for every caller.
+@lru_cache(maxsize=1)
+def _py_parser():
+    from markdown_it import MarkdownIt  # imported on first use: a warm run parses nothing
+
+    md = MarkdownIt("commonmark")
+    # Block structure only; the few heading lines get their inline parse one by one.
+    # Without text_join, escapes and entities stay tokens of their own that keep the
+    # text as written (v5 keeps it so).
+    md.disable(["inline", "text_join"])
+    return md
+
+
+@lru_cache(maxsize=1)  # as _py_parser
+def _rs_parser():
+    import markdown_it_pyrs
+
+    return markdown_it_pyrs.MarkdownIt("zero").enable_many(_BLOCK_RULES)
+
+
+# A line that opens or continues a block quote, perhaps inside list items. The Rust
+# port continues a quoted paragraph lazily past an empty list item that CommonMark
+# (goldmark, markdown-it-py, commonmark.js) starts in the enclosing container:
+# `> >Text` then `> -` then `Text` then `=` is a level-1 heading for them, not for it.
+# Bodies with quotes are rare in specs; they are read by markdown-it-py.
+_QUOTE = re.compile(r"^[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)*>", re.M)
+
+
+def document(source: str):
+    """``source`` parsed by the parser in use: ``blocks`` and ``runs(position, content)``."""
+    if chosen(os.environ.get(ENV, "")) == RS and (source.isascii() or _encodes(source)) \
+            and (">" not in source or _QUOTE.search(source) is None):
+        try:
+            return RsDocument(source)
+        except BaseException as exc:  # a Rust panic is raised as a BaseException
+            if type(exc).__name__ != "PanicException":
+                raise
+    return PyDocument(source)
+
+
+def _encodes(source: str) -> bool:
+    try:
+        source.encode()
+    except UnicodeEncodeError:  # a lone surrogate: only markdown-it-py takes it
+        return False
+    return True
+
+
+@lru_cache(maxsize=4)  # the answer depends only on the argument and what is installed
+def chosen(forced: str) -> str:
+    """The parser to use: ``forced`` (the environment's CFS_PARSER) when set, else
+    markdown-it-pyrs when it can be imported, else markdown-it-py."""
+    if forced not in ("", PY, RS):
+        raise CfsError(f"{ENV}={forced!r}: no such parser; use {PY} or {RS}, or unset {ENV} "
+                       "for the automatic choice")
+    if forced == PY:
+        return PY
+    try:
+        _rs_parser()
+    except ImportError:
+        if forced == RS:
+            raise CfsError(f"{ENV}={RS}, but it cannot be imported: install it "
+                           f"(pip install {RS}) or unset {ENV}") from None
+        return PY
+    return RS
+
+
+def describe() -> str:
+    """The parser in use and its version, e.g. "markdown-it-pyrs 0.4.0"."""
+    from importlib import metadata  # only for --version: it costs a run ~15 ms to import
+
+    name = chosen(os.environ.get(ENV, ""))
+    try:
+        return f"{name} {metadata.version(name)}"
+    except metadata.PackageNotFoundError:
+        return name

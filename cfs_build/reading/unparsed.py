@@ -1,0 +1,109 @@
+"""Nodes the v5 tool cannot parse, and the error text it gives for each (FORMAT.md 4, 9.4)."""
+from __future__ import annotations
+
+import ast
+import re
+
+from ..errors import Finding
+from .names import TREE_DIR, normalize
+
+# The findings v5 reports as a parse error: the first one makes the node unusable
+# (no chain through it, no artifact of its own). cfs reports every one of them (X4).
+PARSE_RULES = frozenset({
+    "unreadable", "encoding", "malformed_frontmatter", "text_before_name_heading",
+    "name_heading", "duplicate_section", "unrecognized_section", "duplicate_subsections"})
+
+_BEFORE = "unexpected content before first heading"
+_QUOTED = re.compile(r"""(['"])(?:\\.|(?!\1).)*\1""")
+
+
+_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+            "\t": "\\t", "\v": "\\v", "\\": "\\\\", '"': '\\"'}
+
+
+def go_quote(text: str) -> str:
+    """``text`` quoted as Go's %q writes it (v5's messages quote names and headings so)."""
+    out = ['"']
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def parse_finding(findings: tuple[Finding, ...]) -> Finding | None:
+    """The finding v5 would stop at, or None when the node parses for v5."""
+    if not findings:
+        return None
+    for finding in findings:
+        if finding.rule in PARSE_RULES:
+            return finding
+    return None
+
+
+def unreadable_text(root, name: str) -> str:
+    """v5's words for a node directory without a readable _node.md."""
+    return (f'file unreadable: cannot open file "{root}/{TREE_DIR}/{name[len("SPEC/"):]}/'
+            '_node.md" for reading: file unreadable')
+
+
+def parse_error_text(root, name: str, finding: Finding) -> str:
+    """v5's parse error for a node (the text after `parsing target node: `).
+
+    From cfs's own finding: the frontmatter and section messages are v5's words; a YAML
+    error is v5's text where the parser could tell it (yaml_errors), else v5's first words
+    (`malformed YAML`) and the cfs detail.
+    """
+    if finding.v5:  # the parser knew v5's exact words (a YAML error: yaml_errors)
+        return finding.v5
+    rule, detail = finding.rule, finding.detail
+    if rule == "unreadable":
+        return unreadable_text(root, name)
+    if rule in ("encoding", "text_before_name_heading"):
+        return _BEFORE
+    if rule == "malformed_frontmatter":
+        if "never closed" in detail:
+            return "malformed YAML"
+        return "malformed YAML: " + detail.removeprefix("YAML error: ")
+    quoted = _first_quoted(detail)
+    if rule == "name_heading":
+        if quoted is None or quoted.lstrip(" ").startswith("##"):
+            return _BEFORE  # no heading at all, or a `##` first
+        return (f"node name does not match: got {go_quote(normalize(_heading_text(quoted)))}, "
+                f"want {go_quote(normalize(name))}")
+    if rule == "duplicate_section":
+        key = normalize(_heading_text(quoted or ""))
+        return f"duplicate # {key.capitalize()} section"
+    if rule == "unrecognized_section":
+        return f"unrecognized section: {go_quote(normalize(_heading_text(quoted or '')))}"
+    if rule == "duplicate_subsections":
+        return f"duplicate subsection: {go_quote(normalize(_heading_text(quoted or '')))}"
+    return detail
+
+
+def _first_quoted(detail: str) -> str | None:
+    match = _QUOTED.search(detail)
+    if match is None:
+        return None
+    try:
+        return ast.literal_eval(match.group(0))
+    except (ValueError, SyntaxError):
+        return match.group(0)[1:-1]
+
+
+def _heading_text(raw: str) -> str:
+    """ATX heading text: opening #s, optional closing sequence and spaces removed."""
+    s = raw.lstrip(" ")
+    rest = s[len(s) - len(s.lstrip("#")):].rstrip(" \t")
+    bare = rest.rstrip("#")
+    if bare != rest and (not bare or bare[-1] in " \t"):
+        rest = bare
+    return rest.strip(" \t")

@@ -1,0 +1,229 @@
+"""cfs's own state (.cfs/, code-from-spec/.cache/): reached, read, written and deleted
+without ever following a symbolic link.
+
+Every directory on the way is opened relative to the one before it with O_NOFOLLOW, and
+files are read, replaced and removed relative to the directory's descriptor. A link or
+a file where cfs expects one of its directories is refused with one line (or, for a
+directory whose content is disposable, removed and made again): whatever it points at is
+never read, written or deleted. Seals let cfs notice a damaged file of its own.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import stat as stat_mode
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import xxhash
+
+from ..errors import CfsError
+from ..reading.files import is_temp_of, kind_of, temp_name
+
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+_SEAL = 16  # bytes of xxh3-128 before the sealed bytes
+
+
+def notice(message: str) -> None:
+    """One line on stderr about state cfs discarded or could not use; the run goes on."""
+    print(f"cfs: {message}", file=sys.__stderr__ if sys.stderr is None else sys.stderr)
+
+
+def _what(fd: int, name: str) -> str:
+    try:
+        st = os.lstat(name, dir_fd=fd)
+    except OSError as exc:
+        return exc.strerror or "unusable"
+    if stat_mode.S_ISLNK(st.st_mode):
+        try:
+            return f"a symbolic link (to {os.readlink(name, dir_fd=fd)})"
+        except OSError:
+            return "a symbolic link"
+    kind = kind_of(st.st_mode)
+    return f"{'an' if kind[0] in 'aeiouF' else 'a'} {kind}"
+
+
+def open_dir(root: Path | str, rel: str, *, create: bool = False,
+             replace: bool = False) -> int | None:
+    """A descriptor of the directory ``root/rel``, reached without following any link.
+
+    None when it does not exist and ``create`` is false. A link or other non-directory
+    on the way raises CfsError, unless ``replace`` and it is a link: then the link
+    itself (never what it points at) is removed and, with ``create``, a real directory
+    made in its place. Other failures raise OSError. The caller closes the descriptor.
+    """
+    fd = os.open(os.fspath(root), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    parts = rel.split("/")
+    try:
+        for i, part in enumerate(parts):
+            nxt = _step(fd, part, "/".join(parts[:i + 1]), create, replace)
+            os.close(fd)
+            fd = -1
+            if nxt is None:
+                return None
+            fd = nxt
+        found, fd = fd, -1
+        return found
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _step(fd: int, part: str, here: str, create: bool, replace: bool) -> int | None:
+    """Open the directory ``part`` in ``fd`` (see open_dir)."""
+    try:
+        return os.open(part, _DIR, dir_fd=fd)
+    except FileNotFoundError:
+        if not create:
+            return None
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+        what = _what(fd, part)
+        if not (replace and what.startswith("a symbolic link")):
+            raise CfsError(f"{here} is {what}, not a directory; cfs keeps its own state "
+                           "there and never reads, writes or deletes through a link. Remove "
+                           "it (cfs makes the directory again)") from None
+        if not remove_at(fd, part):
+            raise CfsError(f"{here} is {what}, not a directory, and cfs cannot remove it; "
+                           "remove it by hand") from None
+        notice(f"removed {here}: it was {what}, not a directory; cfs never follows one")
+        if not create:
+            return None
+    try:
+        os.mkdir(part, 0o777, dir_fd=fd)
+    except FileExistsError:
+        pass
+    return os.open(part, _DIR, dir_fd=fd)
+
+
+@contextmanager
+def directory(root: Path | str, rel: str, *, create: bool = False, replace: bool = False):
+    """open_dir as a context: yields the descriptor (or None) and closes it."""
+    fd = open_dir(root, rel, create=create, replace=replace)
+    try:
+        yield fd
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def read_at(fd: int, name: str) -> bytes | None:
+    """The bytes of the regular file ``name`` in the directory ``fd``; None when it is
+    absent, a link or anything but a regular file (never followed, never waited on)."""
+    try:
+        file = os.open(name, _READ, dir_fd=fd)
+    except OSError:
+        return None
+    try:
+        if not stat_mode.S_ISREG(os.fstat(file).st_mode):
+            return None
+        chunks = []
+        while chunk := os.read(file, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(file)
+
+
+def is_link_or_odd(fd: int, name: str) -> str | None:
+    """What ``name`` in ``fd`` is when it is there but not a regular file; else None."""
+    try:
+        st = os.lstat(name, dir_fd=fd)
+    except OSError:
+        return None
+    return None if stat_mode.S_ISREG(st.st_mode) else _what(fd, name)
+
+
+def write_at(fd: int, name: str, data: bytes) -> None:
+    """Replace ``name`` in the directory ``fd`` atomically (a link there is replaced, its
+    target untouched). Raises OSError."""
+    tmp = temp_name(name)
+    file = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                   0o666, dir_fd=fd)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(file, view):]
+            os.fsync(file)
+        finally:
+            os.close(file)
+        os.rename(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=fd)
+        except OSError:
+            pass
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+
+
+def remove_at(fd: int, name: str) -> bool:
+    """Remove the entry ``name`` (a link itself, never its target); False if it was not
+    removed (absent, a directory, not allowed)."""
+    try:
+        os.unlink(name, dir_fd=fd)
+        return True
+    except OSError:
+        return False
+
+
+def names_at(fd: int) -> list[str]:
+    try:
+        return os.listdir(fd)
+    except OSError:
+        return []
+
+
+def remove_leftovers_at(fd: int, name: str) -> None:
+    """Remove what killed writes of ``name`` left in ``fd`` (temp names cfs makes only)."""
+    for entry in names_at(fd):
+        if is_temp_of(entry, name) and is_link_or_odd(fd, entry) is None:
+            remove_at(fd, entry)
+
+
+def _split(rel: str) -> tuple[str, str]:
+    parent, _, name = rel.rpartition("/")
+    return parent, name
+
+
+def read_state(root: Path | str, rel: str) -> bytes | None:
+    """The bytes of cfs's own file ``rel`` (see read_at); None when absent or not usable."""
+    parent, name = _split(rel)
+    with directory(root, parent) as fd:
+        return None if fd is None else read_at(fd, name)
+
+
+def write_state(root: Path | str, rel: str, data: bytes) -> None:
+    """Replace cfs's own file ``rel`` atomically, making its directories. Raises OSError."""
+    parent, name = _split(rel)
+    with directory(root, parent, create=True) as fd:
+        remove_leftovers_at(fd, name)
+        write_at(fd, name, data)
+
+
+def remove_state(root: Path | str, rel: str) -> bool:
+    parent, name = _split(rel)
+    with directory(root, parent) as fd:
+        return fd is not None and remove_at(fd, name)
+
+
+def seal(data: bytes) -> bytes:
+    """``data`` preceded by a checksum of itself, so damage can be noticed (unseal)."""
+    return xxhash.xxh3_128_digest(data) + data
+
+
+def unseal(sealed: bytes | None) -> bytes | None:
+    """The sealed bytes, or None when the seal does not match (a flipped or lost byte)."""
+    if sealed is None or len(sealed) < _SEAL:
+        return None
+    data = sealed[_SEAL:]
+    return data if xxhash.xxh3_128_digest(data) == sealed[:_SEAL] else None

@@ -1,0 +1,186 @@
+"""The v5 manifest `code-from-spec/.manifest`: parsing, writing, and its flock discipline."""
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CfsError
+from ..reading.files import NotRegular, Outside, UnreadableFile, atomic_write, read_inside
+from ..reading.names import TREE_DIR
+
+HEADER = "code-from-spec: v5"
+MANIFEST = f"{TREE_DIR}/.manifest"
+LOCK = f"{TREE_DIR}/.manifest.lock"
+LOCK_TIMEOUT = 30.0
+
+_HASH = r"[A-Za-z0-9_-]{27}"  # SHA-1 as unpadded base64url
+_LINE = re.compile(rf"(ARTIFACT/[^;]+);path:([^;]*);checksum:({_HASH});chain:({_HASH})")
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One artifact record: where it was written, its checksum and the chain that made it."""
+
+    name: str
+    path: str
+    checksum: str
+    chain: str
+
+    def line(self) -> str:
+        return f"{self.name};path:{self.path};checksum:{self.checksum};chain:{self.chain}\n"
+
+    def check(self) -> None:
+        """Refuse an entry whose line no reader could parse back (before anything is written).
+
+        A ';' or line break in a name or path, or a hash of the wrong shape, would leave a
+        manifest that stops every command.
+        """
+        line = self.line()
+        if _LINE.fullmatch(line[:-1]) is None or line.count("\n") != 1 or "\r" in line:
+            raise CfsError(f"cannot record {self.name!r} ({self.path!r}) in the manifest: a "
+                           "name or path holding ';' or a line break cannot be represented "
+                           "in a v5 manifest line; rename it", file=MANIFEST, exit_code=2)
+
+
+def parse_manifest(text: str, where: str = MANIFEST) -> dict[str, ManifestEntry]:
+    """Entries of a manifest text; any line that does not parse is an error naming it."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines or lines[0].rstrip("\r") != HEADER:
+        got = lines[0][:60] if lines else "an empty file"
+        raise CfsError(f"manifest header must be exactly {HEADER!r}, found {got!r}; restore it "
+                       "from version control or delete the file (every artifact then counts "
+                       "as stale)", file=where, line=1)
+    entries: dict[str, ManifestEntry] = {}
+    for number, line in enumerate(lines[1:], start=2):
+        match = _LINE.fullmatch(line.rstrip("\r"))
+        if match is None:
+            raise CfsError("manifest line does not parse; expected "
+                           "'ARTIFACT/<name>;path:<path>;checksum:<hash>;chain:<hash>' (hashes: 27 "
+                           "characters of base64url), "
+                           f"found {line[:80]!r}; fix or remove the line", file=where,
+                           line=number)
+        entry = ManifestEntry(*match.groups())
+        if entry.name in entries:
+            raise CfsError(f"{entry.name} is listed twice; keep one of the lines",
+                           file=where, line=number)
+        entries[entry.name] = entry
+    return entries
+
+
+def render_manifest(entries: dict[str, ManifestEntry]) -> str:
+    """The v5 bytes: header, then one line per artifact sorted by name, LF endings."""
+    for name in entries:
+        entries[name].check()
+    return HEADER + "\n" + "".join(entries[name].line() for name in sorted(entries))
+
+
+@contextmanager
+def _locked(root: Path, exclusive: bool, timeout: float):
+    path = root / LOCK
+    try:
+        # Never through a link (it could create or lock a file anywhere) nor waiting on
+        # a FIFO put in its place.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CfsError("the manifest lock is a symbolic link; cfs never opens its own "
+                           "files through a link. Remove it (cfs makes it again)",
+                           file=LOCK) from None
+        if not exclusive and exc.errno in (errno.EROFS, errno.EACCES, errno.ENOENT):
+            yield  # a read-only checkout: nobody can be writing, read without a lock
+            return
+        raise CfsError(f"cannot open the manifest lock: {exc.strerror}", file=LOCK) from None
+    try:
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        deadline = time.monotonic() + timeout
+        delay = 0.001
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    kind = "write" if exclusive else "read"
+                    raise CfsError(f"another cfs process holds the manifest lock; gave up "
+                                   f"after {timeout:g} s waiting to {kind} it. If no other "
+                                   "cfs or v5 tool is running, retry", file=LOCK) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+        yield
+    finally:
+        os.close(fd)
+
+
+class Manifest:
+    """Manifest entries as read once; ``update`` changes them under the exclusive lock."""
+
+    def __init__(self, root: Path, entries: dict[str, ManifestEntry], existed: bool):
+        self.root = root
+        self.entries = entries
+        self.existed = existed
+
+    def get(self, name: str) -> ManifestEntry | None:
+        return self.entries.get(name)
+
+
+class ParseMemo:
+    """The last manifest bytes a long-running reader parsed, with their entries: it parses
+    again only when the bytes differ (compared whole, so no edit can go unseen)."""
+
+    def __init__(self):
+        self.last: tuple[bytes, dict[str, ManifestEntry]] | None = None
+
+
+def _read(root: Path, memo: ParseMemo | None = None) -> tuple[dict[str, ManifestEntry], bool]:
+    try:
+        data = read_inside(os.path.realpath(root), MANIFEST)
+    except UnreadableFile as exc:
+        raise CfsError(f"cannot read the manifest: it {exc.reason}" if isinstance(
+            exc, (Outside, NotRegular)) else f"cannot read the manifest: {exc.reason}",
+            file=MANIFEST) from None
+    if data is None:
+        return {}, False
+    last = memo.last if memo is not None else None
+    if last is not None and last[0] == data:
+        return dict(last[1]), True
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CfsError("manifest is not valid UTF-8; restore it from version control",
+                       file=MANIFEST) from None
+    entries = parse_manifest(text)
+    if memo is not None:
+        memo.last = (data, dict(entries))  # one assignment: a reader sees old or new
+    return entries, True
+
+
+def read_manifest(root: Path, timeout: float = LOCK_TIMEOUT,
+                  memo: ParseMemo | None = None) -> Manifest:
+    """Read under a shared lock; a missing manifest is empty (every artifact is stale)."""
+    if not (root / MANIFEST).exists():
+        return Manifest(root, {}, False)
+    with _locked(root, exclusive=False, timeout=timeout):
+        entries, existed = _read(root, memo)
+    return Manifest(root, entries, existed)
+
+
+@contextmanager
+def update_manifest(root: Path, timeout: float = LOCK_TIMEOUT):
+    """Hold the exclusive lock, yield the entries dict to change, then write it atomically.
+
+    Nothing is written when the body raises or leaves the entries unchanged.
+    """
+    with _locked(root, exclusive=True, timeout=timeout):
+        entries, existed = _read(root)
+        before = dict(entries)
+        yield entries
+        if entries != before:
+            atomic_write(root / MANIFEST, render_manifest(entries).encode("utf-8"))

@@ -1,0 +1,262 @@
+"""One chain read lean (lean.py) answers exactly as the whole analysis does: every document,
+refusal, chain, write and accept, on every v5 vector and on random trees."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cfs_build.building import v5tools
+from cfs_build.analysis.cache import Cache
+from cfs_build.analysis.document import generator_document
+from cfs_build.errors import CfsError
+from cfs_build.analysis.lean import LeanMemo, LeanProject, NeedsFull
+from cfs_build.state.manifest import MANIFEST
+from cfs_build.reading.names import artifact_of
+from cfs_build.analysis.project import Project
+from conftest import VECTORS
+
+CASES = sorted(p.name for p in VECTORS.iterdir() if (p / "expected.json").is_file())
+ODD_NAMES = ["SPEC/", "SPEC", "SPEC/nope", "SPEC/a/../a", "SPEC/./a", "SPEC//a", "SPEC/.cache",
+             "SPEC/a(Interface)", "ARTIFACT/a", "EXTERNAL/a", "src/a.py", "SPEC/a/", "spec/a"]
+
+
+def names_to_ask(root: Path) -> list[str]:
+    """Every node, every directory, every name any depends_on or input holds, odd names."""
+    project = Project(root, use_index=False)
+    names = set(project.tree.nodes) | set(ODD_NAMES)
+    for directory in project.tree.dirs:
+        names.add("SPEC/" + directory.partition("/")[2])
+    for info in project.tree.nodes.values():
+        for raw in (*info.depends_on, info.input or ""):
+            names.add(raw)
+            names.add(raw.split("(")[0])
+    for name in list(names):
+        if name.startswith("SPEC/"):
+            names.add(artifact_of(name))
+    return sorted(n for n in names if n)
+
+
+def _answer(call) -> tuple[str, str]:
+    try:
+        return "ok", call()
+    except v5tools.Refusal as refusal:
+        return "refused", f"{refusal.message} ({refusal.exit_code})"
+    except CfsError as exc:
+        return "error", f"{exc} ({exc.exit_code})"
+
+
+def _document(project, name: str, hashed: bool):
+    """What `cfs chain NAME` (or `--hash`) prints, through the project given."""
+    chain = project.chain(name)
+    if hashed:
+        return (chain.hash, [(p.label, p.content_hash) for p in chain.positions], chain.blocked,
+                chain.waiting, chain.failure)
+    entry = project.manifest.get(artifact_of(chain.node))
+    return generator_document(project.resolver, Cache(project.root), chain,
+                              entry.chain if entry else None)
+
+
+def answers(root: Path, lean: bool, names: list[str], memo: LeanMemo | None = None) -> list:
+    """Every one-chain answer on ``root``, in order (the cache each writes is seen next).
+
+    The readers share one project (what they write, the cache and dump_chain.xml, is
+    read afresh by each); each writer gets a new one, as each call of the server does.
+    """
+
+    def project():
+        return LeanProject(root, memo) if lean else Project(root, use_index=False)
+
+    def through(call, shared=None):
+        def run():
+            try:
+                return call(shared or project())
+            except NeedsFull:
+                assert lean
+                return call(Project(root, use_index=False))
+        return run
+
+    out = []
+    try:
+        reader = project()
+    except NeedsFull:  # a tree v5 cannot scan (a link, no node): the whole analysis answers
+        assert lean
+        reader = Project(root, use_index=False)
+    for name in names:
+        out.append(_answer(through(lambda p: v5tools.load_chain(p, name), reader)))
+        out.append(_answer(through(lambda p: _document(p, name, True), reader)))
+        out.append(_answer(through(lambda p: _document(p, name, False), reader)))
+        out.append(_answer(through(lambda p: v5tools.dump_chain(p, name), reader)))
+        dump = root / v5tools.DUMP_FILE
+        out.append(dump.read_text(encoding="utf-8") if dump.exists() else None)
+    # The writers, each on the state the previous left: same answers, same manifest.
+    for name in names:
+        out.append(_answer(through(lambda p: v5tools.accept(p, name))))
+    for name in names:
+        out.append(_answer(through(lambda p: v5tools.write_file(p, name, f"{name}\n"))))
+        manifest = root / MANIFEST
+        out.append(manifest.read_bytes() if manifest.exists() else None)
+    return [_placeless(item, root) for item in out]
+
+
+def _placeless(item, root: Path):
+    """An answer with the project's place in it written <root> (two copies are compared)."""
+    if isinstance(item, str):
+        return item.replace(str(root.resolve()), "<root>")
+    if isinstance(item, tuple):
+        return tuple(_placeless(part, root) for part in item)
+    return item
+
+
+def compare(source: Path, work: Path, *, memo: bool = False, extra: tuple[str, ...] = (),
+            after_copy=None) -> None:
+    full_root, lean_root = work / "full", work / "lean"
+    for root in (full_root, lean_root):
+        shutil.copytree(source, root, symlinks=True)
+        (root / "expected.json").unlink(missing_ok=True)
+        if after_copy is not None:
+            after_copy(root)
+    names = sorted(set(names_to_ask(full_root)) | set(extra))
+    want = answers(full_root, False, names)
+    got = answers(lean_root, True, names, LeanMemo() if memo else None)
+    assert len(got) == len(want)
+    for index, (ours, theirs) in enumerate(zip(got, want)):
+        assert ours == theirs, (index, names[index // 5] if index < 5 * len(names) else index)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_lean_answers_equal_the_whole_analysis_on_every_vector(case, tmp_path):
+    compare(VECTORS / case, tmp_path, memo=case.startswith(("h", "q", "d")))
+
+
+# -- random trees ------------------------------------------------------------------
+
+_SEGMENTS = st.sampled_from(["a", "b", "c", "Ab", "x y"])
+_PATHS = st.lists(_SEGMENTS, min_size=1, max_size=3).map(tuple)
+
+
+@st.composite
+def trees(draw):
+    """A small project: nodes (some broken or missing), imports of every kind, outputs,
+    artifact files, a manifest that records some of them."""
+    paths = draw(st.lists(_PATHS, min_size=1, max_size=7, unique=True))
+    known = ["SPEC/" + "/".join(p) for p in paths]
+    refs = st.one_of(
+        st.sampled_from(known + ["SPEC/zz", "SPEC/a/", "src/x", "SPEC/a(Interface)"]),
+        st.sampled_from(known).map(lambda n: n + "(Interface)"),
+        st.sampled_from(known).map(lambda n: "ARTIFACT/" + n[5:]),
+        st.sampled_from(["EXTERNAL/notes.txt", "EXTERNAL/missing.txt", "EXTERNAL/dir"]))
+    files = {"notes.txt": b"notes\r\n", "dir/inner.txt": b"x"}
+    nodes = {}
+    for path, name in zip(paths, known):
+        kind = draw(st.sampled_from(["good", "good", "good", "bad_yaml", "wrong_name",
+                                     "absent"]))
+        if kind == "absent":
+            continue
+        deps = draw(st.lists(refs, max_size=3))
+        front = []
+        if deps:
+            front.append("depends_on:\n" + "".join(f"  - {d}\n" for d in deps))
+        if draw(st.booleans()):
+            front.append(f"output: out/{'_'.join(path)}.txt\n")
+        if draw(st.integers(0, 4)) == 0:
+            front.append(f"input: {draw(refs)}\n")
+        head = "---\n" + "".join(front) + "---\n" if front else ""
+        if kind == "bad_yaml":
+            head = "---\noutput: [unclosed\n---\n"
+        title = "Other" if kind == "wrong_name" else name
+        body = draw(st.sampled_from([
+            "# Public\n\n## Interface\n\nThe interface.\n",
+            "# Public\n\n## Interface\n\nI.\n\n## Rules\n\nR.\n\n# Agent\n\nDo it.\n",
+            "# Private\n\nnothing public\n", ""]))
+        nodes[path] = f"{head}# {title}\n\n{body}"
+        if draw(st.booleans()):
+            files[f"out/{'_'.join(path)}.txt"] = draw(st.sampled_from([b"", b"made\n", b"x\r\n"]))
+    return nodes, files, draw(st.booleans())
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(trees())
+def test_lean_answers_equal_the_whole_analysis_on_random_trees(tmp_path_factory, tree):
+    nodes, files, record = tree
+    work = tmp_path_factory.mktemp("random")
+    source = work / "source"
+    (source / "code-from-spec").mkdir(parents=True)
+    for path, text in nodes.items():
+        directory = source / "code-from-spec" / Path(*path)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "_node.md").write_text(text, encoding="utf-8")
+    for rel, data in files.items():
+        (source / rel).parent.mkdir(parents=True, exist_ok=True)
+        (source / rel).write_bytes(data)
+    if record:  # a manifest recording whatever can be accepted now
+        for name in names_to_ask(source):
+            try:
+                v5tools.accept(Project(source, use_index=False), name)
+            except (v5tools.Refusal, CfsError):
+                pass
+    compare(source, work / "copies", memo=record)
+
+
+def test_lean_finds_exactly_the_nodes_the_walk_finds_in_odd_layouts(tmp_path):
+    """Dot directories, a _node.md that is a directory or a FIFO, a file where a node
+    directory would be, another case, a node below a directory without _node.md."""
+    source = tmp_path / "source"
+    deps = ["SPEC/.hidden/x", "SPEC/b/.y", "SPEC/d", "SPEC/f", "SPEC/fifo", "SPEC/g",
+            "SPEC/g/h", "SPEC/B", "ARTIFACT/.hidden/x", "ARTIFACT/g/h", "EXTERNAL/f"]
+    layout = {
+        "a/_node.md": "---\noutput: out/a.txt\ndepends_on:\n" + "".join(
+            f"  - {d}\n" for d in deps) + "---\n# SPEC/a\n\n# Public\n\n## Interface\n\nA.\n",
+        "b/_node.md": "# SPEC/b\n\n# Public\n\n## Interface\n\nB.\n",
+        "b/.y/_node.md": "# SPEC/b/.y\n",
+        ".hidden/x/_node.md": "---\noutput: out/x.txt\n---\n# SPEC/.hidden/x\n",
+        "d/_node.md/keep": "a directory named _node.md\n",
+        "f": "a file where a node directory would be\n",
+        "g/h/_node.md": "---\noutput: out/h.txt\n---\n# SPEC/g/h\n\n# Agent\n\nh\n",
+        "g/h/notes.txt": "other files in a node directory are ignored\n",
+    }
+    for rel, text in layout.items():
+        path = source / "code-from-spec" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (source / "out").mkdir()
+    (source / "out" / "h.txt").write_text("h\n")
+
+    def fifo(root: Path) -> None:
+        (root / "code-from-spec" / "fifo").mkdir()
+        os.mkfifo(root / "code-from-spec" / "fifo" / "_node.md")
+    compare(source, tmp_path / "copies", extra=tuple(deps), after_copy=fifo)
+    compare(source, tmp_path / "memo", memo=True, extra=tuple(deps), after_copy=fifo)
+
+
+# -- where the lean reading gives way to the whole analysis ---------------------------
+
+def _small(root: Path) -> Path:
+    for rel, text in {"a/_node.md": "---\noutput: out/a.txt\n---\n# SPEC/a\n\n# Public\n\n"
+                                    "## Interface\n\nA.\n",
+                      "b/_node.md": "# SPEC/b\n\n# Public\n\n## Interface\n\nB.\n"}.items():
+        path = root / "code-from-spec" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_a_link_on_the_way_or_an_output_path_hands_over_to_the_whole_analysis(tmp_path):
+    root = _small(tmp_path / "p")
+    assert LeanProject(root).chain("SPEC/a").hash == Project(root).chain("SPEC/a").hash
+    with pytest.raises(NeedsFull):
+        LeanProject(root).chain("out/a.txt")  # an output path names its node via the tree
+    with pytest.raises(NeedsFull):
+        list(LeanProject(root).tree.nodes)
+    (root / "code-from-spec" / "link").symlink_to(root / "code-from-spec" / "b")
+    with pytest.raises(NeedsFull):
+        LeanProject(root)  # a link anywhere fails v5's scan: only the whole analysis says so
+    # The front doors fall back and answer as the whole analysis does: v5's refusal.
+    for where in (root, Project(root)):
+        with pytest.raises(v5tools.Refusal, match="symlinks are not allowed in the spec tree"):
+            v5tools.load_chain(where, "SPEC/a")

@@ -1,0 +1,161 @@
+"""The v5 tool operations as use cases: what the vectors cannot show (X8, X9, refusal order)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from cfs_build.building import v5tools
+from conftest import chain_hash, checksum, spec
+
+LEAF = spec("SPEC/l", "# Agent\nWrite it.\n", front="output: out/l.txt")
+
+
+def manifest(root) -> str:
+    path = root / "code-from-spec" / ".manifest"
+    return path.read_text() if path.exists() else ""
+
+
+def refused(call, *args) -> str:
+    with pytest.raises(v5tools.Refusal) as caught:
+        call(*args)
+    return caught.value.message
+
+
+def test_write_file_writes_bytes_as_given_and_records_them(tree):
+    root = tree({"SPEC/l": LEAF})
+    assert v5tools.write_file(root, "SPEC/l", "a\r\nb\r\n") == "wrote out/l.txt"
+    assert (root / "out/l.txt").read_bytes() == b"a\r\nb\r\n"
+    assert manifest(root) == (f"code-from-spec: v5\nARTIFACT/l;path:out/l.txt;checksum:"
+                              f"{checksum('a' + chr(10) + 'b' + chr(10))};"
+                              f"chain:{chain_hash('Write it.' + chr(10))}\n")
+    listing = root / "code-from-spec/.cache/.chains" / f".{chain_hash('Write it.' + chr(10))}"
+    assert listing.read_text() == f"AGENT[SPEC/l]: {checksum('Write it.' + chr(10))}\n"
+
+
+@pytest.mark.parametrize("recorded", [False, True])
+def test_write_file_never_replaces_a_file_cfs_did_not_write(tree, recorded):
+    # X9: an untracked file, or one edited after it was recorded, is never overwritten.
+    root = tree({"SPEC/l": LEAF})
+    if recorded:
+        v5tools.write_file(root, "SPEC/l", "generated\n")
+    (root / "out").mkdir(exist_ok=True)
+    (root / "out/l.txt").write_text("hand written\n")
+    before = manifest(root)
+    message = refused(v5tools.write_file, root, "SPEC/l", "generated again\n")
+    assert ("modified" if recorded else "untracked") in message
+    assert "accept SPEC/l" in message and "delete it" in message
+    assert (root / "out/l.txt").read_text() == "hand written\n"
+    assert manifest(root) == before
+
+
+def test_write_file_of_the_bytes_already_there_is_no_overwrite(tree):
+    root = tree({"SPEC/l": LEAF, "out/l.txt": "same\n"})
+    assert v5tools.write_file(root, "SPEC/l", "same\n") == "wrote out/l.txt"
+    assert "ARTIFACT/l;path:out/l.txt" in manifest(root)
+
+
+@pytest.mark.parametrize("output, reason", [
+    ("code-from-spec/l/_node.md", "path is inside code-from-spec/"),
+    ("code-from-spec/.cache/x", "path is inside code-from-spec/"),
+    (".git/hooks/pre-commit", "path is inside .git/"),
+    (".cfs/x", "path is inside .cfs/"),
+    ("../x", "path contains directory traversal"),
+    ("a:b", "path is absolute"),
+])
+def test_outputs_cfs_never_touches(tree, output, reason):
+    # X8: refused everywhere, never opened or written; the chain is still computed.
+    root = tree({"SPEC/l": spec("SPEC/l", "# Agent\nWrite it.\n", front=f"output: '{output}'")})
+    def files():  # cfs's own index under .cfs/ aside
+        rels = (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        return {rel: (root / rel).read_bytes() for rel in rels
+                if not rel.startswith(".cfs/") or rel == ".cfs/x"}
+
+    before = files()
+    assert refused(v5tools.load_chain, root, "SPEC/l") == "output path is invalid"
+    assert refused(v5tools.write_file, root, "SPEC/l", "x\n") == reason
+    assert files() == before
+
+
+def test_output_through_a_link_out_of_the_project_or_not_a_file(tree, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    root = tree({"SPEC/l": LEAF, "SPEC/d": spec("SPEC/d", front="output: adir")})
+    os.symlink(outside, root / "out")
+    (root / "adir").mkdir()
+    assert refused(v5tools.write_file, root, "SPEC/l", "x\n") == \
+        "path leads outside the project through a symbolic link"
+    assert refused(v5tools.load_chain, root, "SPEC/d") == "output path is invalid"
+    assert list(outside.iterdir()) == []
+
+
+def test_load_chain_refuses_in_v5_order(tree):
+    root = tree({"SPEC/l": spec("SPEC/l", front="depends_on: [WRONG/x]\noutput: out/l.txt"),
+                 "SPEC/n": spec("SPEC/n")})
+    assert refused(v5tools.load_chain, root, "ARTIFACT/l") == \
+        "parsing target node: not a SPEC/ reference"
+    assert refused(v5tools.load_chain, root, "SPEC/l(x)") == \
+        "parsing target node: logical name has qualifier"
+    assert refused(v5tools.load_chain, root, "SPEC/n") == "target node has no output field"
+    assert refused(v5tools.load_chain, root, "SPEC/l") == \
+        'resolving chain: unresolvable artifact: unrecognized prefix: "WRONG/x"'
+    assert refused(v5tools.load_chain, root, "SPEC/none").startswith(
+        'parsing target node: file unreadable: cannot open file "')
+
+
+def test_accept_refusals_and_answer(tree):
+    root = tree({"SPEC/l": LEAF, "SPEC/n": spec("SPEC/n")})
+    assert refused(v5tools.accept, root, "ARTIFACT/l") == "not a SPEC/ reference"
+    assert refused(v5tools.accept, root, "SPEC/n") == "node has no output field"
+    assert refused(v5tools.accept, root, "SPEC/l").startswith("opening artifact file: ")
+    (root / "out").mkdir()
+    (root / "out/l.txt").write_text("mine\n")
+    assert v5tools.accept(root, "SPEC/l") == "accepted out/l.txt"
+    assert refused(v5tools.accept, root, "SPEC/l") == "artifact is already up to date"
+
+
+def test_prune_and_reconstruct_answers(tree):
+    root = tree({"SPEC/l": LEAF})
+    assert v5tools.reconstruct_cache(root) == ("reconstructed cache: 0 entries processed, "
+                                               "0 content files written, 0 chain files written")
+    v5tools.load_chain(root, "SPEC/l")
+    assert v5tools.prune_cache(root) == "pruned cache: 1 chain files deleted, 1 content files deleted"
+
+
+def test_validate_specs_text(tree):
+    root = tree({"SPEC/l": LEAF})
+    assert v5tools.validate_specs(root) == (
+        "Staleness:\n  [missing] SPEC/l (out/l.txt) rank=0: no manifest entry\n")
+    v5tools.write_file(root, "SPEC/l", "x\n")
+    assert v5tools.validate_specs(root) == "All specs are valid.\n"
+
+
+def test_x8_places_are_findings_and_invalid_statuses(tree, tmp_path):
+    from cfs_build.analysis.project import Project
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "l.txt").write_text("not ours\n")
+    root = tree({"SPEC/l": LEAF, "SPEC/d": spec("SPEC/d", front="output: adir")})
+    os.symlink(outside, root / "out")
+    (root / "adir").mkdir()
+    report = Project(root, use_index=False).report()
+    found = {(f.node, f.rule) for f in report.errors}
+    assert found == {("SPEC/l", "output_paths"), ("SPEC/d", "output_paths")}
+    for status in report.artifacts:
+        assert status.flags == ("invalid", "stale") and status.checksum is None
+        assert status.chain is not None
+
+
+def test_nothing_is_read_through_a_link_out_of_the_project(tree, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "l.txt").write_text("secret\n")
+    root = tree({"SPEC/l": LEAF,
+                 "SPEC/m": spec("SPEC/m", front="depends_on: [ARTIFACT/l]\noutput: m.txt")})
+    os.symlink(outside, root / "out")
+    from cfs_build.analysis.document import render_document
+    from cfs_build.analysis.project import Project
+    project = Project(root, use_index=False)
+    assert "secret" not in render_document(project.resolver, project.resolver.chain("SPEC/l"))
+    chain = project.resolver.chain("SPEC/m")
+    assert chain.hash is None and chain.failure.startswith("computing chain hash: reading file")

@@ -1,0 +1,465 @@
+"""`cfs mcp` through the MCP SDK's own client over a real stdio subprocess: every tool, every
+error result, v5's texts on the vectors, builds with progress, cancellation and concurrency."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+import test_vectors
+from buildkit import make_project, still_running
+from conftest import VECTORS
+from mcpkit import REPO, TRACEBACK, V5OverMcp, connect, only_text, sync_client
+
+pytest.importorskip("mcp")
+from mcp.shared.exceptions import MCPError  # noqa: E402
+
+V5_NAMES = ["load_chain", "write_file", "validate_specs", "accept", "dump_chain",
+            "reconstruct_cache", "prune_cache", "version"]
+LOCK = ".cfs/build.lock"
+
+
+def _copy(case: str, root: Path) -> Path:
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(VECTORS / case, root)
+    (root / "expected.json").unlink()
+    return root
+
+
+# -- the v5 tools: v5's names, arguments and texts -----------------------------------
+
+def test_tools_list_offers_v5s_tools_with_their_arguments_and_cfss_own(tmp_path):
+    root = _copy("basic", tmp_path / "basic")
+
+    async def main():
+        async with connect(root) as session:
+            said = session.initialized
+            assert said.server_info.name == "framework-mcp" and said.capabilities.tools
+            tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+            version = only_text(await session.call_tool("version", {}))
+            return tools, version
+
+    tools, version = anyio.run(main)
+    assert list(tools) == V5_NAMES + ["status", "build", "graph", "explain"]
+    args = {name: (sorted(tool.input_schema.get("properties", {})),
+                   sorted(tool.input_schema.get("required", []))) for name, tool in tools.items()}
+    assert args["load_chain"] == (["logical_name"], ["logical_name"])
+    assert args["write_file"] == (["content", "logical_name"], ["content", "logical_name"])
+    assert args["accept"] == args["dump_chain"] == (["logical_name"], ["logical_name"])
+    for name in ("validate_specs", "reconstruct_cache", "prune_cache", "version", "status"):
+        assert args[name] == ([], [])
+    assert args["build"] == (["fresh", "jobs", "targets", "wait"], [])
+    assert args["explain"] == (["name"], ["name"])
+    assert tools["load_chain"].meta == {"anthropic/maxResultSizeChars": 500000}
+    assert all(tool.meta is None for name, tool in tools.items() if name != "load_chain")
+    from cfs_build import __version__
+    assert version == __version__
+
+
+# Cases whose every v5 answer (report, documents, refusals, steps) is pinned, and some
+# where cfs deliberately differs (output_in_cache_dir: X8): the harness allows exactly those.
+PINNED = ["basic", "dependencies", "statuses", "output_in_cache_dir", "accept_modified",
+          "dump_chain_file", "reconstruct_orphan_entry", "history_dispositions",
+          "artifact_dep_missing_file"]
+
+
+@pytest.fixture(scope="module")
+def vector_server(tmp_path_factory):
+    """One `cfs mcp` for all the vector cases (a server takes a second or more to start):
+    each case is copied afresh into its root, as the steps' replays do between calls."""
+    base = tmp_path_factory.mktemp("mcp-vectors")
+    root, errlog = _copy(PINNED[0], base / "case"), base / "stderr"
+    with sync_client(root, errlog=errlog, cwd=base) as client:
+        yield client, errlog
+
+
+@pytest.mark.parametrize("case", PINNED)
+def test_v5_tools_answer_the_vectors_texts_byte_for_byte(case, vector_server, monkeypatch):
+    """The vector harness of test_vectors, every v5 call made through `cfs mcp`."""
+    client, errlog = vector_server
+    said_before = errlog.stat().st_size
+    exp = json.loads((VECTORS / case / "expected.json").read_text(encoding="utf-8"))
+    x8 = exp.get("x8", {})
+    # The server reads the tree anew at every call: a fresh copy is a fresh project.
+    root = _copy(case, client.root)
+    monkeypatch.setattr(test_vectors, "v5tools", V5OverMcp(client))
+    test_vectors.check_state(root, exp, x8)
+    test_vectors.check_documents(root, exp, exp["documents"],
+                                 exp.get("load_chain_refusals", {}), x8)
+    if "steps" in exp:
+        test_vectors.replay(_copy(case, root), exp)
+    assert TRACEBACK not in errlog.read_bytes()[said_before:].decode("utf-8", "replace")
+
+
+def test_every_v5_tool_answers_and_refuses_as_v5(tmp_path):
+    root = _copy("basic", tmp_path / "basic")
+    leaf, other = "SPEC/payments/fees/rounding", "SPEC/payments/fees/calculation"
+    with sync_client(root) as client:
+        def error(tool, **args):
+            result = client.result(tool, **args)
+            assert result.is_error, (tool, args)
+            assert result.structured_content is None
+            return only_text(result)
+
+        # load_chain: a name that is no SPEC/ one, a qualifier, an inner node, no node.
+        assert error("load_chain", logical_name="ARTIFACT/payments/fees/rounding") == \
+            "parsing target node: not a SPEC/ reference"
+        assert error("load_chain", logical_name=f"{leaf}(x)") == \
+            "parsing target node: logical name has qualifier"
+        assert error("load_chain", logical_name="SPEC/payments") == \
+            "target node has no output field"
+        assert error("load_chain", logical_name="SPEC/nothing").startswith(
+            "parsing target node: ")
+        # write_file: v5's refusals, and never over a file cfs did not write (X9).
+        assert error("write_file", logical_name="ARTIFACT/x", content="") == \
+            "logical name is not a SPEC/ reference"
+        assert error("write_file", logical_name=f"{leaf}(x)", content="") == \
+            "logical name must not contain a qualifier"
+        assert error("write_file", logical_name="SPEC/payments", content="") == \
+            "node has no output field"
+        untracked = (root / "src/fees/calculation.py").read_bytes()
+        refused = error("write_file", logical_name=other, content="new\n")
+        assert refused == ("src/fees/calculation.py has no manifest entry (untracked); nothing "
+                           "was written. Accept the file as the artifact (accept "
+                           f"{other}) or delete it to have it generated")
+        assert (root / "src/fees/calculation.py").read_bytes() == untracked
+        assert client.call("write_file", logical_name=leaf, content="x = 1\r\n") == \
+            "wrote src/fees/rounding.py"
+        assert (root / "src/fees/rounding.py").read_bytes() == b"x = 1\r\n"
+        # accept: then it is up to date, and accepting again is refused.
+        assert error("accept", logical_name="ARTIFACT/x") == "not a SPEC/ reference"
+        assert error("accept", logical_name="SPEC/payments") == "node has no output field"
+        assert client.call("accept", logical_name=other) == "accepted src/fees/calculation.py"
+        assert error("accept", logical_name=other) == "artifact is already up to date"
+        assert client.call("validate_specs") == "All specs are valid.\n"
+        # dump_chain: load_chain's document in dump_chain.xml.
+        document = client.call("load_chain", logical_name=leaf)
+        assert client.call("dump_chain", logical_name=leaf) == "wrote dump_chain.xml"
+        assert (root / "dump_chain.xml").read_text(encoding="utf-8") == document
+        assert error("dump_chain", logical_name="SPEC/payments") == \
+            "target node has no output field"
+        assert client.call("reconstruct_cache") == ("reconstructed cache: 2 entries processed, "
+                                                    "2 content files written, 1 chain files "
+                                                    "written")
+        assert client.call("prune_cache").startswith("pruned cache: ")
+        # Arguments that do not fit: an error result, not a broken connection.
+        assert error("load_chain") == 'required argument "logical_name" not found'
+        assert error("write_file", logical_name=leaf) == 'required argument "content" not found'
+        assert error("accept", logical_name=7) == 'argument "logical_name" is not a string'
+        # A manifest cfs cannot read is named, by every tool that needs it (X3).
+        (root / "code-from-spec/.manifest").write_text("not a manifest\n")
+        for tool in ("reconstruct_cache", "prune_cache"):
+            assert ".manifest" in error(tool)
+        assert ".manifest" in error("load_chain", logical_name=leaf)
+        with pytest.raises(MCPError, match="unknown tool: nope"):
+            client.result("nope")
+
+
+# -- cfs's own tools ---------------------------------------------------------------
+
+def test_status_and_graph_answer_json_and_their_text(tmp_path):
+    proj = make_project(tmp_path)
+    with sync_client(proj.root) as client:
+        status = client.result("status")
+        mermaid = client.result("graph", node="SPEC/app", format="mermaid")
+        whole = client.result("graph")
+        bad_node = client.result("graph", node="SPEC/nope")
+        bad_format = client.result("graph", format="svg")
+    assert not status.is_error
+    assert json.loads(only_text(status)) == status.structured_content
+    assert status.structured_content == proj.status()  # = `cfs status --json`
+    cli = subprocess.run([sys.executable, "-m", "cfs_build.cli", "graph", "SPEC/app",
+                          "--format", "mermaid"], cwd=proj.root, capture_output=True, text=True,
+                         env=proj.env())
+    assert only_text(mermaid) == cli.stdout
+    assert mermaid.structured_content == {"node": "SPEC/app", "format": "mermaid",
+                                          "mermaid": cli.stdout}
+    names = {node["id"] for node in whole.structured_content["nodes"]}
+    assert "SPEC/app" in names and json.loads(only_text(whole)) == whole.structured_content
+    assert bad_node.is_error and "SPEC/nope" in only_text(bad_node)
+    assert bad_format.is_error and only_text(bad_format) == \
+        'argument "format" must be json, mermaid or dot, not "svg"'
+
+
+def test_explain_answers_what_cfs_explain_json_prints(tmp_path):
+    proj = make_project(tmp_path)
+    proj.cfs("build", check=True)
+    proj.edit("SPEC/app", "# Public", "# Public\n\n## Added\nA new rule.\n")
+    stale = next(a for a in proj.status()["artifacts"] if "stale" in a["status"])
+    cli = proj.cfs("explain", "--json", stale["name"])
+    with sync_client(proj.root) as client:
+        answer = client.result("explain", name=stale["name"])
+        unknown = client.result("explain", name="SPEC/nope")
+        missing = client.result("explain")
+    assert not answer.is_error
+    assert answer.structured_content == json.loads(cli.stdout)
+    assert answer.structured_content["changes"]  # the edit shows, with its diff
+    assert json.loads(only_text(answer)) == answer.structured_content
+    assert unknown.is_error and "SPEC/nope" in only_text(unknown)
+    assert only_text(missing) == 'required argument "name" not found'
+
+
+def test_build_reports_progress_and_returns_the_runs_summary(tmp_path):
+    proj = make_project(tmp_path)
+    artifacts = sorted(a["name"] for a in proj.status()["artifacts"])
+    seen: list[tuple[float, float | None, str]] = []
+
+    async def main():
+        async with connect(proj.root, errlog=tmp_path / "stderr") as session:
+            async def progress(value, total, message):
+                seen.append((value, total, message))
+            result = await session.call_tool("build", {"jobs": 2}, progress_callback=progress)
+            again = await session.call_tool("build", {})
+            status = await session.call_tool("status", {})
+            return result, again, status
+
+    result, again, status = anyio.run(main)
+    summary = result.structured_content
+    assert not result.is_error and json.loads(only_text(result)) == summary
+    assert summary["exit_code"] == 0 and not summary["interrupted"]
+    assert sorted("ARTIFACT/" + node[5:] for node in summary["generated"]) == artifacts
+    assert summary["failed"] == [] and summary["up_to_date"] == []
+    # MCP: each notification's progress is larger than the last; the end reaches the total.
+    values = [value for value, _, _ in seen]
+    assert values == sorted(set(values)) and values[-1] == seen[-1][1] == 2 * len(artifacts)
+    messages = "\n".join(message for _, _, message in seen)
+    assert messages.count("generating gen:") == messages.count("generated gen:") == \
+        len(artifacts)
+    assert again.structured_content["generated"] == []
+    assert sorted(again.structured_content["up_to_date"]) == sorted(summary["generated"])
+    assert status.structured_content["summary"]["up-to-date"] == len(artifacts)
+    assert all(a["status"] == ["up-to-date"] for a in proj.status()["artifacts"])
+    assert TRACEBACK not in (tmp_path / "stderr").read_text()
+
+
+def test_build_refusals_are_error_results(tmp_path):
+    proj = make_project(tmp_path)
+    with sync_client(proj.root) as client:
+        unknown = client.result("build", targets=["SPEC/nope"])
+        jobs = client.result("build", jobs=0)
+        targets = client.result("build", targets="SPEC/app")
+        (proj.root / "cfs.toml").write_text("")
+        no_generator = client.result("build")
+        proj.edit("SPEC/app", "# SPEC/app", "# SPEC/wrong")
+        invalid = client.result("build")
+    assert unknown.is_error and "SPEC/nope" in only_text(unknown)
+    assert only_text(jobs) == 'argument "jobs" must be at least 1'
+    assert only_text(targets) == 'argument "targets" is not an array'
+    assert no_generator.is_error and "cfs.toml" in only_text(no_generator)
+    assert invalid.is_error and "format error(s); nothing was built" in only_text(invalid)
+    assert not (proj.root / "code-from-spec/.manifest").exists()
+
+
+def _lock_is_free(root: Path) -> bool:
+    with open(root / LOCK, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return True
+
+
+async def _until(predicate, seconds: float = 30) -> None:
+    end = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        await anyio.sleep(0.05)
+
+
+def test_cancelling_a_build_kills_its_generations_and_records_nothing(tmp_path):
+    proj = make_project(tmp_path, sleep=30)
+
+    async def main():
+        async with connect(proj.root, errlog=tmp_path / "stderr") as session:
+            async with anyio.create_task_group() as group:
+                async def build():
+                    await session.call_tool("build", {"jobs": 4})
+                    raise AssertionError("the build was not cancelled")
+                group.start_soon(build)
+                await _until(lambda: len(proj.calls()) >= 3)
+                group.cancel_scope.cancel()  # the SDK tells the server: notifications/cancelled
+            started = time.monotonic()
+            await _until(lambda: not any(still_running(c["pid"], wait=0.01) for c in proj.calls()),
+                         10)
+            # The server goes on serving, and the run is over: the lock is free again.
+            status = await session.call_tool("status", {})
+            await _until(lambda: _lock_is_free(proj.root), 10)
+            return status, time.monotonic() - started
+
+    status, took = anyio.run(main)
+    assert took < 10
+    assert len(proj.calls()) == 3  # nothing was started after the cancellation
+    assert not status.is_error
+    assert {tuple(a["status"]) for a in status.structured_content["artifacts"]} == \
+        {("stale", "missing")}
+    assert not (proj.root / "code-from-spec/.manifest").exists()
+    assert not (proj.root / "gen").exists()
+    assert TRACEBACK not in (tmp_path / "stderr").read_text()
+
+
+def test_while_a_build_runs_reads_answer_and_a_second_build_waits_or_is_refused(tmp_path):
+    proj = make_project(tmp_path, sleep=1.5)
+    artifacts = len(proj.status()["artifacts"])
+
+    async def main():
+        out = {}
+        async with connect(proj.root, errlog=tmp_path / "first") as first, \
+                connect(proj.root, errlog=tmp_path / "second") as second:
+            async with anyio.create_task_group() as group:
+                async def build(session, key, args):
+                    out[key] = await session.call_tool("build", args)
+                group.start_soon(build, first, "first", {})
+                await _until(lambda: len(proj.calls()) >= 1)
+                asked = time.monotonic()
+                out["status"] = await first.call_tool("status", {})
+                out["validate"] = await first.call_tool("validate_specs", {})
+                out["other status"] = await second.call_tool("status", {})
+                out["reads took"] = time.monotonic() - asked
+                out["running"] = "first" not in out
+                out["same server"] = await first.call_tool("build", {})
+                out["other server"] = await second.call_tool("build", {})
+                group.start_soon(build, second, "waited", {"wait": True})
+        return out
+
+    out = anyio.run(main)
+    assert out["running"] and out["reads took"] < 1.5
+    assert not out["status"].is_error and not out["other status"].is_error
+    assert out["validate"].content[0].text.startswith("Staleness:")
+    assert only_text(out["same server"]) == (
+        "another build of this project is running (started through this server); nothing "
+        "was built. Call build again when it is done, or with wait: true to wait for it")
+    other = only_text(out["other server"])
+    assert out["other server"].is_error and other.startswith(
+        "another build of this project is running (pid ") and f"{LOCK}); nothing" in other
+    assert len(out["first"].structured_content["generated"]) == artifacts
+    waited = out["waited"].structured_content
+    assert waited["generated"] == [] and len(waited["up_to_date"]) == artifacts
+    assert len(proj.calls()) == artifacts  # each generated once
+
+
+# -- the wire and the command ------------------------------------------------------
+
+def test_stdout_carries_only_json_rpc_even_during_a_build(tmp_path):
+    proj = make_project(tmp_path)
+    child = subprocess.Popen([sys.executable, "-m", "cfs_build.cli", "mcp"], cwd=proj.root,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=proj.env())
+
+    def send(message: dict) -> None:
+        child.stdin.write(json.dumps({"jsonrpc": "2.0", **message}) + "\n")
+        child.stdin.flush()
+
+    def until_answer(number: int) -> list[dict]:
+        lines = []
+        while True:
+            line = child.stdout.readline()
+            assert line, child.stderr.read()
+            message = json.loads(line)  # every line of stdout is one JSON-RPC message
+            assert message["jsonrpc"] == "2.0"
+            lines.append(message)
+            if message.get("id") == number:
+                return lines
+
+    send({"id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "0"}}})
+    assert until_answer(1)[-1]["result"]["serverInfo"]["name"] == "framework-mcp"
+    send({"method": "notifications/initialized"})
+    send({"id": 2, "method": "tools/call", "params": {
+        "name": "build", "arguments": {}, "_meta": {"progressToken": "p"}}})
+    messages = until_answer(2)
+    assert messages[-1]["result"]["isError"] is False
+    assert {m.get("method") for m in messages[:-1]} == {"notifications/progress"}
+    send({"id": 3, "method": "tools/call", "params": {"name": "load_chain",
+                                                       "arguments": {"logical_name": "x"}}})
+    assert until_answer(3)[-1]["result"]["isError"] is True
+    child.stdin.close()  # the client leaves: the server ends
+    rest, err = child.stdout.read(), child.stderr.read()
+    assert child.wait(timeout=30) == 0 and rest == ""
+    assert TRACEBACK not in err
+
+
+def test_without_the_sdk_cfs_mcp_says_how_to_install_it(tmp_path):
+    root = _copy("basic", tmp_path / "basic")
+    blocked = ("import sys; sys.modules['mcp'] = None; from cfs_build.cli import main; "
+               "sys.exit(main(['mcp']))")
+    done = subprocess.run([sys.executable, "-c", blocked], cwd=root, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    assert done.returncode == 3 and done.stdout == ""
+    assert done.stderr == "cfs: cfs mcp needs the MCP SDK: pip install 'cfs-build[mcp]'\n"
+
+
+def test_outside_a_project_cfs_mcp_says_so_in_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "mcp"], cwd=tmp_path,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    assert done.returncode == 3 and done.stdout == ""
+    assert done.stderr.startswith("cfs: no code-from-spec/ directory in ")
+
+
+# -- cfs init --mcp ------------------------------------------------------------------
+
+ENTRY = {"type": "stdio", "command": "cfs", "args": ["mcp"]}
+
+
+def _init(where: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cfs_build.cli", "init", "--mcp", *args],
+                          cwd=where, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_init_mcp_writes_the_entry_and_is_idempotent(tmp_path):
+    first = _init(tmp_path)
+    assert first.returncode == 0 and "created .mcp.json (server cfs)" in first.stdout
+    written = (tmp_path / ".mcp.json").read_bytes()
+    assert json.loads(written) == {"mcpServers": {"cfs": ENTRY}}
+    again = _init(tmp_path)
+    assert again.returncode == 0 and "kept    .mcp.json (server cfs present)" in again.stdout
+    assert (tmp_path / ".mcp.json").read_bytes() == written
+
+
+def test_init_mcp_keeps_every_other_server_and_points_at_a_v5_one(tmp_path):
+    others = {"mcpServers": {"v5": {"command": "/opt/bin/framework-mcp"},
+                             "docs": {"type": "http", "url": "http://localhost:9"}},
+              "comment": "kept"}
+    (tmp_path / ".mcp.json").write_text(json.dumps(others))
+    done = _init(tmp_path)
+    assert done.returncode == 0
+    assert json.loads((tmp_path / ".mcp.json").read_text()) == \
+        {**others, "mcpServers": {**others["mcpServers"], "cfs": ENTRY}}
+    assert "server 'v5' runs the v5 tool; to switch it to cfs" in done.stdout
+    # A server already named cfs is the user's: left as it is.
+    mine = {"mcpServers": {"cfs": {"command": "/usr/local/bin/cfs", "args": ["mcp"]}}}
+    (tmp_path / ".mcp.json").write_text(json.dumps(mine))
+    done = _init(tmp_path)
+    assert json.loads((tmp_path / ".mcp.json").read_text()) == mine
+    assert "already configured otherwise; left as it is" in done.stdout
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"mcpServers": []}'])
+def test_init_mcp_refuses_a_file_it_cannot_merge_and_writes_nothing(tmp_path, text):
+    (tmp_path / ".mcp.json").write_text(text)
+    done = _init(tmp_path)
+    assert done.returncode == 3 and done.stdout == ""
+    assert done.stderr.startswith("cfs: .mcp.json: ") and "run cfs init --mcp again" in \
+        done.stderr and len(done.stderr.splitlines()) == 1
+    assert (tmp_path / ".mcp.json").read_text() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".mcp.json"]
+
+
+def test_the_wire_form_of_an_answer_is_the_sdks_own_dump_of_it():
+    from cfs_build.mcpserver.server import result_of, wire_of
+    from cfs_build.mcpserver.tools import Answer
+    for answer in (Answer("text"), Answer("{}", {"a": [1, "é", None], "b": {"c": True}}),
+                   Answer("refused", error=True), Answer("[]", {}, True)):
+        assert wire_of(answer) == result_of(answer).model_dump(by_alias=True, mode="json",
+                                                               exclude_none=True)

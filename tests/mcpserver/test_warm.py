@@ -1,0 +1,374 @@
+"""A long-running `cfs mcp` keeps the analysed project, and still answers exactly what a fresh
+server answers after every kind of change on disk: a spec edited, an output edited, the
+manifest rewritten by another cfs process, a node added or removed, a directory renamed,
+many files swapped at once with their old modification times (a `git checkout`)."""
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from buildkit import make_project
+from cfs_build.state.manifest import LOCK, MANIFEST
+from cfs_build.mcpserver.tools import call_v5, status
+from cfs_build.analysis.snapshot import MARGIN
+from cfs_build.mcpserver.warm import Warm
+from mcpkit import REPO, sync_client
+
+pytest.importorskip("mcp")
+
+TREE = "code-from-spec"
+LEAVES = ["SPEC/app/api", "SPEC/app/db", "SPEC/lib/util"]
+
+
+def write(root: Path, rel: str, text: str) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def node(name: str, *, output: str | None = None, deps: tuple[str, ...] = (),
+         words: str = "alpha") -> str:
+    front = ""
+    if output or deps:
+        front = "---\n" + (f"output: {output}\n" if output else "") + (
+            "depends_on:\n" + "".join(f"  - {d}\n" for d in deps) if deps else "") + "---\n"
+    return (f"{front}# {name}\n\n# Public\n\n## Interface\n\nThe {words} words.\n\n"
+            f"# Agent\n\nWrite {name}.\n")
+
+
+def make_tree(root: Path) -> Path:
+    write(root, f"{TREE}/app/_node.md", node("SPEC/app"))
+    write(root, f"{TREE}/app/api/_node.md",
+          node("SPEC/app/api", output="src/api.py", deps=("SPEC/lib/util(Interface)",
+                                                          "ARTIFACT/app/db")))
+    write(root, f"{TREE}/app/db/_node.md", node("SPEC/app/db", output="src/db.py"))
+    write(root, f"{TREE}/lib/_node.md", node("SPEC/lib"))
+    write(root, f"{TREE}/lib/util/_node.md", node("SPEC/lib/util", output="src/util.py"))
+    return root
+
+
+def cfs(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "cfs_build.cli", "-C", str(root), *args],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def every_answer(client, leaves: list[str]) -> dict:
+    """What a client sees: the report, the status, the graph, every leaf's document."""
+    out = {"validate_specs": client.result("validate_specs"),
+           "status": client.result("status"), "graph": client.result("graph")}
+    for leaf in leaves:
+        out[leaf] = client.result("load_chain", logical_name=leaf)
+    return {key: (result.is_error, [c.text for c in result.content], result.structured_content)
+            for key, result in out.items()}
+
+
+def test_every_answer_of_the_kept_server_equals_a_fresh_servers_after_each_change(tmp_path):
+    root = make_tree(tmp_path / "p")
+    leaves = list(LEAVES)
+    # Every artifact made and recorded by a first server, then one server kept throughout.
+    with sync_client(root) as first:
+        for leaf in ["SPEC/lib/util", "SPEC/app/db", "SPEC/app/api"]:
+            first.call("load_chain", logical_name=leaf)
+            first.call("write_file", logical_name=leaf, content=f"# made from {leaf}\n")
+
+    def spec_edit():
+        path = root / TREE / "lib/util/_node.md"
+        path.write_text(path.read_text().replace("alpha", "gamma"))
+
+    def output_edit():
+        (root / "src/db.py").write_text("# edited by hand\n")
+
+    def accept_elsewhere():
+        done = cfs(root, "accept", "SPEC/app/db")
+        assert done.returncode == 0, done.stderr
+
+    def add_node():
+        write(root, f"{TREE}/lib/more/_node.md", node("SPEC/lib/more", output="src/more.py"))
+        leaves.append("SPEC/lib/more")
+
+    def remove_node():
+        for name in ("_node.md",):
+            (root / TREE / "lib/more" / name).unlink()
+        (root / TREE / "lib/more").rmdir()
+
+    def rename_directory():
+        os.rename(root / TREE / "lib", root / TREE / "base")
+        leaves.append("SPEC/base/util")
+
+    def checkout_with_old_times():
+        # Same sizes, same modification times: only the content (and the change time) moves.
+        for rel in ("app/_node.md", "app/api/_node.md", "app/db/_node.md", "base/_node.md"):
+            path = root / TREE / rel
+            before = path.stat()
+            path.write_text(path.read_text().replace("alpha", "omega"))
+            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+            assert path.stat().st_size == before.st_size
+
+    steps = [("nothing", lambda: None), ("spec", spec_edit), ("output", output_edit),
+             ("accept by another process", accept_elsewhere), ("node added", add_node),
+             ("node removed", remove_node), ("directory renamed", rename_directory),
+             ("checkout", checkout_with_old_times)]
+    with sync_client(root, errlog=tmp_path / "kept.log") as kept:
+        for what, change in steps:
+            change()
+            ours = every_answer(kept, leaves)
+            again = every_answer(kept, leaves)  # a second asking changes nothing
+            with sync_client(root) as fresh:
+                theirs = every_answer(fresh, leaves)
+            assert ours == theirs, what
+            assert again == theirs, what
+    assert "Traceback" not in (tmp_path / "kept.log").read_text()
+
+
+def test_status_after_a_build_through_the_server_reflects_it_without_a_restart(tmp_path):
+    proj = make_project(tmp_path)
+    with sync_client(proj.root, errlog=tmp_path / "stderr") as client:
+        before = client.result("status").structured_content
+        assert before["summary"]["up-to-date"] == 0
+        report_before = client.call("validate_specs")
+        built = client.result("build", jobs=2).structured_content
+        assert built["exit_code"] == 0 and built["generated"]
+        after = client.result("status").structured_content
+        report_after = client.call("validate_specs")
+    assert after["summary"]["up-to-date"] == len(after["artifacts"]) > 0
+    assert report_before != report_after == "All specs are valid.\n"
+    assert after == proj.status()  # what a fresh `cfs status --json` says
+
+
+# -- the kept project: reused while it holds, replaced when anything changed ----------------
+
+def analyses(warm: Warm) -> int:
+    """Projects made, and kept ones brought up to date from the changes the kernel told."""
+    return warm.fresh + warm.refreshed
+
+
+def test_the_kept_project_is_reused_until_something_it_read_changes(tmp_path):
+    root = make_tree(tmp_path / "p")
+    # A snapshot is recorded only for files older than its margin (snapshot.MARGIN).
+    time.sleep(3 * MARGIN / 1e9)
+    warm = Warm(root)
+    first = call_v5(warm, "validate_specs", {})
+    call_v5(warm, "validate_specs", {})
+    made = analyses(warm)  # the first analysis, then the one loaded from its snapshot
+    for _ in range(3):
+        assert call_v5(warm, "validate_specs", {}) == first
+    assert analyses(warm) == made  # nothing changed: no new analysis
+    (root / "src").mkdir(exist_ok=True)
+    (root / "src/db.py").write_text("made by hand\n")
+    changed = call_v5(warm, "validate_specs", {})
+    assert analyses(warm) > made and changed != first
+    assert changed == call_v5(Warm(root), "validate_specs", {})
+    # Settled again, then a spec rewritten in place: same size, same modification time.
+    time.sleep(3 * MARGIN / 1e9)
+    call_v5(warm, "validate_specs", {})
+    call_v5(warm, "validate_specs", {})
+    made = analyses(warm)
+    assert call_v5(warm, "validate_specs", {}) == changed and analyses(warm) == made
+    status_before = status(warm, {}).data
+    path = root / TREE / "app/db/_node.md"
+    before = path.stat()
+    path.write_text(path.read_text().replace("alpha", "omega"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    swapped = status(warm, {}).data
+    assert analyses(warm) > made
+    assert swapped == status(Warm(root), {}).data
+    chains = {a["name"]: a["chain"] for a in swapped["artifacts"]}
+    assert chains != {a["name"]: a["chain"] for a in status_before["artifacts"]}
+
+
+def test_a_manifest_write_in_progress_elsewhere_is_never_half_seen(tmp_path):
+    """Another process holds the manifest lock and rewrites the manifest in place: the
+    server's answer waits for the lock and then equals a fresh reader's."""
+    root = make_tree(tmp_path / "p")
+    warm = Warm(root)
+    call_v5(warm, "write_file", {"logical_name": "SPEC/app/db", "content": "db\n"})
+    call_v5(warm, "write_file", {"logical_name": "SPEC/lib/util", "content": "util\n"})
+    call_v5(warm, "load_chain", {"logical_name": "SPEC/app/db"})
+    manifest = root / MANIFEST
+    whole = manifest.read_bytes()
+    lock = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    answers = []
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with open(manifest, "r+b") as handle:  # in place, as a non-atomic writer does
+            handle.truncate(0)
+            handle.write(whole[: len(whole) // 2])
+            handle.flush()
+            reader = threading.Thread(target=lambda: answers.append(
+                call_v5(warm, "load_chain", {"logical_name": "SPEC/app/db"})))
+            reader.start()
+            reader.join(0.3)
+            assert reader.is_alive()  # waiting for the lock, not reading half a manifest
+            handle.seek(0)
+            handle.write(whole)
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        os.close(lock)
+    reader.join(30)
+    assert answers == [call_v5(Warm(root), "load_chain", {"logical_name": "SPEC/app/db"})]
+    assert not answers[0].error
+
+
+def test_answers_given_at_once_in_many_threads_equal_a_fresh_servers(tmp_path):
+    root = make_tree(tmp_path / "p")
+    warm = Warm(root)
+    calls = [("validate_specs", {}), *(("load_chain", {"logical_name": leaf})
+                                       for leaf in LEAVES)] * 4
+    got: dict[int, object] = {}
+
+    def ask(index: int, tool: str, args: dict) -> None:
+        got[index] = call_v5(warm, tool, args)
+
+    threads = [threading.Thread(target=ask, args=(i, *call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    fresh = Warm(root)
+    assert [got[i] for i in range(len(calls))] == [call_v5(fresh, *call) for call in calls]
+
+
+# -- told by the kernel: changes between requests, with no delay -----------------------------
+
+def answers(warm: Warm, leaves: list[str]) -> dict:
+    out = {"validate_specs": call_v5(warm, "validate_specs", {}),
+           "status": status(warm, {})}
+    for leaf in leaves:
+        out[leaf] = call_v5(warm, "load_chain", {"logical_name": leaf})
+    return out
+
+
+def watched_warm(root: Path) -> Warm:
+    """A Warm told of changes: its analysis loaded from a settled snapshot."""
+    time.sleep(3 * MARGIN / 1e9)  # a snapshot is recorded only of files older than this
+    warm = Warm(root)
+    call_v5(warm, "validate_specs", {})  # the analysis, recorded
+    call_v5(warm, "validate_specs", {})  # loaded from its record: now the watches hold
+    if not warm.watching:
+        # inotify_simple is a dependency on Linux: there, not watching is a failure.
+        assert sys.platform != "linux", "the server fell back to stats on Linux"
+        pytest.skip("the kernel does not tell changes here (no inotify)")
+    return warm
+
+
+def same_as_fresh(warm: Warm, root: Path, leaves: list[str]) -> None:
+    ours = answers(warm, leaves)
+    assert ours == answers(Warm(root, watch=False), leaves)
+    assert answers(warm, leaves) == ours  # asked again: nothing moves
+
+
+def test_an_edit_right_before_a_request_is_answered_from_the_changed_paths_alone(tmp_path):
+    root = make_tree(tmp_path / "p")
+    warm = watched_warm(root)
+    same_as_fresh(warm, root, LEAVES)
+    made, refreshed = warm.fresh, warm.refreshed
+    path = root / TREE / "lib/util/_node.md"
+    for word in ("gamma", "delta", "omega"):  # same size each time, no delay in between
+        text = path.read_text()
+        path.write_text(text.replace(text.split("The ")[1].split(" ")[0], word))
+        same_as_fresh(warm, root, LEAVES)
+    # Twice within one request's reach, the second write within the same clock tick.
+    path.write_text(path.read_text().replace("omega", "kappa"))
+    path.write_text(path.read_text().replace("kappa", "sigma"))
+    same_as_fresh(warm, root, LEAVES)
+    assert warm.fresh == made and warm.refreshed > refreshed and warm.watching
+
+
+def test_a_new_directory_then_its_node_are_seen_without_a_new_analysis(tmp_path):
+    root = make_tree(tmp_path / "p")
+    warm = watched_warm(root)
+    same_as_fresh(warm, root, LEAVES)
+    made = warm.fresh
+    (root / TREE / "lib/extra").mkdir()
+    (root / TREE / "lib/extra/deeper").mkdir()
+    same_as_fresh(warm, root, LEAVES)
+    write(root, f"{TREE}/lib/extra/deeper/_node.md",
+          node("SPEC/lib/extra/deeper", output="src/deeper.py", deps=("SPEC/lib/util",)))
+    leaves = [*LEAVES, "SPEC/lib/extra/deeper"]
+    same_as_fresh(warm, root, leaves)
+    os.rename(root / TREE / "lib/extra", root / TREE / "lib/moved")
+    same_as_fresh(warm, root, [*LEAVES, "SPEC/lib/moved/deeper", "SPEC/lib/extra/deeper"])
+    assert warm.fresh == made  # every change was followed, none needed a whole analysis
+
+
+def test_a_link_made_in_a_new_subdirectory_fails_the_scan_as_a_fresh_server_says(tmp_path):
+    root = make_tree(tmp_path / "p")
+    warm = watched_warm(root)
+    same_as_fresh(warm, root, LEAVES)
+    (root / TREE / "app/new").mkdir()
+    (root / TREE / "app/new/sub").mkdir()
+    os.symlink(root / TREE / "lib", root / TREE / "app/new/sub/link")
+    same_as_fresh(warm, root, LEAVES)
+    assert "scan" in call_v5(warm, "validate_specs", {}).text
+    os.unlink(root / TREE / "app/new/sub/link")
+    same_as_fresh(warm, root, LEAVES)
+    # A link in a dot directory (where the content cache lives) fails the scan too.
+    (root / TREE / ".hidden").mkdir()
+    os.symlink("/", root / TREE / ".hidden/root")
+    same_as_fresh(warm, root, LEAVES)
+
+
+def test_without_change_notification_every_request_looks_at_the_disk(tmp_path, monkeypatch):
+    root = make_tree(tmp_path / "p")
+    time.sleep(3 * MARGIN / 1e9)
+    monkeypatch.setenv("CFS_NO_WATCH", "1")
+    for warm in (Warm(root), Warm(root, watch=False)):
+        first = answers(warm, LEAVES)
+        assert answers(warm, LEAVES) == first and not warm.watching
+        path = root / TREE / "app/db/_node.md"
+        path.write_text(path.read_text() + "\nMore words.\n")
+        assert answers(warm, LEAVES) == answers(Warm(root, watch=False), LEAVES)
+        assert not warm.watching
+
+
+def test_status_kept_while_told_of_nothing_follows_the_content_cache_and_the_test_record(
+        tmp_path):
+    root = make_tree(tmp_path / "p")
+    warm = watched_warm(root)
+    call_v5(warm, "write_file", {"logical_name": "SPEC/app/db", "content": "db\n"})
+    path = root / TREE / "app/db/_node.md"
+    path.write_text(path.read_text().replace("alpha", "beta"))  # stale, with a reason
+    # (src/ was made by the write: watched once the changes there have settled.)
+    time.sleep(3 * MARGIN / 1e9)
+    status(warm, {})
+    first = status(warm, {})
+    assert warm.watching
+    assert status(warm, {}) is first  # kept: nothing told
+    assert first == status(Warm(root, watch=False), {})
+    # The cached chain its reason compares with goes away: the reason changes.
+    for cached in (root / TREE / ".cache").rglob("*"):
+        if cached.is_file():
+            cached.unlink()
+    assert status(warm, {}) == status(Warm(root, watch=False), {}) != first
+    (root / ".cfs").mkdir(exist_ok=True)
+    (root / ".cfs/verify.json").write_text('{"artifacts": {}, "results": [], "passed": true}')
+    assert status(warm, {}).data == status(Warm(root, watch=False), {}).data
+
+
+def test_more_changes_than_the_kernel_queues_fall_back_to_looking_at_the_disk(tmp_path):
+    root = make_tree(tmp_path / "p")
+    warm = watched_warm(root)
+    same_as_fresh(warm, root, LEAVES)
+    with open("/proc/sys/fs/inotify/max_queued_events") as handle:
+        limit = int(handle.read())
+    # Alternating files: the kernel merges only an event equal to the one queued last.
+    a, b = root / TREE / "app/_node.md", root / TREE / "lib/_node.md"
+    for i in range(limit // 2 + 10):
+        os.utime(a)
+        os.utime(b)
+    path = root / TREE / "app/db/_node.md"
+    path.write_text(path.read_text().replace("alpha", "zeta"))
+    made = warm.fresh
+    call_v5(warm, "validate_specs", {})
+    # The queue overflowed: a whole look at the disk, and no trust in events until the
+    # changes have settled.
+    assert warm.fresh == made + 1 and not warm.watching
+    same_as_fresh(warm, root, LEAVES)

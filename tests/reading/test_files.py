@@ -1,0 +1,97 @@
+"""Normalized reads (FORMAT.md section 3) and atomic writes."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from cfs_build.reading.files import UnreadableFile, atomic_write, normalize_text, read_normalized
+from conftest import make_unreadable
+
+
+@pytest.mark.parametrize("raw, want", [
+    ("a\r\nb", "a\nb\n"),
+    ("a\r\nb\r\n", "a\nb\n"),
+    ("a\n\n", "a\n\n"),
+    ("a\r\n\r\n", "a\n\n"),
+    ("", "\n"),
+    ("\n", "\n"),
+    ("no final newline", "no final newline\n"),
+    ("a\r", "a\n"),
+    # Only one CR per line is dropped, and only at the end of the line.
+    ("a\r\r\n", "a\r\n"),
+    ("a\rb", "a\rb\n"),
+    ("a\rb\r\n", "a\rb\n"),
+    ("\r\n", "\n"),
+    ("\r", "\n"),
+    ("mixed\nlf\r\ncrlf\n", "mixed\nlf\ncrlf\n"),
+])
+def test_normalize_text(raw, want):
+    assert normalize_text(raw) == want
+
+
+def test_crlf_file_reads_as_lf(tmp_path):
+    (tmp_path / "f").write_bytes(b"one\r\ntwo\r\n")
+    assert read_normalized(tmp_path / "f", "f") == "one\ntwo\n"
+
+
+def test_lone_cr_is_content_not_a_line_end(tmp_path):
+    (tmp_path / "f").write_bytes(b"one\rtwo")
+    assert read_normalized(tmp_path / "f", "f") == "one\rtwo\n"
+
+
+def test_empty_file_reads_as_one_newline(tmp_path):
+    (tmp_path / "f").write_bytes(b"")
+    assert read_normalized(tmp_path / "f", "f") == "\n"
+
+
+def test_bom_is_kept_as_text(tmp_path):
+    # v5 decodes plain UTF-8: a BOM is a character of the file, not stripped silently.
+    (tmp_path / "f").write_bytes(b"\xef\xbb\xbfx\r\n")
+    assert read_normalized(tmp_path / "f", "f") == "\ufeffx\n"
+
+
+def test_missing_file_is_none(tmp_path):
+    assert read_normalized(tmp_path / "nope", "nope") is None
+    assert read_normalized(tmp_path / "nope" / "deeper", "nope/deeper") is None
+
+
+def test_file_below_a_regular_file_is_missing(tmp_path):
+    (tmp_path / "plain").write_text("x")
+    assert read_normalized(tmp_path / "plain" / "child", "plain/child") is None
+
+
+def test_non_utf8_names_the_file(tmp_path):
+    (tmp_path / "f").write_bytes(b"ok\n\xff\xfe")
+    with pytest.raises(UnreadableFile) as info:
+        read_normalized(tmp_path / "f", "dir/f")
+    assert info.value.path == "dir/f"
+    assert "UTF-8" in info.value.reason
+    assert str(info.value).startswith("dir/f: ")
+
+
+def test_directory_is_unreadable_not_a_crash(tmp_path):
+    (tmp_path / "d").mkdir()
+    with pytest.raises(UnreadableFile) as info:
+        read_normalized(tmp_path / "d", "d")
+    assert info.value.path == "d"
+    assert "directory" in info.value.reason
+
+
+def test_unreadable_file_names_the_file(tmp_path):
+    (tmp_path / "f").write_text("x")
+    make_unreadable(tmp_path / "f")
+    with pytest.raises(UnreadableFile) as info:
+        read_normalized(tmp_path / "f", "sub/f")
+    assert info.value.path == "sub/f"
+    assert str(info.value).startswith("sub/f: ")
+
+
+def test_atomic_write_replaces_and_keeps_mode(tmp_path):
+    target = tmp_path / "sub" / "f"
+    atomic_write(target, b"first")
+    os.chmod(target, 0o640)
+    atomic_write(target, b"second")
+    assert target.read_bytes() == b"second"
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in target.parent.iterdir()) == ["f"]

@@ -1,0 +1,83 @@
+"""The parse index: trusted only for the exact bytes it was made from."""
+from __future__ import annotations
+
+import marshal
+import os
+
+from cfs_build.reading.index import FORMAT, INDEX_DIR, INDEX_FILE, Index, content_key
+from cfs_build.analysis.project import Project
+from conftest import spec
+
+NODE = "code-from-spec/a/_node.md"
+
+
+def index_path(root):
+    return root / INDEX_DIR / INDEX_FILE
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_parsed_again(tree):
+    root = tree({"SPEC/a": spec("SPEC/a", "# Public\n## A\none\n")})
+    path = root / NODE
+    first = Project(root).nodes["SPEC/a"]
+    stat = path.stat()
+    path.write_text(spec("SPEC/a", "# Public\n## A\nowt\n"))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size
+    second = Project(root).nodes["SPEC/a"]
+    assert second.public_digest != first.public_digest
+    assert second == Project(root, use_index=False).nodes["SPEC/a"]
+
+
+def test_an_entry_is_used_only_for_the_bytes_it_was_made_from(tree):
+    root = tree({"SPEC/a": spec("SPEC/a", "# Public\n## A\none\n")})
+    Project(root)
+    index = Index(root)
+    key, summary = index.entries[NODE]
+    forged = summary[:8] + (b"\0" * 20,) + summary[9:]  # a different public digest
+    index.put(NODE, key, forged)
+    index.save()
+    assert Project(root).nodes["SPEC/a"].public_digest == b"\0" * 20  # same bytes: trusted
+    (root / NODE).write_text(spec("SPEC/a", "# Public\n## A\none \n"))
+    assert Project(root).nodes["SPEC/a"] == Project(root, use_index=False).nodes["SPEC/a"]
+
+
+def test_key_is_size_and_a_128_bit_hash():
+    size, digest = content_key(b"abc")
+    assert size == 3 and len(digest) == 16
+    assert content_key(b"abd") != (size, digest)
+
+
+def test_a_corrupt_or_foreign_index_is_ignored_and_replaced(tree):
+    root = tree({"SPEC/a": spec("SPEC/a", "# Public\n## A\none\n")})
+    want = Project(root, use_index=False).nodes["SPEC/a"]
+    for junk in (b"", b"\x00garbage", marshal.dumps((FORMAT, b"other code", {})),
+                 marshal.dumps((FORMAT - 1, Index(root).fingerprint, {}))):
+        index_path(root).parent.mkdir(exist_ok=True)
+        index_path(root).write_bytes(junk)
+        assert Project(root).nodes["SPEC/a"] == want
+        assert NODE in Index(root).entries
+
+
+def test_entries_of_removed_files_are_dropped(tree):
+    root = tree({"SPEC/a": spec("SPEC/a"), "SPEC/b": spec("SPEC/b")})
+    Project(root)
+    assert set(Index(root).entries) == {NODE, "code-from-spec/b/_node.md"}
+    (root / "code-from-spec/b/_node.md").unlink()
+    (root / "code-from-spec/b").rmdir()
+    Project(root)
+    assert set(Index(root).entries) == {NODE}
+
+
+def test_index_lives_under_dot_cfs_and_replaces_older_formats(tree):
+    root = tree({"SPEC/a": spec("SPEC/a")})
+    (root / INDEX_DIR).mkdir()
+    (root / INDEX_DIR / "index.v1").write_bytes(b"old")
+    Project(root)
+    assert sorted(p.name for p in (root / INDEX_DIR).iterdir()) == [".gitignore", INDEX_FILE]
+
+
+def test_no_index_means_nothing_written(tree, monkeypatch):
+    root = tree({"SPEC/a": spec("SPEC/a")})
+    monkeypatch.setenv("CFS_NO_INDEX", "1")
+    Project(root)
+    assert not (root / INDEX_DIR).exists()

@@ -1,0 +1,504 @@
+"""Parsing one _node.md (FORMAT.md sections 4 and 5): frontmatter, structure, blocks."""
+from __future__ import annotations
+
+import pytest
+
+from cfs_build.reading.files import normalize_text
+from cfs_build.reading.headings import atx_content as heading_text
+from cfs_build.reading.node import extract, parse_node
+from conftest import FIXTURES
+
+DOCS = FIXTURES / "node_docs"
+
+
+def parse(text: str, name: str = "SPEC/x"):
+    return parse_node(name, "code-from-spec/x/_node.md", normalize_text(text))
+
+
+def rules(doc) -> list[tuple[str, int | None]]:
+    return [(f.rule, f.line) for f in doc.findings]
+
+
+# -- frontmatter -------------------------------------------------------------------------------
+
+def test_frontmatter_fields_and_their_lines():
+    doc = parse("---\nproject_key: kept\ndepends_on:\n  - SPEC/a\n  - SPEC/b(Q)\n"
+                "input: EXTERNAL/in.txt\noutput: out/x.txt\n---\n# SPEC/x\n")
+    # A key v5 does not know is ignored, with a warning (tests/test_advice.py).
+    assert [(f.rule, f.line, f.severity) for f in doc.findings] == [
+        ("frontmatter_key", 2, "warning")]
+    assert doc.depends_on == ("SPEC/a", "SPEC/b(Q)")
+    assert doc.dep_lines == (4, 5)
+    assert (doc.input, doc.input_line) == ("EXTERNAL/in.txt", 6)
+    assert (doc.output, doc.output_line) == ("out/x.txt", 7)
+
+
+def test_flow_list_items_share_the_key_line():
+    doc = parse("---\ndepends_on: [SPEC/a, SPEC/b]\n---\n# SPEC/x\n")
+    assert doc.dep_lines == (2, 2)
+
+
+def test_empty_frontmatter():
+    doc = parse("---\n---\n# SPEC/x\n\n# Public\n\n## A\n\na\n")
+    assert doc.findings == ()
+    assert doc.public[0].line == 7
+
+
+def test_blank_frontmatter_is_empty():
+    assert parse("---\n\n  \n---\n# SPEC/x\n").findings == ()
+
+
+def test_unclosed_frontmatter():
+    doc = parse("---\noutput: x\n# SPEC/x\n")
+    assert rules(doc) == [("malformed_frontmatter", 1)]
+    assert "never closed" in doc.findings[0].detail
+    assert doc.broken
+
+
+def test_frontmatter_opening_only():
+    assert rules(parse("---\n")) == [("malformed_frontmatter", 1)]
+
+
+def test_closing_fence_needs_its_own_line():
+    assert rules(parse("---\noutput: x\n--- \n# SPEC/x\n")) == [("malformed_frontmatter", 1)]
+
+
+def test_dashes_later_in_the_file_are_not_frontmatter():
+    doc = parse("# SPEC/x\n---\noutput: x\n---\n")
+    assert doc.output is None
+    assert doc.findings == ()
+
+
+@pytest.mark.parametrize("front, line", [
+    ("output: out/x.txt\ninput: a: b\ndepends_on: []\n", 3),
+    ("output: x\n  input: y\n", 3),
+    ("a: 1\nb: 2\nc: \"unterminated\n", 4),
+    ("\tkey: 1\n", 2),
+    # The parser only notices at the end of the YAML; the line is still one of the YAML's.
+    ("output: [\n", 2),
+    ("a: 1\noutput: [out/x.txt,\n", 3),
+])
+def test_yaml_error_names_its_line(front, line):
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert rules(doc) == [("malformed_frontmatter", line)]
+    assert doc.findings[0].detail.startswith("YAML error:")
+    assert doc.broken
+
+
+def test_unsafe_yaml_tag_is_an_error_not_code():
+    doc = parse("---\noutput: !!python/object/apply:os.system [echo]\n---\n# SPEC/x\n")
+    assert rules(doc) == [("malformed_frontmatter", 2)]
+
+
+@pytest.mark.parametrize("front, key, line", [
+    ("depends_on: SPEC/x\n", "depends_on", 2),
+    ("output: x\ndepends_on:\n  - SPEC/a\n  - 3\n", "depends_on", 3),
+    ("depends_on:\n  - [SPEC/a]\n", "depends_on", 2),
+    ("depends_on:\n  a: SPEC/a\n", "depends_on", 2),
+    ("depends_on: {SPEC/a: 1}\n", "depends_on", 2),
+    ("depends_on: !!set {SPEC/a, SPEC/b}\n", "depends_on", 2),
+    ("input: [SPEC/a]\n", "input", 2),
+    ("input:\n  name: SPEC/a\n", "input", 2),
+    ("# a comment\noutput: 5\n", "output", 3),
+    ("output: true\n", "output", 2),
+    ("output: 2020-01-01\n", "output", 2),
+    ("output:\n  path: x\n", "output", 2),
+])
+def test_wrong_type(front, key, line):
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert rules(doc) == [("malformed_frontmatter", line)]
+    assert doc.findings[0].detail.startswith(key)
+
+
+def test_merge_key_does_not_break_the_parser():
+    doc = parse("---\nbase: &b {output: out/x.txt}\n<<: *b\n---\n# SPEC/x\n")
+    assert rules(doc) == [("frontmatter_key", 2)]  # 'base' is not a key v5 knows
+    assert doc.output == "out/x.txt"
+
+
+@pytest.mark.parametrize("front", ["- SPEC/a\n", "just text\n", "42\n", "[a, b]\n"])
+def test_frontmatter_must_be_a_mapping(front):
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert rules(doc) == [("malformed_frontmatter", 2)]
+    assert "mapping" in doc.findings[0].detail
+
+
+def test_null_values_are_absent():
+    doc = parse("---\ndepends_on:\ninput: ~\noutput:\n---\n# SPEC/x\n")
+    assert doc.findings == ()
+    assert (doc.depends_on, doc.input, doc.output) == ((), None, None)
+
+
+# -- encoding ----------------------------------------------------------------------------------
+
+def test_byte_order_mark_is_a_clear_finding():
+    doc = parse("\ufeff# SPEC/x\n\n# Public\n\n## A\n\na\n")
+    assert rules(doc) == [("encoding", 1)]
+    assert "byte order mark" in doc.findings[0].detail
+    assert doc.broken
+
+
+def test_byte_order_mark_before_frontmatter_keeps_line_numbers():
+    doc = parse("\ufeff---\noutput: [\n---\n# SPEC/x\n")
+    assert rules(doc) == [("encoding", 1), ("malformed_frontmatter", 2)]
+
+
+# -- the name heading and what comes before it -------------------------------------------------
+
+@pytest.mark.parametrize("heading", ["# SPEC/x", "#   spec/X   ", "# SPEC/x #", "#\tSPEC/x\t##",
+                                     "  # SPEC/x"])
+def test_name_heading_is_compared_normalized(heading):
+    assert parse(f"{heading}\n").findings == ()
+
+
+@pytest.mark.parametrize("text, line", [
+    ("# SPEC/other\n", 1),
+    ("# Public\n\n## A\n\na\n", 1),
+    ("SPEC/other\n===\n", 1),
+    ("# `SPEC/x`\n", 1),
+    ("# SPEC/x/y\n", 1),
+    ("# SPEC/\u00a0x\n", 1),
+    ("---\noutput: o\n---\n\n# SPEC/y\n", 5),
+])
+def test_wrong_name_heading(text, line):
+    assert rules(parse(text)) == [("name_heading", line)]
+
+
+@pytest.mark.parametrize("text, line", [("", 1), ("\n\n", 1), ("just text\n", 1),
+                                        ("## SPEC/x\n", 1), ("\n\n## SPEC/x\n", 3),
+                                        ("SPEC/x\n---\n", 1),
+                                        ("---\noutput: o\n---\n\n", 4)])
+def test_missing_name_heading(text, line):
+    # v5: "unexpected content before first heading", for no heading or a ## first.
+    doc = parse(text)
+    assert rules(doc) == [("text_before_name_heading", line)]
+    assert doc.broken
+
+
+@pytest.mark.parametrize("text", ["SPEC/x\n======\n", "  spec/X \n===\n# Public\n## A\na\n"])
+def test_setext_name_heading(text):
+    assert parse(text).findings == ()
+
+
+def test_name_heading_reads_the_plain_text_runs():
+    doc = parse("# SPEC/*x*\n")
+    assert rules(doc) == [("name_heading", 1)]
+    assert "'spec/'" in doc.findings[0].detail and "inline markup" in doc.findings[0].detail
+
+def test_blank_lines_before_the_name_heading_are_fine():
+    assert parse("\n  \n\t\n \r \n# SPEC/x\n").findings == ()
+
+
+@pytest.mark.parametrize("blank", ["\u00a0", "\u200b", "\ufeff", "\x0c"])
+def test_only_spaces_tabs_and_crs_may_come_before_the_name(blank):
+    assert rules(parse(f"\n{blank}\n# SPEC/x\n")) == [("text_before_name_heading", 2)]
+
+
+def test_text_before_name_heading_names_its_line():
+    doc = parse("---\noutput: o\n---\n\nhello\nmore\n# SPEC/x\n")
+    assert rules(doc) == [("text_before_name_heading", 5)]
+
+
+def test_fenced_heading_before_the_name_is_text():
+    doc = parse("```\n# SPEC/x\n```\n# SPEC/x\n")
+    assert rules(doc) == [("text_before_name_heading", 1)]
+
+
+def test_name_section_content_is_never_delivered():
+    doc = parse("# SPEC/x\n\nAbout this node.\n\n## Loose\n\nnot public\n")
+    assert doc.findings == ()
+    assert doc.public == () and doc.agent == ""
+
+
+# -- sections ----------------------------------------------------------------------------------
+
+def test_sections_are_matched_normalized():
+    doc = parse("# SPEC/x\n#   public  \n## A\na\n#\tAGENT\ndo\n# PRIVATE ##\n")
+    assert doc.findings == ()
+    assert doc.public_text == "## A\na\n"
+    assert doc.agent == "do\n"
+
+
+def test_unrecognized_section():
+    doc = parse("# SPEC/x\n\n# Notes\n\nx\n\n# Public\n\n## A\n\na\n")
+    assert rules(doc) == [("unrecognized_section", 3)]
+    assert "# Notes" in doc.findings[0].detail
+    assert 'unrecognized section: \'notes\'' in doc.findings[0].detail
+    assert doc.broken
+    # The known section after it is still read (for reporting).
+    assert doc.public_text == "## A\na\n"
+
+
+def test_duplicate_section():
+    doc = parse("# SPEC/x\n# Public\n## A\na\n# Private\n# public\n## B\nb\n")
+    assert rules(doc) == [("duplicate_section", 6)]
+    assert "line 2" in doc.findings[0].detail
+    assert doc.broken
+
+
+def test_public_subsection_required_names_the_first_loose_line():
+    doc = parse("# SPEC/x\n\n# Public\n\n  \nloose text\nmore\n\n## A\n\na\n")
+    assert rules(doc) == [("public_subsection_required", 6)]
+    assert not doc.broken
+
+
+@pytest.mark.parametrize("line", ["\u00a0", "\u2003 \t", "\u3000", "\x0b\x0c", "\x85"])
+def test_unicode_white_space_is_blank_under_public(line):
+    assert parse(f"# SPEC/x\n# Public\n{line}\n## A\na\n").findings == ()
+
+
+@pytest.mark.parametrize("line", ["\u200b", "\ufeff", "\x1c"])
+def test_other_invisible_characters_are_not_blank_under_public(line):
+    doc = parse(f"# SPEC/x\n# Public\n{line}\n## A\na\n")
+    assert rules(doc) == [("public_subsection_required", 3)]
+
+
+def test_agent_and_private_may_have_direct_text():
+    assert parse("# SPEC/x\n# Agent\ndo\n# Private\nnotes\n").findings == ()
+
+
+@pytest.mark.parametrize("section", ["Public", "Agent", "Private"])
+def test_duplicate_subsections(section):
+    doc = parse(f"# SPEC/x\n# {section}\n## Same  Thing\na\n## same\tthing\nb\n")
+    assert rules(doc) == [("duplicate_subsections", 5)]
+    assert "line 3" in doc.findings[0].detail
+    assert doc.broken
+
+
+def test_duplicate_subsections_under_the_name_heading():
+    doc = parse("# SPEC/x\n## Notes\n## notes\n# Public\n## A\na\n")
+    assert rules(doc) == [("duplicate_subsections", 3)]
+
+
+def test_headings_made_only_of_markup_have_empty_text():
+    doc = parse("# SPEC/x\n# Public\n## *Alpha*\nA\n## *Beta*\nB\n")
+    errors = [(f.rule, f.line) for f in doc.findings if f.severity == "error"]
+    assert errors == [("duplicate_subsections", 5)]
+    assert "duplicate subsection: ''" in doc.findings[1].detail
+
+
+def test_same_subsection_in_two_sections_is_fine():
+    assert parse("# SPEC/x\n# Public\n## A\na\n# Agent\n## A\nb\n").findings == ()
+
+
+def test_no_break_space_makes_a_different_subsection():
+    doc = parse("# SPEC/x\n# Public\n## A\u00a0B\na\n## A B\nb\n")
+    assert doc.findings == ()
+    assert [s.key for s in doc.public] == ["a\u00a0b", "a b"]
+    assert doc.subsection("a b").text == "## A B\nb\n"
+    assert doc.subsection("A\u00a0b").text == "## A\u00a0B\na\n"
+
+
+def test_case_folding_makes_duplicates():
+    doc = parse("# SPEC/x\n# Public\n## STRASSE\na\n## Straße\nb\n")
+    assert rules(doc) == [("duplicate_subsections", 5)]
+
+
+def test_line_numbers_count_the_frontmatter():
+    doc = parse("---\noutput: o\n---\n# SPEC/x\n# Public\n## A\na\n## a\n")
+    assert rules(doc) == [("duplicate_subsections", 8)]
+    assert doc.public[0].line == 6
+
+
+# -- what is a structural heading --------------------------------------------------------------
+
+def test_headings_inside_blocks_are_content():
+    doc = parse((DOCS / "not_headings.md").read_text(encoding="utf-8"), "SPEC/doc")
+    assert doc.findings == ()
+    assert [s.raw for s in doc.public] == ["## Example", "## Closing sequence ##",
+                                           "## Hash#inside #"]
+    example = doc.public[0].text
+    for content in ("# Fenced, not a heading", "## Also fenced", "# Tilde fence",
+                    "    # indented code", "> # quoted", "> ## quoted too", "- # in a list",
+                    "- ## also in a list", "1. # ordered", "# inside an HTML block",
+                    "the dashes\n\n---\n", "### Level three",
+                    "#### Level four", "#hashtag", "\\# escaped"):
+        assert content in example, content
+
+
+def test_closing_sequence_is_not_part_of_the_text():
+    doc = parse((DOCS / "not_headings.md").read_text(encoding="utf-8"), "SPEC/doc")
+    assert [s.key for s in doc.public] == ["example", "closing sequence", "hash#inside"]
+    # The raw line (what is hashed) keeps the closing sequence.
+    assert doc.subsection("Closing Sequence").text == "## Closing sequence ##\nbody\n"
+
+
+@pytest.mark.parametrize("raw, text", [
+    ("# a", "a"),
+    ("## a ##", "a"),
+    ("## a ##   ", "a"),
+    ("## a#", "a#"),
+    ("## a \\#", "a \\#"),
+    ("##", ""),
+    ("## ###", ""),
+    ("#\ta\t#", "a"),
+    ("   ## a", "a"),
+    ("## a  b  ", "a  b"),
+])
+def test_heading_text(raw, text):
+    assert heading_text(raw) == text
+
+
+def test_setext_public_section_draws_public_subsection_required():
+    # Its underline is the section's first content line.
+    doc = parse("# SPEC/x\nPublic\n======\n## A\na\n")
+    assert rules(doc) == [("public_subsection_required", 3)]
+    assert doc.public_text == "## A\na\n"
+
+
+def test_setext_heading_under_public_opens_a_subsection():
+    doc = parse("# SPEC/x\n# Public\n## A\ntext\n\nMore\n---\nbody\n")
+    assert [(s.key, s.raw, s.line) for s in doc.public] == [("a", "## A", 3),
+                                                            ("more", "More", 6)]
+    # The underline is the first content line of the new subsection.
+    assert doc.subsection("more").text == "More\n---\nbody\n"
+    assert doc.subsection("a").text == "## A\ntext\n"
+    (warning,) = doc.findings
+    assert (warning.rule, warning.line, warning.severity) == ("setext_heading", 7, "warning")
+    assert "SPEC/x(More)" in warning.detail and "empty line" in warning.detail
+
+
+def test_setext_level_one_under_public_is_an_unrecognized_section():
+    doc = parse("# SPEC/x\n# Public\n## A\nTitle\n=====\nmore\n")
+    assert rules(doc) == [("unrecognized_section", 4)]
+    assert "'===' is a level-1 heading" in doc.findings[0].detail
+    assert doc.broken
+
+
+def test_dashes_after_an_empty_line_are_a_thematic_break():
+    doc = parse("# SPEC/x\n# Public\n## A\ntext\n\n---\nmore\n")
+    assert doc.findings == ()
+    assert doc.public_text == "## A\ntext\n\n---\nmore\n"
+
+
+def test_multi_line_setext_heading():
+    doc = parse("# SPEC/x\n# Public\n## A\n\nLine one  \n  Line two\t\nLine 3\n---\nbody\n")
+    sub = doc.public[1]
+    assert sub.key == "line oneline twoline 3"
+    # The raw heading is the first two text lines; the rest is content.
+    assert sub.raw == "Line one  \n  Line two"
+    assert sub.text == "Line one  \n  Line two\nLine 3\n---\nbody\n"
+
+
+def test_setext_agent_and_agent_subsection():
+    doc = parse("SPEC/x\n======\n\nAgent\n=====\n\nintro\n\nStep one\n--------\n\ndo it\n")
+    assert doc.findings == ()
+    assert doc.has_agent and doc.agent_line == 4
+    assert doc.agent == "=====\n\nintro\n\nStep one\n--------\n\ndo it\n"
+
+
+@pytest.mark.parametrize("empty", ["#", "##", "## ", "## #", "## ##", "#\t#"])
+def test_empty_atx_heading_is_content(empty):
+    doc = parse(f"# SPEC/x\n# Public\n## A\ntext\n\n{empty}\n\nafter\n")
+    assert doc.findings == ()
+    assert doc.public_text == f"## A\ntext\n\n{empty.rstrip()}\n\nafter\n".replace(
+        f"{empty.rstrip()}\n", f"{empty}\n")
+
+
+@pytest.mark.parametrize("heading, key, kept", [
+    ("## `Foo` API", "api", "API"),
+    ("## [Spec](u) tail", "tail", "tail"),
+    ("## [Spec][r] tail", "tail", "tail"),
+    ("## auto <http://a.invalid> link", "auto link", "auto  link"),
+    ("## pic ![img](p.png)", "pic", "pic"),
+    ("## *em* and **strong**", "and", "and"),
+])
+def test_heading_text_loses_inline_markup_with_a_warning(heading, key, kept):
+    doc = parse(f"# SPEC/x\n# Public\n{heading}\nbody\n\n[r]: /u\n")
+    assert [s.key for s in doc.public] == [key]
+    (warning,) = doc.findings
+    assert (warning.rule, warning.line, warning.severity) == ("heading_text", 3, "warning")
+    assert repr(kept) in warning.detail
+
+
+@pytest.mark.parametrize("heading, key", [
+    ("## A <b>bold</b> word", "a bold word"),
+    ("## a\\_b &amp; c", "a\\_b &amp; c"),
+    ("## a * b _c ~~d~~", "a * b _c ~~d~~"),
+    ("## [not a link]", "[not a link]"),
+    ("## a\\", "a\\"),
+])
+def test_heading_text_keeps_what_is_written(heading, key):
+    doc = parse(f"# SPEC/x\n# Public\n{heading}\nbody\n")
+    assert [s.key for s in doc.public] == [key]
+    assert doc.findings == ()
+
+
+def test_indented_heading_keeps_its_raw_line():
+    doc = parse("# SPEC/x\n# Public\n   ## A  \t\na\n")
+    assert doc.public[0].raw == "   ## A"
+    assert doc.public_text == "   ## A\na\n"
+
+
+def test_four_space_indent_is_code_not_a_heading():
+    doc = parse("# SPEC/x\n# Public\n## A\n\n    ## B\n")
+    assert [s.raw for s in doc.public] == ["## A"]
+
+
+def test_cr_only_line_endings_make_one_line():
+    # v5 splits at LF only: the name heading runs to the end of the file.
+    doc = parse("# SPEC/x\r\r# Public\r\r## A\r\rtext\r")
+    assert rules(doc) == [("name_heading", 1)]
+    assert "'spec/x\\r\\r# public" in doc.findings[0].detail
+
+
+def test_lone_cr_stays_inside_its_line():
+    # A lone CR is not a v5 line end: the text keeps it and line numbers ignore it.
+    doc = parse("# SPEC/x\n# Public\n## A\nx\ry\n## a\n")
+    assert doc.public[0].text == "## A\nx\ry\n"
+    assert rules(doc) == [("duplicate_subsections", 5)]
+
+
+def test_crlf_document_parses_like_lf():
+    lf = "---\noutput: o\n---\n# SPEC/x\n# Public\n## A\na  \n# Agent\ndo\n"
+    crlf = lf.replace("\n", "\r\n")
+    one, two = parse(lf), parse(crlf)
+    assert one == two
+    assert one.public_text == "## A\na  \n"
+
+
+# -- extract and the blocks --------------------------------------------------------------------
+
+@pytest.mark.parametrize("lines, want", [
+    ([], ""),
+    (["", "  ", "\t"], ""),
+    (["", " a ", ""], " a \n"),
+    (["a", "", " \t", "b"], "a\n\n \t\nb\n"),
+    (["\t", "a", "b  ", "", "  "], "a\nb  \n"),
+    (["\u00a0"], "\u00a0\n"),
+])
+def test_extract(lines, want):
+    assert extract(lines) == want
+
+
+def test_public_content_is_the_rendered_subsections_joined_by_a_blank_line():
+    doc = parse("# SPEC/x\n# Public\n\n## First\n\n\nalpha\n\n\n##   Second  \nbeta\n  \n"
+                "## Empty\n\n# Private\n## Hidden\nsecret\n")
+    assert doc.public_text == "## First\nalpha\n\n##   Second\nbeta\n\n## Empty\n"
+    assert doc.subsection("second").text == "##   Second\nbeta\n"
+    assert doc.subsection("  EMPTY ").text == "## Empty\n"
+    assert doc.subsection("hidden") is None
+    assert "secret" not in doc.public_text + doc.agent
+
+
+def test_no_public_section_or_no_subsections_is_empty():
+    assert parse("# SPEC/x\n# Agent\nx\n").public_text == ""
+    assert parse("# SPEC/x\n# Public\n\n").public_text == ""
+
+
+def test_agent_content():
+    doc = parse((DOCS / "agent.md").read_text(encoding="utf-8"), "SPEC/doc")
+    assert doc.findings == ()
+    assert doc.has_agent and doc.agent_line == 21
+    assert doc.agent == ("Direct text under Agent,\n  kept byte for byte.   \n\n"
+                         "## Steps\n1. Do it.\n\n## Empty step\n")
+    assert doc.public_text == ("## Interface\n  indented first line kept\nmiddle\n\n"
+                               "\ttab-indented line kept   \n")
+    assert "Never delivered" not in doc.public_text + doc.agent
+
+
+def test_agent_with_only_direct_text_or_only_subsections():
+    assert parse("# SPEC/x\n# Agent\n\n  do it  \n\n").agent == "  do it  \n"
+    assert parse("# SPEC/x\n# Agent\n\n## Step\n").agent == "## Step\n"
+    empty = parse("# SPEC/x\n# Agent\n\n")
+    assert empty.has_agent and empty.agent == ""

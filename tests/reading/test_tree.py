@@ -1,0 +1,119 @@
+"""Discovering the spec tree (FORMAT.md section 1): nodes, dot dirs, unreadable files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from cfs_build.analysis.project import Project
+from cfs_build.reading.tree import load_tree
+from conftest import make_unreadable, spec
+
+
+def load(root):
+    return load_tree(Path(root))
+
+
+def test_forest_parents_and_leaves(tree):
+    root = tree({"SPEC/a": spec("SPEC/a"), "SPEC/a/b": spec("SPEC/a/b"),
+                 "SPEC/a/c": spec("SPEC/a/c"), "SPEC/z": spec("SPEC/z")})
+    t = load(root)
+    assert list(t.nodes) == ["SPEC/a", "SPEC/a/b", "SPEC/a/c", "SPEC/z"]
+    assert t.children == {"SPEC/a": ["SPEC/a/b", "SPEC/a/c"]}
+    assert t.leaves() == ["SPEC/a/b", "SPEC/a/c", "SPEC/z"]
+    assert t.ancestors("SPEC/a/b") == ["SPEC/a"]
+    assert t.findings == []
+
+
+def test_directory_without_node_md(tree):
+    root = tree({"SPEC/a/b": spec("SPEC/a/b")})
+    (root / "code-from-spec" / "empty").mkdir()
+    findings = load(root).findings
+    assert [(f.node, f.rule, f.file, f.line) for f in findings] == [
+        ("SPEC/a", "missing_node_md", "code-from-spec/a", None),
+        ("SPEC/empty", "missing_node_md", "code-from-spec/empty", None),
+    ]
+
+
+def test_dot_directories_are_never_walked(tree):
+    root = tree({"SPEC/a": spec("SPEC/a"),
+                 "code-from-spec/.cache/.content/.x": "x",
+                 "code-from-spec/.tools/bin/tool": "x",
+                 "code-from-spec/a/.scratch/deep/_node.md": spec("SPEC/a/.scratch/deep"),
+                 "code-from-spec/a/.empty/readme.txt": "x"})
+    t = load(root)
+    assert list(t.nodes) == ["SPEC/a"]
+    assert t.findings == []
+    assert t.leaves() == ["SPEC/a"]
+
+
+def test_other_files_in_a_node_directory_are_ignored(tree):
+    root = tree({"SPEC/a": spec("SPEC/a"), "code-from-spec/a/notes.txt": "x",
+                 "code-from-spec/a/image.png": b"\x89PNG\xff"})
+    assert load(root).findings == []
+
+
+def test_tree_directory_itself_is_not_a_node(tree):
+    root = tree({"SPEC/a": spec("SPEC/a"), "code-from-spec/_node.md": "# SPEC\n"})
+    t = load(root)
+    assert list(t.nodes) == ["SPEC/a"]
+    assert [(f.rule, f.severity) for f in t.findings] == [("stray_node_md", "warning")]
+
+
+def test_crlf_node_reads_like_lf(tree):
+    text = spec("SPEC/a", "# Public\n## A\na\n# Agent\ndo\n", front="output: out/a.txt")
+    root = tree({"SPEC/a": text, "SPEC/b": text.replace("SPEC/a", "SPEC/b").replace("\n", "\r\n")})
+    t = load(root)
+    a, b = t.nodes["SPEC/a"], t.nodes["SPEC/b"]
+    assert a.findings == b.findings == ()
+    assert (a.public_digest, a.agent_digest) == (b.public_digest, b.agent_digest)
+    assert b.output == "out/a.txt"
+
+
+def test_byte_order_mark_is_reported_not_raised(tree):
+    root = tree({"SPEC/a": b"\xef\xbb\xbf# SPEC/a\n"})
+    project = Project(root, use_index=False)
+    report = project.report()
+    assert [(f.node, f.rule, f.file, f.line) for f in report.findings] == [
+        ("SPEC/a", "encoding", "code-from-spec/a/_node.md", 1)]
+    assert report.exit_code == 2
+
+
+def test_non_utf8_node_names_the_file(tree):
+    root = tree({"SPEC/a": spec("SPEC/a"), "SPEC/a/b": b"# SPEC/a/b\n\xff\xfe\n"})
+    findings = Project(root, use_index=False).findings
+    assert [(f.node, f.rule, f.file) for f in findings] == [
+        ("SPEC/a/b", "encoding", "code-from-spec/a/b/_node.md")]
+    assert "UTF-8" in findings[0].detail
+
+
+def test_empty_node_file(tree):
+    root = tree({"SPEC/a": b""})
+    findings = Project(root, use_index=False).findings
+    assert [(f.rule, f.line) for f in findings] == [("text_before_name_heading", 1)]
+
+
+def test_node_md_that_is_a_directory_is_no_node_and_no_crash(tree):
+    root = tree({"code-from-spec/a/_node.md/readme.txt": "x", "SPEC/b": spec("SPEC/b")})
+    report = Project(root, use_index=False).report()
+    assert report.artifacts == ()
+    assert {(f.node, f.rule) for f in report.findings} == {
+        ("SPEC/a", "missing_node_md"), ("SPEC/a/_node.md", "missing_node_md")}
+
+
+def test_unreadable_node_file_is_a_finding(tree):
+    root = tree({"SPEC/a": spec("SPEC/a", front="output: out/a.txt"), "SPEC/b": spec("SPEC/b")})
+    path = root / "code-from-spec" / "a" / "_node.md"
+    make_unreadable(path)
+    if path.is_symlink():
+        # As root make_unreadable makes a link, which fails the whole scan (FORMAT.md 1).
+        report = Project(root, use_index=False).report()
+        assert [(f.node, f.rule, f.file) for f in report.findings] == [
+            ("", "scan", "code-from-spec/a/_node.md")]
+        assert report.exit_code == 2 and report.artifacts == ()
+        return
+    for use_index in (False, True):
+        report = Project(root, use_index=use_index).report()
+        assert [(f.node, f.rule, f.file) for f in report.findings] == [
+            ("SPEC/a", "unreadable", "code-from-spec/a/_node.md")]
+        assert report.findings[0].detail.startswith("cannot read")
+        assert report.exit_code == 2
+        assert list(Project(root, use_index=use_index).nodes) == ["SPEC/a", "SPEC/b"]
