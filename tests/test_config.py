@@ -251,6 +251,7 @@ def test_a_nul_character_in_a_string_is_refused_naming_the_key(root, text, key):
     assert exc.file == "cfs.toml"
 
 
+@pytest.mark.slow
 def test_bad_values_are_one_line_and_exit_3_from_the_cli(root):
     import subprocess
     import sys

@@ -60,6 +60,7 @@ def leaf_with(front: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("key, rule", [("depends_on: [EXTERNAL/notes.txt]", "dependency_targets"),
                                        ("input: EXTERNAL/notes.txt", "input_target")])
+@pytest.mark.slow
 def test_external_link_to_a_file_outside_is_a_format_error_never_content(tmp_path, outside,
                                                                           key, rule):
     root = project(tmp_path, **leaf_with(key))
@@ -72,6 +73,7 @@ def test_external_link_to_a_file_outside_is_a_format_error_never_content(tmp_pat
     assert SECRET not in chain.stdout + chain.stderr + done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_external_link_to_proc_environ_is_refused(tmp_path):
     root = project(tmp_path, **leaf_with("depends_on: [EXTERNAL/env]"))
     (root / "env").symlink_to("/proc/self/environ")
@@ -82,6 +84,7 @@ def test_external_link_to_proc_environ_is_refused(tmp_path):
     assert SECRET not in chain.stdout + chain.stderr
 
 
+@pytest.mark.slow
 def test_external_link_to_a_directory_outside_is_a_format_error(tmp_path, outside):
     root = project(tmp_path, **leaf_with("depends_on: [EXTERNAL/docs]"))
     (root / "docs").symlink_to(outside)
@@ -90,6 +93,7 @@ def test_external_link_to_a_directory_outside_is_a_format_error(tmp_path, outsid
     assert "resolves outside the project" in findings[0]["detail"]
 
 
+@pytest.mark.slow
 def test_external_fifo_is_a_format_error_found_without_blocking(tmp_path):
     root = project(tmp_path, **leaf_with("input: EXTERNAL/pipe"))
     os.mkfifo(root / "pipe")
@@ -99,6 +103,7 @@ def test_external_fifo_is_a_format_error_found_without_blocking(tmp_path):
     assert "FIFO" in findings[0]["detail"]
 
 
+@pytest.mark.slow
 def test_external_directory_inside_passes_validation_as_v5_does(tmp_path):
     root = project(tmp_path, **leaf_with("depends_on: [EXTERNAL/docs]"))
     (root / "docs").mkdir()
@@ -107,6 +112,7 @@ def test_external_directory_inside_passes_validation_as_v5_does(tmp_path):
     assert "invalid" in report["artifacts"][0]["status"]
 
 
+@pytest.mark.slow
 def test_external_link_inside_the_project_is_read(tmp_path):
     root = project(tmp_path, **leaf_with("depends_on: [EXTERNAL/alias.txt]"))
     (root / "notes.txt").write_text("inside notes\n")
@@ -135,6 +141,7 @@ def test_read_inside_types_its_refusals(tmp_path, outside):
     assert read_inside(root, "f/below") is None
 
 
+@pytest.mark.slow
 def test_spec_file_linked_outside_is_never_read(tmp_path, outside):
     root = project(tmp_path)
     (outside / "evil.md").write_text(f"# SPEC/b\n\n# Public\n\n{SECRET}\n")
@@ -162,6 +169,7 @@ def test_spec_directory_linked_outside_is_never_read(tmp_path, outside):
     assert [f["file"] for f in json.loads(done.stdout)["errors"]] == ["code-from-spec/a/linked"]
 
 
+@pytest.mark.slow
 def test_output_linked_outside_is_not_read_for_the_document(tmp_path, outside):
     root = project(tmp_path)
     (root / "out").mkdir()
@@ -170,6 +178,7 @@ def test_output_linked_outside_is_not_read_for_the_document(tmp_path, outside):
     assert SECRET not in chain.stdout + chain.stderr
 
 
+@pytest.mark.slow
 def test_manifest_linked_outside_is_refused_and_never_written(tmp_path, outside):
     root = project(tmp_path)
     (root / "code-from-spec" / ".manifest").symlink_to(outside / "secret.txt")
@@ -182,6 +191,7 @@ def test_manifest_linked_outside_is_refused_and_never_written(tmp_path, outside)
     assert (outside / "secret.txt").read_text() == SECRET + "\n"
 
 
+@pytest.mark.slow
 def test_manifest_lock_link_is_not_followed(tmp_path, outside):
     root = project(tmp_path, **{"out/leaf.txt": "made\n"})
     (root / "code-from-spec" / ".manifest").write_text("code-from-spec: v5\n")
@@ -195,6 +205,7 @@ def test_manifest_lock_link_is_not_followed(tmp_path, outside):
 
 # -- 3. cfs's own state never follows a link ------------------------------------------------
 
+@pytest.mark.slow
 def test_linked_pending_directory_is_refused_and_nothing_is_deleted(tmp_path, outside):
     root = project(tmp_path, **{"out/leaf.txt": "made\n"})
     (root / ".cfs").mkdir()
@@ -220,6 +231,7 @@ def test_linked_state_directory_is_refused(tmp_path, outside):
     untouched(outside)
 
 
+@pytest.mark.slow
 def test_state_files_linked_outside_are_neither_read_nor_written_through(tmp_path, outside):
     root = project(tmp_path)
     (root / ".cfs").mkdir()
@@ -280,6 +292,7 @@ def test_linked_runs_log_is_refused(tmp_path, outside):
 
 # -- 4. damaged state is never trusted and never fatal --------------------------------------
 
+@pytest.mark.slow
 def test_flipped_byte_in_the_snapshot_discards_it(tmp_path):
     root = project(tmp_path, **{"out/leaf.txt": "made\n"})
     assert cfs(root, "accept", "SPEC/a/leaf").returncode == 0
@@ -298,6 +311,7 @@ def test_flipped_byte_in_the_snapshot_discards_it(tmp_path):
     assert again["artifacts"][0]["status"] == ["up-to-date"]
 
 
+@pytest.mark.slow
 def test_flipped_byte_in_the_index_discards_it(tmp_path):
     root = project(tmp_path)
     assert cfs(root, "status").returncode == 1
@@ -316,6 +330,7 @@ def test_flipped_byte_in_the_index_discards_it(tmp_path):
     ["not", "an", "object"],
     "text",
 ])
+@pytest.mark.slow
 def test_pending_journal_with_wrong_types_is_discarded_with_one_line(tmp_path, journal):
     root = project(tmp_path, **{"out/leaf.txt": "made\n"})
     pending = root / PENDING
@@ -344,6 +359,7 @@ def test_settling_leaves_foreign_names_in_the_journal_directory(tmp_path):
     assert sorted(os.listdir(pending)) == ["README", "notes.json"]
 
 
+@pytest.mark.slow
 def test_leftover_temporary_files_of_a_killed_write_are_removed(tmp_path):
     root = project(tmp_path, **{"out/leaf.txt": "made\n"})
     assert cfs(root, "accept", "SPEC/a/leaf").returncode == 0
@@ -418,6 +434,7 @@ def built(tmp_path):
     return proj
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", [b"", b'{"gen:app/cli": {"result:": "ab', b"\x00garbage"])
 @pytest.mark.parametrize("runner", ["cfs", "doit"])
 def test_damaged_doit_state_is_discarded_with_one_line(built, damage, runner):
@@ -448,6 +465,7 @@ def test_unwritable_doit_state_is_said_once_and_the_build_goes_on(built):
     assert (state / "x").exists()
 
 
+@pytest.mark.slow
 def test_linked_doit_state_is_never_written_through(built, outside):
     state = built.root / ".cfs" / "doit-state"
     state.unlink()
@@ -502,6 +520,7 @@ def test_makefile_never_makes_directories_outside_the_project(tmp_path, outside)
     untouched(outside)
 
 
+@pytest.mark.slow
 def test_reports_and_verification_record_never_written_through_links(built, outside):
     reports = built.root / ".cfs" / "reports"
     if reports.exists():

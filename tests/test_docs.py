@@ -416,6 +416,7 @@ def test_the_doc_shows_the_shipped_generator():
     assert (PAYMENTS / "tools" / "gen.py").read_text() in fenced("docs/generators.md")
 
 
+@pytest.mark.slow
 def test_the_doc_generator_builds_the_payments_example(tmp_path):
     work = payments_repo(tmp_path)
     root = work / "examples" / "payments"
@@ -513,6 +514,7 @@ def written_file(block: Block, source: str) -> str:
     return re.findall(r"`(code-from-spec/[^`]+/_node\.md)`", before)[-1]
 
 
+@pytest.mark.slow
 def test_first_project_runs_as_shown(tmp_path):
     """Every step of the README's walkthrough, in order, against a loopback model server:
     the files it writes, the commands it runs and the output it shows."""

@@ -107,6 +107,7 @@ def generated(proj: Proj) -> list[str]:
 
 # -- the scenarios ---------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("front", FRONT_ENDS)
 def test_nothing_to_do(built, front, capfd):
     ran = build(built, front, capfd)
@@ -115,6 +116,7 @@ def test_nothing_to_do(built, front, capfd):
     assert ran.summary == "cfs: 0 generated, 4 up to date, 0 failed, 0 with findings"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("front", FRONT_ENDS)
 def test_an_edit_regenerates_exactly_the_affected_set(built, front, capfd):
     # The model's # Agent text: the model and the store (which imports its ARTIFACT);
@@ -126,6 +128,7 @@ def test_an_edit_regenerates_exactly_the_affected_set(built, front, capfd):
     assert ran.summary == "cfs: 2 generated, 2 up to date, 0 failed, 0 with findings"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("front", FRONT_ENDS)
 def test_a_failure_does_not_stop_independent_generations(proj, front, capfd):
     proj.edit("SPEC/app/core/model", MODEL, MODEL + "\nCANNED-FAIL")
@@ -141,6 +144,7 @@ def test_a_failure_does_not_stop_independent_generations(proj, front, capfd):
     assert (proj.root / "gen/cli.txt").exists() and not (proj.root / "gen/store.txt").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("front", FRONT_ENDS)
 def test_a_hand_edited_file_is_refused_with_the_same_message(built, front, capfd):
     (built.root / "gen/other.txt").write_text("edited by hand\n")
@@ -158,6 +162,7 @@ def test_a_hand_edited_file_is_refused_with_the_same_message(built, front, capfd
     assert (built.root / "gen/other.txt").read_text() == "edited by hand\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("front", FRONT_ENDS)
 def test_findings_fail_that_task_and_write_nothing(proj, front, capfd):
     proj.edit("SPEC/other", OTHER, "CANNED-FINDINGS")
@@ -170,6 +175,7 @@ def test_findings_fail_that_task_and_write_nothing(proj, front, capfd):
     assert proj.flags()["ARTIFACT/other"] == ["stale", "missing"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("front", FRONT_ENDS)
 def test_assumptions_are_printed_one_line_each_under_their_task(proj, front, capfd):
     proj.edit("SPEC/other", OTHER, OTHER + "\nCANNED-ASSUME")
@@ -238,6 +244,7 @@ def test_a_configuration_error_is_one_line_naming_the_key(proj, front, capfd):
         assert listed.stderr.splitlines() == [line]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("front", FRONT_ENDS)
 def test_token_and_cost_totals_come_from_this_runs_records_only(proj, front, capfd):
     (proj.root / "cfs.toml").write_text(priced_model(proj.root.parent))
@@ -253,6 +260,7 @@ def test_token_and_cost_totals_come_from_this_runs_records_only(proj, front, cap
 
 # -- several projects in one process ------------------------------------------------------
 
+@pytest.mark.slow
 def test_two_projects_in_one_dodo_py_get_their_own_totals(tmp_path):
     toml = priced_model(tmp_path)
     first, second = (make_project(tmp_path / name) for name in ("first", "second"))
@@ -299,6 +307,7 @@ def test_two_builds_in_one_process_keep_their_own_sessions(tmp_path, capfd):
     assert stopped.outcome == "failed" and "interrupted" in stopped.message
 
 
+@pytest.mark.slow
 def test_plain_doit_runs_verify_when_nothing_it_needs_failed(proj):
     (proj.root / "cfs.toml").write_text((proj.root / "cfs.toml").read_text() + (
         '\n[[verify]]\nname = "check"\ncommand = ["true"]\noutputs = ["gen/other.txt"]\n'))

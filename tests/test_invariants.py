@@ -6,6 +6,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -57,6 +58,7 @@ def _mixed_tree(lib: list[str], other: list[str], ext: list[str], crlf: list[boo
             "ext.txt": _join(ext, crlf[1:])}
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(BODY, BODY, BODY, st.lists(st.booleans(), min_size=1, max_size=40))
 def test_any_crlf_lf_mix_hashes_like_its_lf_form(lib, other, ext, crlf):
@@ -88,6 +90,7 @@ def _deps_tree(entries: list[str]) -> dict:
 @SETTINGS
 @given(st.lists(st.sampled_from(ENTRIES), min_size=1, max_size=8).flatmap(
     lambda entries: st.tuples(st.just(entries), st.permutations(entries))))
+@pytest.mark.slow
 def test_reordering_depends_on_never_changes_the_chain(pair):
     entries, shuffled = pair
     tmp_one, one = _project(_deps_tree(entries))
@@ -132,6 +135,7 @@ def _headings(text: str) -> list[tuple[int, str]]:
 @SETTINGS
 @given(st.sampled_from(PLACES), st.one_of(HEADING_TEXT, st.sampled_from(
     ["SPEC/lib", " spec/LIB ", "SPEC/*lib*", "Public", "PUBLIC ", "private", "Private"])))
+@pytest.mark.slow
 def test_setext_and_atx_headings_give_one_chain(place, text):
     atx, setext = _heading_doc(place, text, False), _heading_doc(place, text, True)
     # "Where both parse": both read one heading there, of that level and text.
@@ -154,6 +158,7 @@ def test_setext_and_atx_headings_give_one_chain(place, text):
         assert not extra and not findings_one - findings_two
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(HEADING_TEXT)
 def test_setext_and_atx_subsections_are_imported_by_one_text(text):

@@ -397,6 +397,7 @@ def test_vector(case, parser, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("case", ["basic", "dependencies", "input_marker",
                                   "external_invalid_utf8"])
+@pytest.mark.slow
 def test_cfs_chain_prints_the_v5_document(tmp_path, case):
     """`cfs chain` (a preview, X5) prints exactly the document wherever v5 serves one."""
     import subprocess

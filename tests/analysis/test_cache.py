@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from cfs_build.analysis.cache import Cache
 from cfs_build.state.manifest import ManifestEntry, render_manifest
 from cfs_build.analysis.project import Project
@@ -168,6 +170,7 @@ def cfs(root, *args):
     return result.stdout
 
 
+@pytest.mark.slow
 def test_cfs_cache_reconstruct_then_prune(tree):
     root = tree(files())
     project = Project(root, use_index=False)

@@ -79,6 +79,7 @@ def test_a_removed_import_and_the_library_answer(remembered):
     assert answer.as_dict()["changes"][0]["change"] == "removed"
 
 
+@pytest.mark.slow
 def test_explain_shows_a_unified_diff_of_each_changed_entry(remembered):
     edit(remembered, "payments/fees", "Premium accounts", "PREMIUM accounts")
     result = cfs(remembered, "explain", CODE)

@@ -128,6 +128,7 @@ def compare(source: Path, work: Path, *, memo: bool = False, extra: tuple[str, .
         assert ours == theirs, (index, names[index // 5] if index < 5 * len(names) else index)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
 def test_lean_answers_equal_the_whole_analysis_on_every_vector(case, tmp_path):
     compare(VECTORS / case, tmp_path, memo=case.startswith(("h", "q", "d")))
@@ -181,6 +182,7 @@ def trees(draw):
 
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@pytest.mark.slow
 @given(trees())
 def test_lean_answers_equal_the_whole_analysis_on_random_trees(tmp_path_factory, tree):
     nodes, files, record = tree

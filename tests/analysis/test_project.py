@@ -59,6 +59,7 @@ def test_parser_never_raises_on_arbitrary_text(text):
         assert finding.line is None or finding.line >= 1
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(FRONTMATTER, TEXT)
 def test_parser_never_raises_on_arbitrary_frontmatter(front, body):
@@ -74,6 +75,7 @@ def test_parser_never_raises_on_arbitrary_frontmatter(front, body):
 
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@pytest.mark.slow
 @given(NODE_BYTES, NODE_BYTES, st.one_of(st.none(), st.binary(max_size=20), TEXT.map(str.encode)))
 def test_project_report_always_comes_back(parent, leaf, artifact):
     with tempfile.TemporaryDirectory() as tmp:

@@ -192,6 +192,7 @@ def test_new_code_or_a_damaged_file_means_no_snapshot(project_root, monkeypatch)
     assert project.report().as_dict() == fresh(project_root)
 
 
+@pytest.mark.slow
 def test_cfs_status_from_a_subprocess_uses_and_keeps_the_snapshot(project_root):
     # Real processes with the real margin: the second run answers from the snapshot.
     command = [sys.executable, "-m", "cfs_build.cli", "-C", str(project_root), "status",
@@ -211,6 +212,7 @@ EDITS = st.lists(st.sampled_from(sorted(CHANGES)), min_size=1, max_size=3)
 
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.slow
 @given(edits=EDITS)
 def test_after_any_sequence_of_changes_the_answer_is_the_fresh_one(tmp_path_factory, edits):
     root = write_tree(tmp_path_factory.mktemp("seq") / "proj", FILES)
@@ -225,6 +227,7 @@ def test_after_any_sequence_of_changes_the_answer_is_the_fresh_one(tmp_path_fact
         assert Project(root).report().as_dict() == fresh(root)
 
 
+@pytest.mark.slow
 def test_a_build_from_a_snapshot_of_stale_artifacts_generates_them(tmp_path):
     # The snapshot says what is stale; generating needs the tree, read only then.
     from buildkit import make_project
@@ -254,6 +257,7 @@ def _built_and_settled(tmp_path, monkeypatch):
     return proj
 
 
+@pytest.mark.slow
 def test_a_no_op_cfs_build_reads_no_spec_file(tmp_path, monkeypatch, capsys):
     from cfs_build import cli
     proj = _built_and_settled(tmp_path, monkeypatch)

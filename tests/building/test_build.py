@@ -31,6 +31,7 @@ def built(proj):
     return proj
 
 
+@pytest.mark.slow
 def test_first_build_generates_everything_and_records_it(proj):
     result = proj.doit()
     assert result.returncode == 0, result.stderr
@@ -42,6 +43,7 @@ def test_first_build_generates_everything_and_records_it(proj):
     assert "4 generated" in result.stdout
 
 
+@pytest.mark.slow
 def test_producer_is_generated_before_its_consumer(proj):
     proj.doit("-n", "4", "-P", "thread", check=True)
     order = [call["document"] for call in proj.calls()]
@@ -53,6 +55,7 @@ def test_producer_is_generated_before_its_consumer(proj):
     assert f'<entry name="ARTIFACT/app/core/model">\n{model_file}</entry>' in store_doc
 
 
+@pytest.mark.slow
 def test_second_build_makes_no_generator_call(built):
     result = built.doit()
     assert result.returncode == 0
@@ -62,6 +65,7 @@ def test_second_build_makes_no_generator_call(built):
     assert "0 generated" in result.stdout and "4 up to date" in result.stdout
 
 
+@pytest.mark.slow
 def test_agent_edit_regenerates_that_artifact_and_its_consumers(built):
     built.edit("SPEC/app/core/model", "Write the model.", "Write the model.\nUse slots.")
     built.doit(check=True)
@@ -69,6 +73,7 @@ def test_agent_edit_regenerates_that_artifact_and_its_consumers(built):
     assert built.generated_nodes() == sorted([MODEL, STORE])
 
 
+@pytest.mark.slow
 def test_ancestor_public_edit_regenerates_exactly_its_descendants(built):
     built.edit("SPEC/app/core", "Failures raise CoreError.", "Failures raise CoreFailure.")
     built.doit(check=True)
@@ -76,18 +81,21 @@ def test_ancestor_public_edit_regenerates_exactly_its_descendants(built):
     assert built.generated_nodes() == sorted([MODEL, STORE])
 
 
+@pytest.mark.slow
 def test_root_public_edit_reaches_every_leaf_below(built):
     built.edit("SPEC/app", "Every module is plain text.", "Every module is UTF-8 text.")
     built.doit(check=True)
     assert built.generated_nodes() == sorted([MODEL, STORE, CLI])
 
 
+@pytest.mark.slow
 def test_imported_subsection_edit_regenerates_the_importer(built):
     built.edit("SPEC/app/core/model", "Model(id: int)", "Model(id: int, name: str)")
     built.doit(check=True)
     assert built.generated_nodes() == sorted([MODEL, STORE, CLI])
 
 
+@pytest.mark.slow
 def test_private_edit_and_boundary_blank_lines_regenerate_nothing(built):
     built.edit("SPEC/app", "Reviewed by the platform team.", "Reviewed again.")
     built.edit("SPEC/other", "Say hello.", "\n\nSay hello.\n\n")
@@ -97,6 +105,7 @@ def test_private_edit_and_boundary_blank_lines_regenerate_nothing(built):
     assert built.calls() == []
 
 
+@pytest.mark.slow
 def test_subtree_build_with_doit_wildcard(built):
     built.edit("SPEC/app", "Every module is plain text.", "Every module is UTF-8 text.")
     built.edit("SPEC/other", "Say hello.", "Say hello twice.")
@@ -106,6 +115,7 @@ def test_subtree_build_with_doit_wildcard(built):
     assert built.flags()["ARTIFACT/other"] == ["stale"]
 
 
+@pytest.mark.slow
 def test_subtree_build_also_rebuilds_a_stale_producer_outside_it(built):
     built.edit("SPEC/app/core/model", "Write the model.", "Write the model carefully.")
     built.edit("SPEC/other", "Say hello.", "Say hello twice.")
@@ -115,6 +125,7 @@ def test_subtree_build_also_rebuilds_a_stale_producer_outside_it(built):
     assert built.flags()["ARTIFACT/other"] == ["stale"]
 
 
+@pytest.mark.slow
 def test_build_by_artifact_name_and_by_output_path(built):
     built.edit("SPEC/other", "Say hello.", "Say hi.")
     built.edit("SPEC/app/cli", "Parse arguments", "Parse the arguments")
@@ -125,6 +136,7 @@ def test_build_by_artifact_name_and_by_output_path(built):
     assert all(f == ["up-to-date"] for f in built.flags().values())
 
 
+@pytest.mark.slow
 def test_findings_fail_the_task_write_nothing_and_are_saved(built):
     built.edit("SPEC/other", "Say hello.", "Say hello. CANNED-FINDINGS")
     built.edit("SPEC/app/cli", "Parse arguments", "Parse all arguments")
@@ -140,6 +152,7 @@ def test_findings_fail_the_task_write_nothing_and_are_saved(built):
     assert built.flags()["ARTIFACT/other"] == ["stale"]
 
 
+@pytest.mark.slow
 def test_unusable_reply_and_failing_command_are_failures(built):
     built.edit("SPEC/other", "Say hello.", "CANNED-GARBAGE")
     built.edit("SPEC/app/cli", "Parse arguments", "CANNED-FAIL")
@@ -168,6 +181,7 @@ def test_a_fenced_file_is_unwrapped_and_two_artifact_blocks_are_a_failure(proj):
     assert note == "gen/other.txt: the generator wrapped the file in a ``` fence; it was removed"
 
 
+@pytest.mark.slow
 def test_modified_artifact_is_never_overwritten(built):
     target = built.root / "gen/model.txt"
     target.write_text("hand edited\n")
@@ -201,6 +215,7 @@ def test_deleting_doit_state_causes_no_regeneration(built):
     assert built.calls() == []
 
 
+@pytest.mark.slow
 def test_identical_regeneration_leaves_file_untouched(built):
     built.edit("SPEC/other", "Say hello.", "Say hello. CANNED-CONSTANT")
     built.doit(check=True)
@@ -246,6 +261,7 @@ def test_doit_list_shows_one_task_per_artifact_with_intent(proj):
                      "verify": "no [[verify]] in cfs.toml: no tests to run"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["thread", "process"])
 def test_parallel_generations_overlap(tmp_path, mode):
     proj = make_project(tmp_path, sleep=0.4)
@@ -271,6 +287,7 @@ def test_format_errors_stop_the_build_with_a_clear_message(proj):
     assert proj.calls() == []
 
 
+@pytest.mark.slow
 def test_sigkill_mid_build_then_clean_rerun(tmp_path):
     proj = make_project(tmp_path, sleep=0.5)
     child = subprocess.Popen([sys.executable, "-m", "cfs_build.cli", "build", "-j", "4"],
@@ -293,6 +310,7 @@ def test_sigkill_mid_build_then_clean_rerun(tmp_path):
     assert all(f == ["up-to-date"] for f in flags.values()), flags
 
 
+@pytest.mark.slow
 def test_crash_between_write_and_record_is_settled(built):
     """A journaled write whose manifest update never happened is recorded by the next build."""
     from cfs_build.state.artifacts import PENDING, _journal
@@ -357,6 +375,7 @@ def test_accept_caches_the_chain_so_the_next_generation_has_history(proj):
     assert '<instructions disposition="changed">' in call["document"]
 
 
+@pytest.mark.slow
 def test_output_paths_resolve_from_where_cfs_was_started(built):
     built.edit("SPEC/other", "Say hello.", "Say hi.")
     gen = built.root / "gen"

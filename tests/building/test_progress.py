@@ -6,6 +6,7 @@ import pty
 import subprocess
 import sys
 
+import pytest
 from buildkit import make_project
 
 
@@ -29,6 +30,7 @@ def run_on_pty(proj, argv, env) -> str:
     return b"".join(chunks).decode("utf-8", "replace")
 
 
+@pytest.mark.slow
 def test_plain_output_when_piped(tmp_path):
     proj = make_project(tmp_path)
     result = proj.cfs("build")
@@ -39,6 +41,7 @@ def test_plain_output_when_piped(tmp_path):
     assert lines[-1].startswith("cfs: 4 generated, 0 up to date, 0 failed")
 
 
+@pytest.mark.slow
 def test_live_display_on_a_terminal(tmp_path):
     proj = make_project(tmp_path, sleep=0.6)
     env = {k: v for k, v in os.environ.items() if k != "CI"}
@@ -49,6 +52,7 @@ def test_live_display_on_a_terminal(tmp_path):
     assert "cfs: 4 generated" in out
 
 
+@pytest.mark.slow
 def test_ci_gets_plain_lines_even_on_a_terminal(tmp_path):
     proj = make_project(tmp_path, sleep=0.3)
     env = {**os.environ, "CI": "true", "TERM": "xterm"}
@@ -57,6 +61,7 @@ def test_ci_gets_plain_lines_even_on_a_terminal(tmp_path):
     assert "generating gen:other" in out
 
 
+@pytest.mark.slow
 def test_quiet_prints_only_failures_and_the_summary(tmp_path):
     proj = make_project(tmp_path)
     proj.edit("SPEC/other", "Say hello.", "CANNED-FAIL")
@@ -66,6 +71,7 @@ def test_quiet_prints_only_failures_and_the_summary(tmp_path):
     assert "cfs: 3 generated" in result.stdout
 
 
+@pytest.mark.slow
 def test_verbose_lists_up_to_date_tasks(tmp_path):
     proj = make_project(tmp_path)
     proj.cfs("build", check=True)

@@ -34,6 +34,7 @@ def status(root: Path) -> dict:
     return json.loads(cfs(root, "status", "--json").stdout)
 
 
+@pytest.mark.slow
 def test_example_is_up_to_date_and_its_tests_pass(payments):
     assert status(payments)["verification"]["state"] == "never verified"
     result = cfs(payments, "verify")
@@ -45,6 +46,7 @@ def test_example_is_up_to_date_and_its_tests_pass(payments):
     assert "tests: verified" in cfs(payments, "status").stdout
 
 
+@pytest.mark.slow
 def test_broken_artifact_fails_verify_and_names_the_specs(payments):
     fees = payments / "src/fees.py"
     fees.write_text(fees.read_text().replace("amount * 2 // 100", "amount * 3 // 100"))
@@ -68,6 +70,7 @@ def test_broken_artifact_fails_verify_and_names_the_specs(payments):
                                       "time": report["verification"]["time"]}
 
 
+@pytest.mark.slow
 def test_only_a_changed_file_makes_the_verification_stale(payments):
     cfs(payments, "verify")
     node = payments / "code-from-spec/payments/fees/calculation/_node.md"
@@ -91,6 +94,7 @@ def test_only_a_changed_file_makes_the_verification_stale(payments):
     assert verification["changed_since"] == ["ARTIFACT/payments/fees/calculation"]
 
 
+@pytest.mark.slow
 def test_test_node_without_imports_is_reported(payments):
     node = payments / "code-from-spec/payments/tests/fees/_node.md"
     node.write_text(node.read_text().replace(
@@ -120,6 +124,7 @@ def test_missing_verify_config_is_a_clear_error(payments):
     assert "[[verify]]" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_doit_verify_task_runs_once_then_is_up_to_date(payments):
     first = subprocess.run([sys.executable, "-m", "doit", "verify"], cwd=payments,
                            capture_output=True, text=True, timeout=120)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import spec
@@ -49,6 +50,7 @@ def test_check_exits_2_on_format_errors(tree):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_warnings_fail_only_a_strict_check(tree):
     root = tree({"SPEC/x": spec("SPEC/x", "# Public\n## `Foo` API\nf\n")})
     plain = cfs(root, "check")
@@ -62,6 +64,7 @@ def test_warnings_fail_only_a_strict_check(tree):
     assert data["exit_code"] == 2 and data["summary"]["warnings"] == 1
 
 
+@pytest.mark.slow
 def test_init_creates_a_valid_project_and_is_idempotent(tmp_path):
     result = cfs(tmp_path, "init")
     assert result.returncode == 0, result.stderr
@@ -103,6 +106,7 @@ def test_pre_commit_hooks_file_declares_check_and_validate():
         assert hook["pass_filenames"] is False and hook["language"] == "python"
 
 
+@pytest.mark.slow
 def test_init_into_a_new_directory_by_argument(tmp_path):
     result = cfs(tmp_path, "init", "newproj")
     assert result.returncode == 0, result.stderr
@@ -111,6 +115,7 @@ def test_init_into_a_new_directory_by_argument(tmp_path):
     assert cfs(tmp_path / "newproj", "status").returncode == 0
 
 
+@pytest.mark.slow
 def test_check_and_validate_answer_from_the_snapshot_without_reading_the_tree(
         fixture, monkeypatch, capsys):
     import time
@@ -135,6 +140,7 @@ def test_check_and_validate_answer_from_the_snapshot_without_reading_the_tree(
         assert capsys.readouterr().out == output
 
 
+@pytest.mark.slow
 def test_check_and_validate_fail_on_a_broken_configuration(vector):
     root = vector("statuses")
     (root / "code-from-spec/.manifest").write_text(
@@ -159,6 +165,7 @@ def test_check_and_validate_fail_on_a_broken_configuration(vector):
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_init_refuses_to_nest_a_project_unless_forced(tmp_path):
     assert cfs(tmp_path, "init").returncode == 0
     inner = tmp_path / "src" / "sub"
@@ -171,6 +178,7 @@ def test_init_refuses_to_nest_a_project_unless_forced(tmp_path):
     assert forced.returncode == 0 and (inner / "code-from-spec/app/_node.md").is_file()
 
 
+@pytest.mark.slow
 def test_init_template_sends_nothing_to_a_model(tmp_path):
     cfs(tmp_path, "init")
     (tmp_path / "code-from-spec/app/hello").mkdir()

@@ -125,6 +125,7 @@ def test_exit_1_when_something_is_stale(valid):
     assert cfs("validate", cwd=valid).returncode == 0
 
 
+@pytest.mark.slow
 def test_exit_2_with_format_errors(vector):
     root = vector("format_errors")
     assert cfs("status", cwd=root).returncode == 2
@@ -390,6 +391,7 @@ def test_no_traceback_for_broken_input(tree, case, capsys):
     assert result.returncode in ((0,) if case == "output_not_utf8" else (1, 2, 3))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["code-from-spec/a/_node.md", "out/a", "in.txt"])
 def test_no_traceback_for_unreadable_files(tree, which):
     root = tree({"SPEC/a": spec("SPEC/a", front="input: EXTERNAL/in.txt\noutput: out/a"),

@@ -65,6 +65,7 @@ def test_nothing_changed_remakes_nothing(proj):
     assert (proj.root / "gen/model.txt").stat().st_mtime_ns == stamp
 
 
+@pytest.mark.slow
 def test_private_edit_remakes_nothing_agent_edit_remakes_that_artifact(proj):
     make(proj)
     proj.reset_log()
@@ -78,6 +79,7 @@ def test_private_edit_remakes_nothing_agent_edit_remakes_that_artifact(proj):
     assert bundles(proj) == 2
 
 
+@pytest.mark.slow
 def test_identical_regeneration_does_not_remake_dependents(proj):
     proj.edit("SPEC/app/cli", "Parse arguments", "CANNED-CONSTANT Parse arguments")
     make(proj)
@@ -96,6 +98,7 @@ def test_parallel_make_is_safe(proj):
     assert all(f == ["up-to-date"] for f in proj.flags().values())
 
 
+@pytest.mark.slow
 def test_fragment_remakes_itself_when_a_leaf_is_added(proj):
     make(proj)
     node = proj.root / "code-from-spec/extra/_node.md"
@@ -106,6 +109,7 @@ def test_fragment_remakes_itself_when_a_leaf_is_added(proj):
     assert (proj.root / "gen/extra.txt").exists()
 
 
+@pytest.mark.slow
 def test_cfs_check_target_fails_when_stale(proj):
     make(proj)
     proj.edit("SPEC/other", "Say hello.", "Say hi.")

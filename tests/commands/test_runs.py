@@ -42,6 +42,7 @@ def test_prompt_needs_no_project(tmp_path):
     assert result.returncode == 0 and result.stdout == prompt_text()
 
 
+@pytest.mark.slow
 def test_fresh_leaves_the_existing_file_out_of_the_document(built):
     built.edit("SPEC/other", "Say hello.", "Say hello twice.")
     assert cfs(built, "build", "--fresh").returncode == 0
@@ -58,6 +59,7 @@ def test_fresh_leaves_the_existing_file_out_of_the_document(built):
     assert [e["fresh"] for e in log[-3:]] == [True, False, True]
 
 
+@pytest.mark.slow
 def test_runs_lists_recent_runs_and_the_generations_of_one(built):
     built.edit("SPEC/other", "Say hello.", "Say hello. CANNED-FINDINGS")
     assert cfs(built, "build").returncode == 1

@@ -40,6 +40,7 @@ def sent_system_prompt(kind: str, body: dict) -> str:
     return body["messages"][0]["content"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind, first", [("anthropic", 529), ("openai", 429)])
 def test_build_sends_our_prompt_and_the_document_with_no_tools_and_retries(tmp_path, kind,
                                                                            first):
@@ -77,6 +78,7 @@ def test_build_sends_our_prompt_and_the_document_with_no_tools_and_retries(tmp_p
     assert {e["prompt"] for e in log} == {hashlib.sha1(prompt_text().encode()).hexdigest()[:12]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
 def test_service_unavailable_until_attempts_run_out_is_a_clear_failure(tmp_path, kind):
     with FakeAPI(plan=[503, 503]) as api:
@@ -102,6 +104,7 @@ def test_reply_cut_off_by_the_token_limit_is_a_failure_but_is_paid_for(tmp_path,
     assert f"tokens {TOKENS_IN} in / {TOKENS_OUT} out" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_request_that_times_out_is_retried(tmp_path):
     with FakeAPI(plan=["slow"], slow_seconds=1.5) as api:
         proj = model_project(tmp_path, toml("anthropic", api.url, "timeout = 0.4\n"))
@@ -111,6 +114,7 @@ def test_a_request_that_times_out_is_retried(tmp_path):
     assert (proj.root / "gen/other.txt").exists()
 
 
+@pytest.mark.slow
 def test_max_concurrency_caps_requests_in_flight_below_jobs(tmp_path):
     with FakeAPI() as api:
         api.hold = 0.3

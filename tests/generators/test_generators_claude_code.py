@@ -151,6 +151,7 @@ def sent_document(body: dict) -> tuple[list[str], str]:
     return [text_of([block]) for block in before], text_of([last])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("credential", ["key", "token"])
 def test_the_model_gets_our_prompt_and_the_document_and_nothing_else(stage, credential):
     stage.proj.edit(OTHER, "Say hello.", mentions(stage))
@@ -205,6 +206,7 @@ def test_the_model_gets_our_prompt_and_the_document_and_nothing_else(stage, cred
     assert f"tokens {ARTIFACTS * TOKENS_IN} in / {ARTIFACTS * TOKENS_OUT} out" in result.stdout
 
 
+@pytest.mark.slow
 def test_the_bait_is_taken_when_the_confinement_is_left_out(stage):
     """The control: without cfs's flags and variables the same CLI takes every bait above,
     so the test above would catch an invocation that let any of it through."""
@@ -236,6 +238,7 @@ def test_the_bait_is_taken_when_the_confinement_is_left_out(stage):
     assert {"hook-home", "mcp-user", "mcp-parent"} <= set(os.listdir(stage.marks))
 
 
+@pytest.mark.slow
 def test_a_model_asking_for_a_tool_fails_the_generation_and_nothing_runs(stage):
     pwned, written = stage.tmp / "pwned", stage.tmp / "written.txt"
     reply = tool_use_reply("Bash", {"command": f"touch {pwned}"})
@@ -256,6 +259,7 @@ def test_a_model_asking_for_a_tool_fails_the_generation_and_nothing_runs(stage):
     assert (entry["input_tokens"], entry["output_tokens"]) == (TOKENS_IN, TOKENS_OUT)
 
 
+@pytest.mark.slow
 def test_an_overloaded_api_is_retried_by_cfs_not_by_the_cli(stage):
     stage.api.answer = scripted(error_reply(529), error_reply(529))
     result = stage.build("gen/other.txt")
@@ -265,6 +269,7 @@ def test_an_overloaded_api_is_retried_by_cfs_not_by_the_cli(stage):
     assert entry["attempts"] == 3 and entry["backend"] == "claude-code"
 
 
+@pytest.mark.slow
 def test_a_reply_cut_off_at_the_output_limit_fails_and_is_paid_for(stage):
     cut = Reply([{"type": "text", "text": "<artifact>\nhalf a fi"}], stop_reason="max_tokens")
     stage.api.answer = lambda body: cut
@@ -280,6 +285,7 @@ def test_a_reply_cut_off_at_the_output_limit_fails_and_is_paid_for(stage):
     assert entry["cost_usd"] == pytest.approx(sent * (TOKENS_IN * USD_IN + TOKENS_OUT * USD_OUT))
 
 
+@pytest.mark.slow
 def test_a_broken_stream_is_asked_again_and_both_requests_are_counted(stage):
     """The CLI repeats a request whose stream broke off, without streaming: the tokens
     recorded are both requests', as is the cost."""
@@ -294,6 +300,7 @@ def test_a_broken_stream_is_asked_again_and_both_requests_are_counted(stage):
                                               entry["output_tokens"] * USD_OUT)
 
 
+@pytest.mark.slow
 def test_a_run_past_its_timeout_is_killed_and_retried(stage):
     stage.toml("timeout = 3\n")
     stage.api.answer = scripted(Reply([{"type": "text", "text": "late"}], delay=10))
@@ -303,6 +310,7 @@ def test_a_run_past_its_timeout_is_killed_and_retried(stage):
     assert stage.runs()[-1]["attempts"] == 2
 
 
+@pytest.mark.slow
 def test_a_cli_that_refuses_its_arguments_is_a_failure_with_its_message(stage):
     stage.toml('extra_args = ["--no-such-option"]\n')
     result = stage.build("gen/other.txt")
@@ -311,6 +319,7 @@ def test_a_cli_that_refuses_its_arguments_is_a_failure_with_its_message(stage):
     assert stage.api.messages() == []
 
 
+@pytest.mark.slow
 def test_nothing_stale_needs_no_generator_program(stage):
     assert stage.build().returncode == 0
     (stage.proj.root / "cfs.toml").write_text(
@@ -335,6 +344,7 @@ def test_extra_args_may_not_undo_the_confinement(tmp_path, extra):
     assert not (proj.root / "gen").exists()
 
 
+@pytest.mark.slow
 def test_a_missing_program_is_one_line(tmp_path):
     proj = model_project(tmp_path, '[generator]\nkind = "claude-code"\n'
                                    'executable = "no-such-claude"\n')

@@ -52,6 +52,7 @@ def test_timeout_holds_when_a_detached_child_keeps_stdout_open(tmp_path):
     assert not reap_if_alive(detached_pid(pidfile)), "the detached child survived the timeout"
 
 
+@pytest.mark.slow
 @needs_setsid
 def test_a_finished_reply_is_kept_though_a_detached_child_holds_the_pipe(tmp_path):
     pidfile = tmp_path / "pid"

@@ -36,6 +36,7 @@ def _copy(case: str, root: Path) -> Path:
 
 # -- the v5 tools: v5's names, arguments and texts -----------------------------------
 
+@pytest.mark.slow
 def test_tools_list_offers_v5s_tools_with_their_arguments_and_cfss_own(tmp_path):
     root = _copy("basic", tmp_path / "basic")
 
@@ -81,6 +82,7 @@ def vector_server(tmp_path_factory):
         yield client, errlog
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", PINNED)
 def test_v5_tools_answer_the_vectors_texts_byte_for_byte(case, vector_server, monkeypatch):
     """The vector harness of test_vectors, every v5 call made through `cfs mcp`."""
@@ -99,6 +101,7 @@ def test_v5_tools_answer_the_vectors_texts_byte_for_byte(case, vector_server, mo
     assert TRACEBACK not in errlog.read_bytes()[said_before:].decode("utf-8", "replace")
 
 
+@pytest.mark.slow
 def test_every_v5_tool_answers_and_refuses_as_v5(tmp_path):
     root = _copy("basic", tmp_path / "basic")
     leaf, other = "SPEC/payments/fees/rounding", "SPEC/payments/fees/calculation"
@@ -165,6 +168,7 @@ def test_every_v5_tool_answers_and_refuses_as_v5(tmp_path):
 
 # -- cfs's own tools ---------------------------------------------------------------
 
+@pytest.mark.slow
 def test_status_and_graph_answer_json_and_their_text(tmp_path):
     proj = make_project(tmp_path)
     with sync_client(proj.root) as client:
@@ -189,6 +193,7 @@ def test_status_and_graph_answer_json_and_their_text(tmp_path):
         'argument "format" must be json, mermaid or dot, not "svg"'
 
 
+@pytest.mark.slow
 def test_explain_answers_what_cfs_explain_json_prints(tmp_path):
     proj = make_project(tmp_path)
     proj.cfs("build", check=True)
@@ -207,6 +212,7 @@ def test_explain_answers_what_cfs_explain_json_prints(tmp_path):
     assert only_text(missing) == 'required argument "name" not found'
 
 
+@pytest.mark.slow
 def test_build_reports_progress_and_returns_the_runs_summary(tmp_path):
     proj = make_project(tmp_path)
     artifacts = sorted(a["name"] for a in proj.status()["artifacts"])
@@ -240,6 +246,7 @@ def test_build_reports_progress_and_returns_the_runs_summary(tmp_path):
     assert TRACEBACK not in (tmp_path / "stderr").read_text()
 
 
+@pytest.mark.slow
 def test_build_refusals_are_error_results(tmp_path):
     proj = make_project(tmp_path)
     with sync_client(proj.root) as client:
@@ -275,6 +282,7 @@ async def _until(predicate, seconds: float = 30) -> None:
         await anyio.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_cancelling_a_build_kills_its_generations_and_records_nothing(tmp_path):
     proj = make_project(tmp_path, sleep=30)
 
@@ -306,6 +314,7 @@ def test_cancelling_a_build_kills_its_generations_and_records_nothing(tmp_path):
     assert TRACEBACK not in (tmp_path / "stderr").read_text()
 
 
+@pytest.mark.slow
 def test_while_a_build_runs_reads_answer_and_a_second_build_waits_or_is_refused(tmp_path):
     proj = make_project(tmp_path, sleep=1.5)
     artifacts = len(proj.status()["artifacts"])
@@ -348,6 +357,7 @@ def test_while_a_build_runs_reads_answer_and_a_second_build_waits_or_is_refused(
 
 # -- the wire and the command ------------------------------------------------------
 
+@pytest.mark.slow
 def test_stdout_carries_only_json_rpc_even_during_a_build(tmp_path):
     proj = make_project(tmp_path)
     child = subprocess.Popen([sys.executable, "-m", "cfs_build.cli", "mcp"], cwd=proj.root,

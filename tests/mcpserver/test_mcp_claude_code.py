@@ -46,6 +46,7 @@ def tool_results(body: dict) -> dict[str, dict]:
     return out
 
 
+@pytest.mark.slow
 def test_claude_code_runs_the_v5_workflow_against_cfs_mcp(claude_program, tmp_path):
     root = tmp_path / "proj"
     shutil.copytree(VECTORS / "basic", root)

@@ -70,6 +70,7 @@ def every_answer(client, leaves: list[str]) -> dict:
             for key, result in out.items()}
 
 
+@pytest.mark.slow
 def test_every_answer_of_the_kept_server_equals_a_fresh_servers_after_each_change(tmp_path):
     root = make_tree(tmp_path / "p")
     leaves = list(LEAVES)
@@ -128,6 +129,7 @@ def test_every_answer_of_the_kept_server_equals_a_fresh_servers_after_each_chang
     assert "Traceback" not in (tmp_path / "kept.log").read_text()
 
 
+@pytest.mark.slow
 def test_status_after_a_build_through_the_server_reflects_it_without_a_restart(tmp_path):
     proj = make_project(tmp_path)
     with sync_client(proj.root, errlog=tmp_path / "stderr") as client:

@@ -99,6 +99,7 @@ def headings(body: str, parser: str):
         return structural_headings(body, lines)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bodies())
 def test_both_parsers_read_the_same_structural_headings(body):
@@ -148,6 +149,7 @@ def _cfs(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           text=True, timeout=60, env={**os.environ, **(env or {})})
 
 
+@pytest.mark.slow
 def test_version_names_the_parser_in_use():
     automatic = _cfs("--version", env={parsers.ENV: ""})
     assert automatic.returncode == 0

@@ -115,6 +115,7 @@ def test_without_a_link_the_project_has_statuses_and_an_orphan(tmp_path):
     assert [o["name"] for o in document["orphans"]] == ["ARTIFACT/gone/node"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make_link", LINKS.values(), ids=LINKS.keys())
 def test_a_link_in_the_tree_fails_the_whole_scan(tmp_path, outside, make_link):
     root = project(tmp_path)
@@ -168,6 +169,7 @@ def test_a_link_in_the_tree_fails_the_whole_scan(tmp_path, outside, make_link):
     assert not (root / snapshot.SNAPSHOT_FILE).exists()
 
 
+@pytest.mark.slow
 def test_the_mcp_server_answers_v5s_scan_texts(tmp_path, outside):
     from mcpkit import sync_client
     root = project(tmp_path)
@@ -221,6 +223,7 @@ def test_find_root_stops_at_a_linked_tree_even_a_dangling_one(tmp_path):
     assert [f.file for f in project_.findings] == ["code-from-spec"]
 
 
+@pytest.mark.slow
 def test_a_link_made_after_a_snapshot_is_seen_by_the_next_status(tmp_path):
     root = project(tmp_path)
     chains = root / "code-from-spec/.cache/.chains"
@@ -247,6 +250,7 @@ def test_a_snapshot_watches_every_dot_directory_of_the_tree(tmp_path):
             "code-from-spec/a/.scratch/deep"} <= dirs
 
 
+@pytest.mark.slow
 def test_removing_the_link_restores_the_report(tmp_path, outside):
     root = project(tmp_path)
     link_in_the_content_cache(root, outside)

@@ -128,6 +128,7 @@ def test_doit_waits_for_the_lock_too(proj, holder):
                                     ["doit", "-n", "4", "-P", "thread"],
                                     ["doit", "-n", "4", "-P", "process"]],
                          ids=["cfs build", "doit threads", "doit processes"])
+@pytest.mark.slow
 def test_two_builds_at_once_generate_each_artifact_once(tmp_path, second):
     gate = tmp_path / "go"
     proj = make_project(tmp_path, gate=gate)

@@ -217,6 +217,7 @@ def _holder(root: str, held, release) -> None:
         release.wait(30)
 
 
+@pytest.mark.slow
 def test_concurrent_writers_lose_nothing_and_readers_never_see_a_torn_file(tmp_path):
     root = tmp_path
     (root / "code-from-spec").mkdir()
