@@ -311,8 +311,8 @@ def decode_basis(data) -> dict:
 def _read_basis(found: dict) -> dict | None:
     """The basis a loaded snapshot names (found: Snapshot._basis), changes applied; None
     when there is none, or the basis file is another snapshot's or damaged."""
-    ref, root = found.get("ref"), found.get("root")
-    if not ref or root is None:
+    ref, root, key = found.get("ref"), found.get("root"), found.get("key")
+    if not ref or root is None or not key:
         return None
     try:
         sealed = state.read_state(root, BASIS_FILE)
@@ -320,7 +320,7 @@ def _read_basis(found: dict) -> dict | None:
         return None
     if sealed is None or sealed[:len(ref)] != ref:
         return None  # gone, or replaced by another run's: that run's snapshot goes with it
-    data = state.unseal(sealed)
+    data = state.unseal(sealed, key)
     if data is None:
         state.notice(f"discarded {BASIS_FILE}: damaged (its checksum does not match); "
                      "the change is analysed in full")
@@ -378,12 +378,15 @@ def current_signatures(root: Path, paths: list[str]) -> bytes:
 def load_previous(root: Path) -> tuple[Snapshot, bytes] | None:
     """The project's last snapshot, whether or not it still holds, with the current
     signatures of the paths it watched (equal to ``snapshot.recorded``: it holds)."""
-    # Sealed (a flipped byte discards it) and read without following a link.
+    # Sealed with this copy's key (a flipped byte, or a file made anywhere else, a
+    # repository's own included, discards it) and read without following a link.
     sealed = state.read_state(root, SNAPSHOT_FILE)
-    data = state.unseal(sealed)
+    key = state.anchor(root, INDEX_DIR)
+    data = state.unseal(sealed, key) if key else None
     if data is None:
         if sealed:
-            state.notice(f"discarded {SNAPSHOT_FILE}: damaged (its checksum does not match)")
+            state.notice(f"discarded {SNAPSHOT_FILE}: damaged or not made in this copy of "
+                         "the project (its checksum does not match)")
         return None
     head = _head(data)
     if head is None:
@@ -397,7 +400,7 @@ def load_previous(root: Path) -> tuple[Snapshot, bytes] | None:
         found = Snapshot._from_payload(marshal.loads(payload))
     except (TypeError, ValueError, EOFError):
         return None
-    basis = {"root": root, "ref": ref, "patch_data": patch}
+    basis = {"root": root, "ref": ref, "patch_data": patch, "key": key}
     return replace(found, paths=tuple(paths), recorded=recorded, dirs=dirs,
                    _basis=basis), current
 
@@ -410,12 +413,21 @@ def _head(data: bytes) -> tuple | None:
         paths = joined.split("\0")
     except (ValueError, EOFError, TypeError, AttributeError):
         return None
-    if (version != FORMAT or fingerprint != _fingerprint() or type(recorded) is not bytes
+    if (version != FORMAT or fingerprint != _fingerprint() or _outside(joined)
+            or type(recorded) is not bytes
             or len(recorded) != len(paths) * 4 * 8 or type(dirs) is not int
             or not 0 <= dirs <= len(paths) or type(payload) is not bytes
             or type(ref) is not bytes or type(patch) is not bytes):
         return None
     return paths, recorded, dirs, payload, ref, patch
+
+
+def _outside(joined: str) -> bool:
+    """Some of the \0-joined paths is absolute or climbs with '..': not one an analysis
+    watched (they are project-relative), so the snapshot is not this code's."""
+    if joined[:1] == "/" or "\0/" in joined:
+        return True
+    return ".." in joined and any(".." in path.split("/") for path in joined.split("\0"))
 
 
 def recorded_directories(root: Path) -> tuple[list[str], bytes, set[str]] | None:
@@ -426,7 +438,8 @@ def recorded_directories(root: Path) -> tuple[list[str], bytes, set[str]] | None
     one is never snapshotted), and a directory whose signature is unchanged has the same
     entries still (see lean.links_below).
     """
-    head = _head(state.unseal(state.read_state(root, SNAPSHOT_FILE)) or b"")
+    key = state.anchor(root, INDEX_DIR)
+    head = _head(key and state.unseal(state.read_state(root, SNAPSHOT_FILE), key) or b"")
     if head is None:
         return None
     paths, recorded, dirs = head[:3]
@@ -458,6 +471,10 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
     paths = list(dict.fromkeys(watched)) if sigs is None else list(watched)
     try:
         with state.directory(root, INDEX_DIR, create=True) as directory:
+            key = state.anchor_at(directory, create=True)
+            if key is None:  # nothing can be told apart from a planted snapshot then
+                state.remove_at(directory, SNAPSHOT_NAME)
+                return False
             taken = signatures(root, paths) if sigs is None else array("q", sigs)
             began += file_system_clock(directory)
             if fresh is None:
@@ -482,7 +499,7 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
                 state.remove_leftovers_at(directory, BASIS_NAME)
                 if basis:
                     encoded = encode_basis(basis)
-                    sealed = state.seal(encoded)
+                    sealed = state.seal(encoded, key)
                     ref = sealed[:len(sealed) - len(encoded)]  # the seal itself
                     # Written first: a snapshot never names a basis not yet there.
                     state.write_at(directory, BASIS_NAME, sealed)
@@ -492,7 +509,7 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
                                   snapshot.dirs if dirs is None else dirs,
                                   marshal.dumps(snapshot._payload()), ref, patch))
             state.remove_leftovers_at(directory, SNAPSHOT_NAME)
-            state.write_at(directory, SNAPSHOT_NAME, state.seal(data))
+            state.write_at(directory, SNAPSHOT_NAME, state.seal(data, key))
             for older in state.names_at(directory):
                 if _SEALED.fullmatch(older) and older not in (SNAPSHOT_NAME, BASIS_NAME):
                     state.remove_at(directory, older)  # left by an earlier format

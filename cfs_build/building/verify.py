@@ -198,7 +198,10 @@ def _owner(by_path: dict[str, str], file: str | None) -> str | None:
 def record(project: Project, results: list[EntryResult]) -> None:
     """Remember which chain hashes and files were verified, and how it went."""
     statuses = project.report().artifacts
-    data = {"time": time.time(), "passed": all(r.passed for r in results),
+    # This copy's key (dirs.anchor): a record a repository carries is not taken for one.
+    key = state.anchor(project.root, INDEX_DIR, create=True)
+    data = {"time": time.time(), "copy": key and key.decode(),
+            "passed": all(r.passed for r in results),
             "artifacts": {s.name: [s.chain, s.checksum] for s in statuses},
             "results": [{**asdict(r), "passed": r.passed} for r in results]}
     state.write_state(project.root, RECORD, json.dumps(data, indent=1).encode("utf-8"))
@@ -218,6 +221,9 @@ def verification(project: Project, statuses=None) -> dict:
                           for f in r["failures"] if f.get("test_node")})
         if not isinstance(recorded, dict):
             raise TypeError("artifacts is not a mapping")
+        key = state.anchor(project.root, INDEX_DIR)
+        if key is None or data.get("copy") != key.decode():
+            raise ValueError("recorded in another copy of the project")
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         # Missing or not a record this version wrote: as good as never verified.
         return {"state": NEVER}

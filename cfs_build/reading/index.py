@@ -93,9 +93,13 @@ class Index:
             self._load()
 
     def _load(self) -> None:
-        # Sealed: a damaged file (a flipped byte) is discarded, never trusted. Read
-        # without following a link (state.py).
-        data = state.unseal(state.read_state(self.root, f"{INDEX_DIR}/{INDEX_FILE}"))
+        # Sealed with this copy's key: a damaged file (a flipped byte), or one a
+        # repository planted, is discarded, never trusted. Read without following a
+        # link (dirs.py).
+        key = state.anchor(self.root, INDEX_DIR)
+        if key is None:
+            return
+        data = state.unseal(state.read_state(self.root, f"{INDEX_DIR}/{INDEX_FILE}"), key)
         try:
             stored = marshal.loads(data) if data is not None else None
         except (ValueError, EOFError, TypeError):
@@ -126,13 +130,14 @@ class Index:
             return
         for rel in stale:
             del self.entries[rel]
-        data = state.seal(marshal.dumps((FORMAT, self.fingerprint, self.entries)))
+        data = marshal.dumps((FORMAT, self.fingerprint, self.entries))
         try:
             with state.directory(self.root, INDEX_DIR, create=True) as fd:
+                key = state.anchor_at(fd, create=True)
+                if key is None:
+                    return
                 state.remove_leftovers_at(fd, INDEX_FILE)
-                state.write_at(fd, INDEX_FILE, data)
-                if state.read_at(fd, ".gitignore") is None:
-                    state.write_at(fd, ".gitignore", b"*\n")
+                state.write_at(fd, INDEX_FILE, state.seal(data, key))
                 for older in state.names_at(fd):
                     if re.fullmatch(r"index\.v[0-9]+", older) and older != INDEX_FILE:
                         state.remove_at(fd, older)  # left by an earlier format

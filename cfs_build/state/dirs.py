@@ -216,14 +216,64 @@ def remove_state(root: Path | str, rel: str) -> bool:
         return fd is not None and remove_at(fd, name)
 
 
-def seal(data: bytes) -> bytes:
-    """``data`` preceded by a checksum of itself, so damage can be noticed (unseal)."""
-    return xxhash.xxh3_128_digest(data) + data
+def seal(data: bytes, key: bytes = b"") -> bytes:
+    """``data`` preceded by a checksum of itself, so damage can be noticed (unseal);
+    with ``key`` (see anchor), a checksum only this copy of the project gives."""
+    return xxhash.xxh3_128_digest(data, seed=_seed(key)) + data
 
 
-def unseal(sealed: bytes | None) -> bytes | None:
-    """The sealed bytes, or None when the seal does not match (a flipped or lost byte)."""
+def unseal(sealed: bytes | None, key: bytes = b"") -> bytes | None:
+    """The sealed bytes, or None when the seal does not match (a flipped or lost byte,
+    or sealed with another ``key``)."""
     if sealed is None or len(sealed) < _SEAL:
         return None
     data = sealed[_SEAL:]
-    return data if xxhash.xxh3_128_digest(data) == sealed[:_SEAL] else None
+    return data if xxhash.xxh3_128_digest(data, seed=_seed(key)) == sealed[:_SEAL] else None
+
+
+def _seed(key: bytes) -> int:
+    return xxhash.xxh3_64_intdigest(key) if key else 0
+
+
+ANCHOR = ".gitignore"
+
+
+def anchor_at(fd: int, create: bool = False) -> bytes | None:
+    """What ties a state file to this copy of the project (a key for seal): the device,
+    inode and change time of ANCHOR in the state directory ``fd``, a file cfs makes once
+    (``create``) and never rewrites. None when it is absent or not a regular file.
+
+    The checksum of a seal is known to anyone, but not these: a file a checkout (or a
+    copy) puts there gets them on this disk, at that moment. So state planted by a
+    repository, even copied from a real run, never passes for this copy's own.
+    """
+    for attempt in (0, 1):
+        try:
+            st = os.stat(ANCHOR, dir_fd=fd, follow_symlinks=False)
+            break
+        except FileNotFoundError:
+            if not create or attempt:
+                return None
+        try:
+            made = os.open(ANCHOR, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                           | os.O_CLOEXEC, 0o666, dir_fd=fd)
+        except FileExistsError:
+            continue  # made by another process meanwhile
+        except OSError:
+            return None
+        try:
+            os.write(made, b"*\n")  # and it keeps cfs's state out of version control
+        finally:
+            os.close(made)
+    if not stat_mode.S_ISREG(st.st_mode):
+        return None
+    return f"{st.st_dev}:{st.st_ino}:{st.st_ctime_ns}".encode()
+
+
+def anchor(root: Path | str, rel: str, create: bool = False) -> bytes | None:
+    """anchor_at of the state directory ``rel``; None when it cannot be had."""
+    try:
+        with directory(root, rel, create=create) as fd:
+            return None if fd is None else anchor_at(fd, create)
+    except (OSError, CfsError):
+        return None

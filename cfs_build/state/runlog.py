@@ -12,12 +12,20 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import CfsError
+from ..errors import CfsError, printable
 from ..reading.index import INDEX_DIR
 from . import dirs as state
 
 RUNS_NAME = "runs.jsonl"
 RUNS_FILE = f"{INDEX_DIR}/{RUNS_NAME}"
+# The fields cfs writes (GenerationRun.record) and their types: a line with another type
+# in one of them is not cfs's (a hand-made or planted one) and is skipped.
+_OPTIONAL_TEXT, _NUMBER = (str, type(None)), (int, float, type(None))
+_TYPES = {"run": str, "time": str, "node": str, "outcome": str, "backend": _OPTIONAL_TEXT,
+          "model": _OPTIONAL_TEXT, "input_tokens": (int, type(None)),
+          "output_tokens": (int, type(None)), "cost_usd": _NUMBER, "seconds": _NUMBER,
+          "attempts": (int, type(None)), "fresh": (bool, type(None)),
+          "prompt": _OPTIONAL_TEXT, "message": _OPTIONAL_TEXT}
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
@@ -72,12 +80,30 @@ class RunLog:
                 entry = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(entry, dict) and isinstance(entry.get("run"), str):
+            entry = _usable(entry)
+            if entry is not None:
                 out.append(entry)
         return out
 
     def mine(self) -> list[dict]:
         return [e for e in self.entries() if e["run"] == self.run_id]
+
+
+def _usable(entry) -> dict | None:
+    """A line as cfs wrote it, its text made printable (a line can be anyone's: an
+    escape sequence in it must not reach a terminal); None when it is not cfs's."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("run"), str):
+        return None
+    out = {}
+    for key, value in entry.items():
+        if key in _TYPES and not isinstance(value, _TYPES[key]):
+            return None
+        if isinstance(value, str):
+            value = printable(value)
+        elif not isinstance(value, (int, float, type(None))):
+            continue  # a field of another shape, never one cfs writes
+        out[printable(key)] = value
+    return out
 
 
 @dataclass(frozen=True)
