@@ -142,8 +142,9 @@ def test_planted_snapshot_claiming_up_to_date_hides_no_missing_artifact(tmp_path
         # A snapshot that watches nothing, or only paths that are not there, holds.
         "nothing watched": forged_snapshot(payload, [""], victim),
         "absent only": forged_snapshot(payload, ["code-from-spec/gone/_node.md"], victim),
-        "outside paths": forged_snapshot(payload, ["code-from-spec", "../home/fifo",
-                                                   f"{outside}/keep.txt"], victim, dirs_=1),
+        "outside paths": forged_snapshot(payload, [
+            "code-from-spec", os.path.relpath(outside / "fifo", victim),
+            f"{outside}/keep.txt"], victim, dirs_=1),
     }
     for what, data in forgeries.items():
         plant(victim, f".cfs/{snapshot.SNAPSHOT_NAME}", data)
@@ -202,6 +203,29 @@ def test_planted_basis_with_a_lying_summary_is_not_used(tmp_path):
     assert answers(victim) == expected
     assert b"EVL" not in b"".join(p.read_bytes() for p in victim.rglob("*") if p.is_file()
                                   and ".cfs" not in p.parts)
+
+
+def test_snapshot_paths_outside_the_project_are_never_looked_at(tmp_path, outside):
+    """Even sealed with this copy's own key (as if it had leaked), a snapshot naming a
+    directory outside (with ..) or an absolute path is not this code's: the directory
+    is never listed."""
+    root = make_project(tmp_path / "p").root
+    commands = [("chain", "SPEC/app/cli"), ("status", "--json"), ("check",)]
+    expected = answers(root, commands)
+    anchor = (root / ".cfs" / dirs.ANCHOR).stat()
+    key = f"{anchor.st_dev}:{anchor.st_ino}:{anchor.st_ctime_ns}".encode()
+    up = os.path.relpath(outside, root)
+    assert up.startswith("../")
+    for paths in (["code-from-spec", up], ["code-from-spec", str(outside)],
+                  ["code-from-spec", f"code-from-spec/../{up}"]):
+        recorded = bytes(32 * len(paths))  # changed: what is below would be listed again
+        data = marshal.dumps((snapshot.FORMAT, snapshot._fingerprint(), "\0".join(paths),
+                              recorded, 2, marshal.dumps(([], [], [], {}, {})), b"", b""))
+        plant(root, f".cfs/{snapshot.SNAPSHOT_NAME}", dirs.seal(data, key))
+        os.utime(outside, ns=(1, 2_000_000_000))  # a listing would set the access time
+        assert answers(root, commands) == expected, paths
+        assert outside.stat().st_atime_ns == 1, paths
+    untouched(outside)
 
 
 @pytest.mark.parametrize("payload", [
