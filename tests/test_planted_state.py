@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import time
-from array import array
 from pathlib import Path
 
 import pytest
