@@ -19,6 +19,7 @@ from ..building.tasks import TASK_PREFIX
 from ..errors import CfsError
 from ..reading.files import UnreadableFile
 from ..reading.names import SPEC
+from .attention import ANSWER_CHARS, LIST_CAP, attention_document
 from .warm import Warm
 
 LOGICAL_NAME = {"type": "string",
@@ -98,9 +99,16 @@ BUILD = ToolSpec(
                                                 "running, wait for it (default: refuse at "
                                                 "once)"}})
 CFS_TOOLS = (
-    ToolSpec("status", "Where every artifact stands (up-to-date, stale, missing, modified, "
-             "untracked, invalid, orphan) with format errors and test verification: the "
-             "`cfs status --json` document."),
+    ToolSpec("status", "What needs attention, as JSON: the summary counts (up-to-date, stale, "
+             "missing, modified, untracked, invalid, orphan, errors), test verification, "
+             "format errors, orphans, and the artifacts that are NOT up to date (flags, "
+             "reasons, paths, rank), in rank order. Up-to-date artifacts are only counted; "
+             f"each list shows at most {LIST_CAP} entries and about {ANSWER_CHARS} characters "
+             "in all, and left_out counts what was not shown. all: true answers the whole "
+             "`cfs status --json` document instead (every artifact: large on a big tree).",
+             {"all": {"type": "boolean", "description": "the whole `cfs status --json` "
+                                                       "document, every artifact listed "
+                                                       "(default false)"}}),
     BUILD,
     ToolSpec("graph", "The build graph, or the part a build of one node touches, as JSON "
              "(node-link) or Mermaid.",
@@ -245,7 +253,8 @@ class _LeanChains:
 
 
 def status(warm: Warm, args: dict) -> Answer:
-    from ..commands.status import status_document
+    from ..commands.status import status_document, status_parts
+    whole = argument(args, "all", bool, False)
 
     def compute(project: Project) -> Answer:
         where = project
@@ -255,10 +264,12 @@ def status(warm: Warm, args: dict) -> Answer:
                 where = _LeanChains(project, warm.lean().resolver)
             except (NeedsFull, CfsError):
                 pass
-        return json_answer(status_document(where)[1], warm.texts)
+        if whole:
+            return json_answer(status_document(where)[1], warm.texts)
+        return json_answer(attention_document(*status_parts(where)))
     # Its reasons read the cache and its verification the run log: kept only while the
     # kernel tells of no change there either.
-    return warm.told_answer(("status",), compute)
+    return warm.told_answer(("status", whole), compute)
 
 
 def graph(warm: Warm, args: dict) -> Answer:
