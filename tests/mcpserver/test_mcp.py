@@ -258,6 +258,19 @@ def test_status_cuts_a_long_list_to_a_models_budget_in_rank_order(tmp_path, monk
     assert cut["left_out"]["artifacts"] == 70 - len(cut["artifacts"])
     monkeypatch.setattr(attention, "BUDGET", 0)
     assert len(status(Warm(root, watch=False), {}).data["artifacts"]) == 1
+    # The other lists are cut alike: orphans, and the names the verification lists.
+    monkeypatch.undo()
+    from cfs_build.analysis.project import Project
+    names = [f"ARTIFACT/gone{i:03d}" for i in range(120)]
+    verified = {"state": "unverified", "changed_since": names, "time": "then"}
+    orphans = [{"name": name, "path": f"src/{i}.py", "reasons": []}
+               for i, name in enumerate(names)]
+    cut = attention.attention_document(Project(root).report(), verified, orphans)
+    assert cut["orphans"] == orphans[:attention.LIST_CAP]
+    assert cut["verification"] == {**verified, "changed_since": names[:attention.LIST_CAP]}
+    assert cut["left_out"]["orphans"] == cut["left_out"]["changed_since"] == \
+        120 - attention.LIST_CAP
+    assert verified["changed_since"] is names and len(names) == 120  # not changed in place
 
 
 @pytest.mark.slow
