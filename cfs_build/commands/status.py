@@ -35,14 +35,15 @@ def add_arguments(parser) -> None:
 
 def status_document(project: Project) -> tuple[Report, dict]:
     """The report and the `cfs status --json` document (also the MCP `status` tool's)."""
-    report, verified, orphans = _parts(project)
+    report, verified, orphans = status_parts(project)
     document = {**report.as_dict(), "verification": verified}
     document["orphans"] = orphans
     return report, document
 
 
-def _parts(project: Project) -> tuple[Report, dict, list[dict]]:
-    """The report with reasons, the verification and the orphans with their reasons."""
+def status_parts(project: Project) -> tuple[Report, dict, list[dict]]:
+    """The report with reasons, the verification and the orphans with their reasons (what
+    the document is made of; the MCP `status` tool lists only part of it)."""
     from ..building.verify import verification
     from ..analysis.explain import orphan_reasons, with_reasons
     report = project.report()
@@ -95,7 +96,7 @@ def status(project: Project, *, as_json: bool = False, show_all: bool = False) -
         report, document = status_document(project)
         print(printable_json(json.dumps(document, indent=2, ensure_ascii=False)))
     else:  # (no document of ten thousand dicts to print a few lines)
-        report, verified, orphans = _parts(project)
+        report, verified, orphans = status_parts(project)
         print_human(report, show_all=show_all, orphans=orphans)
         print(printable(verification_line(verified)))
     return report.exit_code

@@ -61,10 +61,6 @@ def make_server(root: Path) -> Server:
                        input_schema=spec.input_schema(), meta=spec.meta)
             for spec in (*V5_TOOLS, *CFS_TOOLS)])
 
-    # The wire form of each tool's last answer: a status document of ten thousand
-    # artifacts takes a real part of a second to dump, and a kept answer is the same object.
-    dumped: dict[str, tuple[Answer, dict]] = {}
-
     async def call_tool(ctx, params: types.CallToolRequestParams) -> dict:
         name, args = params.name, params.arguments or {}
         if name == "build":
@@ -75,10 +71,7 @@ def make_server(root: Path) -> Server:
             answer = await _in_thread(partial(READ_ONLY[name], warm, args))
         else:
             raise MCPError(types.INVALID_PARAMS, f"unknown tool: {name}")
-        last = dumped.get(name)
-        if last is None or last[0] is not answer:
-            last = dumped[name] = (answer, wire_of(answer))
-        return last[1]  # the SDK takes a copy: this one stays as it is
+        return wire_of(answer)
 
     return Server(SERVER_NAME, version=__version__, title="cfs-build",
                   on_list_tools=list_tools, on_call_tool=call_tool)

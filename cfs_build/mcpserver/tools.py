@@ -19,6 +19,7 @@ from ..building.tasks import TASK_PREFIX
 from ..errors import CfsError
 from ..reading.files import UnreadableFile
 from ..reading.names import SPEC
+from .attention import ANSWER_CHARS, LIST_CAP, attention_document
 from .warm import Warm
 
 LOGICAL_NAME = {"type": "string",
@@ -98,9 +99,16 @@ BUILD = ToolSpec(
                                                 "running, wait for it (default: refuse at "
                                                 "once)"}})
 CFS_TOOLS = (
-    ToolSpec("status", "Where every artifact stands (up-to-date, stale, missing, modified, "
-             "untracked, invalid, orphan) with format errors and test verification: the "
-             "`cfs status --json` document."),
+    ToolSpec("status", "What needs attention, as JSON: the summary counts (up-to-date, stale, "
+             "missing, modified, untracked, invalid, orphan, errors), test verification, "
+             "format errors, orphans, and the artifacts that are NOT up to date (flags, "
+             "reasons, paths, rank), in rank order. Up-to-date artifacts are only counted; "
+             f"each list shows at most {LIST_CAP} entries and about {ANSWER_CHARS} characters "
+             "in all, and left_out counts what was not shown. all: true answers the whole "
+             "`cfs status --json` document instead (every artifact: large on a big tree).",
+             {"all": {"type": "boolean", "description": "the whole `cfs status --json` "
+                                                       "document, every artifact listed "
+                                                       "(default false)"}}),
     BUILD,
     ToolSpec("graph", "The build graph, or the part a build of one node touches, as JSON "
              "(node-link) or Mermaid.",
@@ -157,78 +165,10 @@ def call_v5(warm: Warm, name: str, args: dict) -> Answer:
 
 # -- cfs's own tools ----------------------------------------------------------------
 
-def json_answer(data: dict, memo: dict | None = None) -> Answer:
-    return Answer(indented_json(data, memo), data)
-
-
-_encode_str = json.encoder.encode_basestring  # ensure_ascii=False's, in C where built
-
-
-def indented_json(data, memo: dict | None = None) -> str:
-    """``json.dumps(data, indent=2, ensure_ascii=False)``, the same text, made faster: the
-    standard encoder works in pure Python once asked to indent, and a status document of
-    ten thousand artifacts is megabytes of it. Anything unusual goes to json itself.
-
-    ``memo``: the texts of flat objects (an artifact's) from the last call, replaced by
-    this call's: an answer after a small change encodes only what changed.
-    """
-    found: dict = {}
-    try:
-        text = _indented(data, "", memo or {}, found)
-    except _Unusual:
-        return json.dumps(data, indent=2, ensure_ascii=False)
-    if memo is not None:
-        memo.clear()
-        memo.update(found)
-    return text
-
-
-class _Unusual(Exception):
-    """A value the short encoder leaves to json (a float, a key that is no string)."""
-
-
-def _indented(value, pad: str, memo: dict, found: dict) -> str:
-    kind = type(value)
-    if kind is str:
-        return _encode_str(value)
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if kind is int:
-        return int.__repr__(value)
-    inner = pad + "  "
-    if kind is dict:
-        if not value:
-            return "{}"
-        parts = []
-        for name, item in value.items():
-            if type(name) is not str:
-                raise _Unusual
-            parts.append(f"{inner}{_encode_str(name)}: {_indented(item, inner, memo, found)}")
-        return "{\n" + ",\n".join(parts) + "\n" + pad + "}"
-    if kind is list or kind is tuple:
-        if not value:
-            return "[]"
-        parts = []
-        for item in value:
-            if type(item) is dict:
-                # The compact text, made in C, says everything the indented one does.
-                key = (inner, _compact(item))
-                text = memo.get(key)
-                if text is None:
-                    text = _indented(item, inner, memo, found)
-                found[key] = text
-                parts.append(inner + text)
-            else:
-                parts.append(inner + _indented(item, inner, memo, found))
-        return "[\n" + ",\n".join(parts) + "\n" + pad + "]"
-    raise _Unusual
-
-
-_compact = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+def json_answer(data: dict) -> Answer:
+    # (json's own indenting encoder: a faster one, with the texts of unchanged artifacts
+    # kept between answers, was measured no faster and held the document twice more.)
+    return Answer(json.dumps(data, indent=2, ensure_ascii=False), data)
 
 
 class _LeanChains:
@@ -245,7 +185,8 @@ class _LeanChains:
 
 
 def status(warm: Warm, args: dict) -> Answer:
-    from ..commands.status import status_document
+    from ..commands.status import status_document, status_parts
+    whole = argument(args, "all", bool, False)
 
     def compute(project: Project) -> Answer:
         where = project
@@ -255,10 +196,12 @@ def status(warm: Warm, args: dict) -> Answer:
                 where = _LeanChains(project, warm.lean().resolver)
             except (NeedsFull, CfsError):
                 pass
-        return json_answer(status_document(where)[1], warm.texts)
+        if whole:
+            return json_answer(status_document(where)[1])
+        return json_answer(attention_document(*status_parts(where)))
     # Its reasons read the cache and its verification the run log: kept only while the
     # kernel tells of no change there either.
-    return warm.told_answer(("status",), compute)
+    return warm.told_answer(("status", whole), compute)
 
 
 def graph(warm: Warm, args: dict) -> Answer:

@@ -87,7 +87,6 @@ class Warm:
     def __init__(self, root: Path | str, *, watch: bool | None = None):
         self.root = Path(root).resolve()
         self.memo = LeanMemo()
-        self.texts: dict = {}  # encoded parts of the last status answer (mcp_tools)
         self._lock = threading.Lock()  # one answer at a time uses the kept project
         self._kept: Project | None = None
         self._answers: dict[tuple, object] = {}

@@ -17,6 +17,7 @@ import pytest
 import test_vectors
 from buildkit import make_project, still_running
 from conftest import VECTORS
+from cfs_build.mcpserver import attention
 from mcpkit import REPO, TRACEBACK, V5OverMcp, connect, only_text, sync_client
 
 pytest.importorskip("mcp")
@@ -55,8 +56,10 @@ def test_tools_list_offers_v5s_tools_with_their_arguments_and_cfss_own(tmp_path)
     assert args["load_chain"] == (["logical_name"], ["logical_name"])
     assert args["write_file"] == (["content", "logical_name"], ["content", "logical_name"])
     assert args["accept"] == args["dump_chain"] == (["logical_name"], ["logical_name"])
-    for name in ("validate_specs", "reconstruct_cache", "prune_cache", "version", "status"):
+    for name in ("validate_specs", "reconstruct_cache", "prune_cache", "version"):
         assert args[name] == ([], [])
+    assert args["status"] == (["all"], [])
+    assert "at most 50 entries" in tools["status"].description
     assert args["build"] == (["fresh", "jobs", "targets", "wait"], [])
     assert args["explain"] == (["name"], ["name"])
     assert tools["load_chain"].meta == {"anthropic/maxResultSizeChars": 500000}
@@ -179,7 +182,7 @@ def test_status_and_graph_answer_json_and_their_text(tmp_path):
         bad_format = client.result("graph", format="svg")
     assert not status.is_error
     assert json.loads(only_text(status)) == status.structured_content
-    assert status.structured_content == proj.status()  # = `cfs status --json`
+    assert status.structured_content == attention_of(proj.status())
     cli = subprocess.run([sys.executable, "-m", "cfs_build.cli", "graph", "SPEC/app",
                           "--format", "mermaid"], cwd=proj.root, capture_output=True, text=True,
                          env=proj.env())
@@ -191,6 +194,83 @@ def test_status_and_graph_answer_json_and_their_text(tmp_path):
     assert bad_node.is_error and "SPEC/nope" in only_text(bad_node)
     assert bad_format.is_error and only_text(bad_format) == \
         'argument "format" must be json, mermaid or dot, not "svg"'
+
+
+def attention_of(document: dict) -> dict:
+    """What the default `status` answer says of a `cfs status --json` document that needs
+    no cut: the same keys, only the artifacts not up to date (in v5's rank order), and
+    the count of those left out."""
+    waiting = [a for a in document["artifacts"] if a["status"] != ["up-to-date"]]
+    waiting.sort(key=lambda a: (a["rank"] or 0, a["node"]))
+    left = {"up_to_date": len(document["artifacts"]) - len(waiting), "errors": 0,
+            "artifacts": 0, "orphans": 0, "how": attention.HOW}
+    return {**document, "artifacts": waiting, "left_out": left}
+
+
+@pytest.mark.slow
+def test_status_lists_what_is_not_up_to_date_and_all_gives_the_whole_document(tmp_path):
+    proj = make_project(tmp_path)
+    proj.cfs("build", check=True)
+    proj.edit("SPEC/app/core/model", "# Public", "# Public\n\n## Added\nA new rule.\n")
+    made = sorted(p for p in (proj.root / "gen").rglob("*") if p.is_file())
+    made[0].unlink()  # missing
+    made[-1].write_text("edited by hand\n")  # modified
+    document = proj.cfs("status", "--json").stdout
+    with sync_client(proj.root) as client:
+        default = client.result("status")
+        whole = client.result("status", all=True)
+        bad = client.result("status", all="yes")
+    summary = json.loads(document)["summary"]
+    assert summary["up-to-date"] > 0 and summary["stale"] > 0
+    assert summary["missing"] == summary["modified"] == 1
+    assert default.structured_content == attention_of(json.loads(document))
+    assert json.loads(only_text(default)) == default.structured_content
+    listed = default.structured_content["artifacts"]
+    assert 0 < len(listed) < len(json.loads(document)["artifacts"])
+    assert only_text(whole) + "\n" == document  # byte for byte `cfs status --json`
+    assert whole.structured_content == json.loads(document)
+    assert bad.is_error and only_text(bad) == 'argument "all" is not a boolean'
+
+
+def test_status_cuts_a_long_list_to_a_models_budget_in_rank_order(tmp_path, monkeypatch):
+    from cfs_build.mcpserver.tools import status
+    from cfs_build.mcpserver.warm import Warm
+    root = tmp_path / "p"
+    for i in range(70):  # 70 artifacts, none generated: every one missing
+        spec = root / "code-from-spec" / f"m{i:02d}" / "_node.md"
+        spec.parent.mkdir(parents=True)
+        spec.write_text(f"---\noutput: src/m{i:02d}.py\n"
+                        + (f"depends_on:\n  - ARTIFACT/m{i - 1:02d}\n" if i % 2 else "")
+                        + f"---\n# SPEC/m{i:02d}\n\n# Agent\n\nWrite it.\n")
+    ranked = status(Warm(root, watch=False), {"all": True}).data["artifacts"]
+    ranked.sort(key=lambda a: (a["rank"] or 0, a["node"]))
+    assert [a["node"] for a in ranked] != sorted(a["node"] for a in ranked)  # not name order
+    answer = status(Warm(root, watch=False), {})
+    assert answer.data["artifacts"] == ranked[:attention.LIST_CAP]
+    assert answer.data["left_out"]["artifacts"] == 70 - attention.LIST_CAP
+    assert answer.data["left_out"]["up_to_date"] == 0
+    assert answer.data["summary"]["missing"] == 70
+    assert json.loads(answer.text) == answer.data and len(answer.text) < 30_000
+    # Long entries: the character budget cuts the list sooner (and shows one at least).
+    monkeypatch.setattr(attention, "BUDGET", 3 * len(json.dumps(ranked[0])))
+    cut = status(Warm(root, watch=False), {}).data
+    assert 1 <= len(cut["artifacts"]) <= 3 and cut["artifacts"] == ranked[:len(cut["artifacts"])]
+    assert cut["left_out"]["artifacts"] == 70 - len(cut["artifacts"])
+    monkeypatch.setattr(attention, "BUDGET", 0)
+    assert len(status(Warm(root, watch=False), {}).data["artifacts"]) == 1
+    # The other lists are cut alike: orphans, and the names the verification lists.
+    monkeypatch.undo()
+    from cfs_build.analysis.project import Project
+    names = [f"ARTIFACT/gone{i:03d}" for i in range(120)]
+    verified = {"state": "unverified", "changed_since": names, "time": "then"}
+    orphans = [{"name": name, "path": f"src/{i}.py", "reasons": []}
+               for i, name in enumerate(names)]
+    cut = attention.attention_document(Project(root).report(), verified, orphans)
+    assert cut["orphans"] == orphans[:attention.LIST_CAP]
+    assert cut["verification"] == {**verified, "changed_since": names[:attention.LIST_CAP]}
+    assert cut["left_out"]["orphans"] == cut["left_out"]["changed_since"] == \
+        120 - attention.LIST_CAP
+    assert verified["changed_since"] is names and len(names) == 120  # not changed in place
 
 
 @pytest.mark.slow

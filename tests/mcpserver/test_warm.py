@@ -63,7 +63,8 @@ def cfs(root: Path, *args: str) -> subprocess.CompletedProcess:
 def every_answer(client, leaves: list[str]) -> dict:
     """What a client sees: the report, the status, the graph, every leaf's document."""
     out = {"validate_specs": client.result("validate_specs"),
-           "status": client.result("status"), "graph": client.result("graph")}
+           "status": client.result("status"), "status all": client.result("status", all=True),
+           "graph": client.result("graph")}
     for leaf in leaves:
         out[leaf] = client.result("load_chain", logical_name=leaf)
     return {key: (result.is_error, [c.text for c in result.content], result.structured_content)
@@ -139,10 +140,12 @@ def test_status_after_a_build_through_the_server_reflects_it_without_a_restart(t
         built = client.result("build", jobs=2).structured_content
         assert built["exit_code"] == 0 and built["generated"]
         after = client.result("status").structured_content
+        whole = client.result("status", all=True).structured_content
         report_after = client.call("validate_specs")
-    assert after["summary"]["up-to-date"] == len(after["artifacts"]) > 0
+    assert after["summary"]["up-to-date"] == len(whole["artifacts"]) > 0
+    assert after["artifacts"] == [] and after["left_out"]["up_to_date"] == len(whole["artifacts"])
     assert report_before != report_after == "All specs are valid.\n"
-    assert after == proj.status()  # what a fresh `cfs status --json` says
+    assert whole == proj.status()  # what a fresh `cfs status --json` says
 
 
 # -- the kept project: reused while it holds, replaced when anything changed ----------------
@@ -174,14 +177,15 @@ def test_the_kept_project_is_reused_until_something_it_read_changes(tmp_path):
     call_v5(warm, "validate_specs", {})
     made = analyses(warm)
     assert call_v5(warm, "validate_specs", {}) == changed and analyses(warm) == made
-    status_before = status(warm, {}).data
+    status_before = status(warm, {"all": True}).data
     path = root / TREE / "app/db/_node.md"
     before = path.stat()
     path.write_text(path.read_text().replace("alpha", "omega"))
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    swapped = status(warm, {}).data
+    swapped = status(warm, {"all": True}).data
     assert analyses(warm) > made
-    assert swapped == status(Warm(root), {}).data
+    assert swapped == status(Warm(root), {"all": True}).data
+    assert status(warm, {}).data == status(Warm(root), {}).data
     chains = {a["name"]: a["chain"] for a in swapped["artifacts"]}
     assert chains != {a["name"]: a["chain"] for a in status_before["artifacts"]}
 
@@ -242,7 +246,7 @@ def test_answers_given_at_once_in_many_threads_equal_a_fresh_servers(tmp_path):
 
 def answers(warm: Warm, leaves: list[str]) -> dict:
     out = {"validate_specs": call_v5(warm, "validate_specs", {}),
-           "status": status(warm, {})}
+           "status": status(warm, {}), "status all": status(warm, {"all": True})}
     for leaf in leaves:
         out[leaf] = call_v5(warm, "load_chain", {"logical_name": leaf})
     return out
@@ -341,18 +345,22 @@ def test_status_kept_while_told_of_nothing_follows_the_content_cache_and_the_tes
     # (src/ was made by the write: watched once the changes there have settled.)
     time.sleep(3 * MARGIN / 1e9)
     status(warm, {})
-    first = status(warm, {})
+    first, whole = status(warm, {}), status(warm, {"all": True})
     assert warm.watching
-    assert status(warm, {}) is first  # kept: nothing told
+    # Kept, both shapes: nothing told.
+    assert status(warm, {}) is first and status(warm, {"all": True}) is whole
     assert first == status(Warm(root, watch=False), {})
+    assert whole == status(Warm(root, watch=False), {"all": True})
     # The cached chain its reason compares with goes away: the reason changes.
     for cached in (root / TREE / ".cache").rglob("*"):
         if cached.is_file():
             cached.unlink()
-    assert status(warm, {}) == status(Warm(root, watch=False), {}) != first
+    for args in ({}, {"all": True}):
+        assert status(warm, args) == status(Warm(root, watch=False), args) not in (first, whole)
     (root / ".cfs").mkdir(exist_ok=True)
     (root / ".cfs/verify.json").write_text('{"artifacts": {}, "results": [], "passed": true}')
-    assert status(warm, {}).data == status(Warm(root, watch=False), {}).data
+    for args in ({}, {"all": True}):
+        assert status(warm, args).data == status(Warm(root, watch=False), args).data
 
 
 def test_more_changes_than_the_kernel_queues_fall_back_to_looking_at_the_disk(tmp_path):
