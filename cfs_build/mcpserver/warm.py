@@ -22,6 +22,12 @@ in the tree, a journaled write pending), the answer comes from a new Project,
 exactly as a fresh process would make it; that one is kept in turn once it was
 loaded from a snapshot.
 
+A whole analysis of a big tree (APART_DIRS directories or more) is made by a child
+`cfs status`, which records it as a snapshot the server then loads: the server's
+memory holds what the analysis keeps, never the height a cold analysis reaches on
+the way (the answers are the same: the server loads the snapshot a fresh process
+would). When no snapshot comes of it, the server analyses the project itself.
+
 One chain's answers (load_chain, dump_chain, write_file, accept) do not need the
 project at all: they are read lean (lean.py), with parses kept between requests;
 while the watches hold, whether the tree has a link or a node is known without
@@ -30,6 +36,8 @@ listing it again.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from array import array
@@ -52,6 +60,23 @@ T = TypeVar("T")
 VERIFY_RECORD = f"{INDEX_DIR}/verify.json"  # what status's verification reads
 _TREE = TREE_DIR + "/"
 _FULL = "\0"  # among the changed paths: the whole analysis is needed
+APART_DIRS = 2000  # from about this many tree directories a cold analysis costs memory
+
+
+def _big(root: Path, limit: int) -> bool:
+    """The tree has at least ``limit`` directories (counted until that many are seen;
+    links are not followed: the analysis reports them)."""
+    seen, stack = 0, [root / TREE_DIR]
+    while stack and seen < limit:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        seen += 1
+                        stack.append(Path(entry.path))
+        except OSError:
+            continue
+    return seen >= limit
 
 
 def still_holds(project: Project) -> bool:
@@ -84,8 +109,11 @@ class Warm:
     environment's CFS_NO_WATCH is set); False keeps to re-taking signatures.
     """
 
-    def __init__(self, root: Path | str, *, watch: bool | None = None):
+    def __init__(self, root: Path | str, *, watch: bool | None = None,
+                 apart_dirs: int = APART_DIRS):
         self.root = Path(root).resolve()
+        self._apart_dirs = apart_dirs
+        self.apart = 0  # whole analyses made by a child process
         self.memo = LeanMemo()
         self._lock = threading.Lock()  # one answer at a time uses the kept project
         self._kept: Project | None = None
@@ -143,11 +171,27 @@ class Warm:
             return self._kept
         self._keep(None)
         project = Project(self.root)  # read after the watches were added, when armed
+        if project.snapshot is None and self._analyse_apart():
+            project = Project(self.root)  # from the snapshot the child recorded, if any
         self.fresh += 1
         if project.snapshot is not None:
             self._keep(project)
             self._arm(project, read_after=armed)
         return project
+
+    def _analyse_apart(self) -> bool:
+        """A whole analysis by a child `cfs status` (recorded as a snapshot), for a big
+        tree; False for a small one, or when the child could not be run."""
+        if not _big(self.root, self._apart_dirs):
+            return False
+        command = [sys.executable, "-m", "cfs_build.cli", "-C", str(self.root), "status"]
+        try:
+            subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=False)
+        except OSError:
+            return False
+        self.apart += 1
+        return True
 
     def _keep(self, project: Project | None) -> None:
         if project is not None and project.snapshot is not None:
