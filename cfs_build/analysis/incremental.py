@@ -28,7 +28,7 @@ from ..state.manifest import MANIFEST, Manifest, ManifestEntry
 from .chain import Resolver
 from .deps import Deps
 from .outputs import clean, output_problem
-from .snapshot import Snapshot, signatures, updated
+from .snapshot import Decoded, Snapshot, signatures, updated
 from .status import Orphan, _unparsed_owner, artifact_status, artifact_statuses
 from .validate import Context, context, node_findings, validate_parts
 
@@ -206,40 +206,8 @@ def _same_shape(root, changed_dirs: list[str], infos: dict, bare: list[str],
     return True
 
 
-class _Summaries(dict):
-    """Node -> NodeInfo, made from the basis's tuple only when a node is asked for: an
-    edit reaches few nodes, and making ten thousand summaries costs more than it does."""
-
-    def __init__(self, raw: dict[str, tuple], made: dict[str, NodeInfo]):
-        super().__init__(made)
-        self._raw = raw
-
-    def __missing__(self, name: str) -> NodeInfo:
-        info = NodeInfo.from_tuple(name, f"{_PREFIX}{name[len(SPEC) + 1:]}{_NODE_SUFFIX}",
-                                   self._raw[name])
-        self[name] = info
-        return info
-
-    def get(self, name, default=None):
-        return self[name] if name in self._raw else default
-
-    def __contains__(self, name) -> bool:
-        return name in self._raw
-
-    def __iter__(self):
-        return iter(self._raw)
-
-    def __len__(self) -> int:
-        return len(self._raw)
-
-    def keys(self):
-        return self._raw.keys()
-
-    def items(self):
-        return [(name, self[name]) for name in self._raw]
-
-    def values(self):
-        return [self[name] for name in self._raw]
+def _summary(name: str, row: tuple) -> NodeInfo:
+    return NodeInfo.from_tuple(name, f"{_PREFIX}{name[len(SPEC) + 1:]}{_NODE_SUFFIX}", row)
 
 
 class _Lookups:
@@ -352,10 +320,11 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
         for rel in node_dirs:
             name = spec_name(rel)
             info = fresh_infos.get(name)
-            nodes[name] = info if info is not None else NodeInfo.from_tuple(
-                name, f"{_PREFIX}{rel}{_NODE_SUFFIX}", infos[name])
+            nodes[name] = info if info is not None else _summary(name, infos[name])
     else:
-        nodes = _Summaries(infos, fresh_infos)
+        # A summary is made of the basis's tuple only for a node asked for: making ten
+        # thousand costs more than the edit.
+        nodes = Decoded(infos, _summary, dict(fresh_infos))
     tree = assemble_tree(root, node_dirs, bare, nodes, stray, dot_dirs=dots)
 
     manifest_changed = MANIFEST in changed

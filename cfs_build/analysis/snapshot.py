@@ -251,19 +251,20 @@ def updated(table: Mapping, updates: dict, removed=()) -> Mapping:
     return out
 
 
-class NodeRows(Mapping):
-    """Node -> its summary (a tuple, see incremental.py), each kept marshalled on its own
-    and decoded when first asked for: an edit reaches a few of ten thousand."""
+class Decoded(Mapping):
+    """Name -> value, each decoded from its stored form (``decode(name, stored)``) when
+    first asked for and kept: an edit reaches a few of ten thousand. Membership, length
+    and iteration never decode."""
 
-    def __init__(self, raw: dict[str, bytes], made: dict[str, tuple] | None = None):
-        self._raw = raw
+    def __init__(self, raw: Mapping, decode, made: dict | None = None):
+        self._raw, self._decode = raw, decode
         self._made = {} if made is None else made
 
-    def __getitem__(self, name: str) -> tuple:
-        row = self._made.get(name)
-        if row is None:
-            row = self._made[name] = marshal.loads(self._raw[name])
-        return row
+    def __getitem__(self, name: str):
+        value = self._made.get(name)
+        if value is None:
+            value = self._made[name] = self._decode(name, self._raw[name])
+        return value
 
     def __contains__(self, name) -> bool:
         return name in self._raw
@@ -274,8 +275,17 @@ class NodeRows(Mapping):
     def __len__(self) -> int:
         return len(self._raw)
 
-    def keys(self):
-        return self._raw.keys()
+
+def _unmarshal(name: str, stored: bytes) -> tuple:
+    return marshal.loads(stored)
+
+
+class NodeRows(Decoded):
+    """Node -> its summary (a tuple, see incremental.py), each kept marshalled on its own
+    and decoded when first asked for."""
+
+    def __init__(self, raw: dict[str, bytes], made: dict[str, tuple] | None = None):
+        super().__init__(raw, _unmarshal, made)
 
     def updated(self, updates: dict[str, tuple], removed=()) -> NodeRows:
         raw, made = dict(self._raw), dict(self._made)
