@@ -174,12 +174,6 @@ def read_inside(root: str | Path, rel: str, ledger: Ledger | None = None) -> byt
         os.close(fd)
 
 
-def read_text_inside(root: str | Path, rel: str) -> str | None:
-    """Normalized text of a project file (see read_inside), or None when it does not exist."""
-    data = read_inside(root, rel)
-    return None if data is None else normalize_text(decode(data, rel))
-
-
 def read_bytes(path: Path, rel: str) -> bytes | None:
     """The file's bytes, or None when there is no such file."""
     try:
