@@ -44,7 +44,7 @@ def status_document(project: Project) -> tuple[Report, dict]:
 def status_parts(project: Project) -> tuple[Report, dict, list[dict]]:
     """The report with reasons, the verification and the orphans with their reasons (what
     the document is made of; the MCP `status` tool lists only part of it)."""
-    from ..building.verify import verification
+    from ..analysis.verified import verification
     from ..analysis.explain import orphan_reasons, with_reasons
     report = project.report()
     stale = sum(Flag.STALE in status.flags for status in report.artifacts)

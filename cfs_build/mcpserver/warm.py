@@ -50,6 +50,7 @@ from ..analysis import incremental
 from ..analysis.lean import LeanMemo, LeanProject, NeedsFull, links_below
 from ..analysis.project import Project
 from ..analysis.snapshot import MARGIN, file_system_clock, signatures, too_recent
+from ..analysis.verified import RECORD
 from ..reading.index import INDEX_DIR
 from ..reading.names import TREE_DIR
 from ..reading.walk import NODE_FILE
@@ -57,7 +58,7 @@ from .watch import Event, WatchFailed, Watcher
 
 T = TypeVar("T")
 
-VERIFY_RECORD = f"{INDEX_DIR}/verify.json"  # what status's verification reads
+VERIFY_RECORD = RECORD  # what status's verification reads
 _TREE = TREE_DIR + "/"
 _FULL = "\0"  # among the changed paths: the whole analysis is needed
 APART_DIRS = 2000  # from about this many tree directories a cold analysis costs memory
