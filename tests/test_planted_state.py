@@ -104,7 +104,7 @@ def forged_snapshot(payload: bytes, paths: list[str], root: Path, dirs_: int = 0
     do not exist give the same signature on any machine)."""
     recorded = snapshot.signatures(root, paths).tobytes()
     data = marshal.dumps((snapshot.FORMAT, snapshot._fingerprint(), "\0".join(paths),
-                          recorded, dirs_, payload, ref, patch))
+                          recorded, dirs_, payload, b"", ref, patch))
     return dirs.seal(data)
 
 
@@ -134,7 +134,7 @@ def test_planted_snapshot_claiming_up_to_date_hides_no_missing_artifact(tmp_path
     clean = tmp_path / "clean"
     shutil.copytree(victim, clean)
     expected = answers(clean)
-    version, fingerprint, joined, recorded, dirs_, payload, ref, patch = \
+    version, fingerprint, joined, recorded, dirs_, payload, rows_patch, ref, patch = \
         marshal.loads(unsealed(snap))
     assert b"up-to-date" in payload
     forgeries = {
@@ -151,7 +151,7 @@ def test_planted_snapshot_claiming_up_to_date_hides_no_missing_artifact(tmp_path
         assert got == expected, what
         # The discarded file is said in one line.
         done = cfs(victim, "status")
-        assert done.stderr.count("cfs: discarded .cfs/snapshot.v3") <= 1
+        assert done.stderr.count("cfs: discarded .cfs/snapshot.v4") <= 1
         shutil.rmtree(victim / ".cfs")
     untouched(outside)
 
@@ -191,7 +191,7 @@ def test_planted_basis_with_a_lying_summary_is_not_used(tmp_path):
     assert "gen/EVL.txt" in str(rows)
     basis["infos"] = {name: marshal.dumps(row) for name, row in rows.items()}
     sealed_basis = dirs.seal(marshal.dumps(basis))
-    *_, payload, _, _ = marshal.loads(unsealed(snap))
+    *_, payload, _, _, _ = marshal.loads(unsealed(snap))
     clean = tmp_path / "clean"
     shutil.copytree(victim, clean)
     expected = answers(clean)

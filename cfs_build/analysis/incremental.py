@@ -482,12 +482,14 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
             else:
                 del per_node[name]
     redo = chains_dirty | status_dirty
+    redone = []
     if redo:
         for at, status in enumerate(statuses):
             if status.node in redo:
                 statuses[at] = artifact_status(tree, resolver, manifest, status.node,
                                                status.name, tree.nodes[status.node].output,
                                                status.rank, real_dirs)
+                redone.append(at)
     if per_node_changes:
         findings = [Finding(*row) for row in basis["head"]]
         for name in tree.nodes:
@@ -512,7 +514,7 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
     files.update(read)
     new_basis = {**basis, "infos": infos, "files": files, "per_node": per_node}
     snap = replace(previous, findings=tuple(findings), statuses=tuple(statuses),
-                   orphans=orphans, intents=intents)
+                   orphans=orphans, intents=intents).with_rows(previous, redone, fresh_infos)
     if dots is not None:  # (a list, not a table a patch changes: the basis is written anew)
         return snap.with_basis({**new_basis, "dots": dots})
     changes = {"infos": (changed_infos, []), "files": (read, gone),

@@ -23,7 +23,8 @@ its own, read only when something changed, and each node's summary in it is deco
 only when asked for (an edit reaches few nodes). The snapshot names the seal of the
 basis it goes with (a basis written by another run is not taken for its own) and
 carries the changes made to that basis since it was written, so a small edit rewrites
-neither the basis nor its ten thousand summaries.
+neither the basis nor its ten thousand summaries. Its own statuses are kept the same
+way: the payload's bytes as loaded and the rows an update recomputed (with_rows).
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ from ..reading.ledger import signature
 from ..state import dirs as state
 from .status import ArtifactStatus, Orphan, as_flags, plain_flags
 
-FORMAT = 3
+FORMAT = 4
 SNAPSHOT_NAME = f"snapshot.v{FORMAT}"
 SNAPSHOT_FILE = f"{INDEX_DIR}/{SNAPSHOT_NAME}"
 BASIS_NAME = f"basis.v{FORMAT}"
@@ -172,6 +173,10 @@ class Snapshot:
     # the basis file it goes with) and "patch_data" (the changes made to that basis since,
     # marshalled) of a saved snapshot, "patch" once decoded (see patched).
     _basis: dict = field(default_factory=dict, compare=False, repr=False)
+    # The payload as loaded (see with_rows): "data", its marshalled bytes; "patch", the
+    # changes made to it since; "made", the parts (_parts) they describe, by identity: a
+    # snapshot changed any other way is marshalled anew when saved.
+    _rows: dict = field(default_factory=dict, compare=False, repr=False)
 
     def basis(self) -> dict | None:
         """What the next analysis may reuse (incremental.py), or None when it was not kept."""
@@ -211,22 +216,74 @@ class Snapshot:
             return self.with_basis(basis)
         return replace(self, _basis={"value": basis, "ref": ref, "patch": patch})
 
+    def with_rows(self, previous: Snapshot, at, intents=()) -> Snapshot:
+        """This snapshot, made from ``previous`` by recomputing the statuses at the indexes
+        ``at`` (and perhaps its findings and orphans, and the intents of the nodes
+        ``intents``), remembering just that: saved, it writes the payload's bytes as they
+        were loaded and these changes, not ten thousand statuses marshalled again."""
+        rows = previous._rows
+        if (not previous._described() or self.producers is not previous.producers
+                or len(self.statuses) != len(previous.statuses)):
+            return self
+        patch = dict(rows["patch"])
+        changed = dict(patch.get("statuses", {}))
+        changed.update((i, _status_row(self.statuses[i])) for i in at)
+        patch["statuses"] = changed
+        if self.findings is not previous.findings:
+            patch["findings"] = [_finding_row(f) for f in self.findings]
+        if self.orphans is not previous.orphans:
+            patch["orphans"] = [(o.name, o.path) for o in self.orphans]
+        if intents:
+            patch["intents"] = {**patch.get("intents", {}),
+                                **{name: self.intents[name] for name in intents
+                                   if name in self.intents}}
+        if len(changed) + len(patch.get("intents", ())) > PATCH_LIMIT:
+            return self
+        return replace(self, _rows={"data": rows["data"], "patch": patch, "made": self._parts()})
+
+    def _parts(self) -> tuple:
+        return (self.findings, self.statuses, self.orphans, self.intents, self.producers)
+
+    def _described(self) -> bool:
+        """The loaded payload's bytes and patch still say exactly what this snapshot holds."""
+        made = self._rows.get("made")
+        return made is not None and all(a is b for a, b in zip(made, self._parts()))
+
+    def _stored(self) -> tuple[bytes, bytes]:
+        """The payload's bytes and the changes to them, as saved."""
+        if self._described():
+            patch = self._rows["patch"]
+            return self._rows["data"], marshal.dumps(patch) if patch else b""
+        return marshal.dumps(self._payload()), b""
+
     def _payload(self) -> tuple:
-        return (
-            [(f.node, f.rule, f.detail, f.file, f.line, f.severity.value, f.v5)
-             for f in self.findings],
-            [(s.name, s.node, s.path, plain_flags(s.flags), s.chain, s.recorded_chain, s.checksum,
-              s.recorded_checksum, s.rank, s.reasons) for s in self.statuses],
-            [(o.name, o.path) for o in self.orphans],
-            self.intents, self.producers,
-        )
+        return ([_finding_row(f) for f in self.findings],
+                [_status_row(s) for s in self.statuses],
+                [(o.name, o.path) for o in self.orphans],
+                self.intents, self.producers)
 
     @classmethod
-    def _from_payload(cls, payload: tuple) -> Snapshot:
+    def _from_payload(cls, payload: tuple, patch: dict | None = None) -> Snapshot:
         findings, statuses, orphans, intents, producers = payload
+        if patch:
+            statuses = list(statuses)
+            for i, row in patch.get("statuses", {}).items():
+                statuses[i] = row
+            findings = patch.get("findings", findings)
+            orphans = patch.get("orphans", orphans)
+            intents = {**intents, **patch.get("intents", {})}
         return cls(tuple(Finding(*f) for f in findings),
                    tuple(_status(s) for s in statuses),
                    tuple(Orphan(*o) for o in orphans), intents, producers)
+
+
+def _finding_row(f: Finding) -> tuple:
+    return (f.node, f.rule, f.detail, f.file, f.line, f.severity.value, f.v5)
+
+
+def _status_row(s: ArtifactStatus) -> tuple:
+    return (s.name, s.node, s.path, plain_flags(s.flags), s.chain, s.recorded_chain, s.checksum,
+            s.recorded_checksum, s.rank, s.reasons)
 
 
 # Changes to a basis: key -> (entries set, entries removed) of that key's dict.
@@ -401,25 +458,28 @@ def load_previous(root: Path) -> tuple[Snapshot, bytes] | None:
     head = _head(data)
     if head is None:
         return None
-    paths, recorded, dirs, payload, ref, patch = head
+    paths, recorded, dirs, payload, rows_patch, ref, patch = head
     try:
         current = current_signatures(root, paths)
     except OSError:  # e.g. the root cannot be opened: then nothing is known
         return None
     try:
-        found = Snapshot._from_payload(marshal.loads(payload))
-    except (TypeError, ValueError, EOFError):
+        changes = marshal.loads(rows_patch) if rows_patch else {}
+        found = Snapshot._from_payload(marshal.loads(payload), changes)
+    except (TypeError, ValueError, EOFError, IndexError, KeyError, AttributeError):
         return None
     basis = {"root": root, "ref": ref, "patch_data": patch, "key": key}
+    rows = {"data": payload, "patch": changes, "made": found._parts()}
     return replace(found, paths=tuple(paths), recorded=recorded, dirs=dirs,
-                   _basis=basis), current
+                   _basis=basis, _rows=rows), current
 
 
 def _head(data: bytes) -> tuple | None:
     """The parts of a snapshot's bytes (the payload still marshalled), None when they are
     not this code's."""
     try:
-        version, fingerprint, joined, recorded, dirs, payload, ref, patch = marshal.loads(data)
+        (version, fingerprint, joined, recorded, dirs, payload, rows_patch, ref,
+         patch) = marshal.loads(data)
         paths = joined.split("\0")
     except (ValueError, EOFError, TypeError, AttributeError):
         return None
@@ -427,9 +487,10 @@ def _head(data: bytes) -> tuple | None:
             or type(recorded) is not bytes
             or len(recorded) != len(paths) * 4 * 8 or type(dirs) is not int
             or not 0 <= dirs <= len(paths) or type(payload) is not bytes
+            or type(rows_patch) is not bytes
             or type(ref) is not bytes or type(patch) is not bytes):
         return None
-    return paths, recorded, dirs, payload, ref, patch
+    return paths, recorded, dirs, payload, rows_patch, ref, patch
 
 
 def _outside(joined: str) -> bool:
@@ -512,14 +573,14 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
                     sealed = state.seal(encoded, key)
                     ref = sealed[:len(sealed) - len(encoded)]  # the seal itself
                     # Written first: a snapshot never names a basis not yet there.
-                    state.write_at(directory, BASIS_NAME, sealed)
+                    state.write_at(directory, BASIS_NAME, sealed, durable=False)
                 else:
                     state.remove_at(directory, BASIS_NAME)
             data = marshal.dumps((FORMAT, _fingerprint(), "\0".join(paths), taken.tobytes(),
                                   snapshot.dirs if dirs is None else dirs,
-                                  marshal.dumps(snapshot._payload()), ref, patch))
+                                  *snapshot._stored(), ref, patch))
             state.remove_leftovers_at(directory, SNAPSHOT_NAME)
-            state.write_at(directory, SNAPSHOT_NAME, state.seal(data, key))
+            state.write_at(directory, SNAPSHOT_NAME, state.seal(data, key), durable=False)
             for older in state.names_at(directory):
                 if _SEALED.fullmatch(older) and older not in (SNAPSHOT_NAME, BASIS_NAME):
                     state.remove_at(directory, older)  # left by an earlier format

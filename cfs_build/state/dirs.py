@@ -139,9 +139,14 @@ def is_link_or_odd(fd: int, name: str) -> str | None:
     return None if stat_mode.S_ISREG(st.st_mode) else _what(fd, name)
 
 
-def write_at(fd: int, name: str, data: bytes) -> None:
+def write_at(fd: int, name: str, data: bytes, durable: bool = True) -> None:
     """Replace ``name`` in the directory ``fd`` atomically (a link there is replaced, its
-    target untouched). Raises OSError."""
+    target untouched). Raises OSError.
+
+    ``durable``: flushed to the disk before it replaces the old file. A sealed cache
+    (seal) can skip that: after a power loss a torn file fails its checksum and is
+    made again, so waiting for the disk on every run buys nothing.
+    """
     tmp = temp_name(name)
     file = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                    0o666, dir_fd=fd)
@@ -150,7 +155,8 @@ def write_at(fd: int, name: str, data: bytes) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(file, view):]
-            os.fsync(file)
+            if durable:
+                os.fsync(file)
         finally:
             os.close(file)
         os.rename(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
@@ -160,10 +166,11 @@ def write_at(fd: int, name: str, data: bytes) -> None:
         except OSError:
             pass
         raise
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
+    if durable:
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
 
 
 def remove_at(fd: int, name: str) -> bool:

@@ -242,6 +242,10 @@ def test_an_updated_analysis_equals_a_full_one(edits):
                     assert project.snapshot is not None
                 if project.update is not None:
                     assert project.update.files_read <= len(touched) + 3, edit
+            # What the last step saved (the loaded payload and its changes) reads back as
+            # the full analysis.
+            assert comparable(Project(root).report()) == comparable(
+                Project(root, use_index=False).report(keep=False))
     finally:
         snapshot.MARGIN, snapshot.COARSE_MARGIN = saved
 
@@ -272,6 +276,12 @@ def test_one_agent_edit_reads_one_file(tmp_path):
             Project(root, use_index=False).report(keep=False))
         again = Project(root)
         assert again.update is None and again.snapshot is not None  # the kept update holds
+        # Saved as the payload loaded before plus the one status recomputed, and read
+        # back as the full analysis.
+        assert list(again.snapshot._rows["patch"]["statuses"]) == [
+            [s.node for s in again.report().artifacts].index("SPEC/g7/leaf")]
+        assert comparable(again.report()) == comparable(
+            Project(root, use_index=False).report(keep=False))
     finally:
         snapshot.MARGIN, snapshot.COARSE_MARGIN = saved
 

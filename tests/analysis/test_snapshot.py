@@ -459,7 +459,7 @@ def test_a_damaged_basis_is_discarded_with_one_line(project_root, capsys):
     assert project.update is None  # analysed in full
     assert project.report().as_dict() == fresh(project_root)
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and "discarded .cfs/basis.v3: damaged" in err[0]
+    assert len(err) == 1 and "discarded .cfs/basis.v4: damaged" in err[0]
     settle()
     assert Project(project_root).snapshot is not None  # made whole again
 
@@ -470,7 +470,7 @@ def test_a_damaged_snapshot_is_discarded_with_one_line(project_root, capsys):
     assert project.snapshot is None
     assert project.report().as_dict() == fresh(project_root)
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and "discarded .cfs/snapshot.v3: damaged" in err[0]
+    assert len(err) == 1 and "discarded .cfs/snapshot.v4: damaged" in err[0]
 
 
 def test_a_basis_another_run_wrote_is_not_taken_for_this_snapshots(project_root):
@@ -490,3 +490,26 @@ def test_a_basis_another_run_wrote_is_not_taken_for_this_snapshots(project_root)
     project = Project(project_root)
     assert project.update is None  # its basis is gone: analysed in full, correctly
     assert project.report().as_dict() == fresh(project_root)
+
+
+def test_a_snapshot_changed_other_than_through_its_rows_is_saved_whole(project_root):
+    # The loaded payload's bytes are written again only while they (with the changes
+    # recorded since) still say what the snapshot holds: any other change is marshalled.
+    from dataclasses import replace
+    loaded = snapshot.load(project_root)
+    assert loaded is not None and loaded._described()
+    first = loaded.statuses[0]
+    changed = replace(loaded, statuses=(replace(first, reasons=("changed by hand",)),
+                                        *loaded.statuses[1:]))
+    assert not changed._described()
+    assert snapshot.save(project_root, changed, list(loaded.paths), snapshot.now() + 10**9,
+                         sigs=loaded.recorded, fresh=[])
+    again = snapshot.load(project_root)
+    assert again.statuses[0].reasons == ("changed by hand",)
+    assert again.statuses[1:] == loaded.statuses[1:]
+    # And one made through with_rows is written as the old bytes plus the one row.
+    rows = replace(loaded, statuses=changed.statuses).with_rows(loaded, [0])
+    assert rows._described() and rows._stored()[0] == loaded._rows["data"]
+    assert snapshot.save(project_root, rows, list(loaded.paths), snapshot.now() + 10**9,
+                         sigs=loaded.recorded, fresh=[])
+    assert snapshot.load(project_root).statuses == changed.statuses
