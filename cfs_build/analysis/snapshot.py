@@ -28,6 +28,7 @@ way: the payload's bytes as loaded and the rows an update recomputed (with_rows)
 """
 from __future__ import annotations
 
+import functools
 import marshal
 import os
 import re
@@ -69,10 +70,14 @@ def _fingerprint() -> bytes:
     """The code this process runs: any edit to the package's own modules (not the
     generator backends), or another Python or parser library, makes a snapshot
     obsolete (index.code_fingerprint)."""
+    return code_fingerprint(f"snapshot {FORMAT}", _modules())
+
+
+@functools.cache  # the modules this process runs: listed once, as code_fingerprint reads them
+def _modules() -> tuple[str, ...]:
     package = Path(__file__).parent.parent
-    names = tuple(sorted(path.relative_to(package).as_posix() for path in package.rglob("*.py")
-                         if path.relative_to(package).parts[0] not in _NOT_FINGERPRINTED))
-    return code_fingerprint(f"snapshot {FORMAT}", names)
+    return tuple(sorted(path.relative_to(package).as_posix() for path in package.rglob("*.py")
+                        if path.relative_to(package).parts[0] not in _NOT_FINGERPRINTED))
 
 
 _HALF, _FULL = 1 << 63, 1 << 64
