@@ -33,7 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_status import floor, project_files  # noqa: E402
+from bench_status import byte_compile, floor, project_files  # noqa: E402
 from gen_tree import generate  # noqa: E402
 
 from cfs_build.reading.names import TREE_DIR  # noqa: E402
@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sleep", type=float, default=1.0)
     args = parser.parse_args(argv)
+    byte_compile()
     base = Path(tempfile.mkdtemp(prefix="cfs-bench-build-"))
     try:
         project = base / "tree"

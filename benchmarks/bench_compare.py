@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_status import floor, project_files  # noqa: E402
+from bench_status import byte_compile, floor, project_files  # noqa: E402
 from gen_tree import generate  # noqa: E402
 
 HERE = Path(__file__).resolve().parent.parent
@@ -59,6 +59,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cfs-compare-") as tmp:
         tmp = Path(tmp)
         versions = {args.rev: unpack(args.rev, tmp / "old"), "this checkout": HERE}
+        for code in versions.values():
+            byte_compile(code / "cfs_build")
         base = tmp / "tree"
         generate(base, args.leaves)
         roots = {name: tmp / f"tree-{number}" for number, name in enumerate(versions)}

@@ -33,7 +33,7 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_status import floor, project_files  # noqa: E402
+from bench_status import byte_compile, floor, project_files  # noqa: E402
 from gen_tree import generate  # noqa: E402
 
 from cfs_build.reading.names import TREE_DIR  # noqa: E402
@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="a project made by gen_tree.py with these --leaves (reused; it "
                              "is edited); default: a new temporary one")
     args = parser.parse_args(argv)
+    byte_compile()
     with tempfile.TemporaryDirectory(prefix="cfs-bench-mcp-") as scratch:
         root = args.dir or Path(scratch) / "project"
         if not (root / TREE_DIR).is_dir():

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_status import cfs_status, drop_index, floor, project_files, timed  # noqa: E402
+from bench_status import byte_compile, cfs_status, drop_index, floor, project_files, timed  # noqa: E402
 from gen_tree import generate  # noqa: E402
 
 SETTLE = 0.15  # longer than the snapshot's margin (0.1 s): an edited file is trusted
@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
+    byte_compile()
     results = {}
     for leaves in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:

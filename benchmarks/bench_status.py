@@ -50,6 +50,14 @@ def project_files(root: Path) -> list[str]:
     return files
 
 
+def byte_compile(package: Path | None = None) -> None:
+    """Write the package's bytecode first, as pip does when it installs a package. A
+    checkout's edited modules would otherwise be compiled again by every timed process
+    where PYTHONDONTWRITEBYTECODE is set (milliseconds each, charged to cfs)."""
+    import compileall
+    compileall.compile_dir(package or Path(cli.__file__).parent, quiet=1)
+
+
 def floor(files: list[str]) -> None:
     for path in files:
         with open(path, "rb") as handle:
@@ -141,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="project to use; generated there when it has no code-from-spec/ "
                              "yet (default: a temporary directory, removed afterwards)")
     args = parser.parse_args(argv)
+    byte_compile()
     with contextlib.ExitStack() as stack:
         root = args.dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         if not (root / TREE_DIR).exists():
