@@ -273,6 +273,8 @@ class Snapshot:
         if patch:
             statuses = list(statuses)
             for i, row in patch.get("statuses", {}).items():
+                if type(i) is not int or not 0 <= i < len(statuses):
+                    raise IndexError("a changed row that is not one of the statuses")
                 statuses[i] = row
             findings = patch.get("findings", findings)
             orphans = patch.get("orphans", orphans)
