@@ -73,7 +73,7 @@ class Project:
     """Reads a project once: tree, chains, manifest, findings and statuses, each lazily."""
 
     def __init__(self, root: Path | str, *, use_index: bool | None = None,
-                 update: incremental.Update | None = None):
+                 update: incremental.Update | None = None, read_tree: bool = True):
         self.root = Path(root).resolve()
         tree = self.root / TREE_DIR
         if not (tree.is_dir() or tree.is_symlink()):  # a link: the scan reports it
@@ -107,8 +107,10 @@ class Project:
                 if self.update is not None:
                     self.snapshot = self.update.snapshot
                     self._kept = False  # worth recording once a report is asked for
-        if self.snapshot is None:
-            _ = self.tree  # read now: every question will need it
+        if self.snapshot is None and read_tree:
+            # Read now: every question will need it (``read_tree`` False: not yet, for a
+            # server that has the analysis made by a child process instead, warm.py).
+            _ = self.tree
 
     @cached_property
     def tree(self) -> Tree:

@@ -24,6 +24,7 @@ from mcp.shared.exceptions import MCPError
 
 from .. import __version__
 from ..state.buildlock import BuildLockHeld
+from .heap import return_large_buffers
 from .progress import ProgressTeller
 from .tools import (CFS_TOOLS, READ_ONLY, V5_TOOLS, Answer, BadArguments, build_arguments,
                     build_summary, call_v5, json_answer, refusal)
@@ -41,6 +42,7 @@ log = logging.getLogger("cfs.mcp")
 
 def serve(root: Path) -> None:
     """Serve the project at ``root`` on stdin/stdout until the client closes them."""
+    return_large_buffers()  # before any worker thread has a heap of its own
     anyio.run(_serve, root)
 
 

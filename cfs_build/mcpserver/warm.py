@@ -62,6 +62,9 @@ VERIFY_RECORD = RECORD  # what status's verification reads
 _TREE = TREE_DIR + "/"
 _FULL = "\0"  # among the changed paths: the whole analysis is needed
 APART_DIRS = 2000  # from about this many tree directories a cold analysis costs memory
+# A child records no snapshot when something it read changed while it ran: on a project
+# whose manifest was never locked, the lock file its own reading makes is such a change.
+APART_TRIES = 2
 
 
 def _big(root: Path, limit: int) -> bool:
@@ -171,13 +174,22 @@ class Warm:
             self._arm(self._kept, read_after=False)
             return self._kept
         self._keep(None)
-        project = Project(self.root)  # read after the watches were added, when armed
-        if project.snapshot is None and self._analyse_apart():
-            project = Project(self.root)  # from the snapshot the child recorded, if any
+        project = self._made()  # read after the watches were added, when armed
         self.fresh += 1
         if project.snapshot is not None:
             self._keep(project)
             self._arm(project, read_after=armed)
+        return project
+
+    def _made(self) -> Project:
+        """A new Project: the snapshot on disk, brought up to date where it can be; else,
+        for a big tree, the snapshot a child's whole analysis records. The tree is read
+        here only when neither is there, and then only when an answer asks for it."""
+        project = Project(self.root, read_tree=False)
+        for _ in range(APART_TRIES):
+            if project.snapshot is not None or not self._analyse_apart():
+                break
+            project = Project(self.root, read_tree=False)  # the child's snapshot, if any
         return project
 
     def _analyse_apart(self) -> bool:

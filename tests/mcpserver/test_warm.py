@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from buildkit import make_project
-from cfs_build.state.manifest import LOCK, MANIFEST
+from cfs_build.state.manifest import LOCK, MANIFEST, render_manifest
 from cfs_build.mcpserver.tools import call_v5, status
 from cfs_build.analysis.snapshot import MARGIN
 from cfs_build.mcpserver.warm import Warm
@@ -338,6 +338,24 @@ def test_a_big_trees_whole_analysis_is_made_by_a_child_with_the_same_answers(tmp
     linked = Warm(root, apart_dirs=1)
     assert answers(linked, LEAVES) == answers(Warm(root, watch=False, apart_dirs=10**9), LEAVES)
     assert "scan" in call_v5(linked, "validate_specs", {}).text
+
+
+
+@pytest.mark.slow
+def test_a_big_tree_never_analysed_is_not_read_by_the_server_itself(tmp_path):
+    # A manifest but no lock yet: the first child makes the lock while it reads, which
+    # changes the tree's directory under it and keeps its snapshot from being recorded;
+    # the second records one, and the server holds only what that says.
+    root = make_tree(tmp_path / "p")
+    (root / MANIFEST).write_text(render_manifest({}), encoding="utf-8")
+    time.sleep(3 * MARGIN / 1e9)
+    assert not (root / LOCK).exists()
+    warm = Warm(root, apart_dirs=1)
+    with warm.project() as project:
+        assert project.snapshot is not None and "tree" not in vars(project)
+    assert warm.apart == 2 and warm.fresh == 1
+    fresh = Warm(root, watch=False, apart_dirs=10**9)
+    assert call_v5(warm, "validate_specs", {}) == call_v5(fresh, "validate_specs", {})
 
 
 def test_without_change_notification_every_request_looks_at_the_disk(tmp_path, monkeypatch):
