@@ -3,12 +3,24 @@ and the v5 hashes recomputed from FORMAT.md with hashlib alone (never with cfs_b
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _collector_thresholds():
+    """The collector's thresholds belong to the process: a doit run a test makes in
+    process (`doit list`, which never starts a generation) may leave them relaxed, as
+    building/collector.py allows for a process about to end; not into the next test."""
+    saved = gc.get_threshold()
+    yield
+    gc.set_threshold(*saved)
+
 
 VECTORS = Path(__file__).parent / "vectors"
 FIXTURES = Path(__file__).parent / "fixtures"
