@@ -8,13 +8,12 @@ every _node.md, the manifest, and every output, input and EXTERNAL file.
 It is trusted only when every one of those paths still has the recorded signature
 (modification and change times in nanoseconds, size and inode) and the code that
 made it is the code running now. Timestamps have a granularity, so a file changed
-twice within one tick can keep its signature; as git does with its index, a
-snapshot is never written while any of its files is that recent (changed within
-MARGIN of the moment the analysis began, on the file system's own clock), and a
-file system that keeps whole seconds only gets a margin of two seconds. Nor is
-one written when a file the analysis read is gone by then. The change time cannot
-be set back by a program, so an edit that restores the old modification time is
-noticed too.
+twice within one tick can keep its signature; as git does with its index, a file
+that recent (changed within MARGIN of the moment the analysis began, on the file
+system's own clock; two seconds on a file system that keeps whole seconds) is
+recorded with a signature no file has, so the next run looks at it again; so is a
+file the analysis read that is gone by then. The change time cannot be set back by
+a program, so an edit that restores the old modification time is noticed too.
 
 It also keeps the analysis's basis (incremental.py): each node's summary, each file's
 digest, each node's findings; when some watched paths changed, that is what lets the
@@ -122,16 +121,27 @@ def too_recent(sigs: array, began: int, paths: list[str], absent=frozenset()) ->
     cannot be looked at now counts as changed unless the analysis found it ``absent``
     too: it was there when it was read.
     """
+    return next(_recent(sigs, began, paths, absent), None) is not None
+
+
+def _recent(sigs: array, began: int, paths: list[str], absent):
+    """The indexes of the paths too_recent is about."""
     for i in range(0, len(sigs), 4):
         mtime, ctime = sigs[i], sigs[i + 1]
         if mtime < 0 and not ctime:  # an error, not times
             if paths[i // 4] not in absent:
-                return True
+                yield i // 4
             continue
         coarse = mtime % SECOND == 0 or ctime % SECOND == 0
         if max(mtime, ctime) >= began - (COARSE_MARGIN if coarse else MARGIN):
-            return True
-    return False
+            yield i // 4
+
+
+# The signature recorded for a path too recent to be trusted: no path has it (a size of
+# -1), so the next run takes that path as changed and looks at it again, as git does
+# with a racily clean index entry. Past this many, the snapshot is not worth recording.
+UNSURE = (0, 0, -1, 0)
+UNSURE_LIMIT = 2000
 
 
 def file_system_clock(directory: int | Path) -> int:
@@ -537,9 +547,10 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
          dirs: int | None = None) -> bool:
     """Record ``snapshot`` with the signatures of ``watched`` (project-relative paths).
 
-    ``absent``: the watched paths the analysis found missing. Nothing is recorded
-    (and an older snapshot is removed) when a watched path changed too recently to
-    be told apart from a later change, or is gone although the analysis read it.
+    ``absent``: the watched paths the analysis found missing. A watched path that
+    changed too recently to be told apart from a later change, or is gone although
+    the analysis read it, is recorded as UNSURE: the next run looks at it again.
+    Nothing is recorded (and an older snapshot is removed) past UNSURE_LIMIT of them.
     ``sigs``: the signatures already taken of ``watched`` (no duplicates then) since
     the analysis began; only those at the indexes ``fresh`` (all when None) can be
     too recent, the others having been checked by an earlier save.
@@ -556,16 +567,19 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
             taken = signatures(root, paths) if sigs is None else array("q", sigs)
             began += file_system_clock(directory)
             if fresh is None:
-                checked, checked_paths = taken, paths
+                checked, checked_paths, at = taken, paths, range(len(paths))
             else:
                 checked = array("q")
                 for i in fresh:
                     checked.extend(taken[i * 4:i * 4 + 4])
-                checked_paths = [paths[i] for i in fresh]
-            if too_recent(checked, began, checked_paths, absent):
+                checked_paths, at = [paths[i] for i in fresh], fresh
+            unsure = [at[k] for k in _recent(checked, began, checked_paths, absent)]
+            if len(unsure) > UNSURE_LIMIT:
                 state.remove_at(directory, SNAPSHOT_NAME)
                 state.remove_at(directory, BASIS_NAME)
                 return False
+            for i in unsure:
+                taken[i * 4:i * 4 + 4] = array("q", UNSURE)
             kept = snapshot._basis
             if kept.get("ref") and "patch" in kept:
                 # The basis file is the one this snapshot was loaded with: only the

@@ -62,8 +62,8 @@ VERIFY_RECORD = RECORD  # what status's verification reads
 _TREE = TREE_DIR + "/"
 _FULL = "\0"  # among the changed paths: the whole analysis is needed
 APART_DIRS = 2000  # from about this many tree directories a cold analysis costs memory
-# A child records no snapshot when something it read changed while it ran: on a project
-# whose manifest was never locked, the lock file its own reading makes is such a change.
+# A child records no snapshot when too much of what it read changed while it ran or just
+# before (snapshot.UNSURE_LIMIT: a checkout made a moment ago): it is tried once more.
 APART_TRIES = 2
 
 

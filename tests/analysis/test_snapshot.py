@@ -148,14 +148,39 @@ def test_any_change_to_what_was_read_is_seen(project_root, change):
 
 def test_a_file_changed_within_the_margin_is_never_trusted(project_root):
     # Written just now: another write in the same clock tick could keep its signature,
-    # so no snapshot may be recorded until the file is older than the margin.
+    # so its signature is not recorded until the file is older than the margin; the
+    # rest of the snapshot is (the next run looks at that one file again).
     (project_root / "out/store.py").write_text("store = 3\n")
     Project(project_root).report()
-    assert not (project_root / snapshot.SNAPSHOT_FILE).exists()
-    assert Project(project_root).snapshot is None
+    recorded, _ = snapshot.load_previous(project_root)
+    assert recorded.stamp("out/store.py") == snapshot.UNSURE
+    assert recorded.stamp("out/cli.py") not in (None, snapshot.UNSURE)
+    assert snapshot.load(project_root) is None  # it does not hold as it is
+    (project_root / "out/store.py").write_text("store = 4\n")  # same size, same tick
+    project = Project(project_root)
+    assert project.update is not None and project.update.files_read == 1
+    assert project.report().as_dict() == fresh(project_root)
     settle()
     Project(project_root).report()
-    assert Project(project_root).snapshot is not None
+    assert snapshot.load(project_root) is not None
+
+
+def test_the_manifest_lock_made_by_the_first_run_costs_the_next_no_whole_analysis(tmp_path):
+    # Reading the manifest makes code-from-spec/.manifest.lock, changing the tree's
+    # directory while the first analysis runs: only that directory is looked at again.
+    root = write_tree(tmp_path / "proj", FILES)
+    accept_all(root)
+    (root / "code-from-spec" / ".manifest.lock").unlink()
+    settle()
+    Project(root).report()
+    assert (root / "code-from-spec" / ".manifest.lock").exists()
+    recorded, _ = snapshot.load_previous(root)
+    assert recorded.stamp("code-from-spec") == snapshot.UNSURE
+    settle()
+    project = Project(root)
+    assert project.update is not None and project.update.files_read == 0
+    assert project.report().as_dict() == fresh(root)
+    assert snapshot.load(root) is not None  # and from then on it holds
 
 
 def test_file_systems_with_whole_second_times_get_the_wider_margin(monkeypatch):
@@ -352,7 +377,8 @@ def test_a_file_deleted_while_the_analysis_runs_is_never_trusted(project_root, m
 
     monkeypatch.setattr(project_module, "artifact_statuses", then_deleted)
     Project(project_root).report()
-    assert not (project_root / snapshot.SNAPSHOT_FILE).exists()
+    recorded, _ = snapshot.load_previous(project_root)
+    assert recorded.stamp("out/store.py") == snapshot.UNSURE  # looked at again next time
     monkeypatch.setattr(project_module, "artifact_statuses", real)
     assert Project(project_root).report().as_dict() == fresh(project_root)
 
@@ -363,7 +389,10 @@ def test_a_file_system_clock_behind_this_one_is_allowed_for(project_root, monkey
     (project_root / snapshot.SNAPSHOT_FILE).unlink()
     monkeypatch.setattr(snapshot, "file_system_clock", lambda directory: -10 * snapshot.SECOND)
     Project(project_root).report()
-    assert not (project_root / snapshot.SNAPSHOT_FILE).exists()
+    recorded, _ = snapshot.load_previous(project_root)
+    # Nothing trusted (a path the analysis found absent is recorded as absent).
+    assert recorded.stamp("out/store.py") == snapshot.UNSURE
+    assert all(recorded.stamp(path) in (None, snapshot.UNSURE) for path in recorded.paths)
 
 
 def test_the_file_system_clock_of_a_local_directory_is_this_one(tmp_path):
