@@ -180,10 +180,11 @@ def _listing(root, rel: str) -> tuple[set[str], bool, set[str]] | None:
 
 
 def _same_shape(root, changed_dirs: list[str], infos: dict, bare: list[str],
-                stray: bool, dots: list[str]) -> bool:
-    """Listing the changed directories again finds the same subdirectories, nodes and
-    dot directories (a file saved by renaming a new one over it changes its directory,
-    not the shape; a new dot directory is walked for links by the full walk)."""
+                stray: bool, dots: list[str]) -> list[str] | None:
+    """Listing the changed directories again finds the same subdirectories and nodes (a
+    file saved by renaming a new one over it changes its directory, not the shape): the
+    dot directories made or removed there (relative to the tree, to be walked again for
+    links: `load_chain` makes code-from-spec/.cache), or None when the shape changed."""
     dirs = {TREE_DIR, *(_PREFIX + b for b in bare),
             *(_PREFIX + name[len(SPEC) + 1:] for name in infos)}
     below: dict[str, set[str]] = {}
@@ -194,16 +195,17 @@ def _same_shape(root, changed_dirs: list[str], infos: dict, bare: list[str],
     for d in dots:
         if d.rpartition("/")[2][0] == ".":
             dots_below.setdefault(f"{_PREFIX}{d}".rpartition("/")[0], set()).add(_PREFIX + d)
+    moved: list[str] = []
     for d in changed_dirs:
         listing = _listing(root, d)
         if listing is None:
-            return False
+            return None
         subdirs, has_node, dotted = listing
         expected = stray if d == TREE_DIR else spec_name(d[len(_PREFIX):]) in infos
-        if (subdirs != below.get(d, set()) or has_node != expected
-                or dotted != dots_below.get(d, set())):
-            return False
-    return True
+        if subdirs != below.get(d, set()) or has_node != expected:
+            return None
+        moved += sorted(path[len(_PREFIX):] for path in dotted ^ dots_below.get(d, set()))
+    return moved
 
 
 def _summary(name: str, row: tuple) -> NodeInfo:
@@ -295,7 +297,13 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
         # A spec file can be an EXTERNAL/ input too: then it is both.
         if path != MANIFEST and (not tree_path or path in basis["files"]):
             changed_files.append(path)
-    shape = bool(changed_dirs) and not _same_shape(root, changed_dirs, infos, bare, stray, dots)
+    moved = _same_shape(root, changed_dirs, infos, bare, stray, dots) if changed_dirs else []
+    shape = moved is None
+    if moved:  # only dot directories came or went: walked for links, nothing else redone
+        dots = _relisted_dots(root, dots, moved)
+        if dots is None:
+            return None
+        dots_moved = dots_moved or set(dots) != known_dots
     if shape:
         base = root / TREE_DIR
         if os.path.islink(base) or mounts_below(base):

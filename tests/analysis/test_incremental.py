@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cfs_build import cli
-from cfs_build.analysis import snapshot
+from cfs_build.analysis import incremental, snapshot
 from cfs_build.analysis.incremental import differing
 from cfs_build.state.manifest import MANIFEST
 from cfs_build.analysis.project import Project
@@ -233,9 +233,9 @@ def test_an_updated_analysis_equals_a_full_one(edits):
                 # clock probe then errs on the side of "too recent".)
                 kept = (root / snapshot.SNAPSHOT_FILE).exists()
                 project = Project(root)
-                incremental = project.report()
+                updated = project.report()
                 full = Project(root, use_index=False).report(keep=False)
-                assert comparable(incremental) == comparable(full), edit
+                assert comparable(updated) == comparable(full), edit
                 # The snapshot was brought up to date, not made again: only what an
                 # edit wrote (and files first needed now) was read.
                 if kept:
@@ -321,6 +321,44 @@ def test_a_write_into_the_content_cache_is_listed_again_not_analysed_in_full(tmp
         assert comparable(project.report()) == comparable(
             Project(root, use_index=False).report(keep=False))
         (chains / ".link").symlink_to(tmp_path)
+        settle()
+        assert [f.rule for f in Project(root).report().findings] == ["scan"]
+    finally:
+        snapshot.MARGIN, snapshot.COARSE_MARGIN = saved
+
+
+def test_the_content_cache_made_after_the_snapshot_costs_no_whole_analysis(tmp_path,
+                                                                           monkeypatch):
+    # The first load_chain makes code-from-spec/.cache/ after status recorded its
+    # snapshot: the tree's own directory changed, but only by a dot directory, which is
+    # walked for links; the edited spec is the one file read.
+    from cfs_build.building import v5tools
+    saved = snapshot.MARGIN, snapshot.COARSE_MARGIN
+    snapshot.MARGIN = snapshot.COARSE_MARGIN = int(MARGIN * 1e9)
+    try:
+        root = write_tree(tmp_path, {
+            "SPEC/a": spec("SPEC/a", "A.\n\n# Public\n\n## Api\n\nShared.\n"),
+            "SPEC/a/b": spec("SPEC/a/b", "B.\n\n# Agent\nDo it.\n", "output: out/b.py"),
+            "SPEC/a/c": spec("SPEC/a/c", "C.\n\n# Agent\nDo it.\n", "output: out/c.py"),
+            "out/b.py": "made\n", "out/c.py": "made\n"})
+        for _ in range(3):  # (a loaded machine may keep no snapshot: files too recent)
+            settle()
+            Project(root).report()
+            if snapshot.load(root) is not None:
+                break
+        v5tools.load_chain(root, "SPEC/a/b")  # makes .cache/.content and .cache/.chains
+        path = node_file(root, "SPEC/a/c")
+        path.write_text(path.read_text().replace("Do it.", "Do it well."))
+        settle()
+        whole = incremental.analyse
+        monkeypatch.setattr(incremental, "analyse", lambda *a: pytest.fail("analysed whole"))
+        project = Project(root)
+        monkeypatch.setattr(incremental, "analyse", whole)
+        assert project.update is not None and project.update.files_read == 1
+        assert comparable(project.report()) == comparable(
+            Project(root, use_index=False).report(keep=False))
+        assert "code-from-spec/.cache/.chains" in project.snapshot.paths  # watched now
+        (root / "code-from-spec" / ".cache" / ".chains" / ".link").symlink_to(tmp_path)
         settle()
         assert [f.rule for f in Project(root).report().findings] == ["scan"]
     finally:
