@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..errors import ERROR, CfsError, Finding
+from ..reading import parallel
 from ..reading.files import safe_relpath
 from ..reading.index import Index
 from ..reading.ledger import Ledger, Signature
@@ -18,7 +19,7 @@ from ..state.manifest import MANIFEST, Manifest
 from . import incremental, snapshot
 from .chain import Chain, Resolver
 from .status import ArtifactStatus, Orphan, artifact_statuses
-from .validate import validate_parts
+from .validate import parts_of_rows, parts_rows, validate_parts
 
 
 def find_root(start: Path) -> Path:
@@ -273,18 +274,47 @@ class Project:
             if self.snapshot is not None:
                 snap = self.snapshot
                 self._report = Report(self.root, snap.findings, snap.statuses, snap.orphans)
-            elif self.scan_failure is not None:
-                self._report = Report(self.root, self.findings, (), ())
-                self._kept = False
             else:
-                statuses, orphans = artifact_statuses(self.tree, self.resolver,
-                                                      self.manifest, self.ranks)
-                self._report = Report(self.root, self.findings, tuple(statuses),
-                                      tuple(orphans))
+                statuses = self._statuses_beside_findings()
+                if self.scan_failure is not None:
+                    self._report = Report(self.root, self.findings, (), ())
+                else:
+                    if statuses is None:
+                        statuses = self._statuses()
+                    self._report = Report(self.root, self.findings, tuple(statuses[0]),
+                                          tuple(statuses[1]))
                 self._kept = False
         if keep:
             self.keep_report()
         return self._report
+
+    def _statuses(self):
+        return artifact_statuses(self.tree, self.resolver, self.manifest, self.ranks)
+
+    def _statuses_beside_findings(self):
+        """The statuses, with the findings validated meanwhile by a second process, when
+        the tree is big and neither is known yet; else None (nothing done).
+
+        The files validation read come back with the signatures they were read with, so
+        the analysis records what it was made of; when a file cannot be carried (it
+        could not be read) or the two processes saw different files, validation is
+        done again here.
+        """
+        tree = self.tree
+        if "_finding_parts" in vars(self) or tree.scan_error is not None \
+                or len(tree.nodes) < parallel.MIN_ITEMS:
+            return None
+        resolver = self.resolver
+        skip = len(resolver.files_read())
+
+        def validated():
+            rows = parts_rows(validate_parts(tree, resolver))
+            return rows, resolver.reads(skip)
+
+        found, statuses = parallel.beside(validated, self._statuses)
+        if found is not None and found[1] is not None and resolver.adopt(found[1]):
+            vars(self)["_finding_parts"] = parts_of_rows(found[0])
+        return statuses
 
     def keep_report(self) -> None:
         """Record the report (once) as the snapshot for the next run (see snapshot.py)."""

@@ -54,6 +54,20 @@ def validate_parts(tree: Tree, resolver: Resolver) -> tuple[list[Finding],
     return list(tree.findings), per_node, _cycles(tree)
 
 
+def parts_rows(parts) -> tuple:
+    """validate_parts's answer as plain tuples (marshal-able); parts_of_rows undoes it."""
+    head, per_node, tail = parts
+    rows = lambda found: [(f.node, f.rule, f.detail, f.file, f.line, f.severity.value, f.v5)
+                          for f in found]
+    return rows(head), {name: rows(found) for name, found in per_node.items()}, rows(tail)
+
+
+def parts_of_rows(rows: tuple) -> tuple[list[Finding], dict[str, list[Finding]], list[Finding]]:
+    head, per_node, tail = rows
+    found = lambda items: [Finding(*row) for row in items]
+    return found(head), {name: found(items) for name, items in per_node.items()}, found(tail)
+
+
 def node_findings(tree: Tree, resolver: Resolver, info: NodeInfo,
                   shared: Context) -> list[Finding]:
     """One node's findings (its own, its references', its output's)."""
