@@ -220,14 +220,15 @@ class Resolver:
     def adopt(self, reads: list[tuple]) -> bool:
         """Take files another process read (``reads`` as ``reads`` gives them) as read
         here, with the signatures they were read with. False when a file read here too
-        was not the same file then: what the other process made of it does not hold."""
+        was not the same file then: what the other process made of it does not hold, and
+        nothing is taken."""
         for rel, found, seen in reads:
-            if rel in self._files:
-                if self.ledger.seen(rel) != seen:
-                    return False
-                continue
-            self._files[rel] = found
-            self.ledger.record_signature(rel, seen)
+            if rel in self._files and (rel not in self.ledger or self.ledger.seen(rel) != seen):
+                return False  # (checked for all before any is taken)
+        for rel, found, seen in reads:
+            if rel not in self._files:
+                self._files[rel] = found
+                self.ledger.record_signature(rel, seen)
         return True
 
     def forget(self, rel: str) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import pytest
 
@@ -149,3 +150,47 @@ def test_validation_beside_statuses_records_what_one_process_records(tmp_path, m
     after = Project(forked).report().as_dict()
     assert not any("EXTERNAL/gone.txt" in f["detail"] for f in after["errors"])
     assert after == Project(forked, use_index=False).report().as_dict()
+
+
+def test_a_file_that_changed_between_the_processes_is_read_again_here(tmp_path, monkeypatch):
+    """The child reads leaf-input.txt, which then changes before the parent reads it: the
+    child's findings and statuses are not taken, and the parent's answer is the whole
+    analysis of the files as they are now."""
+    from cfs_build.analysis import project as project_module
+
+    files = {"leaf-input.txt": "before\n"}
+    for i in range(4):
+        files[f"SPEC/n{i}"] = spec(f"SPEC/n{i}", "# Public\n## A\nx\n# Agent\ndo\n",
+                                   front=f"output: o/{i}\ninput: EXTERNAL/leaf-input.txt")
+    write_tree(tmp_path, files)
+    marker = tmp_path / "child-done"
+    real_beside = parallel.beside
+
+    def racing(there, here):
+        def there_then_change():
+            answer = there()
+            (tmp_path / "leaf-input.txt").write_text("after, longer\n")
+            marker.touch()
+            return answer
+
+        def here_after_the_change():
+            deadline = time.monotonic() + 20
+            while not marker.exists():
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            return here()
+
+        return real_beside(there_then_change, here_after_the_change)
+
+    validated_here = []
+    real_validate = project_module.validate_parts
+    monkeypatch.setattr(project_module, "validate_parts",
+                        lambda *args: validated_here.append(1) or real_validate(*args))
+    monkeypatch.setattr(parallel, "beside", racing)
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 1)
+    project = Project(tmp_path)
+    report = project.report(keep=False).as_dict()
+    assert validated_here == [1]  # the child's findings were not taken
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 10**9)
+    assert report == Project(tmp_path, use_index=False).report().as_dict()
+    assert len(report["artifacts"]) == 4  # the last one's status made here again
