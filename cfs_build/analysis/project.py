@@ -294,8 +294,8 @@ class Project:
 
     def _statuses_beside_findings(self):
         """(statuses, orphans), with the findings validated meanwhile by a second process
-        (which also takes the last statuses, to share the work evenly) when the tree is
-        big and neither is known yet; else None (nothing done).
+        (which also takes the last third of the statuses, to share the work evenly) when
+        the tree is big and neither is known yet; else None (nothing done).
 
         The files the child read come back with the signatures they were read with, so
         the analysis records what it was made of; when one cannot be carried (it could
@@ -309,9 +309,9 @@ class Project:
         resolver, manifest = self.resolver, self.manifest  # both read before the fork
         skip = len(resolver.files_read())
         nodes = artifact_nodes(tree, resolver)
-        # Validation costs about half of what the statuses cost: the child takes it and
-        # a quarter of the statuses.
-        cut = len(nodes) - len(nodes) // 4
+        # Validation costs about a third of what the statuses cost (10,000 leaves: 0.15 s
+        # and 0.45 s): the child takes it and a third of the statuses.
+        cut = len(nodes) - len(nodes) // 3
 
         def there():
             rows = parts_rows(validate_parts(tree, resolver))
