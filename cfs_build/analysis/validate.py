@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from ..errors import ERROR, WARNING, Finding
@@ -11,6 +12,10 @@ from .outputs import output_problem, output_rel, place_problem
 from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, is_within, parse_name,
                              spec_of)
 from ..reading.tree import NO_NODES_V5, NodeInfo, Tree
+
+
+# A ';' or a control character (below U+0020): a v5 manifest line cannot record the name.
+_UNRECORDABLE = re.compile(r"[;\x00-\x1f]")
 
 
 def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
@@ -73,7 +78,7 @@ def node_findings(tree: Tree, resolver: Resolver, info: NodeInfo,
     """One node's findings (its own, its references', its output's)."""
     name = info.name
     findings: list[Finding] = list(info.findings)
-    if any(ch == ";" or ch < " " for ch in name):
+    if _UNRECORDABLE.search(name):
         findings.append(Finding(name, "node_name", "the directory name holds ';' or a "
                                 "control character, which a v5 manifest line cannot "
                                 "record; rename the directory", info.file, None))
