@@ -207,6 +207,30 @@ class Resolver:
         return {rel: None if found is None else (found[1], found[2])
                 for rel, found in self._files.items() if not isinstance(found, _FileProblem)}
 
+    def reads(self, skip: int = 0) -> list[tuple] | None:
+        """The files read after the first ``skip``, as (path, what was read, its signature),
+        marshal-able; None when one of them could not be read (that is not carried)."""
+        out = []
+        for rel, found in list(self._files.items())[skip:]:
+            if isinstance(found, _FileProblem) or rel not in self.ledger:
+                return None
+            out.append((rel, found, self.ledger.seen(rel)))
+        return out
+
+    def adopt(self, reads: list[tuple]) -> bool:
+        """Take files another process read (``reads`` as ``reads`` gives them) as read
+        here, with the signatures they were read with. False when a file read here too
+        was not the same file then: what the other process made of it does not hold, and
+        nothing is taken."""
+        for rel, found, seen in reads:
+            if rel in self._files and (rel not in self.ledger or self.ledger.seen(rel) != seen):
+                return False  # (checked for all before any is taken)
+        for rel, found, seen in reads:
+            if rel not in self._files:
+                self._files[rel] = found
+                self.ledger.record_signature(rel, seen)
+        return True
+
     def forget(self, rel: str) -> None:
         """Drop what is known of a file (after it was rewritten)."""
         self._files.pop(rel, None)

@@ -58,6 +58,7 @@ def output_problem(path: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1 << 16)  # pure, as v5_path_problem; asked for each output three times
 def output_rel(path: str) -> str | None:
     """The clean project-relative path of an acceptable output, else None."""
     if output_problem(path) is not None:

@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..errors import ERROR, CfsError, Finding
+from ..reading import parallel
 from ..reading.files import safe_relpath
 from ..reading.index import Index
 from ..reading.ledger import Ledger, Signature
@@ -17,8 +18,9 @@ from ..state.artifacts import WithPending, current_manifest
 from ..state.manifest import MANIFEST, Manifest
 from . import incremental, snapshot
 from .chain import Chain, Resolver
-from .status import ArtifactStatus, Orphan, artifact_statuses
-from .validate import validate_parts
+from .status import (ArtifactStatus, Orphan, artifact_nodes, artifact_statuses, orphans_of,
+                     status_of_row, status_row, statuses_of)
+from .validate import parts_of_rows, parts_rows, validate_parts
 
 
 def find_root(start: Path) -> Path:
@@ -275,18 +277,59 @@ class Project:
             if self.snapshot is not None:
                 snap = self.snapshot
                 self._report = Report(self.root, snap.findings, snap.statuses, snap.orphans)
-            elif self.scan_failure is not None:
-                self._report = Report(self.root, self.findings, (), ())
-                self._kept = False
             else:
-                statuses, orphans = artifact_statuses(self.tree, self.resolver,
-                                                      self.manifest, self.ranks)
-                self._report = Report(self.root, self.findings, tuple(statuses),
-                                      tuple(orphans))
+                statuses = self._statuses_beside_findings()
+                if self.scan_failure is not None:
+                    self._report = Report(self.root, self.findings, (), ())
+                else:
+                    if statuses is None:
+                        statuses = self._statuses()
+                    self._report = Report(self.root, self.findings, tuple(statuses[0]),
+                                          tuple(statuses[1]))
                 self._kept = False
         if keep:
             self.keep_report()
         return self._report
+
+    def _statuses(self):
+        return artifact_statuses(self.tree, self.resolver, self.manifest, self.ranks)
+
+    def _statuses_beside_findings(self):
+        """(statuses, orphans), with the findings validated meanwhile by a second process
+        (which also takes the last statuses, to share the work evenly) when
+        the tree is big and neither is known yet; else None (nothing done).
+
+        The files the child read come back with the signatures they were read with, so
+        the analysis records what it was made of; when one cannot be carried (it could
+        not be read) or the two processes saw different files, the child's work is done
+        again here.
+        """
+        tree = self.tree
+        if "_finding_parts" in vars(self) or tree.scan_error is not None \
+                or len(tree.nodes) < parallel.MIN_ITEMS:
+            return None
+        # Read before the fork, once for both: the manifest, and the dependency graph
+        # (ranks here, cycles in validation).
+        resolver, manifest, ranks = self.resolver, self.manifest, self.ranks
+        skip = len(resolver.files_read())
+        nodes = artifact_nodes(tree, resolver)
+        # At 10,000 leaves validation costs 0.15 s, the statuses 0.45 s: the child takes
+        # validation and two fifths of the statuses.
+        cut = len(nodes) - len(nodes) * 2 // 5
+
+        def there():
+            rows = parts_rows(validate_parts(tree, resolver))
+            rest = statuses_of(tree, resolver, manifest, ranks, nodes[cut:])
+            return rows, [status_row(status) for status in rest], resolver.reads(skip)
+
+        found, statuses = parallel.beside(
+            there, lambda: statuses_of(tree, resolver, manifest, ranks, nodes[:cut]))
+        if found is not None and found[2] is not None and resolver.adopt(found[2]):
+            vars(self)["_finding_parts"] = parts_of_rows(found[0])
+            statuses += [status_of_row(row) for row in found[1]]
+        else:
+            statuses += statuses_of(tree, resolver, manifest, ranks, nodes[cut:])
+        return statuses, orphans_of(tree, resolver, manifest, nodes)
 
     def keep_report(self) -> None:
         """Record the report (once) as the snapshot for the next run (see snapshot.py)."""

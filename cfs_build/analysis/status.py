@@ -144,19 +144,45 @@ def artifact_statuses(tree: Tree, resolver: Resolver, manifest: Manifest,
                       rank_of: dict[str, int | None]) -> tuple[list[ArtifactStatus], list[Orphan]]:
     """Every node that parses and declares a non-empty output, leaf or not (v5 lists an
     inner node's output too), and the manifest entries no such node accounts for."""
-    statuses = []
-    declared = set()
+    nodes = artifact_nodes(tree, resolver)
+    return (statuses_of(tree, resolver, manifest, rank_of, nodes),
+            orphans_of(tree, resolver, manifest, nodes))
+
+
+def artifact_nodes(tree: Tree, resolver: Resolver) -> list[str]:
+    """The nodes that have a status (see artifact_statuses), in node order."""
+    return [node for node, info in tree.nodes.items()
+            if info.output and resolver.parse_failure(node) is None]
+
+
+def statuses_of(tree: Tree, resolver: Resolver, manifest: Manifest,
+                rank_of: dict[str, int | None], nodes: list[str]) -> list[ArtifactStatus]:
+    """The statuses of ``nodes`` (some of artifact_nodes), in their order."""
     real_dirs: dict[str, bool] = {}
-    for node, info in tree.nodes.items():
-        if not info.output or resolver.parse_failure(node) is not None:
-            continue
-        name = artifact_of(node)
-        declared.add(name)
-        statuses.append(artifact_status(tree, resolver, manifest, node, name, info.output,
-                                        rank_of.get(node), real_dirs))
-    orphans = [Orphan(name, entry.path) for name, entry in sorted(manifest.entries.items())
-               if name not in declared and not _unparsed_owner(tree, resolver, name)]
-    return statuses, orphans
+    infos = tree.nodes
+    return [artifact_status(tree, resolver, manifest, node, artifact_of(node),
+                            infos[node].output, rank_of.get(node), real_dirs)
+            for node in nodes]
+
+
+def orphans_of(tree: Tree, resolver: Resolver, manifest: Manifest,
+               nodes: list[str]) -> list[Orphan]:
+    """The manifest entries none of ``nodes`` (artifact_nodes) accounts for."""
+    declared = {artifact_of(node) for node in nodes}
+    return [Orphan(name, entry.path) for name, entry in sorted(manifest.entries.items())
+            if name not in declared and not _unparsed_owner(tree, resolver, name)]
+
+
+def status_row(status: ArtifactStatus) -> tuple:
+    """The status as plain values (marshal-able); status_of_row undoes it."""
+    return (status.name, status.node, status.path, plain_flags(status.flags), status.chain,
+            status.recorded_chain, status.checksum, status.recorded_checksum, status.rank,
+            status.reasons)
+
+
+def status_of_row(row: tuple) -> ArtifactStatus:
+    name, node, path, flags, *rest = row
+    return ArtifactStatus(name, node, path, as_flags(flags), *rest)
 
 
 def _unparsed_owner(tree: Tree, resolver: Resolver, name: str) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from ..errors import ERROR, WARNING, Finding
@@ -11,6 +12,10 @@ from .outputs import output_problem, output_rel, place_problem
 from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, is_within, parse_name,
                              spec_of)
 from ..reading.tree import NO_NODES_V5, NodeInfo, Tree
+
+
+# A ';' or a control character (below U+0020): a v5 manifest line cannot record the name.
+_UNRECORDABLE = re.compile(r"[;\x00-\x1f]")
 
 
 def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
@@ -54,12 +59,26 @@ def validate_parts(tree: Tree, resolver: Resolver) -> tuple[list[Finding],
     return list(tree.findings), per_node, _cycles(tree)
 
 
+def parts_rows(parts) -> tuple:
+    """validate_parts's answer as plain tuples (marshal-able); parts_of_rows undoes it."""
+    head, per_node, tail = parts
+    rows = lambda found: [(f.node, f.rule, f.detail, f.file, f.line, f.severity.value, f.v5)
+                          for f in found]
+    return rows(head), {name: rows(found) for name, found in per_node.items()}, rows(tail)
+
+
+def parts_of_rows(rows: tuple) -> tuple[list[Finding], dict[str, list[Finding]], list[Finding]]:
+    head, per_node, tail = rows
+    found = lambda items: [Finding(*row) for row in items]
+    return found(head), {name: found(items) for name, items in per_node.items()}, found(tail)
+
+
 def node_findings(tree: Tree, resolver: Resolver, info: NodeInfo,
                   shared: Context) -> list[Finding]:
     """One node's findings (its own, its references', its output's)."""
     name = info.name
     findings: list[Finding] = list(info.findings)
-    if any(ch == ";" or ch < " " for ch in name):
+    if _UNRECORDABLE.search(name):
         findings.append(Finding(name, "node_name", "the directory name holds ';' or a "
                                 "control character, which a v5 manifest line cannot "
                                 "record; rename the directory", info.file, None))

@@ -61,6 +61,11 @@ class Ledger:
         (None). Take the stat before reading: a write after it then always shows."""
         self._seen[rel] = None if st is None else signature(st)
 
+    def record_signature(self, rel: str, found: Signature | None) -> None:
+        """As ``record``, with the signature taken by another reader (see
+        chain.Resolver.adopt)."""
+        self._seen[rel] = found
+
     def look(self, rel: str) -> Signature | None:
         """Record ``rel``'s signature now, before reading it by other means; returns it."""
         found = self._seen[rel] = self.now(rel)

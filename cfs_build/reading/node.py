@@ -78,9 +78,10 @@ def is_blank(line: str) -> bool:
 def extract(lines: list[str]) -> str:
     """Drop blank lines at both ends; keep the middle byte for byte; end with one LF."""
     start, end = 0, len(lines)
-    while start < end and is_blank(lines[start]):
+    # (is_blank, written out: called for every block of every file parsed)
+    while start < end and not lines[start].strip(" \t"):
         start += 1
-    while end > start and is_blank(lines[end - 1]):
+    while end > start and not lines[end - 1].strip(" \t"):
         end -= 1
     if start == end:
         return ""
@@ -358,7 +359,8 @@ def _body(name: str, file: str, body: str, first: int, report: _Report,
         rendered = raw + "\n" + extract(content)
         if section == PUBLIC:
             public.append(Subsection(key, raw, rendered, line))
-            _surprises(name, head, previous, first, report)
+            if head.setext or head.lost:  # (all _surprises looks at)
+                _surprises(name, head, previous, first, report)
         elif section == AGENT:
             agent_parts.append(rendered)
         previous = head

@@ -1,4 +1,4 @@
-"""Splitting one pure, file-reading job over two processes, so a big tree is read on two cores.
+"""Splitting pure, file-reading work over two processes, so a big tree is read on two cores.
 
 Threads do not help: every file costs a few short system calls, and handing the
 interpreter lock back and forth between them costs more than the calls. A forked
@@ -72,3 +72,43 @@ def in_two(work: Callable[[list, bool], list], items: list) -> list:
         if isinstance(rest, list) and len(rest) == len(items) - half:
             return first + rest
     return first + work(items[half:], True)
+
+
+def beside(there: Callable[[], object], here: Callable[[], object]) -> tuple[object, object]:
+    """``(there(), here())`` with ``there`` computed in a forked child meanwhile.
+
+    ``there`` reads but never writes and must give a marshal-able result; ``here`` may
+    do anything. The first item is None when no child could be used or it failed in
+    any way: the caller then does that work itself.
+    """
+    if not can_fork():
+        return None, here()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child, as in in_two
+        status = 1
+        try:
+            os.close(read_end)
+            payload = marshal.dumps(there())
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(payload)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    payload = b""
+    try:
+        mine = here()
+        with os.fdopen(read_end, "rb") as pipe:
+            read_end = None
+            payload = pipe.read()
+    finally:
+        if read_end is not None:
+            os.close(read_end)
+        _, status = os.waitpid(pid, 0)
+    if status == 0 and payload:
+        try:
+            return marshal.loads(payload), mine
+        except (ValueError, EOFError, TypeError):
+            pass
+    return None, mine

@@ -133,13 +133,25 @@ def _rs_parser():
 # (goldmark, markdown-it-py, commonmark.js) starts in the enclosing container:
 # `> >Text` then `> -` then `Text` then `=` is a level-1 heading for them, not for it.
 # Bodies with quotes are rare in specs; they are read by markdown-it-py.
-_QUOTE = re.compile(r"^[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)*>", re.M)
+_QUOTE = re.compile(r"[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)*>")
+
+
+def _has_quote(source: str) -> bool:
+    """Some line of ``source`` matches _QUOTE from its start up to a '>' of it. Only the
+    lines with a '>' are tried: a multi-line search tries every position of the text,
+    and most specs have a '>' somewhere (a `->` in code)."""
+    at = source.find(">")
+    while at >= 0:
+        if _QUOTE.fullmatch(source, source.rfind("\n", 0, at) + 1, at + 1):
+            return True
+        at = source.find(">", at + 1)
+    return False
 
 
 def document(source: str):
     """``source`` parsed by the parser in use: ``blocks`` and ``runs(position, content)``."""
     if chosen(os.environ.get(ENV, "")) == RS and (source.isascii() or _encodes(source)) \
-            and (">" not in source or _QUOTE.search(source) is None):
+            and not _has_quote(source):
         try:
             return RsDocument(source)
         except BaseException as exc:  # a Rust panic is raised as a BaseException

@@ -190,3 +190,33 @@ def test_order_dependencies(given, want):
 ])
 def test_safe_relpath(path, want):
     assert safe_relpath(path) == want
+
+
+def test_reads_carried_to_another_resolver_only_while_the_files_are_the_same(tmp_path):
+    from conftest import write_tree
+    from cfs_build.analysis.chain import Resolver
+    from cfs_build.reading.tree import load_tree
+
+    write_tree(tmp_path, {"SPEC/a": spec("SPEC/a", "# Public\n## A\nx\n"), "x.txt": "one\n",
+                          "d/y.txt": "y\n"})
+    tree = load_tree(tmp_path)
+    there, here = Resolver(tree), Resolver(tree)
+    there.file_digest("x.txt")
+    there.file_digest("absent.txt")
+    reads = there.reads()
+    assert [(rel, found is None) for rel, found, _ in reads] == [("x.txt", False),
+                                                                ("absent.txt", True)]
+    assert here.adopt(reads)
+    assert here.file_text("x.txt") == "one\n" and here.file_digest("absent.txt") is None
+    assert here.ledger.seen("x.txt") == there.ledger.seen("x.txt")
+    # A file read on both sides that changed in between: what the other side made of it
+    # does not hold.
+    other = Resolver(tree)
+    (tmp_path / "x.txt").write_text("two, longer\n")
+    other.file_digest("x.txt")
+    assert not other.adopt(reads)
+    # A file that could not be read is not carried.
+    from cfs_build.reading.files import UnreadableFile
+    with pytest.raises(UnreadableFile):
+        there.file_digest("d")  # a directory
+    assert there.reads(2) is None

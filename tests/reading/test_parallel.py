@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import pytest
 
@@ -88,3 +89,108 @@ def test_a_symlink_met_in_the_child_fails_the_scan_as_in_one_process(tmp_path, m
     assert serial == reports(tmp_path / "forked", 1, monkeypatch)
     assert [(f["rule"], f["file"]) for f in serial[0]["errors"]] == [
         ("scan", "code-from-spec/n5/alias")]
+
+
+def test_beside_gives_both_answers():
+    assert parallel.beside(lambda: [os.getpid()], lambda: os.getpid()) != ([os.getpid()],
+                                                                          os.getpid())
+    there, here = parallel.beside(lambda: ("there", 1), lambda: "here")
+    assert (there, here) == (("there", 1), "here")
+
+
+def test_beside_a_failing_or_unsendable_child_gives_none():
+    def fails():
+        raise RuntimeError("child trouble")
+
+    assert parallel.beside(fails, lambda: 2) == (None, 2)
+    assert parallel.beside(lambda: object(), lambda: 2) == (None, 2)
+
+
+def test_beside_without_fork_does_only_the_work_here(monkeypatch):
+    monkeypatch.setenv("CFS_NO_FORK", "1")
+    asked = []
+    assert parallel.beside(lambda: asked.append("there"), lambda: 3) == (None, 3)
+    assert asked == []
+
+
+def test_validation_beside_statuses_records_what_one_process_records(tmp_path, monkeypatch):
+    """Validation in the child reads EXTERNAL files the statuses never read (an inner node's
+    references, one to a missing file): the parent records them as read, and the next
+    run's snapshot answers as a full analysis does when one of them changes."""
+    from cfs_build.analysis import project as project_module
+
+    files = {"SPEC/a": spec("SPEC/a", "# Public\n## A\nx\n",
+                            front="depends_on:\n  - EXTERNAL/notes.txt\n  - EXTERNAL/gone.txt"),
+             "notes.txt": "notes\n", "leaf-input.txt": "in\n"}
+    for i in range(4):
+        files[f"SPEC/a/n{i}"] = spec(f"SPEC/a/n{i}", "# Public\n## A\nx\n# Agent\ndo\n",
+                                     front=f"output: o/{i}\ninput: EXTERNAL/leaf-input.txt")
+    validated_here = []
+    real_validate = project_module.validate_parts
+    monkeypatch.setattr(project_module, "validate_parts",
+                        lambda *args: validated_here.append(1) or real_validate(*args))
+    runs = {}
+    for name, min_items in (("serial", 10**9), ("forked", 1)):
+        write_tree(tmp_path / name, files)
+        monkeypatch.setattr(parallel, "MIN_ITEMS", min_items)
+        validated_here.clear()
+        project = Project(tmp_path / name)
+        report = {**project.report().as_dict(), "root": "ROOT"}
+        assert validated_here == ([1] if name == "serial" else [])  # the child validated
+        ledger = project.ledger
+        runs[name] = (report, sorted(project.resolver.files_read()),
+                      sorted((rel, ledger.seen(rel) is None) for rel in ledger.paths()))
+    assert runs["serial"] == runs["forked"]
+    assert {"notes.txt", "gone.txt", "leaf-input.txt"} <= set(runs["forked"][1])
+    assert any("EXTERNAL/gone.txt" in f["detail"] for f in runs["forked"][0]["errors"])
+    # A change to a file only the child read is seen: the snapshot watches it.
+    forked = tmp_path / "forked"
+    assert Project(forked).report().as_dict()["errors"] == runs["forked"][0]["errors"]
+    (forked / "gone.txt").write_text("here now\n")
+    after = Project(forked).report().as_dict()
+    assert not any("EXTERNAL/gone.txt" in f["detail"] for f in after["errors"])
+    assert after == Project(forked, use_index=False).report().as_dict()
+
+
+def test_a_file_that_changed_between_the_processes_is_read_again_here(tmp_path, monkeypatch):
+    """The child reads leaf-input.txt, which then changes before the parent reads it: the
+    child's findings and statuses are not taken, and the parent's answer is the whole
+    analysis of the files as they are now."""
+    from cfs_build.analysis import project as project_module
+
+    files = {"leaf-input.txt": "before\n"}
+    for i in range(4):
+        files[f"SPEC/n{i}"] = spec(f"SPEC/n{i}", "# Public\n## A\nx\n# Agent\ndo\n",
+                                   front=f"output: o/{i}\ninput: EXTERNAL/leaf-input.txt")
+    write_tree(tmp_path, files)
+    marker = tmp_path / "child-done"
+    real_beside = parallel.beside
+
+    def racing(there, here):
+        def there_then_change():
+            answer = there()
+            (tmp_path / "leaf-input.txt").write_text("after, longer\n")
+            marker.touch()
+            return answer
+
+        def here_after_the_change():
+            deadline = time.monotonic() + 20
+            while not marker.exists():
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            return here()
+
+        return real_beside(there_then_change, here_after_the_change)
+
+    validated_here = []
+    real_validate = project_module.validate_parts
+    monkeypatch.setattr(project_module, "validate_parts",
+                        lambda *args: validated_here.append(1) or real_validate(*args))
+    monkeypatch.setattr(parallel, "beside", racing)
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 1)
+    project = Project(tmp_path)
+    report = project.report(keep=False).as_dict()
+    assert validated_here == [1]  # the child's findings were not taken
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 10**9)
+    assert report == Project(tmp_path, use_index=False).report().as_dict()
+    assert len(report["artifacts"]) == 4  # the last one's status made here again

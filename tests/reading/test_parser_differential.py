@@ -3,6 +3,7 @@ arbitrary Markdown through both, and the parser's choice, forcing and naming."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from unittest import mock
@@ -164,3 +165,15 @@ def test_an_unknown_parser_is_refused_with_what_to_do(tree):
     assert run.returncode == 3
     assert "CFS_PARSER='commonmark'" in run.stderr and "markdown-it-py" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+_QUOTE_ANYWHERE = re.compile(r"^[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)*>", re.M)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([">", " ", "\t", "-", "*", "+", "1", "12.", "3)", "1234567890.",
+                                 "a", "\n", "- >", "> ", "x>", "->"]), max_size=30))
+def test_quote_check_tries_only_lines_with_a_quote_mark_and_agrees(pieces):
+    """parsers._has_quote answers what a multi-line search of the same pattern answers."""
+    source = "".join(pieces)
+    assert parsers._has_quote(source) == (_QUOTE_ANYWHERE.search(source) is not None)
