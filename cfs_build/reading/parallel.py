@@ -38,39 +38,12 @@ def in_two(work: Callable[[list, bool], list], items: list) -> list:
     a pipe); the parent's half is computed with ``kept`` true and may hold anything.
     If the child fails in any way its half is simply done again here.
     """
-    if len(items) < 2 or not can_fork():
+    if len(items) < 2:
         return work(items, True)
     half = len(items) // 2
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: compute, send, and leave without any cleanup of the parent's
-        status = 1
-        try:
-            os.close(read_end)
-            payload = marshal.dumps(work(items[half:], False))
-            with os.fdopen(write_end, "wb") as pipe:
-                pipe.write(payload)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    payload = b""
-    try:
-        first = work(items[:half], True)
-        with os.fdopen(read_end, "rb") as pipe:
-            read_end = None
-            payload = pipe.read()
-    finally:
-        if read_end is not None:
-            os.close(read_end)  # a child blocked writing gets EPIPE and exits
-        _, status = os.waitpid(pid, 0)
-    if status == 0 and payload:
-        try:
-            rest = marshal.loads(payload)
-        except (ValueError, EOFError, TypeError):
-            rest = None
-        if isinstance(rest, list) and len(rest) == len(items) - half:
-            return first + rest
+    rest, first = beside(lambda: work(items[half:], False), lambda: work(items[:half], True))
+    if isinstance(rest, list) and len(rest) == len(items) - half:
+        return first + rest
     return first + work(items[half:], True)
 
 
@@ -85,7 +58,7 @@ def beside(there: Callable[[], object], here: Callable[[], object]) -> tuple[obj
         return None, here()
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child, as in in_two
+    if pid == 0:  # the child: compute, send, and leave without any cleanup of the parent's
         status = 1
         try:
             os.close(read_end)
@@ -104,7 +77,7 @@ def beside(there: Callable[[], object], here: Callable[[], object]) -> tuple[obj
             payload = pipe.read()
     finally:
         if read_end is not None:
-            os.close(read_end)
+            os.close(read_end)  # a child blocked writing gets EPIPE and exits
         _, status = os.waitpid(pid, 0)
     if status == 0 and payload:
         try:
