@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import types
 
 import pytest
 
@@ -186,11 +187,13 @@ def test_a_file_that_changed_between_the_processes_is_read_again_here(tmp_path, 
     real_validate = project_module.validate_parts
     monkeypatch.setattr(project_module, "validate_parts",
                         lambda *args: validated_here.append(1) or real_validate(*args))
-    monkeypatch.setattr(parallel, "beside", racing)
-    monkeypatch.setattr(parallel, "MIN_ITEMS", 1)
+    # (The project's own view of the module: the tree's reading, in_two, forks as usual.)
+    monkeypatch.setattr(project_module, "parallel",
+                        types.SimpleNamespace(beside=racing, MIN_ITEMS=1))
     project = Project(tmp_path)
     report = project.report(keep=False).as_dict()
     assert validated_here == [1]  # the child's findings were not taken
-    monkeypatch.setattr(parallel, "MIN_ITEMS", 10**9)
+    monkeypatch.setattr(project_module, "parallel",
+                        types.SimpleNamespace(beside=real_beside, MIN_ITEMS=10**9))
     assert report == Project(tmp_path, use_index=False).report().as_dict()
     assert len(report["artifacts"]) == 4  # the last one's status made here again
