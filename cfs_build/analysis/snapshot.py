@@ -564,7 +564,7 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
             if key is None:  # nothing can be told apart from a planted snapshot then
                 state.remove_at(directory, SNAPSHOT_NAME)
                 return False
-            taken = signatures(root, paths) if sigs is None else array("q", sigs)
+            taken = array("q", current_signatures(root, paths) if sigs is None else sigs)
             began += file_system_clock(directory)
             if fresh is None:
                 checked, checked_paths, at = taken, paths, range(len(paths))
