@@ -22,7 +22,8 @@ from ..reading.names import SPEC, TREE_DIR, spec_name
 from ..reading.node import BREAKING_RULES
 from ..reading.tree import NodeInfo, Tree, assemble_tree, read_nodes
 from ..reading.unparsed import PARSE_RULES
-from ..reading.walk import NODE_FILE, LinkInTree, NeedsGuard, mounts_below, walk_below, walk_dots
+from ..reading.walk import (NODE_FILE, LinkInTree, NeedsGuard, listing, mounts_below, walk_below,
+                            walk_dots)
 from ..state.artifacts import WithPending, current_manifest, pending_entries
 from ..state.manifest import MANIFEST, Manifest, ManifestEntry
 from .chain import Resolver
@@ -157,26 +158,16 @@ def refresh(root, previous: Snapshot, current: bytes) -> Update | None:
 
 def _listing(root, rel: str) -> tuple[set[str], bool, set[str]] | None:
     """The subdirectories (project-relative) of a tree directory, whether it holds a
-    _node.md, and its dot subdirectories; None when it cannot be listed. Raises
-    NeedsGuard at a link."""
+    _node.md, and its dot subdirectories, as the walk lists them (walk.listing); None
+    when it cannot be listed. Raises NeedsGuard at a link."""
     try:
-        with os.scandir(f"{root}/{rel}") as entries:
-            found = list(entries)
-    except OSError:
+        listed = listing(f"{root}/{rel}", rel)
+    except LinkInTree:
+        raise NeedsGuard from None  # the full analysis reports it (a link fails the scan)
+    if listed is None:
         return None
-    subdirs, has_node, dotted = set(), False, set()
-    for entry in found:
-        if entry.is_symlink():
-            raise NeedsGuard  # the full analysis reports it (a link fails the scan)
-        if entry.name[0] == ".":
-            if entry.is_dir(follow_symlinks=False):
-                dotted.add(f"{rel}/{entry.name}")
-            continue
-        if entry.name == NODE_FILE:
-            has_node = entry.is_file()
-        if entry.is_dir():
-            subdirs.add(f"{rel}/{entry.name}")
-    return subdirs, has_node, dotted
+    subdirs, has_node, dotted = listed
+    return {f"{rel}/{name}" for name in subdirs}, has_node, {f"{rel}/{name}" for name in dotted}
 
 
 def _same_shape(root, changed_dirs: list[str], infos: dict, bare: list[str],

@@ -26,7 +26,7 @@ from ..reading.files import read_all
 from ..reading.names import SPEC, TREE_DIR, spec_name
 from ..reading.node import NodeDoc
 from ..reading.tree import NodeInfo, Tree, _parse_bytes, _read_nodes, summarize
-from ..reading.walk import NODE_FILE, mounts_below
+from ..reading.walk import NODE_FILE, LinkInTree, listing, mounts_below
 from ..state.artifacts import current_manifest
 from ..state.manifest import Manifest, ParseMemo
 from .chain import Resolver
@@ -43,11 +43,12 @@ class _Listings:
 
     def __init__(self, root: Path):
         self.base = os.fspath(root / TREE_DIR)
-        self._seen: dict[str, dict[str, os.DirEntry] | None] = {}
+        self._seen: dict[str, tuple[frozenset[str], bool] | None] = {}
         self._checked = False
 
-    def entries(self, rel: str) -> dict[str, os.DirEntry] | None:
-        """The non-dot entries of a directory of the tree (None: it cannot be listed)."""
+    def entries(self, rel: str) -> tuple[frozenset[str], bool] | None:
+        """A directory of the tree's subdirectories and whether it holds a _node.md
+        (walk.listing; None: it cannot be listed)."""
         if not self._checked:
             # The walk guards itself (and may then see other directories) in these cases.
             if os.path.islink(self.base) or mounts_below(Path(self.base)):
@@ -55,45 +56,30 @@ class _Listings:
             self._checked = True
         if rel in self._seen:
             return self._seen[rel]
-        path = f"{self.base}/{rel}" if rel else self.base
         try:
-            with os.scandir(path) as listing:
-                entries = {entry.name: entry for entry in listing if entry.name[0] != "."}
-        except OSError:
-            entries = None
-        if entries is not None:
-            for entry in entries.values():
-                try:
-                    link = entry.is_symlink()
-                except OSError:
-                    continue
-                if link:
-                    raise NeedsFull(f"{TREE_DIR}/{rel}/{entry.name} is a symbolic link")
-        self._seen[rel] = entries
-        return entries
+            listed = listing(f"{self.base}/{rel}" if rel else self.base, rel)
+        except LinkInTree as link:
+            raise NeedsFull(f"{TREE_DIR}/{link.rel} is a symbolic link") from None
+        found = self._seen[rel] = None if listed is None else (frozenset(listed[0]), listed[1])
+        return found
+
+    def subdirs(self, rel: str) -> frozenset[str]:
+        listed = self.entries(rel)
+        return frozenset() if listed is None else listed[0]
 
     def reached(self, rel: str) -> bool:
         """The walk reaches this directory below code-from-spec/ (``rel`` clean, non-empty)."""
         parent, _, name = rel.rpartition("/")
         if parent and not self.reached(parent):
             return False
-        listed = self.entries(parent)
-        entry = None if listed is None else listed.get(name)
-        try:
-            return entry is not None and entry.is_dir()
-        except OSError:
-            return False
+        return name in self.subdirs(parent)
 
     def has_node(self, rel: str) -> bool:
         """The walk takes this reached directory for a node (walk.list_dir's test)."""
         listed = self.entries(rel)
         if listed is None:
             return os.path.isfile(f"{self.base}/{rel}/{NODE_FILE}")
-        entry = listed.get(NODE_FILE)
-        try:
-            return entry is not None and entry.is_file()
-        except OSError:
-            return False
+        return listed[1]
 
 
 def _node_dir(name: str) -> str | None:
@@ -199,15 +185,8 @@ class _Children:
         if self._nodes.get(name) is None:
             return default
         rel = _node_dir(name)
-        listed = self._listings.entries(rel) or {}
-        found = []
-        for child, entry in sorted(listed.items()):
-            try:
-                is_dir = entry.is_dir()
-            except OSError:
-                continue
-            if is_dir and self._listings.has_node(f"{rel}/{child}"):
-                found.append(spec_name(f"{rel}/{child}"))
+        found = [spec_name(f"{rel}/{child}") for child in sorted(self._listings.subdirs(rel))
+                 if self._listings.has_node(f"{rel}/{child}")]
         return found or default
 
     def __iter__(self):

@@ -23,24 +23,20 @@ class LinkInTree(Exception):
         self.rel = rel
 
 
-def list_dir(rel: str, path: str, found: Callable[[tuple[str, str]], None],
-             with_node: list[str], without: list[str],
-             dots: list[tuple[str, str]]) -> None:
-    """Classify one directory and hand each subdirectory to ``found`` as (rel, path).
-
-    Dot directories are not part of the tree but may hold no link either: they go to
-    ``dots`` (see walk_dots). Raises LinkInTree on the first link; a listing tells
-    links apart without a stat per entry, and without links or mount points below
-    the tree every directory has one path, so no identity check is needed.
+def listing(path: str, rel: str) -> tuple[list[str], bool, list[str]] | None:
+    """One directory of the tree as every reading of it takes it: the names of its
+    subdirectories, whether it holds a _node.md file, and the names of its dot
+    subdirectories; None when it cannot be listed. ``rel``: its path below
+    code-from-spec/, for the LinkInTree raised on the first link (a listing tells links
+    apart without a stat per entry). An entry that cannot be looked at is left out.
     """
     try:
-        with os.scandir(path) as listing:
-            entries = list(listing)
+        with os.scandir(path) as found:
+            entries = list(found)
     except OSError:
-        if rel:
-            has_node = os.path.isfile(os.path.join(path, NODE_FILE))
-            (with_node if has_node else without).append(rel)
-        return
+        return None
+    subdirs: list[str] = []
+    dots: list[str] = []
     has_node = False
     for entry in entries:
         name = entry.name
@@ -49,15 +45,39 @@ def list_dir(rel: str, path: str, found: Callable[[tuple[str, str]], None],
                 raise LinkInTree(f"{rel}/{name}" if rel else name)
             if name[0] == ".":
                 if entry.is_dir():
-                    dots.append((f"{rel}/{name}" if rel else name, entry.path))
+                    dots.append(name)
                 continue
             if name == NODE_FILE:
                 has_node = entry.is_file()
-            if not entry.is_dir():
-                continue
+            if entry.is_dir():  # (a directory named _node.md too: the walk goes in)
+                subdirs.append(name)
         except OSError:
             continue
-        found((f"{rel}/{name}" if rel else name, entry.path))
+    return subdirs, has_node, dots
+
+
+def list_dir(rel: str, path: str, found: Callable[[tuple[str, str]], None],
+             with_node: list[str], without: list[str],
+             dots: list[tuple[str, str]]) -> None:
+    """Classify one directory (listing) and hand each subdirectory to ``found`` as
+    (rel, path).
+
+    Dot directories are not part of the tree but may hold no link either: they go to
+    ``dots`` (see walk_dots). Without links or mount points below the tree every
+    directory has one path, so no identity check is needed.
+    """
+    listed = listing(path, rel)
+    if listed is None:
+        if rel:
+            has_node = os.path.isfile(os.path.join(path, NODE_FILE))
+            (with_node if has_node else without).append(rel)
+        return
+    subdirs, has_node, dotted = listed
+    prefix = f"{rel}/" if rel else ""
+    for name in dotted:
+        dots.append((prefix + name, os.path.join(path, name)))
+    for name in subdirs:
+        found((prefix + name, os.path.join(path, name)))
     if rel:
         (with_node if has_node else without).append(rel)
 
