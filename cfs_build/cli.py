@@ -6,6 +6,7 @@ import gc
 import importlib
 import os
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -174,5 +175,23 @@ def main(argv: list[str] | None = None) -> int:
         return 3
 
 
+def entry() -> None:
+    """The `cfs` program: main(), then exit. A short-lived command ends without the
+    interpreter's teardown, which frees a big tree's analysis object by object (about
+    20 ms at 10,000 leaves) for a process that is ending anyway. Only with no other
+    thread running, once the output is flushed; everything else exits as usual."""
+    argv = sys.argv[1:]
+    code = main(argv)
+    if _verb(argv) in SHORT_LIVED and threading.active_count() == 1:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass  # (the usual exit says it)
+        else:
+            os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

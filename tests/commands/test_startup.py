@@ -36,3 +36,24 @@ def test_help_and_unknown_commands_still_know_every_command(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 3
     assert "invalid choice: 'nonsense'" in done.stderr and "'mcp'" in done.stderr
+
+
+def test_a_short_lived_command_skips_the_teardown_but_not_its_output_or_code(tmp_path):
+    # `cfs status` ends with os._exit once its output is flushed (cli.entry): nothing
+    # printed may be lost, even into a pipe, and the exit code is the command's.
+    files = {f"SPEC/a/n{i}": spec(f"SPEC/a/n{i}", "N.\n\n# Agent\nDo it.\n",
+                                  f"output: out/n{i}.py") for i in range(300)}
+    root = write_tree(tmp_path, {"SPEC/a": spec("SPEC/a", "A.\n"), **files})
+    probe = ("import atexit, sys\n"
+             "atexit.register(lambda: print('TEARDOWN', file=sys.stderr))\n"
+             "from cfs_build.cli import entry\nsys.argv[0] = 'cfs'\nentry()\n")
+    done = subprocess.run([sys.executable, "-c", probe, "-C", str(root), "status", "--all"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1  # every artifact missing
+    assert done.stdout.count("ARTIFACT/a/n") == 300
+    assert done.stdout.endswith("0 orphan, 0 errors\ntests: never verified\n")
+    assert "TEARDOWN" not in done.stderr  # skipped
+    # A command that is not short-lived exits as usual.
+    done = subprocess.run([sys.executable, "-c", probe, "runs"], cwd=root,
+                          capture_output=True, text=True, timeout=60)
+    assert "TEARDOWN" in done.stderr
