@@ -204,6 +204,17 @@ def settle() -> None:
     time.sleep(SETTLE)
 
 
+@contextlib.contextmanager
+def short_margin():
+    """The snapshot's margins shortened to MARGIN for the body (settle() outlasts it)."""
+    saved = snapshot.MARGIN, snapshot.COARSE_MARGIN
+    snapshot.MARGIN = snapshot.COARSE_MARGIN = int(MARGIN * 1e9)
+    try:
+        yield
+    finally:
+        snapshot.MARGIN, snapshot.COARSE_MARGIN = saved
+
+
 def comparable(report) -> tuple:
     return report.findings, report.artifacts, report.orphans
 
@@ -212,9 +223,7 @@ def comparable(report) -> tuple:
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(EDITS, min_size=1, max_size=8))
 def test_an_updated_analysis_equals_a_full_one(edits):
-    saved = snapshot.MARGIN, snapshot.COARSE_MARGIN
-    snapshot.MARGIN = snapshot.COARSE_MARGIN = int(MARGIN * 1e9)
-    try:
+    with short_margin():
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             nodes = initial()
@@ -246,15 +255,11 @@ def test_an_updated_analysis_equals_a_full_one(edits):
             # the full analysis.
             assert comparable(Project(root).report()) == comparable(
                 Project(root, use_index=False).report(keep=False))
-    finally:
-        snapshot.MARGIN, snapshot.COARSE_MARGIN = saved
 
 
 def test_one_agent_edit_reads_one_file(tmp_path):
     # A wider tree: the edit of one leaf's # Agent reads that file and nothing else.
-    saved = snapshot.MARGIN, snapshot.COARSE_MARGIN
-    snapshot.MARGIN = snapshot.COARSE_MARGIN = int(MARGIN * 1e9)
-    try:
+    with short_margin():
         files = {}
         for i in range(30):
             files[f"SPEC/g{i}"] = spec(f"SPEC/g{i}", "Group.\n\n# Public\nShared.\n")
@@ -282,8 +287,6 @@ def test_one_agent_edit_reads_one_file(tmp_path):
             [s.node for s in again.report().artifacts].index("SPEC/g7/leaf")]
         assert comparable(again.report()) == comparable(
             Project(root, use_index=False).report(keep=False))
-    finally:
-        snapshot.MARGIN, snapshot.COARSE_MARGIN = saved
 
 
 def test_differing_finds_each_changed_signature():
@@ -300,9 +303,7 @@ def test_a_write_into_the_content_cache_is_listed_again_not_analysed_in_full(tmp
     # load_chain writes code-from-spec/.cache/: the next status lists the changed cache
     # directory again for links (v5's scan fails on one) and reads no spec.
     from cfs_build.building import v5tools
-    saved = snapshot.MARGIN, snapshot.COARSE_MARGIN
-    snapshot.MARGIN = snapshot.COARSE_MARGIN = int(MARGIN * 1e9)
-    try:
+    with short_margin():
         root = write_tree(tmp_path, {
             "SPEC/a": spec("SPEC/a", "A.\n\n# Public\n\n## Api\n\nShared.\n"),
             "SPEC/a/b": spec("SPEC/a/b", "B.\n\n# Agent\nDo it.\n", "output: out/b.py"),
@@ -323,8 +324,6 @@ def test_a_write_into_the_content_cache_is_listed_again_not_analysed_in_full(tmp
         (chains / ".link").symlink_to(tmp_path)
         settle()
         assert [f.rule for f in Project(root).report().findings] == ["scan"]
-    finally:
-        snapshot.MARGIN, snapshot.COARSE_MARGIN = saved
 
 
 def test_the_content_cache_made_after_the_snapshot_costs_no_whole_analysis(tmp_path,
@@ -333,9 +332,7 @@ def test_the_content_cache_made_after_the_snapshot_costs_no_whole_analysis(tmp_p
     # snapshot: the tree's own directory changed, but only by a dot directory, which is
     # walked for links; the edited spec is the one file read.
     from cfs_build.building import v5tools
-    saved = snapshot.MARGIN, snapshot.COARSE_MARGIN
-    snapshot.MARGIN = snapshot.COARSE_MARGIN = int(MARGIN * 1e9)
-    try:
+    with short_margin():
         root = write_tree(tmp_path, {
             "SPEC/a": spec("SPEC/a", "A.\n\n# Public\n\n## Api\n\nShared.\n"),
             "SPEC/a/b": spec("SPEC/a/b", "B.\n\n# Agent\nDo it.\n", "output: out/b.py"),
@@ -361,16 +358,12 @@ def test_the_content_cache_made_after_the_snapshot_costs_no_whole_analysis(tmp_p
         (root / "code-from-spec" / ".cache" / ".chains" / ".link").symlink_to(tmp_path)
         settle()
         assert [f.rule for f in Project(root).report().findings] == ["scan"]
-    finally:
-        snapshot.MARGIN, snapshot.COARSE_MARGIN = saved
 
 
 def test_a_link_in_a_new_dot_subdirectory_is_seen_after_the_directory_was_taken_in(tmp_path):
     # The update that lists a changed dot directory again must watch what it found there:
     # a link made later in a new subdirectory changes only that subdirectory.
-    saved = snapshot.MARGIN, snapshot.COARSE_MARGIN
-    snapshot.MARGIN = snapshot.COARSE_MARGIN = int(MARGIN * 1e9)
-    try:
+    with short_margin():
         root = write_tree(tmp_path, {
             "SPEC/a": spec("SPEC/a", "A.\n\n# Agent\nDo it.\n", "output: out/a.py"),
             "out/a.py": "made\n"})
@@ -394,5 +387,3 @@ def test_a_link_in_a_new_dot_subdirectory_is_seen_after_the_directory_was_taken_
         (dot / "deeper" / "link").symlink_to(tmp_path)
         settle()
         assert [f.rule for f in Project(root).report().findings] == ["scan"]
-    finally:
-        snapshot.MARGIN, snapshot.COARSE_MARGIN = saved
