@@ -29,7 +29,8 @@ from ..state.manifest import MANIFEST, Manifest, ManifestEntry
 from .chain import Resolver
 from .deps import Deps
 from .outputs import clean, output_problem
-from .snapshot import Decoded, Snapshot, signatures, updated
+from .basis import Decoded, updated
+from .snapshot import Snapshot, signatures
 from .status import Orphan, _unparsed_owner, artifact_status, artifact_statuses
 from .validate import Context, context, node_findings, validate_parts
 
@@ -504,7 +505,7 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
         changed_infos[name] = info.to_tuple()
         if name in intents:
             intents[name] = info.intent
-    infos = updated(basis["infos"], changed_infos)  # (not a dict: see snapshot.NodeRows)
+    infos = updated(basis["infos"], changed_infos)  # (not a dict: see basis.NodeRows)
     read = resolver.digests()
     gone = [rel for rel in changed_files if rel not in read]
     files = dict(basis["files"])
