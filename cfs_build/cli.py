@@ -54,7 +54,8 @@ BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, what a shell reports for `yes | head -1
 
 def _flushed(code: int) -> int:
     """Flush stdout while a closed pipe can still be told from a failed command."""
-    sys.stdout.flush()
+    if sys.stdout is not None:  # (none when started with it closed: `cfs status >&-`)
+        sys.stdout.flush()
     return code
 
 
@@ -181,15 +182,17 @@ def entry() -> None:
     20 ms at 10,000 leaves) for a process that is ending anyway. Only with no other
     thread running, once the output is flushed; everything else exits as usual."""
     argv = sys.argv[1:]
-    code = main(argv)
-    if _verb(argv) in SHORT_LIVED and threading.active_count() == 1:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass  # (the usual exit says it)
-        else:
+    try:
+        code = main(argv)
+        if _verb(argv) in SHORT_LIVED and threading.active_count() == 1:
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:  # (closed by the caller: `cfs status >&-`)
+                    stream.flush()
             os._exit(code)
+    except (OSError, ValueError):
+        pass  # a flush that failed: the usual exit says it
+    except KeyboardInterrupt:  # after main() returned, before the exit
+        code = 130
     sys.exit(code)
 
 

@@ -292,6 +292,8 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
     moved = _same_shape(root, changed_dirs, infos, bare, stray, dots) if changed_dirs else []
     shape = moved is None
     if moved:  # only dot directories came or went: walked for links, nothing else redone
+        if mounts_below(root / TREE_DIR):
+            return None  # the full analysis guards against a mount there (and keeps no snapshot)
         dots = _relisted_dots(root, dots, moved)
         if dots is None:
             return None

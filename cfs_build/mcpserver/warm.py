@@ -62,9 +62,6 @@ VERIFY_RECORD = RECORD  # what status's verification reads
 _TREE = TREE_DIR + "/"
 _FULL = "\0"  # among the changed paths: the whole analysis is needed
 APART_DIRS = 2000  # from about this many tree directories a cold analysis costs memory
-# A child records no snapshot when too much of what it read changed while it ran or just
-# before (snapshot.UNSURE_LIMIT: a checkout made a moment ago): it is tried once more.
-APART_TRIES = 2
 
 
 def _big(root: Path, limit: int) -> bool:
@@ -121,6 +118,9 @@ class Warm:
         self.memo = LeanMemo()
         self._lock = threading.Lock()  # one answer at a time uses the kept project
         self._kept: Project | None = None
+        # Whether the kept analysis was settled when it was made (see _settled): one that
+        # was not may be reused only while the kernel tells of every change since.
+        self._kept_settled = True
         self._answers: dict[tuple, object] = {}
         self.fresh = 0  # how many Projects were made: what a test can tell reuse by
         self.refreshed = 0  # how many were brought up to date from told changes
@@ -170,7 +170,8 @@ class Warm:
             project = self._told(self._kept, pending)
             if project is not None:
                 return project
-        elif self._kept is not None and not armed and still_holds(self._kept):
+        elif (self._kept is not None and not armed and self._kept_settled
+              and still_holds(self._kept)):
             self._arm(self._kept, read_after=False)
             return self._kept
         self._keep(None)
@@ -186,9 +187,7 @@ class Warm:
         for a big tree, the snapshot a child's whole analysis records. The tree is read
         here only when neither is there, and then only when an answer asks for it."""
         project = Project(self.root, read_tree=False)
-        for _ in range(APART_TRIES):
-            if project.snapshot is not None or not self._analyse_apart():
-                break
+        if project.snapshot is None and self._analyse_apart():
             project = Project(self.root, read_tree=False)  # the child's snapshot, if any
         return project
 
@@ -212,6 +211,9 @@ class Warm:
             # replace that file later, and the next change is brought in from this one.
             project.snapshot.basis()
         self._kept = project
+        # (Judged now: later the same signatures look settled, though a rewrite within
+        # the clock tick of the read could hide behind them.)
+        self._kept_settled = project is None or self._settled(project)
         self._answers = {}
         with self._events:
             self._watched = frozenset(project.snapshot.paths) if project else frozenset()

@@ -107,6 +107,8 @@ def walk_dots(dirs: list[tuple[str, str]], guard: bool = False) -> list[str]:
     stack = list(dirs)
     while stack:
         rel, path = stack.pop()
+        if os.path.islink(path):  # (one listed again may have been replaced by a link)
+            raise LinkInTree(rel)
         try:
             if guard:
                 stat = os.stat(path)

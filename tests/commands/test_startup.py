@@ -57,3 +57,15 @@ def test_a_short_lived_command_skips_the_teardown_but_not_its_output_or_code(tmp
     done = subprocess.run([sys.executable, "-c", probe, "runs"], cwd=root,
                           capture_output=True, text=True, timeout=60)
     assert "TEARDOWN" in done.stderr
+
+
+def test_a_command_started_with_stdout_closed_still_says_its_code(tmp_path):
+    # `cfs status >&-`: Python starts with no sys.stdout; nothing to print to, no
+    # traceback, and the exit code is the status's own.
+    import os
+    root = write_tree(tmp_path, {"SPEC/a": spec("SPEC/a", "A.\n\n# Agent\nDo it.\n",
+                                                "output: out/a.py")})
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "-C", str(root), "status"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          timeout=60, preexec_fn=lambda: os.close(1))
+    assert done.returncode == 1 and done.stderr == ""

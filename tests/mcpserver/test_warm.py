@@ -17,6 +17,7 @@ import pytest
 from buildkit import make_project
 from cfs_build.state.manifest import LOCK, MANIFEST, render_manifest
 from cfs_build.mcpserver.tools import call_v5, status
+from cfs_build.analysis.project import Project
 from cfs_build.analysis.snapshot import MARGIN
 from cfs_build.mcpserver.warm import Warm
 from mcpkit import REPO, sync_client
@@ -424,3 +425,33 @@ def test_more_changes_than_the_kernel_queues_fall_back_to_looking_at_the_disk(tm
     # changes have settled.
     assert warm.fresh == made + 1 and not warm.watching
     same_as_fresh(warm, root, LEAVES)
+
+
+def test_an_analysis_made_within_a_clock_tick_of_an_edit_is_not_kept_for_stat_checks(
+        tmp_path, monkeypatch):
+    # On a file system that keeps whole seconds, a spec edited and put back within one
+    # second keeps its signature: an analysis made right after the edit cannot be told
+    # from a stale one by signatures, so it is not reused once the events are not told.
+    from cfs_build.analysis import snapshot
+    second = snapshot.SECOND
+
+    def coarse(st):
+        return (st.st_mtime_ns // second * second, st.st_ctime_ns // second * second,
+                st.st_size, st.st_ino)
+
+    monkeypatch.setattr(snapshot, "signature", coarse)
+    monkeypatch.setattr(snapshot, "COARSE_MARGIN", second * 3 // 10)
+    root = make_tree(tmp_path / "p")
+    time.sleep(0.5)
+    Project(root).report()  # a settled snapshot
+    warm = Warm(root, watch=False)
+    call_v5(warm, "validate_specs", {})
+    path = root / TREE / "app/db/_node.md"
+    original = path.read_text()
+    while time.time() % 1 > 0.3:  # early in a second: both writes fall within it
+        time.sleep(0.02)
+    path.write_text(original.replace("alpha", "omega"))
+    edited = status(warm, {"all": True})  # an analysis made right after the edit
+    path.write_text(original)
+    assert status(warm, {"all": True}) == status(Warm(root, watch=False), {"all": True})
+    assert status(warm, {"all": True}) != edited  # (the edit showed in the chains)

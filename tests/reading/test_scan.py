@@ -260,3 +260,17 @@ def test_removing_the_link_restores_the_report(tmp_path, outside):
     document = json.loads(cfs(root, "status", "--json").stdout)
     assert document["errors"] == []
     assert [o["name"] for o in document["orphans"]] == ["ARTIFACT/gone/node"]
+
+
+def test_a_dot_directory_listed_again_after_it_became_a_link_is_not_followed(tmp_path):
+    # The incremental update lists a changed dot directory again (walk_dots): replaced by
+    # a link meanwhile, it is the link the scan fails on, and its target is never listed.
+    from cfs_build.reading.walk import LinkInTree, walk_dots
+    outside = tmp_path / "outside"
+    (outside / "outside-dir-name-q7").mkdir(parents=True)
+    dot = tmp_path / "code-from-spec" / "lib" / ".cache"
+    dot.parent.mkdir(parents=True)
+    dot.symlink_to(outside)
+    with pytest.raises(LinkInTree) as raised:
+        walk_dots([("lib/.cache", str(dot))])
+    assert raised.value.rel == "lib/.cache"
