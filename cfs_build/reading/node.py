@@ -37,8 +37,10 @@ class Subsection:
 
 
 @dataclass(frozen=True)
-class NodeDoc:
-    """Everything one _node.md says, with file line numbers for reporting."""
+class Declared:
+    """What a node's frontmatter and headings declare, with file line numbers: the part
+    the parse (NodeDoc) and what the tree keeps of it (tree.NodeInfo) share. Both add
+    ``findings``."""
 
     name: str
     file: str
@@ -50,14 +52,21 @@ class NodeDoc:
     output_line: int | None = None
     has_agent: bool = False
     agent_line: int | None = None
+
+    @property
+    def broken(self) -> bool:
+        # Asked several times per node per run; most nodes have no findings at all.
+        return bool(self.findings) and any(f.rule in BREAKING_RULES for f in self.findings)
+
+
+@dataclass(frozen=True)
+class NodeDoc(Declared):
+    """Everything one _node.md says, with file line numbers for reporting."""
+
     public: tuple[Subsection, ...] = ()
     agent: str = ""
     findings: tuple[Finding, ...] = field(default=())
     intent: str = ""
-
-    @property
-    def broken(self) -> bool:
-        return any(f.rule in BREAKING_RULES for f in self.findings)
 
     @property
     def public_text(self) -> str:

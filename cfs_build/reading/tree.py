@@ -14,7 +14,7 @@ from .files import UnreadableFile, decode, normalize_text, read_all, read_inside
 from .hashing import content_digest
 from .index import Index, content_key
 from .names import TREE_DIR, parent_of, spec_name
-from .node import BREAKING_RULES, NodeDoc, parse_node
+from .node import Declared, NodeDoc, parse_node
 from .parallel import in_two
 from .walk import (NODE_FILE, LinkInTree, NeedsGuard, list_dir, mounts_below, walk_below,
                    walk_dots, walk_guarded)
@@ -30,33 +30,18 @@ NOT_FOUND_V5 = f"listing files: directory not found: {TREE_DIR}/"
 
 
 @dataclass(frozen=True)
-class NodeInfo:
+class NodeInfo(Declared):
     """What the tree keeps of one node: its frontmatter, block digests and findings.
 
     Texts are not kept; ``Tree.doc`` re-parses a file when its text is needed.
     A digest is None when that block is empty (an empty position is not hashed).
     """
 
-    name: str
-    file: str
-    depends_on: tuple[str, ...] = ()
-    dep_lines: tuple[int, ...] = ()
-    input: str | None = None
-    input_line: int | None = None
-    output: str | None = None
-    output_line: int | None = None
-    has_agent: bool = False
-    agent_line: int | None = None
     public_digest: bytes | None = None
     sub_digests: tuple[tuple[str, bytes], ...] = ()
     agent_digest: bytes | None = None
     intent: str = ""  # the first line under the name heading (doit list shows it)
     findings: tuple[Finding, ...] = ()
-
-    @property
-    def broken(self) -> bool:
-        # Asked several times per node per run; most nodes have no findings at all.
-        return bool(self.findings) and any(f.rule in BREAKING_RULES for f in self.findings)
 
     def sub_digest(self, key: str) -> bytes | None:
         for sub_key, digest in self.sub_digests:
