@@ -112,16 +112,33 @@ def load_chain(where: Path | str | Project | LeanProject, logical_name: str) -> 
     return _lean_first(where, lambda project: _load_chain(project, logical_name))
 
 
-def _load_chain(project: Project | LeanProject, logical_name: str) -> str:
-    node = _target(logical_name, lead="parsing target node: ")
+# v5's words for the first refusals of each tool, in v5's order (FORMAT.md 9.4, 7.6): the
+# target, its parse, a missing output, an invalid one (None: the problem itself).
+_LOAD_WORDS = ("parsing target node: ", "parsing target node: ",
+               "target node has no output field", "output path is invalid")
+_WRITE_WORDS = ("", "node frontmatter cannot be parsed: ", "node has no output field", None)
+
+
+def _declared(project: Project | LeanProject, logical_name: str, words: tuple) -> tuple:
+    """The node ``logical_name`` names and what the tree keeps of it, or the Refusal
+    its tool gives (``words``) for a bad name, a node that does not parse, no output or
+    an invalid output (v5's rule, and X8's places)."""
+    target, parsing, no_output, bad_output = words
+    node = _target(logical_name, lead=target)
     problem = _parse_problem(project, node)
     if problem is not None:
-        raise Refusal(f"parsing target node: {problem}")
+        raise Refusal(f"{parsing}{problem}")
     info = project.tree.nodes[node]
     if not info.output:
-        raise Refusal("target node has no output field")
-    if _output_problem(project, info.output):
-        raise Refusal("output path is invalid")  # v5's rule, and X8's places
+        raise Refusal(no_output)
+    problem = _output_problem(project, info.output)
+    if problem:
+        raise Refusal(bad_output or problem)
+    return node, info
+
+
+def _load_chain(project: Project | LeanProject, logical_name: str) -> str:
+    node, info = _declared(project, logical_name, _LOAD_WORDS)
     resolver = project.resolver
     entry = _manifest(project).get(artifact_of(node))
     if entry is not None:
@@ -176,16 +193,7 @@ def write_file(where: Path | str | Project | LeanProject, logical_name: str,
 
 def _write_file(project: Project | LeanProject, logical_name: str, content: str) -> str:
     # Every node is looked up before anything is written (NeedsFull comes first).
-    node = _target(logical_name, lead="")
-    problem = _parse_problem(project, node)
-    if problem is not None:
-        raise Refusal(f"node frontmatter cannot be parsed: {problem}")
-    info = project.tree.nodes[node]
-    if not info.output:
-        raise Refusal("node has no output field")
-    problem = _output_problem(project, info.output)
-    if problem:
-        raise Refusal(problem)
+    node, info = _declared(project, logical_name, _WRITE_WORDS)
     # cfs checks the chain before writing: a write v5 would record nothing for is not made.
     chain = project.resolver.chain(node)
     if chain.hash is None:
