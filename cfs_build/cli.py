@@ -184,16 +184,23 @@ def entry() -> None:
     argv = sys.argv[1:]
     try:
         code = main(argv)
-        if _verb(argv) in SHORT_LIVED and threading.active_count() == 1:
-            for stream in (sys.stdout, sys.stderr):
-                if stream is not None:  # (closed by the caller: `cfs status >&-`)
-                    stream.flush()
+        if (_verb(argv) in SHORT_LIVED and threading.active_count() == 1
+                and _all_flushed()):
             os._exit(code)
-    except (OSError, ValueError):
-        pass  # a flush that failed: the usual exit says it
     except KeyboardInterrupt:  # after main() returned, before the exit
         code = 130
     sys.exit(code)
+
+
+def _all_flushed() -> bool:
+    """stdout and stderr flushed; False when a flush failed (the usual exit says so)."""
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # (closed by the caller: `cfs status >&-`)
+                stream.flush()
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 if __name__ == "__main__":
