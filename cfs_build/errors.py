@@ -76,6 +76,12 @@ class Finding:
         if type(self.severity) is not Severity:
             object.__setattr__(self, "severity", Severity(self.severity))
 
+    def row(self) -> tuple:
+        """Its fields as plain values, as the snapshot and a second process carry it
+        (marshal keeps no enum): ``Finding(*row)`` makes it again."""
+        return (self.node, self.rule, self.detail, self.file, self.line, self.severity.value,
+                self.v5)
+
     def location(self) -> str:
         if self.file is None:
             return self.node

@@ -31,7 +31,7 @@ from .deps import Deps
 from .outputs import clean, output_problem
 from .basis import Decoded, updated
 from .snapshot import Snapshot, signatures
-from .status import Orphan, _unparsed_owner, artifact_status, artifact_statuses
+from .status import artifact_status, artifact_statuses, orphans_of
 from .validate import Context, context, node_findings, validate_parts
 
 _PREFIX = TREE_DIR + "/"
@@ -84,8 +84,7 @@ def output_rels(tree: Tree) -> dict[str, str]:
 def basis_of(tree: Tree, resolver: Resolver, parts) -> dict:
     """What a later ``refresh`` needs of this analysis (marshal-able)."""
     head, per_node, tail = parts
-    rows = lambda found: [(f.node, f.rule, f.detail, f.file, f.line, f.severity.value, f.v5)
-                          for f in found]
+    rows = lambda found: [f.row() for f in found]
     base = f"{TREE_DIR}/"
     node_dirs = {info.file[:-len(_NODE_SUFFIX)] for info in tree.nodes.values()}
     below = [d[len(base):] for d in tree.dirs[1:] if d not in node_dirs]
@@ -460,8 +459,7 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
             recorded = (entry.chain, entry.checksum) if entry is not None else (None, None)
             if recorded != (status.recorded_chain, status.recorded_checksum):
                 status_dirty.add(status.node)
-        declared = {status.name for status in statuses}
-        orphans = tuple(_orphans(tree, resolver, manifest, declared))
+        orphans = tuple(orphans_of(tree, resolver, manifest, [s.node for s in statuses]))
     else:
         manifest = _Recorded(statuses)
     real_dirs: dict[str, bool] = {}
@@ -475,8 +473,7 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
         rel = rels.get(name)
         owners = lookups.owners(rel) if rel is not None else []
         shared = Context(basis["produced"], {rel: owners[0]} if owners else {}, root, real_dirs)
-        rows = [(f.node, f.rule, f.detail, f.file, f.line, f.severity.value, f.v5)
-                for f in node_findings(tree, resolver, info, shared)]
+        rows = [f.row() for f in node_findings(tree, resolver, info, shared)]
         if rows != list(per_node.get(name, ())):
             per_node_changes.append(name)
             if rows:
@@ -524,11 +521,6 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
                              if name in per_node},
                             [name for name in per_node_changes if name not in per_node])}
     return snap.patched(changes, new_basis)
-
-
-def _orphans(tree, resolver, manifest, declared):
-    return [Orphan(name, entry.path) for name, entry in sorted(manifest.entries.items())
-            if name not in declared and not _unparsed_owner(tree, resolver, name)]
 
 
 __all__ = ["Update", "analyse", "refresh", "basis_of", "watched_paths"]

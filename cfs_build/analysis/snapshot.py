@@ -33,7 +33,7 @@ import os
 import re
 import time
 from array import array
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import Finding
@@ -43,7 +43,7 @@ from ..reading.index import INDEX_DIR, code_fingerprint
 from ..reading.ledger import signature
 from ..state import dirs as state
 from .basis import PATCH_LIMIT, apply_patch, decode_basis, encode_basis, merge_patches
-from .status import ArtifactStatus, Orphan, as_flags, plain_flags
+from .status import ArtifactStatus, Orphan, status_of_row, status_row
 
 FORMAT = 4
 SNAPSHOT_NAME = f"snapshot.v{FORMAT}"
@@ -242,10 +242,10 @@ class Snapshot:
             return self
         patch = dict(rows["patch"])
         changed = dict(patch.get("statuses", {}))
-        changed.update((i, _status_row(self.statuses[i])) for i in at)
+        changed.update((i, status_row(self.statuses[i])) for i in at)
         patch["statuses"] = changed
         if self.findings is not previous.findings:
-            patch["findings"] = [_finding_row(f) for f in self.findings]
+            patch["findings"] = [f.row() for f in self.findings]
         if self.orphans is not previous.orphans:
             patch["orphans"] = [(o.name, o.path) for o in self.orphans]
         if intents:
@@ -272,8 +272,8 @@ class Snapshot:
         return marshal.dumps(self._payload()), b""
 
     def _payload(self) -> tuple:
-        return ([_finding_row(f) for f in self.findings],
-                [_status_row(s) for s in self.statuses],
+        return ([f.row() for f in self.findings],
+                [status_row(s) for s in self.statuses],
                 [(o.name, o.path) for o in self.orphans],
                 self.intents, self.producers)
 
@@ -290,17 +290,8 @@ class Snapshot:
             orphans = patch.get("orphans", orphans)
             intents = {**intents, **patch.get("intents", {})}
         return cls(tuple(Finding(*f) for f in findings),
-                   tuple(_status(s) for s in statuses),
+                   tuple(status_of_row(s) for s in statuses),
                    tuple(Orphan(*o) for o in orphans), intents, producers)
-
-
-def _finding_row(f: Finding) -> tuple:
-    return (f.node, f.rule, f.detail, f.file, f.line, f.severity.value, f.v5)
-
-
-def _status_row(s: ArtifactStatus) -> tuple:
-    return (s.name, s.node, s.path, plain_flags(s.flags), s.chain, s.recorded_chain, s.checksum,
-            s.recorded_checksum, s.rank, s.reasons)
 
 
 def _read_basis(found: dict) -> dict | None:
@@ -330,21 +321,6 @@ def _read_basis(found: dict) -> dict | None:
     return value
 
 
-def _restore(cls, names: tuple[str, ...], values):
-    # As unpickling does: a frozen dataclass's __init__ sets each field through
-    # object.__setattr__, a real cost for ten thousand statuses on every run.
-    item = object.__new__(cls)
-    item.__dict__.update(zip(names, values))
-    return item
-
-
-_STATUS_FIELDS = tuple(f.name for f in fields(ArtifactStatus))
-
-
-def _status(row) -> ArtifactStatus:
-    status = _restore(ArtifactStatus, _STATUS_FIELDS, row)
-    status.__dict__["flags"] = as_flags(status.flags)  # stored as plain words: plain_flags
-    return status
 
 
 def current_signatures(root: Path, paths: list[str]) -> bytes:

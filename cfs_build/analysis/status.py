@@ -1,7 +1,7 @@
 """Artifact statuses (flags against the manifest) and orphans; ranks come from deps.py."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -129,6 +129,9 @@ class ArtifactStatus:
                 "reasons": list(self.reasons)}
 
 
+_STATUS_FIELDS = tuple(f.name for f in fields(ArtifactStatus))
+
+
 @dataclass(frozen=True)
 class Orphan:
     """A manifest entry whose node is gone or no longer declares an output."""
@@ -181,8 +184,13 @@ def status_row(status: ArtifactStatus) -> tuple:
 
 
 def status_of_row(row: tuple) -> ArtifactStatus:
-    name, node, path, flags, *rest = row
-    return ArtifactStatus(name, node, path, as_flags(flags), *rest)
+    # As unpickling does: a frozen dataclass's __init__ sets each field through
+    # object.__setattr__, a real cost for the ten thousand statuses a snapshot holds.
+    status = object.__new__(ArtifactStatus)
+    fields = status.__dict__
+    fields.update(zip(_STATUS_FIELDS, row))
+    fields["flags"] = as_flags(fields["flags"])  # stored as plain words: plain_flags
+    return status
 
 
 def _unparsed_owner(tree: Tree, resolver: Resolver, name: str) -> bool:

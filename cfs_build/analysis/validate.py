@@ -62,8 +62,7 @@ def validate_parts(tree: Tree, resolver: Resolver) -> tuple[list[Finding],
 def parts_rows(parts) -> tuple:
     """validate_parts's answer as plain tuples (marshal-able); parts_of_rows undoes it."""
     head, per_node, tail = parts
-    rows = lambda found: [(f.node, f.rule, f.detail, f.file, f.line, f.severity.value, f.v5)
-                          for f in found]
+    rows = lambda found: [f.row() for f in found]
     return rows(head), {name: rows(found) for name, found in per_node.items()}, rows(tail)
 
 
