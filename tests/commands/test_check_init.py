@@ -17,14 +17,17 @@ def cfs(cwd, *args):
                           capture_output=True, text=True, timeout=60)
 
 
+# The "statuses" vector's manifest with both artifacts recorded as they are: up to date.
+UP_TO_DATE_MANIFEST = (
+    "code-from-spec: v5\n"
+    "ARTIFACT/payments/fees/calculation;path:src/fees/calculation.py;"
+    "checksum:8bo6uBIHKiklSHMLI80J180Iy64;chain:h5ZteZYsQbSJo5-NyhNDBXcOxLo\n"
+    "ARTIFACT/payments/fees/rounding;path:src/fees/rounding.py;"
+    "checksum:kcEOaU8tzMSL4n16IpquCM8Vq8M;chain:9rJQbXCBe_lJlgEXCH181g6_5kI\n")
+
 def test_check_passes_on_an_up_to_date_project(vector):
     root = vector("statuses")
-    (root / "code-from-spec/.manifest").write_text(
-        "code-from-spec: v5\n"
-        "ARTIFACT/payments/fees/calculation;path:src/fees/calculation.py;"
-        "checksum:8bo6uBIHKiklSHMLI80J180Iy64;chain:h5ZteZYsQbSJo5-NyhNDBXcOxLo\n"
-        "ARTIFACT/payments/fees/rounding;path:src/fees/rounding.py;"
-        "checksum:kcEOaU8tzMSL4n16IpquCM8Vq8M;chain:9rJQbXCBe_lJlgEXCH181g6_5kI\n")
+    (root / "code-from-spec/.manifest").write_text(UP_TO_DATE_MANIFEST)
     result = cfs(root, "check")
     assert result.returncode == 0, result.stdout
     assert "cfs check: ok" in result.stdout
@@ -143,12 +146,7 @@ def test_check_and_validate_answer_from_the_snapshot_without_reading_the_tree(
 @pytest.mark.slow
 def test_check_and_validate_fail_on_a_broken_configuration(vector):
     root = vector("statuses")
-    (root / "code-from-spec/.manifest").write_text(
-        "code-from-spec: v5\n"
-        "ARTIFACT/payments/fees/calculation;path:src/fees/calculation.py;"
-        "checksum:8bo6uBIHKiklSHMLI80J180Iy64;chain:h5ZteZYsQbSJo5-NyhNDBXcOxLo\n"
-        "ARTIFACT/payments/fees/rounding;path:src/fees/rounding.py;"
-        "checksum:kcEOaU8tzMSL4n16IpquCM8Vq8M;chain:9rJQbXCBe_lJlgEXCH181g6_5kI\n")
+    (root / "code-from-spec/.manifest").write_text(UP_TO_DATE_MANIFEST)
     (root / "cfs.toml").write_text('[generator]\nkind = "command"\ncomand = ["gen"]\n')
     check = cfs(root, "check")
     assert check.returncode == 3, check.stdout
