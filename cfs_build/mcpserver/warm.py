@@ -17,10 +17,10 @@ Without change notification (another platform, a watch limit reached, the queue
 overflowed, CFS_NO_WATCH set) the same signatures are taken again before each
 answer; while every one is equal, a fresh process would have loaded the same
 snapshot and given the same answer. When any differs, or when there is no snapshot
-to prove the analysis (none could be recorded: a file changed too recently, a link
-in the tree, a journaled write pending), the answer comes from a new Project,
-exactly as a fresh process would make it; that one is kept in turn once it was
-loaded from a snapshot.
+to prove the analysis (none could be recorded: a link in the tree, a journaled write
+pending), the answer comes from a new Project, exactly as a fresh process would make
+it; that one is kept in turn once it was loaded from a snapshot, and reused on
+signatures alone only if none of what it read was too recent to trust (_settled).
 
 A whole analysis of a big tree (APART_DIRS directories or more) is made by a child
 `cfs status`, which records it as a snapshot the server then loads: the server's
@@ -58,7 +58,6 @@ from .watch import Event, WatchFailed, Watcher
 
 T = TypeVar("T")
 
-VERIFY_RECORD = RECORD  # what status's verification reads
 _TREE = TREE_DIR + "/"
 _FULL = "\0"  # among the changed paths: the whole analysis is needed
 APART_DIRS = 2000  # from about this many tree directories a cold analysis costs memory
@@ -374,7 +373,7 @@ class Warm:
             if path in self._watched:
                 self._pending.add(path)
                 self._generation += 1
-            elif path == VERIFY_RECORD:
+            elif path == RECORD:  # what status's verification reads
                 self._generation += 1
             elif path == TREE_DIR or (entry and path in self._awaited):
                 return False  # the tree itself, or a directory a watched path needs
