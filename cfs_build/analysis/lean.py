@@ -148,8 +148,8 @@ class _Nodes:
             try:
                 data = read_all(f"{self._root}/{file}")  # as the walk reads it
             except OSError:
-                pass  # unreadable: _read_nodes below words it as the walk does
-            else:
+                data = None  # unreadable: _read_nodes below words it as the walk does
+            if data is not None:
                 info, self._docs[name] = self._memo.parsed(name, file, data)
                 self._kept[name] = data
                 return info

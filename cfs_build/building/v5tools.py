@@ -7,6 +7,7 @@ answers otherwise, FORMAT.md section 12 says so (X1-X9).
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from ..analysis.cache import Cache
@@ -64,14 +65,13 @@ def _lean_first(where: Path | str | Project | LeanProject, answer):
     """``answer(project)`` read lean (lean.py) when given a root, else or when the lean
     reading cannot be sure of the whole-tree answer, on a whole Project."""
     if isinstance(where, (str, Path)):
-        try:
+        # On NeedsFull nothing was written yet (the cache and the dump come last).
+        with contextlib.suppress(NeedsFull):
             try:
                 lean = LeanProject(where)
             except CfsError as exc:
                 raise Refusal(str(exc)) from None
             return answer(lean)
-        except NeedsFull:
-            pass  # nothing was written yet: the cache and the dump come last
     return answer(_project(where))
 
 

@@ -74,4 +74,4 @@ class ProgressTeller(CfsReporter):
         self._event(task.name, False, super().add_failure, task, fail)
 
     def complete_run(self):
-        pass  # the summary is the tool's result
+        """Nothing is printed at the end: the run's summary is the tool's result."""

@@ -383,13 +383,13 @@ class Warm:
             self._pending.add(path)
         link = event.links or (event.created and not event.is_dir
                                and os.path.islink(f"{self.root}/{path}"))
+        # Below a dot directory only a link matters.
+        dotted = _dotted(here[len(_TREE):] if here != TREE_DIR else "") or \
+            event.name.startswith(".")
         if link:
             self._pending.add(_FULL)  # the scan fails now: the whole analysis says so
             self._links = None
-        elif _dotted(here[len(_TREE):] if here != TREE_DIR else "") or \
-                event.name.startswith("."):
-            pass  # below a dot directory only a link matters
-        elif entry and (event.is_dir or event.name == NODE_FILE):
+        elif not dotted and entry and (event.is_dir or event.name == NODE_FILE):
             self._pending.add(here)  # the tree's shape may have changed
             self._links = None
         if event.removed and self._links is not None and self._links[0]:

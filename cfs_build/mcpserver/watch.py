@@ -14,6 +14,7 @@ Linux only; elsewhere, or when no watch can be added, ``Watcher.open`` says None
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
@@ -134,10 +135,8 @@ class Watcher:
             wd = self._dirs.pop(here)
             if self._wds.get(wd) == here:
                 del self._wds[wd]
-                try:
+                with contextlib.suppress(OSError):  # already gone with its directory
                     self._inotify.rm_watch(wd)
-                except OSError:
-                    pass  # already gone with its directory
 
     def drain(self) -> list[Event] | None:
         """The changes queued since the last drain; None when they cannot be known."""

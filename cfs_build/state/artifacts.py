@@ -7,6 +7,7 @@ and records it: the artifact never looks hand-edited because of a crash.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -151,11 +152,9 @@ def settle_pending(root: Path) -> list[str]:
         manifest_leftovers = False
     if not journals and not stray:
         if manifest_leftovers:
-            try:
-                with update_manifest(root):
-                    remove_leftovers(tree, MANIFEST_NAME)
-            except CfsError:
-                pass  # e.g. a read-only checkout: nothing can be tidied, nothing is lost
+            # (CfsError: e.g. a read-only checkout; nothing can be tidied, nothing is lost)
+            with contextlib.suppress(CfsError), update_manifest(root):
+                remove_leftovers(tree, MANIFEST_NAME)
         return []
     settled = []
     real_root = os.path.realpath(root)
