@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import __version__
-from .analysis.project import Project, find_root
-from .building.collector import Relaxed, restore
-from .errors import CfsError, printable
-from .reading.files import UnreadableFile
+from .analysis import lookahead
+
+# The rest of the package is imported by main(), once the lookahead (a second process
+# looking at the last snapshot's paths meanwhile) is started: see entry().
 
 
 class _Commands(Mapping):
@@ -29,6 +29,9 @@ class _Commands(Mapping):
         if name not in self.NAMES:
             raise KeyError(name)
         return importlib.import_module(f"{__package__}.commands.{name}")
+
+    def __contains__(self, name) -> bool:  # (Mapping's would import the module)
+        return name in self.NAMES
 
     def __iter__(self):
         return iter(self.NAMES)
@@ -48,6 +51,10 @@ REPORTING = {"validate", "status", "check", "mcp"}
 SHORT_LIVED = {"validate", "status", "check", "chain", "graph", "accept", "forget", "makefile",
                "cache", "explain"}
 
+# Commands whose run starts with the last snapshot's signatures (Project): what entry()
+# starts a lookahead for.
+LOOKING_AHEAD = {"validate", "status", "check"}
+
 
 BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, what a shell reports for `yes | head -1`
 
@@ -63,6 +70,7 @@ class _Version(argparse.Action):
     """--version: named only when asked, as finding the parser imports it."""
 
     def __call__(self, parser, namespace, values, option_string=None):
+        from .errors import CfsError, printable
         from .reading.parsers import describe
         try:
             named = describe()
@@ -84,6 +92,17 @@ def _verb(argv: list[str]) -> str | None:
         elif not word.startswith("-"):
             return word if word in COMMANDS else None
     return None
+
+
+def _directory(argv: list[str]) -> str:
+    """The directory ``argv`` runs in: -C's (as _verb reads it), else the current one."""
+    words = iter(argv)
+    for word in words:
+        if word == "-C":
+            return next(words, ".")
+        if word == "--" or not word.startswith("-"):
+            break
+    return "."
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -109,7 +128,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, ahead: lookahead.Lookahead | None = None) -> int:
+    """Run the command ``argv`` names; its exit code. ``ahead``: the lookahead entry()
+    started for it (see LOOKING_AHEAD), handed to the project the command opens."""
+    from .analysis.project import Project, find_root
+    from .building.collector import Relaxed, restore
+    from .errors import CfsError, printable
+    from .reading.files import UnreadableFile
+
     verb = _verb(sys.argv[1:] if argv is None else argv)
     # `cfs completion` describes every command: it needs the whole parser.
     parser = build_parser(None if verb == "completion" else verb)
@@ -140,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
             relaxed = args.collector = Relaxed()
         try:
             # A command may read less than the whole project (chain: lean.py).
-            project = getattr(module, "open_project", Project)(find_root(start))
+            opener = getattr(module, "open_project", None)
+            root = find_root(start)
+            project = opener(root) if opener is not None else Project(root, ahead=ahead)
             if args.command not in REPORTING and isinstance(project, Project):
                 project.require_scan()  # (a lean reading is made only of a tree without links)
             return _flushed(module.run(args, project))
@@ -177,15 +205,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    """The `cfs` program: main(), then exit. A short-lived command ends without the
+    """The `cfs` program: main(), then exit.
+
+    A command in LOOKING_AHEAD first starts its lookahead, before the rest of the
+    package is imported (lookahead.py). A short-lived command ends without the
     interpreter's teardown, which frees a big tree's analysis object by object (about
     20 ms at 10,000 leaves) for a process that is ending anyway. Only with no other
     thread running, once the output is flushed; everything else exits as usual."""
     argv = sys.argv[1:]
+    verb = _verb(argv)
+    ahead = lookahead.start(_directory(argv)) if verb in LOOKING_AHEAD else None
     try:
-        code = main(argv)
-        if (_verb(argv) in SHORT_LIVED and threading.active_count() == 1
-                and _all_flushed()):
+        try:
+            code = main(argv, ahead)
+        finally:
+            if ahead is not None:
+                ahead.close()
+        if verb in SHORT_LIVED and threading.active_count() == 1 and _all_flushed():
             os._exit(code)
     except KeyboardInterrupt:  # after main() returned, before the exit
         code = 130

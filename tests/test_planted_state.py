@@ -23,6 +23,7 @@ import pytest
 from buildkit import make_project
 from cfs_build.analysis import snapshot
 from cfs_build.reading import index
+from cfs_build.reading.ledger import signatures
 from cfs_build.state import dirs
 
 TRACEBACK = "Traceback (most recent call last)"
@@ -102,7 +103,7 @@ def forged_snapshot(payload: bytes, paths: list[str], root: Path, dirs_: int = 0
     """A snapshot the current code would take for its own if seals were not this copy's:
     the real fingerprint, and signatures that hold for ``paths`` in ``root`` (paths that
     do not exist give the same signature on any machine)."""
-    recorded = snapshot.signatures(root, paths).tobytes()
+    recorded = signatures(root, paths).tobytes()
     data = marshal.dumps((snapshot.FORMAT, snapshot._fingerprint(), "\0".join(paths),
                           recorded, dirs_, payload, b"", ref, patch))
     return dirs.seal(data)

@@ -18,6 +18,7 @@ from functools import cached_property
 
 from ..errors import Finding
 from ..reading.index import Index
+from ..reading.ledger import signatures
 from ..reading.names import SPEC, TREE_DIR, spec_name
 from ..reading.node import BREAKING_RULES
 from ..reading.tree import NodeInfo, Tree, assemble_tree, read_nodes
@@ -30,7 +31,7 @@ from .chain import Resolver
 from .deps import Deps
 from .outputs import clean, output_problem
 from .basis import Decoded, updated
-from .snapshot import Snapshot, signatures
+from .snapshot import Snapshot
 from .status import artifact_status, artifact_statuses, orphans_of
 from .validate import Context, context, node_findings, validate_parts
 

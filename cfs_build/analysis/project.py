@@ -11,13 +11,15 @@ from ..reading import parallel
 from ..reading.files import safe_relpath
 from ..reading.index import Index
 from ..reading.ledger import Ledger, Signature
-from ..reading.names import ARTIFACT, SPEC, TREE_DIR, artifact_of, parent_of, spec_name, spec_of
+from ..reading.names import (ARTIFACT, SPEC, TREE_DIR, artifact_of, nearest_root, parent_of,
+                              spec_name, spec_of)
 from ..reading.tree import Tree, load_tree
 from ..reading.walk import NODE_FILE
 from ..state.artifacts import WithPending, current_manifest
 from ..state.manifest import MANIFEST, Manifest
 from . import incremental, snapshot
 from .chain import Chain, Resolver
+from .lookahead import Lookahead
 from .status import (ArtifactStatus, Orphan, artifact_nodes, artifact_statuses, orphans_of,
                      status_of_row, status_row, statuses_of)
 from .validate import parts_of_rows, parts_rows, validate_parts
@@ -25,15 +27,11 @@ from .validate import parts_of_rows, parts_rows, validate_parts
 
 def find_root(start: Path) -> Path:
     """The nearest directory at or above ``start`` that holds code-from-spec/."""
-    here = start.resolve()
-    for candidate in (here, *here.parents):
-        tree = candidate / TREE_DIR
-        # A link there (even a dangling one) is this project's tree, reported as such:
-        # passing over it would make cfs work on an enclosing project instead.
-        if tree.is_dir() or tree.is_symlink():
-            return candidate
-    raise CfsError(f"no {TREE_DIR}/ directory in {here} or any parent; run cfs inside a "
-                   "Code from Spec project or pass -C DIR")
+    found = nearest_root(os.fspath(start))
+    if found is None:
+        raise CfsError(f"no {TREE_DIR}/ directory in {start.resolve()} or any parent; run cfs "
+                       "inside a Code from Spec project or pass -C DIR")
+    return Path(found)
 
 
 @dataclass(frozen=True)
@@ -75,12 +73,16 @@ class Project:
     """Reads a project once: tree, chains, manifest, findings and statuses, each lazily."""
 
     def __init__(self, root: Path | str, *, use_index: bool | None = None,
-                 update: incremental.Update | None = None, read_tree: bool = True):
+                 update: incremental.Update | None = None, read_tree: bool = True,
+                 ahead: Lookahead | None = None):
         self.root = Path(root).resolve()
         tree = self.root / TREE_DIR
         if not (tree.is_dir() or tree.is_symlink()):  # a link: the scan reports it
             raise CfsError(f"{self.root} has no {TREE_DIR}/ directory")
-        self.began = snapshot.now()  # before anything is read: see snapshot.too_recent
+        # Before anything is read (see snapshot.too_recent), by this process or by the
+        # lookahead `cfs` started (``ahead``, lookahead.py), which may take part of the
+        # snapshot's signatures.
+        self.began = snapshot.now() if ahead is None else ahead.began
         # What this analysis read, as it read it (the resolver's files, the manifest).
         self.ledger = Ledger(self.root)
         # Reading never writes: a write journaled before a crash is seen as recorded
@@ -97,7 +99,8 @@ class Project:
         self._kept = True  # nothing to record until a report is computed
         # ``update``: the analysis already brought up to date by a long-running server that
         # knows which paths changed (warm.py); it is not recorded (see Warm).
-        previous = snapshot.load_previous(self.root) if use_index and update is None else None
+        previous = snapshot.load_previous(self.root, ahead) if use_index and update is None \
+            else None
         if update is not None:
             self.update, self.snapshot = update, update.snapshot
         elif previous is not None:

@@ -33,6 +33,7 @@ import os
 import re
 import time
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -40,14 +41,14 @@ from ..errors import Finding
 from ..reading import parallel
 from ..reading.files import temp_name
 from ..reading.index import INDEX_DIR, code_fingerprint
-from ..reading.ledger import signature
+from ..reading.ledger import FULL as _FULL, signatures
 from ..state import dirs as state
 from .basis import PATCH_LIMIT, apply_patch, decode_basis, encode_basis, merge_patches
+from .lookahead import (SNAPSHOT_FILE, SNAPSHOT_FORMAT, SNAPSHOT_NAME, Lookahead, cut_at,
+                        outside)
 from .status import ArtifactStatus, Orphan, status_of_row, status_row
 
-FORMAT = 4
-SNAPSHOT_NAME = f"snapshot.v{FORMAT}"
-SNAPSHOT_FILE = f"{INDEX_DIR}/{SNAPSHOT_NAME}"
+FORMAT = SNAPSHOT_FORMAT
 BASIS_NAME = f"basis.v{FORMAT}"
 BASIS_FILE = f"{INDEX_DIR}/{BASIS_NAME}"
 _SEALED = re.compile(r"(snapshot|basis)\.v[0-9]+")
@@ -77,41 +78,6 @@ def _modules() -> tuple[str, ...]:
     package = Path(__file__).parent.parent
     return tuple(sorted(path.relative_to(package).as_posix() for path in package.rglob("*.py")
                         if path.relative_to(package).parts[0] not in _NOT_FINGERPRINTED))
-
-
-_HALF, _FULL = 1 << 63, 1 << 64
-
-
-def signatures(root: Path, paths: list[str]) -> array:
-    """Four numbers per path that must stay equal for it to count as unchanged.
-
-    The fields of ledger.signature, packed; a path that is gone or cannot be looked at
-    gives its negated error number and zeros. Flat 64-bit numbers compare (and store)
-    in one piece, ten thousands of paths at a time.
-    """
-    sigs = array("q")
-    add = sigs.extend
-    stat, sign = os.stat, signature
-    if stat in os.supports_dir_fd:
-        # Relative to an open descriptor of the root: shorter paths for the kernel to walk.
-        root_fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        names = paths
-    else:
-        root_fd, names = None, [f"{root}{os.sep}{rel}" for rel in paths]
-    try:
-        for name in names:
-            try:
-                st = stat(name, dir_fd=root_fd)
-            except OSError as exc:
-                add((-(exc.errno or 1), 0, 0, 0))
-                continue
-            sig = sign(st)
-            # The inode, last, is unsigned 64-bit: folded into the signed range.
-            add(sig if sig[3] < _HALF else (*sig[:3], sig[3] - _FULL))
-    finally:
-        if root_fd is not None:
-            os.close(root_fd)
-    return sigs
 
 
 def too_recent(sigs: array, began: int, paths: list[str], absent=frozenset()) -> bool:
@@ -325,18 +291,43 @@ def _read_basis(found: dict) -> dict | None:
 
 def current_signatures(root: Path, paths: list[str]) -> bytes:
     """signatures() of ``paths`` as bytes (a big project is looked at on two cores)."""
-    def look(ranges, kept):
-        return [signatures(root, paths[a:b]).tobytes() for a, b in ranges]
-
-    if len(paths) < parallel.MIN_ITEMS:
-        return look([(0, len(paths))], True)[0]
-    half = len(paths) // 2
-    return b"".join(parallel.in_two(look, [(0, half), (half, len(paths))]))
+    return signatures_beside(root, paths)[0]
 
 
-def load_previous(root: Path) -> tuple[Snapshot, bytes] | None:
+def signatures_beside(root: Path, paths: list[str], meanwhile: Callable[[], object] | None = None,
+                      ahead: tuple[Lookahead, bytes] | None = None) -> tuple[bytes, object]:
+    """(current_signatures of ``paths``, ``meanwhile()``): this process does ``meanwhile``
+    and looks at the first paths while a second process looks at the others: the
+    lookahead started with `cfs` (``ahead``: it and the sealed snapshot ``paths`` are
+    from), else one forked now (on the last three fifths, or half when there is nothing
+    else to do)."""
+    def look(a: int, b: int) -> bytes:
+        return signatures(root, paths[a:b]).tobytes()
+
+    def here(cut: int) -> tuple[bytes, object]:
+        mine = look(0, cut)
+        return mine, meanwhile() if meanwhile is not None else None
+
+    count = len(paths)
+    if ahead is not None:
+        lookahead, sealed = ahead
+        cut = cut_at(count)
+        mine, done = here(cut)
+        rest = lookahead.take(os.fspath(root), sealed, count)
+    elif count < parallel.MIN_ITEMS:
+        return here(count)
+    else:
+        cut = count - (count * 3 // 5 if meanwhile is not None else count // 2)
+        rest, (mine, done) = parallel.beside(lambda: look(cut, count), lambda: here(cut))
+    if not isinstance(rest, bytes) or len(rest) != (count - cut) * 32:
+        rest = look(cut, count)
+    return mine + rest, done
+
+
+def load_previous(root: Path, ahead: Lookahead | None = None) -> tuple[Snapshot, bytes] | None:
     """The project's last snapshot, whether or not it still holds, with the current
-    signatures of the paths it watched (equal to ``snapshot.recorded``: it holds)."""
+    signatures of the paths it watched (equal to ``snapshot.recorded``: it holds).
+    ``ahead``: the lookahead `cfs` started, which may have taken part of them."""
     # Sealed with this copy's key (a flipped byte, or a file made anywhere else, a
     # repository's own included, discards it) and read without following a link.
     sealed = state.read_state(root, SNAPSHOT_FILE)
@@ -351,15 +342,22 @@ def load_previous(root: Path) -> tuple[Snapshot, bytes] | None:
     if head is None:
         return None
     paths, recorded, dirs, payload, rows_patch, ref, patch = head
+
+    def decode() -> tuple[Snapshot, dict] | None:  # while another process looks at paths
+        try:
+            changes = marshal.loads(rows_patch) if rows_patch else {}
+            return Snapshot._from_payload(marshal.loads(payload), changes), changes
+        except (TypeError, ValueError, EOFError, IndexError, KeyError, AttributeError):
+            return None
+
     try:
-        current = current_signatures(root, paths)
+        current, decoded = signatures_beside(root, paths, decode,
+                                             (ahead, sealed) if ahead is not None else None)
     except OSError:  # e.g. the root cannot be opened: then nothing is known
         return None
-    try:
-        changes = marshal.loads(rows_patch) if rows_patch else {}
-        found = Snapshot._from_payload(marshal.loads(payload), changes)
-    except (TypeError, ValueError, EOFError, IndexError, KeyError, AttributeError):
+    if decoded is None:
         return None
+    found, changes = decoded
     basis = {"root": root, "ref": ref, "patch_data": patch, "key": key}
     rows = {"data": payload, "patch": changes, "made": found._parts()}
     return replace(found, paths=tuple(paths), recorded=recorded, dirs=dirs,
@@ -375,7 +373,7 @@ def _head(data: bytes) -> tuple | None:
         paths = joined.split("\0")
     except (ValueError, EOFError, TypeError, AttributeError):
         return None
-    if (version != FORMAT or fingerprint != _fingerprint() or _outside(joined)
+    if (version != FORMAT or fingerprint != _fingerprint() or outside(joined)
             or type(recorded) is not bytes
             or len(recorded) != len(paths) * 4 * 8 or type(dirs) is not int
             or not 0 <= dirs <= len(paths) or type(payload) is not bytes
@@ -383,14 +381,6 @@ def _head(data: bytes) -> tuple | None:
             or type(ref) is not bytes or type(patch) is not bytes):
         return None
     return paths, recorded, dirs, payload, rows_patch, ref, patch
-
-
-def _outside(joined: str) -> bool:
-    """Some of the \0-joined paths is absolute or climbs with '..': not one an analysis
-    watched (they are project-relative), so the snapshot is not this code's."""
-    if joined[:1] == "/" or "\0/" in joined:
-        return True
-    return ".." in joined and any(".." in path.split("/") for path in joined.split("\0"))
 
 
 def recorded_directories(root: Path) -> tuple[list[str], bytes, set[str]] | None:

@@ -49,9 +49,10 @@ from typing import TypeVar
 from ..analysis import incremental
 from ..analysis.lean import LeanMemo, LeanProject, NeedsFull, links_below
 from ..analysis.project import Project
-from ..analysis.snapshot import MARGIN, file_system_clock, signatures, too_recent
+from ..analysis.snapshot import MARGIN, file_system_clock, too_recent
 from ..analysis.verified import RECORD
 from ..reading.index import INDEX_DIR
+from ..reading.ledger import signatures
 from ..reading.names import TREE_DIR
 from ..reading.walk import NODE_FILE
 from .watch import Event, WatchFailed, Watcher

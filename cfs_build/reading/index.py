@@ -18,9 +18,10 @@ from pathlib import Path
 
 import xxhash
 
+from ..state import STATE_DIR
 from ..state import dirs as state
 
-INDEX_DIR = ".cfs"
+INDEX_DIR = STATE_DIR
 FORMAT = 2  # bump when the layout of the file or of an entry changes
 INDEX_FILE = f"index.v{FORMAT}"
 

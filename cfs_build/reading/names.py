@@ -1,6 +1,7 @@
 """Logical names (SPEC/, ARTIFACT/, EXTERNAL/), qualifiers and heading normalization."""
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -11,6 +12,22 @@ PREFIXES = (SPEC, ARTIFACT, EXTERNAL)
 TREE_DIR = "code-from-spec"
 
 _BLANKS = re.compile(r"[ \t]+")
+
+
+def nearest_root(start: str) -> str | None:
+    """The nearest directory at or above ``start`` (its real path) that holds
+    code-from-spec/, or None. A link there (even a dangling one) counts: it is this
+    project's tree, which the scan reports; passing over it would make cfs work on an
+    enclosing project instead."""
+    here = os.path.realpath(start)
+    while True:
+        tree = os.path.join(here, TREE_DIR)
+        if os.path.isdir(tree) or os.path.islink(tree):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
 
 
 def normalize(text: str) -> str:

@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import CfsError
+from . import STATE_DIR
 
-LOCK_DIR = ".cfs"
+LOCK_DIR = STATE_DIR
 LOCK_NAME = "build.lock"
 LOCK_FILE = f"{LOCK_DIR}/{LOCK_NAME}"
 

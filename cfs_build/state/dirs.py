@@ -19,11 +19,12 @@ from pathlib import Path
 import xxhash
 
 from ..errors import CfsError
+from . import SEAL_SIZE
 from ..reading.files import is_temp_of, kind_of, temp_name
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
-_SEAL = 16  # bytes of xxh3-128 before the sealed bytes
+_SEAL = SEAL_SIZE  # bytes of xxh3-128 before the sealed bytes
 
 
 def notice(message: str) -> None:

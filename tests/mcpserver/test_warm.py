@@ -439,7 +439,8 @@ def test_an_analysis_made_within_a_clock_tick_of_an_edit_is_not_kept_for_stat_ch
         return (st.st_mtime_ns // second * second, st.st_ctime_ns // second * second,
                 st.st_size, st.st_ino)
 
-    monkeypatch.setattr(snapshot, "signature", coarse)
+    from cfs_build.reading import ledger
+    monkeypatch.setattr(ledger, "signature", coarse)  # (as signatures packs them)
     monkeypatch.setattr(snapshot, "COARSE_MARGIN", second * 3 // 10)
     root = make_tree(tmp_path / "p")
     time.sleep(0.5)

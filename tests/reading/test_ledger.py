@@ -10,8 +10,7 @@ import pytest
 
 from buildkit import make_project
 from cfs_build.reading import files
-from cfs_build.analysis import snapshot
-from cfs_build.reading.ledger import FIELDS, Ledger, signature, signature_of
+from cfs_build.reading.ledger import FIELDS, Ledger, signature, signature_of, signatures
 from cfs_build.state.manifest import MANIFEST
 from cfs_build.analysis.project import Project
 
@@ -102,10 +101,10 @@ def test_read_inside_records_only_what_it_opened(tmp_path):
     assert ledger.paths() == []
 
 
-def test_the_snapshot_packs_the_same_fields(tmp_path):
+def test_the_packed_signatures_hold_the_same_fields(tmp_path):
     (tmp_path / "a.txt").write_text("a")
     (tmp_path / "d").mkdir()
-    packed = snapshot.signatures(tmp_path, ["a.txt", "d", "gone"])
+    packed = signatures(tmp_path, ["a.txt", "d", "gone"])
     for i, rel in enumerate(["a.txt", "d"]):
         sig = list(packed[i * 4:i * 4 + 4])
         sig[3] %= 1 << 64  # the inode, stored signed
@@ -156,4 +155,4 @@ def test_the_manifest_is_recorded_before_it_is_read(tmp_path):
     _ = project.manifest
     assert project.ledger.seen(MANIFEST) == signature_of(f"{proj.root}/{MANIFEST}")
     assert project.seen_stamp(MANIFEST) == project.ledger.seen(MANIFEST)
-    assert isinstance(snapshot.signatures(proj.root, [MANIFEST]), array)
+    assert isinstance(signatures(proj.root, [MANIFEST]), array)

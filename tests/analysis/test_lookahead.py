@@ -1,0 +1,179 @@
+"""The lookahead: signatures a second process takes while `cfs` starts, used only for
+the very snapshot the command then loads."""
+from __future__ import annotations
+
+import marshal
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cfs_build.analysis import lookahead, snapshot
+from cfs_build.analysis.project import Project
+from cfs_build.cli import _directory
+from cfs_build.reading.ledger import signatures
+from cfs_build.reading.parallel import can_fork
+from cfs_build.state import dirs
+from conftest import checksum, spec, write_tree
+
+pytestmark = pytest.mark.skipif(not can_fork(), reason="needs fork and two CPUs")
+
+LEAVES = {f"SPEC/app/n{i}": spec(f"SPEC/app/n{i}", "N.\n\n# Agent\nDo it.\n",
+                                 f"output: out/n{i}.py") for i in range(6)}
+FILES = {"SPEC/app": spec("SPEC/app", "App.\n\n# Public\n## Rules\nBe kind.\n"), **LEAVES,
+         **{f"out/n{i}.py": f"n = {i}\n" for i in range(6)}}
+
+
+MARGIN = 20_000_000  # 20 ms: above a kernel clock tick, so tests need not wait long
+
+
+def settle():
+    """Let every file written so far become older than the margin."""
+    time.sleep(MARGIN * 1.5 / 1e9)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A project with a snapshot, and lookaheads for projects this small."""
+    monkeypatch.setattr(lookahead, "MIN_PATHS", 1)  # (the forked child inherits it)
+    monkeypatch.setattr(snapshot, "MARGIN", MARGIN)
+    monkeypatch.setattr(snapshot, "COARSE_MARGIN", MARGIN)
+    root = write_tree(tmp_path / "p", FILES)
+    (root / "out" / "deeper").mkdir()
+    settle()
+    Project(root).report()
+    assert snapshot.load(root) is not None
+    return root
+
+
+def watched(root) -> tuple[bytes, list[str]]:
+    sealed = (root / snapshot.SNAPSHOT_FILE).read_bytes()
+    paths = list(snapshot.load_previous(root)[0].paths)
+    return sealed, paths
+
+
+def test_the_child_takes_the_signatures_this_process_would(project):
+    ahead = lookahead.start(str(project / "out" / "deeper"))  # found from below, as cfs does
+    assert ahead is not None and ahead.began <= time.time_ns()
+    pid = ahead.pid
+    sealed, paths = watched(project)
+    taken = ahead.take(str(project), sealed, len(paths))
+    cut = lookahead.cut_at(len(paths))
+    assert 0 < cut < len(paths)
+    assert taken == signatures(project, paths[cut:]).tobytes()
+    with pytest.raises(ChildProcessError):  # reaped: not even a zombie is left
+        os.waitpid(pid, os.WNOHANG)
+
+
+def test_an_edit_made_after_the_child_looked_is_seen_by_the_next_run(project, monkeypatch):
+    # A command shows the project as it was when it was started, more or less: an edit
+    # made meanwhile may or may not show. What it records must not hide that edit from
+    # the next command.
+    ahead = lookahead.start(str(project))
+    answers = []
+    real_take = lookahead.Lookahead.take
+    monkeypatch.setattr(lookahead.Lookahead, "take",
+                        lambda self, *a: answers.append(real_take(self, *a)) or answers[-1])
+    time.sleep(0.05)  # the child has looked by now, at the project as it was
+    edited = project / "code-from-spec" / "app" / "_node.md"
+    edited.write_text(edited.read_text().replace("Be kind.", "Be brief."))
+    (project / "out" / "n3.py").write_text("n = 'hand edit'\n")
+    Project(project, ahead=ahead).report()  # records its snapshot
+    ahead.close()
+    assert answers and answers[0] is not None  # the same snapshot: its signatures taken
+    fresh = Project(project, use_index=False).report()
+    assert Project(project).report().as_dict() == fresh.as_dict()
+    hand = next(s for s in fresh.artifacts if s.name == "ARTIFACT/app/n3")
+    assert hand.checksum == checksum("n = 'hand edit'\n")
+
+
+def test_a_snapshot_saved_again_meanwhile_is_not_taken_for_the_one_it_looked_at(project):
+    ahead = lookahead.start(str(project))
+    sealed_then, paths = watched(project)
+    time.sleep(0.05)
+    (project / "code-from-spec" / "app" / "n0" / "_node.md").write_text(
+        spec("SPEC/app/n0", "N.\n\n# Agent\nDo it twice.\n", "output: out/n0.py"))
+    Project(project).report()  # another run records its own snapshot meanwhile
+    sealed_now, paths_now = watched(project)
+    assert sealed_now[:16] != sealed_then[:16] and paths_now == paths
+    assert ahead.take(str(project), sealed_now, len(paths)) is None
+
+
+def test_the_answer_is_for_one_project_and_one_list_of_paths(project, tmp_path):
+    sealed, paths = watched(project)
+    for root, count in ((str(tmp_path), len(paths)), (str(project), len(paths) + 1)):
+        ahead = lookahead.start(str(project))
+        assert ahead.take(root, sealed, count) is None
+
+
+def test_an_unasked_child_is_stopped_and_reaped(project):
+    ahead = lookahead.start(str(project))
+    pid = ahead.pid
+    ahead.close()
+    ahead.close()  # (twice is harmless)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    assert ahead.take(str(project), b"", 0) is None
+
+
+def test_a_snapshot_naming_paths_outside_the_project_is_not_looked_through(project):
+    # Sealed with the project's own key, as only cfs can: even so the child looks at
+    # nothing outside the project (it checks the list before looking).
+    key = dirs.anchor(project, snapshot.INDEX_DIR)
+    sealed, paths = watched(project)
+    outer = list(marshal.loads(dirs.unseal(sealed, key)))
+    for planted in ([*paths[:-1], "../secret"], [*paths[:-1], "/etc/passwd"]):
+        outer[lookahead.PATHS_AT] = "\0".join(planted)
+        forged = dirs.seal(marshal.dumps(tuple(outer)), key)
+        (project / snapshot.SNAPSHOT_FILE).write_bytes(forged)
+        ahead = lookahead.start(str(project))
+        assert ahead.take(str(project), forged, len(planted)) is None
+
+
+def test_directory_follows_dash_c_as_the_command_line_reads_it():
+    assert _directory(["-C", "x/y", "status"]) == "x/y"
+    assert _directory(["status", "-C", "elsewhere"]) == "."  # (a word after the verb)
+    assert _directory(["status"]) == "." and _directory(["-C"]) == "."
+
+
+PROBE = """
+import os, sys
+from cfs_build.analysis import lookahead
+lookahead.MIN_PATHS = 1
+real = lookahead.Lookahead.take
+def take(self, *args):
+    got = real(self, *args)
+    os.write(2, b"TAKEN " + (b"yes" if got is not None else b"no") + b"\\n")
+    return got
+lookahead.Lookahead.take = take
+from cfs_build.cli import entry
+sys.argv[0] = "cfs"
+entry()
+"""
+
+
+def test_cfs_status_says_the_same_with_its_lookahead_as_without(project):
+    kept = {rel: (project / rel).read_bytes() for rel in (snapshot.SNAPSHOT_FILE,
+                                                          snapshot.BASIS_FILE)}
+    edited = project / "code-from-spec" / "app" / "n2" / "_node.md"
+    edited.write_text(edited.read_text() + "More.\n")
+    (project / "out" / "n4.py").unlink()
+    env = dict(os.environ)
+    env.pop("CFS_NO_FORK", None)
+    runs = []
+    for extra in ({}, {"CFS_NO_FORK": "1"}):
+        for rel, data in kept.items():  # each run updates the snapshot made before the edits
+            (project / rel).write_bytes(data)
+        runs.append(subprocess.run([sys.executable, "-c", PROBE, "-C", str(project), "status",
+                                    "--all"], capture_output=True, text=True, timeout=60,
+                                   env={**env, **extra}))
+    with_it, without = runs
+    assert "TAKEN yes" in with_it.stderr and "TAKEN" not in without.stderr
+    assert with_it.returncode == without.returncode == 1
+    assert with_it.stdout == without.stdout
+    assert "ARTIFACT/app/n4" in with_it.stdout and "missing" in with_it.stdout
+    assert with_it.stdout == subprocess.run(
+        [sys.executable, "-m", "cfs_build.cli", "-C", str(project), "status", "--all"],
+        capture_output=True, text=True, timeout=60, env={**env, "CFS_NO_INDEX": "1"}).stdout
