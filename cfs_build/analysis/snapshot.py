@@ -455,18 +455,16 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
                 ref, patch = b"", b""
                 state.remove_leftovers_at(directory, BASIS_NAME)
                 if basis:
-                    encoded = encode_basis(basis)
-                    sealed = state.seal(encoded, key)
-                    ref = sealed[:len(sealed) - len(encoded)]  # the seal itself
-                    # Written first: a snapshot never names a basis not yet there.
-                    state.write_at(directory, BASIS_NAME, sealed, durable=False)
+                    # Written first: a snapshot never names a basis not yet there. The
+                    # snapshot names it by its seal.
+                    ref = state.write_sealed_at(directory, BASIS_NAME, encode_basis(basis), key)
                 else:
                     state.remove_at(directory, BASIS_NAME)
             data = marshal.dumps((FORMAT, _fingerprint(), "\0".join(paths), taken.tobytes(),
                                   snapshot.dirs if dirs is None else dirs,
                                   *snapshot._stored(), ref, patch))
             state.remove_leftovers_at(directory, SNAPSHOT_NAME)
-            state.write_at(directory, SNAPSHOT_NAME, state.seal(data, key), durable=False)
+            state.write_sealed_at(directory, SNAPSHOT_NAME, data, key)
             for older in state.names_at(directory):
                 if _SEALED.fullmatch(older) and older not in (SNAPSHOT_NAME, BASIS_NAME):
                     state.remove_at(directory, older)  # left by an earlier format

@@ -138,7 +138,7 @@ class Index:
                 if key is None:
                     return
                 state.remove_leftovers_at(fd, INDEX_FILE)
-                state.write_at(fd, INDEX_FILE, state.seal(data, key), durable=False)
+                state.write_sealed_at(fd, INDEX_FILE, data, key)
                 for older in state.names_at(fd):
                     if re.fullmatch(r"index\.v[0-9]+", older) and older != INDEX_FILE:
                         state.remove_at(fd, older)  # left by an earlier format

@@ -119,12 +119,17 @@ def read_at(fd: int, name: str) -> bytes | None:
     except OSError:
         return None
     try:
-        if not stat_mode.S_ISREG(os.fstat(file).st_mode):
+        st = os.fstat(file)
+        if not stat_mode.S_ISREG(st.st_mode):
             return None
-        chunks = []
+        # One read of the size it has, no joining of chunks (the snapshot is megabytes:
+        # each copy of it costs a fresh process page faults); then on until the end,
+        # in case it grew meanwhile.
+        data = os.read(file, st.st_size + 1)
+        chunks = [data]
         while chunk := os.read(file, 1 << 20):
             chunks.append(chunk)
-        return b"".join(chunks)
+        return data if len(chunks) == 1 else b"".join(chunks)
     except OSError:
         return None
     finally:
@@ -140,9 +145,10 @@ def is_link_or_odd(fd: int, name: str) -> str | None:
     return None if stat_mode.S_ISREG(st.st_mode) else _what(fd, name)
 
 
-def write_at(fd: int, name: str, data: bytes, durable: bool = True) -> None:
+def write_at(fd: int, name: str, data: bytes | tuple[bytes, ...], durable: bool = True
+             ) -> None:
     """Replace ``name`` in the directory ``fd`` atomically (a link there is replaced, its
-    target untouched). Raises OSError.
+    target untouched) by ``data`` (or its parts one after the other). Raises OSError.
 
     ``durable``: flushed to the disk before it replaces the old file. A sealed cache
     (seal) can skip that: after a power loss a torn file fails its checksum and is
@@ -153,9 +159,10 @@ def write_at(fd: int, name: str, data: bytes, durable: bool = True) -> None:
                    0o666, dir_fd=fd)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(file, view):]
+            for part in data if isinstance(data, tuple) else (data,):
+                view = memoryview(part)
+                while view:
+                    view = view[os.write(file, view):]
             if durable:
                 os.fsync(file)
         finally:
@@ -230,12 +237,21 @@ def seal(data: bytes, key: bytes = b"") -> bytes:
     return xxhash.xxh3_128_digest(data, seed=_seed(key)) + data
 
 
-def unseal(sealed: bytes | None, key: bytes = b"") -> bytes | None:
-    """The sealed bytes, or None when the seal does not match (a flipped or lost byte,
-    or sealed with another ``key``)."""
+def write_sealed_at(fd: int, name: str, data: bytes, key: bytes = b"") -> bytes:
+    """write_at of seal(data, key), without copying ``data`` into it (megabytes for a
+    snapshot) and not durable (see write_at: a torn file fails its seal); returns the
+    seal's checksum."""
+    check = xxhash.xxh3_128_digest(data, seed=_seed(key))
+    write_at(fd, name, (check, data), durable=False)
+    return check
+
+
+def unseal(sealed: bytes | None, key: bytes = b"") -> memoryview | None:
+    """The sealed bytes (a view of ``sealed``, not a copy), or None when the seal does
+    not match (a flipped or lost byte, or sealed with another ``key``)."""
     if sealed is None or len(sealed) < _SEAL:
         return None
-    data = sealed[_SEAL:]
+    data = memoryview(sealed)[_SEAL:]
     return data if xxhash.xxh3_128_digest(data, seed=_seed(key)) == sealed[:_SEAL] else None
 
 
