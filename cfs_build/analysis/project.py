@@ -360,7 +360,8 @@ class Project:
         intents = {s.node: tree.nodes[s.node].intent for s in report.artifacts}
         snap = snapshot.Snapshot(report.findings, report.artifacts, report.orphans, intents,
                                  self.producers)
-        snap = snap.with_basis(incremental.basis_of(tree, self.resolver, self._finding_parts))
+        resolver, parts = self.resolver, self._finding_parts
+        snap = snap.with_basis(lambda: incremental.basis_of(tree, resolver, parts))
         watched = incremental.watched_paths(tree, self.resolver)
         absent = self.resolver.files_missing()
         if not self.manifest.existed:

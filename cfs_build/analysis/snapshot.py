@@ -163,12 +163,13 @@ class Snapshot:
         """What the next analysis may reuse (incremental.py), or None when it was not kept."""
         found = self._basis
         if "value" not in found:
-            found["value"] = _read_basis(found)
+            found["value"] = found["make"]() if "make" in found else _read_basis(found)
         return found["value"]
 
-    def with_basis(self, basis: dict) -> Snapshot:
-        """This snapshot carrying ``basis`` (a marshal-able dict, see incremental.py)."""
-        return replace(self, _basis={"value": basis})
+    def with_basis(self, basis: dict | Callable[[], dict]) -> Snapshot:
+        """This snapshot carrying ``basis`` (a marshal-able dict, see incremental.py), or
+        what makes it when first asked for (by another process, when saved: see save)."""
+        return replace(self, _basis={"make": basis} if callable(basis) else {"value": basis})
 
     def stamp(self, rel: str) -> tuple[int, int, int, int] | None:
         """The ledger.signature of a watched path as the analysis saw it (None: not there).
@@ -423,12 +424,30 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
     (default: ``snapshot.dirs``). Best effort: a read-only project simply gets no snapshot.
     """
     paths = list(dict.fromkeys(watched)) if sigs is None else list(watched)
+    kept = snapshot._basis
     try:
         with state.directory(root, INDEX_DIR, create=True) as directory:
             key = state.anchor_at(directory, create=True)
             if key is None:  # nothing can be told apart from a planted snapshot then
                 state.remove_at(directory, SNAPSHOT_NAME)
                 return False
+            def write_basis() -> bytes:
+                """The basis written anew (or removed): the seal that names it (b"")."""
+                encoded = _encoded(snapshot)
+                state.remove_leftovers_at(directory, BASIS_NAME)
+                if not encoded:
+                    state.remove_at(directory, BASIS_NAME)
+                    return b""
+                return state.write_sealed_at(directory, BASIS_NAME, encoded, key)
+
+            written = stored = None
+            if sigs is None and "make" in kept and len(paths) >= parallel.MIN_ITEMS:
+                # A new analysis of a big project: a second process makes, encodes and
+                # writes its basis (the one thing it writes: a sealed file of cfs's own,
+                # replaced atomically) while this one looks at every watched path and
+                # marshals the rest.
+                written, (sigs, stored) = parallel.beside(
+                    write_basis, lambda: (signatures(root, paths).tobytes(), snapshot._stored()))
             taken = array("q", current_signatures(root, paths) if sigs is None else sigs)
             began += file_system_clock(directory)
             if fresh is None:
@@ -445,24 +464,17 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
                 return False
             for i in unsure:
                 taken[i * 4:i * 4 + 4] = array("q", UNSURE)
-            kept = snapshot._basis
             if kept.get("ref") and "patch" in kept:
                 # The basis file is the one this snapshot was loaded with: only the
                 # changes since are written (in the snapshot itself).
                 ref, patch = kept["ref"], marshal.dumps(kept["patch"])
             else:
-                basis = snapshot.basis()
-                ref, patch = b"", b""
-                state.remove_leftovers_at(directory, BASIS_NAME)
-                if basis:
-                    # Written first: a snapshot never names a basis not yet there. The
-                    # snapshot names it by its seal.
-                    ref = state.write_sealed_at(directory, BASIS_NAME, encode_basis(basis), key)
-                else:
-                    state.remove_at(directory, BASIS_NAME)
+                # Written first: a snapshot never names a basis not yet there.
+                ref = written if isinstance(written, bytes) else write_basis()
+                patch = b""
             data = marshal.dumps((FORMAT, _fingerprint(), "\0".join(paths), taken.tobytes(),
                                   snapshot.dirs if dirs is None else dirs,
-                                  *snapshot._stored(), ref, patch))
+                                  *(stored or snapshot._stored()), ref, patch))
             state.remove_leftovers_at(directory, SNAPSHOT_NAME)
             state.write_sealed_at(directory, SNAPSHOT_NAME, data, key)
             for older in state.names_at(directory):
@@ -471,6 +483,12 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
     except (OSError, ValueError):
         return False
     return True
+
+
+def _encoded(snapshot: Snapshot) -> bytes:
+    """The snapshot's basis as stored (b"": it has none)."""
+    basis = snapshot.basis()
+    return encode_basis(basis) if basis else b""
 
 
 def forget(root: Path) -> None:

@@ -50,9 +50,10 @@ def in_two(work: Callable[[list, bool], list], items: list) -> list:
 def beside(there: Callable[[], object], here: Callable[[], object]) -> tuple[object, object]:
     """``(there(), here())`` with ``there`` computed in a forked child meanwhile.
 
-    ``there`` reads but never writes and must give a marshal-able result; ``here`` may
-    do anything. The first item is None when no child could be used or it failed in
-    any way: the caller then does that work itself.
+    ``there`` must give a marshal-able result and leave nothing half done should it
+    fail or be stopped: it reads, or replaces a file atomically (a state file of cfs's
+    own); ``here`` may do anything. The first item is None when no child could be used
+    or it failed in any way: the caller then does that work itself.
     """
     if not can_fork():
         return None, here()

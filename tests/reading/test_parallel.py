@@ -197,3 +197,38 @@ def test_a_file_that_changed_between_the_processes_is_read_again_here(tmp_path, 
                         types.SimpleNamespace(beside=real_beside, MIN_ITEMS=10**9))
     assert report == Project(tmp_path, use_index=False).report().as_dict()
     assert len(report["artifacts"]) == 4  # the last one's status made here again
+
+
+def test_the_basis_a_child_wrote_brings_the_next_run_up_to_date(tmp_path, monkeypatch):
+    # A new analysis of a big project has its basis made and written by a second process
+    # while this one takes the signatures (snapshot.save): the next run, after an edit,
+    # is brought up to date from it as from one written here.
+    from cfs_build.analysis import snapshot
+
+    monkeypatch.setattr(snapshot, "MARGIN", 20_000_000)
+    monkeypatch.setattr(snapshot, "COARSE_MARGIN", 20_000_000)
+    files = {f"SPEC/a/n{i}": spec(f"SPEC/a/n{i}", "# Public\n## A\nx\n# Agent\ndo\n",
+                                  front=f"output: o/{i}") for i in range(5)}
+    files["SPEC/a"] = spec("SPEC/a", "# Public\n## Rules\nkind\n")
+    encoded_here = []
+    real_encoded = snapshot._encoded
+    monkeypatch.setattr(snapshot, "_encoded",
+                        lambda snap: encoded_here.append(1) or real_encoded(snap))
+    runs = {}
+    for name, min_items in (("serial", 10**9), ("forked", 1)):
+        root = write_tree(tmp_path / name, files)
+        monkeypatch.setattr(parallel, "MIN_ITEMS", min_items)
+        time.sleep(0.03)
+        encoded_here.clear()
+        Project(root).report()
+        assert encoded_here == ([1] if name == "serial" else [])  # (the child's list is its own)
+        basis = (root / snapshot.BASIS_FILE).read_bytes()
+        (root / "code-from-spec/a/n3/_node.md").write_text(
+            spec("SPEC/a/n3", "# Public\n## A\ny\n# Agent\ndo more\n", front="output: o/3"))
+        time.sleep(0.03)
+        project = Project(root)
+        assert project.update is not None  # brought up to date, not analysed anew
+        runs[name] = ({**project.report().as_dict(), "root": "ROOT"}, basis[16:])
+    assert runs["serial"] == runs["forked"]
+    fresh = Project(tmp_path / "forked", use_index=False).report().as_dict()
+    assert runs["forked"][0] == {**fresh, "root": "ROOT"}
