@@ -12,7 +12,7 @@ import pytest
 
 from cfs_build.analysis import lookahead, snapshot
 from cfs_build.analysis.project import Project
-from cfs_build.cli import _directory
+from cfs_build.cli import _directory, build_parser
 from cfs_build.reading.ledger import signatures
 from cfs_build.reading.parallel import can_fork
 from cfs_build.state import dirs
@@ -177,3 +177,75 @@ def test_cfs_status_says_the_same_with_its_lookahead_as_without(project):
     assert with_it.stdout == subprocess.run(
         [sys.executable, "-m", "cfs_build.cli", "-C", str(project), "status", "--all"],
         capture_output=True, text=True, timeout=60, env={**env, "CFS_NO_INDEX": "1"}).stdout
+
+
+@pytest.mark.parametrize("argv", [["-C", "x/y", "status"], ["-Cx/y", "status"], ["-C=x/y", "status"],
+                                  ["-C", "a", "-C", "x/y", "status"], ["-Ca", "-Cx/y", "status"],
+                                  ["status", "--all"], ["-C", "-", "status"]])
+def test_directory_is_the_one_the_command_runs_in(argv):
+    # Any other: the child reads another project's snapshot and looks at its paths (the
+    # current directory's, say), while the command waits for it to end.
+    assert _directory(argv) == (build_parser("status").parse_args(argv).chdir or ".")
+
+
+
+# The PROBE, saying what became of its lookahead in a file (its standard streams may be
+# closed), and whether one was started at all.
+NOTED = PROBE.replace("os.write(2, ", "note(").replace("import os, sys\n", """import os, sys
+def note(line):
+    with open(os.environ["PROBE_NOTES"], "ab") as notes:
+        notes.write(line)
+""").replace("lookahead.Lookahead.take = take\n", """lookahead.Lookahead.take = take
+real_start = lookahead.start
+lookahead.start = lambda *a: note(b"STARTED\\n") or real_start(*a)
+""")
+
+
+def noted(root, *argv: str, env=(), **kwargs) -> tuple[subprocess.CompletedProcess, str]:
+    """`cfs -C root ARGV` run as NOTED (``kwargs``: for subprocess.run), and its notes."""
+    notes = root.parent / "notes.txt"
+    notes.write_bytes(b"")
+    base = {k: v for k, v in os.environ.items() if k != "CFS_NO_FORK"}
+    done = subprocess.run([sys.executable, "-c", NOTED, "-C", str(root), *argv], timeout=60,
+                          env={**base, "PROBE_NOTES": str(notes), **dict(env)}, **kwargs)
+    return done, notes.read_text()
+
+
+def test_noted_says_what_became_of_the_lookahead(project):
+    done, notes = noted(project, "status", capture_output=True)
+    assert done.returncode == 1 and notes == "STARTED\nTAKEN yes\n"
+
+
+@pytest.mark.parametrize("closed", [(0, 1), (1, 2), (0, 2), (0, 1, 2)])
+def test_closed_standard_streams_leave_the_answer_its_pipe(project, closed):
+    # The pipe's ends would else be made where the caller closed a stream; the child,
+    # pointing its own streams at /dev/null, would then lose its answer.
+    done, notes = noted(project, "status", preexec_fn=lambda: [os.close(fd) for fd in closed])
+    assert done.returncode == 1 and notes == "STARTED\nTAKEN yes\n"
+
+
+def test_no_lookahead_when_the_index_is_not_used(project):
+    # CFS_NO_INDEX: the snapshot is not read, its paths not looked at through it.
+    done, notes = noted(project, "status", capture_output=True, env={"CFS_NO_INDEX": "1"})
+    assert done.returncode == 1 and notes == ""
+
+
+REFUSED = """
+import os
+def refuse():
+    raise BlockingIOError(11, "Resource temporarily unavailable")
+os.fork = refuse  # as under a limit on processes (ulimit -u, a container's pids.max)
+"""
+
+
+def test_a_refused_fork_runs_the_command_without_a_second_process(project):
+    edited = project / "out" / "n1.py"
+    edited.write_text("n = 'edited'\n")
+    env = {k: v for k, v in os.environ.items() if k != "CFS_NO_FORK"}
+    runs = [subprocess.run([sys.executable, "-c", refused + NOTED, "-C", str(project), "status",
+                            "--all"], capture_output=True, text=True, timeout=60,
+                           env={**env, "PROBE_NOTES": os.devnull})
+            for refused in (REFUSED, "")]
+    assert "Traceback" not in runs[0].stderr and runs[0].stderr == runs[1].stderr == ""
+    assert runs[0].returncode == runs[1].returncode == 1
+    assert runs[0].stdout == runs[1].stdout and "n1" in runs[0].stdout
