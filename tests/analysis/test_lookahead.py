@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from array import array
 
 import pytest
 
@@ -54,6 +55,13 @@ def watched(root) -> tuple[bytes, list[str]]:
     return sealed, paths
 
 
+def looked(ahead: lookahead.Lookahead) -> None:
+    """Wait until the child has sent its answer and ended (left for take() to reap): all
+    it looked at, it looked at before now. (Its answer, a few hundred bytes here, fits
+    in the pipe: it does not wait for a reader.)"""
+    os.waitid(os.P_PID, ahead.pid, os.WEXITED | os.WNOWAIT)
+
+
 def test_the_child_takes_the_signatures_this_process_would(project):
     ahead = lookahead.start(str(project / "out" / "deeper"))  # found from below, as cfs does
     assert ahead is not None and ahead.began <= time.time_ns()
@@ -76,7 +84,7 @@ def test_an_edit_made_after_the_child_looked_is_seen_by_the_next_run(project, mo
     real_take = lookahead.Lookahead.take
     monkeypatch.setattr(lookahead.Lookahead, "take",
                         lambda self, *a: answers.append(real_take(self, *a)) or answers[-1])
-    time.sleep(0.05)  # the child has looked by now, at the project as it was
+    looked(ahead)  # at the project as it was
     edited = project / "code-from-spec" / "app" / "_node.md"
     edited.write_text(edited.read_text().replace("Be kind.", "Be brief."))
     (project / "out" / "n3.py").write_text("n = 'hand edit'\n")
@@ -89,10 +97,26 @@ def test_an_edit_made_after_the_child_looked_is_seen_by_the_next_run(project, mo
     assert hand.checksum == checksum("n = 'hand edit'\n")
 
 
+def test_an_analysis_with_a_lookahead_began_when_the_lookahead_did(project):
+    # A path changed just before the child looked at it may change again, unseen, within
+    # the same clock tick after this process read it: so it is recorded as unsure. The
+    # analysis began when the child was started, not when this process got to it.
+    edited = project / "out" / "n2.py"
+    edited.write_text("n = 'edited'\n")
+    ahead = lookahead.start(str(project))
+    looked(ahead)
+    time.sleep(MARGIN * 2 / 1e9)  # this process starts its analysis well after the edit
+    Project(project, ahead=ahead).report()
+    ahead.close()
+    snap = snapshot.load_previous(project)[0]
+    at = snap.paths.index("out/n2.py")
+    assert tuple(array("q", snap.recorded[at * 32:at * 32 + 32])) == snapshot.UNSURE
+
+
 def test_a_snapshot_saved_again_meanwhile_is_not_taken_for_the_one_it_looked_at(project):
     ahead = lookahead.start(str(project))
     sealed_then, paths = watched(project)
-    time.sleep(0.05)
+    looked(ahead)  # at the snapshot as it was
     (project / "code-from-spec" / "app" / "n0" / "_node.md").write_text(
         spec("SPEC/app/n0", "N.\n\n# Agent\nDo it twice.\n", "output: out/n0.py"))
     Project(project).report()  # another run records its own snapshot meanwhile
