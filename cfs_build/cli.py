@@ -95,14 +95,18 @@ def _verb(argv: list[str]) -> str | None:
 
 
 def _directory(argv: list[str]) -> str:
-    """The directory ``argv`` runs in: -C's (as _verb reads it), else the current one."""
+    """The directory ``argv`` runs in, as the parser reads it: the last -C's (-C DIR,
+    -CDIR or -C=DIR), else the current one."""
+    found = "."
     words = iter(argv)
     for word in words:
         if word == "-C":
-            return next(words, ".")
-        if word == "--" or not word.startswith("-"):
+            found = next(words, found)
+        elif word.startswith("-C"):
+            found = word[3:] if word.startswith("-C=") else word[2:]
+        elif word == "--" or not word.startswith("-"):
             break
-    return "."
+    return found
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -214,7 +218,9 @@ def entry() -> None:
     thread running, once the output is flushed; everything else exits as usual."""
     argv = sys.argv[1:]
     verb = _verb(argv)
-    ahead = lookahead.start(_directory(argv)) if verb in LOOKING_AHEAD else None
+    # (CFS_NO_INDEX: the analysis is made without the snapshot, see Project.)
+    looking = verb in LOOKING_AHEAD and os.environ.get("CFS_NO_INDEX", "") == ""
+    ahead = lookahead.start(_directory(argv)) if looking else None
     try:
         try:
             code = main(argv, ahead)

@@ -97,8 +97,16 @@ def start(directory: str) -> Lookahead | None:
     if not can_fork():
         return None
     began = time.time_ns()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
+    try:
+        read_end, write_end = _pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:  # a limit on processes (ulimit -u, pids.max): the command runs alone
+        os.close(read_end)
+        os.close(write_end)
+        return None
     if pid == 0:
         status = 1
         try:
@@ -113,6 +121,21 @@ def start(directory: str) -> Lookahead | None:
             os._exit(status)
     os.close(write_end)
     return Lookahead(pid, read_end, began)
+
+
+def _pipe() -> tuple[int, int]:
+    """os.pipe(), both ends above the standard streams. Where the caller closed some
+    (`cfs status >&- 2>&-`) they would else be made there, and the child, pointing its
+    own streams at /dev/null (_quiet), would lose the end it answers through."""
+    ends = os.pipe()
+    if min(ends) > 2:
+        return ends
+    import fcntl  # (only then)
+    try:
+        return tuple(fcntl.fcntl(end, fcntl.F_DUPFD_CLOEXEC, 3) for end in ends)
+    finally:
+        for end in ends:
+            os.close(end)
 
 
 def _quiet() -> None:

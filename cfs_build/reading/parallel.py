@@ -58,7 +58,12 @@ def beside(there: Callable[[], object], here: Callable[[], object]) -> tuple[obj
     if not can_fork():
         return None, here()
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # a limit on processes (ulimit -u, pids.max): all of it here then
+        os.close(read_end)
+        os.close(write_end)
+        return None, here()
     if pid == 0:  # the child: compute, send, and leave without any cleanup of the parent's
         status = 1
         try:

@@ -7,12 +7,13 @@ import os
 import subprocess
 import sys
 import time
+from array import array
 
 import pytest
 
 from cfs_build.analysis import lookahead, snapshot
 from cfs_build.analysis.project import Project
-from cfs_build.cli import _directory
+from cfs_build.cli import _directory, build_parser
 from cfs_build.reading.ledger import signatures
 from cfs_build.reading.parallel import can_fork
 from cfs_build.state import dirs
@@ -54,6 +55,13 @@ def watched(root) -> tuple[bytes, list[str]]:
     return sealed, paths
 
 
+def looked(ahead: lookahead.Lookahead) -> None:
+    """Wait until the child has sent its answer and ended (left for take() to reap): all
+    it looked at, it looked at before now. (Its answer, a few hundred bytes here, fits
+    in the pipe: it does not wait for a reader.)"""
+    os.waitid(os.P_PID, ahead.pid, os.WEXITED | os.WNOWAIT)
+
+
 def test_the_child_takes_the_signatures_this_process_would(project):
     ahead = lookahead.start(str(project / "out" / "deeper"))  # found from below, as cfs does
     assert ahead is not None and ahead.began <= time.time_ns()
@@ -76,7 +84,7 @@ def test_an_edit_made_after_the_child_looked_is_seen_by_the_next_run(project, mo
     real_take = lookahead.Lookahead.take
     monkeypatch.setattr(lookahead.Lookahead, "take",
                         lambda self, *a: answers.append(real_take(self, *a)) or answers[-1])
-    time.sleep(0.05)  # the child has looked by now, at the project as it was
+    looked(ahead)  # at the project as it was
     edited = project / "code-from-spec" / "app" / "_node.md"
     edited.write_text(edited.read_text().replace("Be kind.", "Be brief."))
     (project / "out" / "n3.py").write_text("n = 'hand edit'\n")
@@ -89,10 +97,26 @@ def test_an_edit_made_after_the_child_looked_is_seen_by_the_next_run(project, mo
     assert hand.checksum == checksum("n = 'hand edit'\n")
 
 
+def test_an_analysis_with_a_lookahead_began_when_the_lookahead_did(project):
+    # A path changed just before the child looked at it may change again, unseen, within
+    # the same clock tick after this process read it: so it is recorded as unsure. The
+    # analysis began when the child was started, not when this process got to it.
+    edited = project / "out" / "n2.py"
+    edited.write_text("n = 'edited'\n")
+    ahead = lookahead.start(str(project))
+    looked(ahead)
+    time.sleep(MARGIN * 2 / 1e9)  # this process starts its analysis well after the edit
+    Project(project, ahead=ahead).report()
+    ahead.close()
+    snap = snapshot.load_previous(project)[0]
+    at = snap.paths.index("out/n2.py")
+    assert tuple(array("q", snap.recorded[at * 32:at * 32 + 32])) == snapshot.UNSURE
+
+
 def test_a_snapshot_saved_again_meanwhile_is_not_taken_for_the_one_it_looked_at(project):
     ahead = lookahead.start(str(project))
     sealed_then, paths = watched(project)
-    time.sleep(0.05)
+    looked(ahead)  # at the snapshot as it was
     (project / "code-from-spec" / "app" / "n0" / "_node.md").write_text(
         spec("SPEC/app/n0", "N.\n\n# Agent\nDo it twice.\n", "output: out/n0.py"))
     Project(project).report()  # another run records its own snapshot meanwhile
@@ -177,3 +201,75 @@ def test_cfs_status_says_the_same_with_its_lookahead_as_without(project):
     assert with_it.stdout == subprocess.run(
         [sys.executable, "-m", "cfs_build.cli", "-C", str(project), "status", "--all"],
         capture_output=True, text=True, timeout=60, env={**env, "CFS_NO_INDEX": "1"}).stdout
+
+
+@pytest.mark.parametrize("argv", [["-C", "x/y", "status"], ["-Cx/y", "status"], ["-C=x/y", "status"],
+                                  ["-C", "a", "-C", "x/y", "status"], ["-Ca", "-Cx/y", "status"],
+                                  ["status", "--all"], ["-C", "-", "status"]])
+def test_directory_is_the_one_the_command_runs_in(argv):
+    # Any other: the child reads another project's snapshot and looks at its paths (the
+    # current directory's, say), while the command waits for it to end.
+    assert _directory(argv) == (build_parser("status").parse_args(argv).chdir or ".")
+
+
+
+# The PROBE, saying what became of its lookahead in a file (its standard streams may be
+# closed), and whether one was started at all.
+NOTED = PROBE.replace("os.write(2, ", "note(").replace("import os, sys\n", """import os, sys
+def note(line):
+    with open(os.environ["PROBE_NOTES"], "ab") as notes:
+        notes.write(line)
+""").replace("lookahead.Lookahead.take = take\n", """lookahead.Lookahead.take = take
+real_start = lookahead.start
+lookahead.start = lambda *a: note(b"STARTED\\n") or real_start(*a)
+""")
+
+
+def noted(root, *argv: str, env=(), **kwargs) -> tuple[subprocess.CompletedProcess, str]:
+    """`cfs -C root ARGV` run as NOTED (``kwargs``: for subprocess.run), and its notes."""
+    notes = root.parent / "notes.txt"
+    notes.write_bytes(b"")
+    base = {k: v for k, v in os.environ.items() if k != "CFS_NO_FORK"}
+    done = subprocess.run([sys.executable, "-c", NOTED, "-C", str(root), *argv], timeout=60,
+                          env={**base, "PROBE_NOTES": str(notes), **dict(env)}, **kwargs)
+    return done, notes.read_text()
+
+
+def test_noted_says_what_became_of_the_lookahead(project):
+    done, notes = noted(project, "status", capture_output=True)
+    assert done.returncode == 1 and notes == "STARTED\nTAKEN yes\n"
+
+
+@pytest.mark.parametrize("closed", [(0, 1), (1, 2), (0, 2), (0, 1, 2)])
+def test_closed_standard_streams_leave_the_answer_its_pipe(project, closed):
+    # The pipe's ends would else be made where the caller closed a stream; the child,
+    # pointing its own streams at /dev/null, would then lose its answer.
+    done, notes = noted(project, "status", preexec_fn=lambda: [os.close(fd) for fd in closed])
+    assert done.returncode == 1 and notes == "STARTED\nTAKEN yes\n"
+
+
+def test_no_lookahead_when_the_index_is_not_used(project):
+    # CFS_NO_INDEX: the snapshot is not read, its paths not looked at through it.
+    done, notes = noted(project, "status", capture_output=True, env={"CFS_NO_INDEX": "1"})
+    assert done.returncode == 1 and notes == ""
+
+
+REFUSED = """
+import os
+def refuse():
+    raise BlockingIOError(11, "Resource temporarily unavailable")
+os.fork = refuse  # as under a limit on processes (ulimit -u, a container's pids.max)
+"""
+
+
+def test_a_refused_fork_runs_the_command_without_a_second_process(project):
+    edited = project / "out" / "n1.py"
+    edited.write_text("n = 'edited'\n")
+    env = {k: v for k, v in os.environ.items() if k != "CFS_NO_FORK"}
+    runs = [subprocess.run([sys.executable, "-c", refused + NOTED, "-C", str(project), "status",
+                            "--all"], capture_output=True, text=True, timeout=60,
+                           env={**env, "PROBE_NOTES": os.devnull})
+            for refused in (REFUSED, "")]
+    assert "Traceback" not in runs[0].stderr and runs[0].stderr == runs[1].stderr == ""
+    assert runs[0].returncode == runs[1].returncode == 1
+    assert runs[0].stdout == runs[1].stdout and "n1" in runs[0].stdout

@@ -114,6 +114,19 @@ def test_beside_without_fork_does_only_the_work_here(monkeypatch):
     assert asked == []
 
 
+def test_beside_a_refused_fork_does_the_work_here(monkeypatch):
+    # As under a limit on processes (ulimit -u, a container's pids.max): the command
+    # runs on one process, it does not fail.
+    def refuse():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refuse)
+    opened = len(os.listdir("/proc/self/fd"))
+    assert parallel.beside(lambda: 1, lambda: 2) == (None, 2)
+    assert parallel.in_two(lambda items, here: [here for _ in items], [1, 2]) == [True] * 2
+    assert len(os.listdir("/proc/self/fd")) == opened  # (the pipe closed)
+
+
 def test_validation_beside_statuses_records_what_one_process_records(tmp_path, monkeypatch):
     """Validation in the child reads EXTERNAL files the statuses never read (an inner node's
     references, one to a missing file): the parent records them as read, and the next
