@@ -229,7 +229,8 @@ def entry() -> None:
                 ahead.close()
         if verb in SHORT_LIVED and threading.active_count() == 1 and _all_flushed():
             os._exit(code)
-    except KeyboardInterrupt:  # after main() returned, before the exit
+    except KeyboardInterrupt:  # outside main()'s own handling: its imports, or the exit
+        print("cfs: interrupted", file=sys.stderr)
         code = 130
     sys.exit(code)
 

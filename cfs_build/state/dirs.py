@@ -19,8 +19,8 @@ from pathlib import Path
 import xxhash
 
 from ..errors import CfsError
-from . import SEAL_SIZE
 from ..reading.files import is_temp_of, kind_of, temp_name
+from . import SEAL_SIZE
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
