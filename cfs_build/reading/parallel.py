@@ -7,6 +7,7 @@ child shares the parent's memory for free and sends back only its results.
 from __future__ import annotations
 
 import marshal
+import math
 import os
 import sys
 import threading
@@ -30,17 +31,18 @@ def can_fork() -> bool:
     return cpus >= 2 and threading.active_count() == 1
 
 
-def in_two(work: Callable[[list, bool], list], items: list) -> list:
-    """``work(items, kept)`` with the second half of ``items`` done in a forked child.
+def in_two(work: Callable[[list, bool], list], items: list, share: float = 0.5) -> list:
+    """``work(items, kept)`` with the last ``share`` of ``items`` done in a forked child.
 
     ``work`` returns one result per item, reads but never writes, and must give
-    marshal-able results when ``kept`` is false (the child's half, sent back over
-    a pipe); the parent's half is computed with ``kept`` true and may hold anything.
-    If the child fails in any way its half is simply done again here.
+    marshal-able results when ``kept`` is false (the child's part, sent back over
+    a pipe); the parent's part is computed with ``kept`` true and may hold anything
+    (a ``share`` above a half evens out keeping more than the child sends).
+    If the child fails in any way its part is simply done again here.
     """
     if len(items) < 2:
         return work(items, True)
-    half = len(items) // 2
+    half = min(max(len(items) - math.ceil(len(items) * share), 1), len(items) - 1)
     rest, first = beside(lambda: work(items[half:], False), lambda: work(items[:half], True))
     if isinstance(rest, list) and len(rest) == len(items) - half:
         return first + rest

@@ -245,3 +245,11 @@ def test_the_basis_a_child_wrote_brings_the_next_run_up_to_date(tmp_path, monkey
     assert runs["serial"] == runs["forked"]
     fresh = Project(tmp_path / "forked", use_index=False).report().as_dict()
     assert runs["forked"][0] == {**fresh, "root": "ROOT"}
+
+
+@pytest.mark.parametrize("share", [0.01, 0.3, 0.56, 0.99])
+def test_any_share_for_the_child_gives_every_result_in_order(share):
+    got = parallel.in_two(lambda items, here: [(i, here) for i in items], list(range(9)), share)
+    assert [i for i, _ in got] == list(range(9))
+    mine = [here for _, here in got]
+    assert mine == sorted(mine, reverse=True) and True in mine and False in mine
