@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import stat
 from functools import lru_cache
-from pathlib import PurePosixPath
 
 from ..reading.names import TREE_DIR
 
@@ -60,10 +59,11 @@ def output_problem(path: str) -> str | None:
 
 @lru_cache(maxsize=1 << 16)  # pure, as v5_path_problem; asked for each output three times
 def output_rel(path: str) -> str | None:
-    """The clean project-relative path of an acceptable output, else None."""
+    """The clean project-relative path of an acceptable output, else None (an
+    acceptable path is relative, so cleaning it leaves no empty or "." part)."""
     if output_problem(path) is not None:
         return None
-    return str(PurePosixPath(clean(path)))
+    return clean(path)
 
 
 def place_problem(root: str, rel: str, real_dirs: dict[str, bool] | None = None) -> str | None:
