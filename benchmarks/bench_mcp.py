@@ -25,7 +25,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,7 +33,7 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_status import byte_compile, floor, project_files  # noqa: E402
-from gen_tree import generate  # noqa: E402
+from gen_tree import add_project_arguments, benchmark_project  # noqa: E402
 
 from cfs_build.reading.names import TREE_DIR  # noqa: E402
 
@@ -198,17 +197,10 @@ def table(found: dict, leaves: int, runs: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--leaves", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--dir", type=Path, default=None,
-                        help="a project made by gen_tree.py with these --leaves (reused; it "
-                             "is edited); default: a new temporary one")
+    add_project_arguments(parser, leaves=10_000)
     args = parser.parse_args(argv)
     byte_compile()
-    with tempfile.TemporaryDirectory(prefix="cfs-bench-mcp-") as scratch:
-        root = args.dir or Path(scratch) / "project"
-        if not (root / TREE_DIR).is_dir():
-            generate(root, args.leaves)
+    with benchmark_project(args.dir, args.leaves) as root:
         found = anyio.run(measure, root, args.runs)
     print(table(found, args.leaves, args.runs))
     return 0

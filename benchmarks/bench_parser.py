@@ -16,15 +16,14 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_status import cfs_status, drop_index, floor, project_files, timed  # noqa: E402
-from gen_tree import generate  # noqa: E402
+from gen_tree import add_project_arguments, benchmark_project  # noqa: E402
 
-from cfs_build import parsers  # noqa: E402
+from cfs_build.reading import parsers  # noqa: E402
 from cfs_build.errors import CfsError  # noqa: E402
 from cfs_build.reading.headings import structural_headings  # noqa: E402
 from cfs_build.state.manifest import read_manifest  # noqa: E402
@@ -106,20 +105,13 @@ def table(result: dict[str, float], leaves: int, runs: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    arguments.add_argument("--leaves", type=int, default=2000)
-    arguments.add_argument("--runs", type=int, default=5)
-    arguments.add_argument("--dir", type=Path, default=None,
-                           help="project to use; generated there when it has no "
-                                "code-from-spec/ yet (default: a temporary directory)")
+    add_project_arguments(arguments, leaves=2000)
     args = arguments.parse_args(argv)
     try:
         parsers.chosen(parsers.RS)
     except CfsError as exc:
         raise SystemExit(f"bench_parser: {exc}") from None
-    with contextlib.ExitStack() as stack:
-        root = args.dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        if not (root / TREE_DIR).exists():
-            generate(root, args.leaves)
+    with benchmark_project(args.dir, args.leaves) as root:
         result = measure(root, args.runs)
         print(table(result, len(read_manifest(root).entries), args.runs))
     return 0

@@ -22,13 +22,12 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gen_tree import generate  # noqa: E402
+from gen_tree import add_project_arguments, benchmark_project  # noqa: E402
 
 from cfs_build import cli  # noqa: E402
 from cfs_build.reading.index import INDEX_DIR  # noqa: E402
@@ -143,17 +142,10 @@ def table(result: dict[str, float], leaves: int, nodes: int, runs: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--leaves", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--dir", type=Path, default=None,
-                        help="project to use; generated there when it has no code-from-spec/ "
-                             "yet (default: a temporary directory, removed afterwards)")
+    add_project_arguments(parser, leaves=10_000)
     args = parser.parse_args(argv)
     byte_compile()
-    with contextlib.ExitStack() as stack:
-        root = args.dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        if not (root / TREE_DIR).exists():
-            generate(root, args.leaves)
+    with benchmark_project(args.dir, args.leaves) as root:
         if not (root / MANIFEST).exists():
             raise SystemExit(f"{root} has no manifest; generate into an empty directory")
         leaves = len(read_manifest(root).entries)

@@ -17,6 +17,9 @@ import argparse
 import math
 import random
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cfs_build.state.manifest import MANIFEST, ManifestEntry, render_manifest
@@ -155,6 +158,29 @@ def generate(root: Path | str, leaves: int = 10_000, seed: int = 5) -> dict[str,
     write(MANIFEST, render_manifest(entries))
     counts["files"] = counts["nodes"] + counts["leaves"]
     return counts
+
+
+def add_project_arguments(parser: argparse.ArgumentParser, leaves: int, runs: int = 5) -> None:
+    """The options every benchmark on one generated project takes: --leaves, --runs, --dir."""
+    parser.add_argument("--leaves", type=int, default=leaves)
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="project to use (a benchmark may edit it); generated there with "
+                             "--leaves when it has no code-from-spec/ yet (default: a "
+                             "temporary directory, removed afterwards)")
+
+
+@contextmanager
+def benchmark_project(directory: Path | None, leaves: int) -> Iterator[Path]:
+    """``directory`` (generated there when it holds no tree yet), else a temporary one."""
+    if directory is not None:
+        if not (directory / TREE_DIR).exists():
+            generate(directory, leaves)
+        yield directory
+        return
+    with tempfile.TemporaryDirectory(prefix="cfs-bench-") as scratch:
+        generate(scratch, leaves)
+        yield Path(scratch)
 
 
 def main(argv: list[str] | None = None) -> int:
