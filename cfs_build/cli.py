@@ -132,9 +132,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, ahead: lookahead.Lookahead | None = None) -> int:
+def main(argv: list[str] | None = None, ahead: lookahead.Lookahead | None = None,
+         kept: list | None = None) -> int:
     """Run the command ``argv`` names; its exit code. ``ahead``: the lookahead entry()
-    started for it (see LOOKING_AHEAD), handed to the project the command opens."""
+    started for it (see LOOKING_AHEAD), handed to the project the command opens;
+    ``kept``: where the project is put, for a caller that ends the process at once
+    (freeing a big analysis object by object takes a while)."""
     from .analysis.project import Project, find_root
     from .building.collector import Relaxed, restore
     from .errors import CfsError, printable
@@ -173,6 +176,8 @@ def main(argv: list[str] | None = None, ahead: lookahead.Lookahead | None = None
             opener = getattr(module, "open_project", None)
             root = find_root(start)
             project = opener(root) if opener is not None else Project(root, ahead=ahead)
+            if kept is not None:
+                kept.append(project)
             if args.command not in REPORTING and isinstance(project, Project):
                 project.require_scan()  # (a lean reading is made only of a tree without links)
             return _flushed(module.run(args, project))
@@ -213,17 +218,19 @@ def entry() -> None:
 
     A command in LOOKING_AHEAD first starts its lookahead, before the rest of the
     package is imported (lookahead.py). A short-lived command ends without the
-    interpreter's teardown, which frees a big tree's analysis object by object (about
-    20 ms at 10,000 leaves) for a process that is ending anyway. Only with no other
-    thread running, once the output is flushed; everything else exits as usual."""
+    interpreter's teardown, and without freeing its project when main() returns:
+    freeing a cold analysis object by object takes about 45 ms at 10,000 leaves, for
+    a process that is ending anyway. Only with no other thread running, once the
+    output is flushed; everything else exits as usual."""
     argv = sys.argv[1:]
     verb = _verb(argv)
     # (CFS_NO_INDEX: the analysis is made without the snapshot, see Project.)
     looking = verb in LOOKING_AHEAD and os.environ.get("CFS_NO_INDEX", "") == ""
     ahead = lookahead.start(_directory(argv)) if looking else None
     try:
+        kept: list = []  # (dropped only by the process's end)
         try:
-            code = main(argv, ahead)
+            code = main(argv, ahead, kept if verb in SHORT_LIVED else None)
         finally:
             if ahead is not None:
                 ahead.close()

@@ -69,3 +69,20 @@ def test_a_command_started_with_stdout_closed_still_says_its_code(tmp_path):
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           timeout=60, preexec_fn=lambda: os.close(1))
     assert done.returncode == 1 and done.stderr == ""
+
+
+def test_main_hands_its_project_to_a_caller_that_keeps_it(tmp_path):
+    # entry() keeps the project of a short-lived command alive until the process ends:
+    # freeing a big analysis object by object is time the ending process need not spend.
+    import contextlib
+    import io
+
+    from cfs_build.analysis.project import Project
+    from cfs_build.cli import main
+    root = write_tree(tmp_path, {"SPEC/a": spec("SPEC/a", "A.\n")})
+    kept: list = []
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["-C", str(root), "status"], None, kept) == 0
+    assert len(kept) == 1 and isinstance(kept[0], Project) and kept[0].root == root.resolve()
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["-C", str(root), "status"]) == 0  # (nothing to keep it: freed)
