@@ -184,12 +184,18 @@ def status_row(status: ArtifactStatus) -> tuple:
 
 
 def status_of_row(row: tuple) -> ArtifactStatus:
-    # As unpickling does: a frozen dataclass's __init__ sets each field through
-    # object.__setattr__, a real cost for the ten thousand statuses a snapshot holds.
-    status = object.__new__(ArtifactStatus)
+    status = _made(row)
     fields = status.__dict__
-    fields.update(zip(_STATUS_FIELDS, row))
     fields["flags"] = as_flags(fields["flags"])  # stored as plain words: plain_flags
+    return status
+
+
+def _made(values: tuple) -> ArtifactStatus:
+    """The status of these field values. As unpickling does: a frozen dataclass's
+    __init__ sets each field through object.__setattr__, a real cost for the ten
+    thousand statuses a cold run makes and a snapshot holds."""
+    status = object.__new__(ArtifactStatus)
+    status.__dict__.update(zip(_STATUS_FIELDS, values))
     return status
 
 
@@ -215,8 +221,8 @@ def artifact_status(tree, resolver, manifest, node, name, output, rank,
     if problem:
         # X8: never opened; only the chain is compared with the record.
         flags = (INVALID, STALE) if entry is None or entry.chain != chain.hash else (INVALID,)
-        return ArtifactStatus(name, node, output, flags, chain.hash, recorded_chain, None,
-                              recorded_checksum, rank, (f"output path is invalid: {problem}",))
+        return _made((name, node, output, flags, chain.hash, recorded_chain, None,
+                      recorded_checksum, rank, (f"output path is invalid: {problem}",)))
     reasons: list[str] = []
     flags: set[Flag] = set()
     if chain.blocked:
@@ -242,5 +248,5 @@ def artifact_status(tree, resolver, manifest, node, name, output, rank,
     if found is not None:
         flags.add(found)
     ordered = tuple(flag for flag in FLAG_ORDER if flag in flags) or (UP_TO_DATE,)
-    return ArtifactStatus(name, node, output, ordered, chain.hash, recorded_chain, checksum,
-                          recorded_checksum, rank, tuple(reasons))
+    return _made((name, node, output, ordered, chain.hash, recorded_chain, checksum,
+                  recorded_checksum, rank, tuple(reasons)))
