@@ -226,8 +226,10 @@ def entry() -> None:
     verb = _verb(argv)
     # (CFS_NO_INDEX: the analysis is made without the snapshot, see Project.)
     looking = verb in LOOKING_AHEAD and os.environ.get("CFS_NO_INDEX", "") == ""
-    ahead = lookahead.start(_directory(argv)) if looking else None
     try:
+        # (Inside: a Ctrl-C during its fork is an interruption like any other. A child
+        # forked just before it is left to end alone, on its answer or a closed pipe.)
+        ahead = lookahead.start(_directory(argv)) if looking else None
         kept: list = []  # (dropped only by the process's end)
         try:
             code = main(argv, ahead, kept if verb in SHORT_LIVED else None)
@@ -236,7 +238,8 @@ def entry() -> None:
                 ahead.close()
         if verb in SHORT_LIVED and threading.active_count() == 1 and _all_flushed():
             os._exit(code)
-    except KeyboardInterrupt:  # outside main()'s own handling: its imports, or the exit
+    except KeyboardInterrupt:  # outside main()'s own handling: the lookahead's start,
+        # main()'s imports, or the exit
         print("cfs: interrupted", file=sys.stderr)
         code = 130
     sys.exit(code)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import marshal
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -31,16 +32,19 @@ READING = [("status",), ("status", "--json"), ("check",), ("chain", "SPEC/app/cl
            ("explain", "ARTIFACT/app/cli"), ("runs",)]
 
 
-def cfs(root: Path, *args: str) -> subprocess.CompletedProcess:
+def cfs(root: Path, *args: str, limit: int | None = None) -> subprocess.CompletedProcess:
+    """``limit``: the most address space the command may take, in bytes."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(root.parent)}
+    cap = None if limit is None else (
+        lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
     return subprocess.run([sys.executable, "-m", "cfs_build.cli", *args], cwd=root,
-                          capture_output=True, text=True, timeout=60, env=env)
+                          capture_output=True, text=True, timeout=60, env=env, preexec_fn=cap)
 
 
-def answers(root: Path, commands=READING) -> list[tuple]:
+def answers(root: Path, commands=READING, limit: int | None = None) -> list[tuple]:
     out = []
     for args in commands:
-        done = cfs(root, *args)
+        done = cfs(root, *args, limit=limit)
         assert TRACEBACK not in done.stderr, (args, done.stderr)
         stdout = done.stdout.replace(str(root), "ROOT")
         lines = [line for line in done.stderr.replace(str(root), "ROOT").splitlines()
@@ -306,6 +310,25 @@ def test_planted_index_of_any_shape_is_discarded_quietly(tmp_path, entries):
           dirs.seal(marshal.dumps((index.FORMAT, fingerprint, entries))))
     commands = [("status", "--json"), ("check",)]
     assert answers(root, commands) == answers(clean, commands)
+
+
+def test_a_state_file_too_big_to_hold_is_read_as_unusable(tmp_path):
+    """A damaged file, or a sparse one an archive unpacks, whose size no memory can hold:
+    taken as unusable and made again, not a command failing on "internal error"."""
+    root = make_project(tmp_path / "p").root
+    clean = tmp_path / "clean"
+    shutil.copytree(root, clean)
+    commands = [("status", "--json"), ("check",), ("runs",)]
+    answers(root, commands)  # (this copy's state directory, its key, its files)
+    answers(clean, commands)
+    names = ("snapshot.v4", "basis.v4", index.INDEX_FILE, "runs.jsonl")
+    assert snapshot.SNAPSHOT_NAME in names and snapshot.BASIS_NAME in names
+    for name in names:
+        with open(root / ".cfs" / name, "ab") as file:
+            file.truncate(64 << 30)  # (sparse: nothing is written)
+    # Whatever the machine's overcommit, no allocation of 64 GiB succeeds here.
+    assert answers(root, commands, limit=8 << 30) == answers(clean, commands, limit=8 << 30)
+    assert (root / ".cfs" / snapshot.SNAPSHOT_NAME).stat().st_size < 1 << 30  # made again
 
 
 # -- verify.json, runs.jsonl, doit-state -----------------------------------------------------

@@ -23,7 +23,7 @@ import sys
 import time
 
 from ..reading.ledger import signatures
-from ..reading.parallel import can_fork
+from ..reading.parallel import can_fork, fork, interruptible
 from ..state import SEAL_SIZE, STATE_DIR
 
 SNAPSHOT_FORMAT = 4  # bump when the layout of the snapshot file changes (snapshot.py)
@@ -102,7 +102,7 @@ def start(directory: str) -> Lookahead | None:
     except OSError:
         return None
     try:
-        pid = os.fork()
+        pid = fork()
     except OSError:  # a limit on processes (ulimit -u, pids.max): the command runs alone
         os.close(read_end)
         os.close(write_end)
@@ -110,6 +110,7 @@ def start(directory: str) -> Lookahead | None:
     if pid == 0:
         status = 1
         try:
+            interruptible()
             os.close(read_end)
             _quiet()
             answer = _look(directory)
@@ -120,7 +121,13 @@ def start(directory: str) -> Lookahead | None:
         finally:
             os._exit(status)
     os.close(write_end)
-    return Lookahead(pid, read_end, began)
+    ahead = Lookahead(pid, read_end, began)
+    try:
+        interruptible()
+    except KeyboardInterrupt:
+        ahead.close()  # (the child stopped, not left to end alone)
+        raise
+    return ahead
 
 
 def _pipe() -> tuple[int, int]:

@@ -150,9 +150,10 @@ class Snapshot:
     # How many of ``paths``, at the start, are the tree's directories (Tree.dirs).
     dirs: int = field(default=0, compare=False, repr=False)
     _where: dict = field(default_factory=dict, compare=False, repr=False)
-    # The basis (incremental.py): "value", the decoded dict; or "root", "ref" (the seal of
-    # the basis file it goes with) and "patch_data" (the changes made to that basis since,
-    # marshalled) of a saved snapshot, "patch" once decoded (see patched).
+    # The basis (incremental.py): "value", the decoded dict; or "make", what makes it when
+    # first asked for (with_basis); or "root", "ref" (the seal of the basis file it goes
+    # with) and "patch_data" (the changes made to that basis since, marshalled) of a saved
+    # snapshot, "patch" once decoded (see patched).
     _basis: dict = field(default_factory=dict, compare=False, repr=False)
     # The payload as loaded (see with_rows): "data", its marshalled bytes; "patch", the
     # changes made to it since; "made", the parts (_parts) they describe, by identity: a
@@ -443,9 +444,9 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
             written = stored = None
             if sigs is None and "make" in kept and len(paths) >= parallel.MIN_ITEMS:
                 # A new analysis of a big project: a second process makes, encodes and
-                # writes its basis (the one thing it writes: a sealed file of cfs's own,
-                # replaced atomically) while this one looks at every watched path and
-                # marshals the rest.
+                # writes its basis (all it writes: that sealed file of cfs's own, replaced
+                # atomically, and what killed writes of it left) while this one looks at
+                # every watched path and marshals the rest.
                 written, (sigs, stored) = parallel.beside(
                     write_basis, lambda: (signatures(root, paths).tobytes(), snapshot._stored()))
             taken = array("q", current_signatures(root, paths) if sigs is None else sigs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import marshal
 import math
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -29,6 +30,29 @@ def can_fork() -> bool:
     except (AttributeError, OSError):
         return False
     return cpus >= 2 and threading.active_count() == 1
+
+
+# What a Ctrl-C sends: held back across a fork (see fork).
+_INTERRUPT = {signal.SIGINT}
+
+
+def fork() -> int:
+    """os.fork() with a Ctrl-C held back in both processes until each calls
+    interruptible(): in the child a KeyboardInterrupt raised before it is inside the
+    code that ends it (os._exit) would run the parent's handlers and cleanups as its
+    own (a second "interrupted", a second exit). A Ctrl-C meanwhile is not lost: it
+    arrives at interruptible(). Raises OSError (nothing is held back then)."""
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPT)  # (may raise one already come)
+        return os.fork()
+    except BaseException:
+        interruptible()
+        raise
+
+
+def interruptible() -> None:
+    """Let a Ctrl-C held back by fork() arrive (as KeyboardInterrupt, here)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPT)
 
 
 def in_two(work: Callable[[list, bool], list], items: list, share: float = 0.5) -> list:
@@ -61,7 +85,7 @@ def beside(there: Callable[[], object], here: Callable[[], object]) -> tuple[obj
         return None, here()
     read_end, write_end = os.pipe()
     try:
-        pid = os.fork()
+        pid = fork()
     except OSError:  # a limit on processes (ulimit -u, pids.max): all of it here then
         os.close(read_end)
         os.close(write_end)
@@ -69,6 +93,7 @@ def beside(there: Callable[[], object], here: Callable[[], object]) -> tuple[obj
     if pid == 0:  # the child: compute, send, and leave without any cleanup of the parent's
         status = 1
         try:
+            interruptible()
             os.close(read_end)
             payload = marshal.dumps(there())
             with os.fdopen(write_end, "wb") as pipe:
@@ -79,6 +104,7 @@ def beside(there: Callable[[], object], here: Callable[[], object]) -> tuple[obj
     os.close(write_end)
     payload = b""
     try:
+        interruptible()
         mine = here()
         with os.fdopen(read_end, "rb") as pipe:
             read_end = None

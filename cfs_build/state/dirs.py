@@ -113,7 +113,8 @@ def directory(root: Path | str, rel: str, *, create: bool = False, replace: bool
 
 def read_at(fd: int, name: str) -> bytes | None:
     """The bytes of the regular file ``name`` in the directory ``fd``; None when it is
-    absent, a link or anything but a regular file (never followed, never waited on)."""
+    absent, a link or anything but a regular file (never followed, never waited on), or
+    too big to hold (damaged, or sparse: its size is asked for at once)."""
     try:
         file = os.open(name, _READ, dir_fd=fd)
     except OSError:
@@ -130,7 +131,7 @@ def read_at(fd: int, name: str) -> bytes | None:
         while chunk := os.read(file, 1 << 20):
             chunks.append(chunk)
         return data if len(chunks) == 1 else b"".join(chunks)
-    except OSError:
+    except (OSError, MemoryError):
         return None
     finally:
         os.close(file)

@@ -86,3 +86,16 @@ def test_main_hands_its_project_to_a_caller_that_keeps_it(tmp_path):
     assert len(kept) == 1 and isinstance(kept[0], Project) and kept[0].root == root.resolve()
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["-C", str(root), "status"]) == 0  # (nothing to keep it: freed)
+
+
+def test_a_ctrl_c_while_the_lookahead_starts_says_interrupted(tmp_path):
+    # The fork of the lookahead takes a while on a loaded machine: a Ctrl-C that lands
+    # in it is one line and code 130, as anywhere else in the run, not a traceback.
+    root = write_tree(tmp_path, {"SPEC/a": spec("SPEC/a", "A.\n")})
+    probe = ("import sys\nfrom cfs_build import cli\nfrom cfs_build.analysis import lookahead\n"
+             "def start(directory):\n    raise KeyboardInterrupt\n"
+             "lookahead.start = start\nsys.argv = ['cfs', '-C', sys.argv[1], 'status']\n"
+             "cli.entry()\n")
+    done = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (130, "cfs: interrupted\n")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 import types
 
@@ -253,3 +255,27 @@ def test_any_share_for_the_child_gives_every_result_in_order(share):
     assert [i for i, _ in got] == list(range(9))
     mine = [here for _, here in got]
     assert mine == sorted(mine, reverse=True) and True in mine and False in mine
+
+
+def test_a_ctrl_c_across_a_fork_arrives_where_each_side_is_ready_for_it():
+    # A Ctrl-C reaches both processes. Raised in the child before it is inside the code
+    # that ends it, it would run the parent's handlers as its own (a second "cfs:
+    # interrupted", the parent's cleanups); so fork() holds it back until interruptible().
+    probe = """
+import os, signal, sys
+from cfs_build.reading import parallel
+pid = parallel.fork()
+os.kill(os.getpid(), signal.SIGINT)  # (held back on both sides, not lost)
+try:
+    parallel.interruptible()
+    side = 3
+except KeyboardInterrupt:
+    side = 7
+if pid == 0:
+    os._exit(side)
+_, status = os.waitpid(pid, 0)
+print(side, os.waitstatus_to_exitcode(status))
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60)
+    assert (done.stdout, done.stderr) == ("7 7\n", "")
