@@ -17,13 +17,11 @@ answer, or is stopped when the command did not ask for it.
 from __future__ import annotations
 
 import marshal
-import os
-import signal
-import sys
 import time
 
+from ..reading import parallel
 from ..reading.ledger import signatures
-from ..reading.parallel import can_fork, fork, interruptible
+from ..reading.parallel import Forked
 from ..state import SEAL_SIZE, STATE_DIR
 
 SNAPSHOT_FORMAT = 4  # bump when the layout of the snapshot file changes (snapshot.py)
@@ -46,24 +44,23 @@ def cut_at(count: int) -> int:
 class Lookahead:
     """A child process taking signatures (see start)."""
 
-    def __init__(self, pid: int, fd: int, began: int):
-        self.pid, self.fd = pid, fd
+    def __init__(self, child: Forked, began: int):
+        self.child = child
         # The moment before anything was looked at: an analysis begins then.
         self.began = began
+
+    @property
+    def pid(self) -> int:
+        """The child's process id (0 once it has ended and been waited for)."""
+        return self.child.pid
 
     def take(self, root: str, sealed: bytes, count: int) -> bytes | None:
         """The signatures of the last paths (from cut_at(count)) of the snapshot ``sealed``
         of the project ``root``, as the child took them; None when the child looked at
         another snapshot or project, or could not look."""
-        if self.fd is None:
-            return None
-        with os.fdopen(self.fd, "rb") as pipe:
-            self.fd = None
-            data = pipe.read()
-        self._reap()
         try:
-            where, seal, size, seen, sigs = marshal.loads(data)
-        except (ValueError, EOFError, TypeError):
+            where, seal, size, seen, sigs = self.child.answer()
+        except (TypeError, ValueError):  # (None: no answer)
             return None
         if (where != root or seal != sealed[:SEAL_SIZE] or len(seal) != SEAL_SIZE
                 or size != len(sealed) or seen != count or type(sigs) is not bytes
@@ -72,87 +69,16 @@ class Lookahead:
         return sigs
 
     def close(self) -> None:
-        """Stop the child if its answer was not taken (nothing waits on it)."""
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except OSError:
-                pass
-        self._reap()
-
-    def _reap(self) -> None:
-        if self.pid:
-            try:
-                os.waitpid(self.pid, 0)
-            except ChildProcessError:
-                pass
-            self.pid = 0
+        """Stop the child if its answer was not taken."""
+        self.child.stop()
 
 
 def start(directory: str) -> Lookahead | None:
     """The child looking at the snapshot's paths of the project at or above
     ``directory``; None where a second process is not worth it or cannot be had."""
-    if not can_fork():
-        return None
     began = time.time_ns()
-    try:
-        read_end, write_end = _pipe()
-    except OSError:
-        return None
-    try:
-        pid = fork()
-    except OSError:  # a limit on processes (ulimit -u, pids.max): the command runs alone
-        os.close(read_end)
-        os.close(write_end)
-        return None
-    if pid == 0:
-        status = 1
-        try:
-            interruptible()
-            os.close(read_end)
-            _quiet()
-            answer = _look(directory)
-            if answer is not None:
-                with os.fdopen(write_end, "wb") as pipe:
-                    pipe.write(marshal.dumps(answer))
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    ahead = Lookahead(pid, read_end, began)
-    try:
-        interruptible()
-    except KeyboardInterrupt:
-        ahead.close()  # (the child stopped, not left to end alone)
-        raise
-    return ahead
-
-
-def _pipe() -> tuple[int, int]:
-    """os.pipe(), both ends above the standard streams. Where the caller closed some
-    (`cfs status >&- 2>&-`) they would else be made there, and the child, pointing its
-    own streams at /dev/null (_quiet), would lose the end it answers through."""
-    ends = os.pipe()
-    if min(ends) > 2:
-        return ends
-    import fcntl  # (only then)
-    try:
-        return tuple(fcntl.fcntl(end, fcntl.F_DUPFD_CLOEXEC, 3) for end in ends)
-    finally:
-        for end in ends:
-            os.close(end)
-
-
-def _quiet() -> None:
-    """The child's standard streams go nowhere: it never prints, and a reader of this
-    process's output sees its end when this process ends."""
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.close(null)
-    sys.stdout = sys.stderr = None
+    child = parallel.start(lambda: _look(directory), quiet=True)
+    return None if child is None else Lookahead(child, began)
 
 
 def _look(directory: str) -> tuple | None:

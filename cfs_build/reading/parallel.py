@@ -73,28 +73,80 @@ def in_two(work: Callable[[list, bool], list], items: list, share: float = 0.5) 
     return first + work(items[half:], True)
 
 
-def beside(there: Callable[[], object], here: Callable[[], object]) -> tuple[object, object]:
-    """``(there(), here())`` with ``there`` computed in a forked child meanwhile.
+class Forked:
+    """A forked child computing one marshal-able value (see start)."""
+
+    def __init__(self, pid: int, fd: int):
+        self.pid, self.fd = pid, fd
+
+    def answer(self) -> object:
+        """The child's value once it has ended; None when it failed in any way, was
+        stopped, or was already answered."""
+        if self.fd is None:
+            self._reap()
+            return None
+        try:
+            with os.fdopen(self.fd, "rb") as pipe:
+                self.fd = None
+                payload = pipe.read()
+        finally:
+            status = self._reap()
+        if status == 0 and payload:
+            try:
+                return marshal.loads(payload)
+            except (ValueError, EOFError, TypeError):
+                pass
+        return None
+
+    def stop(self) -> None:
+        """End the child now if its answer was not asked for (nothing waits on it)."""
+        if self.fd is not None:
+            os.close(self.fd)  # (a child then blocked writing gets EPIPE)
+            self.fd = None
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self._reap()
+
+    def _reap(self) -> int | None:
+        status = None
+        if self.pid:
+            try:
+                status = os.waitpid(self.pid, 0)[1]
+            except ChildProcessError:
+                pass
+            self.pid = 0
+        return status
+
+
+def start(there: Callable[[], object], quiet: bool = False) -> Forked | None:
+    """A forked child computing ``there()`` (None where no child can be had).
 
     ``there`` must give a marshal-able result and leave nothing half done should it
     fail or be stopped: it reads, or replaces a file atomically (a state file of cfs's
-    own); ``here`` may do anything. The first item is None when no child could be used
-    or it failed in any way: the caller then does that work itself.
+    own). ``quiet``: the child's standard streams go nowhere, so that a reader of this
+    process's output sees its end when this process ends, whatever the child does.
     """
     if not can_fork():
-        return None, here()
-    read_end, write_end = os.pipe()
+        return None
+    try:
+        read_end, write_end = _pipe()
+    except OSError:
+        return None
     try:
         pid = fork()
     except OSError:  # a limit on processes (ulimit -u, pids.max): all of it here then
         os.close(read_end)
         os.close(write_end)
-        return None, here()
+        return None
     if pid == 0:  # the child: compute, send, and leave without any cleanup of the parent's
         status = 1
         try:
             interruptible()
             os.close(read_end)
+            if quiet:
+                _quiet()
             payload = marshal.dumps(there())
             with os.fdopen(write_end, "wb") as pipe:
                 pipe.write(payload)
@@ -102,20 +154,49 @@ def beside(there: Callable[[], object], here: Callable[[], object]) -> tuple[obj
         finally:
             os._exit(status)
     os.close(write_end)
-    payload = b""
+    child = Forked(pid, read_end)
     try:
         interruptible()
+    except KeyboardInterrupt:
+        child.stop()  # (not left to end alone)
+        raise
+    return child
+
+
+def beside(there: Callable[[], object], here: Callable[[], object]) -> tuple[object, object]:
+    """``(there(), here())`` with ``there`` computed in a forked child meanwhile (see
+    start). The first item is None when no child could be used or it failed in any
+    way: the caller then does that work itself."""
+    child = start(there)
+    if child is None:
+        return None, here()
+    try:
         mine = here()
-        with os.fdopen(read_end, "rb") as pipe:
-            read_end = None
-            payload = pipe.read()
+    except BaseException:
+        child.stop()
+        raise
+    return child.answer(), mine
+
+
+def _pipe() -> tuple[int, int]:
+    """os.pipe(), both ends above the standard streams. Where the caller closed some
+    (`cfs status >&- 2>&-`) they would else be made there, and a quiet child, pointing
+    its own streams at /dev/null (_quiet), would lose the end it answers through."""
+    ends = os.pipe()
+    if min(ends) > 2:
+        return ends
+    import fcntl  # (only then)
+    try:
+        return tuple(fcntl.fcntl(end, fcntl.F_DUPFD_CLOEXEC, 3) for end in ends)
     finally:
-        if read_end is not None:
-            os.close(read_end)  # a child blocked writing gets EPIPE and exits
-        _, status = os.waitpid(pid, 0)
-    if status == 0 and payload:
-        try:
-            return marshal.loads(payload), mine
-        except (ValueError, EOFError, TypeError):
-            pass
-    return None, mine
+        for end in ends:
+            os.close(end)
+
+
+def _quiet() -> None:
+    """This process's standard streams go nowhere (see start)."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    sys.stdout = sys.stderr = None
