@@ -24,7 +24,6 @@ from . import SEAL_SIZE
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
-_SEAL = SEAL_SIZE  # bytes of xxh3-128 before the sealed bytes
 
 
 def notice(message: str) -> None:
@@ -235,14 +234,14 @@ def remove_state(root: Path | str, rel: str) -> bool:
 def seal(data: bytes, key: bytes = b"") -> bytes:
     """``data`` preceded by a checksum of itself, so damage can be noticed (unseal);
     with ``key`` (see anchor), a checksum only this copy of the project gives."""
-    return xxhash.xxh3_128_digest(data, seed=_seed(key)) + data
+    return _checksum(data, key) + data
 
 
 def write_sealed_at(fd: int, name: str, data: bytes, key: bytes = b"") -> bytes:
     """write_at of seal(data, key), without copying ``data`` into it (megabytes for a
     snapshot) and not durable (see write_at: a torn file fails its seal); returns the
     seal's checksum."""
-    check = xxhash.xxh3_128_digest(data, seed=_seed(key))
+    check = _checksum(data, key)
     write_at(fd, name, (check, data), durable=False)
     return check
 
@@ -250,14 +249,15 @@ def write_sealed_at(fd: int, name: str, data: bytes, key: bytes = b"") -> bytes:
 def unseal(sealed: bytes | None, key: bytes = b"") -> memoryview | None:
     """The sealed bytes (a view of ``sealed``, not a copy), or None when the seal does
     not match (a flipped or lost byte, or sealed with another ``key``)."""
-    if sealed is None or len(sealed) < _SEAL:
+    if sealed is None or len(sealed) < SEAL_SIZE:
         return None
-    data = memoryview(sealed)[_SEAL:]
-    return data if xxhash.xxh3_128_digest(data, seed=_seed(key)) == sealed[:_SEAL] else None
+    data = memoryview(sealed)[SEAL_SIZE:]
+    return data if _checksum(data, key) == sealed[:SEAL_SIZE] else None
 
 
-def _seed(key: bytes) -> int:
-    return xxhash.xxh3_64_intdigest(key) if key else 0
+def _checksum(data, key: bytes) -> bytes:
+    """The SEAL_SIZE bytes of xxh3-128 a seal puts before ``data``."""
+    return xxhash.xxh3_128_digest(data, seed=xxhash.xxh3_64_intdigest(key) if key else 0)
 
 
 ANCHOR = ".gitignore"
