@@ -82,31 +82,24 @@ class _Version(argparse.Action):
 
 def _verb(argv: list[str]) -> str | None:
     """The command named in ``argv`` (None: none, or not one of COMMANDS)."""
+    return _read_ahead(argv)[0]
+
+
+def _read_ahead(argv: list[str]) -> tuple[str | None, str]:
+    """What ``argv`` says before argparse reads it: the command (see _verb) and the
+    directory it runs in, as the parser reads it (the last -C's: -C DIR, -CDIR or
+    -C=DIR; else the current one)."""
+    directory = "."
     words = iter(argv)
     for word in words:
         if word == "-C":
-            next(words, None)
-        elif word == "--":
-            word = next(words, None)
-            return word if word in COMMANDS else None
-        elif not word.startswith("-"):
-            return word if word in COMMANDS else None
-    return None
-
-
-def _directory(argv: list[str]) -> str:
-    """The directory ``argv`` runs in, as the parser reads it: the last -C's (-C DIR,
-    -CDIR or -C=DIR), else the current one."""
-    found = "."
-    words = iter(argv)
-    for word in words:
-        if word == "-C":
-            found = next(words, found)
+            directory = next(words, directory)
         elif word.startswith("-C"):
-            found = word[3:] if word.startswith("-C=") else word[2:]
+            directory = word[3:] if word.startswith("-C=") else word[2:]
         elif word == "--" or not word.startswith("-"):
-            break
-    return found
+            verb = next(words, None) if word == "--" else word
+            return (verb if verb in COMMANDS else None), directory
+    return None, directory
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -223,13 +216,13 @@ def entry() -> None:
     a process that is ending anyway. Only with no other thread running, once the
     output is flushed; everything else exits as usual."""
     argv = sys.argv[1:]
-    verb = _verb(argv)
+    verb, directory = _read_ahead(argv)
     # (CFS_NO_INDEX: the analysis is made without the snapshot, see Project.)
     looking = verb in LOOKING_AHEAD and os.environ.get("CFS_NO_INDEX", "") == ""
     try:
         # (Inside: a Ctrl-C during its fork is an interruption like any other. A child
         # forked just before it is left to end alone, on its answer or a closed pipe.)
-        ahead = lookahead.start(_directory(argv)) if looking else None
+        ahead = lookahead.start(directory) if looking else None
         kept: list = []  # (dropped only by the process's end)
         try:
             code = main(argv, ahead, kept if verb in SHORT_LIVED else None)

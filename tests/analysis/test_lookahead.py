@@ -13,7 +13,6 @@ import pytest
 
 from cfs_build.analysis import lookahead, snapshot
 from cfs_build.analysis.project import Project
-from cfs_build.cli import _directory, build_parser
 from cfs_build.reading.ledger import signatures
 from cfs_build.reading.parallel import can_fork
 from cfs_build.state import dirs
@@ -156,12 +155,6 @@ def test_a_snapshot_naming_paths_outside_the_project_is_not_looked_through(proje
         assert ahead.take(str(project), forged, len(planted)) is None
 
 
-def test_directory_follows_dash_c_as_the_command_line_reads_it():
-    assert _directory(["-C", "x/y", "status"]) == "x/y"
-    assert _directory(["status", "-C", "elsewhere"]) == "."  # (a word after the verb)
-    assert _directory(["status"]) == "." and _directory(["-C"]) == "."
-
-
 PROBE = """
 import os, sys
 from cfs_build.analysis import lookahead
@@ -201,16 +194,6 @@ def test_cfs_status_says_the_same_with_its_lookahead_as_without(project):
     assert with_it.stdout == subprocess.run(
         [sys.executable, "-m", "cfs_build.cli", "-C", str(project), "status", "--all"],
         capture_output=True, text=True, timeout=60, env={**env, "CFS_NO_INDEX": "1"}).stdout
-
-
-@pytest.mark.parametrize("argv", [["-C", "x/y", "status"], ["-Cx/y", "status"], ["-C=x/y", "status"],
-                                  ["-C", "a", "-C", "x/y", "status"], ["-Ca", "-Cx/y", "status"],
-                                  ["status", "--all"], ["-C", "-", "status"]])
-def test_directory_is_the_one_the_command_runs_in(argv):
-    # Any other: the child reads another project's snapshot and looks at its paths (the
-    # current directory's, say), while the command waits for it to end.
-    assert _directory(argv) == (build_parser("status").parse_args(argv).chdir or ".")
-
 
 
 # The PROBE, saying what became of its lookahead in a file (its standard streams may be

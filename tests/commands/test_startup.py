@@ -4,6 +4,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+from cfs_build.cli import _read_ahead, build_parser
 from conftest import spec, write_tree
 
 PROBE = """
@@ -99,3 +102,22 @@ def test_a_ctrl_c_while_the_lookahead_starts_says_interrupted(tmp_path):
     done = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True,
                           text=True, timeout=60)
     assert (done.returncode, done.stderr) == (130, "cfs: interrupted\n")
+
+
+def directory(argv: list[str]) -> str:
+    return _read_ahead(argv)[1]
+
+
+def test_directory_follows_dash_c_as_the_command_line_reads_it():
+    assert directory(["-C", "x/y", "status"]) == "x/y"
+    assert directory(["status", "-C", "elsewhere"]) == "."  # (a word after the verb)
+    assert directory(["status"]) == "." and directory(["-C"]) == "."
+
+
+@pytest.mark.parametrize("argv", [["-C", "x/y", "status"], ["-Cx/y", "status"], ["-C=x/y", "status"],
+                                  ["-C", "a", "-C", "x/y", "status"], ["-Ca", "-Cx/y", "status"],
+                                  ["status", "--all"], ["-C", "-", "status"]])
+def test_directory_is_the_one_the_command_runs_in(argv):
+    # Any other: the child reads another project's snapshot and looks at its paths (the
+    # current directory's, say), while the command waits for it to end.
+    assert directory(argv) == (build_parser("status").parse_args(argv).chdir or ".")
