@@ -473,6 +473,7 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
                 # Written first: a snapshot never names a basis not yet there.
                 ref = written if isinstance(written, bytes) else write_basis()
                 patch = b""
+            # (lookahead.PATHS_AT says where the paths are: it reads them without this module.)
             data = marshal.dumps((FORMAT, _fingerprint(), "\0".join(paths), taken.tobytes(),
                                   snapshot.dirs if dirs is None else dirs,
                                   *(stored or snapshot._stored()), ref, patch))
