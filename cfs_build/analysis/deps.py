@@ -1,7 +1,6 @@
 """The dependency graph: each node's references and edges, read once, and what follows from them."""
 from __future__ import annotations
 
-import graphlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -120,46 +119,39 @@ class Deps:
         return edges
 
     @cached_property
-    def _sorted(self) -> tuple[list[str] | None, list[set[str]]]:
-        # The standard library's sorter proves the common case (no cycle) without
-        # importing networkx, and its order serves the ranks; on a cycle networkx names
-        # every member of every strongly connected component.
-        edges = self.needs
-        try:
-            return list(graphlib.TopologicalSorter(edges).static_order()), []
-        except graphlib.CycleError:
-            import networkx as nx
-            graph = nx.DiGraph()
-            graph.add_nodes_from(edges)
-            graph.add_edges_from((name, target) for name, targets in edges.items()
-                                 for target in targets)
-            return None, [set(c) for c in nx.strongly_connected_components(graph)
-                          if len(c) > 1 or next(iter(c)) in edges[next(iter(c))]]
+    def _ranked(self) -> dict[str, int] | None:
+        """Every node's rank when no node needs itself through any path, else None."""
+        return _ranks(self.needs)
 
-    @property
+    @cached_property
     def cycles(self) -> list[set[str]]:
         """Every set of nodes that need each other."""
-        return self._sorted[1]
+        if self._ranked is not None:
+            return []
+        # On a cycle networkx names every member of every strongly connected component.
+        import networkx as nx
+        edges = self.needs
+        graph = nx.DiGraph()
+        graph.add_nodes_from(edges)
+        graph.add_edges_from((name, target) for name, targets in edges.items()
+                             for target in targets)
+        return [set(c) for c in nx.strongly_connected_components(graph)
+                if len(c) > 1 or next(iter(c)) in edges[next(iter(c))]]
 
     @cached_property
     def ranks(self) -> dict[str, int | None]:
         """v5 ranks: 0 with no edges, else 1 + the largest rank it needs (+ 2 across an
         ARTIFACT edge: the artifact ranks one above its node). Nodes on or behind a cycle
         have no rank."""
+        ranked = self._ranked
+        if ranked is not None:
+            return ranked
         edges = self.needs
-        cyclic: set[str] = set().union(*self.cycles)
-        if cyclic:
-            behind = _reach(_inverse(edges), cyclic)
-            result: dict[str, int | None] = dict.fromkeys(behind)
-            acyclic = {name: targets for name, targets in edges.items() if name not in behind}
-            order = graphlib.TopologicalSorter(acyclic).static_order()
-        else:
-            result, order = {}, self._sorted[0]
-        # Targets come first in the sorter's order, so every target is ranked in time.
-        for name in order:
-            result[name] = max((result[target] + (2 if kind == ARTIFACT else 1)
-                                for target, kind in edges.get(name, {}).items()), default=0)
-        return result
+        behind = _reach(_inverse(edges), set().union(*self.cycles))
+        # What is not behind a cycle needs nothing that is: a graph of its own, acyclic.
+        acyclic = _ranks({name: targets for name, targets in edges.items()
+                          if name not in behind})
+        return {**dict.fromkeys(behind), **acyclic}
 
     # -- artifacts ------------------------------------------------------------------
     @cached_property
@@ -261,6 +253,33 @@ def _add_refs(refs: dict[str, tuple[Ref, ...]], name: str, depends_on: tuple[str
     found = tuple(Ref(name, via, raw, ref) for raw, via, ref in references(depends_on, input_))
     if found:
         refs[name] = found
+
+
+def _ranks(edges: Mapping[str, Mapping[str, str]]) -> dict[str, int] | None:
+    """The rank (Deps.ranks) of every node of ``edges``, found depth first, each node once
+    all it needs is ranked; None when a path leads back to a node on it (a cycle)."""
+    rank: dict[str, int] = {}
+    walking: set[str] = set()  # the nodes on the current path
+    for start in edges:
+        if start in rank:
+            continue
+        walking.add(start)
+        path = [(start, iter(edges[start]))]
+        while path:
+            node, targets = path[-1]
+            for target in targets:
+                if target not in rank:
+                    if target in walking:
+                        return None
+                    walking.add(target)
+                    path.append((target, iter(edges[target])))
+                    break
+            else:
+                path.pop()
+                walking.discard(node)
+                rank[node] = max((rank[target] + (2 if kind == ARTIFACT else 1)
+                                  for target, kind in edges[node].items()), default=0)
+    return rank
 
 
 def upstream(producers: Producers, artifacts: Iterable[str]) -> set[str]:
