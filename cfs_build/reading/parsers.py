@@ -59,19 +59,31 @@ class RsDocument:
     def __init__(self, source: str):
         self._source = source
         data = source if source.isascii() else source.encode()
-        newline = "\n" if data is source else b"\n"  # the parser's offsets count UTF-8 bytes
+        # (the parser's offsets count UTF-8 bytes)
+        newline, space, hashes, equals = ("\n", " ", "#", "=") if data is source else \
+            (b"\n", b" ", b"#", b"=")
         self.blocks = []
         line = offset = 0  # the line at byte ``offset``: blocks come in source order
+        # A heading's level is read off its own source, not its meta: the meta dict is made
+        # anew at each access, a real cost at several headings per file.
         for node in _rs_parser().tree(source).children:
             kind = node.name
-            if kind == "heading" or kind == "lheading":
-                level = node.meta["level"]
+            if kind == "heading":  # ATX: as many #s as its opening sequence has
+                first, end = node.srcmap
+                opening = data[first:first + 10].lstrip(space)
+                level = len(opening) - len(opening.lstrip(hashes))
                 if level <= 2:
-                    first, end = node.srcmap
                     line += data.count(newline, offset, first)
                     offset = first
-                    self.blocks.append(Block(line, line + data.count(newline, first, end - 1),
-                                             level, kind == "heading"))
+                    self.blocks.append(Block(line, line, level, True))
+            elif kind == "lheading":  # setext: level 1 when underlined with =, else 2
+                first, end = node.srcmap
+                line += data.count(newline, offset, first)
+                offset = first
+                under = data.rfind(newline, first, end - 1) + 1
+                level = 1 if data[under:under + 4].lstrip(space)[:1] == equals else 2
+                self.blocks.append(Block(line, line + data.count(newline, first, end - 1),
+                                         level, False))
         self._with_references = None
 
     def runs(self, position: int, content: str) -> tuple[str, str]:
