@@ -367,7 +367,10 @@ class Project:
         absent = self.resolver.files_missing()
         if not self.manifest.existed:
             absent.add(MANIFEST)
-        snapshot.save(self.root, snap, watched, self.began, absent, dirs=len(tree.dirs))
+        # What was read was looked at as it was read: those signatures are recorded.
+        known = {**tree.stamps, **self.ledger.recorded()}
+        snapshot.save(self.root, snap, watched, self.began, absent, dirs=len(tree.dirs),
+                      known=known)
 
     def status_of(self, reference: str) -> ArtifactStatus:
         name = artifact_of(self.node_name(reference))

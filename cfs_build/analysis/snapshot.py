@@ -33,7 +33,7 @@ import os
 import re
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -41,7 +41,7 @@ from ..errors import Finding
 from ..reading import parallel
 from ..reading.files import temp_name
 from ..reading.index import INDEX_DIR, code_fingerprint
-from ..reading.ledger import FULL as _FULL, signatures
+from ..reading.ledger import FULL as _FULL, Signature, signatures
 from ..state import dirs as state
 from .basis import PATCH_LIMIT, apply_patch, decode_basis, encode_basis, merge_patches
 from .lookahead import (SNAPSHOT_FILE, SNAPSHOT_FORMAT, SNAPSHOT_NAME, Lookahead, cut_at,
@@ -411,7 +411,7 @@ def load(root: Path) -> Snapshot | None:
 
 def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
          absent=frozenset(), sigs: bytes | None = None, fresh: list[int] | None = None,
-         dirs: int | None = None) -> bool:
+         dirs: int | None = None, known: Mapping[str, Signature | None] | None = None) -> bool:
     """Record ``snapshot`` with the signatures of ``watched`` (project-relative paths).
 
     ``absent``: the watched paths the analysis found missing. A watched path that
@@ -422,7 +422,9 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
     the analysis began; only those at the indexes ``fresh`` (all when None) can be
     too recent, the others having been checked by an earlier save.
     ``dirs``: how many of ``watched``, at the start, are the tree's directories
-    (default: ``snapshot.dirs``). Best effort: a read-only project simply gets no snapshot.
+    (default: ``snapshot.dirs``). ``known`` (without ``sigs``): the signatures the analysis
+    took as it read (ledger.signatures); only the other paths are looked at now.
+    Best effort: a read-only project simply gets no snapshot.
     """
     paths = list(dict.fromkeys(watched)) if sigs is None else list(watched)
     kept = snapshot._basis
@@ -448,8 +450,12 @@ def save(root: Path, snapshot: Snapshot, watched: list[str], began: int,
                 # atomically, and what killed writes of it left) while this one looks at
                 # every watched path and marshals the rest.
                 written, (sigs, stored) = parallel.beside(
-                    write_basis, lambda: (signatures(root, paths).tobytes(), snapshot._stored()))
-            taken = array("q", current_signatures(root, paths) if sigs is None else sigs)
+                    write_basis,
+                    lambda: (signatures(root, paths, known).tobytes(), snapshot._stored()))
+            if sigs is None:
+                sigs = signatures(root, paths, known).tobytes() if known \
+                    else current_signatures(root, paths)
+            taken = array("q", sigs)
             began += file_system_clock(directory)
             if fresh is None:
                 checked, checked_paths, at = taken, paths, range(len(paths))

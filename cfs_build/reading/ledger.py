@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from operator import attrgetter
+from types import MappingProxyType
 
 FIELDS = ("st_mtime_ns", "st_ctime_ns", "st_size", "st_ino")
 
@@ -31,15 +32,19 @@ signature = attrgetter(*FIELDS)
 HALF, FULL = 1 << 63, 1 << 64
 
 
-def signatures(root, paths: list[str]) -> array:
+def signatures(root, paths: list[str], known: Mapping[str, Signature | None] | None = None
+               ) -> array:
     """Four numbers per path (its signature) that must stay equal for it to count as
     unchanged, packed; a path that is gone or cannot be looked at gives its negated
     error number and zeros. Flat 64-bit numbers compare (and store) in one piece, ten
     thousands of paths at a time. ``paths``: relative to the directory ``root``.
+    ``known``: signatures taken as the paths were read (None: not there), used as they
+    are; the other paths, and those that were not there, are looked at now.
     """
     sigs = array("q")
     add = sigs.extend
     stat, sign = os.stat, signature
+    known = known or {}
     if stat in os.supports_dir_fd:
         # Relative to an open descriptor of the root: shorter paths for the kernel to walk.
         root_fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -47,13 +52,14 @@ def signatures(root, paths: list[str]) -> array:
     else:
         root_fd, names = None, [f"{root}{os.sep}{rel}" for rel in paths]
     try:
-        for name in names:
-            try:
-                st = stat(name, dir_fd=root_fd)
-            except OSError as exc:
-                add((-(exc.errno or 1), 0, 0, 0))
-                continue
-            sig = sign(st)
+        for rel, name in zip(paths, names):
+            sig = known.get(rel)
+            if sig is None:
+                try:
+                    sig = sign(stat(name, dir_fd=root_fd))
+                except OSError as exc:
+                    add((-(exc.errno or 1), 0, 0, 0))
+                    continue
             add(sig if sig[3] < HALF else (*sig[:3], sig[3] - FULL))
     finally:
         if root_fd is not None:
@@ -86,6 +92,10 @@ class Ledger:
     def paths(self) -> list[str]:
         """Every path recorded, in the order first read."""
         return list(self._seen)
+
+    def recorded(self) -> Mapping[str, Signature | None]:
+        """Every path recorded with its signature then (read only)."""
+        return MappingProxyType(self._seen)
 
     def seen(self, rel: str) -> Signature | None:
         """The signature ``rel`` had when it was read; raises KeyError when it was not."""

@@ -6,6 +6,9 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from .ledger import Signature, signature
+from .names import TREE_DIR
+
 NODE_FILE = "_node.md"
 
 
@@ -58,14 +61,20 @@ def listing(path: str, rel: str) -> tuple[list[str], bool, list[str]] | None:
 
 def list_dir(rel: str, path: str, found: Callable[[tuple[str, str]], None],
              with_node: list[str], without: list[str],
-             dots: list[tuple[str, str]]) -> None:
+             dots: list[tuple[str, str]], stamps: dict[str, Signature] | None = None) -> None:
     """Classify one directory (listing) and hand each subdirectory to ``found`` as
-    (rel, path).
+    (rel, path); ``stamps``: where to record its signature (ledger.py) under its
+    project-relative path, taken before listing it.
 
     Dot directories are not part of the tree but may hold no link either: they go to
     ``dots`` (see walk_dots). Without links or mount points below the tree every
     directory has one path, so no identity check is needed.
     """
+    if stamps is not None:
+        try:
+            stamps[f"{TREE_DIR}/{rel}" if rel else TREE_DIR] = signature(os.stat(path))
+        except OSError:
+            pass  # (looked at again when the analysis is recorded)
     listed = listing(path, rel)
     if listed is None:
         if rel:
@@ -82,16 +91,16 @@ def list_dir(rel: str, path: str, found: Callable[[tuple[str, str]], None],
         (with_node if has_node else without).append(rel)
 
 
-def walk_below(dirs: list[tuple[str, str]]
+def walk_below(dirs: list[tuple[str, str]], stamps: dict[str, Signature] | None = None
                ) -> tuple[list[str], list[str], list[tuple[str, str]]]:
     """Every directory at or below each (rel, path) of ``dirs``, with and without a
-    _node.md, and the dot directories met (not walked)."""
+    _node.md, and the dot directories met (not walked); ``stamps``: see list_dir."""
     with_node: list[str] = []
     without: list[str] = []
     dots: list[tuple[str, str]] = []
     stack = list(dirs)
     while stack:
-        list_dir(*stack.pop(), stack.append, with_node, without, dots)
+        list_dir(*stack.pop(), stack.append, with_node, without, dots, stamps)
     return with_node, without, dots
 
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from cfs_build.analysis import snapshot
 from cfs_build.reading import tree as tree_module
+from cfs_build.reading.ledger import signature_of
 from cfs_build.state.manifest import MANIFEST, ManifestEntry, update_manifest
 from cfs_build.analysis.project import Project
 from conftest import spec, write_tree
@@ -175,7 +176,8 @@ def test_the_manifest_lock_made_by_the_first_run_costs_the_next_no_whole_analysi
     Project(root).report()
     assert (root / "code-from-spec" / ".manifest.lock").exists()
     recorded, _ = snapshot.load_previous(root)
-    assert recorded.stamp("code-from-spec") == snapshot.UNSURE
+    # Recorded as it was listed, before the lock was made: it differs from the directory now.
+    assert recorded.stamp("code-from-spec") != signature_of(root / "code-from-spec")
     settle()
     project = Project(root)
     assert project.update is not None and project.update.files_read == 0
@@ -378,7 +380,9 @@ def test_a_file_deleted_while_the_analysis_runs_is_never_trusted(project_root, m
     monkeypatch.setattr(project_module, "artifact_statuses", then_deleted)
     Project(project_root).report()
     recorded, _ = snapshot.load_previous(project_root)
-    assert recorded.stamp("out/store.py") == snapshot.UNSURE  # looked at again next time
+    # Recorded as it was read: a path that is gone differs from it (looked at again).
+    assert recorded.stamp("out/store.py") is not None
+    assert signature_of(project_root / "out/store.py") is None
     monkeypatch.setattr(project_module, "artifact_statuses", real)
     assert Project(project_root).report().as_dict() == fresh(project_root)
 

@@ -279,3 +279,23 @@ print(side, os.waitstatus_to_exitcode(status))
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=60)
     assert (done.stdout, done.stderr) == ("7 7\n", "")
+
+
+@pytest.mark.parametrize("min_items", [1, 10**9], ids=["two processes", "one process"])
+def test_the_walk_records_what_it_listed_and_read_as_it_was(tmp_path, monkeypatch, min_items):
+    # The snapshot records these signatures (taken before each listing and read) rather
+    # than looking at every path again; the child's come back with its part of the tree.
+    from cfs_build.reading.ledger import signature_of
+    from cfs_build.reading.tree import load_tree
+    files = {f"SPEC/a/n{i}": spec(f"SPEC/a/n{i}", "# Public\n## A\nx\n") for i in range(5)}
+    files.update({f"SPEC/b/m{i}": spec(f"SPEC/b/m{i}", "# Public\n## A\nx\n") for i in range(5)})
+    files["SPEC/a"] = spec("SPEC/a", "# Public\n## A\nx\n")
+    write_tree(tmp_path, files)
+    (tmp_path / "code-from-spec/b/.hidden").mkdir()
+    monkeypatch.setattr(parallel, "MIN_ITEMS", min_items)
+    tree = load_tree(tmp_path)
+    listed = [d for d in tree.dirs if "/." not in d]
+    assert set(tree.stamps) == {*listed, *(info.file for info in tree.nodes.values())}
+    assert all(sig == signature_of(tmp_path / path) for path, sig in tree.stamps.items())
+    # (code-from-spec/b has no _node.md: listed, not read)
+    assert "code-from-spec/b" in tree.stamps and "code-from-spec/b/_node.md" not in tree.stamps
