@@ -30,7 +30,7 @@ from ..state.manifest import MANIFEST, Manifest, ManifestEntry
 from .chain import Resolver
 from .deps import Deps
 from .outputs import clean, output_problem
-from .basis import Decoded, updated
+from .basis import Decoded, NodeRows, updated
 from .snapshot import Snapshot
 from .status import artifact_status, artifact_statuses, orphans_of
 from .validate import Context, context, node_findings, validate_parts
@@ -89,8 +89,12 @@ def basis_of(tree: Tree, resolver: Resolver, parts) -> dict:
     base = f"{TREE_DIR}/"
     node_dirs = {info.file[:-len(_NODE_SUFFIX)] for info in tree.nodes.values()}
     below = [d[len(base):] for d in tree.dirs[1:] if d not in node_dirs]
+    try:  # the summaries as the scan marshalled them, in node order, when it made them all
+        infos = NodeRows({name: tree.rows[name] for name in tree.nodes})
+    except KeyError:
+        infos = {name: info.to_tuple() for name, info in tree.nodes.items()}
     return {
-        "infos": {name: info.to_tuple() for name, info in tree.nodes.items()},
+        "infos": infos,
         "bare": [d for d in below if not _dotted(d)],
         "dots": [d for d in below if _dotted(d)],
         "stray": any(f.rule == "stray_node_md" for f in tree.findings),

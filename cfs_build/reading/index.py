@@ -22,7 +22,7 @@ from ..state import STATE_DIR
 from ..state import dirs as state
 
 INDEX_DIR = STATE_DIR
-FORMAT = 2  # bump when the layout of the file or of an entry changes
+FORMAT = 3  # bump when the layout of the file or of an entry changes
 INDEX_FILE = f"index.v{FORMAT}"
 
 # A summary is only as good as the code that made it: any edit to these modules
@@ -109,15 +109,16 @@ class Index:
                 and stored[1] == self.fingerprint and isinstance(stored[2], dict)):
             self.entries = stored[2]
 
-    def get(self, rel: str, key: tuple[int, bytes]):
-        """The summary stored for ``rel`` if it was made from bytes with this key."""
+    def get(self, rel: str, key: tuple[int, bytes]) -> bytes | None:
+        """The summary (marshalled, Tree.rows) stored for ``rel`` if it was made from
+        bytes with this key."""
         self.used.add(rel)
         entry = self.entries.get(rel)
         if entry is not None and entry[0] == key:
             return entry[1]
         return None
 
-    def put(self, rel: str, key: tuple[int, bytes], summary: tuple) -> None:
+    def put(self, rel: str, key: tuple[int, bytes], summary: bytes) -> None:
         self.used.add(rel)
         self.entries[rel] = (key, summary)
         self.dirty = True

@@ -1,6 +1,7 @@
 """Discovering the spec tree: which directories are nodes, their summaries, parents, leaves."""
 from __future__ import annotations
 
+import marshal
 import os
 from collections import deque
 from dataclasses import dataclass, field, fields
@@ -122,6 +123,9 @@ class Tree:
     # The signature (ledger.py) of each of those directories and of each _node.md, by
     # project-relative path, taken as the walk listed or read it (before).
     stamps: dict[str, Signature] = field(default_factory=dict, repr=False)
+    # Each node's summary (NodeInfo.to_tuple) marshalled, as the index stores it and a
+    # snapshot's basis keeps it: made once, in the process that read the node.
+    rows: dict[str, bytes] = field(default_factory=dict, repr=False)
     # Set when the scan failed as a whole (a symbolic link in the tree): the tree is
     # then empty and this is the one finding validation reports.
     scan_error: Finding | None = None
@@ -191,14 +195,15 @@ def _parse_bytes(name: str, rel: str, data: bytes) -> NodeDoc:
 
 def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
                 kept: dict[str, bytes], rels: list[str], here: bool,
-                real_root: str | None = None, stamps: dict[str, Signature] | None = None
-                ) -> list:
+                real_root: str | None = None, stamps: dict[str, Signature] | None = None,
+                rows: dict[str, bytes] | None = None) -> list:
     """For each node directory, what its _node.md yields, from the index or parsed.
 
     In this process (``here``) that is the NodeInfo itself, with the bytes and any
-    parse kept in ``kept`` and ``docs``. In a child process it is the marshal-able
-    (key, summary, unreadable reason); an index hit sends no summary: the parent
-    finds it in its own copy of the index.
+    parse kept in ``kept`` and ``docs`` and the summary marshalled in ``rows`` (when
+    given). In a child process it is the marshal-able (key, marshalled summary,
+    unreadable reason); an index hit sends no summary: the parent finds it in its own
+    copy of the index.
     ``real_root``: when the walk met a link, each file is read only if it resolves
     inside this (files.read_inside); otherwise the walk has proved there is none, and
     each file's signature is recorded in ``stamps`` (when given).
@@ -221,7 +226,10 @@ def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
             if here:
                 doc = docs[name] = NodeDoc(name, file, findings=(Finding(
                     name, "unreadable", reason, file, None),))
-                out.append(summarize(doc))
+                info = summarize(doc)
+                if rows is not None:
+                    rows[name] = marshal.dumps(info.to_tuple())
+                out.append(info)
             else:
                 out.append((None, None, reason))
             continue
@@ -232,7 +240,9 @@ def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
             if cached is not None:
                 if here:
                     kept[name] = data
-                    out.append(NodeInfo.from_tuple(name, file, cached))
+                    if rows is not None:
+                        rows[name] = cached
+                    out.append(NodeInfo.from_tuple(name, file, marshal.loads(cached)))
                 else:
                     out.append((key, None, None))
                 continue
@@ -240,16 +250,20 @@ def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
         if here:
             info = summarize(doc)
             docs[name], kept[name] = doc, data
+            row = marshal.dumps(info.to_tuple())
+            if rows is not None:
+                rows[name] = row
             if index is not None:
-                index.put(file, key, info.to_tuple())
+                index.put(file, key, row)
             out.append(info)
         else:
-            out.append((key, summary_tuple(doc), None))
+            out.append((key, marshal.dumps(summary_tuple(doc)), None))
     return out
 
 
 def _walk_and_read(root: Path, index: Index | None, docs: dict[str, NodeDoc],
-                   kept: dict[str, bytes], dirs: list[tuple[str, str]], here: bool) -> list:
+                   kept: dict[str, bytes], rows: dict[str, bytes],
+                   dirs: list[tuple[str, str]], here: bool) -> list:
     """Per (rel, path) of ``dirs``: the directories below it, what their _node.md yield,
     and the signatures of both (see Tree.stamps)."""
     out = []
@@ -257,7 +271,8 @@ def _walk_and_read(root: Path, index: Index | None, docs: dict[str, NodeDoc],
         stamps: dict[str, Signature] = {}
         with_node, without, dots = walk_below([start], stamps)
         out.append((with_node, without, dots,
-                    _read_nodes(root, index, docs, kept, with_node, here, stamps=stamps),
+                    _read_nodes(root, index, docs, kept, with_node, here, stamps=stamps,
+                                rows=rows),
                     stamps))
     return out
 
@@ -266,10 +281,11 @@ CHILD_SHARE = 0.56
 
 
 def _scan(root: Path, index: Index | None, docs: dict[str, NodeDoc], kept: dict[str, bytes],
-          stamps: dict[str, Signature]
+          stamps: dict[str, Signature], rows: dict[str, bytes]
           ) -> tuple[list[str], list[str], list[tuple[str, str]], dict[str, object]]:
     """Node directories, bare directories, dot directories met (rel, path), and what each
-    _node.md yields (see _read_nodes), the signatures of both recorded in ``stamps``.
+    _node.md yields (see _read_nodes), the signatures of both recorded in ``stamps`` and
+    the summaries of the nodes read here in ``rows``.
     Raises LinkInTree on a link, NeedsGuard on a mount.
 
     The first directories are walked breadth first here; once the tree proves big,
@@ -290,8 +306,8 @@ def _scan(root: Path, index: Index | None, docs: dict[str, NodeDoc], kept: dict[
         list_dir(*pending.popleft(), pending.append, with_node, without, dots, stamps)
         listed += 1
     results = dict(zip(with_node, _read_nodes(root, index, docs, kept, with_node, True,
-                                              stamps=stamps)))
-    work = partial(_walk_and_read, root, index, docs, kept)
+                                              stamps=stamps, rows=rows)))
+    work = partial(_walk_and_read, root, index, docs, kept, rows)
     # Neighbours in breadth-first order are alike in size: alternate them between halves.
     rest = list(pending)[0::2] + list(pending)[1::2]
     big = listed + len(rest) >= parallel.MIN_ITEMS
@@ -315,20 +331,22 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
     docs: dict[str, NodeDoc] = {}
     kept: dict[str, bytes] = {}
     stamps: dict[str, Signature] = {}
+    rows: dict[str, bytes] = {}
     guarded = False
     try:
         if os.path.islink(base):
             raise LinkInTree("")
         try:
-            node_dirs, bare_dirs, dots, results = _scan(root, index, docs, kept, stamps)
+            node_dirs, bare_dirs, dots, results = _scan(root, index, docs, kept, stamps, rows)
         except NeedsGuard:
             guarded = True
             docs.clear()
             kept.clear()
             stamps.clear()  # (a guarded tree is never recorded: no snapshot watches it)
+            rows.clear()
             node_dirs, bare_dirs, dots = walk_guarded(base)
             results = dict(zip(node_dirs, _read_nodes(root, index, docs, kept, node_dirs, True,
-                                                      os.path.realpath(root))))
+                                                      os.path.realpath(root), rows=rows)))
         dot_dirs = walk_dots(dots, guarded)
     except LinkInTree as link:
         return Tree(root, {}, {}, scan_error=link_finding(link.rel))
@@ -339,20 +357,22 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
             nodes[name] = result
             continue
         file = f"{TREE_DIR}/{rel}/{NODE_FILE}"
-        key, summary, unreadable = result
+        key, row, unreadable = result
         if unreadable is not None:
             doc = docs[name] = NodeDoc(name, file, findings=(Finding(
                 name, "unreadable", unreadable, file, None),))
-            nodes[name] = summarize(doc)
+            info = nodes[name] = summarize(doc)
+            rows[name] = marshal.dumps(info.to_tuple())
             continue
-        if summary is None:  # an index hit in the child process: same index, same entry
-            summary = index.get(file, key)
+        if row is None:  # an index hit in the child process: same index, same entry
+            row = index.get(file, key)
         elif index is not None:
-            index.put(file, key, summary)
-        nodes[name] = NodeInfo.from_tuple(name, file, summary)
+            index.put(file, key, row)
+        rows[name] = row
+        nodes[name] = NodeInfo.from_tuple(name, file, marshal.loads(row))
     tree = assemble_tree(root, node_dirs, bare_dirs, nodes, (base / NODE_FILE).is_file(),
                          guarded, docs, kept, dot_dirs)
-    tree.stamps = stamps
+    tree.stamps, tree.rows = stamps, rows
     return tree
 
 

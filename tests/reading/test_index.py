@@ -32,9 +32,10 @@ def test_an_entry_is_used_only_for_the_bytes_it_was_made_from(tree):
     root = tree({"SPEC/a": spec("SPEC/a", "# Public\n## A\none\n")})
     Project(root)
     index = Index(root)
-    key, summary = index.entries[NODE]
+    key, row = index.entries[NODE]
+    summary = marshal.loads(row)
     forged = summary[:8] + (b"\0" * 20,) + summary[9:]  # a different public digest
-    index.put(NODE, key, forged)
+    index.put(NODE, key, marshal.dumps(forged))
     index.save()
     assert Project(root).nodes["SPEC/a"].public_digest == b"\0" * 20  # same bytes: trusted
     (root / NODE).write_text(spec("SPEC/a", "# Public\n## A\none \n"))

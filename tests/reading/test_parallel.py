@@ -299,3 +299,31 @@ def test_the_walk_records_what_it_listed_and_read_as_it_was(tmp_path, monkeypatc
     assert all(sig == signature_of(tmp_path / path) for path, sig in tree.stamps.items())
     # (code-from-spec/b has no _node.md: listed, not read)
     assert "code-from-spec/b" in tree.stamps and "code-from-spec/b/_node.md" not in tree.stamps
+
+
+@pytest.mark.parametrize("min_items", [1, 10**9], ids=["two processes", "one process"])
+def test_each_summary_is_marshalled_once_as_the_node_reads(tmp_path, monkeypatch, min_items):
+    # The index stores these bytes and a snapshot's basis keeps them: they must say what
+    # the tree's nodes say, whether parsed here, in the child, or found in the index.
+    import marshal
+    from cfs_build.analysis.basis import NodeRows
+    from cfs_build.analysis.chain import Resolver
+    from cfs_build.analysis.incremental import basis_of
+    from cfs_build.reading.index import Index
+    from cfs_build.reading.ledger import Ledger
+    from cfs_build.reading.tree import load_tree
+    files = {f"SPEC/a/n{i}": spec(f"SPEC/a/n{i}", "# Public\n## A\nx\n", front=f"output: o/{i}")
+             for i in range(6)}
+    files["SPEC/a"] = spec("SPEC/a", "# Public\n## A\nx\n")
+    files["SPEC/b"] = b"# SPEC/b\n\xff\n"
+    write_tree(tmp_path, files)
+    monkeypatch.setattr(parallel, "MIN_ITEMS", min_items)
+    for _ in range(2):  # parsed, then from the index
+        index = Index(tmp_path)
+        tree = load_tree(tmp_path, index)
+        index.save()
+        assert list(tree.rows.keys()) != [] and set(tree.rows) == set(tree.nodes)
+        assert all(marshal.loads(tree.rows[n]) == info.to_tuple() for n, info in tree.nodes.items())
+        infos = basis_of(tree, Resolver(tree, Ledger(tmp_path)), ([], {}, []))["infos"]
+        assert isinstance(infos, NodeRows) and list(infos) == list(tree.nodes)  # node order
+        assert all(infos[name] == info.to_tuple() for name, info in tree.nodes.items())
