@@ -367,10 +367,10 @@ class Project:
         absent = self.resolver.files_missing()
         if not self.manifest.existed:
             absent.add(MANIFEST)
-        # What was read was looked at as it was read: those signatures are recorded.
-        known = {**tree.stamps, **self.ledger.recorded()}
+        # The files the resolver and the manifest read were looked at as they were read:
+        # those signatures are recorded (the tree's paths are looked at now).
         snapshot.save(self.root, snap, watched, self.began, absent, dirs=len(tree.dirs),
-                      known=known)
+                      known=self.ledger.recorded())
 
     def status_of(self, reference: str) -> ArtifactStatus:
         name = artifact_of(self.node_name(reference))

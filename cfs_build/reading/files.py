@@ -119,30 +119,6 @@ def read_all(path: str) -> bytes:
         os.close(fd)
 
 
-def read_stamped(path: str) -> tuple[bytes, os.stat_result]:
-    """All bytes of a file and its stat, taken on the open file before reading (a later
-    write then always shows in it); raises OSError like ``open`` would.
-
-    A regular file is read in one call when the stat's size is all there is.
-    """
-    fd = os.open(path, os.O_RDONLY | _NOINHERIT)
-    try:
-        st = os.fstat(fd)
-        size = st.st_size
-        if stat_mode.S_ISREG(st.st_mode) and size < 1 << 26:
-            data = os.read(fd, size + 1)
-            if len(data) == size:  # as big as it was: its end was reached
-                return data, st
-            chunks = [data]  # it grew, or a short read: read on until the end
-        else:
-            chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks), st
-    finally:
-        os.close(fd)
-
-
 _NOINHERIT = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 # Opening a FIFO for reading waits for a writer, and a terminal may become ours: neither
 # may happen to a path a spec names. Reads of a regular file ignore O_NONBLOCK.

@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING
 
 from ..errors import ERROR, WARNING, Finding
 from . import parallel
-from .files import UnreadableFile, decode, normalize_text, read_inside, read_stamped
+from .files import UnreadableFile, decode, normalize_text, read_all, read_inside
 from .hashing import content_digest
 from .index import Index, content_key
-from .ledger import Signature, signature
 from .names import TREE_DIR, parent_of, spec_name
 from .node import Declared, NodeDoc, parse_node
 from .parallel import in_two
@@ -84,7 +83,7 @@ def summarize(doc: NodeDoc) -> NodeInfo:
 
 def summary_tuple(doc: NodeDoc) -> tuple:
     """``summarize(doc).to_tuple()``, without making the NodeInfo."""
-    return (*_summary(doc), tuple((f.rule, f.detail, f.line, f.severity, f.v5)
+    return (*_summary(doc), tuple((f.rule, f.detail, f.line, f.severity.value, f.v5)
                                   for f in doc.findings))
 
 
@@ -120,9 +119,6 @@ class Tree:
     # guards against reaching a directory twice, and no snapshot is kept).
     dirs: tuple[str, ...] = ()
     guarded: bool = False
-    # The signature (ledger.py) of each of those directories and of each _node.md, by
-    # project-relative path, taken as the walk listed or read it (before).
-    stamps: dict[str, Signature] = field(default_factory=dict, repr=False)
     # Each node's summary (NodeInfo.to_tuple) marshalled, as the index stores it and a
     # snapshot's basis keeps it: made once, in the process that read the node.
     rows: dict[str, bytes] = field(default_factory=dict, repr=False)
@@ -195,8 +191,7 @@ def _parse_bytes(name: str, rel: str, data: bytes) -> NodeDoc:
 
 def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
                 kept: dict[str, bytes], rels: list[str], here: bool,
-                real_root: str | None = None, stamps: dict[str, Signature] | None = None,
-                rows: dict[str, bytes] | None = None) -> list:
+                real_root: str | None = None, rows: dict[str, bytes] | None = None) -> list:
     """For each node directory, what its _node.md yields, from the index or parsed.
 
     In this process (``here``) that is the NodeInfo itself, with the bytes and any
@@ -205,8 +200,7 @@ def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
     unreadable reason); an index hit sends no summary: the parent finds it in its own
     copy of the index.
     ``real_root``: when the walk met a link, each file is read only if it resolves
-    inside this (files.read_inside); otherwise the walk has proved there is none, and
-    each file's signature is recorded in ``stamps`` (when given).
+    inside this (files.read_inside); otherwise the walk has proved there is none.
     """
     out: list = []
     for rel in rels:
@@ -214,9 +208,7 @@ def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
         file = f"{TREE_DIR}/{rel}/{NODE_FILE}"
         try:
             if real_root is None:
-                data, st = read_stamped(f"{root}/{file}")
-                if stamps is not None:
-                    stamps[file] = signature(st)
+                data = read_all(f"{root}/{file}")
             else:
                 data = read_inside(real_root, file)
                 if data is None:
@@ -264,16 +256,12 @@ def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
 def _walk_and_read(root: Path, index: Index | None, docs: dict[str, NodeDoc],
                    kept: dict[str, bytes], rows: dict[str, bytes],
                    dirs: list[tuple[str, str]], here: bool) -> list:
-    """Per (rel, path) of ``dirs``: the directories below it, what their _node.md yield,
-    and the signatures of both (see Tree.stamps)."""
+    """Per (rel, path) of ``dirs``: the directories below it and what their _node.md yield."""
     out = []
     for start in dirs:
-        stamps: dict[str, Signature] = {}
-        with_node, without, dots = walk_below([start], stamps)
+        with_node, without, dots = walk_below([start])
         out.append((with_node, without, dots,
-                    _read_nodes(root, index, docs, kept, with_node, here, stamps=stamps,
-                                rows=rows),
-                    stamps))
+                    _read_nodes(root, index, docs, kept, with_node, here, rows=rows)))
     return out
 
 
@@ -281,11 +269,10 @@ CHILD_SHARE = 0.56
 
 
 def _scan(root: Path, index: Index | None, docs: dict[str, NodeDoc], kept: dict[str, bytes],
-          stamps: dict[str, Signature], rows: dict[str, bytes]
+          rows: dict[str, bytes]
           ) -> tuple[list[str], list[str], list[tuple[str, str]], dict[str, object]]:
     """Node directories, bare directories, dot directories met (rel, path), and what each
-    _node.md yields (see _read_nodes), the signatures of both recorded in ``stamps`` and
-    the summaries of the nodes read here in ``rows``.
+    _node.md yields (see _read_nodes), the summaries of the nodes read here in ``rows``.
     Raises LinkInTree on a link, NeedsGuard on a mount.
 
     The first directories are walked breadth first here; once the tree proves big,
@@ -303,10 +290,10 @@ def _scan(root: Path, index: Index | None, docs: dict[str, NodeDoc], kept: dict[
     # without proving it.
     while pending and (not listed or listed + len(pending) < parallel.MIN_ITEMS
                        and listed < parallel.MIN_ITEMS // 4):
-        list_dir(*pending.popleft(), pending.append, with_node, without, dots, stamps)
+        list_dir(*pending.popleft(), pending.append, with_node, without, dots)
         listed += 1
     results = dict(zip(with_node, _read_nodes(root, index, docs, kept, with_node, True,
-                                              stamps=stamps, rows=rows)))
+                                              rows=rows)))
     work = partial(_walk_and_read, root, index, docs, kept, rows)
     # Neighbours in breadth-first order are alike in size: alternate them between halves.
     rest = list(pending)[0::2] + list(pending)[1::2]
@@ -314,13 +301,11 @@ def _scan(root: Path, index: Index | None, docs: dict[str, NodeDoc], kept: dict[
     # This process keeps each node's whole parse and its bytes, and lists the top of
     # the tree alone: the other takes a little more than half of the rest (measured at
     # 10,000 leaves: the two then end together).
-    for more, bare, dotted, read, found in in_two(work, rest, CHILD_SHARE) if big \
-            else work(rest, True):
+    for more, bare, dotted, read in in_two(work, rest, CHILD_SHARE) if big else work(rest, True):
         with_node += more
         without += bare
         dots += (tuple(dot) for dot in dotted)
         results.update(zip(more, read))
-        stamps.update(found)
     return sorted(with_node), sorted(without), dots, results
 
 
@@ -330,19 +315,17 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
     nodes: dict[str, NodeInfo] = {}
     docs: dict[str, NodeDoc] = {}
     kept: dict[str, bytes] = {}
-    stamps: dict[str, Signature] = {}
     rows: dict[str, bytes] = {}
     guarded = False
     try:
         if os.path.islink(base):
             raise LinkInTree("")
         try:
-            node_dirs, bare_dirs, dots, results = _scan(root, index, docs, kept, stamps, rows)
+            node_dirs, bare_dirs, dots, results = _scan(root, index, docs, kept, rows)
         except NeedsGuard:
             guarded = True
             docs.clear()
             kept.clear()
-            stamps.clear()  # (a guarded tree is never recorded: no snapshot watches it)
             rows.clear()
             node_dirs, bare_dirs, dots = walk_guarded(base)
             results = dict(zip(node_dirs, _read_nodes(root, index, docs, kept, node_dirs, True,
@@ -372,7 +355,7 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
         nodes[name] = NodeInfo.from_tuple(name, file, marshal.loads(row))
     tree = assemble_tree(root, node_dirs, bare_dirs, nodes, (base / NODE_FILE).is_file(),
                          guarded, docs, kept, dot_dirs)
-    tree.stamps, tree.rows = stamps, rows
+    tree.rows = rows
     return tree
 
 

@@ -6,9 +6,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from .ledger import Signature, signature
-from .names import TREE_DIR
-
 NODE_FILE = "_node.md"
 
 
@@ -61,20 +58,14 @@ def listing(path: str, rel: str) -> tuple[list[str], bool, list[str]] | None:
 
 def list_dir(rel: str, path: str, found: Callable[[tuple[str, str]], None],
              with_node: list[str], without: list[str],
-             dots: list[tuple[str, str]], stamps: dict[str, Signature] | None = None) -> None:
+             dots: list[tuple[str, str]]) -> None:
     """Classify one directory (listing) and hand each subdirectory to ``found`` as
-    (rel, path); ``stamps``: where to record its signature (ledger.py) under its
-    project-relative path, taken before listing it.
+    (rel, path).
 
     Dot directories are not part of the tree but may hold no link either: they go to
     ``dots`` (see walk_dots). Without links or mount points below the tree every
     directory has one path, so no identity check is needed.
     """
-    if stamps is not None:
-        try:
-            stamps[f"{TREE_DIR}/{rel}" if rel else TREE_DIR] = signature(os.stat(path))
-        except OSError:
-            pass  # (looked at again when the analysis is recorded)
     listed = listing(path, rel)
     if listed is None:
         if rel:
@@ -91,16 +82,16 @@ def list_dir(rel: str, path: str, found: Callable[[tuple[str, str]], None],
         (with_node if has_node else without).append(rel)
 
 
-def walk_below(dirs: list[tuple[str, str]], stamps: dict[str, Signature] | None = None
+def walk_below(dirs: list[tuple[str, str]]
                ) -> tuple[list[str], list[str], list[tuple[str, str]]]:
     """Every directory at or below each (rel, path) of ``dirs``, with and without a
-    _node.md, and the dot directories met (not walked); ``stamps``: see list_dir."""
+    _node.md, and the dot directories met (not walked)."""
     with_node: list[str] = []
     without: list[str] = []
     dots: list[tuple[str, str]] = []
     stack = list(dirs)
     while stack:
-        list_dir(*stack.pop(), stack.append, with_node, without, dots, stamps)
+        list_dir(*stack.pop(), stack.append, with_node, without, dots)
     return with_node, without, dots
 
 

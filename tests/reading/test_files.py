@@ -96,39 +96,3 @@ def test_atomic_write_replaces_and_keeps_mode(tmp_path):
     assert target.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in target.parent.iterdir()) == ["f"]
 
-
-@pytest.mark.parametrize("size", [0, 1, 4095, 65536, 300_001])
-def test_read_stamped_gives_every_byte_and_the_stat_taken_before(tmp_path, size):
-    from cfs_build.reading.files import read_stamped
-    from cfs_build.reading.ledger import signature
-    path = tmp_path / "f"
-    path.write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
-    data, st = read_stamped(str(path))
-    assert data == path.read_bytes() and len(data) == size
-    assert signature(st) == signature(os.stat(path))
-
-
-def test_read_stamped_reads_on_past_what_the_stat_said(tmp_path, monkeypatch):
-    # A file that grows between the stat and the read is read to its end.
-    from cfs_build.reading import files
-    path = tmp_path / "f"
-    path.write_bytes(b"abc")
-    real_fstat = os.fstat
-
-    def then_grown(fd):
-        st = real_fstat(fd)
-        with open(path, "ab") as handle:
-            handle.write(b"def" * 100_000)
-        return st
-
-    monkeypatch.setattr(files.os, "fstat", then_grown)
-    data, st = files.read_stamped(str(path))
-    assert st.st_size == 3 and data == b"abc" + b"def" * 100_000
-
-
-def test_read_stamped_raises_like_open(tmp_path):
-    from cfs_build.reading.files import read_stamped
-    with pytest.raises(FileNotFoundError):
-        read_stamped(str(tmp_path / "none"))
-    with pytest.raises(IsADirectoryError):
-        read_stamped(str(tmp_path))

@@ -282,26 +282,6 @@ print(side, os.waitstatus_to_exitcode(status))
 
 
 @pytest.mark.parametrize("min_items", [1, 10**9], ids=["two processes", "one process"])
-def test_the_walk_records_what_it_listed_and_read_as_it_was(tmp_path, monkeypatch, min_items):
-    # The snapshot records these signatures (taken before each listing and read) rather
-    # than looking at every path again; the child's come back with its part of the tree.
-    from cfs_build.reading.ledger import signature_of
-    from cfs_build.reading.tree import load_tree
-    files = {f"SPEC/a/n{i}": spec(f"SPEC/a/n{i}", "# Public\n## A\nx\n") for i in range(5)}
-    files.update({f"SPEC/b/m{i}": spec(f"SPEC/b/m{i}", "# Public\n## A\nx\n") for i in range(5)})
-    files["SPEC/a"] = spec("SPEC/a", "# Public\n## A\nx\n")
-    write_tree(tmp_path, files)
-    (tmp_path / "code-from-spec/b/.hidden").mkdir()
-    monkeypatch.setattr(parallel, "MIN_ITEMS", min_items)
-    tree = load_tree(tmp_path)
-    listed = [d for d in tree.dirs if "/." not in d]
-    assert set(tree.stamps) == {*listed, *(info.file for info in tree.nodes.values())}
-    assert all(sig == signature_of(tmp_path / path) for path, sig in tree.stamps.items())
-    # (code-from-spec/b has no _node.md: listed, not read)
-    assert "code-from-spec/b" in tree.stamps and "code-from-spec/b/_node.md" not in tree.stamps
-
-
-@pytest.mark.parametrize("min_items", [1, 10**9], ids=["two processes", "one process"])
 def test_each_summary_is_marshalled_once_as_the_node_reads(tmp_path, monkeypatch, min_items):
     # The index stores these bytes and a snapshot's basis keeps them: they must say what
     # the tree's nodes say, whether parsed here, in the child, or found in the index.
@@ -327,3 +307,20 @@ def test_each_summary_is_marshalled_once_as_the_node_reads(tmp_path, monkeypatch
         infos = basis_of(tree, Resolver(tree, Ledger(tmp_path)), ([], {}, []))["infos"]
         assert isinstance(infos, NodeRows) and list(infos) == list(tree.nodes)  # node order
         assert all(infos[name] == info.to_tuple() for name, info in tree.nodes.items())
+
+
+def test_the_childs_part_is_used_when_its_nodes_have_findings(tmp_path, monkeypatch):
+    # Its findings cross the pipe as plain values; a finding that could not would make
+    # the child's whole part be read again here.
+    from cfs_build.reading.tree import load_tree
+    files = {f"SPEC/n{i}": spec(f"SPEC/x{i}", "# Public\n## A\nx\n", front="outptu: o/x")
+             for i in range(8)}  # a wrong name heading (error) and an unknown key (warning)
+    write_tree(tmp_path, files)
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 10**9)
+    alone = load_tree(tmp_path)
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 1)
+    shared = load_tree(tmp_path)
+    assert {f.severity for info in alone.nodes.values() for f in info.findings} \
+        == {"error", "warning"}
+    assert shared.nodes == alone.nodes
+    assert len(shared._docs) < len(shared.nodes)  # the rest were parsed by the child
