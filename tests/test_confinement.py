@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from cfs_build.analysis.snapshot import SNAPSHOT_NAME
+from cfs_build.reading.index import INDEX_FILE
 from cfs_build.state.artifacts import PENDING, settle_pending, write_artifact
 from cfs_build.reading.files import NotRegular, Outside, read_inside, temp_name
 from cfs_build.state.manifest import read_manifest
@@ -235,12 +237,12 @@ def test_linked_state_directory_is_refused(tmp_path, outside):
 def test_state_files_linked_outside_are_neither_read_nor_written_through(tmp_path, outside):
     root = project(tmp_path)
     (root / ".cfs").mkdir()
-    for name in ("index.v2", "snapshot.v4", ".gitignore"):
+    for name in (INDEX_FILE, SNAPSHOT_NAME, ".gitignore"):
         (root / ".cfs" / name).symlink_to(outside / "keep.json")
     done = cfs(root, "status")
     assert done.returncode == 1, done.stderr  # the leaf is missing: nothing else wrong
     untouched(outside)
-    assert not (root / ".cfs" / "snapshot.v4").is_symlink()  # replaced by cfs's own file
+    assert not (root / ".cfs" / SNAPSHOT_NAME).is_symlink()  # replaced by cfs's own file
     assert cfs(root, "status").returncode == 1
 
 
@@ -301,7 +303,7 @@ def test_flipped_byte_in_the_snapshot_discards_it(tmp_path):
     time.sleep(0.15)  # past the snapshot's margin for what accept wrote into the cache
     first = json.loads(cfs(root, "status", "--json").stdout)
     assert first["artifacts"][0]["status"] == ["up-to-date"]
-    snap = root / ".cfs" / "snapshot.v4"
+    snap = root / ".cfs" / SNAPSHOT_NAME
     data = snap.read_bytes()
     assert b"up-to-date" in data
     stat = snap.stat()
@@ -315,11 +317,11 @@ def test_flipped_byte_in_the_snapshot_discards_it(tmp_path):
 def test_flipped_byte_in_the_index_discards_it(tmp_path):
     root = project(tmp_path)
     assert cfs(root, "status").returncode == 1
-    index = root / ".cfs" / "index.v2"
+    index = root / ".cfs" / INDEX_FILE
     data = index.read_bytes()
     assert data.count(b"out/leaf.txt") == 1
     index.write_bytes(data.replace(b"out/leaf.txt", b"out/evil.txt"))
-    (root / ".cfs" / "snapshot.v4").unlink(missing_ok=True)
+    (root / ".cfs" / SNAPSHOT_NAME).unlink(missing_ok=True)
     report = json.loads(cfs(root, "status", "--json").stdout)
     assert report["artifacts"][0]["path"] == "out/leaf.txt"
 

@@ -162,12 +162,13 @@ def read_inside(root: str | Path, rel: str, ledger: Ledger | None = None) -> byt
             raise NotRegular(rel, kind_of(st.st_mode))
         if ledger is not None:
             ledger.record(rel, st)
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                return b"".join(chunks)
+        data = os.read(fd, st.st_size + 1) if st.st_size < 1 << 26 else b""
+        if len(data) == st.st_size:  # as big as the stat said: its end was reached
+            return data
+        chunks = [data]  # it grew meanwhile, or a short read: on to the end
+        while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
+        return b"".join(chunks)
     except OSError as exc:
         raise UnreadableFile(rel, exc.strerror or str(exc)) from None
     finally:

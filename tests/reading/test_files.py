@@ -96,3 +96,32 @@ def test_atomic_write_replaces_and_keeps_mode(tmp_path):
     assert target.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in target.parent.iterdir()) == ["f"]
 
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 65536, 300_001])
+def test_read_inside_gives_every_byte(tmp_path, size):
+    from cfs_build.reading.files import read_inside
+    (tmp_path / "f").write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+    assert read_inside(str(tmp_path), "f") == (tmp_path / "f").read_bytes()
+
+
+def test_read_inside_reads_on_past_what_the_stat_said(tmp_path, monkeypatch):
+    # A file that grows between the stat and the read is read to its end; the ledger
+    # keeps the stat from before, so the next run sees the change.
+    from cfs_build.reading import files
+    from cfs_build.reading.ledger import Ledger, signature_of
+    path = tmp_path / "f"
+    path.write_bytes(b"abc")
+    real_fstat = os.fstat
+
+    def then_grown(fd):
+        st = real_fstat(fd)
+        with open(path, "ab") as handle:
+            handle.write(b"def" * 100_000)
+        return st
+
+    monkeypatch.setattr(files.os, "fstat", then_grown)
+    ledger = Ledger(tmp_path)
+    assert files.read_inside(str(tmp_path), "f", ledger) == b"abc" + b"def" * 100_000
+    monkeypatch.undo()
+    assert ledger.seen("f")[2] == 3 and ledger.seen("f") != signature_of(str(path))
