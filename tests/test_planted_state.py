@@ -278,9 +278,13 @@ def test_planted_index_entry_for_the_real_spec_bytes_is_not_trusted(tmp_path, ou
     victim, attacker = twins(tmp_path)
     assert attacker.cfs("status").returncode == 1
     stored = attacker.root / ".cfs" / index.INDEX_FILE
-    forged = swap(marshal.loads(unsealed(stored)), "gen/cli.txt", "../home/keep.txt")
-    assert "../home/keep.txt" in str(forged)
-    forged = marshal.dumps(forged)
+    fmt, fingerprint, entries = marshal.loads(unsealed(stored))
+    # (each entry's summary is marshalled on its own)
+    entries = {rel: (key, marshal.dumps(swap(marshal.loads(row), "gen/cli.txt",
+                                                "../home/keep.txt")))
+               for rel, (key, row) in entries.items()}
+    assert "../home/keep.txt" in str({rel: marshal.loads(row) for rel, (_, row) in entries.items()})
+    forged = marshal.dumps((fmt, fingerprint, entries))
     clean = tmp_path / "clean"
     shutil.copytree(victim, clean)
     expected = answers(clean)
