@@ -12,6 +12,7 @@ from ..reading.names import TREE_DIR
 FORBIDDEN_TOP = (TREE_DIR, ".git", ".cfs")
 
 
+@lru_cache(maxsize=1 << 16)  # pure; each output's path is cleaned by every check below
 def clean(path: str) -> str:
     """The path cleaned like Go's path.Clean (``..`` kept when it climbs above the start)."""
     parts: list[str] = []
