@@ -168,3 +168,43 @@ def test_cycles_are_the_strongly_connected_components(graph):
     for start in among:
         assert downstream(deps.producers, [start], among=among) == \
             {start, *nx.descendants(within, start)}
+
+
+# Nodes in a small hierarchy (parent edges weigh 1) that import each other as SPEC (1)
+# or ARTIFACT (2), cycles allowed: (i, j, artifact) means node i imports node j.
+_NESTED = ("SPEC/a", "SPEC/a/b", "SPEC/a/b/c", "SPEC/a/d", "SPEC/e", "SPEC/e/f", "SPEC/g")
+mixed = st.lists(st.tuples(st.integers(0, len(_NESTED) - 1), st.integers(0, len(_NESTED) - 1),
+                           st.booleans()), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(mixed)
+def test_ranks_are_the_longest_weighted_paths_of_networkx(imports):
+    # Every kind of edge and its weight, and the ranks of what a cycle leaves acyclic.
+    rows = {name: (tuple(dict.fromkeys(("ARTIFACT/" if artifact else "SPEC/") + _NESTED[j][5:]
+                                       for i, j, artifact in imports if _NESTED[i] == name)),
+                   None, f"out/{name}")
+            for name in _NESTED}
+    deps = Deps.of_rows(rows, 0, 1, 2)
+    reference = nx.DiGraph()
+    reference.add_nodes_from(_NESTED)
+    for name in _NESTED:
+        if "/" in name[5:]:
+            reference.add_edge(name, name.rsplit("/", 1)[0], weight=1)
+    for i, j, artifact in imports:
+        source, target = _NESTED[i], _NESTED[j]
+        if source == target and not artifact:
+            continue  # importing itself is a finding, not an edge
+        weight = max(2 if artifact else 1, reference.edges[source, target]["weight"]
+                     if reference.has_edge(source, target) else 0)
+        reference.add_edge(source, target, weight=weight)
+    on_cycle = {n for c in nx.strongly_connected_components(reference)
+                if len(c) > 1 or reference.has_edge(*(next(iter(c)),) * 2) for n in c}
+    behind = {n for n in reference if on_cycle & ({n} | nx.descendants(reference, n))}
+    expected: dict[str, int | None] = dict.fromkeys(behind)
+    rest = reference.subgraph(set(_NESTED) - behind)
+    for name in reversed(list(nx.topological_sort(rest))):  # what a node needs comes first
+        expected[name] = max((expected[t] + rest.edges[name, t]["weight"]
+                              for t in rest.successors(name)), default=0)
+    assert deps.ranks == expected
+    assert bool(deps.cycles) == bool(on_cycle)
