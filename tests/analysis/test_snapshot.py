@@ -386,6 +386,30 @@ def test_a_file_deleted_while_the_analysis_runs_is_never_trusted(project_root, m
     assert Project(project_root).report().as_dict() == fresh(project_root)
 
 
+def test_a_file_edited_after_it_was_read_is_never_trusted(project_root, monkeypatch):
+    # The signature recorded is the one taken as the file was read: an edit after the
+    # read (same size, modification time put back) shows next time even where the
+    # check for too recent times would not see it (here: a clock that says nothing is).
+    import cfs_build.analysis.project as project_module
+    (project_root / snapshot.SNAPSHOT_FILE).unlink()
+    monkeypatch.setattr(snapshot, "file_system_clock", lambda directory: 60 * snapshot.SECOND)
+    real = project_module.artifact_statuses
+    path = project_root / "out/store.py"
+
+    def then_edited(*args, **kwargs):
+        found = real(*args, **kwargs)
+        before = path.stat()
+        path.write_bytes(bytes(b ^ 1 for b in path.read_bytes()))  # another process
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        return found
+
+    monkeypatch.setattr(project_module, "artifact_statuses", then_edited)
+    kept = Project(project_root).report().as_dict()
+    monkeypatch.setattr(project_module, "artifact_statuses", real)
+    assert kept != fresh(project_root)  # the edit changed the answer
+    assert Project(project_root).report().as_dict() == fresh(project_root)
+
+
 def test_a_file_system_clock_behind_this_one_is_allowed_for(project_root, monkeypatch):
     # File times come from the machine holding the files. Were its clock ten seconds
     # behind, files changed just before the analysis would look ten seconds old.
