@@ -17,6 +17,7 @@ answer, or is stopped when the command did not ask for it.
 from __future__ import annotations
 
 import marshal
+import os
 import time
 
 from ..reading import parallel
@@ -34,6 +35,9 @@ PATHS_AT = 2  # where the \0-joined watched paths are in the snapshot's tuple
 SHARE = 0.7
 # Below this many paths the whole pass takes a few milliseconds: no second process.
 MIN_PATHS = 2000
+# Paths looked at between two checks that the process that started the child is still
+# there (a few milliseconds' worth): once it is gone, nothing waits for the rest.
+CHUNK = 1024
 
 
 def cut_at(count: int) -> int:
@@ -77,11 +81,12 @@ def start(directory: str) -> Lookahead | None:
     """The child looking at the snapshot's paths of the project at or above
     ``directory``; None where a second process is not worth it or cannot be had."""
     began = time.time_ns()
-    child = parallel.start(lambda: _look(directory), quiet=True)
+    parent = os.getpid()
+    child = parallel.start(lambda: _look(directory, parent), quiet=True)
     return None if child is None else Lookahead(child, began)
 
 
-def _look(directory: str) -> tuple | None:
+def _look(directory: str, parent: int) -> tuple | None:
     # Imported here, in the child only: the reading of a sealed state file.
     from ..reading.names import nearest_root
     from ..state import dirs as state
@@ -100,9 +105,12 @@ def _look(directory: str) -> tuple | None:
     paths = joined.split("\0")
     if len(paths) < MIN_PATHS or outside(joined):
         return None
-    cut = cut_at(len(paths))
-    return (root, sealed[:SEAL_SIZE], len(sealed), len(paths),
-            signatures(root, paths[cut:]).tobytes())
+    chunks = []
+    for at in range(cut_at(len(paths)), len(paths), CHUNK):
+        if os.getppid() != parent:  # killed (a SIGKILL runs no cleanup): stop now too
+            return None
+        chunks.append(signatures(root, paths[at:at + CHUNK]).tobytes())
+    return root, sealed[:SEAL_SIZE], len(sealed), len(paths), b"".join(chunks)
 
 
 def outside(joined: str) -> bool:

@@ -256,3 +256,42 @@ def test_a_refused_fork_runs_the_command_without_a_second_process(project):
     assert "Traceback" not in runs[0].stderr and runs[0].stderr == runs[1].stderr == ""
     assert runs[0].returncode == runs[1].returncode == 1
     assert runs[0].stdout == runs[1].stdout and "n1" in runs[0].stdout
+
+
+KILLED = """
+import os, signal, sys, time
+from cfs_build.analysis import lookahead
+lookahead.MIN_PATHS, lookahead.CHUNK = 1, 1
+real = lookahead.signatures
+def slow(root, paths):  # one path at a time, slowly: the child would look for seconds
+    time.sleep(0.2)
+    return real(root, paths)
+lookahead.signatures = slow
+ahead = lookahead.start(sys.argv[1])
+print(ahead.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def ended(pid: int) -> bool:
+    """The process is gone, or a zombie (its new parent may not reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_killed_command_leaves_no_lookahead_looking(project):
+    # A SIGKILL runs none of the command's cleanup; the child notices its parent is gone
+    # at its next chunk of paths and stops, instead of looking through all of them.
+    done = subprocess.run([sys.executable, "-c", KILLED, str(project)], capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == -9
+    child = int(done.stdout)
+    _, paths = watched(project)
+    assert len(paths) - lookahead.cut_at(len(paths)) >= 5  # at least a second of looking
+    deadline = time.monotonic() + 0.6
+    while not ended(child) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ended(child)
