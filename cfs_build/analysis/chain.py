@@ -12,7 +12,7 @@ from ..reading.ledger import Ledger
 from ..reading.names import ARTIFACT, EXTERNAL, SPEC, Name, normalize, parent_of, spec_of
 from ..reading.tree import Tree
 from ..reading.unparsed import go_quote, parse_error_text, parse_finding, unreadable_text
-from .outputs import output_rel, place_problem
+from .outputs import Places, output_rel, place_problem
 
 ANCESTOR, DEPENDENCY, PUBLIC, AGENT, INPUT = "ancestor", "dependency", "public", "agent", "input"
 
@@ -138,7 +138,7 @@ class Resolver:
         self.ledger = ledger if ledger is not None else Ledger(self.root)
         self._chains: dict[str, Chain] = {}
         self._failures: dict[str, str | None] = {}
-        self._real_dirs: dict[str, bool] = {}  # outputs.place_problem's memo
+        self._places = Places()  # what outputs.place_problem learnt
         # What every node passes down to the chains below it, from its root down:
         # siblings share it, so each ancestor is looked at once however many leaves it has.
         self._inherited: dict[str | None, _Inherited] = {None: ((), (), b"", None)}
@@ -277,7 +277,7 @@ class Resolver:
                 raise Unresolved(f"{name.base} is not the artifact of any node with an output",
                                  f"{lead}no output declared: {go_quote(name.base)}", "resolve")
             rel = output_rel(info.output)
-            if rel is not None and place_problem(str(self.root), rel, self._real_dirs):
+            if rel is not None and place_problem(str(self.root), rel, self._places):
                 rel = None  # X8: an output cfs never opens
             return self._required_file(info.output, rel, name.base, Waiting)
         return self._required_file(name.path, safe_relpath(name.path), name.raw, Unresolved)

@@ -29,7 +29,7 @@ from ..state.artifacts import WithPending, current_manifest, pending_entries
 from ..state.manifest import MANIFEST, Manifest, ManifestEntry
 from .chain import Resolver
 from .deps import Deps
-from .outputs import clean, output_problem
+from .outputs import Places, clean, output_problem
 from .basis import Decoded, NodeRows, updated
 from .snapshot import Snapshot
 from .status import artifact_status, artifact_statuses, orphans_of
@@ -467,7 +467,7 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
         orphans = tuple(orphans_of(tree, resolver, manifest, [s.node for s in statuses]))
     else:
         manifest = _Recorded(statuses)
-    real_dirs: dict[str, bool] = {}
+    places = Places()
     per_node = dict(basis["per_node"])
     per_node_changes: list[str] = []
     root = str(tree.root)
@@ -477,7 +477,7 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
             continue
         rel = rels.get(name)
         owners = lookups.owners(rel) if rel is not None else []
-        shared = Context(basis["produced"], {rel: owners[0]} if owners else {}, root, real_dirs)
+        shared = Context(basis["produced"], {rel: owners[0]} if owners else {}, root, places)
         rows = [f.row() for f in node_findings(tree, resolver, info, shared)]
         if rows != list(per_node.get(name, ())):
             per_node_changes.append(name)
@@ -492,7 +492,7 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
             if status.node in redo:
                 statuses[at] = artifact_status(tree, resolver, manifest, status.node,
                                                status.name, tree.nodes[status.node].output,
-                                               status.rank, real_dirs)
+                                               status.rank, places)
                 redone.append(at)
     if per_node_changes:
         findings = [Finding(*row) for row in basis["head"]]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..reading.names import TREE_DIR
@@ -67,17 +68,29 @@ def output_rel(path: str) -> str | None:
     return clean(path)
 
 
-def place_problem(root: str, rel: str, real_dirs: dict[str, bool] | None = None) -> str | None:
+@dataclass
+class Places:
+    """What place_problem learnt of the disk, kept for the rest of one analysis: where the
+    project really is, and whether each directory resolves inside it."""
+
+    real_root: str | None = None
+    inside: dict[str, bool] = field(default_factory=dict)
+
+
+def place_problem(root: str, rel: str, places: Places | None = None) -> str | None:
     """Why cfs refuses an output for what is on disk: its directory leads out of the
     project through a link, or something other than a regular file is there.
 
-    ``real_dirs`` memoizes, per directory, whether it resolves inside the project.
+    ``places``: what earlier calls of this analysis learnt (see Places).
     """
-    memo = real_dirs if real_dirs is not None else {}
+    places = places if places is not None else Places()
+    memo = places.inside
     parent = rel.rpartition("/")[0]
     inside = memo.get(parent)
     if inside is None:
-        real_root = os.path.realpath(root)
+        real_root = places.real_root
+        if real_root is None:
+            real_root = places.real_root = os.path.realpath(root)
         existing = f"{root}/{parent}" if parent else root
         # A dangling link is where the path would leave: resolve it, do not skip it.
         while not os.path.lexists(existing):

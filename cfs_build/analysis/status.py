@@ -11,7 +11,7 @@ from ..reading.names import artifact_of, spec_of
 from ..reading.tree import Tree
 from ..state.manifest import Manifest, ManifestEntry
 from .chain import Resolver
-from .outputs import output_problem, output_rel, place_problem
+from .outputs import Places, output_problem, output_rel, place_problem
 
 
 class Flag(StrEnum):
@@ -161,10 +161,10 @@ def artifact_nodes(tree: Tree, resolver: Resolver) -> list[str]:
 def statuses_of(tree: Tree, resolver: Resolver, manifest: Manifest,
                 rank_of: dict[str, int | None], nodes: list[str]) -> list[ArtifactStatus]:
     """The statuses of ``nodes`` (some of artifact_nodes), in their order."""
-    real_dirs: dict[str, bool] = {}
+    places = Places()
     infos = tree.nodes
     return [artifact_status(tree, resolver, manifest, node, artifact_of(node),
-                            infos[node].output, rank_of.get(node), real_dirs)
+                            infos[node].output, rank_of.get(node), places)
             for node in nodes]
 
 
@@ -207,7 +207,7 @@ def _unparsed_owner(tree: Tree, resolver: Resolver, name: str) -> bool:
 
 
 def artifact_status(tree, resolver, manifest, node, name, output, rank,
-                    real_dirs: dict[str, bool] | None = None) -> ArtifactStatus:
+                    places: Places | None = None) -> ArtifactStatus:
     """Status of one artifact: its chain and file against its manifest entry (FORMAT.md 7.4).
 
     The path the manifest records is not looked at: the node's output is the file.
@@ -217,7 +217,7 @@ def artifact_status(tree, resolver, manifest, node, name, output, rank,
     recorded_checksum = entry.checksum if entry else None
     chain = resolver.chain(node)
     rel = output_rel(output)
-    problem = output_problem(output) or place_problem(str(tree.root), rel, real_dirs)
+    problem = output_problem(output) or place_problem(str(tree.root), rel, places)
     if problem:
         # X8: never opened; only the chain is compared with the record.
         flags = (INVALID, STALE) if entry is None or entry.chain != chain.hash else (INVALID,)

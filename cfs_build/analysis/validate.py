@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..errors import ERROR, WARNING, Finding
 from ..reading.files import NotRegular, Outside, UnreadableFile, safe_relpath
 from .chain import Resolver
-from .outputs import output_problem, output_rel, place_problem
+from .outputs import Places, output_problem, output_rel, place_problem
 from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, is_within, parse_name,
                              spec_of)
 from ..reading.tree import NO_NODES_V5, NodeInfo, Tree
@@ -27,18 +27,19 @@ def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
 @dataclass(frozen=True)
 class Context:
     """What a node's checks need to know of the others: each leaf's output (``produced``),
-    and which node claimed an output path first (``outputs``, filled in node order)."""
+    which node claimed an output path first (``outputs``, filled in node order), and
+    what the checks of output places learnt of the disk so far (``places``)."""
 
     produced: dict[str, str]
     outputs: dict[str, str]
     root: str
-    real_dirs: dict[str, bool]
+    places: Places
 
 
 def context(tree: Tree, outputs: dict[str, str] | None = None) -> Context:
     produced = {safe_relpath(info.output): name for name, info in tree.nodes.items()
                 if info.output is not None and tree.is_leaf(name)}
-    return Context(produced, {} if outputs is None else outputs, str(tree.root), {})
+    return Context(produced, {} if outputs is None else outputs, str(tree.root), Places())
 
 
 def validate_parts(tree: Tree, resolver: Resolver) -> tuple[list[Finding],
@@ -102,7 +103,7 @@ def node_findings(tree: Tree, resolver: Resolver, info: NodeInfo,
     findings.extend(_variants(info))
     findings.extend(_external_outputs(info, shared.produced))
     if info.output is not None:
-        findings.extend(_output(info, shared.outputs, shared.root, shared.real_dirs))
+        findings.extend(_output(info, shared.outputs, shared.root, shared.places))
     return findings
 
 
@@ -260,12 +261,12 @@ def _variants(info: NodeInfo) -> list[Finding]:
 
 
 def _output(info: NodeInfo, outputs: dict[str, str], root: str,
-            real_dirs: dict[str, bool]) -> list[Finding]:
+            places: Places) -> list[Finding]:
     """v5's path rules, and the outputs cfs never touches (FORMAT.md 12, X8)."""
     problem = output_problem(info.output)
     rel = output_rel(info.output)
     if problem is None:
-        problem = place_problem(root, rel, real_dirs)
+        problem = place_problem(root, rel, places)
     if problem:
         return [Finding(info.name, "output_paths", f"output path is invalid: {problem} "
                         f"({info.output!r}); give a project-relative path of a regular file "
