@@ -117,7 +117,10 @@ class _FileProblem(Exception):
 
 
 # What a file read yields: (normalized text, its digest, True for a 0-byte file).
-_Read = tuple[str, bytes, bool]
+# A file as read: its normalized bytes (decoded when its text is asked for: most files
+# read are outputs whose checksum is all a status needs), their SHA-1, and whether the
+# file was empty.
+_Read = tuple[bytes, bytes, bool]
 _EMPTY_CHECKSUM = sha1(b"").digest()
 
 # Positions, cfs problems, the positions' digests joined, and v5's failure text,
@@ -151,7 +154,9 @@ class Resolver:
         text encodes back to exactly the bytes that were hashed.
         """
         found = self._read(rel)
-        return None if found is None else found[0]
+        if found is None or found[0] is None:  # (None: a digest taken from elsewhere)
+            return None
+        return found[0].decode("utf-8", "surrogateescape")
 
     def file_digest(self, rel: str) -> bytes | None:
         """SHA-1 of the normalized read (what a chain position hashes); None if absent."""
@@ -184,8 +189,7 @@ class Resolver:
                     cached = None
                 else:
                     normalized = normalize_bytes(data)
-                    cached = (normalized.decode("utf-8", "surrogateescape"),
-                              sha1(normalized).digest(), not data)
+                    cached = (normalized, sha1(normalized).digest(), not data)
             except UnreadableFile as exc:
                 # A directory opens but cannot be read as lines; anything else fails to open.
                 cached = _FileProblem(exc, "directory" not in exc.reason)
