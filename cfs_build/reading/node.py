@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from typing import NamedTuple
 
 from ..errors import ERROR, WARNING, Finding
 from .headings import Heading, structural_headings
@@ -26,8 +27,7 @@ _WHITE_SPACE = ("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u
                 "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 
 
-@dataclass(frozen=True)
-class Subsection:
+class Subsection(NamedTuple):  # a tuple: several are made for every file parsed
     """One ``##`` block: its normalized key, raw heading line and rendered text."""
 
     key: str
@@ -78,6 +78,9 @@ class NodeDoc(Declared):
             if sub.key == key:
                 return sub
         return None
+
+
+_DOC_FIELDS = tuple(f.name for f in fields(NodeDoc))  # (in the order _with_fields fills)
 
 
 def is_blank(line: str) -> bool:
@@ -272,13 +275,19 @@ def _duplicate_key(root, yaml):
     return None
 
 
-def _with_fields(name: str, file: str, fields: dict, report: _Report, **parts) -> NodeDoc:
-    """The NodeDoc, made once: a frozen dataclass of 14 fields is not cheap to make."""
-    deps, dep_lines = fields.get("depends_on", ((), ()))
-    inp, inp_line = fields.get("input", (None, None))
-    out, out_line = fields.get("output", (None, None))
-    return NodeDoc(name, file, deps, dep_lines, inp, inp_line, out, out_line,
-                   findings=tuple(report.items), **parts)
+def _with_fields(name: str, file: str, found: dict, report: _Report, has_agent: bool = False,
+                 agent_line: int | None = None, public: tuple[Subsection, ...] = (),
+                 agent: str = "", intent: str = "") -> NodeDoc:
+    """The NodeDoc, made once, its fields filled in directly as unpickling does: the
+    frozen __init__ sets 14 fields one object.__setattr__ at a time, for every file."""
+    deps, dep_lines = found.get("depends_on", ((), ()))
+    inp, inp_line = found.get("input", (None, None))
+    out, out_line = found.get("output", (None, None))
+    doc = object.__new__(NodeDoc)
+    doc.__dict__.update(zip(_DOC_FIELDS, (
+        name, file, deps, dep_lines, inp, inp_line, out, out_line, has_agent, agent_line,
+        public, agent, tuple(report.items), intent)))
+    return doc
 
 
 def _body(name: str, file: str, body: str, first: int, report: _Report,

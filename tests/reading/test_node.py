@@ -502,3 +502,14 @@ def test_agent_with_only_direct_text_or_only_subsections():
     assert parse("# SPEC/x\n# Agent\n\n## Step\n").agent == "## Step\n"
     empty = parse("# SPEC/x\n# Agent\n\n")
     assert empty.has_agent and empty.agent == ""
+
+
+def test_a_parse_is_the_node_doc_its_constructor_makes():
+    # (_with_fields fills the fields in directly, in their declared order)
+    from dataclasses import asdict
+    from cfs_build.reading.node import NodeDoc, parse_node
+    doc = parse_node("SPEC/a", "f", "---\ndepends_on:\n  - SPEC/b\noutput: x\n---\n# SPEC/a\n\n"
+                     "Intent.\n\n# Public\n## A\nx\n\n# Agent\nDo.\n")
+    made = NodeDoc(**asdict(doc) | {"public": doc.public, "findings": doc.findings})
+    assert made == doc and doc.intent == "Intent." and doc.output == "x" and doc.has_agent
+    assert doc.depends_on == ("SPEC/b",) and doc.dep_lines == (3,) and doc.agent == "Do.\n"
