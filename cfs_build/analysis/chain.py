@@ -116,7 +116,6 @@ class _FileProblem(Exception):
         self.opening = opening
 
 
-# What a file read yields: (normalized text, its digest, True for a 0-byte file).
 # A file as read: its normalized bytes (decoded when its text is asked for: most files
 # read are outputs whose checksum is all a status needs), their SHA-1, and whether the
 # file was empty.
