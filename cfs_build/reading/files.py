@@ -95,6 +95,21 @@ def decode(data: bytes, rel: str) -> str:
         ) from None
 
 
+def read_to_end(fd: int, size: int) -> bytes:
+    """All bytes of the open regular file ``fd``, whose stat gave ``size``: read in one
+    call when that is all there is (no second, empty read, no joining), else on to its
+    end (it grew meanwhile, or a read came short). Raises OSError, and MemoryError when
+    ``size`` is more than this process can hold (a damaged or sparse file: its size is
+    asked for at once, not read a megabyte at a time)."""
+    data = os.read(fd, size + 1)
+    if len(data) == size:
+        return data
+    chunks = [data]
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def read_all(path: str) -> bytes:
     """All bytes of a file; raises OSError like ``open`` would.
 
@@ -162,15 +177,11 @@ def read_inside(root: str | Path, rel: str, ledger: Ledger | None = None) -> byt
             raise NotRegular(rel, kind_of(st.st_mode))
         if ledger is not None:
             ledger.record(rel, st)
-        data = os.read(fd, st.st_size + 1) if st.st_size < 1 << 26 else b""
-        if len(data) == st.st_size:  # as big as the stat said: its end was reached
-            return data
-        chunks = [data]  # it grew meanwhile, or a short read: on to the end
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return read_to_end(fd, st.st_size)
     except OSError as exc:
         raise UnreadableFile(rel, exc.strerror or str(exc)) from None
+    except (MemoryError, OverflowError):
+        raise UnreadableFile(rel, f"is too big to read ({st.st_size} bytes)") from None
     finally:
         os.close(fd)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import xxhash
 
 from ..errors import CfsError
-from ..reading.files import is_temp_of, kind_of, temp_name
+from ..reading.files import is_temp_of, kind_of, read_to_end, temp_name
 from . import SEAL_SIZE
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -122,15 +122,9 @@ def read_at(fd: int, name: str) -> bytes | None:
         st = os.fstat(file)
         if not stat_mode.S_ISREG(st.st_mode):
             return None
-        # One read of the size it has, no joining of chunks (the snapshot is megabytes:
-        # each copy of it costs a fresh process page faults); then on until the end,
-        # in case it grew meanwhile.
-        data = os.read(file, st.st_size + 1)
-        chunks = [data]
-        while chunk := os.read(file, 1 << 20):
-            chunks.append(chunk)
-        return data if len(chunks) == 1 else b"".join(chunks)
-    except (OSError, MemoryError):
+        # (The snapshot is megabytes: each copy of it costs a fresh process page faults.)
+        return read_to_end(file, st.st_size)
+    except (OSError, MemoryError, OverflowError):
         return None
     finally:
         os.close(file)

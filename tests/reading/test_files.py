@@ -125,3 +125,24 @@ def test_read_inside_reads_on_past_what_the_stat_said(tmp_path, monkeypatch):
     assert files.read_inside(str(tmp_path), "f", ledger) == b"abc" + b"def" * 100_000
     monkeypatch.undo()
     assert ledger.seen("f")[2] == 3 and ledger.seen("f") != signature_of(str(path))
+
+
+def test_read_inside_refuses_a_file_too_big_to_hold(tmp_path):
+    # A sparse file claims a size it would take hours to read as zeros: its size is asked
+    # for at once, and a process that cannot hold it says so instead of reading on.
+    # (In a child process with its address space capped, whatever the machine's memory.)
+    import subprocess
+    import sys
+    (tmp_path / "big.bin").touch()
+    os.truncate(tmp_path / "big.bin", 1 << 34)
+    script = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (1 << 31, 1 << 31))\n"
+        "from cfs_build.reading.files import UnreadableFile, read_inside\n"
+        "try:\n"
+        "    read_inside(sys.argv[1], 'big.bin')\n"
+        "except UnreadableFile as exc:\n"
+        "    print(exc.reason)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.stdout.strip() == f"is too big to read ({1 << 34} bytes)", done.stderr
