@@ -60,6 +60,15 @@ class NodeInfo(Declared):
                 tuple((f.rule, f.detail, f.line, f.severity.value, f.v5)
                       for f in self.findings))
 
+    def row(self) -> bytes:
+        """to_tuple() marshalled: a summary as the index stores it and a basis keeps it
+        (Tree.rows); from_row undoes it."""
+        return marshal.dumps(self.to_tuple())
+
+    @classmethod
+    def from_row(cls, name: str, file: str, row: bytes) -> NodeInfo:
+        return cls.from_tuple(name, file, marshal.loads(row))
+
     @classmethod
     def from_tuple(cls, name: str, file: str, data: tuple) -> NodeInfo:
         findings = data[-1]
@@ -119,7 +128,7 @@ class Tree:
     # guards against reaching a directory twice, and no snapshot is kept).
     dirs: tuple[str, ...] = ()
     guarded: bool = False
-    # Each node's summary (NodeInfo.to_tuple) marshalled, as the index stores it and a
+    # Each node's summary marshalled (NodeInfo.row), as the index stores it and a
     # snapshot's basis keeps it: made once, in the process that read the node.
     rows: dict[str, bytes] = field(default_factory=dict, repr=False)
     # Set when the scan failed as a whole (a symbolic link in the tree): the tree is
@@ -220,7 +229,7 @@ def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
                     name, "unreadable", reason, file, None),))
                 info = summarize(doc)
                 if rows is not None:
-                    rows[name] = marshal.dumps(info.to_tuple())
+                    rows[name] = info.row()
                 out.append(info)
             else:
                 out.append((None, None, reason))
@@ -234,7 +243,7 @@ def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
                     kept[name] = data
                     if rows is not None:
                         rows[name] = cached
-                    out.append(NodeInfo.from_tuple(name, file, marshal.loads(cached)))
+                    out.append(NodeInfo.from_row(name, file, cached))
                 else:
                     out.append((key, None, None))
                 continue
@@ -242,14 +251,14 @@ def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
         if here:
             info = summarize(doc)
             docs[name], kept[name] = doc, data
-            row = marshal.dumps(info.to_tuple())
+            row = info.row()
             if rows is not None:
                 rows[name] = row
             if index is not None:
                 index.put(file, key, row)
             out.append(info)
         else:
-            out.append((key, marshal.dumps(summary_tuple(doc)), None))
+            out.append((key, marshal.dumps(summary_tuple(doc)), None))  # (its NodeInfo's row())
     return out
 
 
@@ -345,14 +354,14 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
             doc = docs[name] = NodeDoc(name, file, findings=(Finding(
                 name, "unreadable", unreadable, file, None),))
             info = nodes[name] = summarize(doc)
-            rows[name] = marshal.dumps(info.to_tuple())
+            rows[name] = info.row()
             continue
         if row is None:  # an index hit in the child process: same index, same entry
             row = index.get(file, key)
         elif index is not None:
             index.put(file, key, row)
         rows[name] = row
-        nodes[name] = NodeInfo.from_tuple(name, file, marshal.loads(row))
+        nodes[name] = NodeInfo.from_row(name, file, row)
     tree = assemble_tree(root, node_dirs, bare_dirs, nodes, (base / NODE_FILE).is_file(),
                          guarded, docs, kept, dot_dirs)
     tree.rows = rows
