@@ -56,7 +56,7 @@ class NodeInfo(Declared):
     def to_tuple(self) -> tuple:
         return (self.depends_on, self.dep_lines, self.input, self.input_line, self.output,
                 self.output_line, self.has_agent, self.agent_line, self.public_digest,
-                self.sub_digests, self.agent_digest, self.intent, finding_rows(self.findings))
+                self.sub_digests, self.agent_digest, self.intent, _finding_rows(self.findings))
 
     def row(self) -> bytes:
         """to_tuple() marshalled: a summary as the index stores it and a basis keeps it
@@ -90,10 +90,10 @@ def summarize(doc: NodeDoc) -> NodeInfo:
 
 def summary_tuple(doc: NodeDoc) -> tuple:
     """``summarize(doc).to_tuple()``, without making the NodeInfo."""
-    return (*_summary(doc), finding_rows(doc.findings))
+    return (*_summary(doc), _finding_rows(doc.findings))
 
 
-def finding_rows(findings: tuple[Finding, ...]) -> tuple:
+def _finding_rows(findings: tuple[Finding, ...]) -> tuple:
     """A node's findings as a summary keeps them: plain values, which marshal takes (a
     Severity it does not); NodeInfo.from_tuple makes them findings again."""
     return tuple((f.rule, f.detail, f.line, f.severity.value, f.v5) for f in findings)
