@@ -5,6 +5,7 @@ import argparse
 import gc
 import importlib
 import os
+import signal
 import sys
 import threading
 from collections.abc import Mapping
@@ -220,6 +221,10 @@ def entry() -> None:
     # (CFS_NO_INDEX: the analysis is made without the snapshot, see Project.)
     looking = verb in LOOKING_AHEAD and os.environ.get("CFS_NO_INDEX", "") == ""
     try:
+        # From here a Ctrl-C is cfs's to handle (launch.py ended the process on one until
+        # now): "interrupted", whatever was begun settled, code 130.
+        if signal.getsignal(signal.SIGINT) == signal.SIG_DFL:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         # (Inside: a Ctrl-C during its fork is an interruption like any other. A child
         # forked just before it is left to end alone, on its answer or a closed pipe.)
         ahead = lookahead.start(directory) if looking else None

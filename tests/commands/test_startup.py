@@ -1,8 +1,12 @@
 """A `cfs` run imports the module of the command it runs, not every command's."""
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import sysconfig
+from pathlib import Path
 
 import pytest
 
@@ -99,6 +103,63 @@ def test_a_ctrl_c_while_the_lookahead_starts_says_interrupted(tmp_path):
              "def start(directory):\n    raise KeyboardInterrupt\n"
              "lookahead.start = start\nsys.argv = ['cfs', '-C', sys.argv[1], 'status']\n"
              "cli.entry()\n")
+    done = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (130, "cfs: interrupted\n")
+
+
+# Imported first by Python's start-up (site): sends this process a Ctrl-C (SIGINT) as
+# the `cfs` console script begins to import the command line's module.
+CTRL_C_AT_IMPORT = """
+import os, signal, sys
+
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "cfs_build.cli":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, CtrlC())
+"""
+
+
+def console_script(tmp_path, root, **options) -> subprocess.CompletedProcess:
+    """The installed `cfs` program, run on ``root`` with a Ctrl-C during its imports."""
+    (tmp_path / "startup").mkdir()
+    (tmp_path / "startup" / "sitecustomize.py").write_text(CTRL_C_AT_IMPORT)
+    program = Path(sysconfig.get_path("scripts")) / "cfs"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(tmp_path / "startup"), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    return subprocess.run([sys.executable, str(program), "-C", str(root), "status"], env=env,
+                          capture_output=True, text=True, timeout=60, **options)
+
+
+def test_a_ctrl_c_while_cfs_starts_ends_it_without_a_traceback(tmp_path):
+    # Before the command line's module is imported nothing can say "interrupted": the
+    # process ends as SIGINT ends one by default, as a shell loop running `cfs` expects.
+    root = write_tree(tmp_path, {"SPEC/a": spec("SPEC/a", "A.\n")})
+    done = console_script(tmp_path, root)
+    assert (done.returncode, done.stdout, done.stderr) == (-signal.SIGINT, "", "")
+    assert not (root / ".cfs").exists()  # (nothing was begun)
+
+
+def test_an_ignored_ctrl_c_stays_ignored_while_cfs_starts(tmp_path):
+    root = write_tree(tmp_path, {"SPEC/a": spec("SPEC/a", "A.\n")})
+    done = console_script(tmp_path, root, preexec_fn=lambda: signal.signal(
+        signal.SIGINT, signal.SIG_IGN))
+    assert (done.returncode, done.stderr) == (0, "") and "0 errors" in done.stdout
+
+
+def test_once_cfs_has_started_a_ctrl_c_is_its_own_to_handle(tmp_path):
+    # The console script gives Ctrl-C back to Python before the command runs: a real
+    # SIGINT as the lookahead starts is then "interrupted" and code 130.
+    root = write_tree(tmp_path, {"SPEC/a": spec("SPEC/a", "A.\n")})
+    probe = ("import os, signal, sys\nfrom cfs_build import launch\n"
+             "from cfs_build.analysis import lookahead\n"
+             "def start(directory):\n    os.kill(os.getpid(), signal.SIGINT)\n"
+             "lookahead.start = start\nsys.argv = ['cfs', '-C', sys.argv[1], 'status']\n"
+             "launch.entry()\n")
     done = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True,
                           text=True, timeout=60)
     assert (done.returncode, done.stderr) == (130, "cfs: interrupted\n")
