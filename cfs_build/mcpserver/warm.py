@@ -393,6 +393,10 @@ class Warm:
         elif not dotted and entry and (event.is_dir or event.name == NODE_FILE):
             self._pending.add(here)  # the tree's shape may have changed
             self._links = None
+        elif not dotted and entry and here in self._watched:
+            # A file came or went: a directory without a _node.md is a finding only
+            # while a file is below it (FORMAT.md 1).
+            self._pending.add(here)
         if event.removed and self._links is not None and self._links[0]:
             self._links = None  # perhaps the link that failed the scan
         return True

@@ -9,6 +9,9 @@ from .parsers import document
 # Anything that can open inline markup (code span, emphasis, link or image, autolink or
 # HTML, entity, escape): a heading without one is its lines' text joined.
 _MARKUP = re.compile(r"[`*_\[<&\\]")
+# White space around a heading's text: a CR left in a line (CR CR LF endings) is white
+# space for goldmark, v5's Markdown reader, as spaces and tabs are.
+_AROUND = " \t\r"
 
 
 class Heading(NamedTuple):  # a tuple: made for every heading of every file parsed
@@ -35,11 +38,11 @@ def atx_content(line: str) -> str:
     spaces and tabs around it removed."""
     s = line.lstrip(" ")
     level = len(s) - len(s.lstrip("#"))
-    rest = s[level:].rstrip(" \t")
+    rest = s[level:].rstrip(_AROUND)
     bare = rest.rstrip("#")
-    if bare != rest and (not bare or bare[-1] in " \t"):
+    if bare != rest and (not bare or bare[-1] in _AROUND):
         rest = bare
-    return rest.strip(" \t")
+    return rest.strip(_AROUND)
 
 
 def structural_headings(body: str, lines: list[str]) -> list[Heading]:
@@ -67,7 +70,7 @@ def structural_headings(body: str, lines: list[str]) -> list[Heading]:
         # are the first content lines (v5's reading, FORMAT.md 4.4).
         shown = texts[:2]
         raw = "\n".join(shown).rstrip(" \t")
-        joined = "\n".join(line.strip(" \t") for line in texts)
+        joined = "\n".join(line.strip(_AROUND) for line in texts)
         text, lost = _runs(joined, parsed, position)
         heads.append(Heading(start, last, level, raw, start + len(shown), text, True, lost))
     return heads

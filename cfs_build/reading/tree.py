@@ -379,7 +379,7 @@ def assemble_tree(root: Path, node_dirs: list[str], bare_dirs: list[str],
     top holds a _node.md of its own; ``dot_dirs``: the directories below dot directories
     (watched for a link appearing there, see walk.walk_dots)."""
     findings: list[Finding] = []
-    for rel in bare_dirs:
+    for rel in _seen_bare(root, node_dirs, bare_dirs) if bare_dirs else ():
         findings.append(Finding(spec_name(rel), "missing_node_md", "subdirectory has no "
                                 "_node.md; add one (every directory in the tree is a node) or "
                                 "rename it to start with '.'", f"{TREE_DIR}/{rel}", None))
@@ -395,6 +395,34 @@ def assemble_tree(root: Path, node_dirs: list[str], bare_dirs: list[str],
     dirs = (TREE_DIR, *(f"{TREE_DIR}/{rel}" for rel in (*node_dirs, *bare_dirs, *dot_dirs)))
     return Tree(root, nodes, children, findings, docs if docs is not None else {},
                 kept if kept is not None else {}, dirs=dirs, guarded=guarded)
+
+
+def _seen_bare(root: Path, node_dirs: list[str], bare_dirs: list[str]) -> list[str]:
+    """The directories without a _node.md that v5 sees (FORMAT.md 1): those with a file
+    somewhere below them. v5 lists files, so a directory holding only empty directories,
+    or files only inside dot directories, is no finding. A directory that cannot be
+    listed stays a finding."""
+    bare = set(bare_dirs)
+    seen: set[str] = set()
+
+    def mark(rel: str) -> None:
+        while rel and rel in bare and rel not in seen:
+            seen.add(rel)
+            rel = rel.rpartition("/")[0]
+
+    for rel in node_dirs:
+        mark(rel.rpartition("/")[0])
+    for rel in bare_dirs:
+        if rel in seen:
+            continue
+        try:
+            with os.scandir(f"{root}/{TREE_DIR}/{rel}") as entries:
+                holds = any(not entry.is_dir(follow_symlinks=False) for entry in entries)
+        except OSError:
+            holds = True
+        if holds:
+            mark(rel)
+    return [rel for rel in bare_dirs if rel in seen]
 
 
 def read_nodes(root: Path, index: Index | None, node_dirs: list[str]) -> list[NodeInfo]:

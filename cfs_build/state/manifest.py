@@ -53,14 +53,14 @@ def parse_manifest(text: str, where: str = MANIFEST) -> dict[str, ManifestEntry]
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    if not lines or lines[0].rstrip("\r") != HEADER:
+    if not lines or _one_cr_off(lines[0]) != HEADER:
         got = lines[0][:60] if lines else "an empty file"
         raise CfsError(f"manifest header must be exactly {HEADER!r}, found {got!r}; restore it "
                        "from version control or delete the file (every artifact then counts "
                        "as stale)", file=where, line=1)
     entries: dict[str, ManifestEntry] = {}
     for number, line in enumerate(lines[1:], start=2):
-        match = _LINE.fullmatch(line.rstrip("\r"))
+        match = _LINE.fullmatch(_one_cr_off(line))
         if match is None:
             raise CfsError("manifest line does not parse; expected "
                            "'ARTIFACT/<name>;path:<path>;checksum:<hash>;chain:<hash>' (hashes: 27 "
@@ -73,6 +73,11 @@ def parse_manifest(text: str, where: str = MANIFEST) -> dict[str, ManifestEntry]
                            file=where, line=number)
         entries[entry.name] = entry
     return entries
+
+
+def _one_cr_off(line: str) -> str:
+    """A line as FORMAT.md 3 reads it: one CR before its LF is dropped, not more."""
+    return line[:-1] if line.endswith("\r") else line
 
 
 def render_manifest(entries: dict[str, ManifestEntry]) -> str:

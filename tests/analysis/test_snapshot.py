@@ -122,7 +122,8 @@ CHANGES = {
                                "output: out/store.py")),
     "node added": _write("code-from-spec/app/extra/_node.md",
                          spec("SPEC/app/extra", "# Agent\nMore.\n", "output: out/extra.py")),
-    "directory without _node.md added": lambda root: (root / "code-from-spec/app/bare").mkdir(),
+    # (with a file in it: an empty directory is no finding, FORMAT.md 1)
+    "directory without _node.md added": _write("code-from-spec/app/bare/notes.txt", "x\n"),
     "node removed": _remove("code-from-spec/app/later"),
     "output edited": _write("out/store.py", "store = 2\n"),
     "output removed": _remove("out/cli.py"),

@@ -306,6 +306,18 @@ def test_a_new_directory_then_its_node_are_seen_without_a_new_analysis(tmp_path)
     assert warm.fresh == made  # every change was followed, none needed a whole analysis
 
 
+
+def test_a_file_put_in_an_empty_directory_is_reported_as_a_fresh_server_says(tmp_path):
+    # An empty directory is no finding (FORMAT.md 1); a file put in it makes it one.
+    root = make_tree(tmp_path / "p")
+    warm = watched_warm(root)
+    (root / TREE / "lib/empty/deeper").mkdir(parents=True)
+    same_as_fresh(warm, root, LEAVES)
+    assert "missing_node_md" not in call_v5(warm, "validate_specs", {}).text
+    write(root, f"{TREE}/lib/empty/deeper/notes.txt", "x\n")
+    same_as_fresh(warm, root, LEAVES)
+    assert call_v5(warm, "validate_specs", {}).text.count("missing_node_md") == 2
+
 def test_a_link_made_in_a_new_subdirectory_fails_the_scan_as_a_fresh_server_says(tmp_path):
     root = make_tree(tmp_path / "p")
     warm = watched_warm(root)

@@ -24,13 +24,26 @@ def test_forest_parents_and_leaves(tree):
 
 
 def test_directory_without_node_md(tree):
-    root = tree({"SPEC/a/b": spec("SPEC/a/b")})
-    (root / "code-from-spec" / "empty").mkdir()
+    root = tree({"SPEC/a/b": spec("SPEC/a/b"), "code-from-spec/notes/todo.txt": "x"})
     findings = load(root).findings
     assert [(f.node, f.rule, f.file, f.line) for f in findings] == [
         ("SPEC/a", "missing_node_md", "code-from-spec/a", None),
-        ("SPEC/empty", "missing_node_md", "code-from-spec/empty", None),
+        ("SPEC/notes", "missing_node_md", "code-from-spec/notes", None),
     ]
+
+
+def test_a_directory_with_no_file_below_it_is_not_seen(tree):
+    # FORMAT.md 1: v5 lists files, so a directory with no file anywhere below it (empty
+    # directories only, or files only inside dot directories) is no finding; a dot file
+    # such as .gitkeep is a file.
+    root = tree({"SPEC/a": spec("SPEC/a"), "code-from-spec/a/kept/.gitkeep": "",
+                 "code-from-spec/hidden/.d/f.txt": "x",
+                 "code-from-spec/deep/er/est/file": "x"})
+    for empty in ("empty", "nested/empty", "a/empty"):
+        (root / "code-from-spec" / empty).mkdir(parents=True)
+    assert [(f.node, f.rule) for f in load(root).findings] == [
+        ("SPEC/a/kept", "missing_node_md"), ("SPEC/deep", "missing_node_md"),
+        ("SPEC/deep/er", "missing_node_md"), ("SPEC/deep/er/est", "missing_node_md")]
 
 
 def test_dot_directories_are_never_walked(tree):

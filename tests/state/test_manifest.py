@@ -99,6 +99,22 @@ def test_crlf_manifest_is_read(root):
     assert read_manifest(root).entries == {"ARTIFACT/a": entry("ARTIFACT/a")}
 
 
+
+def test_only_one_cr_before_a_line_end_is_dropped(root):
+    # FORMAT.md 7.2 reads lines as section 3 does: one CR before the LF (or at the very
+    # end) goes; a second one is part of the line, so v5 reads another chain ("H\r").
+    write(root, HEADER + line("ARTIFACT/a").replace("\n", "\r\n") + line("ARTIFACT/c")[:-1]
+          + "\r")
+    assert list(read_manifest(root).entries) == ["ARTIFACT/a", "ARTIFACT/c"]
+    write(root, HEADER + line("ARTIFACT/a").replace("\n", "\r\r\n"))
+    with pytest.raises(CfsError) as info:
+        read_manifest(root)
+    assert info.value.line == 2
+    write(root, HEADER.replace("\n", "\r\r\n") + line("ARTIFACT/a"))
+    with pytest.raises(CfsError) as info:
+        read_manifest(root)
+    assert info.value.line == 1
+
 def test_missing_final_newline_is_read(root):
     write(root, HEADER + line("ARTIFACT/a").rstrip("\n"))
     assert list(read_manifest(root).entries) == ["ARTIFACT/a"]
