@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .. import __version__
 from ..analysis.lean import NeedsFull
 from ..analysis.project import Project
 from ..building import v5tools
@@ -80,7 +79,8 @@ V5_TOOLS = (
              "current tree."),
     ToolSpec("prune_cache", "Delete cached chains no manifest entry names, and content no "
              "remaining chain names."),
-    ToolSpec("version", "The version of the tool serving these tools (cfs-build)."),
+    ToolSpec("version", "The version of the v5 tool these tools answer as: 5.0.0 (cfs-build's "
+             "own version is in the server's initialize answer)."),
 )
 
 BUILD = ToolSpec(
@@ -144,8 +144,8 @@ def argument(args: dict, name: str, kind: type, default=None, *, required: bool 
 def call_v5(warm: Warm, name: str, args: dict) -> Answer:
     """A v5 tool's answer: its exact text, or its refusal as an error result."""
     try:
-        if name == "version":
-            return Answer(__version__)
+        if name == "version":  # (v5's answer, FORMAT.md 11: a client sees no other tool)
+            return Answer(v5tools.VERSION)
         if name == "validate_specs":
             # The report depends on the analysis alone: kept while the project holds.
             return Answer(warm.answer(("validate_specs",), v5tools.validate_specs))

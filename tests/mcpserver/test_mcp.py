@@ -47,9 +47,9 @@ def test_tools_list_offers_v5s_tools_with_their_arguments_and_cfss_own(tmp_path)
             assert said.server_info.name == "framework-mcp" and said.capabilities.tools
             tools = {tool.name: tool for tool in (await session.list_tools()).tools}
             version = only_text(await session.call_tool("version", {}))
-            return tools, version
+            return tools, version, said.server_info
 
-    tools, version = anyio.run(main)
+    tools, version, server = anyio.run(main)
     assert list(tools) == V5_NAMES + ["status", "build", "graph", "explain"]
     args = {name: (sorted(tool.input_schema.get("properties", {})),
                    sorted(tool.input_schema.get("required", []))) for name, tool in tools.items()}
@@ -64,8 +64,10 @@ def test_tools_list_offers_v5s_tools_with_their_arguments_and_cfss_own(tmp_path)
     assert args["explain"] == (["name"], ["name"])
     assert tools["load_chain"].meta == {"anthropic/maxResultSizeChars": 500000}
     assert all(tool.meta is None for name, tool in tools.items() if name != "load_chain")
+    # v5's answer (FORMAT.md 11); cfs-build names itself in the initialize answer.
+    assert version == "5.0.0"
     from cfs_build import __version__
-    assert version == __version__
+    assert (server.version, server.title) == (__version__, "cfs-build")
 
 
 # Cases whose every v5 answer (report, documents, refusals, steps) is pinned, and some
