@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
 from doit.exceptions import UnmetDependency
@@ -39,6 +40,30 @@ class CfsReporter(ConsoleReporter):
         self.cost = 0.0
         self.runs: list = []
         self._run_of: dict[str, object] = {}
+        self.output_error: OSError | None = None  # see write
+        # Taken now: doit swaps sys.stderr for a capture while an action runs.
+        self.errstream = sys.stderr
+
+    def write(self, text):
+        """doit's write, until the stream fails: a reader gone (`cfs build | head -1`) or
+        a full disk must not end the run half-way with a traceback from inside doit.
+        The generations go on and are recorded; the output goes to /dev/null, and a
+        failure other than a closed pipe is said once on stderr."""
+        if self.output_error is not None:
+            return
+        try:
+            super().write(text)
+        except OSError as exc:
+            self.output_error = exc
+            try:  # (the interpreter's flush at exit would fail on the same bytes)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self.outstream.fileno())
+                os.close(devnull)
+            except (AttributeError, ValueError, OSError):
+                pass
+            if not isinstance(exc, BrokenPipeError):
+                print(f"cfs: cannot write the output: {exc.strerror or exc}",
+                      file=self.errstream)
 
     def watch(self, state) -> None:
         """Report on ``state`` (a BuildState) even if none of its tasks reaches doit."""

@@ -41,14 +41,18 @@ def build(project: Project, targets: list[str] = (), *, jobs: int = DEFAULT_JOBS
     # Imported here: every other command builds this parser, and needs none of it.
     from ..building.run import InvalidTree, default_reporter, run_build
 
+    reporter = default_reporter(quiet=quiet, verbose=verbose)
     try:
         result = run_build(project, list(targets), jobs=jobs, keep_going=not stop,
-                           fresh=fresh, wait=wait, collector=collector,
-                           reporter=default_reporter(quiet=quiet, verbose=verbose))
+                           fresh=fresh, wait=wait, collector=collector, reporter=reporter)
     except InvalidTree as exc:
         for finding in exc.findings:
             print(finding.render(), file=sys.stderr)
         raise
+    if isinstance(reporter.output_error, BrokenPipeError):
+        raise reporter.output_error  # the reader went away: the CLI's quiet 141
+    if reporter.output_error is not None:
+        return 3  # (its line is said: CfsReporter.write)
     return result.exit_code
 
 
