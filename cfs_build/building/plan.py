@@ -42,7 +42,7 @@ def wanted_artifacts(project: Project, targets: list[str]) -> list[str]:
             below = [a for a in artifacts if is_within(spec_of(a), ref)]
             if not below:
                 if ref not in project.tree.nodes:
-                    raise CfsError(f"no node {ref}")
+                    project.node_name(ref)  # raises what every command says: no node X (...)
                 raise CfsError(f"{ref} has no artifact at or below it")
             names += below
             continue
