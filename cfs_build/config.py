@@ -9,6 +9,11 @@ from pathlib import Path
 from .errors import CfsError
 from .tomlfile import CONFIG_FILE, Key, Source, parse, read_source
 
+# `cfs verify` and `doit verify` alike, in a project without tests to run.
+NO_VERIFY_TABLE = ("no [[verify]] table: add one to cfs.toml, e.g.\n  [[verify]]\n  "
+                   "command = [\"python3\", \"-m\", \"pytest\", \"-q\"]\n  "
+                   "outputs = [\"tests/**/*.py\"]")
+
 DEFAULT_JOBS = 4  # generations at once: they wait on a model, not on this machine's CPUs
 
 COMMON_KEYS = {

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..analysis.project import Project, find_root
-from ..config import DEFAULT_JOBS
+from ..config import DEFAULT_JOBS, NO_VERIFY_TABLE
 from ..errors import ERROR, CfsError, Finding
 from ..generators.session import Interrupted, Session, sigint_stops, stop_on_sigint
 from ..reading.names import spec_of
@@ -177,12 +177,22 @@ def project_tasks(start: Path | str = ".", prefix: str = "", *,
         if verify:
             tasks.append(verify_task(state.root, prefix,
                                      lambda a: task_name(spec_of(a), prefix),
-                                     lambda: state.project) or {
-                # Listed so `doit verify` says what is missing instead of "unknown task".
-                "basename": f"{prefix}verify", "actions": None, "uptodate": [True],
-                "doc": "no [[verify]] in cfs.toml: no tests to run"})
+                                     lambda: state.project) or _no_verify(prefix))
     except CfsError as exc:
         relaxed.restore()
         raise InvalidDodoFile(str(exc)) from None
     stop_on_sigint(state.session)
     return tasks
+
+
+def _no_verify(prefix: str) -> dict:
+    """The `verify` task of a project without [[verify]]: listed so that `doit verify`
+    says what is missing, and fails as `cfs verify` does, instead of passing without a
+    test run (a CI step would take that for green). A plain `doit` runs every task:
+    this one is up to date unless named on the command line."""
+    from doit.exceptions import TaskFailed
+    name = f"{prefix}verify"
+    return {"basename": name, "verbosity": 2,
+            "actions": [lambda: TaskFailed(f"cfs.toml: {NO_VERIFY_TABLE}")],
+            "uptodate": [lambda: name not in sys.argv[1:]],
+            "doc": "no [[verify]] in cfs.toml: no tests to run"}

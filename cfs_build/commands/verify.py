@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..analysis.project import Project
 from ..building.verify import plan, print_results, run_all
-from ..config import load_config
+from ..config import NO_VERIFY_TABLE, load_config
 from ..errors import CfsError
 
 HELP = "build stale artifacts, run the project's tests, and tie failures to spec nodes"
@@ -25,9 +25,7 @@ def verify(project: Project, *, build_first: bool = True, collector=None) -> int
     from .build import build
     config = load_config(project.root)
     if not config.verify:
-        raise CfsError("no [[verify]] table: add one to cfs.toml, e.g.\n  [[verify]]\n  "
-                       "command = [\"python3\", \"-m\", \"pytest\", \"-q\"]\n  "
-                       "outputs = [\"tests/**/*.py\"]", file="cfs.toml")
+        raise CfsError(NO_VERIFY_TABLE, file="cfs.toml")
     the_plan = plan(project, config.verify)
     for warning in the_plan.warnings:
         print(f"warning: {warning}")
