@@ -63,8 +63,20 @@ BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, what a shell reports for `yes | head -1
 def _flushed(code: int) -> int:
     """Flush stdout while a closed pipe can still be told from a failed command."""
     if sys.stdout is not None:  # (none when started with it closed: `cfs status >&-`)
-        sys.stdout.flush()
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # a full disk: the output, not a file of the project
+            raise OutputLost(exc) from None
     return code
+
+
+class OutputLost(Exception):
+    """stdout failed (not a closed pipe: a full disk, an I/O error); its one line."""
+
+    def __init__(self, exc: OSError):
+        super().__init__(f"cannot write the output: {exc.strerror or exc}")
 
 
 class _Version(argparse.Action):
@@ -109,7 +121,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cfs", description="Build tool for Code from Spec v5 spec trees.",
         epilog="exit codes: 0 valid and up to date, 1 something to do, 2 format errors, "
-               "3 usage or I/O error")
+               "3 usage or I/O error, 130 interrupted, 141 the reader of the output went away")
     parser.add_argument("-C", dest="chdir", metavar="DIR",
                         help="run as if started in DIR (like git -C / make -C)")
     parser.add_argument("--version", action=_Version, nargs=0,
@@ -122,6 +134,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=module.HELP, description=module.HELP,
                                  epilog=f"example:\n  {module.EXAMPLE}",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        command.set_defaults(command_parser=command)  # (its usage for a stray argument)
         module.add_arguments(command)
     return parser
 
@@ -141,20 +154,29 @@ def main(argv: list[str] | None = None, ahead: lookahead.Lookahead | None = None
     # `cfs completion` describes every command: it needs the whole parser.
     parser = build_parser(None if verb == "completion" else verb)
     try:
-        args = parser.parse_args(argv)
+        args, stray = parser.parse_known_args(argv)
+        if stray:  # said with the command's own usage, not the top level's
+            getattr(args, "command_parser", parser).error(
+                f"unrecognized arguments: {' '.join(stray)}")
     except SystemExit as exc:  # argparse already printed the usage line
         return 3 if exc.code not in (0, None) else 0
     if args.command is None:
         parser.print_help(sys.stderr)
         return 3
+    started = None
     try:
-        start = Path(args.chdir) if args.chdir else Path.cwd()
-        if args.chdir and not start.is_dir():
-            raise CfsError(f"-C {args.chdir}: no such directory")
+        if args.chdir:
+            if not Path(args.chdir).is_dir():
+                raise CfsError(f"-C {args.chdir}: no such directory")
+            # As if started there (git -C): a relative path on the command line is read
+            # from DIR. Undone at the end, for a caller that runs main() in its process.
+            started = os.getcwd()
+            start = Path(args.chdir).absolute()
+            os.chdir(start)
+        else:
+            start = Path.cwd()
         module = COMMANDS[args.command]
         if not getattr(module, "NEEDS_PROJECT", True):
-            if args.chdir:
-                os.chdir(start)
             return _flushed(module.run(args, None))
         collecting = gc.isenabled()
         relaxed = None
@@ -182,6 +204,10 @@ def main(argv: list[str] | None = None, ahead: lookahead.Lookahead | None = None
     except CfsError as exc:
         print(f"cfs: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OutputLost as exc:
+        print(f"cfs: {exc}", file=sys.stderr)
+        _to_devnull()  # (the exit's own flush of what is left would fail again)
+        return 3
     except UnreadableFile as exc:  # e.g. an output path that is a directory or not UTF-8
         print(f"cfs: {printable(str(exc), lines=True)}", file=sys.stderr)
         return 3
@@ -192,8 +218,7 @@ def main(argv: list[str] | None = None, ahead: lookahead.Lookahead | None = None
         # The reader went away (`cfs status | head -1`): stop quietly, with the code a
         # shell gives a program killed by SIGPIPE, not one that means "something stale".
         # Pointing stdout at devnull spares the interpreter a second failed flush at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _to_devnull()
         return BROKEN_PIPE
     except OSError as exc:
         where = f"{printable(str(exc.filename))}: " if exc.filename else ""
@@ -205,6 +230,52 @@ def main(argv: list[str] | None = None, ahead: lookahead.Lookahead | None = None
         print(f"cfs: internal error ({type(exc).__name__}: {printable(str(exc))}); rerun with "
               "CFS_DEBUG=1 for the details and please report it", file=sys.stderr)
         return 3
+    finally:
+        if started is not None:
+            try:
+                os.chdir(started)
+            except OSError:  # (removed meanwhile: the process is ending anyway)
+                pass
+
+
+def _to_devnull() -> None:
+    """Point stdout's descriptor at /dev/null: nothing more can be shown."""
+    try:
+        out = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):  # (a caller's own stream: not ours)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, out)
+    os.close(devnull)
+
+
+def _in_utf8() -> None:
+    """Run again in Python's UTF-8 mode when the locale would read names otherwise.
+
+    v5 reads every name and file as UTF-8. Under a locale that is not UTF-8 (LC_ALL=C
+    with PYTHONUTF8=0, or a Latin-1 one) Python would decode directory names with it,
+    so that `zürich/` no longer matches its heading, and printing one would fail.
+    (-X utf8, not PYTHONUTF8: generators and test commands keep the user's setting.)"""
+    if sys.flags.utf8_mode or sys.getfilesystemencoding().lower() in ("utf-8", "utf8") \
+            or not sys.executable or not sys.orig_argv:
+        return
+    os.execv(sys.executable, [sys.executable, "-X", "utf8", *sys.orig_argv[1:]])
+
+
+def _std_descriptors() -> None:
+    """Descriptors 0, 1 and 2 open, on /dev/null where the caller closed one.
+
+    Started with stdout closed (`cfs chain X >&-`), Python has no sys.stdout, and the
+    next file cfs opened would take descriptor 1: a generator or a test command it
+    starts would then write into that file. The output goes nowhere instead, as print()
+    does without a stdout, and the command's exit code stands."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # (the lowest free descriptor: this one)
+            if getattr(sys, name) is None:
+                setattr(sys, name, open(fd, mode, encoding="utf-8", closefd=False))
 
 
 def entry() -> None:
@@ -216,6 +287,8 @@ def entry() -> None:
     freeing a cold analysis object by object takes about 45 ms at 10,000 leaves, for
     a process that is ending anyway. Only with no other thread running, once the
     output is flushed; everything else exits as usual."""
+    _in_utf8()
+    _std_descriptors()
     argv = sys.argv[1:]
     verb, directory = _read_ahead(argv)
     # (CFS_NO_INDEX: the analysis is made without the snapshot, see Project.)

@@ -1,0 +1,157 @@
+"""A user's mistakes and hostile surroundings, through real `cfs` and `doit` processes.
+
+Each case is one thing a person does by accident (a closed stdout, a reader that goes
+away, a typo after a command, -C with a path, a C locale) and what they must see: one
+line naming what is wrong and what to do, the documented exit code, never a traceback.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from buildkit import make_project
+from conftest import checksum, chain_hash, spec
+
+TRACEBACK = "Traceback"
+
+
+def cfs(*args: str, cwd: Path, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cfs_build.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})}, **kw)
+
+
+@pytest.fixture
+def valid(tree):
+    """Valid and up to date: one leaf (out/b.txt) whose file and manifest entry match."""
+    root = tree({"SPEC/a": spec("SPEC/a", "# Public\n## A\na\n"),
+                 "SPEC/a/b": spec("SPEC/a/b", "# Agent\nmake b\n", front="output: out/b.txt"),
+                 "out/b.txt": "b\n"})
+    (root / "code-from-spec" / ".manifest").write_text(
+        "code-from-spec: v5\nARTIFACT/a/b;path:out/b.txt;checksum:" + checksum("b\n")
+        + ";chain:" + chain_hash("## A\na\n", "make b\n") + "\n")
+    return root
+
+
+# -- stdout closed, full, or read by nobody ----------------------------------------------
+
+@pytest.mark.parametrize("args", [("chain", "SPEC/a/b"), ("completion", "bash"), ("prompt",),
+                                  ("status",)])
+def test_a_closed_stdout_is_no_internal_error(valid, args):
+    # `cfs chain X >&-`: Python starts with sys.stdout None; the command's exit code
+    # stands, as for a program whose output goes nowhere.
+    result = subprocess.run([sys.executable, "-m", "cfs_build.cli", *args], cwd=valid,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            timeout=60, pass_fds=(), preexec_fn=lambda: os.close(1))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_a_full_disk_under_build_output_is_one_line(tmp_path):
+    proj = make_project(tmp_path)
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "cfs_build.cli", "build"], cwd=proj.root,
+                                stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+                                env=proj.env())
+    assert TRACEBACK not in result.stderr, result.stderr
+    assert result.returncode == 3
+    assert result.stderr.strip().splitlines() == ["cfs: cannot write the output: No space "
+                                                  "left on device"]
+    # The build itself went through: what it generated is recorded.
+    assert all(flags == ["up-to-date"] for flags in proj.flags().values())
+
+
+def test_a_reader_that_goes_away_during_a_build_ends_it_with_the_sigpipe_code(tmp_path):
+    proj = make_project(tmp_path)
+    reader, writer = os.pipe()
+    os.close(reader)  # like `cfs build | head -0`
+    try:
+        result = subprocess.run([sys.executable, "-m", "cfs_build.cli", "build"],
+                                cwd=proj.root, stdout=writer, stderr=subprocess.PIPE,
+                                text=True, timeout=120, env=proj.env())
+    finally:
+        os.close(writer)
+    assert (result.returncode, result.stderr) == (141, "")
+    assert all(flags == ["up-to-date"] for flags in proj.flags().values())
+
+
+def test_plain_doit_into_a_closed_pipe_prints_no_traceback(tmp_path):
+    proj = make_project(tmp_path)
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        result = subprocess.run([sys.executable, "-m", "doit"], cwd=proj.root, stdout=writer,
+                                stderr=subprocess.PIPE, text=True, timeout=120, env=proj.env())
+    finally:
+        os.close(writer)
+    assert TRACEBACK not in result.stderr and "Exception ignored" not in result.stderr, \
+        result.stderr
+    assert all(flags == ["up-to-date"] for flags in proj.flags().values())
+
+
+# -- the command line ----------------------------------------------------------------------
+
+def test_an_unknown_option_shows_the_commands_own_usage(valid):
+    result = cfs("status", "--bogus", cwd=valid)
+    assert result.returncode == 3
+    assert result.stderr.startswith("usage: cfs status ")
+    assert "cfs status: error: unrecognized arguments: --bogus" in result.stderr
+
+
+def test_dash_c_reads_a_relative_path_from_that_directory(valid, tmp_path):
+    # "run as if started in DIR": an output path is taken from DIR, as after a cd.
+    inside = cfs("explain", "b.txt", cwd=valid / "out")
+    assert inside.returncode == 0, inside.stderr
+    result = cfs("-C", str(valid / "out"), "explain", "b.txt", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, inside.stdout), result.stderr
+
+
+def test_the_help_lists_every_exit_code_the_readme_does(valid):
+    text = " ".join(cfs("--help", cwd=valid).stdout.split())
+    for code in ("0 ", "1 ", "2 ", "3 ", "130 ", "141 "):
+        assert code + "" in text.split("exit codes:", 1)[1], (code, text)
+
+
+def test_an_unknown_build_target_says_where_the_node_was_looked_for(valid):
+    result = cfs("build", "SPEC/a/nope", cwd=valid)
+    assert result.returncode == 3
+    assert result.stderr == ("cfs: no node SPEC/a/nope (looked for a/nope/_node.md in "
+                             "code-from-spec/)\n")
+
+
+# -- a locale that is not UTF-8 ------------------------------------------------------------
+
+def test_a_c_locale_without_utf8_mode_reads_and_prints_non_ascii_names(tmp_path):
+    root = tmp_path / "proj"
+    (root / "code-from-spec" / "zürich").mkdir(parents=True)
+    (root / "code-from-spec" / "zürich" / "_node.md").write_text(
+        spec("SPEC/zürich", "\nÜber.\n\n# Agent\n\nWrite it.\n", front="output: out/é.txt"),
+        encoding="utf-8")
+    utf8 = cfs("status", cwd=root)
+    c_locale = cfs("status", cwd=root, env={"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0",
+                                            "PYTHONIOENCODING": "", "CFS_NO_INDEX": "1"})
+    assert TRACEBACK not in c_locale.stderr and "internal error" not in c_locale.stderr, \
+        c_locale.stderr
+    assert (c_locale.returncode, c_locale.stdout) == (utf8.returncode, utf8.stdout)
+    assert utf8.returncode == 1 and "ARTIFACT/zürich" in utf8.stdout
+
+
+# -- doit and cfs: the same answer ---------------------------------------------------------
+
+def test_doit_verify_without_a_verify_table_fails_as_cfs_verify_does(tmp_path):
+    proj = make_project(tmp_path)
+    through_cfs = proj.cfs("verify", "--no-build")
+    through_doit = proj.doit("verify")
+    assert through_cfs.returncode == 3
+    said = through_cfs.stderr.removeprefix("cfs: ").splitlines()
+    assert said[0].startswith("cfs.toml: no [[verify]] table: add one")
+    # doit's code for a failed task (1), with the same words; never a silent 0.
+    assert through_doit.returncode == 1
+    shown = [line.strip() for line in through_doit.stdout.splitlines()]
+    assert [line.strip() for line in said] == shown[shown.index(said[0]):][:len(said)]
+    # A plain `doit` (every task) is not failed by it: nothing was asked of it.
+    assert proj.doit().returncode == 0
