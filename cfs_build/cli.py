@@ -170,11 +170,11 @@ def main(argv: list[str] | None = None, ahead: lookahead.Lookahead | None = None
                 raise CfsError(f"-C {args.chdir}: no such directory")
             # As if started there (git -C): a relative path on the command line is read
             # from DIR. Undone at the end, for a caller that runs main() in its process.
-            started = os.getcwd()
-            start = Path(args.chdir).absolute()
+            start = Path(os.path.abspath(args.chdir)) if _here() else Path(args.chdir)
+            started = _here()
             os.chdir(start)
         else:
-            start = Path.cwd()
+            start = Path(_here() or _gone())
         module = COMMANDS[args.command]
         if not getattr(module, "NEEDS_PROJECT", True):
             return _flushed(module.run(args, None))
@@ -236,6 +236,20 @@ def main(argv: list[str] | None = None, ahead: lookahead.Lookahead | None = None
                 os.chdir(started)
             except OSError:  # (removed meanwhile: the process is ending anyway)
                 pass
+
+
+def _here() -> str | None:
+    """The current directory, None when it was removed (os.getcwd fails)."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        return None
+
+
+def _gone():
+    from .errors import CfsError
+    raise CfsError("the current directory no longer exists (removed or moved away): cd "
+                   "into the project again, or pass -C DIR")
 
 
 def _to_devnull() -> None:

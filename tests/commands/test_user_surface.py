@@ -155,3 +155,26 @@ def test_doit_verify_without_a_verify_table_fails_as_cfs_verify_does(tmp_path):
     assert [line.strip() for line in said] == shown[shown.index(said[0]):][:len(said)]
     # A plain `doit` (every task) is not failed by it: nothing was asked of it.
     assert proj.doit().returncode == 0
+
+
+def test_a_removed_current_directory_is_named_and_dash_c_still_works(valid, tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+
+    def start_in_a_removed_directory():
+        os.chdir(gone)
+        os.rmdir(gone)
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "cfs_build.cli", *args],
+                              capture_output=True, text=True, timeout=60,
+                              preexec_fn=start_in_a_removed_directory,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+
+    lost = run("status")
+    assert lost.returncode == 3
+    assert lost.stderr == ("cfs: the current directory no longer exists (removed or moved "
+                           "away): cd into the project again, or pass -C DIR\n")
+    gone.mkdir()
+    found = run("-C", str(valid), "status")
+    assert found.returncode == 0, found.stderr
