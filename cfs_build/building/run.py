@@ -110,8 +110,10 @@ def _run_locked(project: Project, targets: list[str], jobs: int, keep_going: boo
     streams = sys.stdout, sys.stderr
     try:
         with sigint_stops(state.session):
-            code = DoitMain(ModuleTaskLoader({"DOIT_CONFIG": config,
-                                              "task_gen": task_gen})).run(argv)
+            # config_filenames=(): doit would read [tool.doit] from a pyproject.toml in
+            # the working directory, and fail on a broken one; cfs.toml is the settings.
+            code = DoitMain(ModuleTaskLoader({"DOIT_CONFIG": config, "task_gen": task_gen}),
+                            config_filenames=()).run(argv)
     except Interrupted:
         code = 130
     finally:

@@ -178,3 +178,18 @@ def test_a_removed_current_directory_is_named_and_dash_c_still_works(valid, tmp_
     gone.mkdir()
     found = run("-C", str(valid), "status")
     assert found.returncode == 0, found.stderr
+
+
+def test_cfs_build_reads_no_doit_settings_from_the_projects_pyproject(tmp_path):
+    # cfs.toml configures the project; a pyproject.toml beside it (broken while being
+    # edited, or with a [tool.doit] table for the user's own dodo.py) is none of
+    # cfs build's business: doit would read it from the working directory.
+    proj = make_project(tmp_path)
+    (proj.root / "pyproject.toml").write_text("[project\n")
+    result = proj.cfs("build")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    (proj.root / "pyproject.toml").write_text('[tool.doit]\ndep_file = "elsewhere.db"\n')
+    proj.spec("SPEC/other").write_text(proj.spec("SPEC/other").read_text() + "\nMore.\n")
+    assert proj.cfs("build").returncode == 0
+    assert not list(proj.root.glob("elsewhere.db*"))
