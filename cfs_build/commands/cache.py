@@ -11,7 +11,9 @@ EXAMPLE = "cfs cache reconstruct && cfs cache prune"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("action", choices=("reconstruct", "prune"))
+    parser.add_argument("action", choices=("reconstruct", "prune"),
+                        help="reconstruct: cache the chain of each manifest entry still current; "
+                             "prune: delete what no entry names")
 
 
 def run(args, project: Project) -> int:

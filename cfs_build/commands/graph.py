@@ -18,8 +18,10 @@ LEGEND = ("an arrow from u to v means v is made from u: a parent's Public flows 
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("node", nargs="?", help="only what building this SPEC/ node touches")
-    parser.add_argument("--format", choices=("dot", "mermaid", "json"), default="dot")
+    parser.add_argument("node", nargs="?", help="only what building this node touches: SPEC/x, "
+                                                "ARTIFACT/x or an output path")
+    parser.add_argument("--format", choices=("dot", "mermaid", "json"), default="dot",
+                        help="Graphviz dot (the default), Mermaid, or JSON (node-link)")
 
 
 def edge_label(data: dict) -> str:

@@ -12,7 +12,8 @@ from ..errors import CfsError
 from ..reading.files import atomic_write, safe_relpath
 from ..reading.names import TREE_DIR
 
-HELP = "print a GNU make fragment to include (outputs as targets, cfs and cfs-verify)"
+HELP = ("print a GNU make fragment to include (outputs as targets; cfs, cfs-verify, "
+        "cfs-check and cfs-status)")
 EXAMPLE = ("cfs makefile -o cfs.mk     # then, in your Makefile:  include cfs.mk\n"
            "  # app: src/fees.py        # rebuilt only when src/fees.py really changed")
 

@@ -193,3 +193,15 @@ def test_cfs_build_reads_no_doit_settings_from_the_projects_pyproject(tmp_path):
     proj.spec("SPEC/other").write_text(proj.spec("SPEC/other").read_text() + "\nMore.\n")
     assert proj.cfs("build").returncode == 0
     assert not list(proj.root.glob("elsewhere.db*"))
+
+
+def test_every_option_and_argument_of_every_command_says_what_it_is():
+    import argparse
+
+    from cfs_build.cli import build_parser
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    bare = [f"cfs {name} {action.dest}" for name, command in commands.choices.items()
+            for action in command._actions
+            if not action.help and action.dest != "help"]
+    assert bare == []
