@@ -63,6 +63,8 @@ def run_build(project: Project, targets: list[str] | tuple[str, ...] = (), *,
     """
     # One build of a project at a time, taken before anything is judged stale: a second
     # build waits, then finds what the first made up to date instead of making it again.
+    if isinstance(targets, str):  # one target, not its characters one by one
+        targets = [targets]
     with build_lock(project.root, wait=wait):
         return _run_locked(project, list(targets), jobs, keep_going, fresh, reporter, session,
                            collector)

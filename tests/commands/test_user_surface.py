@@ -205,3 +205,13 @@ def test_every_option_and_argument_of_every_command_says_what_it_is():
             for action in command._actions
             if not action.help and action.dest != "help"]
     assert bare == []
+
+
+def test_run_build_takes_one_target_given_as_a_string_as_that_target(tmp_path):
+    from cfs_build import Project, run_build
+    from cfs_build.building.reporter import CfsReporter
+    import io
+    proj = make_project(tmp_path)
+    quiet = CfsReporter(io.StringIO(), {})
+    one = run_build(Project(proj.root), "SPEC/other", reporter=quiet)
+    assert (one.exit_code, one.generated) == (0, ("gen:other",))
