@@ -41,6 +41,8 @@ class BuildResult:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    # (task, why): a hand-edited or foreign file a generation would have replaced
+    refused: tuple[tuple[str, str], ...] = ()
 
     @property
     def interrupted(self) -> bool:
@@ -140,7 +142,7 @@ def result_of(reporter, exit_code: int) -> BuildResult:
     return BuildResult(exit_code, tuple(reporter.generated), tuple(reporter.unchanged),
                        tuple(reporter.uptodate), tuple(reporter.failed),
                        tuple(reporter.findings), tuple(reporter.not_attempted),
-                       tokens_in, tokens_out, cost)
+                       tokens_in, tokens_out, cost, tuple(reporter.refused))
 
 
 def doit_config(extra: dict | None = None, root: Path | None = None) -> dict:

@@ -247,7 +247,8 @@ def _node(task: str) -> str:
 
 
 def build_summary(result: BuildResult) -> dict:
-    """The run's summary as JSON: what was generated, failed or skipped, and its cost."""
+    """The run's summary as JSON: what was generated, failed, refused or skipped, and its
+    cost."""
     return {
         "exit_code": result.exit_code,
         "interrupted": result.interrupted,
@@ -255,6 +256,7 @@ def build_summary(result: BuildResult) -> dict:
         "unchanged": [_node(t) for t in result.unchanged],
         "up_to_date": [_node(t) for t in result.up_to_date],
         "failed": [{"node": _node(t), "message": why} for t, why in result.failed],
+        "refused": [{"node": _node(t), "message": why} for t, why in result.refused],
         "findings": [{"node": _node(t), "message": why} for t, why in result.findings],
         "not_attempted": [{"node": _node(t), "needs": why} for t, why in result.not_attempted],
         "input_tokens": result.input_tokens,

@@ -215,3 +215,31 @@ def test_run_build_takes_one_target_given_as_a_string_as_that_target(tmp_path):
     quiet = CfsReporter(io.StringIO(), {})
     one = run_build(Project(proj.root), "SPEC/other", reporter=quiet)
     assert (one.exit_code, one.generated) == (0, ("gen:other",))
+
+
+def test_a_refused_generation_is_told_alike_by_cfs_build_the_api_and_the_mcp_build(tmp_path):
+    import io
+    import shutil
+
+    from cfs_build import Project, run_build
+    from cfs_build.building.reporter import CfsReporter
+    from mcpkit import sync_client
+    proj = make_project(tmp_path)
+    assert proj.cfs("build").returncode == 0
+    (proj.root / "gen/other.txt").write_text("edited by hand\n")
+    proj.edit("SPEC/other", "An independent root.", "An independent root, changed.")
+    copies = [tmp_path / "api", tmp_path / "mcp"]
+    for copy in copies:
+        shutil.copytree(proj.root, copy)
+
+    cli = proj.cfs("build")
+    refusal = cli.stdout.split("\nrefused: gen:other\n", 1)[1].split("\ncfs: ", 1)[0]
+    refusal = "\n".join(line.removeprefix("  ") for line in refusal.splitlines())
+    assert cli.returncode == 1 and "edited by hand" in refusal
+    api = run_build(Project(copies[0]), reporter=CfsReporter(io.StringIO(), {}))
+    assert api.exit_code == 1
+    assert api.refused == (("gen:other", refusal),)
+    with sync_client(copies[1]) as client:
+        summary = client.result("build").structured_content
+    assert summary["exit_code"] == 1
+    assert summary["refused"] == [{"node": "SPEC/other", "message": refusal}]
