@@ -5,6 +5,7 @@ import difflib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .errors import CfsError
 from .tomlfile import CONFIG_FILE, Key, Source, parse, read_source
@@ -64,7 +65,8 @@ def _check(table: dict, allowed: dict[str, Key], where: str, src: Source) -> Non
         key = allowed[name]
         if (isinstance(value, bool) and bool not in key.types) or \
                 not isinstance(value, key.types):
-            raise src.error(f"{where}.{name} must be {key.meaning}; got {type(value).__name__}",
+            raise src.error(f"{where}.{name} must be {_kind(key)}; got "
+                            f"{_TOML_TYPES.get(type(value), 'a ' + type(value).__name__)}",
                             f"{where}.{name}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             _check_number(f"{where}.{name}", key, value, src)
@@ -77,6 +79,19 @@ def _check(table: dict, allowed: dict[str, Key], where: str, src: Source) -> Non
                 # at the first generation instead of here.
                 raise src.error(f"{where}.{name} contains a NUL character (\\u0000); remove "
                                 "it", f"{where}.{name}")
+
+
+# What a TOML value is, in the words of the TOML spec (not Python's type names).
+_TOML_TYPES = {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
+               list: "an array", dict: "a table"}
+_KINDS = {(bool,): "true or false", (int,): "a whole number", (int, float): "a number",
+          (str,): "a string", (list,): "an array"}
+
+
+def _kind(key: Key) -> str:
+    """What a key takes, e.g. "a whole number (generations this backend runs at once)"."""
+    kind = _KINDS.get(tuple(key.types))
+    return f"{kind} ({key.meaning})" if kind else key.meaning
 
 
 def _check_number(name: str, key: Key, value: int | float, src: Source) -> None:
@@ -127,6 +142,8 @@ def _generator(table: dict, where: str, src: Source) -> dict:
                         f"{', '.join(BACKENDS)})", f"{prefix}.kind")
     backend = backend_class(kind)
     _check(generator, {**COMMON_KEYS, **backend.KEYS}, prefix, src)
+    if isinstance(generator.get("base_url"), str):
+        _check_url(f"{prefix}.base_url", generator["base_url"], src)
     for name, key in backend.KEYS.items():
         if key.required and name not in generator:
             raise src.error(f"{prefix}.{name} is missing (the {kind} generator needs it)",
@@ -136,6 +153,20 @@ def _generator(table: dict, where: str, src: Source) -> dict:
             raise src.error(f"{prefix}: set {first} or {second}, not both",
                             f"{prefix}.{second}")
     return dict(generator)
+
+
+def _check_url(name: str, url: str, src: Source) -> None:
+    """An API's address: said here, with its line, rather than by the SDK at the first
+    generation (an internal error for a bad port or bracket)."""
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and \
+            (parts.port is None or parts.port > 0)  # (.port raises past 65535)
+    except ValueError:
+        usable = False
+    if not usable:
+        raise src.error(f"{name} = {url!r} is not an http(s) URL with a host and a valid "
+                        "port; write it e.g. http://127.0.0.1:11434/v1", name)
 
 
 def _verify(entries, where: str, src: Source) -> tuple[VerifyEntry, ...]:

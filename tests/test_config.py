@@ -308,3 +308,25 @@ def test_exclusive_keys_come_from_the_backend(root):
         load_config(root)
     assert "set max_tokens or max_completion_tokens, not both" in str(caught.value)
     assert caught.value.line == 5
+
+
+@pytest.mark.parametrize("line, says", [
+    ("fresh = \"yes\"", "generator.fresh must be true or false (generate from the chain "
+                        "alone, without the existing file); got a string"),
+    ("max_concurrency = 2.5", "generator.max_concurrency must be a whole number "
+                              "(generations this backend runs at once); got a float"),
+    ("timeout = true", "generator.timeout must be a number (seconds one generation (one "
+                       "attempt) may take); got a boolean"),
+])
+def test_a_wrong_type_is_said_in_words_that_read(root, line, says):
+    exc = error(root, GOOD + line + "\n")
+    assert (exc.line, exc.message) == (4, says)
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "localhost:11434/v1", "ftp://host/v1",
+                                 "http:///v1", "http://host:99999/v1"])
+def test_a_base_url_that_is_no_http_url_is_a_config_error_naming_its_line(root, url):
+    exc = error(root, f'[generator]\nkind = "openai"\nmodel = "m"\nbase_url = "{url}"\n')
+    assert exc.line == 4
+    assert exc.message.startswith(f"generator.base_url = {url!r} is not an http(s) URL")
+    assert "e.g. http://127.0.0.1:11434/v1" in exc.message
