@@ -142,8 +142,6 @@ def _generator(table: dict, where: str, src: Source) -> dict:
                         f"{', '.join(BACKENDS)})", f"{prefix}.kind")
     backend = backend_class(kind)
     _check(generator, {**COMMON_KEYS, **backend.KEYS}, prefix, src)
-    if isinstance(generator.get("base_url"), str):
-        _check_url(f"{prefix}.base_url", generator["base_url"], src)
     for name, key in backend.KEYS.items():
         if key.required and name not in generator:
             raise src.error(f"{prefix}.{name} is missing (the {kind} generator needs it)",
@@ -152,6 +150,8 @@ def _generator(table: dict, where: str, src: Source) -> dict:
         if first in generator and second in generator:
             raise src.error(f"{prefix}: set {first} or {second}, not both",
                             f"{prefix}.{second}")
+    if isinstance(generator.get("base_url"), str):
+        _check_url(f"{prefix}.base_url", generator["base_url"], src)
     return dict(generator)
 
 
