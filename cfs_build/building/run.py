@@ -175,6 +175,7 @@ def project_tasks(start: Path | str = ".", prefix: str = "", *,
     from .verify import verify_task
     relaxed = Relaxed()
     try:
+        _names_read_as_utf8()
         root = find_root(Path(start))
         # Here, in doit's main process and before any status is judged: see buildlock.py.
         hold_build_lock(root)
@@ -202,3 +203,13 @@ def _no_verify(prefix: str) -> dict:
             "actions": [lambda: TaskFailed(f"cfs.toml: {NO_VERIFY_TABLE}")],
             "uptodate": [lambda: name not in sys.argv[1:]],
             "doc": "no [[verify]] in cfs.toml: no tests to run"}
+
+
+def _names_read_as_utf8() -> None:
+    """Refuse a Python that decodes file names otherwise than as UTF-8 (LC_ALL=C with
+    PYTHONUTF8=0): `zürich/` would not match its heading. `cfs` runs itself again in
+    UTF-8 mode (cli.py); a dodo.py is imported by doit's own interpreter."""
+    encoding = sys.getfilesystemencoding()
+    if encoding.lower() not in ("utf-8", "utf8"):
+        raise CfsError(f"this Python reads file names as {encoding}, and Code from Spec names "
+                       "are UTF-8: run doit as `PYTHONUTF8=1 doit` (or set a UTF-8 locale)")

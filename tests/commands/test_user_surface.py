@@ -243,3 +243,15 @@ def test_a_refused_generation_is_told_alike_by_cfs_build_the_api_and_the_mcp_bui
         summary = client.result("build").structured_content
     assert summary["exit_code"] == 1
     assert summary["refused"] == [{"node": "SPEC/other", "message": refusal}]
+
+
+def test_doit_under_a_locale_that_is_not_utf8_says_how_to_run_it(tmp_path):
+    # cfs can run itself again in UTF-8 mode; doit, which imports the dodo.py, cannot:
+    # rather than read `zürich/` as another name than its heading, it says what to do.
+    proj = make_project(tmp_path)
+    env = {**proj.env(), "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}
+    result = subprocess.run([sys.executable, "-m", "doit"], cwd=proj.root, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3
+    assert "PYTHONUTF8=1" in result.stderr and TRACEBACK not in result.stderr
+    assert not (proj.root / "gen").exists()
