@@ -89,7 +89,7 @@ def init(root: Path) -> list[str]:
 
     def create(rel: str, text: str) -> None:
         path = root / rel
-        if path.exists():
+        if path.exists() or path.is_symlink():  # (a dangling link is the user's too)
             lines.append(f"kept    {rel} (exists)")
             return
         atomic_write(path, text.encode("utf-8"))
@@ -104,14 +104,16 @@ def init(root: Path) -> list[str]:
     create("cfs.toml", CONFIG)
     create("dodo.py", DODO)
     gitignore = root / ".gitignore"
-    present = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
-    missing = [entry for entry in IGNORES if entry not in present]
+    # As bytes: a .gitignore in another encoding than UTF-8 is kept as it is.
+    text = gitignore.read_bytes() if gitignore.exists() else b""
+    present = {line.strip() for line in text.splitlines()}
+    missing = [entry for entry in IGNORES if entry.encode() not in present]
     if missing:
-        text = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
-        if text and not text.endswith("\n"):
-            text += "\n"
-        text += "# cfs-build state and the v5 cache\n" + "".join(f"{e}\n" for e in missing)
-        atomic_write(gitignore, text.encode("utf-8"))
+        if text and not text.endswith(b"\n"):
+            text += b"\n"
+        text += ("# cfs-build state and the v5 cache\n" + "".join(f"{e}\n" for e in missing)
+                 ).encode("utf-8")
+        atomic_write(gitignore, text)
         lines.append(f"updated .gitignore (+{len(missing)} entries)")
     else:
         lines.append("kept    .gitignore (entries present)")

@@ -255,3 +255,13 @@ def test_doit_under_a_locale_that_is_not_utf8_says_how_to_run_it(tmp_path):
     assert result.returncode == 3
     assert "PYTHONUTF8=1" in result.stderr and TRACEBACK not in result.stderr
     assert not (proj.root / "gen").exists()
+
+
+def test_init_keeps_a_gitignore_that_is_not_utf8_and_a_dangling_link(tmp_path):
+    (tmp_path / ".gitignore").write_bytes(b"caf\xe9/\n*.log")  # Latin-1, no final newline
+    (tmp_path / "cfs.toml").symlink_to(tmp_path / "elsewhere.toml")
+    result = cfs("init", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / ".gitignore").read_bytes().startswith(b"caf\xe9/\n*.log\n# cfs-build")
+    assert "kept    cfs.toml (exists)" in result.stdout
+    assert (tmp_path / "cfs.toml").is_symlink()  # "never overwrites anything"
