@@ -28,10 +28,12 @@ def runs(project: Project, *, count: int = 10, show: str | None = None,
          as_json: bool = False) -> int:
     """The verb: the last ``count`` runs, one line each, or the generations of the run
     ``show`` (its id, a prefix of it, or "last")."""
+    if count < 1 and not show:
+        raise CfsError("-n must be at least 1")
     entries = RunLog(project.root).entries()
     if show:
         return _show(entries, show, as_json)
-    found = totals(entries)[-count:] if count > 0 else []
+    found = totals(entries)[-count:]
     if as_json:
         print(json.dumps([r.as_dict() for r in found], indent=2, ensure_ascii=False))
         return 0
@@ -55,7 +57,7 @@ def _show(entries: list[dict], wanted: str, as_json: bool) -> int:
     else:
         matches = [i for i in ids if i.startswith(wanted)]
     if len(matches) != 1:
-        raise CfsError(f"no run {wanted!r}" if not matches else
+        raise CfsError(f"no run {wanted!r}; `cfs runs` lists the recorded ones" if not matches else
                        f"{wanted!r} matches {len(matches)} runs; give more of the id")
     chosen = [e for e in entries if e["run"] == matches[0]]
     if as_json:

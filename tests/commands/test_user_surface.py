@@ -265,3 +265,14 @@ def test_init_keeps_a_gitignore_that_is_not_utf8_and_a_dangling_link(tmp_path):
     assert (tmp_path / ".gitignore").read_bytes().startswith(b"caf\xe9/\n*.log\n# cfs-build")
     assert "kept    cfs.toml (exists)" in result.stdout
     assert (tmp_path / "cfs.toml").is_symlink()  # "never overwrites anything"
+
+
+def test_runs_says_what_to_do_for_a_count_below_one_or_an_unknown_run(tmp_path):
+    proj = make_project(tmp_path)
+    assert proj.cfs("build").returncode == 0
+    none = proj.cfs("runs", "-n", "0")
+    assert (none.returncode, none.stdout) == (3, "")
+    assert none.stderr == "cfs: -n must be at least 1\n"
+    unknown = proj.cfs("runs", "--show", "nope")
+    assert unknown.returncode == 3
+    assert unknown.stderr == "cfs: no run 'nope'; `cfs runs` lists the recorded ones\n"
