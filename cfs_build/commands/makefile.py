@@ -63,7 +63,8 @@ $(CFS_FRAGMENT): $(CFS_SPECS)
 
 def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", metavar="FILE",
-                        help="write the fragment to FILE instead of printing it")
+                        help="write the fragment to FILE instead of printing it (- prints "
+                             "it)")
 
 
 def _make_word(path: str) -> str:
@@ -131,6 +132,8 @@ def run(args, project: Project) -> int:
 def makefile(project: Project, output: str | Path | None = None) -> int:
     """The verb: print the fragment, or write it to ``output`` (relative to the working
     directory; only a fragment written before is ever replaced)."""
+    if output == "-":  # (the usual word for stdout, not a file named "-")
+        output = None
     name = Path(output).name if output else "cfs.mk"
     text = fragment(project, name)
     if output:

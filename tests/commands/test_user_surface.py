@@ -276,3 +276,11 @@ def test_runs_says_what_to_do_for_a_count_below_one_or_an_unknown_run(tmp_path):
     unknown = proj.cfs("runs", "--show", "nope")
     assert unknown.returncode == 3
     assert unknown.stderr == "cfs: no run 'nope'; `cfs runs` lists the recorded ones\n"
+
+
+def test_makefile_dash_o_dash_prints_the_fragment(valid):
+    printed = cfs("makefile", cwd=valid)
+    dashed = cfs("makefile", "-o", "-", cwd=valid)
+    assert (dashed.returncode, dashed.stdout) == (0, printed.stdout)
+    assert printed.stdout.startswith("# GNU make fragment")
+    assert not (valid / "-").exists()
