@@ -32,7 +32,7 @@ from .deps import Deps
 from .outputs import Places, clean, output_problem
 from .basis import Decoded, NodeRows, updated
 from .snapshot import Snapshot
-from .status import artifact_status, artifact_statuses, orphans_of
+from .status import artifact_status, artifact_statuses, orphans_of, refused_place
 from .validate import Context, context, node_findings, validate_parts
 
 _PREFIX = TREE_DIR + "/"
@@ -123,10 +123,25 @@ def analyse(tree: Tree, resolver: Resolver, manifest: Manifest, parts=None) -> S
     return snap.with_basis(basis_of(tree, resolver, parts))
 
 
-def watched_paths(tree: Tree, resolver: Resolver) -> list[str]:
-    """Every path whose change can change the analysis (see snapshot.py)."""
+def watched_paths(tree: Tree, resolver: Resolver, statuses=()) -> list[str]:
+    """Every path whose change can change the analysis (see snapshot.py), given the
+    analysis's ``statuses``."""
     return list(dict.fromkeys([*tree.dirs, *(info.file for info in tree.nodes.values()),
-                               MANIFEST, *resolver.files_read()]))
+                               MANIFEST, *resolver.files_read(), *refused_places(statuses)]))
+
+
+def refused_places(statuses) -> list[str]:
+    """The outputs refused for what is on disk (status.refused_place), each with the
+    directories above it: a file taking the place of a link or a directory there, or a
+    link above it replaced by a directory, lifts the refusal, and none of these paths
+    is read."""
+    places = []
+    for status in statuses:
+        rel = refused_place(status)
+        if rel is not None:
+            parts = rel.split("/")
+            places += ("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
+    return places
 
 
 def differing(recorded: bytes, current: bytes) -> list[int]:
@@ -386,10 +401,11 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
     changed_set = set(changed_at)
     if full or dots_moved:
         if full:
-            watched = watched_paths(tree, resolver)
+            watched = watched_paths(tree, resolver, snap.statuses)
         else:  # the tree's directories as they are now, then the files watched before
             watched = list(dict.fromkeys([*tree.dirs, *paths[previous.dirs:],
-                                          *resolver.files_read()]))
+                                          *resolver.files_read(),
+                                          *refused_places(snap.statuses)]))
         where = {path: i for i, path in enumerate(paths)}
         sigs = array("q")
         fresh, new_at = [], []
@@ -405,7 +421,9 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
                     fresh.append(i)
     else:  # the same tree and references: what was watched still is, and what was read now
         seen = set(paths)
-        extra = [path for path in resolver.files_read() if path not in seen]
+        extra = list(dict.fromkeys(path for path in (*resolver.files_read(),
+                                                     *refused_places(snap.statuses))
+                                   if path not in seen))
         watched = [*paths, *extra]
         sigs = array("q", current)
         sigs.frombytes(bytes(32 * len(extra)))
@@ -530,4 +548,4 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
     return snap.patched(changes, new_basis)
 
 
-__all__ = ["Update", "analyse", "refresh", "basis_of", "watched_paths"]
+__all__ = ["Update", "analyse", "refresh", "basis_of", "watched_paths", "refused_places"]

@@ -12,6 +12,10 @@ from ..reading.names import TREE_DIR
 # the repository's history, cfs's own state. Other dot directories (.github/) are fine.
 FORBIDDEN_TOP = (TREE_DIR, ".git", ".cfs")
 
+# place_problem's two answers: the output is refused for what is on disk, not its text.
+LEADS_OUTSIDE = "path leads outside the project through a symbolic link"
+NOT_A_FILE = "path is not a regular file"
+
 
 @lru_cache(maxsize=1 << 16)  # pure; each output's path is cleaned by every check below
 def clean(path: str) -> str:
@@ -53,7 +57,7 @@ def output_problem(path: str) -> str | None:
     if top in FORBIDDEN_TOP:
         return f"path is inside {top}/"
     if cleaned == ".":
-        return "path is not a regular file"
+        return NOT_A_FILE
     if any(ch in path for ch in ";\n\r"):
         return "path contains ';' or a line break, which the v5 manifest cannot record"
     return None
@@ -99,11 +103,11 @@ def place_problem(root: str, rel: str, places: Places | None = None) -> str | No
         inside = real == real_root or real.startswith(real_root.rstrip("/") + "/")
         memo[parent] = inside
     if not inside:
-        return "path leads outside the project through a symbolic link"
+        return LEADS_OUTSIDE
     try:
         mode = os.lstat(f"{root}/{rel}").st_mode
     except OSError:
         return None  # not there (yet): it will be written as a regular file
     if not stat.S_ISREG(mode):
-        return "path is not a regular file"
+        return NOT_A_FILE
     return None

@@ -363,7 +363,7 @@ class Project:
                                  self.producers)
         resolver, parts = self.resolver, self._finding_parts
         snap = snap.with_basis(lambda: incremental.basis_of(tree, resolver, parts))
-        watched = incremental.watched_paths(tree, self.resolver)
+        watched = incremental.watched_paths(tree, self.resolver, report.artifacts)
         absent = self.resolver.files_missing()
         if not self.manifest.existed:
             absent.add(MANIFEST)

@@ -11,7 +11,8 @@ from ..reading.names import artifact_of, spec_of
 from ..reading.tree import Tree
 from ..state.manifest import Manifest, ManifestEntry
 from .chain import Resolver
-from .outputs import Places, output_problem, output_rel, place_problem
+from .outputs import (LEADS_OUTSIDE, NOT_A_FILE, Places, output_problem, output_rel,
+                      place_problem)
 
 
 class Flag(StrEnum):
@@ -206,6 +207,19 @@ def _unparsed_owner(tree: Tree, resolver: Resolver, name: str) -> bool:
     return node in tree.nodes and resolver.parse_failure(node) is not None
 
 
+INVALID_PATH = "output path is invalid: "  # (the reason of a refused output path)
+_ON_DISK = (INVALID_PATH + LEADS_OUTSIDE, INVALID_PATH + NOT_A_FILE)
+
+
+def refused_place(status: ArtifactStatus) -> str | None:
+    """The output path of a status refused for what is on disk (place_problem: a link out
+    of the project, something other than a regular file), else None. Such a path is
+    never opened (X8), so no read of it tells a later run to look at it again."""
+    if INVALID in status.flags and len(status.reasons) == 1 and status.reasons[0] in _ON_DISK:
+        return output_rel(status.path)
+    return None
+
+
 def artifact_status(tree, resolver, manifest, node, name, output, rank,
                     places: Places | None = None) -> ArtifactStatus:
     """Status of one artifact: its chain and file against its manifest entry (FORMAT.md 7.4).
@@ -222,7 +236,7 @@ def artifact_status(tree, resolver, manifest, node, name, output, rank,
         # X8: never opened; only the chain is compared with the record.
         flags = (INVALID, STALE) if entry is None or entry.chain != chain.hash else (INVALID,)
         return _made((name, node, output, flags, chain.hash, recorded_chain, None,
-                      recorded_checksum, rank, (f"output path is invalid: {problem}",)))
+                      recorded_checksum, rank, (INVALID_PATH + problem,)))
     reasons: list[str] = []
     flags: set[Flag] = set()
     if chain.blocked:

@@ -136,6 +136,21 @@ def apply(root: Path, nodes: dict, edit: tuple) -> set[str]:
         else:
             write(path, f"made {WORDS[a % 3]}\n")
         touched.add(rel)
+    elif kind == "output_kind":  # what is at an output path: X8 refuses all but a file
+        rel = [o for o in OUTPUTS if o][b % 4]
+        path = root / rel
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if a % 4 == 0:
+            path.symlink_to("/nonexistent/elsewhere.py")
+        elif a % 4 == 1:
+            path.mkdir()
+        elif a % 4 == 2:
+            path.write_text(f"made {WORDS[b % 3]}\n")
+        touched.add(rel)
     elif kind == "external":
         path = root / "docs/usage.txt"
         if a % 3 == 0 and path.exists():
@@ -194,7 +209,8 @@ def apply(root: Path, nodes: dict, edit: tuple) -> set[str]:
 
 
 EDITS = st.tuples(st.sampled_from(["agent", "public", "subs", "intent", "depends", "input",
-                                   "output", "break", "resave", "output_file", "external",
+                                   "output", "break", "resave", "output_file",
+                                   "output_kind", "external",
                                    "accept", "manifest", "add", "remove", "rename", "bare",
                                    "dot"]),
                   st.integers(0, 63), st.integers(0, 511))
@@ -407,4 +423,37 @@ def test_a_file_put_in_an_empty_directory_makes_it_a_finding(tmp_path):
         assert [(f.node, f.rule) for f in found] == [
             ("SPEC/a/empty", "missing_node_md"), ("SPEC/a/empty/deeper", "missing_node_md")]
         assert comparable(Project(root).report()) == comparable(
+            Project(root, use_index=False).report(keep=False))
+
+
+@pytest.mark.parametrize("made", ["link", "directory"])
+def test_an_output_refused_for_what_is_there_is_watched(tmp_path, made):
+    # X8: an output path holding a link or a directory is never opened; the snapshot
+    # must still notice when a regular file takes its place.
+    with short_margin():
+        root = write_tree(tmp_path / "p", {"SPEC/a": spec(
+            "SPEC/a", "A.\n\n# Agent\n\nWrite it.\n", "output: out/sub/a.txt\n")})
+        target = root / "out" / "sub" / "a.txt"
+        target.parent.mkdir(parents=True)
+        if made == "link":
+            (tmp_path / "elsewhere.txt").write_text("not the project's\n")
+            target.symlink_to(tmp_path / "elsewhere.txt")
+        else:
+            target.mkdir()
+        for _ in range(3):  # (a loaded machine may keep no snapshot: files too recent)
+            settle()
+            assert [s.flags[0].value for s in Project(root).report().artifacts] == ["invalid"]
+            if (root / snapshot.SNAPSHOT_FILE).exists():
+                break
+        if made == "link":
+            target.unlink()
+        else:
+            target.rmdir()
+        target.write_text("by hand\n")
+        settle()
+        project = Project(root)
+        assert [[f.value for f in s.flags] for s in project.report().artifacts] == [
+            ["stale", "untracked"]]
+        assert project.snapshot is not None  # (brought up to date, not made again)
+        assert comparable(project.report()) == comparable(
             Project(root, use_index=False).report(keep=False))
