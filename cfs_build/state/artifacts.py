@@ -43,20 +43,24 @@ def output_path(root: Path, output: str) -> tuple[str, Path]:
         existing = existing.parent
     real = existing.resolve()
     if not real.is_relative_to(real_root):
-        raise CfsError(f"output {rel}: a symlink on the way leads out of the project", file=rel)
+        raise CfsError(_OUT, file=rel)
     top = forbidden_place(os.fspath(real_root),
                           os.fspath(real) + os.fspath(parent)[len(os.fspath(existing)):])
     if top is not None:
-        raise CfsError(_into(rel, top), file=rel)
+        raise CfsError(_into(top), file=rel)
     if target.is_symlink():
-        raise CfsError(f"output {rel} is a symlink; cfs writes only regular files in the "
-                       "project", file=rel)
+        raise CfsError("the output is a symlink; cfs writes only regular files in the "
+                       "project: remove it", file=rel)
     return rel, target
 
 
-def _into(rel: str, top: str) -> str:
-    return (f"output {rel}: a symlink on the way leads into {top}/, where cfs never writes; "
-            "remove the link or change the output path")
+_OUT = ("a symlink on the way leads out of the project; nothing was written. Remove the link "
+        "or change the output path")
+
+
+def _into(top: str) -> str:
+    return (f"a symlink on the way leads into {top}/, where cfs never writes; nothing was "
+            "written. Remove the link or change the output path")
 
 
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -89,18 +93,16 @@ def output_directory(real_root: str, rel: str, *, create: bool = True):
                 try:
                     found = os.open(part, _DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
                 except OSError:  # e.g. a link to nowhere, put there meanwhile
-                    raise CfsError(f"output {rel}: {here[len(real_root) + 1:]} is not a "
-                                   "directory; cfs writes only regular files inside the "
-                                   "project: remove it", file=rel) from None
+                    raise CfsError(f"{here[len(real_root) + 1:]} is not a directory; "
+                                   "nothing was written. Remove it", file=rel) from None
             os.close(fd)
             fd = found
             real = real_path(fd, here)
             if real != real_root and not real.startswith(real_root.rstrip("/") + "/"):
-                raise CfsError(f"output {rel}: a symlink on the way leads out of the project "
-                               f"(to {real}); nothing was written", file=rel)
+                raise CfsError(_OUT, file=rel)
             top = forbidden_place(real_root, real, places)
             if top is not None:
-                raise CfsError(_into(rel, top), file=rel)
+                raise CfsError(_into(top), file=rel)
         yield fd
     finally:
         os.close(fd)
