@@ -148,13 +148,19 @@ def real_path(fd: int, path: str) -> str:
         return os.path.realpath(path)
 
 
+def _check_inside(rel: str, real: str, root: str) -> None:
+    if real != root and not real.startswith(root.rstrip("/") + "/"):
+        raise Outside(rel, f"resolves outside the project (to {real}); cfs reads only files "
+                      "inside it")
+
+
 def read_inside(root: str | Path, rel: str, ledger: Ledger | None = None) -> bytes | None:
     """The bytes of ``root/rel``, read only when that path, every link followed, lies
     inside ``root`` and is a regular file; None when there is no such file.
 
     ``root`` must be a real path (Path.resolve()). Raises Outside when a link leads out
     of the project, NotRegular for a directory, FIFO, socket or device (found without
-    waiting on it), UnreadableFile for any other failure. The file is opened first and
+    opening it), UnreadableFile for any other failure. A regular file is opened first and
     the check made on what was opened, so a link swapped meanwhile cannot slip past.
     ``ledger``: where to record the signature of the very file read (taken before
     reading, so a later write always shows); nothing is recorded when it is not read.
@@ -162,6 +168,11 @@ def read_inside(root: str | Path, rel: str, ledger: Ledger | None = None) -> byt
     root = os.fspath(root)
     path = f"{root}/{rel}"
     try:
+        ahead = os.stat(path)
+        if not stat_mode.S_ISREG(ahead.st_mode):
+            # Never opened: opening a device can act (a tape rewinds, a modem line wakes).
+            _check_inside(rel, os.path.realpath(path), root)
+            raise NotRegular(rel, kind_of(ahead.st_mode))
         fd = os.open(path, _PROBE)
     except (FileNotFoundError, NotADirectoryError):
         return None
@@ -169,10 +180,7 @@ def read_inside(root: str | Path, rel: str, ledger: Ledger | None = None) -> byt
         raise UnreadableFile(rel, exc.strerror or str(exc)) from None
     try:
         st = os.fstat(fd)
-        real = real_path(fd, path)
-        if real != root and not real.startswith(root.rstrip("/") + "/"):
-            raise Outside(rel, f"resolves outside the project (to {real}); cfs reads "
-                          "only files inside it")
+        _check_inside(rel, real_path(fd, path), root)
         if not stat_mode.S_ISREG(st.st_mode):
             raise NotRegular(rel, kind_of(st.st_mode))
         if ledger is not None:
