@@ -84,3 +84,44 @@ def test_a_huge_sparse_file_a_spec_names_is_refused_in_one_line(tmp_path):
     done = cfs(root, "status")
     assert "big.bin is too big to read (1099511627776 bytes)" in done.stdout, done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+# -- cfs init in a checkout that brought links --------------------------------------------
+
+@pytest.fixture
+def home(tmp_path):
+    found = tmp_path / "home"
+    found.mkdir()
+    (found / "id_rsa").write_text("PRIVATE KEY\n")
+    return found
+
+
+def contents(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("args", [(), ("--mcp",)])
+def test_init_never_writes_through_a_linked_spec_directory(tmp_path, home, args):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "code-from-spec").symlink_to(home)
+    done = cfs(root, "init", *args)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stderr.startswith("cfs: code-from-spec: is a symbolic link (to ")
+    assert "nothing was written. Remove the link" in done.stderr
+    assert contents(home) == {"id_rsa": b"PRIVATE KEY\n"}
+    assert sorted(os.listdir(root)) == ["code-from-spec"]  # nothing else made either
+
+
+@pytest.mark.parametrize("name, args", [(".gitignore", ()), (".mcp.json", ("--mcp",))])
+def test_init_never_copies_a_file_from_outside_into_the_project(tmp_path, home, name, args):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / name).symlink_to(home / "id_rsa")
+    done = cfs(root, "init", *args)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stderr.startswith(f"cfs: {name}: resolves outside the project (to ")
+    assert "nothing was written" in done.stderr and "Traceback" not in done.stderr
+    assert sorted(os.listdir(root)) == [name] and (root / name).is_symlink()
+    assert contents(home) == {"id_rsa": b"PRIVATE KEY\n"}

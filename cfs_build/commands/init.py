@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ..errors import CfsError
-from ..reading.files import atomic_write
+from ..reading.files import NotRegular, Outside, UnreadableFile, atomic_write, read_inside
 from ..reading.names import TREE_DIR
 
 HELP = ("create code-from-spec/ with an example root node, cfs.toml, dodo.py, .gitignore "
@@ -83,13 +84,47 @@ def enclosing_project(root: Path) -> Path | None:
     return None
 
 
+def refuse_links(root: Path, rel: str) -> None:
+    """CfsError when a part of ``rel`` in ``root`` is a symbolic link: what init writes or
+    reads is never reached through one (a checkout's `code-from-spec -> ~/x` would have
+    the example node written there)."""
+    parts = rel.split("/")
+    for end in range(1, len(parts) + 1):
+        here = "/".join(parts[:end])
+        if os.path.islink(root / here):
+            raise CfsError(f"is a symbolic link (to {os.readlink(root / here)}); cfs init "
+                           "writes only real files and directories in the project, so nothing "
+                           "was written. Remove the link, then run cfs init again", file=here)
+
+
+def read_own(root: Path, rel: str, again: str = "cfs init") -> str | None:
+    """The text of the project's own ``rel`` (None when absent), never from outside it."""
+    try:
+        data = read_inside(os.path.realpath(root), rel)
+    except (Outside, NotRegular) as exc:
+        raise CfsError(f"{exc.reason}; nothing was written. Remove it, then run {again} "
+                       "again", file=rel) from None
+    except UnreadableFile as exc:
+        raise CfsError(f"cannot read it: {exc.reason}", file=rel) from None
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CfsError(f"is not UTF-8 text; fix or remove it, then run {again} again",
+                       file=rel) from None
+
+
 def init(root: Path) -> list[str]:
     """Create what is missing; return a line per thing done or left alone."""
     lines = []
+    # Both refusals come before anything is written.
+    refuse_links(root, "code-from-spec/app")
+    text = read_own(root, ".gitignore") or ""
 
     def create(rel: str, text: str) -> None:
         path = root / rel
-        if path.exists():
+        if os.path.lexists(path):  # (a link there is left alone too: never written through)
             lines.append(f"kept    {rel} (exists)")
             return
         atomic_write(path, text.encode("utf-8"))
@@ -104,10 +139,9 @@ def init(root: Path) -> list[str]:
     create("cfs.toml", CONFIG)
     create("dodo.py", DODO)
     gitignore = root / ".gitignore"
-    present = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
+    present = text.splitlines()
     missing = [entry for entry in IGNORES if entry not in present]
     if missing:
-        text = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
         if text and not text.endswith("\n"):
             text += "\n"
         text += "# cfs-build state and the v5 cache\n" + "".join(f"{e}\n" for e in missing)
@@ -124,14 +158,11 @@ def mcp_config(root: Path) -> tuple[dict | None, list[str]]:
     Other servers are never touched; a .mcp.json that is not a JSON object with an
     `mcpServers` object is refused before anything is written.
     """
-    path = root / MCP_FILE
-    if not path.exists():
+    text = read_own(root, MCP_FILE, "cfs init --mcp")
+    if text is None:
         return {"mcpServers": {MCP_NAME: MCP_ENTRY}}, [f"created {MCP_FILE} (server {MCP_NAME})"]
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise CfsError("is not UTF-8 text; fix or remove it, then run cfs init --mcp again",
-                       file=MCP_FILE) from None
+        data = json.loads(text)
     except ValueError as exc:
         raise CfsError(f"is not valid JSON ({exc}); fix or remove it, then run cfs init --mcp "
                        "again", file=MCP_FILE) from None
