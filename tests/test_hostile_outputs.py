@@ -206,3 +206,20 @@ def test_a_node_name_with_a_line_break_cannot_forge_an_output_line(tmp_path):
     lines = (done.stdout + done.stderr).splitlines()
     assert not [line for line in lines if line.startswith("cfs: 0 format")], lines
     assert any("name_heading" in line and "\\ncfs: 0 format" in line for line in lines), lines
+
+
+# -- something else where the output's directory should be -----------------------------------
+
+def test_a_file_where_the_output_directory_should_be_is_named_and_kept(tmp_path):
+    root = hostile_project(tmp_path, "out/deeper/leaf.txt")
+    (root / "out").write_text("mine\n")
+    done = cfs(root, "build")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "out/deeper/leaf.txt: out is in the way: it is not a directory; nothing was " \
+           "written. Remove or rename it, or change the output path" in done.stdout
+    with sync_client(root) as client:
+        result = client.result("write_file", logical_name="SPEC/a/leaf", content=ANSWER)
+    assert result.is_error and "out is in the way" in result.content[0].text
+    assert TRACEBACK not in done.stdout + done.stderr + result.content[0].text
+    assert (root / "out").read_text() == "mine\n"
+    assert not (root / "code-from-spec" / ".manifest").exists()

@@ -63,6 +63,11 @@ def _into(top: str) -> str:
             "written. Remove the link or change the output path")
 
 
+def _not_directory(where: str) -> str:
+    return (f"{where} is in the way: it is not a directory; nothing was written. Remove or "
+            "rename it, or change the output path")
+
+
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
@@ -84,6 +89,8 @@ def output_directory(real_root: str, rel: str, *, create: bool = True):
             here = f"{here}/{part}"
             try:
                 found = os.open(part, _DIRECTORY, dir_fd=fd)
+            except NotADirectoryError:
+                raise CfsError(_not_directory(here[len(real_root) + 1:]), file=rel) from None
             except FileNotFoundError:
                 if not create:
                     yield None
@@ -93,8 +100,8 @@ def output_directory(real_root: str, rel: str, *, create: bool = True):
                 try:
                     found = os.open(part, _DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
                 except OSError:  # e.g. a link to nowhere, put there meanwhile
-                    raise CfsError(f"{here[len(real_root) + 1:]} is not a directory; "
-                                   "nothing was written. Remove it", file=rel) from None
+                    raise CfsError(_not_directory(here[len(real_root) + 1:]),
+                                   file=rel) from None
             os.close(fd)
             fd = found
             real = real_path(fd, here)
