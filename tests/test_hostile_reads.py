@@ -125,3 +125,25 @@ def test_init_never_copies_a_file_from_outside_into_the_project(tmp_path, home, 
     assert "nothing was written" in done.stderr and "Traceback" not in done.stderr
     assert sorted(os.listdir(root)) == [name] and (root / name).is_symlink()
     assert contents(home) == {"id_rsa": b"PRIVATE KEY\n"}
+
+
+# -- names and paths a hostile manifest or spec brings, on the terminal ----------------------
+
+def test_names_from_a_hostile_manifest_or_spec_never_reach_the_terminal_raw(tmp_path):
+    root = write_tree(tmp_path / "proj", {
+        "SPEC/a": spec("SPEC/a", "# Public\n\n## Shared\n\nShared.\n"),
+        "SPEC/a/leaf": spec("SPEC/a/leaf", "# Agent\n\nWrite it.\n",
+                            front='output: "out/o\\e[2Jther.txt"'),
+    })
+    (root / "code-from-spec" / ".manifest").write_bytes(
+        b"code-from-spec: v5\nARTIFACT/gone\x1b[31m;path:x\x1b[2J\xe2\x80\xae.txt;"
+        b"checksum:b8-d-9R57YJpf-5xm5-MYQoR_yo;chain:lcsL_Sl3x2EpjZYk5LTUxyo5l0o\n")
+    explain = cfs(root, "explain", "SPEC/a/leaf")
+    forget = cfs(root, "forget", "--orphans")
+    for done in (explain, forget):
+        text = done.stdout + done.stderr
+        assert not set(text) & {"\x1b", "\u202e"}, text
+        assert "Traceback" not in text
+    assert "out/o\\x1b[2Jther.txt" in explain.stdout
+    assert forget.stdout == "forgot ARTIFACT/gone\\x1b[31m (the file x\\x1b[2J\\u202e.txt " \
+                           "was left as it is)\n"
