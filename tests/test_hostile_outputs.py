@@ -105,6 +105,18 @@ def test_output_through_a_link_into_a_protected_place_is_invalid_and_never_writt
     assert not (root / ".cfs" / "pending" / "x.json").exists()
 
 
+def test_an_output_in_the_directory_git_links_to_is_inside_git(tmp_path):
+    # .git itself a link to a directory of the project: that directory is .git, whatever
+    # its own name (the same check finds .GIT on a file system that ignores case).
+    root = hostile_project(tmp_path, "gitstore/hooks/post-checkout")
+    (root / ".git").rename(root / "gitstore")
+    (root / ".git").symlink_to("gitstore")
+    done = cfs(root, "build")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "path leads into .git/ through a symbolic link" in done.stderr
+    assert os.listdir(root / "gitstore" / "hooks") == []
+
+
 def test_git_config_through_a_link_is_never_shown_to_the_generator(tmp_path):
     token = "ghp_TOKEN-7f3a-not-for-any-model"
     root = hostile_project(tmp_path, "out/config")
@@ -222,4 +234,33 @@ def test_a_file_where_the_output_directory_should_be_is_named_and_kept(tmp_path)
     assert result.is_error and "out is in the way" in result.content[0].text
     assert TRACEBACK not in done.stdout + done.stderr + result.content[0].text
     assert (root / "out").read_text() == "mine\n"
+    assert not (root / "code-from-spec" / ".manifest").exists()
+
+
+# -- a reply that names a place of its own --------------------------------------------------
+
+REPLIES = {
+    "path attribute": '<artifact path="{home}/planted.txt">\nx\n</artifact>',
+    "file tag": '<file name="../home/planted.txt">\nx\n</file>',
+    "two files": "<artifact>\nfirst\n</artifact>\n<artifact>\nsecond\n</artifact>",
+}
+# Prints the reply its argument names, formatted with the home directory.
+REPLIER = """import sys
+sys.stdin.read()
+print(sys.argv[1].replace("{home}", sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("kind", sorted(REPLIES))
+def test_a_reply_never_chooses_where_cfs_writes(tmp_path, kind):
+    home = tmp_path / "home"
+    home.mkdir()
+    root = hostile_project(tmp_path, "out/leaf.txt", REPLIER, (REPLIES[kind], str(home)))
+    done = cfs(root, "build")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "unusable reply" in done.stdout and "(saved in .cfs/reports/a/leaf.reply.txt)" \
+        in done.stdout
+    assert TRACEBACK not in done.stdout + done.stderr
+    assert os.listdir(home) == []
+    assert not (root / "out").exists()
     assert not (root / "code-from-spec" / ".manifest").exists()
