@@ -264,3 +264,14 @@ def test_a_reply_never_chooses_where_cfs_writes(tmp_path, kind):
     assert os.listdir(home) == []
     assert not (root / "out").exists()
     assert not (root / "code-from-spec" / ".manifest").exists()
+
+
+def test_a_link_inside_the_project_to_an_ordinary_directory_is_still_written_through(tmp_path):
+    root = hostile_project(tmp_path, "out/deeper/leaf.txt")
+    (root / "build" / "out").mkdir(parents=True)
+    (root / "out").symlink_to("build/out")
+    done = cfs(root, "build")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (root / "build" / "out" / "deeper" / "leaf.txt").read_text() == ANSWER
+    assert json.loads(cfs(root, "status", "--json").stdout)["artifacts"][0]["status"] == \
+        ["up-to-date"]
