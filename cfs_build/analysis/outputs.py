@@ -12,7 +12,7 @@ from ..reading.names import TREE_DIR
 # the repository's history, cfs's own state. Other dot directories (.github/) are fine.
 FORBIDDEN_TOP = (TREE_DIR, ".git", ".cfs")
 
-# place_problem's two answers: the output is refused for what is on disk, not its text.
+# place_problem's answers for an output refused for what is on disk, not its text.
 LEADS_OUTSIDE = "path leads outside the project through a symbolic link"
 NOT_A_FILE = "path is not a regular file"
 
@@ -75,35 +75,83 @@ def output_rel(path: str) -> str | None:
 @dataclass
 class Places:
     """What place_problem learnt of the disk, kept for the rest of one analysis: where the
-    project really is, and whether each directory resolves inside it."""
+    project really is, and why each directory is refused (None: it is not)."""
 
     real_root: str | None = None
-    inside: dict[str, bool] = field(default_factory=dict)
+    inside: dict[str, str | None] = field(default_factory=dict)
+    forbidden: dict[tuple[int, int], str] | None = None
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def forbidden_place(real_root: str, real: str, places: Places | None = None) -> str | None:
+    """The directory of FORBIDDEN_TOP that the real path ``real`` (links resolved, inside
+    ``real_root``) lies in, or None. Compared by identity too, so that another spelling of
+    one of them (``.GIT`` on a file system that ignores case) is that directory."""
+    places = places if places is not None else Places()
+    top = real[len(real_root):].lstrip("/").partition("/")[0]
+    if not top:
+        return None
+    if top in FORBIDDEN_TOP:
+        return top
+    if places.forbidden is None:
+        places.forbidden = {}
+        for name in FORBIDDEN_TOP:
+            found = _identity(f"{real_root}/{name}")
+            if found is not None:
+                places.forbidden[found] = name
+    if not places.forbidden:
+        return None
+    return places.forbidden.get(_identity(f"{real_root}/{top}"))
+
+
+def _inside(real: str, real_root: str) -> bool:
+    return real == real_root or real.startswith(real_root.rstrip("/") + "/")
+
+
+def _directory_problem(root: str, parent: str, places: Places) -> str | None:
+    """Why the output directory ``parent`` is refused: a link on the way leads out of the
+    project, or into one of the places cfs never writes (FORBIDDEN_TOP)."""
+    real_root = places.real_root
+    if real_root is None:
+        real_root = places.real_root = os.path.realpath(root)
+    wanted = f"{root}/{parent}" if parent else root
+    existing = wanted
+    # A dangling link is where the path would leave: resolve it, do not skip it.
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    real = os.path.realpath(existing)
+    if not _inside(real, real_root):
+        return LEADS_OUTSIDE
+    # The directories still to be made lie where the deepest existing one really is.
+    top = forbidden_place(real_root, real + wanted[len(existing):], places)
+    if top is not None:
+        return f"path leads into {top}/ through a symbolic link"
+    return None
 
 
 def place_problem(root: str, rel: str, places: Places | None = None) -> str | None:
     """Why cfs refuses an output for what is on disk: its directory leads out of the
-    project through a link, or something other than a regular file is there.
+    project, or into code-from-spec/, .git/ or .cfs/, through a link, or something other
+    than a regular file is there.
 
     ``places``: what earlier calls of this analysis learnt (see Places).
     """
     places = places if places is not None else Places()
     memo = places.inside
     parent = rel.rpartition("/")[0]
-    inside = memo.get(parent)
-    if inside is None:
-        real_root = places.real_root
-        if real_root is None:
-            real_root = places.real_root = os.path.realpath(root)
-        existing = f"{root}/{parent}" if parent else root
-        # A dangling link is where the path would leave: resolve it, do not skip it.
-        while not os.path.lexists(existing):
-            existing = os.path.dirname(existing)
-        real = os.path.realpath(existing)
-        inside = real == real_root or real.startswith(real_root.rstrip("/") + "/")
-        memo[parent] = inside
-    if not inside:
-        return LEADS_OUTSIDE
+    if parent in memo:
+        problem = memo[parent]
+    else:
+        problem = memo[parent] = _directory_problem(root, parent, places)
+    if problem is not None:
+        return problem
     try:
         mode = os.lstat(f"{root}/{rel}").st_mode
     except OSError:

@@ -11,8 +11,7 @@ from ..reading.names import artifact_of, spec_of
 from ..reading.tree import Tree
 from ..state.manifest import Manifest, ManifestEntry
 from .chain import Resolver
-from .outputs import (LEADS_OUTSIDE, NOT_A_FILE, Places, output_problem, output_rel,
-                      place_problem)
+from .outputs import Places, output_problem, output_rel, place_problem
 
 
 class Flag(StrEnum):
@@ -208,15 +207,16 @@ def _unparsed_owner(tree: Tree, resolver: Resolver, name: str) -> bool:
 
 
 INVALID_PATH = "output path is invalid: "  # (the reason of a refused output path)
-_ON_DISK = (INVALID_PATH + LEADS_OUTSIDE, INVALID_PATH + NOT_A_FILE)
 
 
 def refused_place(status: ArtifactStatus) -> str | None:
     """The output path of a status refused for what is on disk (place_problem: a link out
-    of the project, something other than a regular file), else None. Such a path is
-    never opened (X8), so no read of it tells a later run to look at it again."""
-    if INVALID in status.flags and len(status.reasons) == 1 and status.reasons[0] in _ON_DISK:
-        return output_rel(status.path)
+    of the project or into a place cfs never writes, something other than a regular
+    file), else None. Such a path is never opened (X8), so no read of it tells a later
+    run to look at it again."""
+    if INVALID in status.flags and len(status.reasons) == 1 \
+            and status.reasons[0].startswith(INVALID_PATH):
+        return output_rel(status.path)  # (None when the text alone was refused)
     return None
 
 

@@ -5,7 +5,7 @@ from ..analysis.cache import Cache
 from ..analysis.project import Project
 from ..building.v5tools import UP_TO_DATE_ALREADY, Refusal
 from ..building.v5tools import accept as accept_node
-from ..errors import ERROR, CfsError, Finding
+from ..errors import ERROR, CfsError, Finding, printable
 from ..reading.files import safe_relpath
 from ..reading.names import artifact_of
 
@@ -63,5 +63,5 @@ def accept_all(project: Project, names: list[str] | tuple[str, ...]) -> int:
     """The verb: accept each of ``names`` in turn, a line for each; the first refusal
     stops it (CfsError)."""
     for name in names:
-        print(accept(project, name))
+        print(printable(accept(project, name)))
     return 0

@@ -7,6 +7,7 @@ from ..analysis.cache import Cache
 from ..analysis.document import generator_document
 from ..analysis.lean import LeanProject, NeedsFull
 from ..analysis.project import Project
+from ..errors import printable
 from ..reading.names import artifact_of
 
 HELP = "print the document a generation of one leaf sends (constraints, instructions, input)"
@@ -49,7 +50,7 @@ def _print(project: Project | LeanProject, name: str, show_hash: bool, fresh: bo
     if show_hash:
         if found.hash is None:
             for reason in found.blocked + found.waiting:
-                print(f"{found.node}: {reason}", file=sys.stderr)
+                print(f"{printable(found.node)}: {printable(reason)}", file=sys.stderr)
             return 2 if found.blocked else 1
         print(found.hash)
         for position in found.positions:

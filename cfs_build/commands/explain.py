@@ -6,6 +6,7 @@ import json
 from ..analysis.explain import explain as explain_artifact
 from ..analysis.project import Project
 from ..analysis.status import Need, need_of
+from ..errors import printable
 
 HELP = "say why one artifact is not up to date, with a diff of each chain entry that changed"
 EXAMPLE = "cfs explain ARTIFACT/payments/fees/calculation     # or a SPEC/ name, or src/fees.py"
@@ -27,9 +28,9 @@ def explain(project: Project, name: str, *, as_json: bool = False) -> int:
     if as_json:
         print(json.dumps(answer.as_dict(), indent=2, ensure_ascii=False))
         return code
-    print(f"{answer.name}  {answer.path}: {', '.join(answer.flags)}")
+    print(f"{printable(answer.name)}  {printable(answer.path)}: {', '.join(answer.flags)}")
     for reason in answer.reasons:
-        print(f"  {reason}")
+        print(f"  {printable(reason)}")
     for change in answer.changes:
         if change.diff:
             print()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..analysis.project import Project
-from ..errors import CfsError
+from ..errors import CfsError, printable
 from ..reading.names import SPEC, artifact_of
 from ..state.artifacts import settle_pending
 from ..state.manifest import update_manifest
@@ -43,5 +43,7 @@ def forget(project: Project, names: list[str] | tuple[str, ...] = (), *,
         for name in wanted:
             entries.pop(name, None)
     for name in wanted:
-        print(f"forgot {name} (the file {known[name].path} was left as it is)")
+        # (A manifest can come from anyone: its names and paths are escaped.)
+        print(f"forgot {printable(name)} (the file {printable(known[name].path)} was left "
+              "as it is)")
     return 0

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ..errors import CfsError
-from ..reading.files import atomic_write
+from ..reading.files import NotRegular, Outside, UnreadableFile, atomic_write, read_inside
 from ..reading.names import TREE_DIR
 
 HELP = ("create code-from-spec/ with an example root node, cfs.toml, dodo.py, .gitignore "
@@ -83,13 +84,54 @@ def enclosing_project(root: Path) -> Path | None:
     return None
 
 
+def refuse_links(root: Path, rel: str) -> None:
+    """CfsError when a part of ``rel`` in ``root`` is a symbolic link: what init writes or
+    reads is never reached through one (a checkout's `code-from-spec -> ~/x` would have
+    the example node written there)."""
+    parts = rel.split("/")
+    for end in range(1, len(parts) + 1):
+        here = "/".join(parts[:end])
+        if os.path.islink(root / here):
+            raise CfsError(f"is a symbolic link (to {os.readlink(root / here)}); cfs init "
+                           "writes only real files and directories in the project, so nothing "
+                           "was written. Remove the link, then run cfs init again", file=here)
+
+
+def read_own_bytes(root: Path, rel: str, again: str = "cfs init") -> bytes | None:
+    """The bytes of the project's own ``rel`` (None when absent), never from outside it."""
+    try:
+        data = read_inside(os.path.realpath(root), rel)
+    except (Outside, NotRegular) as exc:
+        raise CfsError(f"{exc.reason}; nothing was written. Remove it, then run {again} "
+                       "again", file=rel) from None
+    except UnreadableFile as exc:
+        raise CfsError(f"cannot read it: {exc.reason}", file=rel) from None
+    return data
+
+
+def read_own(root: Path, rel: str, again: str = "cfs init") -> str | None:
+    """The text of the project's own ``rel`` (None when absent), never from outside it."""
+    data = read_own_bytes(root, rel, again)
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CfsError(f"is not UTF-8 text; fix or remove it, then run {again} again",
+                       file=rel) from None
+
+
 def init(root: Path) -> list[str]:
     """Create what is missing; return a line per thing done or left alone."""
     lines = []
+    # Both refusals come before anything is written.
+    refuse_links(root, "code-from-spec/app")
+    # As bytes: a .gitignore in another encoding than UTF-8 is kept as it is.
+    text = read_own_bytes(root, ".gitignore") or b""
 
     def create(rel: str, text: str) -> None:
         path = root / rel
-        if path.exists() or path.is_symlink():  # (a dangling link is the user's too)
+        if os.path.lexists(path):  # (a link there is left alone too: never written through)
             lines.append(f"kept    {rel} (exists)")
             return
         atomic_write(path, text.encode("utf-8"))
@@ -104,8 +146,6 @@ def init(root: Path) -> list[str]:
     create("cfs.toml", CONFIG)
     create("dodo.py", DODO)
     gitignore = root / ".gitignore"
-    # As bytes: a .gitignore in another encoding than UTF-8 is kept as it is.
-    text = gitignore.read_bytes() if gitignore.exists() else b""
     present = {line.strip() for line in text.splitlines()}
     missing = [entry for entry in IGNORES if entry.encode() not in present]
     if missing:
@@ -126,14 +166,11 @@ def mcp_config(root: Path) -> tuple[dict | None, list[str]]:
     Other servers are never touched; a .mcp.json that is not a JSON object with an
     `mcpServers` object is refused before anything is written.
     """
-    path = root / MCP_FILE
-    if not path.exists():
+    text = read_own(root, MCP_FILE, "cfs init --mcp")
+    if text is None:
         return {"mcpServers": {MCP_NAME: MCP_ENTRY}}, [f"created {MCP_FILE} (server {MCP_NAME})"]
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise CfsError("is not UTF-8 text; fix or remove it, then run cfs init --mcp again",
-                       file=MCP_FILE) from None
+        data = json.loads(text)
     except ValueError as exc:
         raise CfsError(f"is not valid JSON ({exc}); fix or remove it, then run cfs init --mcp "
                        "again", file=MCP_FILE) from None

@@ -140,12 +140,18 @@ _NOINHERIT = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 _PROBE = os.O_RDONLY | _NOINHERIT | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
 
 
-def _real_path(fd: int, path: str) -> str:
+def real_path(fd: int, path: str) -> str:
     """Where an open file really is: the kernel's own answer where there is one."""
     try:
         return os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return os.path.realpath(path)
+
+
+def _check_inside(rel: str, real: str, root: str) -> None:
+    if real != root and not real.startswith(root.rstrip("/") + "/"):
+        raise Outside(rel, f"resolves outside the project (to {real}); cfs reads only files "
+                      "inside it")
 
 
 def read_inside(root: str | Path, rel: str, ledger: Ledger | None = None) -> bytes | None:
@@ -154,7 +160,7 @@ def read_inside(root: str | Path, rel: str, ledger: Ledger | None = None) -> byt
 
     ``root`` must be a real path (Path.resolve()). Raises Outside when a link leads out
     of the project, NotRegular for a directory, FIFO, socket or device (found without
-    waiting on it), UnreadableFile for any other failure. The file is opened first and
+    opening it), UnreadableFile for any other failure. A regular file is opened first and
     the check made on what was opened, so a link swapped meanwhile cannot slip past.
     ``ledger``: where to record the signature of the very file read (taken before
     reading, so a later write always shows); nothing is recorded when it is not read.
@@ -162,6 +168,11 @@ def read_inside(root: str | Path, rel: str, ledger: Ledger | None = None) -> byt
     root = os.fspath(root)
     path = f"{root}/{rel}"
     try:
+        ahead = os.stat(path)
+        if not stat_mode.S_ISREG(ahead.st_mode):
+            # Never opened: opening a device can act (a tape rewinds, a modem line wakes).
+            _check_inside(rel, os.path.realpath(path), root)
+            raise NotRegular(rel, kind_of(ahead.st_mode))
         fd = os.open(path, _PROBE)
     except (FileNotFoundError, NotADirectoryError):
         return None
@@ -169,10 +180,7 @@ def read_inside(root: str | Path, rel: str, ledger: Ledger | None = None) -> byt
         raise UnreadableFile(rel, exc.strerror or str(exc)) from None
     try:
         st = os.fstat(fd)
-        real = _real_path(fd, path)
-        if real != root and not real.startswith(root.rstrip("/") + "/"):
-            raise Outside(rel, f"resolves outside the project (to {real}); cfs reads "
-                          "only files inside it")
+        _check_inside(rel, real_path(fd, path), root)
         if not stat_mode.S_ISREG(st.st_mode):
             raise NotRegular(rel, kind_of(st.st_mode))
         if ledger is not None:
@@ -292,6 +300,45 @@ def remove_leftovers(directory: Path, name: str) -> list[str]:
     return removed
 
 
+def _kept_mode(st: os.stat_result) -> int | None:
+    """The permissions a rewritten file keeps: a regular file's, without set-user-ID and
+    set-group-ID (a file a checkout planted with them must not turn what cfs writes, as
+    its own user, into a program that runs as that user)."""
+    return st.st_mode & 0o1777 if stat_mode.S_ISREG(st.st_mode) else None
+
+
+def replace_at(directory: int, name: str, data: bytes) -> None:
+    """atomic_write of the entry ``name`` in the open directory ``directory``: nothing is
+    followed (a link there is replaced, its target untouched) and the directory is the one
+    the descriptor was opened on, whatever its path leads to meanwhile."""
+    try:
+        mode = _kept_mode(os.lstat(name, dir_fd=directory))
+    except OSError:
+        mode = None
+    if mode is None:
+        mode = 0o666 & ~_UMASK
+    tmp = temp_name(name)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _NOINHERIT, 0o600,
+                 dir_fd=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.rename(tmp, name, src_dir_fd=directory, dst_dir_fd=directory)
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=directory)
+        except FileNotFoundError:
+            pass
+        raise
+    try:
+        os.fsync(directory)  # the rename too survives a power loss (best effort)
+    except OSError:
+        pass
+
+
 def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Write ``data`` to ``path`` so that readers see the old or the new file, never half.
 
@@ -302,7 +349,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     if mode is None:
         try:
             st = os.lstat(path)  # a link's target is not ours to copy a mode from
-            mode = st.st_mode & 0o7777 if stat_mode.S_ISREG(st.st_mode) else None
+            mode = _kept_mode(st)
         except OSError:
             pass
     if mode is None:

@@ -5,7 +5,7 @@ import difflib
 from dataclasses import dataclass, field, fields, replace
 from typing import NamedTuple
 
-from ..errors import ERROR, WARNING, Finding
+from ..errors import ERROR, WARNING, Finding, printable
 from .headings import Heading, structural_headings
 from .names import normalize
 from .plain_yaml import read_plain
@@ -306,18 +306,18 @@ def _body(name: str, file: str, body: str, first: int, report: _Report,
     else:
         if not heads:
             report.add("text_before_name_heading", "unexpected content before first heading: "
-                       f"there is no heading; the file must start with '# {name}'", first)
+                       f"there is no heading; the file must start with '# {printable(name)}'", first)
     if not heads:
         return _with_fields(name, file, fields, report)
 
     head0 = heads[0]
     if head0.level != 1:
         report.add("text_before_name_heading", "unexpected content before first heading: "
-                   f"the first heading is {head0.raw!r}; the file must start with '# {name}'",
+                   f"the first heading is {head0.raw!r}; the file must start with '# {printable(name)}'",
                    first + head0.index)
     elif normalize(head0.text) != normalize(name):
         report.add("name_heading", f"node name does not match: got {normalize(head0.text)!r}, "
-                   f"want {normalize(name)!r}; the first heading must be '# {name}'"
+                   f"want {normalize(name)!r}; the first heading must be '# {printable(name)}'"
                    + _reading(head0), first + head0.index)
 
     intent = ""

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from ..errors import CfsError
 from . import dirs as state
-from ..reading.files import (NotRegular, Outside, UnreadableFile, atomic_write, is_temp_of,
-                             normalize_bytes, read_inside, remove_leftovers, safe_relpath)
+from ..analysis.outputs import Places, forbidden_place
+from ..reading.files import (NotRegular, Outside, UnreadableFile, is_temp_of, normalize_bytes,
+                             read_inside, real_path, remove_leftovers, replace_at, safe_relpath)
 from ..reading.hashing import b64, written_checksum
 from ..reading.index import INDEX_DIR
 from ..reading.names import TREE_DIR
@@ -40,12 +41,78 @@ def output_path(root: Path, output: str) -> tuple[str, Path]:
     # be resolved, not skipped over.
     while not os.path.lexists(existing):
         existing = existing.parent
-    if not existing.resolve().is_relative_to(real_root):
-        raise CfsError(f"output {rel}: a symlink on the way leads out of the project", file=rel)
+    real = existing.resolve()
+    if not real.is_relative_to(real_root):
+        raise CfsError(_OUT, file=rel)
+    top = forbidden_place(os.fspath(real_root),
+                          os.fspath(real) + os.fspath(parent)[len(os.fspath(existing)):])
+    if top is not None:
+        raise CfsError(_into(top), file=rel)
     if target.is_symlink():
-        raise CfsError(f"output {rel} is a symlink; cfs writes only regular files in the "
-                       "project", file=rel)
+        raise CfsError("the output is a symlink; cfs writes only regular files in the "
+                       "project: remove it", file=rel)
     return rel, target
+
+
+_OUT = ("a symlink on the way leads out of the project; nothing was written. Remove the link "
+        "or change the output path")
+
+
+def _into(top: str) -> str:
+    return (f"a symlink on the way leads into {top}/, where cfs never writes; nothing was "
+            "written. Remove the link or change the output path")
+
+
+def _not_directory(where: str) -> str:
+    return (f"{where} is in the way: it is not a directory; nothing was written. Remove or "
+            "rename it, or change the output path")
+
+
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+@contextlib.contextmanager
+def output_directory(real_root: str, rel: str, *, create: bool = True):
+    """A descriptor of the directory the output ``rel`` is written in (None when it does
+    not exist and not ``create``), its missing directories made.
+
+    Each directory is opened relative to the one before and checked where it really is
+    before anything is made in it or written: a directory swapped for a link after
+    output_path looked cannot lead a write out of the project or into code-from-spec/,
+    .git/ or .cfs/ (CfsError).
+    """
+    places = Places(real_root=real_root)
+    fd = os.open(real_root, _DIRECTORY)
+    here = real_root
+    try:
+        for part in rel.split("/")[:-1]:
+            here = f"{here}/{part}"
+            try:
+                found = os.open(part, _DIRECTORY, dir_fd=fd)
+            except NotADirectoryError:
+                raise CfsError(_not_directory(here[len(real_root) + 1:]), file=rel) from None
+            except FileNotFoundError:
+                if not create:
+                    yield None
+                    return
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=fd)
+                try:
+                    found = os.open(part, _DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                except OSError:  # e.g. a link to nowhere, put there meanwhile
+                    raise CfsError(_not_directory(here[len(real_root) + 1:]),
+                                   file=rel) from None
+            os.close(fd)
+            fd = found
+            real = real_path(fd, here)
+            if real != real_root and not real.startswith(real_root.rstrip("/") + "/"):
+                raise CfsError(_OUT, file=rel)
+            top = forbidden_place(real_root, real, places)
+            if top is not None:
+                raise CfsError(_into(top), file=rel)
+        yield fd
+    finally:
+        os.close(fd)
 
 
 _JOURNAL = re.compile(r"[0-9a-f]{40}\.json")
@@ -105,9 +172,11 @@ def write_artifact(root: Path, name: str, output: str, content: str, chain: str,
                            "written. Accept or delete it, then build again", file=rel)
         changed = current != data
         if changed:
-            with state.directory(root, PENDING, create=True) as pending:
-                state.write_at(pending, journal, json.dumps(entry.__dict__).encode("utf-8"))
-            atomic_write(target, data)
+            with output_directory(real_root, rel) as directory:
+                with state.directory(root, PENDING, create=True) as pending:
+                    state.write_at(pending, journal,
+                                   json.dumps(entry.__dict__).encode("utf-8"))
+                replace_at(directory, target.name, data)
         entries[name] = entry
     if changed:
         with state.directory(root, PENDING) as pending:
@@ -190,10 +259,12 @@ def settle_pending(root: Path) -> list[str]:
 def _tidy_beside(root: Path, rel: str) -> None:
     """Remove a killed write's temporary files beside the output ``rel`` (inside only)."""
     try:
-        _, target = output_path(root, rel)
-    except CfsError:
-        return  # its directory leads out of the project: not cfs's to tidy
-    remove_leftovers(target.parent, target.name)
+        output_path(root, rel)
+        with output_directory(os.path.realpath(root), rel, create=False) as directory:
+            if directory is not None:
+                state.remove_leftovers_at(directory, rel.rpartition("/")[2])
+    except (CfsError, OSError):
+        return  # its directory leads out of the project, or is gone: not cfs's to tidy
 
 
 def pending_entries(root: Path) -> dict[str, ManifestEntry]:

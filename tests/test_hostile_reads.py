@@ -1,0 +1,149 @@
+"""A hostile checkout against what cfs reads: a FIFO or device a spec names is never even
+opened (opening one can act: a writer waiting on a FIFO wakes, a tape rewinds), inside
+the project or through a link out of it, and a huge sparse file is refused in one line."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import spec, write_tree
+
+
+def cfs(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cfs_build.cli", *args], cwd=root,
+                          capture_output=True, text=True, timeout=60)
+
+
+def project(tmp_path: Path, front: str) -> Path:
+    return write_tree(tmp_path / "proj", {
+        "SPEC/a": spec("SPEC/a", "# Public\n\n## Shared\n\nShared.\n"),
+        "SPEC/a/leaf": spec("SPEC/a/leaf", "# Agent\n\nWrite it.\n",
+                            front=f"{front}\noutput: out/leaf.txt"),
+    })
+
+
+class Waiter:
+    """A writer blocked opening a FIFO: released when anybody opens it to read."""
+
+    def __init__(self, fifo: Path):
+        self.fifo = fifo
+        self.released_at: float | None = None
+        self.thread = threading.Thread(target=self._wait, daemon=True)
+        self.thread.start()
+
+    def _wait(self) -> None:
+        fd = os.open(self.fifo, os.O_WRONLY)  # blocks until a reader opens it
+        self.released_at = time.monotonic()
+        os.close(fd)
+
+    def opened_by_someone_else(self) -> bool:
+        """Whether a reader came before this call (which opens it itself, to end the wait)."""
+        ours = time.monotonic()
+        fd = os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK)
+        self.thread.join(10)
+        os.close(fd)
+        assert self.released_at is not None
+        return self.released_at < ours
+
+
+@pytest.mark.parametrize("where", ["inside", "outside"])
+@pytest.mark.parametrize("key, rule", [("input: EXTERNAL/pipe", "input_target"),
+                                       ("depends_on: [EXTERNAL/pipe]", "dependency_targets")])
+def test_a_fifo_a_spec_names_is_never_opened(tmp_path, where, key, rule):
+    root = project(tmp_path, key)
+    if where == "inside":
+        os.mkfifo(root / "pipe")
+        fifo = root / "pipe"
+    else:
+        fifo = tmp_path / "home-pipe"
+        os.mkfifo(fifo)
+        (root / "pipe").symlink_to(fifo)
+    waiter = Waiter(fifo)
+    done = cfs(root, "status", "--json")
+    chain = cfs(root, "chain", "SPEC/a/leaf")
+    assert not waiter.opened_by_someone_else()
+    findings = json.loads(done.stdout)["errors"]
+    assert [f["rule"] for f in findings] == [rule]
+    expected = "FIFO, not a regular file" if where == "inside" else \
+        "resolves outside the project"
+    assert expected in findings[0]["detail"]
+    assert "Traceback" not in done.stderr + chain.stderr
+
+
+def test_a_huge_sparse_file_a_spec_names_is_refused_in_one_line(tmp_path):
+    root = project(tmp_path, "input: EXTERNAL/big.bin")
+    with open(root / "big.bin", "wb") as handle:
+        handle.truncate(1 << 40)  # a terabyte of nothing, no disk used
+    done = cfs(root, "status")
+    assert "big.bin is too big to read (1099511627776 bytes)" in done.stdout, done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+# -- cfs init in a checkout that brought links --------------------------------------------
+
+@pytest.fixture
+def home(tmp_path):
+    found = tmp_path / "home"
+    found.mkdir()
+    (found / "id_rsa").write_text("PRIVATE KEY\n")
+    return found
+
+
+def contents(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("args", [(), ("--mcp",)])
+def test_init_never_writes_through_a_linked_spec_directory(tmp_path, home, args):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "code-from-spec").symlink_to(home)
+    done = cfs(root, "init", *args)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stderr.startswith("cfs: code-from-spec: is a symbolic link (to ")
+    assert "nothing was written. Remove the link" in done.stderr
+    assert contents(home) == {"id_rsa": b"PRIVATE KEY\n"}
+    assert sorted(os.listdir(root)) == ["code-from-spec"]  # nothing else made either
+
+
+@pytest.mark.parametrize("name, args", [(".gitignore", ()), (".mcp.json", ("--mcp",))])
+def test_init_never_copies_a_file_from_outside_into_the_project(tmp_path, home, name, args):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / name).symlink_to(home / "id_rsa")
+    done = cfs(root, "init", *args)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stderr.startswith(f"cfs: {name}: resolves outside the project (to ")
+    assert "nothing was written" in done.stderr and "Traceback" not in done.stderr
+    assert sorted(os.listdir(root)) == [name] and (root / name).is_symlink()
+    assert contents(home) == {"id_rsa": b"PRIVATE KEY\n"}
+
+
+# -- names and paths a hostile manifest or spec brings, on the terminal ----------------------
+
+def test_names_from_a_hostile_manifest_or_spec_never_reach_the_terminal_raw(tmp_path):
+    root = write_tree(tmp_path / "proj", {
+        "SPEC/a": spec("SPEC/a", "# Public\n\n## Shared\n\nShared.\n"),
+        "SPEC/a/leaf": spec("SPEC/a/leaf", "# Agent\n\nWrite it.\n",
+                            front='output: "out/o\\e[2Jther.txt"'),
+    })
+    (root / "code-from-spec" / ".manifest").write_bytes(
+        b"code-from-spec: v5\nARTIFACT/gone\x1b[31m;path:x\x1b[2J\xe2\x80\xae.txt;"
+        b"checksum:b8-d-9R57YJpf-5xm5-MYQoR_yo;chain:lcsL_Sl3x2EpjZYk5LTUxyo5l0o\n")
+    explain = cfs(root, "explain", "SPEC/a/leaf")
+    forget = cfs(root, "forget", "--orphans")
+    for done in (explain, forget):
+        text = done.stdout + done.stderr
+        assert not set(text) & {"\x1b", "\u202e"}, text
+        assert "Traceback" not in text
+    assert "out/o\\x1b[2Jther.txt" in explain.stdout
+    assert forget.stdout == "forgot ARTIFACT/gone\\x1b[31m (the file x\\x1b[2J\\u202e.txt " \
+                           "was left as it is)\n"
