@@ -54,8 +54,9 @@ def check(project: Project, *, as_json: bool = False, strict: bool = False) -> i
               "artifacts up to date")
     else:
         wrong = [f"{v} {k}" for k, v in counts.items() if v and k != Flag.UP_TO_DATE]
-        if broken:
+        todo = ["`cfs status` says what to do"] if wrong else []
+        if broken:  # (cfs status never reads it: only this says what is wrong there)
             wrong.insert(0, f"{broken.file} is not valid")
-        wrong = ", ".join(wrong)
-        print(f"cfs check: FAILED ({wrong}); `cfs status` says what to do")
+            todo.insert(0, f"fix {broken.file} as said above")
+        print(f"cfs check: FAILED ({', '.join(wrong)}); {', and '.join(todo)}")
     return code

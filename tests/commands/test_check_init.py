@@ -152,7 +152,10 @@ def test_check_and_validate_fail_on_a_broken_configuration(vector):
     assert check.returncode == 3, check.stdout
     assert check.stdout.startswith("cfs.toml:3: unknown key generator.comand: did you mean "
                                    "command?")
-    assert "FAILED (cfs.toml is not valid)" in check.stdout
+    # Nothing else is wrong: the last line points at the one problem, not at `cfs status`
+    # (which never reads cfs.toml).
+    assert check.stdout.splitlines()[-1] == ("cfs check: FAILED (cfs.toml is not valid); fix "
+                                             "cfs.toml as said above")
     validate = cfs(root, "validate")
     assert validate.returncode == 3
     assert "cfs.toml:3: unknown key generator.comand" in validate.stdout
