@@ -158,6 +158,16 @@ def test_doit_verify_without_a_verify_table_fails_as_cfs_verify_does(tmp_path):
     assert proj.doit().returncode == 0
 
 
+def test_doit_always_execute_without_a_verify_table_is_not_failed_by_verify(tmp_path):
+    # `doit -a` runs every task, up to date or not; it did not name verify, so a project
+    # without [[verify]] passes as under a plain `doit`. Named, verify still fails.
+    proj = make_project(tmp_path)
+    everything = proj.doit("-a")
+    assert everything.returncode == 0, everything.stdout + everything.stderr
+    assert "no [[verify]] table" not in everything.stdout
+    assert proj.doit("-a", "verify").returncode == 1
+
+
 def test_a_removed_current_directory_is_named_and_dash_c_still_works(valid, tmp_path):
     gone = tmp_path / "gone"
     gone.mkdir()
