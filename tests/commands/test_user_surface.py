@@ -110,6 +110,19 @@ def test_dash_c_reads_a_relative_path_from_that_directory(valid, tmp_path):
     assert (result.returncode, result.stdout) == (0, inside.stdout), result.stderr
 
 
+def test_dash_c_in_process_returns_to_the_callers_directory(valid, tmp_path, monkeypatch,
+                                                            capsys):
+    # main() run by a caller (a test, a script): -C is undone, after a success and an error.
+    from cfs_build.cli import main
+    monkeypatch.chdir(tmp_path)
+    here = os.getcwd()
+    assert main(["-C", str(valid), "status"]) == 0
+    assert os.getcwd() == here
+    assert main(["-C", str(valid), "chain", "SPEC/nope"]) == 3
+    assert os.getcwd() == here
+    assert "no node SPEC/nope" in capsys.readouterr().err
+
+
 def test_the_help_lists_every_exit_code_the_readme_does(valid):
     codes = " ".join(cfs("--help", cwd=valid).stdout.split()).split("exit codes:", 1)[1]
     for code in ("0 valid", "1 something", "2 format", "3 usage", "130 interrupted",
