@@ -110,6 +110,19 @@ def test_dash_c_reads_a_relative_path_from_that_directory(valid, tmp_path):
     assert (result.returncode, result.stdout) == (0, inside.stdout), result.stderr
 
 
+def test_dash_c_in_process_returns_to_the_callers_directory(valid, tmp_path, monkeypatch,
+                                                            capsys):
+    # main() run by a caller (a test, a script): -C is undone, after a success and an error.
+    from cfs_build.cli import main
+    monkeypatch.chdir(tmp_path)
+    here = os.getcwd()
+    assert main(["-C", str(valid), "status"]) == 0
+    assert os.getcwd() == here
+    assert main(["-C", str(valid), "chain", "SPEC/nope"]) == 3
+    assert os.getcwd() == here
+    assert "no node SPEC/nope" in capsys.readouterr().err
+
+
 def test_the_help_lists_every_exit_code_the_readme_does(valid):
     codes = " ".join(cfs("--help", cwd=valid).stdout.split()).split("exit codes:", 1)[1]
     for code in ("0 valid", "1 something", "2 format", "3 usage", "130 interrupted",
@@ -156,6 +169,16 @@ def test_doit_verify_without_a_verify_table_fails_as_cfs_verify_does(tmp_path):
     assert [line.strip() for line in said] == shown[shown.index(said[0]):][:len(said)]
     # A plain `doit` (every task) is not failed by it: nothing was asked of it.
     assert proj.doit().returncode == 0
+
+
+def test_doit_always_execute_without_a_verify_table_is_not_failed_by_verify(tmp_path):
+    # `doit -a` runs every task, up to date or not; it did not name verify, so a project
+    # without [[verify]] passes as under a plain `doit`. Named, verify still fails.
+    proj = make_project(tmp_path)
+    everything = proj.doit("-a")
+    assert everything.returncode == 0, everything.stdout + everything.stderr
+    assert "no [[verify]] table" not in everything.stdout
+    assert proj.doit("-a", "verify").returncode == 1
 
 
 def test_a_removed_current_directory_is_named_and_dash_c_still_works(valid, tmp_path):
