@@ -36,8 +36,9 @@ def signatures(root, paths: list[str], known: Mapping[str, Signature | None] | N
                ) -> array:
     """Four numbers per path (its signature) that must stay equal for it to count as
     unchanged, packed; a path that is gone or cannot be looked at gives its negated
-    error number and zeros. Flat 64-bit numbers compare (and store) in one piece, ten
-    thousands of paths at a time. ``paths``: relative to the directory ``root``.
+    error number and zeros (a dangling link gives its own signature: it is there).
+    Flat 64-bit numbers compare (and store) in one piece, ten thousands of paths at a
+    time. ``paths``: relative to the directory ``root``.
     ``known``: signatures taken as the paths were read (None: not there), used as they
     are; the other paths, and those that were not there, are looked at now.
     """
@@ -57,6 +58,12 @@ def signatures(root, paths: list[str], known: Mapping[str, Signature | None] | N
             if sig is None:
                 try:
                     sig = sign(stat(name, dir_fd=root_fd))
+                except FileNotFoundError as exc:
+                    try:  # a dangling link is not nothing: an output refused for one (X8)
+                        sig = sign(stat(name, dir_fd=root_fd, follow_symlinks=False))
+                    except OSError:
+                        add((-(exc.errno or 1), 0, 0, 0))
+                        continue
                 except OSError as exc:
                     add((-(exc.errno or 1), 0, 0, 0))
                     continue

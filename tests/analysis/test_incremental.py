@@ -457,3 +457,25 @@ def test_an_output_refused_for_what_is_there_is_watched(tmp_path, made):
         assert project.snapshot is not None  # (brought up to date, not made again)
         assert comparable(project.report()) == comparable(
             Project(root, use_index=False).report(keep=False))
+
+
+def test_a_dangling_link_put_where_an_output_was_missing_is_seen(tmp_path):
+    # Looked at through the link, the path is still "not there"; the snapshot must tell
+    # the link itself from nothing, or status would keep saying missing.
+    with short_margin():
+        root = write_tree(tmp_path / "p", {"SPEC/a": spec(
+            "SPEC/a", "A.\n\n# Agent\n\nWrite it.\n", "output: out/a.txt\n")})
+        (root / "out").mkdir()
+        for _ in range(3):  # (a loaded machine may keep no snapshot: files too recent)
+            settle()
+            assert [[f.value for f in s.flags] for s in Project(root).report().artifacts] \
+                == [["stale", "missing"]]
+            if (root / snapshot.SNAPSHOT_FILE).exists():
+                break
+        (root / "out" / "a.txt").symlink_to(tmp_path / "nowhere.txt")
+        settle()
+        project = Project(root)
+        assert [[f.value for f in s.flags] for s in project.report().artifacts] == [
+            ["invalid", "stale"]]
+        assert comparable(project.report()) == comparable(
+            Project(root, use_index=False).report(keep=False))
