@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import CfsError
-from .tomlfile import CONFIG_FILE, Key, Source, parse, read_source
+from .tomlfile import CONFIG_FILE, Key, Source, exists, parse, read_source
 
 # `cfs verify` and `doit verify` alike, in a project without tests to run.
 NO_VERIFY_TABLE = ("no [[verify]] table: add one to cfs.toml, e.g.\n  [[verify]]\n  "
@@ -105,12 +105,12 @@ def _check_number(name: str, key: Key, value: int | float, src: Source) -> None:
 
 def load_config(root: Path) -> Config:
     path, table = root / CONFIG_FILE, None
-    if path.is_file():
+    if exists(path, CONFIG_FILE):
         src = read_source(path, CONFIG_FILE)
         table = parse(src)
     else:
         pyproject = root / "pyproject.toml"
-        if pyproject.is_file():
+        if exists(pyproject, "pyproject.toml"):
             src = read_source(pyproject, "pyproject.toml")
             tool = parse(src).get("tool", {})
             table = tool.get("cfs") if isinstance(tool, dict) else None

@@ -1,12 +1,15 @@
 """cfs.toml as read: its text, the line that sets a key, and what one key accepts."""
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CfsError
+from .reading.files import NotRegular, kind_of, read_to_end
 
 CONFIG_FILE = "cfs.toml"
 
@@ -69,9 +72,42 @@ def _bare(key: str) -> str:
     return re.sub(r"""\s*\.\s*""", ".", key.strip()).replace('"', "").replace("'", "")
 
 
+# Never waits on a FIFO or takes a terminal, should one replace the file after exists().
+_OPEN = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _not_regular(name: str, mode: int) -> CfsError:
+    return CfsError(f"{NotRegular(name, kind_of(mode)).reason}; cfs reads its settings only "
+                    "from a regular file: replace it with one, or remove it", file=name)
+
+
+def exists(path: Path, name: str) -> bool:
+    """Whether the configuration file ``name`` is there: a regular file (any link
+    followed). Anything else there (a directory, a FIFO, a device) raises CfsError, never
+    opened: opening a FIFO waits for a writer, or wakes one."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        raise CfsError(f"cannot read: {exc.strerror or exc}", file=name) from None
+    if not stat.S_ISREG(mode):
+        raise _not_regular(name, mode)
+    return True
+
+
 def read_source(path: Path, name: str) -> Source:
     try:
-        return Source(name, path.read_text(encoding="utf-8"))
+        fd = os.open(path, _OPEN)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise _not_regular(name, st.st_mode)
+            data = read_to_end(fd, st.st_size)
+        finally:
+            os.close(fd)
+        # (newlines as open() in text mode reads them, as before)
+        return Source(name, data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"))
     except (OSError, UnicodeDecodeError) as exc:
         raise CfsError(f"cannot read: {exc}", file=name) from None
 

@@ -330,3 +330,44 @@ def test_a_base_url_that_is_no_http_url_is_a_config_error_naming_its_line(root, 
     assert exc.line == 4
     assert exc.message.startswith(f"generator.base_url = {url!r} is not an http(s) URL")
     assert "e.g. http://127.0.0.1:11434/v1" in exc.message
+
+
+# -- a configuration file that is no regular file -----------------------------------------
+
+def _plant(path, kind: str) -> None:
+    import os
+    if kind == "FIFO":
+        os.mkfifo(path)
+    else:
+        path.mkdir()
+
+
+@pytest.mark.parametrize("name", ["cfs.toml", "pyproject.toml"])
+@pytest.mark.parametrize("kind, says", [("FIFO", "is a FIFO, not a regular file"),
+                                        ("directory", "is a directory, not a file")])
+def test_a_config_file_that_is_no_regular_file_is_an_error_and_never_opened(root, name, kind,
+                                                                             says):
+    from test_hostile_reads import Waiter
+    _plant(root / name, kind)
+    waiter = Waiter(root / name) if kind == "FIFO" else None
+    with pytest.raises(CfsError) as caught:
+        load_config(root)
+    assert caught.value.file == name and caught.value.line is None
+    assert caught.value.message.startswith(says + "; cfs reads its settings only from a "
+                                           "regular file: replace it with one, or remove it")
+    assert waiter is None or not waiter.opened_by_someone_else()
+
+
+@pytest.mark.slow
+def test_a_fifo_cfs_toml_stops_build_and_check_naming_it(root):
+    import subprocess
+    import sys
+    write_tree(root, {"SPEC/app": spec("SPEC/app", "Say hi.\n", "output: app.txt")})
+    _plant(root / "cfs.toml", "FIFO")
+    for verb in ("build", "check"):
+        done = subprocess.run([sys.executable, "-m", "cfs_build.cli", verb], cwd=root,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 3, (verb, done.stdout, done.stderr)
+        said = done.stdout + done.stderr  # (check reports on stdout, build's error on stderr)
+        assert "cfs.toml: is a FIFO, not a regular file;" in said, said
+        assert "no generator configured" not in said

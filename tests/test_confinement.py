@@ -417,6 +417,21 @@ def test_output_that_is_a_hard_link_is_replaced_not_written_through(tmp_path, ou
     untouched(outside)
 
 
+@pytest.mark.slow
+def test_output_that_is_a_hard_link_is_read_as_the_existing_file_the_known_limit(tmp_path,
+                                                                                 outside):
+    # docs/confinement.md, "Where the guarantee ends": a hard link is the file itself, so
+    # nothing tells it from one made in the project; its content is read, never written.
+    root = project(tmp_path)
+    (root / "out").mkdir()
+    os.link(outside / "secret.txt", root / "out" / "leaf.txt")
+    chain = cfs(root, "chain", "SPEC/a/leaf")
+    assert f"<existing_artifact>\n{SECRET}\n</existing_artifact>" in chain.stdout
+    built = cfs(root, "build")  # untracked (X9): refused, no generator is asked
+    assert built.returncode != 0 and "refusing to overwrite it" in built.stdout + built.stderr
+    assert (outside / "secret.txt").read_text() == SECRET + "\n"
+
+
 def test_output_that_is_a_fifo_is_refused_without_blocking(tmp_path):
     root = project(tmp_path)
     (root / "out").mkdir()

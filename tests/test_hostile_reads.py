@@ -147,3 +147,19 @@ def test_names_from_a_hostile_manifest_or_spec_never_reach_the_terminal_raw(tmp_
     assert "out/o\\x1b[2Jther.txt" in explain.stdout
     assert forget.stdout == "forgot ARTIFACT/gone\\x1b[31m (the file x\\x1b[2J\\u202e.txt " \
                            "was left as it is)\n"
+
+
+def test_a_node_md_that_is_a_fifo_is_named_and_never_opened(tmp_path):
+    root = project(tmp_path, "input: EXTERNAL/notes.txt")
+    (root / "notes.txt").write_text("notes\n")
+    (root / "code-from-spec" / "b").mkdir()
+    fifo = root / "code-from-spec" / "b" / "_node.md"
+    os.mkfifo(fifo)
+    waiter = Waiter(fifo)
+    done = cfs(root, "validate")
+    assert not waiter.opened_by_someone_else()
+    assert done.returncode == 2
+    assert ("code-from-spec/b: missing_node_md: code-from-spec/b/_node.md is a FIFO, not a "
+            "regular file, so this directory is no node (cfs never opens it); make it a "
+            "regular file") in done.stdout, done.stdout
+    assert "has no _node.md" not in done.stdout and "Traceback" not in done.stderr

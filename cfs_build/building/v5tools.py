@@ -166,7 +166,17 @@ def dump_chain(where: Path | str | Project | LeanProject, logical_name: str) -> 
 
 def _dump_chain(project: Project | LeanProject, logical_name: str) -> str:
     document = _load_chain(project, logical_name)
-    atomic_write(project.root / DUMP_FILE, document.encode("utf-8"))
+    path = project.root / DUMP_FILE
+    try:
+        atomic_write(path, document.encode("utf-8"))
+    except OSError as exc:
+        # The error names the temporary file the write made; the user knows only this one.
+        if path.is_dir():
+            raise Refusal(f"{DUMP_FILE}: is a directory, not a file; nothing was written. "
+                          "Remove or rename it, then call dump_chain again") from None
+        raise Refusal(f"{DUMP_FILE}: cannot be written ({exc.strerror or exc}); nothing was "
+                      "written. Fix that at the project root, then call dump_chain "
+                      "again") from None
     return f"wrote {DUMP_FILE}"
 
 

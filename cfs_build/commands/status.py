@@ -15,7 +15,7 @@ HELP = "show stale, missing, modified, untracked and orphaned artifacts"
 EXAMPLE = "cfs status --json | jq '.summary'"
 
 ADVICE = {
-    Flag.INVALID: "fix the format errors above first",
+    Flag.INVALID: "fix the format errors above, and what is named below each",
     Flag.STALE: "regenerate: cfs build",
     Flag.MISSING: "generate: cfs build",
     Flag.MODIFIED: "edited by hand: keep the edit with `cfs accept NAME`, or delete the file "
@@ -25,6 +25,9 @@ ADVICE = {
                  "or drop the entry with `cfs forget NAME` (the file is left as it is)",
     Flag.UP_TO_DATE: "",
 }
+# Invalid with no format error listed: an input that is a directory or too big to read,
+# a chain blocked by it; each artifact's reasons say which.
+INVALID_NO_ERRORS = "cannot be generated: fix what is named below each"
 
 
 def add_arguments(parser) -> None:
@@ -146,7 +149,7 @@ def print_human(report: Report, show_all: bool = False, orphans: list[dict] = ()
         members = groups.get(flag, [])
         if not members or (flag is Flag.UP_TO_DATE and not show_all):
             continue
-        advice = ADVICE[flag]
+        advice = INVALID_NO_ERRORS if flag is Flag.INVALID and not errors else ADVICE[flag]
         print(f"{flag} ({len(members)}){':  ' + advice if advice else ':'}")
         members.sort(key=lambda s: (s.rank if s.rank is not None else -1, s.name))
         for status in members:

@@ -26,6 +26,7 @@ from .. import __version__
 from ..state.buildlock import BuildLockHeld
 from .heap import return_large_buffers
 from .progress import ProgressTeller
+from .unreadable import Answering
 from .tools import (CFS_TOOLS, READ_ONLY, V5_TOOLS, Answer, BadArguments, build_arguments,
                     build_summary, call_v5, json_answer, refusal)
 from ..analysis.project import Project
@@ -49,7 +50,7 @@ def serve(root: Path) -> None:
 async def _serve(root: Path) -> None:
     server = make_server(root)
     async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options())
+        await server.run(Answering(read, write), write, server.create_initialization_options())
 
 
 def make_server(root: Path) -> Server:

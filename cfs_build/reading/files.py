@@ -30,7 +30,7 @@ class NotRegular(UnreadableFile):
     """Something other than a regular file (``kind``: directory, FIFO, socket, device)."""
 
     def __init__(self, path: str, kind: str):
-        article = "an" if kind[0] in "aeiouAEIOUF" else "a"
+        article = "an" if kind[0] in "aeiou" else "a"
         super().__init__(path, f"is {article} {kind}, not a file" if kind == "directory"
                          else f"is {article} {kind}, not a regular file")
         self.kind = kind

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import stat
 from collections import deque
 from dataclasses import dataclass, field, fields
 from functools import cached_property, partial
@@ -11,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from ..errors import ERROR, WARNING, Finding
 from . import parallel
-from .files import UnreadableFile, decode, normalize_text, read_all, read_inside
+from .files import (NotRegular, UnreadableFile, decode, kind_of, normalize_text, read_all,
+                    read_inside)
 from .hashing import content_digest
 from .index import Index, content_key
 from .names import TREE_DIR, parent_of, spec_name
@@ -380,9 +382,8 @@ def assemble_tree(root: Path, node_dirs: list[str], bare_dirs: list[str],
     (watched for a link appearing there, see walk.walk_dots)."""
     findings: list[Finding] = []
     for rel in _seen_bare(root, node_dirs, bare_dirs) if bare_dirs else ():
-        findings.append(Finding(spec_name(rel), "missing_node_md", "subdirectory has no "
-                                "_node.md; add one (every directory in the tree is a node) or "
-                                "rename it to start with '.'", f"{TREE_DIR}/{rel}", None))
+        findings.append(Finding(spec_name(rel), "missing_node_md", _bare_detail(root, rel),
+                                f"{TREE_DIR}/{rel}", None))
     if stray:
         findings.append(Finding("SPEC", "stray_node_md", f"{TREE_DIR}/ itself is not a node; "
                                 "its _node.md is ignored", f"{TREE_DIR}/{NODE_FILE}", None,
@@ -395,6 +396,25 @@ def assemble_tree(root: Path, node_dirs: list[str], bare_dirs: list[str],
     dirs = (TREE_DIR, *(f"{TREE_DIR}/{rel}" for rel in (*node_dirs, *bare_dirs, *dot_dirs)))
     return Tree(root, nodes, children, findings, docs if docs is not None else {},
                 kept if kept is not None else {}, dirs=dirs, guarded=guarded)
+
+
+def _bare_detail(root: Path, rel: str) -> str:
+    """Why the directory ``rel`` is no node: it has no _node.md, or one that is no regular
+    file (the walk knew that from its listing; looked at again only here, for a directory
+    already found bare)."""
+    file = f"{TREE_DIR}/{rel}/{NODE_FILE}"
+    try:
+        mode = os.lstat(f"{root}/{file}").st_mode
+    except OSError:
+        mode = None
+    if mode is None or stat.S_ISREG(mode):
+        return ("subdirectory has no _node.md; add one (every directory in the tree is a "
+                "node) or rename it to start with '.'")
+    kind = kind_of(mode)
+    never = "" if kind == "directory" else " (cfs never opens it)"
+    return (f"{file} {NotRegular(file, kind).reason}, so this directory is no node{never}; "
+            "make it a regular file (every directory in the tree is a node) or rename the "
+            "directory to start with '.'")
 
 
 def _seen_bare(root: Path, node_dirs: list[str], bare_dirs: list[str]) -> list[str]:

@@ -308,3 +308,25 @@ def test_makefile_dash_o_dash_prints_the_fragment(valid):
     assert (dashed.returncode, dashed.stdout) == (0, printed.stdout)
     assert printed.stdout.startswith("# GNU make fragment")
     assert not (valid / "-").exists()
+
+
+def test_status_points_at_format_errors_only_when_it_lists_some(tree):
+    # A chain blocked by an input that is a directory: invalid, yet no format error
+    # (v5 opens a directory fine); the advice must name what is listed, not what is not.
+    root = tree({"SPEC/a": spec("SPEC/a", "# Public\n## A\na\n"),
+                 "SPEC/a/b": spec("SPEC/a/b", "# Agent\nmake b\n",
+                                  front="input: EXTERNAL/notes\noutput: out/b.txt")})
+    (root / "notes").mkdir()
+    done = cfs("status", cwd=root)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Format problems" not in done.stdout and "format errors above" not in done.stdout
+    assert ("invalid (1):  cannot be generated: fix what is named below each\n"
+            "  [rank 1] ARTIFACT/a/b  out/b.txt  (also stale, missing)\n"
+            "      EXTERNAL/notes: notes is a directory, not a file\n") in done.stdout
+    # With a format error listed, the advice points there too.
+    (root / "code-from-spec/a/b/_node.md").write_text(spec(
+        "SPEC/a/b", "# Agent\nmake b\n", front="input: EXTERNAL/notes\noutput: /out/b.txt"))
+    done = cfs("status", cwd=root)
+    assert done.returncode == 2 and "Format problems (1 errors):" in done.stdout
+    assert "invalid (1):  fix the format errors above, and what is named below each\n" in \
+        done.stdout, done.stdout

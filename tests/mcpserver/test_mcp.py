@@ -555,3 +555,68 @@ def test_the_wire_form_of_an_answer_is_the_sdks_own_dump_of_it():
                    Answer("refused", error=True), Answer("[]", {}, True)):
         assert wire_of(answer) == result_of(answer).model_dump(by_alias=True, mode="json",
                                                                exclude_none=True)
+
+
+# -- what the client did wrong, or the disk holds, answered in words ------------------
+
+@pytest.mark.slow
+def test_dump_chain_over_a_directory_names_dump_chain_xml_and_what_to_do(tmp_path):
+    root = _copy("basic", tmp_path / "basic")
+    (root / "dump_chain.xml").mkdir()
+    with sync_client(root) as client:
+        result = client.result("dump_chain", logical_name="SPEC/payments/fees/rounding")
+        assert result.is_error
+        text = only_text(result)
+    assert text == ("dump_chain.xml: is a directory, not a file; nothing was written. Remove "
+                    "or rename it, then call dump_chain again")
+    assert ".tmp" not in text and os.listdir(root / "dump_chain.xml") == []
+    assert not [name for name in os.listdir(root) if name.endswith(".tmp")]
+
+
+def test_a_request_with_a_lone_surrogate_gets_a_json_rpc_error_and_the_server_goes_on(
+        tmp_path):
+    root = _copy("basic", tmp_path / "basic")
+    child = subprocess.Popen([sys.executable, "-m", "cfs_build.cli", "mcp"], cwd=root,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, bufsize=0,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
+
+    def send(text: str) -> None:
+        child.stdin.write(text.encode("ascii") + b"\n")
+        child.stdin.flush()
+
+    def answer() -> dict:
+        # A server that drops the request leaves the client waiting: give it 20 s.
+        import selectors
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(child.stdout, selectors.EVENT_READ)
+            assert waiting.select(timeout=20), "no answer"
+        return json.loads(child.stdout.readline())
+
+    try:
+        send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "0"}}}))
+        assert answer()["id"] == 1
+        send('{"jsonrpc": "2.0", "method": "notifications/initialized"}')
+        # json.dumps writes a lone surrogate as the escape \udcff: valid JSON syntax, no text.
+        send(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "load_chain", "arguments": {"logical_name": "SPEC/a\udcff"}}}))
+        refused = answer()
+        assert refused["id"] == 2 and refused["error"]["code"] == -32700
+        message = refused["error"]["message"]
+        assert "lone leading surrogate" in message and "UTF-16 pair" in message, message
+        # A lone surrogate in the id itself: no id to answer with (the reply could not be
+        # written), nothing sent; the next request is answered as ever.
+        send('{"jsonrpc": "2.0", "id": "\\udcff", "method": "tools/call", "params": {}}')
+        send(json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+            "name": "version", "arguments": {}}}))
+        assert answer() == {"jsonrpc": "2.0", "id": 3, "result": {
+            "content": [{"type": "text", "text": "5.0.0"}], "isError": False}}
+        child.stdin.close()
+        assert child.wait(timeout=30) == 0
+        assert TRACEBACK.encode() not in child.stderr.read()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()

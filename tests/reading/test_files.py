@@ -146,3 +146,21 @@ def test_read_inside_refuses_a_file_too_big_to_hold(tmp_path):
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
                           text=True, timeout=60)
     assert done.stdout.strip() == f"is too big to read ({1 << 34} bytes)", done.stderr
+
+
+@pytest.mark.parametrize("kind", ["directory", "symbolic link", "FIFO", "socket",
+                                  "character device", "block device", "special file"])
+def test_a_kind_is_named_with_the_article_it_is_read_with(kind):
+    # "a FIFO" (said "fife-oh"), as every other kind cfs names: none starts with a vowel sound.
+    from cfs_build.reading.files import NotRegular
+    assert NotRegular("x", kind).reason.startswith(f"is a {kind}, not a ")
+
+
+def test_state_that_is_a_fifo_is_named_a_fifo(tmp_path):
+    from cfs_build.state.dirs import is_link_or_odd
+    os.mkfifo(tmp_path / "pipe")
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert is_link_or_odd(fd, "pipe") == "a FIFO"
+    finally:
+        os.close(fd)

@@ -110,6 +110,27 @@ def test_node_md_that_is_a_directory_is_no_node_and_no_crash(tree):
     assert report.artifacts == ()
     assert {(f.node, f.rule) for f in report.findings} == {
         ("SPEC/a", "missing_node_md"), ("SPEC/a/_node.md", "missing_node_md")}
+    (said,) = [f.detail for f in report.findings if f.node == "SPEC/a"]
+    assert said == ("code-from-spec/a/_node.md is a directory, not a file, so this directory "
+                    "is no node; make it a regular file (every directory in the tree is a "
+                    "node) or rename the directory to start with '.'")
+
+
+def test_node_md_that_is_a_fifo_is_named_as_such_and_never_opened(tree):
+    import os
+    from test_hostile_reads import Waiter
+    root = tree({"SPEC/b": spec("SPEC/b")})
+    (root / "code-from-spec/a").mkdir()
+    os.mkfifo(root / "code-from-spec/a/_node.md")
+    waiter = Waiter(root / "code-from-spec/a/_node.md")
+    for use_index in (False, True):
+        findings = Project(root, use_index=use_index).findings
+        assert [(f.node, f.rule, f.file, f.detail) for f in findings] == [
+            ("SPEC/a", "missing_node_md", "code-from-spec/a",
+             "code-from-spec/a/_node.md is a FIFO, not a regular file, so this directory is "
+             "no node (cfs never opens it); make it a regular file (every directory in the "
+             "tree is a node) or rename the directory to start with '.'")]
+    assert not waiter.opened_by_someone_else()
 
 
 def test_unreadable_node_file_is_a_finding(tree):
