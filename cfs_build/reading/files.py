@@ -227,20 +227,6 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def _sync_directory(directory: Path) -> None:
-    """Make a rename durable: flush the directory entry too (best effort)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 NAME_MAX = 255  # bytes in one file name on the file systems cfs writes to
 _TEMP_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"
 _TAG_LENGTH = 8
@@ -307,14 +293,16 @@ def _kept_mode(st: os.stat_result) -> int | None:
     return st.st_mode & 0o1777 if stat_mode.S_ISREG(st.st_mode) else None
 
 
-def replace_at(directory: int, name: str, data: bytes) -> None:
+def replace_at(directory: int, name: str, data: bytes, mode: int | None = None) -> None:
     """atomic_write of the entry ``name`` in the open directory ``directory``: nothing is
     followed (a link there is replaced, its target untouched) and the directory is the one
-    the descriptor was opened on, whatever its path leads to meanwhile."""
-    try:
-        mode = _kept_mode(os.lstat(name, dir_fd=directory))
-    except OSError:
-        mode = None
+    the descriptor was opened on, whatever its path leads to meanwhile. ``mode``: the new
+    file's permissions (default: the old regular file's (_kept_mode), else the umask's)."""
+    if mode is None:
+        try:
+            mode = _kept_mode(os.lstat(name, dir_fd=directory))
+        except OSError:
+            pass
     if mode is None:
         mode = 0o666 & ~_UMASK
     tmp = temp_name(name)
@@ -343,30 +331,15 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Write ``data`` to ``path`` so that readers see the old or the new file, never half.
 
     The temporary file beside it is named by temp_name, so that a kill leaves a name
-    remove_leftovers recognizes, and any legal ``path.name`` still fits.
+    remove_leftovers recognizes, and any legal ``path.name`` still fits. The directory
+    is followed as named; the entry itself never is (replace_at).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    if mode is None:
-        try:
-            st = os.lstat(path)  # a link's target is not ours to copy a mode from
-            mode = _kept_mode(st)
-        except OSError:
-            pass
-    if mode is None:
-        mode = 0o666 & ~_UMASK
-    tmp = os.fspath(path.parent / temp_name(path.name))
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _NOINHERIT, 0o600)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        _sync_directory(path.parent)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | _NOINHERIT)
+    except PermissionError:  # (write and search rights without read: still writable)
+        directory = os.open(path.parent, os.O_PATH | os.O_DIRECTORY | _NOINHERIT)
+    try:
+        replace_at(directory, path.name, data, mode)
+    finally:
+        os.close(directory)
