@@ -301,20 +301,21 @@ def _body(name: str, file: str, body: str, first: int, report: _Report,
         if lines[index].strip(" \t\r"):
             report.add("text_before_name_heading", "unexpected content before first heading: "
                        f"move it under a section or delete it; the file must start with "
-                       f"'# {name}'", first + index)
+                       f"'# {printable(name)}'", first + index)
             break
     else:
         if not heads:
             report.add("text_before_name_heading", "unexpected content before first heading: "
-                       f"there is no heading; the file must start with '# {printable(name)}'", first)
+                       "there is no heading; the file must start with "
+                       f"'# {printable(name)}'", first)
     if not heads:
         return _with_fields(name, file, fields, report)
 
     head0 = heads[0]
     if head0.level != 1:
         report.add("text_before_name_heading", "unexpected content before first heading: "
-                   f"the first heading is {head0.raw!r}; the file must start with '# {printable(name)}'",
-                   first + head0.index)
+                   f"the first heading is {head0.raw!r}; the file must start with "
+                   f"'# {printable(name)}'", first + head0.index)
     elif normalize(head0.text) != normalize(name):
         report.add("name_heading", f"node name does not match: got {normalize(head0.text)!r}, "
                    f"want {normalize(name)!r}; the first heading must be '# {printable(name)}'"
