@@ -163,3 +163,25 @@ def test_a_node_md_that_is_a_fifo_is_named_and_never_opened(tmp_path):
             "regular file, so this directory is no node (cfs never opens it); make it a "
             "regular file") in done.stdout, done.stdout
     assert "has no _node.md" not in done.stdout and "Traceback" not in done.stderr
+
+
+def test_a_planted_cache_cannot_name_a_file_outside_the_project(tmp_path):
+    # The content cache is the checkout's too: a chain listing there whose content "hash"
+    # climbs out of .cache/.content must not bring that file into the document.
+    (tmp_path / "secret.txt").write_text("TOP SECRET\n")
+    root = write_tree(tmp_path / "proj", {"SPEC/a": spec(
+        "SPEC/a", "# Public\n\n## Interface\n\nSay hi.\n\n# Agent\n\nWrite it.\n",
+        front="output: out/a.txt")})
+    (root / "out").mkdir()
+    (root / "out/a.txt").write_text("print(1)\n")
+    assert cfs(root, "accept", "SPEC/a").returncode == 0
+    recorded = (root / "code-from-spec/.manifest").read_text().rsplit("chain:", 1)[1].strip()
+    chains = root / "code-from-spec/.cache/.chains"
+    chains.mkdir(parents=True, exist_ok=True)
+    (chains / f".{recorded}").write_text("SPEC/gone: /../../../../secret.txt\n"
+                                         "SPEC/also: x/../../../../../secret.txt\n")
+    shown = cfs(root, "chain", "SPEC/a")
+    assert shown.returncode == 0, shown.stderr
+    assert "<existing_artifact>" in shown.stdout  # (the previous chain was looked up)
+    assert "SECRET" not in shown.stdout + shown.stderr
+    assert 'name="SPEC/gone"' not in shown.stdout  # an old text that cannot be read is left out

@@ -110,10 +110,19 @@ def directory(root: Path | str, rel: str, *, create: bool = False, replace: bool
             os.close(fd)
 
 
+def entry_name(name: str) -> bool:
+    """``name`` is one entry of a directory, not a path: a name read from a state file
+    (a content hash in a cached chain) must not climb out of the directory it is in."""
+    return bool(name) and "/" not in name and "\0" not in name and name not in (".", "..")
+
+
 def read_at(fd: int, name: str) -> bytes | None:
     """The bytes of the regular file ``name`` in the directory ``fd``; None when it is
-    absent, a link or anything but a regular file (never followed, never waited on), or
-    too big to hold (damaged, or sparse: its size is asked for at once)."""
+    absent, a link or anything but a regular file (never followed, never waited on), too
+    big to hold (damaged, or sparse: its size is asked for at once), or when ``name`` is
+    not an entry's name (entry_name)."""
+    if not entry_name(name):
+        return None
     try:
         file = os.open(name, _READ, dir_fd=fd)
     except OSError:
@@ -177,7 +186,9 @@ def write_at(fd: int, name: str, data: bytes | tuple[bytes, ...], durable: bool 
 
 def remove_at(fd: int, name: str) -> bool:
     """Remove the entry ``name`` (a link itself, never its target); False if it was not
-    removed (absent, a directory, not allowed)."""
+    removed (absent, a directory, not allowed, not an entry's name: entry_name)."""
+    if not entry_name(name):
+        return False
     try:
         os.unlink(name, dir_fd=fd)
         return True
