@@ -4,7 +4,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,8 +18,7 @@ MANIFEST = f"{TREE_DIR}/.manifest"
 LOCK = f"{TREE_DIR}/.manifest.lock"
 LOCK_TIMEOUT = 30.0
 
-_HASH = r"[A-Za-z0-9_-]{27}"  # SHA-1 as unpadded base64url
-_LINE = re.compile(rf"(ARTIFACT/[^;]+);path:([^;]*);checksum:({_HASH});chain:({_HASH})")
+_PREFIXES = ("path:", "checksum:", "chain:")
 
 
 @dataclass(frozen=True)
@@ -36,20 +34,22 @@ class ManifestEntry:
         return f"{self.name};path:{self.path};checksum:{self.checksum};chain:{self.chain}\n"
 
     def check(self) -> None:
-        """Refuse an entry whose line no reader could parse back (before anything is written).
-
-        A ';' or line break in a name or path, or a hash of the wrong shape, would leave a
-        manifest that stops every command.
-        """
+        """Refuse an entry whose line would not read back as this entry (before anything is
+        written): a ';' in its name, path or checksum, or a line break anywhere."""
         line = self.line()
-        if _LINE.fullmatch(line[:-1]) is None or line.count("\n") != 1 or "\r" in line:
+        if ";" in self.name + self.path + self.checksum or line.count("\n") != 1 \
+                or "\r" in line:
             raise CfsError(f"cannot record {self.name!r} ({self.path!r}) in the manifest: a "
                            "name or path holding ';' or a line break cannot be represented "
                            "in a v5 manifest line; rename it", file=MANIFEST, exit_code=2)
 
 
 def parse_manifest(text: str, where: str = MANIFEST) -> dict[str, ManifestEntry]:
-    """Entries of a manifest text; any line that does not parse is an error naming it."""
+    """Entries of a manifest text, read as v5 reads them (FORMAT.md 7.2): each line split
+    at its first three ';' into name, path, checksum and chain (the rest of the line),
+    each field losing its own prefix where it has it; a later line for a name replaces
+    an earlier one. A wrong header, or a line v5 would drop for having fewer than three
+    ';', is an error naming it (X3)."""
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -60,18 +60,17 @@ def parse_manifest(text: str, where: str = MANIFEST) -> dict[str, ManifestEntry]
                        "as stale)", file=where, line=1)
     entries: dict[str, ManifestEntry] = {}
     for number, line in enumerate(lines[1:], start=2):
-        match = _LINE.fullmatch(_one_cr_off(line))
-        if match is None:
+        fields = _one_cr_off(line).split(";", 3)
+        if len(fields) < 4:
             raise CfsError("manifest line does not parse; expected "
-                           "'ARTIFACT/<name>;path:<path>;checksum:<hash>;chain:<hash>' (hashes: 27 "
-                           "characters of base64url), "
-                           f"found {line[:80]!r}; fix or remove the line", file=where,
+                           "'ARTIFACT/<name>;path:<path>;checksum:<hash>;chain:<hash>', "
+                           f"found {line[:80]!r}; fix or remove the line (v5 would drop it, "
+                           "and with it the record of what was generated)", file=where,
                            line=number)
-        entry = ManifestEntry(*match.groups())
-        if entry.name in entries:
-            raise CfsError(f"{entry.name} is listed twice; keep one of the lines",
-                           file=where, line=number)
-        entries[entry.name] = entry
+        name = fields[0]
+        path, checksum, chain = (field.removeprefix(prefix)
+                                 for field, prefix in zip(fields[1:], _PREFIXES))
+        entries[name] = ManifestEntry(name, path, checksum, chain)
     return entries
 
 
