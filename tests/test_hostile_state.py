@@ -1,0 +1,57 @@
+"""What cfs reads from its unsealed state (code-from-spec/.cache, which a checkout carries)
+and shows: never an escape sequence on the terminal, whoever wrote the bytes."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from buildkit import make_project
+
+# ESC (an OSC title and a screen clear), the 8-bit CSI, a bidi override.
+HOSTILE = "\x1b]0;PWNED\x07\x1b[2J\x9b31m\u202e"
+
+
+def cfs(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(root.parent)}
+    return subprocess.run([sys.executable, "-m", "cfs_build.cli", *args], cwd=root,
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
+def stale_with_planted_history(tmp_path: Path) -> Path:
+    """A built project whose app/cli is stale, its cached previous chain rewritten: an
+    entry's old text and a removed entry's label carry escape sequences."""
+    proj = make_project(tmp_path / "p")
+    assert cfs(proj.root, "build").returncode == 0
+    recorded = next(line for line in (proj.root / "code-from-spec/.manifest").read_text()
+                    .splitlines() if line.startswith("ARTIFACT/app/cli;")).rsplit("chain:")[1]
+    cache = proj.root / "code-from-spec/.cache"
+    listing = cache / ".chains" / f".{recorded}"
+    lines = listing.read_text().splitlines()
+    agent = next(line for line in lines if line.startswith("AGENT["))
+    agent_hash = agent.split(": ")[1]
+    os.chmod(listing, 0o644)
+    listing.write_text("\n".join([*lines, f"SPEC/gone{HOSTILE}: {agent_hash}"]) + "\n")
+    content = cache / ".content" / f".{agent_hash}"
+    os.chmod(content, 0o644)
+    content.write_text(f"old {HOSTILE} text\n")
+    proj.edit("SPEC/app/cli", "Parse arguments", "Parse the arguments")
+    return proj.root
+
+
+def test_explain_never_puts_cached_escape_sequences_on_the_terminal(tmp_path):
+    root = stale_with_planted_history(tmp_path)
+    shown = cfs(root, "explain", "ARTIFACT/app/cli")
+    assert shown.returncode == 1, shown.stderr
+    assert "-old \\x1b]0;PWNED\\x07\\x1b[2J\\x9b31m\\u202e text" in shown.stdout, shown.stdout
+    assert "SPEC/gone\\x1b]0;PWNED" in shown.stdout
+    for char in "\x1b\x07\x9b\u202e":
+        assert char not in shown.stdout + shown.stderr
+    as_json = cfs(root, "explain", "--json", "ARTIFACT/app/cli")
+    assert as_json.returncode == 1, as_json.stderr
+    for char in "\x1b\x07\x9b\u202e":
+        assert char not in as_json.stdout
+    answer = json.loads(as_json.stdout)  # the same data, only written safely
+    assert any(HOSTILE in change["diff"] for change in answer["changes"])
