@@ -55,3 +55,20 @@ def test_explain_never_puts_cached_escape_sequences_on_the_terminal(tmp_path):
         assert char not in as_json.stdout
     answer = json.loads(as_json.stdout)  # the same data, only written safely
     assert any(HOSTILE in change["diff"] for change in answer["changes"])
+
+
+def test_a_verify_record_with_this_copys_key_and_odd_failures_is_never_fatal(tmp_path):
+    """The key of a record (dirs.anchor) keeps out what a checkout carries, but another
+    local user can stat .cfs/.gitignore and write one: its values are still checked."""
+    root = make_project(tmp_path / "p").root
+    assert cfs(root, "build").returncode == 0
+    report = json.loads(cfs(root, "status", "--json").stdout)
+    st = (root / ".cfs/.gitignore").stat()
+    (root / ".cfs/verify.json").write_text(json.dumps({
+        "copy": f"{st.st_dev}:{st.st_ino}:{st.st_ctime_ns}", "passed": False, "time": "x",
+        "artifacts": {a["name"]: [a["chain"], a["checksum"]] for a in report["artifacts"]},
+        "results": [{"failures": [{"test_node": 5}, {"test_node": f"t{HOSTILE}"}]}]}))
+    shown = cfs(root, "status")
+    assert "Traceback" not in shown.stderr and "internal error" not in shown.stderr, shown.stderr
+    assert "tests: failing (t\\x1b]0;PWNED" in shown.stdout, shown.stdout
+    assert "\x1b" not in shown.stdout

@@ -34,8 +34,10 @@ def verification(project: Project, statuses=None) -> dict:
     try:
         data = json.loads(state.read_state(project.root, RECORD) or b"")
         recorded = data["artifacts"]
+        # (Only names: the key keeps out a checkout's record, not another local user's.)
         failing = sorted({f["test_node"] for r in data["results"]
-                          for f in r["failures"] if f.get("test_node")})
+                          for f in r["failures"] if isinstance(f.get("test_node"), str)
+                          and f["test_node"]})
         if not isinstance(recorded, dict):
             raise TypeError("artifacts is not a mapping")
         key = state.anchor(project.root, INDEX_DIR)
