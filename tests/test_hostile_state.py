@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from buildkit import make_project
 
@@ -72,3 +76,38 @@ def test_a_verify_record_with_this_copys_key_and_odd_failures_is_never_fatal(tmp
     assert "Traceback" not in shown.stderr and "internal error" not in shown.stderr, shown.stderr
     assert "tests: failing (t\\x1b]0;PWNED" in shown.stdout, shown.stdout
     assert "\x1b" not in shown.stdout
+
+
+DEEP = b"[" * 200_000  # JSON nested past Python's recursion limit: RecursionError, no ValueError
+
+
+@pytest.mark.parametrize("rel, args", [
+    (".cfs/runs.jsonl", ("runs",)),
+    (".cfs/doit-state", ("build",)),
+    (".cfs/verify.json", ("status",)),
+    (".cfs/pending/" + "0" * 40 + ".json", ("status",)),
+    (".cfs/pending/" + "0" * 40 + ".json", ("build",)),
+])
+def test_json_state_nested_too_deep_is_discarded_never_fatal(tmp_path, rel, args):
+    """.cfs/ can come with a checkout (a repository may commit files there)."""
+    root = make_project(tmp_path / "p").root
+    assert cfs(root, "build").returncode == 0
+    clean = tmp_path / "clean"
+    shutil.copytree(root, clean, symlinks=True)
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    with open(root / rel, "ab" if rel.endswith(".jsonl") else "wb") as file:
+        file.write(DEEP + b"\n")  # (in the run log, a line more)
+    got, want = cfs(root, *args), cfs(clean, *args)
+    assert "internal error" not in got.stderr and "Traceback" not in got.stderr, got.stderr
+    def timeless(text: str) -> str:
+        return re.sub(r" in [0-9.]+ s$", "", text, flags=re.M)
+    assert (got.returncode, timeless(got.stdout)) == (want.returncode, timeless(want.stdout))
+
+
+def test_init_names_an_mcp_json_nested_too_deep(tmp_path):
+    root = make_project(tmp_path / "p").root
+    (root / ".mcp.json").write_bytes(DEEP)
+    done = cfs(root, "init", "--mcp")
+    assert done.returncode != 0 and "internal error" not in done.stderr, done.stderr
+    assert "cfs: .mcp.json: is not valid JSON" in done.stderr
+    assert (root / ".mcp.json").read_bytes() == DEEP

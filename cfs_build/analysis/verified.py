@@ -43,7 +43,7 @@ def verification(project: Project, statuses=None) -> dict:
         key = state.anchor(project.root, INDEX_DIR)
         if key is None or data.get("copy") != key.decode():
             raise ValueError("recorded in another copy of the project")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         # Missing or not a record this version wrote: as good as never verified.
         return {"state": NEVER}
     statuses = statuses if statuses is not None else project.report().artifacts
