@@ -111,3 +111,12 @@ def test_init_names_an_mcp_json_nested_too_deep(tmp_path):
     assert done.returncode != 0 and "internal error" not in done.stderr, done.stderr
     assert "cfs: .mcp.json: is not valid JSON" in done.stderr
     assert (root / ".mcp.json").read_bytes() == DEEP
+
+
+def test_a_cfs_toml_nested_too_deep_is_a_toml_error(tmp_path):
+    root = make_project(tmp_path / "p").root
+    with open(root / "cfs.toml", "a") as file:
+        file.write("x = " + "[" * 100_000 + "\n")
+    done = cfs(root, "build")
+    assert done.returncode != 0 and "internal error" not in done.stderr, done.stderr
+    assert "cfs: cfs.toml: TOML error: arrays or tables nested too deep" in done.stderr
