@@ -185,3 +185,14 @@ def test_a_planted_cache_cannot_name_a_file_outside_the_project(tmp_path):
     assert "<existing_artifact>" in shown.stdout  # (the previous chain was looked up)
     assert "SECRET" not in shown.stdout + shown.stderr
     assert 'name="SPEC/gone"' not in shown.stdout  # an old text that cannot be read is left out
+
+
+@pytest.mark.parametrize("nested", ["[" * 100_000, "\n  " + "- " * 40_000 + "y",
+                                    "{a: " * 40_000], ids=["flow", "block", "mapping"])
+def test_frontmatter_nested_past_the_stack_is_a_finding_not_a_crash(tmp_path, nested):
+    # libyaml's loader recurses in C, where nothing stops it before the stack is gone.
+    root = project(tmp_path, f"x: {nested}")
+    done = cfs(root, "validate")
+    assert done.returncode == 2, (done.returncode, done.stderr[-300:])
+    assert "code-from-spec/a/leaf/_node.md:2: malformed_frontmatter: YAML error" \
+        in done.stdout, done.stdout[-500:]
