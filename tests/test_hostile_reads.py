@@ -196,3 +196,13 @@ def test_frontmatter_nested_past_the_stack_is_a_finding_not_a_crash(tmp_path, ne
     assert done.returncode == 2, (done.returncode, done.stderr[-300:])
     assert "code-from-spec/a/leaf/_node.md:2: malformed_frontmatter: YAML error" \
         in done.stdout, done.stdout[-500:]
+
+
+def test_a_body_nested_past_the_stack_is_read_not_a_crash(tmp_path):
+    # markdown-it-pyrs builds its tree by recursing, unchecked: 50,000 nested list items
+    # in one line ended the process with SIGSEGV.
+    root = write_tree(tmp_path / "proj", {"SPEC/a": spec(
+        "SPEC/a", "# Public\n\n## Deep\n\n" + "- " * 50_000 + "x\n\n# Agent\n\nWrite it.\n",
+        front="output: out/a.txt")})
+    done = cfs(root, "validate")
+    assert done.returncode == 0, (done.returncode, done.stdout[-300:], done.stderr[-300:])
