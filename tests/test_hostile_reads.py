@@ -206,3 +206,19 @@ def test_a_body_nested_past_the_stack_is_read_not_a_crash(tmp_path):
         front="output: out/a.txt")})
     done = cfs(root, "validate")
     assert done.returncode == 0, (done.returncode, done.stdout[-300:], done.stderr[-300:])
+
+
+@pytest.mark.parametrize("fmt", ["dot", "mermaid", "json"])
+def test_graph_never_puts_a_node_names_escape_sequence_on_the_terminal(tmp_path, fmt):
+    # A directory name comes with the checkout; `cfs graph` is read on a terminal too.
+    root = write_tree(tmp_path / "proj", {
+        "SPEC/a": spec("SPEC/a", "# Public\n\n## Shared\n\nShared.\n"),
+        "SPEC/a/le\x1b]0;PWNED\x07af\u202e": spec("SPEC/a/le\x1b]0;PWNED\x07af\u202e",
+                                                "# Agent\n\nWrite it.\n",
+                                                front="output: out/o\\e[2J.txt"),
+    })
+    done = cfs(root, "graph", "--format", fmt)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert not set(done.stdout) & {"\x1b", "\x07", "\u202e"}, done.stdout
+    shown = "le\\u001b]0;PWNED\\u0007af" if fmt == "json" else "le\\x1b]0;PWNED\\x07af"
+    assert shown in done.stdout, done.stdout
