@@ -125,6 +125,9 @@ def parse(src: Source) -> dict:
             text = f"{text[:found.start()]} (column {found.group(2)})"
         raise CfsError(f"TOML error: {text}; fix the syntax (https://toml.io)",
                        file=src.name, line=line) from None
+    except RecursionError:  # tomllib parses nested arrays and tables by recursing
+        raise CfsError("TOML error: arrays or tables nested too deep to read; fix the "
+                       "syntax (https://toml.io)", file=src.name) from None
 
 
 def line_of_key(path: Path, key: str) -> int | None:

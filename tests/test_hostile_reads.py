@@ -185,3 +185,40 @@ def test_a_planted_cache_cannot_name_a_file_outside_the_project(tmp_path):
     assert "<existing_artifact>" in shown.stdout  # (the previous chain was looked up)
     assert "SECRET" not in shown.stdout + shown.stderr
     assert 'name="SPEC/gone"' not in shown.stdout  # an old text that cannot be read is left out
+
+
+@pytest.mark.parametrize("nested", ["[" * 100_000, "\n  " + "- " * 40_000 + "y",
+                                    "{a: " * 40_000], ids=["flow", "block", "mapping"])
+def test_frontmatter_nested_past_the_stack_is_a_finding_not_a_crash(tmp_path, nested):
+    # libyaml's loader recurses in C, where nothing stops it before the stack is gone.
+    root = project(tmp_path, f"x: {nested}")
+    done = cfs(root, "validate")
+    assert done.returncode == 2, (done.returncode, done.stderr[-300:])
+    assert "code-from-spec/a/leaf/_node.md:2: malformed_frontmatter: YAML error" \
+        in done.stdout, done.stdout[-500:]
+
+
+def test_a_body_nested_past_the_stack_is_read_not_a_crash(tmp_path):
+    # markdown-it-pyrs builds its tree by recursing, unchecked: 50,000 nested list items
+    # in one line ended the process with SIGSEGV.
+    root = write_tree(tmp_path / "proj", {"SPEC/a": spec(
+        "SPEC/a", "# Public\n\n## Deep\n\n" + "- " * 50_000 + "x\n\n# Agent\n\nWrite it.\n",
+        front="output: out/a.txt")})
+    done = cfs(root, "validate")
+    assert done.returncode == 0, (done.returncode, done.stdout[-300:], done.stderr[-300:])
+
+
+@pytest.mark.parametrize("fmt", ["dot", "mermaid", "json"])
+def test_graph_never_puts_a_node_names_escape_sequence_on_the_terminal(tmp_path, fmt):
+    # A directory name comes with the checkout; `cfs graph` is read on a terminal too.
+    root = write_tree(tmp_path / "proj", {
+        "SPEC/a": spec("SPEC/a", "# Public\n\n## Shared\n\nShared.\n"),
+        "SPEC/a/le\x1b]0;PWNED\x07af\u202e": spec("SPEC/a/le\x1b]0;PWNED\x07af\u202e",
+                                                "# Agent\n\nWrite it.\n",
+                                                front="output: out/o\\e[2J.txt"),
+    })
+    done = cfs(root, "graph", "--format", fmt)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert not set(done.stdout) & {"\x1b", "\x07", "\u202e"}, done.stdout
+    shown = "le\\u001b]0;PWNED\\u0007af" if fmt == "json" else "le\\x1b]0;PWNED\\x07af"
+    assert shown in done.stdout, done.stdout

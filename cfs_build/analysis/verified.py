@@ -34,14 +34,16 @@ def verification(project: Project, statuses=None) -> dict:
     try:
         data = json.loads(state.read_state(project.root, RECORD) or b"")
         recorded = data["artifacts"]
+        # (Only names: the key keeps out a checkout's record, not another local user's.)
         failing = sorted({f["test_node"] for r in data["results"]
-                          for f in r["failures"] if f.get("test_node")})
+                          for f in r["failures"] if isinstance(f.get("test_node"), str)
+                          and f["test_node"]})
         if not isinstance(recorded, dict):
             raise TypeError("artifacts is not a mapping")
         key = state.anchor(project.root, INDEX_DIR)
         if key is None or data.get("copy") != key.decode():
             raise ValueError("recorded in another copy of the project")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         # Missing or not a record this version wrote: as good as never verified.
         return {"state": NEVER}
     statuses = statuses if statuses is not None else project.report().artifacts

@@ -180,5 +180,5 @@ def _whole(data: bytes) -> bool:
     """The state file parses as doit's JSON backend wrote it (a dict)."""
     try:
         return isinstance(json.loads(data), dict)
-    except ValueError:
+    except (ValueError, RecursionError):  # (a checkout's, nested past the stack)
         return False

@@ -6,7 +6,7 @@ import json
 from ..analysis.explain import explain as explain_artifact
 from ..analysis.project import Project
 from ..analysis.status import Need, need_of
-from ..errors import printable
+from ..errors import printable, printable_json
 
 HELP = "say why one artifact is not up to date, with a diff of each chain entry that changed"
 EXAMPLE = "cfs explain ARTIFACT/payments/fees/calculation     # or a SPEC/ name, or src/fees.py"
@@ -26,7 +26,7 @@ def explain(project: Project, name: str, *, as_json: bool = False) -> int:
     answer = explain_artifact(project, name)
     code = 0 if need_of(answer.flags) is Need.NOTHING else 1
     if as_json:
-        print(json.dumps(answer.as_dict(), indent=2, ensure_ascii=False))
+        print(printable_json(json.dumps(answer.as_dict(), indent=2, ensure_ascii=False)))
         return code
     print(f"{printable(answer.name)}  {printable(answer.path)}: {', '.join(answer.flags)}")
     for reason in answer.reasons:
@@ -34,5 +34,7 @@ def explain(project: Project, name: str, *, as_json: bool = False) -> int:
     for change in answer.changes:
         if change.diff:
             print()
-            print(change.diff, end="")
+            # Old texts come from code-from-spec/.cache, which a checkout can carry: no
+            # escape sequence in them (or in a spec) may drive the terminal.
+            print(printable(change.diff, lines=True), end="")
     return code

@@ -5,6 +5,7 @@ import json
 
 from ..analysis.graph import CONSUMES, GENERATES, IMPORTS, INHERITS, READS, build_graph
 from ..analysis.project import Project
+from ..errors import printable
 
 HELP = "print the build graph as Graphviz dot, Mermaid or JSON"
 EXAMPLE = "cfs graph SPEC/payments --format dot | dot -Tsvg > build.svg"
@@ -84,7 +85,9 @@ def render(graph, fmt: str) -> str:
     """The graph as dot, mermaid or json text (what `cfs graph --format FMT` prints)."""
     if fmt == "json":
         return json.dumps(json_data(graph), indent=2, sort_keys=True) + "\n"
-    return _dot(graph) if fmt == "dot" else _mermaid(graph)
+    # Node names are directory names a checkout brings: no escape sequence of theirs may
+    # drive the terminal the graph is printed on.
+    return printable(_dot(graph) if fmt == "dot" else _mermaid(graph), lines=True)
 
 
 def run(args, project: Project) -> int:

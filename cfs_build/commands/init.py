@@ -171,7 +171,7 @@ def mcp_config(root: Path) -> tuple[dict | None, list[str]]:
         return {"mcpServers": {MCP_NAME: MCP_ENTRY}}, [f"created {MCP_FILE} (server {MCP_NAME})"]
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # (RecursionError: nested past the stack)
         raise CfsError(f"is not valid JSON ({exc}); fix or remove it, then run cfs init --mcp "
                        "again", file=MCP_FILE) from None
     servers = data.get("mcpServers", {}) if isinstance(data, dict) else None

@@ -171,7 +171,7 @@ def _result_event(stdout: bytes) -> dict | None:
             continue
         try:
             event = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(event, dict) and event.get("type") == "result":
             found = event

@@ -8,7 +8,7 @@ from typing import NamedTuple
 from ..errors import ERROR, WARNING, Finding, printable
 from .headings import Heading, structural_headings
 from .names import normalize
-from .plain_yaml import read_plain
+from .plain_yaml import may_nest_deep, read_plain
 
 PUBLIC, AGENT, PRIVATE = "public", "agent", "private"
 SECTIONS = (PUBLIC, AGENT, PRIVATE)
@@ -177,7 +177,10 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
             # (and places them) the same way on every machine, so it explains failures.
             # libyaml takes a tab after "key:" that the pure loader refuses: with a tab
             # only the pure loader reads (tests/reading/test_plain_yaml.py compares the two).
-            fast = "\t" not in source and getattr(yaml, "CSafeLoader", None)
+            # libyaml nests in C without a limit: deep enough, it overruns the stack and
+            # the process dies; the pure loader stops at Python's recursion limit.
+            fast = "\t" not in source and not may_nest_deep(source) \
+                and getattr(yaml, "CSafeLoader", None)
             root, twice, data = _load(yaml, fast or yaml.SafeLoader, source)
         except yaml.YAMLError:
             root, twice, data = _load(yaml, yaml.SafeLoader, source)

@@ -163,13 +163,24 @@ def _has_quote(source: str) -> bool:
 def document(source: str):
     """``source`` parsed by the parser in use: ``blocks`` and ``runs(position, content)``."""
     if chosen(os.environ.get(ENV, "")) == RS and (source.isascii() or _encodes(source)) \
-            and not _has_quote(source):
+            and not _has_quote(source) and not _may_nest_deep(source):
         try:
             return RsDocument(source)
         except BaseException as exc:  # a Rust panic is raised as a BaseException
             if type(exc).__name__ != "PanicException":
                 raise
     return PyDocument(source)
+
+
+# The Rust port builds its tree by recursing, with no limit: tens of thousands of nested
+# list items overrun the stack and the process dies. Each level takes a marker and the
+# indentation or the markers before it on its line (quotes go to markdown-it-py
+# already), so a body with no line this long cannot nest that deep.
+_DEEP_LINE = 8000
+
+
+def _may_nest_deep(source: str) -> bool:
+    return len(source) > _DEEP_LINE and max(map(len, source.split("\n"))) > _DEEP_LINE
 
 
 def _encodes(source: str) -> bool:

@@ -58,3 +58,15 @@ def read_plain(source: str) -> dict | None:
             return None
         result[match[1]] = (match[2], line_no)
     return {key: result[key] for key in ("depends_on", "input", "output") if key in result}
+
+
+# Far fewer levels of nesting than libyaml (recursing in C, unchecked) needs to overrun
+# even a thread's stack, and few enough that PyYAML's scanner, whose work grows with the
+# square of the depth, is done in a moment.
+_FEW_LEVELS = 2000
+
+
+def may_nest_deep(text: str) -> bool:
+    """The YAML ``text`` could nest many levels deep: every level takes one of these
+    characters (a flow bracket, a sequence's dash, a key's colon or question mark)."""
+    return sum(map(text.count, "[{-:?")) >= _FEW_LEVELS

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .plain_yaml import may_nest_deep
 from .unparsed import go_quote
 
 LEAD = "malformed YAML: "
@@ -62,7 +63,7 @@ def v5_yaml_error(source: str) -> str | None:
 
     # v5 hands goccy the text up to the newline before the closing fence, not including it.
     text = source[:-1] if source.endswith("\n") else source
-    if _BLOCK_SCALAR.search(text):
+    if _BLOCK_SCALAR.search(text) or may_nest_deep(text):  # (see may_nest_deep)
         return None
     try:
         problem = _first_problem(yaml, text)

@@ -189,7 +189,7 @@ def _journaled(data: bytes | None) -> ManifestEntry | None:
     """The entry a journal holds, or None when it is not one cfs wrote."""
     try:
         fields = json.loads(data)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # (RecursionError: nested too deep)
         return None
     if not (isinstance(fields, dict) and set(fields) == {"name", "path", "checksum", "chain"}
             and all(isinstance(value, str) for value in fields.values())):

@@ -78,7 +78,7 @@ class RunLog:
         for line in text.splitlines():
             try:
                 entry = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):  # (nested past the stack: anyone's)
                 continue
             entry = _usable(entry)
             if entry is not None:
