@@ -5,7 +5,8 @@ import difflib
 from dataclasses import dataclass, replace
 
 from ..reading.files import safe_relpath
-from ..reading.names import spec_of
+from ..reading.names import ARTIFACT, spec_of
+from ..state.manifest import MANIFEST
 from .cache import CACHE, Cache
 from .project import Project, Report
 from .status import (INVALID, MISSING, MODIFIED, ORPHAN, STALE, UNTRACKED, ArtifactStatus, Flag,
@@ -122,6 +123,10 @@ def orphan_reasons(project: Project, report: Report, orphan: Orphan) -> tuple[st
     """
     node, path = spec_of(orphan.name), safe_relpath(orphan.path)
     forget = f"`cfs forget {orphan.name}` drops the entry and leaves {orphan.path} as it is"
+    if not orphan.name.startswith(ARTIFACT + "/") or orphan.name == ARTIFACT + "/":
+        # (A line v5 reads whatever its first field is: written by hand, not by a tool.)
+        return (f"{orphan.name!r} names no artifact (an entry's name is ARTIFACT/<node>)",
+                f"fix the name in {MANIFEST}, or {forget}")
     heir = next((s for s in report.artifacts if safe_relpath(s.path) == path), None)
     if heir is not None:
         adopt = f" (`cfs accept {heir.name}` records the file for it)" \

@@ -237,3 +237,15 @@ def test_nodes_on_or_behind_a_cycle_have_no_rank(fixture):
     assert ranks["SPEC/ring"] == 0
     for member in ("SPEC/ring/a", "SPEC/ring/b", "SPEC/ring/c", "SPEC/ring/d"):
         assert ranks[member] is None
+
+
+def test_a_hand_written_entry_without_an_artifact_name_is_an_orphan_saying_so(flags_project):
+    # v5 reads a line whatever its first field is (FORMAT.md 7.2): it is an orphan, and
+    # the advice is about its name, not about a node that never was.
+    from cfs_build.analysis.explain import explain
+    manifest = flags_project / "code-from-spec/.manifest"
+    manifest.write_text(manifest.read_text() + "garbage;left.txt;c;h\n")
+    project = Project(flags_project, use_index=False)
+    assert ("garbage", "left.txt") in [(o.name, o.path) for o in project.report().orphans]
+    said = explain(project, "garbage")
+    assert said.reasons[0] == "'garbage' names no artifact (an entry's name is ARTIFACT/<node>)"
