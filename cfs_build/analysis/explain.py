@@ -5,7 +5,7 @@ import difflib
 from dataclasses import dataclass, replace
 
 from ..reading.files import safe_relpath
-from ..reading.names import ARTIFACT, spec_of
+from ..reading.names import ARTIFACT, node_of_entry, spec_of
 from ..state.manifest import MANIFEST
 from .cache import CACHE, Cache
 from .project import Project, Report
@@ -41,7 +41,7 @@ class Explanation:
     """Everything known about why one artifact is where it stands."""
 
     name: str
-    node: str
+    node: str | None  # None: an orphan entry whose name is no ARTIFACT/ name
     path: str
     flags: tuple[Flag, ...]
     reasons: tuple[str, ...]
@@ -152,7 +152,7 @@ def explain(project: Project, reference: str) -> Explanation:
     with a unified diff of every chain entry that changed since its file was made."""
     orphan = _orphan(project, reference)
     if orphan is not None:
-        return Explanation(orphan.name, spec_of(orphan.name), orphan.path, (ORPHAN,),
+        return Explanation(orphan.name, node_of_entry(orphan.name), orphan.path, (ORPHAN,),
                            orphan_reasons(project, project.report(), orphan))
     status = project.status_of(reference)
     cache = Cache(project.root)
@@ -190,6 +190,6 @@ def _orphan(project: Project, reference: str) -> Orphan | None:
     if any(safe_relpath(s.path) == path for s in report.artifacts):
         return None  # the path of a current artifact: that one is meant
     for orphan in report.orphans:
-        if ref in (orphan.name, spec_of(orphan.name)) or path == safe_relpath(orphan.path):
+        if ref in (orphan.name, node_of_entry(orphan.name)) or path == safe_relpath(orphan.path):
             return orphan
     return None

@@ -249,3 +249,15 @@ def test_a_hand_written_entry_without_an_artifact_name_is_an_orphan_saying_so(fl
     assert ("garbage", "left.txt") in [(o.name, o.path) for o in project.report().orphans]
     said = explain(project, "garbage")
     assert said.reasons[0] == "'garbage' names no artifact (an entry's name is ARTIFACT/<node>)"
+
+
+def test_an_entry_the_length_of_artifact_slash_is_no_node_s_entry(flags_project):
+    # "artifact/app/fresh", cut where "ARTIFACT/" ends, would be SPEC/app/fresh, a live
+    # node: explain of that node must explain the node, and the orphan belongs to none.
+    from cfs_build.analysis.explain import explain
+    manifest = flags_project / "code-from-spec/.manifest"
+    manifest.write_text(manifest.read_text() + "artifact/app/fresh;left.txt;c;h\n")
+    project = Project(flags_project, use_index=False)
+    assert explain(project, "SPEC/app/fresh").name == "ARTIFACT/app/fresh"
+    said = explain(project, "artifact/app/fresh")
+    assert (said.name, said.node, said.flags) == ("artifact/app/fresh", None, ("orphan",))
