@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import shlex
 from dataclasses import dataclass, replace
 
 from ..reading.files import safe_relpath
@@ -122,7 +123,9 @@ def orphan_reasons(project: Project, report: Report, orphan: Orphan) -> tuple[st
     moved directory), and a file that is gone cannot be accepted back.
     """
     node, path = spec_of(orphan.name), safe_relpath(orphan.path)
-    forget = f"`cfs forget {orphan.name}` drops the entry and leaves {orphan.path} as it is"
+    # Quoted: a hand-written name may be empty or hold a space, and the advice is run as is.
+    forget = (f"`cfs forget {shlex.quote(orphan.name)}` drops the entry and leaves "
+              f"{orphan.path} as it is")
     if not orphan.name.startswith(ARTIFACT + "/") or orphan.name == ARTIFACT + "/":
         # (A line v5 reads whatever its first field is: written by hand, not by a tool.)
         return (f"{orphan.name!r} names no artifact (an entry's name is ARTIFACT/<node>)",
@@ -187,9 +190,13 @@ def _orphan(project: Project, reference: str) -> Orphan | None:
     """The orphan ``reference`` names (ARTIFACT/x, SPEC/x or its recorded path), if any."""
     ref, report = reference.rstrip("/"), project.report()
     path = safe_relpath(ref)
-    if any(safe_relpath(s.path) == path for s in report.artifacts):
+    if path is not None and any(safe_relpath(s.path) == path for s in report.artifacts):
         return None  # the path of a current artifact: that one is meant
     for orphan in report.orphans:
-        if ref in (orphan.name, node_of_entry(orphan.name)) or path == safe_relpath(orphan.path):
+        if reference == orphan.name:  # (a hand-written name may end in '/' or be empty)
+            return orphan
+    for orphan in report.orphans:
+        if ref in (orphan.name, node_of_entry(orphan.name)) \
+                or path is not None and path == safe_relpath(orphan.path):
             return orphan
     return None

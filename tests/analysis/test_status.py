@@ -261,3 +261,16 @@ def test_an_entry_the_length_of_artifact_slash_is_no_node_s_entry(flags_project)
     assert explain(project, "SPEC/app/fresh").name == "ARTIFACT/app/fresh"
     said = explain(project, "artifact/app/fresh")
     assert (said.name, said.node, said.flags) == ("artifact/app/fresh", None, ("orphan",))
+
+
+@pytest.mark.parametrize("name, forget", [("", "cfs forget ''"),
+                                          ("ARTIFACT/", "cfs forget ARTIFACT/"),
+                                          ("ARTIFACT/a b", "cfs forget 'ARTIFACT/a b'")])
+def test_an_odd_entry_name_is_explained_by_its_own_name_with_advice_a_shell_runs(
+        flags_project, name, forget):
+    from cfs_build.analysis.explain import explain
+    manifest = flags_project / "code-from-spec/.manifest"
+    manifest.write_text(manifest.read_text() + f"{name};left.txt;c;h\n")
+    said = explain(Project(flags_project, use_index=False), name)
+    assert said.name == name
+    assert f"`{forget}` drops the entry" in said.reasons[-1]
