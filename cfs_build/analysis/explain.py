@@ -130,7 +130,8 @@ def orphan_reasons(project: Project, report: Report, orphan: Orphan) -> tuple[st
         # (A line v5 reads whatever its first field is: written by hand, not by a tool.)
         return (f"{orphan.name!r} names no artifact (an entry's name is ARTIFACT/<node>)",
                 f"fix the name in {MANIFEST}, or {forget}")
-    heir = next((s for s in report.artifacts if safe_relpath(s.path) == path), None)
+    heir = None if path is None else next(  # (None: not a project path, so no file's)
+        (s for s in report.artifacts if safe_relpath(s.path) == path), None)
     if heir is not None:
         adopt = f" (`cfs accept {heir.name}` records the file for it)" \
             if UNTRACKED in heir.flags else ""

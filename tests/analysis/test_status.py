@@ -274,3 +274,13 @@ def test_an_odd_entry_name_is_explained_by_its_own_name_with_advice_a_shell_runs
     said = explain(Project(flags_project, use_index=False), name)
     assert said.name == name
     assert f"`{forget}` drops the entry" in said.reasons[-1]
+
+
+def test_an_orphan_outside_the_project_has_no_heir_among_invalid_outputs(flags_project):
+    # Neither "/etc/passwd" nor app/badpath's output is a project path: not the same file.
+    from cfs_build.analysis.explain import explain
+    manifest = flags_project / "code-from-spec/.manifest"
+    manifest.write_text(manifest.read_text()
+                        + "ARTIFACT/gone2;path:/etc/passwd;checksum:c;chain:h\n")
+    said = explain(Project(flags_project, use_index=False), "ARTIFACT/gone2")
+    assert said.reasons[0] == "SPEC/gone2 no longer exists (deleted, renamed or moved)"
