@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import difflib
+import shlex
 from dataclasses import dataclass, replace
 
 from ..reading.files import safe_relpath
-from ..reading.names import ARTIFACT, spec_of
+from ..reading.names import ARTIFACT, node_of_entry, spec_of
 from ..state.manifest import MANIFEST
 from .cache import CACHE, Cache
 from .project import Project, Report
@@ -41,7 +42,7 @@ class Explanation:
     """Everything known about why one artifact is where it stands."""
 
     name: str
-    node: str
+    node: str | None  # None: an orphan entry whose name is no ARTIFACT/ name
     path: str
     flags: tuple[Flag, ...]
     reasons: tuple[str, ...]
@@ -122,12 +123,15 @@ def orphan_reasons(project: Project, report: Report, orphan: Orphan) -> tuple[st
     moved directory), and a file that is gone cannot be accepted back.
     """
     node, path = spec_of(orphan.name), safe_relpath(orphan.path)
-    forget = f"`cfs forget {orphan.name}` drops the entry and leaves {orphan.path} as it is"
+    # Quoted: a hand-written name may be empty or hold a space, and the advice is run as is.
+    forget = (f"`cfs forget {shlex.quote(orphan.name)}` drops the entry and leaves "
+              f"{orphan.path} as it is")
     if not orphan.name.startswith(ARTIFACT + "/") or orphan.name == ARTIFACT + "/":
         # (A line v5 reads whatever its first field is: written by hand, not by a tool.)
         return (f"{orphan.name!r} names no artifact (an entry's name is ARTIFACT/<node>)",
                 f"fix the name in {MANIFEST}, or {forget}")
-    heir = next((s for s in report.artifacts if safe_relpath(s.path) == path), None)
+    heir = None if path is None else next(  # (None: not a project path, so no file's)
+        (s for s in report.artifacts if safe_relpath(s.path) == path), None)
     if heir is not None:
         adopt = f" (`cfs accept {heir.name}` records the file for it)" \
             if UNTRACKED in heir.flags else ""
@@ -152,7 +156,7 @@ def explain(project: Project, reference: str) -> Explanation:
     with a unified diff of every chain entry that changed since its file was made."""
     orphan = _orphan(project, reference)
     if orphan is not None:
-        return Explanation(orphan.name, spec_of(orphan.name), orphan.path, (ORPHAN,),
+        return Explanation(orphan.name, node_of_entry(orphan.name), orphan.path, (ORPHAN,),
                            orphan_reasons(project, project.report(), orphan))
     status = project.status_of(reference)
     cache = Cache(project.root)
@@ -187,9 +191,13 @@ def _orphan(project: Project, reference: str) -> Orphan | None:
     """The orphan ``reference`` names (ARTIFACT/x, SPEC/x or its recorded path), if any."""
     ref, report = reference.rstrip("/"), project.report()
     path = safe_relpath(ref)
-    if any(safe_relpath(s.path) == path for s in report.artifacts):
+    if path is not None and any(safe_relpath(s.path) == path for s in report.artifacts):
         return None  # the path of a current artifact: that one is meant
     for orphan in report.orphans:
-        if ref in (orphan.name, spec_of(orphan.name)) or path == safe_relpath(orphan.path):
+        if reference == orphan.name:  # (a hand-written name may end in '/' or be empty)
+            return orphan
+    for orphan in report.orphans:
+        if ref in (orphan.name, node_of_entry(orphan.name)) \
+                or path is not None and path == safe_relpath(orphan.path):
             return orphan
     return None

@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 from ..reading.files import UnreadableFile
 from ..reading.hashing import b64, checksums_match
-from ..reading.names import artifact_of, spec_of
+from ..reading.names import artifact_of, node_of_entry
 from ..reading.tree import Tree
 from ..state.manifest import Manifest, ManifestEntry
 from .chain import Resolver
@@ -202,8 +202,8 @@ def _made(values: tuple) -> ArtifactStatus:
 def _unparsed_owner(tree: Tree, resolver: Resolver, name: str) -> bool:
     # A node that failed to parse still exists: its entry is not an orphan (X4), and
     # removing it would lose the record once the file is fixed.
-    node = spec_of(name)
-    return node in tree.nodes and resolver.parse_failure(node) is not None
+    node = node_of_entry(name)
+    return node is not None and node in tree.nodes and resolver.parse_failure(node) is not None
 
 
 INVALID_PATH = "output path is invalid: "  # (the reason of a refused output path)

@@ -20,7 +20,7 @@ from ..analysis.status import MODIFIED, UNTRACKED, file_flag
 from ..errors import CfsError
 from ..reading.files import UnreadableFile, atomic_write
 from ..reading.hashing import b64
-from ..reading.names import SPEC, TREE_DIR, artifact_of, spec_of
+from ..reading.names import SPEC, TREE_DIR, artifact_of, node_of_entry
 from ..reading.tree import LINKS_V5, NOT_FOUND_V5
 from ..reading.unparsed import unreadable_text
 from ..state.artifacts import settle_pending, write_artifact
@@ -295,8 +295,8 @@ def reconstruct_cache(where: Path | str | Project) -> str:
     cache = Cache(project.root)
     processed = contents = chains = 0
     for name in sorted(entries):
-        node = spec_of(name)
-        info = project.tree.nodes.get(node)
+        node = node_of_entry(name)
+        info = project.tree.nodes.get(node) if node is not None else None
         if info is None or not info.output or _parse_problem(project, node) is not None:
             continue
         processed += 1

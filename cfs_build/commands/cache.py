@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..analysis.cache import Cache
 from ..analysis.project import Project
 from ..errors import CfsError
-from ..reading.names import spec_of
+from ..reading.names import node_of_entry
 
 HELP = "fill the chain cache from the manifest, or prune what no entry names"
 EXAMPLE = "cfs cache reconstruct && cfs cache prune"
@@ -32,8 +32,8 @@ def cache(project: Project, action: str) -> int:
         return 0
     stored = skipped = 0
     for name, entry in sorted(entries.items()):
-        node = spec_of(name)
-        if node not in project.nodes or not project.tree.is_leaf(node):
+        node = node_of_entry(name)
+        if node is None or node not in project.nodes or not project.tree.is_leaf(node):
             skipped += 1
             continue
         chain = project.resolver.chain(node)

@@ -107,6 +107,12 @@ def spec_of(artifact: str) -> str:
     return SPEC + artifact[len(ARTIFACT):]
 
 
+def node_of_entry(name: str) -> str | None:
+    """The node a manifest entry's name is the artifact of, or None: the name is read as it
+    was written (FORMAT.md 7.2), and only ARTIFACT/x belongs to SPEC/x."""
+    return spec_of(name) if name.startswith(ARTIFACT + "/") else None
+
+
 def parent_of(spec: str) -> str | None:
     head, _, _ = spec.rpartition("/")
     return None if head == SPEC else head

@@ -35,10 +35,11 @@ class ManifestEntry:
 
     def check(self) -> None:
         """Refuse an entry whose line would not read back as this entry (before anything is
-        written): a ';' in its name, path or checksum, or a line break anywhere."""
+        written): a ';' in its name, path or checksum, or a LF anywhere. A CR is kept as
+        it is: v5 reads one inside a line as part of its field and writes it back, so an
+        entry read with one must not stop every later write."""
         line = self.line()
-        if ";" in self.name + self.path + self.checksum or line.count("\n") != 1 \
-                or "\r" in line:
+        if ";" in self.name + self.path + self.checksum or line.count("\n") != 1:
             raise CfsError(f"cannot record {self.name!r} ({self.path!r}) in the manifest: a "
                            "name or path holding ';' or a line break cannot be represented "
                            "in a v5 manifest line; rename it", file=MANIFEST, exit_code=2)

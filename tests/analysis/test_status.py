@@ -249,3 +249,38 @@ def test_a_hand_written_entry_without_an_artifact_name_is_an_orphan_saying_so(fl
     assert ("garbage", "left.txt") in [(o.name, o.path) for o in project.report().orphans]
     said = explain(project, "garbage")
     assert said.reasons[0] == "'garbage' names no artifact (an entry's name is ARTIFACT/<node>)"
+
+
+def test_an_entry_the_length_of_artifact_slash_is_no_node_s_entry(flags_project):
+    # "artifact/app/fresh", cut where "ARTIFACT/" ends, would be SPEC/app/fresh, a live
+    # node: explain of that node must explain the node, and the orphan belongs to none.
+    from cfs_build.analysis.explain import explain
+    manifest = flags_project / "code-from-spec/.manifest"
+    manifest.write_text(manifest.read_text() + "artifact/app/fresh;left.txt;c;h\n")
+    project = Project(flags_project, use_index=False)
+    assert explain(project, "SPEC/app/fresh").name == "ARTIFACT/app/fresh"
+    said = explain(project, "artifact/app/fresh")
+    assert (said.name, said.node, said.flags) == ("artifact/app/fresh", None, ("orphan",))
+
+
+@pytest.mark.parametrize("name, forget", [("", "cfs forget ''"),
+                                          ("ARTIFACT/", "cfs forget ARTIFACT/"),
+                                          ("ARTIFACT/a b", "cfs forget 'ARTIFACT/a b'")])
+def test_an_odd_entry_name_is_explained_by_its_own_name_with_advice_a_shell_runs(
+        flags_project, name, forget):
+    from cfs_build.analysis.explain import explain
+    manifest = flags_project / "code-from-spec/.manifest"
+    manifest.write_text(manifest.read_text() + f"{name};left.txt;c;h\n")
+    said = explain(Project(flags_project, use_index=False), name)
+    assert said.name == name
+    assert f"`{forget}` drops the entry" in said.reasons[-1]
+
+
+def test_an_orphan_outside_the_project_has_no_heir_among_invalid_outputs(flags_project):
+    # Neither "/etc/passwd" nor app/badpath's output is a project path: not the same file.
+    from cfs_build.analysis.explain import explain
+    manifest = flags_project / "code-from-spec/.manifest"
+    manifest.write_text(manifest.read_text()
+                        + "ARTIFACT/gone2;path:/etc/passwd;checksum:c;chain:h\n")
+    said = explain(Project(flags_project, use_index=False), "ARTIFACT/gone2")
+    assert said.reasons[0] == "SPEC/gone2 no longer exists (deleted, renamed or moved)"

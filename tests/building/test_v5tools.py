@@ -159,3 +159,18 @@ def test_nothing_is_read_through_a_link_out_of_the_project(tree, tmp_path):
     assert "secret" not in render_document(project.resolver, project.resolver.chain("SPEC/l"))
     chain = project.resolver.chain("SPEC/m")
     assert chain.hash is None and chain.failure.startswith("computing chain hash: reading file")
+
+
+def test_an_entry_not_named_artifact_slash_belongs_to_no_node(tree):
+    # A hand-written first field is read as it is (FORMAT.md 7.2); "artifact/l" has the
+    # length of "ARTIFACT/" but names no node's artifact: an orphan, processed by nothing.
+    root = tree({"SPEC/l": LEAF, "SPEC/bad": "no heading\n"})
+    (root / "code-from-spec/.manifest").write_text(
+        "code-from-spec: v5\nartifact/l;path:out/l.txt;checksum:c;chain:h\n"
+        "artifact/bad;path:out/b.txt;checksum:c;chain:h\n")
+    assert v5tools.reconstruct_cache(root) == ("reconstructed cache: 0 entries processed, "
+                                               "0 content files written, 0 chain files written")
+    report = v5tools.validate_specs(root)
+    for name, path in (("artifact/bad", "out/b.txt"), ("artifact/l", "out/l.txt")):
+        assert (f"  [orphan] {name} ({path}) rank=0: manifest entry has no corresponding "
+                "spec node\n") in report
