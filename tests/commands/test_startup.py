@@ -95,16 +95,25 @@ def test_main_hands_its_project_to_a_caller_that_keeps_it(tmp_path):
         assert main(["-C", str(root), "status"]) == 0  # (nothing to keep it: freed)
 
 
+def interrupted_as_the_lookahead_starts(tmp_path, entry: str, interrupt: str
+                                        ) -> subprocess.CompletedProcess:
+    """`cfs status` through ``entry`` (module:function), with ``interrupt`` (a statement)
+    run where the lookahead would start."""
+    root = write_tree(tmp_path, {"SPEC/a": spec("SPEC/a", "A.\n")})
+    module, function = entry.split(":")
+    probe = (f"import os, signal, sys\nfrom cfs_build import {module}\n"
+             "from cfs_build.analysis import lookahead\n"
+             f"def start(directory):\n    {interrupt}\n"
+             "lookahead.start = start\nsys.argv = ['cfs', '-C', sys.argv[1], 'status']\n"
+             f"{module}.{function}()\n")
+    return subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True,
+                          text=True, timeout=60)
+
+
 def test_a_ctrl_c_while_the_lookahead_starts_says_interrupted(tmp_path):
     # The fork of the lookahead takes a while on a loaded machine: a Ctrl-C that lands
     # in it is one line and code 130, as anywhere else in the run, not a traceback.
-    root = write_tree(tmp_path, {"SPEC/a": spec("SPEC/a", "A.\n")})
-    probe = ("import sys\nfrom cfs_build import cli\nfrom cfs_build.analysis import lookahead\n"
-             "def start(directory):\n    raise KeyboardInterrupt\n"
-             "lookahead.start = start\nsys.argv = ['cfs', '-C', sys.argv[1], 'status']\n"
-             "cli.entry()\n")
-    done = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True,
-                          text=True, timeout=60)
+    done = interrupted_as_the_lookahead_starts(tmp_path, "cli:entry", "raise KeyboardInterrupt")
     assert (done.returncode, done.stderr) == (130, "cfs: interrupted\n")
 
 
@@ -154,14 +163,8 @@ def test_an_ignored_ctrl_c_stays_ignored_while_cfs_starts(tmp_path):
 def test_once_cfs_has_started_a_ctrl_c_is_its_own_to_handle(tmp_path):
     # The console script gives Ctrl-C back to Python before the command runs: a real
     # SIGINT as the lookahead starts is then "interrupted" and code 130.
-    root = write_tree(tmp_path, {"SPEC/a": spec("SPEC/a", "A.\n")})
-    probe = ("import os, signal, sys\nfrom cfs_build import launch\n"
-             "from cfs_build.analysis import lookahead\n"
-             "def start(directory):\n    os.kill(os.getpid(), signal.SIGINT)\n"
-             "lookahead.start = start\nsys.argv = ['cfs', '-C', sys.argv[1], 'status']\n"
-             "launch.entry()\n")
-    done = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True,
-                          text=True, timeout=60)
+    done = interrupted_as_the_lookahead_starts(tmp_path, "launch:entry",
+                                               "os.kill(os.getpid(), signal.SIGINT)")
     assert (done.returncode, done.stderr) == (130, "cfs: interrupted\n")
 
 
