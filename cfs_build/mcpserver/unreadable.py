@@ -30,7 +30,7 @@ def parse_error(exc: Exception) -> types.JSONRPCError | None:
         return None
     try:
         request = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # (nested past the limit: no id to be had)
         return None
     if not isinstance(request, dict) or "method" not in request:
         return None

@@ -609,6 +609,9 @@ def test_a_request_with_a_lone_surrogate_gets_a_json_rpc_error_and_the_server_go
         # A lone surrogate in the id itself: no id to answer with (the reply could not be
         # written), nothing sent; the next request is answered as ever.
         send('{"jsonrpc": "2.0", "id": "\\udcff", "method": "tools/call", "params": {}}')
+        # Nested past any parser's recursion limit: unreadable here too, never fatal.
+        send('{"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": '
+             + "[" * 100_000 + "]" * 100_000 + "}")
         send(json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
             "name": "version", "arguments": {}}}))
         assert answer() == {"jsonrpc": "2.0", "id": 3, "result": {
