@@ -6,7 +6,7 @@ import shlex
 from dataclasses import dataclass, replace
 
 from ..reading.files import safe_relpath
-from ..reading.names import ARTIFACT, node_of_entry, spec_of
+from ..reading.names import node_of_entry
 from ..state.manifest import MANIFEST
 from .cache import CACHE, Cache
 from .project import Project, Report
@@ -122,11 +122,11 @@ def orphan_reasons(project: Project, report: Report, orphan: Orphan) -> tuple[st
     Never "delete the file": the node may still mean to produce it (a misspelt key, a
     moved directory), and a file that is gone cannot be accepted back.
     """
-    node, path = spec_of(orphan.name), safe_relpath(orphan.path)
+    node, path = node_of_entry(orphan.name), safe_relpath(orphan.path)
     # Quoted: a hand-written name may be empty or hold a space, and the advice is run as is.
     forget = (f"`cfs forget {shlex.quote(orphan.name)}` drops the entry and leaves "
               f"{orphan.path} as it is")
-    if not orphan.name.startswith(ARTIFACT + "/") or orphan.name == ARTIFACT + "/":
+    if node is None:
         # (A line v5 reads whatever its first field is: written by hand, not by a tool.)
         return (f"{orphan.name!r} names no artifact (an entry's name is ARTIFACT/<node>)",
                 f"fix the name in {MANIFEST}, or {forget}")

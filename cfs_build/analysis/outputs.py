@@ -6,6 +6,7 @@ import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from ..reading.files import is_inside
 from ..reading.names import TREE_DIR
 
 # Directories a generation must never write into: the specs, the manifest and cache,
@@ -111,10 +112,6 @@ def forbidden_place(real_root: str, real: str, places: Places | None = None) -> 
     return places.forbidden.get(_identity(f"{real_root}/{top}"))
 
 
-def _inside(real: str, real_root: str) -> bool:
-    return real == real_root or real.startswith(real_root.rstrip("/") + "/")
-
-
 def _directory_problem(root: str, parent: str, places: Places) -> str | None:
     """Why the output directory ``parent`` is refused: a link on the way leads out of the
     project, or into one of the places cfs never writes (FORBIDDEN_TOP)."""
@@ -127,7 +124,7 @@ def _directory_problem(root: str, parent: str, places: Places) -> str | None:
     while not os.path.lexists(existing):
         existing = os.path.dirname(existing)
     real = os.path.realpath(existing)
-    if not _inside(real, real_root):
+    if not is_inside(real, real_root):
         return LEADS_OUTSIDE
     # The directories still to be made lie where the deepest existing one really is.
     top = forbidden_place(real_root, real + wanted[len(existing):], places)

@@ -30,14 +30,13 @@ class NotRegular(UnreadableFile):
     """Something other than a regular file (``kind``: directory, FIFO, socket, device)."""
 
     def __init__(self, path: str, kind: str):
-        article = "an" if kind[0] in "aeiou" else "a"
-        super().__init__(path, f"is {article} {kind}, not a file" if kind == "directory"
-                         else f"is {article} {kind}, not a regular file")
+        super().__init__(path, f"is a {kind}, not a file" if kind == "directory"
+                         else f"is a {kind}, not a regular file")
         self.kind = kind
 
 
 def kind_of(mode: int) -> str:
-    """What a stat mode describes, in words for a message."""
+    """What a stat mode describes, in words for a message (each takes "a", not "an")."""
     for test, word in ((stat_mode.S_ISREG, "regular file"), (stat_mode.S_ISDIR, "directory"),
                        (stat_mode.S_ISLNK, "symbolic link"), (stat_mode.S_ISFIFO, "FIFO"),
                        (stat_mode.S_ISSOCK, "socket"), (stat_mode.S_ISCHR, "character device"),
@@ -148,8 +147,13 @@ def real_path(fd: int, path: str) -> str:
         return os.path.realpath(path)
 
 
+def is_inside(real: str, root: str) -> bool:
+    """The real path ``real`` is ``root`` or lies below it (both with links resolved)."""
+    return real == root or real.startswith(root.rstrip("/") + "/")
+
+
 def _check_inside(rel: str, real: str, root: str) -> None:
-    if real != root and not real.startswith(root.rstrip("/") + "/"):
+    if not is_inside(real, root):
         raise Outside(rel, f"resolves outside the project (to {real}); cfs reads only files "
                       "inside it")
 

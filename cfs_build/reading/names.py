@@ -110,7 +110,7 @@ def spec_of(artifact: str) -> str:
 def node_of_entry(name: str) -> str | None:
     """The node a manifest entry's name is the artifact of, or None: the name is read as it
     was written (FORMAT.md 7.2), and only ARTIFACT/x belongs to SPEC/x."""
-    return spec_of(name) if name.startswith(ARTIFACT + "/") else None
+    return spec_of(name) if name.startswith(ARTIFACT + "/") and name != ARTIFACT + "/" else None
 
 
 def parent_of(spec: str) -> str | None:

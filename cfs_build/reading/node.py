@@ -289,7 +289,7 @@ def _with_fields(name: str, file: str, found: dict, report: _Report, has_agent: 
     doc = object.__new__(NodeDoc)
     doc.__dict__.update(zip(_DOC_FIELDS, (
         name, file, deps, dep_lines, inp, inp_line, out, out_line, has_agent, agent_line,
-        public, agent, tuple(report.items), intent)))
+        public, agent, tuple(report.items), intent), strict=True))  # (a new field: fill it)
     return doc
 
 

@@ -179,8 +179,11 @@ def document(source: str):
 _DEEP_LINE = 8000
 
 
+_LONG_LINE = re.compile(f"[^\n]{{{_DEEP_LINE + 1}}}")
+
+
 def _may_nest_deep(source: str) -> bool:
-    return len(source) > _DEEP_LINE and max(map(len, source.split("\n"))) > _DEEP_LINE
+    return len(source) > _DEEP_LINE and _LONG_LINE.search(source) is not None
 
 
 def _encodes(source: str) -> bool:

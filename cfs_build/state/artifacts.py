@@ -17,8 +17,9 @@ from pathlib import Path
 from ..errors import CfsError
 from . import dirs as state
 from ..analysis.outputs import Places, forbidden_place
-from ..reading.files import (NotRegular, Outside, UnreadableFile, is_temp_of, normalize_bytes,
-                             read_inside, real_path, remove_leftovers, replace_at, safe_relpath)
+from ..reading.files import (NotRegular, Outside, UnreadableFile, is_inside, is_temp_of,
+                             normalize_bytes, read_inside, real_path, remove_leftovers,
+                             replace_at, safe_relpath)
 from ..reading.hashing import b64, written_checksum
 from ..reading.index import INDEX_DIR
 from ..reading.names import TREE_DIR
@@ -105,7 +106,7 @@ def output_directory(real_root: str, rel: str, *, create: bool = True):
             os.close(fd)
             fd = found
             real = real_path(fd, here)
-            if real != real_root and not real.startswith(real_root.rstrip("/") + "/"):
+            if not is_inside(real, real_root):
                 raise CfsError(_OUT, file=rel)
             top = forbidden_place(real_root, real, places)
             if top is not None:

@@ -42,7 +42,7 @@ def _what(fd: int, name: str) -> str:
         except OSError:
             return "a symbolic link"
     kind = kind_of(st.st_mode)
-    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+    return f"a {kind}"
 
 
 def open_dir(root: Path | str, rel: str, *, create: bool = False,
