@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CfsError
-from .reading.files import NotRegular, kind_of, read_to_end
+from .reading.files import NotRegular, UnreadableFile, kind_of, read_regular
 
 CONFIG_FILE = "cfs.toml"
 
@@ -72,12 +72,8 @@ def _bare(key: str) -> str:
     return re.sub(r"""\s*\.\s*""", ".", key.strip()).replace('"', "").replace("'", "")
 
 
-# Never waits on a FIFO or takes a terminal, should one replace the file after exists().
-_OPEN = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-def _not_regular(name: str, mode: int) -> CfsError:
-    return CfsError(f"{NotRegular(name, kind_of(mode)).reason}; cfs reads its settings only "
+def _not_regular(name: str, kind: str) -> CfsError:
+    return CfsError(f"{NotRegular(name, kind).reason}; cfs reads its settings only "
                     "from a regular file: replace it with one, or remove it", file=name)
 
 
@@ -92,22 +88,21 @@ def exists(path: Path, name: str) -> bool:
     except OSError as exc:
         raise CfsError(f"cannot read: {exc.strerror or exc}", file=name) from None
     if not stat.S_ISREG(mode):
-        raise _not_regular(name, mode)
+        raise _not_regular(name, kind_of(mode))
     return True
 
 
 def read_source(path: Path, name: str) -> Source:
     try:
-        fd = os.open(path, _OPEN)
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise _not_regular(name, st.st_mode)
-            data = read_to_end(fd, st.st_size)
-        finally:
-            os.close(fd)
+        data = read_regular(os.fspath(path), name)
+        if data is None:
+            raise FileNotFoundError(2, "No such file or directory")
         # (newlines as open() in text mode reads them, as before)
         return Source(name, data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"))
+    except NotRegular as exc:
+        raise _not_regular(name, exc.kind) from None
+    except UnreadableFile as exc:
+        raise CfsError(f"cannot read: {exc.reason}", file=name) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CfsError(f"cannot read: {exc}", file=name) from None
 

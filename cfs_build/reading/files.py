@@ -163,19 +163,27 @@ def read_inside(root: str | Path, rel: str, ledger: Ledger | None = None) -> byt
     inside ``root`` and is a regular file; None when there is no such file.
 
     ``root`` must be a real path (Path.resolve()). Raises Outside when a link leads out
-    of the project, NotRegular for a directory, FIFO, socket or device (found without
-    opening it), UnreadableFile for any other failure. A regular file is opened first and
-    the check made on what was opened, so a link swapped meanwhile cannot slip past.
+    of the project, and otherwise as read_regular. The check is made on what was opened,
+    so a link swapped meanwhile cannot slip past.
     ``ledger``: where to record the signature of the very file read (taken before
     reading, so a later write always shows); nothing is recorded when it is not read.
     """
     root = os.fspath(root)
-    path = f"{root}/{rel}"
+    return read_regular(f"{root}/{rel}", rel, ledger, root)
+
+
+def read_regular(path: str, rel: str, ledger: Ledger | None = None,
+                 root: str | None = None) -> bytes | None:
+    """The bytes of the regular file at ``path`` (``rel`` in messages, and in ``ledger``),
+    links followed; None when there is no such file. Raises NotRegular for a directory,
+    FIFO, socket or device (found without opening it: opening one can act, a FIFO's
+    writer wakes, a tape rewinds), UnreadableFile for any other failure, a file too big
+    to hold included. ``root``: the file must also lie inside it (read_inside)."""
     try:
         ahead = os.stat(path)
         if not stat_mode.S_ISREG(ahead.st_mode):
-            # Never opened: opening a device can act (a tape rewinds, a modem line wakes).
-            _check_inside(rel, os.path.realpath(path), root)
+            if root is not None:
+                _check_inside(rel, os.path.realpath(path), root)
             raise NotRegular(rel, kind_of(ahead.st_mode))
         fd = os.open(path, _PROBE)
     except (FileNotFoundError, NotADirectoryError):
@@ -184,7 +192,8 @@ def read_inside(root: str | Path, rel: str, ledger: Ledger | None = None) -> byt
         raise UnreadableFile(rel, exc.strerror or str(exc)) from None
     try:
         st = os.fstat(fd)
-        _check_inside(rel, real_path(fd, path), root)
+        if root is not None:
+            _check_inside(rel, real_path(fd, path), root)
         if not stat_mode.S_ISREG(st.st_mode):
             raise NotRegular(rel, kind_of(st.st_mode))
         if ledger is not None:
