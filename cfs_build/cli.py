@@ -68,15 +68,9 @@ def _flushed(code: int) -> int:
         except BrokenPipeError:
             raise
         except OSError as exc:  # a full disk: the output, not a file of the project
+            from .errors import OutputLost
             raise OutputLost(exc) from None
     return code
-
-
-class OutputLost(Exception):
-    """stdout failed (not a closed pipe: a full disk, an I/O error); its one line."""
-
-    def __init__(self, exc: OSError):
-        super().__init__(f"cannot write the output: {exc.strerror or exc}")
 
 
 class _Version(argparse.Action):
@@ -147,7 +141,7 @@ def main(argv: list[str] | None = None, ahead: lookahead.Lookahead | None = None
     (freeing a big analysis object by object takes a while)."""
     from .analysis.project import Project, find_root
     from .building.collector import Relaxed, restore
-    from .errors import CfsError, printable
+    from .errors import CfsError, OutputLost, printable, to_devnull
     from .reading.files import UnreadableFile
 
     verb = _verb(sys.argv[1:] if argv is None else argv)
@@ -170,8 +164,8 @@ def main(argv: list[str] | None = None, ahead: lookahead.Lookahead | None = None
                 raise CfsError(f"-C {args.chdir}: no such directory")
             # As if started there (git -C): a relative path on the command line is read
             # from DIR. Undone at the end, for a caller that runs main() in its process.
-            start = Path(os.path.abspath(args.chdir)) if _here() else Path(args.chdir)
             started = _here()
+            start = Path(os.path.abspath(args.chdir)) if started else Path(args.chdir)
             os.chdir(start)
         else:
             start = Path(_here() or _gone())
@@ -206,7 +200,7 @@ def main(argv: list[str] | None = None, ahead: lookahead.Lookahead | None = None
         return exc.exit_code
     except OutputLost as exc:
         print(f"cfs: {exc}", file=sys.stderr)
-        _to_devnull()  # (the exit's own flush of what is left would fail again)
+        to_devnull(sys.stdout)  # (the exit's own flush of what is left would fail again)
         return 3
     except UnreadableFile as exc:  # e.g. an output path that is a directory or not UTF-8
         print(f"cfs: {printable(str(exc), lines=True)}", file=sys.stderr)
@@ -218,7 +212,7 @@ def main(argv: list[str] | None = None, ahead: lookahead.Lookahead | None = None
         # The reader went away (`cfs status | head -1`): stop quietly, with the code a
         # shell gives a program killed by SIGPIPE, not one that means "something stale".
         # Pointing stdout at devnull spares the interpreter a second failed flush at exit.
-        _to_devnull()
+        to_devnull(sys.stdout)
         return BROKEN_PIPE
     except OSError as exc:
         where = f"{printable(str(exc.filename))}: " if exc.filename else ""
@@ -252,17 +246,6 @@ def _gone():
                    "into the project again, or pass -C DIR")
 
 
-def _to_devnull() -> None:
-    """Point stdout's descriptor at /dev/null: nothing more can be shown."""
-    try:
-        out = sys.stdout.fileno()
-    except (AttributeError, ValueError, OSError):  # (a caller's own stream: not ours)
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, out)
-    os.close(devnull)
-
-
 def _in_utf8() -> None:
     """Run again in Python's UTF-8 mode when the locale would read names otherwise.
 
@@ -270,8 +253,9 @@ def _in_utf8() -> None:
     with PYTHONUTF8=0, or a Latin-1 one) Python would decode directory names with it,
     so that `zürich/` no longer matches its heading, and printing one would fail.
     (-X utf8, not PYTHONUTF8: generators and test commands keep the user's setting.)"""
-    if sys.flags.utf8_mode or sys.getfilesystemencoding().lower() in ("utf-8", "utf8") \
-            or not sys.executable or not sys.orig_argv:
+    from .reading.names import names_read_as_utf8
+    if sys.flags.utf8_mode or names_read_as_utf8() or not sys.executable \
+            or not sys.orig_argv:
         return
     os.execv(sys.executable, [sys.executable, "-X", "utf8", *sys.orig_argv[1:]])
 

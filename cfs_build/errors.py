@@ -1,6 +1,7 @@
 """Findings (what is wrong with a tree) and the one exception users ever see."""
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -55,6 +56,28 @@ def _escape(match: re.Match) -> str:
     if 0xDC80 <= code <= 0xDCFF:  # a byte of a non-UTF-8 name, as os.fsdecode keeps it
         return f"\\x{code - 0xDC00:02x}"
     return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+class OutputLost(Exception):
+    """Standard output failed (not a closed pipe: a full disk, an I/O error); its one line."""
+
+    def __init__(self, exc: OSError):
+        super().__init__(f"cannot write the output: {exc.strerror or exc}")
+
+
+def to_devnull(stream) -> None:
+    """Point ``stream``'s descriptor at /dev/null once writing to it failed: nothing more
+    can be shown, and the interpreter's flush at exit would fail on the same bytes. A
+    stream with no descriptor (a caller's own) is left alone."""
+    try:
+        out = stream.fileno()
+    except (AttributeError, ValueError, OSError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, out)
+    finally:
+        os.close(devnull)
 
 
 @dataclass(frozen=True)

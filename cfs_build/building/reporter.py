@@ -9,6 +9,7 @@ import time
 from doit.exceptions import UnmetDependency
 from doit.reporter import ConsoleReporter
 
+from ..errors import OutputLost, to_devnull
 from .collector import restore
 from .tasks import TASK_PREFIX, FindingsFailed, GenerationFailed, GenerationRefused, run_of
 
@@ -55,15 +56,12 @@ class CfsReporter(ConsoleReporter):
             super().write(text)
         except OSError as exc:
             self.output_error = exc
-            try:  # (the interpreter's flush at exit would fail on the same bytes)
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, self.outstream.fileno())
-                os.close(devnull)
-            except (AttributeError, ValueError, OSError):
+            try:
+                to_devnull(self.outstream)
+            except OSError:
                 pass
             if not isinstance(exc, BrokenPipeError):
-                print(f"cfs: cannot write the output: {exc.strerror or exc}",
-                      file=self.errstream)
+                print(f"cfs: {OutputLost(exc)}", file=self.errstream)
 
     def watch(self, state) -> None:
         """Report on ``state`` (a BuildState) even if none of its tasks reaches doit."""

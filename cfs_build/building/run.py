@@ -10,7 +10,7 @@ from ..analysis.project import Project, find_root
 from ..config import DEFAULT_JOBS, NO_VERIFY_TABLE
 from ..errors import ERROR, CfsError, Finding
 from ..generators.session import Interrupted, Session, sigint_stops, stop_on_sigint
-from ..reading.names import spec_of
+from ..reading.names import names_read_as_utf8, spec_of
 from ..state.artifacts import settle_pending
 from ..state.buildlock import build_lock, hold_build_lock
 from .collector import Relaxed
@@ -175,7 +175,7 @@ def project_tasks(start: Path | str = ".", prefix: str = "", *,
     from .verify import verify_task
     relaxed = Relaxed()
     try:
-        _names_read_as_utf8()
+        _refuse_other_file_name_encodings()
         root = find_root(Path(start))
         # Here, in doit's main process and before any status is judged: see buildlock.py.
         hold_build_lock(root)
@@ -209,11 +209,11 @@ def _no_verify(prefix: str) -> dict:
             "doc": "no [[verify]] in cfs.toml: no tests to run"}
 
 
-def _names_read_as_utf8() -> None:
+def _refuse_other_file_name_encodings() -> None:
     """Refuse a Python that decodes file names otherwise than as UTF-8 (LC_ALL=C with
     PYTHONUTF8=0): `zürich/` would not match its heading. `cfs` runs itself again in
     UTF-8 mode (cli.py); a dodo.py is imported by doit's own interpreter."""
-    encoding = sys.getfilesystemencoding()
-    if encoding.lower() not in ("utf-8", "utf8"):
-        raise CfsError(f"this Python reads file names as {encoding}, and Code from Spec names "
+    if not names_read_as_utf8():
+        raise CfsError(f"this Python reads file names as {sys.getfilesystemencoding()}, and "
+                       "Code from Spec names "
                        "are UTF-8: run doit as `PYTHONUTF8=1 doit` (or set a UTF-8 locale)")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass
 
 SPEC = "SPEC"
@@ -105,6 +106,13 @@ def artifact_of(spec: str) -> str:
 
 def spec_of(artifact: str) -> str:
     return SPEC + artifact[len(ARTIFACT):]
+
+
+def names_read_as_utf8() -> bool:
+    """This Python decodes file names as UTF-8, as v5 reads every name (not so under
+    LC_ALL=C with PYTHONUTF8=0, or a Latin-1 locale: `zürich/` would not match its
+    heading)."""
+    return sys.getfilesystemencoding().lower() in ("utf-8", "utf8")
 
 
 def node_of_entry(name: str) -> str | None:
