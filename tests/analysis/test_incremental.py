@@ -74,6 +74,14 @@ def node_file(root: Path, name: str) -> Path:
     return root / "code-from-spec" / name[len("SPEC/"):] / "_node.md"
 
 
+def clear(path: Path) -> None:
+    """Nothing at ``path`` any more: a file, a link or a directory removed."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -131,18 +139,14 @@ def apply(root: Path, nodes: dict, edit: tuple) -> set[str]:
     elif kind == "output_file":
         rel = [o for o in OUTPUTS if o][b % 4]
         path = root / rel
-        if a % 3 == 0 and path.exists():
-            path.unlink()
-        else:
+        clear(path)  # (whatever output_kind left there)
+        if a % 3:
             write(path, f"made {WORDS[a % 3]}\n")
         touched.add(rel)
     elif kind == "output_kind":  # what is at an output path: X8 refuses all but a file
         rel = [o for o in OUTPUTS if o][b % 4]
         path = root / rel
-        if path.is_symlink() or path.is_file():
-            path.unlink()
-        elif path.is_dir():
-            shutil.rmtree(path)
+        clear(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         if a % 4 == 0:
             path.symlink_to("/nonexistent/elsewhere.py")
