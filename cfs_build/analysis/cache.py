@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CfsError
-from ..reading.files import normalize_bytes
+from ..reading.files import normalize_bytes, replace_at
 from ..reading.names import TREE_DIR
 from ..state import dirs as state
 from .chain import Chain, Resolver
@@ -60,7 +60,7 @@ class Cache:
             return 0
         # Best effort: a cache that cannot be written only loses dispositions.
         try:
-            state.write_at(fd, name, data)
+            replace_at(fd, name, data)
         except OSError:
             return 0
         return 1

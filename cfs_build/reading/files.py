@@ -306,11 +306,18 @@ def _kept_mode(st: os.stat_result) -> int | None:
     return st.st_mode & 0o1777 if stat_mode.S_ISREG(st.st_mode) else None
 
 
-def replace_at(directory: int, name: str, data: bytes, mode: int | None = None) -> None:
-    """atomic_write of the entry ``name`` in the open directory ``directory``: nothing is
-    followed (a link there is replaced, its target untouched) and the directory is the one
-    the descriptor was opened on, whatever its path leads to meanwhile. ``mode``: the new
-    file's permissions (default: the old regular file's (_kept_mode), else the umask's)."""
+def replace_at(directory: int, name: str, data: bytes | tuple[bytes, ...],
+               mode: int | None = None, durable: bool = True) -> None:
+    """Replace the entry ``name`` in the open directory ``directory`` atomically by
+    ``data`` (or its parts one after the other): nothing is followed (a link there is
+    replaced, its target untouched) and the directory is the one the descriptor was
+    opened on, whatever its path leads to meanwhile. Raises OSError.
+
+    ``mode``: the new file's permissions (default: the old regular file's, _kept_mode,
+    else the umask's). ``durable``: flushed to the disk before it replaces the old file;
+    a sealed state file can skip that (after a power loss a torn one fails its checksum
+    and is made again, so waiting for the disk on every run buys nothing).
+    """
     if mode is None:
         try:
             mode = _kept_mode(os.lstat(name, dir_fd=directory))
@@ -322,22 +329,28 @@ def replace_at(directory: int, name: str, data: bytes, mode: int | None = None) 
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _NOINHERIT, 0o600,
                  dir_fd=directory)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
+        try:
+            for part in data if isinstance(data, tuple) else (data,):
+                view = memoryview(part)
+                while view:
+                    view = view[os.write(fd, view):]
+            os.fchmod(fd, mode)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.rename(tmp, name, src_dir_fd=directory, dst_dir_fd=directory)
     except BaseException:
         try:
             os.unlink(tmp, dir_fd=directory)
-        except FileNotFoundError:
+        except OSError:
             pass
         raise
-    try:
-        os.fsync(directory)  # the rename too survives a power loss (best effort)
-    except OSError:
-        pass
+    if durable:
+        try:
+            os.fsync(directory)  # the rename too survives a power loss (best effort)
+        except OSError:
+            pass
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:

@@ -175,8 +175,7 @@ def write_artifact(root: Path, name: str, output: str, content: str, chain: str,
         if changed:
             with output_directory(real_root, rel) as directory:
                 with state.directory(root, PENDING, create=True) as pending:
-                    state.write_at(pending, journal,
-                                   json.dumps(entry.__dict__).encode("utf-8"))
+                    replace_at(pending, journal, json.dumps(entry.__dict__).encode("utf-8"))
                 replace_at(directory, target.name, data)
         entries[name] = entry
     if changed:

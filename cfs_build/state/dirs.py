@@ -19,7 +19,7 @@ from pathlib import Path
 import xxhash
 
 from ..errors import CfsError
-from ..reading.files import is_temp_of, kind_of, read_to_end, temp_name
+from ..reading.files import is_temp_of, kind_of, read_to_end, replace_at
 from . import SEAL_SIZE
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -148,42 +148,6 @@ def is_link_or_odd(fd: int, name: str) -> str | None:
     return None if stat_mode.S_ISREG(st.st_mode) else _what(fd, name)
 
 
-def write_at(fd: int, name: str, data: bytes | tuple[bytes, ...], durable: bool = True
-             ) -> None:
-    """Replace ``name`` in the directory ``fd`` atomically (a link there is replaced, its
-    target untouched) by ``data`` (or its parts one after the other). Raises OSError.
-
-    ``durable``: flushed to the disk before it replaces the old file. A sealed cache
-    (seal) can skip that: after a power loss a torn file fails its checksum and is
-    made again, so waiting for the disk on every run buys nothing.
-    """
-    tmp = temp_name(name)
-    file = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                   0o666, dir_fd=fd)
-    try:
-        try:
-            for part in data if isinstance(data, tuple) else (data,):
-                view = memoryview(part)
-                while view:
-                    view = view[os.write(file, view):]
-            if durable:
-                os.fsync(file)
-        finally:
-            os.close(file)
-        os.rename(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
-    except BaseException:
-        try:
-            os.unlink(tmp, dir_fd=fd)
-        except OSError:
-            pass
-        raise
-    if durable:
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-
-
 def remove_at(fd: int, name: str) -> bool:
     """Remove the entry ``name`` (a link itself, never its target); False if it was not
     removed (absent, a directory, not allowed, not an entry's name: entry_name)."""
@@ -227,7 +191,7 @@ def write_state(root: Path | str, rel: str, data: bytes) -> None:
     parent, name = _split(rel)
     with directory(root, parent, create=True) as fd:
         remove_leftovers_at(fd, name)
-        write_at(fd, name, data)
+        replace_at(fd, name, data)
 
 
 def remove_state(root: Path | str, rel: str) -> bool:
@@ -243,11 +207,11 @@ def seal(data: bytes, key: bytes = b"") -> bytes:
 
 
 def write_sealed_at(fd: int, name: str, data: bytes, key: bytes = b"") -> bytes:
-    """write_at of seal(data, key), without copying ``data`` into it (megabytes for a
-    snapshot) and not durable (see write_at: a torn file fails its seal); returns the
+    """replace_at of seal(data, key), without copying ``data`` into it (megabytes for a
+    snapshot) and not durable (see replace_at: a torn file fails its seal); returns the
     seal's checksum."""
     check = _checksum(data, key)
-    write_at(fd, name, (check, data), durable=False)
+    replace_at(fd, name, (check, data), durable=False)
     return check
 
 
