@@ -12,7 +12,7 @@ from ..reading.ledger import Ledger
 from ..reading.names import ARTIFACT, EXTERNAL, SPEC, Name, normalize, parent_of, spec_of
 from ..reading.tree import Tree
 from ..reading.unparsed import go_quote, parse_error_text, parse_finding, unreadable_text
-from .outputs import Places, output_rel, place_problem
+from ..reading.outputs import Places, output_rel, place_problem
 
 ANCESTOR, DEPENDENCY, PUBLIC, AGENT, INPUT = "ancestor", "dependency", "public", "agent", "input"
 

@@ -5,7 +5,7 @@ from ..errors import CfsError
 from ..reading.files import UnreadableFile
 from .cache import Cache, CachedChain
 from .chain import AGENT, INPUT, BadReference, Chain, Resolver, chain_reference, order_dependencies
-from .outputs import output_rel, place_problem
+from ..reading.outputs import output_rel, place_problem
 
 UNCHANGED, CHANGED, ADDED, REMOVED = "unchanged", "changed", "added", "removed"
 

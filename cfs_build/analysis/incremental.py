@@ -29,7 +29,7 @@ from ..state.artifacts import WithPending, current_manifest, pending_entries
 from ..state.manifest import MANIFEST, Manifest, ManifestEntry
 from .chain import Resolver
 from .deps import Deps
-from .outputs import Places, clean, output_problem
+from ..reading.outputs import Places, clean, output_problem
 from .basis import Decoded, NodeRows, updated
 from .snapshot import Snapshot
 from .status import artifact_status, artifact_statuses, orphans_of, refused_place

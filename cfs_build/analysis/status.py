@@ -11,7 +11,7 @@ from ..reading.names import artifact_of, node_of_entry
 from ..reading.tree import Tree
 from ..state.manifest import Manifest, ManifestEntry
 from .chain import Resolver
-from .outputs import Places, output_problem, output_rel, place_problem
+from ..reading.outputs import Places, output_problem, output_rel, place_problem
 
 
 class Flag(StrEnum):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..errors import ERROR, WARNING, Finding
 from ..reading.files import NotRegular, Outside, UnreadableFile, safe_relpath
 from .chain import Resolver
-from .outputs import Places, output_problem, output_rel, place_problem
+from ..reading.outputs import Places, output_problem, output_rel, place_problem
 from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, is_within, parse_name,
                              spec_of)
 from ..reading.tree import NO_NODES_V5, NodeInfo, Tree

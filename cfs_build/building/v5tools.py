@@ -13,7 +13,7 @@ from pathlib import Path
 from ..analysis.cache import Cache
 from ..analysis.document import render_document
 from ..analysis.lean import LeanProject, NeedsFull
-from ..analysis.outputs import output_problem, output_rel, place_problem
+from ..reading.outputs import output_problem, output_rel, place_problem
 from ..analysis.project import Project
 from ..analysis.report_v5 import render_report
 from ..analysis.status import MODIFIED, UNTRACKED, file_flag

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import CfsError
 from . import dirs as state
-from ..analysis.outputs import Places, forbidden_place
+from ..reading.outputs import LEADS_OUTSIDE, Places, directory_problem, forbidden_place, leads_into
 from ..reading.files import (NotRegular, Outside, UnreadableFile, is_inside, is_temp_of,
                              normalize_bytes, read_inside, real_path, remove_leftovers,
                              replace_at, safe_relpath)
@@ -30,38 +30,23 @@ MANIFEST_NAME = MANIFEST.rsplit("/", 1)[1]
 
 
 def output_path(root: Path, output: str) -> tuple[str, Path]:
-    """The project-relative and absolute path of an output, refusing any way out of root."""
+    """The project-relative and absolute path of an output, refusing any way out of root
+    (or into the places cfs never writes) through a link on the way."""
     rel = safe_relpath(output)
     if rel is None:
         raise CfsError(f"output path {output!r} is not inside the project", exit_code=2)
+    problem = directory_problem(os.fspath(root), rel.rpartition("/")[0], Places())
+    if problem is not None:
+        raise CfsError(_refused(problem), file=rel)
     target = root / rel
-    real_root = root.resolve()
-    parent = target.parent
-    existing = parent
-    # lexists, not exists: a dangling symlink is where the path would leave, so it must
-    # be resolved, not skipped over.
-    while not os.path.lexists(existing):
-        existing = existing.parent
-    real = existing.resolve()
-    if not real.is_relative_to(real_root):
-        raise CfsError(_OUT, file=rel)
-    top = forbidden_place(os.fspath(real_root),
-                          os.fspath(real) + os.fspath(parent)[len(os.fspath(existing)):])
-    if top is not None:
-        raise CfsError(_into(top), file=rel)
     if target.is_symlink():
         raise CfsError("the output is a symlink; cfs writes only regular files in the "
                        "project: remove it", file=rel)
     return rel, target
 
 
-_OUT = ("a symlink on the way leads out of the project; nothing was written. Remove the link "
-        "or change the output path")
-
-
-def _into(top: str) -> str:
-    return (f"a symlink on the way leads into {top}/, where cfs never writes; nothing was "
-            "written. Remove the link or change the output path")
+def _refused(problem: str) -> str:
+    return f"{problem}; nothing was written. Remove the link or change the output path"
 
 
 def _not_directory(where: str) -> str:
@@ -107,10 +92,10 @@ def output_directory(real_root: str, rel: str, *, create: bool = True):
             fd = found
             real = real_path(fd, here)
             if not is_inside(real, real_root):
-                raise CfsError(_OUT, file=rel)
+                raise CfsError(_refused(LEADS_OUTSIDE), file=rel)
             top = forbidden_place(real_root, real, places)
             if top is not None:
-                raise CfsError(_into(top), file=rel)
+                raise CfsError(_refused(leads_into(top)), file=rel)
         yield fd
     finally:
         os.close(fd)
@@ -258,8 +243,10 @@ def settle_pending(root: Path) -> list[str]:
 
 def _tidy_beside(root: Path, rel: str) -> None:
     """Remove a killed write's temporary files beside the output ``rel`` (inside only)."""
+    rel = safe_relpath(rel)
+    if rel is None:
+        return  # not a path inside the project
     try:
-        output_path(root, rel)
         with output_directory(os.path.realpath(root), rel, create=False) as directory:
             if directory is not None:
                 state.remove_leftovers_at(directory, rel.rpartition("/")[2])

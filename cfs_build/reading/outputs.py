@@ -6,8 +6,8 @@ import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ..reading.files import is_inside
-from ..reading.names import TREE_DIR
+from .files import is_inside
+from .names import TREE_DIR
 
 # Directories a generation must never write into: the specs, the manifest and cache,
 # the repository's history, cfs's own state. Other dot directories (.github/) are fine.
@@ -112,7 +112,12 @@ def forbidden_place(real_root: str, real: str, places: Places | None = None) -> 
     return places.forbidden.get(_identity(f"{real_root}/{top}"))
 
 
-def _directory_problem(root: str, parent: str, places: Places) -> str | None:
+def leads_into(top: str) -> str:
+    """place_problem's answer for a link on the way into ``top``, one of FORBIDDEN_TOP."""
+    return f"path leads into {top}/ through a symbolic link"
+
+
+def directory_problem(root: str, parent: str, places: Places) -> str | None:
     """Why the output directory ``parent`` is refused: a link on the way leads out of the
     project, or into one of the places cfs never writes (FORBIDDEN_TOP)."""
     real_root = places.real_root
@@ -129,7 +134,7 @@ def _directory_problem(root: str, parent: str, places: Places) -> str | None:
     # The directories still to be made lie where the deepest existing one really is.
     top = forbidden_place(real_root, real + wanted[len(existing):], places)
     if top is not None:
-        return f"path leads into {top}/ through a symbolic link"
+        return leads_into(top)
     return None
 
 
@@ -146,7 +151,7 @@ def place_problem(root: str, rel: str, places: Places | None = None) -> str | No
     if parent in memo:
         problem = memo[parent]
     else:
-        problem = memo[parent] = _directory_problem(root, parent, places)
+        problem = memo[parent] = directory_problem(root, parent, places)
     if problem is not None:
         return problem
     try:
