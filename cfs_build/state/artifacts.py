@@ -141,19 +141,16 @@ def write_artifact(root: Path, name: str, output: str, content: str, chain: str,
     real_root = os.path.realpath(root)
     with update_manifest(root) as entries:
         current = _current(real_root, rel)
-        if current is not None:
-            try:
-                current.decode("utf-8")
-            except UnicodeDecodeError:
-                # It was UTF-8 text (or absent) when the generation started: someone wrote it
-                # since. Not ours to replace, whatever the bytes are.
-                raise CfsError("the file changed while it was being generated and is no longer "
-                               "UTF-8 text; nothing was written. Restore or delete it, then build "
-                               "again", file=rel) from None
         now = None if current is None else b64(hashlib.sha1(
             normalize_bytes(current) if current else b"").digest())
         if now != expected and current != data:
-            # (Another build that wrote these very bytes meanwhile is no conflict.)
+            # (Another build that wrote these very bytes meanwhile is no conflict.) Bytes
+            # that are not UTF-8 are said apart; a recorded file that was never UTF-8 and
+            # is unchanged is replaced as any other (FORMAT.md 7.6).
+            if not _is_utf8(current):
+                raise CfsError("the file changed while it was being generated and is no "
+                               "longer UTF-8 text; nothing was written. Restore or delete it, "
+                               "then build again", file=rel)
             raise CfsError("the file changed while it was being generated; nothing was "
                            "written. Accept or delete it, then build again", file=rel)
         changed = current != data
@@ -168,6 +165,16 @@ def write_artifact(root: Path, name: str, output: str, content: str, chain: str,
             if pending is not None:
                 state.remove_at(pending, journal)
     return changed, entry
+
+
+def _is_utf8(data: bytes | None) -> bool:
+    if data is None:
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _journaled(data: bytes | None) -> ManifestEntry | None:

@@ -249,3 +249,21 @@ def test_file_rewritten_with_non_utf8_bytes_during_generation_is_kept(root):
     assert (root / "out/x.txt").read_bytes() == b"\xff\xfe not text\n"
     assert (root / "code-from-spec/.manifest").read_bytes() == manifest_before
     assert journals(root) == []
+
+
+def test_a_recorded_file_that_is_not_utf8_is_replaced_when_regenerated(tree):
+    # FORMAT.md 7.6: write_file replaces a tracked, unedited artifact whatever its bytes
+    # (X9 keeps only untracked and modified files). Bytes that are not UTF-8 and were
+    # there, unchanged, since the generation started are no edit made meanwhile.
+    from cfs_build.building import v5tools
+    root = tree({"SPEC/leaf": spec("SPEC/leaf", "# Public\n\n## I\n\nx\n",
+                                   front="output: out/x.txt"),
+                 "out/x.txt": b"caf\xe9\n"})
+    assert v5tools.accept(root, "SPEC/leaf") == "accepted out/x.txt"
+    node = root / "code-from-spec/leaf/_node.md"
+    node.write_text(node.read_text().replace("x\n", "y\n"))  # stale now, not modified
+    assert v5tools.write_file(root, "SPEC/leaf", "new\n") == "wrote out/x.txt"
+    assert (root / "out/x.txt").read_bytes() == b"new\n"
+    entry = manifest_entries(root)[NAME]
+    assert entry.checksum == checksum("new\n")
+    assert entry.chain == Project(root, use_index=False).resolver.chain("SPEC/leaf").hash
