@@ -1,7 +1,6 @@
 """`cfs accept NAME`: record an artifact's file and its current chain in the manifest."""
 from __future__ import annotations
 
-from ..analysis.cache import Cache
 from ..analysis.project import Project
 from ..building.v5tools import UP_TO_DATE_ALREADY, Refusal
 from ..building.v5tools import accept as accept_node
@@ -38,9 +37,8 @@ def accept(project: Project, reference: str) -> str:
                 from None
         raise CfsError(f"cannot accept {name}: {refusal.message}",
                        exit_code=refusal.exit_code) from None
-    chain = project.resolver.chain(node)
-    # Cached now, the next regeneration can tell the generator what changed since.
-    Cache(project.root).store(project.resolver, chain)
+    # Nothing goes to the cache (FORMAT.md 8): the next document is the one v5 serves
+    # after its accept, with history only when the recorded chain was cached before.
     return f"accepted {name} ({project.tree.nodes[node].output})"
 
 

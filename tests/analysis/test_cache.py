@@ -197,3 +197,20 @@ def test_cfs_cache_reconstruct_then_prune(tree):
     assert listing(root, ".chains") == {f".{leaf.hash}"}
     assert listing(root, ".content") == {f".{p.content_hash}" for p in leaf.positions} | {
         ".stray"}
+
+
+def test_accept_writes_nothing_to_the_cache(tree):
+    # FORMAT.md 8: "`accept` writes nothing". A cached chain would give the next document
+    # dispositions and previous sections v5 does not give after its accept (9.2).
+    root = tree({"SPEC/leaf": spec("SPEC/leaf", "# Public\n\n## I\n\nx\n\n# Agent\n\nGo.\n",
+                                   front="output: out/leaf.txt"),
+                 "out/leaf.txt": "by hand\n"})
+    run = subprocess.run([sys.executable, "-m", "cfs_build.cli", "-C", str(root), "accept",
+                          "ARTIFACT/leaf"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert not (root / CACHE).exists()
+    from cfs_build.building import v5tools
+    assert v5tools.load_chain(root, "SPEC/leaf") == (
+        "<chain>\n<existing_artifact>\nby hand\n</existing_artifact>\n<constraints>\n"
+        '<entry name="SPEC/leaf">\n## I\nx\n</entry>\n</constraints>\n'
+        "<instructions>\nGo.\n</instructions>\n</chain>\n")

@@ -38,7 +38,8 @@ def project_with(leaves: int, tmp_path):
         files[f"out/{i}.py"] = f"made {i}\n"
     root = write_tree(tmp_path, files)
     for i in range(leaves):
-        assert cfs(root, "accept", f"ARTIFACT/lib/l{i}") == 0  # (keeps each chain cached)
+        assert cfs(root, "accept", f"ARTIFACT/lib/l{i}") == 0
+    assert cfs(root, "cache", "reconstruct") == 0  # (each chain cached: accept caches nothing)
     for _ in range(5):  # (a loaded machine may keep no snapshot: files too recent)
         time.sleep(SETTLE)
         Project(root).report()
