@@ -240,6 +240,20 @@ class Resolver:
         self.ledger.forget(rel)
         self._chains.clear()
 
+    def chain_after_write(self, node: str, rel: str, data: bytes) -> Chain:
+        """The chain of ``node`` once its output ``rel`` holds ``data``: v5's write_file
+        writes first and then computes the chain it records (FORMAT.md 7.6, 11), which
+        differs when the chain reads that very file (`EXTERNAL/<its output>`). What is
+        known of ``rel`` is dropped again afterwards: nothing has been written yet."""
+        self.forget(rel)
+        self._files[rel] = (normalize_bytes(data), sha1(normalize_bytes(data)).digest(),
+                            not data)
+        try:
+            return self.chain(node)
+        finally:
+            self._files.pop(rel, None)
+            self._chains.clear()
+
     # -- nodes ---------------------------------------------------------------
     def parse_failure(self, node: str) -> str | None:
         """v5's parse error for a node (None when it parses); a missing _node.md included."""

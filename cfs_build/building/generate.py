@@ -312,10 +312,17 @@ class BuildState:
         self._report(node, "reply", None)
         text, note = unfence(reply.artifact, info.output)
         with self.lock:
-            changed, entry = write_artifact(self.root, artifact_of(node), info.output,
-                                            text, chain.hash, status.checksum)
             rel = safe_relpath(info.output)
+            # Recorded as v5's write_file records it: the chain once the file is written
+            # (it differs when the chain reads its own output, FORMAT.md 7.6).
+            after = self.project.resolver.chain_after_write(
+                node, rel, text.encode("utf-8", "surrogateescape"))
+            written = after if after.hash is not None else chain
+            changed, entry = write_artifact(self.root, artifact_of(node), info.output,
+                                            text, written.hash, status.checksum)
             self.project.resolver.forget(rel)
+            if written.hash != chain.hash:
+                self.cache.store_chain(written)
         return Result(node, Outcome.GENERATED, f"{entry.path}: {note}" if note else entry.path,
                       changed, outcome.usage, outcome.seconds, reply.assumptions, outcome.attempts,
                       note or "")

@@ -204,12 +204,14 @@ def write_file(where: Path | str | Project | LeanProject, logical_name: str,
 def _write_file(project: Project | LeanProject, logical_name: str, content: str) -> str:
     # Every node is looked up before anything is written (NeedsFull comes first).
     node, info = _declared(project, logical_name, _WRITE_WORDS)
-    # cfs checks the chain before writing: a write v5 would record nothing for is not made.
-    chain = project.resolver.chain(node)
+    rel = output_rel(info.output)
+    # The chain v5 records, computed after its write (a chain may read its own output);
+    # cfs checks it before writing: a write v5 would record nothing for is not made.
+    chain = project.resolver.chain_after_write(node, rel,
+                                               content.encode("utf-8", "surrogateescape"))
     if chain.hash is None:
         raise Refusal(chain.failure or f"computing chain hash: {node} cannot be parsed")
     name = artifact_of(node)
-    rel = output_rel(info.output)
     entry = _manifest(project).get(name)
     try:
         current = project.resolver.file_checksum(rel)
