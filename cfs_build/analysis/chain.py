@@ -240,11 +240,13 @@ class Resolver:
         self.ledger.forget(rel)
         self._chains.clear()
 
-    def chain_after_write(self, node: str, rel: str, data: bytes) -> Chain:
+    def chain_after_write(self, node: str, rel: str | None, data: bytes) -> Chain:
         """The chain of ``node`` once its output ``rel`` holds ``data``: v5's write_file
         writes first and then computes the chain it records (FORMAT.md 7.6, 11), which
         differs when the chain reads that very file (`EXTERNAL/<its output>`). What is
         known of ``rel`` is dropped again afterwards: nothing has been written yet."""
+        if rel is None:  # (an output cfs never writes: refused before any write)
+            return self.chain(node)
         self.forget(rel)
         self._files[rel] = (normalize_bytes(data), sha1(normalize_bytes(data)).digest(),
                             not data)
