@@ -1,14 +1,19 @@
-"""`cfs mcp` in the corners of v5's contract (MCP.md, FORMAT.md 1, 10.3): the project
-changing under a running server in ways a fresh v5 process would answer without an error."""
+"""`cfs mcp` in the corners of its contract (MCP.md, FORMAT.md 1, 10.3; JSON-RPC 2.0): the
+project changing under a running server, and requests the protocol cannot take."""
 from __future__ import annotations
 
+import json
+import os
+import selectors
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import VECTORS
-from mcpkit import only_text, sync_client
+from mcpkit import REPO, TRACEBACK, only_text, sync_client
 
 pytest.importorskip("mcp")
 
@@ -42,3 +47,59 @@ def test_validate_specs_is_never_an_error_even_when_the_tree_went_away(tmp_path)
         assert not answer.is_error
         assert only_text(answer) == NOT_FOUND
     assert not back.is_error and only_text(back) == only_text(before)
+
+
+def _raw_server(root: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "cfs_build.cli", "mcp"], cwd=root,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, bufsize=0,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def _answer(child: subprocess.Popen) -> dict:
+    # A server that drops a request leaves its client waiting: give it 20 s.
+    with selectors.DefaultSelector() as waiting:
+        waiting.register(child.stdout, selectors.EVENT_READ)
+        assert waiting.select(timeout=20), "no answer"
+    return json.loads(child.stdout.readline())
+
+
+@pytest.mark.slow
+def test_a_request_json_rpc_cannot_take_is_answered_with_its_id_not_dropped(tmp_path):
+    """JSON-RPC 2.0: a request that is no valid Request object gets an Invalid Request
+    error. A line that is JSON and names its id (a wrong "jsonrpc", none at all, params
+    that are no object) must not leave the client waiting for that id."""
+    root = _copy("basic", tmp_path / "basic")
+    child = _raw_server(root)
+
+    def send(message) -> None:
+        child.stdin.write(json.dumps(message).encode("ascii") + b"\n")
+
+    try:
+        send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "0"}}})
+        assert _answer(child)["id"] == 1
+        send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        refused = []
+        for ident, broken in ((2, {"jsonrpc": "1.0", "method": "ping"}),
+                              ("three", {"method": "ping"}),
+                              (4, {"jsonrpc": "2.0", "method": "tools/call", "params": [1]})):
+            send({"id": ident, **broken})
+            refused.append(_answer(child))
+        send({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+              "params": {"name": "version", "arguments": {}}})
+        after = _answer(child)
+        child.stdin.close()
+        assert child.wait(timeout=30) == 0
+        err = child.stderr.read().decode("utf-8", "replace")
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert [(a["id"], a["error"]["code"]) for a in refused] == \
+        [(2, -32600), ("three", -32600), (4, -32600)]
+    assert all(a["error"]["message"].startswith("invalid request: ") for a in refused)
+    assert "params" in refused[2]["error"]["message"]
+    assert after["id"] == 5 and after["result"]["content"][0]["text"] == "5.0.0"
+    assert TRACEBACK not in err
