@@ -8,10 +8,12 @@ import selectors
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from buildkit import make_project, still_running
 from conftest import VECTORS
 from mcpkit import REPO, TRACEBACK, only_text, sync_client
 
@@ -103,3 +105,68 @@ def test_a_request_json_rpc_cannot_take_is_answered_with_its_id_not_dropped(tmp_
     assert "params" in refused[2]["error"]["message"]
     assert after["id"] == 5 and after["result"]["content"][0]["text"] == "5.0.0"
     assert TRACEBACK not in err
+
+
+@pytest.mark.slow
+def test_requests_read_before_the_input_ends_are_answered_before_the_server_stops(tmp_path):
+    """Closing stdin ends the server (MCP's stdio shutdown), but what it already read
+    is done and answered truthfully: a write_file that was made and recorded is never
+    answered "Connection closed", which tells the client it failed."""
+    root = _copy("basic", tmp_path / "basic")
+    leaf = "SPEC/payments/fees/rounding"
+    lines = [{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "pipe", "version": "0"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "write_file", "arguments": {"logical_name": leaf, "content": "x\n"}}},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+            "name": "validate_specs", "arguments": {}}}]
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "mcp"], cwd=root,
+                          input="".join(json.dumps(line) + "\n" for line in lines),
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0 and TRACEBACK not in done.stderr
+    answers = {m["id"]: m for m in map(json.loads, done.stdout.splitlines())}
+    assert sorted(answers) == [1, 2, 3]
+    assert answers[2]["result"] == {"content": [{"type": "text",
+                                                 "text": "wrote src/fees/rounding.py"}],
+                                    "isError": False}
+    assert answers[3]["result"]["isError"] is False
+    assert (root / "src/fees/rounding.py").read_bytes() == b"x\n"
+    assert "ARTIFACT/payments/fees/rounding;" in \
+        (root / "code-from-spec/.manifest").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_the_end_of_input_still_stops_a_running_build_at_once(tmp_path):
+    """Only the quick tools are waited for: a build running when the input ends is
+    cancelled as before, its generations killed and nothing recorded."""
+    proj = make_project(tmp_path, sleep=30)
+    child = subprocess.Popen([sys.executable, "-m", "cfs_build.cli", "mcp"], cwd=proj.root,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, bufsize=0, env=proj.env())
+    try:
+        for line in ({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "pipe", "version": "0"}}},
+                {"jsonrpc": "2.0", "method": "notifications/initialized"},
+                {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+                    "name": "build", "arguments": {"jobs": 2}}}):
+            child.stdin.write(json.dumps(line).encode("ascii") + b"\n")
+        deadline = time.monotonic() + 30
+        while len(proj.calls()) < 2:
+            assert time.monotonic() < deadline, "the build did not start"
+            time.sleep(0.05)
+        started = time.monotonic()
+        child.stdin.close()
+        assert child.wait(timeout=20) == 0
+        took = time.monotonic() - started
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert took < 10
+    assert not any(still_running(call["pid"], wait=0.01) for call in proj.calls())
+    assert not (proj.root / "code-from-spec/.manifest").exists()
+    assert TRACEBACK.encode() not in child.stderr.read()
