@@ -126,10 +126,14 @@ CFS_TOOLS = (
 # -- arguments ----------------------------------------------------------------------
 
 def argument(args: dict, name: str, kind: type, default=None, *, required: bool = False):
-    """``args[name]`` checked against its JSON type (the error result says which)."""
-    if name not in args or args[name] is None:
+    """``args[name]`` checked against its JSON type (the error result says which, in the
+    words of v5's MCP library: a required key that is absent is "not found", one given
+    as null is of another type). A null optional argument takes its default."""
+    if name not in args:
         if required:
             raise BadArguments(f'required argument "{name}" not found')
+        return default
+    if args[name] is None and not required:
         return default
     value = args[name]
     # JSON true is no integer here, though Python's bool is an int.

@@ -170,3 +170,26 @@ def test_the_end_of_input_still_stops_a_running_build_at_once(tmp_path):
     assert not any(still_running(call["pid"], wait=0.01) for call in proj.calls())
     assert not (proj.root / "code-from-spec/.manifest").exists()
     assert TRACEBACK.encode() not in child.stderr.read()
+
+
+@pytest.mark.slow
+def test_a_null_argument_is_one_given_that_is_no_string(tmp_path):
+    """The v5 tools' argument errors are the words of v5's MCP library: a key that is
+    absent is "not found", a key that is present with another JSON type, null
+    included, "is not a string". A null optional argument of cfs's own tools still
+    means its default."""
+    root = _copy("basic", tmp_path / "basic")
+    leaf = "SPEC/payments/fees/rounding"
+    with sync_client(root) as client:
+        answers = [client.result("load_chain", logical_name=None),
+                   client.result("write_file", logical_name=leaf, content=None),
+                   client.result("accept", logical_name=None),
+                   client.result("load_chain")]
+        status = client.result("status", all=None)
+    assert [(a.is_error, only_text(a)) for a in answers] == [
+        (True, 'argument "logical_name" is not a string'),
+        (True, 'argument "content" is not a string'),
+        (True, 'argument "logical_name" is not a string'),
+        (True, 'required argument "logical_name" not found')]
+    assert not status.is_error
+    assert not (root / "src/fees/rounding.py").exists()
