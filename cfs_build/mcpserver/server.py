@@ -24,6 +24,7 @@ from mcp.shared.exceptions import MCPError
 
 from .. import __version__
 from ..state.buildlock import BuildLockHeld
+from .drain import Draining, Pending, Telling
 from .heap import return_large_buffers
 from .progress import ProgressTeller
 from .unreadable import Answering
@@ -49,8 +50,11 @@ def serve(root: Path) -> None:
 
 async def _serve(root: Path) -> None:
     server = make_server(root)
+    pending = Pending()  # answered before the server stops at the end of input (drain.py)
     async with stdio_server() as (read, write):
-        await server.run(Answering(read, write), write, server.create_initialization_options())
+        write = Telling(write, pending)
+        await server.run(Draining(Answering(read, write), pending), write,
+                         server.create_initialization_options())
 
 
 def make_server(root: Path) -> Server:

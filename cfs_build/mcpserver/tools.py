@@ -17,7 +17,7 @@ from ..building.run import DEFAULT_JOBS, BuildResult, InvalidTree
 from ..building.tasks import TASK_PREFIX
 from ..errors import CfsError
 from ..reading.files import UnreadableFile
-from ..reading.names import SPEC
+from ..reading.names import SPEC, TREE_DIR
 from .attention import ANSWER_CHARS, LIST_CAP, attention_document
 from .warm import Warm
 
@@ -126,10 +126,14 @@ CFS_TOOLS = (
 # -- arguments ----------------------------------------------------------------------
 
 def argument(args: dict, name: str, kind: type, default=None, *, required: bool = False):
-    """``args[name]`` checked against its JSON type (the error result says which)."""
-    if name not in args or args[name] is None:
+    """``args[name]`` checked against its JSON type (the error result says which, in the
+    words of v5's MCP library: a required key that is absent is "not found", one given
+    as null is of another type). A null optional argument takes its default."""
+    if name not in args:
         if required:
             raise BadArguments(f'required argument "{name}" not found')
+        return default
+    if args[name] is None and not required:
         return default
     value = args[name]
     # JSON true is no integer here, though Python's bool is an int.
@@ -147,6 +151,10 @@ def call_v5(warm: Warm, name: str, args: dict) -> Answer:
         if name == "version":  # (v5's answer, FORMAT.md 11: a client sees no other tool)
             return Answer(v5tools.VERSION)
         if name == "validate_specs":
+            if not (warm.root / TREE_DIR).is_dir():
+                # Gone since the server started: v5's scan line, never an error (MCP.md);
+                # there is no project to analyse or keep.
+                return Answer(v5tools.validate_specs(warm.root))
             # The report depends on the analysis alone: kept while the project holds.
             return Answer(warm.answer(("validate_specs",), v5tools.validate_specs))
         if name in ("reconstruct_cache", "prune_cache"):

@@ -70,11 +70,10 @@ def test_tools_list_offers_v5s_tools_with_their_arguments_and_cfss_own(tmp_path)
     assert (server.version, server.title) == (__version__, "cfs-build")
 
 
-# Cases whose every v5 answer (report, documents, refusals, steps) is pinned, and some
-# where cfs deliberately differs (output_in_cache_dir: X8): the harness allows exactly those.
-PINNED = ["basic", "dependencies", "statuses", "output_in_cache_dir", "accept_modified",
-          "dump_chain_file", "reconstruct_orphan_entry", "history_dispositions",
-          "artifact_dep_missing_file"]
+# Every vector case: each v5 answer (report, documents, refusals, steps) made through one
+# kept server, the tree replaced between cases; where cfs deliberately differs (X4, X7,
+# X8) the harness allows exactly that.
+PINNED = test_vectors.CASES
 
 
 @pytest.fixture(scope="module")
