@@ -1,6 +1,8 @@
 """The document handed to a generator (FORMAT.md section 9), with dispositions when known."""
 from __future__ import annotations
 
+import re
+
 from ..errors import CfsError
 from ..reading.files import UnreadableFile
 from .cache import Cache, CachedChain
@@ -84,11 +86,22 @@ def render_document(resolver: Resolver, chain: Chain, *, existing: bool = True,
         text = resolver.position_text(chain, inputs[0]) if inputs else ""
         parts.append(_block("input", text, _attr(disposition(input_label)) if inputs else ""))
     parts.append("</chain>\n")
-    document = "".join(parts)
-    if not document.isascii():
-        # Bytes of a file that are not UTF-8 travel as U+FFFD, as in v5's JSON answer.
-        document = document.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return document
+    return "".join(parts)
+
+
+def as_sent(document: str) -> str:
+    """``document`` as it travels to a generator: a byte of a file that is not UTF-8
+    (a lone surrogate, as files are read) becomes U+FFFD, as in v5's JSON answer. Go's
+    encoder replaces each byte that starts no valid sequence on its own, where Python's
+    "replace" makes one U+FFFD of a whole cut-short sequence; bytes of two texts are
+    never side by side (a tag's line lies between), so each surrogate is one byte."""
+    if document.isascii():
+        return document
+    return _ESCAPED_BYTE.sub("\ufffd", document)
+
+
+# What surrogateescape makes of one byte that is not UTF-8.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 def _input_label(raw: str | None) -> str | None:
@@ -166,4 +179,4 @@ def generator_document(resolver: Resolver, cache: Cache, chain: Chain,
     document = render_document(resolver, chain, existing=not fresh, cache=cache,
                                previous_hash=previous_hash)
     cache.store(resolver, chain)
-    return document
+    return as_sent(document)

@@ -11,7 +11,7 @@ import contextlib
 from pathlib import Path
 
 from ..analysis.cache import Cache
-from ..analysis.document import render_document
+from ..analysis.document import as_sent, render_document
 from ..analysis.lean import LeanProject, NeedsFull
 from ..reading.outputs import output_problem, output_rel, place_problem
 from ..analysis.project import Project
@@ -109,7 +109,7 @@ def load_chain(where: Path | str | Project | LeanProject, logical_name: str) -> 
     Refuses in v5's order (9.4); fills the content cache as v5 does. Given a root, only
     the files the chain needs are read (lean.py); the answer is the whole analysis's.
     """
-    return _lean_first(where, lambda project: _load_chain(project, logical_name))
+    return _lean_first(where, lambda project: as_sent(_load_chain(project, logical_name)))
 
 
 # v5's words for the first refusals of each tool, in v5's order (FORMAT.md 9.4, 7.6): the
@@ -138,6 +138,8 @@ def _declared(project: Project | LeanProject, logical_name: str, words: tuple) -
 
 
 def _load_chain(project: Project | LeanProject, logical_name: str) -> str:
+    """The document with the bytes of files as they are (lone surrogates where they are
+    not UTF-8): load_chain sends it as JSON does, dump_chain writes those bytes."""
     node, info = _declared(project, logical_name, _LOAD_WORDS)
     resolver = project.resolver
     entry = _manifest(project).get(artifact_of(node))
@@ -168,7 +170,7 @@ def _dump_chain(project: Project | LeanProject, logical_name: str) -> str:
     document = _load_chain(project, logical_name)
     path = project.root / DUMP_FILE
     try:
-        atomic_write(path, document.encode("utf-8"))
+        atomic_write(path, document.encode("utf-8", "surrogateescape"))
     except OSError as exc:
         # The error names the temporary file the write made; the user knows only this one.
         if path.is_dir():

@@ -9,6 +9,7 @@ from cfs_build.analysis.cache import Cache
 from cfs_build.analysis.document import render_document
 from cfs_build.errors import CfsError
 from cfs_build.analysis.project import Project
+from cfs_build.building import v5tools
 from conftest import checksum, spec
 
 LEAF = "SPEC/app/leaf"
@@ -279,4 +280,25 @@ def test_existing_file_that_is_not_utf8_arrives_with_replacement_characters(tree
     root = tree(project_files())
     (root / "out").mkdir()
     (root / "out/leaf.txt").write_bytes(b"ok\xff\n")
-    assert "<existing_artifact>\nok\ufffd\n</existing_artifact>\n" in render(root)
+    assert "<existing_artifact>\nok\ufffd\n</existing_artifact>\n" in v5tools.load_chain(root, LEAF)
+
+
+def test_each_invalid_byte_is_one_replacement_character_as_in_v5s_json(tree):
+    # v5's answer is JSON written by Go, which replaces every byte that does not start a
+    # valid sequence on its own: a cut-short three- or four-byte sequence is two or three
+    # U+FFFD (Python's "replace" would make each of them one). Valid text around stays.
+    root = tree(project_files())
+    (root / "out").mkdir()
+    (root / "out/leaf.txt").write_bytes(b"a\xe2\x82b \xf0\x9f\x98c \xed\xa0\x80 \xc3\xa9\xff\n")
+    assert ("<existing_artifact>\na\ufffd\ufffdb \ufffd\ufffd\ufffdc \ufffd\ufffd\ufffd \u00e9\ufffd\n"
+            "</existing_artifact>\n") in v5tools.load_chain(root, LEAF)
+
+
+def test_dump_chain_writes_the_bytes_of_a_file_that_is_not_utf8_as_they_are(tree):
+    # The replacement is JSON's (FORMAT.md 3); dump_chain writes the document itself.
+    root = tree(project_files())
+    (root / "out").mkdir()
+    (root / "out/leaf.txt").write_bytes(b"a\xe2\x82b\xff\n")
+    assert v5tools.dump_chain(root, LEAF) == "wrote dump_chain.xml"
+    assert b"<existing_artifact>\na\xe2\x82b\xff\n</existing_artifact>\n" in \
+        (root / "dump_chain.xml").read_bytes()
