@@ -1,8 +1,10 @@
 """Parsing one _node.md: frontmatter, the CommonMark section structure, and its blocks."""
 from __future__ import annotations
 
+import datetime
 import difflib
 from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
 from typing import NamedTuple
 
 from ..errors import ERROR, WARNING, Finding, printable
@@ -142,10 +144,19 @@ def _in_v5_words(report: _Report, first: int, source: str) -> None:
         report.items[first:] = [replace(f, v5=v5) for f in report.items[first:]]
 
 
+@lru_cache(maxsize=2)  # a class made once per base, not module state
+def _loader(base):
+    """``base`` (PyYAML's safe loader, C or pure) reading YAML 1.1's `=` (the "value" type,
+    which it has no constructor for) as the string it is, as v5's YAML does."""
+    loader = type(f"V5{base.__name__}", (base,), {})
+    loader.add_constructor("tag:yaml.org,2002:value", base.construct_yaml_str)
+    return loader
+
+
 def _load(yaml, loader_class, source: str):
     """The document's root node (for line numbers), the first key written twice in one
     mapping (see _duplicate_key) and the safely constructed value."""
-    loader = loader_class(source)
+    loader = _loader(loader_class)(source)
     try:
         root = loader.get_single_node()
         if root is None:
@@ -217,21 +228,23 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
         if isinstance(key_node.value, str):
             # A mapping node's value is a list of (key, value) pairs, not of nodes.
             items = value_node.value if isinstance(value_node, yaml.SequenceNode) else []
-            lines[key_node.value] = (key_node.start_mark.line + 2,
-                                     [item.start_mark.line + 2 for item in items])
+            lines[key_node.value] = (key_node.start_mark.line + 2, items, value_node)
     result = {}
     for key in ("depends_on", "input", "output"):
         if key not in data or data[key] is None:
             continue
         value = data[key]
-        line, item_lines = lines.get(key, (2, []))
+        line, items, value_node = lines.get(key, (2, [], None))
         if key == "depends_on":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            texts = [_as_text(v, item) for v, item in zip(value, items)] \
+                if isinstance(value, list) and len(items) == len(value) else [None]
+            if None in texts:
                 report.add("malformed_frontmatter", "depends_on must be a list of names, "
                            "e.g. '- SPEC/x'", line)
                 continue
-            item_lines = item_lines if len(item_lines) == len(value) else [line] * len(value)
-            result[key] = (tuple(value), tuple(item_lines))
+            result[key] = (tuple(texts), tuple(item.start_mark.line + 2 for item in items))
+        elif key == "input" and (text := _as_text(value, value_node)) is not None:
+            result[key] = (text, line)
         elif not isinstance(value, str):
             what = "one name, e.g. SPEC/x" if key == "input" else "one relative path"
             report.add("malformed_frontmatter", f"{key} must be {what}, not "
@@ -239,6 +252,23 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
         else:
             result[key] = (value, line)
     return result
+
+
+def _as_text(value, node) -> str | None:
+    """A name as v5 takes it from a scalar (FORMAT.md 4.1): a string as it is, another
+    scalar as its text (`0x10` is 16, `1.50` is 1.5, `yes` and dates as written, a null
+    list item empty); None for a list, a mapping or other data. (A non-string `output`
+    is cfs's malformed_frontmatter instead, X4.)"""
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, bool | datetime.date):
+        return "" if value is None else node.value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        return text[:-2] if text.endswith(".0") else text
+    return None
 
 
 def _unknown_keys(root, report: _Report) -> None:

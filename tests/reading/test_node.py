@@ -92,7 +92,6 @@ def test_unsafe_yaml_tag_is_an_error_not_code():
 
 @pytest.mark.parametrize("front, key, line", [
     ("depends_on: SPEC/x\n", "depends_on", 2),
-    ("output: x\ndepends_on:\n  - SPEC/a\n  - 3\n", "depends_on", 3),
     ("depends_on:\n  - [SPEC/a]\n", "depends_on", 2),
     ("depends_on:\n  a: SPEC/a\n", "depends_on", 2),
     ("depends_on: {SPEC/a: 1}\n", "depends_on", 2),
@@ -108,6 +107,31 @@ def test_wrong_type(front, key, line):
     doc = parse(f"---\n{front}---\n# SPEC/x\n")
     assert rules(doc) == [("malformed_frontmatter", line)]
     assert doc.findings[0].detail.startswith(key)
+
+
+@pytest.mark.parametrize("front, depends_on, input_", [
+    # FORMAT.md 4.1: a scalar of another type is taken as its text; only a non-string
+    # `output` is cfs's malformed_frontmatter (X4). Such a name resolves to nothing, so
+    # it is a dependency_targets/input_target finding on a node that parses.
+    ("depends_on: [1, 2]\n", ("1", "2"), None),
+    ("depends_on:\n  - SPEC/a\n  - 3\n", ("SPEC/a", "3"), None),
+    ("depends_on: [0x10, 1.50, yes, true]\ninput: 7\n", ("16", "1.5", "yes", "true"), "7"),
+    ("input: 2020-01-01\n", (), "2020-01-01"),
+    ("input: no\n", (), "no"),
+])
+def test_other_scalars_in_depends_on_and_input_are_their_text(front, depends_on, input_):
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert doc.findings == ()
+    assert (doc.depends_on, doc.input) == (depends_on, input_)
+
+
+@pytest.mark.parametrize("value", ["=", "a=b", "'='"])
+def test_an_equals_sign_is_a_string(value):
+    # YAML 1.1's `=` (the "value" type) has no constructor in PyYAML's safe loader; v5's
+    # YAML reads it as the string it is.
+    doc = parse(f"---\noutput: {value}\ndepends_on: [{value}]\n---\n# SPEC/x\n")
+    assert doc.findings == ()
+    assert (doc.output, doc.depends_on) == (value.strip("'"), (value.strip("'"),))
 
 
 def test_merge_key_does_not_break_the_parser():
