@@ -6,7 +6,7 @@ import pytest
 from cfs_build.reading.files import normalize_text
 from cfs_build.reading.headings import atx_content as heading_text
 from cfs_build.reading.node import extract, parse_node
-from conftest import FIXTURES
+from conftest import FIXTURES, PARSERS
 
 DOCS = FIXTURES / "node_docs"
 
@@ -487,6 +487,22 @@ def test_a_cr_left_at_a_heading_lines_end_is_not_part_of_its_text():
     assert doc.subsection("twolines") is doc.public[1]
     assert doc.public[1].text == "Two\r\nlines\r\n---\r\n## \r\n"
     assert heading_text("## A\r") == "A" and heading_text("## A #\r") == "A"
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("line", ["\r## B", "  \r## B", "\r\t## B", "\r---"])
+def test_a_cr_before_a_lines_first_character_makes_it_text(line, parser, monkeypatch):
+    # goldmark measures indentation in spaces and tabs only: a CR before a line's first
+    # other character is that character, so the line opens no heading, fence or
+    # underline: it is paragraph text. (A line of spaces, tabs and CRs is blank.)
+    monkeypatch.setenv("CFS_PARSER", parser)
+    doc = parse(f"# SPEC/x\n# Public\n## A\ntext\n{line}\n \r\n## C\n")
+    assert [s.raw for s in doc.public] == ["## A", "## C"]
+    assert doc.public[0].text == f"## A\ntext\n{line}\n"
+    name = parse("\r# SPEC/x\n")
+    assert rules(name) == [("text_before_name_heading", 1)]
+    fence = parse("# SPEC/x\n# Public\n## A\n\r```\n## B\n")
+    assert [s.raw for s in fence.public] == ["## A", "## B"]
+
 
 def test_crlf_document_parses_like_lf():
     lf = "---\noutput: o\n---\n# SPEC/x\n# Public\n## A\na  \n# Agent\ndo\n"
