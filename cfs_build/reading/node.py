@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import re
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from typing import NamedTuple
@@ -82,6 +83,7 @@ class NodeDoc(Declared):
         return None
 
 
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 _DOC_FIELDS = tuple(f.name for f in fields(NodeDoc))  # (in the order _with_fields fills)
 
 
@@ -172,6 +174,10 @@ def _frontmatter(source: str, report: _Report) -> dict:
     """Safe-load the YAML between the fences; return recognized keys with their lines."""
     if not source.strip():
         return {}
+    if not source.isascii():
+        # v5's YAML reads its text as runes: each byte that is no UTF-8 (a lone surrogate
+        # here, see tree._parse_bytes) is U+FFFD to it.
+        source = _NOT_UTF8.sub("\ufffd", source)
     plain = read_plain(source)
     if plain is not None:
         return plain

@@ -107,6 +107,17 @@ def test_non_utf8_node_is_read_as_its_bytes(tree):
     assert project.status_of("ARTIFACT/a/b").chain == b64(hashlib.sha1(raw).digest())
 
 
+def test_non_utf8_frontmatter_reads_each_bad_byte_as_a_replacement_character(tree):
+    # v5's YAML reads its text as runes: a byte that is no UTF-8 is U+FFFD there, while
+    # the body is hashed as its bytes.
+    root = tree({"SPEC/a": b"---\noutput: out/caf\xe9.txt\ndepends_on:\n  - EXTERNAL/\xff\xfe\n"
+                           b"---\n# SPEC/a\n"})
+    project = Project(root, use_index=False)
+    info = project.tree.nodes["SPEC/a"]
+    assert (info.output, info.depends_on) == ("out/caf\ufffd.txt", ("EXTERNAL/\ufffd\ufffd",))
+    assert [f.rule for f in project.findings if f.severity != WARNING] == ["dependency_targets"]
+
+
 def test_empty_node_file(tree):
     root = tree({"SPEC/a": b""})
     findings = Project(root, use_index=False).findings
