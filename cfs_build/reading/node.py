@@ -293,7 +293,8 @@ def _unknown_keys(root, report: _Report) -> None:
 def _duplicate_key(root, yaml):
     """(key, earlier key) for the first key written twice in one mapping, else None.
 
-    PyYAML keeps the last value silently; for v5 a repeated key is malformed YAML.
+    PyYAML keeps the last value silently; for v5 a repeated key is malformed YAML. Keys
+    are compared by their text, as v5's YAML does: `1` and "1" are one key written twice.
     """
     stack, seen = [root], set()
     while stack:
@@ -305,7 +306,7 @@ def _duplicate_key(root, yaml):
             keys = {}
             for key, value in node.value:
                 if isinstance(key, yaml.ScalarNode):
-                    earlier = keys.setdefault((key.tag, key.value), key)
+                    earlier = keys.setdefault(key.value, key)
                     if earlier is not key:
                         return key, earlier
                 stack += (key, value)

@@ -134,6 +134,15 @@ def test_an_equals_sign_is_a_string(value):
     assert (doc.output, doc.depends_on) == (value.strip("'"), (value.strip("'"),))
 
 
+@pytest.mark.parametrize("front", ['output: x\n1: a\n"1": b\n', "true: 1\n'true': 2\n",
+                                   "meta:\n  1.0: a\n  '1.0': b\noutput: x\n"])
+def test_keys_written_alike_are_one_key_whatever_their_type(front):
+    # v5's YAML (goccy) compares mapping keys by their text: `1` and "1" are written twice.
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert [f.rule for f in doc.findings if f.severity == "error"] == ["malformed_frontmatter"]
+    assert "already defined" in doc.findings[-1].v5
+
+
 def test_merge_key_does_not_break_the_parser():
     doc = parse("---\nbase: &b {output: out/x.txt}\n<<: *b\n---\n# SPEC/x\n")
     assert rules(doc) == [("frontmatter_key", 2)]  # 'base' is not a key v5 knows
