@@ -84,6 +84,10 @@ class NodeDoc(Declared):
 
 
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
+_TAB_REFUSED = "found character '\\t' that cannot start any token"  # PyYAML's words
+# A tab in a line's indentation (or a line break PyYAML knows and goccy may not): there
+# the pure loader's verdict stands.
+_INDENTING_TAB = re.compile("^ *\t|[\r\x85\u2028\u2029]", re.MULTILINE)
 _DOC_FIELDS = tuple(f.name for f in fields(NodeDoc))  # (in the order _with_fields fills)
 
 
@@ -199,8 +203,11 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
             fast = "\t" not in source and not may_nest_deep(source) \
                 and getattr(yaml, "CSafeLoader", None)
             root, twice, data = _load(yaml, fast or yaml.SafeLoader, source)
-        except yaml.YAMLError:
-            root, twice, data = _load(yaml, yaml.SafeLoader, source)
+        except yaml.YAMLError as exc:
+            if not fast:
+                root, twice, data = _past_tabs(yaml, source, exc)
+            else:
+                root, twice, data = _load(yaml, yaml.SafeLoader, source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         # An unclosed construct is only noticed at the end of the YAML; point at where it
@@ -275,6 +282,20 @@ def _as_text(value, node) -> str | None:
         text = repr(value)
         return text[:-2] if text.endswith(".0") else text
     return None
+
+
+def _past_tabs(yaml, source: str, refused):
+    """_load with libyaml when the pure loader ``refused`` a tab that v5's YAML takes, else
+    raise ``refused``. goccy refuses a tab only in a line's indentation (yaml_errors._tab);
+    between and after tokens a tab separates, as libyaml (YAML 1.2 here) reads it too."""
+    c_loader = getattr(yaml, "CSafeLoader", None)
+    if c_loader is None or getattr(refused, "problem", None) != _TAB_REFUSED \
+            or _INDENTING_TAB.search(source) or may_nest_deep(source):
+        raise refused
+    try:
+        return _load(yaml, c_loader, source)
+    except yaml.YAMLError:
+        raise refused from None
 
 
 def _unknown_keys(root, report: _Report) -> None:
