@@ -13,8 +13,9 @@ def b64(digest: bytes) -> str:
 
 
 def content_digest(text: str) -> bytes:
-    """Raw SHA-1 of one position's text (or of a normalized file)."""
-    return hashlib.sha1(text.encode("utf-8")).digest()
+    """Raw SHA-1 of one position's text (or of a normalized file). Bytes that are not UTF-8
+    were read as lone surrogates (surrogateescape): they hash as the bytes they were."""
+    return hashlib.sha1(text.encode("utf-8", "surrogateescape")).digest()
 
 
 def checksum(text: str) -> str:

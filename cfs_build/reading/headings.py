@@ -12,6 +12,10 @@ _MARKUP = re.compile(r"[`*_\[<&\\]")
 # White space around a heading's text: a CR left in a line (CR CR LF endings) is white
 # space for goldmark, v5's Markdown reader, as spaces and tabs are.
 _AROUND = " \t\r"
+# A CR before a line's first other character: goldmark measures indentation in spaces
+# and tabs only, so there the CR is the line's first character, and the line (not a
+# blank one) is paragraph text whatever follows: no heading, fence or underline.
+_LEADING_CR = re.compile(r"^([ \t]*)\r(?=[ \t\r]*[^ \t\r\n])", re.MULTILINE)
 
 
 class Heading(NamedTuple):  # a tuple: made for every heading of every file parsed
@@ -51,9 +55,10 @@ def structural_headings(body: str, lines: list[str]) -> list[Heading]:
     An ATX heading with no content at all is not one: v5 reads its line as content.
     """
     # A lone CR ends a line for CommonMark but not for v5 (its Markdown reader splits at
-    # LF only); a space in its place keeps both line numberings identical. Texts are
-    # taken from the real lines, so they keep the CR.
-    source = body.replace("\r", " ") if "\r" in body else body
+    # LF only); a space in its place keeps both line numberings identical, and a letter
+    # where it starts a line's text (_LEADING_CR). Texts are taken from the real lines,
+    # so they keep the CR.
+    source = _LEADING_CR.sub(r"\1x", body).replace("\r", " ") if "\r" in body else body
     parsed = document(source)
     heads = []
     for position, (start, last, level, atx) in enumerate(parsed.blocks):

@@ -1,8 +1,11 @@
 """Parsing one _node.md: frontmatter, the CommonMark section structure, and its blocks."""
 from __future__ import annotations
 
+import datetime
 import difflib
+import re
 from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
 from typing import NamedTuple
 
 from ..errors import ERROR, WARNING, Finding, printable
@@ -80,6 +83,11 @@ class NodeDoc(Declared):
         return None
 
 
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+_TAB_REFUSED = "found character '\\t' that cannot start any token"  # PyYAML's words
+# A tab in a line's indentation (or a line break PyYAML knows and goccy may not): there
+# the pure loader's verdict stands.
+_INDENTING_TAB = re.compile("^ *\t|[\r\x85\u2028\u2029]", re.MULTILINE)
 _DOC_FIELDS = tuple(f.name for f in fields(NodeDoc))  # (in the order _with_fields fills)
 
 
@@ -142,10 +150,19 @@ def _in_v5_words(report: _Report, first: int, source: str) -> None:
         report.items[first:] = [replace(f, v5=v5) for f in report.items[first:]]
 
 
+@lru_cache(maxsize=2)  # a class made once per base, not module state
+def _loader(base):
+    """``base`` (PyYAML's safe loader, C or pure) reading YAML 1.1's `=` (the "value" type,
+    which it has no constructor for) as the string it is, as v5's YAML does."""
+    loader = type(f"V5{base.__name__}", (base,), {})
+    loader.add_constructor("tag:yaml.org,2002:value", base.construct_yaml_str)
+    return loader
+
+
 def _load(yaml, loader_class, source: str):
     """The document's root node (for line numbers), the first key written twice in one
     mapping (see _duplicate_key) and the safely constructed value."""
-    loader = loader_class(source)
+    loader = _loader(loader_class)(source)
     try:
         root = loader.get_single_node()
         if root is None:
@@ -161,6 +178,10 @@ def _frontmatter(source: str, report: _Report) -> dict:
     """Safe-load the YAML between the fences; return recognized keys with their lines."""
     if not source.strip():
         return {}
+    if not source.isascii():
+        # v5's YAML reads its text as runes: each byte that is no UTF-8 (a lone surrogate
+        # here, see tree._parse_bytes) is U+FFFD to it.
+        source = _NOT_UTF8.sub("\ufffd", source)
     plain = read_plain(source)
     if plain is not None:
         return plain
@@ -182,8 +203,11 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
             fast = "\t" not in source and not may_nest_deep(source) \
                 and getattr(yaml, "CSafeLoader", None)
             root, twice, data = _load(yaml, fast or yaml.SafeLoader, source)
-        except yaml.YAMLError:
-            root, twice, data = _load(yaml, yaml.SafeLoader, source)
+        except yaml.YAMLError as exc:
+            if not fast:
+                root, twice, data = _past_tabs(yaml, source, exc)
+            else:
+                root, twice, data = _load(yaml, yaml.SafeLoader, source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         # An unclosed construct is only noticed at the end of the YAML; point at where it
@@ -217,21 +241,23 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
         if isinstance(key_node.value, str):
             # A mapping node's value is a list of (key, value) pairs, not of nodes.
             items = value_node.value if isinstance(value_node, yaml.SequenceNode) else []
-            lines[key_node.value] = (key_node.start_mark.line + 2,
-                                     [item.start_mark.line + 2 for item in items])
+            lines[key_node.value] = (key_node.start_mark.line + 2, items, value_node)
     result = {}
     for key in ("depends_on", "input", "output"):
         if key not in data or data[key] is None:
             continue
         value = data[key]
-        line, item_lines = lines.get(key, (2, []))
+        line, items, value_node = lines.get(key, (2, [], None))
         if key == "depends_on":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            texts = [_as_text(v, item) for v, item in zip(value, items)] \
+                if isinstance(value, list) and len(items) == len(value) else [None]
+            if None in texts:
                 report.add("malformed_frontmatter", "depends_on must be a list of names, "
                            "e.g. '- SPEC/x'", line)
                 continue
-            item_lines = item_lines if len(item_lines) == len(value) else [line] * len(value)
-            result[key] = (tuple(value), tuple(item_lines))
+            result[key] = (tuple(texts), tuple(item.start_mark.line + 2 for item in items))
+        elif key == "input" and (text := _as_text(value, value_node)) is not None:
+            result[key] = (text, line)
         elif not isinstance(value, str):
             what = "one name, e.g. SPEC/x" if key == "input" else "one relative path"
             report.add("malformed_frontmatter", f"{key} must be {what}, not "
@@ -239,6 +265,37 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
         else:
             result[key] = (value, line)
     return result
+
+
+def _as_text(value, node) -> str | None:
+    """A name as v5 takes it from a scalar (FORMAT.md 4.1): a string as it is, another
+    scalar as its text (`0x10` is 16, `1.50` is 1.5, `yes` and dates as written, a null
+    list item empty); None for a list, a mapping or other data. (A non-string `output`
+    is cfs's malformed_frontmatter instead, X4.)"""
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, bool | datetime.date):
+        return "" if value is None else node.value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        return text[:-2] if text.endswith(".0") else text
+    return None
+
+
+def _past_tabs(yaml, source: str, refused):
+    """_load with libyaml when the pure loader ``refused`` a tab that v5's YAML takes, else
+    raise ``refused``. goccy refuses a tab only in a line's indentation (yaml_errors._tab);
+    between and after tokens a tab separates, as libyaml (YAML 1.2 here) reads it too."""
+    c_loader = getattr(yaml, "CSafeLoader", None)
+    if c_loader is None or getattr(refused, "problem", None) != _TAB_REFUSED \
+            or _INDENTING_TAB.search(source) or may_nest_deep(source):
+        raise refused
+    try:
+        return _load(yaml, c_loader, source)
+    except yaml.YAMLError:
+        raise refused from None
 
 
 def _unknown_keys(root, report: _Report) -> None:
@@ -257,7 +314,8 @@ def _unknown_keys(root, report: _Report) -> None:
 def _duplicate_key(root, yaml):
     """(key, earlier key) for the first key written twice in one mapping, else None.
 
-    PyYAML keeps the last value silently; for v5 a repeated key is malformed YAML.
+    PyYAML keeps the last value silently; for v5 a repeated key is malformed YAML. Keys
+    are compared by their text, as v5's YAML does: `1` and "1" are one key written twice.
     """
     stack, seen = [root], set()
     while stack:
@@ -269,7 +327,7 @@ def _duplicate_key(root, yaml):
             keys = {}
             for key, value in node.value:
                 if isinstance(key, yaml.ScalarNode):
-                    earlier = keys.setdefault((key.tag, key.value), key)
+                    earlier = keys.setdefault(key.value, key)
                     if earlier is not key:
                         return key, earlier
                 stack += (key, value)

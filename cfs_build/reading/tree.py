@@ -5,14 +5,14 @@ import marshal
 import os
 import stat
 from collections import deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ERROR, WARNING, Finding
 from . import parallel
-from .files import (NotRegular, UnreadableFile, decode, kind_of, normalize_text, read_all,
+from .files import (NotRegular, UnreadableFile, kind_of, normalize_text, read_all,
                     read_inside)
 from .hashing import content_digest
 from .index import Index, content_key
@@ -197,10 +197,16 @@ def _read_doc(root: Path, name: str, rel: str) -> tuple[NodeDoc, bytes | None]:
 
 def _parse_bytes(name: str, rel: str, data: bytes) -> NodeDoc:
     try:
-        text = normalize_text(decode(data, rel))
-    except UnreadableFile as exc:
-        return NodeDoc(name, rel, findings=(Finding(name, "encoding", exc.reason, rel, None),))
-    return parse_node(name, rel, text)
+        return parse_node(name, rel, normalize_text(data.decode("utf-8")))
+    except UnicodeDecodeError as exc:
+        # v5 does not decode (FORMAT.md 3): it parses the node and hashes the bytes as they
+        # are. Lone surrogates keep them (hashing encodes with surrogateescape).
+        doc = parse_node(name, rel, normalize_text(data.decode("utf-8", "surrogateescape")))
+        line = data.count(b"\n", 0, exc.start) + 1
+        warning = Finding(name, "not_utf8", f"not valid UTF-8 (byte {exc.start}): v5 hashes "
+                          "the bytes as they are, and a generator is shown U+FFFD for them; "
+                          "save the file as UTF-8", rel, line, WARNING)
+        return replace(doc, findings=(*doc.findings, warning))
 
 
 def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],

@@ -25,7 +25,9 @@ def go_quote(text: str) -> str:
     """``text`` quoted as Go's %q writes it (v5's messages quote names and headings so)."""
     out = ['"']
     for ch in text:
-        if ch in _ESCAPES:
+        if "\udc80" <= ch <= "\udcff":  # a byte that is no UTF-8 (surrogateescape)
+            out.append(f"\\x{ord(ch) - 0xdc00:02x}")
+        elif ch in _ESCAPES:
             out.append(_ESCAPES[ch])
         elif ch.isprintable() or ch == " ":
             out.append(ch)
@@ -73,19 +75,19 @@ def parse_error_text(root, name: str, finding: Finding) -> str:
         if "never closed" in detail:
             return "malformed YAML"
         return "malformed YAML: " + detail.removeprefix("YAML error: ")
+    # The first quoted text of these details is the heading's normalized text (node.py),
+    # which v5 quotes as it is: a '#' starting it is text, not an opening sequence.
     quoted = _first_quoted(detail)
     if rule == "name_heading":
-        if quoted is None or quoted.lstrip(" ").startswith("##"):
-            return _BEFORE  # no heading at all, or a `##` first
-        return (f"node name does not match: got {go_quote(normalize(_heading_text(quoted)))}, "
-                f"want {go_quote(normalize(name))}")
+        if quoted is None:
+            return _BEFORE
+        return f"node name does not match: got {go_quote(quoted)}, want {go_quote(normalize(name))}"
     if rule == "duplicate_section":
-        key = normalize(_heading_text(quoted or ""))
-        return f"duplicate # {key.capitalize()} section"
+        return detail.split(":", 1)[0]  # "duplicate # Public section", from the key
     if rule == "unrecognized_section":
-        return f"unrecognized section: {go_quote(normalize(_heading_text(quoted or '')))}"
+        return f"unrecognized section: {go_quote(quoted or '')}"
     if rule == "duplicate_subsections":
-        return f"duplicate subsection: {go_quote(normalize(_heading_text(quoted or '')))}"
+        return f"duplicate subsection: {go_quote(quoted or '')}"
     return detail
 
 
@@ -97,13 +99,3 @@ def _first_quoted(detail: str) -> str | None:
         return ast.literal_eval(match.group(0))
     except (ValueError, SyntaxError):
         return match.group(0)[1:-1]
-
-
-def _heading_text(raw: str) -> str:
-    """ATX heading text: opening #s, optional closing sequence and spaces removed."""
-    s = raw.lstrip(" ")
-    rest = s[len(s) - len(s.lstrip("#")):].rstrip(" \t")
-    bare = rest.rstrip("#")
-    if bare != rest and (not bare or bare[-1] in " \t"):
-        rest = bare
-    return rest.strip(" \t")

@@ -6,7 +6,7 @@ import pytest
 from cfs_build.reading.files import normalize_text
 from cfs_build.reading.headings import atx_content as heading_text
 from cfs_build.reading.node import extract, parse_node
-from conftest import FIXTURES
+from conftest import FIXTURES, PARSERS
 
 DOCS = FIXTURES / "node_docs"
 
@@ -92,7 +92,6 @@ def test_unsafe_yaml_tag_is_an_error_not_code():
 
 @pytest.mark.parametrize("front, key, line", [
     ("depends_on: SPEC/x\n", "depends_on", 2),
-    ("output: x\ndepends_on:\n  - SPEC/a\n  - 3\n", "depends_on", 3),
     ("depends_on:\n  - [SPEC/a]\n", "depends_on", 2),
     ("depends_on:\n  a: SPEC/a\n", "depends_on", 2),
     ("depends_on: {SPEC/a: 1}\n", "depends_on", 2),
@@ -108,6 +107,62 @@ def test_wrong_type(front, key, line):
     doc = parse(f"---\n{front}---\n# SPEC/x\n")
     assert rules(doc) == [("malformed_frontmatter", line)]
     assert doc.findings[0].detail.startswith(key)
+
+
+@pytest.mark.parametrize("front, depends_on, input_", [
+    # FORMAT.md 4.1: a scalar of another type is taken as its text; only a non-string
+    # `output` is cfs's malformed_frontmatter (X4). Such a name resolves to nothing, so
+    # it is a dependency_targets/input_target finding on a node that parses.
+    ("depends_on: [1, 2]\n", ("1", "2"), None),
+    ("depends_on:\n  - SPEC/a\n  - 3\n", ("SPEC/a", "3"), None),
+    ("depends_on: [0x10, 1.50, yes, true]\ninput: 7\n", ("16", "1.5", "yes", "true"), "7"),
+    ("input: 2020-01-01\n", (), "2020-01-01"),
+    ("input: no\n", (), "no"),
+])
+def test_other_scalars_in_depends_on_and_input_are_their_text(front, depends_on, input_):
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert doc.findings == ()
+    assert (doc.depends_on, doc.input) == (depends_on, input_)
+
+
+@pytest.mark.parametrize("value", ["=", "a=b", "'='"])
+def test_an_equals_sign_is_a_string(value):
+    # YAML 1.1's `=` (the "value" type) has no constructor in PyYAML's safe loader; v5's
+    # YAML reads it as the string it is.
+    doc = parse(f"---\noutput: {value}\ndepends_on: [{value}]\n---\n# SPEC/x\n")
+    assert doc.findings == ()
+    assert (doc.output, doc.depends_on) == (value.strip("'"), (value.strip("'"),))
+
+
+@pytest.mark.parametrize("front", ['output: x\n1: a\n"1": b\n', "true: 1\n'true': 2\n",
+                                   "meta:\n  1.0: a\n  '1.0': b\noutput: x\n"])
+def test_keys_written_alike_are_one_key_whatever_their_type(front):
+    # v5's YAML (goccy) compares mapping keys by their text: `1` and "1" are written twice.
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert [f.rule for f in doc.findings if f.severity == "error"] == ["malformed_frontmatter"]
+    assert "already defined" in doc.findings[-1].v5
+
+
+@pytest.mark.skipif(not getattr(__import__("yaml"), "CSafeLoader", None),
+                    reason="PyYAML was built without libyaml on this platform")
+@pytest.mark.parametrize("front, output, depends_on", [
+    ("output: out/a.txt\t\n", "out/a.txt", ()),
+    ("output:\tout/a.txt\n", "out/a.txt", ()),
+    ("output: a\tb \t# note\n", "a\tb", ()),
+    ("depends_on: [SPEC/a,\tSPEC/b]\noutput: o\t\n", "o", ("SPEC/a", "SPEC/b")),
+])
+def test_a_tab_after_a_lines_text_is_white_space(front, output, depends_on):
+    # v5's YAML refuses a tab only in a line's indentation (yaml_errors._tab); between
+    # and after tokens it separates, as YAML 1.2 says. PyYAML's pure loader refuses both.
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert doc.findings == ()
+    assert (doc.output, doc.depends_on) == (output, depends_on)
+
+
+def test_a_tab_in_indentation_stays_malformed():
+    doc = parse("---\ndepends_on:\n\t- SPEC/a\noutput: o\t\n---\n# SPEC/x\n")
+    assert rules(doc) == [("malformed_frontmatter", 3)]
+    assert "found character" in doc.findings[0].v5
 
 
 def test_merge_key_does_not_break_the_parser():
@@ -463,6 +518,22 @@ def test_a_cr_left_at_a_heading_lines_end_is_not_part_of_its_text():
     assert doc.subsection("twolines") is doc.public[1]
     assert doc.public[1].text == "Two\r\nlines\r\n---\r\n## \r\n"
     assert heading_text("## A\r") == "A" and heading_text("## A #\r") == "A"
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("line", ["\r## B", "  \r## B", "\r\t## B", "\r---"])
+def test_a_cr_before_a_lines_first_character_makes_it_text(line, parser, monkeypatch):
+    # goldmark measures indentation in spaces and tabs only: a CR before a line's first
+    # other character is that character, so the line opens no heading, fence or
+    # underline: it is paragraph text. (A line of spaces, tabs and CRs is blank.)
+    monkeypatch.setenv("CFS_PARSER", parser)
+    doc = parse(f"# SPEC/x\n# Public\n## A\ntext\n{line}\n \r\n## C\n")
+    assert [s.raw for s in doc.public] == ["## A", "## C"]
+    assert doc.public[0].text == f"## A\ntext\n{line}\n"
+    name = parse("\r# SPEC/x\n")
+    assert rules(name) == [("text_before_name_heading", 1)]
+    fence = parse("# SPEC/x\n# Public\n## A\n\r```\n## B\n")
+    assert [s.raw for s in fence.public] == ["## A", "## B"]
+
 
 def test_crlf_document_parses_like_lf():
     lf = "---\noutput: o\n---\n# SPEC/x\n# Public\n## A\na  \n# Agent\ndo\n"

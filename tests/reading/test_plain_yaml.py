@@ -5,6 +5,8 @@ libyaml's loader when it is there; both must give exactly what the pure loader g
 """
 from __future__ import annotations
 
+import re
+
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -15,6 +17,8 @@ from cfs_build.reading.plain_yaml import read_plain
 
 # Mostly the shapes plain_yaml accepts, with pieces near its edge mixed in: YAML's
 # booleans, nulls and numbers, indicators, quotes, spaces in odd places, other keys.
+TAB_REFUSED = "found character '\\t' that cannot start any token"
+
 GOOD_WORDS = ["SPEC/a", "SPEC/a/b(Sub one)", "src/x.py", "EXTERNAL/in.txt", "ARTIFACT/r/m",
               "_x", "x_", "a b", "a -b", "(x)", "a/b.c", "y", "n", "Yess", "nul", "a-1"]
 EDGE_WORDS = ["yes", "No", "on", "OFF", "null", "Null", "NULL", "true", "False", "~", "1",
@@ -83,7 +87,15 @@ def test_plain_reading_is_pyyaml_reading(source):
 @given(frontmatters())
 def test_libyaml_reading_is_pure_reading(source):
     report = _Report("SPEC/x", "code-from-spec/x/_node.md")
-    assert (yaml_frontmatter(source, report), report.items) == pure(source)
+    got, expected = (yaml_frontmatter(source, report), report.items), pure(source)
+    if got != expected and [f.detail for f in expected[1]] == [f"YAML error: {TAB_REFUSED}"]:
+        # The one difference: a tab after a line's text, which the pure loader refuses
+        # and v5's YAML takes, is read by libyaml (test_node.py, the tab tests).
+        assert not re.search("^ *\t", source, re.MULTILINE)
+        yaml.load(source, Loader=yaml.CSafeLoader)  # (raises if libyaml refuses it too)
+        assert f"YAML error: {TAB_REFUSED}" not in [f.detail for f in got[1]]
+        return
+    assert got == expected
 
 
 def test_the_common_shapes_are_read_plainly():

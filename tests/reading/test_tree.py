@@ -1,11 +1,13 @@
 """Discovering the spec tree (FORMAT.md section 1): nodes, dot dirs, unreadable files."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from cfs_build.analysis.project import Project
+from cfs_build.errors import WARNING
 from cfs_build.reading.tree import load_tree
-from conftest import make_unreadable, spec
+from conftest import b64, make_unreadable, spec
 
 
 def load(root):
@@ -90,12 +92,30 @@ def test_byte_order_mark_is_reported_not_raised(tree):
     assert report.exit_code == 2
 
 
-def test_non_utf8_node_names_the_file(tree):
-    root = tree({"SPEC/a": spec("SPEC/a"), "SPEC/a/b": b"# SPEC/a/b\n\xff\xfe\n"})
-    findings = Project(root, use_index=False).findings
-    assert [(f.node, f.rule, f.file) for f in findings] == [
-        ("SPEC/a/b", "encoding", "code-from-spec/a/b/_node.md")]
-    assert "UTF-8" in findings[0].detail
+def test_non_utf8_node_is_read_as_its_bytes(tree):
+    # FORMAT.md 3: bytes are not decoded; invalid UTF-8 is hashed as it is. v5 parses such
+    # a node (only a BOM is cfs's `encoding` error, X4), so its chain is computed over the
+    # raw bytes; cfs only warns, naming the file and the byte.
+    body = b"# SPEC/a/b\n# Public\n## X\ncaf\xe9 \xff\n"
+    root = tree({"SPEC/a": spec("SPEC/a"),
+                 "SPEC/a/b": b"---\noutput: out/b.txt\n---\n" + body})
+    project = Project(root, use_index=False)
+    assert [(f.node, f.rule, f.severity, f.file, f.line) for f in project.findings] == [
+        ("SPEC/a/b", "not_utf8", WARNING, "code-from-spec/a/b/_node.md", 7)]
+    assert "byte" in project.findings[0].detail
+    raw = hashlib.sha1(b"## X\ncaf\xe9 \xff\n").digest()
+    assert project.status_of("ARTIFACT/a/b").chain == b64(hashlib.sha1(raw).digest())
+
+
+def test_non_utf8_frontmatter_reads_each_bad_byte_as_a_replacement_character(tree):
+    # v5's YAML reads its text as runes: a byte that is no UTF-8 is U+FFFD there, while
+    # the body is hashed as its bytes.
+    root = tree({"SPEC/a": b"---\noutput: out/caf\xe9.txt\ndepends_on:\n  - EXTERNAL/\xff\xfe\n"
+                           b"---\n# SPEC/a\n"})
+    project = Project(root, use_index=False)
+    info = project.tree.nodes["SPEC/a"]
+    assert (info.output, info.depends_on) == ("out/caf\ufffd.txt", ("EXTERNAL/\ufffd\ufffd",))
+    assert [f.rule for f in project.findings if f.severity != WARNING] == ["dependency_targets"]
 
 
 def test_empty_node_file(tree):
