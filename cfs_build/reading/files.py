@@ -85,15 +85,6 @@ def safe_relpath(path: str) -> str | None:
     return "/".join(parts) if parts else None
 
 
-def decode(data: bytes, rel: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UnreadableFile(
-            rel, f"not valid UTF-8 (byte {exc.start}); v5 reads text files as UTF-8"
-        ) from None
-
-
 def read_to_end(fd: int, size: int) -> bytes:
     """All bytes of the open regular file ``fd``, whose stat gave ``size``: read in one
     call when that is all there is (no second, empty read, no joining), else on to its
@@ -205,28 +196,6 @@ def read_regular(path: str, rel: str, ledger: Ledger | None = None,
         raise UnreadableFile(rel, f"is too big to read ({st.st_size} bytes)") from None
     finally:
         os.close(fd)
-
-
-def read_bytes(path: Path, rel: str) -> bytes | None:
-    """The file's bytes, or None when there is no such file."""
-    try:
-        return read_all(os.fspath(path))
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        raise UnreadableFile(rel, "is a directory, not a file") from None
-    except NotADirectoryError:
-        return None
-    except OSError as exc:
-        raise UnreadableFile(rel, exc.strerror or str(exc)) from None
-
-
-def read_normalized(path: Path, rel: str) -> str | None:
-    """Normalized text of a file, or None when it does not exist."""
-    data = read_bytes(path, rel)
-    if data is None:
-        return None
-    return normalize_text(decode(data, rel))
 
 
 def _read_umask() -> int:

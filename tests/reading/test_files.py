@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from cfs_build.reading.files import UnreadableFile, atomic_write, normalize_text, read_normalized
+from cfs_build.reading.files import (UnreadableFile, atomic_write, normalize_bytes, normalize_text,
+                                     read_inside)
 from conftest import make_unreadable
 
 
@@ -30,59 +31,63 @@ def test_normalize_text(raw, want):
     assert normalize_text(raw) == want
 
 
+def read_normalized(root, rel: str) -> bytes | None:
+    """A project file's normalized read, as a chain position takes it (chain.Resolver)."""
+    data = read_inside(os.path.realpath(root), rel)
+    return None if data is None else normalize_bytes(data)
+
+
 def test_crlf_file_reads_as_lf(tmp_path):
     (tmp_path / "f").write_bytes(b"one\r\ntwo\r\n")
-    assert read_normalized(tmp_path / "f", "f") == "one\ntwo\n"
+    assert read_normalized(tmp_path, "f") == b"one\ntwo\n"
 
 
 def test_lone_cr_is_content_not_a_line_end(tmp_path):
     (tmp_path / "f").write_bytes(b"one\rtwo")
-    assert read_normalized(tmp_path / "f", "f") == "one\rtwo\n"
+    assert read_normalized(tmp_path, "f") == b"one\rtwo\n"
 
 
 def test_empty_file_reads_as_one_newline(tmp_path):
     (tmp_path / "f").write_bytes(b"")
-    assert read_normalized(tmp_path / "f", "f") == "\n"
+    assert read_normalized(tmp_path, "f") == b"\n"
 
 
 def test_bom_is_kept_as_text(tmp_path):
     # v5 decodes plain UTF-8: a BOM is a character of the file, not stripped silently.
     (tmp_path / "f").write_bytes(b"\xef\xbb\xbfx\r\n")
-    assert read_normalized(tmp_path / "f", "f") == "\ufeffx\n"
+    assert read_normalized(tmp_path, "f") == b"\xef\xbb\xbfx\n"
 
 
 def test_missing_file_is_none(tmp_path):
-    assert read_normalized(tmp_path / "nope", "nope") is None
-    assert read_normalized(tmp_path / "nope" / "deeper", "nope/deeper") is None
+    assert read_normalized(tmp_path, "nope") is None
+    assert read_normalized(tmp_path, "nope/deeper") is None
 
 
 def test_file_below_a_regular_file_is_missing(tmp_path):
     (tmp_path / "plain").write_text("x")
-    assert read_normalized(tmp_path / "plain" / "child", "plain/child") is None
+    assert read_normalized(tmp_path, "plain/child") is None
 
 
-def test_non_utf8_names_the_file(tmp_path):
-    (tmp_path / "f").write_bytes(b"ok\n\xff\xfe")
-    with pytest.raises(UnreadableFile) as info:
-        read_normalized(tmp_path / "f", "dir/f")
-    assert info.value.path == "dir/f"
-    assert "UTF-8" in info.value.reason
-    assert str(info.value).startswith("dir/f: ")
+def test_bytes_that_are_not_utf8_are_kept(tmp_path):
+    # FORMAT.md 3: bytes are not decoded; invalid UTF-8 is hashed as it is.
+    (tmp_path / "f").write_bytes(b"ok\r\n\xff\xfe")
+    assert read_normalized(tmp_path, "f") == b"ok\n\xff\xfe\n"
 
 
 def test_directory_is_unreadable_not_a_crash(tmp_path):
     (tmp_path / "d").mkdir()
     with pytest.raises(UnreadableFile) as info:
-        read_normalized(tmp_path / "d", "d")
+        read_normalized(tmp_path, "d")
     assert info.value.path == "d"
     assert "directory" in info.value.reason
 
 
 def test_unreadable_file_names_the_file(tmp_path):
-    (tmp_path / "f").write_text("x")
-    make_unreadable(tmp_path / "f")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub/f").write_text("x")
+    make_unreadable(tmp_path / "sub/f")
     with pytest.raises(UnreadableFile) as info:
-        read_normalized(tmp_path / "f", "sub/f")
+        read_normalized(tmp_path, "sub/f")
     assert info.value.path == "sub/f"
     assert str(info.value).startswith("sub/f: ")
 
