@@ -70,7 +70,9 @@ def test_a_spec_directory_named_with_esc_cannot_drive_the_terminal(tmp_path):
     })
     for command in ("validate", "status", "check", "build"):
         text = assert_safe(cfs(root, command))
-        assert f"code-from-spec/{SHOWN}/_node.md" in text, (command, text)
+        # (the name's node_name finding is a warning, which `cfs check` does not list)
+        if command != "check":
+            assert f"code-from-spec/{SHOWN}/_node.md" in text, (command, text)
 
 
 def test_an_output_path_with_esc_is_escaped_in_status_and_build_lines(tmp_path):

@@ -79,9 +79,13 @@ def node_findings(tree: Tree, resolver: Resolver, info: NodeInfo,
     name = info.name
     findings: list[Finding] = list(info.findings)
     if _UNRECORDABLE.search(name):
+        # A warning: v5 reports nothing here (and computes the status as for any node);
+        # cfs never writes such a name into the manifest (ManifestEntry.check), where v5
+        # writes a line that reads back as another name.
         findings.append(Finding(name, "node_name", "the directory name holds ';' or a "
                                 "control character, which a v5 manifest line cannot "
-                                "record; rename the directory", info.file, None))
+                                "record: cfs will not build or accept it; rename the "
+                                "directory", info.file, None, WARNING))
     if info.broken:
         return findings
     leaf = tree.is_leaf(name)

@@ -23,7 +23,7 @@ from ..reading.ledger import Ledger
 from ..reading.names import artifact_of, spec_of
 from ..state import dirs as state
 from ..state.artifacts import current_manifest, output_path, settle_pending, write_artifact
-from ..state.manifest import MANIFEST
+from ..state.manifest import MANIFEST, ManifestEntry
 from ..state.runlog import RunLog
 from .collector import Relaxed
 from .reply import parse_reply, unfence
@@ -286,6 +286,10 @@ class BuildState:
                               f"`cfs accept {status.name}` or delete it to regenerate")
             chain = self.project.resolver.chain(node)
             entry = self.manifest().get(artifact_of(node))
+            # A name the manifest cannot hold (node_name) is refused before the model is
+            # asked: its answer could not be recorded.
+            ManifestEntry(artifact_of(node), entry.path if entry else info.output, "",
+                          "").check()
             document = generator_document(self.project.resolver, self.cache, chain,
                                           entry.chain if entry else None, fresh=fresh)
             output_path(self.root, info.output)

@@ -443,3 +443,21 @@ def test_a_task_of_ones_own_runs_after_the_generations_it_names(proj):
     assert "cfs: 4 generated" in result.stdout
     size = (proj.root / "gen/other.txt").stat().st_size
     assert int((proj.root / "count.txt").read_text()) == size
+
+
+@pytest.mark.slow
+def test_a_name_the_manifest_cannot_hold_is_never_sent_to_the_generator(proj):
+    # v5 reports nothing for a ';' in a directory name (a node_name warning for cfs), but
+    # the manifest cannot record it: the build fails that node without asking the model,
+    # and builds the others.
+    odd = proj.root / "code-from-spec/odd;name"
+    odd.mkdir()
+    (odd / "_node.md").write_text("---\noutput: gen/odd.txt\n---\n# SPEC/odd;name\n\n"
+                                  "# Agent\n\nSay odd.\n")
+    result = proj.cfs("build")
+    assert result.returncode != 0
+    assert "cannot record 'ARTIFACT/odd;name'" in result.stdout + result.stderr
+    assert "Say odd." not in "".join(call["document"] for call in proj.calls())
+    assert len(proj.calls()) == 4
+    assert not (proj.root / "gen/odd.txt").exists()
+    assert "odd;name" not in (proj.root / "code-from-spec/.manifest").read_text()
