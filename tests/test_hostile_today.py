@@ -63,3 +63,44 @@ def test_a_build_never_records_a_file_its_generator_did_not_see(tmp_path):
     flags = {a["name"]: a["status"] for a in status["artifacts"]}
     assert flags["ARTIFACT/r/b"] == ["up-to-date"]
     assert "stale" in flags["ARTIFACT/r/a"], flags
+
+
+def _byte_named(tmp_path: Path) -> Path:
+    """A project whose leaf lives in a directory named with a byte that is not UTF-8,
+    its _node.md's heading naming it with that byte: v5 takes it as a node."""
+    root = tmp_path / "p"
+    _write(root, "code-from-spec/r/_node.md", "# SPEC/r\n\nroot\n")
+    _write(root, "code-from-spec/r/ok/_node.md",
+           "---\noutput: ok.txt\n---\n# SPEC/r/ok\n\nx\n\n# Agent\n\nmake ok\n")
+    odd = os.fsencode(root / "code-from-spec/r") + b"/g\xffh"
+    os.makedirs(odd)
+    with open(odd + b"/_node.md", "wb") as handle:
+        handle.write(b"---\noutput: odd.txt\n---\n# SPEC/r/g\xffh\n\nx\n\n# Agent\n\n"
+                     b"make odd\n")
+    _write(root, "log.txt", "")
+    _write(root, "gen.py", "import sys\ndoc = sys.stdin.read()\n"
+           f"open({str(root / 'log.txt')!r}, 'a').write(doc)\n"
+           "print('<artifact>\\nmade\\n</artifact>')\n")
+    _write(root, "cfs.toml", f'[generator]\nkind = "command"\n'
+           f'command = [{json.dumps(sys.executable)}, "gen.py"]\n')
+    return root
+
+
+def test_a_node_named_with_a_byte_that_is_not_utf8_is_refused_before_the_model(tmp_path):
+    # cfs's manifest is UTF-8 (it refuses to read any other): such a name cannot be
+    # recorded, so the node is refused before its document is sent, the others built.
+    root = _byte_named(tmp_path)
+    status = _cfs(root, "status", check=False)
+    assert "node_name" in status.stdout and "g\\xffh" in status.stdout, status.stdout
+    built = _cfs(root, "build", check=False)
+    out = built.stdout + built.stderr
+    assert built.returncode != 0
+    assert "Traceback" not in out and "internal error" not in out, out
+    assert "cannot record" in out, out
+    assert "make odd" not in (root / "log.txt").read_text()
+    assert (root / "ok.txt").exists() and not (root / "odd.txt").exists()
+    (root / "odd.txt").write_text("by hand\n")
+    accepted = _cfs(root, "accept", "odd.txt", check=False)
+    assert accepted.returncode == 2, accepted.stderr
+    assert "cannot record" in accepted.stderr and "internal error" not in accepted.stderr
+    assert b"\xff" not in (root / "code-from-spec/.manifest").read_bytes()
