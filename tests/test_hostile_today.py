@@ -104,3 +104,38 @@ def test_a_node_named_with_a_byte_that_is_not_utf8_is_refused_before_the_model(t
     assert accepted.returncode == 2, accepted.stderr
     assert "cannot record" in accepted.stderr and "internal error" not in accepted.stderr
     assert b"\xff" not in (root / "code-from-spec/.manifest").read_bytes()
+
+
+def test_the_mcp_server_answers_for_a_name_that_is_not_utf8_and_goes_on(tmp_path):
+    """A name (or any answer text) holding a byte that is no UTF-8 travels as U+FFFD, as
+    v5's JSON encoder writes it: the SDK refused to serialize the lone surrogate, the
+    server died and the client waited for its answer forever."""
+    import anyio
+    sys.path.insert(0, str(Path(__file__).parent))
+    from mcpkit import connect, only_text
+
+    root = _byte_named(tmp_path)
+    (root / "odd.txt").write_text("by hand\n")
+
+    async def main():
+        with anyio.fail_after(30):
+            async with connect(root, errlog=tmp_path / "err.txt") as session:
+                answers = {}
+                for tool, args in (("status", {"all": True}), ("validate_specs", {}),
+                                   ("graph", {}), ("explain", {"name": "odd.txt"})):
+                    result = await session.call_tool(tool, args)
+                    answers[tool] = (result.is_error, only_text(result),
+                                     result.structured_content)
+                answers["version"] = only_text(await session.call_tool("version", {}))
+                return answers
+
+    answers = anyio.run(main)
+    assert answers["version"] == "5.0.0"
+    status_error, status_text, status_data = answers["status"]
+    assert not status_error
+    names = [a["name"] for a in json.loads(status_text)["artifacts"]]
+    assert "ARTIFACT/r/g\ufffdh" in names, names
+    assert [a["name"] for a in status_data["artifacts"]] == names
+    assert "SPEC/r/g\ufffdh" in answers["validate_specs"][1]
+    assert "g\ufffdh" in answers["graph"][1]
+    assert "Traceback" not in (tmp_path / "err.txt").read_text()
