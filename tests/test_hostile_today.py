@@ -139,3 +139,44 @@ def test_the_mcp_server_answers_for_a_name_that_is_not_utf8_and_goes_on(tmp_path
     assert "SPEC/r/g\ufffdh" in answers["validate_specs"][1]
     assert "g\ufffdh" in answers["graph"][1]
     assert "Traceback" not in (tmp_path / "err.txt").read_text()
+
+
+def test_a_cancel_naming_the_id_as_text_does_not_keep_the_server_from_stopping(tmp_path):
+    """The SDK takes "7" and 7 for one request id (it cancels request 7 for either, and
+    never answers it then); the end of input waited for an answer that never came."""
+    import fcntl
+    import time
+    root = tmp_path / "p"
+    _write(root, "code-from-spec/r/_node.md", "# SPEC/r\n\nroot\n")
+    _write(root, "code-from-spec/r/a/_node.md",
+           "---\noutput: a.txt\n---\n# SPEC/r/a\n\nx\n\n# Agent\n\nmake a\n")
+    _write(root, "code-from-spec/.manifest.lock", "")
+    lines = [{"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                 "protocolVersion": "2025-06-18", "capabilities": {},
+                 "clientInfo": {"name": "raw", "version": "0"}}},
+             {"jsonrpc": "2.0", "method": "notifications/initialized"},
+             {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+                 "name": "write_file",
+                 "arguments": {"logical_name": "SPEC/r/a", "content": "a\n"}}}]
+    with open(root / "code-from-spec/.manifest.lock", "a+") as lock:
+        # The write waits for the manifest's lock: the call is in flight when cancelled.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        child = subprocess.Popen([sys.executable, "-m", "cfs_build.cli", "mcp"], cwd=root,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+        try:
+            child.stdin.write("".join(json.dumps(m) + "\n" for m in lines).encode())
+            child.stdin.flush()
+            assert b'"id":0' in child.stdout.readline()
+            time.sleep(1)  # (the call reaches the lock; a cancel before it is no test)
+            child.stdin.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                                          "params": {"requestId": "7"}}).encode() + b"\n")
+            child.stdin.close()
+            time.sleep(0.5)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        try:
+            assert child.wait(timeout=20) == 0
+        finally:
+            child.kill()
+            child.wait()
