@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 # A generator that makes the leaf marked SLOW wait until another build thread has
 # rewritten the file its chain reads (b.txt), so both generations overlap for sure.
 _GATED = textwrap.dedent("""\
@@ -39,6 +41,7 @@ def _write(root: Path, rel: str, text: str | bytes) -> None:
     path.write_bytes(text)
 
 
+@pytest.mark.slow
 def test_a_build_never_records_a_file_its_generator_did_not_see(tmp_path):
     """A reads EXTERNAL/b.txt, the output of B; built side by side (-j 2), B rewrites b.txt
     while A's generator runs on the old text. A's record must be of the b.txt its
@@ -86,6 +89,7 @@ def _byte_named(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_a_node_named_with_a_byte_that_is_not_utf8_is_refused_before_the_model(tmp_path):
     # cfs's manifest is UTF-8 (it refuses to read any other): such a name cannot be
     # recorded, so the node is refused before its document is sent, the others built.
@@ -106,6 +110,7 @@ def test_a_node_named_with_a_byte_that_is_not_utf8_is_refused_before_the_model(t
     assert b"\xff" not in (root / "code-from-spec/.manifest").read_bytes()
 
 
+@pytest.mark.slow
 def test_the_mcp_server_answers_for_a_name_that_is_not_utf8_and_goes_on(tmp_path):
     """A name (or any answer text) holding a byte that is no UTF-8 travels as U+FFFD, as
     v5's JSON encoder writes it: the SDK refused to serialize the lone surrogate, the
@@ -141,6 +146,7 @@ def test_the_mcp_server_answers_for_a_name_that_is_not_utf8_and_goes_on(tmp_path
     assert "Traceback" not in (tmp_path / "err.txt").read_text()
 
 
+@pytest.mark.slow
 def test_a_cancel_naming_the_id_as_text_does_not_keep_the_server_from_stopping(tmp_path):
     """The SDK takes "7" and 7 for one request id (it cancels request 7 for either, and
     never answers it then); the end of input waited for an answer that never came."""
