@@ -15,7 +15,7 @@ from ..reading.tree import NO_NODES_V5, NodeInfo, Tree
 
 
 # A ';' or a control character (below U+0020): a v5 manifest line cannot record the name.
-_UNRECORDABLE = re.compile(r"[;\x00-\x1f]")
+_UNRECORDABLE = re.compile("[;\x00-\x1f\ud800-\udfff]")  # (a byte no UTF-8: fsdecode)
 
 
 def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
@@ -82,10 +82,11 @@ def node_findings(tree: Tree, resolver: Resolver, info: NodeInfo,
         # A warning: v5 reports nothing here (and computes the status as for any node);
         # cfs never writes such a name into the manifest (ManifestEntry.check), where v5
         # writes a line that reads back as another name.
-        findings.append(Finding(name, "node_name", "the directory name holds ';' or a "
-                                "control character, which a v5 manifest line cannot "
-                                "record: cfs will not build or accept it; rename the "
-                                "directory", info.file, None, WARNING))
+        findings.append(Finding(name, "node_name", "the directory name holds ';', a "
+                                "control character or a byte that is not UTF-8: cfs will "
+                                "not build or accept a node its manifest cannot record "
+                                "(';', a line break, such a byte); rename the directory",
+                                info.file, None, WARNING))
     if info.broken:
         return findings
     leaf = tree.is_leaf(name)

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from ..analysis.cache import Cache
+from ..analysis.chain import Chain
 from ..analysis.deps import downstream
 from ..analysis.document import generator_document
 from ..analysis.project import Project
@@ -321,7 +322,8 @@ class BuildState:
             # (it differs when the chain reads its own output, FORMAT.md 7.6).
             after = self.project.resolver.chain_after_write(
                 node, rel, text.encode("utf-8", "surrogateescape"))
-            written = after if after.hash is not None else chain
+            written = after if after.hash is not None and _same_but(after, chain, rel) \
+                else chain
             changed, entry = write_artifact(self.root, artifact_of(node), info.output,
                                             text, written.hash, status.checksum)
             self.project.resolver.forget(rel)
@@ -343,4 +345,13 @@ class BuildState:
         except OSError:
             pass
         return rel
+
+
+def _same_but(after: Chain, before: Chain, rel: str | None) -> bool:
+    """Whether ``after`` differs from ``before`` only where it reads ``rel``: another file
+    rewritten meanwhile (an output another build thread wrote) was not what the document
+    showed, and recording it would call the artifact up to date on a text never seen."""
+    def others(chain: Chain) -> list:
+        return [position for position in chain.positions if position.file != rel]
+    return others(after) == others(before)
 

@@ -12,20 +12,22 @@ from __future__ import annotations
 
 import anyio
 import mcp_types as types
+from mcp.shared.dispatcher import coerce_request_id
 
 CANCELLED = "notifications/cancelled"
 
 
-def _key(ident) -> str:
-    # (The SDK writes an id back as it was read; 7 and "7" are two ids.)
-    return f"{type(ident).__name__}:{ident}"
+def _key(ident):
+    # The SDK writes an id back as it was read, but correlates as its coerce_request_id
+    # does: "7" and 7 are one request (a cancel naming either cancels it, unanswered).
+    return coerce_request_id(ident)
 
 
 class Pending:
     """The ids of the tool calls read and not answered yet."""
 
     def __init__(self):
-        self._ids: set[str] = set()
+        self._ids: set = set()
         self._changed = anyio.Event()
 
     def read(self, message) -> None:
@@ -41,7 +43,7 @@ class Pending:
         if isinstance(message, (types.JSONRPCResponse, types.JSONRPCError)):
             self._settle(_key(message.id))
 
-    def _settle(self, key: str) -> None:
+    def _settle(self, key) -> None:
         if key in self._ids:
             self._ids.discard(key)
             self._changed.set()

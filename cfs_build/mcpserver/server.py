@@ -8,7 +8,9 @@ before each answer (warm.py), so an answer is always the one a fresh process wou
 """
 from __future__ import annotations
 
+import json
 import logging
+import re
 import threading
 from dataclasses import replace
 from functools import partial
@@ -93,11 +95,29 @@ def result_of(answer: Answer) -> types.CallToolResult:
 def wire_of(answer: Answer) -> dict:
     """result_of(answer) as the SDK dumps it for the wire, the JSON it renders not copied:
     a status document of ten thousand artifacts is otherwise held (and dumped) twice."""
+    answer = sendable(answer)
     wire = result_of(replace(answer, data=None)).model_dump(by_alias=True, mode="json",
                                                             exclude_none=True)
     if answer.data is None:
         return wire
     return {"content": wire.pop("content"), "structuredContent": answer.data, **wire}
+
+
+def sendable(answer: Answer) -> Answer:
+    """``answer`` with each byte that is no UTF-8 (a lone surrogate, as a directory name or
+    a file's text is read) as U+FFFD, as v5's JSON encoder writes it: the SDK cannot
+    serialize a lone surrogate, and the server would stop with the client still waiting.
+    The text holds every string of the JSON it renders (tools.json_answer, graph's texts),
+    so only a text with one makes the JSON looked through."""
+    if answer.text.isascii() or not _LONE_SURROGATE.search(answer.text):
+        return answer
+    data = answer.data
+    if data is not None:
+        data = json.loads(_LONE_SURROGATE.sub("\ufffd", json.dumps(data, ensure_ascii=False)))
+    return replace(answer, text=_LONE_SURROGATE.sub("\ufffd", answer.text), data=data)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 async def _in_thread(call) -> Answer:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ LOCK = f"{TREE_DIR}/.manifest.lock"
 LOCK_TIMEOUT = 30.0
 
 _PREFIXES = ("path:", "checksum:", "chain:")
+_NOT_UTF8 = re.compile("[\ud800-\udfff]")  # lone surrogates: bytes that were no UTF-8
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,12 @@ class ManifestEntry:
             raise CfsError(f"cannot record {self.name!r} ({self.path!r}) in the manifest: a "
                            "name or path holding ';' or a line break cannot be represented "
                            "in a v5 manifest line; rename it", file=MANIFEST, exit_code=2)
+        if not line.isascii() and _NOT_UTF8.search(line):
+            # (A directory name's byte that is no UTF-8, as os.fsdecode reads it: the
+            # manifest is written, and read back, as UTF-8.)
+            raise CfsError(f"cannot record {self.name!r} ({self.path!r}) in the manifest: a "
+                           "name or path that is not valid UTF-8 cannot be written in it; "
+                           "rename it", file=MANIFEST, exit_code=2)
 
 
 def parse_manifest(text: str, where: str = MANIFEST) -> dict[str, ManifestEntry]:
