@@ -115,10 +115,27 @@ def test_every_answer_of_the_kept_server_equals_a_fresh_servers_after_each_chang
             os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
             assert path.stat().st_size == before.st_size
 
+    def bytes_and_odd_frontmatter():
+        # What the parser reads since it stopped refusing it: bytes that are no UTF-8 in
+        # a heading, text and a frontmatter value, numbers in depends_on, a tab after a
+        # frontmatter line's text, a line opened by a CR; an output that is no UTF-8.
+        (root / TREE / "base/util/_node.md").write_bytes(
+            b"---\noutput: src/util.py\t\ndepends_on:\n  - 1\n  - true\n"
+            b"  - EXTERNAL/n\xffo.txt\n---\n# SPEC/base/util\n\n# Public\n\n"
+            b"## Inter\xc3face\n\nThe \xe2\x82 words.\n\r## Hidden\n\n# Agent\n\nWrite.\n")
+        (root / "src/db.py").write_bytes(b"# made \xff by hand\n")
+
+    def odd_directory():
+        write(root, f"{TREE}/base/\u00e9;x/_node.md",
+              node("SPEC/base/\u00e9;x", output="src/odd.py", deps=("ARTIFACT/app/db",)))
+        leaves.append("SPEC/base/\u00e9;x")
+
     steps = [("nothing", lambda: None), ("spec", spec_edit), ("output", output_edit),
              ("accept by another process", accept_elsewhere), ("node added", add_node),
              ("node removed", remove_node), ("directory renamed", rename_directory),
-             ("checkout", checkout_with_old_times)]
+             ("checkout", checkout_with_old_times),
+             ("bytes that are no UTF-8", bytes_and_odd_frontmatter),
+             ("a directory named with ';' and non-ASCII", odd_directory)]
     with sync_client(root, errlog=tmp_path / "kept.log") as kept:
         for what, change in steps:
             change()
