@@ -38,7 +38,7 @@ WORDS = ("alpha", "beta", "gamma")
 # text and written back as the bytes (write below).
 BAD = ("\udcff", "\udcc3", "\udce2\udc82")
 # Directory names beyond ASCII letters: non-ASCII, and ';' (node_name, a warning).
-ODD_DIRS = ("n\u00e9", "n;x", "\u03bb")
+ODD_DIRS = ("n\u00e9", "n;x", "e\u0301", "x\udcff")
 
 
 def render(node: dict) -> str:
@@ -203,7 +203,7 @@ def apply(root: Path, nodes: dict, edit: tuple) -> set[str]:
             touched.add(MANIFEST)
     elif kind == "add":
         parent = name if name and b % 2 else None
-        new = f"{parent or 'SPEC'}/" + (f"n{a % 7}", *ODD_DIRS)[b % 8 // 2]
+        new = f"{parent or 'SPEC'}/" + (f"n{a % 7}", *ODD_DIRS)[b % 10 // 2]
         if new not in nodes:
             nodes[new] = model(new, OUTPUTS[b % len(OUTPUTS)])
             nodes[new]["agent"] = "New."
@@ -228,7 +228,7 @@ def apply(root: Path, nodes: dict, edit: tuple) -> set[str]:
         else:
             path.mkdir()
     elif kind == "rename" and name:
-        new = name + ("r", "r", "\u00e9", ";")[b % 4] + str(b % 3)
+        new = name + ("r", "r", "\u00e9", ";", "\udcfe")[b % 5] + str(b % 3)
         if new not in nodes and not any(n.startswith(new + "/") for n in nodes):
             node_file(root, name).parent.rename(node_file(root, new).parent)
             for old in [n for n in nodes if n == name or n.startswith(name + "/")]:

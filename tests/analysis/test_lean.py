@@ -138,7 +138,9 @@ def test_lean_answers_equal_the_whole_analysis_on_every_vector(case, tmp_path):
 
 # -- random trees ------------------------------------------------------------------
 
-_SEGMENTS = st.sampled_from(["a", "b", "c", "Ab", "x y", "\u00e9t\u00e9", "a;b"])
+# (beyond ASCII: composed and decomposed, a byte that is no UTF-8, and ';')
+_SEGMENTS = st.sampled_from(["a", "b", "c", "Ab", "x y", "\u00e9t\u00e9", "e\u0301", "x\udcff",
+                             "a;b"])
 # Bytes that are no UTF-8 (a lone byte, a sequence cut short), as surrogateescape text.
 _BAD = st.sampled_from(["", "", "\udcff", "\udcc3", "\udce2\udc82"])
 _PATHS = st.lists(_SEGMENTS, min_size=1, max_size=3).map(tuple)

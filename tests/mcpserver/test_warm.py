@@ -355,6 +355,13 @@ def test_a_link_made_in_a_new_subdirectory_fails_the_scan_as_a_fresh_server_says
 @pytest.mark.slow
 def test_a_big_trees_whole_analysis_is_made_by_a_child_with_the_same_answers(tmp_path):
     root = make_tree(tmp_path / "p")
+    # Bytes that are no UTF-8 (a heading, text, a frontmatter value) travel through the
+    # child's snapshot as they are.
+    util = root / TREE / "lib/util/_node.md"
+    util.write_bytes(util.read_bytes().replace(b"src/util.py", b"src/util.py\t").replace(
+        b"# Agent", b"## Od\xffd\n\nx\xe2\x82\n\r## y\n\n# Agent"))
+    (root / TREE / "app/_node.md").write_bytes(b"---\ndepends_on:\n  - EXTERNAL/\xc3.txt\n---\n"
+                                               + (root / TREE / "app/_node.md").read_bytes())
     time.sleep(3 * MARGIN / 1e9)  # old enough for the child's analysis to be recorded
     warm = Warm(root, apart_dirs=1)  # every tree counts as big
     assert answers(warm, LEAVES) == answers(Warm(root, watch=False, apart_dirs=10**9), LEAVES)
