@@ -14,8 +14,9 @@ from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, is_wit
 from ..reading.tree import NO_NODES_V5, NodeInfo, Tree
 
 
-# A ';' or a control character (below U+0020): a v5 manifest line cannot record the name.
-_UNRECORDABLE = re.compile(r"[;\x00-\x1f]")
+# A ';' or a control character (below U+0020): a v5 manifest line cannot record the name;
+# a byte that is no UTF-8 (a lone surrogate, as names are read): cfs's manifest cannot.
+_UNRECORDABLE = re.compile(r"[;\x00-\x1f\udc80-\udcff]")
 
 
 def validate(tree: Tree, resolver: Resolver) -> list[Finding]:
@@ -82,10 +83,10 @@ def node_findings(tree: Tree, resolver: Resolver, info: NodeInfo,
         # A warning: v5 reports nothing here (and computes the status as for any node);
         # cfs never writes such a name into the manifest (ManifestEntry.check), where v5
         # writes a line that reads back as another name.
-        findings.append(Finding(name, "node_name", "the directory name holds ';' or a "
-                                "control character, which a v5 manifest line cannot "
-                                "record: cfs will not build or accept it; rename the "
-                                "directory", info.file, None, WARNING))
+        findings.append(Finding(name, "node_name", "the directory name holds ';', a "
+                                "control character or a byte that is not UTF-8, which a "
+                                "manifest line cannot record: cfs will not build or accept "
+                                "it; rename the directory", info.file, None, WARNING))
     if info.broken:
         return findings
     leaf = tree.is_leaf(name)

@@ -146,6 +146,13 @@ _BAD = st.sampled_from(["", "", "\udcff", "\udcc3", "\udce2\udc82"])
 _PATHS = st.lists(_SEGMENTS, min_size=1, max_size=3).map(tuple)
 
 
+def _output_of(path: tuple) -> str:
+    """A node's output path, written in UTF-8 whatever its directory is named (a byte
+    that is no UTF-8 in a frontmatter value is another name, U+FFFD)."""
+    return "out/" + "_".join(path).encode("utf-8", "surrogateescape").decode(
+        "utf-8", "replace").replace("\ufffd", "ff") + ".txt"
+
+
 @st.composite
 def trees(draw):
     """A small project: nodes (some broken or missing), imports of every kind, outputs,
@@ -173,7 +180,7 @@ def trees(draw):
         if deps:
             front.append(f"depends_on:{tab}\n" + "".join(f"  - {d}{tab}\n" for d in deps))
         if draw(st.booleans()):
-            front.append(f"output: out/{'_'.join(path)}.txt{tab}\n")
+            front.append(f"output: {_output_of(path)}{tab}\n")
         if draw(st.integers(0, 4)) == 0:
             front.append(f"input: {draw(refs)}{draw(_BAD)}\n")
         head = "---\n" + "".join(front) + "---\n" if front else ""
@@ -189,7 +196,7 @@ def trees(draw):
             "# Private\n\nnothing public\n", ""]))
         nodes[path] = f"{head}# {title}{draw(_BAD)}\n\n{bad}{body}"
         if draw(st.booleans()):
-            files[f"out/{'_'.join(path)}.txt"] = draw(st.sampled_from(
+            files[_output_of(path)] = draw(st.sampled_from(
                 [b"", b"made\n", b"x\r\n", b"m\xffade\n", b"\xe2\x82\n"]))
     return nodes, files, draw(st.booleans())
 
@@ -276,3 +283,27 @@ def test_a_link_on_the_way_or_an_output_path_hands_over_to_the_whole_analysis(tm
     for where in (root, Project(root)):
         with pytest.raises(v5tools.Refusal, match="symlinks are not allowed in the spec tree"):
             v5tools.load_chain(where, "SPEC/a")
+
+
+def test_a_directory_name_that_is_no_utf8_is_refused_as_one_with_a_semicolon(tmp_path):
+    # Found by the random trees: accept (and a build's write) of such a node failed with
+    # an internal UnicodeEncodeError while writing the manifest, which cfs reads as UTF-8.
+    # Like a ';', the name cannot be recorded: refused before anything is written, lean
+    # and whole alike, and `cfs status` warns of it (node_name).
+    source = tmp_path / "source"
+    for directory in ("x\udcff", "a;b"):
+        node = source / "code-from-spec" / directory
+        node.mkdir(parents=True)
+        (node / "_node.md").write_bytes(
+            f"---\noutput: out/{len(directory)}.txt\n---\n# SPEC/{directory}\n\n# Public\n\n"
+            "## Interface\n\nI.\n\n# Agent\n\nDo it.\n".encode("utf-8", "surrogateescape"))
+        (source / "out").mkdir(exist_ok=True)
+        (source / "out" / f"{len(directory)}.txt").write_text("made\n")
+    compare(source, tmp_path / "copies")
+    for name in ("SPEC/x\udcff", "SPEC/a;b"):
+        with pytest.raises(v5tools.Refusal, match="cannot record"):
+            v5tools.accept(source, name)
+    assert not (source / MANIFEST).exists()
+    warned = [f.node for f in Project(source, use_index=False).report().findings
+              if f.rule == "node_name"]
+    assert warned == ["SPEC/a;b", "SPEC/x\udcff"]

@@ -263,7 +263,7 @@ def test_cfs_status_from_a_subprocess_uses_and_keeps_the_snapshot(project_root):
 EDITS = st.lists(st.sampled_from(sorted(CHANGES)), min_size=1, max_size=3)
 
 
-@settings(max_examples=15, deadline=None,
+@settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @pytest.mark.slow
 @given(edits=EDITS)
