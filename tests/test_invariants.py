@@ -21,14 +21,18 @@ SETTINGS = settings(max_examples=60, deadline=None,
 # thematic breaks, fences, quotes, lists, indented code, trailing blanks.
 LINES = ["", "", "text", "  indented", "trailing  ", "a\tb", "# Public", "# Agent", "# Private",
          "## Interface", "## interface ", "## Errors", "Title", "---", "===", "```", "> quote",
-         "- item", "    code", "### deeper", "## `Foo` API", "\u00a0", "#", "*x*"]
+         "- item", "    code", "### deeper", "## `Foo` API", "\u00a0", "#", "*x*",
+         # a CR opening a line (paragraph text); bytes that are no UTF-8 (surrogateescape)
+         "\r## Hidden", "\r---", "\r```", "b\udcffd", "## B\udcc3", "\udce2\udc82"]
 BODY = st.lists(st.sampled_from(LINES), max_size=14)
 
 
 def _project(files: dict[str, str | bytes]):
     """Write ``files`` to a fresh directory and read it; the caller closes the directory."""
     tmp = tempfile.TemporaryDirectory()
-    root = write_tree(Path(tmp.name), files)
+    root = write_tree(Path(tmp.name), {rel: text.encode("utf-8", "surrogateescape")
+                                       if isinstance(text, str) else text
+                                       for rel, text in files.items()})
     return tmp, Project(root, use_index=False)
 
 

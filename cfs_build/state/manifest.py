@@ -37,20 +37,18 @@ class ManifestEntry:
 
     def check(self) -> None:
         """Refuse an entry whose line would not read back as this entry (before anything is
-        written): a ';' in its name, path or checksum, or a LF anywhere. A CR is kept as
-        it is: v5 reads one inside a line as part of its field and writes it back, so an
-        entry read with one must not stop every later write."""
+        written): a ';' in its name, path or checksum, or a LF anywhere; or a byte that
+        is no UTF-8 (a directory's name, read as a lone surrogate), which the manifest,
+        read as UTF-8, cannot hold. A CR is kept as it is: v5 reads one inside a line as
+        part of its field and writes it back, so an entry read with one must not stop
+        every later write."""
         line = self.line()
-        if ";" in self.name + self.path + self.checksum or line.count("\n") != 1:
+        if ";" in self.name + self.path + self.checksum or line.count("\n") != 1 or (
+                not line.isascii() and _NOT_UTF8.search(line)):
             raise CfsError(f"cannot record {self.name!r} ({self.path!r}) in the manifest: a "
-                           "name or path holding ';' or a line break cannot be represented "
-                           "in a v5 manifest line; rename it", file=MANIFEST, exit_code=2)
-        if not line.isascii() and _NOT_UTF8.search(line):
-            # (A directory name's byte that is no UTF-8, as os.fsdecode reads it: the
-            # manifest is written, and read back, as UTF-8.)
-            raise CfsError(f"cannot record {self.name!r} ({self.path!r}) in the manifest: a "
-                           "name or path that is not valid UTF-8 cannot be written in it; "
-                           "rename it", file=MANIFEST, exit_code=2)
+                           "name or path holding ';', a line break or a byte that is not "
+                           "UTF-8 cannot be represented in a manifest line; rename it",
+                           file=MANIFEST, exit_code=2)
 
 
 def parse_manifest(text: str, where: str = MANIFEST) -> dict[str, ManifestEntry]:

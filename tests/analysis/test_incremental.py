@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 from cfs_build import cli
 from cfs_build.analysis import incremental, snapshot
+from cfs_build.analysis.document import as_sent, render_document
 from cfs_build.analysis.incremental import differing
+from cfs_build.errors import CfsError
 from cfs_build.state.manifest import MANIFEST
 from cfs_build.analysis.project import Project
 from conftest import spec, write_tree
@@ -32,22 +34,44 @@ REFS = ("SPEC/lib", "SPEC/lib(Api)", "SPEC/lib(Rules)", "SPEC/app/store", "ARTIF
         "EXTERNAL/code-from-spec/lib/_node.md")
 OUTPUTS = (None, "out/store.py", "out/cli.py", "out/api.py", "out/x.py")
 WORDS = ("alpha", "beta", "gamma")
+# Bytes that are no UTF-8 (a lone byte, a sequence cut short), carried as surrogateescape
+# text and written back as the bytes (write below).
+BAD = ("\udcff", "\udcc3", "\udce2\udc82")
+# Directory names beyond ASCII letters: non-ASCII, and ';' (node_name, a warning).
+ODD_DIRS = ("n\u00e9", "n;x", "e\u0301", "x\udcff")
 
 
 def render(node: dict) -> str:
-    """A _node.md from a node's model: frontmatter, intent, # Public with subsections, # Agent."""
+    """A _node.md from a node's model: frontmatter, intent, # Public with subsections, # Agent.
+
+    ``odd`` (bits) mixes in what the parser reads since it stopped refusing it: bytes that
+    are no UTF-8 in the intent, a heading, the frontmatter's values; depends_on items that
+    are numbers and booleans; tabs after a frontmatter line's text; lines opened by a CR.
+    """
+    odd = node.get("odd", 0)
+    bad = BAD[odd % 3]
+    deps = list(node["depends_on"])
+    if odd & 8:
+        deps += ["1", "true", "2.5"]
+    if odd & 4 and deps:
+        deps[0] += bad
+    tab = "\t" if odd & 16 else ""
     front = []
-    if node["depends_on"]:
-        front.append("depends_on:\n" + "".join(f"  - {ref}\n" for ref in node["depends_on"]))
+    if deps:
+        front.append(f"depends_on:{tab}\n" + "".join(f"  - {ref}{tab}\n" for ref in deps))
     if node["input"]:
-        front.append(f"input: {node['input']}\n")
+        front.append(f"input: {node['input']}{bad if odd & 4 else ''}{tab}\n")
     if node["output"]:
-        front.append(f"output: {node['output']}\n")
+        front.append(f"output: {node['output']}{tab}\n")
     if node["broken"]:
         front.append("output: [unclosed\n")
-    body = f"{node['intent']}\n\n# Public\n{node['public']}\n"
+    intent = node["intent"] + (f" {bad}x" if odd & 1 else "")
+    public = node["public"] + ("\n\r## Hidden\n\r---\n\r```" if odd & 32 else "")
+    body = f"{intent}\n\n# Public\n{public}\n"
     for heading in node["subs"]:
         body += f"\n## {heading}\n{node['public']} {heading}\n"
+    if odd & 2:
+        body += f"\n## B{bad}d\nsection {bad}\n"
     if node["agent"]:
         body += f"\n# Agent\n{node['agent']}\n"
     return spec(node["name"], body, "".join(front) if front else None)
@@ -84,7 +108,7 @@ def clear(path: Path) -> None:
 
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
 
 
 def run_cfs(root: Path, *args: str) -> None:
@@ -134,6 +158,9 @@ def apply(root: Path, nodes: dict, edit: tuple) -> set[str]:
     elif kind == "break" and node:
         node["broken"] = not node["broken"]
         save(name)
+    elif kind == "odd" and node:
+        node["odd"] = b % 64
+        save(name)
     elif kind == "resave" and node:
         save(name)  # the same bytes again: times change, nothing else
     elif kind == "output_file":
@@ -141,7 +168,7 @@ def apply(root: Path, nodes: dict, edit: tuple) -> set[str]:
         path = root / rel
         clear(path)  # (whatever output_kind left there)
         if a % 3:
-            write(path, f"made {WORDS[a % 3]}\n")
+            write(path, f"made {WORDS[a % 3]}{BAD[b % 3] if a % 2 else ''}\n")
         touched.add(rel)
     elif kind == "output_kind":  # what is at an output path: X8 refuses all but a file
         rel = [o for o in OUTPUTS if o][b % 4]
@@ -160,7 +187,7 @@ def apply(root: Path, nodes: dict, edit: tuple) -> set[str]:
         if a % 3 == 0 and path.exists():
             path.unlink()
         else:
-            write(path, f"usage {WORDS[a % 3]}\n")
+            write(path, f"usage {WORDS[a % 3]}{BAD[b % 3] if b % 2 else ''}\n")
         touched.add("docs/usage.txt")
     elif kind == "accept":
         artifacts = [n for n in leaves(nodes) if nodes[n]["output"]]
@@ -176,7 +203,7 @@ def apply(root: Path, nodes: dict, edit: tuple) -> set[str]:
             touched.add(MANIFEST)
     elif kind == "add":
         parent = name if name and b % 2 else None
-        new = f"{parent or 'SPEC'}/n{a % 7}"
+        new = f"{parent or 'SPEC'}/" + (f"n{a % 7}", *ODD_DIRS)[b % 10 // 2]
         if new not in nodes:
             nodes[new] = model(new, OUTPUTS[b % len(OUTPUTS)])
             nodes[new]["agent"] = "New."
@@ -201,7 +228,7 @@ def apply(root: Path, nodes: dict, edit: tuple) -> set[str]:
         else:
             path.mkdir()
     elif kind == "rename" and name:
-        new = f"{name}r{b % 3}"
+        new = name + ("r", "r", "\u00e9", ";", "\udcfe")[b % 5] + str(b % 3)
         if new not in nodes and not any(n.startswith(new + "/") for n in nodes):
             node_file(root, name).parent.rename(node_file(root, new).parent)
             for old in [n for n in nodes if n == name or n.startswith(name + "/")]:
@@ -213,7 +240,7 @@ def apply(root: Path, nodes: dict, edit: tuple) -> set[str]:
 
 
 EDITS = st.tuples(st.sampled_from(["agent", "public", "subs", "intent", "depends", "input",
-                                   "output", "break", "resave", "output_file",
+                                   "output", "break", "odd", "odd", "resave", "output_file",
                                    "output_kind", "external",
                                    "accept", "manifest", "add", "remove", "rename", "bare",
                                    "dot"]),
@@ -237,6 +264,17 @@ def short_margin():
 
 def comparable(report) -> tuple:
     return report.findings, report.artifacts, report.orphans
+
+
+def documents(project, nodes: dict) -> dict[str, str]:
+    """Each leaf's document as a generator is sent it (or why there is none)."""
+    out = {}
+    for name in leaves(nodes):
+        try:
+            out[name] = as_sent(render_document(project.resolver, project.chain(name)))
+        except CfsError as exc:
+            out[name] = f"{exc} ({exc.exit_code})"
+    return out
 
 
 @pytest.mark.slow
@@ -263,8 +301,10 @@ def test_an_updated_analysis_equals_a_full_one(edits):
                 kept = (root / snapshot.SNAPSHOT_FILE).exists()
                 project = Project(root)
                 updated = project.report()
-                full = Project(root, use_index=False).report(keep=False)
+                whole = Project(root, use_index=False)
+                full = whole.report(keep=False)
                 assert comparable(updated) == comparable(full), edit
+                assert documents(project, nodes) == documents(whole, nodes), edit
                 # The snapshot was brought up to date, not made again: only what an
                 # edit wrote (and files first needed now) was read.
                 if kept:

@@ -92,7 +92,7 @@ def answers(root: Path, lean: bool, names: list[str], memo: LeanMemo | None = No
         out.append(_answer(through(lambda p: _document(p, name, False), reader)))
         out.append(_answer(through(lambda p: v5tools.dump_chain(p, name), reader)))
         dump = root / v5tools.DUMP_FILE
-        out.append(dump.read_text(encoding="utf-8") if dump.exists() else None)
+        out.append(dump.read_bytes() if dump.exists() else None)  # (bytes kept as read)
     # The writers, each on the state the previous left: same answers, same manifest.
     for name in names:
         out.append(_answer(through(lambda p: v5tools.accept(p, name))))
@@ -107,6 +107,8 @@ def _placeless(item, root: Path):
     """An answer with the project's place in it written <root> (two copies are compared)."""
     if isinstance(item, str):
         return item.replace(str(root.resolve()), "<root>")
+    if isinstance(item, bytes):
+        return item.replace(os.fsencode(root.resolve()), b"<root>")
     if isinstance(item, tuple):
         return tuple(_placeless(part, root) for part in item)
     return item
@@ -136,8 +138,19 @@ def test_lean_answers_equal_the_whole_analysis_on_every_vector(case, tmp_path):
 
 # -- random trees ------------------------------------------------------------------
 
-_SEGMENTS = st.sampled_from(["a", "b", "c", "Ab", "x y"])
+# (beyond ASCII: composed and decomposed, a byte that is no UTF-8, and ';')
+_SEGMENTS = st.sampled_from(["a", "b", "c", "Ab", "x y", "\u00e9t\u00e9", "e\u0301", "x\udcff",
+                             "a;b"])
+# Bytes that are no UTF-8 (a lone byte, a sequence cut short), as surrogateescape text.
+_BAD = st.sampled_from(["", "", "\udcff", "\udcc3", "\udce2\udc82"])
 _PATHS = st.lists(_SEGMENTS, min_size=1, max_size=3).map(tuple)
+
+
+def _output_of(path: tuple) -> str:
+    """A node's output path, written in UTF-8 whatever its directory is named (a byte
+    that is no UTF-8 in a frontmatter value is another name, U+FFFD)."""
+    return "out/" + "_".join(path).encode("utf-8", "surrogateescape").decode(
+        "utf-8", "replace").replace("\ufffd", "ff") + ".txt"
 
 
 @st.composite
@@ -151,32 +164,40 @@ def trees(draw):
         st.sampled_from(known).map(lambda n: n + "(Interface)"),
         st.sampled_from(known).map(lambda n: "ARTIFACT/" + n[5:]),
         st.sampled_from(["EXTERNAL/notes.txt", "EXTERNAL/missing.txt", "EXTERNAL/dir"]))
-    files = {"notes.txt": b"notes\r\n", "dir/inner.txt": b"x"}
+    files = {"notes.txt": draw(st.sampled_from([b"notes\r\n", b"no\xfftes\r\n"])),
+             "dir/inner.txt": b"x"}
     nodes = {}
     for path, name in zip(paths, known):
         kind = draw(st.sampled_from(["good", "good", "good", "bad_yaml", "wrong_name",
                                      "absent"]))
         if kind == "absent":
             continue
-        deps = draw(st.lists(refs, max_size=3))
+        # (numbers and booleans are taken as their text; a value may hold bad bytes)
+        deps = draw(st.lists(st.one_of(refs, st.sampled_from(["1", "true", "2.5"]),
+                                       st.tuples(refs, _BAD).map("".join)), max_size=3))
+        tab = draw(st.sampled_from(["", "", "\t", " \t"]))  # after a line's text: white space
         front = []
         if deps:
-            front.append("depends_on:\n" + "".join(f"  - {d}\n" for d in deps))
+            front.append(f"depends_on:{tab}\n" + "".join(f"  - {d}{tab}\n" for d in deps))
         if draw(st.booleans()):
-            front.append(f"output: out/{'_'.join(path)}.txt\n")
+            front.append(f"output: {_output_of(path)}{tab}\n")
         if draw(st.integers(0, 4)) == 0:
-            front.append(f"input: {draw(refs)}\n")
+            front.append(f"input: {draw(refs)}{draw(_BAD)}\n")
         head = "---\n" + "".join(front) + "---\n" if front else ""
         if kind == "bad_yaml":
             head = "---\noutput: [unclosed\n---\n"
         title = "Other" if kind == "wrong_name" else name
+        bad = draw(_BAD)
         body = draw(st.sampled_from([
             "# Public\n\n## Interface\n\nThe interface.\n",
             "# Public\n\n## Interface\n\nI.\n\n## Rules\n\nR.\n\n# Agent\n\nDo it.\n",
+            f"# Public\n\n## Inter{bad}face\n\nI{bad}.\n\n# Agent\n\nDo {bad}it.\n",
+            "# Public\n\n## Interface\n\nI.\n\r## Rules\n\r---\n\r```\n\n# Agent\n\nDo it.\n",
             "# Private\n\nnothing public\n", ""]))
-        nodes[path] = f"{head}# {title}\n\n{body}"
+        nodes[path] = f"{head}# {title}{draw(_BAD)}\n\n{bad}{body}"
         if draw(st.booleans()):
-            files[f"out/{'_'.join(path)}.txt"] = draw(st.sampled_from([b"", b"made\n", b"x\r\n"]))
+            files[_output_of(path)] = draw(st.sampled_from(
+                [b"", b"made\n", b"x\r\n", b"m\xffade\n", b"\xe2\x82\n"]))
     return nodes, files, draw(st.booleans())
 
 
@@ -192,7 +213,7 @@ def test_lean_answers_equal_the_whole_analysis_on_random_trees(tmp_path_factory,
     for path, text in nodes.items():
         directory = source / "code-from-spec" / Path(*path)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "_node.md").write_text(text, encoding="utf-8")
+        (directory / "_node.md").write_bytes(text.encode("utf-8", "surrogateescape"))
     for rel, data in files.items():
         (source / rel).parent.mkdir(parents=True, exist_ok=True)
         (source / rel).write_bytes(data)
@@ -262,3 +283,27 @@ def test_a_link_on_the_way_or_an_output_path_hands_over_to_the_whole_analysis(tm
     for where in (root, Project(root)):
         with pytest.raises(v5tools.Refusal, match="symlinks are not allowed in the spec tree"):
             v5tools.load_chain(where, "SPEC/a")
+
+
+def test_a_directory_name_that_is_no_utf8_is_refused_as_one_with_a_semicolon(tmp_path):
+    # Found by the random trees: accept (and a build's write) of such a node failed with
+    # an internal UnicodeEncodeError while writing the manifest, which cfs reads as UTF-8.
+    # Like a ';', the name cannot be recorded: refused before anything is written, lean
+    # and whole alike, and `cfs status` warns of it (node_name).
+    source = tmp_path / "source"
+    for directory in ("x\udcff", "a;b"):
+        node = source / "code-from-spec" / directory
+        node.mkdir(parents=True)
+        (node / "_node.md").write_bytes(
+            f"---\noutput: out/{len(directory)}.txt\n---\n# SPEC/{directory}\n\n# Public\n\n"
+            "## Interface\n\nI.\n\n# Agent\n\nDo it.\n".encode("utf-8", "surrogateescape"))
+        (source / "out").mkdir(exist_ok=True)
+        (source / "out" / f"{len(directory)}.txt").write_text("made\n")
+    compare(source, tmp_path / "copies")
+    for name in ("SPEC/x\udcff", "SPEC/a;b"):
+        with pytest.raises(v5tools.Refusal, match="cannot record"):
+            v5tools.accept(source, name)
+    assert not (source / MANIFEST).exists()
+    warned = [f.node for f in Project(source, use_index=False).report().findings
+              if f.rule == "node_name"]
+    assert warned == ["SPEC/a;b", "SPEC/x\udcff"]

@@ -141,7 +141,9 @@ def test_cfs_chain_in_a_fresh_process_refuses_a_new_link_as_the_whole_analysis_d
 
 _PLACES = ["code-from-spec", "code-from-spec/a", "code-from-spec/a/b", "code-from-spec/c",
            "code-from-spec/.notes", "code-from-spec/a/n1", "code-from-spec/a/n1/n2",
-           "code-from-spec/.notes/d"]
+           "code-from-spec/.notes/d",
+           # names beyond ASCII: ';', decomposed, a byte that is no UTF-8
+           "code-from-spec/a/\u00e9;x", "code-from-spec/e\u0301", "code-from-spec/c/x\udcff"]
 _CHANGES = st.tuples(st.sampled_from(["mkdir", "link", "unlink", "rmtree", "node", "unnode",
                                       "rename", "record"]),
                      st.sampled_from(_PLACES))

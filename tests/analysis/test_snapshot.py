@@ -103,6 +103,14 @@ def _write(rel, text):
     return change
 
 
+def _write_bytes(rel, data):
+    def change(root):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return change
+
+
 def _remove(rel):
     def change(root):
         path = root / rel
@@ -130,6 +138,24 @@ CHANGES = {
     "missing output appears": _write("out/later.py", "later = 1\n"),
     "external file edited": _write("docs/usage.txt", "usage, longer\n"),
     "external file removed": _remove("docs/usage.txt"),
+    # What the parser reads since it stopped refusing it: bytes that are no UTF-8 in a
+    # heading, the text and the frontmatter; numbers and booleans in depends_on; a tab
+    # after a frontmatter line's text; a line opened by a CR; odd directory names.
+    "spec with bytes that are no UTF-8": _write_bytes(
+        "code-from-spec/app/store/_node.md",
+        b"---\noutput: out/store.py\ndepends_on:\n  - EXTERNAL/docs/us\xffage.txt\n---\n"
+        b"# SPEC/app/store\nKeeps \xc3things.\n\n# Public\n## R\xe2\x82ules\nx\n"
+        b"\n# Agent\nWrite it.\n"),
+    "depends_on numbers, tabs, a CR line": _write_bytes(
+        "code-from-spec/app/cli/_node.md",
+        b"---\ndepends_on:\t\n  - ARTIFACT/app/store\t\n  - 1\n  - true\n"
+        b"output: out/cli.py \t\n---\n# SPEC/app/cli\nTalks.\n\r## Hidden\n\r---\n"
+        b"\n# Agent\nWrite it.\n"),
+    "node added under a name with ';' and non-ASCII": _write(
+        "code-from-spec/app/\u00e9;x/_node.md",
+        spec("SPEC/app/\u00e9;x", "# Agent\nMore.\n", "output: out/extra.py")),
+    "output gets bytes that are no UTF-8": _write_bytes("out/store.py", b"store = \xff\n"),
+    "external file gets bytes that are no UTF-8": _write_bytes("docs/usage.txt", b"us\xc3\n"),
     # (The path a manifest line records is not looked at for status: drop a line instead.)
     "manifest rewritten": lambda root: (root / MANIFEST).write_text("".join(
         line for line in (root / MANIFEST).read_text().splitlines(keepends=True)

@@ -115,10 +115,27 @@ def test_every_answer_of_the_kept_server_equals_a_fresh_servers_after_each_chang
             os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
             assert path.stat().st_size == before.st_size
 
+    def bytes_and_odd_frontmatter():
+        # What the parser reads since it stopped refusing it: bytes that are no UTF-8 in
+        # a heading, text and a frontmatter value, numbers in depends_on, a tab after a
+        # frontmatter line's text, a line opened by a CR; an output that is no UTF-8.
+        (root / TREE / "base/util/_node.md").write_bytes(
+            b"---\noutput: src/util.py\t\ndepends_on:\n  - 1\n  - true\n"
+            b"  - EXTERNAL/n\xffo.txt\n---\n# SPEC/base/util\n\n# Public\n\n"
+            b"## Inter\xc3face\n\nThe \xe2\x82 words.\n\r## Hidden\n\n# Agent\n\nWrite.\n")
+        (root / "src/db.py").write_bytes(b"# made \xff by hand\n")
+
+    def odd_directory():
+        write(root, f"{TREE}/base/\u00e9;x/_node.md",
+              node("SPEC/base/\u00e9;x", output="src/odd.py", deps=("ARTIFACT/app/db",)))
+        leaves.append("SPEC/base/\u00e9;x")
+
     steps = [("nothing", lambda: None), ("spec", spec_edit), ("output", output_edit),
              ("accept by another process", accept_elsewhere), ("node added", add_node),
              ("node removed", remove_node), ("directory renamed", rename_directory),
-             ("checkout", checkout_with_old_times)]
+             ("checkout", checkout_with_old_times),
+             ("bytes that are no UTF-8", bytes_and_odd_frontmatter),
+             ("a directory named with ';' and non-ASCII", odd_directory)]
     with sync_client(root, errlog=tmp_path / "kept.log") as kept:
         for what, change in steps:
             change()
@@ -338,6 +355,13 @@ def test_a_link_made_in_a_new_subdirectory_fails_the_scan_as_a_fresh_server_says
 @pytest.mark.slow
 def test_a_big_trees_whole_analysis_is_made_by_a_child_with_the_same_answers(tmp_path):
     root = make_tree(tmp_path / "p")
+    # Bytes that are no UTF-8 (a heading, text, a frontmatter value) travel through the
+    # child's snapshot as they are.
+    util = root / TREE / "lib/util/_node.md"
+    util.write_bytes(util.read_bytes().replace(b"src/util.py", b"src/util.py\t").replace(
+        b"# Agent", b"## Od\xffd\n\nx\xe2\x82\n\r## y\n\n# Agent"))
+    (root / TREE / "app/_node.md").write_bytes(b"---\ndepends_on:\n  - EXTERNAL/\xc3.txt\n---\n"
+                                               + (root / TREE / "app/_node.md").read_bytes())
     time.sleep(3 * MARGIN / 1e9)  # old enough for the child's analysis to be recorded
     warm = Warm(root, apart_dirs=1)  # every tree counts as big
     assert answers(warm, LEAVES) == answers(Warm(root, watch=False, apart_dirs=10**9), LEAVES)
