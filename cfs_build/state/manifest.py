@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import CfsError
+from ..errors import CfsError, printable
 from ..reading.files import NotRegular, Outside, UnreadableFile, atomic_write, read_inside
 from ..reading.names import TREE_DIR
 
@@ -45,7 +45,8 @@ class ManifestEntry:
         line = self.line()
         if ";" in self.name + self.path + self.checksum or line.count("\n") != 1 or (
                 not line.isascii() and _NOT_UTF8.search(line)):
-            raise CfsError(f"cannot record {self.name!r} ({self.path!r}) in the manifest: a "
+            raise CfsError(f"cannot record '{printable(self.name)}' ('{printable(self.path)}') "
+                           "in the manifest: a "
                            "name or path holding ';', a line break or a byte that is not "
                            "UTF-8 cannot be represented in a manifest line; rename it",
                            file=MANIFEST, exit_code=2)
