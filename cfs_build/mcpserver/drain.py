@@ -14,6 +14,8 @@ import anyio
 import mcp_types as types
 from mcp.shared.dispatcher import coerce_request_id
 
+from .streams import ReadThrough
+
 CANCELLED = "notifications/cancelled"
 
 
@@ -54,16 +56,12 @@ class Pending:
             await self._changed.wait()
 
 
-class Draining:
-    """A read stream whose end comes only once ``pending`` is settled (the rest of the
-    stream interface passes through, the sender's context included)."""
+class Draining(ReadThrough):
+    """A read stream whose end comes only once ``pending`` is settled."""
 
     def __init__(self, read, pending: Pending):
-        self._read, self._pending = read, pending
-
-    @property
-    def last_context(self):
-        return getattr(self._read, "last_context", None)
+        super().__init__(read)
+        self._pending = pending
 
     async def receive(self):
         try:
@@ -73,24 +71,6 @@ class Draining:
             raise
         self._pending.read(getattr(item, "message", None))
         return item
-
-    async def aclose(self) -> None:
-        await self._read.aclose()
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.aclose()
 
 
 class Telling:

@@ -9,6 +9,8 @@ import anyio
 import mcp_types as types
 from mcp.shared.message import SessionMessage
 
+from .streams import ReadThrough
+
 log = logging.getLogger("cfs.mcp")
 
 # What the SDK's parser refuses and Python's reads: a \ud800-\udfff escape standing alone
@@ -71,20 +73,14 @@ def _error(request, code: int, message: str) -> types.JSONRPCError | None:
     return error
 
 
-class Answering:
+class Answering(ReadThrough):
     """The transport's read stream as the server reads it, with each request the
     transport could not read answered on ``write`` (parse_error) instead of handed on.
-
-    Everything else passes unchanged, the sender's context included (``last_context``,
-    which the SDK's loop asks a stream for).
     """
 
     def __init__(self, read, write):
-        self._read, self._write = read, write
-
-    @property
-    def last_context(self):
-        return getattr(self._read, "last_context", None)
+        super().__init__(read)
+        self._write = write
 
     async def receive(self):
         while True:
@@ -96,21 +92,3 @@ class Answering:
                 await self._write.send(SessionMessage(error))
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                 log.debug("parse error not sent: the connection is closing")
-
-    async def aclose(self) -> None:
-        await self._read.aclose()
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.aclose()
