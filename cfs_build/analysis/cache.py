@@ -28,7 +28,9 @@ class CachedChain:
     entries: tuple[tuple[str, str], ...]
 
     def hash_of(self, label: str) -> str | None:
-        for entry_label, content in self.entries:
+        """The hash of ``label``; of its last line when a damaged file repeats it (v5 reads
+        the file into a map in file order)."""
+        for entry_label, content in reversed(self.entries):
             if entry_label == label:
                 return content
         return None

@@ -127,9 +127,10 @@ def _order(tree, node: str) -> list[str]:
 def _previous(cache: Cache, previous: CachedChain, now: dict[str, str], order: list[str],
               agent_label: str, input_label: str | None, has_input: bool) -> str:
     """The previous_* sections: old texts of what changed or was removed (FORMAT.md 9.3)."""
+    # A label a damaged file repeats keeps its place and its last hash (as hash_of).
     cached: dict[str, str] = {}
     for label, content in previous.entries:
-        cached.setdefault(label, content)
+        cached[label] = content
     entries = []
 
     def old_entry(label: str) -> None:
