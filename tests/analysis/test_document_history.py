@@ -43,3 +43,133 @@ def test_a_label_listed_twice_in_a_chain_file_takes_its_last_hash(tree):
     assert ('<previous_constraints>\n<entry name="SPEC/app" disposition="changed">\n'
             "## Context\nv0\n</entry>\n</previous_constraints>\n") in document
     assert '<entry name="SPEC/app" disposition="changed">\n## Context\nv1\n' in document
+
+
+def leaf_tree(tree, front: str = "", public: str = "## Interface\nrun()\n",
+              agent: str | None = "Do it.\n"):
+    body = f"# Public\n\n{public}" if public else ""
+    if agent is not None:
+        body += f"\n# Agent\n\n{agent}"
+    return tree({"SPEC/app": spec("SPEC/app", "# Public\n\n## Context\nv1\n"),
+                 "SPEC/lib": spec("SPEC/lib", "# Public\n\n## a: b\ncolon\n\n## Other\nx\n"),
+                 LEAF: spec(LEAF, body, front=f"output: out/leaf.txt\n{front}")})
+
+
+def test_existing_artifact_is_the_normalized_read_of_any_file(tree):
+    # FORMAT.md 9.1: <existing_artifact> holds the normalized text (section 3): CRLF read
+    # as LF, a final LF added, and a 0-byte file reads as one empty line. An untracked
+    # file (no manifest entry) is shown too, with no history (9.2).
+    root = leaf_tree(tree)
+    (root / "out").mkdir()
+    for data, shown in ((b"a\r\nb\r\n", "a\nb\n"), (b"last", "last\n"), (b"", "\n"),
+                        (b"\n\n", "\n\n"), (b"x\r", "x\n")):
+        (root / "out/leaf.txt").write_bytes(data)
+        document = v5tools.load_chain(root, LEAF)
+        assert f"<chain>\n<existing_artifact>\n{shown}</existing_artifact>\n<constraints>\n" \
+            in document
+        assert "disposition" not in document
+
+
+def test_a_tracked_file_whose_chain_file_is_gone_has_no_history(tree):
+    # FORMAT.md 9.2: history needs the recorded chain's file in the cache.
+    root = leaf_tree(tree)
+    generate(root)
+    chain_file(root).unlink()
+    (root / "code-from-spec/app/_node.md").write_text(
+        spec("SPEC/app", "# Public\n\n## Context\nv2\n"))
+    document = v5tools.load_chain(root, LEAF)
+    assert "disposition" not in document and "previous" not in document
+    assert "<existing_artifact>\ngenerated\n</existing_artifact>\n" in document
+
+
+def test_a_qualifier_holding_colon_space_is_added_at_every_generation(tree):
+    # FORMAT.md 8: a chain line is split at its first ': ', so `SPEC/lib(a: b)` reads back
+    # as the label `SPEC/lib(a`: never found again, so the position is always `added`,
+    # and the misread label is no position of any chain (its old text cannot be found).
+    root = leaf_tree(tree, front="depends_on: ['SPEC/lib(a: b)']")
+    generate(root)
+    generate(root, "second\n")
+    document = v5tools.load_chain(root, LEAF)
+    assert '<entry name="SPEC/lib(a: b)" disposition="added">\n## a: b\ncolon\n' in document
+    assert "previous_constraints" not in document
+    assert '<entry name="SPEC/app" disposition="unchanged">' in document
+
+
+def test_two_nodes_with_the_same_contents_share_one_chain_file(tree):
+    # FORMAT.md 6, 8: the chain hash covers content hashes, not labels, so two leaves
+    # with the same texts have one chain hash, and the chain file is write-once: the
+    # second leaf reads the first one's labels. Its own are `added`; the first leaf's
+    # public is `removed` (a label of no current position), its agent label is skipped.
+    same = "# Public\n\n## Interface\nrun()\n\n# Agent\nDo it.\n"
+    root = tree({"SPEC/app": spec("SPEC/app", "# Public\n\n## Context\nv1\n"),
+                 "SPEC/app/one": spec("SPEC/app/one", same, front="output: out/one.txt"),
+                 "SPEC/app/two": spec("SPEC/app/two", same, front="output: out/two.txt")})
+    for node in ("SPEC/app/one", "SPEC/app/two"):
+        v5tools.load_chain(root, node)
+        v5tools.write_file(root, node, "generated\n")
+    assert v5tools.load_chain(root, "SPEC/app/two") == (
+        "<chain>\n"
+        "<previous_constraints>\n"
+        '<entry name="SPEC/app/one" disposition="removed">\n## Interface\nrun()\n</entry>\n'
+        "</previous_constraints>\n"
+        "<existing_artifact>\ngenerated\n</existing_artifact>\n"
+        "<constraints>\n"
+        '<entry name="SPEC/app" disposition="unchanged">\n## Context\nv1\n</entry>\n'
+        '<entry name="SPEC/app/two" disposition="added">\n## Interface\nrun()\n</entry>\n'
+        "</constraints>\n"
+        '<instructions disposition="added">\nDo it.\n</instructions>\n'
+        "</chain>\n")
+
+
+def test_three_generations_with_every_disposition_at_once(tree):
+    # FORMAT.md 9.2, 9.3: in one step an ancestor's public emptied (removed, first group,
+    # chain order), two imports taken out (removed, last group, cached chain order: X2),
+    # an artifact import changed, a qualified import added, one unchanged; the next
+    # generation sees only what changed since the one before it.
+    leaf = "SPEC/app/leaf"
+
+    def node(deps: str) -> str:
+        return spec(leaf, "# Public\n\n## Interface\nrun()\n",
+                    front=f"output: out/leaf.txt\ndepends_on: [{deps}]")
+
+    root = tree({"SPEC/app": spec("SPEC/app", "# Public\n\n## Context\nv1\n"),
+                 "SPEC/lib": spec("SPEC/lib", "# Public\n\n## A\nalpha\n\n## b\nbeta\n"),
+                 "SPEC/p": spec("SPEC/p", "# Public\n\n## I\np\n", front="output: out/p.txt"),
+                 leaf: node("EXTERNAL/e2.txt, SPEC/lib(A), ARTIFACT/p, EXTERNAL/e1.txt"),
+                 "e1.txt": "one\n", "e2.txt": "two\n", "out/p.txt": "p1\n"})
+    generate(root)
+    (root / "code-from-spec/app/_node.md").write_text(spec("SPEC/app", "# Public\n"))
+    (root / "code-from-spec/app/leaf/_node.md").write_text(
+        node("SPEC/lib(b), ARTIFACT/p, SPEC/lib(A)"))
+    (root / "out/p.txt").write_text("p2\r\n")
+    assert generate(root, "second\n") == (
+        "<chain>\n"
+        "<previous_constraints>\n"
+        '<entry name="SPEC/app" disposition="removed">\n## Context\nv1\n</entry>\n'
+        '<entry name="ARTIFACT/p" disposition="changed">\np1\n</entry>\n'
+        '<entry name="EXTERNAL/e1.txt" disposition="removed">\none\n</entry>\n'
+        '<entry name="EXTERNAL/e2.txt" disposition="removed">\ntwo\n</entry>\n'
+        "</previous_constraints>\n"
+        "<existing_artifact>\ngenerated\n</existing_artifact>\n"
+        "<constraints>\n"
+        '<entry name="ARTIFACT/p" disposition="changed">\np2\n</entry>\n'
+        '<entry name="SPEC/lib(A)" disposition="unchanged">\n## A\nalpha\n</entry>\n'
+        '<entry name="SPEC/lib(b)" disposition="added">\n## b\nbeta\n</entry>\n'
+        '<entry name="SPEC/app/leaf" disposition="unchanged">\n## Interface\nrun()\n'
+        "</entry>\n"
+        "</constraints>\n"
+        "</chain>\n")
+    (root / "code-from-spec/app/_node.md").write_text(
+        spec("SPEC/app", "# Public\n\n## Context\nv2\n"))
+    assert generate(root, "third\n") == (
+        "<chain>\n"
+        "<existing_artifact>\nsecond\n</existing_artifact>\n"
+        "<constraints>\n"
+        '<entry name="SPEC/app" disposition="added">\n## Context\nv2\n</entry>\n'
+        '<entry name="ARTIFACT/p" disposition="unchanged">\np2\n</entry>\n'
+        '<entry name="SPEC/lib(A)" disposition="unchanged">\n## A\nalpha\n</entry>\n'
+        '<entry name="SPEC/lib(b)" disposition="unchanged">\n## b\nbeta\n</entry>\n'
+        '<entry name="SPEC/app/leaf" disposition="unchanged">\n## Interface\nrun()\n'
+        "</entry>\n"
+        "</constraints>\n"
+        "</chain>\n")
