@@ -298,4 +298,10 @@ def _cycles(tree: Tree) -> list[Finding]:
                           f"{' -> '.join(members + [members[0]])}; break it by removing one "
                           "of these references")
             out.append(Finding(name, "cycle", detail, info.file, None))
+    # What needs a cycle is reported too, as v5 lists it under Cycles (FORMAT.md 10.3):
+    # its place in the build order depends on the cycle's.
+    for name, member in tree.deps.behind_cycles.items():
+        out.append(Finding(name, "cycle", f"{name} needs {member}, which is on a cycle, so "
+                           "it has no place in the build order either; break that cycle",
+                           tree.nodes[name].file, None))
     return out
