@@ -71,9 +71,12 @@ def waiting_tree(tree, files):
 def test_waiting_with_an_entry_flags_only_the_file(tree):
     # 7.4: an uncomputable chain adds `stale` only without an entry, and waiting for an
     # artifact adds no flag of its own: the file alone speaks.
-    assert flags(waiting_tree(tree, {"out/b.txt": "b\n"}))["ARTIFACT/b"] == ("up-to-date",)
-    assert flags(waiting_tree(tree, {"out/b.txt": "edited\n"}))["ARTIFACT/b"] == ("modified",)
-    assert flags(waiting_tree(tree, {}))["ARTIFACT/b"] == ("missing",)
+    root = waiting_tree(tree, {"out/b.txt": "b\n"})
+    assert flags(root)["ARTIFACT/b"] == ("up-to-date",)
+    (root / "out" / "b.txt").write_text("edited\n")
+    assert flags(root)["ARTIFACT/b"] == ("modified",)
+    (root / "out" / "b.txt").unlink()
+    assert flags(root)["ARTIFACT/b"] == ("missing",)
 
 
 def test_waiting_without_an_entry_is_stale(tree):
