@@ -139,6 +139,24 @@ class Deps:
                 if len(c) > 1 or next(iter(c)) in edges[next(iter(c))]]
 
     @cached_property
+    def behind_cycles(self) -> dict[str, str]:
+        """Each node on no cycle that needs one, directly or through others -> a cycle
+        member it needs (the nearest, found from the members in name order). v5 lists
+        these under Cycles as well: their rank grows with the cycle's."""
+        if self._ranked is not None:
+            return {}
+        members = set().union(*self.cycles)
+        needed_by = _inverse(self.needs)
+        found: dict[str, str] = {}
+        queue = [(member, member) for member in sorted(members)]
+        for node, member in queue:  # (breadth first: the queue grows as it is read)
+            for source in needed_by.get(node, ()):
+                if source not in found and source not in members:
+                    found[source] = member
+                    queue.append((source, member))
+        return {name: found[name] for name in self.nodes if name in found}
+
+    @cached_property
     def ranks(self) -> dict[str, int | None]:
         """v5 ranks: 0 with no edges, else 1 + the largest rank it needs (+ 2 across an
         ARTIFACT edge: the artifact ranks one above its node). Nodes on or behind a cycle
@@ -147,7 +165,7 @@ class Deps:
         if ranked is not None:
             return ranked
         edges = self.needs
-        behind = _reach(_inverse(edges), set().union(*self.cycles))
+        behind = set().union(*self.cycles, self.behind_cycles)
         # What is not behind a cycle needs nothing that is: a graph of its own, acyclic.
         acyclic = _ranks({name: targets for name, targets in edges.items()
                           if name not in behind})

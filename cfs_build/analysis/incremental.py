@@ -496,7 +496,8 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
         if info is None:
             continue
         rel = rels.get(name)
-        owners = lookups.owners(rel) if rel is not None else []
+        # Only a leaf claims its output (validate._output: two leaves writing one file).
+        owners = [o for o in lookups.owners(rel) if tree.is_leaf(o)] if rel is not None else []
         shared = Context(basis["produced"], {rel: owners[0]} if owners else {}, root, places)
         rows = [f.row() for f in node_findings(tree, resolver, info, shared)]
         if rows != list(per_node.get(name, ())):

@@ -253,10 +253,11 @@ def artifact_status(tree, resolver, manifest, node, name, output, rank,
     if entry is None:
         flags.add(STALE)
         reasons.append("no manifest entry")
-    elif chain.hash is None:
-        if not chain.blocked:
-            flags.add(STALE)
-    elif chain.hash != entry.chain:
+    elif chain.hash is not None and chain.hash != entry.chain:
+        # A chain not known yet (blocked, or waiting for an imported artifact) is not
+        # stale against its entry: 7.4 maps it to `stale` only without one, and the file
+        # alone speaks. A wait ends when that artifact is made, and the build judges
+        # this one again then (it is downstream of one that is not up to date).
         flags.add(STALE)
     found = file_flag(checksum, entry)
     if found is not None:

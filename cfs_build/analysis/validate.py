@@ -108,7 +108,7 @@ def node_findings(tree: Tree, resolver: Resolver, info: NodeInfo,
     findings.extend(_variants(info))
     findings.extend(_external_outputs(info, shared.produced))
     if info.output is not None:
-        findings.extend(_output(info, shared.outputs, shared.root, shared.places))
+        findings.extend(_output(info, shared.outputs, shared.root, shared.places, leaf))
     return findings
 
 
@@ -266,8 +266,9 @@ def _variants(info: NodeInfo) -> list[Finding]:
 
 
 def _output(info: NodeInfo, outputs: dict[str, str], root: str,
-            places: Places) -> list[Finding]:
-    """v5's path rules, and the outputs cfs never touches (FORMAT.md 12, X8)."""
+            places: Places, leaf: bool) -> list[Finding]:
+    """v5's path rules, the outputs cfs never touches (FORMAT.md 12, X8), and two leaves
+    writing one file (X4)."""
     problem = output_problem(info.output)
     rel = output_rel(info.output)
     if problem is None:
@@ -277,6 +278,9 @@ def _output(info: NodeInfo, outputs: dict[str, str], root: str,
                         f"({info.output!r}); give a project-relative path of a regular file "
                         "outside code-from-spec/, .git/ and .cfs/", info.file,
                         info.output_line)]
+    if not leaf:
+        # Already leaf_only_fields, and cfs never makes it: no leaf shares a file with it.
+        return []
     first = outputs.setdefault(rel, info.name)
     if first != info.name:
         return [Finding(info.name, "output_paths", f"output path {rel} is also the output of "
@@ -298,4 +302,10 @@ def _cycles(tree: Tree) -> list[Finding]:
                           f"{' -> '.join(members + [members[0]])}; break it by removing one "
                           "of these references")
             out.append(Finding(name, "cycle", detail, info.file, None))
+    # What needs a cycle is reported too, as v5 lists it under Cycles (FORMAT.md 10.3):
+    # its place in the build order depends on the cycle's.
+    for name, member in tree.deps.behind_cycles.items():
+        out.append(Finding(name, "cycle", f"{name} needs {member}, which is on a cycle, so "
+                           "it has no place in the build order either; break that cycle",
+                           tree.nodes[name].file, None))
     return out

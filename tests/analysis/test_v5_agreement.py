@@ -1,0 +1,86 @@
+"""Findings and flags where cfs must say what v5 says (FORMAT.md 7.4, 10.1-10.3, 12 X4):
+the corners a tree rarely reaches, each on the smallest tree that reaches it."""
+from __future__ import annotations
+
+from cfs_build.analysis.project import Project
+from cfs_build.building.v5tools import validate_specs
+from conftest import chain_hash, checksum, spec
+
+
+def errors(root) -> set[tuple[str, str]]:
+    return {(f.node, f.rule) for f in Project(root, use_index=False).findings
+            if f.severity == "error"}
+
+
+def flags(root) -> dict[str, tuple[str, ...]]:
+    return {s.name: tuple(s.flags) for s in Project(root, use_index=False).report().artifacts}
+
+
+# -- cycles: v5 lists what is on a cycle and what needs one (10.3) -----------------------
+
+def cycle_tree(tree):
+    """a and b need each other; c imports a, d takes c's artifact; e stands apart."""
+    return tree({"SPEC/a": spec("SPEC/a", front="depends_on: [SPEC/b]\noutput: out/a"),
+                 "SPEC/b": spec("SPEC/b", front="input: ARTIFACT/a\noutput: out/b"),
+                 "SPEC/c": spec("SPEC/c", front="depends_on: [SPEC/a]\noutput: out/c"),
+                 "SPEC/d": spec("SPEC/d", front="input: ARTIFACT/c\noutput: out/d"),
+                 "SPEC/e": spec("SPEC/e", front="depends_on: [SPEC/c]\noutput: out/e"),
+                 "SPEC/f": spec("SPEC/f", front="output: out/f")})
+
+
+def test_what_needs_a_cycle_is_reported_as_v5_lists_it(tree):
+    # v5's Cycles block names the nodes whose rank still grew in its last round: those
+    # on a cycle and those behind one (each of them in some call: the vectors pin the
+    # union), never what stands apart.
+    root = cycle_tree(tree)
+    assert errors(root) == {(n, "cycle") for n in ("SPEC/a", "SPEC/b", "SPEC/c", "SPEC/d",
+                                                   "SPEC/e")}
+    found = {f.node: f.detail for f in Project(root, use_index=False).findings}
+    assert "SPEC/a" in found["SPEC/d"] and "cycle" in found["SPEC/d"]
+    assert "Cycles:\n  SPEC/a\n  SPEC/b\n  SPEC/c\n  SPEC/d\n  SPEC/e\n" in validate_specs(root)
+
+
+# -- output_paths: X4 adds two LEAVES writing one output, nothing more --------------------
+
+def test_a_leaf_sharing_the_output_of_its_parent_is_no_duplicate(tree):
+    # The parent's output is leaf_only_fields (v5 too); cfs never makes it, so the leaf
+    # does not share its file with anything that is built.
+    root = tree({"SPEC/p": spec("SPEC/p", front="output: out/x"),
+                 "SPEC/p/c": spec("SPEC/p/c", front="output: out/x")})
+    assert errors(root) == {("SPEC/p", "leaf_only_fields")}
+
+
+def test_two_leaves_sharing_an_output_still_are(tree):
+    root = tree({"SPEC/p": spec("SPEC/p", front="output: out/x"),
+                 "SPEC/q": spec("SPEC/q", front="output: ./out/x")})
+    assert errors(root) == {("SPEC/q", "output_paths")}
+
+
+# -- 7.4: a chain waiting for an imported artifact -------------------------------------
+
+def waiting_tree(tree, files):
+    """b's input is a's artifact, which is not there: b's chain cannot be computed yet.
+    b's entry was recorded when out/a.txt held "a\n"."""
+    entry = ("ARTIFACT/b;path:out/b.txt;checksum:" + checksum("b\n") + ";chain:"
+             + chain_hash(b"I", "a\n"))
+    return tree({"SPEC/a": spec("SPEC/a", front="output: out/a.txt"),
+                 "SPEC/b": spec("SPEC/b", front="input: ARTIFACT/a\noutput: out/b.txt"),
+                 "code-from-spec/.manifest": f"code-from-spec: v5\n{entry}\n", **files})
+
+
+def test_waiting_with_an_entry_flags_only_the_file(tree):
+    # 7.4: an uncomputable chain adds `stale` only without an entry, and waiting for an
+    # artifact adds no flag of its own: the file alone speaks.
+    root = waiting_tree(tree, {"out/b.txt": "b\n"})
+    assert flags(root)["ARTIFACT/b"] == ("up-to-date",)
+    (root / "out" / "b.txt").write_text("edited\n")
+    assert flags(root)["ARTIFACT/b"] == ("modified",)
+    (root / "out" / "b.txt").unlink()
+    assert flags(root)["ARTIFACT/b"] == ("missing",)
+
+
+def test_waiting_without_an_entry_is_stale(tree):
+    root = tree({"SPEC/a": spec("SPEC/a", front="output: out/a.txt"),
+                 "SPEC/b": spec("SPEC/b", front="input: ARTIFACT/a\noutput: out/b.txt"),
+                 "out/b.txt": "b\n"})
+    assert flags(root)["ARTIFACT/b"] == ("stale", "untracked")
