@@ -104,12 +104,15 @@ def _reference_detail(project: Project, finding: Finding) -> str:
 
 def _reference_words(project: Project, node: str, raw: str, key: str) -> str:
     tree = project.tree
+    if raw.startswith("EXTERNAL/"):
+        # v5 never parses an EXTERNAL/ name: it opens what follows the prefix, even nothing.
+        return f"references unreadable EXTERNAL file: {raw}"
     try:
         name = chain_reference(raw)
     except BadReference as exc:
         if key == "input":
             return "must start with SPEC/, ARTIFACT/, or EXTERNAL/" \
-                if str(exc).startswith("unrecognized") else f"cannot be parsed: {raw}"
+                if str(exc).startswith("unrecognized") else f"entry cannot be parsed: {raw}"
         return ("entry has unrecognized prefix: " if str(exc).startswith("unrecognized")
                 else "entry cannot be parsed: ") + raw
     if name.prefix == SPEC:

@@ -84,3 +84,19 @@ def test_waiting_without_an_entry_is_stale(tree):
                  "SPEC/b": spec("SPEC/b", front="input: ARTIFACT/a\noutput: out/b.txt"),
                  "out/b.txt": "b\n"})
     assert flags(root)["ARTIFACT/b"] == ("stale", "untracked")
+
+
+# -- 10.3: v5's words for a reference it cannot use -------------------------------------
+
+def test_v5_words_for_an_input_it_cannot_parse_and_an_empty_external(tree):
+    # v5 names an unparsable SPEC/ input "input entry cannot be parsed", and never parses an
+    # EXTERNAL/ name: what follows the prefix, even nothing, is a file it cannot open.
+    root = tree({"SPEC/l": spec("SPEC/l", front="depends_on: [EXTERNAL/]\ninput: SPEC/x/\n"
+                                "output: out/l.txt")})
+    text = validate_specs(root)
+    assert "[SPEC/l] dependency_targets: depends_on references unreadable EXTERNAL file: " \
+           "EXTERNAL/\n" in text
+    assert "[SPEC/l] input_target: input entry cannot be parsed: SPEC/x/\n" in text
+    root = tree({"SPEC/m": spec("SPEC/m", front="input: EXTERNAL/\noutput: out/m.txt")})
+    assert "[SPEC/m] input_target: input references unreadable EXTERNAL file: EXTERNAL/\n" \
+        in validate_specs(root)
