@@ -67,7 +67,10 @@ def chain_reference(raw: str) -> Name:
     prefix, slash, path = text.partition("/")
     if not slash or prefix not in (SPEC, ARTIFACT, EXTERNAL):
         raise BadReference(f"unrecognized prefix: {go_quote(raw)}")
-    if not path or path.endswith("/"):
+    # v5 refuses a SPEC/ name ending with '/' but only an empty EXTERNAL/ one: the file
+    # path is cleaned on its way to the disk. (A trailing '/' on ARTIFACT/ fails in v5
+    # too, as the SPEC/ name of its node.)
+    if not path or (path.endswith("/") and prefix != EXTERNAL):
         raise BadReference(f"invalid name: {go_quote(raw)}")
     if prefix != SPEC:
         qualifier, trailing = None, ""

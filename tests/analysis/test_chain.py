@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from cfs_build.analysis.chain import chain_reference, order_dependencies
+from cfs_build.analysis.chain import BadReference, chain_reference, order_dependencies
 from cfs_build.reading.files import safe_relpath
 from cfs_build.analysis.project import Project
 from conftest import chain_hash, digest, spec
@@ -220,3 +220,19 @@ def test_reads_carried_to_another_resolver_only_while_the_files_are_the_same(tmp
     with pytest.raises(UnreadableFile):
         there.file_digest("d")  # a directory
     assert there.reads(2) is None
+
+
+def test_an_external_name_may_end_with_a_slash(tree):
+    # v5 refuses only an empty EXTERNAL/ name; the path it opens is cleaned on the way to
+    # the file (FORMAT.md 10.1 opens it the same way), so `EXTERNAL/ext.txt/` reads ext.txt
+    # and is a position of its own, labelled as written.
+    root = tree({"ext.txt": "e\n",
+                 "SPEC/l": spec("SPEC/l", front="depends_on: ['EXTERNAL/ext.txt/']\n"
+                                "input: 'EXTERNAL/ext.txt/'\noutput: out/l.txt")})
+    chain = chain_of(root, "SPEC/l")
+    assert chain.hash == chain_hash("e\n", b"I", "e\n")
+    assert [p.label for p in chain.positions] == ["EXTERNAL/ext.txt/", "INPUT[EXTERNAL/ext.txt/]"]
+    assert chain_reference("EXTERNAL/ext.txt/").path == "ext.txt/"
+    for raw in ("SPEC/x/", "EXTERNAL/", "ARTIFACT/"):
+        with pytest.raises(BadReference):
+            chain_reference(raw)
