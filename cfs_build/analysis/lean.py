@@ -176,7 +176,7 @@ class _Nodes:
 
 
 class _Children:
-    """Tree.children on demand: the child directories the walk takes for nodes."""
+    """Tree.children on demand: the nearest nodes below a node, as the walk finds them."""
 
     def __init__(self, nodes: _Nodes, listings: _Listings):
         self._nodes, self._listings = nodes, listings
@@ -184,10 +184,19 @@ class _Children:
     def get(self, name: str, default=None):
         if self._nodes.get(name) is None:
             return default
-        rel = _node_dir(name)
-        found = [spec_name(f"{rel}/{child}") for child in sorted(self._listings.subdirs(rel))
-                 if self._listings.has_node(f"{rel}/{child}")]
-        return found or default
+        return self._below(_node_dir(name)) or default
+
+    def _below(self, rel: str) -> list[str]:
+        """The nearest nodes below ``rel``: through a directory without _node.md too, as
+        the full tree counts them (tree.assemble_tree)."""
+        found = []
+        for child in sorted(self._listings.subdirs(rel)):
+            if child.startswith("."):
+                continue  # a dot directory is no part of the tree
+            below = f"{rel}/{child}"
+            found.extend([spec_name(below)] if self._listings.has_node(below)
+                         else self._below(below))
+        return found
 
     def __iter__(self):
         raise NeedsFull("a question about every node")

@@ -122,6 +122,7 @@ class Tree:
 
     root: Path
     nodes: dict[str, NodeInfo]
+    # Each node's nearest nodes below it (across a directory without _node.md too).
     children: dict[str, list[str]]
     findings: list[Finding] = field(default_factory=list)
     _docs: dict[str, NodeDoc] = field(default_factory=dict, repr=False)
@@ -396,7 +397,11 @@ def assemble_tree(root: Path, node_dirs: list[str], bare_dirs: list[str],
                                 WARNING))
     children: dict[str, list[str]] = {}
     for name in nodes:
+        # A node below a directory without _node.md still belongs to the nearest node
+        # above it: v5 calls a leaf only a node that no other node's name extends.
         parent = parent_of(name)
+        while parent is not None and parent not in nodes:
+            parent = parent_of(parent)
         if parent is not None:
             children.setdefault(parent, []).append(name)
     dirs = (TREE_DIR, *(f"{TREE_DIR}/{rel}" for rel in (*node_dirs, *bare_dirs, *dot_dirs)))

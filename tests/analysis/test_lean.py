@@ -231,7 +231,8 @@ def test_lean_finds_exactly_the_nodes_the_walk_finds_in_odd_layouts(tmp_path):
     directory would be, another case, a node below a directory without _node.md."""
     source = tmp_path / "source"
     deps = ["SPEC/.hidden/x", "SPEC/b/.y", "SPEC/d", "SPEC/f", "SPEC/fifo", "SPEC/g",
-            "SPEC/g/h", "SPEC/B", "ARTIFACT/.hidden/x", "ARTIFACT/g/h", "EXTERNAL/f"]
+            "SPEC/g/h", "SPEC/B", "ARTIFACT/.hidden/x", "ARTIFACT/g/h", "EXTERNAL/f", "SPEC/p",
+            "ARTIFACT/p"]
     layout = {
         "a/_node.md": "---\noutput: out/a.txt\ndepends_on:\n" + "".join(
             f"  - {d}\n" for d in deps) + "---\n# SPEC/a\n\n# Public\n\n## Interface\n\nA.\n",
@@ -242,6 +243,9 @@ def test_lean_finds_exactly_the_nodes_the_walk_finds_in_odd_layouts(tmp_path):
         "f": "a file where a node directory would be\n",
         "g/h/_node.md": "---\noutput: out/h.txt\n---\n# SPEC/g/h\n\n# Agent\n\nh\n",
         "g/h/notes.txt": "other files in a node directory are ignored\n",
+        # p is no leaf: a node sits below it across a directory without _node.md.
+        "p/_node.md": "---\noutput: out/p.txt\n---\n# SPEC/p\n",
+        "p/gap/c/_node.md": "---\noutput: out/c.txt\n---\n# SPEC/p/gap/c\n",
     }
     for rel, text in layout.items():
         path = source / "code-from-spec" / rel
@@ -307,3 +311,16 @@ def test_a_directory_name_that_is_no_utf8_is_refused_as_one_with_a_semicolon(tmp
     warned = [f.node for f in Project(source, use_index=False).report().findings
               if f.rule == "node_name"]
     assert warned == ["SPEC/a;b", "SPEC/x\udcff"]
+
+
+def test_lean_sees_a_node_below_a_directory_without_node_md(tree):
+    # As the whole tree does (tree.assemble_tree): p is no leaf, its child across the gap.
+    root = tree({"SPEC/p": "---\noutput: out/p.txt\n---\n# SPEC/p\n",
+                 "SPEC/p/gap/c": "---\noutput: out/c.txt\n---\n# SPEC/p/gap/c\n",
+                 "code-from-spec/p/.dot/d/_node.md": "# SPEC/p/.dot/d\n",
+                 "SPEC/q": "# SPEC/q\n", "code-from-spec/q/.dot/d/_node.md": "# SPEC/q/.dot/d\n"})
+    lean, full = LeanProject(root).tree, Project(root, use_index=False).tree
+    for tree_ in (lean, full):
+        assert not tree_.is_leaf("SPEC/p")
+        assert tree_.children.get("SPEC/p") == ["SPEC/p/gap/c"]
+        assert tree_.is_leaf("SPEC/q")

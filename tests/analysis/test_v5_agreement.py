@@ -100,3 +100,21 @@ def test_v5_words_for_an_input_it_cannot_parse_and_an_empty_external(tree):
     root = tree({"SPEC/m": spec("SPEC/m", front="input: EXTERNAL/\noutput: out/m.txt")})
     assert "[SPEC/m] input_target: input references unreadable EXTERNAL file: EXTERNAL/\n" \
         in validate_specs(root)
+
+
+# -- 1 and 10.1: a child across a directory without _node.md ------------------------------
+
+def test_a_node_with_a_descendant_across_a_bare_directory_is_no_leaf(tree):
+    # v5 calls a node a leaf when no other node's name starts with its own and '/', so a
+    # node below a directory that lacks _node.md still makes p an inner node.
+    root = tree({"SPEC/p": spec("SPEC/p", front="depends_on: [SPEC/q]\noutput: out/p.txt"),
+                 "SPEC/p/gap/c": spec("SPEC/p/gap/c", front="output: out/c.txt"),
+                 "SPEC/q": spec("SPEC/q")})
+    found = errors(root)
+    assert ("SPEC/p", "leaf_only_fields") in found
+    assert ("SPEC/p/gap", "missing_node_md") in found
+    project = Project(root, use_index=False)
+    assert not project.tree.is_leaf("SPEC/p")
+    assert "[SPEC/p] leaf_only_fields: depends_on is only permitted on leaf nodes\n" \
+           "  [SPEC/p] leaf_only_fields: output is only permitted on leaf nodes\n" \
+        in validate_specs(root)
