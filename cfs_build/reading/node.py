@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from ..errors import ERROR, WARNING, Finding, printable
+from .go_scalars import plain_text
 from .headings import Heading, structural_headings
 from .names import normalize
 from .plain_yaml import may_nest_deep, read_plain
@@ -268,10 +269,14 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
 
 
 def _as_text(value, node) -> str | None:
-    """A name as v5 takes it from a scalar (FORMAT.md 4.1): a string as it is, another
-    scalar as its text (`0x10` is 16, `1.50` is 1.5, `yes` and dates as written, a null
-    list item empty); None for a list, a mapping or other data. (A non-string `output`
-    is cfs's malformed_frontmatter instead, X4.)"""
+    """A name as v5 takes it from a scalar (FORMAT.md 4.1): a quoted string as it is, a
+    plain one as v5's YAML reads it (go_scalars: `0x10` is 16, `1.50` is 1.5, `yes` and
+    dates as written, a null list item empty); None for a list, a mapping or other data.
+    (A non-string `output` is cfs's malformed_frontmatter instead, X4.)"""
+    if getattr(node, "style", "x") in (None, "") and isinstance(node.value, str):
+        # Plain (style None, or '' from libyaml): typed by the text alone, and v5's YAML
+        # (1.2) types other texts than PyYAML's 1.1 does (`12:30`, `0o17`, `1.5e3`), so PyYAML's value is not used.
+        return plain_text(node.value)
     if isinstance(value, str):
         return value
     if value is None or isinstance(value, bool | datetime.date):

@@ -125,6 +125,28 @@ def test_other_scalars_in_depends_on_and_input_are_their_text(front, depends_on,
     assert (doc.depends_on, doc.input) == (depends_on, input_)
 
 
+@pytest.mark.parametrize("written, text", [
+    # v5's YAML (1.2) types a plain scalar by its text, and prints a number as Go does.
+    ("1000000.0", "1e+06"), ("123456789.0", "1.23456789e+08"), ("100000.0", "100000"),
+    ("1.5e3", "1500"), ("1.0e-7", "1e-07"), ("0.0001", "0.0001"), ("0.00001", "1e-05"),
+    ("-1.5", "-1.5"), ("-.5", "-0.5"), ("5.", "5"), ("1e3", "1e3"), ("1.0e999", "1.0e999"),
+    ("-5", "-5"), ("+5", "5"), ("-0", "0"), ("0o17", "15"), ("017", "15"), ("09", "09"),
+    ("0b101", "5"), ("-0x10", "-16"), ("0X10", "0X10"), ("1_000", "1000"), ("_1", "_1"),
+    ("18446744073709551615", "18446744073709551615"), ("18446744073709551616",
+                                                        "18446744073709551616"),
+    ("+99999999999999999999", "+99999999999999999999"), ("-9223372036854775809",
+                                                         "-9223372036854775809"),
+    (".inf", "+Inf"), ("-.Inf", "-Inf"), ("+.inf", "+.inf"), (".NaN", "NaN"),
+    ("True", "true"), ("FALSE", "false"), ("yes", "yes"), ("12:30", "12:30"),
+    ("2001-12-14t21:59:43.10-05:00", "2001-12-14t21:59:43.10-05:00"), ("1.2.3", "1.2.3"),
+    ("'1.50'", "1.50"), ('"True"', "True"),
+])
+def test_a_plain_scalar_is_the_text_v5_reads(written, text):
+    doc = parse(f"---\ndepends_on: [{written}]\ninput: {written}\n---\n# SPEC/x\n")
+    assert doc.findings == ()
+    assert (doc.depends_on, doc.input) == ((text,), text)
+
+
 @pytest.mark.parametrize("value", ["=", "a=b", "'='"])
 def test_an_equals_sign_is_a_string(value):
     # YAML 1.1's `=` (the "value" type) has no constructor in PyYAML's safe loader; v5's
