@@ -295,9 +295,13 @@ class Resolver:
                                  f"{lead}resolving artifact {go_quote(name.base)}: {failure}",
                                  "resolve")
             info = self.tree.nodes[node]
-            if not info.output:
+            if info.output is None:
                 raise Unresolved(f"{name.base} is not the artifact of any node with an output",
                                  f"{lead}no output declared: {go_quote(name.base)}", "resolve")
+            if not info.output:
+                # v5 resolves the name (x declares an output) and fails opening the path ''.
+                raise Unresolved(f"{name.base}: {node} declares an empty output",
+                                 "reading file : failed to open file: path is empty")
             rel = output_rel(info.output)
             if rel is not None and place_problem(str(self.root), rel, self._places):
                 rel = None  # X8: an output cfs never opens

@@ -118,3 +118,16 @@ def test_a_node_with_a_descendant_across_a_bare_directory_is_no_leaf(tree):
     assert "[SPEC/p] leaf_only_fields: depends_on is only permitted on leaf nodes\n" \
            "  [SPEC/p] leaf_only_fields: output is only permitted on leaf nodes\n" \
         in validate_specs(root)
+
+
+# -- 6: an ARTIFACT/ whose node declares `output: ''` -----------------------------------
+
+def test_the_artifact_of_an_empty_output_is_a_file_v5_cannot_open(tree):
+    # The name is declared (v5 knows ARTIFACT/x once x has an output, even an empty one);
+    # its chain resolves to the path '' and fails when that is opened.
+    for key in ("depends_on: [ARTIFACT/x]", "input: ARTIFACT/x"):
+        root = tree({"SPEC/x": spec("SPEC/x", front="output: ''"),
+                     "SPEC/l": spec("SPEC/l", front=f"{key}\noutput: out/l.txt")})
+        assert errors(root) == {("SPEC/x", "output_paths")}
+        assert "[missing] SPEC/l (out/l.txt) rank=0: reading file : failed to open file: " \
+               "path is empty\n" in validate_specs(root)
