@@ -139,9 +139,14 @@ def print_human(report: Report, show_all: bool = False, orphans: list[dict] = ()
         print()
     groups: dict[str, list] = {}
     fine = groups.setdefault(Flag.UP_TO_DATE, [])
+    waiting = []
     for status in report.artifacts:
         if status.up_to_date:
             fine.append(status)
+            if status.chain is None:
+                # No flag (FORMAT.md 7.4: its chain waits for an artifact not made yet),
+                # but not to be taken for done: listed with what it waits for.
+                waiting.append(status)
             continue
         lead = next(flag for flag in GROUP_ORDER if flag in status.flags)
         groups.setdefault(lead, []).append(status)
@@ -160,6 +165,15 @@ def print_human(report: Report, show_all: bool = False, orphans: list[dict] = ()
             for reason in status.reasons:
                 if reason != "no manifest entry":
                     print(f"      {printable(reason)}")
+        print()
+    if waiting:
+        print(f"waiting ({len(waiting)}):  recorded, but their chains read artifacts not made "
+              "yet: cfs build makes those, then judges these again")
+        for status in sorted(waiting, key=lambda s: (s.rank if s.rank is not None else -1,
+                                                     s.name)):
+            print(f"  {printable(status.name)}  {printable(status.path)}")
+            for reason in status.reasons:
+                print(f"      {printable(reason)}")
         print()
     if report.orphans:
         print(f"{Flag.ORPHAN} ({len(report.orphans)}):  {ADVICE[Flag.ORPHAN]}")

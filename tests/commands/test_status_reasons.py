@@ -78,3 +78,22 @@ def test_many_stale_artifacts_are_explained_from_the_tree(tmp_path):
     _, document = status_document(project)
     assert "tree" in vars(project)
     assert document == status_document(Project(root, use_index=False))[1]
+
+
+def test_a_recorded_artifact_waiting_for_another_is_listed_as_waiting(tmp_path):
+    # FORMAT.md 7.4 gives it no flag (its chain is unknown), so the summary counts it
+    # up to date; the listing still says what it waits for, so nobody takes it for done.
+    root = write_tree(tmp_path, {
+        "SPEC/a": spec("SPEC/a", "A.\n\n# Agent\nA.\n", "output: out/a.txt"),
+        "SPEC/b": spec("SPEC/b", "B.\n\n# Agent\nB.\n", "output: out/b.txt\ninput: ARTIFACT/a"),
+        "out/a.txt": "a\n", "out/b.txt": "b\n"})
+    assert cfs(root, "accept", "SPEC/a") == 0 and cfs(root, "accept", "SPEC/b") == 0
+    (root / "out/a.txt").unlink()
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        cli.main(["-C", str(root), "status"])
+    text = shown.getvalue()
+    assert "waiting (1):" in text
+    assert "  ARTIFACT/b  out/b.txt\n      waiting for ARTIFACT/a: out/a.txt does not exist" \
+        in text
+    assert "1 up-to-date, 0 stale, 1 missing" in text
