@@ -107,6 +107,9 @@ def _reference_words(project: Project, node: str, raw: str, key: str) -> str:
     if raw.startswith("EXTERNAL/"):
         # v5 never parses an EXTERNAL/ name: it opens what follows the prefix, even nothing.
         return f"references unreadable EXTERNAL file: {raw}"
+    if raw.startswith(ARTIFACT + "/"):
+        # v5 looks an ARTIFACT/ name up by its whole text, never parses it (FORMAT.md 10.1).
+        return f"references unknown ARTIFACT: {raw}"
     try:
         name = chain_reference(raw)
     except BadReference as exc:
@@ -126,8 +129,6 @@ def _reference_words(project: Project, node: str, raw: str, key: str) -> str:
         if is_within(target, node):
             return f"must not reference a descendant: {raw}"
         return f"references unknown SPEC node: {raw}"
-    if name.prefix == ARTIFACT:
-        return f"references unknown ARTIFACT: {raw}"
     return f"references unreadable EXTERNAL file: {raw}"
 
 

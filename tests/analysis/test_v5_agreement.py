@@ -131,3 +131,20 @@ def test_the_artifact_of_an_empty_output_is_a_file_v5_cannot_open(tree):
         assert errors(root) == {("SPEC/x", "output_paths")}
         assert "[missing] SPEC/l (out/l.txt) rank=0: reading file : failed to open file: " \
                "path is empty\n" in validate_specs(root)
+
+
+def test_v5_never_parses_an_artifact_name_it_does_not_know(tree):
+    # 10.1: an ARTIFACT/ reference is unknown when its whole text is not the artifact of a
+    # node with an output; v5 looks it up as it is, so an empty or badly formed one is
+    # "unknown", never "cannot be parsed" (that is said of SPEC/ names alone).
+    root = tree({"SPEC/l": spec("SPEC/l", front="depends_on: [ARTIFACT/, ARTIFACT/x/]\n"
+                                "output: out/l.txt")})
+    text = validate_specs(root)
+    assert "[SPEC/l] dependency_targets: depends_on references unknown ARTIFACT: " \
+           "ARTIFACT/\n" in text
+    assert "[SPEC/l] dependency_targets: depends_on references unknown ARTIFACT: " \
+           "ARTIFACT/x/\n" in text
+    for raw in ("ARTIFACT/", "ARTIFACT/x/"):
+        root = tree({"SPEC/m": spec("SPEC/m", front=f"input: {raw}\noutput: out/m.txt")})
+        assert f"[SPEC/m] input_target: input references unknown ARTIFACT: {raw}\n" \
+            in validate_specs(root)
