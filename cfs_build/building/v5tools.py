@@ -82,10 +82,16 @@ def _target(logical_name: str, *, lead: str) -> str:
     if not name.startswith(SPEC + "/"):
         raise Refusal(lead + "not a SPEC/ reference" if lead else
                       "logical name is not a SPEC/ reference")
-    if "(" in name and ")" in name[name.index("("):]:
-        raise Refusal(lead + "logical name has qualifier" if lead else
-                      "logical name must not contain a qualifier")
+    if lead and _qualified(name):
+        raise Refusal(lead + "logical name has qualifier")
+    if not lead and "(" in name:  # write_file takes any '(' for a qualifier (11)
+        raise Refusal("logical name must not contain a qualifier")
     return name
+
+
+def _qualified(name: str) -> bool:
+    """Whether a node name carries a qualifier: a '(' with a ')' after it (section 2)."""
+    return "(" in name and ")" in name[name.index("("):]
 
 
 def _parse_problem(project: Project, node: str) -> str | None:
@@ -129,7 +135,7 @@ def _declared(project: Project | LeanProject, logical_name: str, words: tuple) -
     if problem is not None:
         raise Refusal(f"{parsing}{problem}")
     info = project.tree.nodes[node]
-    if not info.output:
+    if info.output is None:  # `output: ''` is declared: an invalid path below
         raise Refusal(no_output)
     problem = _output_problem(project, info.output)
     if problem:
@@ -252,11 +258,12 @@ def _accept(project: Project | LeanProject, logical_name: str) -> str:
     if not logical_name.startswith(SPEC + "/"):
         raise Refusal("not a SPEC/ reference")
     node = logical_name
-    problem = _parse_problem(project, node)
+    problem = "logical name has qualifier" if _qualified(node) else \
+        _parse_problem(project, node)
     if problem is not None:
         raise Refusal(f"unreadable frontmatter: {problem}")
     info = project.tree.nodes[node]
-    if not info.output:
+    if info.output is None:  # `output: ''` is declared: an invalid path below
         raise Refusal("node has no output field")
     rel = output_rel(info.output)
     if rel is None or _output_problem(project, info.output):

@@ -114,6 +114,28 @@ def test_accept_refusals_and_answer(tree):
     assert refused(v5tools.accept, root, "SPEC/l") == "artifact is already up to date"
 
 
+def test_an_empty_output_is_an_invalid_path_not_a_missing_one(tree):
+    # 4.1: `output: ''` is declared and empty; 9.4 and 11 refuse it as an invalid path
+    # (10.1: `path is empty`), "no output field" being for a node without the key.
+    root = tree({"SPEC/e": spec("SPEC/e", front="output: ''")})
+    assert refused(v5tools.load_chain, root, "SPEC/e") == "output path is invalid"
+    assert refused(v5tools.write_file, root, "SPEC/e", "x\n") == "path is empty"
+    assert refused(v5tools.accept, root, "SPEC/e").startswith("opening artifact file: ")
+    assert manifest(root) == ""
+
+
+def test_a_qualified_name_is_refused_before_any_file_is_read(tree):
+    # 7.5 and 9.4: a name with a qualifier does not parse as a node (`logical name has
+    # qualifier`), whether or not a directory of that name exists; write_file (11) refuses
+    # any name holding a '(' as qualified.
+    root = tree({"SPEC/l": LEAF})
+    assert refused(v5tools.accept, root, "SPEC/l(q)") == \
+        "unreadable frontmatter: logical name has qualifier"
+    assert refused(v5tools.write_file, root, "SPEC/l(", "x\n") == \
+        "logical name must not contain a qualifier"
+    assert not (root / "out").exists()
+
+
 def test_prune_and_reconstruct_answers(tree):
     root = tree({"SPEC/l": LEAF})
     assert v5tools.reconstruct_cache(root) == ("reconstructed cache: 0 entries processed, "
