@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..errors import ERROR, Finding
 from ..reading.names import ARTIFACT, SPEC, is_within
+from ..reading.outputs import output_rel
 from ..reading.unparsed import PARSE_RULES
 from .chain import BadReference, chain_reference
 from .project import Project
@@ -163,7 +164,9 @@ def _row(project: Project, status: ArtifactStatus) -> tuple[str, str] | None:
     if INVALID in status.flags:
         return None  # X8: cfs never opens the file, so it has nothing more to say
     if MISSING in status.flags:
-        return MISSING, (f'cannot open file "{project.root}/{status.path}" for reading: '
+        # v5 joins the root and the output, which cleans the path it then names.
+        where = output_rel(status.path) or status.path
+        return MISSING, (f'cannot open file "{project.root}/{where}" for reading: '
                          "file unreadable")
     if MODIFIED in status.flags:
         return MODIFIED, "file checksum does not match manifest checksum"

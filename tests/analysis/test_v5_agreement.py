@@ -148,3 +148,15 @@ def test_v5_never_parses_an_artifact_name_it_does_not_know(tree):
         root = tree({"SPEC/m": spec("SPEC/m", front=f"input: {raw}\noutput: out/m.txt")})
         assert f"[SPEC/m] input_target: input references unknown ARTIFACT: {raw}\n" \
             in validate_specs(root)
+
+
+# -- 7.4: the detail of an artifact whose file cannot be opened ------------------------
+
+def test_a_file_that_cannot_be_opened_is_named_by_its_cleaned_absolute_path(tree):
+    # v5 opens the output at the project root joined with it, which cleans the path, and
+    # names that path in its error (9.4: messages that name a file carry its absolute path).
+    root = tree({"SPEC/l": spec("SPEC/l", front="output: ./out//l.txt")})
+    entry = f"ARTIFACT/l;path:out/l.txt;checksum:{chain_hash()};chain:{chain_hash()}"
+    (root / "code-from-spec/.manifest").write_text(f"code-from-spec: v5\n{entry}\n")
+    assert (f'[missing] SPEC/l (./out//l.txt) rank=0: cannot open file "{root}/out/l.txt" '
+            "for reading: file unreadable\n") in validate_specs(root)
