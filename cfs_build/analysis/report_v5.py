@@ -133,6 +133,13 @@ def _reference_words(project: Project, node: str, raw: str, key: str) -> str:
     return f"references unreadable EXTERNAL file: {raw}"
 
 
+def bare_failure(failure: str) -> str:
+    """A chain failure without load_chain's lead: the words validation and write_file use."""
+    for lead in _LEAD:
+        failure = failure.removeprefix(lead)
+    return failure
+
+
 def staleness_rows(project: Project, statuses, orphans, *, ranked: bool) -> list[tuple]:
     """(word, node, path, rank, detail) per artifact that is not up to date, v5's order."""
     rows = []
@@ -152,10 +159,7 @@ def staleness_rows(project: Project, statuses, orphans, *, ranked: bool) -> list
 def _row(project: Project, status: ArtifactStatus) -> tuple[str, str] | None:
     """v5's word and detail, in its order of checks (FORMAT.md 7.4)."""
     if status.chain is None:
-        failure = project.resolver.chain(status.node).failure or ""
-        for lead in _LEAD:
-            failure = failure.removeprefix(lead)
-        return MISSING, failure
+        return MISSING, bare_failure(project.resolver.chain(status.node).failure or "")
     if status.recorded_chain is None:
         return MISSING, "no manifest entry"
     if status.recorded_chain != status.chain:

@@ -15,7 +15,7 @@ from ..analysis.document import as_sent, render_document
 from ..analysis.lean import LeanProject, NeedsFull
 from ..reading.outputs import output_problem, output_rel, place_problem
 from ..analysis.project import Project
-from ..analysis.report_v5 import render_report
+from ..analysis.report_v5 import bare_failure, render_report
 from ..analysis.status import MODIFIED, UNTRACKED, file_flag
 from ..errors import CfsError
 from ..reading.files import UnreadableFile, atomic_write
@@ -217,8 +217,8 @@ def _write_file(project: Project | LeanProject, logical_name: str, content: str)
     # cfs checks it before writing: a write v5 would record nothing for is not made.
     chain = project.resolver.chain_after_write(node, rel,
                                                content.encode("utf-8", "surrogateescape"))
-    if chain.hash is None:
-        raise Refusal(chain.failure or f"computing chain hash: {node} cannot be parsed")
+    if chain.hash is None:  # v5's own words, without load_chain's lead (FORMAT.md 11)
+        raise Refusal(bare_failure(chain.failure or f"{node} cannot be parsed"))
     name = artifact_of(node)
     entry = _manifest(project).get(name)
     try:

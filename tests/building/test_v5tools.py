@@ -136,6 +136,23 @@ def test_a_qualified_name_is_refused_before_any_file_is_read(tree):
     assert not (root / "out").exists()
 
 
+def test_write_file_reports_a_chain_error_in_the_bare_words_of_validation(tree):
+    # 11: write_file answers the chain's own error, without load_chain's and accept's
+    # "resolving chain: " / "computing chain hash: " (the words validate_specs shows).
+    root = tree({"SPEC/b": spec("SPEC/b", front="depends_on: [WRONG/x]\noutput: out/b.txt"),
+                 "SPEC/c": spec("SPEC/c", front="depends_on: [EXTERNAL/no.txt]\n"
+                                "output: out/c.txt")})
+    assert refused(v5tools.write_file, root, "SPEC/b", "x\n") == \
+        'unresolvable artifact: unrecognized prefix: "WRONG/x"'
+    assert refused(v5tools.write_file, root, "SPEC/c", "x\n") == \
+        (f'reading file no.txt: failed to open file: cannot open file "{root}/no.txt" '
+         "for reading: file unreadable")
+    (root / "out").mkdir()
+    (root / "out/b.txt").write_text("x\n")
+    assert refused(v5tools.accept, root, "SPEC/b") == \
+        'resolving chain: unresolvable artifact: unrecognized prefix: "WRONG/x"'
+
+
 def test_prune_and_reconstruct_answers(tree):
     root = tree({"SPEC/l": LEAF})
     assert v5tools.reconstruct_cache(root) == ("reconstructed cache: 0 entries processed, "
