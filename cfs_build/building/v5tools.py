@@ -274,8 +274,8 @@ def _accept(project: Project | LeanProject, logical_name: str) -> str:
     except UnreadableFile as exc:
         raise Refusal(f"reading artifact file: {exc.reason}") from None
     if digest is None:
-        raise Refusal(f"opening artifact file: open {project.root}/{rel}: no such file or "
-                      "directory", exit_code=1)
+        raise Refusal(f'opening artifact file: cannot open file "{project.root}/{rel}" for '
+                      "reading: file unreadable", exit_code=1)
     chain = project.resolver.chain(node)
     if chain.hash is None:
         raise Refusal(chain.failure or f"computing chain hash: {node} cannot be parsed")
