@@ -22,7 +22,7 @@ from ..reading.files import UnreadableFile, atomic_write
 from ..reading.hashing import b64
 from ..reading.names import SPEC, TREE_DIR, artifact_of, node_of_entry
 from ..reading.tree import LINKS_V5, NOT_FOUND_V5
-from ..reading.unparsed import unreadable_text
+from ..reading.unparsed import go_quote, unreadable_text
 from ..state.artifacts import settle_pending, write_artifact
 from ..state.manifest import ManifestEntry, update_manifest
 
@@ -82,19 +82,25 @@ def _target(logical_name: str, *, lead: str) -> str:
     if not name.startswith(SPEC + "/"):
         raise Refusal(lead + "not a SPEC/ reference" if lead else
                       "logical name is not a SPEC/ reference")
-    if lead and _qualified(name):
-        raise Refusal(lead + "logical name has qualifier")
     if not lead and "(" in name:  # write_file takes any '(' for a qualifier (11)
         raise Refusal("logical name must not contain a qualifier")
     return name
 
 
-def _qualified(name: str) -> bool:
-    """Whether a node name carries a qualifier: a '(' with a ')' after it (section 2)."""
-    return "(" in name and ")" in name[name.index("("):]
+def _name_problem(name: str) -> str | None:
+    """v5's parse error for a `SPEC/` name no node file can have: an invalid name
+    (FORMAT.md 2, checked on the name without its qualifier) or a qualifier."""
+    close = name.find(")", name.find("(")) if "(" in name else -1
+    base = name[:name.index("(")] if close >= 0 else name
+    if base.endswith("/"):  # `SPEC/` itself included
+        return f"not a SPEC/ reference: invalid name: {go_quote(name)}"
+    return "logical name has qualifier" if close >= 0 else None
 
 
 def _parse_problem(project: Project, node: str) -> str | None:
+    problem = _name_problem(node)
+    if problem is not None:
+        return problem
     if node not in project.tree.nodes:
         return unreadable_text(project.root, node)
     return project.resolver.parse_failure(node)
@@ -258,8 +264,7 @@ def _accept(project: Project | LeanProject, logical_name: str) -> str:
     if not logical_name.startswith(SPEC + "/"):
         raise Refusal("not a SPEC/ reference")
     node = logical_name
-    problem = "logical name has qualifier" if _qualified(node) else \
-        _parse_problem(project, node)
+    problem = _parse_problem(project, node)
     if problem is not None:
         raise Refusal(f"unreadable frontmatter: {problem}")
     info = project.tree.nodes[node]

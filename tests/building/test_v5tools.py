@@ -139,6 +139,20 @@ def test_a_qualified_name_is_refused_before_any_file_is_read(tree):
     assert not (root / "out").exists()
 
 
+def test_a_name_ending_in_a_slash_is_invalid_not_a_missing_node(tree):
+    # Section 2: `SPEC/` alone or ending with `/` is an invalid name, so it is refused as a
+    # name that does not parse (9.4, 7.5, 11), before any _node.md is looked for.
+    root = tree({"SPEC/l": LEAF})
+    for name in ("SPEC/", "SPEC/l/"):
+        why = f'not a SPEC/ reference: invalid name: "{name}"'
+        assert refused(v5tools.load_chain, root, name) == f"parsing target node: {why}"
+        assert refused(v5tools.accept, root, name) == f"unreadable frontmatter: {why}"
+        assert refused(v5tools.write_file, root, name, "x\n") == \
+            f"node frontmatter cannot be parsed: {why}"
+    assert refused(v5tools.load_chain, root, "SPEC/l/(q)") == \
+        'parsing target node: not a SPEC/ reference: invalid name: "SPEC/l/(q)"'
+
+
 def test_write_file_reports_a_chain_error_in_the_bare_words_of_validation(tree):
     # 11: write_file answers the chain's own error, without load_chain's and accept's
     # "resolving chain: " / "computing chain hash: " (the words validate_specs shows).
