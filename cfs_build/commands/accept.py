@@ -35,6 +35,14 @@ def accept(project: Project, reference: str) -> str:
         if refusal.message == "node has no output field":
             raise CfsError(f"{node} declares no output: there is no artifact to accept") \
                 from None
+        output = project.tree.nodes[node].output
+        rel = safe_relpath(output) if output else None
+        if rel is not None and refusal.message.startswith("opening artifact file: ") \
+                and not (project.root / rel).exists():
+            # v5's words name the file "unreadable"; here the plain fact, and the way on.
+            raise CfsError(f"cannot accept {name}: {printable(rel)}: no such file; generate "
+                           "it (cfs build) or write it first", exit_code=refusal.exit_code) \
+                from None
         raise CfsError(f"cannot accept {name}: {refusal.message}",
                        exit_code=refusal.exit_code) from None
     # Nothing goes to the cache (FORMAT.md 8): the next document is the one v5 serves
