@@ -1,10 +1,9 @@
 """The document handed to a generator (FORMAT.md section 9), with dispositions when known."""
 from __future__ import annotations
 
-import re
 
 from ..errors import CfsError
-from ..reading.files import UnreadableFile
+from ..reading.files import UnreadableFile, as_json_text
 from .cache import Cache, CachedChain
 from .chain import AGENT, INPUT, BadReference, Chain, Resolver, chain_reference, order_dependencies
 from ..reading.outputs import output_rel, place_problem
@@ -90,18 +89,10 @@ def render_document(resolver: Resolver, chain: Chain, *, existing: bool = True,
 
 
 def as_sent(document: str) -> str:
-    """``document`` as it travels to a generator: a byte of a file that is not UTF-8
-    (a lone surrogate, as files are read) becomes U+FFFD, as in v5's JSON answer. Go's
-    encoder replaces each byte that starts no valid sequence on its own, where Python's
-    "replace" makes one U+FFFD of a whole cut-short sequence; bytes of two texts are
-    never side by side (a tag's line lies between), so each surrogate is one byte."""
-    if document.isascii():
-        return document
-    return _ESCAPED_BYTE.sub("\ufffd", document)
-
-
-# What surrogateescape makes of one byte that is not UTF-8.
-_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+    """``document`` as it travels to a generator, as in v5's JSON answer (files.as_json_text):
+    bytes of two texts are never side by side (a tag's line lies between), so each byte
+    that is not UTF-8 is one U+FFFD of its own."""
+    return as_json_text(document)
 
 
 def _input_label(raw: str | None) -> str | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from dataclasses import replace
 from functools import partial
@@ -25,6 +24,7 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 
 from .. import __version__
+from ..reading.files import as_json_text, has_lone_surrogate
 from ..state.buildlock import BuildLockHeld
 from .drain import Draining, Pending, Telling
 from .heap import return_large_buffers
@@ -109,15 +109,12 @@ def sendable(answer: Answer) -> Answer:
     serialize a lone surrogate, and the server would stop with the client still waiting.
     The text holds every string of the JSON it renders (tools.json_answer, graph's texts),
     so only a text with one makes the JSON looked through."""
-    if answer.text.isascii() or not _LONE_SURROGATE.search(answer.text):
+    if not has_lone_surrogate(answer.text):
         return answer
     data = answer.data
     if data is not None:
-        data = json.loads(_LONE_SURROGATE.sub("\ufffd", json.dumps(data, ensure_ascii=False)))
-    return replace(answer, text=_LONE_SURROGATE.sub("\ufffd", answer.text), data=data)
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+        data = json.loads(as_json_text(json.dumps(data, ensure_ascii=False)))
+    return replace(answer, text=as_json_text(answer.text), data=data)
 
 
 async def _in_thread(call) -> Answer:

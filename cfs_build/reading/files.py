@@ -46,6 +46,23 @@ def kind_of(mode: int) -> str:
     return "special file"
 
 
+# A byte that is not UTF-8, as surrogateescape reads it (a file's text, a directory's name),
+# is one lone surrogate; no other lone surrogate reaches cfs's texts.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """``text`` holds a byte that was not UTF-8 (see _LONE_SURROGATE)."""
+    return not text.isascii() and _LONE_SURROGATE.search(text) is not None
+
+
+def as_json_text(text: str) -> str:
+    """``text`` as v5's JSON carries it: one U+FFFD per byte that was not UTF-8. Go's
+    encoder replaces each byte that starts no valid sequence on its own, where Python's
+    "replace" makes one U+FFFD of a whole cut-short sequence."""
+    return _LONE_SURROGATE.sub("\ufffd", text) if has_lone_surrogate(text) else text
+
+
 def normalize_text(text: str) -> str:
     """Apply the v5 line rule: LF endings, one trailing CR per line dropped, final LF."""
     if "\r" not in text:

@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from ..errors import ERROR, WARNING, Finding, printable
+from .files import as_json_text
 from .go_scalars import plain_text
 from .headings import Heading, structural_headings
 from .names import normalize
@@ -84,7 +85,6 @@ class NodeDoc(Declared):
         return None
 
 
-_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 _TAB_REFUSED = "found character '\\t' that cannot start any token"  # PyYAML's words
 # A tab in a line's indentation (or a line break PyYAML knows and goccy may not): there
 # the pure loader's verdict stands.
@@ -179,10 +179,9 @@ def _frontmatter(source: str, report: _Report) -> dict:
     """Safe-load the YAML between the fences; return recognized keys with their lines."""
     if not source.strip():
         return {}
-    if not source.isascii():
-        # v5's YAML reads its text as runes: each byte that is no UTF-8 (a lone surrogate
-        # here, see tree._parse_bytes) is U+FFFD to it.
-        source = _NOT_UTF8.sub("\ufffd", source)
+    # v5's YAML reads its text as runes: each byte that is no UTF-8 (a lone surrogate
+    # here, see tree._parse_bytes) is U+FFFD to it.
+    source = as_json_text(source)
     plain = read_plain(source)
     if plain is not None:
         return plain

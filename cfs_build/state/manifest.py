@@ -4,14 +4,14 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CfsError, printable
-from ..reading.files import NotRegular, Outside, UnreadableFile, atomic_write, read_inside
+from ..reading.files import (NotRegular, Outside, UnreadableFile, atomic_write,
+                             has_lone_surrogate, read_inside)
 from ..reading.names import TREE_DIR
 
 HEADER = "code-from-spec: v5"
@@ -20,7 +20,6 @@ LOCK = f"{TREE_DIR}/.manifest.lock"
 LOCK_TIMEOUT = 30.0
 
 _PREFIXES = ("path:", "checksum:", "chain:")
-_NOT_UTF8 = re.compile("[\ud800-\udfff]")  # lone surrogates: bytes that were no UTF-8
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class ManifestEntry:
         every later write."""
         line = self.line()
         if ";" in self.name + self.path + self.checksum or line.count("\n") != 1 or (
-                not line.isascii() and _NOT_UTF8.search(line)):
+                has_lone_surrogate(line)):
             raise CfsError(f"cannot record '{printable(self.name)}' ('{printable(self.path)}') "
                            "in the manifest: a "
                            "name or path holding ';', a line break or a byte that is not "
