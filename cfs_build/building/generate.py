@@ -318,12 +318,15 @@ class BuildState:
         text, note = unfence(reply.artifact, info.output)
         with self.lock:
             rel = safe_relpath(info.output)
-            # Recorded as v5's write_file records it: the chain once the file is written
-            # (it differs when the chain reads its own output, FORMAT.md 7.6).
-            after = self.project.resolver.chain_after_write(
-                node, rel, text.encode("utf-8", "surrogateescape"))
-            written = after if after.hash is not None and _same_but(after, chain, rel) \
-                else chain
+            written = chain
+            if any(position.file == rel for position in chain.positions):
+                # Recorded as v5's write_file records it: the chain once the file is
+                # written, which differs only for a chain that reads its own output
+                # (FORMAT.md 7.6); every other generation records the document's chain.
+                after = self.project.resolver.chain_after_write(
+                    node, rel, text.encode("utf-8", "surrogateescape"))
+                if after.hash is not None and _same_but(after, chain, rel):
+                    written = after
             changed, entry = write_artifact(self.root, artifact_of(node), info.output,
                                             text, written.hash, status.checksum)
             self.project.resolver.forget(rel)
