@@ -35,13 +35,20 @@ UP_TO_DATE_ALREADY = "artifact is already up to date"
 class Refusal(Exception):
     """The v5 tool's refusal: ``message`` is its exact text (an MCP error result).
 
-    ``exit_code`` follows the CLI contract for a command that reports it (errors.CfsError).
+    ``exit_code`` follows the CLI contract for a command that reports it (errors.CfsError);
+    ``kind`` names the refusals a command words its own way (ALREADY, NO_OUTPUT, UNOPENED).
     """
 
-    def __init__(self, message: str, exit_code: int = 2):
+    def __init__(self, message: str, exit_code: int = 2, kind: str | None = None):
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+        self.kind = kind
+
+
+ALREADY = "already"  # the manifest records this file and chain already
+NO_OUTPUT = "no output"  # the node declares no output
+UNOPENED = "unopened"  # the output file could not be opened
 
 
 def _project(where: Path | str | Project | LeanProject) -> Project | LeanProject:
@@ -269,7 +276,7 @@ def _accept(project: Project | LeanProject, logical_name: str) -> str:
         raise Refusal(f"unreadable frontmatter: {problem}")
     info = project.tree.nodes[node]
     if info.output is None:  # `output: ''` is declared: an invalid path below
-        raise Refusal("node has no output field")
+        raise Refusal("node has no output field", kind=NO_OUTPUT)
     rel = output_rel(info.output)
     if rel is None or _output_problem(project, info.output):
         raise Refusal(f"opening artifact file: output path is invalid: "
@@ -280,7 +287,7 @@ def _accept(project: Project | LeanProject, logical_name: str) -> str:
         raise Refusal(f"reading artifact file: {exc.reason}") from None
     if digest is None:
         raise Refusal(f'opening artifact file: cannot open file "{project.root}/{rel}" for '
-                      "reading: file unreadable", exit_code=1)
+                      "reading: file unreadable", exit_code=1, kind=UNOPENED)
     chain = project.resolver.chain(node)
     if chain.hash is None:
         raise Refusal(chain.failure or f"computing chain hash: {node} cannot be parsed")
@@ -291,7 +298,7 @@ def _accept(project: Project | LeanProject, logical_name: str) -> str:
         with update_manifest(project.root) as entries:
             entry = entries.get(name)
             if entry is not None and entry.checksum == checksum and entry.chain == chain.hash:
-                raise Refusal(UP_TO_DATE_ALREADY, exit_code=1)
+                raise Refusal(UP_TO_DATE_ALREADY, exit_code=1, kind=ALREADY)
             path = entry.path if entry is not None else info.output
             new = ManifestEntry(name, path, checksum, chain.hash)
             new.check()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..analysis.project import Project
-from ..building.v5tools import UP_TO_DATE_ALREADY, Refusal
+from ..building.v5tools import ALREADY, NO_OUTPUT, UNOPENED, Refusal
 from ..building.v5tools import accept as accept_node
 from ..errors import ERROR, CfsError, Finding, printable
 from ..reading.files import safe_relpath
@@ -29,16 +29,15 @@ def accept(project: Project, reference: str) -> str:
     try:
         accept_node(project, node)
     except Refusal as refusal:
-        if refusal.message == UP_TO_DATE_ALREADY:
+        if refusal.kind == ALREADY:
             raise CfsError(f"{name} is up to date: the manifest already records this file "
                            "and the current chain; nothing to accept", exit_code=1) from None
-        if refusal.message == "node has no output field":
+        if refusal.kind == NO_OUTPUT:
             raise CfsError(f"{node} declares no output: there is no artifact to accept") \
                 from None
         output = project.tree.nodes[node].output
         rel = safe_relpath(output) if output else None
-        if rel is not None and refusal.message.startswith("opening artifact file: ") \
-                and not (project.root / rel).exists():
+        if refusal.kind == UNOPENED and rel is not None and not (project.root / rel).exists():
             # v5's words name the file "unreadable"; here the plain fact, and the way on.
             raise CfsError(f"cannot accept {name}: {printable(rel)}: no such file; generate "
                            "it (cfs build) or write it first", exit_code=refusal.exit_code) \
