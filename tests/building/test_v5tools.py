@@ -55,6 +55,29 @@ def test_write_file_of_the_bytes_already_there_is_no_overwrite(tree):
     assert "ARTIFACT/l;path:out/l.txt" in manifest(root)
 
 
+OTHER = "ARTIFACT/a;path:a.txt;checksum:c;chain:h\n"
+
+
+@pytest.mark.parametrize("kept, others", [
+    (lambda text: text.replace("\n", "\r\n"), ""),                         # CRLF (autocrlf)
+    (lambda text: text + OTHER, OTHER),                                   # unsorted
+    (lambda text: text + text.split("\n", 1)[1], ""),                      # a line twice
+    (lambda text: text.replace(";path:", ";").replace(";chain:", ";"), ""),  # bare fields
+])
+def test_write_file_saves_the_manifest_in_v5_s_form_even_for_the_same_entry(tree, kept,
+                                                                            others):
+    # v5 saves the whole manifest on every write_file: writing the artifact it already
+    # records still leaves the manifest sorted, once per name, prefixed, with LF.
+    root = tree({"SPEC/l": LEAF})
+    v5tools.write_file(root, "SPEC/l", "x\n")
+    path = root / "code-from-spec" / ".manifest"
+    recorded = path.read_text()
+    path.write_bytes(kept(recorded).encode("utf-8"))
+    assert v5tools.write_file(root, "SPEC/l", "x\n") == "wrote out/l.txt"
+    header, line = recorded.split("\n", 1)
+    assert path.read_bytes() == f"{header}\n{others}{line}".encode("utf-8")
+
+
 @pytest.mark.parametrize("output, reason", [
     ("code-from-spec/l/_node.md", "path is inside code-from-spec/"),
     ("code-from-spec/.cache/x", "path is inside code-from-spec/"),
