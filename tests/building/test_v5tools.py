@@ -1,10 +1,13 @@
 """The v5 tool operations as use cases: what the vectors cannot show (X8, X9, refusal order)."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 
 import pytest
 
+from cfs_build.analysis.project import Project
 from cfs_build.building import v5tools
 from conftest import chain_hash, checksum, spec
 
@@ -76,6 +79,45 @@ def test_write_file_saves_the_manifest_in_v5_s_form_even_for_the_same_entry(tree
     assert v5tools.write_file(root, "SPEC/l", "x\n") == "wrote out/l.txt"
     header, line = recorded.split("\n", 1)
     assert path.read_bytes() == f"{header}\n{others}{line}".encode("utf-8")
+
+
+def _v5_checksum_of_file(data: bytes) -> str:
+    # Validation and accept (FORMAT.md 7.3): SHA-1 over each line of section 3, plus LF.
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return _b64(hashlib.sha1(b"".join(
+        (line[:-1] if line.endswith(b"\r") else line) + b"\n" for line in lines)).digest())
+
+
+def _v5_checksum_written(content: bytes) -> str:
+    # write_file (FORMAT.md 7.6): every CRLF made LF, an LF added when missing.
+    content = content.replace(b"\r\n", b"\n")
+    return _b64(hashlib.sha1(content if content.endswith(b"\n") else content + b"\n")
+                .digest())
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+@pytest.mark.parametrize("content", ["\ufeffa\r\n", "\ufeff", "a", "a\r\nb", "a\r\r\n",
+                                     "\n", "a\n\n", "a\rb", "x\u2028y\n", "a\r", "\r",
+                                     "\n\r"])
+def test_write_file_content_edges_record_and_read_back_as_v5(tree, content):
+    # The bytes go out as given (a BOM and a lone CR included); the record is v5's; and
+    # validation agrees with v5 on whether the file is still the one recorded: a
+    # content ending in a lone CR records a checksum no read of the file gives.
+    root = tree({"SPEC/l": LEAF})
+    data = content.encode("utf-8")
+    v5tools.write_file(root, "SPEC/l", content)
+    assert (root / "out/l.txt").read_bytes() == data
+    assert f";checksum:{_v5_checksum_written(data)};" in manifest(root)
+    (status,) = Project(root, use_index=False).report().artifacts
+    assert status.checksum == _v5_checksum_of_file(data)
+    v5_modified = _v5_checksum_of_file(data) != _v5_checksum_written(data)
+    assert status.flags == (("modified",) if v5_modified else ("up-to-date",))
+    assert ("[modified]" in v5tools.validate_specs(root)) is v5_modified
 
 
 @pytest.mark.parametrize("output, reason", [
