@@ -243,6 +243,27 @@ def test_prune_and_reconstruct_answers(tree):
     assert v5tools.prune_cache(root) == "pruned cache: 1 chain files deleted, 1 content files deleted"
 
 
+def test_reconstruct_counts_only_the_entries_whose_chain_it_computed(tree):
+    # v5 counts an entry as processed after its chain hash is computed: an entry whose
+    # chain fails (an imported file deleted since) is passed over uncounted. A node with
+    # `output: ''` declares an output: it is processed.
+    root = tree({"SPEC/a": LEAF.replace("SPEC/l", "SPEC/a").replace("l.txt", "a.txt"),
+                 "SPEC/b": spec("SPEC/b", "# Agent\nW\n",
+                                front="depends_on: [ARTIFACT/a]\noutput: out/b.txt"),
+                 "SPEC/c": spec("SPEC/c", "# Agent\nW\n",
+                                front="depends_on: [EXTERNAL/notes.txt]\noutput: out/c.txt"),
+                 "SPEC/e": spec("SPEC/e", "# Agent\nW\n", front="output: ''"),
+                 "notes.txt": "n\n"})
+    for node in ("SPEC/a", "SPEC/b", "SPEC/c"):
+        v5tools.write_file(root, node, "x\n")
+    path = root / "code-from-spec/.manifest"
+    path.write_text(path.read_text() + "ARTIFACT/e;path:;checksum:c;chain:h\n")
+    (root / "out/a.txt").unlink()
+    (root / "notes.txt").unlink()
+    assert v5tools.reconstruct_cache(root) == ("reconstructed cache: 2 entries processed, "
+                                               "2 content files written, 1 chain files written")
+
+
 def test_validate_specs_text(tree):
     root = tree({"SPEC/l": LEAF})
     assert v5tools.validate_specs(root) == (
