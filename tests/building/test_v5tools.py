@@ -264,6 +264,24 @@ def test_reconstruct_counts_only_the_entries_whose_chain_it_computed(tree):
                                                "2 content files written, 1 chain files written")
 
 
+def test_a_trailing_space_in_a_manifest_line_is_part_of_its_field(tree):
+    # v5 splits a line at ';' and trims nothing: a chain with a trailing space is another
+    # chain (stale), a name with one names no node (an orphan, and no entry for SPEC/l).
+    root = tree({"SPEC/l": LEAF})
+    v5tools.write_file(root, "SPEC/l", "x\n")
+    path = root / "code-from-spec/.manifest"
+    recorded = path.read_text()
+    chain = recorded.rstrip("\n").rsplit("chain:", 1)[1]
+    path.write_text(recorded[:-1] + " \n")
+    assert v5tools.validate_specs(root) == (
+        f"Staleness:\n  [stale] SPEC/l (out/l.txt) rank=0: manifest chain hash {chain}  does "
+        f"not match expected hash {chain}\n")
+    path.write_text(recorded.replace("ARTIFACT/l;", "ARTIFACT/l ;"))
+    assert v5tools.validate_specs(root) == (
+        "Staleness:\n  [orphan] ARTIFACT/l  (out/l.txt) rank=0: manifest entry has no "
+        "corresponding spec node\n  [missing] SPEC/l (out/l.txt) rank=0: no manifest entry\n")
+
+
 def test_validate_specs_text(tree):
     root = tree({"SPEC/l": LEAF})
     assert v5tools.validate_specs(root) == (
