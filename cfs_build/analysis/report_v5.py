@@ -150,8 +150,11 @@ def staleness_rows(project: Project, statuses, orphans, *, ranked: bool) -> list
             rank = (status.rank or 0) if ranked else 0
             rows.append((word, status.node, status.path, rank, detail))
     for orphan in orphans:
-        rows.append(("orphan", orphan.name, orphan.path, 0,
-                     "manifest entry has no corresponding spec node"))
+        # v5 looks for orphans among the ARTIFACT/ entries only: a line naming anything
+        # else is read and kept, never reported (cfs's own status still lists it).
+        if orphan.name.startswith(ARTIFACT + "/"):
+            rows.append(("orphan", orphan.name, orphan.path, 0,
+                         "manifest entry has no corresponding spec node"))
     rows.sort(key=lambda row: (row[3], row[1]))
     return rows
 

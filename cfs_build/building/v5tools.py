@@ -320,12 +320,13 @@ def reconstruct_cache(where: Path | str | Project) -> str:
     for name in sorted(entries):
         node = node_of_entry(name)
         info = project.tree.nodes.get(node) if node is not None else None
-        if info is None or not info.output or _parse_problem(project, node) is not None:
+        # (`output: ''` is declared: v5 passes over only a node without the key.)
+        if info is None or info.output is None or _parse_problem(project, node) is not None:
             continue
-        processed += 1
         chain = project.resolver.chain(node)
         if chain.hash is None:
-            continue
+            continue  # not counted: v5 counts an entry once its chain is computed
+        processed += 1
         wrote_contents, wrote_chain = cache.store(project.resolver, chain)
         contents += wrote_contents
         chains += wrote_chain

@@ -139,7 +139,7 @@ def write_artifact(root: Path, name: str, output: str, content: str, chain: str,
     entry.check()  # an entry that cannot be recorded must not leave an untracked file behind
     journal = _journal_name(name)
     real_root = os.path.realpath(root)
-    with update_manifest(root) as entries:
+    with update_manifest(root, save=True) as entries:
         current = _current(real_root, rel)
         now = None if current is None else b64(hashlib.sha1(
             normalize_bytes(current) if current else b"").digest())

@@ -151,6 +151,13 @@ class ParseMemo:
 
 
 def _read(root: Path, memo: ParseMemo | None = None) -> tuple[dict[str, ManifestEntry], bool]:
+    entries, data = _read_bytes(root, memo)
+    return entries, data is not None
+
+
+def _read_bytes(root: Path, memo: ParseMemo | None = None
+                ) -> tuple[dict[str, ManifestEntry], bytes | None]:
+    """The entries and the bytes they were read from (None: no manifest)."""
     try:
         data = read_inside(os.path.realpath(root), MANIFEST)
     except UnreadableFile as exc:
@@ -158,10 +165,10 @@ def _read(root: Path, memo: ParseMemo | None = None) -> tuple[dict[str, Manifest
             exc, (Outside, NotRegular)) else f"cannot read the manifest: {exc.reason}",
             file=MANIFEST) from None
     if data is None:
-        return {}, False
+        return {}, None
     last = memo.last if memo is not None else None
     if last is not None and last[0] == data:
-        return dict(last[1]), True
+        return dict(last[1]), data
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -170,7 +177,7 @@ def _read(root: Path, memo: ParseMemo | None = None) -> tuple[dict[str, Manifest
     entries = parse_manifest(text)
     if memo is not None:
         memo.last = (data, dict(entries))  # one assignment: a reader sees old or new
-    return entries, True
+    return entries, data
 
 
 def read_manifest(root: Path, timeout: float = LOCK_TIMEOUT,
@@ -184,14 +191,19 @@ def read_manifest(root: Path, timeout: float = LOCK_TIMEOUT,
 
 
 @contextmanager
-def update_manifest(root: Path, timeout: float = LOCK_TIMEOUT):
+def update_manifest(root: Path, timeout: float = LOCK_TIMEOUT, *, save: bool = False):
     """Hold the exclusive lock, yield the entries dict to change, then write it atomically.
 
-    Nothing is written when the body raises or leaves the entries unchanged.
+    Nothing is written when the body raises or leaves the entries unchanged, unless
+    ``save``: then the manifest is written in v5's form whenever its bytes differ from
+    it, as v5 saves the manifest on every write_file (a CRLF, unsorted or repeated
+    manifest comes out sorted with LF even when the entry was already there).
     """
     with _locked(root, exclusive=True, timeout=timeout):
-        entries, existed = _read(root)
+        entries, data = _read_bytes(root)
         before = dict(entries)
         yield entries
-        if entries != before:
-            atomic_write(root / MANIFEST, render_manifest(entries).encode("utf-8"))
+        if entries != before or save:
+            rendered = render_manifest(entries).encode("utf-8")
+            if rendered != data:
+                atomic_write(root / MANIFEST, rendered)

@@ -151,6 +151,9 @@ def test_a_line_v5_would_drop_is_an_error_naming_it(root, bad):
      ("ARTIFACT/b", f"checksum:{C1}", "path:out/b", C2)),
     (f"ARTIFACT/b;out/b;{C1};{C2}", ("ARTIFACT/b", "out/b", C1, C2)),
     (f"SPEC/b;path:out/b;checksum:{C1};chain:{C2}", ("SPEC/b", "out/b", C1, C2)),
+    # Spaces are part of the fields: v5 trims nothing (a name with one is another name).
+    (f"ARTIFACT/b ;path: out/b ;checksum:{C1} ;chain:{C2} \t",
+     ("ARTIFACT/b ", " out/b ", f"{C1} ", f"{C2} \t")),
     # The chain is the rest of the line.
     (f"ARTIFACT/b;path:out/b;checksum:{C1};chain:{C2};extra:1",
      ("ARTIFACT/b", "out/b", C1, f"{C2};extra:1")),
