@@ -68,10 +68,13 @@ def chain_reference(raw: str) -> Name:
     if not slash or prefix not in (SPEC, ARTIFACT, EXTERNAL):
         raise BadReference(f"unrecognized prefix: {go_quote(raw)}")
     # v5 refuses a SPEC/ name ending with '/' but only an empty EXTERNAL/ one: the file
-    # path is cleaned on its way to the disk. (A trailing '/' on ARTIFACT/ fails in v5
-    # too, as the SPEC/ name of its node.)
-    if not path or (path.endswith("/") and prefix != EXTERNAL):
+    # path is cleaned on its way to the disk. A trailing '/' on ARTIFACT/ fails as the
+    # SPEC/ name of its node, which v5 looks up before any file is read.
+    if not path or (path.endswith("/") and prefix == SPEC):
         raise BadReference(f"invalid name: {go_quote(raw)}")
+    if path.endswith("/") and prefix == ARTIFACT:
+        raise BadReference(f"resolving artifact {go_quote(raw)}: not a SPEC/ reference: "
+                           f"invalid name: {go_quote(f'{SPEC}/{path}')}")
     if prefix != SPEC:
         qualifier, trailing = None, ""
     return Name(raw=raw, prefix=prefix, path=path, qualifier=qualifier, trailing=trailing)
@@ -291,13 +294,14 @@ class Resolver:
             node = spec_of(name.base)
             failure = self.parse_failure(node)
             if failure is not None:
+                # v5 quotes the name as written, qualifier included.
                 raise Unresolved(f"{name.base}: {node} cannot be parsed",
-                                 f"{lead}resolving artifact {go_quote(name.base)}: {failure}",
+                                 f"{lead}resolving artifact {go_quote(name.raw)}: {failure}",
                                  "resolve")
             info = self.tree.nodes[node]
             if info.output is None:
                 raise Unresolved(f"{name.base} is not the artifact of any node with an output",
-                                 f"{lead}no output declared: {go_quote(name.base)}", "resolve")
+                                 f"{lead}no output declared: {go_quote(name.raw)}", "resolve")
             if not info.output:
                 # v5 resolves the name (x declares an output) and fails opening the path ''.
                 raise Unresolved(f"{name.base}: {node} declares an empty output",

@@ -103,6 +103,31 @@ def test_load_chain_refuses_in_v5_order(tree):
         'parsing target node: file unreadable: cannot open file "')
 
 
+@pytest.mark.parametrize("entry, words", [
+    ("ARTIFACT/p(Interface)", 'no output declared: "ARTIFACT/p(Interface)"'),
+    ("ARTIFACT/bad(Interface)",
+     'resolving artifact "ARTIFACT/bad(Interface)": duplicate subsection: "i"'),
+    ("ARTIFACT/p/",
+     'resolving artifact "ARTIFACT/p/": not a SPEC/ reference: invalid name: "SPEC/p/"'),
+    ("ARTIFACT/none/(I)",
+     'resolving artifact "ARTIFACT/none/(I)": not a SPEC/ reference: invalid name: '
+     '"SPEC/none/"'),
+])
+def test_an_artifact_that_does_not_resolve_is_named_as_written(tree, entry, words):
+    # v5 quotes an ARTIFACT/ name it cannot resolve as it was written, qualifier
+    # included; a trailing '/' fails as the SPEC/ name of its node. An input has no
+    # "unresolvable artifact: " before it.
+    root = tree({"SPEC/p": spec("SPEC/p", "# Public\n\n## I\nx\n"),
+                 "SPEC/bad": spec("SPEC/bad", "# Public\n\n## I\nx\n## I\n"),
+                 "SPEC/l": spec("SPEC/l", "# Agent\nW\n",
+                                front=f"depends_on: ['{entry}']\noutput: out/l.txt"),
+                 "SPEC/i": spec("SPEC/i", "# Agent\nW\n",
+                                front=f"input: '{entry}'\noutput: out/i.txt")})
+    assert refused(v5tools.load_chain, root, "SPEC/l") == \
+        f"resolving chain: unresolvable artifact: {words}"
+    assert refused(v5tools.load_chain, root, "SPEC/i") == f"resolving chain: {words}"
+
+
 def test_accept_refusals_and_answer(tree):
     root = tree({"SPEC/l": LEAF, "SPEC/n": spec("SPEC/n")})
     assert refused(v5tools.accept, root, "ARTIFACT/l") == "not a SPEC/ reference"
