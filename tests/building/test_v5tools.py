@@ -128,6 +128,23 @@ def test_an_artifact_that_does_not_resolve_is_named_as_written(tree, entry, word
     assert refused(v5tools.load_chain, root, "SPEC/i") == f"resolving chain: {words}"
 
 
+def test_nodes_in_a_directory_named_with_parentheses_do_not_parse(tree):
+    # v5's scan names the node `SPEC/api(v2)`, which its parser reads as qualified
+    # (`logical name has qualifier`) or, with nothing before the '(', as invalid.
+    root = tree({"SPEC/api(v2)/l": LEAF.replace("SPEC/l", "SPEC/api(v2)/l"),
+                 "SPEC/a/(x)": LEAF.replace("SPEC/l", "SPEC/a/(x)"), "SPEC/a": spec("SPEC/a"),
+                 "SPEC/l": LEAF})
+    assert v5tools.validate_specs(root) == (
+        "Format errors:\n"
+        '  [SPEC/a/(x)] parse: not a SPEC/ reference: invalid name: "SPEC/a/(x)"\n'
+        "  [SPEC/api(v2)/l] parse: logical name has qualifier\n"
+        "  [code-from-spec/api(v2)] missing_node_md: subdirectory has no _node.md\n"
+        "Staleness:\n"
+        "  [missing] SPEC/l (out/l.txt) rank=0: no manifest entry\n")
+    assert refused(v5tools.load_chain, root, "SPEC/api(v2)/l") == \
+        "parsing target node: logical name has qualifier"
+
+
 def test_accept_refusals_and_answer(tree):
     root = tree({"SPEC/l": LEAF, "SPEC/n": spec("SPEC/n")})
     assert refused(v5tools.accept, root, "ARTIFACT/l") == "not a SPEC/ reference"
