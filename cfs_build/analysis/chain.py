@@ -12,7 +12,7 @@ from ..reading.ledger import Ledger
 from ..reading.names import ARTIFACT, EXTERNAL, SPEC, Name, normalize, parent_of, spec_of
 from ..reading.tree import Tree
 from ..reading.unparsed import go_quote, parse_error_text, parse_finding, unreadable_text
-from ..reading.outputs import Places, output_rel, place_problem
+from ..reading.outputs import Places, output_rel, place_problem, v5_path_problem
 
 ANCESTOR, DEPENDENCY, PUBLIC, AGENT, INPUT = "ancestor", "dependency", "public", "agent", "input"
 
@@ -310,7 +310,9 @@ class Resolver:
             if rel is not None and place_problem(str(self.root), rel, self._places):
                 rel = None  # X8: an output cfs never opens
             return self._required_file(info.output, rel, name.base, Waiting)
-        return self._required_file(name.path, safe_relpath(name.path), name.raw, Unresolved)
+        # A path v5 refuses before looking at the disk (`a:b.txt` is absolute to it).
+        rel = None if v5_path_problem(name.path) else safe_relpath(name.path)
+        return self._required_file(name.path, rel, name.raw, Unresolved)
 
     def _required_file(self, path: str, rel: str | None, label: str,
                        absent: type[Unresolved]) -> bytes:
@@ -318,6 +320,10 @@ class Resolver:
         opening = (f"reading file {path}: failed to open file: cannot open file \"{where}\" "
                    "for reading: file unreadable")
         if rel is None:
+            problem = v5_path_problem(path)
+            if problem is not None:
+                raise Unresolved(f"{label}: {path!r} is not a project path v5 reads ({problem})",
+                                 f"reading file {path}: failed to open file: {problem}")
             raise Unresolved(f"{label}: {path} is not a file cfs may read", opening)
         try:
             found = self._file(rel)

@@ -145,6 +145,26 @@ def test_nodes_in_a_directory_named_with_parentheses_do_not_parse(tree):
         "parsing target node: logical name has qualifier"
 
 
+@pytest.mark.parametrize("entry, path, problem", [
+    ("EXTERNAL/a:b.txt", "a:b.txt", "path is absolute"),
+    ("EXTERNAL//etc/hostname", "/etc/hostname", "path is absolute"),
+    ("EXTERNAL/../x.txt", "../x.txt", "path contains directory traversal"),
+])
+def test_an_external_path_v5_will_not_open_stops_the_chain(tree, entry, path, problem):
+    # v5 checks an imported file's path as it checks an output (FORMAT.md 10.1) before
+    # it opens it: a ':' anywhere is absolute to it, even when such a file exists.
+    root = tree({"SPEC/l": spec("SPEC/l", "# Agent\nW\n",
+                                front=f"depends_on: ['{entry}']\noutput: out/l.txt"),
+                 "a:b.txt": "there\n"})
+    why = f"reading file {path}: failed to open file: {problem}"
+    assert v5tools.validate_specs(root) == (
+        "Format errors:\n"
+        f"  [SPEC/l] dependency_targets: depends_on references unreadable EXTERNAL file: "
+        f"{entry}\n"
+        f"Staleness:\n  [missing] SPEC/l (out/l.txt) rank=0: {why}\n")
+    assert refused(v5tools.load_chain, root, "SPEC/l") == f"computing chain hash: {why}"
+
+
 def test_accept_refusals_and_answer(tree):
     root = tree({"SPEC/l": LEAF, "SPEC/n": spec("SPEC/n")})
     assert refused(v5tools.accept, root, "ARTIFACT/l") == "not a SPEC/ reference"
