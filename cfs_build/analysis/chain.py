@@ -12,7 +12,7 @@ from ..reading.ledger import Ledger
 from ..reading.names import ARTIFACT, EXTERNAL, SPEC, Name, normalize, parent_of, spec_of
 from ..reading.tree import Tree
 from ..reading.unparsed import go_quote, parse_error_text, parse_finding, unreadable_text
-from ..reading.outputs import Places, output_rel, place_problem
+from ..reading.outputs import Places, output_rel, place_problem, v5_path_problem
 
 ANCESTOR, DEPENDENCY, PUBLIC, AGENT, INPUT = "ancestor", "dependency", "public", "agent", "input"
 
@@ -68,10 +68,13 @@ def chain_reference(raw: str) -> Name:
     if not slash or prefix not in (SPEC, ARTIFACT, EXTERNAL):
         raise BadReference(f"unrecognized prefix: {go_quote(raw)}")
     # v5 refuses a SPEC/ name ending with '/' but only an empty EXTERNAL/ one: the file
-    # path is cleaned on its way to the disk. (A trailing '/' on ARTIFACT/ fails in v5
-    # too, as the SPEC/ name of its node.)
-    if not path or (path.endswith("/") and prefix != EXTERNAL):
+    # path is cleaned on its way to the disk. A trailing '/' on ARTIFACT/ fails as the
+    # SPEC/ name of its node, which v5 looks up before any file is read.
+    if not path or (path.endswith("/") and prefix == SPEC):
         raise BadReference(f"invalid name: {go_quote(raw)}")
+    if path.endswith("/") and prefix == ARTIFACT:
+        raise BadReference(f"resolving artifact {go_quote(raw)}: not a SPEC/ reference: "
+                           f"invalid name: {go_quote(f'{SPEC}/{path}')}")
     if prefix != SPEC:
         qualifier, trailing = None, ""
     return Name(raw=raw, prefix=prefix, path=path, qualifier=qualifier, trailing=trailing)
@@ -291,13 +294,14 @@ class Resolver:
             node = spec_of(name.base)
             failure = self.parse_failure(node)
             if failure is not None:
+                # v5 quotes the name as written, qualifier included.
                 raise Unresolved(f"{name.base}: {node} cannot be parsed",
-                                 f"{lead}resolving artifact {go_quote(name.base)}: {failure}",
+                                 f"{lead}resolving artifact {go_quote(name.raw)}: {failure}",
                                  "resolve")
             info = self.tree.nodes[node]
             if info.output is None:
                 raise Unresolved(f"{name.base} is not the artifact of any node with an output",
-                                 f"{lead}no output declared: {go_quote(name.base)}", "resolve")
+                                 f"{lead}no output declared: {go_quote(name.raw)}", "resolve")
             if not info.output:
                 # v5 resolves the name (x declares an output) and fails opening the path ''.
                 raise Unresolved(f"{name.base}: {node} declares an empty output",
@@ -306,7 +310,9 @@ class Resolver:
             if rel is not None and place_problem(str(self.root), rel, self._places):
                 rel = None  # X8: an output cfs never opens
             return self._required_file(info.output, rel, name.base, Waiting)
-        return self._required_file(name.path, safe_relpath(name.path), name.raw, Unresolved)
+        # A path v5 refuses before looking at the disk (`a:b.txt` is absolute to it).
+        rel = None if v5_path_problem(name.path) else safe_relpath(name.path)
+        return self._required_file(name.path, rel, name.raw, Unresolved)
 
     def _required_file(self, path: str, rel: str | None, label: str,
                        absent: type[Unresolved]) -> bytes:
@@ -314,6 +320,10 @@ class Resolver:
         opening = (f"reading file {path}: failed to open file: cannot open file \"{where}\" "
                    "for reading: file unreadable")
         if rel is None:
+            problem = v5_path_problem(path)
+            if problem is not None:
+                raise Unresolved(f"{label}: {path!r} is not a project path v5 reads ({problem})",
+                                 f"reading file {path}: failed to open file: {problem}")
             raise Unresolved(f"{label}: {path} is not a file cfs may read", opening)
         try:
             found = self._file(rel)

@@ -44,6 +44,7 @@ class _Listings:
     def __init__(self, root: Path):
         self.base = os.fspath(root / TREE_DIR)
         self._seen: dict[str, tuple[frozenset[str], bool] | None] = {}
+        self._reached: dict[str, bool] = {}
         self._checked = False
 
     def entries(self, rel: str) -> tuple[frozenset[str], bool] | None:
@@ -69,10 +70,18 @@ class _Listings:
 
     def reached(self, rel: str) -> bool:
         """The walk reaches this directory below code-from-spec/ (``rel`` clean, non-empty)."""
-        parent, _, name = rel.rpartition("/")
-        if parent and not self.reached(parent):
-            return False
-        return name in self.subdirs(parent)
+        # Asked for a node and each of its ancestors in turn: what is known is kept, and
+        # the rest is looked at from the root side down, without recursion (a tree may be
+        # deeper than Python recurses).
+        pending, here = [], rel
+        while here and here not in self._reached:
+            pending.append(here)
+            here = here.rpartition("/")[0]
+        found = self._reached[here] if here else True
+        for here in reversed(pending):
+            parent, _, name = here.rpartition("/")
+            found = self._reached[here] = found and name in self.subdirs(parent)
+        return found
 
     def has_node(self, rel: str) -> bool:
         """The walk takes this reached directory for a node (walk.list_dir's test)."""

@@ -22,7 +22,7 @@ from ..reading.files import UnreadableFile, atomic_write
 from ..reading.hashing import b64
 from ..reading.names import SPEC, TREE_DIR, artifact_of, node_of_entry
 from ..reading.tree import LINKS_V5, NOT_FOUND_V5
-from ..reading.unparsed import go_quote, unreadable_text
+from ..reading.unparsed import go_quote, name_problem, unreadable_text
 from ..state.artifacts import settle_pending, write_artifact
 from ..state.manifest import ManifestEntry, update_manifest
 
@@ -94,18 +94,8 @@ def _target(logical_name: str, *, lead: str) -> str:
     return name
 
 
-def _name_problem(name: str) -> str | None:
-    """v5's parse error for a `SPEC/` name no node file can have: an invalid name
-    (FORMAT.md 2, checked on the name without its qualifier) or a qualifier."""
-    close = name.find(")", name.find("(")) if "(" in name else -1
-    base = name[:name.index("(")] if close >= 0 else name
-    if base.endswith("/"):  # `SPEC/` itself included
-        return f"not a SPEC/ reference: invalid name: {go_quote(name)}"
-    return "logical name has qualifier" if close >= 0 else None
-
-
 def _parse_problem(project: Project, node: str) -> str | None:
-    problem = _name_problem(node)
+    problem = name_problem(node)
     if problem is not None:
         return problem
     if node not in project.tree.nodes:

@@ -14,6 +14,7 @@ from .go_scalars import plain_text
 from .headings import Heading, structural_headings
 from .names import normalize
 from .plain_yaml import may_nest_deep, read_plain
+from .unparsed import name_problem
 
 PUBLIC, AGENT, PRIVATE = "public", "agent", "private"
 SECTIONS = (PUBLIC, AGENT, PRIVATE)
@@ -21,7 +22,7 @@ FRONTMATTER_KEYS = ("depends_on", "input", "output")
 
 # Parse errors: v5 cannot use a node with one of these (no chain through it, no status
 # of its own, FORMAT.md 4.5).
-BREAKING_RULES = frozenset({"encoding", "unreadable", "malformed_frontmatter",
+BREAKING_RULES = frozenset({"qualified_node_name", "encoding", "unreadable", "malformed_frontmatter",
                             "text_before_name_heading", "name_heading", "duplicate_section",
                             "unrecognized_section", "duplicate_subsections"})
 
@@ -120,6 +121,14 @@ class _Report:
 def parse_node(name: str, file: str, text: str) -> NodeDoc:
     """Parse normalized text of ``file`` (the node ``name``); problems become findings."""
     report = _Report(name, file)
+    problem = name_problem(name)
+    if problem is not None:
+        # v5 reads the name before the file: nothing in it is ever looked at.
+        return NodeDoc(name, file, findings=(Finding(
+            name, "qualified_node_name", f"the directory path holds '(' and then ')', so "
+            f"v5 reads {printable(name)!r} as a name with a qualifier and cannot use this "
+            "node (nor any node below it); rename the directory without parentheses",
+            file, None, ERROR, problem),))
     if text.startswith("\ufeff"):
         report.add("encoding", "file starts with a UTF-8 byte order mark; save it as UTF-8 "
                    "without BOM", 1)

@@ -10,7 +10,7 @@ from .names import TREE_DIR, normalize
 # The findings v5 reports as a parse error: the first one makes the node unusable
 # (no chain through it, no artifact of its own). cfs reports every one of them (X4).
 PARSE_RULES = frozenset({
-    "unreadable", "encoding", "malformed_frontmatter", "text_before_name_heading",
+    "qualified_node_name", "unreadable", "encoding", "malformed_frontmatter", "text_before_name_heading",
     "name_heading", "duplicate_section", "unrecognized_section", "duplicate_subsections"})
 
 _BEFORE = "unexpected content before first heading"
@@ -39,6 +39,17 @@ def go_quote(text: str) -> str:
             out.append(f"\\U{ord(ch):08x}")
     out.append('"')
     return "".join(out)
+
+
+def name_problem(name: str) -> str | None:
+    """v5's parse error for a `SPEC/` name no node file can have, whatever the file holds:
+    an invalid name (FORMAT.md 2, checked on the name without its qualifier) or a
+    qualifier (a directory named `api(v2)` is `SPEC/api` with the qualifier `v2` to v5)."""
+    close = name.find(")", name.find("(")) if "(" in name else -1
+    base = name[:name.index("(")] if close >= 0 else name
+    if base.endswith("/"):  # `SPEC/` itself included
+        return f"not a SPEC/ reference: invalid name: {go_quote(name)}"
+    return "logical name has qualifier" if close >= 0 else None
 
 
 def parse_finding(findings: tuple[Finding, ...]) -> Finding | None:

@@ -324,3 +324,27 @@ def test_lean_sees_a_node_below_a_directory_without_node_md(tree):
         assert not tree_.is_leaf("SPEC/p")
         assert tree_.children.get("SPEC/p") == ["SPEC/p/gap/c"]
         assert tree_.is_leaf("SPEC/q")
+
+
+def test_a_chain_deeper_than_the_interpreter_recurses(tmp_path):
+    # v5 resolves a leaf a thousand directories down like any other; so must the lean
+    # reading, which finds each ancestor's directory from the tree's root down.
+    depth, made, name = 1100, [tmp_path / "code-from-spec"], "SPEC"
+    try:
+        for _ in range(depth):
+            made.append(made[-1] / "a")
+            name += "/a"
+            made[-1].mkdir(parents=True)
+            (made[-1] / "_node.md").write_text(f"# {name}\n")
+        (made[-1] / "_node.md").write_text(f"---\noutput: out/l.txt\n---\n# {name}\n\n"
+                                           "# Public\n\n## P\nx\n\n# Agent\nW\n")
+        assert v5tools.load_chain(LeanProject(tmp_path), name) == (
+            f'<chain>\n<constraints>\n<entry name="{name}">\n## P\nx\n</entry>\n'
+            "</constraints>\n<instructions>\nW\n</instructions>\n</chain>\n")
+    finally:  # (the test runner's own clean-up recurses into each directory)
+        shutil.rmtree(tmp_path / "code-from-spec" / ".cache", ignore_errors=True)
+        for directory in reversed(made):
+            for child in directory.iterdir():
+                if not child.is_dir():
+                    child.unlink()
+            directory.rmdir()

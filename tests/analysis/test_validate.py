@@ -38,6 +38,21 @@ def test_name_heading(tree):
     assert "# SPEC/a/b" in details(root, "name_heading")[0]
 
 
+def test_a_directory_name_v5_reads_as_qualified_cannot_be_a_node(tree):
+    # v5 reads `SPEC/api(v2)` (and every name below it) as `SPEC/api` with a qualifier
+    # and refuses to parse it before opening the file; a '(' without ')' is a name.
+    leaf = "---\noutput: out/{0}.txt\n---\n# SPEC/{1}\n\n# Agent\nW\n"
+    root = tree({"SPEC/api(v2)": spec("SPEC/api(v2)", "# Public\n\n## A\nx\n"),
+                 "SPEC/api(v2)/l": leaf.format("l", "api(v2)/l"),
+                 "SPEC/open(": leaf.format("o", "open(")})
+    assert findings(root) == [
+        ("SPEC/api(v2)", "qualified_node_name", F.format("api(v2)"), None),
+        ("SPEC/api(v2)/l", "qualified_node_name", F.format("api(v2)/l"), None)]
+    project = Project(root, use_index=False)
+    assert project.resolver.parse_failure("SPEC/api(v2)/l") == "logical name has qualifier"
+    assert project.resolver.chain("SPEC/open(").hash == chain_hash("W\n")
+
+
 @pytest.mark.parametrize("front, line", [
     ("depends_on:\n  - EXTERNAL/x.txt\n", 3),
     ("input: EXTERNAL/x.txt\n", 2),

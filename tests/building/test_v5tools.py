@@ -168,6 +168,68 @@ def test_load_chain_refuses_in_v5_order(tree):
         'parsing target node: file unreadable: cannot open file "')
 
 
+@pytest.mark.parametrize("entry, words", [
+    ("ARTIFACT/p(Interface)", 'no output declared: "ARTIFACT/p(Interface)"'),
+    ("ARTIFACT/bad(Interface)",
+     'resolving artifact "ARTIFACT/bad(Interface)": duplicate subsection: "i"'),
+    ("ARTIFACT/p/",
+     'resolving artifact "ARTIFACT/p/": not a SPEC/ reference: invalid name: "SPEC/p/"'),
+    ("ARTIFACT/none/(I)",
+     'resolving artifact "ARTIFACT/none/(I)": not a SPEC/ reference: invalid name: '
+     '"SPEC/none/"'),
+])
+def test_an_artifact_that_does_not_resolve_is_named_as_written(tree, entry, words):
+    # v5 quotes an ARTIFACT/ name it cannot resolve as it was written, qualifier
+    # included; a trailing '/' fails as the SPEC/ name of its node. An input has no
+    # "unresolvable artifact: " before it.
+    root = tree({"SPEC/p": spec("SPEC/p", "# Public\n\n## I\nx\n"),
+                 "SPEC/bad": spec("SPEC/bad", "# Public\n\n## I\nx\n## I\n"),
+                 "SPEC/l": spec("SPEC/l", "# Agent\nW\n",
+                                front=f"depends_on: ['{entry}']\noutput: out/l.txt"),
+                 "SPEC/i": spec("SPEC/i", "# Agent\nW\n",
+                                front=f"input: '{entry}'\noutput: out/i.txt")})
+    assert refused(v5tools.load_chain, root, "SPEC/l") == \
+        f"resolving chain: unresolvable artifact: {words}"
+    assert refused(v5tools.load_chain, root, "SPEC/i") == f"resolving chain: {words}"
+
+
+def test_nodes_in_a_directory_named_with_parentheses_do_not_parse(tree):
+    # v5's scan names the node `SPEC/api(v2)`, which its parser reads as qualified
+    # (`logical name has qualifier`) or, with nothing before the '(', as invalid.
+    root = tree({"SPEC/api(v2)/l": LEAF.replace("SPEC/l", "SPEC/api(v2)/l"),
+                 "SPEC/a/(x)": LEAF.replace("SPEC/l", "SPEC/a/(x)"), "SPEC/a": spec("SPEC/a"),
+                 "SPEC/l": LEAF})
+    assert v5tools.validate_specs(root) == (
+        "Format errors:\n"
+        '  [SPEC/a/(x)] parse: not a SPEC/ reference: invalid name: "SPEC/a/(x)"\n'
+        "  [SPEC/api(v2)/l] parse: logical name has qualifier\n"
+        "  [code-from-spec/api(v2)] missing_node_md: subdirectory has no _node.md\n"
+        "Staleness:\n"
+        "  [missing] SPEC/l (out/l.txt) rank=0: no manifest entry\n")
+    assert refused(v5tools.load_chain, root, "SPEC/api(v2)/l") == \
+        "parsing target node: logical name has qualifier"
+
+
+@pytest.mark.parametrize("entry, path, problem", [
+    ("EXTERNAL/a:b.txt", "a:b.txt", "path is absolute"),
+    ("EXTERNAL//etc/hostname", "/etc/hostname", "path is absolute"),
+    ("EXTERNAL/../x.txt", "../x.txt", "path contains directory traversal"),
+])
+def test_an_external_path_v5_will_not_open_stops_the_chain(tree, entry, path, problem):
+    # v5 checks an imported file's path as it checks an output (FORMAT.md 10.1) before
+    # it opens it: a ':' anywhere is absolute to it, even when such a file exists.
+    root = tree({"SPEC/l": spec("SPEC/l", "# Agent\nW\n",
+                                front=f"depends_on: ['{entry}']\noutput: out/l.txt"),
+                 "a:b.txt": "there\n"})
+    why = f"reading file {path}: failed to open file: {problem}"
+    assert v5tools.validate_specs(root) == (
+        "Format errors:\n"
+        f"  [SPEC/l] dependency_targets: depends_on references unreadable EXTERNAL file: "
+        f"{entry}\n"
+        f"Staleness:\n  [missing] SPEC/l (out/l.txt) rank=0: {why}\n")
+    assert refused(v5tools.load_chain, root, "SPEC/l") == f"computing chain hash: {why}"
+
+
 def test_accept_refusals_and_answer(tree):
     root = tree({"SPEC/l": LEAF, "SPEC/n": spec("SPEC/n")})
     assert refused(v5tools.accept, root, "ARTIFACT/l") == "not a SPEC/ reference"
