@@ -89,9 +89,9 @@ _TAB_REFUSED = "found character '\\t' that cannot start any token"  # PyYAML's w
 # A tab in a line's indentation (or a line break PyYAML knows and goccy may not): there
 # the pure loader's verdict stands.
 _INDENTING_TAB = re.compile("^ *\t|[\r\x85\u2028\u2029]", re.MULTILINE)
-_DOC_FIELDS = tuple(f.name for f in fields(NodeDoc))
+_DOC_FIELDS = tuple(f.name for f in fields(NodeDoc))  # (in the order _with_fields fills)
 # A line meant to close the frontmatter, with spaces or tabs after it: v5 does not take it.
-_SPACED_CLOSER = re.compile("^---[ \t]+$", re.MULTILINE)  # (in the order _with_fields fills)
+_SPACED_CLOSER = re.compile("^---[ \t]+$", re.MULTILINE)
 
 
 def is_blank(line: str) -> bool:
@@ -139,11 +139,11 @@ def parse_node(name: str, file: str, text: str) -> NodeDoc:
                        "never closed" + hint, 1)
             return NodeDoc(name, file, findings=tuple(report.items))
         if spaced and spaced.start() > 4:  # (on line 2 it opens the only document)
-            report.add("frontmatter_closer", f"'---' with spaces after it does not close the "
+            closing_line = text.count("\n", 0, end) + 2
+            report.add("frontmatter_closer", "'---' with spaces after it does not close the "
                        "frontmatter: it starts a second YAML document, which is ignored, and "
-                       f"the frontmatter runs on to the '---' on line "
-                       f"{text.count(chr(10), 0, end) + 2}; remove the spaces",
-                       spaced_line, WARNING)
+                       f"the frontmatter runs on to the '---' on line {closing_line}; remove "
+                       "the spaces", spaced_line, WARNING)
         before = len(report.items)
         fields = _frontmatter(text[4:end + 1], report)
         if len(report.items) > before:
