@@ -122,7 +122,6 @@ class _Report:
 def parse_node(name: str, file: str, text: str) -> NodeDoc:
     """Parse normalized text of ``file`` (the node ``name``); problems become findings."""
     report = _Report(name, file)
-    _qualified_name(name, report)
     if text.startswith("\ufeff"):
         report.add("encoding", "file starts with a UTF-8 byte order mark; save it as UTF-8 "
                    "without BOM", 1)
@@ -152,21 +151,6 @@ def parse_node(name: str, file: str, text: str) -> NodeDoc:
         body = text[end + 5:]
         body_line = text.count("\n", 0, end + 5) + 1
     return _body(name, file, body, body_line, report, fields)
-
-
-def _qualified_name(name: str, report: _Report) -> None:
-    """A directory name holding '(' and then ')' makes a logical name v5 reads as a node
-    name with a qualifier (FORMAT.md 2): it refuses to parse such a node."""
-    opening = name.find("(")
-    closing = name.find(")", opening) if opening >= 0 else -1
-    if closing < 0:
-        return
-    report.items.append(Finding(
-        name, "name_heading", f"the directory makes the logical name {printable(name)!r}, "
-        f"which reads as {printable(name[:opening])!r} with the qualifier "
-        f"{printable(name[opening + 1:closing])!r}: v5 cannot parse this node and no "
-        "reference can name it; rename the directory without '(' and ')'",
-        report.file, None, ERROR, "logical name has qualifier"))
 
 
 def _in_v5_words(report: _Report, first: int, source: str) -> None:

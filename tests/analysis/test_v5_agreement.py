@@ -172,23 +172,3 @@ def test_a_second_yaml_document_in_the_frontmatter_is_ignored_as_v5_ignores_it(t
                            "---\n\nmore\n"})
     assert validate_specs(root) == ("Format errors:\n  [SPEC/l] parse: unexpected content "
                                     "before first heading\n")
-
-
-# -- 1, 2: a directory name v5 reads as a qualified name ---------------------------------
-
-def test_a_node_whose_directory_name_holds_a_qualifier_does_not_parse(tree):
-    # v5 names the node `SPEC/` + its path, then parses it by that name, which reads as
-    # `SPEC/api` with the qualifier `v2`: `logical name has qualifier`, for the node below
-    # it too. A '(' with no ')' after it is part of the name. (v5 also reports both
-    # directories as missing_node_md: X4.)
-    root = tree({"SPEC/api(v2)": spec("SPEC/api(v2)"),
-                 "SPEC/api(v2)/l": spec("SPEC/api(v2)/l", "\n# Agent\n\nx\n",
-                                        front="output: out/l.txt"),
-                 "SPEC/odd(": spec("SPEC/odd(", "\n# Agent\n\nx\n", front="output: out/o.txt")})
-    assert validate_specs(root) == (
-        "Format errors:\n"
-        "  [SPEC/api(v2)] parse: logical name has qualifier\n"
-        "  [SPEC/api(v2)/l] parse: logical name has qualifier\n"
-        "Staleness:\n"
-        "  [missing] SPEC/odd( (out/o.txt) rank=0: no manifest entry\n")
-    assert errors(root) == {("SPEC/api(v2)", "name_heading"), ("SPEC/api(v2)/l", "name_heading")}
