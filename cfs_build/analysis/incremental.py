@@ -21,7 +21,7 @@ from ..reading.index import Index
 from ..reading.ledger import signatures
 from ..reading.names import SPEC, TREE_DIR, spec_name
 from ..reading.node import BREAKING_RULES
-from ..reading.tree import NodeInfo, Tree, assemble_tree, read_nodes
+from ..reading.tree import NodeInfo, Tree, assemble_tree, outside_dots, read_nodes
 from ..reading.unparsed import PARSE_RULES
 from ..reading.walk import (NODE_FILE, LinkInTree, NeedsGuard, listing, mounts_below, walk_below,
                             walk_dots)
@@ -283,9 +283,12 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
     dots_moved = False
     changed_dots = [path[len(_PREFIX):] for path in changed
                     if path.startswith(_PREFIX) and path[len(_PREFIX):] in known_dots]
+    if any(outside_dots(rel) in bare for rel in changed_dots):
+        return None  # a file there may make v5 see the directory above it (FORMAT.md 1)
     if changed_dots:
         # (The content cache lives there: every load_chain writes into it.) Nothing in a
-        # dot directory is part of the tree; only a link there matters: it fails the scan.
+        # dot directory is part of the tree; a link there fails the scan, and a file there
+        # only counts for a directory without _node.md above it (above).
         dots = _relisted_dots(root, dots, changed_dots)
         if dots is None:
             return None

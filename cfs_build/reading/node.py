@@ -91,6 +91,8 @@ _TAB_REFUSED = "found character '\\t' that cannot start any token"  # PyYAML's w
 # the pure loader's verdict stands.
 _INDENTING_TAB = re.compile("^ *\t|[\r\x85\u2028\u2029]", re.MULTILINE)
 _DOC_FIELDS = tuple(f.name for f in fields(NodeDoc))  # (in the order _with_fields fills)
+# A line meant to close the frontmatter, with spaces or tabs after it: v5 does not take it.
+_SPACED_CLOSER = re.compile("^---[ \t]+$", re.MULTILINE)
 
 
 def is_blank(line: str) -> bool:
@@ -137,10 +139,20 @@ def parse_node(name: str, file: str, text: str) -> NodeDoc:
     body, body_line = text, 1
     if text.startswith("---\n"):
         end = text.find("\n---\n", 3)
+        spaced = _SPACED_CLOSER.search(text, 3, len(text) if end < 0 else end + 1)
+        spaced_line = spaced and text.count("\n", 0, spaced.start()) + 1
         if end < 0:
+            hint = f"; line {spaced_line} has spaces after its '---': remove them" \
+                if spaced else "; add a line '---' after it"
             report.add("malformed_frontmatter", "frontmatter opened with '---' on line 1 is "
-                       "never closed; add a line '---' after it", 1)
+                       "never closed" + hint, 1)
             return NodeDoc(name, file, findings=tuple(report.items))
+        if spaced and spaced.start() > 4:  # (on line 2 it opens the only document)
+            closing_line = text.count("\n", 0, end) + 2
+            report.add("frontmatter_closer", "'---' with spaces after it does not close the "
+                       "frontmatter: it starts a second YAML document, which is ignored, and "
+                       f"the frontmatter runs on to the '---' on line {closing_line}; remove "
+                       "the spaces", spaced_line, WARNING)
         before = len(report.items)
         fields = _frontmatter(text[4:end + 1], report)
         if len(report.items) > before:
@@ -170,15 +182,22 @@ def _loader(base):
 
 
 def _load(yaml, loader_class, source: str):
-    """The document's root node (for line numbers), the first key written twice in one
-    mapping (see _duplicate_key) and the safely constructed value."""
+    """The first document's root node (for line numbers), the first key written twice in
+    one mapping (see _duplicate_key) and the first document's safely constructed value.
+
+    v5's YAML reads the whole stream, so a later document must parse too, but decodes
+    only the first one: a line '--- ' (a closing line with a trailing space) starts a
+    second document instead of ending the frontmatter."""
     loader = _loader(loader_class)(source)
     try:
-        root = loader.get_single_node()
-        if root is None:
+        documents = []
+        while loader.check_node():
+            documents.append(loader.get_node())
+        if not documents:
             return None, None, None
+        root = documents[0]
         # Before constructing: merge keys ('<<') are flattened into the node then.
-        twice = _duplicate_key(root, yaml)
+        twice = next(filter(None, (_duplicate_key(doc, yaml) for doc in documents)), None)
         return root, twice, loader.construct_document(root)
     finally:
         loader.dispose()

@@ -388,7 +388,7 @@ def assemble_tree(root: Path, node_dirs: list[str], bare_dirs: list[str],
     top holds a _node.md of its own; ``dot_dirs``: the directories below dot directories
     (watched for a link appearing there, see walk.walk_dots)."""
     findings: list[Finding] = []
-    for rel in _seen_bare(root, node_dirs, bare_dirs) if bare_dirs else ():
+    for rel in _seen_bare(root, node_dirs, bare_dirs, dot_dirs) if bare_dirs else ():
         findings.append(Finding(spec_name(rel), "missing_node_md", _bare_detail(root, rel),
                                 f"{TREE_DIR}/{rel}", None))
     if stray:
@@ -428,11 +428,13 @@ def _bare_detail(root: Path, rel: str) -> str:
             "directory to start with '.'")
 
 
-def _seen_bare(root: Path, node_dirs: list[str], bare_dirs: list[str]) -> list[str]:
+def _seen_bare(root: Path, node_dirs: list[str], bare_dirs: list[str],
+               dot_dirs: tuple[str, ...] | list[str] = ()) -> list[str]:
     """The directories without a _node.md that v5 sees (FORMAT.md 1): those with a file
-    somewhere below them. v5 lists files, so a directory holding only empty directories,
-    or files only inside dot directories, is no finding. A directory that cannot be
-    listed stays a finding."""
+    somewhere below them, inside a dot directory too (v5 lists every file of the tree and
+    leaves out only the directories whose own path has a dot segment). A directory
+    holding only empty directories is no finding. A directory that cannot be listed
+    stays a finding."""
     bare = set(bare_dirs)
     seen: set[str] = set()
 
@@ -444,16 +446,32 @@ def _seen_bare(root: Path, node_dirs: list[str], bare_dirs: list[str]) -> list[s
     for rel in node_dirs:
         mark(rel.rpartition("/")[0])
     for rel in bare_dirs:
-        if rel in seen:
-            continue
-        try:
-            with os.scandir(f"{root}/{TREE_DIR}/{rel}") as entries:
-                holds = any(not entry.is_dir(follow_symlinks=False) for entry in entries)
-        except OSError:
-            holds = True
-        if holds:
+        if rel not in seen and _holds_file(root, rel):
             mark(rel)
+    for rel in dot_dirs:
+        above = outside_dots(rel)
+        if above in bare and above not in seen and _holds_file(root, rel):
+            mark(above)
     return [rel for rel in bare_dirs if rel in seen]
+
+
+def outside_dots(rel: str) -> str:
+    """The part of ``rel`` (a path below the tree) before its first dot segment."""
+    parts = rel.split("/")
+    for at, part in enumerate(parts):
+        if part.startswith("."):
+            return "/".join(parts[:at])
+    return rel
+
+
+def _holds_file(root: Path, rel: str) -> bool:
+    """The directory ``rel`` below the tree holds something other than a directory (or
+    cannot be listed)."""
+    try:
+        with os.scandir(f"{root}/{TREE_DIR}/{rel}") as entries:
+            return any(not entry.is_dir(follow_symlinks=False) for entry in entries)
+    except OSError:
+        return True
 
 
 def read_nodes(root: Path, index: Index | None, node_dirs: list[str]) -> list[NodeInfo]:
@@ -470,5 +488,5 @@ def link_finding(rel: str) -> Finding:
                    where, None, ERROR, LINKS_V5)
 
 
-__all__ = ["NodeInfo", "Tree", "load_tree", "summarize", "link_finding", "ERROR", "LINKS_V5",
-           "NO_NODES_V5", "NOT_FOUND_V5"]
+__all__ = ["NodeInfo", "Tree", "load_tree", "summarize", "link_finding", "outside_dots", "ERROR",
+           "LINKS_V5", "NO_NODES_V5", "NOT_FOUND_V5"]

@@ -523,3 +523,27 @@ def test_a_dangling_link_put_where_an_output_was_missing_is_seen(tmp_path):
             ["invalid", "stale"]]
         assert comparable(project.report()) == comparable(
             Project(root, use_index=False).report(keep=False))
+
+
+def test_a_file_put_in_a_dot_directory_below_a_bare_directory_makes_it_a_finding(tmp_path):
+    # v5 lists the files inside dot directories too: a file put there later makes the
+    # directory above it (no _node.md) a missing_node_md finding, and one taken out again
+    # makes it no finding.
+    with short_margin():
+        root = write_tree(tmp_path, {"SPEC/a": spec("SPEC/a", "A.\n")})
+        dot = root / "code-from-spec" / "a" / "drafts" / ".obsidian"
+        dot.mkdir(parents=True)
+        for _ in range(3):  # (a loaded machine may keep no snapshot: files too recent)
+            settle()
+            assert Project(root).report().findings == ()
+            if (root / snapshot.SNAPSHOT_FILE).exists():
+                break
+        (dot / "workspace.json").write_text("{}\n")
+        settle()
+        found = Project(root).report().findings
+        assert [(f.node, f.rule) for f in found] == [("SPEC/a/drafts", "missing_node_md")]
+        assert comparable(Project(root).report()) == comparable(
+            Project(root, use_index=False).report(keep=False))
+        (dot / "workspace.json").unlink()
+        settle()
+        assert Project(root).report().findings == ()

@@ -160,3 +160,15 @@ def test_a_file_that_cannot_be_opened_is_named_by_its_cleaned_absolute_path(tree
     (root / "code-from-spec/.manifest").write_text(f"code-from-spec: v5\n{entry}\n")
     assert (f'[missing] SPEC/l (./out//l.txt) rank=0: cannot open file "{root}/out/l.txt" '
             "for reading: file unreadable\n") in validate_specs(root)
+
+
+# -- 4.1: frontmatter of several YAML documents ------------------------------------------
+
+def test_a_second_yaml_document_in_the_frontmatter_is_ignored_as_v5_ignores_it(tree):
+    # '--- ' (trailing space) does not close the frontmatter; a thematic break further
+    # down does. v5's YAML reads the first document only, so the node fails on its body,
+    # not on its YAML (v5 then also reports code-from-spec/l as missing_node_md: X4).
+    root = tree({"SPEC/l": "---\noutput: out/l.txt\n--- \n# SPEC/l\n\n# Agent\n\nx\n\n"
+                           "---\n\nmore\n"})
+    assert validate_specs(root) == ("Format errors:\n  [SPEC/l] parse: unexpected content "
+                                    "before first heading\n")

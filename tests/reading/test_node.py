@@ -55,12 +55,39 @@ def test_unclosed_frontmatter():
     assert doc.broken
 
 
+def test_only_the_first_yaml_document_is_read():
+    # v5's YAML parses the whole stream and decodes its first document: a '--- ' that was
+    # meant to close the frontmatter starts a second document, and a later '---' (a
+    # thematic break of the body) closes it. The body after that is what v5 parses.
+    doc = parse("---\noutput: out/x.txt\n--- \n# SPEC/x\n\n# Public\n\n## A\n\ntext\n"
+                "\n---\n\n# Private\n\nnotes\n")
+    assert doc.output == "out/x.txt"
+    assert [(f.rule, f.line, f.severity) for f in doc.findings] == [
+        ("frontmatter_closer", 3, "warning"), ("name_heading", 14, "error")]
+    assert "line 12" in doc.findings[0].detail
+    assert "got 'private'" in doc.findings[1].detail
+
+
+def test_a_later_yaml_document_must_parse_and_keep_its_keys_once():
+    doc = parse("---\noutput: x\n--- \n[a\n---\n# SPEC/x\n")
+    assert ("malformed_frontmatter", 4) in rules(doc)
+    doc = parse("---\noutput: x\n--- \na: 1\na: 2\n---\n# SPEC/x\n")
+    assert "malformed_frontmatter" in [rule for rule, _ in rules(doc)]
+
+
+def test_a_spaced_dash_line_right_after_the_opening_one_opens_the_document():
+    doc = parse("---\n--- \noutput: x\n---\n# SPEC/x\n")
+    assert (doc.output, doc.findings) == ("x", ())
+
+
 def test_frontmatter_opening_only():
     assert rules(parse("---\n")) == [("malformed_frontmatter", 1)]
 
 
 def test_closing_fence_needs_its_own_line():
-    assert rules(parse("---\noutput: x\n--- \n# SPEC/x\n")) == [("malformed_frontmatter", 1)]
+    doc = parse("---\noutput: x\n--- \n# SPEC/x\n")
+    assert rules(doc) == [("malformed_frontmatter", 1)]
+    assert "line 3 has spaces after its '---'" in doc.findings[0].detail
 
 
 def test_dashes_later_in_the_file_are_not_frontmatter():

@@ -36,16 +36,18 @@ def test_directory_without_node_md(tree):
 
 def test_a_directory_with_no_file_below_it_is_not_seen(tree):
     # FORMAT.md 1: v5 lists files, so a directory with no file anywhere below it (empty
-    # directories only, or files only inside dot directories) is no finding; a dot file
-    # such as .gitkeep is a file.
+    # directories only) is no finding; a dot file such as .gitkeep is a file, and so is
+    # a file inside a dot directory: v5 lists it and leaves out only the directories whose
+    # own path has a dot segment (code-from-spec/hidden/.d, not code-from-spec/hidden).
     root = tree({"SPEC/a": spec("SPEC/a"), "code-from-spec/a/kept/.gitkeep": "",
                  "code-from-spec/hidden/.d/f.txt": "x",
                  "code-from-spec/deep/er/est/file": "x"})
-    for empty in ("empty", "nested/empty", "a/empty"):
+    for empty in ("empty", "nested/empty", "a/empty", "void/.d/.e"):
         (root / "code-from-spec" / empty).mkdir(parents=True)
     assert [(f.node, f.rule) for f in load(root).findings] == [
         ("SPEC/a/kept", "missing_node_md"), ("SPEC/deep", "missing_node_md"),
-        ("SPEC/deep/er", "missing_node_md"), ("SPEC/deep/er/est", "missing_node_md")]
+        ("SPEC/deep/er", "missing_node_md"), ("SPEC/deep/er/est", "missing_node_md"),
+        ("SPEC/hidden", "missing_node_md")]
 
 
 def test_dot_directories_are_never_walked(tree):
