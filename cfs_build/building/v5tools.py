@@ -22,7 +22,7 @@ from ..reading.files import UnreadableFile, atomic_write
 from ..reading.hashing import b64
 from ..reading.names import SPEC, TREE_DIR, artifact_of, node_of_entry
 from ..reading.tree import LINKS_V5, NOT_FOUND_V5
-from ..reading.unparsed import go_quote, name_problem, unreadable_text
+from ..reading.unparsed import name_problem, unreadable_text
 from ..state.artifacts import settle_pending, write_artifact
 from ..state.manifest import ManifestEntry, update_manifest
 
