@@ -3,10 +3,13 @@ validation calls the name unknown, yet v5 reads that node by its path into the c
 hash and document, and cfs must too (and notice when it changes)."""
 from __future__ import annotations
 
+import contextlib
 import shutil
+import time
 
 import pytest
 
+from cfs_build.analysis import snapshot
 from cfs_build.analysis.project import Project
 from cfs_build.building.v5tools import Refusal, load_chain, validate_specs, write_file
 from conftest import chain_hash, spec
@@ -123,6 +126,52 @@ def test_load_chain_of_the_node_there_reads_its_ancestors_by_path(tree):
         f'<entry name="SPEC/.shared/x">\n{SHARED}</entry>\n</constraints>\n</chain>\n')
     # Still no node of the tree: no status of its own, and no node for `cfs`.
     assert "ARTIFACT/.shared/x" not in flags(root)
+
+
+@contextlib.contextmanager
+def short_margin(seconds: float = 0.005):
+    saved = snapshot.MARGIN, snapshot.COARSE_MARGIN
+    snapshot.MARGIN = snapshot.COARSE_MARGIN = int(seconds * 1e9)
+    try:
+        yield
+    finally:
+        snapshot.MARGIN, snapshot.COARSE_MARGIN = saved
+
+
+def settled_snapshot(root) -> None:
+    for _ in range(3):  # (a loaded machine can keep a step from recording it)
+        time.sleep(0.03)
+        Project(root).report()
+        if (root / snapshot.SNAPSHOT_FILE).exists():
+            return
+    pytest.fail("no snapshot was recorded")
+
+
+def comparable(report) -> tuple:
+    return report.findings, report.artifacts, report.orphans
+
+
+@pytest.mark.parametrize("edited", ["code-from-spec/.shared/x/_node.md", "out/shared.txt"])
+def test_an_edit_there_reaches_the_importers_status_on_the_next_analysis(tree, edited):
+    with short_margin():
+        root = dot_tree(tree)
+        write_file(root, "SPEC/app/imp", "made\n")
+        write_file(root, "SPEC/app/plain", "made\n")
+        settled_snapshot(root)
+        assert Project(root).report().artifacts[0].flags == ("up-to-date",)
+        path = root / edited
+        path.write_text(path.read_text() + "added\n")  # (at the end of `## Other` there)
+        time.sleep(0.03)
+        project = Project(root)
+        report = project.report()
+        assert project.update is not None  # brought up to date, not analysed anew
+        assert comparable(report) == comparable(
+            Project(root, use_index=False).report(keep=False))
+        stale = {s.name for s in report.artifacts if "stale" in s.flags}
+        assert stale == ({"ARTIFACT/app/imp", "ARTIFACT/app/plain"}
+                         if edited.endswith("_node.md") else {"ARTIFACT/app/imp"})
+        # The node read there is watched, never taken for a node of the tree.
+        assert "SPEC/.shared/x" not in Project(root).node_names()
 
 
 def test_a_link_on_the_way_is_never_followed(tree):
