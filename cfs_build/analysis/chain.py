@@ -9,8 +9,11 @@ from pathlib import Path
 from ..reading.files import UnreadableFile, normalize_bytes, read_inside, safe_relpath
 from ..reading.hashing import INPUT_MARKER, b64, chain_hash
 from ..reading.ledger import Ledger
-from ..reading.names import ARTIFACT, EXTERNAL, SPEC, Name, normalize, parent_of, spec_of
-from ..reading.tree import Tree
+from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, Name, normalize, parent_of,
+                             spec_of)
+from ..reading.node import NodeDoc
+from ..reading.tree import NodeInfo, Tree, _parse_bytes, summarize
+from ..reading.walk import NODE_FILE
 from ..reading.unparsed import go_quote, parse_error_text, parse_finding, unreadable_text
 from ..reading.outputs import Places, output_rel, place_problem, v5_path_problem
 
@@ -48,6 +51,25 @@ class Chain:
     blocked: tuple[str, ...] = ()
     waiting: tuple[str, ...] = ()
     failure: str | None = None
+
+
+def dotted_node_dir(name: str) -> str | None:
+    """The directory below code-from-spec/ of a `SPEC/` name inside a dot directory
+    (`SPEC/.shared/x` -> `.shared/x`), None for any other name.
+
+    Such a node is no part of the tree (FORMAT.md 1), yet v5 reads it by its path when a
+    chain names it (as an import, an input, or the node of an `ARTIFACT/`): its chain
+    hash and document hold that node's text. Only plain directory names count: an empty,
+    `.` or `..` segment names no directory of its own.
+    """
+    if not name.startswith(SPEC + "/"):
+        return None
+    rel = name[len(SPEC) + 1:]
+    parts = rel.split("/")
+    if "\0" in rel or any(part in ("", ".", "..") for part in parts) \
+            or not any(part[0] == "." for part in parts):
+        return None
+    return rel
 
 
 class BadReference(ValueError):
@@ -150,6 +172,9 @@ class Resolver:
         # What every node passes down to the chains below it, from its root down:
         # siblings share it, so each ancestor is looked at once however many leaves it has.
         self._inherited: dict[str | None, _Inherited] = {None: ((), (), b"", None)}
+        # The nodes in dot directories a chain named (dotted_node_dir), as read: their
+        # summary and parse, or the reason they could not be read (None: no such file).
+        self._dotted: dict[str, tuple[NodeInfo, NodeDoc] | UnreadableFile | None] = {}
 
     # -- files -------------------------------------------------------------
     def file_text(self, rel: str) -> str | None:
@@ -263,11 +288,64 @@ class Resolver:
             self._chains.clear()
 
     # -- nodes ---------------------------------------------------------------
+    def node_info(self, node: str) -> NodeInfo | None:
+        """The summary of a node a chain names: one of the tree, or one in a dot
+        directory (dotted_node_dir); None when there is none that can be read."""
+        info = self.tree.nodes.get(node)
+        if info is None and dotted_node_dir(node) is not None:
+            found = self._dotted_node(node)
+            if isinstance(found, tuple):
+                return found[0]
+        return info
+
+    def node_doc(self, node: str) -> NodeDoc:
+        """The parse (with texts) of a node node_info found."""
+        if node in self.tree.nodes:
+            return self.tree.doc(node)
+        found = self._dotted_node(node)
+        if not isinstance(found, tuple):
+            raise KeyError(node)
+        return found[1]
+
+    def _dotted_node(self, node: str) -> tuple[NodeInfo, NodeDoc] | UnreadableFile | None:
+        """Read the _node.md of a node in a dot directory, as the tree reads its own (the
+        same reader, inside the project only), once per run. Its path is recorded with
+        the files read, so a later edit of it is noticed (snapshot, incremental)."""
+        if node in self._dotted:
+            return self._dotted[node]
+        rel = dotted_node_dir(node)
+        file = f"{TREE_DIR}/{rel}/{NODE_FILE}"
+        found: tuple[NodeInfo, NodeDoc] | UnreadableFile | None
+        self.ledger.record(file, None)
+        try:
+            _no_link_below(str(self.root), file)
+            data = read_inside(self._real_root, file, self.ledger)
+        except UnreadableFile as exc:
+            found = exc
+            self._files[file] = _FileProblem(exc, True)
+        else:
+            if data is None:
+                found = self._files[file] = None
+            else:
+                doc = _parse_bytes(node, file, data)
+                found = (summarize(doc), doc)
+                normalized = normalize_bytes(data)
+                self._files[file] = (normalized, sha1(normalized).digest(), not data)
+        self._dotted[node] = found
+        return found
+
+    def _absence(self, node: str) -> str:
+        """Why there is no node ``node`` to read, in words for a user."""
+        found = self._dotted.get(node)
+        if isinstance(found, UnreadableFile):
+            return f"{found.path} {found.reason}"
+        return f"{node} does not exist"
+
     def parse_failure(self, node: str) -> str | None:
         """v5's parse error for a node (None when it parses); a missing _node.md included."""
         if node in self._failures:
             return self._failures[node]
-        info = self.tree.nodes.get(node)
+        info = self.node_info(node)
         if info is None:
             text = unreadable_text(self.root, node)
         else:
@@ -281,10 +359,10 @@ class Resolver:
         """Digest of what ``name`` delivers, None when that is empty; raises Unresolved."""
         lead = "" if in_input else "unresolvable artifact: "
         if name.prefix == SPEC:
-            info = self.tree.nodes.get(name.base)
+            info = self.node_info(name.base)
             failure = self.parse_failure(name.base)
             if failure is not None:
-                why = f"{name.base} does not exist" if info is None else \
+                why = self._absence(name.base) if info is None else \
                     f"{name.base} has format errors"
                 raise Unresolved(why, f"parse failure: {name.base}: {failure}")
             if name.qualifier is None:
@@ -295,10 +373,12 @@ class Resolver:
             failure = self.parse_failure(node)
             if failure is not None:
                 # v5 quotes the name as written, qualifier included.
-                raise Unresolved(f"{name.base}: {node} cannot be parsed",
+                why = self._absence(node) if self.node_info(node) is None else \
+                    f"{node} cannot be parsed"
+                raise Unresolved(f"{name.base}: {why}",
                                  f"{lead}resolving artifact {go_quote(name.raw)}: {failure}",
                                  "resolve")
-            info = self.tree.nodes[node]
+            info = self.node_info(node)
             if info.output is None:
                 raise Unresolved(f"{name.base} is not the artifact of any node with an output",
                                  f"{lead}no output declared: {go_quote(name.raw)}", "resolve")
@@ -344,7 +424,9 @@ class Resolver:
         return found
 
     def _build(self, node: str) -> Chain:
-        info = self.tree.nodes[node]
+        info = self.node_info(node)
+        if info is None:
+            raise KeyError(node)
         inherited, problems, inherited_parts, failure = self._inherit(parent_of(node))
         if info.broken:
             problems += (f"{node} has format errors",)
@@ -423,7 +505,7 @@ class Resolver:
             ancestor = parent_of(ancestor)
         positions, blocked, parts, failure = self._inherited[ancestor]
         for name in reversed(missing):  # root side first
-            info = self.tree.nodes.get(name)
+            info = self.node_info(name)
             problem = self.parse_failure(name)
             if problem is not None:
                 blocked += (f"{name} has no _node.md" if info is None else
@@ -453,7 +535,7 @@ class Resolver:
             return
         file = None
         if name.prefix == ARTIFACT:
-            file = output_rel(self.tree.nodes[spec_of(name.base)].output)
+            file = output_rel(self.node_info(spec_of(name.base)).output)
         elif name.prefix == EXTERNAL:
             file = safe_relpath(name.path)
         positions.append(Position(label, role, digest, name, file))
@@ -465,7 +547,7 @@ class Resolver:
         Invalid UTF-8 of a file stays as lone surrogates: ``.encode("utf-8",
         "surrogateescape")`` gives the hashed bytes back.
         """
-        doc = self.tree.doc(chain.node)
+        doc = self.node_doc(chain.node)
         if position.role == PUBLIC:
             return doc.public_text
         if position.role == AGENT:
@@ -473,8 +555,20 @@ class Resolver:
         if position.file is not None:
             return self.file_text(position.file) or ""
         name = position.source
-        source = self.tree.doc(name.base)
+        source = self.node_doc(name.base)
         if name.qualifier is None:
             return source.public_text
         sub = source.subsection(name.qualifier)
         return sub.text if sub else ""
+
+
+def _no_link_below(root: str, file: str) -> None:
+    """Raise UnreadableFile when a directory on the way from code-from-spec/ to ``file``
+    (or the file) is a symbolic link: cfs never reads the spec tree through one (a link
+    there also fails v5's scan as a whole)."""
+    parts = file.split("/")
+    for depth in range(1, len(parts) + 1):
+        path = "/".join(parts[:depth])
+        if os.path.islink(f"{root}/{path}"):
+            raise UnreadableFile(file, f"is reached through the symbolic link {path}; cfs "
+                                 "never follows one in the spec tree")

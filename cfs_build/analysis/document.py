@@ -48,7 +48,7 @@ def render_document(resolver: Resolver, chain: Chain, *, existing: bool = True,
         raise CfsError(f"cannot assemble the chain of {chain.node}: " + "; ".join(
             f"waiting for {w}" for w in chain.waiting), exit_code=1)
     tree = resolver.tree
-    info = tree.nodes[chain.node]
+    info = resolver.node_info(chain.node)
     current = existing_text(resolver, info.output) if existing else None
     previous = None
     if current is not None and cache is not None and previous_hash:
@@ -67,7 +67,7 @@ def render_document(resolver: Resolver, chain: Chain, *, existing: bool = True,
     input_label = _input_label(info.input)
     parts = ["<chain>\n"]
     if previous is not None:
-        parts.append(_previous(cache, previous, now, _order(tree, chain.node), agent_label,
+        parts.append(_previous(cache, previous, now, _order(tree, info), agent_label,
                                input_label, info.input is not None))
     if current is not None:
         parts.append(_block("existing_artifact", current))
@@ -78,7 +78,7 @@ def render_document(resolver: Resolver, chain: Chain, *, existing: bool = True,
                                 f' name="{position.label}"{_attr(disposition(position.label))}'))
     parts.append("</constraints>\n")
     if info.has_agent:
-        parts.append(_block("instructions", tree.doc(chain.node).agent,
+        parts.append(_block("instructions", resolver.node_doc(chain.node).agent,
                             _attr(disposition(agent_label))))
     if info.input is not None:
         inputs = [p for p in chain.positions if p.role == INPUT]
@@ -104,10 +104,11 @@ def _input_label(raw: str | None) -> str | None:
         return None
 
 
-def _order(tree, node: str) -> list[str]:
+def _order(tree, info) -> list[str]:
     """Labels in chain order whatever their content: ancestors, imports, the target."""
+    node = info.name
     names = []
-    for raw in tree.nodes[node].depends_on:
+    for raw in info.depends_on:
         try:
             names.append(chain_reference(raw))
         except BadReference:

@@ -27,7 +27,7 @@ from ..reading.walk import (NODE_FILE, LinkInTree, NeedsGuard, listing, mounts_b
                             walk_dots)
 from ..state.artifacts import WithPending, current_manifest, pending_entries
 from ..state.manifest import MANIFEST, Manifest, ManifestEntry
-from .chain import Resolver
+from .chain import Resolver, dotted_node_dir
 from .deps import Deps
 from ..reading.outputs import Places, clean, output_problem
 from .basis import Decoded, NodeRows, updated
@@ -104,6 +104,14 @@ def basis_of(tree: Tree, resolver: Resolver, parts) -> dict:
         "produced": context(tree).produced,
         "rels": output_rels(tree),
     }
+
+
+def _dotted_node_file(path: str) -> str | None:
+    """The node in a dot directory whose _node.md ``path`` is (chain.dotted_node_dir)."""
+    if not (path.startswith(_PREFIX) and path.endswith(_NODE_SUFFIX)):
+        return None
+    name = spec_name(path[len(_PREFIX):-len(_NODE_SUFFIX)])
+    return name if dotted_node_dir(name) is not None else None
 
 
 def _dotted(rel: str) -> bool:
@@ -247,6 +255,16 @@ class _Lookups:
     def external_readers(self, rel: str) -> set[str]:
         # The chain reads the path, validation opens the text as written.
         return self.deps.readers(rel, as_written=True)
+
+    def dotted_consumers(self) -> set[str]:
+        """The nodes with an ARTIFACT/ entry naming the artifact of a node in a dot
+        directory (chain.dotted_node_dir): which file their chain reads is known only
+        from that node, which the basis does not keep."""
+        found: set[str] = set()
+        for node, readers in self.deps._referrers[1].items():
+            if dotted_node_dir(node) is not None:
+                found |= readers
+        return found
 
     def owners(self, rel: str) -> list[str]:
         """The nodes claiming ``rel`` as output, in node order."""
@@ -479,6 +497,14 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
         readers = lookups.external_readers(path)
         findings_dirty |= readers
         chains_dirty |= readers
+        dotted = _dotted_node_file(path)
+        if dotted is not None:
+            # A node in a dot directory that chains read by name (chain.dotted_node_dir):
+            # no part of the tree, so only the chains naming it change.
+            chains_dirty |= lookups.importers(dotted) | lookups.consumers(dotted)
+        elif not owners and not readers:
+            # Perhaps the output of such a node, read through ARTIFACT/.
+            chains_dirty |= lookups.dotted_consumers()
     statuses = list(previous.statuses)
     orphans = previous.orphans
     if manifest is not None:  # it changed: every status against its entry, not its chain

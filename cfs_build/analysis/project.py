@@ -257,8 +257,10 @@ class Project:
         names = []
         for path in paths:
             directory = path[:-len(suffix)]
+            # (A _node.md in a dot directory is watched when a chain names its node; that
+            # node is no part of the tree.)
             if path.endswith(suffix) and directory in watched and directory != TREE_DIR \
-                    and self.snapshot.stamp(path) is not None:
+                    and "/." not in directory and self.snapshot.stamp(path) is not None:
                 names.append(spec_name(directory[len(TREE_DIR) + 1:]))
         return names
 

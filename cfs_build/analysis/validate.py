@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import ERROR, WARNING, Finding
 from ..reading.files import NotRegular, Outside, UnreadableFile, safe_relpath
-from .chain import Resolver
+from .chain import Resolver, dotted_node_dir
 from ..reading.outputs import Places, output_problem, output_rel, place_problem, v5_path_problem
 from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, is_within, parse_name,
                              spec_of)
@@ -145,6 +145,16 @@ def _leaf_only(info: NodeInfo) -> list[Finding]:
     return out
 
 
+def _dotted_hint(node: str) -> str:
+    """What a reference to a node in a dot directory does all the same (chain.dotted_node_dir)."""
+    rel = dotted_node_dir(node)
+    if rel is None:
+        return ""
+    return (f" ({TREE_DIR}/{rel}/ lies in a dot directory, which is no part of the tree; "
+            "v5 reads that node into the chain all the same, and so does cfs: move it into "
+            "the tree)")
+
+
 def _first(lines: tuple[int, ...]) -> int | None:
     return lines[0] if lines else None
 
@@ -170,7 +180,7 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
                 return out  # the chain would need itself: a cycle (see _cycles)
             return out + bad(f"must not reference the node itself: {raw}")
         if target not in tree.nodes:
-            return out + bad(f"references unknown SPEC node: {raw}")
+            return out + bad(f"references unknown SPEC node: {raw}{_dotted_hint(target)}")
         # An input may come from anywhere in the tree; one from below is a cycle.
         if key == "depends_on" and is_within(me, target):
             return out + bad(f"must not reference an ancestor (its Public is already "
@@ -194,6 +204,8 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
             return out  # the artifact is made from this very chain: a cycle
         if other is not None and other.broken:
             return out  # its own findings say why its output is not known
+        if other is None and dotted_node_dir(node) is not None:
+            return out + bad(f"references unknown ARTIFACT: {raw}{_dotted_hint(node)}")
         if other is None or other.output is None:
             return out + bad(f"references unknown ARTIFACT: {raw} (no node {node} with an "
                              "output)")

@@ -11,6 +11,7 @@ import contextlib
 from pathlib import Path
 
 from ..analysis.cache import Cache
+from ..analysis.chain import dotted_node_dir
 from ..analysis.document import as_sent, render_document
 from ..analysis.lean import LeanProject, NeedsFull
 from ..reading.outputs import output_problem, output_rel, place_problem
@@ -98,8 +99,10 @@ def _parse_problem(project: Project, node: str) -> str | None:
     problem = name_problem(node)
     if problem is not None:
         return problem
-    if node not in project.tree.nodes:
+    if node not in project.tree.nodes and dotted_node_dir(node) is None:
         return unreadable_text(project.root, node)
+    # (A node in a dot directory is no part of the tree, but v5 reads any node it is
+    # named by its path: chain.dotted_node_dir.)
     return project.resolver.parse_failure(node)
 
 
@@ -137,7 +140,7 @@ def _declared(project: Project | LeanProject, logical_name: str, words: tuple) -
     problem = _parse_problem(project, node)
     if problem is not None:
         raise Refusal(f"{parsing}{problem}")
-    info = project.tree.nodes[node]
+    info = project.resolver.node_info(node)
     if info.output is None:  # `output: ''` is declared: an invalid path below
         raise Refusal(no_output)
     problem = _output_problem(project, info.output)
@@ -264,7 +267,7 @@ def _accept(project: Project | LeanProject, logical_name: str) -> str:
     problem = _parse_problem(project, node)
     if problem is not None:
         raise Refusal(f"unreadable frontmatter: {problem}")
-    info = project.tree.nodes[node]
+    info = project.resolver.node_info(node)
     if info.output is None:  # `output: ''` is declared: an invalid path below
         raise Refusal("node has no output field", kind=NO_OUTPUT)
     rel = output_rel(info.output)
