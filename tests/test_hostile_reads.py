@@ -86,6 +86,27 @@ def test_a_huge_sparse_file_a_spec_names_is_refused_in_one_line(tmp_path):
     assert "Traceback" not in done.stdout + done.stderr
 
 
+def test_a_huge_sparse_node_file_is_an_unreadable_node_not_a_crash(tmp_path):
+    # The walk read a _node.md a megabyte at a time until the memory ran out: an internal
+    # error (MemoryError) where the address space is limited, the OOM killer where not.
+    root = project(tmp_path, "depends_on: []")
+    (root / "code-from-spec" / "a" / "big").mkdir()
+    with open(root / "code-from-spec" / "a" / "big" / "_node.md", "wb") as handle:
+        handle.truncate(1 << 40)
+    def limited():  # should the read come back, it fails here, not on the whole machine
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    for args in (("status",), ("chain", "SPEC/a/big")):
+        done = subprocess.run([sys.executable, "-m", "cfs_build.cli", *args], cwd=root,
+                              capture_output=True, text=True, timeout=60, preexec_fn=limited)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "internal error" not in done.stdout + done.stderr
+        if args == ("status",):
+            assert ("code-from-spec/a/big/_node.md: unreadable: cannot read: the file is too "
+                    "big to hold (1099511627776 bytes)") in done.stdout, done.stdout
+
+
 # -- cfs init in a checkout that brought links --------------------------------------------
 
 @pytest.fixture
