@@ -77,6 +77,20 @@ def test_a_fifo_a_spec_names_is_never_opened(tmp_path, where, key, rule):
     assert "Traceback" not in done.stderr + chain.stderr
 
 
+@pytest.mark.parametrize("name", [".manifest", ".manifest.lock"])
+def test_a_fifo_in_place_of_the_manifest_or_its_lock_is_never_opened(tmp_path, name):
+    root = project(tmp_path, "depends_on: []")
+    (root / "out").mkdir()
+    (root / "out" / "leaf.txt").write_text("made\n")
+    fifo = root / "code-from-spec" / name
+    os.mkfifo(fifo)
+    waiter = Waiter(fifo)
+    done = cfs(root, "accept", "SPEC/a/leaf")
+    assert not waiter.opened_by_someone_else()
+    assert done.returncode != 0 and "FIFO, not a regular file" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_a_huge_sparse_file_a_spec_names_is_refused_in_one_line(tmp_path):
     root = project(tmp_path, "input: EXTERNAL/big.bin")
     with open(root / "big.bin", "wb") as handle:

@@ -117,6 +117,19 @@ def _open_tree(root: Path) -> int:
         os.close(top)
 
 
+def _refuse_odd_lock(tree: int) -> None:
+    """A lock that is there but no regular file is refused before it is opened: opening
+    a FIFO wakes a writer waiting on it, opening a device can act (CfsError)."""
+    try:
+        mode = os.stat(LOCK.rsplit("/", 1)[1], dir_fd=tree, follow_symlinks=False).st_mode
+    except OSError:
+        return  # absent (made by the open), or the open says why
+    if not (stat_mode.S_ISREG(mode) or stat_mode.S_ISLNK(mode)):
+        raise CfsError(f"the manifest lock is a {kind_of(mode)}, not a regular file; cfs "
+                       "never opens one in its place. Remove it (cfs makes it again)",
+                       file=LOCK)
+
+
 @contextmanager
 def _locked(root: Path, exclusive: bool, timeout: float):
     """Hold the manifest lock; yields the descriptor of code-from-spec/ it was taken in
@@ -124,14 +137,17 @@ def _locked(root: Path, exclusive: bool, timeout: float):
     tree = fd = None
     try:
         tree = _open_tree(root)
-        # Never through a link (it could create or lock a file anywhere) nor waiting on
-        # a FIFO put in its place.
-        fd = os.open(LOCK.rsplit("/", 1)[1],
-                     os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-                     0o666, dir_fd=tree)
-    except OSError as exc:
-        if tree is not None:
+        try:
+            _refuse_odd_lock(tree)
+            # Never through a link (it could create or lock a file anywhere) nor waiting
+            # on a FIFO put in its place.
+            fd = os.open(LOCK.rsplit("/", 1)[1],
+                         os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                         0o666, dir_fd=tree)
+        except BaseException:
             os.close(tree)
+            raise
+    except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise CfsError("the manifest lock is a symbolic link; cfs never opens its own "
                            "files through a link. Remove it (cfs makes it again)",
@@ -216,7 +232,16 @@ def _read_bytes(root: Path, memo: ParseMemo | None = None, tree: int | None = No
 
 def _read_at(tree: int) -> bytes | None:
     """The manifest's bytes in the open directory ``tree``; None when there is none.
-    Raises Outside for a link (never followed), NotRegular, UnreadableFile."""
+    Raises Outside for a link (never followed), NotRegular (found without opening it),
+    UnreadableFile."""
+    try:
+        mode = os.stat(MANIFEST_NAME, dir_fd=tree, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise UnreadableFile(MANIFEST, exc.strerror or str(exc)) from None
+    if not (stat_mode.S_ISREG(mode) or stat_mode.S_ISLNK(mode)):
+        raise NotRegular(MANIFEST, kind_of(mode))
     try:
         fd = os.open(MANIFEST_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
                      | os.O_NOCTTY, dir_fd=tree)
