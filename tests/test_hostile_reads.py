@@ -77,17 +77,21 @@ def test_a_fifo_a_spec_names_is_never_opened(tmp_path, where, key, rule):
     assert "Traceback" not in done.stderr + chain.stderr
 
 
-@pytest.mark.parametrize("name", [".manifest", ".manifest.lock"])
-def test_a_fifo_in_place_of_the_manifest_or_its_lock_is_never_opened(tmp_path, name):
+@pytest.mark.parametrize("rel, verb, said", [
+    ("code-from-spec/.manifest", "accept", "FIFO, not a regular file"),
+    ("code-from-spec/.manifest.lock", "accept", "FIFO, not a regular file"),
+    (".cfs/build.lock", "build", "is not a regular file")])
+def test_a_fifo_in_place_of_the_manifest_or_a_lock_is_never_opened(tmp_path, rel, verb, said):
     root = project(tmp_path, "depends_on: []")
     (root / "out").mkdir()
     (root / "out" / "leaf.txt").write_text("made\n")
-    fifo = root / "code-from-spec" / name
+    (root / ".cfs").mkdir()
+    fifo = root / rel
     os.mkfifo(fifo)
     waiter = Waiter(fifo)
-    done = cfs(root, "accept", "SPEC/a/leaf")
+    done = cfs(root, verb, "SPEC/a/leaf")
     assert not waiter.opened_by_someone_else()
-    assert done.returncode != 0 and "FIFO, not a regular file" in done.stderr, done.stderr
+    assert done.returncode != 0 and said in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
 
 
