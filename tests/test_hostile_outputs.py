@@ -170,6 +170,35 @@ def test_output_directory_swapped_for_a_link_during_generation_is_never_written_
         if (root / ".cfs" / "pending").exists() else True
 
 
+# A generator that, while "thinking", swaps the spec tree of the project argv[1] for a
+# link to argv[2].
+TREE_SWAPPER = """import os, sys
+sys.stdin.read()
+os.chdir(sys.argv[1])
+os.rename("code-from-spec", "specs")
+os.symlink(sys.argv[2], "code-from-spec")
+print("<artifact>\\nswapped\\n</artifact>")
+"""
+
+
+def test_the_tree_swapped_for_a_link_during_generation_leads_no_manifest_out(tmp_path):
+    # The scan saw a real code-from-spec/; the manifest and its lock were then reached
+    # by path, so they were made in whatever directory the link named.
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "keep.txt").write_text("mine\n")
+    root = hostile_project(tmp_path, "out/leaf.txt", TREE_SWAPPER,
+                           (str(tmp_path / "proj"), str(home)))
+    done = cfs(root, "build")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert ("code-from-spec: is a symbolic link; cfs never reads or writes the manifest "
+            "through a link") in done.stdout
+    assert TRACEBACK not in done.stdout + done.stderr
+    assert sorted(os.listdir(home)) == ["keep.txt"]
+    assert not (root / "out").exists()
+    assert not (root / "specs" / ".manifest").exists()
+
+
 @pytest.mark.parametrize("output", ["out/leaf.txt", "out/new/deeper/leaf.txt"])
 @pytest.mark.parametrize("to", ["outside", ".git"])
 def test_the_write_itself_checks_each_directory_where_it_really_is(tmp_path, output, to):

@@ -77,6 +77,24 @@ def test_a_fifo_a_spec_names_is_never_opened(tmp_path, where, key, rule):
     assert "Traceback" not in done.stderr + chain.stderr
 
 
+@pytest.mark.parametrize("rel, verb, said", [
+    ("code-from-spec/.manifest", "accept", "FIFO, not a regular file"),
+    ("code-from-spec/.manifest.lock", "accept", "FIFO, not a regular file"),
+    (".cfs/build.lock", "build", "is not a regular file")])
+def test_a_fifo_in_place_of_the_manifest_or_a_lock_is_never_opened(tmp_path, rel, verb, said):
+    root = project(tmp_path, "depends_on: []")
+    (root / "out").mkdir()
+    (root / "out" / "leaf.txt").write_text("made\n")
+    (root / ".cfs").mkdir()
+    fifo = root / rel
+    os.mkfifo(fifo)
+    waiter = Waiter(fifo)
+    done = cfs(root, verb, "SPEC/a/leaf")
+    assert not waiter.opened_by_someone_else()
+    assert done.returncode != 0 and said in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_a_huge_sparse_file_a_spec_names_is_refused_in_one_line(tmp_path):
     root = project(tmp_path, "input: EXTERNAL/big.bin")
     with open(root / "big.bin", "wb") as handle:
@@ -84,6 +102,27 @@ def test_a_huge_sparse_file_a_spec_names_is_refused_in_one_line(tmp_path):
     done = cfs(root, "status")
     assert "big.bin is too big to read (1099511627776 bytes)" in done.stdout, done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_huge_sparse_node_file_is_an_unreadable_node_not_a_crash(tmp_path):
+    # The walk read a _node.md a megabyte at a time until the memory ran out: an internal
+    # error (MemoryError) where the address space is limited, the OOM killer where not.
+    root = project(tmp_path, "depends_on: []")
+    (root / "code-from-spec" / "a" / "big").mkdir()
+    with open(root / "code-from-spec" / "a" / "big" / "_node.md", "wb") as handle:
+        handle.truncate(1 << 40)
+    def limited():  # should the read come back, it fails here, not on the whole machine
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    for args in (("status",), ("chain", "SPEC/a/big")):
+        done = subprocess.run([sys.executable, "-m", "cfs_build.cli", *args], cwd=root,
+                              capture_output=True, text=True, timeout=60, preexec_fn=limited)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "internal error" not in done.stdout + done.stderr
+        if args == ("status",):
+            assert ("code-from-spec/a/big/_node.md: unreadable: cannot read: the file is too "
+                    "big to hold (1099511627776 bytes)") in done.stdout, done.stdout
 
 
 # -- cfs init in a checkout that brought links --------------------------------------------

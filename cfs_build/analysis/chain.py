@@ -163,6 +163,7 @@ class Resolver:
         self.root: Path = tree.root
         self._real_root = os.path.realpath(tree.root)  # files are read only inside it
         self._files: dict[str, _Read | None | _FileProblem] = {}
+        self._written: tuple[str, _Read] | None = None  # see chain_after_write
         # Each file's signature as it was read (None: not there, or not a file), for
         # whoever must notice a later change: the project's, when it has one.
         self.ledger = ledger if ledger is not None else Ledger(self.root)
@@ -209,6 +210,8 @@ class Resolver:
         return found
 
     def _file(self, rel: str) -> _Read | None:
+        if self._written is not None and self.same_file(rel, self._written[0]):
+            return self._written[1]  # (chain_after_write: the output as it will be)
         cached = self._files.get(rel, self)
         if cached is self:
             # Absent, or not a regular file, until the read records what it opened.
@@ -279,13 +282,25 @@ class Resolver:
         if rel is None:  # (an output cfs never writes: refused before any write)
             return self.chain(node)
         self.forget(rel)
-        self._files[rel] = (normalize_bytes(data), sha1(normalize_bytes(data)).digest(),
-                            not data)
+        # Every path that leads to the output reads it so (`EXTERNAL/alias/a.txt`, alias
+        # a link to its directory inside the project), as v5 reads the disk after writing.
+        self._written = (rel, (normalize_bytes(data), sha1(normalize_bytes(data)).digest(),
+                               not data))
         try:
             return self.chain(node)
         finally:
-            self._files.pop(rel, None)
+            self._written = None
             self._chains.clear()
+
+    def same_file(self, rel: str | None, output: str | None) -> bool:
+        """``rel`` is the output ``output`` itself: the same path, or one that leads to it
+        through a link inside the project (both project-relative)."""
+        if rel is None or output is None:
+            return False
+        if rel == output:
+            return True
+        return (os.path.realpath(f"{self._real_root}/{rel}")
+                == os.path.realpath(f"{self._real_root}/{output}"))
 
     # -- nodes ---------------------------------------------------------------
     def node_info(self, node: str) -> NodeInfo | None:

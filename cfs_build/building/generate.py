@@ -319,13 +319,14 @@ class BuildState:
         with self.lock:
             rel = safe_relpath(info.output)
             written = chain
-            if any(position.file == rel for position in chain.positions):
+            resolver = self.project.resolver
+            if any(resolver.same_file(position.file, rel) for position in chain.positions):
                 # Recorded as v5's write_file records it: the chain once the file is
                 # written, which differs only for a chain that reads its own output
                 # (FORMAT.md 7.6); every other generation records the document's chain.
                 after = self.project.resolver.chain_after_write(
                     node, rel, text.encode("utf-8", "surrogateescape"))
-                if after.hash is not None and _same_but(after, chain, rel):
+                if after.hash is not None and _same_but(after, chain, rel, resolver):
                     written = after
             changed, entry = write_artifact(self.root, artifact_of(node), info.output,
                                             text, written.hash, status.checksum)
@@ -350,11 +351,12 @@ class BuildState:
         return rel
 
 
-def _same_but(after: Chain, before: Chain, rel: str | None) -> bool:
+def _same_but(after: Chain, before: Chain, rel: str | None, resolver) -> bool:
     """Whether ``after`` differs from ``before`` only where it reads ``rel``: another file
     rewritten meanwhile (an output another build thread wrote) was not what the document
     showed, and recording it would call the artifact up to date on a text never seen."""
     def others(chain: Chain) -> list:
-        return [position for position in chain.positions if position.file != rel]
+        return [position for position in chain.positions
+                if not resolver.same_file(position.file, rel)]
     return others(after) == others(before)
 

@@ -8,6 +8,7 @@ answers otherwise, FORMAT.md section 12 says so (X1-X9).
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 from ..analysis.cache import Cache
@@ -19,7 +20,7 @@ from ..analysis.project import Project
 from ..analysis.report_v5 import bare_failure, render_report
 from ..analysis.status import MODIFIED, UNTRACKED, file_flag
 from ..errors import CfsError
-from ..reading.files import UnreadableFile, atomic_write
+from ..reading.files import UnreadableFile, atomic_write, read_inside
 from ..reading.hashing import b64
 from ..reading.names import SPEC, TREE_DIR, artifact_of, node_of_entry
 from ..reading.tree import LINKS_V5, NOT_FOUND_V5
@@ -234,7 +235,10 @@ def _write_file(project: Project | LeanProject, logical_name: str, content: str)
     current_sum = None if current is None else b64(current)
     found = file_flag(current_sum, entry)
     if found is UNTRACKED or found is MODIFIED:  # Need.REFUSE, unless the bytes are the same
-        data = (project.root / rel).read_bytes()
+        try:  # (read as every project file is: a FIFO put there meanwhile is not waited on)
+            data = read_inside(os.path.realpath(project.root), rel)
+        except UnreadableFile as exc:
+            raise Refusal(f"{rel}: {exc.reason}") from None
         if data != content.encode("utf-8", "surrogateescape"):
             what = "has no manifest entry (untracked)" if found is UNTRACKED else \
                 "was changed after it was recorded (modified)"

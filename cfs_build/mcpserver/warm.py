@@ -61,6 +61,8 @@ T = TypeVar("T")
 
 _TREE = TREE_DIR + "/"
 _FULL = "\0"  # among the changed paths: the whole analysis is needed
+# The directory holding the cfs_build package: the child analysis starts there.
+_PACKAGE_HOME = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 APART_DIRS = 2000  # from about this many tree directories a cold analysis costs memory
 
 
@@ -198,8 +200,11 @@ class Warm:
             return False
         command = [sys.executable, "-m", "cfs_build.cli", "-C", str(self.root), "status"]
         try:
+            # `-m` puts the working directory first on the child's import path: started in
+            # the project (as an editor starts `cfs mcp`), a checkout's own yaml.py or
+            # xxhash.py would run. The directory this cfs_build came from adds nothing.
             subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, check=False)
+                           stderr=subprocess.DEVNULL, check=False, cwd=_PACKAGE_HOME)
         except OSError:
             return False
         self.apart += 1

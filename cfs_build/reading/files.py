@@ -2,6 +2,7 @@
 atomically."""
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -122,6 +123,9 @@ def read_all(path: str) -> bytes:
 
     Plain os calls: a big tree reads every file on every run, and ``open()`` builds a
     buffered file object and calls fstat for each, which costs twice the read itself.
+    A file bigger than 128 KiB is read as read_to_end reads it: its size asked for at
+    once, so one too big to hold (a sparse terabyte) fails at once with OSError (EFBIG)
+    instead of filling the memory a megabyte at a time.
     """
     fd = os.open(path, os.O_RDONLY | _NOINHERIT)
     try:
@@ -132,11 +136,12 @@ def read_all(path: str) -> bytes:
         rest = os.read(fd, 65536)
         if not rest:
             return data
-        chunks = [data, rest]
-        while rest:
-            rest = os.read(fd, 1 << 20)
-            chunks.append(rest)
-        return b"".join(chunks)
+        size = os.fstat(fd).st_size
+        try:
+            tail = read_to_end(fd, max(size - len(data) - len(rest), 0))
+        except (MemoryError, OverflowError):
+            raise OSError(errno.EFBIG, f"the file is too big to hold ({size} bytes)") from None
+        return b"".join((data, rest, tail))
     finally:
         os.close(fd)
 

@@ -100,6 +100,13 @@ def _open(root: Path) -> int:
     except OSError as exc:
         raise _refusal(LOCK_DIR, exc, "a directory") from None
     try:
+        try:  # looked at before it is opened: opening a FIFO wakes its writer
+            mode = os.stat(LOCK_NAME, dir_fd=directory, follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            mode = None
+        if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            raise CfsError(f"{LOCK_FILE} is not a regular file; cfs keeps its build lock "
+                           "there. Remove it and run again", file=LOCK_FILE)
         fd = os.open(LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
                      | os.O_CLOEXEC, 0o644, dir_fd=directory)
     except OSError as exc:

@@ -4,19 +4,21 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import stat as stat_mode
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CfsError, printable
-from ..reading.files import (NotRegular, Outside, UnreadableFile, atomic_write,
-                             has_lone_surrogate, read_inside)
+from ..reading.files import (NotRegular, Outside, UnreadableFile, has_lone_surrogate,
+                             kind_of, read_inside, read_to_end, replace_at)
 from ..reading.names import TREE_DIR
 
 HEADER = "code-from-spec: v5"
 MANIFEST = f"{TREE_DIR}/.manifest"
 LOCK = f"{TREE_DIR}/.manifest.lock"
+MANIFEST_NAME = MANIFEST.rsplit("/", 1)[1]
 LOCK_TIMEOUT = 30.0
 
 _PREFIXES = ("path:", "checksum:", "chain:")
@@ -93,20 +95,65 @@ def render_manifest(entries: dict[str, ManifestEntry]) -> str:
     return HEADER + "\n" + "".join(entries[name].line() for name in sorted(entries))
 
 
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_LINKED_TREE = ("is a symbolic link; cfs never reads or writes the manifest through a "
+                "link (it could lead out of the project), so nothing was written. Replace "
+                "the link with the real directory")
+
+
+def _open_tree(root: Path) -> int:
+    """A descriptor of code-from-spec/ as an entry of ``root``, never through a link: a
+    tree swapped for a link after the scan looked (while a model answers) cannot lead the
+    manifest or its lock out of the project. Raises OSError as os.open, CfsError for a
+    link."""
+    top = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return os.open(TREE_DIR, _DIRECTORY, dir_fd=top)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(root / TREE_DIR):
+            raise CfsError(_LINKED_TREE, file=TREE_DIR) from None
+        raise
+    finally:
+        os.close(top)
+
+
+def _refuse_odd_lock(tree: int) -> None:
+    """A lock that is there but no regular file is refused before it is opened: opening
+    a FIFO wakes a writer waiting on it, opening a device can act (CfsError)."""
+    try:
+        mode = os.stat(LOCK.rsplit("/", 1)[1], dir_fd=tree, follow_symlinks=False).st_mode
+    except OSError:
+        return  # absent (made by the open), or the open says why
+    if not (stat_mode.S_ISREG(mode) or stat_mode.S_ISLNK(mode)):
+        raise CfsError(f"the manifest lock is a {kind_of(mode)}, not a regular file; cfs "
+                       "never opens one in its place. Remove it (cfs makes it again)",
+                       file=LOCK)
+
+
 @contextmanager
 def _locked(root: Path, exclusive: bool, timeout: float):
-    path = root / LOCK
+    """Hold the manifest lock; yields the descriptor of code-from-spec/ it was taken in
+    (None: a read-only checkout read without a lock)."""
+    tree = fd = None
     try:
-        # Never through a link (it could create or lock a file anywhere) nor waiting on
-        # a FIFO put in its place.
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+        tree = _open_tree(root)
+        try:
+            _refuse_odd_lock(tree)
+            # Never through a link (it could create or lock a file anywhere) nor waiting
+            # on a FIFO put in its place.
+            fd = os.open(LOCK.rsplit("/", 1)[1],
+                         os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                         0o666, dir_fd=tree)
+        except BaseException:
+            os.close(tree)
+            raise
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise CfsError("the manifest lock is a symbolic link; cfs never opens its own "
                            "files through a link. Remove it (cfs makes it again)",
                            file=LOCK) from None
         if not exclusive and exc.errno in (errno.EROFS, errno.EACCES, errno.ENOENT):
-            yield  # a read-only checkout: nobody can be writing, read without a lock
+            yield None  # a read-only checkout: nobody can be writing, read without a lock
             return
         raise CfsError(f"cannot open the manifest lock: {exc.strerror}", file=LOCK) from None
     try:
@@ -125,9 +172,10 @@ def _locked(root: Path, exclusive: bool, timeout: float):
                                    "cfs or v5 tool is running, retry", file=LOCK) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.1)
-        yield
+        yield tree
     finally:
         os.close(fd)
+        os.close(tree)
 
 
 class Manifest:
@@ -155,11 +203,13 @@ def _read(root: Path, memo: ParseMemo | None = None) -> tuple[dict[str, Manifest
     return entries, data is not None
 
 
-def _read_bytes(root: Path, memo: ParseMemo | None = None
+def _read_bytes(root: Path, memo: ParseMemo | None = None, tree: int | None = None
                 ) -> tuple[dict[str, ManifestEntry], bytes | None]:
-    """The entries and the bytes they were read from (None: no manifest)."""
+    """The entries and the bytes they were read from (None: no manifest). ``tree``: the
+    descriptor of code-from-spec/ to read it in, never through a link (_locked)."""
     try:
-        data = read_inside(os.path.realpath(root), MANIFEST)
+        data = (read_inside(os.path.realpath(root), MANIFEST) if tree is None
+                else _read_at(tree))
     except UnreadableFile as exc:
         raise CfsError(f"cannot read the manifest: it {exc.reason}" if isinstance(
             exc, (Outside, NotRegular)) else f"cannot read the manifest: {exc.reason}",
@@ -178,6 +228,41 @@ def _read_bytes(root: Path, memo: ParseMemo | None = None
     if memo is not None:
         memo.last = (data, dict(entries))  # one assignment: a reader sees old or new
     return entries, data
+
+
+def _read_at(tree: int) -> bytes | None:
+    """The manifest's bytes in the open directory ``tree``; None when there is none.
+    Raises Outside for a link (never followed), NotRegular (found without opening it),
+    UnreadableFile."""
+    try:
+        mode = os.stat(MANIFEST_NAME, dir_fd=tree, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise UnreadableFile(MANIFEST, exc.strerror or str(exc)) from None
+    if not (stat_mode.S_ISREG(mode) or stat_mode.S_ISLNK(mode)):
+        raise NotRegular(MANIFEST, kind_of(mode))
+    try:
+        fd = os.open(MANIFEST_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+                     | os.O_NOCTTY, dir_fd=tree)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise Outside(MANIFEST, "is a symbolic link; cfs never reads its manifest "
+                          "through one") from None
+        raise UnreadableFile(MANIFEST, exc.strerror or str(exc)) from None
+    try:
+        st = os.fstat(fd)
+        if not stat_mode.S_ISREG(st.st_mode):
+            raise NotRegular(MANIFEST, kind_of(st.st_mode))
+        return read_to_end(fd, st.st_size)
+    except OSError as exc:
+        raise UnreadableFile(MANIFEST, exc.strerror or str(exc)) from None
+    except (MemoryError, OverflowError):
+        raise UnreadableFile(MANIFEST, f"is too big to read ({st.st_size} bytes)") from None
+    finally:
+        os.close(fd)
 
 
 def read_manifest(root: Path, timeout: float = LOCK_TIMEOUT,
@@ -199,11 +284,12 @@ def update_manifest(root: Path, timeout: float = LOCK_TIMEOUT, *, save: bool = F
     it, as v5 saves the manifest on every write_file (a CRLF, unsorted or repeated
     manifest comes out sorted with LF even when the entry was already there).
     """
-    with _locked(root, exclusive=True, timeout=timeout):
-        entries, data = _read_bytes(root)
+    with _locked(root, exclusive=True, timeout=timeout) as tree:
+        entries, data = _read_bytes(root, tree=tree)
         before = dict(entries)
         yield entries
         if entries != before or save:
             rendered = render_manifest(entries).encode("utf-8")
             if rendered != data:
-                atomic_write(root / MANIFEST, rendered)
+                # In the directory the lock was taken in, whatever its path leads to now.
+                replace_at(tree, MANIFEST_NAME, rendered)

@@ -409,3 +409,31 @@ def test_validate_specs_reports_no_orphan_for_an_entry_not_named_artifact_slash(
     # cfs's own status still names the line, so that `cfs forget` can drop it.
     orphans = [o.name for o in Project(root, use_index=False).report().orphans]
     assert orphans == sorted(["ARTIFACT/gone", name])
+
+
+def test_write_file_never_waits_on_a_fifo_swapped_in_after_the_check(tree, monkeypatch):
+    # The untracked file was compared with the content by reading its path again after
+    # the check: a FIFO put there meanwhile held the tool call (and the server) forever.
+    import threading
+    from cfs_build.analysis.chain import Resolver
+    root = tree({"SPEC/l": LEAF, "out/l.txt": "hand written\n"})
+    checked = Resolver.file_checksum
+
+    def then_swapped(self, rel):
+        found = checked(self, rel)
+        os.unlink(root / rel)
+        os.mkfifo(root / rel)
+        return found
+
+    monkeypatch.setattr(Resolver, "file_checksum", then_swapped)
+    said = []
+    call = threading.Thread(target=lambda: said.append(
+        refused(v5tools.write_file, root, "SPEC/l", "generated\n")), daemon=True)
+    call.start()
+    call.join(10)
+    if call.is_alive():
+        os.close(os.open(root / "out/l.txt", os.O_WRONLY | os.O_NONBLOCK))  # let it go
+        call.join(10)
+        pytest.fail("write_file waited on the FIFO")
+    assert said == ["out/l.txt: is a FIFO, not a regular file"]
+    assert manifest(root) == ""

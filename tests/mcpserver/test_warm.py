@@ -492,3 +492,39 @@ def test_an_analysis_made_within_a_clock_tick_of_an_edit_is_not_kept_for_stat_ch
     path.write_text(original)
     assert status(warm, {"all": True}) == status(Warm(root, watch=False), {"all": True})
     assert status(warm, {"all": True}) != edited  # (the edit showed in the chains)
+
+
+@pytest.mark.slow
+def test_the_child_analysis_of_a_big_tree_never_imports_the_projects_own_modules(tmp_path):
+    """An editor starts `cfs mcp` in the project; for a big tree the server runs a child
+    `python -m cfs_build.cli status`, and `-m` put that directory first on the child's
+    import path: a checkout's own xxhash.py (or yaml.py) ran as the user."""
+    import anyio
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    root = make_tree(tmp_path / "p")
+    for i in range(2000):  # APART_DIRS directories
+        write(root, f"{TREE}/lib/n{i}/_node.md", node(f"SPEC/lib/n{i}"))
+    ran = tmp_path / "ran"
+    for module in ("xxhash", "yaml", "markdown_it"):
+        (root / f"{module}.py").write_text(f"open({str(ran)!r}, 'a').write({module!r})\n")
+    launcher = tmp_path / "bin" / "cfs"  # as the console script starts cfs
+    launcher.parent.mkdir()
+    launcher.write_text("import sys\nfrom cfs_build.launch import entry\nsys.exit(entry())\n")
+    params = StdioServerParameters(command=sys.executable, args=[str(launcher), "mcp"],
+                                   cwd=str(root), env={"PYTHONPATH": str(REPO),
+                                                       "TMPDIR": os.environ.get("TMPDIR",
+                                                                                "/tmp")})
+
+    async def main():
+        with anyio.fail_after(60):
+            async with stdio_client(params) as (read, write_):
+                async with ClientSession(read, write_) as session:
+                    await session.initialize()
+                    result = await session.call_tool("validate_specs", {})
+                    return result.is_error, result.content[0].text
+
+    failed, text = anyio.run(main)
+    assert not ran.exists(), ran.read_text()
+    assert not failed and "\nStaleness:\n" in text, text

@@ -162,7 +162,7 @@ def crash_before_the_manifest(root, monkeypatch, content: str, expected: str | N
     def dies(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cfs_build.state.manifest, "atomic_write", dies)
+    monkeypatch.setattr(cfs_build.state.manifest, "replace_at", dies)
     with pytest.raises(KeyboardInterrupt):
         write_artifact(root, NAME, "out/x.txt", content, "d" * 27, expected)
     monkeypatch.undo()

@@ -64,3 +64,37 @@ def test_a_build_records_the_chain_over_what_it_wrote(tree, tmp_path):
     status = json.loads(cfs("status", "--json").stdout)
     assert [a["status"] for a in status["artifacts"]] == [["up-to-date"]]
     assert (root / "code-from-spec/.cache/.chains" / f".{recorded}").is_file()
+
+
+# The output read back through a link inside the project to its directory: v5 reads the
+# disk after writing, so the alias shows what was written too.
+ALIASED = spec("SPEC/l", "# Agent\n\nImprove it.\n",
+               front="depends_on:\n  - EXTERNAL/alias/l.txt\noutput: out/l.txt")
+
+
+def test_write_file_records_the_chain_over_what_it_wrote_read_through_a_link(tree):
+    root = tree({"SPEC/l": ALIASED, "out/l.txt": "draft\n"})
+    (root / "alias").symlink_to("out")
+    assert v5tools.accept(root, "SPEC/l") == "accepted out/l.txt"
+    assert v5tools.write_file(root, "SPEC/l", "better\n") == "wrote out/l.txt"
+    assert read_manifest(root).entries["ARTIFACT/l"].chain == \
+        Project(root, use_index=False).resolver.chain("SPEC/l").hash
+    assert v5tools.validate_specs(root) == "All specs are valid.\n"
+
+
+def test_a_build_records_the_chain_over_what_it_wrote_read_through_a_link(tree, tmp_path):
+    root = tree({"SPEC/l": ALIASED, "out/l.txt": "draft\n"})
+    (root / "alias").symlink_to("out")
+    script = tmp_path / "gen.py"
+    script.write_text(REPLY)
+    (root / "cfs.toml").write_text('[generator]\nkind = "command"\n'
+                                   f"command = {json.dumps([sys.executable, str(script)])}\n")
+    assert v5tools.accept(root, "SPEC/l") == "accepted out/l.txt"
+    (root / "code-from-spec/l/_node.md").write_text(ALIASED.replace("Improve", "Polish"))
+    built = subprocess.run([sys.executable, "-m", "cfs_build.cli", "-C", str(root), "build"],
+                           capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert (root / "out/l.txt").read_text() == "better\n"
+    assert read_manifest(root).entries["ARTIFACT/l"].chain == \
+        Project(root, use_index=False).resolver.chain("SPEC/l").hash
+    assert v5tools.validate_specs(root) == "All specs are valid.\n"
