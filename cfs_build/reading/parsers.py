@@ -161,10 +161,13 @@ def _goldmark_html_block(html_block):
 
 
 _NOT_A_LONE_TAG = re.compile(r"</(?:script|style|pre)\b", re.IGNORECASE)
-# What could make _goldmark_html_block refuse a line: markdown-it-pyrs reads such a body
-# otherwise, so it goes to markdown-it-py (a cheap test, true of a few more bodies).
-_HTML_DIFFERS = re.compile(r"</(?:script|style|pre)|>[^\S\n]*[^\S \n][^\S\n]*$",
-                           re.IGNORECASE | re.MULTILINE)
+# What could make _goldmark_html_block refuse a line, and the tags `search` and `source`
+# (CommonMark 0.31 made the first, not the second, open an HTML block that interrupts a
+# paragraph, as markdown-it-py and goldmark do; markdown-it-pyrs has the older list):
+# markdown-it-pyrs reads such a body otherwise, so it goes to markdown-it-py (a cheap
+# test, true of a few more bodies).
+_HTML_DIFFERS = re.compile(r"</(?:script|style|pre)|</?s(?:earch|ource)|"
+                           r">[^\S\n]*[^\S \n][^\S\n]*$", re.IGNORECASE | re.MULTILINE)
 
 
 @lru_cache(maxsize=1)  # as _py_parser

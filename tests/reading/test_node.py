@@ -622,6 +622,18 @@ def test_a_lone_tag_goldmark_reads_as_text_does_not_hide_the_next_heading(line, 
     assert [sub.raw for sub in block.public] == ["## A"]
 
 
+@pytest.mark.parametrize("parser", PARSERS)
+def test_search_not_source_opens_an_html_block_inside_a_paragraph(parser, monkeypatch):
+    # CommonMark 0.31's list of block tag names, as goldmark's parser/html_block.go has
+    # it: `<search>` interrupts the paragraph, `<source>` is a lone tag that cannot.
+    monkeypatch.setenv("CFS_PARSER", parser)
+    search = parse("# SPEC/x\n# Public\n## A\n\nText\n<search>\n---\n")
+    assert [sub.raw for sub in search.public] == ["## A"]
+    source = parse("# SPEC/x\n# Public\n## A\n\nText\n<source src='x'>\n---\n")
+    assert [sub.raw for sub in source.public] == ["## A", "Text\n<source src='x'>"]
+    assert source.public[1].key == "text"
+
+
 def test_crlf_document_parses_like_lf():
     lf = "---\noutput: o\n---\n# SPEC/x\n# Public\n## A\na  \n# Agent\ndo\n"
     crlf = lf.replace("\n", "\r\n")
