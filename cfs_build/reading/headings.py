@@ -75,10 +75,26 @@ def structural_headings(body: str, lines: list[str]) -> list[Heading]:
         # are the first content lines (v5's reading, FORMAT.md 4.4).
         shown = texts[:2]
         raw = "\n".join(shown).rstrip(" \t")
-        joined = "\n".join(line.strip(_AROUND) for line in texts)
+        joined = "\n".join([_line_end(line) for line in texts[:-1]] + [texts[-1].strip(_AROUND)])
         text, lost = _runs(joined, parsed, position)
         heads.append(Heading(start, last, level, raw, start + len(shown), text, True, lost))
     return heads
+
+
+def _line_end(line: str) -> str:
+    """A setext text line other than the last, for the inline parse: its indentation
+    dropped and its end written so that the parse breaks the line as goldmark does.
+
+    goldmark breaks hard after a line ending in one backslash (not two), keeping the
+    spaces before that backslash in the text; any other line loses its trailing spaces,
+    tabs and CRs, a backslash left at its end being text (a space after it keeps the
+    parse from taking it for a hard break)."""
+    line = line.lstrip(_AROUND)
+    end = line[:-1] if line.endswith("\r") else line
+    if end.endswith("\\") and not end.endswith("\\\\"):
+        return end
+    bare = line.rstrip(_AROUND)
+    return bare + " " if bare.endswith("\\") else bare
 
 
 def _runs(content: str, parsed, position: int) -> tuple[str, str]:

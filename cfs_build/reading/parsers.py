@@ -108,9 +108,11 @@ def inline_runs(content: str, env: dict) -> tuple[str, str]:
             depth += 1
         elif tok.nesting == -1:
             depth -= 1
-        elif kind in ("softbreak", "hardbreak"):
+        elif kind == "softbreak":
             if depth == 0 and after_text:
                 kept[-1] = kept[-1].rstrip(" \t")
+        # (a hard break is a backslash at a line's end, headings._line_end: goldmark keeps
+        # the spaces before it in the text)
         elif kind in ("text", "text_special"):
             written = tok.markup if kind == "text_special" else tok.content
             (kept if depth == 0 else lost).append(written)
@@ -130,7 +132,42 @@ def _py_parser():
     # Without text_join, escapes and entities stay tokens of their own that keep the
     # text as written (v5 keeps it so).
     md.disable(["inline", "text_join"])
+    rules = md.block.ruler
+    html_block = rules.__rules__[rules.__find__("html_block")]
+    rules.at("html_block", _goldmark_html_block(html_block.fn), {"alt": html_block.alt})
     return md
+
+
+def _goldmark_html_block(html_block):
+    """markdown-it-py's HTML block rule, refusing the lines it takes for an HTML block of
+    the 7th kind (a lone tag) that goldmark reads as paragraph text: a closing
+    `</script>`, `</style>` or `</pre>` (goldmark's parser/html_block.go leaves these
+    three tag names out of that kind), and a tag followed by white space other than
+    spaces (goldmark allows only spaces after it)."""
+    from markdown_it.rules_block.html_block import HTML_SEQUENCES
+
+    *others, (lone_tag, _, _) = HTML_SEQUENCES
+
+    def rule(state, start: int, end: int, silent: bool) -> bool:
+        if not silent:  # (in silent mode a lone tag never interrupts anything)
+            line = state.src[state.bMarks[start] + state.tShift[start]:state.eMarks[start]]
+            if line[:1] == "<" and lone_tag.search(line) \
+                    and (_NOT_A_LONE_TAG.match(line) or not line.rstrip(" ").endswith(">")) \
+                    and not any(sequence[0].search(line) for sequence in others):
+                return False
+        return html_block(state, start, end, silent)
+
+    return rule
+
+
+_NOT_A_LONE_TAG = re.compile(r"</(?:script|style|pre)\b", re.IGNORECASE)
+# What could make _goldmark_html_block refuse a line, and the tags `search` and `source`
+# (CommonMark 0.31 made the first, not the second, open an HTML block that interrupts a
+# paragraph, as markdown-it-py and goldmark do; markdown-it-pyrs has the older list):
+# markdown-it-pyrs reads such a body otherwise, so it goes to markdown-it-py (a cheap
+# test, true of a few more bodies).
+_HTML_DIFFERS = re.compile(r"</(?:script|style|pre)|</?s(?:earch|ource)|"
+                           r">[^\S\n]*[^\S \n][^\S\n]*$", re.IGNORECASE | re.MULTILINE)
 
 
 @lru_cache(maxsize=1)  # as _py_parser
@@ -163,7 +200,8 @@ def _has_quote(source: str) -> bool:
 def document(source: str):
     """``source`` parsed by the parser in use: ``blocks`` and ``runs(position, content)``."""
     if chosen(os.environ.get(ENV, "")) == RS and (source.isascii() or _encodes(source)) \
-            and not _has_quote(source) and not _may_nest_deep(source):
+            and not _has_quote(source) and not _may_nest_deep(source) \
+            and not _HTML_DIFFERS.search(source):
         try:
             return RsDocument(source)
         except BaseException as exc:  # a Rust panic is raised as a BaseException

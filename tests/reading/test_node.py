@@ -584,6 +584,56 @@ def test_a_cr_before_a_lines_first_character_makes_it_text(line, parser, monkeyp
     assert [s.raw for s in fence.public] == ["## A", "## B"]
 
 
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("first, key", [
+    # goldmark (parser/parser.go, parseBlock) breaks hard after a line ending in one
+    # backslash and keeps what stands before that backslash, spaces included ...
+    ("Line one  \\", "line one line two"),
+    ("Line one\t\\", "line one line two"),
+    # ... and strips any other line's trailing spaces and tabs: a backslash they
+    # followed, or one after another backslash, stays text.
+    ("Line one\\ ", "line one\\line two"),
+    ("Line one\\\t", "line one\\line two"),
+    ("Line one\\\\\\", "line one\\\\\\line two"),
+    ("Line one\\\r", "line oneline two"),
+])
+def test_a_backslash_ending_a_setext_line_breaks_it_as_goldmark_does(first, key, parser,
+                                                                      monkeypatch):
+    monkeypatch.setenv("CFS_PARSER", parser)
+    doc = parse(f"# SPEC/x\n# Public\n## A\n\n{first}\nLine two\n---\n")
+    assert [sub.key for sub in doc.public] == ["a", key]
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("line", ["</pre>", "</style>", "  </SCRIPT >", "- </pre>",
+                                  "<span>\t", "<img src='x'>\u00a0", "</b> \t"])
+def test_a_lone_tag_goldmark_reads_as_text_does_not_hide_the_next_heading(line, parser,
+                                                                          monkeypatch):
+    # goldmark's parser/html_block.go never starts an HTML block of the lone-tag kind
+    # with the tag names script, style and pre, nor with anything but spaces after the
+    # tag: the line is paragraph text, and the heading after it is a heading.
+    monkeypatch.setenv("CFS_PARSER", parser)
+    doc = parse(f"# SPEC/x\n# Public\n## A\n\n{line}\n## B\ntext\n")
+    assert [sub.raw for sub in doc.public] == ["## A", "## B"]
+    assert doc.public[0].text == f"## A\n{line}\n"
+    # A lone tag followed by spaces only, or of another name, opens an HTML block
+    # that runs to the next empty line, as in CommonMark.
+    block = parse("# SPEC/x\n# Public\n## A\n\n</textarea>\n## B\n<span>  \n## C\n")
+    assert [sub.raw for sub in block.public] == ["## A"]
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_search_not_source_opens_an_html_block_inside_a_paragraph(parser, monkeypatch):
+    # CommonMark 0.31's list of block tag names, as goldmark's parser/html_block.go has
+    # it: `<search>` interrupts the paragraph, `<source>` is a lone tag that cannot.
+    monkeypatch.setenv("CFS_PARSER", parser)
+    search = parse("# SPEC/x\n# Public\n## A\n\nText\n<search>\n---\n")
+    assert [sub.raw for sub in search.public] == ["## A"]
+    source = parse("# SPEC/x\n# Public\n## A\n\nText\n<source src='x'>\n---\n")
+    assert [sub.raw for sub in source.public] == ["## A", "Text\n<source src='x'>"]
+    assert source.public[1].key == "text"
+
+
 def test_crlf_document_parses_like_lf():
     lf = "---\noutput: o\n---\n# SPEC/x\n# Public\n## A\na  \n# Agent\ndo\n"
     crlf = lf.replace("\n", "\r\n")
