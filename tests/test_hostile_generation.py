@@ -6,20 +6,27 @@ reply protocol allows into the output, crash the build, or hold it past its time
 """
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 import fakeapi
 from fakeapi import FakeAPI
-from genkit import cfs, model_project
+from genkit import cfs, cfs_process, environment, model_project
 
 KEYS = {"ANTHROPIC_API_KEY": "sk-ant-test", "OPENAI_API_KEY": "sk-test"}
 OUTPUT = "gen/other.txt"
 
 
-def toml(kind: str, url: str, extra: str = "") -> str:
+def toml(kind: str, url: str, extra: str = "", attempts: int = 1) -> str:
     base = url if kind == "anthropic" else url + "/v1"
     return (f'[generator]\nkind = "{kind}"\nmodel = "test-model"\nbase_url = "{base}"\n'
-            f"retry_delay = 0.01\nmax_attempts = 1\n{extra}")
+            f"retry_delay = 0.01\nmax_attempts = {attempts}\n{extra}")
 
 
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
@@ -48,3 +55,88 @@ def test_a_reply_with_a_lone_surrogate_is_unusable_and_nothing_is_written(
     assert not (proj.root / OUTPUT).exists()
     assert not (proj.root / "code-from-spec/.manifest").exists()
     assert not (proj.root / ".cfs/reports/other.assumptions.txt").exists()
+
+
+class Stalling:
+    """A loopback model server that answers 200 and then never finishes the answer:
+    ``trickle`` sends one byte of the body now and then, else nothing is sent at all."""
+
+    def __init__(self, trickle: bool):
+        self.stop = threading.Event()
+        self.requests = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers["content-length"]))
+                server.requests += 1
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", "1000000")
+                self.end_headers()
+                try:
+                    while not server.stop.wait(0.2):
+                        if trickle:
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                except OSError:
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> "Stalling":
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_a_server_that_never_ends_its_answer_is_given_up_at_the_timeout(tmp_path, kind):
+    # The SDK's timeout bounds each wait for more bytes: one byte every 0.2 s held the
+    # request, and the build, forever.
+    with Stalling(trickle=True) as server:
+        proj = model_project(tmp_path, toml(kind, server.url, "timeout = 1\n", attempts=2))
+        # In a process of its own, with a timeout: before, this build never ended.
+        done = cfs_process(proj, "build", OUTPUT, env=KEYS, timeout=30)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "no complete answer within 1 s (gave up after 2 attempts)" in out, out
+    assert server.requests == 2
+    assert not (proj.root / OUTPUT).exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_ctrl_c_stops_a_request_the_server_never_answers(tmp_path, kind):
+    # One Ctrl-C said "running generations were stopped" and then waited for the HTTP
+    # request to end: here, for the whole timeout.
+    with Stalling(trickle=False) as server:
+        proj = model_project(tmp_path, toml(kind, server.url, "timeout = 120\n"))
+        run = subprocess.Popen([sys.executable, "-m", "cfs_build.cli", "build", OUTPUT],
+                               cwd=proj.root, env=environment(KEYS), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while server.requests == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert server.requests == 1
+            run.send_signal(signal.SIGINT)
+            out, _ = run.communicate(timeout=15)
+        finally:
+            run.kill()
+            run.wait()
+    assert run.returncode == 130, out
+    assert "Traceback" not in out, out
+    assert not (proj.root / OUTPUT).exists()
