@@ -140,3 +140,22 @@ def test_ctrl_c_stops_a_request_the_server_never_answers(tmp_path, kind):
     assert run.returncode == 130, out
     assert "Traceback" not in out, out
     assert not (proj.root / OUTPUT).exists()
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+@pytest.mark.parametrize("text", [[{"type": "text", "text": "<artifact>\nx\n</artifact>\n"}],
+                                  123, {"text": "<artifact>\nx\n</artifact>\n"}])
+def test_an_answer_of_another_shape_is_a_failed_generation_not_a_traceback(
+        tmp_path, monkeypatch, kind, text):
+    # The SDKs build their objects without checking the JSON: a text that is a list or
+    # a number reached the reply parser (or a join) and ended the task in a traceback.
+    monkeypatch.setattr(fakeapi, "reply_for", lambda document: text)
+    with FakeAPI() as api:
+        proj = model_project(tmp_path, toml(kind, api.url))
+        done = cfs(proj, "build", OUTPUT, env=KEYS)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "Traceback" not in out and "internal error" not in out, out
+    assert f"the server's answer is not a reply of the {kind} API; check that " \
+           "generator.base_url in cfs.toml is such a server" in out, out
+    assert not (proj.root / OUTPUT).exists()

@@ -110,9 +110,24 @@ class ApiGenerator(ABC):
                 raise GenerationFailed("interrupted")
             if time.monotonic() >= deadline:
                 raise Retryable(f"no complete answer within {self.timeout:g} s")
-        if "error" in done:
-            raise done["error"]
-        return done["outcome"]
+        error = done.get("error")
+        if isinstance(error, (AttributeError, KeyError, TypeError, ValueError)):
+            # The SDK builds its objects from the JSON without checking it: an answer of
+            # another shape (a text that is a list, no usage) shows as one of these.
+            raise GenerationFailed(f"{self._not_a_reply()} ({type(error).__name__}: "
+                                   f"{_short(str(error))})") from None
+        if error is not None:
+            raise error
+        outcome = done["outcome"]
+        if not isinstance(outcome.reply, str):
+            raise GenerationFailed(f"{self._not_a_reply()} (its text is a "
+                                   f"{type(outcome.reply).__name__}, not a string)",
+                                   usage=outcome.usage)
+        return outcome
+
+    def _not_a_reply(self) -> str:
+        return (f"the server's answer is not a reply of the {self.kind} API; check that "
+                "generator.base_url in cfs.toml is such a server")
 
     @abstractmethod
     def _attempt(self, document: str) -> Outcome:
