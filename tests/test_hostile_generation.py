@@ -6,6 +6,7 @@ reply protocol allows into the output, crash the build, or hold it past its time
 """
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -158,4 +159,27 @@ def test_an_answer_of_another_shape_is_a_failed_generation_not_a_traceback(
     assert "Traceback" not in out and "internal error" not in out, out
     assert f"the server's answer is not a reply of the {kind} API; check that " \
            "generator.base_url in cfs.toml is such a server" in out, out
+    assert not (proj.root / OUTPUT).exists()
+
+
+@pytest.mark.parametrize("event", [{"result": ["<artifact>", "x", "</artifact>"]},
+                                   {"result": 7},
+                                   {"is_error": True, "api_error_status": [529],
+                                    "result": "overloaded"}])
+def test_a_claude_code_result_of_another_shape_is_a_failed_generation(tmp_path, event):
+    # A list where the CLI prints the reply's text reached the reply parser, and a list
+    # as the API status was looked up among the statuses to retry: tracebacks.
+    line = json.dumps({"type": "result", "subtype": "success", **event})
+    program = tmp_path / "claude"
+    program.write_text(f"#!{sys.executable}\nimport sys\nsys.stdin.read()\nprint({line!r})\n")
+    program.chmod(0o755)
+    proj = model_project(tmp_path, f'[generator]\nkind = "claude-code"\nexecutable = '
+                                   f'"{program}"\nmax_attempts = 1\n')
+    done = cfs(proj, "build", OUTPUT)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "Traceback" not in out and "internal error" not in out, out
+    said = "claude printed a result whose text is a" if "api_error_status" not in event \
+        else "Claude Code reported an error: overloaded"
+    assert said in out, out
     assert not (proj.root / OUTPUT).exists()
