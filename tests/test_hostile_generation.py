@@ -7,6 +7,7 @@ reply protocol allows into the output, crash the build, or hold it past its time
 from __future__ import annotations
 
 import json
+import resource
 import signal
 import subprocess
 import sys
@@ -182,4 +183,37 @@ def test_a_claude_code_result_of_another_shape_is_a_failed_generation(tmp_path, 
     said = "claude printed a result whose text is a" if "api_error_status" not in event \
         else "Claude Code reported an error: overloaded"
     assert said in out, out
+    assert not (proj.root / OUTPUT).exists()
+
+
+ENDLESS = """import sys
+sys.stdin.read()
+line = b"<artifact>\\n" + b"x" * 65535
+while True:
+    sys.stdout.buffer.write(line)
+"""
+
+
+@pytest.mark.slow
+def test_a_generator_that_prints_without_end_is_stopped_before_it_takes_the_memory(tmp_path):
+    # Everything printed was kept until the timeout: at a pipe's speed, gigabytes a
+    # second. The build runs with its address space capped at 3 GiB: before, it ended in
+    # a MemoryError (or, uncapped, took the machine's memory).
+    generator = tmp_path / "endless.py"
+    generator.write_text(ENDLESS)
+    proj = model_project(tmp_path, '[generator]\nkind = "command"\ncommand = '
+                                   f'{json.dumps([sys.executable, "-S", str(generator)])}\n'
+                                   "timeout = 120\n")
+
+    def capped() -> None:
+        cap = 3 * 1024 ** 3
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "build", OUTPUT],
+                          cwd=proj.root, env=environment(), capture_output=True, text=True,
+                          timeout=120, preexec_fn=capped)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "Traceback" not in out and "MemoryError" not in out, out
+    assert "printed more than 268,435,456 bytes; a reply is one file: it was stopped" in out, out
     assert not (proj.root / OUTPUT).exists()
