@@ -19,6 +19,7 @@ import pytest
 
 import fakeapi
 from fakeapi import FakeAPI
+from buildkit import make_project
 from genkit import cfs, cfs_process, environment, model_project
 
 KEYS = {"ANTHROPIC_API_KEY": "sk-ant-test", "OPENAI_API_KEY": "sk-test"}
@@ -217,3 +218,36 @@ def test_a_generator_that_prints_without_end_is_stopped_before_it_takes_the_memo
     assert "Traceback" not in out and "MemoryError" not in out, out
     assert "printed more than 268,435,456 bytes; a reply is one file: it was stopped" in out, out
     assert not (proj.root / OUTPUT).exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runner", ["cfs", "doit"])
+def test_doits_state_file_swapped_for_a_link_during_the_build_is_never_written_through(
+        tmp_path, runner):
+    # doit saves its state at the end of the run by opening the path: a link put at
+    # .cfs/doit-state while the model answered had the file it names overwritten.
+    proj = make_project(tmp_path, sleep=1.0)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me\n")
+    argv = ["-m", "cfs_build.cli", "build", "-j", "1"] if runner == "cfs" else \
+        ["-m", "doit", "-n", "1"]
+    run = subprocess.Popen([sys.executable, *argv], cwd=proj.root, env=proj.env(), text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not proj.calls() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proj.calls()
+        planted = proj.root / ".cfs" / "doit-state"
+        if planted.exists() or planted.is_symlink():
+            planted.unlink()
+        planted.symlink_to(outside)
+        out, _ = run.communicate(timeout=60)
+    finally:
+        run.kill()
+        run.wait()
+    assert run.returncode == 0, out
+    assert outside.read_text() == "keep me\n"
+    assert not planted.is_symlink()
+    assert "gen:other" in json.loads(planted.read_text())  # doit's state, kept in place
+    assert all(flags == ["up-to-date"] for flags in proj.flags().values())
