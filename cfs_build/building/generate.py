@@ -18,7 +18,7 @@ from ..config import Config, load_config
 from ..errors import CfsError
 from ..generators import GenerationFailed, Generator, Usage, make_generator, prompt_id
 from ..generators.session import Session
-from ..reading.files import UnreadableFile, safe_relpath
+from ..reading.files import UnreadableFile, has_lone_surrogate, safe_relpath
 from ..reading.index import INDEX_DIR
 from ..reading.ledger import Ledger
 from ..reading.names import artifact_of, spec_of
@@ -301,6 +301,12 @@ class BuildState:
         else:
             outcome = generator.generate(document, self.session)
         reply = parse_reply(outcome.reply)
+        # A JSON \u escape of half a surrogate pair decodes to a lone surrogate: no text
+        # (the file would get a byte that is no UTF-8, or fail to encode at all).
+        lone = _lone_surrogate(outcome.reply)
+        if lone:
+            reply = replace(reply, artifact=None, findings=None, assumptions=None,
+                            problem=lone)
         self._report(node, "assumptions", reply.assumptions)
         if reply.problem:
             saved = self._report(node, "reply", outcome.reply)
@@ -345,10 +351,24 @@ class BuildState:
             state.remove_state(self.root, rel)
             return rel
         try:
-            state.write_state(self.root, rel, text.encode("utf-8"))
+            # (backslashreplace: a reply refused for a lone surrogate is saved with it
+            # written as its escape)
+            state.write_state(self.root, rel, text.encode("utf-8", "backslashreplace"))
         except OSError:
             pass
         return rel
+
+
+def _lone_surrogate(reply: str) -> str | None:
+    """Why a reply holding a lone surrogate is unusable (where it is), or None."""
+    if not has_lone_surrogate(reply):
+        return None
+    for number, line in enumerate(reply.split("\n"), start=1):
+        found = next((ch for ch in line if "\ud800" <= ch <= "\udfff"), None)
+        if found is not None:
+            return (f"line {number} holds a lone surrogate \\u{ord(found):04x} (half of a "
+                    "UTF-16 pair, which is no Unicode text); nothing was written")
+    return None
 
 
 def _same_but(after: Chain, before: Chain, rel: str | None, resolver) -> bool:

@@ -78,7 +78,7 @@ def _run_locked(project: Project, targets: list[str], jobs: int, keep_going: boo
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
 
-    from .tasks import make_tasks, task_name
+    from .tasks import make_tasks, state_file, task_name
 
     if jobs < 1:
         raise CfsError("-j must be at least 1")
@@ -105,7 +105,8 @@ def _run_locked(project: Project, targets: list[str], jobs: int, keep_going: boo
         yield from tasks
 
     task_gen.__doc__ = "generate stale artifacts"
-    config = doit_config({"reporter": reporter}, root=project.root)
+    dep_file, give_back = state_file(project.root)
+    config = doit_config({"reporter": reporter}, root=project.root, dep_file=dep_file)
     argv = ["run", "-n", str(jobs), "-P", "thread",
             "--continue" if keep_going else "--no-continue"]
     # doit swaps sys.stdout and sys.stderr around each action it runs; with several
@@ -123,6 +124,7 @@ def _run_locked(project: Project, targets: list[str], jobs: int, keep_going: boo
     finally:
         sys.stdout, sys.stderr = streams
         state.session.kill_all()
+        give_back()
     if state.session.stopped:
         code = 130
     # doit: 1 = a task failed, 2 = a task errored (e.g. what it needs failed), 3 = usage.
@@ -145,13 +147,15 @@ def result_of(reporter, exit_code: int) -> BuildResult:
                        tokens_in, tokens_out, cost, tuple(reporter.refused))
 
 
-def doit_config(extra: dict | None = None, root: Path | None = None) -> dict:
+def doit_config(extra: dict | None = None, root: Path | None = None,
+                dep_file: str | None = None) -> dict:
     """doit's settings for a project (``root``, default the current directory, where doit
-    runs): state file (usable_state_file), backend, cfs's reporter, and independent work
-    goes on after a failure."""
+    runs): state file (``dep_file``, default usable_state_file), backend, cfs's reporter,
+    and independent work goes on after a failure."""
     from .progress import ProgressReporter
     from .tasks import BACKEND, usable_state_file
-    dep_file = usable_state_file(Path.cwd() if root is None else root)
+    if dep_file is None:
+        dep_file = usable_state_file(Path.cwd() if root is None else root)
     config = {"dep_file": dep_file, "backend": BACKEND, "reporter": ProgressReporter,
               "verbosity": 0, "continue": True}
     config.update(extra or {})

@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from doit.exceptions import InvalidDodoFile, TaskFailed
 
@@ -129,28 +130,75 @@ def make_tasks(state: BuildState, prefix: str = "", only: set[str] | None = None
 
 
 def usable_state_file(root: Path) -> str:
-    """The file doit keeps its state in: .cfs/doit-state when it is cfs's own, whole and
-    writable; else that is said in one line and the run carries on.
+    """The file doit keeps its state in for a run, given back to .cfs/doit-state when the
+    process ends (state_file: for a dodo.py, where nothing else runs after doit)."""
+    path, give_back = state_file(root)
+    atexit.register(give_back)
+    return path
 
-    doit reads the file whole (a damaged one stops every later run) and writes it by
-    opening its path (through a link, if one is put there). The manifest is the only
-    record cfs relies on, so a damaged, linked or odd state file is removed, and one
-    that cannot be replaced is left alone while doit keeps this run's state elsewhere.
-    A linked .cfs is not used either (the build then refuses it and says why).
+
+def state_file(root: Path) -> tuple[str, Callable[[], None]]:
+    """A private copy of .cfs/doit-state for doit to use, and what gives it back.
+
+    doit opens its state file by its path when it saves it, at the end of the run,
+    so a link put at .cfs/doit-state during the build (minutes after any check) would
+    have it write over whatever the link names, outside the project too. It gets a
+    copy in a directory of this process's own; ``give_back`` (call it once doit is
+    done) puts the copy in place the way cfs writes its state, never through a link.
+
+    A damaged, linked or odd state file is dropped (the manifest is the only record
+    cfs relies on), in one line; one that cannot be replaced is left alone and this
+    run's state is not kept.
     """
     try:
-        return _state_file_in(root)
+        data, problem = _state_file_in(root)
     except CfsError as exc:
-        problem = str(exc)
-    return _state_file_elsewhere(problem)
+        data, problem = None, str(exc)
+    private = tempfile.mkdtemp(prefix="cfs-doit-")
+    path = os.path.join(private, "doit-state")
+    if data is not None:
+        with open(path, "wb") as handle:
+            handle.write(data)
+    if problem is not None:
+        state.notice(f"cannot use {STATE_FILE} ({problem}); "
+                     "doit keeps this run's state in a temporary file")
+    given = []
+
+    def give_back() -> None:
+        if given:
+            return
+        given.append(True)
+        try:
+            if problem is None:
+                _put_back(root, path)
+        finally:
+            shutil.rmtree(private, True)
+
+    return path, give_back
 
 
-def _state_file_in(root: Path) -> str:
-    """usable_state_file inside .cfs; raises CfsError when .cfs is a link."""
-    path = os.path.join(root, STATE_FILE)
+def _put_back(root: Path, path: str) -> None:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return  # doit saved nothing
+    try:
+        with state.directory(root, INDEX_DIR, create=True) as fd:
+            state.replace_at(fd, STATE_FILE.rsplit("/", 1)[1], data, durable=False)
+    except (CfsError, OSError) as exc:
+        state.notice(f"cannot save {STATE_FILE} ({getattr(exc, 'strerror', None) or exc}); "
+                     "the next run starts doit's state again (the manifest is cfs's only "
+                     "record)")
+
+
+def _state_file_in(root: Path) -> tuple[bytes | None, str | None]:
+    """The bytes of .cfs/doit-state (None: no file, or one dropped), and why it cannot
+    be used (None: it can). Raises CfsError when .cfs is a link."""
     with state.directory(root, INDEX_DIR, create=True) as fd:
         name = STATE_FILE.rsplit("/", 1)[1]
         problem = state.is_link_or_odd(fd, name)
+        data = None
         if problem is None:
             data = state.read_at(fd, name)
             if data is not None and not _whole(data):
@@ -159,21 +207,12 @@ def _state_file_in(root: Path) -> str:
             elif data is not None and not os.access(name, os.W_OK, dir_fd=fd):
                 problem = "not writable"
         if problem is None and os.access(".", os.W_OK, dir_fd=fd):
-            return path
+            return data, None
         if problem is not None and state.remove_at(fd, name):
             state.notice(f"discarded {STATE_FILE}: it was {problem}; "
                          "doit starts a new one (the manifest is cfs's only record)")
-            return path
-    return _state_file_elsewhere(problem or "its directory is not writable")
-
-
-def _state_file_elsewhere(problem: str) -> str:
-    """A temporary state file for this run (removed when the process ends)."""
-    elsewhere = tempfile.mkdtemp(prefix="cfs-doit-")
-    atexit.register(shutil.rmtree, elsewhere, True)
-    state.notice(f"cannot use {STATE_FILE} ({problem}); "
-                 "doit keeps this run's state in a temporary file")
-    return os.path.join(elsewhere, "doit-state")
+            return None, None
+    return None, problem or "its directory is not writable"
 
 
 def _whole(data: bytes) -> bool:

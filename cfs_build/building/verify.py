@@ -148,8 +148,10 @@ def run_entry(project: Project, entry: VerifyEntry, covered: tuple[str, ...],
         if _is_pytest(entry.command):
             command += [f"--junitxml={junit}", "-o", "junit_family=xunit1"]
         try:
+            # (errors="replace": generated tests may print bytes that are no UTF-8; what
+            # they print is only shown)
             done = subprocess.run(command, cwd=project.root, capture_output=True, text=True,
-                                  timeout=entry.timeout)
+                                  errors="replace", timeout=entry.timeout)
         except FileNotFoundError:
             raise CfsError(f"verify {entry.name!r}: cannot run {command[0]!r}: not found",
                            file="cfs.toml") from None

@@ -145,7 +145,7 @@ class ClaudeCodeGenerator:
             detail = result.get("result") or "; ".join(map(str, result.get("errors") or [])) \
                 or result.get("subtype") or "no detail"
             status = result.get("api_error_status")
-            if status in RETRY_STATUS:
+            if isinstance(status, int) and status in RETRY_STATUS:
                 raise Retryable(f"API error {status}: {detail}", usage=usage)
             if result.get("subtype") == "error_max_turns":
                 raise GenerationFailed("the model asked to use a tool instead of answering; "
@@ -159,7 +159,12 @@ class ClaudeCodeGenerator:
         if result.get("stop_reason") == "max_tokens":
             raise GenerationFailed("the reply was cut off at the output token limit",
                                    usage=usage)
-        return Outcome(result.get("result") or "", usage)
+        text = result.get("result") or ""
+        if not isinstance(text, str):
+            raise GenerationFailed(f"{name} printed a result whose text is a "
+                                   f"{type(text).__name__}, not a string; is "
+                                   "generator.executable Claude Code?", usage=usage)
+        return Outcome(text, usage)
 
 
 def _result_event(stdout: bytes) -> dict | None:

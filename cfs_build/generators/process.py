@@ -14,6 +14,15 @@ from .session import Session
 
 # Seconds a generator's background children get, after it exited, to close its pipes.
 GRACE = 1.0
+# The most a generator may print: a reply is one file (a program printing without end
+# would otherwise take all the memory there is before its timeout). Of stderr, only
+# the end is kept (messages quote its tail).
+MAX_STDOUT = 256 * 1024 * 1024
+STDERR_KEPT = 64 * 1024
+
+
+class TooLong(GenerationFailed):
+    """The program printed more than MAX_STDOUT (and was killed)."""
 
 
 class TimedOut(GenerationFailed):
@@ -36,7 +45,7 @@ def _kill(proc: subprocess.Popen) -> None:
 
 def run_confined(argv: list[str], stdin: bytes, timeout: float,
                  env: dict[str, str] | None = None, *, grace: float = GRACE,
-                 session: Session | None = None) -> Finished:
+                 session: Session | None = None, limit: int = MAX_STDOUT) -> Finished:
     """Run ``argv`` in a new empty temporary directory outside the project, ``stdin`` piped in.
 
     The directory is removed afterwards, so nothing the program writes there survives.
@@ -44,6 +53,7 @@ def run_confined(argv: list[str], stdin: bytes, timeout: float,
     program itself has exited, they get ``grace`` seconds to close them, and then what
     the program printed is its reply. ``session`` is the run the process belongs to:
     stopping the run kills it. Without one, the process belongs to a run of its own.
+    A program printing more than ``limit`` bytes is killed (TooLong).
     """
     session = Session() if session is None else session
     with tempfile.TemporaryDirectory(prefix="cfs-gen-") as workdir:
@@ -59,7 +69,7 @@ def run_confined(argv: list[str], stdin: bytes, timeout: float,
         pipes = {os.fstat(pipe.fileno()).st_ino for pipe in (proc.stdout, proc.stderr)}
         held = True  # until both pipes are seen to end
         try:
-            out, err, held = _exchange(proc, stdin, time.monotonic() + timeout, grace)
+            out, err, held = _exchange(proc, stdin, time.monotonic() + timeout, grace, limit)
         finally:
             session.untrack(proc)
             # Whatever it left running in the background goes too: nothing outlives
@@ -75,23 +85,29 @@ def run_confined(argv: list[str], stdin: bytes, timeout: float,
                 except OSError:
                     pass
             proc.wait()
+        if out is None:
+            raise TooLong(f"{os.path.basename(argv[0])} printed more than {limit:,} bytes; "
+                          "a reply is one file: it was stopped")
         if timed_out:
             raise TimedOut(f"timed out after {timeout:g} s")
     return Finished(proc.returncode, out, err)
 
 
-def _exchange(proc: subprocess.Popen, stdin: bytes, deadline: float,
-              grace: float) -> tuple[bytes, bytes, bool]:
+def _exchange(proc: subprocess.Popen, stdin: bytes, deadline: float, grace: float,
+              most: int) -> tuple[bytes | None, bytes, bool]:
     """Write ``stdin`` and read stdout and stderr until both end and the program exited,
     or the deadline, or ``grace`` seconds after the program exited, whichever comes first.
 
-    Returns what was read from each, and whether a pipe is still held open by someone.
+    Returns what was read from each (stdout None once it passed ``most`` bytes, which
+    ends the exchange; of stderr its last STDERR_KEPT bytes), and whether a pipe is still
+    held open by someone.
 
     Unlike ``communicate``, this never waits for the end of a pipe past the deadline: a
     background child that holds the pipe open must not hold the build.
     """
     out, err = proc.stdout.fileno(), proc.stderr.fileno()
     chunks: dict[int, list[bytes]] = {out: [], err: []}
+    printed, tail = 0, bytearray()
     try:
         exit_fd = os.pidfd_open(proc.pid)  # readable once the program exits (Linux)
     except (AttributeError, OSError):
@@ -136,15 +152,21 @@ def _exchange(proc: subprocess.Popen, stdin: bytes, deadline: float,
                             proc.stdin.close()
                     else:
                         data = os.read(key.fd, 65536)
-                        if data:
-                            chunks[key.fd].append(data)
+                        if data and key.fd == out:
+                            printed += len(data)
+                            if printed > most:
+                                return None, bytes(tail), bool(reading)
+                            chunks[out].append(data)
+                        elif data:
+                            tail += data
+                            del tail[:-STDERR_KEPT]
                         else:
                             selector.unregister(key.fd)
                             reading.discard(key.fd)
         finally:
             if exit_fd is not None:
                 os.close(exit_fd)
-    return b"".join(chunks[out]), b"".join(chunks[err]), bool(reading)
+    return b"".join(chunks[out]), bytes(tail), bool(reading)
 
 
 def _kill_writers(pipes: set[int]) -> None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
@@ -12,6 +14,7 @@ from ..tomlfile import Key
 from . import GenerationFailed, Outcome, Usage
 from .keys import API
 from .retry import RETRY_STATUS, Retryable, RetryPolicy, retry_after, with_retries
+from .session import Session
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -77,7 +80,54 @@ class ApiGenerator(ABC):
                 "prices": (table.get("input_usd_per_mtok"), table.get("output_usd_per_mtok"))}
 
     def generate(self, document: str, session=None) -> Outcome:
-        return with_retries(lambda: self._attempt(document), self.policy, session)
+        session = Session() if session is None else session
+        return with_retries(lambda: self._bounded(document, session), self.policy, session)
+
+    def _bounded(self, document: str, session: Session) -> Outcome:
+        """One attempt, given up at ``timeout`` seconds in all or when the run stops.
+
+        The SDK's timeout bounds each wait for the next bytes, not the answer: a server
+        that sends a byte now and then holds a request forever, and a request in progress
+        never looks at the run being stopped. So the request runs in a thread of its own
+        that is left behind when it takes too long (it ends with its connection, or with
+        the process; what it gets then is dropped).
+        """
+        done: dict = {}
+        finished = threading.Event()
+
+        def request() -> None:
+            try:
+                done["outcome"] = self._attempt(document)
+            except BaseException as exc:  # handed to the caller, whatever it is
+                done["error"] = exc
+            finally:
+                finished.set()
+
+        threading.Thread(target=request, name=f"cfs-{self.kind}-request", daemon=True).start()
+        deadline = time.monotonic() + self.timeout
+        while not finished.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
+            if session.stopped:
+                raise GenerationFailed("interrupted")
+            if time.monotonic() >= deadline:
+                raise Retryable(f"no complete answer within {self.timeout:g} s")
+        error = done.get("error")
+        if isinstance(error, (AttributeError, KeyError, TypeError, ValueError)):
+            # The SDK builds its objects from the JSON without checking it: an answer of
+            # another shape (a text that is a list, no usage) shows as one of these.
+            raise GenerationFailed(f"{self._not_a_reply()} ({type(error).__name__}: "
+                                   f"{_short(str(error))})") from None
+        if error is not None:
+            raise error
+        outcome = done["outcome"]
+        if not isinstance(outcome.reply, str):
+            raise GenerationFailed(f"{self._not_a_reply()} (its text is a "
+                                   f"{type(outcome.reply).__name__}, not a string)",
+                                   usage=outcome.usage)
+        return outcome
+
+    def _not_a_reply(self) -> str:
+        return (f"the server's answer is not a reply of the {self.kind} API; check that "
+                "generator.base_url in cfs.toml is such a server")
 
     @abstractmethod
     def _attempt(self, document: str) -> Outcome:

@@ -154,3 +154,19 @@ def test_a_damaged_verification_record_counts_as_never_verified(payments, conten
     result = cfs(payments, "status", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["verification"] == {"state": "never verified"}
+
+
+def test_a_test_command_printing_bytes_that_are_no_utf8_fails_verify_not_cfs(tmp_path):
+    # Generated tests print what they like: a byte that is no UTF-8 in their output made
+    # `cfs verify` stop with an internal error (UnicodeDecodeError).
+    from buildkit import make_project
+    proj = make_project(tmp_path)
+    (proj.root / "t.py").write_text("import sys\nsys.stdout.buffer.write(b'bad \\xff byte\\n')\n"
+                                    "sys.exit(1)\n")
+    with (proj.root / "cfs.toml").open("a") as toml:
+        toml.write(f'[[verify]]\nname = "t"\ncommand = [{json.dumps(sys.executable)}, "t.py"]\n'
+                   'outputs = ["gen/**"]\n')
+    result = cfs(proj.root, "verify")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "internal error" not in result.stderr, result.stderr
+    assert "verify 't': FAILED" in result.stdout and "bad \ufffd byte" in result.stdout

@@ -13,7 +13,7 @@ import pytest
 from buildkit import still_running
 from cfs_build.generators import GenerationFailed
 from cfs_build.generators.command import CommandGenerator
-from cfs_build.generators.process import TimedOut, run_confined
+from cfs_build.generators.process import STDERR_KEPT, TimedOut, TooLong, run_confined
 
 REPLY = "<artifact>\nx\n</artifact>\n"
 
@@ -99,13 +99,24 @@ def test_a_program_that_exits_without_reading_its_stdin_is_heard():
 
 
 def test_output_larger_than_a_pipe_buffer_arrives_whole_on_both_streams():
+    # (of stderr, its end: messages quote its tail)
     code = ("import sys; data = sys.stdin.buffer.read(); sys.stdout.buffer.write(data);"
             "sys.stderr.buffer.write(data[::-1])")
     data = os.urandom(1 << 20)
     done = run_confined([sys.executable, "-c", code], data, timeout=20)
-    assert done.stdout == data and done.stderr == data[::-1]
+    assert done.stdout == data and done.stderr == data[::-1][-STDERR_KEPT:]
 
 
 def test_an_argument_with_a_nul_byte_is_a_failed_generation_not_a_crash():
     with pytest.raises(GenerationFailed, match="cannot run 'gen': embedded null byte"):
         run_confined(["gen", "a\0b"], b"", timeout=5)
+
+
+def test_a_program_printing_past_the_limit_is_stopped_and_its_stderr_tail_kept():
+    program = ("import sys\nsys.stderr.write('e' * 200000 + 'END')\nsys.stderr.flush()\n"
+               "sys.stdout.write('x' * 5000)\n")
+    with pytest.raises(TooLong, match="printed more than 4,096 bytes; a reply is one file"):
+        run_confined([sys.executable, "-c", program], b"", 30, limit=4096)
+    done = run_confined([sys.executable, "-c", program], b"", 30, limit=5000)
+    assert done.stdout == b"x" * 5000
+    assert len(done.stderr) == STDERR_KEPT and done.stderr.endswith(b"eEND")
