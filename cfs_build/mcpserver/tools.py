@@ -18,6 +18,7 @@ from ..building.tasks import TASK_PREFIX
 from ..errors import CfsError
 from ..reading.files import UnreadableFile
 from ..reading.names import SPEC, TREE_DIR
+from . import v5args
 from .attention import ANSWER_CHARS, LIST_CAP, attention_document
 from .warm import Warm
 
@@ -46,11 +47,18 @@ class ToolSpec:
     properties: dict = field(default_factory=dict)
     required: tuple[str, ...] = ()
     meta: dict | None = None
+    # v5's tools take exactly their arguments: its MCP library derives each schema from a
+    # Go struct, which allows no other property (and names none when it has no field).
+    closed: bool = False
 
     def input_schema(self) -> dict:
-        schema = {"type": "object", "properties": self.properties}
+        schema: dict = {"type": "object"}
+        if self.properties or not self.closed:
+            schema["properties"] = self.properties
         if self.required:
             schema["required"] = list(self.required)
+        if self.closed:
+            schema["additionalProperties"] = False
         return schema
 
 
@@ -61,26 +69,27 @@ class BadArguments(Exception):
 V5_TOOLS = (
     ToolSpec("load_chain", "Load the generator document of a leaf node: its chain of specs, "
              "dependencies and existing artifact, exactly as the v5 tool serves it.",
-             {"logical_name": LOGICAL_NAME}, ("logical_name",), LOAD_CHAIN_META),
+             {"logical_name": LOGICAL_NAME}, ("logical_name",), LOAD_CHAIN_META, closed=True),
     ToolSpec("write_file", "Write the generated content to the node's output file and record "
              "it in the manifest. Refuses to replace a file that was edited by hand or that "
              "cfs did not write (accept it first).",
              {"logical_name": LOGICAL_NAME,
               "content": {"type": "string", "description": "the complete file content"}},
-             ("logical_name", "content")),
+             ("logical_name", "content"), closed=True),
     ToolSpec("validate_specs", "Validate the spec tree and report format errors, cycles and "
-             "artifacts that are stale, missing or modified (ranked for generation)."),
+             "artifacts that are stale, missing or modified (ranked for generation).",
+             closed=True),
     ToolSpec("accept", "Accept the node's output file as it is now: record its checksum and "
              "the current chain in the manifest.",
-             {"logical_name": LOGICAL_NAME}, ("logical_name",)),
+             {"logical_name": LOGICAL_NAME}, ("logical_name",), closed=True),
     ToolSpec("dump_chain", "Write load_chain's document to dump_chain.xml at the project root.",
-             {"logical_name": LOGICAL_NAME}, ("logical_name",)),
+             {"logical_name": LOGICAL_NAME}, ("logical_name",), closed=True),
     ToolSpec("reconstruct_cache", "Fill the content cache from the manifest entries and the "
-             "current tree."),
+             "current tree.", closed=True),
     ToolSpec("prune_cache", "Delete cached chains no manifest entry names, and content no "
-             "remaining chain names."),
+             "remaining chain names.", closed=True),
     ToolSpec("version", "The version of the v5 tool these tools answer as: 5.0.0 (cfs-build's "
-             "own version is in the server's initialize answer)."),
+             "own version is in the server's initialize answer).", closed=True),
 )
 
 BUILD = ToolSpec(
@@ -126,9 +135,10 @@ CFS_TOOLS = (
 # -- arguments ----------------------------------------------------------------------
 
 def argument(args: dict, name: str, kind: type, default=None, *, required: bool = False):
-    """``args[name]`` checked against its JSON type (the error result says which, in the
-    words of v5's MCP library: a required key that is absent is "not found", one given
-    as null is of another type). A null optional argument takes its default."""
+    """``args[name]`` checked against its JSON type, for cfs's own tools (the error result
+    says which: a required key that is absent is "not found", one given as null is of
+    another type). A null optional argument takes its default. (The v5 tools' arguments
+    are checked by v5args, in v5's words.)"""
     if name not in args:
         if required:
             raise BadArguments(f'required argument "{name}" not found')
@@ -145,8 +155,15 @@ def argument(args: dict, name: str, kind: type, default=None, *, required: bool 
 
 # -- the v5 tools -----------------------------------------------------------------------
 
+V5_ARGUMENTS = {tool.name: tuple(tool.properties) for tool in V5_TOOLS}
+
+
 def call_v5(warm: Warm, name: str, args: dict) -> Answer:
-    """A v5 tool's answer: its exact text, or its refusal as an error result."""
+    """A v5 tool's answer: its exact text, or its refusal as an error result (arguments
+    that do not fit the tool's schema among them, in the words v5's answer has)."""
+    unfit = v5args.check(V5_ARGUMENTS[name], args)
+    if unfit is not None:
+        return Answer(unfit, error=True)
     try:
         if name == "version":  # (v5's answer, FORMAT.md 11: a client sees no other tool)
             return Answer(v5tools.VERSION)
@@ -160,9 +177,9 @@ def call_v5(warm: Warm, name: str, args: dict) -> Answer:
         if name in ("reconstruct_cache", "prune_cache"):
             with warm.project() as project:
                 return Answer(getattr(v5tools, name)(project))
-        logical_name = argument(args, "logical_name", str, required=True)
+        logical_name = args["logical_name"]
         if name == "write_file":
-            content = argument(args, "content", str, required=True)
+            content = args["content"]
             return Answer(warm.lean_first(
                 lambda project: v5tools.write_file(project, logical_name, content)))
         tool = getattr(v5tools, name)

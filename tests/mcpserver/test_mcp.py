@@ -158,9 +158,14 @@ def test_every_v5_tool_answers_and_refuses_as_v5(tmp_path):
                                                     "written")
         assert client.call("prune_cache").startswith("pruned cache: ")
         # Arguments that do not fit: an error result, not a broken connection.
-        assert error("load_chain") == 'required argument "logical_name" not found'
-        assert error("write_file", logical_name=leaf) == 'required argument "content" not found'
-        assert error("accept", logical_name=7) == 'argument "logical_name" is not a string'
+        # (in the words of v5's MCP library: test_mcp_v5_protocol.py has them all)
+        root_error = 'validating "arguments": validating root: '
+        assert error("load_chain") == \
+            root_error + 'required: missing properties: ["logical_name"]'
+        assert error("write_file", logical_name=leaf) == \
+            root_error + 'required: missing properties: ["content"]'
+        assert error("accept", logical_name=7) == root_error + (
+            'validating /properties/logical_name: type: 7 has type "integer", want "string"')
         # A manifest cfs cannot read is named, by every tool that needs it (X3).
         (root / "code-from-spec/.manifest").write_text("not a manifest\n")
         for tool in ("reconstruct_cache", "prune_cache"):

@@ -174,10 +174,10 @@ def test_the_end_of_input_still_stops_a_running_build_at_once(tmp_path):
 
 @pytest.mark.slow
 def test_a_null_argument_is_one_given_that_is_no_string(tmp_path):
-    """The v5 tools' argument errors are the words of v5's MCP library: a key that is
-    absent is "not found", a key that is present with another JSON type, null
-    included, "is not a string". A null optional argument of cfs's own tools still
-    means its default."""
+    """The v5 tools' argument errors are the words of v5's MCP library (the Go SDK's
+    schema check): a key that is absent is missing, a key that is present with another
+    JSON type, null included, is of the wrong type. A null optional argument of cfs's
+    own tools still means its default."""
     root = _copy("basic", tmp_path / "basic")
     leaf = "SPEC/payments/fees/rounding"
     with sync_client(root) as client:
@@ -186,10 +186,13 @@ def test_a_null_argument_is_one_given_that_is_no_string(tmp_path):
                    client.result("accept", logical_name=None),
                    client.result("load_chain")]
         status = client.result("status", all=None)
+    wrong = ('validating "arguments": validating root: validating /properties/{}: type: '
+             '<invalid reflect.Value> has type "null", want "string"')
     assert [(a.is_error, only_text(a)) for a in answers] == [
-        (True, 'argument "logical_name" is not a string'),
-        (True, 'argument "content" is not a string'),
-        (True, 'argument "logical_name" is not a string'),
-        (True, 'required argument "logical_name" not found')]
+        (True, wrong.format("logical_name")),
+        (True, wrong.format("content")),
+        (True, wrong.format("logical_name")),
+        (True, 'validating "arguments": validating root: required: missing properties: '
+               '["logical_name"]')]
     assert not status.is_error
     assert not (root / "src/fees/rounding.py").exists()

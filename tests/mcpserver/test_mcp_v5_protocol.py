@@ -1,0 +1,165 @@
+"""`cfs mcp` at the protocol level, as a client of v5's server (`framework-mcp` 5.0.0, on
+the official Go MCP SDK) sees it: the v5 tools' input schemas and the answers to calls
+whose arguments do not fit, spoken as raw JSON-RPC over stdio. Each expectation names what
+in v5's server makes it so."""
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import VECTORS
+from mcpkit import REPO, TRACEBACK
+
+pytest.importorskip("mcp")
+
+LEAF = "SPEC/payments/fees/rounding"
+V5_NO_ARGUMENTS = ("validate_specs", "reconstruct_cache", "prune_cache", "version")
+
+
+class RawClient:
+    """`cfs mcp` in a child process, spoken to one JSON-RPC line at a time."""
+
+    def __init__(self, root: Path):
+        self.child = subprocess.Popen([sys.executable, "-m", "cfs_build.cli", "mcp"], cwd=root,
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, bufsize=0,
+                                      env={**os.environ, "PYTHONPATH": str(REPO)})
+        self.next_id = 0
+
+    def send(self, message: dict) -> None:
+        self.child.stdin.write(json.dumps(message).encode("ascii") + b"\n")
+
+    def answer(self) -> dict:
+        # A server that drops a request leaves its client waiting: give it 20 s.
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(self.child.stdout, selectors.EVENT_READ)
+            assert waiting.select(timeout=20), "no answer"
+        return json.loads(self.child.stdout.readline())
+
+    def request(self, method: str, params: dict | None = None) -> dict:
+        self.next_id += 1
+        message = {"jsonrpc": "2.0", "id": self.next_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        self.send(message)
+        answer = self.answer()
+        assert answer["id"] == self.next_id
+        return answer
+
+    def initialize(self, version: str = "2025-06-18") -> dict:
+        said = self.request("initialize", {"protocolVersion": version, "capabilities": {},
+                                           "clientInfo": {"name": "raw", "version": "0"}})
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return said
+
+    def call(self, name: str, params: dict) -> dict:
+        return self.request("tools/call", {"name": name, **params})
+
+    def close(self) -> str:
+        try:
+            self.child.stdin.close()
+            assert self.child.wait(timeout=30) == 0
+            return self.child.stderr.read().decode("utf-8", "replace")
+        finally:
+            if self.child.poll() is None:
+                self.child.kill()
+                self.child.wait()
+
+
+@pytest.fixture
+def client(tmp_path):
+    root = tmp_path / "basic"
+    shutil.copytree(VECTORS / "basic", root)
+    (root / "expected.json").unlink()
+    raw = RawClient(root)
+    try:
+        yield raw
+    finally:
+        assert TRACEBACK not in raw.close()
+
+
+def _text(answer: dict) -> tuple[bool, str]:
+    result = answer["result"]
+    assert [item["type"] for item in result["content"]] == ["text"]
+    assert "structuredContent" not in result
+    return result.get("isError", False), result["content"][0]["text"]
+
+
+@pytest.mark.slow
+def test_v5_tools_input_schemas_allow_no_other_argument(client):
+    """v5 declares each tool's arguments as a Go struct (main.go, mcp.AddTool); the
+    library's schema for a struct has every field without omitempty required and
+    additionalProperties false, and one with no field has no properties at all."""
+    client.initialize()
+    tools = {tool["name"]: tool for tool in client.request("tools/list")["result"]["tools"]}
+    for name in V5_NO_ARGUMENTS:
+        assert tools[name]["inputSchema"] == {"type": "object", "additionalProperties": False}
+    expected = {"load_chain": ["logical_name"], "accept": ["logical_name"],
+                "dump_chain": ["logical_name"], "write_file": ["logical_name", "content"]}
+    for name, arguments in expected.items():
+        schema = tools[name]["inputSchema"]
+        assert schema["type"] == "object" and schema["additionalProperties"] is False
+        assert schema["required"] == arguments
+        assert list(schema["properties"]) == arguments
+        assert all(prop["type"] == "string" for prop in schema["properties"].values())
+    assert tools["load_chain"]["_meta"] == {"anthropic/maxResultSizeChars": 500000}
+    # cfs's own tools keep their open schemas.
+    assert "additionalProperties" not in tools["status"]["inputSchema"]
+
+
+@pytest.mark.slow
+def test_arguments_that_do_not_fit_are_refused_in_v5s_words(client):
+    """The Go SDK checks a call's arguments against the tool's schema before the tool
+    runs, and a call that does not fit is an error result `validating "arguments": ...`
+    with the schema validator's sentence (jsonschema-go validate.go): property types
+    first, then properties not declared, then the missing required ones."""
+    client.initialize()
+    prefix = 'validating "arguments": validating root: '
+
+    def refused(name: str, params: dict) -> str:
+        is_error, text = _text(client.call(name, params))
+        assert is_error, (name, params)
+        assert text.startswith(prefix)
+        return text[len(prefix):]
+
+    missing = 'required: missing properties: ["logical_name"]'
+    assert refused("load_chain", {"arguments": {}}) == missing
+    assert refused("load_chain", {}) == missing
+    assert refused("load_chain", {"arguments": None}) == missing
+    assert refused("write_file", {"arguments": {}}) == \
+        'required: missing properties: ["logical_name" "content"]'
+    assert refused("write_file", {"arguments": {"logical_name": LEAF}}) == \
+        'required: missing properties: ["content"]'
+    wrong = 'validating /properties/logical_name: type: {} has type "{}", want "string"'
+    assert refused("accept", {"arguments": {"logical_name": 7}}) == wrong.format(7, "integer")
+    assert refused("accept", {"arguments": {"logical_name": 1e6}}) == \
+        wrong.format("1e+06", "integer")
+    assert refused("accept", {"arguments": {"logical_name": 2.5}}) == \
+        wrong.format(2.5, "number")
+    assert refused("accept", {"arguments": {"logical_name": True}}) == \
+        wrong.format("true", "boolean")
+    assert refused("accept", {"arguments": {"logical_name": None}}) == \
+        wrong.format("<invalid reflect.Value>", "null")
+    assert refused("accept", {"arguments": {"logical_name": ["a", 1]}}) == \
+        wrong.format("[a 1]", "array")
+    assert refused("dump_chain", {"arguments": {"logical_name": {"b": 1, "a": None}}}) == \
+        wrong.format("map[a:<nil> b:1]", "object")
+    # A type is checked before what is missing; what is not declared before that too.
+    assert refused("write_file", {"arguments": {"logical_name": 7}}) == \
+        wrong.format(7, "integer")
+    assert refused("load_chain", {"arguments": {"logical_name": LEAF, "path": "x"}}) == \
+        'unexpected additional properties ["path"]'
+    assert refused("version", {"arguments": {"verbose": True}}) == \
+        'unexpected additional properties ["verbose"]'
+    assert refused("write_file", {"arguments": {"path": "x"}}) == \
+        'unexpected additional properties ["path"]'
+    # Nothing was written by a refused write_file; arguments that fit still answer.
+    assert _text(client.call("version", {"arguments": {}})) == (False, "5.0.0")
+    assert _text(client.call("version", {})) == (False, "5.0.0")
