@@ -19,7 +19,7 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 import mcp_types as types
-from mcp.server.lowlevel import Server
+from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 
@@ -32,6 +32,7 @@ from .progress import ProgressTeller
 from .unreadable import Answering
 from .tools import (CFS_TOOLS, READ_ONLY, V5_TOOLS, Answer, BadArguments, build_arguments,
                     build_summary, call_v5, json_answer, refusal)
+from .v5args import go_quote
 from ..analysis.project import Project
 from ..building.run import run_build
 from ..generators.session import Session
@@ -56,7 +57,7 @@ async def _serve(root: Path) -> None:
     async with stdio_server() as (read, write):
         write = Telling(write, pending)
         await server.run(Draining(Answering(read, write), pending), write,
-                         server.create_initialization_options())
+                         initialization_options(server))
 
 
 def make_server(root: Path) -> Server:
@@ -78,12 +79,26 @@ def make_server(root: Path) -> Server:
             answer = await _in_thread(partial(call_v5, warm, name, args))
         elif name in READ_ONLY:
             answer = await _in_thread(partial(READ_ONLY[name], warm, args))
-        else:
-            raise MCPError(types.INVALID_PARAMS, f"unknown tool: {name}")
+        else:  # (v5's library's words for it)
+            raise MCPError(types.INVALID_PARAMS, f"unknown tool {go_quote(name)}")
         return wire_of(answer)
 
-    return Server(SERVER_NAME, version=__version__, title="cfs-build",
-                  on_list_tools=list_tools, on_call_tool=call_tool)
+    async def set_logging_level(ctx, params) -> types.EmptyResult:
+        # v5's library advertises logging and takes a level; neither server logs to the
+        # client, so the level changes nothing, but the request is not refused.
+        return types.EmptyResult()
+
+    server = Server(SERVER_NAME, version=__version__, title="cfs-build",
+                    on_list_tools=list_tools, on_call_tool=call_tool)
+    server.add_request_handler("logging/setLevel", types.SetLevelRequestParams,
+                               set_logging_level)
+    return server
+
+
+def initialization_options(server: Server):
+    """The initialize answer's capabilities as v5's library states them: logging, and
+    tools whose list may change (it never does, in either server)."""
+    return server.create_initialization_options(NotificationOptions(tools_changed=True))
 
 
 def result_of(answer: Answer) -> types.CallToolResult:

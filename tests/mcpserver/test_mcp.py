@@ -171,7 +171,7 @@ def test_every_v5_tool_answers_and_refuses_as_v5(tmp_path):
         for tool in ("reconstruct_cache", "prune_cache"):
             assert ".manifest" in error(tool)
         assert ".manifest" in error("load_chain", logical_name=leaf)
-        with pytest.raises(MCPError, match="unknown tool: nope"):
+        with pytest.raises(MCPError, match='unknown tool "nope"'):
             client.result("nope")
 
 

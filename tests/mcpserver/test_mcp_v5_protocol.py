@@ -1,7 +1,7 @@
 """`cfs mcp` at the protocol level, as a client of v5's server (`framework-mcp` 5.0.0, on
-the official Go MCP SDK) sees it: the v5 tools' input schemas and the answers to calls
-whose arguments do not fit, spoken as raw JSON-RPC over stdio. Each expectation names what
-in v5's server makes it so."""
+the official Go MCP SDK) sees it: the initialize answer's capabilities, the v5 tools'
+input schemas, and the answers to calls whose tool or arguments do not fit, spoken as raw
+JSON-RPC over stdio. Each expectation names what in v5's server makes it so."""
 from __future__ import annotations
 
 import json
@@ -93,6 +93,17 @@ def _text(answer: dict) -> tuple[bool, str]:
 
 
 @pytest.mark.slow
+def test_capabilities_are_v5s_logging_and_tools_and_a_level_is_taken(client):
+    """v5's library (Go SDK server.go, capabilities) advertises logging when the server
+    sets no capabilities of its own, and tools with listChanged once a tool is added; its
+    session takes logging/setLevel. A client that sets a level must not be refused."""
+    said = client.initialize()["result"]
+    assert said["capabilities"] == {"logging": {}, "tools": {"listChanged": True}}
+    assert said["serverInfo"]["name"] == "framework-mcp"
+    assert client.request("logging/setLevel", {"level": "debug"})["result"] == {}
+
+
+@pytest.mark.slow
 def test_v5_tools_input_schemas_allow_no_other_argument(client):
     """v5 declares each tool's arguments as a Go struct (main.go, mcp.AddTool); the
     library's schema for a struct has every field without omitempty required and
@@ -163,3 +174,14 @@ def test_arguments_that_do_not_fit_are_refused_in_v5s_words(client):
     # Nothing was written by a refused write_file; arguments that fit still answer.
     assert _text(client.call("version", {"arguments": {}})) == (False, "5.0.0")
     assert _text(client.call("version", {})) == (False, "5.0.0")
+
+
+@pytest.mark.slow
+def test_an_unknown_tool_is_a_json_rpc_error_named_as_v5_names_it(client):
+    """The Go SDK answers a call of a tool it does not have with an Invalid Params error
+    `unknown tool "<name>"` (server.go, callTool), not an error result."""
+    client.initialize()
+    answer = client.call("nope", {"arguments": {}})
+    assert answer["error"]["code"] == -32602
+    assert answer["error"]["message"] == 'unknown tool "nope"'
+    assert client.call('say "hi"', {})["error"]["message"] == r'unknown tool "say \"hi\""'
