@@ -27,6 +27,7 @@ from .. import __version__
 from ..reading.files import as_json_text, has_lone_surrogate
 from ..state.buildlock import BuildLockHeld
 from .drain import Draining, Pending, Telling
+from .handshake import BeforeInitialize
 from .heap import return_large_buffers
 from .progress import ProgressTeller
 from .unreadable import Answering
@@ -56,8 +57,8 @@ async def _serve(root: Path) -> None:
     pending = Pending()  # answered before the server stops at the end of input (drain.py)
     async with stdio_server() as (read, write):
         write = Telling(write, pending)
-        await server.run(Draining(Answering(read, write), pending), write,
-                         initialization_options(server))
+        await server.run(Draining(BeforeInitialize(Answering(read, write), write), pending),
+                         write, initialization_options(server))
 
 
 def make_server(root: Path) -> Server:

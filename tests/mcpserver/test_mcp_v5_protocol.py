@@ -185,3 +185,19 @@ def test_an_unknown_tool_is_a_json_rpc_error_named_as_v5_names_it(client):
     assert answer["error"]["code"] == -32602
     assert answer["error"]["message"] == 'unknown tool "nope"'
     assert client.call('say "hi"', {})["error"]["message"] == r'unknown tool "say \"hi\""'
+
+
+@pytest.mark.slow
+def test_requests_before_initialize_are_refused_as_v5_refuses_them(client):
+    """Before initialize only a ping is taken: the Go SDK's server session answers any
+    other request with an error of code 0, `method "<name>" is invalid during session
+    initialization` (server.go, ServerSession.handle); the session goes on."""
+    assert client.request("ping")["result"] == {}
+    for method, params in (("tools/list", None),
+                           ("tools/call", {"name": "version", "arguments": {}})):
+        error = client.request(method, params)["error"]
+        assert error == {"code": 0,
+                         "message": f'method "{method}" is invalid during session '
+                                    'initialization'}
+    assert client.initialize()["result"]["serverInfo"]["name"] == "framework-mcp"
+    assert _text(client.call("version", {"arguments": {}})) == (False, "5.0.0")
