@@ -208,7 +208,7 @@ def _frontmatter(source: str, report: _Report) -> dict:
     if not source.strip():
         return {}
     # v5's YAML reads its text as runes: each byte that is no UTF-8 (a lone surrogate
-    # here, see tree._parse_bytes) is U+FFFD to it.
+    # here, see tree.parse_bytes) is U+FFFD to it.
     source = as_json_text(source)
     plain = read_plain(source)
     if plain is not None:
