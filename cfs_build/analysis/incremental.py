@@ -20,7 +20,6 @@ from ..errors import Finding
 from ..reading.index import Index
 from ..reading.ledger import signatures
 from ..reading.names import SPEC, TREE_DIR, spec_name
-from ..reading.node import BREAKING_RULES
 from ..reading.tree import NodeInfo, Tree, assemble_tree, outside_dots, read_nodes
 from ..reading.unparsed import PARSE_RULES
 from ..reading.walk import (NODE_FILE, LinkInTree, NeedsGuard, listing, mounts_below, walk_below,
@@ -37,7 +36,6 @@ from .validate import Context, context, node_findings, validate_parts
 
 _PREFIX = TREE_DIR + "/"
 _NODE_SUFFIX = "/" + NODE_FILE
-_STRUCTURAL_RULES = BREAKING_RULES | PARSE_RULES
 # Places in NodeInfo.to_tuple().
 _DEPENDS, _INPUT, _OUTPUT, _PUBLIC, _SUBS, _AGENT, _INTENT, _FINDINGS = 0, 2, 4, 8, 9, 10, 11, 12
 _MISSING = object()
@@ -393,7 +391,7 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
         edges = (_DEPENDS, _INPUT, _OUTPUT)
         if any(old[i] != new[i] for i in edges) \
                 or (old[_FINDINGS] != new[_FINDINGS] and any(
-                    f[0] in _STRUCTURAL_RULES for f in (*old[_FINDINGS], *new[_FINDINGS]))):
+                    f[0] in PARSE_RULES for f in (*old[_FINDINGS], *new[_FINDINGS]))):
             full = True  # edges, outputs or what parses changed: redo what derives from them
             break
         findings_dirty.add(name)
