@@ -259,7 +259,7 @@ class _Lookups:
         directory (chain.dotted_node_dir): which file their chain reads is known only
         from that node, which the basis does not keep."""
         found: set[str] = set()
-        for node, readers in self.deps._referrers[1].items():
+        for node, readers in self.deps.consumed().items():
             if dotted_node_dir(node) is not None:
                 found |= readers
         return found
