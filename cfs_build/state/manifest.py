@@ -18,7 +18,8 @@ from ..reading.names import TREE_DIR
 HEADER = "code-from-spec: v5"
 MANIFEST = f"{TREE_DIR}/.manifest"
 LOCK = f"{TREE_DIR}/.manifest.lock"
-MANIFEST_NAME = MANIFEST.rsplit("/", 1)[1]
+MANIFEST_NAME = MANIFEST.rsplit("/", 1)[1]  # (their names in code-from-spec/, _open_tree)
+LOCK_NAME = LOCK.rsplit("/", 1)[1]
 LOCK_TIMEOUT = 30.0
 
 _PREFIXES = ("path:", "checksum:", "chain:")
@@ -121,7 +122,7 @@ def _refuse_odd_lock(tree: int) -> None:
     """A lock that is there but no regular file is refused before it is opened: opening
     a FIFO wakes a writer waiting on it, opening a device can act (CfsError)."""
     try:
-        mode = os.stat(LOCK.rsplit("/", 1)[1], dir_fd=tree, follow_symlinks=False).st_mode
+        mode = os.stat(LOCK_NAME, dir_fd=tree, follow_symlinks=False).st_mode
     except OSError:
         return  # absent (made by the open), or the open says why
     if not (stat_mode.S_ISREG(mode) or stat_mode.S_ISLNK(mode)):
@@ -141,7 +142,7 @@ def _locked(root: Path, exclusive: bool, timeout: float):
             _refuse_odd_lock(tree)
             # Never through a link (it could create or lock a file anywhere) nor waiting
             # on a FIFO put in its place.
-            fd = os.open(LOCK.rsplit("/", 1)[1],
+            fd = os.open(LOCK_NAME,
                          os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
                          0o666, dir_fd=tree)
         except BaseException:
