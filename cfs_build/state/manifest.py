@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import CfsError, printable
 from ..reading.files import (NotRegular, Outside, UnreadableFile, has_lone_surrogate,
-                             kind_of, read_inside, read_to_end, replace_at)
+                             kind_of, read_entry, read_inside, replace_at)
 from ..reading.names import TREE_DIR
 
 HEADER = "code-from-spec: v5"
@@ -96,6 +96,7 @@ def render_manifest(entries: dict[str, ManifestEntry]) -> str:
     return HEADER + "\n" + "".join(entries[name].line() for name in sorted(entries))
 
 
+_LINKED_MANIFEST = "is a symbolic link; cfs never reads its manifest through one"
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _LINKED_TREE = ("is a symbolic link; cfs never reads or writes the manifest through a "
                 "link (it could lead out of the project), so nothing was written. Replace "
@@ -210,7 +211,7 @@ def _read_bytes(root: Path, memo: ParseMemo | None = None, tree: int | None = No
     descriptor of code-from-spec/ to read it in, never through a link (_locked)."""
     try:
         data = (read_inside(os.path.realpath(root), MANIFEST) if tree is None
-                else _read_at(tree))
+                else read_entry(tree, MANIFEST_NAME, MANIFEST, _LINKED_MANIFEST))
     except UnreadableFile as exc:
         raise CfsError(f"cannot read the manifest: it {exc.reason}" if isinstance(
             exc, (Outside, NotRegular)) else f"cannot read the manifest: {exc.reason}",
@@ -229,41 +230,6 @@ def _read_bytes(root: Path, memo: ParseMemo | None = None, tree: int | None = No
     if memo is not None:
         memo.last = (data, dict(entries))  # one assignment: a reader sees old or new
     return entries, data
-
-
-def _read_at(tree: int) -> bytes | None:
-    """The manifest's bytes in the open directory ``tree``; None when there is none.
-    Raises Outside for a link (never followed), NotRegular (found without opening it),
-    UnreadableFile."""
-    try:
-        mode = os.stat(MANIFEST_NAME, dir_fd=tree, follow_symlinks=False).st_mode
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise UnreadableFile(MANIFEST, exc.strerror or str(exc)) from None
-    if not (stat_mode.S_ISREG(mode) or stat_mode.S_ISLNK(mode)):
-        raise NotRegular(MANIFEST, kind_of(mode))
-    try:
-        fd = os.open(MANIFEST_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-                     | os.O_NOCTTY, dir_fd=tree)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise Outside(MANIFEST, "is a symbolic link; cfs never reads its manifest "
-                          "through one") from None
-        raise UnreadableFile(MANIFEST, exc.strerror or str(exc)) from None
-    try:
-        st = os.fstat(fd)
-        if not stat_mode.S_ISREG(st.st_mode):
-            raise NotRegular(MANIFEST, kind_of(st.st_mode))
-        return read_to_end(fd, st.st_size)
-    except OSError as exc:
-        raise UnreadableFile(MANIFEST, exc.strerror or str(exc)) from None
-    except (MemoryError, OverflowError):
-        raise UnreadableFile(MANIFEST, f"is too big to read ({st.st_size} bytes)") from None
-    finally:
-        os.close(fd)
 
 
 def read_manifest(root: Path, timeout: float = LOCK_TIMEOUT,
