@@ -22,8 +22,8 @@ from ..reading.ledger import signatures
 from ..reading.names import SPEC, TREE_DIR, spec_name
 from ..reading.tree import NodeInfo, Tree, assemble_tree, outside_dots, read_nodes
 from ..reading.unparsed import PARSE_RULES
-from ..reading.walk import (NODE_FILE, LinkInTree, NeedsGuard, listing, mounts_below, walk_below,
-                            walk_dots)
+from ..reading.walk import (NODE_FILE, LinkInTree, NeedsGuard, in_dot_dir, listing, mounts_below,
+                            walk_below, walk_dots)
 from ..state.artifacts import WithPending, current_manifest, pending_entries
 from ..state.manifest import MANIFEST, Manifest, ManifestEntry
 from .chain import Resolver, dotted_node_dir
@@ -93,8 +93,8 @@ def basis_of(tree: Tree, resolver: Resolver, parts) -> dict:
         infos = {name: info.to_tuple() for name, info in tree.nodes.items()}
     return {
         "infos": infos,
-        "bare": [d for d in below if not _dotted(d)],
-        "dots": [d for d in below if _dotted(d)],
+        "bare": [d for d in below if not in_dot_dir(d)],
+        "dots": [d for d in below if in_dot_dir(d)],
         "stray": any(f.rule == "stray_node_md" for f in tree.findings),
         "head": rows(head), "tail": rows(tail),
         "per_node": {name: rows(found) for name, found in per_node.items() if found},
@@ -110,11 +110,6 @@ def _dotted_node_file(path: str) -> str | None:
         return None
     name = spec_name(path[len(_PREFIX):-len(_NODE_SUFFIX)])
     return name if dotted_node_dir(name) is not None else None
-
-
-def _dotted(rel: str) -> bool:
-    """A directory at or below a dot directory of the tree (walked only for links)."""
-    return any(part.startswith(".") for part in rel.split("/"))
 
 
 def analyse(tree: Tree, resolver: Resolver, manifest: Manifest, parts=None) -> Snapshot:
