@@ -4,7 +4,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import stat as stat_mode
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from ..errors import CfsError, printable
 from ..reading.files import (NotRegular, Outside, UnreadableFile, has_lone_surrogate,
-                             kind_of, read_entry, read_inside, replace_at)
+                             odd_entry, read_entry, read_inside, replace_at)
 from ..reading.names import TREE_DIR
 
 HEADER = "code-from-spec: v5"
@@ -123,13 +122,12 @@ def _refuse_odd_lock(tree: int) -> None:
     """A lock that is there but no regular file is refused before it is opened: opening
     a FIFO wakes a writer waiting on it, opening a device can act (CfsError)."""
     try:
-        mode = os.stat(LOCK_NAME, dir_fd=tree, follow_symlinks=False).st_mode
+        odd = odd_entry(tree, LOCK_NAME)
     except OSError:
-        return  # absent (made by the open), or the open says why
-    if not (stat_mode.S_ISREG(mode) or stat_mode.S_ISLNK(mode)):
-        raise CfsError(f"the manifest lock is a {kind_of(mode)}, not a regular file; cfs "
-                       "never opens one in its place. Remove it (cfs makes it again)",
-                       file=LOCK)
+        return  # the open says why
+    if odd is not None:
+        raise CfsError(f"the manifest lock is a {odd}, not a regular file; cfs never opens "
+                       "one in its place. Remove it (cfs makes it again)", file=LOCK)
 
 
 @contextmanager
