@@ -23,7 +23,7 @@ from ..reading.files import (NotRegular, Outside, UnreadableFile, is_inside, is_
 from ..reading.hashing import b64, written_checksum
 from ..reading.index import INDEX_DIR
 from ..reading.names import TREE_DIR
-from .manifest import (MANIFEST, MANIFEST_NAME, Manifest, ManifestEntry, ParseMemo, read_manifest,
+from .manifest import (MANIFEST_NAME, Manifest, ManifestEntry, ParseMemo, read_manifest,
                        update_manifest)
 
 PENDING = f"{INDEX_DIR}/pending"
