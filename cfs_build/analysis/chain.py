@@ -12,7 +12,7 @@ from ..reading.ledger import Ledger
 from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, Name, normalize, parent_of,
                              spec_of)
 from ..reading.node import NodeDoc
-from ..reading.tree import NodeInfo, Tree, _parse_bytes, summarize
+from ..reading.tree import NodeInfo, Tree, parse_bytes, summarize
 from ..reading.walk import NODE_FILE
 from ..reading.unparsed import go_quote, parse_error_text, parse_finding, unreadable_text
 from ..reading.outputs import Places, output_rel, place_problem, v5_path_problem
@@ -342,7 +342,7 @@ class Resolver:
             if data is None:
                 found = self._files[file] = None
             else:
-                doc = _parse_bytes(node, file, data)
+                doc = parse_bytes(node, file, data)
                 found = (summarize(doc), doc)
                 normalized = normalize_bytes(data)
                 self._files[file] = (normalized, sha1(normalized).digest(), not data)

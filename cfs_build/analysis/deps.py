@@ -219,6 +219,10 @@ class Deps:
         """The nodes with an ARTIFACT/ entry naming ``node``'s artifact."""
         return self._referrers[1].get(node, set())
 
+    def consumed(self) -> dict[str, set[str]]:
+        """Each node whose artifact an ARTIFACT/ entry names, with the nodes naming it."""
+        return self._referrers[1]
+
     def readers(self, rel: str, *, as_written: bool = False) -> set[str]:
         """The nodes whose chain reads the project file ``rel`` through EXTERNAL/;
         ``as_written``: and those whose validation opens it (the entry's whole text)."""

@@ -20,11 +20,10 @@ from ..errors import Finding
 from ..reading.index import Index
 from ..reading.ledger import signatures
 from ..reading.names import SPEC, TREE_DIR, spec_name
-from ..reading.node import BREAKING_RULES
 from ..reading.tree import NodeInfo, Tree, assemble_tree, outside_dots, read_nodes
 from ..reading.unparsed import PARSE_RULES
-from ..reading.walk import (NODE_FILE, LinkInTree, NeedsGuard, listing, mounts_below, walk_below,
-                            walk_dots)
+from ..reading.walk import (NODE_FILE, LinkInTree, NeedsGuard, in_dot_dir, listing, mounts_below,
+                            walk_below, walk_dots)
 from ..state.artifacts import WithPending, current_manifest, pending_entries
 from ..state.manifest import MANIFEST, Manifest, ManifestEntry
 from .chain import Resolver, dotted_node_dir
@@ -37,7 +36,6 @@ from .validate import Context, context, node_findings, validate_parts
 
 _PREFIX = TREE_DIR + "/"
 _NODE_SUFFIX = "/" + NODE_FILE
-_STRUCTURAL_RULES = BREAKING_RULES | PARSE_RULES
 # Places in NodeInfo.to_tuple().
 _DEPENDS, _INPUT, _OUTPUT, _PUBLIC, _SUBS, _AGENT, _INTENT, _FINDINGS = 0, 2, 4, 8, 9, 10, 11, 12
 _MISSING = object()
@@ -95,8 +93,8 @@ def basis_of(tree: Tree, resolver: Resolver, parts) -> dict:
         infos = {name: info.to_tuple() for name, info in tree.nodes.items()}
     return {
         "infos": infos,
-        "bare": [d for d in below if not _dotted(d)],
-        "dots": [d for d in below if _dotted(d)],
+        "bare": [d for d in below if not in_dot_dir(d)],
+        "dots": [d for d in below if in_dot_dir(d)],
         "stray": any(f.rule == "stray_node_md" for f in tree.findings),
         "head": rows(head), "tail": rows(tail),
         "per_node": {name: rows(found) for name, found in per_node.items() if found},
@@ -112,11 +110,6 @@ def _dotted_node_file(path: str) -> str | None:
         return None
     name = spec_name(path[len(_PREFIX):-len(_NODE_SUFFIX)])
     return name if dotted_node_dir(name) is not None else None
-
-
-def _dotted(rel: str) -> bool:
-    """A directory at or below a dot directory of the tree (walked only for links)."""
-    return any(part.startswith(".") for part in rel.split("/"))
 
 
 def analyse(tree: Tree, resolver: Resolver, manifest: Manifest, parts=None) -> Snapshot:
@@ -261,7 +254,7 @@ class _Lookups:
         directory (chain.dotted_node_dir): which file their chain reads is known only
         from that node, which the basis does not keep."""
         found: set[str] = set()
-        for node, readers in self.deps._referrers[1].items():
+        for node, readers in self.deps.consumed().items():
             if dotted_node_dir(node) is not None:
                 found |= readers
         return found
@@ -393,7 +386,7 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
         edges = (_DEPENDS, _INPUT, _OUTPUT)
         if any(old[i] != new[i] for i in edges) \
                 or (old[_FINDINGS] != new[_FINDINGS] and any(
-                    f[0] in _STRUCTURAL_RULES for f in (*old[_FINDINGS], *new[_FINDINGS]))):
+                    f[0] in PARSE_RULES for f in (*old[_FINDINGS], *new[_FINDINGS]))):
             full = True  # edges, outputs or what parses changed: redo what derives from them
             break
         findings_dirty.add(name)

@@ -25,7 +25,7 @@ from ..errors import CfsError
 from ..reading.files import read_all
 from ..reading.names import SPEC, TREE_DIR, spec_name
 from ..reading.node import NodeDoc
-from ..reading.tree import NodeInfo, Tree, _parse_bytes, _read_nodes, summarize
+from ..reading.tree import NodeInfo, Tree, _read_nodes, parse_bytes, summarize
 from ..reading.walk import NODE_FILE, LinkInTree, listing, mounts_below
 from ..state.artifacts import current_manifest
 from ..state.manifest import Manifest, ParseMemo
@@ -123,7 +123,7 @@ class LeanMemo:
             if found is not None and found[0] == data:
                 self._nodes.move_to_end(file)
                 return found[1], found[2]
-        doc = _parse_bytes(name, file, data)
+        doc = parse_bytes(name, file, data)
         info = summarize(doc)
         with self._lock:
             self._nodes[file] = (data, info, doc)

@@ -330,7 +330,7 @@ class BuildState:
                 # Recorded as v5's write_file records it: the chain once the file is
                 # written, which differs only for a chain that reads its own output
                 # (FORMAT.md 7.6); every other generation records the document's chain.
-                after = self.project.resolver.chain_after_write(
+                after = resolver.chain_after_write(
                     node, rel, text.encode("utf-8", "surrogateescape"))
                 if after.hash is not None and _same_but(after, chain, rel, resolver):
                     written = after

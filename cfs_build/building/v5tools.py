@@ -103,7 +103,7 @@ def _parse_problem(project: Project, node: str) -> str | None:
     if node not in project.tree.nodes and dotted_node_dir(node) is None:
         return unreadable_text(project.root, node)
     # (A node in a dot directory is no part of the tree, but v5 reads any node it is
-    # named by its path: chain.dotted_node_dir.)
+    # asked for from the node's path: chain.dotted_node_dir.)
     return project.resolver.parse_failure(node)
 
 

@@ -106,14 +106,14 @@ def _exchange(proc: subprocess.Popen, stdin: bytes, deadline: float, grace: floa
     background child that holds the pipe open must not hold the build.
     """
     out, err = proc.stdout.fileno(), proc.stderr.fileno()
-    chunks: dict[int, list[bytes]] = {out: [], err: []}
+    chunks: list[bytes] = []  # of stdout; stderr keeps only its tail
     printed, tail = 0, bytearray()
     try:
         exit_fd = os.pidfd_open(proc.pid)  # readable once the program exits (Linux)
     except (AttributeError, OSError):
         exit_fd = None
     with selectors.DefaultSelector() as selector:
-        for fd in chunks:
+        for fd in (out, err):
             selector.register(fd, selectors.EVENT_READ)
         if exit_fd is not None:
             selector.register(exit_fd, selectors.EVENT_READ)
@@ -123,7 +123,7 @@ def _exchange(proc: subprocess.Popen, stdin: bytes, deadline: float, grace: floa
             selector.register(writing, selectors.EVENT_WRITE)
         else:
             proc.stdin.close()
-        reading, exited_at = set(chunks), None
+        reading, exited_at = {out, err}, None
         try:
             while reading or exited_at is None:
                 now = time.monotonic()
@@ -156,7 +156,7 @@ def _exchange(proc: subprocess.Popen, stdin: bytes, deadline: float, grace: floa
                             printed += len(data)
                             if printed > most:
                                 return None, bytes(tail), bool(reading)
-                            chunks[out].append(data)
+                            chunks.append(data)
                         elif data:
                             tail += data
                             del tail[:-STDERR_KEPT]
@@ -166,7 +166,7 @@ def _exchange(proc: subprocess.Popen, stdin: bytes, deadline: float, grace: floa
         finally:
             if exit_fd is not None:
                 os.close(exit_fd)
-    return b"".join(chunks[out]), bytes(tail), bool(reading)
+    return b"".join(chunks), bytes(tail), bool(reading)
 
 
 def _kill_writers(pipes: set[int]) -> None:

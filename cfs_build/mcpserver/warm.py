@@ -54,7 +54,7 @@ from ..analysis.verified import RECORD
 from ..reading.index import INDEX_DIR
 from ..reading.ledger import signatures
 from ..reading.names import TREE_DIR
-from ..reading.walk import NODE_FILE
+from ..reading.walk import NODE_FILE, in_dot_dir
 from .watch import Event, WatchFailed, Watcher
 
 T = TypeVar("T")
@@ -95,10 +95,6 @@ def still_holds(project: Project) -> bool:
 
 def _in_tree(rel: str) -> bool:
     return rel == TREE_DIR or rel.startswith(_TREE)
-
-
-def _dotted(rel: str) -> bool:
-    return any(part.startswith(".") for part in rel.split("/"))
 
 
 def _parent(rel: str) -> str:
@@ -390,7 +386,7 @@ class Warm:
         link = event.links or (event.created and not event.is_dir
                                and os.path.islink(f"{self.root}/{path}"))
         # Below a dot directory only a link matters.
-        dotted = _dotted(here[len(_TREE):] if here != TREE_DIR else "") or \
+        dotted = in_dot_dir(here[len(_TREE):] if here != TREE_DIR else "") or \
             event.name.startswith(".")
         if link:
             self._pending.add(_FULL)  # the scan fails now: the whole analysis says so

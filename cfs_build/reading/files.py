@@ -203,6 +203,45 @@ def read_regular(path: str, rel: str, ledger: Ledger | None = None,
         return None
     except OSError as exc:
         raise UnreadableFile(rel, exc.strerror or str(exc)) from None
+    return _read_opened(fd, rel, ledger, root, path)
+
+
+def odd_entry(directory: int, name: str) -> str | None:
+    """What the entry ``name`` of the open directory ``directory`` is (kind_of) when it is
+    neither a regular file nor a link, found without opening it (opening a FIFO wakes a
+    writer waiting on it, opening a device can act); None when it is one, or absent.
+    Raises OSError when it cannot be looked at."""
+    try:
+        mode = os.stat(name, dir_fd=directory, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        return None
+    return None if stat_mode.S_ISREG(mode) or stat_mode.S_ISLNK(mode) else kind_of(mode)
+
+
+def read_entry(directory: int, name: str, rel: str, link: str) -> bytes | None:
+    """The bytes of the regular file ``name`` in the open directory ``directory`` (``rel``
+    in messages), never through a link; None when there is none. Raises Outside with the
+    reason ``link`` for a link, NotRegular for anything but a regular file (found without
+    opening it, as read_regular), UnreadableFile for any other failure."""
+    try:
+        odd = odd_entry(directory, name)
+        if odd is not None:
+            raise NotRegular(rel, odd)
+        fd = os.open(name, _PROBE | os.O_NOFOLLOW, dir_fd=directory)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # (a link: the open refuses to follow it)
+            raise Outside(rel, link) from None
+        raise UnreadableFile(rel, exc.strerror or str(exc)) from None
+    return _read_opened(fd, rel)
+
+
+def _read_opened(fd: int, rel: str, ledger: Ledger | None = None, root: str | None = None,
+                 path: str = "") -> bytes:
+    """The bytes of the file open as ``fd`` (closed here), for read_regular and read_entry:
+    NotRegular unless it is a regular file, inside ``root`` when given (``path`` is what
+    was opened), recorded in ``ledger``."""
     try:
         st = os.fstat(fd)
         if root is not None:

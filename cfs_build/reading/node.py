@@ -14,17 +14,15 @@ from .go_scalars import plain_text
 from .headings import Heading, structural_headings
 from .names import normalize
 from .plain_yaml import may_nest_deep, read_plain
-from .unparsed import name_problem
+from .unparsed import PARSE_RULES, name_problem
 
 PUBLIC, AGENT, PRIVATE = "public", "agent", "private"
 SECTIONS = (PUBLIC, AGENT, PRIVATE)
 FRONTMATTER_KEYS = ("depends_on", "input", "output")
 
 # Parse errors: v5 cannot use a node with one of these (no chain through it, no status
-# of its own, FORMAT.md 4.5).
-BREAKING_RULES = frozenset({"qualified_node_name", "encoding", "unreadable", "malformed_frontmatter",
-                            "text_before_name_heading", "name_heading", "duplicate_section",
-                            "unrecognized_section", "duplicate_subsections"})
+# of its own, FORMAT.md 4.5). One list with the one v5's texts are chosen from.
+BREAKING_RULES = PARSE_RULES
 
 # Unicode White_Space, as Go's strings.TrimSpace knows it: "blank" for the rule that
 # # Public holds nothing outside its subsections (str.isspace would also take
@@ -208,7 +206,7 @@ def _frontmatter(source: str, report: _Report) -> dict:
     if not source.strip():
         return {}
     # v5's YAML reads its text as runes: each byte that is no UTF-8 (a lone surrogate
-    # here, see tree._parse_bytes) is U+FFFD to it.
+    # here, see tree.parse_bytes) is U+FFFD to it.
     source = as_json_text(source)
     plain = read_plain(source)
     if plain is not None:

@@ -177,7 +177,7 @@ class Tree:
             if data is None:
                 doc = _read_doc(self.root, info.name, info.file)[0]
             else:
-                doc = _parse_bytes(info.name, info.file, data)
+                doc = parse_bytes(info.name, info.file, data)
             self._docs[name] = doc
         return doc
 
@@ -193,10 +193,12 @@ def _read_doc(root: Path, name: str, rel: str) -> tuple[NodeDoc, bytes | None]:
     except OSError as exc:
         finding = Finding(name, "unreadable", f"cannot read: {exc.strerror or exc}", rel, None)
         return NodeDoc(name, rel, findings=(finding,)), None
-    return _parse_bytes(name, rel, data), data
+    return parse_bytes(name, rel, data), data
 
 
-def _parse_bytes(name: str, rel: str, data: bytes) -> NodeDoc:
+def parse_bytes(name: str, rel: str, data: bytes) -> NodeDoc:
+    """The parse of the bytes ``data`` of the _node.md ``rel`` (the node ``name``), as the
+    tree parses each of its own: bytes that are no UTF-8 kept, with a warning."""
     try:
         return parse_node(name, rel, normalize_text(data.decode("utf-8")))
     except UnicodeDecodeError as exc:
@@ -259,7 +261,7 @@ def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
                 else:
                     out.append((key, None, None))
                 continue
-        doc = _parse_bytes(name, file, data)
+        doc = parse_bytes(name, file, data)
         if here:
             info = summarize(doc)
             docs[name], kept[name] = doc, data
@@ -488,5 +490,5 @@ def link_finding(rel: str) -> Finding:
                    where, None, ERROR, LINKS_V5)
 
 
-__all__ = ["NodeInfo", "Tree", "load_tree", "summarize", "link_finding", "outside_dots", "ERROR",
-           "LINKS_V5", "NO_NODES_V5", "NOT_FOUND_V5"]
+__all__ = ["NodeInfo", "Tree", "load_tree", "summarize", "link_finding", "outside_dots",
+           "parse_bytes", "ERROR", "LINKS_V5", "NO_NODES_V5", "NOT_FOUND_V5"]

@@ -10,8 +10,9 @@ from .names import TREE_DIR, normalize
 # The findings v5 reports as a parse error: the first one makes the node unusable
 # (no chain through it, no artifact of its own). cfs reports every one of them (X4).
 PARSE_RULES = frozenset({
-    "qualified_node_name", "unreadable", "encoding", "malformed_frontmatter", "text_before_name_heading",
-    "name_heading", "duplicate_section", "unrecognized_section", "duplicate_subsections"})
+    "qualified_node_name", "unreadable", "encoding", "malformed_frontmatter",
+    "text_before_name_heading", "name_heading", "duplicate_section", "unrecognized_section",
+    "duplicate_subsections"})
 
 _BEFORE = "unexpected content before first heading"
 _QUOTED = re.compile(r"""(['"])(?:\\.|(?!\1).)*\1""")

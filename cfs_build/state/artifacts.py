@@ -23,10 +23,10 @@ from ..reading.files import (NotRegular, Outside, UnreadableFile, is_inside, is_
 from ..reading.hashing import b64, written_checksum
 from ..reading.index import INDEX_DIR
 from ..reading.names import TREE_DIR
-from .manifest import MANIFEST, Manifest, ManifestEntry, ParseMemo, read_manifest, update_manifest
+from .manifest import (MANIFEST_NAME, Manifest, ManifestEntry, ParseMemo, read_manifest,
+                       update_manifest)
 
 PENDING = f"{INDEX_DIR}/pending"
-MANIFEST_NAME = MANIFEST.rsplit("/", 1)[1]
 
 
 def output_path(root: Path, output: str) -> tuple[str, Path]:

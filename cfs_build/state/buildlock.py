@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import CfsError
+from ..reading.files import odd_entry
 from . import STATE_DIR
 
 LOCK_DIR = STATE_DIR
@@ -100,11 +101,7 @@ def _open(root: Path) -> int:
     except OSError as exc:
         raise _refusal(LOCK_DIR, exc, "a directory") from None
     try:
-        try:  # looked at before it is opened: opening a FIFO wakes its writer
-            mode = os.stat(LOCK_NAME, dir_fd=directory, follow_symlinks=False).st_mode
-        except FileNotFoundError:
-            mode = None
-        if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        if odd_entry(directory, LOCK_NAME) is not None:  # (never opened: a FIFO, a device)
             raise CfsError(f"{LOCK_FILE} is not a regular file; cfs keeps its build lock "
                            "there. Remove it and run again", file=LOCK_FILE)
         fd = os.open(LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK

@@ -4,7 +4,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import stat as stat_mode
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,13 +11,14 @@ from pathlib import Path
 
 from ..errors import CfsError, printable
 from ..reading.files import (NotRegular, Outside, UnreadableFile, has_lone_surrogate,
-                             kind_of, read_inside, read_to_end, replace_at)
+                             odd_entry, read_entry, read_inside, replace_at)
 from ..reading.names import TREE_DIR
 
 HEADER = "code-from-spec: v5"
 MANIFEST = f"{TREE_DIR}/.manifest"
 LOCK = f"{TREE_DIR}/.manifest.lock"
-MANIFEST_NAME = MANIFEST.rsplit("/", 1)[1]
+MANIFEST_NAME = MANIFEST.rsplit("/", 1)[1]  # (their names in code-from-spec/, _open_tree)
+LOCK_NAME = LOCK.rsplit("/", 1)[1]
 LOCK_TIMEOUT = 30.0
 
 _PREFIXES = ("path:", "checksum:", "chain:")
@@ -95,6 +95,7 @@ def render_manifest(entries: dict[str, ManifestEntry]) -> str:
     return HEADER + "\n" + "".join(entries[name].line() for name in sorted(entries))
 
 
+_LINKED_MANIFEST = "is a symbolic link; cfs never reads its manifest through one"
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _LINKED_TREE = ("is a symbolic link; cfs never reads or writes the manifest through a "
                 "link (it could lead out of the project), so nothing was written. Replace "
@@ -121,13 +122,12 @@ def _refuse_odd_lock(tree: int) -> None:
     """A lock that is there but no regular file is refused before it is opened: opening
     a FIFO wakes a writer waiting on it, opening a device can act (CfsError)."""
     try:
-        mode = os.stat(LOCK.rsplit("/", 1)[1], dir_fd=tree, follow_symlinks=False).st_mode
+        odd = odd_entry(tree, LOCK_NAME)
     except OSError:
-        return  # absent (made by the open), or the open says why
-    if not (stat_mode.S_ISREG(mode) or stat_mode.S_ISLNK(mode)):
-        raise CfsError(f"the manifest lock is a {kind_of(mode)}, not a regular file; cfs "
-                       "never opens one in its place. Remove it (cfs makes it again)",
-                       file=LOCK)
+        return  # the open says why
+    if odd is not None:
+        raise CfsError(f"the manifest lock is a {odd}, not a regular file; cfs never opens "
+                       "one in its place. Remove it (cfs makes it again)", file=LOCK)
 
 
 @contextmanager
@@ -141,7 +141,7 @@ def _locked(root: Path, exclusive: bool, timeout: float):
             _refuse_odd_lock(tree)
             # Never through a link (it could create or lock a file anywhere) nor waiting
             # on a FIFO put in its place.
-            fd = os.open(LOCK.rsplit("/", 1)[1],
+            fd = os.open(LOCK_NAME,
                          os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
                          0o666, dir_fd=tree)
         except BaseException:
@@ -209,7 +209,7 @@ def _read_bytes(root: Path, memo: ParseMemo | None = None, tree: int | None = No
     descriptor of code-from-spec/ to read it in, never through a link (_locked)."""
     try:
         data = (read_inside(os.path.realpath(root), MANIFEST) if tree is None
-                else _read_at(tree))
+                else read_entry(tree, MANIFEST_NAME, MANIFEST, _LINKED_MANIFEST))
     except UnreadableFile as exc:
         raise CfsError(f"cannot read the manifest: it {exc.reason}" if isinstance(
             exc, (Outside, NotRegular)) else f"cannot read the manifest: {exc.reason}",
@@ -228,41 +228,6 @@ def _read_bytes(root: Path, memo: ParseMemo | None = None, tree: int | None = No
     if memo is not None:
         memo.last = (data, dict(entries))  # one assignment: a reader sees old or new
     return entries, data
-
-
-def _read_at(tree: int) -> bytes | None:
-    """The manifest's bytes in the open directory ``tree``; None when there is none.
-    Raises Outside for a link (never followed), NotRegular (found without opening it),
-    UnreadableFile."""
-    try:
-        mode = os.stat(MANIFEST_NAME, dir_fd=tree, follow_symlinks=False).st_mode
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise UnreadableFile(MANIFEST, exc.strerror or str(exc)) from None
-    if not (stat_mode.S_ISREG(mode) or stat_mode.S_ISLNK(mode)):
-        raise NotRegular(MANIFEST, kind_of(mode))
-    try:
-        fd = os.open(MANIFEST_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-                     | os.O_NOCTTY, dir_fd=tree)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise Outside(MANIFEST, "is a symbolic link; cfs never reads its manifest "
-                          "through one") from None
-        raise UnreadableFile(MANIFEST, exc.strerror or str(exc)) from None
-    try:
-        st = os.fstat(fd)
-        if not stat_mode.S_ISREG(st.st_mode):
-            raise NotRegular(MANIFEST, kind_of(st.st_mode))
-        return read_to_end(fd, st.st_size)
-    except OSError as exc:
-        raise UnreadableFile(MANIFEST, exc.strerror or str(exc)) from None
-    except (MemoryError, OverflowError):
-        raise UnreadableFile(MANIFEST, f"is too big to read ({st.st_size} bytes)") from None
-    finally:
-        os.close(fd)
 
 
 def read_manifest(root: Path, timeout: float = LOCK_TIMEOUT,
