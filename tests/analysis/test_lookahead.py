@@ -42,10 +42,12 @@ def project(tmp_path, monkeypatch):
     monkeypatch.setattr(snapshot, "COARSE_MARGIN", MARGIN)
     root = write_tree(tmp_path / "p", FILES)
     (root / "out" / "deeper").mkdir()
-    settle()
-    Project(root).report()
-    assert snapshot.load(root) is not None
-    return root
+    for _ in range(5):  # (on a loaded machine a run may record nothing: it says so)
+        settle()
+        Project(root).report()
+        if snapshot.load(root) is not None:
+            return root
+    pytest.fail("no run recorded a snapshot")
 
 
 def watched(root) -> tuple[bytes, list[str]]:
