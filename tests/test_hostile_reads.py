@@ -261,3 +261,23 @@ def test_graph_never_puts_a_node_names_escape_sequence_on_the_terminal(tmp_path,
     assert not set(done.stdout) & {"\x1b", "\x07", "\u202e"}, done.stdout
     shown = "le\\u001b]0;PWNED\\u0007af" if fmt == "json" else "le\\x1b]0;PWNED\\x07af"
     assert shown in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("place", [".cfs/pending", "code-from-spec/.cache/.content"])
+def test_a_fifo_among_cfs_state_files_is_never_opened(tmp_path, place):
+    # The journals, the content cache and the snapshot are read by dirs.read_at: a FIFO
+    # a checkout put there must not wake the writer waiting on it.
+    from cfs_build.state import dirs
+
+    directory = tmp_path / place
+    directory.mkdir(parents=True)
+    fifo = directory / "entry"
+    os.mkfifo(fifo)
+    waiter = Waiter(fifo)
+    time.sleep(0.2)  # the writer is waiting in its open by then (a subprocess takes longer)
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert dirs.read_at(fd, "entry") is None
+    finally:
+        os.close(fd)
+    assert not waiter.opened_by_someone_else()

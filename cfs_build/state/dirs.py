@@ -124,6 +124,9 @@ def read_at(fd: int, name: str) -> bytes | None:
     if not entry_name(name):
         return None
     try:
+        # Looked at first: opening a FIFO wakes a writer waiting on it, a device can act.
+        if not stat_mode.S_ISREG(os.lstat(name, dir_fd=fd).st_mode):
+            return None
         file = os.open(name, _READ, dir_fd=fd)
     except OSError:
         return None
