@@ -19,7 +19,7 @@ from cfs_build.state.manifest import LOCK, MANIFEST, render_manifest
 from cfs_build.mcpserver.tools import call_v5, status
 from cfs_build.analysis.project import Project
 from cfs_build.analysis.snapshot import MARGIN
-from cfs_build.mcpserver.warm import Warm
+from cfs_build.mcpserver.warm import APART_DIRS, Warm
 from mcpkit import REPO, sync_client
 
 pytest.importorskip("mcp")
@@ -504,7 +504,7 @@ def test_the_child_analysis_of_a_big_tree_never_imports_the_projects_own_modules
     from mcp.client.stdio import stdio_client
 
     root = make_tree(tmp_path / "p")
-    for i in range(2000):  # APART_DIRS directories
+    for i in range(APART_DIRS):  # enough for the analysis to be made by a child
         write(root, f"{TREE}/lib/n{i}/_node.md", node(f"SPEC/lib/n{i}"))
     ran = tmp_path / "ran"
     for module in ("xxhash", "yaml", "markdown_it"):
