@@ -87,8 +87,8 @@ def run_confined(argv: list[str], stdin: bytes, timeout: float,
             proc.wait()
         if out is None:
             raise TooLong(f"{os.path.basename(argv[0])} printed more than {limit:,} bytes; "
-                          "a reply is one file: it was stopped; make the command print the file's content "
-                          "and nothing else")
+                          "a reply is one file: it was stopped; make the command print the file's "
+                          "content and nothing else")
         if timed_out:
             raise TimedOut(f"timed out after {timeout:g} s")
     return Finished(proc.returncode, out, err)

@@ -109,8 +109,8 @@ class ApiGenerator(ABC):
             if session.stopped:
                 raise GenerationFailed("interrupted")
             if time.monotonic() >= deadline:
-                raise Retryable(f"no complete answer within {self.timeout:g} s, the generator.timeout "
-                                "in cfs.toml")
+                raise Retryable(f"no complete answer within {self.timeout:g} s, the "
+                                "generator.timeout in cfs.toml")
         error = done.get("error")
         if isinstance(error, (AttributeError, KeyError, TypeError, ValueError)):
             # The SDK builds its objects from the JSON without checking it: an answer of
