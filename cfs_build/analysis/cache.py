@@ -47,12 +47,15 @@ class Cache:
         self.root = root
         self.base = root / CACHE
 
-    def _read(self, where: str, key: str) -> str | None:
+    def _read_bytes(self, where: str, key: str) -> bytes | None:
         try:
             with state.directory(self.root, where, replace=True) as fd:
-                data = None if fd is None else state.read_at(fd, f".{key}")
+                return None if fd is None else state.read_at(fd, f".{key}")
         except (OSError, CfsError):
             return None
+
+    def _read(self, where: str, key: str) -> str | None:
+        data = self._read_bytes(where, key)
         # Bytes, not text mode: universal newlines would turn a lone CR into LF.
         return None if data is None else normalize_bytes(data).decode("utf-8", "surrogateescape")
 
@@ -100,18 +103,25 @@ class Cache:
             return 0
 
     def load_chain(self, chain_hash: str) -> CachedChain | None:
-        """The chain file of ``chain_hash``; a line is split at its first ': ' as v5 does."""
-        text = self._read(CHAINS, chain_hash)
-        if text is None:
+        """The chain file of ``chain_hash``; a line is split at its first ': ' as v5 does.
+
+        None when the file cannot be read, or when one of its lines has no ': ' (an
+        empty line included): v5 then takes the whole file as corrupted and uses no
+        history at all. A 0-byte file is the chain with no position.
+        """
+        data = self._read_bytes(CHAINS, chain_hash)
+        if data is None:
             return None
-        lines = text.split("\n")  # not splitlines: a label may hold U+2028, \f and the like
-        if lines[-1] == "":
-            lines.pop()
+        if not data:
+            return CachedChain(chain_hash, ())
+        text = normalize_bytes(data).decode("utf-8", "surrogateescape")
+        # Not splitlines: a label may hold U+2028, \f and the like.
         entries = []
-        for line in lines:
+        for line in text.split("\n")[:-1]:
             label, sep, content = line.partition(": ")
-            if sep:
-                entries.append((label, content))
+            if not sep:
+                return None
+            entries.append((label, content))
         return CachedChain(chain_hash, tuple(entries))
 
     def content(self, content_hash: str) -> str | None:

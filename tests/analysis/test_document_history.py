@@ -173,3 +173,42 @@ def test_three_generations_with_every_disposition_at_once(tree):
         "</entry>\n"
         "</constraints>\n"
         "</chain>\n")
+
+
+def test_a_chain_file_with_a_line_without_colon_space_gives_no_history(tree):
+    # v5 (internal/cache ReadChain) refuses a whole chain file when one line does not split
+    # at ': ' (ErrChainFileCorrupted), an empty line included; load_chain then serves the
+    # first-generation form, and prune_cache keeps no content for that chain.
+    for damage in ("garbage\n", "\n"):
+        root = leaf_tree(tree)
+        generate(root)
+        listing = chain_file(root)
+        listing.write_text(listing.read_text() + damage)
+        (root / "code-from-spec/app/_node.md").write_text(
+            spec("SPEC/app", "# Public\n\n## Context\nv2\n"))
+        assert v5tools.load_chain(root, LEAF) == (
+            "<chain>\n"
+            "<existing_artifact>\ngenerated\n</existing_artifact>\n"
+            "<constraints>\n"
+            '<entry name="SPEC/app">\n## Context\nv2\n</entry>\n'
+            '<entry name="SPEC/app/leaf">\n## Interface\nrun()\n</entry>\n'
+            "</constraints>\n"
+            "<instructions>\nDo it.\n</instructions>\n"
+            "</chain>\n")
+        # Kept: the recorded chain. Deleted: the chain just loaded, and every text, since
+        # the kept chain names none that v5 can read.
+        assert v5tools.prune_cache(root) == \
+            "pruned cache: 1 chain files deleted, 4 content files deleted"
+
+
+def test_an_empty_chain_file_is_the_chain_with_no_position(tree):
+    # A chain with no position is written as a 0-byte file; v5 reads it as no lines (not
+    # as one empty, corrupted line): what is there now is `added`.
+    root = tree({"SPEC/l": spec("SPEC/l", "", front="output: out/l.txt")})
+    v5tools.load_chain(root, "SPEC/l")
+    v5tools.write_file(root, "SPEC/l", "x\n")
+    (root / "code-from-spec/l/_node.md").write_text(
+        spec("SPEC/l", "# Agent\nDo.\n", front="output: out/l.txt"))
+    assert v5tools.load_chain(root, "SPEC/l") == (
+        "<chain>\n<existing_artifact>\nx\n</existing_artifact>\n<constraints>\n"
+        '</constraints>\n<instructions disposition="added">\nDo.\n</instructions>\n</chain>\n')
