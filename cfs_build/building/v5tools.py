@@ -316,9 +316,13 @@ def reconstruct_cache(where: Path | str | Project) -> str:
     processed = contents = chains = 0
     for name in sorted(entries):
         node = node_of_entry(name)
-        info = project.tree.nodes.get(node) if node is not None else None
+        # v5 reads the node from its path: one in a dot directory (no part of the tree)
+        # is processed as load_chain and write_file serve it (chain.dotted_node_dir).
+        if node is None or _parse_problem(project, node) is not None:
+            continue
+        info = project.resolver.node_info(node)
         # (`output: ''` is declared: v5 passes over only a node without the key.)
-        if info is None or info.output is None or _parse_problem(project, node) is not None:
+        if info is None or info.output is None:
             continue
         chain = project.resolver.chain(node)
         if chain.hash is None:

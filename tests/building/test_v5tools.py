@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import shutil
 
 import pytest
 
@@ -324,6 +325,19 @@ def test_reconstruct_counts_only_the_entries_whose_chain_it_computed(tree):
     (root / "notes.txt").unlink()
     assert v5tools.reconstruct_cache(root) == ("reconstructed cache: 2 entries processed, "
                                                "2 content files written, 1 chain files written")
+
+
+def test_reconstruct_processes_an_entry_of_a_node_in_a_dot_directory(tree):
+    # v5's reconstruct_cache parses each entry's node from its path, as its write_file
+    # and load_chain do: a node under a dot directory (no part of the tree) is processed.
+    root = tree({"SPEC/.x": spec("SPEC/.x", ""),
+                 "SPEC/.x/l": spec("SPEC/.x/l", "# Agent\nDo.\n", front="output: out/l.txt")})
+    assert v5tools.write_file(root, "SPEC/.x/l", "x\n") == "wrote out/l.txt"
+    shutil.rmtree(root / "code-from-spec/.cache")
+    assert v5tools.reconstruct_cache(root) == ("reconstructed cache: 1 entries processed, "
+                                               "1 content files written, 1 chain files written")
+    agent = checksum("Do.\n")  # the one position: the agent text
+    assert (root / f"code-from-spec/.cache/.content/.{agent}").read_text() == "Do.\n"
 
 
 def test_a_trailing_space_in_a_manifest_line_is_part_of_its_field(tree):
