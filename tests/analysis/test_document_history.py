@@ -212,3 +212,49 @@ def test_an_empty_chain_file_is_the_chain_with_no_position(tree):
     assert v5tools.load_chain(root, "SPEC/l") == (
         "<chain>\n<existing_artifact>\nx\n</existing_artifact>\n<constraints>\n"
         '</constraints>\n<instructions disposition="added">\nDo.\n</instructions>\n</chain>\n')
+
+
+def test_an_input_taken_out_put_back_from_another_source_and_switched_again(tree):
+    # FORMAT.md 9.3: a cached INPUT[...] label with no input declared now is the removed
+    # previous input; an input declared again is `added` with no previous input, and one
+    # naming another source than the cached one has none either (the old INPUT label is
+    # never listed among the previous constraints). Between them: a hand edit accepted
+    # (its chain's file is there: history stays) and the cache pruned to what the
+    # manifest names.
+    def leaf(front: str = "") -> str:
+        return spec(LEAF, "# Public\n\n## Interface\nrun()\n\n# Agent\nDo it.\n",
+                    front=f"output: out/leaf.txt\n{front}")
+
+    root = tree({"SPEC/app": spec("SPEC/app", "# Public\n\n## Context\nv1\n"),
+                 LEAF: leaf("input: EXTERNAL/in.txt"), "in.txt": "one\n",
+                 "other.txt": "other\n"})
+    unchanged = ('<entry name="SPEC/app" disposition="unchanged">\n## Context\nv1\n</entry>\n'
+                 '<entry name="SPEC/app/leaf" disposition="unchanged">\n## Interface\nrun()\n'
+                 "</entry>\n</constraints>\n"
+                 '<instructions disposition="unchanged">\nDo it.\n</instructions>\n')
+    node = root / "code-from-spec/app/leaf/_node.md"
+    generate(root, "g1\n")
+    node.write_text(leaf())
+    assert generate(root, "g2\n") == (
+        "<chain>\n"
+        '<previous_input>\n<input disposition="removed">\none\n</input>\n</previous_input>\n'
+        "<existing_artifact>\ng1\n</existing_artifact>\n"
+        "<constraints>\n" + unchanged + "</chain>\n")
+    (root / "out/leaf.txt").write_text("g2 by hand\n")
+    assert v5tools.accept(root, LEAF) == "accepted out/leaf.txt"
+    assert v5tools.load_chain(root, LEAF) == (
+        "<chain>\n<existing_artifact>\ng2 by hand\n</existing_artifact>\n"
+        "<constraints>\n" + unchanged + "</chain>\n")
+    # The first chain and the input's text go; the recorded chain and its texts stay.
+    assert v5tools.prune_cache(root) == \
+        "pruned cache: 1 chain files deleted, 1 content files deleted"
+    node.write_text(leaf("input: EXTERNAL/other.txt"))
+    assert generate(root, "g3\n") == (
+        "<chain>\n<existing_artifact>\ng2 by hand\n</existing_artifact>\n"
+        "<constraints>\n" + unchanged + '<input disposition="added">\nother\n</input>\n'
+        "</chain>\n")
+    node.write_text(leaf("input: EXTERNAL/in.txt"))
+    assert v5tools.load_chain(root, LEAF) == (
+        "<chain>\n<existing_artifact>\ng3\n</existing_artifact>\n"
+        "<constraints>\n" + unchanged + '<input disposition="added">\none\n</input>\n'
+        "</chain>\n")
