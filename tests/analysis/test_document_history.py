@@ -258,3 +258,29 @@ def test_an_input_taken_out_put_back_from_another_source_and_switched_again(tree
         "<chain>\n<existing_artifact>\ng3\n</existing_artifact>\n"
         "<constraints>\n" + unchanged + '<input disposition="added">\none\n</input>\n'
         "</chain>\n")
+
+
+def test_history_stays_with_the_recorded_chain_while_generations_fail_and_prune_runs(tree):
+    # FORMAT.md 8, 9.2: until a file is written the manifest keeps the first chain; every
+    # load_chain compares with it. prune_cache deletes the chain loaded in between (no
+    # entry names it) and the text only it named, never the recorded chain's texts.
+    root = leaf_tree(tree)
+    app = root / "code-from-spec/app/_node.md"
+    generate(root, "g1\n")
+
+    def document(now: str) -> str:
+        return ("<chain>\n<previous_constraints>\n"
+                '<entry name="SPEC/app" disposition="changed">\n## Context\nv1\n</entry>\n'
+                "</previous_constraints>\n<existing_artifact>\ng1\n</existing_artifact>\n"
+                "<constraints>\n"
+                f'<entry name="SPEC/app" disposition="changed">\n## Context\n{now}\n</entry>\n'
+                '<entry name="SPEC/app/leaf" disposition="unchanged">\n## Interface\nrun()\n'
+                '</entry>\n</constraints>\n<instructions disposition="unchanged">\nDo it.\n'
+                "</instructions>\n</chain>\n")
+
+    app.write_text(spec("SPEC/app", "# Public\n\n## Context\nv2\n"))
+    assert v5tools.load_chain(root, LEAF) == document("v2")  # and no write_file
+    assert v5tools.prune_cache(root) == \
+        "pruned cache: 1 chain files deleted, 1 content files deleted"
+    app.write_text(spec("SPEC/app", "# Public\n\n## Context\nv3\n"))
+    assert v5tools.load_chain(root, LEAF) == document("v3")
