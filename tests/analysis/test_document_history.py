@@ -2,6 +2,7 @@
 stepped with the v5 operations as a generator would: load_chain, then write_file."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from cfs_build.building import v5tools
@@ -284,3 +285,35 @@ def test_history_stays_with_the_recorded_chain_while_generations_fail_and_prune_
         "pruned cache: 1 chain files deleted, 1 content files deleted"
     app.write_text(spec("SPEC/app", "# Public\n\n## Context\nv3\n"))
     assert v5tools.load_chain(root, LEAF) == document("v3")
+
+
+def test_an_old_text_ending_lines_in_cr_comes_back_without_it(tree):
+    # FORMAT.md 3, 8: a file line ending in two CRs is delivered with one (only one CR
+    # before a LF is dropped) and stored so; v5 reads the stored text back as lines, which
+    # drops that CR too: the previous entry shows the line without it.
+    root = leaf_tree(tree, front="depends_on: [EXTERNAL/e.txt]")
+    (root / "e.txt").write_bytes(b"a\r\r\nb\n")
+    first = generate(root)
+    assert '<entry name="EXTERNAL/e.txt">\na\r\nb\n</entry>\n' in first
+    (root / "e.txt").write_bytes(b"c\n")
+    document = v5tools.load_chain(root, LEAF)
+    assert ("<previous_constraints>\n"
+            '<entry name="EXTERNAL/e.txt" disposition="changed">\na\nb\n</entry>\n'
+            "</previous_constraints>\n") in document
+    assert '<entry name="EXTERNAL/e.txt" disposition="changed">\nc\n</entry>\n' in document
+
+
+def test_a_deleted_cache_rebuilt_by_reconstruct_cache_gives_history_back(tree):
+    # FORMAT.md 8: reconstruct_cache writes the current chain of every entry; for an up-to-
+    # date artifact that is the recorded one, so the next edit is shown against it again.
+    root = leaf_tree(tree)
+    generate(root)
+    shutil.rmtree(root / "code-from-spec/.cache")
+    assert v5tools.reconstruct_cache(root) == ("reconstructed cache: 1 entries processed, "
+                                               "3 content files written, 1 chain files written")
+    (root / "code-from-spec/app/_node.md").write_text(
+        spec("SPEC/app", "# Public\n\n## Context\nv2\n"))
+    assert v5tools.load_chain(root, LEAF).startswith(
+        "<chain>\n<previous_constraints>\n"
+        '<entry name="SPEC/app" disposition="changed">\n## Context\nv1\n</entry>\n'
+        "</previous_constraints>\n<existing_artifact>\ngenerated\n</existing_artifact>\n")
