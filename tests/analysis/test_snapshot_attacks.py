@@ -1,0 +1,242 @@
+"""Edits made to defeat the snapshot: each run's answer stays the full analysis's."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cfs_build.analysis import snapshot
+from cfs_build.analysis.project import Project
+from cfs_build.state.manifest import ManifestEntry, update_manifest
+from conftest import spec, write_tree
+
+MARGIN = 0.02  # seconds; above a kernel clock tick, so tests need not wait long
+
+
+@pytest.fixture(autouse=True)
+def short_margin(monkeypatch):
+    monkeypatch.setattr(snapshot, "MARGIN", int(MARGIN * 1e9))
+    monkeypatch.setattr(snapshot, "COARSE_MARGIN", int(MARGIN * 1e9))
+
+
+def settle():
+    time.sleep(MARGIN * 1.5)
+
+
+FILES = {
+    "SPEC/app": spec("SPEC/app", "Root.\n\n# Public\n## Rules\nBe kind.\n"),
+    "SPEC/app/store": spec("SPEC/app/store", "Keeps things.\n\n# Agent\nWrite it.\n",
+                           "output: out/store.py"),
+    "SPEC/app/cli": spec("SPEC/app/cli", "Talks.\n\n# Agent\nWrite it.\n",
+                         "depends_on:\n  - ARTIFACT/app/store\n  - EXTERNAL/docs/usage.txt\n"
+                         "output: out/cli.py"),
+    "docs/usage.txt": "usage\n",
+    "out/store.py": "store = 1\n",
+    "out/cli.py": "cli = 1\n",
+}
+
+
+def full(root) -> dict:
+    return Project(root, use_index=False).report(keep=False).as_dict()
+
+
+@pytest.fixture
+def root(tmp_path):
+    root = write_tree(tmp_path / "proj", FILES)
+    project = Project(root, use_index=False)
+    with update_manifest(root) as entries:
+        for status in project.report(keep=False).artifacts:
+            entries[status.name] = ManifestEntry(status.name, status.path, status.checksum,
+                                                 status.chain)
+    settle()
+    Project(root).report()  # records the snapshot
+    assert snapshot.load(root) is not None
+    return root
+
+
+def check(root) -> dict:
+    """The answer of a run with the snapshot equals a full analysis's."""
+    expected = full(root)
+    assert Project(root).report().as_dict() == expected
+    settle()
+    assert Project(root).report().as_dict() == expected  # and what that run kept
+    return expected
+
+
+def test_an_output_directory_moved_out_behind_a_link(root, tmp_path):
+    # The output file keeps its inode and every time; only the way to it changed.
+    (root / "out").rename(tmp_path / "elsewhere")
+    (root / "out").symlink_to(tmp_path / "elsewhere")
+    answer = check(root)
+    assert "outside" in json.dumps(answer)
+
+
+def test_an_external_directory_moved_out_behind_a_link(root, tmp_path):
+    (root / "docs").rename(tmp_path / "docs")
+    (root / "docs").symlink_to(tmp_path / "docs")
+    answer = check(root)
+    assert "outside" in json.dumps(answer)
+
+
+def test_a_missing_output_directory_leaves_the_snapshot_holding(root, tmp_path):
+    # The ways to outputs are watched; one not there yet counts as found absent, so the
+    # snapshot still holds the run after.
+    for name in ("store.py", "cli.py"):
+        (root / "out" / name).unlink()
+    (root / "out").rmdir()
+    check(root)
+    assert snapshot.load(root) is not None
+    # ... and a link put there later is seen.
+    (tmp_path / "away").mkdir()
+    (tmp_path / "away" / "store.py").write_text("store = 1\n")
+    (root / "out").symlink_to(tmp_path / "away")
+    assert "outside" in json.dumps(check(root))
+
+
+def _times(path):
+    st = os.stat(path)
+    return st.st_atime_ns, st.st_mtime_ns
+
+
+def _rewrite_keeping_times(rel, old, new):
+    """Same size, the modification time set back (as touch -r or os.utime would)."""
+    def change(root, tmp_path):
+        path = root / rel
+        times = _times(path)
+        text = path.read_text()
+        assert len(old) == len(new) and old in text
+        path.write_text(text.replace(old, new))
+        os.utime(path, ns=times)
+    return change
+
+
+def _replace_by_rename(rel, old, new):
+    """A new file (another inode) renamed over the old one, with its times."""
+    def change(root, tmp_path):
+        path = root / rel
+        times = _times(path)
+        fresh = path.with_name(path.name + ".tmp")
+        fresh.write_text(path.read_text().replace(old, new))
+        os.utime(fresh, ns=times)
+        fresh.rename(path)
+    return change
+
+
+def _swap(a, b):
+    """Two files' contents swapped by renames; each keeps its times (and size here)."""
+    def change(root, tmp_path):
+        pa, pb = root / a, root / b
+        pa.rename(root / "swap.tmp")
+        pb.rename(pa)
+        (root / "swap.tmp").rename(pb)
+    return change
+
+
+def _swap_dirs(root, tmp_path):
+    # Two nodes' directories swapped: each _node.md now names the other's node.
+    base = root / "code-from-spec/app"
+    (base / "store").rename(base / "swap")
+    (base / "cli").rename(base / "store")
+    (base / "swap").rename(base / "cli")
+
+
+def _to_dot_and_back_edited(root, tmp_path):
+    base = root / "code-from-spec/app"
+    (base / "store").rename(base / ".away")
+    _rewrite_keeping_times("code-from-spec/app/.away/_node.md", "Write it.", "Wrote it!")(
+        root, tmp_path)
+    (base / ".away").rename(base / "store")
+
+
+def _node_to_link(root, tmp_path):
+    # _node.md moved out of the tree, a link to it in its place: v5 refuses the scan.
+    path = root / "code-from-spec/app/store/_node.md"
+    path.rename(root / "store_node.md")
+    path.symlink_to(root / "store_node.md")
+
+
+def _node_to_fifo(root, tmp_path):
+    path = root / "code-from-spec/app/store/_node.md"
+    path.unlink()
+    os.mkfifo(path)
+
+
+def _manifest_edited_times_kept(root, tmp_path):
+    from cfs_build.state.manifest import MANIFEST
+    path = root / MANIFEST
+    times = _times(path)
+    text = path.read_text()
+    # One recorded checksum changed by one character (v5 or a checkout did it).
+    at = text.index("ARTIFACT/app/store")
+    line_end = text.index("\n", at)
+    line = text[at:line_end]
+    flipped = line[:-1] + ("A" if line[-1] != "A" else "B")
+    path.write_text(text[:at] + flipped + text[line_end:])
+    os.utime(path, ns=times)
+
+
+def _output_becomes_directory(root, tmp_path):
+    (root / "out/store.py").unlink()
+    (root / "out/store.py").mkdir()
+
+
+def _case_only_rename(root, tmp_path):
+    base = root / "code-from-spec/app"
+    (base / "store").rename(base / "Store")
+
+
+def _future_times(root, tmp_path):
+    # An edit whose modification time is a year ahead (a skewed clock elsewhere).
+    path = root / "out/store.py"
+    path.write_text("store = 2\n")
+    ahead = time.time_ns() + 365 * 86400 * 10**9
+    os.utime(path, ns=(ahead, ahead))
+
+
+def _external_link_retargeted(root, tmp_path):
+    # docs/usage.txt becomes a link to another file inside the project with the same
+    # size and times; then that file's link is pointed at a third one.
+    (root / "notes").mkdir()
+    for name, text in (("a.txt", "usagA\n"), ("b.txt", "usagB\n")):
+        (root / "notes" / name).write_text(text)
+        os.utime(root / "notes" / name, ns=_times(root / "docs/usage.txt"))
+    (root / "docs/usage.txt").unlink()
+    (root / "docs/usage.txt").symlink_to("../notes/a.txt")
+
+
+ATTACKS = {
+    "spec same size, mtime set back": _rewrite_keeping_times(
+        "code-from-spec/app/_node.md", "Be kind.", "Be fair."),
+    "output same size, mtime set back": _rewrite_keeping_times(
+        "out/store.py", "store = 1", "store = 2"),
+    "external same size, mtime set back": _rewrite_keeping_times(
+        "docs/usage.txt", "usage", "USAGE"),
+    "spec replaced by rename with its times": _replace_by_rename(
+        "code-from-spec/app/store/_node.md", "Write it.", "Fill it."),
+    "output replaced by rename with its times": _replace_by_rename(
+        "out/cli.py", "cli = 1", "cli = 2"),
+    "two outputs swapped by renames": _swap("out/store.py", "out/cli.py"),
+    "two specs swapped by renames": _swap("code-from-spec/app/store/_node.md",
+                                          "code-from-spec/app/cli/_node.md"),
+    "two node directories swapped": _swap_dirs,
+    "node moved to a dot directory, edited, moved back": _to_dot_and_back_edited,
+    "_node.md turned into a link": _node_to_link,
+    "_node.md turned into a FIFO": _node_to_fifo,
+    "manifest edited with its times restored": _manifest_edited_times_kept,
+    "output turned into a directory": _output_becomes_directory,
+    "case-only rename of a node directory": _case_only_rename,
+    "output time in the future": _future_times,
+    "external replaced by an in-project link": _external_link_retargeted,
+}
+
+
+@pytest.mark.parametrize("attack", ATTACKS.values(), ids=ATTACKS.keys())
+def test_an_attack_on_the_signatures_changes_nothing_but_the_answer(root, tmp_path, attack):
+    before = full(root)
+    attack(root, tmp_path)
+    after = check(root)
+    assert after != before  # the attack changed the answer: the old one would be wrong
