@@ -240,3 +240,39 @@ def test_an_attack_on_the_signatures_changes_nothing_but_the_answer(root, tmp_pa
     attack(root, tmp_path)
     after = check(root)
     assert after != before  # the attack changed the answer: the old one would be wrong
+
+
+def test_a_link_out_of_the_project_pointed_at_another_name_of_its_file(root, tmp_path):
+    # The finding names where the link leads; the two names are one file (a hard link),
+    # so only the link itself tells the answers apart.
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text("usage\n")
+    os.link(first, second)
+    (root / "docs/usage.txt").unlink()
+    (root / "docs/usage.txt").symlink_to(first)
+    settle()
+    assert "first.txt" in json.dumps(check(root))
+    (root / "docs/new").symlink_to(second)
+    (root / "docs/new").rename(root / "docs/usage.txt")
+    assert "second.txt" in json.dumps(check(root))
+
+
+def test_a_link_recorded_as_read_holds_after_one_update(root):
+    # A cold run records the target's signature as read; the next one takes the link's
+    # too, re-reads that one file, and from then on the snapshot holds.
+    import shutil
+    (root / "notes").mkdir()
+    (root / "notes/a.txt").write_text("usage\n")
+    (root / "docs/usage.txt").unlink()
+    (root / "docs/usage.txt").symlink_to("../notes/a.txt")
+    shutil.rmtree(root / ".cfs")
+    settle()
+    Project(root).report()
+    settle()
+    again = Project(root)
+    assert again.update is not None and again.update.files_read <= 1
+    again.report()
+    settle()
+    third = Project(root)
+    assert third.update is None and third.snapshot is not None
+    assert third.report().as_dict() == full(root)
