@@ -276,3 +276,56 @@ def test_a_link_recorded_as_read_holds_after_one_update(root):
     third = Project(root)
     assert third.update is None and third.snapshot is not None
     assert third.report().as_dict() == full(root)
+
+
+def _status(root) -> tuple[str, int]:
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "-C", str(root), "status",
+                           "--json"], capture_output=True, text=True)
+    return done.stdout, done.returncode
+
+
+def _full_status(root, tmp_path) -> tuple[str, int]:
+    """`cfs status --json` of a copy without .cfs/ (a full analysis), told as of ``root``."""
+    import shutil
+    clean = tmp_path / "clean"
+    shutil.rmtree(clean, ignore_errors=True)
+    shutil.copytree(root, clean, symlinks=True, ignore=shutil.ignore_patterns(".cfs"))
+    out, code = _status(clean)
+    return out.replace(str(clean), str(root)), code
+
+
+@pytest.mark.slow
+def test_cfs_status_sees_an_output_directory_moved_out_behind_a_link(root, tmp_path):
+    time.sleep(0.12)  # the margin a real process uses
+    _status(root)
+    time.sleep(0.12)
+    assert snapshot.load(root) is not None
+    (root / "out").rename(tmp_path / "elsewhere")
+    (root / "out").symlink_to(tmp_path / "elsewhere")
+    expected = _full_status(root, tmp_path)
+    assert "outside" in expected[0]
+    assert _status(root) == expected
+    time.sleep(0.12)
+    assert _status(root) == expected
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole .cfs", "snapshot and basis"])
+def test_a_cfs_directory_restored_from_a_backup_answers_as_a_full_analysis(root, tmp_path,
+                                                                          whole):
+    import shutil
+    from cfs_build.analysis.snapshot import BASIS_FILE, SNAPSHOT_FILE
+    backup = tmp_path / "backup"
+    shutil.copytree(root / ".cfs", backup)  # (copy2: times kept)
+    before = full(root)
+    _replace_by_rename("code-from-spec/app/store/_node.md", "Write it.", "Fill it.")(
+        root, tmp_path)
+    _rewrite_keeping_times("out/cli.py", "cli = 1", "cli = 2")(root, tmp_path)
+    settle()
+    check(root)  # a run records the edits
+    if whole:
+        shutil.rmtree(root / ".cfs")
+        shutil.copytree(backup, root / ".cfs")
+    else:
+        for rel in (SNAPSHOT_FILE, BASIS_FILE):
+            shutil.copy2(backup / rel.split("/", 1)[1], root / rel)
+    assert check(root) != before
