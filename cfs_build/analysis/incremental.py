@@ -207,7 +207,10 @@ def refresh(root, previous: Snapshot, current: bytes) -> Update | None:
 def _listing(root, rel: str) -> tuple[set[str], bool, set[str]] | None:
     """The subdirectories (project-relative) of a tree directory, whether it holds a
     _node.md, and its dot subdirectories, as the walk lists them (walk.listing); None
-    when it cannot be listed. Raises NeedsGuard at a link."""
+    when it cannot be listed. Raises NeedsGuard at a link, the directory itself
+    included (the listing would go through it)."""
+    if os.path.islink(f"{root}/{rel}"):
+        raise NeedsGuard
     try:
         listed = listing(f"{root}/{rel}", rel)
     except LinkInTree:

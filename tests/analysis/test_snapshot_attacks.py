@@ -329,3 +329,45 @@ def test_a_cfs_directory_restored_from_a_backup_answers_as_a_full_analysis(root,
         for rel in (SNAPSHOT_FILE, BASIS_FILE):
             shutil.copy2(backup / rel.split("/", 1)[1], root / rel)
     assert check(root) != before
+
+
+def test_the_way_to_an_output_replaced_while_the_analysis_runs(root, tmp_path, monkeypatch):
+    # Its signature is taken when the snapshot is recorded, after the read: the change
+    # is too recent to trust then, so the next run looks at it again.
+    import cfs_build.analysis.project as project_module
+    (root / snapshot.SNAPSHOT_FILE).unlink()
+    real = project_module.artifact_statuses
+
+    def then_replaced(*args, **kwargs):
+        found = real(*args, **kwargs)
+        (root / "out").rename(tmp_path / "elsewhere")  # another process, after the read
+        (root / "out").symlink_to(tmp_path / "elsewhere")
+        return found
+
+    monkeypatch.setattr(project_module, "artifact_statuses", then_replaced)
+    kept = Project(root).report().as_dict()
+    monkeypatch.setattr(project_module, "artifact_statuses", real)
+    assert kept != full(root)
+    settle()
+    check(root)
+
+
+def test_a_node_moved_to_a_dot_directory_and_back_between_runs(root):
+    base = root / "code-from-spec/app"
+    (base / "store").rename(base / ".away")
+    check(root)
+    (base / ".away").rename(base / "store")
+    check(root)
+
+
+def test_the_spec_tree_replaced_by_a_link_to_it(root, tmp_path):
+    (root / "code-from-spec").rename(tmp_path / "specs")
+    (root / "code-from-spec").symlink_to(tmp_path / "specs")
+    check(root)
+
+
+def test_the_project_moved_elsewhere(root, tmp_path):
+    moved = tmp_path / "moved"
+    root.rename(moved)
+    check(moved)
+    assert Project(moved).snapshot is not None
