@@ -371,3 +371,37 @@ def test_the_project_moved_elsewhere(root, tmp_path):
     root.rename(moved)
     check(moved)
     assert Project(moved).snapshot is not None
+
+
+def test_the_parse_index_is_not_fooled_by_an_edit_keeping_size_and_times(root):
+    # Without the snapshot only the parse index is left to reuse: it keys on the bytes.
+    (root / snapshot.SNAPSHOT_FILE).unlink()
+    before = full(root)
+    _rewrite_keeping_times("code-from-spec/app/store/_node.md", "Write it.", "Wrote it!")(
+        root, None)
+    assert check(root) != before
+
+
+def test_a_spec_edited_again_while_an_update_reads_it(root, monkeypatch):
+    # The update re-reads the edited _node.md; another edit right after that read (same
+    # size, times set back) is seen by the next run: the signature kept is the one taken
+    # before the read.
+    from cfs_build.analysis import incremental
+    rel = "code-from-spec/app/store/_node.md"
+    _replace_by_rename(rel, "Write it.", "Wrote it!")(root, None)
+    settle()
+    real = incremental.read_nodes
+
+    def then_edited(*args, **kwargs):
+        found = real(*args, **kwargs)
+        _rewrite_keeping_times(rel, "Wrote it!", "Wrote it?")(root, None)
+        return found
+
+    monkeypatch.setattr(incremental, "read_nodes", then_edited)
+    project = Project(root)
+    assert project.update is not None
+    project.report()
+    monkeypatch.setattr(incremental, "read_nodes", real)
+    settle()
+    check(root)
+    assert "Wrote it?" in (root / rel).read_text()
