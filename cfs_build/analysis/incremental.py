@@ -341,9 +341,10 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
     for way in [path for path in changed if path not in files and path not in outputs
                 and path != MANIFEST and path != TREE_DIR and not path.startswith(_PREFIX)]:
         # A directory on the way to files read or outputs (ways): what is below it may lie
-        # elsewhere now, with every signature kept.
+        # elsewhere now, with every signature kept (a file that could not be read too).
         below = way + "/"
-        changed.update(rel for rel in (*files, *outputs) if rel.startswith(below))
+        changed.update(rel for rel in (*paths[previous.dirs:], *outputs)
+                       if rel.startswith(below))
     changed_dirs, changed_nodes, changed_files = [], [], []
     for path in changed:
         if path == TREE_DIR:

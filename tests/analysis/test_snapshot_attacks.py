@@ -405,3 +405,15 @@ def test_a_spec_edited_again_while_an_update_reads_it(root, monkeypatch):
     settle()
     check(root)
     assert "Wrote it?" in (root / rel).read_text()
+
+
+def test_a_directory_named_as_a_file_read_moved_out_behind_a_link(root, tmp_path):
+    # What is there is no file (a finding that says so); moved out of the project, the
+    # finding is that the path leads outside, though nothing below changed.
+    (root / "docs/usage.txt").unlink()
+    (root / "docs/usage.txt").mkdir()
+    settle()
+    assert "is a directory, not a file" in json.dumps(check(root))
+    (root / "docs").rename(tmp_path / "docs")
+    (root / "docs").symlink_to(tmp_path / "docs")
+    assert "outside" in json.dumps(check(root))
