@@ -417,3 +417,24 @@ def test_a_directory_named_as_a_file_read_moved_out_behind_a_link(root, tmp_path
     (root / "docs").rename(tmp_path / "docs")
     (root / "docs").symlink_to(tmp_path / "docs")
     assert "outside" in json.dumps(check(root))
+
+
+def test_a_spec_edited_after_the_tree_was_read_is_never_trusted(root, monkeypatch):
+    # A _node.md's signature is taken when the snapshot is recorded, after the read: the
+    # edit is too recent then (the file system's clock is the one .cfs/ is on).
+    import cfs_build.analysis.project as project_module
+    (root / snapshot.SNAPSHOT_FILE).unlink()
+    real = project_module.artifact_statuses
+
+    def then_edited(*args, **kwargs):
+        found = real(*args, **kwargs)
+        _rewrite_keeping_times("code-from-spec/app/store/_node.md", "Write it.", "Wrote it!")(
+            root, None)
+        return found
+
+    monkeypatch.setattr(project_module, "artifact_statuses", then_edited)
+    kept = Project(root).report().as_dict()
+    monkeypatch.setattr(project_module, "artifact_statuses", real)
+    assert kept != full(root)
+    settle()
+    check(root)
