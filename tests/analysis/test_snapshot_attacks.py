@@ -208,6 +208,12 @@ def _external_link_retargeted(root, tmp_path):
     (root / "docs/usage.txt").symlink_to("../notes/a.txt")
 
 
+def _output_directory_into_git(root, tmp_path):
+    (root / ".git").mkdir()
+    (root / "out").rename(root / ".git/out")
+    (root / "out").symlink_to(".git/out")
+
+
 ATTACKS = {
     "spec same size, mtime set back": _rewrite_keeping_times(
         "code-from-spec/app/_node.md", "Be kind.", "Be fair."),
@@ -231,6 +237,7 @@ ATTACKS = {
     "case-only rename of a node directory": _case_only_rename,
     "output time in the future": _future_times,
     "external replaced by an in-project link": _external_link_retargeted,
+    "output directory moved into .git/ behind a link": _output_directory_into_git,
 }
 
 
