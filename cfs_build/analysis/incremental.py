@@ -127,8 +127,35 @@ def analyse(tree: Tree, resolver: Resolver, manifest: Manifest, parts=None) -> S
 def watched_paths(tree: Tree, resolver: Resolver, statuses=()) -> list[str]:
     """Every path whose change can change the analysis (see snapshot.py), given the
     analysis's ``statuses``."""
+    read = resolver.files_read()
     return list(dict.fromkeys([*tree.dirs, *(info.file for info in tree.nodes.values()),
-                               MANIFEST, *resolver.files_read(), *refused_places(statuses)]))
+                               MANIFEST, *read, *refused_places(statuses),
+                               *ways([*read, *output_rels(tree).values()])]))
+
+
+def ways(rels) -> list[str]:
+    """The directories on the way to each of ``rels`` (files read and outputs), outside
+    the tree (whose directories are watched anyway). A file's signature is taken through
+    them: one moved away and a link to it put in its place leaves the files below their
+    signatures, but leads them out of the project."""
+    found: dict[str, None] = {}
+    for rel in rels:
+        at = rel.find("/")
+        if at < 0 or rel[:at] == TREE_DIR:
+            continue
+        while at > 0:
+            found[rel[:at]] = None
+            at = rel.find("/", at + 1)
+    return list(found)
+
+
+def absent_ways(found: list[str], statuses) -> set[str]:
+    """The ways ``found`` (above) that count as found absent when they are not there: below a
+    missing directory every file is missing, which is what the analysis found of them
+    (a file it read that is gone is never trusted), and an output's place is refused
+    the same with it or without it. Those above an output refused for what is on disk
+    are not: they were there."""
+    return set(found) - set(refused_places(statuses))
 
 
 def refused_places(statuses) -> list[str]:
@@ -180,7 +207,10 @@ def refresh(root, previous: Snapshot, current: bytes) -> Update | None:
 def _listing(root, rel: str) -> tuple[set[str], bool, set[str]] | None:
     """The subdirectories (project-relative) of a tree directory, whether it holds a
     _node.md, and its dot subdirectories, as the walk lists them (walk.listing); None
-    when it cannot be listed. Raises NeedsGuard at a link."""
+    when it cannot be listed. Raises NeedsGuard at a link, the directory itself
+    included (the listing would go through it)."""
+    if os.path.islink(f"{root}/{rel}"):
+        raise NeedsGuard
     try:
         listed = listing(f"{root}/{rel}", rel)
     except LinkInTree:
@@ -307,6 +337,14 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
         # change with it (below), nothing else does.
         dots_moved = set(dots) != known_dots
         changed -= {_PREFIX + rel for rel in changed_dots}
+    files, outputs = basis["files"], set(basis["rels"].values())
+    for way in [path for path in changed if path not in files and path not in outputs
+                and path != MANIFEST and path != TREE_DIR and not path.startswith(_PREFIX)]:
+        # A directory on the way to files read or outputs (ways): what is below it may lie
+        # elsewhere now, with every signature kept (a file that could not be read too).
+        below = way + "/"
+        changed.update(rel for rel in (*paths[previous.dirs:], *outputs)
+                       if rel.startswith(below))
     changed_dirs, changed_nodes, changed_files = [], [], []
     for path in changed:
         if path == TREE_DIR:
@@ -416,10 +454,12 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
     if full or dots_moved:
         if full:
             watched = watched_paths(tree, resolver, snap.statuses)
+            found_ways = ways([*resolver.files_read(), *output_rels(tree).values()])
         else:  # the tree's directories as they are now, then the files watched before
+            found_ways = ways(resolver.files_read())
             watched = list(dict.fromkeys([*tree.dirs, *paths[previous.dirs:],
                                           *resolver.files_read(),
-                                          *refused_places(snap.statuses)]))
+                                          *refused_places(snap.statuses), *found_ways]))
         where = {path: i for i, path in enumerate(paths)}
         sigs = array("q")
         fresh, new_at = [], []
@@ -435,8 +475,10 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
                     fresh.append(i)
     else:  # the same tree and references: what was watched still is, and what was read now
         seen = set(paths)
+        found_ways = ways(resolver.files_read())  # (the outputs' are watched already)
         extra = list(dict.fromkeys(path for path in (*resolver.files_read(),
-                                                     *refused_places(snap.statuses))
+                                                     *refused_places(snap.statuses),
+                                                     *found_ways)
                                    if path not in seen))
         watched = [*paths, *extra]
         sigs = array("q", current)
@@ -450,7 +492,7 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
     # Absent: a path looked at before it was read (a changed one), or one the analysis
     # found missing (a new one: looked at after it was read). Only fresh paths are checked.
     added = set(new_at)
-    missing = resolver.files_missing()
+    missing = resolver.files_missing() | absent_ways(found_ways, snap.statuses)
     if manifest is not None and not manifest.existed:
         missing.add(MANIFEST)
     absent = frozenset(watched[i] for i in fresh if sigs[i * 4] < 0 and not sigs[i * 4 + 1]
@@ -571,4 +613,5 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
     return snap.patched(changes, new_basis)
 
 
-__all__ = ["Update", "analyse", "refresh", "basis_of", "watched_paths", "refused_places"]
+__all__ = ["Update", "analyse", "refresh", "basis_of", "watched_paths", "refused_places", "ways",
+           "absent_ways"]

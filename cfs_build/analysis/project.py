@@ -367,6 +367,9 @@ class Project:
         snap = snap.with_basis(lambda: incremental.basis_of(tree, resolver, parts))
         watched = incremental.watched_paths(tree, self.resolver, report.artifacts)
         absent = self.resolver.files_missing()
+        read = self.resolver.files_read()
+        absent |= incremental.absent_ways(
+            incremental.ways([*read, *incremental.output_rels(tree).values()]), report.artifacts)
         if not self.manifest.existed:
             absent.add(MANIFEST)
         # The files the resolver and the manifest read were looked at as they were read:

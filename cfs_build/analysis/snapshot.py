@@ -3,7 +3,8 @@
 A snapshot holds what `cfs status` and a build need to know (findings, every
 artifact's status, orphans, each artifact's intent and producers) together with
 the stat signature of everything the analysis read: every directory of the tree,
-every _node.md, the manifest, and every output, input and EXTERNAL file.
+every _node.md, the manifest, every output, input and EXTERNAL file, and the
+directories on the way to them (incremental.ways).
 
 It is trusted only when every one of those paths still has the recorded signature
 (modification and change times in nanoseconds, size and inode) and the code that

@@ -6,6 +6,8 @@ can miss: a rewrite within one clock tick keeps the modification time (and a
 program may set it back with os.utime), but not the change time, which no program
 can set; a same-size rewrite shows in the times; a file replaced by a rename (an
 atomic write, an editor's save) has another inode even with every time restored.
+A symbolic link is signed with its target's fields and its own (signatures): where
+it leads is part of the answer even when it leads to the same file by another name.
 
 The resolver records each project file as it reads it, the project its manifest;
 the build compares what it judged statuses with against the files now; the
@@ -14,6 +16,7 @@ snapshot stores the same fields, packed (signatures).
 from __future__ import annotations
 
 import os
+import stat as stat_mode
 from array import array
 from collections.abc import Iterable, Mapping
 from operator import attrgetter
@@ -36,7 +39,8 @@ def signatures(root, paths: list[str], known: Mapping[str, Signature | None] | N
                ) -> array:
     """Four numbers per path (its signature) that must stay equal for it to count as
     unchanged, packed; a path that is gone or cannot be looked at gives its negated
-    error number and zeros (a dangling link gives its own signature: it is there).
+    error number and zeros (a dangling link gives its own signature: it is there; a
+    link that leads somewhere, its target's with its own identity: _through).
     Flat 64-bit numbers compare (and store) in one piece, ten thousands of paths at a
     time. ``paths``: relative to the directory ``root``.
     ``known``: signatures taken as the paths were read (None: not there), used as they
@@ -45,6 +49,7 @@ def signatures(root, paths: list[str], known: Mapping[str, Signature | None] | N
     sigs = array("q")
     add = sigs.extend
     stat, sign = os.stat, signature
+    link = stat_mode.S_IFLNK
     known = known or {}
     if stat in os.supports_dir_fd:
         # Relative to an open descriptor of the root: shorter paths for the kernel to walk.
@@ -57,11 +62,12 @@ def signatures(root, paths: list[str], known: Mapping[str, Signature | None] | N
             sig = known.get(rel)
             if sig is None:
                 try:
-                    sig = sign(stat(name, dir_fd=root_fd))
+                    st = stat(name, dir_fd=root_fd, follow_symlinks=False)
+                    sig = sign(st)
+                    if stat_mode.S_IFMT(st.st_mode) == link:
+                        sig = _through(sig, sign(stat(name, dir_fd=root_fd)))
                 except FileNotFoundError as exc:
-                    try:  # a dangling link is not nothing: an output refused for one (X8)
-                        sig = sign(stat(name, dir_fd=root_fd, follow_symlinks=False))
-                    except OSError:
+                    if sig is None:  # (else a dangling link: not nothing, see _through)
                         add((-(exc.errno or 1), 0, 0, 0))
                         continue
                 except OSError as exc:
@@ -72,6 +78,15 @@ def signatures(root, paths: list[str], known: Mapping[str, Signature | None] | N
         if root_fd is not None:
             os.close(root_fd)
     return sigs
+
+
+def _through(link: Signature, target: Signature) -> Signature:
+    """The signature of a path that is a symbolic link: its target's, and the link's
+    own identity. Where a link leads is part of the answer (a file outside the project
+    is named in the finding), and a link put in another's place, even to another name
+    of the same file (a hard link), is a new link with a later change time."""
+    mtime, ctime, size, ino = target
+    return (mtime, max(ctime, link[1]), size, ino ^ link[3])
 
 
 def signature_of(path: str) -> Signature | None:

@@ -227,6 +227,18 @@ def apply(root: Path, nodes: dict, edit: tuple) -> set[str]:
             path.rmdir()
         else:
             path.mkdir()
+    elif kind == "way":  # a directory on the way to outputs or files read, moved out
+        # of the project behind a link to it (every file below keeps its signature)
+        rel = ("out", "docs")[a % 2]
+        path, away = root / rel, away_of(root) / rel
+        if path.is_symlink():
+            path.unlink()
+            away.rename(path)
+        elif path.is_dir():
+            away.parent.mkdir(exist_ok=True)
+            path.rename(away)
+            path.symlink_to(away)
+        touched.update(str(p.relative_to(root)) for p in root.glob(f"{rel}/*"))
     elif kind == "rename" and name:
         new = name + ("r", "r", "\u00e9", ";", "\udcfe")[b % 5] + str(b % 3)
         if new not in nodes and not any(n.startswith(new + "/") for n in nodes):
@@ -243,8 +255,13 @@ EDITS = st.tuples(st.sampled_from(["agent", "public", "subs", "intent", "depends
                                    "output", "break", "odd", "odd", "resave", "output_file",
                                    "output_kind", "external",
                                    "accept", "manifest", "add", "remove", "rename", "bare",
-                                   "dot"]),
+                                   "dot", "way"]),
                   st.integers(0, 63), st.integers(0, 511))
+
+
+def away_of(root: Path) -> Path:
+    """Outside the project, beside it (see the "way" edit)."""
+    return root.with_name(root.name + ".away")
 
 
 def settle() -> None:
@@ -315,6 +332,7 @@ def test_an_updated_analysis_equals_a_full_one(edits):
             # the full analysis.
             assert comparable(Project(root).report()) == comparable(
                 Project(root, use_index=False).report(keep=False))
+            shutil.rmtree(away_of(root), ignore_errors=True)
 
 
 def test_one_agent_edit_reads_one_file(tmp_path):

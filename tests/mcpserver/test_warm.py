@@ -528,3 +528,25 @@ def test_the_child_analysis_of_a_big_tree_never_imports_the_projects_own_modules
     failed, text = anyio.run(main)
     assert not ran.exists(), ran.read_text()
     assert not failed and "\nStaleness:\n" in text, text
+
+
+@pytest.mark.parametrize("told", [True, False], ids=["told by the kernel", "stat checks"])
+def test_an_output_directory_moved_out_behind_a_link_is_seen_as_a_fresh_server_sees_it(
+        tmp_path, monkeypatch, told):
+    # The files below keep every signature: only the directory on the way changed.
+    root = make_tree(tmp_path / "p")
+    for name in ("api", "db", "util"):
+        write(root, f"src/{name}.py", f"{name} = 1\n")
+    if not told:
+        monkeypatch.setenv("CFS_NO_WATCH", "1")
+        time.sleep(3 * MARGIN / 1e9)
+        warm = Warm(root)
+        answers(warm, LEAVES)
+        answers(warm, LEAVES)
+    else:
+        warm = watched_warm(root)
+    same_as_fresh(warm, root, LEAVES)
+    (root / "src").rename(tmp_path / "elsewhere")
+    (root / "src").symlink_to(tmp_path / "elsewhere")
+    same_as_fresh(warm, root, LEAVES)
+    assert "outside the project" in repr(answers(warm, LEAVES))
