@@ -9,8 +9,8 @@ from pathlib import Path
 from ..reading.files import UnreadableFile, normalize_bytes, read_inside, safe_relpath
 from ..reading.hashing import INPUT_MARKER, b64, chain_hash
 from ..reading.ledger import Ledger
-from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, Name, normalize, parent_of,
-                             spec_of)
+from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, Name, dotted_node_dir, normalize,
+                             parent_of, spec_of)
 from ..reading.node import NodeDoc
 from ..reading.tree import NodeInfo, Tree, parse_bytes, summarize
 from ..reading.walk import NODE_FILE
@@ -51,25 +51,6 @@ class Chain:
     blocked: tuple[str, ...] = ()
     waiting: tuple[str, ...] = ()
     failure: str | None = None
-
-
-def dotted_node_dir(name: str) -> str | None:
-    """The directory below code-from-spec/ of a `SPEC/` name inside a dot directory
-    (`SPEC/.shared/x` -> `.shared/x`), None for any other name.
-
-    Such a node is no part of the tree (FORMAT.md 1), yet v5 reads it by its path when a
-    chain names it (as an import, an input, or the node of an `ARTIFACT/`): its chain
-    hash and document hold that node's text. Only plain directory names count: an empty,
-    `.` or `..` segment names no directory of its own.
-    """
-    if not name.startswith(SPEC + "/"):
-        return None
-    rel = name[len(SPEC) + 1:]
-    parts = rel.split("/")
-    if "\0" in rel or any(part in ("", ".", "..") for part in parts) \
-            or not any(part[0] == "." for part in parts):
-        return None
-    return rel
 
 
 class BadReference(ValueError):

@@ -19,14 +19,14 @@ from functools import cached_property
 from ..errors import Finding
 from ..reading.index import Index
 from ..reading.ledger import signatures
-from ..reading.names import SPEC, TREE_DIR, spec_name
-from ..reading.tree import NodeInfo, Tree, assemble_tree, outside_dots, read_nodes
+from ..reading.names import SPEC, TREE_DIR, dotted_node_dir, in_dot_dir, outside_dots, spec_name
+from ..reading.tree import NodeInfo, Tree, assemble_tree, read_nodes
 from ..reading.unparsed import PARSE_RULES
-from ..reading.walk import (NODE_FILE, LinkInTree, NeedsGuard, in_dot_dir, listing, mounts_below,
+from ..reading.walk import (NODE_FILE, LinkInTree, NeedsGuard, listing, mounts_below,
                             walk_below, walk_dots)
 from ..state.artifacts import WithPending, current_manifest, pending_entries
 from ..state.manifest import MANIFEST, Manifest, ManifestEntry
-from .chain import Resolver, dotted_node_dir
+from .chain import Resolver
 from .deps import Deps
 from ..reading.outputs import Places, clean, output_problem
 from .basis import Decoded, NodeRows, updated
@@ -105,7 +105,7 @@ def basis_of(tree: Tree, resolver: Resolver, parts) -> dict:
 
 
 def _dotted_node_file(path: str) -> str | None:
-    """The node in a dot directory whose _node.md ``path`` is (chain.dotted_node_dir)."""
+    """The node in a dot directory whose _node.md ``path`` is (names.dotted_node_dir)."""
     if not (path.startswith(_PREFIX) and path.endswith(_NODE_SUFFIX)):
         return None
     name = spec_name(path[len(_PREFIX):-len(_NODE_SUFFIX)])
@@ -281,7 +281,7 @@ class _Lookups:
 
     def dotted_consumers(self) -> set[str]:
         """The nodes with an ARTIFACT/ entry naming the artifact of a node in a dot
-        directory (chain.dotted_node_dir): which file their chain reads is known only
+        directory (names.dotted_node_dir): which file their chain reads is known only
         from that node, which the basis does not keep."""
         found: set[str] = set()
         for node, readers in self.deps.consumed().items():
@@ -534,7 +534,7 @@ def _patch(previous: Snapshot, basis: dict, tree: Tree, resolver: Resolver,
         chains_dirty |= readers
         dotted = _dotted_node_file(path)
         if dotted is not None:
-            # A node in a dot directory that chains read by name (chain.dotted_node_dir):
+            # A node in a dot directory that chains read by name (names.dotted_node_dir):
             # no part of the tree, so only the chains naming it change.
             chains_dirty |= lookups.importers(dotted) | lookups.consumers(dotted)
         elif not owners and not readers:

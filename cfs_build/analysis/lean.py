@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import CfsError
 from ..reading.files import read_all
-from ..reading.names import SPEC, TREE_DIR, spec_name
+from ..reading.names import TREE_DIR, in_dot_dir, spec_name, tree_node_dir
 from ..reading.node import NodeDoc
 from ..reading.tree import NodeInfo, Tree, _read_nodes, parse_bytes, summarize
 from ..reading.walk import NODE_FILE, LinkInTree, listing, mounts_below
@@ -91,16 +91,6 @@ class _Listings:
         return listed[1]
 
 
-def _node_dir(name: str) -> str | None:
-    """The directory below code-from-spec/ a walk would name ``name`` after, if any."""
-    if not name.startswith(SPEC + "/"):
-        return None
-    rel = name[len(SPEC) + 1:]
-    if "\0" in rel or any(not part or part[0] == "." for part in rel.split("/")):
-        return None  # the walk never names a node so
-    return rel
-
-
 class LeanMemo:
     """Parses a long-running server keeps between answers, each keyed by the exact bytes
     it was made from: a file is read again every time, and parsed again when it differs."""
@@ -149,7 +139,7 @@ class _Nodes:
         return default if found is None else found
 
     def _lookup(self, name: str) -> NodeInfo | None:
-        rel = _node_dir(name)
+        rel = tree_node_dir(name)
         if rel is None or not self._listings.reached(rel) or not self._listings.has_node(rel):
             return None
         if self._memo is not None:
@@ -193,7 +183,7 @@ class _Children:
     def get(self, name: str, default=None):
         if self._nodes.get(name) is None:
             return default
-        return self._below(_node_dir(name)) or default
+        return self._below(tree_node_dir(name)) or default
 
     def _below(self, rel: str) -> list[str]:
         """The nearest nodes below ``rel``: through a directory without _node.md too, as
@@ -257,7 +247,7 @@ def links_below(root: Path, listed: dict | None) -> tuple[bool, bool]:
             nodes = nodes or known[2]
             continue
         subdirs, here = [], False
-        dotted = "/." in path[len(base):]
+        dotted = in_dot_dir(path[len(base) + 1:])
         try:
             with os.scandir(path) as entries:
                 for entry in entries:
@@ -299,7 +289,7 @@ def _links_since_snapshot(root: Path) -> tuple[bool, bool] | None:
     for i, rel in enumerate(dirs):
         if current[i * 32:i * 32 + 32] != recorded[i * 32:i * 32 + 32]:
             stack.append(rel)
-        elif not nodes and rel != TREE_DIR and not _dotted(rel):
+        elif not nodes and rel != TREE_DIR and not in_dot_dir(_below_tree(rel)):
             # Unchanged: the _node.md the walk found here is here still (a file cannot
             # become a directory in place, and replacing it changes the directory).
             file = f"{rel}/{NODE_FILE}"
@@ -319,16 +309,16 @@ def _links_since_snapshot(root: Path) -> tuple[bool, bool] | None:
                     sub = f"{rel}/{entry.name}"
                     if sub not in recorded_set:
                         stack.append(sub)  # new: nothing below it is recorded
-                elif entry.name == NODE_FILE and rel != TREE_DIR and not _dotted(rel):
+                elif entry.name == NODE_FILE and rel != TREE_DIR and not in_dot_dir(_below_tree(rel)):
                     nodes = nodes or entry.is_file(follow_symlinks=False)
             except OSError:
                 continue
     return False, nodes
 
 
-def _dotted(rel: str) -> bool:
-    """A directory at or below a dot directory of the tree (no node is found there)."""
-    return "/." in rel
+def _below_tree(rel: str) -> str:
+    """The part below code-from-spec/ of ``rel``, one of the tree's directories below it."""
+    return rel[len(TREE_DIR) + 1:]
 
 
 class LeanProject:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from ..errors import ERROR, WARNING, Finding
 from ..reading.files import NotRegular, Outside, UnreadableFile, safe_relpath
-from .chain import Resolver, dotted_node_dir
 from ..reading.outputs import Places, output_problem, output_rel, place_problem, v5_path_problem
-from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, is_within, parse_name,
-                             spec_of)
+from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, dotted_node_dir, is_within,
+                             parse_name, spec_of)
 from ..reading.tree import NO_NODES_V5, NodeInfo, Tree
+from .chain import Resolver
 
 
 # A ';' or a control character (below U+0020): a v5 manifest line cannot record the name.
@@ -146,7 +146,7 @@ def _leaf_only(info: NodeInfo) -> list[Finding]:
 
 
 def _dotted_hint(node: str) -> str:
-    """What a reference to a node in a dot directory does all the same (chain.dotted_node_dir)."""
+    """What a reference to a node in a dot directory does all the same (names.dotted_node_dir)."""
     rel = dotted_node_dir(node)
     if rel is None:
         return ""

@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 from ..analysis.cache import Cache
-from ..analysis.chain import dotted_node_dir
 from ..analysis.document import as_sent, render_document
 from ..analysis.lean import LeanProject, NeedsFull
 from ..reading.outputs import output_problem, output_rel, place_problem
@@ -22,7 +21,7 @@ from ..analysis.status import MODIFIED, UNTRACKED, file_flag
 from ..errors import CfsError
 from ..reading.files import UnreadableFile, atomic_write, read_inside
 from ..reading.hashing import b64
-from ..reading.names import SPEC, TREE_DIR, artifact_of, node_of_entry
+from ..reading.names import SPEC, TREE_DIR, artifact_of, dotted_node_dir, node_of_entry
 from ..reading.tree import LINKS_V5, NOT_FOUND_V5
 from ..reading.unparsed import name_problem, unreadable_text
 from ..state.artifacts import settle_pending, write_artifact
@@ -103,7 +102,7 @@ def _parse_problem(project: Project, node: str) -> str | None:
     if node not in project.tree.nodes and dotted_node_dir(node) is None:
         return unreadable_text(project.root, node)
     # (A node in a dot directory is no part of the tree, but v5 reads any node it is
-    # asked for from the node's path: chain.dotted_node_dir.)
+    # asked for from the node's path: names.dotted_node_dir.)
     return project.resolver.parse_failure(node)
 
 
@@ -317,7 +316,7 @@ def reconstruct_cache(where: Path | str | Project) -> str:
     for name in sorted(entries):
         node = node_of_entry(name)
         # v5 reads the node from its path: one in a dot directory (no part of the tree)
-        # is processed as load_chain and write_file serve it (chain.dotted_node_dir).
+        # is processed as load_chain and write_file serve it (names.dotted_node_dir).
         if node is None or _parse_problem(project, node) is not None:
             continue
         info = project.resolver.node_info(node)

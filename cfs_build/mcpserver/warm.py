@@ -53,8 +53,8 @@ from ..analysis.snapshot import MARGIN, file_system_clock, too_recent
 from ..analysis.verified import RECORD
 from ..reading.index import INDEX_DIR
 from ..reading.ledger import signatures
-from ..reading.names import TREE_DIR
-from ..reading.walk import NODE_FILE, in_dot_dir
+from ..reading.names import TREE_DIR, in_dot_dir
+from ..reading.walk import NODE_FILE
 from .watch import Event, WatchFailed, Watcher
 
 T = TypeVar("T")

@@ -126,6 +126,53 @@ def parent_of(spec: str) -> str | None:
     return None if head == SPEC else head
 
 
+def in_dot_dir(rel: str) -> bool:
+    """``rel``, a path below code-from-spec/, is a dot directory or lies below one (one of
+    its segments starts with '.'): no part of the tree (FORMAT.md 1), walked only for links."""
+    return rel.startswith(".") or "/." in rel
+
+
+def outside_dots(rel: str) -> str:
+    """The part of ``rel`` (a path below code-from-spec/) before its first dot segment:
+    ``rel`` itself when not in_dot_dir(rel), "" when its first segment is one."""
+    if rel.startswith("."):
+        return ""
+    at = rel.find("/.")
+    return rel if at < 0 else rel[:at]
+
+
+def _plain_spec_dir(name: str) -> str | None:
+    """The directory below code-from-spec/ a `SPEC/` name spells when each of its segments
+    names a directory of its own (not empty, `.` or `..`, no NUL); None otherwise."""
+    if not name.startswith(SPEC + "/"):
+        return None
+    rel = name[len(SPEC) + 1:]
+    if "\0" in rel or any(part in ("", ".", "..") for part in rel.split("/")):
+        return None
+    return rel
+
+
+def tree_node_dir(name: str) -> str | None:
+    """The directory below code-from-spec/ a walk of the tree would name ``name`` after,
+    None when no walk names a node so (not a `SPEC/` name of plain segments, or one in a
+    dot directory)."""
+    rel = _plain_spec_dir(name)
+    return rel if rel is not None and not in_dot_dir(rel) else None
+
+
+def dotted_node_dir(name: str) -> str | None:
+    """The directory below code-from-spec/ of a `SPEC/` name inside a dot directory
+    (`SPEC/.shared/x` -> `.shared/x`), None for any other name.
+
+    Such a node is no part of the tree (FORMAT.md 1), yet v5 reads it by its path when a
+    chain names it (as an import, an input, or the node of an `ARTIFACT/`): its chain
+    hash and document hold that node's text. Only plain directory names count: an empty,
+    `.` or `..` segment names no directory of its own.
+    """
+    rel = _plain_spec_dir(name)
+    return rel if rel is not None and in_dot_dir(rel) else None
+
+
 def node_file(spec: str) -> str:
     """Project-relative path of a node's _node.md."""
     return f"{TREE_DIR}/{spec[len(SPEC) + 1:]}/_node.md"

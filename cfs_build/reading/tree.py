@@ -16,7 +16,7 @@ from .files import (NotRegular, UnreadableFile, kind_of, normalize_text, read_al
                     read_inside)
 from .hashing import content_digest
 from .index import Index, content_key
-from .names import TREE_DIR, parent_of, spec_name
+from .names import TREE_DIR, outside_dots, parent_of, spec_name
 from .node import Declared, NodeDoc, parse_node
 from .parallel import in_two
 from .walk import (NODE_FILE, LinkInTree, NeedsGuard, list_dir, mounts_below, walk_below,
@@ -457,15 +457,6 @@ def _seen_bare(root: Path, node_dirs: list[str], bare_dirs: list[str],
     return [rel for rel in bare_dirs if rel in seen]
 
 
-def outside_dots(rel: str) -> str:
-    """The part of ``rel`` (a path below the tree) before its first dot segment."""
-    parts = rel.split("/")
-    for at, part in enumerate(parts):
-        if part.startswith("."):
-            return "/".join(parts[:at])
-    return rel
-
-
 def _holds_file(root: Path, rel: str) -> bool:
     """The directory ``rel`` below the tree holds something other than a directory (or
     cannot be listed)."""
@@ -490,5 +481,5 @@ def link_finding(rel: str) -> Finding:
                    where, None, ERROR, LINKS_V5)
 
 
-__all__ = ["NodeInfo", "Tree", "load_tree", "summarize", "link_finding", "outside_dots",
+__all__ = ["NodeInfo", "Tree", "load_tree", "summarize", "link_finding",
            "parse_bytes", "ERROR", "LINKS_V5", "NO_NODES_V5", "NOT_FOUND_V5"]

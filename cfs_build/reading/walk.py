@@ -95,12 +95,6 @@ def walk_below(dirs: list[tuple[str, str]]
     return with_node, without, dots
 
 
-def in_dot_dir(rel: str) -> bool:
-    """``rel`` (below the tree) is a dot directory or lies below one: no part of the tree,
-    walked only for links (walk_dots)."""
-    return any(part.startswith(".") for part in rel.split("/"))
-
-
 def walk_dots(dirs: list[tuple[str, str]], guard: bool = False) -> list[str]:
     """Every directory at or below each dot directory (rel, path) of ``dirs``; raises
     LinkInTree on a link in any of them, as v5 does (its scan walks them too).

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from cfs_build.reading.names import (BadName, artifact_of, is_within, node_file, normalize,
+from cfs_build.reading.names import (BadName, artifact_of, dotted_node_dir, in_dot_dir,
+                                     outside_dots, tree_node_dir, is_within, node_file, normalize,
                                      parent_of, parse_name, spec_of)
 
 
@@ -89,3 +92,32 @@ def test_family():
     assert is_within("SPEC/a/b", "SPEC/a")
     assert is_within("SPEC/a", "SPEC/a")
     assert not is_within("SPEC/ab", "SPEC/a")
+
+
+# -- dot directories -----------------------------------------------------------------
+_SEGMENTS = st.lists(st.sampled_from(["a", ".b", "..", ".", "", "c.d", "\0"]), min_size=1,
+                     max_size=4).map("/".join)
+
+
+@given(_SEGMENTS)
+def test_in_dot_dir_is_any_segment_starting_with_a_dot(rel):
+    assert in_dot_dir(rel) == any(part.startswith(".") for part in rel.split("/"))
+    parts = rel.split("/")
+    first = next((at for at, part in enumerate(parts) if part.startswith(".")), len(parts))
+    assert outside_dots(rel) == "/".join(parts[:first])
+
+
+@pytest.mark.parametrize("name, dotted, walked", [
+    ("SPEC/.shared/x", ".shared/x", None),
+    ("SPEC/a/.b", "a/.b", None),
+    ("SPEC/a/b", None, "a/b"),
+    ("SPEC/a/../.b", None, None),  # `..` names no directory of its own
+    ("SPEC/./.b", None, None),
+    ("SPEC/a//.b", None, None),
+    ("SPEC/.b\0", None, None),
+    ("ARTIFACT/.b", None, None),
+    ("SPEC/", None, None),
+])
+def test_node_dirs_of_spec_names(name, dotted, walked):
+    assert dotted_node_dir(name) == dotted
+    assert tree_node_dir(name) == walked
