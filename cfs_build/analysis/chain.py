@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from hashlib import sha1
 from pathlib import Path
 
-from ..reading.files import UnreadableFile, normalize_bytes, read_inside, safe_relpath
+from ..reading.files import UnreadableFile, normalize_bytes, read_inside
 from ..reading.hashing import INPUT_MARKER, b64, chain_hash
 from ..reading.ledger import Ledger
 from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, Name, dotted_node_dir, normalize,
@@ -15,7 +15,7 @@ from ..reading.node import NodeDoc
 from ..reading.tree import NodeInfo, Tree, parse_bytes, summarize
 from ..reading.walk import NODE_FILE
 from ..reading.unparsed import go_quote, parse_error_text, parse_finding, unreadable_text
-from ..reading.outputs import Places, output_rel, place_problem, v5_path_problem
+from ..reading.outputs import Places, external_rel, output_rel, place_problem, v5_path_problem
 
 ANCESTOR, DEPENDENCY, PUBLIC, AGENT, INPUT = "ancestor", "dependency", "public", "agent", "input"
 
@@ -386,9 +386,7 @@ class Resolver:
             if rel is not None and place_problem(str(self.root), rel, self._places):
                 rel = None  # X8: an output cfs never opens
             return self._required_file(info.output, rel, name.base, Waiting)
-        # A path v5 refuses before looking at the disk (`a:b.txt` is absolute to it).
-        rel = None if v5_path_problem(name.path) else safe_relpath(name.path)
-        return self._required_file(name.path, rel, name.raw, Unresolved)
+        return self._required_file(name.path, external_rel(name.path), name.raw, Unresolved)
 
     def _required_file(self, path: str, rel: str | None, label: str,
                        absent: type[Unresolved]) -> bytes:
@@ -533,7 +531,7 @@ class Resolver:
         if name.prefix == ARTIFACT:
             file = output_rel(self.node_info(spec_of(name.base)).output)
         elif name.prefix == EXTERNAL:
-            file = safe_relpath(name.path)
+            file = external_rel(name.path)
         positions.append(Position(label, role, digest, name, file))
 
     # -- texts ---------------------------------------------------------------

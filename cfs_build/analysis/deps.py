@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from ..reading.files import safe_relpath
 from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, Name, artifact_of, is_within, parent_of,
                              references, spec_of)
+from ..reading.outputs import external_rel
 
 if TYPE_CHECKING:
     from ..reading.tree import NodeInfo
@@ -36,12 +36,12 @@ class Ref:
     @property
     def file(self) -> str | None:
         """The project file an EXTERNAL entry's chain reads (None: not one it may read)."""
-        return safe_relpath(self.name.path) if self.name.prefix == EXTERNAL else None
+        return external_rel(self.name.path) if self.name.prefix == EXTERNAL else None
 
     @property
     def file_as_written(self) -> str | None:
         """The file validation opens for an EXTERNAL entry: its text, qualifier and all."""
-        return safe_relpath(self.raw[len(EXTERNAL) + 1:]) if self.name.prefix == EXTERNAL \
+        return external_rel(self.raw[len(EXTERNAL) + 1:]) if self.name.prefix == EXTERNAL \
             else None
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import ERROR, WARNING, Finding
 from ..reading.files import NotRegular, Outside, UnreadableFile, safe_relpath
-from ..reading.outputs import Places, output_problem, output_rel, place_problem, v5_path_problem
+from ..reading.outputs import Places, external_rel, output_problem, output_rel, place_problem, v5_path_problem
 from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, dotted_node_dir, is_within,
                              parse_name, spec_of)
 from ..reading.tree import NO_NODES_V5, NodeInfo, Tree
@@ -216,12 +216,12 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
                    "qualifier_dropped")
     # v5 checks the text as written, qualifier and all; the chain reads name.path.
     written = raw[len(EXTERNAL) + 1:]
-    rel = safe_relpath(written)
-    refused = v5_path_problem(written)
-    if refused is not None and rel is not None:
-        return out + bad(f"references an EXTERNAL path v5 cannot read ({refused}): {raw}")
+    rel = external_rel(written)
     if rel is None:
-        return out + bad(f"references an EXTERNAL path outside the project: {raw}")
+        if safe_relpath(written) is None:
+            return out + bad(f"references an EXTERNAL path outside the project: {raw}")
+        return out + bad(f"references an EXTERNAL path v5 cannot read "
+                         f"({v5_path_problem(written)}): {raw}")
     try:
         problem = _open_problem(resolver, rel)
     except Outside as exc:

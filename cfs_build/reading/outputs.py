@@ -6,7 +6,7 @@ import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .files import is_inside
+from .files import is_inside, safe_relpath
 from .names import TREE_DIR
 
 # Directories a generation must never write into: the specs, the manifest and cache,
@@ -45,6 +45,13 @@ def v5_path_problem(path: str) -> str | None:
     if cleaned == ".." or cleaned.startswith("../"):
         return "path contains directory traversal"
     return None
+
+
+def external_rel(path: str) -> str | None:
+    """The project file v5 reads for `EXTERNAL/path`, clean; None when it reads none: v5
+    refuses the text itself (v5_path_problem says why: `a:b.txt` is absolute to it), or
+    the path leaves the project (cfs never reads there)."""
+    return None if v5_path_problem(path) is not None else safe_relpath(path)
 
 
 @lru_cache(maxsize=1 << 16)  # pure, as v5_path_problem

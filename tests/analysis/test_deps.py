@@ -208,3 +208,14 @@ def test_ranks_are_the_longest_weighted_paths_of_networkx(imports):
                               for t in rest.successors(name)), default=0)
     assert deps.ranks == expected
     assert bool(deps.cycles) == bool(on_cycle)
+
+
+def test_a_file_v5_refuses_by_its_text_has_no_reader():
+    # v5 calls `a:b.txt` absolute and opens nothing: a change to that file changes no
+    # chain and no finding, so it must not send the incremental analysis to x.
+    deps = Deps.of_rows({"SPEC/x": (("EXTERNAL/a:b.txt", "EXTERNAL/ok.txt", "EXTERNAL/../up.txt",
+                                     "EXTERNAL/c.txt(q)"), None, "x.txt")}, 0, 1, 2)
+    assert deps.readers("a:b.txt") == deps.readers("a:b.txt", as_written=True) == set()
+    assert deps.readers("ok.txt") == deps.readers("c.txt") == {"SPEC/x"}
+    assert deps.readers("c.txt(q)", as_written=True) == {"SPEC/x"}
+    assert deps.needed_by(["ARTIFACT/x"])[2] == {"ok.txt", "c.txt"}
