@@ -11,8 +11,8 @@ from ..reading import parallel
 from ..reading.files import safe_relpath
 from ..reading.index import Index
 from ..reading.ledger import Ledger, Signature
-from ..reading.names import (ARTIFACT, SPEC, TREE_DIR, artifact_of, nearest_root, parent_of,
-                              spec_name, spec_of)
+from ..reading.names import (ARTIFACT, SPEC, TREE_DIR, artifact_of, below_tree, in_dot_dir,
+                              nearest_root, parent_of, spec_name, spec_of)
 from ..reading.tree import Tree, load_tree
 from ..reading.walk import NODE_FILE
 from ..state.artifacts import WithPending, current_manifest
@@ -257,11 +257,13 @@ class Project:
         names = []
         for path in paths:
             directory = path[:-len(suffix)]
-            # (A _node.md in a dot directory is watched when a chain names its node; that
-            # node is no part of the tree.)
-            if path.endswith(suffix) and directory in watched and directory != TREE_DIR \
-                    and "/." not in directory and self.snapshot.stamp(path) is not None:
-                names.append(spec_name(directory[len(TREE_DIR) + 1:]))
+            rel = below_tree(directory)
+            # (A _node.md in a dot directory is watched when a chain names its node, one
+            # outside the tree when an EXTERNAL/ entry reads it: neither is a node of the
+            # tree.)
+            if path.endswith(suffix) and directory in watched and rel and not in_dot_dir(rel) \
+                    and self.snapshot.stamp(path) is not None:
+                names.append(spec_name(rel))
         return names
 
     def leaf_names(self) -> list[str]:

@@ -141,6 +141,12 @@ def outside_dots(rel: str) -> str:
     return rel if at < 0 else rel[:at]
 
 
+def below_tree(path: str) -> str | None:
+    """The part below code-from-spec/ of the project-relative ``path``; None when ``path``
+    is not below it."""
+    return path[len(TREE_DIR) + 1:] if path.startswith(TREE_DIR + "/") else None
+
+
 def _plain_spec_dir(name: str) -> str | None:
     """The directory below code-from-spec/ a `SPEC/` name spells when each of its segments
     names a directory of its own (not empty, `.` or `..`, no NUL); None otherwise."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from cfs_build.errors import CfsError
 from cfs_build.reading.files import normalize_text
 from cfs_build.reading.node import parse_node
+from cfs_build.analysis import snapshot
 from cfs_build.analysis.project import Project, find_root
 from conftest import spec, write_tree
 
@@ -128,3 +130,25 @@ def test_index_notices_an_edit(tree):
     second = Project(root).nodes["SPEC/a"]
     assert second.public_digest != first
     assert second == Project(root, use_index=False).nodes["SPEC/a"]
+
+
+@pytest.mark.parametrize("read", ["docs/notes/more/words/_node.md", ".github/x/_node.md"])
+def test_a_file_named_like_a_node_outside_the_tree_is_no_node(tree, read):
+    # The snapshot watches a file an EXTERNAL/ entry reads and the directories on the way
+    # to it; node_names must take only the tree's _node.md files for nodes.
+    root = tree({"SPEC/a": spec("SPEC/a", "# Public\nx\n", f"depends_on:\n  - EXTERNAL/{read}\n"
+                                "output: out/a.txt"),
+                 read: "words\n"})
+    saved = snapshot.MARGIN, snapshot.COARSE_MARGIN
+    snapshot.MARGIN = snapshot.COARSE_MARGIN = 5_000_000
+    try:
+        for _ in range(3):  # (a loaded machine can keep a step from recording it)
+            time.sleep(0.03)
+            Project(root).report()
+            if (root / snapshot.SNAPSHOT_FILE).exists():
+                break
+        project = Project(root)
+        assert project.snapshot is not None and read in project.snapshot.paths
+        assert project.node_names() == ["SPEC/a"] and project.leaf_names() == ["SPEC/a"]
+    finally:
+        snapshot.MARGIN, snapshot.COARSE_MARGIN = saved
