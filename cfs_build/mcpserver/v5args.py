@@ -9,10 +9,14 @@ then properties that are not declared, then the required ones that are missing.
 """
 from __future__ import annotations
 
-from decimal import Decimal
+import re
+
+from ..reading.go_scalars import go_float as float_text
+from ..reading.unparsed import go_quote as quoted
 
 ARGUMENTS = 'validating "arguments": '
 ROOT = "validating root: "
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def check(properties: tuple[str, ...], args: dict) -> str | None:
@@ -74,27 +78,12 @@ def go_value(value) -> str:
 
 
 def go_float(number) -> str:
-    """Go's %v of a float64: the shortest digits that read back, in exponent form from an
-    exponent of 6 up or below -4 (Go decodes every JSON number as a float64)."""
+    """Go's %v of a float64 (Go decodes every JSON number as a float64); an integer too
+    big for one is written as it came."""
     try:
-        number = float(number)
+        return float_text(float(number))
     except OverflowError:
         return str(number)
-    if number == 0:
-        return "-0" if str(number).startswith("-") else "0"
-    sign = "-" if number < 0 else ""
-    digits_tuple = Decimal(repr(abs(number))).normalize().as_tuple()
-    digits = "".join(map(str, digits_tuple.digits))
-    point = len(digits) + digits_tuple.exponent  # digits before the decimal point
-    exponent = point - 1
-    if exponent < -4 or exponent >= 6:
-        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{mantissa}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return f"{sign}{digits}{'0' * (point - len(digits))}"
-    return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
 def go_strings(names: list[str]) -> str:
@@ -103,20 +92,6 @@ def go_strings(names: list[str]) -> str:
 
 
 def go_quote(text: str) -> str:
-    """Go's %q of a string: double quotes, Go's escapes for what is not printable."""
-    out = []
-    for char in text:
-        code = ord(char)
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char in "\a\b\f\n\r\t\v":
-            out.append("\\" + "abfnrtv"["\a\b\f\n\r\t\v".index(char)])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif 0xD800 <= code <= 0xDFFF:  # no rune: Go's decoder made it U+FFFD
-            out.append("\ufffd")
-        elif not char.isprintable() and code > 0x7F:
-            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
+    """Go's %q of a string from JSON: a lone surrogate is no rune, Go's decoder made it
+    U+FFFD (reading.unparsed.go_quote would take it for a byte that is not UTF-8)."""
+    return quoted(_SURROGATE.sub("\ufffd", text))
