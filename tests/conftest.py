@@ -7,6 +7,7 @@ import gc
 import hashlib
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,21 @@ def _parser_params() -> list:
 
 
 PARSERS = _parser_params()
+
+
+SNAPSHOT_MARGIN = 0.02  # seconds; above a kernel clock tick, so tests need not wait long
+
+
+@pytest.fixture
+def short_margin(monkeypatch):
+    """Snapshots trust a file SNAPSHOT_MARGIN after it was written (not the usual 0.1 s, or
+    2 s on coarse file systems)."""
+    from cfs_build.analysis import snapshot
+
+    monkeypatch.setattr(snapshot, "MARGIN", int(SNAPSHOT_MARGIN * 1e9))
+    monkeypatch.setattr(snapshot, "COARSE_MARGIN", int(SNAPSHOT_MARGIN * 1e9))
+
+
+def settle():
+    """Let every file written so far become older than the short margin."""
+    time.sleep(SNAPSHOT_MARGIN * 1.5)

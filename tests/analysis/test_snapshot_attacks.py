@@ -12,19 +12,10 @@ import pytest
 from cfs_build.analysis import snapshot
 from cfs_build.analysis.project import Project
 from cfs_build.state.manifest import ManifestEntry, update_manifest
-from conftest import spec, write_tree
+from conftest import SNAPSHOT_MARGIN, settle, spec, write_tree
 
-MARGIN = 0.02  # seconds; above a kernel clock tick, so tests need not wait long
-
-
-@pytest.fixture(autouse=True)
-def short_margin(monkeypatch):
-    monkeypatch.setattr(snapshot, "MARGIN", int(MARGIN * 1e9))
-    monkeypatch.setattr(snapshot, "COARSE_MARGIN", int(MARGIN * 1e9))
-
-
-def settle():
-    time.sleep(MARGIN * 1.5)
+pytestmark = pytest.mark.usefixtures("short_margin")
+MARGIN = SNAPSHOT_MARGIN
 
 
 FILES = {
