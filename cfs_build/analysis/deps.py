@@ -11,7 +11,7 @@ from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, Name, artifact_of, is_wit
 from ..reading.outputs import external_rel
 
 if TYPE_CHECKING:
-    from ..reading.tree import NodeInfo
+    from ..reading.tree import NodeInfo, Tree
 
 PARENT = "parent"  # the kind of a node's edge to its parent; the others are SPEC and ARTIFACT
 Producers = Mapping[str, tuple[str, ...]]  # artifact -> the artifacts its chain reads
@@ -43,6 +43,15 @@ class Ref:
         """The file validation opens for an EXTERNAL entry: its text, qualifier and all."""
         return external_rel(self.raw[len(EXTERNAL) + 1:]) if self.name.prefix == EXTERNAL \
             else None
+
+
+def deps_of(tree: Tree) -> Deps:
+    """The dependency graph of ``tree``'s nodes, made once per tree (ranks, cycles,
+    closures) and kept with it."""
+    deps = tree.derived.get(Deps)
+    if deps is None:
+        deps = tree.derived[Deps] = Deps.of(tree.nodes)
+    return deps
 
 
 @dataclass(frozen=True, eq=False)

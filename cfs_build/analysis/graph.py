@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ..reading.files import safe_relpath
 from ..reading.names import ARTIFACT, EXTERNAL, SPEC, is_within, spec_of
 from ..reading.tree import Tree
-from .deps import downstream
+from .deps import deps_of, downstream
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -59,7 +59,7 @@ class BuildGraph:
         data = self.vertices.get(vertex)
         if data is None:
             return []
-        deps = self.tree.deps
+        deps = deps_of(self.tree)
         if data["kind"] == SPEC:
             return sorted(deps.reached_by(vertex))
         if data["kind"] == ARTIFACT:
@@ -81,7 +81,7 @@ class BuildGraph:
         A leaf's own ancestors are part of its chain; an imported node's ancestors are not,
         so they are left out (an edit of them does not reach this build).
         """
-        artifacts, specs, files = self.tree.deps.needed_by(self.under(spec))
+        artifacts, specs, files = deps_of(self.tree).needed_by(self.under(spec))
         keep = artifacts | specs | {f"{EXTERNAL}/{rel}" for rel in files}
         return self.graph.subgraph(keep).copy()
 
@@ -89,7 +89,7 @@ class BuildGraph:
 def build_graph(tree: Tree) -> BuildGraph:
     """Compile the tree's dependencies (deps.py) into a BuildGraph (format errors are left
     to validation)."""
-    deps = tree.deps
+    deps = deps_of(tree)
     vertices: dict[str, dict] = {}
     edges: list[tuple[str, str, dict]] = []
     for name, info in tree.nodes.items():

@@ -27,7 +27,7 @@ from ..reading.walk import (NODE_FILE, LinkInTree, NeedsGuard, listing, mounts_b
 from ..state.artifacts import WithPending, current_manifest, pending_entries
 from ..state.manifest import MANIFEST, Manifest, ManifestEntry
 from .chain import Resolver
-from .deps import Deps
+from .deps import Deps, deps_of
 from ..reading.outputs import Places, clean, output_problem
 from .basis import Decoded, NodeRows, updated
 from .snapshot import Snapshot
@@ -117,10 +117,10 @@ def analyse(tree: Tree, resolver: Resolver, manifest: Manifest, parts=None) -> S
     parts = parts if parts is not None else validate_parts(tree, resolver)
     head, per_node, tail = parts
     findings = (*head, *(f for found in per_node.values() for f in found), *tail)
-    statuses, orphans = artifact_statuses(tree, resolver, manifest, tree.deps.ranks)
+    statuses, orphans = artifact_statuses(tree, resolver, manifest, deps_of(tree).ranks)
     intents = {s.node: tree.nodes[s.node].intent for s in statuses}
     snap = Snapshot(tuple(findings), tuple(statuses), tuple(orphans), intents,
-                    tree.deps.producers)
+                    deps_of(tree).producers)
     return snap.with_basis(basis_of(tree, resolver, parts))
 
 

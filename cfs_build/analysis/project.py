@@ -19,6 +19,7 @@ from ..state.artifacts import WithPending, current_manifest
 from ..state.manifest import MANIFEST, Manifest
 from . import incremental, snapshot
 from .chain import Chain, Resolver
+from .deps import deps_of
 from .lookahead import Lookahead
 from .status import (ArtifactStatus, Orphan, artifact_nodes, artifact_statuses, orphans_of,
                      status_of_row, status_row, statuses_of)
@@ -184,7 +185,7 @@ class Project:
 
     @cached_property
     def ranks(self) -> dict[str, int | None]:
-        return self.tree.deps.ranks
+        return deps_of(self.tree).ranks
 
     def intent(self, name: str) -> str:
         """The first line under the node's name heading: what the spec is for."""
@@ -197,7 +198,7 @@ class Project:
         """For each artifact, the artifacts whose files its chain reads (direct only)."""
         if self.snapshot is not None:
             return self.snapshot.producers
-        return self.tree.deps.producers
+        return deps_of(self.tree).producers
 
     def node_name(self, reference: str) -> str:
         """Resolve SPEC/x, ARTIFACT/x or an output path to a node name."""

@@ -12,6 +12,7 @@ from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, dotted
                              parse_name, spec_of)
 from ..reading.tree import NO_NODES_V5, NodeInfo, Tree
 from .chain import Resolver
+from .deps import deps_of
 
 
 # A ';' or a control character (below U+0020): a v5 manifest line cannot record the name.
@@ -305,7 +306,7 @@ def _output(info: NodeInfo, outputs: dict[str, str], root: str,
 
 def _cycles(tree: Tree) -> list[Finding]:
     out = []
-    for component in tree.deps.cycles:
+    for component in deps_of(tree).cycles:
         members = sorted(component)
         for name in members:
             info = tree.nodes[name]
@@ -319,7 +320,7 @@ def _cycles(tree: Tree) -> list[Finding]:
             out.append(Finding(name, "cycle", detail, info.file, None))
     # What needs a cycle is reported too, as v5 lists it under Cycles (FORMAT.md 10.3):
     # its place in the build order depends on the cycle's.
-    for name, member in tree.deps.behind_cycles.items():
+    for name, member in deps_of(tree).behind_cycles.items():
         out.append(Finding(name, "cycle", f"{name} needs {member}, which is on a cycle, so "
                            "it has no place in the build order either; break that cycle",
                            tree.nodes[name].file, None))

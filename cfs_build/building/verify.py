@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..analysis.deps import deps_of
 from ..analysis.project import Project
 from ..analysis.verified import VERIFIED, verification, write_record
 from ..config import VerifyEntry, load_config
@@ -88,11 +89,11 @@ class Plan:
 
 def exercised_nodes(project: Project, node: str) -> tuple[str, ...]:
     """Spec nodes a test leaf imports (SPEC/x(q) -> SPEC/x, ARTIFACT/y -> SPEC/y)."""
-    return project.tree.deps.exercised(node)
+    return deps_of(project.tree).exercised(node)
 
 
 def plan(project: Project, entries: tuple[VerifyEntry, ...]) -> Plan:
-    outputs = project.tree.deps.artifacts
+    outputs = deps_of(project.tree).artifacts
     covered, exercised, warnings = {}, {}, []
     for entry in entries:
         patterns = [glob_regex(p) for p in entry.outputs]

@@ -6,9 +6,8 @@ import os
 import stat
 from collections import deque
 from dataclasses import dataclass, field, fields, replace
-from functools import cached_property, partial
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import ERROR, WARNING, Finding
 from . import parallel
@@ -21,9 +20,6 @@ from .node import Declared, NodeDoc, parse_node
 from .parallel import in_two
 from .walk import (NODE_FILE, LinkInTree, NeedsGuard, list_dir, mounts_below, walk_below,
                    walk_dots, walk_guarded)
-
-if TYPE_CHECKING:
-    from ..analysis.deps import Deps
 
 # v5's words when its scan of code-from-spec/ fails as a whole (FORMAT.md section 1);
 # validation then reports that alone.
@@ -140,12 +136,9 @@ class Tree:
     # Set when the scan failed as a whole (a symbolic link in the tree): the tree is
     # then empty and this is the one finding validation reports.
     scan_error: Finding | None = None
-
-    @cached_property
-    def deps(self) -> Deps:
-        """The dependency graph of these nodes, read once per tree (ranks, cycles, closures)."""
-        from ..analysis.deps import Deps  # analysis over what a tree holds: made when first asked
-        return Deps.of(self.nodes)
+    # What the analysis derives from these nodes and keeps as long as they are (its
+    # dependency graph: analysis.deps.deps_of), keyed by the kind of thing derived.
+    derived: dict = field(default_factory=dict, repr=False)
 
     def is_leaf(self, name: str) -> bool:
         return name in self.nodes and not self.children.get(name)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cfs_build.analysis.deps import PARENT, Deps, Ref, downstream, upstream
+from cfs_build.analysis.deps import PARENT, Deps, Ref, deps_of, downstream, upstream
 from cfs_build.reading.names import ARTIFACT, SPEC, parse_name
 from cfs_build.reading.tree import load_tree
 from conftest import spec
@@ -19,7 +19,7 @@ UTIL, OTHER, APPENDIX = "ARTIFACT/lib/util", "ARTIFACT/other", "ARTIFACT/appendi
 
 @pytest.fixture
 def deps(fixture):
-    return load_tree(fixture("graphproj")).deps
+    return deps_of(load_tree(fixture("graphproj")))
 
 
 def test_references_are_typed_in_frontmatter_order(deps):
@@ -74,8 +74,8 @@ def test_what_a_target_needs(deps):
 
 def test_cycles_and_ranks_are_computed_once_per_tree(fixture):
     tree = load_tree(fixture("cycles"))
-    deps = tree.deps
-    assert tree.deps is deps
+    deps = deps_of(tree)
+    assert deps_of(tree) is deps
     ring = {"SPEC/ring/a", "SPEC/ring/b", "SPEC/ring/c"}
     assert ring in deps.cycles
     assert deps.cycles is deps.cycles and deps.ranks is deps.ranks
@@ -92,7 +92,7 @@ def test_self_references(tree):
         # One target named twice: the ARTIFACT edge outranks the SPEC one (v5's ranks).
         "SPEC/d": spec("SPEC/d", front="depends_on: [ARTIFACT/a, SPEC/a]\noutput: d.txt"),
     })
-    deps = load_tree(root).deps
+    deps = deps_of(load_tree(root))
     assert deps.needs["SPEC/a"] == {}
     assert deps.needs["SPEC/b"] == {"SPEC/b": ARTIFACT}
     assert deps.needs["SPEC/c"] == {"SPEC/c": SPEC}

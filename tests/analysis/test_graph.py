@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from cfs_build.analysis.deps import upstream
+from cfs_build.analysis.deps import deps_of, upstream
 from cfs_build.analysis.graph import CONSUMES, GENERATES, IMPORTS, INHERITS, READS, build_graph
 from cfs_build.reading.tree import load_tree
 from conftest import spec
@@ -162,7 +162,7 @@ def test_affected_by_file_unions_every_vertex_behind_the_file(tree):
 
 def test_what_must_be_built_first_is_the_producers_closure(graph):
     # The build order a make-like run follows (deps.upstream over the tree's producers).
-    producers = graph.tree.deps.producers
+    producers = deps_of(graph.tree).producers
     before = lambda artifact: sorted(upstream(producers, [artifact]) - {artifact})
     assert producers[CLI] == (STORE,)
     assert before(CLI) == [MODEL, STORE]
