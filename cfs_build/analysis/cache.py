@@ -9,9 +9,8 @@ from pathlib import Path
 
 from ..errors import CfsError
 from ..reading.files import normalize_bytes, replace_at
-from ..reading.names import TREE_DIR
+from ..reading.names import SPEC, TREE_DIR
 from ..state import dirs as state
-from ..reading.names import SPEC
 from .chain import INPUT, Chain, Position, Resolver
 
 CACHE = f"{TREE_DIR}/.cache"
