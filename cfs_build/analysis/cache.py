@@ -9,9 +9,9 @@ from pathlib import Path
 
 from ..errors import CfsError
 from ..reading.files import normalize_bytes, replace_at
-from ..reading.names import TREE_DIR
+from ..reading.names import SPEC, TREE_DIR
 from ..state import dirs as state
-from .chain import Chain, Resolver
+from .chain import INPUT, Chain, Position, Resolver
 
 CACHE = f"{TREE_DIR}/.cache"
 CONTENT, CHAINS = f"{CACHE}/.content", f"{CACHE}/.chains"
@@ -70,10 +70,13 @@ class Cache:
             return 0
         return 1
 
-    def store(self, resolver: Resolver, chain: Chain) -> tuple[int, int]:
+    def store(self, resolver: Resolver, chain: Chain, *,
+              from_labels: bool = False) -> tuple[int, int]:
         """Record every position's text and the chain listing (skips what is there).
 
-        Returns how many content files and chain files were written.
+        With ``from_labels``, as v5's reconstruct_cache, a position whose label does not
+        read back as its own reference gets no text (reads_back). Returns how many
+        content files and chain files were written.
         """
         if chain.hash is None:
             return 0, 0
@@ -83,6 +86,8 @@ class Cache:
                     state.directory(self.root, CHAINS, create=True, replace=True) as chains:
                 for position in chain.positions:
                     name = f".{position.content_hash}"
+                    if from_labels and not reads_back(position):
+                        continue
                     if not _exists(content, name):
                         text = resolver.position_text(chain, position)
                         written += self._write_once(
@@ -151,6 +156,24 @@ class Cache:
                 if entry[1:] not in named and _removed(content, entry):
                     removed_content += 1
         return removed_chains, removed_content
+
+
+def reads_back(position: Position) -> bool:
+    """v5's reconstruct_cache finds a position's text from its label alone: a `SPEC/`
+    label (inside `INPUT[...]` for an input) that ends with `)` is split at its LAST `(`
+    into node and qualifier. That is the position's own reference unless its qualifier
+    holds a `(`: `SPEC/x(a(b)` reads back as node `SPEC/x(a` (no such node), and v5
+    writes no text for it."""
+    label = position.label
+    if position.role == INPUT:
+        label = label[len("INPUT["):-1]
+    source = position.source
+    if source is None or source.prefix != SPEC or not label.endswith(")"):
+        return True
+    cut = label.rfind("(")
+    if cut < 0:
+        return True
+    return (label[:cut], label[cut + 1:-1]) == (source.base, source.qualifier)
 
 
 def _exists(fd: int, name: str) -> bool:

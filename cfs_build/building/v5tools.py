@@ -327,7 +327,7 @@ def reconstruct_cache(where: Path | str | Project) -> str:
         if chain.hash is None:
             continue  # not counted: v5 counts an entry once its chain is computed
         processed += 1
-        wrote_contents, wrote_chain = cache.store(project.resolver, chain)
+        wrote_contents, wrote_chain = cache.store(project.resolver, chain, from_labels=True)
         contents += wrote_contents
         chains += wrote_chain
     return (f"reconstructed cache: {processed} entries processed, {contents} content files "

@@ -340,6 +340,27 @@ def test_reconstruct_processes_an_entry_of_a_node_in_a_dot_directory(tree):
     assert (root / f"code-from-spec/.cache/.content/.{agent}").read_text() == "Do.\n"
 
 
+def test_reconstruct_writes_no_text_for_a_label_that_reads_back_as_another_name(tree):
+    # v5's reconstruct_cache takes each position's text from its label, splitting a
+    # `SPEC/` label ending in `)` at its LAST `(`: the import `SPEC/x(a(b))` (qualifier
+    # `a(b`, label `SPEC/x(a(b)`) reads back as node `SPEC/x(a`, which does not exist,
+    # so its text is not written (nor counted); the chain file still is. Its other
+    # positions, `SPEC/x()` (qualifier "") included, are written as load_chain writes them.
+    root = tree({"SPEC/x": spec("SPEC/x", "# Public\n## a(b\nparen\n## A\ntext\n## *e*\nem\n"),
+                 "SPEC/l": spec("SPEC/l", "# Agent\nW\n", front="depends_on: [SPEC/x(a(b)), "
+                                "SPEC/x(), SPEC/x(A)]\noutput: out/l.txt")})
+    v5tools.write_file(root, "SPEC/l", "x\n")
+    shutil.rmtree(root / "code-from-spec/.cache")
+    assert v5tools.reconstruct_cache(root) == ("reconstructed cache: 1 entries processed, "
+                                               "3 content files written, 1 chain files written")
+    content = root / "code-from-spec/.cache/.content"
+    assert sorted(os.listdir(content)) == sorted(
+        f".{checksum(text)}" for text in ("## *e*\nem\n", "## A\ntext\n", "W\n"))
+    # load_chain writes the text it delivers under every label.
+    v5tools.load_chain(root, "SPEC/l")
+    assert (content / f".{checksum('## a(b' + chr(10) + 'paren' + chr(10))}").exists()
+
+
 def test_a_trailing_space_in_a_manifest_line_is_part_of_its_field(tree):
     # v5 splits a line at ';' and trims nothing: a chain with a trailing space is another
     # chain (stale), a name with one names no node (an orphan, and no entry for SPEC/l).
