@@ -15,7 +15,8 @@ from ..reading.node import NodeDoc
 from ..reading.tree import NodeInfo, Tree, parse_bytes, summarize
 from ..reading.walk import NODE_FILE
 from ..reading.unparsed import go_quote, parse_error_text, parse_finding, unreadable_text
-from ..reading.outputs import Places, external_rel, output_rel, place_problem, v5_path_problem
+from ..reading.outputs import (Places, clean, external_rel, output_rel, place_problem,
+                               v5_path_problem)
 
 ANCESTOR, DEPENDENCY, PUBLIC, AGENT, INPUT = "ancestor", "dependency", "public", "agent", "input"
 
@@ -115,6 +116,9 @@ class Waiting(Unresolved):
     """An ARTIFACT input whose file has not been generated yet (not a format error)."""
 
 
+_NO_LINE = "read line: error reading file: file I/O error"  # (what v5 says of a directory)
+
+
 class _FileProblem(Exception):
     """A file that is there but cannot be opened or read as lines (``v5_failure``)."""
 
@@ -130,7 +134,7 @@ class _FileProblem(Exception):
         if isinstance(self.cause, Outside):
             return "open file: path resolves outside project root"
         if isinstance(self.cause, NotRegular) and self.cause.kind == "directory":
-            return "read line: error reading file: file I/O error"
+            return _NO_LINE
         return opening
 
 
@@ -406,6 +410,9 @@ class Resolver:
             if problem is not None:
                 raise Unresolved(f"{label}: {path!r} is not a project path v5 reads ({problem})",
                                  f"reading file {path}: failed to open file: {problem}")
+            if clean(path) == ".":  # the project root: v5 opens it, and reads no line
+                raise Unresolved(f"{label}: {path} is the project directory, not a file",
+                                 f"reading file {path}: failed to {_NO_LINE}")
             raise Unresolved(f"{label}: {path} is not a file cfs may read",
                              f"reading file {path}: failed to {opening}")
         try:

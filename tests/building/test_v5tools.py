@@ -495,3 +495,15 @@ def test_an_output_that_cannot_be_opened_is_named_as_go_quotes_it(tree):
         "reading: file unreadable\n")
     assert refused(v5tools.accept, root, "SPEC/l") == (
         f"opening artifact file: cannot open file {where} for reading: file unreadable")
+
+
+@pytest.mark.parametrize("field", ["depends_on: [EXTERNAL/.]", "input: EXTERNAL/out/.."])
+def test_an_external_naming_the_project_directory_opens_but_reads_no_line(tree, field):
+    # v5 joins the path to the root: `.` (or a path that cleans to it) is the project
+    # directory, which opens (no validation finding) and yields no line (the chain fails).
+    root = tree({"SPEC/l": spec("SPEC/l", "# Agent\nW\n", front=f"{field}\noutput: out/l.txt")})
+    path = field.split("EXTERNAL/")[1].rstrip("]")
+    why = f"reading file {path}: failed to read line: error reading file: file I/O error"
+    assert v5tools.validate_specs(root) == \
+        f"Staleness:\n  [missing] SPEC/l (out/l.txt) rank=0: {why}\n"
+    assert refused(v5tools.load_chain, root, "SPEC/l") == f"computing chain hash: {why}"
