@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from hashlib import sha1
 from pathlib import Path
 
-from ..reading.files import UnreadableFile, normalize_bytes, read_inside
+from ..reading.files import NotRegular, Outside, UnreadableFile, normalize_bytes, read_inside
 from ..reading.hashing import INPUT_MARKER, b64, chain_hash
 from ..reading.ledger import Ledger
 from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, Name, dotted_node_dir, normalize,
@@ -15,7 +15,8 @@ from ..reading.node import NodeDoc
 from ..reading.tree import NodeInfo, Tree, parse_bytes, summarize
 from ..reading.walk import NODE_FILE
 from ..reading.unparsed import go_quote, parse_error_text, parse_finding, unreadable_text
-from ..reading.outputs import Places, external_rel, output_rel, place_problem, v5_path_problem
+from ..reading.outputs import (Places, clean, external_rel, output_rel, place_problem,
+                               v5_path_problem)
 
 ANCESTOR, DEPENDENCY, PUBLIC, AGENT, INPUT = "ancestor", "dependency", "public", "agent", "input"
 
@@ -115,14 +116,26 @@ class Waiting(Unresolved):
     """An ARTIFACT input whose file has not been generated yet (not a format error)."""
 
 
-class _FileProblem(Exception):
-    """A file that is there but cannot be opened (``opening``) or read as lines."""
+_NO_LINE = "read line: error reading file: file I/O error"  # (what v5 says of a directory)
 
-    def __init__(self, cause: UnreadableFile, opening: bool):
+
+class _FileProblem(Exception):
+    """A file that is there but cannot be opened or read as lines (``v5_failure``)."""
+
+    def __init__(self, cause: UnreadableFile):
         super().__init__(cause.reason)
         self.reason = cause.reason
         self.cause = cause  # what read_inside raised (Outside, NotRegular, ...)
-        self.opening = opening
+
+    def v5_failure(self, opening: str) -> str:
+        """v5's words after `failed to ` for this file, ``opening`` its words for a file it
+        cannot open: a path leading out of the project is refused before anything is
+        opened, and a directory opens but yields no line."""
+        if isinstance(self.cause, Outside):
+            return "open file: path resolves outside project root"
+        if isinstance(self.cause, NotRegular) and self.cause.kind == "directory":
+            return _NO_LINE
+        return opening
 
 
 # A file as read: its normalized bytes (decoded when its text is asked for: most files
@@ -205,8 +218,7 @@ class Resolver:
                     normalized = normalize_bytes(data)
                     cached = (normalized, sha1(normalized).digest(), not data)
             except UnreadableFile as exc:
-                # A directory opens but cannot be read as lines; anything else fails to open.
-                cached = _FileProblem(exc, "directory" not in exc.reason)
+                cached = _FileProblem(exc)
             self._files[rel] = cached
         if isinstance(cached, _FileProblem):
             raise cached
@@ -318,7 +330,7 @@ class Resolver:
             data = read_inside(self._real_root, file, self.ledger)
         except UnreadableFile as exc:
             found = exc
-            self._files[file] = _FileProblem(exc, True)
+            self._files[file] = _FileProblem(exc)
         else:
             if data is None:
                 found = self._files[file] = None
@@ -390,23 +402,27 @@ class Resolver:
 
     def _required_file(self, path: str, rel: str | None, label: str,
                        absent: type[Unresolved]) -> bytes:
-        where = f"{self.root}/{rel or path.lstrip('/')}"
-        opening = (f"reading file {path}: failed to open file: cannot open file \"{where}\" "
-                   "for reading: file unreadable")
+        # v5 names the file it joined to the root (so cleaned) as Go's %q writes it.
+        where = go_quote(f"{self.root}/{rel or path.lstrip('/')}")
+        opening = f"open file: cannot open file {where} for reading: file unreadable"
         if rel is None:
             problem = v5_path_problem(path)
             if problem is not None:
                 raise Unresolved(f"{label}: {path!r} is not a project path v5 reads ({problem})",
                                  f"reading file {path}: failed to open file: {problem}")
-            raise Unresolved(f"{label}: {path} is not a file cfs may read", opening)
+            if clean(path) == ".":  # the project root: v5 opens it, and reads no line
+                raise Unresolved(f"{label}: {path} is the project directory, not a file",
+                                 f"reading file {path}: failed to {_NO_LINE}")
+            raise Unresolved(f"{label}: {path} is not a file cfs may read",
+                             f"reading file {path}: failed to {opening}")
         try:
             found = self._file(rel)
         except _FileProblem as exc:
-            v5 = opening if exc.opening else \
-                f"reading file {path}: failed to read line: error reading file: file I/O error"
-            raise Unresolved(f"{label}: {rel} {exc.reason}", v5) from None
+            raise Unresolved(f"{label}: {rel} {exc.reason}",
+                             f"reading file {path}: failed to {exc.v5_failure(opening)}") from None
         if found is None:
-            raise absent(f"{label}: {rel} does not exist", opening)
+            raise absent(f"{label}: {rel} does not exist",
+                         f"reading file {path}: failed to {opening}")
         return found[1]
 
     # -- chains --------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..errors import ERROR, Finding
 from ..reading.names import ARTIFACT, SPEC, is_within
 from ..reading.outputs import output_rel
-from ..reading.unparsed import PARSE_RULES
+from ..reading.unparsed import PARSE_RULES, go_quote
 from .chain import BadReference, chain_reference
 from .project import Project
 from .status import INVALID, MISSING, MODIFIED, STALE, ArtifactStatus
@@ -173,7 +173,7 @@ def _row(project: Project, status: ArtifactStatus) -> tuple[str, str] | None:
     if MISSING in status.flags:
         # v5 joins the root and the output, which cleans the path it then names.
         where = output_rel(status.path) or status.path
-        return MISSING, (f'cannot open file "{project.root}/{where}" for reading: '
+        return MISSING, (f"cannot open file {go_quote(f'{project.root}/{where}')} for reading: "
                          "file unreadable")
     if MODIFIED in status.flags:
         return MODIFIED, "file checksum does not match manifest checksum"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import ERROR, WARNING, Finding
 from ..reading.files import NotRegular, Outside, UnreadableFile, safe_relpath
-from ..reading.outputs import Places, external_rel, output_problem, output_rel, place_problem, v5_path_problem
+from ..reading.outputs import Places, clean, external_rel, output_problem, output_rel, place_problem, v5_path_problem
 from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, dotted_node_dir, is_within,
                              parse_name, spec_of)
 from ..reading.tree import NO_NODES_V5, NodeInfo, Tree
@@ -219,6 +219,8 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
     written = raw[len(EXTERNAL) + 1:]
     rel = external_rel(written)
     if rel is None:
+        if clean(written) == ".":
+            return out  # the project directory: v5 opens it (its chain cannot read it)
         if safe_relpath(written) is None:
             return out + bad(f"references an EXTERNAL path outside the project: {raw}")
         return out + bad(f"references an EXTERNAL path v5 cannot read "

@@ -23,7 +23,7 @@ from ..reading.files import UnreadableFile, atomic_write, read_inside
 from ..reading.hashing import b64
 from ..reading.names import SPEC, TREE_DIR, artifact_of, dotted_node_dir, node_of_entry
 from ..reading.tree import LINKS_V5, NOT_FOUND_V5
-from ..reading.unparsed import name_problem, unreadable_text
+from ..reading.unparsed import go_quote, name_problem, unreadable_text
 from ..state.artifacts import settle_pending, write_artifact
 from ..state.manifest import ManifestEntry, update_manifest
 
@@ -282,8 +282,8 @@ def _accept(project: Project | LeanProject, logical_name: str) -> str:
     except UnreadableFile as exc:
         raise Refusal(f"reading artifact file: {exc.reason}") from None
     if digest is None:
-        raise Refusal(f'opening artifact file: cannot open file "{project.root}/{rel}" for '
-                      "reading: file unreadable", exit_code=1, kind=UNOPENED)
+        raise Refusal(f"opening artifact file: cannot open file {go_quote(f'{project.root}/{rel}')}"
+                      " for reading: file unreadable", exit_code=1, kind=UNOPENED)
     chain = project.resolver.chain(node)
     if chain.hash is None:
         raise Refusal(chain.failure or f"computing chain hash: {node} cannot be parsed")

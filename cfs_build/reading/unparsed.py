@@ -65,8 +65,8 @@ def parse_finding(findings: tuple[Finding, ...]) -> Finding | None:
 
 def unreadable_text(root, name: str) -> str:
     """v5's words for a node directory without a readable _node.md."""
-    return (f'file unreadable: cannot open file "{root}/{TREE_DIR}/{name[len("SPEC/"):]}/'
-            '_node.md" for reading: file unreadable')
+    where = go_quote(f'{root}/{TREE_DIR}/{name[len("SPEC/"):]}/_node.md')
+    return f"file unreadable: cannot open file {where} for reading: file unreadable"
 
 
 def parse_error_text(root, name: str, finding: Finding) -> str:

@@ -472,3 +472,59 @@ def test_write_file_never_waits_on_a_fifo_swapped_in_after_the_check(tree, monke
         pytest.fail("write_file waited on the FIFO")
     assert said == ["out/l.txt: is a FIFO, not a regular file"]
     assert manifest(root) == ""
+
+
+@pytest.mark.parametrize("target", ["file", "directory"])
+def test_an_external_link_out_of_the_project_is_refused_in_v5_s_words(tree, tmp_path, target):
+    # v5 resolves the links of a path it opens and refuses one that lands outside the
+    # project before opening it (oslayer CfsPathToOs): "path resolves outside project
+    # root", whether the link leads to a file or to a directory (whose name must not turn
+    # the refusal into a read failure).
+    outside = tmp_path / "some directory"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("secret\n")
+    root = tree({"SPEC/l": spec("SPEC/l", "# Agent\nW\n",
+                                front="depends_on: [EXTERNAL/k]\noutput: out/l.txt")})
+    os.symlink(outside / "secret.txt" if target == "file" else outside, root / "k")
+    why = "reading file k: failed to open file: path resolves outside project root"
+    assert refused(v5tools.load_chain, root, "SPEC/l") == f"computing chain hash: {why}"
+    assert v5tools.validate_specs(root) == (
+        "Format errors:\n"
+        "  [SPEC/l] dependency_targets: depends_on references unreadable EXTERNAL file: "
+        "EXTERNAL/k\n"
+        f"Staleness:\n  [missing] SPEC/l (out/l.txt) rank=0: {why}\n")
+
+
+def test_a_missing_file_s_path_is_quoted_as_go_quotes_it(tree):
+    # v5 names the file it could not open with Go's %q: a '"' in it is escaped.
+    root = tree({"SPEC/l": spec("SPEC/l", "# Agent\nW\n",
+                                front="depends_on: ['EXTERNAL/a\"b.txt']\noutput: out/l.txt")})
+    assert refused(v5tools.load_chain, root, "SPEC/l") == (
+        'computing chain hash: reading file a"b.txt: failed to open file: cannot open file '
+        f'"{root}/a\\"b.txt" for reading: file unreadable')
+
+
+def test_an_output_that_cannot_be_opened_is_named_as_go_quotes_it(tree):
+    # The status detail and accept's refusal name the output v5 could not open with %q.
+    root = tree({"SPEC/l": spec("SPEC/l", "# Agent\nW\n", front="output: 'out/a\"b.txt'")})
+    chain = Project(root).resolver.chain("SPEC/l").hash
+    (root / "code-from-spec/.manifest").write_text(
+        f'code-from-spec: v5\nARTIFACT/l;path:out/a"b.txt;checksum:x;chain:{chain}\n')
+    where = f'"{root}/out/a\\"b.txt"'
+    assert v5tools.validate_specs(root) == (
+        f'Staleness:\n  [missing] SPEC/l (out/a"b.txt) rank=0: cannot open file {where} for '
+        "reading: file unreadable\n")
+    assert refused(v5tools.accept, root, "SPEC/l") == (
+        f"opening artifact file: cannot open file {where} for reading: file unreadable")
+
+
+@pytest.mark.parametrize("field", ["depends_on: [EXTERNAL/.]", "input: EXTERNAL/out/.."])
+def test_an_external_naming_the_project_directory_opens_but_reads_no_line(tree, field):
+    # v5 joins the path to the root: `.` (or a path that cleans to it) is the project
+    # directory, which opens (no validation finding) and yields no line (the chain fails).
+    root = tree({"SPEC/l": spec("SPEC/l", "# Agent\nW\n", front=f"{field}\noutput: out/l.txt")})
+    path = field.split("EXTERNAL/")[1].rstrip("]")
+    why = f"reading file {path}: failed to read line: error reading file: file I/O error"
+    assert v5tools.validate_specs(root) == \
+        f"Staleness:\n  [missing] SPEC/l (out/l.txt) rank=0: {why}\n"
+    assert refused(v5tools.load_chain, root, "SPEC/l") == f"computing chain hash: {why}"
