@@ -35,6 +35,27 @@ def plain_text(text: str) -> str:
     return text if number is None else number
 
 
+def plain_kind(text: str) -> str:
+    """What v5's YAML makes of a plain (unquoted, untagged) scalar: `null`, `boolean`,
+    `integer`, `float` (infinities and NaN too) or `string`."""
+    if text in _NULL:
+        return "null"
+    if text in _BOOL:
+        return "boolean"
+    if text in _INF or (text[:1] == "-" and text[1:] in _INF) or text in _NAN:
+        return "float"
+    number = _number(text)
+    if number is None:
+        return "string"
+    return "integer" if _is_integer(text) else "float"
+
+
+def _is_integer(text: str) -> bool:
+    # _number read it as a number: with a '.' (and no base prefix) it is a float.
+    digits = text.lstrip("+-").lower()
+    return "." not in text or digits.startswith(("0x", "0o", "0b"))
+
+
 def _number(text: str) -> str | None:
     """The value of a scalar the YAML reads as a number, as text; None for any other text
     (and for a number out of range, which the YAML then keeps as a string)."""

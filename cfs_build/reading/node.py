@@ -10,10 +10,11 @@ from typing import NamedTuple
 
 from ..errors import ERROR, WARNING, Finding, printable
 from .files import as_json_text
-from .go_scalars import plain_text
+from .go_scalars import plain_kind, plain_text
 from .headings import Heading, structural_headings
 from .names import normalize
 from .plain_yaml import may_nest_deep, read_plain
+from .yaml_keys import explicit_tag, read_keys
 from .unparsed import PARSE_RULES, name_problem
 
 PUBLIC, AGENT, PRIVATE = "public", "agent", "private"
@@ -181,7 +182,8 @@ def _loader(base):
 
 def _load(yaml, loader_class, source: str):
     """The first document's root node (for line numbers), the first key written twice in
-    one mapping (see _duplicate_key) and the first document's safely constructed value.
+    one mapping (see _duplicate_key), the first document's safely constructed value and
+    how v5 reads the keys of its mapping (yaml_keys; None when it is no mapping).
 
     v5's YAML reads the whole stream, so a later document must parse too, but decodes
     only the first one: a line '--- ' (a closing line with a trailing space) starts a
@@ -192,11 +194,12 @@ def _load(yaml, loader_class, source: str):
         while loader.check_node():
             documents.append(loader.get_node())
         if not documents:
-            return None, None, None
+            return None, None, None, None
         root = documents[0]
         # Before constructing: merge keys ('<<') are flattened into the node then.
         twice = next(filter(None, (_duplicate_key(doc, yaml) for doc in documents)), None)
-        return root, twice, loader.construct_document(root)
+        keys = read_keys(source, root) if isinstance(root, yaml.MappingNode) else None
+        return root, twice, loader.construct_document(root), keys
     finally:
         loader.dispose()
 
@@ -228,12 +231,12 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
             # the process dies; the pure loader stops at Python's recursion limit.
             fast = "\t" not in source and not may_nest_deep(source) \
                 and getattr(yaml, "CSafeLoader", None)
-            root, twice, data = _load(yaml, fast or yaml.SafeLoader, source)
+            root, twice, data, keys = _load(yaml, fast or yaml.SafeLoader, source)
         except yaml.YAMLError as exc:
             if not fast:
-                root, twice, data = _past_tabs(yaml, source, exc)
+                root, twice, data, keys = _past_tabs(yaml, source, exc)
             else:
-                root, twice, data = _load(yaml, yaml.SafeLoader, source)
+                root, twice, data, keys = _load(yaml, yaml.SafeLoader, source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         # An unclosed construct is only noticed at the end of the YAML; point at where it
@@ -261,6 +264,16 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
         report.add("malformed_frontmatter", "frontmatter must be a YAML mapping of keys "
                    "(depends_on, input, output)", 2)
         return {}
+    if keys.refused:
+        _refused_keys(keys, report)
+        return {}
+    if keys.odd is not None:
+        key, kind = keys.odd
+        report.add("frontmatter_key", f"v5 reads no field of this frontmatter (depends_on, "
+                   f"input, output): its YAML takes the key {key.value!r} as {_ARTICLE[kind]} {kind}, "
+                   "not a string, and then collects no key at all; quote the key or remove it",
+                   key.start_mark.line + 2, WARNING)
+        return {}
     _unknown_keys(root, report)
     lines = {}
     for key_node, value_node in root.value:
@@ -271,6 +284,13 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
     result = {}
     for key in ("depends_on", "input", "output"):
         if key not in data or data[key] is None:
+            continue
+        if key not in keys.keys:
+            # Merged from a mapping with a key that is no string (yaml_keys): v5 has none.
+            report.add("frontmatter_key", f"v5 does not see {key!r}: the mapping it is "
+                       "merged from ('<<') has a key that is not a string to its YAML, so "
+                       "nothing of that mapping is merged; quote that key",
+                       lines.get(key, (2,))[0], WARNING)
             continue
         value = data[key]
         line, items, value_node = lines.get(key, (2, [], None))
@@ -288,9 +308,48 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
             what = "one name, e.g. SPEC/x" if key == "input" else "one relative path"
             report.add("malformed_frontmatter", f"{key} must be {what}, not "
                        f"{type(value).__name__}", line)
+        elif (kind := _plain_kind(source, value_node)) != "string":
+            # PyYAML (YAML 1.1) reads a string where v5's YAML (1.2) reads a number:
+            # `0o17`, `1.5e3`, `-.5`. Not the text written either way (X4).
+            report.add("malformed_frontmatter", f"output must be one relative path, not "
+                       f"{_ARTICLE[kind]} {kind}: v5 reads {value!r} as the {kind} "
+                       f"{plain_text(value)}; quote "
+                       "it to keep the text", line)
+        elif _is_plain(value_node) and explicit_tag(source, value_node):
+            # `!!str 0o17`: v5's YAML types the scalar first and then prints it: `15`.
+            result[key] = (plain_text(value), line)
         else:
             result[key] = (value, line)
     return result
+
+
+_ARTICLE = {"integer": "an", "float": "a", "boolean": "a", "null": "a", "other": "an"}
+
+
+def _is_plain(node) -> bool:
+    # (style None from the pure loader, '' from libyaml)
+    return getattr(node, "style", "x") in (None, "") and isinstance(node.value, str)
+
+
+def _plain_kind(source: str, node) -> str:
+    """v5's kind for a scalar node without a tag: `string` unless plain (go_scalars)."""
+    if _is_plain(node) and not explicit_tag(source, node):
+        return plain_kind(node.value)
+    return "string"
+
+
+def _refused_keys(keys, report: _Report) -> None:
+    """Findings for the keys v5's YAML refuses to collect (yaml_keys)."""
+    if keys.merged_list is not None:
+        report.add("malformed_frontmatter", "YAML error: v5 merges one mapping per merge key "
+                   "('<<'), not a list of them; write one '<<' per mapping or the keys "
+                   "themselves", keys.merged_list.start_mark.line + 2)
+        return
+    node, key, _ = keys.twice
+    report.add("malformed_frontmatter", f"YAML error: duplicate key {key!r}: this mapping "
+               "gets it twice, once or both times through a merge key ('<<'); v5 refuses a "
+               "key given twice, even through a merge: keep one of them",
+               node.start_mark.line + 2)
 
 
 def _as_text(value, node) -> str | None:

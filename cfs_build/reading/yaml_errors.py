@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from .plain_yaml import may_nest_deep
 from .unparsed import go_quote
+from .yaml_keys import read_keys
 
 LEAD = "malformed YAML: "
 TAB = "found character '\t' that cannot start any token"
@@ -89,7 +90,20 @@ def _first_problem(yaml, text: str) -> Problem | None:
         if isinstance(error, yaml.parser.ParserError):
             return _unclosed(yaml, text, error)
         return None
-    return _mismatch(text, yaml.compose(text, Loader=yaml.SafeLoader))
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None and root.id == "mapping":
+        # Collecting the keys comes before decoding any field (yaml_keys).
+        keys = read_keys(text, root)
+        if keys.odd is not None:
+            return None  # no field read: no decoding error either
+        if keys.merged_list is not None:
+            return _at(text, keys.merged_list, "sequence was used where mapping is expected")
+        if keys.twice is not None:
+            node, key, written = keys.twice
+            if not written:
+                return None  # goccy points at the merged value: not reproduced
+            return _at(text, node, f'duplicate key "{key}"')
+    return _mismatch(text, root)
 
 
 def _events(yaml, text: str):

@@ -220,6 +220,79 @@ def test_merge_key_does_not_break_the_parser():
     assert doc.output == "out/x.txt"
 
 
+@pytest.mark.parametrize("front, line", [
+    ("output: out/x.txt\ndepends_on: [SPEC/a]\n1: notes\n", 4),
+    ("true: x\noutput: out/x.txt\n", 2),
+    ("output: out/x.txt\n~: x\n", 3),
+    ("output: out/x.txt\n1.5: x\n", 3),
+    ("output: out/x.txt\n0o17: x\n", 3),   # an integer to v5's YAML 1.2, a string to PyYAML
+    ("depends_on: SPEC/a\n2: x\n", 3),        # no field read: not even a wrong one
+])
+def test_a_key_that_is_no_string_hides_every_field_from_v5(front, line):
+    # goccy collects the mapping's keys as strings before it looks any field up, and
+    # stops with nothing collected at the first key that is not a string (yaml_keys).
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert (doc.depends_on, doc.input, doc.output) == ((), None, None)
+    assert [(f.rule, f.line, f.severity) for f in doc.findings] == [
+        ("frontmatter_key", line, "warning")]
+    assert "v5 reads no field" in doc.findings[0].detail
+    assert not doc.broken
+
+
+@pytest.mark.parametrize("front", ["output: out/x.txt\n'1': a\nyes: b\n2024-01-01: c\n",
+                                   "output: out/x.txt\n!!str 1: a\n"])
+def test_keys_that_are_strings_to_v5_keep_the_fields(front):
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert doc.output == "out/x.txt"
+    assert {f.rule for f in doc.findings} == {"frontmatter_key"}
+    assert not any("v5 reads no field" in f.detail for f in doc.findings)
+
+
+@pytest.mark.parametrize("front, line", [
+    ("base: &b {output: out/a.txt}\n<<: *b\noutput: out/x.txt\n", 4),
+    ("output: out/x.txt\nbase: &b {output: out/a.txt}\n<<: *b\n", 4),
+    ("a: &a {owner: me}\nb: &b {owner: you}\nc:\n  <<: *a\n<<: *a\nowner: x\n", 7),
+])
+def test_a_key_merged_and_written_out_is_malformed(front, line):
+    # PyYAML lets the key written out win over the merged one; goccy refuses it.
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert rules(doc) == [("malformed_frontmatter", line)]
+    assert "duplicate key" in doc.findings[0].detail
+    assert doc.broken
+
+
+def test_a_merged_list_of_mappings_is_malformed():
+    doc = parse("---\na: &a {owner: me}\n<<: [*a]\noutput: out/x.txt\n---\n# SPEC/x\n")
+    assert rules(doc) == [("malformed_frontmatter", 3)]
+    assert doc.findings[0].v5.startswith(
+        "malformed YAML: [2:5] sequence was used where mapping is expected\n")
+
+
+def test_a_field_merged_from_a_mapping_with_a_key_that_is_no_string_is_not_seen():
+    doc = parse("---\nbase: &b {output: out/x.txt, 1: a}\n<<: *b\n---\n# SPEC/x\n")
+    assert doc.output is None
+    assert ("frontmatter_key", "warning") in [(f.rule, f.severity) for f in doc.findings]
+    assert not doc.broken
+
+
+@pytest.mark.parametrize("written", ["0o17", "1.5e3", "-.5", "0o7_7", ".5"])
+def test_an_output_v5_reads_as_a_number_is_malformed_even_when_pyyaml_reads_text(written):
+    # X4: a non-string output is malformed_frontmatter; "non-string" as v5's YAML (1.2)
+    # types it, where PyYAML (1.1) reads these as strings.
+    doc = parse(f"---\noutput: {written}\n---\n# SPEC/x\n")
+    assert rules(doc) == [("malformed_frontmatter", 2)]
+    assert doc.output is None
+
+
+@pytest.mark.parametrize("written, output", [
+    ("1e3", "1e3"), ("'0o17'", "0o17"), ("!!str 0o17", "15"), ("!!str 12", "12"),
+    ("&a !!str 1.50", "1.5"), ("a1.5e3", "a1.5e3")])
+def test_an_output_v5_reads_as_a_string(written, output):
+    doc = parse(f"---\noutput: {written}\n---\n# SPEC/x\n")
+    assert doc.findings == ()
+    assert doc.output == output
+
+
 @pytest.mark.parametrize("front", ["- SPEC/a\n", "just text\n", "42\n", "[a, b]\n"])
 def test_frontmatter_must_be_a_mapping(front):
     doc = parse(f"---\n{front}---\n# SPEC/x\n")
