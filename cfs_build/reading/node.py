@@ -221,6 +221,10 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
     """_frontmatter's answer read with PyYAML, whatever the frontmatter's shape."""
     import yaml  # imported on first use: plain frontmatter (plain_yaml.py) never needs it
 
+    # v5 hands its YAML the lines up to the closing fence without the last line break:
+    # a block scalar ending the frontmatter (`input: |`) then has none to keep.
+    lines_in = source.count("\n") + 1
+    source = source.removesuffix("\n")
     try:
         try:
             # libyaml is several times faster; its pure-Python twin words the errors
@@ -244,7 +248,7 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
         context = getattr(exc, "context_mark", None)
         if mark is not None and mark.index >= len(source) and context is not None:
             mark = context
-        last = source.count("\n") + 1
+        last = lines_in
         line = min(mark.line + 2, last) if mark is not None else 2
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         report.add("malformed_frontmatter", f"YAML error: {problem}", line)

@@ -293,6 +293,19 @@ def test_an_output_v5_reads_as_a_string(written, output):
     assert doc.output == output
 
 
+@pytest.mark.parametrize("front, found", [
+    ("input: |\n  SPEC/a\n", ("input", "SPEC/a")),
+    ("depends_on:\n  - >\n    SPEC/a\n", ("depends_on", ("SPEC/a",))),
+    ("output: |\n  out/x.txt\n", ("output", "out/x.txt")),
+    ("output: |+\n  out/x.txt\n\n", ("output", "out/x.txt\n")),  # keeps one of the two
+    ("output: |\n  out/x.txt\ninput: x\n", ("output", "out/x.txt\n")),
+])
+def test_a_block_scalar_ending_the_frontmatter_has_no_line_break_to_keep(front, found):
+    # v5's YAML gets the text up to the closing fence without the last line break.
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert getattr(doc, found[0]) == found[1]
+
+
 @pytest.mark.parametrize("front", ["- SPEC/a\n", "just text\n", "42\n", "[a, b]\n"])
 def test_frontmatter_must_be_a_mapping(front):
     doc = parse(f"---\n{front}---\n# SPEC/x\n")
