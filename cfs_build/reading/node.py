@@ -174,10 +174,22 @@ def _in_v5_words(report: _Report, first: int, source: str) -> None:
 @lru_cache(maxsize=2)  # a class made once per base, not module state
 def _loader(base):
     """``base`` (PyYAML's safe loader, C or pure) reading YAML 1.1's `=` (the "value" type,
-    which it has no constructor for) as the string it is, as v5's YAML does."""
+    which it has no constructor for) as the string it is, and a node under a local tag
+    (`!x`) as if untagged, as v5's YAML does."""
     loader = type(f"V5{base.__name__}", (base,), {})
     loader.add_constructor("tag:yaml.org,2002:value", base.construct_yaml_str)
+    loader.add_multi_constructor("!", _untagged)
     return loader
+
+
+def _untagged(loader, suffix: str, node):
+    """A node under a local tag (`!x`): v5's YAML reads it as if it had no tag, where
+    PyYAML's safe loader refuses a tag it has no constructor for."""
+    if node.id == "scalar":
+        return loader.construct_scalar(node)
+    if node.id == "sequence":
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_mapping(node, deep=True)
 
 
 def _load(yaml, loader_class, source: str):
@@ -336,8 +348,9 @@ def _is_plain(node) -> bool:
 
 
 def _plain_kind(source: str, node) -> str:
-    """v5's kind for a scalar node without a tag: `string` unless plain (go_scalars)."""
-    if _is_plain(node) and not explicit_tag(source, node):
+    """v5's kind for a scalar node without a tag of the YAML's own (a local `!x` is as
+    none): `string` unless plain (go_scalars)."""
+    if _is_plain(node) and (node.tag.startswith("!") or not explicit_tag(source, node)):
         return plain_kind(node.value)
     return "string"
 

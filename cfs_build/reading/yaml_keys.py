@@ -46,14 +46,18 @@ def key_kind(source: str, node) -> str:
     if node.id != "scalar":
         return "other"
     if explicit_tag(source, node):
-        # An explicit tag types the key (PyYAML has already refused tags it cannot build).
-        return "string" if node.tag == STR_TAG else {
-            "tag:yaml.org,2002:int": "integer", "tag:yaml.org,2002:float": "float",
-            "tag:yaml.org,2002:bool": "boolean", "tag:yaml.org,2002:null": "null",
-        }.get(node.tag, "string")
+        # A tag of the YAML types the key; a local one (`!x`) leaves it as if untagged.
+        kind = _TAGGED.get(node.tag)
+        if kind is not None or node.tag.startswith("tag:yaml.org,2002:"):
+            return kind or "string"
     if node.style not in (None, ""):
         return "string"  # quoted or a block scalar: text
     return plain_kind(node.value)
+
+
+_TAGGED = {STR_TAG: "string", "tag:yaml.org,2002:int": "integer",
+           "tag:yaml.org,2002:float": "float", "tag:yaml.org,2002:bool": "boolean",
+           "tag:yaml.org,2002:null": "null"}
 
 
 def explicit_tag(source: str, node) -> bool:
