@@ -211,9 +211,39 @@ def _load(yaml, loader_class, source: str):
         # Before constructing: merge keys ('<<') are flattened into the node then.
         twice = next(filter(None, (_duplicate_key(doc, yaml) for doc in documents)), None)
         keys = read_keys(source, root) if isinstance(root, yaml.MappingNode) else None
-        return root, twice, loader.construct_document(root), keys
+        try:
+            data = loader.construct_document(root)
+        except (KeyError, IndexError, AttributeError):
+            # PyYAML's constructors of !!bool, !!int, !!float and !!timestamp fail so on a
+            # text they cannot read (`!!bool maybe`, `!!int` with nothing after it).
+            raise _unreadable_tagged(yaml, loader, root) from None
+        return root, twice, data, keys
     finally:
         loader.dispose()
+
+
+def _unreadable_tagged(yaml, loader, root):
+    """The YAML error for the first scalar whose tag cannot read its text."""
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop(0)
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.id == "mapping":
+            stack += [part for pair in node.value for part in pair]
+        elif node.id == "sequence":
+            stack += node.value
+        elif node.tag in loader.yaml_constructors:
+            try:
+                loader.yaml_constructors[node.tag](loader, node)
+            except Exception:  # (whatever the constructor raises: this is the node)
+                tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+                return yaml.constructor.ConstructorError(
+                    None, None, f"{tag} cannot read {node.value!r}: write a value of "
+                    "that type or drop the tag", node.start_mark)
+    return yaml.constructor.ConstructorError(None, None, "a tagged value cannot be read",
+                                             root.start_mark)
 
 
 def _frontmatter(source: str, report: _Report) -> dict:

@@ -112,6 +112,17 @@ def test_yaml_error_names_its_line(front, line):
     assert doc.broken
 
 
+@pytest.mark.parametrize("front, line", [
+    ("x: !!bool maybe\n", 2), ("a: 1\nx: !!int\n", 3), ("x: [!!float '']\n", 2),
+    ("x: !!timestamp soon\n", 2), ("x:\n  y: !!int '-'\n", 3),
+])
+def test_a_tag_that_cannot_read_its_text_is_malformed_not_a_crash(front, line):
+    # PyYAML's constructors raise KeyError, IndexError or AttributeError on these.
+    doc = parse(f"---\n{front}output: out/x.txt\n---\n# SPEC/x\n")
+    assert rules(doc) == [("malformed_frontmatter", line)]
+    assert "cannot read" in doc.findings[0].detail
+
+
 def test_unsafe_yaml_tag_is_an_error_not_code():
     doc = parse("---\noutput: !!python/object/apply:os.system [echo]\n---\n# SPEC/x\n")
     assert rules(doc) == [("malformed_frontmatter", 2)]
