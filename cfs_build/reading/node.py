@@ -208,6 +208,7 @@ def _load(yaml, loader_class, source: str):
         if not documents:
             return None, None, None, None
         root = documents[0]
+        _keep_byte_order_mark(yaml, source, root)
         # Before constructing: merge keys ('<<') are flattened into the node then.
         twice = next(filter(None, (_duplicate_key(doc, yaml) for doc in documents)), None)
         keys = read_keys(source, root) if isinstance(root, yaml.MappingNode) else None
@@ -220,6 +221,18 @@ def _load(yaml, loader_class, source: str):
         return root, twice, data, keys
     finally:
         loader.dispose()
+
+
+def _keep_byte_order_mark(yaml, source: str, root) -> None:
+    """A BOM opening the YAML (the line after the opening '---') is content to v5's YAML,
+    which PyYAML drops: the first key is then `\ufeffoutput`, not `output`."""
+    if not source.startswith("\ufeff") or not isinstance(root, yaml.MappingNode) \
+            or not root.value:
+        return
+    key = root.value[0][0]
+    if key.id == "scalar" and key.style in (None, "") and key.start_mark.line == 0 \
+            and source.startswith(key.value, 1):
+        key.value, key.tag = "\ufeff" + key.value, "tag:yaml.org,2002:str"
 
 
 def _unreadable_tagged(yaml, loader, root):
@@ -443,6 +456,9 @@ def _unknown_keys(root, report: _Report) -> None:
             close = difflib.get_close_matches(key.lower(), FRONTMATTER_KEYS, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}?" if close else \
                 "the keys are depends_on, input and output"
+            if key.startswith("\ufeff"):
+                hint += " It starts with a byte order mark (U+FEFF), which v5 keeps as " \
+                    "part of the key: remove it."
             report.add("frontmatter_key", f"unknown frontmatter key {key!r}: {hint} (an unknown "
                        "key is ignored)", key_node.start_mark.line + 2, WARNING)
 

@@ -362,6 +362,15 @@ def test_byte_order_mark_before_frontmatter_keeps_line_numbers():
     assert rules(doc) == [("encoding", 1), ("malformed_frontmatter", 2)]
 
 
+@pytest.mark.parametrize("front", ["\ufeffoutput: out/x.txt\n", "\ufeffoutput: out/x.txt\ninput: x\n"])
+def test_a_byte_order_mark_opening_the_yaml_is_part_of_the_first_key(front):
+    # v5's YAML (goccy/go-yaml 1.19.2) keeps a BOM at the start of its text as content.
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert doc.output is None
+    assert [(f.rule, f.line) for f in doc.findings][:1] == [("frontmatter_key", 2)]
+    assert "\\ufeffoutput" in doc.findings[0].detail
+
+
 # -- the name heading and what comes before it -------------------------------------------------
 
 @pytest.mark.parametrize("heading", ["# SPEC/x", "#   spec/X   ", "# SPEC/x #", "#\tSPEC/x\t##",
