@@ -272,8 +272,28 @@ def _frontmatter(source: str, report: _Report) -> dict:
     return yaml_frontmatter(source, report)
 
 
+# Line breaks to PyYAML (YAML 1.1) that v5's YAML reads as ordinary characters (it breaks
+# lines at LF and CR only), and the noncharacters that stand in for them while PyYAML reads.
+_OTHER_BREAKS, _STAND_INS = "\x85\u2028\u2029", "\ufdd0\ufdd1\ufdd2"
+_HIDE_BREAKS = str.maketrans(_OTHER_BREAKS, _STAND_INS)
+_SHOW_BREAKS = str.maketrans(_STAND_INS, _OTHER_BREAKS)
+
+
 def yaml_frontmatter(source: str, report: _Report) -> dict:
     """_frontmatter's answer read with PyYAML, whatever the frontmatter's shape."""
+    if not any(c in source for c in _OTHER_BREAKS) or any(c in source for c in _STAND_INS):
+        return _read_yaml(source, report)
+    first = len(report.items)
+    found = _read_yaml(source.translate(_HIDE_BREAKS), report)
+    report.items[first:] = [replace(f, detail=f.detail.translate(_SHOW_BREAKS))
+                            for f in report.items[first:]]
+    return {key: (tuple(t.translate(_SHOW_BREAKS) for t in value) if key == "depends_on"
+                  else value.translate(_SHOW_BREAKS), lines)
+            for key, (value, lines) in found.items()}
+
+
+def _read_yaml(source: str, report: _Report) -> dict:
+    """yaml_frontmatter's answer, ``source`` holding no line break v5 does not know."""
     import yaml  # imported on first use: plain frontmatter (plain_yaml.py) never needs it
 
     # v5 hands its YAML the lines up to the closing fence without the last line break:

@@ -348,6 +348,16 @@ def test_null_values_are_absent():
     assert (doc.depends_on, doc.input, doc.output) == ((), None, None)
 
 
+@pytest.mark.parametrize("char", ["\x85", "\u2028", "\u2029"])
+def test_a_line_break_v5_does_not_know_is_a_character(char):
+    # v5's YAML breaks lines at LF and CR only; NEL, LS and PS are characters to it.
+    doc = parse(f"---\noutput: a{char}b\ninput: 'c{char}d'\ndepends_on: [e{char}f]\n---\n"
+                "# SPEC/x\n")
+    assert doc.findings == ()
+    assert (doc.output, doc.input, doc.depends_on) == (
+        f"a{char}b", f"c{char}d", (f"e{char}f",))
+
+
 # -- encoding ----------------------------------------------------------------------------------
 
 def test_byte_order_mark_is_a_clear_finding():
