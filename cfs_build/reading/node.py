@@ -362,7 +362,15 @@ def _read_yaml(source: str, report: _Report) -> dict:
             lines[key_node.value] = (key_node.start_mark.line + 2, items, value_node)
     result = {}
     for key in ("depends_on", "input", "output"):
-        if key not in data or data[key] is None:
+        if key not in data:
+            continue
+        line, items, value_node = lines.get(key, (2, [], None))
+        if data[key] is None:
+            if key != "depends_on" and value_node is not None and value_node.id == "scalar" \
+                    and explicit_tag(source, value_node):
+                # `!!null`: v5's YAML sets the field from the tagged node, whose value
+                # (nil) leaves it an empty string, present (FORMAT.md 4.1: '' is present).
+                result[key] = ("", line)
             continue
         if key not in keys.keys:
             # Merged from a mapping with a key that is no string (yaml_keys): v5 has none.
@@ -372,16 +380,15 @@ def _read_yaml(source: str, report: _Report) -> dict:
                        lines.get(key, (2,))[0], WARNING)
             continue
         value = data[key]
-        line, items, value_node = lines.get(key, (2, [], None))
         if key == "depends_on":
-            texts = [_as_text(v, item) for v, item in zip(value, items)] \
+            texts = [_as_text(source, v, item) for v, item in zip(value, items)] \
                 if isinstance(value, list) and len(items) == len(value) else [None]
             if None in texts:
                 report.add("malformed_frontmatter", "depends_on must be a list of names, "
                            "e.g. '- SPEC/x'", line)
                 continue
             result[key] = (tuple(texts), tuple(item.start_mark.line + 2 for item in items))
-        elif key == "input" and (text := _as_text(value, value_node)) is not None:
+        elif key == "input" and (text := _as_text(source, value, value_node)) is not None:
             result[key] = (text, line)
         elif not isinstance(value, str):
             what = "one name, e.g. SPEC/x" if key == "input" else "one relative path"
@@ -432,11 +439,18 @@ def _refused_keys(keys, report: _Report) -> None:
                node.start_mark.line + 2)
 
 
-def _as_text(value, node) -> str | None:
+def _as_text(source: str, value, node) -> str | None:
     """A name as v5 takes it from a scalar (FORMAT.md 4.1): a quoted string as it is, a
     plain one as v5's YAML reads it (go_scalars: `0x10` is 16, `1.50` is 1.5, `yes` and
     dates as written, a null list item empty); None for a list, a mapping or other data.
     (A non-string `output` is cfs's malformed_frontmatter instead, X4.)"""
+    if isinstance(value, bytes):
+        # `!!binary`: v5's YAML decodes it and the bytes become the string.
+        return value.decode("utf-8", "surrogateescape")
+    if (value is None or isinstance(value, datetime.date)) and explicit_tag(source, node):
+        # `!!null x` is an empty name; `!!timestamp`: v5's YAML cannot put a time into a
+        # string
+        return "" if value is None else None
     if getattr(node, "style", "x") in (None, "") and isinstance(node.value, str):
         # Plain (style None, or '' from libyaml): typed by the text alone, and v5's YAML
         # (1.2) types other texts than PyYAML's 1.1 does (`12:30`, `0o17`, `1.5e3`), so PyYAML's value is not used.

@@ -331,6 +331,22 @@ def test_a_local_tag_is_read_as_if_it_were_not_there(front, found):
     assert getattr(doc, found[0]) == found[1]
 
 
+def test_tags_of_the_yaml_on_names_read_as_v5_reads_them():
+    # !!binary is decoded and its bytes are the name; !!null leaves the field present and
+    # empty (the tagged node is not null to the decoder, its value is).
+    doc = parse("---\ninput: !!binary U1BFQy9h\ndepends_on: [!!binary U1BFQy9i, !!null x]\n"
+                "output: !!null\n---\n# SPEC/x\n")
+    assert doc.findings == ()
+    assert (doc.input, doc.depends_on, doc.output) == ("SPEC/a", ("SPEC/b", ""), "")
+
+
+@pytest.mark.parametrize("front", ["input: !!timestamp 2024-01-01\n",
+                                   "depends_on: [!!timestamp 2024-01-01]\n"])
+def test_a_timestamp_tag_on_a_name_is_malformed(front):
+    # v5's YAML cannot put a time.Time into a string: a decoding error.
+    assert rules(parse(f"---\n{front}---\n# SPEC/x\n")) == [("malformed_frontmatter", 2)]
+
+
 def test_a_local_tag_on_a_number_keeps_the_output_malformed():
     assert rules(parse("---\noutput: !n 0o17\n---\n# SPEC/x\n")) == [("malformed_frontmatter", 2)]
 
