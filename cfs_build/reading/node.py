@@ -281,7 +281,8 @@ _SHOW_BREAKS = str.maketrans(_STAND_INS, _OTHER_BREAKS)
 
 def yaml_frontmatter(source: str, report: _Report) -> dict:
     """_frontmatter's answer read with PyYAML, whatever the frontmatter's shape."""
-    if not any(c in source for c in _OTHER_BREAKS) or any(c in source for c in _STAND_INS):
+    if source.isascii() or not any(c in source for c in _OTHER_BREAKS) \
+            or any(c in source for c in _STAND_INS):
         return _read_yaml(source, report)
     first = len(report.items)
     found = _read_yaml(source.translate(_HIDE_BREAKS), report)

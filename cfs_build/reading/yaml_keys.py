@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .go_scalars import plain_kind
+from .go_scalars import WORDS as _WORDS, plain_kind
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 STR_TAG = "tag:yaml.org,2002:str"
@@ -76,22 +76,21 @@ def explicit_tag(source: str, node) -> bool:
 
 def read_keys(source: str, mapping) -> KeyReading:
     """How v5 reads the keys of ``mapping`` (a PyYAML MappingNode, not yet constructed)."""
-    keys, reading = _collect(source, mapping, set())
-    return reading._replace(keys=frozenset(keys or ()))
+    keys, reading = _collect(source, mapping, (id(mapping),))
+    return reading if keys is None else KeyReading(frozenset(keys))
 
 
-def _collect(source: str, mapping, visiting: set) -> tuple[dict | None, KeyReading]:
+def _collect(source: str, mapping, visiting: tuple) -> tuple[dict | None, KeyReading]:
     """(the keys v5 collects, each with the key node that brings it; None when a key is
-    no string) and the KeyReading."""
+    no string) and the KeyReading; ``visiting``: the mappings being merged into."""
     seen: dict[str, object] = {}
-    visiting = visiting | {id(mapping)}
     for key, value in mapping.value:
         if key.tag == MERGE_TAG and key.id == "scalar":
             if value.id == "sequence":
                 return None, KeyReading(merged_list=value)
             if value.id != "mapping" or id(value) in visiting:
                 continue  # PyYAML refuses a scalar; a mapping merging itself adds nothing
-            merged, reading = _collect(source, value, visiting)
+            merged, reading = _collect(source, value, visiting + (id(value),))
             if reading.refused:
                 return None, reading
             # A merged mapping with a key that is no string contributes nothing.
@@ -100,8 +99,11 @@ def _collect(source: str, mapping, visiting: set) -> tuple[dict | None, KeyReadi
                     return None, KeyReading(twice=(key, text, False))
                 seen[text] = key
             continue
-        kind = key_kind(source, key)
-        if kind != "string":
+        text = key.value
+        # (written out for the usual key, a plain word: read for every frontmatter)
+        if not (key.id == "scalar" and text[:1].isalpha() and text not in _WORDS
+                and source[key.start_mark.index] not in "!&") \
+                and (kind := key_kind(source, key)) != "string":
             return None, KeyReading(odd=(key, kind))
         if key.value in seen:
             return None, KeyReading(twice=(key, key.value, True))
