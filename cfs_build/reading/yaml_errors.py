@@ -252,8 +252,9 @@ def _is_pair(part: str) -> bool:
 # -- decoding into the struct ------------------------------------------------------------
 
 def _mismatch(text: str, root) -> Problem | None:
-    """The decode error goccy gives, when exactly one field has one (which of several it
-    reports depends on the struct's field order, which the vectors do not show)."""
+    """The decode error goccy gives: the first one in the order of the struct's fields
+    (DependsOn, Input, Output), which it decodes one after the other, keeping the first
+    error (decodeStruct)."""
     if root is None:
         return None
     kind = _kind(text, root)
@@ -261,21 +262,19 @@ def _mismatch(text: str, root) -> Problem | None:
         if kind in (None, "null"):
             return None
         return _at(text, root, f"{kind} was used where mapping is expected")
-    found: list[Problem] = []
+    problems: dict[str, Problem | None] = {}
     for key, value in root.value:
         if not _is_scalar(key) or key.value == "<<":
             return None  # a merge key or a complex key: goccy's reading not reproduced
         field = _FIELDS.get(key.value)
-        if field is None:
-            continue
-        if not _own(text, value, key.end_mark.index):
-            return None
-        problem = _field_problem(text, field, value)
-        if problem is _UNSURE:
-            return None
+        if field is not None:
+            problems[field] = _field_problem(text, field, value) \
+                if _own(text, value, key.end_mark.index) else _UNSURE
+    for field in _FIELDS.values():  # (in the struct's order)
+        problem = problems.get(field)
         if problem is not None:
-            found.append(problem)
-    return found[0] if len(found) == 1 else None
+            return None if problem is _UNSURE else problem
+    return None
 
 
 _UNSURE = Problem(0, 0, "", 0)  # a field whose decoding goccy words in ways not reproduced
