@@ -10,6 +10,7 @@ _NULL = frozenset(("", "~", "null", "Null", "NULL"))
 _BOOL = {"true": "true", "True": "true", "TRUE": "true",
          "false": "false", "False": "false", "FALSE": "false"}
 _INF = frozenset((".inf", ".Inf", ".INF"))
+WORDS = _NULL | frozenset(_BOOL)  # the words that are no string
 _NAN = frozenset((".nan", ".NaN", ".NAN"))
 _DIGITS = {16: re.compile(r"[0-9a-fA-F]+"), 10: re.compile(r"[0-9]+"),
            8: re.compile(r"[0-7]+"), 2: re.compile(r"[01]+")}
@@ -25,6 +26,8 @@ def plain_text(text: str) -> str:
         return ""
     if text in _BOOL:
         return _BOOL[text]
+    if text[0].isalpha():  # (most names: no number, infinity or NaN starts so)
+        return text
     if text in _INF:
         return "+Inf"
     if text[:1] == "-" and text[1:] in _INF:
@@ -33,6 +36,29 @@ def plain_text(text: str) -> str:
         return "NaN"
     number = _number(text)
     return text if number is None else number
+
+
+def plain_kind(text: str) -> str:
+    """What v5's YAML makes of a plain (unquoted, untagged) scalar: `null`, `boolean`,
+    `integer`, `float` (infinities and NaN too) or `string`."""
+    if text in _NULL:
+        return "null"
+    if text in _BOOL:
+        return "boolean"
+    if text[0].isalpha():  # (most keys and names: no number starts so)
+        return "string"
+    if text in _INF or (text[:1] == "-" and text[1:] in _INF) or text in _NAN:
+        return "float"
+    number = _number(text)
+    if number is None:
+        return "string"
+    return "integer" if _is_integer(text) else "float"
+
+
+def _is_integer(text: str) -> bool:
+    # _number read it as a number: with a '.' (and no base prefix) it is a float.
+    digits = text.lstrip("+-").lower()
+    return "." not in text or digits.startswith(("0x", "0o", "0b"))
 
 
 def _number(text: str) -> str | None:

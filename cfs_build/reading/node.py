@@ -10,10 +10,11 @@ from typing import NamedTuple
 
 from ..errors import ERROR, WARNING, Finding, printable
 from .files import as_json_text
-from .go_scalars import plain_text
+from .go_scalars import plain_kind, plain_text
 from .headings import Heading, structural_headings
 from .names import normalize
 from .plain_yaml import may_nest_deep, read_plain
+from .yaml_keys import explicit_tag, read_keys
 from .unparsed import PARSE_RULES, name_problem
 
 PUBLIC, AGENT, PRIVATE = "public", "agent", "private"
@@ -173,15 +174,28 @@ def _in_v5_words(report: _Report, first: int, source: str) -> None:
 @lru_cache(maxsize=2)  # a class made once per base, not module state
 def _loader(base):
     """``base`` (PyYAML's safe loader, C or pure) reading YAML 1.1's `=` (the "value" type,
-    which it has no constructor for) as the string it is, as v5's YAML does."""
+    which it has no constructor for) as the string it is, and a node under a local tag
+    (`!x`) as if untagged, as v5's YAML does."""
     loader = type(f"V5{base.__name__}", (base,), {})
     loader.add_constructor("tag:yaml.org,2002:value", base.construct_yaml_str)
+    loader.add_multi_constructor("!", _untagged)
     return loader
+
+
+def _untagged(loader, suffix: str, node):
+    """A node under a local tag (`!x`): v5's YAML reads it as if it had no tag, where
+    PyYAML's safe loader refuses a tag it has no constructor for."""
+    if node.id == "scalar":
+        return loader.construct_scalar(node)
+    if node.id == "sequence":
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_mapping(node, deep=True)
 
 
 def _load(yaml, loader_class, source: str):
     """The first document's root node (for line numbers), the first key written twice in
-    one mapping (see _duplicate_key) and the first document's safely constructed value.
+    one mapping (see _duplicate_key), the first document's safely constructed value and
+    how v5 reads the keys of its mapping (yaml_keys; None when it is no mapping).
 
     v5's YAML reads the whole stream, so a later document must parse too, but decodes
     only the first one: a line '--- ' (a closing line with a trailing space) starts a
@@ -192,13 +206,57 @@ def _load(yaml, loader_class, source: str):
         while loader.check_node():
             documents.append(loader.get_node())
         if not documents:
-            return None, None, None
+            return None, None, None, None
         root = documents[0]
+        _keep_byte_order_mark(yaml, source, root)
         # Before constructing: merge keys ('<<') are flattened into the node then.
         twice = next(filter(None, (_duplicate_key(doc, yaml) for doc in documents)), None)
-        return root, twice, loader.construct_document(root)
+        keys = read_keys(source, root) if isinstance(root, yaml.MappingNode) else None
+        try:
+            data = loader.construct_document(root)
+        except (KeyError, IndexError, AttributeError):
+            # PyYAML's constructors of !!bool, !!int, !!float and !!timestamp fail so on a
+            # text they cannot read (`!!bool maybe`, `!!int` with nothing after it).
+            raise _unreadable_tagged(yaml, loader, root) from None
+        return root, twice, data, keys
     finally:
         loader.dispose()
+
+
+def _keep_byte_order_mark(yaml, source: str, root) -> None:
+    """A BOM opening the YAML (the line after the opening '---') is content to v5's YAML,
+    which PyYAML drops: the first key is then `\ufeffoutput`, not `output`."""
+    if not source.startswith("\ufeff") or not isinstance(root, yaml.MappingNode) \
+            or not root.value:
+        return
+    key = root.value[0][0]
+    if key.id == "scalar" and key.style in (None, "") and key.start_mark.line == 0 \
+            and source.startswith(key.value, 1):
+        key.value, key.tag = "\ufeff" + key.value, "tag:yaml.org,2002:str"
+
+
+def _unreadable_tagged(yaml, loader, root):
+    """The YAML error for the first scalar whose tag cannot read its text."""
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop(0)
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.id == "mapping":
+            stack += [part for pair in node.value for part in pair]
+        elif node.id == "sequence":
+            stack += node.value
+        elif node.tag in loader.yaml_constructors:
+            try:
+                loader.yaml_constructors[node.tag](loader, node)
+            except Exception:  # (whatever the constructor raises: this is the node)
+                tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+                return yaml.constructor.ConstructorError(
+                    None, None, f"{tag} cannot read {node.value!r}: write a value of "
+                    "that type or drop the tag", node.start_mark)
+    return yaml.constructor.ConstructorError(None, None, "a tagged value cannot be read",
+                                             root.start_mark)
 
 
 def _frontmatter(source: str, report: _Report) -> dict:
@@ -214,10 +272,35 @@ def _frontmatter(source: str, report: _Report) -> dict:
     return yaml_frontmatter(source, report)
 
 
+# Line breaks to PyYAML (YAML 1.1) that v5's YAML reads as ordinary characters (it breaks
+# lines at LF and CR only), and the noncharacters that stand in for them while PyYAML reads.
+_OTHER_BREAKS, _STAND_INS = "\x85\u2028\u2029", "\ufdd0\ufdd1\ufdd2"
+_HIDE_BREAKS = str.maketrans(_OTHER_BREAKS, _STAND_INS)
+_SHOW_BREAKS = str.maketrans(_STAND_INS, _OTHER_BREAKS)
+
+
 def yaml_frontmatter(source: str, report: _Report) -> dict:
     """_frontmatter's answer read with PyYAML, whatever the frontmatter's shape."""
+    if source.isascii() or not any(c in source for c in _OTHER_BREAKS) \
+            or any(c in source for c in _STAND_INS):
+        return _read_yaml(source, report)
+    first = len(report.items)
+    found = _read_yaml(source.translate(_HIDE_BREAKS), report)
+    report.items[first:] = [replace(f, detail=f.detail.translate(_SHOW_BREAKS))
+                            for f in report.items[first:]]
+    return {key: (tuple(t.translate(_SHOW_BREAKS) for t in value) if key == "depends_on"
+                  else value.translate(_SHOW_BREAKS), lines)
+            for key, (value, lines) in found.items()}
+
+
+def _read_yaml(source: str, report: _Report) -> dict:
+    """yaml_frontmatter's answer, ``source`` holding no line break v5 does not know."""
     import yaml  # imported on first use: plain frontmatter (plain_yaml.py) never needs it
 
+    # v5 hands its YAML the lines up to the closing fence without the last line break:
+    # a block scalar ending the frontmatter (`input: |`) then has none to keep.
+    lines_in = source.count("\n") + 1
+    source = source.removesuffix("\n")
     try:
         try:
             # libyaml is several times faster; its pure-Python twin words the errors
@@ -228,12 +311,12 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
             # the process dies; the pure loader stops at Python's recursion limit.
             fast = "\t" not in source and not may_nest_deep(source) \
                 and getattr(yaml, "CSafeLoader", None)
-            root, twice, data = _load(yaml, fast or yaml.SafeLoader, source)
+            root, twice, data, keys = _load(yaml, fast or yaml.SafeLoader, source)
         except yaml.YAMLError as exc:
             if not fast:
-                root, twice, data = _past_tabs(yaml, source, exc)
+                root, twice, data, keys = _past_tabs(yaml, source, exc)
             else:
-                root, twice, data = _load(yaml, yaml.SafeLoader, source)
+                root, twice, data, keys = _load(yaml, yaml.SafeLoader, source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         # An unclosed construct is only noticed at the end of the YAML; point at where it
@@ -241,7 +324,7 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
         context = getattr(exc, "context_mark", None)
         if mark is not None and mark.index >= len(source) and context is not None:
             mark = context
-        last = source.count("\n") + 1
+        last = lines_in
         line = min(mark.line + 2, last) if mark is not None else 2
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         report.add("malformed_frontmatter", f"YAML error: {problem}", line)
@@ -261,6 +344,16 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
         report.add("malformed_frontmatter", "frontmatter must be a YAML mapping of keys "
                    "(depends_on, input, output)", 2)
         return {}
+    if keys.refused:
+        _refused_keys(keys, report)
+        return {}
+    if keys.odd is not None:
+        key, kind = keys.odd
+        report.add("frontmatter_key", f"v5 reads no field of this frontmatter (depends_on, "
+                   f"input, output): its YAML takes the key {key.value!r} as {_ARTICLE[kind]} {kind}, "
+                   "not a string, and then collects no key at all; quote the key or remove it",
+                   key.start_mark.line + 2, WARNING)
+        return {}
     _unknown_keys(root, report)
     lines = {}
     for key_node, value_node in root.value:
@@ -270,34 +363,95 @@ def yaml_frontmatter(source: str, report: _Report) -> dict:
             lines[key_node.value] = (key_node.start_mark.line + 2, items, value_node)
     result = {}
     for key in ("depends_on", "input", "output"):
-        if key not in data or data[key] is None:
+        if key not in data:
+            continue
+        line, items, value_node = lines.get(key, (2, [], None))
+        if data[key] is None:
+            if key != "depends_on" and value_node is not None and value_node.id == "scalar" \
+                    and explicit_tag(source, value_node):
+                # `!!null`: v5's YAML sets the field from the tagged node, whose value
+                # (nil) leaves it an empty string, present (FORMAT.md 4.1: '' is present).
+                result[key] = ("", line)
+            continue
+        if key not in keys.keys:
+            # Merged from a mapping with a key that is no string (yaml_keys): v5 has none.
+            report.add("frontmatter_key", f"v5 does not see {key!r}: the mapping it is "
+                       "merged from ('<<') has a key that is not a string to its YAML, so "
+                       "nothing of that mapping is merged; quote that key",
+                       lines.get(key, (2,))[0], WARNING)
             continue
         value = data[key]
-        line, items, value_node = lines.get(key, (2, [], None))
         if key == "depends_on":
-            texts = [_as_text(v, item) for v, item in zip(value, items)] \
+            texts = [_as_text(source, v, item) for v, item in zip(value, items)] \
                 if isinstance(value, list) and len(items) == len(value) else [None]
             if None in texts:
                 report.add("malformed_frontmatter", "depends_on must be a list of names, "
                            "e.g. '- SPEC/x'", line)
                 continue
             result[key] = (tuple(texts), tuple(item.start_mark.line + 2 for item in items))
-        elif key == "input" and (text := _as_text(value, value_node)) is not None:
+        elif key == "input" and (text := _as_text(source, value, value_node)) is not None:
             result[key] = (text, line)
         elif not isinstance(value, str):
             what = "one name, e.g. SPEC/x" if key == "input" else "one relative path"
             report.add("malformed_frontmatter", f"{key} must be {what}, not "
                        f"{type(value).__name__}", line)
+        elif (kind := _plain_kind(source, value_node)) != "string":
+            # PyYAML (YAML 1.1) reads a string where v5's YAML (1.2) reads a number:
+            # `0o17`, `1.5e3`, `-.5`. Not the text written either way (X4).
+            report.add("malformed_frontmatter", f"output must be one relative path, not "
+                       f"{_ARTICLE[kind]} {kind}: v5 reads {value!r} as the {kind} "
+                       f"{plain_text(value)}; quote "
+                       "it to keep the text", line)
+        elif _is_plain(value_node) and explicit_tag(source, value_node):
+            # `!!str 0o17`: v5's YAML types the scalar first and then prints it: `15`.
+            result[key] = (plain_text(value), line)
         else:
             result[key] = (value, line)
     return result
 
 
-def _as_text(value, node) -> str | None:
+_ARTICLE = {"integer": "an", "float": "a", "boolean": "a", "null": "a", "other": "an"}
+
+
+def _is_plain(node) -> bool:
+    # (style None from the pure loader, '' from libyaml)
+    return getattr(node, "style", "x") in (None, "") and isinstance(node.value, str)
+
+
+def _plain_kind(source: str, node) -> str:
+    """v5's kind for a scalar node without a tag of the YAML's own (a local `!x` is as
+    none): `string` unless plain (go_scalars)."""
+    if _is_plain(node) and (node.tag.startswith("!") or not explicit_tag(source, node)):
+        return plain_kind(node.value)
+    return "string"
+
+
+def _refused_keys(keys, report: _Report) -> None:
+    """Findings for the keys v5's YAML refuses to collect (yaml_keys)."""
+    if keys.merged_list is not None:
+        report.add("malformed_frontmatter", "YAML error: v5 merges one mapping per merge key "
+                   "('<<'), not a list of them; write one '<<' per mapping or the keys "
+                   "themselves", keys.merged_list.start_mark.line + 2)
+        return
+    node, key, _ = keys.twice
+    report.add("malformed_frontmatter", f"YAML error: duplicate key {key!r}: this mapping "
+               "gets it twice, once or both times through a merge key ('<<'); v5 refuses a "
+               "key given twice, even through a merge: keep one of them",
+               node.start_mark.line + 2)
+
+
+def _as_text(source: str, value, node) -> str | None:
     """A name as v5 takes it from a scalar (FORMAT.md 4.1): a quoted string as it is, a
     plain one as v5's YAML reads it (go_scalars: `0x10` is 16, `1.50` is 1.5, `yes` and
     dates as written, a null list item empty); None for a list, a mapping or other data.
     (A non-string `output` is cfs's malformed_frontmatter instead, X4.)"""
+    if isinstance(value, bytes):
+        # `!!binary`: v5's YAML decodes it and the bytes become the string.
+        return value.decode("utf-8", "surrogateescape")
+    if (value is None or isinstance(value, datetime.date)) and explicit_tag(source, node):
+        # `!!null x` is an empty name; `!!timestamp`: v5's YAML cannot put a time into a
+        # string
+        return "" if value is None else None
     if getattr(node, "style", "x") in (None, "") and isinstance(node.value, str):
         # Plain (style None, or '' from libyaml): typed by the text alone, and v5's YAML
         # (1.2) types other texts than PyYAML's 1.1 does (`12:30`, `0o17`, `1.5e3`), so PyYAML's value is not used.
@@ -337,6 +491,9 @@ def _unknown_keys(root, report: _Report) -> None:
             close = difflib.get_close_matches(key.lower(), FRONTMATTER_KEYS, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}?" if close else \
                 "the keys are depends_on, input and output"
+            if key.startswith("\ufeff"):
+                hint += " It starts with a byte order mark (U+FEFF), which v5 keeps as " \
+                    "part of the key: remove it."
             report.add("frontmatter_key", f"unknown frontmatter key {key!r}: {hint} (an unknown "
                        "key is ignored)", key_node.start_mark.line + 2, WARNING)
 

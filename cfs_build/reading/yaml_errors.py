@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from .plain_yaml import may_nest_deep
 from .unparsed import go_quote
+from .yaml_keys import read_keys
 
 LEAD = "malformed YAML: "
 TAB = "found character '\t' that cannot start any token"
@@ -89,7 +90,20 @@ def _first_problem(yaml, text: str) -> Problem | None:
         if isinstance(error, yaml.parser.ParserError):
             return _unclosed(yaml, text, error)
         return None
-    return _mismatch(text, yaml.compose(text, Loader=yaml.SafeLoader))
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None and root.id == "mapping":
+        # Collecting the keys comes before decoding any field (yaml_keys).
+        keys = read_keys(text, root)
+        if keys.odd is not None:
+            return None  # no field read: no decoding error either
+        if keys.merged_list is not None:
+            return _at(text, keys.merged_list, "sequence was used where mapping is expected")
+        if keys.twice is not None:
+            node, key, written = keys.twice
+            if not written:
+                return None  # goccy points at the merged value: not reproduced
+            return _at(text, node, f'duplicate key "{key}"')
+    return _mismatch(text, root)
 
 
 def _events(yaml, text: str):
@@ -238,8 +252,9 @@ def _is_pair(part: str) -> bool:
 # -- decoding into the struct ------------------------------------------------------------
 
 def _mismatch(text: str, root) -> Problem | None:
-    """The decode error goccy gives, when exactly one field has one (which of several it
-    reports depends on the struct's field order, which the vectors do not show)."""
+    """The decode error goccy gives: the first one in the order of the struct's fields
+    (DependsOn, Input, Output), which it decodes one after the other, keeping the first
+    error (decodeStruct)."""
     if root is None:
         return None
     kind = _kind(text, root)
@@ -247,21 +262,19 @@ def _mismatch(text: str, root) -> Problem | None:
         if kind in (None, "null"):
             return None
         return _at(text, root, f"{kind} was used where mapping is expected")
-    found: list[Problem] = []
+    problems: dict[str, Problem | None] = {}
     for key, value in root.value:
         if not _is_scalar(key) or key.value == "<<":
             return None  # a merge key or a complex key: goccy's reading not reproduced
         field = _FIELDS.get(key.value)
-        if field is None:
-            continue
-        if not _own(text, value, key.end_mark.index):
-            return None
-        problem = _field_problem(text, field, value)
-        if problem is _UNSURE:
-            return None
+        if field is not None:
+            problems[field] = _field_problem(text, field, value) \
+                if _own(text, value, key.end_mark.index) else _UNSURE
+    for field in _FIELDS.values():  # (in the struct's order)
+        problem = problems.get(field)
         if problem is not None:
-            found.append(problem)
-    return found[0] if len(found) == 1 else None
+            return None if problem is _UNSURE else problem
+    return None
 
 
 _UNSURE = Problem(0, 0, "", 0)  # a field whose decoding goccy words in ways not reproduced

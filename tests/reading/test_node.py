@@ -112,6 +112,17 @@ def test_yaml_error_names_its_line(front, line):
     assert doc.broken
 
 
+@pytest.mark.parametrize("front, line", [
+    ("x: !!bool maybe\n", 2), ("a: 1\nx: !!int\n", 3), ("x: [!!float '']\n", 2),
+    ("x: !!timestamp soon\n", 2), ("x:\n  y: !!int '-'\n", 3),
+])
+def test_a_tag_that_cannot_read_its_text_is_malformed_not_a_crash(front, line):
+    # PyYAML's constructors raise KeyError, IndexError or AttributeError on these.
+    doc = parse(f"---\n{front}output: out/x.txt\n---\n# SPEC/x\n")
+    assert rules(doc) == [("malformed_frontmatter", line)]
+    assert "cannot read" in doc.findings[0].detail
+
+
 def test_unsafe_yaml_tag_is_an_error_not_code():
     doc = parse("---\noutput: !!python/object/apply:os.system [echo]\n---\n# SPEC/x\n")
     assert rules(doc) == [("malformed_frontmatter", 2)]
@@ -220,6 +231,126 @@ def test_merge_key_does_not_break_the_parser():
     assert doc.output == "out/x.txt"
 
 
+@pytest.mark.parametrize("front, line", [
+    ("output: out/x.txt\ndepends_on: [SPEC/a]\n1: notes\n", 4),
+    ("true: x\noutput: out/x.txt\n", 2),
+    ("output: out/x.txt\n~: x\n", 3),
+    ("output: out/x.txt\n1.5: x\n", 3),
+    ("output: out/x.txt\n0o17: x\n", 3),   # an integer to v5's YAML 1.2, a string to PyYAML
+    ("depends_on: SPEC/a\n2: x\n", 3),        # no field read: not even a wrong one
+])
+def test_a_key_that_is_no_string_hides_every_field_from_v5(front, line):
+    # goccy collects the mapping's keys as strings before it looks any field up, and
+    # stops with nothing collected at the first key that is not a string (yaml_keys).
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert (doc.depends_on, doc.input, doc.output) == ((), None, None)
+    assert [(f.rule, f.line, f.severity) for f in doc.findings] == [
+        ("frontmatter_key", line, "warning")]
+    assert "v5 reads no field" in doc.findings[0].detail
+    assert not doc.broken
+
+
+@pytest.mark.parametrize("front", ["output: out/x.txt\n'1': a\nyes: b\n2024-01-01: c\n",
+                                   "output: out/x.txt\n!!str 1: a\n"])
+def test_keys_that_are_strings_to_v5_keep_the_fields(front):
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert doc.output == "out/x.txt"
+    assert {f.rule for f in doc.findings} == {"frontmatter_key"}
+    assert not any("v5 reads no field" in f.detail for f in doc.findings)
+
+
+@pytest.mark.parametrize("front, line", [
+    ("base: &b {output: out/a.txt}\n<<: *b\noutput: out/x.txt\n", 4),
+    ("output: out/x.txt\nbase: &b {output: out/a.txt}\n<<: *b\n", 4),
+    ("a: &a {owner: me}\nb: &b {owner: you}\nc:\n  <<: *a\n<<: *a\nowner: x\n", 7),
+])
+def test_a_key_merged_and_written_out_is_malformed(front, line):
+    # PyYAML lets the key written out win over the merged one; goccy refuses it.
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert rules(doc) == [("malformed_frontmatter", line)]
+    assert "duplicate key" in doc.findings[0].detail
+    assert doc.broken
+
+
+def test_a_merged_list_of_mappings_is_malformed():
+    doc = parse("---\na: &a {owner: me}\n<<: [*a]\noutput: out/x.txt\n---\n# SPEC/x\n")
+    assert rules(doc) == [("malformed_frontmatter", 3)]
+    assert doc.findings[0].v5.startswith(
+        "malformed YAML: [2:5] sequence was used where mapping is expected\n")
+
+
+def test_a_field_merged_from_a_mapping_with_a_key_that_is_no_string_is_not_seen():
+    doc = parse("---\nbase: &b {output: out/x.txt, 1: a}\n<<: *b\n---\n# SPEC/x\n")
+    assert doc.output is None
+    assert ("frontmatter_key", "warning") in [(f.rule, f.severity) for f in doc.findings]
+    assert not doc.broken
+
+
+@pytest.mark.parametrize("written", ["0o17", "1.5e3", "-.5", "0o7_7", ".5"])
+def test_an_output_v5_reads_as_a_number_is_malformed_even_when_pyyaml_reads_text(written):
+    # X4: a non-string output is malformed_frontmatter; "non-string" as v5's YAML (1.2)
+    # types it, where PyYAML (1.1) reads these as strings.
+    doc = parse(f"---\noutput: {written}\n---\n# SPEC/x\n")
+    assert rules(doc) == [("malformed_frontmatter", 2)]
+    assert doc.output is None
+
+
+@pytest.mark.parametrize("written, output", [
+    ("1e3", "1e3"), ("'0o17'", "0o17"), ("!!str 0o17", "15"), ("!!str 12", "12"),
+    ("&a !!str 1.50", "1.5"), ("a1.5e3", "a1.5e3")])
+def test_an_output_v5_reads_as_a_string(written, output):
+    doc = parse(f"---\noutput: {written}\n---\n# SPEC/x\n")
+    assert doc.findings == ()
+    assert doc.output == output
+
+
+@pytest.mark.parametrize("front, found", [
+    ("input: |\n  SPEC/a\n", ("input", "SPEC/a")),
+    ("depends_on:\n  - >\n    SPEC/a\n", ("depends_on", ("SPEC/a",))),
+    ("output: |\n  out/x.txt\n", ("output", "out/x.txt")),
+    ("output: |+\n  out/x.txt\n\n", ("output", "out/x.txt\n")),  # keeps one of the two
+    ("output: |\n  out/x.txt\ninput: x\n", ("output", "out/x.txt\n")),
+])
+def test_a_block_scalar_ending_the_frontmatter_has_no_line_break_to_keep(front, found):
+    # v5's YAML gets the text up to the closing fence without the last line break.
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert getattr(doc, found[0]) == found[1]
+
+
+@pytest.mark.parametrize("front, found", [
+    ("output: !path out/x.txt\n", ("output", "out/x.txt")),
+    ("input: !name SPEC/a\n", ("input", "SPEC/a")),
+    ("depends_on: !names [SPEC/a, !name SPEC/b]\n", ("depends_on", ("SPEC/a", "SPEC/b"))),
+    ("meta: !info {owner: me}\noutput: out/x.txt\n", ("output", "out/x.txt")),
+])
+def test_a_local_tag_is_read_as_if_it_were_not_there(front, found):
+    # goccy reads a node under a tag it does not know as the node itself; PyYAML's safe
+    # loader has no constructor for it.
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert not doc.broken
+    assert getattr(doc, found[0]) == found[1]
+
+
+def test_tags_of_the_yaml_on_names_read_as_v5_reads_them():
+    # !!binary is decoded and its bytes are the name; !!null leaves the field present and
+    # empty (the tagged node is not null to the decoder, its value is).
+    doc = parse("---\ninput: !!binary U1BFQy9h\ndepends_on: [!!binary U1BFQy9i, !!null x]\n"
+                "output: !!null\n---\n# SPEC/x\n")
+    assert doc.findings == ()
+    assert (doc.input, doc.depends_on, doc.output) == ("SPEC/a", ("SPEC/b", ""), "")
+
+
+@pytest.mark.parametrize("front", ["input: !!timestamp 2024-01-01\n",
+                                   "depends_on: [!!timestamp 2024-01-01]\n"])
+def test_a_timestamp_tag_on_a_name_is_malformed(front):
+    # v5's YAML cannot put a time.Time into a string: a decoding error.
+    assert rules(parse(f"---\n{front}---\n# SPEC/x\n")) == [("malformed_frontmatter", 2)]
+
+
+def test_a_local_tag_on_a_number_keeps_the_output_malformed():
+    assert rules(parse("---\noutput: !n 0o17\n---\n# SPEC/x\n")) == [("malformed_frontmatter", 2)]
+
+
 @pytest.mark.parametrize("front", ["- SPEC/a\n", "just text\n", "42\n", "[a, b]\n"])
 def test_frontmatter_must_be_a_mapping(front):
     doc = parse(f"---\n{front}---\n# SPEC/x\n")
@@ -231,6 +362,16 @@ def test_null_values_are_absent():
     doc = parse("---\ndepends_on:\ninput: ~\noutput:\n---\n# SPEC/x\n")
     assert doc.findings == ()
     assert (doc.depends_on, doc.input, doc.output) == ((), None, None)
+
+
+@pytest.mark.parametrize("char", ["\x85", "\u2028", "\u2029"])
+def test_a_line_break_v5_does_not_know_is_a_character(char):
+    # v5's YAML breaks lines at LF and CR only; NEL, LS and PS are characters to it.
+    doc = parse(f"---\noutput: a{char}b\ninput: 'c{char}d'\ndepends_on: [e{char}f]\n---\n"
+                "# SPEC/x\n")
+    assert doc.findings == ()
+    assert (doc.output, doc.input, doc.depends_on) == (
+        f"a{char}b", f"c{char}d", (f"e{char}f",))
 
 
 # -- encoding ----------------------------------------------------------------------------------
@@ -245,6 +386,15 @@ def test_byte_order_mark_is_a_clear_finding():
 def test_byte_order_mark_before_frontmatter_keeps_line_numbers():
     doc = parse("\ufeff---\noutput: [\n---\n# SPEC/x\n")
     assert rules(doc) == [("encoding", 1), ("malformed_frontmatter", 2)]
+
+
+@pytest.mark.parametrize("front", ["\ufeffoutput: out/x.txt\n", "\ufeffoutput: out/x.txt\ninput: x\n"])
+def test_a_byte_order_mark_opening_the_yaml_is_part_of_the_first_key(front):
+    # v5's YAML (goccy/go-yaml 1.19.2) keeps a BOM at the start of its text as content.
+    doc = parse(f"---\n{front}---\n# SPEC/x\n")
+    assert doc.output is None
+    assert [(f.rule, f.line) for f in doc.findings][:1] == [("frontmatter_key", 2)]
+    assert "\\ufeffoutput" in doc.findings[0].detail
 
 
 # -- the name heading and what comes before it -------------------------------------------------

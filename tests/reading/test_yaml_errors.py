@@ -203,6 +203,18 @@ def test_output_and_input_given_a_list_or_a_mapping():
         "field rawFrontmatterNP.Input of type string\n")
 
 
+def test_of_two_fields_in_error_the_first_of_the_struct_is_reported():
+    # goccy decodes DependsOn, Input, Output in this order and keeps the first error,
+    # whatever order the keys are written in.
+    assert v5_yaml_error("output: [a]\ninput: {a: b}\n").startswith(
+        "malformed YAML: [2:8] cannot unmarshal map[string]interface {} into Go struct "
+        "field rawFrontmatterNP.Input of type string\n")
+    assert v5_yaml_error("output: {a: b}\ndepends_on: x\n").startswith(
+        "malformed YAML: [2:13] string was used where sequence is expected\n")
+    # A field before it whose words are not reproduced leaves the answer unknown.
+    assert v5_yaml_error("a: &x [1]\ninput: *x\noutput: [a]\n") is None
+
+
 def test_frontmatter_that_is_not_a_mapping():
     assert v5_yaml_error("- a\n- b\n") == text(
         "malformed YAML: [1:1] sequence was used where mapping is expected",
@@ -211,10 +223,39 @@ def test_frontmatter_that_is_not_a_mapping():
         "   2 | - b")
 
 
+# -- collecting the keys (yaml_keys): before any field is decoded ------------------------------
+
+def test_a_key_written_out_after_it_was_merged_is_a_duplicate_key():
+    assert v5_yaml_error("base: &b {output: a}\n<<: *b\noutput: x\ndepends_on: y\n") == text(
+        'malformed YAML: [3:1] duplicate key "output"',
+        "   1 | base: &b {output: a}",
+        "   2 | <<: *b",
+        ">  3 | output: x",
+        "       ^",
+        "   4 | depends_on: y")
+
+
+def test_a_merge_key_given_a_list_points_at_the_list():
+    assert v5_yaml_error("a: &a {x: 1}\n<<:\n  - *a\n") == text(
+        "malformed YAML: [3:3] sequence was used where mapping is expected",
+        "   1 | a: &a {x: 1}",
+        "   2 | <<:",
+        ">  3 |   - *a",
+        "         ^",
+        "")
+
+
+@pytest.mark.parametrize("source", [
+    "depends_on: x\n1: a\n",                  # a key that is no string: no field is read
+    "output: x\nbase: &b {output: a}\n<<: *b\n",  # goccy points into the merged mapping
+])
+def test_key_collecting_without_v5_words(source):
+    assert v5_yaml_error(source) is None
+
+
 @pytest.mark.parametrize("source", [
     "output: 123\n",                        # v5 takes the text (X4)
     "depends_on: [1, 2]\n",                 # so are list entries
-    "output: [a]\ninput: {a: b}\n",         # two fields: which comes first is not known
     "depends_on: 0x10\n",                   # goccy's number rules are not reproduced
     "base: &b [x]\noutput: *b\n",           # an alias: goccy points elsewhere
     "output: |\n  text\n",                  # a block scalar in the excerpt
