@@ -627,3 +627,22 @@ def test_a_request_with_a_lone_surrogate_gets_a_json_rpc_error_and_the_server_go
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_build_summary_names_nodes_as_they_are_though_doit_s_names_are_escaped(tree):
+    # doit's task names escape a directory's control characters (`doit list` prints them);
+    # the summary is JSON, which carries any name exactly.
+    from cfs_build.analysis.project import Project
+    from cfs_build.building.run import BuildResult
+    from cfs_build.building.tasks import task_name
+    from cfs_build.mcpserver.tools import build_summary
+    from conftest import spec
+    odd, plain = "SPEC/x\u202eexe\x9b", "SPEC/a\\x9b"
+    root = tree({odd: spec(odd, "# Agent\nx\n", front="output: x.txt"),
+                 plain: spec(plain, "# Agent\na\n", front="output: a.txt")})
+    result = BuildResult(0, generated=(task_name(odd), task_name(plain)),
+                         failed=((task_name(odd), "why"),), up_to_date=("verify",))
+    summary = build_summary(result, Project(root))
+    assert summary["generated"] == [odd, plain]
+    assert summary["failed"] == [{"node": odd, "message": "why"}]
+    assert summary["up_to_date"] == ["verify"]
