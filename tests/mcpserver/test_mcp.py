@@ -552,6 +552,19 @@ def test_init_mcp_refuses_a_file_it_cannot_merge_and_writes_nothing(tmp_path, te
     assert sorted(p.name for p in tmp_path.iterdir()) == [".mcp.json"]
 
 
+def test_init_mcp_keeps_a_lone_surrogate_of_the_old_file_as_an_escape(tmp_path):
+    # JSON may hold half a UTF-16 pair as \ud800; as a character it has no UTF-8 form, and
+    # writing it stopped init halfway (the project made, .mcp.json not).
+    text = '{"mcpServers": {"x\\ud800\\u009b": {"command": "y"}}}'
+    (tmp_path / ".mcp.json").write_text(text)
+    done = _init(tmp_path)
+    assert done.returncode == 0, done.stderr
+    written = (tmp_path / ".mcp.json").read_text(encoding="utf-8")
+    assert json.loads(written) == {"mcpServers": {**json.loads(text)["mcpServers"],
+                                                  "cfs": ENTRY}}
+    assert "x\\ud800\\u009b" in written
+
+
 def test_the_wire_form_of_an_answer_is_the_sdks_own_dump_of_it():
     from cfs_build.mcpserver.server import result_of, wire_of
     from cfs_build.mcpserver.tools import Answer
