@@ -659,3 +659,30 @@ def test_build_summary_names_nodes_as_they_are_though_doit_s_names_are_escaped(t
     assert summary["generated"] == [odd, plain]
     assert summary["failed"] == [{"node": odd, "message": "why"}]
     assert summary["up_to_date"] == ["verify"]
+
+
+@pytest.mark.slow
+def test_build_progress_messages_show_a_generators_escape_sequences_escaped(tmp_path):
+    # Progress messages are text a client shows a person, like the CLI's lines; an
+    # assumption is the model's text.
+    from conftest import spec, write_tree
+    gen = tmp_path / "gen.py"
+    gen.write_text("print('<artifact>\\nok\\n</artifact>\\n<assumptions>\\n"
+                   "- \\x1b]0;PWNED\\x07 \\x1b[2J gone\\n</assumptions>')\n")
+    root = write_tree(tmp_path / "p", {
+        "SPEC/a": spec("SPEC/a", "# Agent\nx\n", front="output: a.txt"),
+        "cfs.toml": f'[generator]\nkind = "command"\ncommand = [{json.dumps(sys.executable)}, '
+                    f'{json.dumps(str(gen))}]\n'})
+    seen: list[str] = []
+
+    async def main():
+        async with connect(root, errlog=tmp_path / "stderr") as session:
+            async def progress(value, total, message):
+                seen.append(message)
+            return await session.call_tool("build", {}, progress_callback=progress)
+
+    result = anyio.run(main)
+    assert not result.is_error and result.structured_content["generated"] == ["SPEC/a"]
+    said = "\n".join(seen)
+    assert "assumes: \\x1b]0;PWNED\\x07 \\x1b[2J gone" in said, said
+    assert "\x1b" not in said and "\x07" not in said
