@@ -75,6 +75,8 @@ def add_arguments(parser) -> None:
 # Characters make reads in a target name: word and rule separators, comments, patterns,
 # wildcards it expands against the files on disk, and every control character.
 _NOT_IN_TARGET = re.compile(r"[ #:%\\*?\[\x00-\x1f\x7f]")
+# make drops the ./ of $(CFS_ROOT)/.POSIX: a name like a special target would be one.
+_SPECIAL_TARGET = re.compile(r"\.[A-Z_]+")
 
 
 def _make_word(path: str, spec_file: str) -> str:
@@ -85,6 +87,10 @@ def _make_word(path: str, spec_file: str) -> str:
                 if char in "*?[" else "which GNU make cannot use in a target name")
         raise CfsError(f"{spec_file}: output path {path!r} contains {char!r}, {what}; "
                        "rename the output (nothing was written)")
+    if _SPECIAL_TARGET.fullmatch(path):
+        raise CfsError(f"{spec_file}: output path {path!r} is what GNU make reads as a special "
+                       "target (.SECONDEXPANSION, .ONESHELL, ...), which would change how the "
+                       "including Makefile runs; rename the output (nothing was written)")
     return path.replace("$", "$$")
 
 

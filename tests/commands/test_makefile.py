@@ -178,6 +178,22 @@ def test_an_output_path_with_a_wildcard_is_refused(tmp_path, output):
     assert "wildcard" in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize("output", [".SECONDEXPANSION", ".EXPORT_ALL_VARIABLES", ".ONESHELL",
+                                    ".DEFAULT"])
+def test_an_output_named_as_a_special_target_is_refused(tmp_path, output):
+    # make drops the leading ./ of $(CFS_ROOT)/.SECONDEXPANSION: the fragment would switch
+    # on make features for the including Makefile (second expansion of its prerequisites,
+    # every variable exported to every recipe, recipes run in one shell).
+    from conftest import spec
+    root, env = hostile_project(tmp_path, {
+        "SPEC/r/a": spec("SPEC/r/a", "# Agent\na\n", front=f"output: '{output}'")})
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "makefile", "-o", "cfs.mk"],
+                          cwd=root, capture_output=True, text=True, env=env)
+    assert done.returncode != 0 and not (root / "cfs.mk").exists()
+    assert "code-from-spec/r/a/_node.md" in done.stderr and "special target" in done.stderr, \
+        done.stderr
+
+
 @pytest.mark.parametrize("name", ["a b", "x;touch PWNED", "k:%", "$(shell touch PWNED)",
                                   "v CFS=touch${IFS}PWNED;", "t\tab", "nl\nx"])
 def test_a_node_directory_name_never_breaks_the_including_makefile(tmp_path, name):
