@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..analysis.project import Project
-from ..errors import CfsError
+from ..errors import CfsError, printable
 from ..reading.files import atomic_write
 from ..reading.names import TREE_DIR, node_file
 from ..reading.outputs import output_rel
@@ -87,6 +87,10 @@ def _make_word(path: str, spec_file: str) -> str:
                 if char in "*?[" else "which GNU make cannot use in a target name")
         raise CfsError(f"{spec_file}: output path {path!r} contains {char!r}, {what}; "
                        "rename the output (nothing was written)")
+    if printable(path) != path:  # (a C1 control, a bidi override: harmless to make)
+        raise CfsError(f"{spec_file}: output path {path!r} holds a control character or a "
+                       "bidi override, which the fragment would carry to the terminal it is "
+                       "printed on; rename the output (nothing was written)")
     if _SPECIAL_TARGET.fullmatch(path):
         raise CfsError(f"{spec_file}: output path {path!r} is what GNU make reads as a special "
                        "target (.SECONDEXPANSION, .ONESHELL, ...), which would change how the "

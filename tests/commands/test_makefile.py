@@ -178,6 +178,19 @@ def test_an_output_path_with_a_wildcard_is_refused(tmp_path, output):
     assert "wildcard" in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize("output", ["o\\u202etxt.exe", "o\\u009b2J.txt"])
+def test_an_output_path_with_a_c1_control_or_bidi_override_is_refused(tmp_path, output):
+    # Harmless to make, but `cfs makefile` prints the fragment on a terminal.
+    from conftest import spec
+    root, env = hostile_project(tmp_path, {
+        "SPEC/r/a": spec("SPEC/r/a", "# Agent\na\n", front=f'output: "{output}"')})
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "makefile"],
+                          cwd=root, capture_output=True, text=True, env=env)
+    assert done.returncode != 0 and done.stdout == "", done.stdout
+    assert "code-from-spec/r/a/_node.md" in done.stderr and "bidi override" in done.stderr
+    assert not set(done.stderr) & {"\x9b", "\u202e"}, done.stderr
+
+
 @pytest.mark.parametrize("output", [".SECONDEXPANSION", ".EXPORT_ALL_VARIABLES", ".ONESHELL",
                                     ".DEFAULT"])
 def test_an_output_named_as_a_special_target_is_refused(tmp_path, output):
