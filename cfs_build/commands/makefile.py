@@ -40,7 +40,7 @@ CFS_OUTPUTS := {outputs}
 
 # A checkout names the spec files: make only learns whether one is newer than this
 # fragment, never their names (a space, ':' or '$' in a directory name would be make text).
-CFS_SPECS_CHANGED := $(shell find $(CFS_ROOT)/{tree} -name _node.md -not -path '*/.*' \
+CFS_SPECS_CHANGED := $(shell find $(CFS_ROOT)/{tree} -name _node.md -not -path '*/.*' \\
   -newer $(CFS_FRAGMENT) 2>/dev/null | grep -q . && echo cfs-specs-changed)
 
 .PHONY: cfs cfs-verify cfs-check cfs-status cfs-specs-changed
