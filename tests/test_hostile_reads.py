@@ -259,7 +259,9 @@ def test_graph_never_puts_a_node_names_escape_sequence_on_the_terminal(tmp_path,
     done = cfs(root, "graph", "--format", fmt)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert not set(done.stdout) & {"\x1b", "\x07", "\u202e"}, done.stdout
-    shown = "le\\u001b]0;PWNED\\u0007af" if fmt == "json" else "le\\x1b]0;PWNED\\x07af"
+    # (in dot's quoted strings a backslash is written twice)
+    shown = {"json": "le\\u001b]0;PWNED\\u0007af", "mermaid": "le\\x1b]0;PWNED\\x07af",
+             "dot": "le\\\\x1b]0;PWNED\\\\x07af"}[fmt]
     assert shown in done.stdout, done.stdout
 
 
@@ -281,3 +283,60 @@ def test_a_fifo_among_cfs_state_files_is_never_opened(tmp_path, place):
     finally:
         os.close(fd)
     assert not waiter.opened_by_someone_else()
+
+
+def on_terminal(root: Path, *args: str) -> bytes:
+    """What `cfs ARGS` writes when its stdout and stderr are a terminal."""
+    import pty
+    leader, follower = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color"}
+    proc = subprocess.Popen([sys.executable, "-m", "cfs_build.cli", *args], cwd=root,
+                            stdin=subprocess.DEVNULL, stdout=follower, stderr=follower, env=env)
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # EIO: the program ended and closed the terminal
+            break
+        if not data:
+            break
+        out += data
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0, out
+    return out
+
+
+HOSTILE_TEXT = "\x1b]8;;http://evil\x07here\x1b]8;;\x07 \x1b[2J\x9b31m\u202e"
+
+
+def test_chain_escapes_the_document_on_a_terminal_and_pipes_it_exactly(tmp_path):
+    # The document is the specs' own text: exact for a program reading the pipe, but a
+    # person looking at it must not have a spec's escape sequences drive the terminal.
+    node = "SPEC/a/le\u202eaf\x9b"
+    root = write_tree(tmp_path / "proj", {
+        "SPEC/a": spec("SPEC/a", f"# Public\n\n## Shared {HOSTILE_TEXT}\n\n{HOSTILE_TEXT}\n"),
+        node: spec(node, f"# Agent\n\nWrite {HOSTILE_TEXT}\n", front="output: out/o.txt")})
+    piped = cfs(root, "chain", node)
+    assert piped.returncode == 0, piped.stderr
+    assert f"<entry name=\"SPEC/a\">\n## Shared {HOSTILE_TEXT}\n" in piped.stdout
+    assert f"<instructions>\nWrite {HOSTILE_TEXT}\n</instructions>" in piped.stdout
+    shown = on_terminal(root, "chain", node).decode("utf-8")
+    for raw in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert raw not in shown, shown
+    assert "Write \\x1b]8;;http://evil\\x07here\\x1b]8;;\\x07 \\x1b[2J\\x9b31m\\u202e" in shown
+
+
+def test_chain_hash_escapes_the_labels(tmp_path):
+    # Labels name nodes and headings: a directory name and a qualifier come from the specs.
+    node = "SPEC/a/le\u202eaf\x9b"
+    root = write_tree(tmp_path / "proj", {
+        "SPEC/a": spec("SPEC/a", "# Public\n\n## Shared\n\nShared.\n"),
+        "SPEC/x": spec("SPEC/x", "# Public\n\n## Sub \x1b[5mblink\n\nsub\n"),
+        node: spec(node, "# Agent\n\nWrite it.\n",
+                   front='output: out/o.txt\ndepends_on:\n  - "SPEC/x(Sub \\e[5mblink)"')})
+    done = cfs(root, "chain", "--hash", node)
+    assert done.returncode == 0, done.stderr
+    assert not set(done.stdout) & {"\x1b", "\x9b", "\u202e"}, done.stdout
+    assert "SPEC/x(Sub \\x1b[5mblink): " in done.stdout
+    assert "AGENT[SPEC/a/le\\u202eaf\\x9b]: " in done.stdout

@@ -42,7 +42,7 @@ class ProgressReporter(CfsReporter):
     def _start_live(self, outstream, console=None, auto_refresh: bool = True) -> None:
         from rich.console import Console
         from rich.live import Live
-        self.console = console or Console(file=outstream, highlight=False)
+        self.console = console or Console(file=outstream, highlight=False, emoji=False)
         # Redrawn at once on every event (see _changed); the timer only ages the clocks.
         self.live = Live(get_renderable=self._render, console=self.console,
                          refresh_per_second=2, transient=True, auto_refresh=auto_refresh)
@@ -72,7 +72,7 @@ class ProgressReporter(CfsReporter):
         # Every line of the run passes here: names, paths and failure messages included.
         text = printable(text, lines=True)
         if self.live is not None:
-            self.console.print(text, end="", markup=False)
+            self.console.print(text, end="", markup=False, emoji=False)
         else:
             super().write(text)
 

@@ -12,7 +12,7 @@ from typing import Callable
 from doit.exceptions import InvalidDodoFile, TaskFailed
 
 from ..analysis.status import Need
-from ..errors import ERROR, CfsError
+from ..errors import ERROR, CfsError, printable
 from ..reading.index import INDEX_DIR
 from ..reading.names import SPEC, spec_of
 from ..state import dirs as state
@@ -25,7 +25,9 @@ TASK_PREFIX = "gen:"
 
 
 def task_name(node: str, prefix: str = "") -> str:
-    return f"{prefix}{TASK_PREFIX}{node[len(SPEC) + 1:]}"
+    """The doit task of a node: doit prints it as it is (`doit list`), so a directory's
+    control characters and bidi overrides are written as escapes, as cfs shows them."""
+    return f"{prefix}{TASK_PREFIX}{printable(node[len(SPEC) + 1:])}"
 
 
 class GenerationFailed(TaskFailed):
@@ -111,7 +113,8 @@ def make_tasks(state: BuildState, prefix: str = "", only: set[str] | None = None
         producers = state.producers.get(artifact, ())
         tasks.append({
             "basename": task_name(node, prefix),
-            "doc": state.project.intent(node),
+            # The intent is a line of the checkout's text: doit prints it as it is.
+            "doc": printable(state.project.intent(node)),
             "actions": [(_run, [state, node])],
             # Only the answer of a consumer of something that may be regenerated first
             # can change during the run; every other task's is known now, and a plain

@@ -12,7 +12,7 @@ from ..analysis.deps import deps_of
 from ..analysis.project import Project
 from ..analysis.verified import VERIFIED, verification, write_record
 from ..config import VerifyEntry, load_config
-from ..errors import CfsError
+from ..errors import CfsError, printable
 from ..reading.names import artifact_of, spec_of
 
 
@@ -209,25 +209,28 @@ def run_all(project: Project, config) -> list:
 
 
 def print_results(results) -> None:
-    """What `cfs verify` and the doit task `verify` print: each run, and each failure's specs."""
+    """What `cfs verify` and the doit task `verify` print: each run, and each failure's specs.
+
+    Test names, messages and output come from the tests, node names from the checkout:
+    their control characters are shown escaped."""
     for result in results:
         counted = f", {result.tests} tests" if result.tests is not None else ""
         state = "passed" if result.passed else "FAILED"
         print(f"verify {result.name!r}: {state}{counted}")
         for failure in result.failures:
-            print(f"  {failure.test}")
+            print(f"  {printable(failure.test)}")
             if failure.test_node:
-                print(f"    test spec: {failure.test_node}")
+                print(f"    test spec: {printable(failure.test_node)}")
                 if failure.exercises:
-                    print(f"    exercises: {', '.join(failure.exercises)}")
+                    print(f"    exercises: {printable(', '.join(failure.exercises))}")
             else:
                 print("    not a generated test file: no spec to point at")
             for line in failure.message.splitlines()[:6]:
-                print(f"    | {line}")
+                print(f"    | {printable(line)}")
         if result.problem:
-            print(f"  {result.problem}")
+            print(f"  {printable(result.problem)}")
             if result.output_tail:
-                print("  " + result.output_tail.replace("\n", "\n  "))
+                print("  " + printable(result.output_tail, lines=True).replace("\n", "\n  "))
 
 
 def verify_task(root, prefix: str = "", gen_task=None, project=None) -> dict | None:

@@ -54,9 +54,19 @@ def _print(project: Project | LeanProject, name: str, show_hash: bool, fresh: bo
             return 2 if found.blocked else 1
         print(found.hash)
         for position in found.positions:
-            print(f"{position.label}: {position.content_hash}")
+            print(f"{printable(position.label)}: {position.content_hash}")
         return 0
     entry = project.manifest.get(artifact_of(found.node))
-    sys.stdout.write(generator_document(project.resolver, Cache(project.root), found,
-                                        entry.chain if entry else None, fresh=fresh))
+    document = generator_document(project.resolver, Cache(project.root), found,
+                                  entry.chain if entry else None, fresh=fresh)
+    # Exact for a program reading the pipe; on a terminal the specs' escape sequences
+    # are shown, not obeyed.
+    sys.stdout.write(printable(document, lines=True) if _is_terminal(sys.stdout) else document)
     return 0
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # (a closed or replaced stdout)
+        return False

@@ -36,37 +36,45 @@ def edge_label(data: dict) -> str:
 
 
 def _quoted(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
+    """A name or label as the inside of a dot quoted string: one line, shown as written."""
+    return printable(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _dot(graph) -> str:
     lines = ["digraph cfs {", f"  // {LEGEND}", "  rankdir=LR;",
              "  node [fontname=\"Helvetica\"];"]
     for vertex, data in sorted(graph.nodes(data=True)):
-        label = vertex if data["kind"] != "ARTIFACT" else f"{vertex}\\n{data.get('path', '')}"
-        lines.append(f'  "{vertex}" [shape={SHAPE[data["kind"]]}, label="{label}"];')
+        label = _quoted(vertex) if data["kind"] != "ARTIFACT" else \
+            f"{_quoted(vertex)}\\n{_quoted(data.get('path', ''))}"
+        lines.append(f'  "{_quoted(vertex)}" [shape={SHAPE[data["kind"]]}, label="{label}"];')
     for u, v, data in sorted(graph.edges(data=True)):
         label = "" if data["kind"] in (INHERITS, GENERATES) else \
             f', label="{_quoted(edge_label(data))}"'
-        lines.append(f'  "{u}" -> "{v}" [style={STYLE[data["kind"]]}, '
+        lines.append(f'  "{_quoted(u)}" -> "{_quoted(v)}" [style={STYLE[data["kind"]]}, '
                      f'tooltip="{data["kind"]}"{label}];')
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _mermaid_text(text: str) -> str:
+    """A name or label as the inside of a mermaid quoted string: one line, no quote or tag,
+    mermaid's entity codes (#quot;) for what would end the string or read as markup."""
+    text = printable(text).replace("#", "#35;")
+    return text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
 
 def _mermaid(graph) -> str:
     ids = {vertex: f"n{i}" for i, vertex in enumerate(sorted(graph.nodes))}
     lines = ["flowchart LR", f"  %% {LEGEND}"]
     for vertex, data in sorted(graph.nodes(data=True)):
-        text = vertex.replace('"', "'")
         shape = ("[\"", "\"]") if data["kind"] == "SPEC" else \
             ("[/\"", "\"/]") if data["kind"] == "ARTIFACT" else ("((\"", "\"))")
-        lines.append(f"  {ids[vertex]}{shape[0]}{text}{shape[1]}")
+        lines.append(f"  {ids[vertex]}{shape[0]}{_mermaid_text(vertex)}{shape[1]}")
     arrows = {INHERITS: "-->", GENERATES: "==>", IMPORTS: "-.->", CONSUMES: "==>",
               READS: "-.->"}
     for u, v, data in sorted(graph.edges(data=True)):
-        label = edge_label(data).replace('"', "#quot;")
-        lines.append(f"  {ids[u]} {arrows[data['kind']]}|\"{label}\"| {ids[v]}")
+        lines.append(f"  {ids[u]} {arrows[data['kind']]}|\"{_mermaid_text(edge_label(data))}\"| "
+                     f"{ids[v]}")
     return "\n".join(lines) + "\n"
 
 
@@ -85,9 +93,9 @@ def render(graph, fmt: str) -> str:
     """The graph as dot, mermaid or json text (what `cfs graph --format FMT` prints)."""
     if fmt == "json":
         return json.dumps(json_data(graph), indent=2, sort_keys=True) + "\n"
-    # Node names are directory names a checkout brings: no escape sequence of theirs may
-    # drive the terminal the graph is printed on.
-    return printable(_dot(graph) if fmt == "dot" else _mermaid(graph), lines=True)
+    # Node names are directory names a checkout brings: each is quoted for the format, its
+    # control characters escaped (no escape sequence of theirs drives the terminal).
+    return _dot(graph) if fmt == "dot" else _mermaid(graph)
 
 
 def run(args, project: Project) -> int:

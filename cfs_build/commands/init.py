@@ -5,7 +5,7 @@ import json
 import os
 from pathlib import Path
 
-from ..errors import CfsError
+from ..errors import CfsError, printable_json
 from ..reading.files import NotRegular, Outside, UnreadableFile, atomic_write, read_inside
 from ..reading.names import TREE_DIR
 
@@ -210,12 +210,15 @@ def init_project(directory: str | Path = ".", *, mcp: bool = False,
                        "a separate project nested in it")
     # A .mcp.json that cannot be merged is refused before anything is written.
     config, said = mcp_config(root) if mcp else (None, [])
+    # (printable_json: a lone surrogate the old file held as a \u escape stays one; as a
+    # character it cannot be written as UTF-8)
+    mcp_bytes = None if config is None else \
+        (printable_json(json.dumps(config, indent=2, ensure_ascii=False)) + "\n").encode("utf-8")
     root.mkdir(parents=True, exist_ok=True)
     for line in init(root):
         print(line)
-    if config is not None:
-        atomic_write(root / MCP_FILE,
-                     (json.dumps(config, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    if mcp_bytes is not None:
+        atomic_write(root / MCP_FILE, mcp_bytes)
     for line in said:
         print(line)
     return 0

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import sys
 from pathlib import Path
 
 from ..analysis.project import Project
-from ..errors import CfsError
-from ..reading.files import atomic_write, safe_relpath
-from ..reading.names import TREE_DIR
+from ..errors import CfsError, printable
+from ..reading.files import atomic_write
+from ..reading.names import TREE_DIR, node_file
+from ..reading.outputs import output_rel
 
 HELP = ("print a GNU make fragment to include (outputs as targets; cfs, cfs-verify, "
         "cfs-check and cfs-status)")
@@ -36,9 +38,12 @@ CFS_BUILD_FLAGS ?=
 
 CFS_OUTPUTS := {outputs}
 
-CFS_SPECS := $(shell find $(CFS_ROOT)/{tree} -name _node.md -not -path '*/.*' 2>/dev/null)
+# A checkout names the spec files: make only learns whether one is newer than this
+# fragment, never their names (a space, ':' or '$' in a directory name would be make text).
+CFS_SPECS_CHANGED := $(shell find $(CFS_ROOT)/{tree} -name _node.md -not -path '*/.*' \\
+  -newer $(CFS_FRAGMENT) 2>/dev/null | grep -q . && echo cfs-specs-changed)
 
-.PHONY: cfs cfs-verify cfs-check cfs-status
+.PHONY: cfs cfs-verify cfs-check cfs-status cfs-specs-changed
 
 cfs:
 \t@$(CFS) -C $(CFS_ROOT) build $(CFS_BUILD_FLAGS)
@@ -54,7 +59,7 @@ cfs-check:
 cfs-status:
 \t@$(CFS) -C $(CFS_ROOT) status
 
-$(CFS_FRAGMENT): $(CFS_SPECS)
+$(CFS_FRAGMENT): $(CFS_SPECS_CHANGED)
 \t@$(CFS) -C $(CFS_ROOT) makefile -o $(abspath $@)
 
 .DEFAULT_GOAL := $(CFS_SAVED_GOAL)
@@ -67,11 +72,29 @@ def add_arguments(parser) -> None:
                              "it)")
 
 
-def _make_word(path: str) -> str:
-    for bad in (" ", "\t", "#", ":", "%", "\\"):
-        if bad in path:
-            raise CfsError(f"output path {path!r} contains {bad!r}, which GNU make cannot "
-                           "use in a target name")
+# Characters make reads in a target name: word and rule separators, comments, patterns,
+# wildcards it expands against the files on disk, and every control character.
+_NOT_IN_TARGET = re.compile(r"[ #:%\\*?\[\x00-\x1f\x7f]")
+# make drops the ./ of $(CFS_ROOT)/.POSIX: a name like a special target would be one.
+_SPECIAL_TARGET = re.compile(r"\.[A-Z_]+")
+
+
+def _make_word(path: str, spec_file: str) -> str:
+    bad = _NOT_IN_TARGET.search(path)
+    if bad:
+        char = bad.group()
+        what = ("a wildcard make would expand against the files on disk"
+                if char in "*?[" else "which GNU make cannot use in a target name")
+        raise CfsError(f"{spec_file}: output path {path!r} contains {char!r}, {what}; "
+                       "rename the output (nothing was written)")
+    if printable(path) != path:  # (a C1 control, a bidi override: harmless to make)
+        raise CfsError(f"{spec_file}: output path {path!r} holds a control character or a "
+                       "bidi override, which the fragment would carry to the terminal it is "
+                       "printed on; rename the output (nothing was written)")
+    if _SPECIAL_TARGET.fullmatch(path):
+        raise CfsError(f"{spec_file}: output path {path!r} is what GNU make reads as a special "
+                       "target (.SECONDEXPANSION, .ONESHELL, ...), which would change how the "
+                       "including Makefile runs; rename the output (nothing was written)")
     return path.replace("$", "$$")
 
 
@@ -79,9 +102,11 @@ def fragment(project: Project, name: str = "cfs.mk") -> str:
     outputs = []
     for leaf in project.tree.leaves():
         output = project.tree.nodes[leaf].output
-        rel = safe_relpath(output) if output is not None else None
+        # An output cfs refuses (a line break, a place it never writes) is never built,
+        # so never a target.
+        rel = output_rel(output) if output is not None else None
         if rel is not None:
-            outputs.append(f"$(CFS_ROOT)/{_make_word(rel)}")
+            outputs.append(f"$(CFS_ROOT)/{_make_word(rel, node_file(leaf))}")
     joined = " \\\n  ".join(outputs) if outputs else ""
     return TEMPLATE.format(name=name, outputs=joined, tree="code-from-spec")
 

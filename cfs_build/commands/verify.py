@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..analysis.project import Project
 from ..building.verify import plan, print_results, run_all
 from ..config import NO_VERIFY_TABLE, load_config
-from ..errors import CfsError
+from ..errors import CfsError, printable
 
 HELP = "build stale artifacts, run the project's tests, and tie failures to spec nodes"
 EXAMPLE = "cfs verify          # with [[verify]] command/outputs tables in cfs.toml"
@@ -28,7 +28,7 @@ def verify(project: Project, *, build_first: bool = True, collector=None) -> int
         raise CfsError(NO_VERIFY_TABLE, file="cfs.toml")
     the_plan = plan(project, config.verify)
     for warning in the_plan.warnings:
-        print(f"warning: {warning}")
+        print(f"warning: {printable(warning)}")
     targets = the_plan.build_targets()
     if build_first and targets:
         code = build(project, targets, collector=collector)

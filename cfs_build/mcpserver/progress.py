@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ..building.reporter import CfsReporter
 from ..building.tasks import TASK_PREFIX
+from ..errors import printable
 
 # tell(progress, total, message): called from doit's threads, one call at a time.
 Tell = Callable[[float, float | None, str], None]
@@ -31,7 +32,8 @@ class ProgressTeller(CfsReporter):
 
     def write(self, text):
         if self._lines is not None:
-            self._lines.append(text)
+            # A person reads these as the CLI's lines: a model's assumption may hold escapes.
+            self._lines.append(printable(text, lines=True))
 
     def _event(self, name: str, starts: bool, call, *args) -> None:
         if TASK_PREFIX not in name:

@@ -194,7 +194,7 @@ class _Builds:
                 result = run_build(project, options["targets"], jobs=options["jobs"],
                                    fresh=options["fresh"], wait=False,
                                    reporter=ProgressTeller(tell), session=session)
-                return json_answer(build_summary(result))
+                return json_answer(build_summary(result, project))
             except BuildLockHeld:
                 raise
             except Exception as exc:

@@ -8,13 +8,14 @@ against the disk first. mcp_server.py puts them on the wire.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..analysis.lean import NeedsFull
 from ..analysis.project import Project
 from ..building import v5tools
 from ..building.run import DEFAULT_JOBS, BuildResult, InvalidTree
-from ..building.tasks import TASK_PREFIX
+from ..building.tasks import TASK_PREFIX, task_name
 from ..errors import CfsError
 from ..reading.files import UnreadableFile
 from ..reading.names import SPEC, TREE_DIR
@@ -267,13 +268,27 @@ def build_arguments(args: dict) -> dict:
             "wait": argument(args, "wait", bool, False)}
 
 
-def _node(task: str) -> str:
-    return f"{SPEC}/{task.split(TASK_PREFIX, 1)[1]}" if TASK_PREFIX in task else task
+def _namer(project: Project | None) -> Callable[[str], str]:
+    """The node of each task name of a build (the verify task keeps its name)."""
+    escaped: dict[str, str] = {}
+
+    def node(task: str) -> str:
+        if TASK_PREFIX not in task:
+            return task
+        name = f"{SPEC}/{task.split(TASK_PREFIX, 1)[1]}"
+        if "\\" in name and project is not None:  # maybe a control character task_name escaped
+            if not escaped:
+                escaped.update((task_name(node), node) for node in project.tree.nodes)
+            return escaped.get(task, name)
+        return name
+
+    return node
 
 
-def build_summary(result: BuildResult) -> dict:
+def build_summary(result: BuildResult, project: Project | None = None) -> dict:
     """The run's summary as JSON: what was generated, failed, refused or skipped, and its
-    cost."""
+    cost; nodes by their names (``project``: also those with control characters)."""
+    _node = _namer(project)
     return {
         "exit_code": result.exit_code,
         "interrupted": result.interrupted,

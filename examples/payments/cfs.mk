@@ -17,9 +17,12 @@ CFS_BUILD_FLAGS ?=
 CFS_OUTPUTS := $(CFS_ROOT)/src/fees.py \
   $(CFS_ROOT)/tests/test_fees.py
 
-CFS_SPECS := $(shell find $(CFS_ROOT)/code-from-spec -name _node.md -not -path '*/.*' 2>/dev/null)
+# A checkout names the spec files: make only learns whether one is newer than this
+# fragment, never their names (a space, ':' or '$' in a directory name would be make text).
+CFS_SPECS_CHANGED := $(shell find $(CFS_ROOT)/code-from-spec -name _node.md -not -path '*/.*' \
+  -newer $(CFS_FRAGMENT) 2>/dev/null | grep -q . && echo cfs-specs-changed)
 
-.PHONY: cfs cfs-verify cfs-check cfs-status
+.PHONY: cfs cfs-verify cfs-check cfs-status cfs-specs-changed
 
 cfs:
 	@$(CFS) -C $(CFS_ROOT) build $(CFS_BUILD_FLAGS)
@@ -35,7 +38,7 @@ cfs-check:
 cfs-status:
 	@$(CFS) -C $(CFS_ROOT) status
 
-$(CFS_FRAGMENT): $(CFS_SPECS)
+$(CFS_FRAGMENT): $(CFS_SPECS_CHANGED)
 	@$(CFS) -C $(CFS_ROOT) makefile -o $(abspath $@)
 
 .DEFAULT_GOAL := $(CFS_SAVED_GOAL)

@@ -262,3 +262,74 @@ def test_import_edges_point_at_the_importer_and_read_as_written(root):
     assert '-.->|"SPEC/lib/api(Interface)"|' in mermaid
     assert '-.->|"input: EXTERNAL/docs/usage.txt"|' in mermaid
     assert "%% an arrow from u to v means v is made from u" in mermaid
+
+
+# -- names a checkout brings: they must stay names in dot and mermaid -----------------------
+
+HOSTILE_NAMES = ['q"; "forged" [label="Forged"]; URL="javascript:alert(1)', "line\nbreak",
+                 'm"] \n  click n0 call x()\n  n0["', "back\\slash", "a#quot;<b>"]
+
+
+def _dot_statements(text: str) -> list[list[str]]:
+    """The dot text's statements as token lists (a quoted string is one token, unescaped)."""
+    import re
+    token = re.compile(r'"((?:[^"\\]|\\.)*)"|(->|[\[\]=,;{}])|([A-Za-z_][A-Za-z_0-9]*)|(//[^\n]*)'
+                       r'|(\s+)', re.S)
+    tokens, at = [], 0
+    while at < len(text):
+        found = token.match(text, at)
+        assert found, f"not dot at {text[at:at + 40]!r}"
+        at = found.end()
+        if found.group(1) is not None:
+            tokens.append(("STR", re.sub(r'\\(["\\])', r"\1", found.group(1))))
+        elif found.group(2) or found.group(3):
+            tokens.append(("SYM", found.group(2) or found.group(3)))
+    statements, current = [], []
+    for kind, value in tokens[3:-1]:  # inside `digraph cfs { ... }`
+        if (kind, value) == ("SYM", ";"):
+            statements.append(current)
+            current = []
+        else:
+            current.append(value)
+    return statements
+
+
+def _hostile_graph(tmp_path, name):
+    """The JSON graph (the truth) of a tree with a leaf named ``name``, its vertices as
+    cfs shows them (control characters escaped), and the tree's root."""
+    from cfs_build.errors import printable
+    from conftest import write_tree
+    node = f"SPEC/r/{name}"
+    root = write_tree(tmp_path / "p", {"SPEC/r": spec("SPEC/r", "# Public\n## A\na\n"),
+                                       node: spec(node, "# Agent\nx\n", front="output: o.txt")})
+    data = json.loads(cfs_graph(root, "--format", "json"))
+    assert f"SPEC/r/{name}" in {n["id"] for n in data["nodes"]}
+    return data, {printable(n["id"]) for n in data["nodes"]}, root
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_dot_keeps_a_hostile_node_name_one_quoted_id(tmp_path, name):
+    data, shown, root = _hostile_graph(tmp_path, name)
+    statements = _dot_statements(cfs_graph(root, "--format", "dot"))
+    assert {s[0] for s in statements if s[0] != "node" and s[1] == "["} == shown, statements
+    assert all(s[0] in ("rankdir", "node") or s[1] in ("[", "->") for s in statements), \
+        statements
+    assert len([s for s in statements if s[1] == "->"]) == len(data["edges"])
+    labels = {s[0]: s[s.index("label") + 2] for s in statements
+              if s[0] != "node" and s[1] == "["}
+    assert all(labels[v].startswith(v) for v in shown), labels
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_mermaid_keeps_a_hostile_node_name_one_statement(tmp_path, name):
+    import html
+    import re
+    data, shown, root = _hostile_graph(tmp_path, name)
+    lines = cfs_graph(root, "--format", "mermaid").splitlines()
+    assert lines[0] == "flowchart LR" and lines[1].startswith("  %% ")
+    assert len(lines) == 2 + len(shown) + len(data["edges"]), lines
+    texts = [line.split('"')[1] for line in lines[2:2 + len(shown)]]
+    assert not any(set(text) & set('"<>\n') for text in texts), texts
+    decoded = {re.sub(r"#(\w+);", lambda m: html.unescape(f"&#{m[1]};" if m[1].isdigit()
+                                                       else f"&{m[1]};"), t) for t in texts}
+    assert decoded == shown, lines

@@ -461,3 +461,25 @@ def test_a_name_the_manifest_cannot_hold_is_never_sent_to_the_generator(proj):
     assert len(proj.calls()) == 4
     assert not (proj.root / "gen/odd.txt").exists()
     assert "odd;name" not in (proj.root / "code-from-spec/.manifest").read_text()
+
+
+def test_doit_list_never_prints_a_spec_s_escape_sequences(tmp_path):
+    # doit prints task names and docs as they are: the intent line is free text of the
+    # checkout, and a node directory may be named with a bidi override or a C1 control.
+    from conftest import spec
+    proj = make_project(tmp_path)
+    hostile = "x\u202etxt.exe\x9b2J"
+    (proj.root / "code-from-spec" / hostile).mkdir()
+    (proj.spec(f"SPEC/{hostile}")).write_text(spec(
+        f"SPEC/{hostile}", "Click \x1b]8;;http://evil\x07here\x1b]8;;\x07 \x1b[2J\x07\r\n\n"
+        "# Agent\n\nMake it.\n", front="output: gen/hostile.txt"))
+    result = proj.doit("list", check=True)
+    for raw in ("\x1b", "\x07", "\x9b", "\u202e", "\r"):
+        assert raw not in result.stdout, result.stdout
+    lines = dict(line.split(None, 1) for line in result.stdout.splitlines())
+    assert lines["gen:x\\u202etxt.exe\\x9b2J"] == \
+        "Click \\x1b]8;;http://evil\\x07here\\x1b]8;;\\x07 \\x1b[2J\\x07"
+    # The name doit shows is the name it takes.
+    proj.doit("gen:x\\u202etxt.exe\\x9b2J", check=True)
+    assert (proj.root / "gen/hostile.txt").exists()
+    assert [c["labels"] for c in proj.calls()] == [[]]

@@ -195,3 +195,20 @@ def test_live_counts_refused_and_not_attempted_as_the_summary_does():
     header = drawn(reporter)[0]
     assert header.startswith("cfs 2/2 done  0 generated  1 refused  1 not attempted  "), header
     reporter.live.stop()
+
+
+@pytest.mark.slow
+def test_live_lines_show_names_as_they_are_not_as_emoji(tmp_path):
+    # rich turns :warning: into an emoji unless told not to; a node directory's name and
+    # a generator's words must be shown as written.
+    proj = make_project(tmp_path)
+    node = proj.root / "code-from-spec" / "say :warning: [bold]hi" / "_node.md"
+    node.parent.mkdir()
+    node.write_text("---\noutput: gen/say.txt\n---\n# SPEC/say :warning: [bold]hi\n\n"
+                    "# Agent\n\nSay :thumbs_up: hi.\n")
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["TERM"] = "xterm"
+    out = run_on_pty(proj, [sys.executable, "-m", "cfs_build.cli", "build", "-v",
+                            "gen/say.txt"], env)
+    assert "generated gen:say :warning: [bold]hi" in out, out
+    assert "\u26a0" not in out

@@ -170,3 +170,28 @@ def test_a_test_command_printing_bytes_that_are_no_utf8_fails_verify_not_cfs(tmp
     assert result.returncode == 1, result.stdout + result.stderr
     assert "internal error" not in result.stderr, result.stderr
     assert "verify 't': FAILED" in result.stdout and "bad \ufffd byte" in result.stdout
+
+
+def test_verify_shows_names_and_test_output_escaped(tmp_path, monkeypatch):
+    # Test names, their messages and what a test command prints come from generated code;
+    # node names from the checkout: none may drive the terminal.
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    from conftest import spec, write_tree
+    node = "SPEC/t\u202eq\x9b"
+    root = write_tree(tmp_path / "p", {
+        node: spec(node, "# Agent\nx\n", front="output: tests/test_x.py"),
+        "tests/test_x.py": "def test_a():\n    assert False, '\\x1b]0;PWNED\\x07 boom'\n",
+        "t.py": "print('\\x1b[2J\\x1b]0;PWNED\\x07 cleared')\nraise SystemExit(1)\n",
+        "cfs.toml": f'[[verify]]\nname = "py"\ncommand = [{json.dumps(sys.executable)}, "-m", '
+                    '"pytest", "-q", "-p", "no:cacheprovider", "tests"]\n'
+                    'outputs = ["tests/**"]\n'
+                    f'[[verify]]\nname = "t\\u001b[31m"\ncommand = [{json.dumps(sys.executable)}, '
+                    '"t.py"]\noutputs = ["tests/**"]\n'})
+    assert cfs(root, "accept", node).returncode == 0
+    result = cfs(root, "verify", "--no-build")
+    assert result.returncode == 1, result.stdout + result.stderr
+    for raw in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert raw not in result.stdout, result.stdout
+    assert "    test spec: SPEC/t\\u202eq\\x9b" in result.stdout, result.stdout
+    assert "    | AssertionError: " in result.stdout and " boom" in result.stdout
+    assert "\\x1b[2J\\x1b]0;PWNED\\x07 cleared" in result.stdout

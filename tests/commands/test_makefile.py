@@ -117,3 +117,111 @@ def test_cfs_check_target_fails_when_stale(proj):
                             text=True, env=proj.make_env, timeout=60)
     assert result.returncode != 0
     assert "ARTIFACT/other (gen/other.txt): stale" in result.stdout
+
+
+# -- what a checkout's names and paths can do to make ----------------------------------------
+
+def hostile_project(tmp_path, files):
+    """A project whose cfs is a stand-in that logs its arguments, then runs the real cfs."""
+    from conftest import spec, write_tree
+    root = write_tree(tmp_path / "proj", {"SPEC/r": spec("SPEC/r", "# Public\n## A\na\n"),
+                                          "SPEC/r/ok": spec("SPEC/r/ok", "# Agent\nok\n",
+                                                            front="output: ok.txt"),
+                                          **files})
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "cfs").write_text(f"#!/bin/sh\necho \"$*\" >> {tmp_path}/cfs-calls.txt\n"
+                                 f"exec {sys.executable} -m cfs_build.cli \"$@\"\n")
+    (bin_dir / "cfs").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    (root / "Makefile").write_text("include cfs.mk\n\nall:\n\t@echo all done\n")
+    return root, env
+
+
+def run_make(root, env, *args):
+    return subprocess.run(["make", *args], cwd=root, capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def cfs_calls(root) -> list[str]:
+    log = root.parent / "cfs-calls.txt"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_an_output_path_cannot_add_a_line_to_the_fragment(tmp_path):
+    # A line break in `output` would end the list of targets; the next line would be make
+    # text of the checkout's choosing (here: CFS redefined to run a command).
+    from conftest import spec
+    root, env = hostile_project(tmp_path, {"SPEC/r/a": spec(
+        "SPEC/r/a", "# Agent\na\n", front='output: "a.txt\\nCFS=touch${IFS}PWNED;"')})
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "makefile", "-o", "cfs.mk"],
+                          cwd=root, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "PWNED" not in (root / "cfs.mk").read_text()
+    result = run_make(root, env, "cfs-status")
+    assert not (root / "PWNED").exists(), result.stdout + result.stderr
+    assert cfs_calls(root) == ["-C . status"]
+
+
+@pytest.mark.parametrize("output", ["src/*.py", "src/?eal.py", "src/[r]eal.py"])
+def test_an_output_path_with_a_wildcard_is_refused(tmp_path, output):
+    # make expands wildcards in targets: `src/*.py` would make every existing Python file
+    # in src/ a target of the fragment, its own recipe replaced by cfs's empty one.
+    from conftest import spec
+    root, env = hostile_project(tmp_path, {
+        "SPEC/r/a": spec("SPEC/r/a", "# Agent\na\n", front=f"output: '{output}'"),
+        "src/real.py": "print('mine')\n"})
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "makefile", "-o", "cfs.mk"],
+                          cwd=root, capture_output=True, text=True, env=env)
+    assert done.returncode != 0 and not (root / "cfs.mk").exists()
+    assert "code-from-spec/r/a/_node.md" in done.stderr and output in done.stderr, done.stderr
+    assert "wildcard" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("output", ["o\\u202etxt.exe", "o\\u009b2J.txt"])
+def test_an_output_path_with_a_c1_control_or_bidi_override_is_refused(tmp_path, output):
+    # Harmless to make, but `cfs makefile` prints the fragment on a terminal.
+    from conftest import spec
+    root, env = hostile_project(tmp_path, {
+        "SPEC/r/a": spec("SPEC/r/a", "# Agent\na\n", front=f'output: "{output}"')})
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "makefile"],
+                          cwd=root, capture_output=True, text=True, env=env)
+    assert done.returncode != 0 and done.stdout == "", done.stdout
+    assert "code-from-spec/r/a/_node.md" in done.stderr and "bidi override" in done.stderr
+    assert not set(done.stderr) & {"\x9b", "\u202e"}, done.stderr
+
+
+@pytest.mark.parametrize("output", [".SECONDEXPANSION", ".EXPORT_ALL_VARIABLES", ".ONESHELL",
+                                    ".DEFAULT"])
+def test_an_output_named_as_a_special_target_is_refused(tmp_path, output):
+    # make drops the leading ./ of $(CFS_ROOT)/.SECONDEXPANSION: the fragment would switch
+    # on make features for the including Makefile (second expansion of its prerequisites,
+    # every variable exported to every recipe, recipes run in one shell).
+    from conftest import spec
+    root, env = hostile_project(tmp_path, {
+        "SPEC/r/a": spec("SPEC/r/a", "# Agent\na\n", front=f"output: '{output}'")})
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "makefile", "-o", "cfs.mk"],
+                          cwd=root, capture_output=True, text=True, env=env)
+    assert done.returncode != 0 and not (root / "cfs.mk").exists()
+    assert "code-from-spec/r/a/_node.md" in done.stderr and "special target" in done.stderr, \
+        done.stderr
+
+
+@pytest.mark.parametrize("name", ["a b", "x;touch PWNED", "k:%", "$(shell touch PWNED)",
+                                  "v CFS=touch${IFS}PWNED;", "t\tab", "nl\nx"])
+def test_a_node_directory_name_never_breaks_the_including_makefile(tmp_path, name):
+    # The fragment remakes itself when a _node.md is newer; the names of the spec files
+    # must not reach make as words (a space split them, a ':' made a pattern rule).
+    from conftest import spec
+    root, env = hostile_project(tmp_path, {f"code-from-spec/{name}/_node.md": "hostile\n"})
+    subprocess.run([sys.executable, "-m", "cfs_build.cli", "makefile", "-o", "cfs.mk"],
+                   cwd=root, check=True, env=env)
+    result = run_make(root, env, "all")
+    assert result.returncode == 0 and result.stdout == "all done\n", result.stderr
+    assert cfs_calls(root) == []
+    time.sleep(0.01)
+    (root / "code-from-spec" / name / "_node.md").write_text("hostile again\n")
+    result = run_make(root, env, "all")
+    assert result.returncode == 0 and "all done" in result.stdout, result.stderr
+    assert cfs_calls(root) == [f"-C . makefile -o {root}/cfs.mk"]
+    assert not list(root.rglob("PWNED*"))

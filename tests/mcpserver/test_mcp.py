@@ -552,6 +552,19 @@ def test_init_mcp_refuses_a_file_it_cannot_merge_and_writes_nothing(tmp_path, te
     assert sorted(p.name for p in tmp_path.iterdir()) == [".mcp.json"]
 
 
+def test_init_mcp_keeps_a_lone_surrogate_of_the_old_file_as_an_escape(tmp_path):
+    # JSON may hold half a UTF-16 pair as \ud800; as a character it has no UTF-8 form, and
+    # writing it stopped init halfway (the project made, .mcp.json not).
+    text = '{"mcpServers": {"x\\ud800\\u009b": {"command": "y"}}}'
+    (tmp_path / ".mcp.json").write_text(text)
+    done = _init(tmp_path)
+    assert done.returncode == 0, done.stderr
+    written = (tmp_path / ".mcp.json").read_text(encoding="utf-8")
+    assert json.loads(written) == {"mcpServers": {**json.loads(text)["mcpServers"],
+                                                  "cfs": ENTRY}}
+    assert "x\\ud800\\u009b" in written
+
+
 def test_the_wire_form_of_an_answer_is_the_sdks_own_dump_of_it():
     from cfs_build.mcpserver.server import result_of, wire_of
     from cfs_build.mcpserver.tools import Answer
@@ -627,3 +640,49 @@ def test_a_request_with_a_lone_surrogate_gets_a_json_rpc_error_and_the_server_go
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_build_summary_names_nodes_as_they_are_though_doit_s_names_are_escaped(tree):
+    # doit's task names escape a directory's control characters (`doit list` prints them);
+    # the summary is JSON, which carries any name exactly.
+    from cfs_build.analysis.project import Project
+    from cfs_build.building.run import BuildResult
+    from cfs_build.building.tasks import task_name
+    from cfs_build.mcpserver.tools import build_summary
+    from conftest import spec
+    odd, plain = "SPEC/x\u202eexe\x9b", "SPEC/a\\x9b"
+    root = tree({odd: spec(odd, "# Agent\nx\n", front="output: x.txt"),
+                 plain: spec(plain, "# Agent\na\n", front="output: a.txt")})
+    result = BuildResult(0, generated=(task_name(odd), task_name(plain)),
+                         failed=((task_name(odd), "why"),), up_to_date=("verify",))
+    summary = build_summary(result, Project(root))
+    assert summary["generated"] == [odd, plain]
+    assert summary["failed"] == [{"node": odd, "message": "why"}]
+    assert summary["up_to_date"] == ["verify"]
+
+
+@pytest.mark.slow
+def test_build_progress_messages_show_a_generators_escape_sequences_escaped(tmp_path):
+    # Progress messages are text a client shows a person, like the CLI's lines; an
+    # assumption is the model's text.
+    from conftest import spec, write_tree
+    gen = tmp_path / "gen.py"
+    gen.write_text("print('<artifact>\\nok\\n</artifact>\\n<assumptions>\\n"
+                   "- \\x1b]0;PWNED\\x07 \\x1b[2J gone\\n</assumptions>')\n")
+    root = write_tree(tmp_path / "p", {
+        "SPEC/a": spec("SPEC/a", "# Agent\nx\n", front="output: a.txt"),
+        "cfs.toml": f'[generator]\nkind = "command"\ncommand = [{json.dumps(sys.executable)}, '
+                    f'{json.dumps(str(gen))}]\n'})
+    seen: list[str] = []
+
+    async def main():
+        async with connect(root, errlog=tmp_path / "stderr") as session:
+            async def progress(value, total, message):
+                seen.append(message)
+            return await session.call_tool("build", {}, progress_callback=progress)
+
+    result = anyio.run(main)
+    assert not result.is_error and result.structured_content["generated"] == ["SPEC/a"]
+    said = "\n".join(seen)
+    assert "assumes: \\x1b]0;PWNED\\x07 \\x1b[2J gone" in said, said
+    assert "\x1b" not in said and "\x07" not in said
