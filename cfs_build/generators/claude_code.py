@@ -109,7 +109,7 @@ class ClaudeCodeGenerator:
                 "--no-session-persistence", "--max-turns", "1",
                 "--system-prompt", system_prompt()]
         if self.model:
-            args += ["--model", self.model]
+            args.append(f"--model={self.model}")  # one word: it can never read as a flag
         if self.bare:
             args.append("--bare")
         return args + self.extra_args

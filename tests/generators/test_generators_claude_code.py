@@ -354,3 +354,21 @@ def test_a_missing_program_is_one_line(tmp_path):
     # Named by its setting and line, not by a path in the generator's temp directory.
     assert result.stderr.startswith("cfs: cfs.toml:3: generator.executable: 'no-such-claude' "
                                     "is not a program on PATH"), result.stderr
+
+
+@pytest.mark.slow
+def test_a_model_named_like_a_flag_is_sent_as_the_model_s_name(stage):
+    """The model from cfs.toml goes to the CLI as one word (`--model=VALUE`): a value that
+    starts with a dash stays the model's name and never becomes one of the CLI's flags."""
+    model = "--dangerously-skip-permissions"
+    generator = ClaudeCodeGenerator(str(stage.real), model=model)
+    assert f"--model={model}" in generator.argv()
+    run_dir = stage.temp_parent / "run"
+    run_dir.mkdir()
+    done = subprocess.run(generator.argv(), input=generator.message("Say hello."), cwd=run_dir,
+                          env={**clean_environ(), **stage.env("key")}, capture_output=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    (request,) = stage.api.messages()
+    assert request.body["model"] == model
+    assert not request.body.get("tools")
