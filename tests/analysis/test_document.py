@@ -10,7 +10,7 @@ from cfs_build.analysis.document import render_document
 from cfs_build.errors import CfsError
 from cfs_build.analysis.project import Project
 from cfs_build.building import v5tools
-from conftest import checksum, spec
+from conftest import chain_hash, checksum, spec
 
 LEAF = "SPEC/app/leaf"
 APP = "## Context\nAll amounts in cents.\n"
@@ -302,3 +302,48 @@ def test_dump_chain_writes_the_bytes_of_a_file_that_is_not_utf8_as_they_are(tree
     assert v5tools.dump_chain(root, LEAF) == "wrote dump_chain.xml"
     assert b"<existing_artifact>\na\xe2\x82b\xff\n</existing_artifact>\n" in \
         (root / "dump_chain.xml").read_bytes()
+
+
+# -- what each section of each node delivers, in one tree (FORMAT.md 4.5, 5, 9.1) ----------
+
+SECTIONS_TREE = {
+    # The root's # Public holds only level-3 headings (nothing delivered) and it has an
+    # # Agent of its own (leaf_only_agent: never part of a leaf's chain).
+    "SPEC/p": "# SPEC/p\nAbout p.\n## Notes\nnot delivered\n# Public\n### Deep\ntext\n"
+              "# Agent\nparent's own instructions\n",
+    # CRLF endings; blank lines of spaces, tabs and no-break spaces at a block's ends.
+    "SPEC/p/m": b"# SPEC/p/m\r\n\r\n# Public\r\n\r\n## A  \r\n \t\r\n\xc2\xa0\r\na\tb  \r\n"
+                b"\r\n\xc2\xa0\r\n\t\r\n## B\r\n\r\n \r\n",
+    "SPEC/d": "# SPEC/d\n# Public\n##  a  ##  \n\n  x  \n\n## c\ny\n",
+    # Blank lines before a name heading written otherwise; # Private first, with a ## A;
+    # section headings in other case and spacing; a file ending in a heading, no newline.
+    "SPEC/p/m/l": "---\ndepends_on: [SPEC/d(A), SPEC/d(c)]\ninput: SPEC/d(none)\n"
+                  "output: out/l.txt\n---\n\n \t\n#  spec/P/M/L  #\n# PRIVATE\n## A\nmine\n"
+                  "#  public \n## A\n\n## b\nb\n\n#\tAgent\n\ndo it\n## Steps\n1. go\n## Last",
+}
+
+
+def test_sections_deliver_their_blocks_in_chain_order(tree):
+    root = tree(SECTIONS_TREE)
+    m_public = "## A\n\u00a0\na\tb  \n\n\u00a0\n\n## B\n"
+    l_public = "## A\n\n## b\nb\n"
+    agent = "do it\n\n## Steps\n1. go\n\n## Last\n"
+    assert v5tools.load_chain(root, "SPEC/p/m/l") == (
+        "<chain>\n<constraints>\n"
+        f'<entry name="SPEC/p/m">\n{m_public}</entry>\n'
+        '<entry name="SPEC/d(A)">\n##  a  ##\n  x  \n</entry>\n'
+        '<entry name="SPEC/d(c)">\n## c\ny\n</entry>\n'
+        f'<entry name="SPEC/p/m/l">\n{l_public}</entry>\n'
+        "</constraints>\n"
+        f"<instructions>\n{agent}</instructions>\n"
+        "<input>\n</input>\n"
+        "</chain>\n")
+    project = Project(root, use_index=False)
+    assert project.resolver.chain("SPEC/p/m/l").hash == chain_hash(
+        m_public, "##  a  ##\n  x  \n", "## c\ny\n", l_public, agent, b"I")
+    # v5 reports the root's loose # Public text and its # Agent; nothing else.
+    assert v5tools.validate_specs(root).startswith(
+        "Format errors:\n"
+        "  [SPEC/p] leaf_only_agent: # Agent section is only permitted on leaf nodes\n"
+        "  [SPEC/p] public_subsection_required: content in # Public must be under a ## "
+        "subsection\nStaleness:\n")
