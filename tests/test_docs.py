@@ -559,3 +559,21 @@ def test_first_project_runs_as_shown(tmp_path):
     # One request per generation: two leaves, then greet again after the # Agent edit.
     assert len(api.requests) == 3
     assert (home / "src" / "greet.py").is_file() and (home / "tests" / "test_greet.py").is_file()
+
+
+@pytest.mark.slow
+def test_quickstart_doit_at_the_repository_root_runs(tmp_path):
+    """The Quickstart's `doit` and `doit verify`, with the repository's own dodo.py."""
+    work = payments_repo(tmp_path)
+    shutil.copy(REPO / "dodo.py", work / "dodo.py")
+    script = next(t for t in fenced("README.md") if t.startswith("doit "))
+    assert [line.split()[:2] for line in shell_lines(script) if line.startswith("doit")] == \
+        [["doit", "#"], ["doit", "verify"]]
+    for args in ([], ["verify"]):
+        done = subprocess.run([sys.executable, "-m", "doit", *args], cwd=work, text=True,
+                              capture_output=True, env=environment({"PYTHONPATH": str(REPO)}),
+                              timeout=120)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        assert "0 failed" in done.stdout, done.stdout
+        if not args:  # the first run runs the tests, never run before
+            assert "verify 'pytest': passed" in done.stdout, done.stdout
