@@ -24,8 +24,9 @@ def load_sdk(module: str, kind: str):
     try:
         return import_module(module)
     except ImportError:
+        from ..extras import install_command
         raise CfsError(f"the {kind} generator needs the {module} package: "
-                       f"pip install 'cfs-build[{module}]'") from None
+                       f"{install_command(module)}") from None
 
 
 def api_key(table: dict, default_env: str, kind: str, *, required: bool) -> str | None:

@@ -167,7 +167,8 @@ def test_missing_key_is_one_line_before_any_request(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
-def test_missing_sdk_is_one_line_naming_the_extra(tmp_path, kind):
+def test_missing_sdk_is_one_line_naming_the_package(tmp_path, kind):
+    from cfs_build.extras import install_command
     proj = model_project(tmp_path, toml(kind, "http://127.0.0.1:9"))
     # A None entry in sys.modules makes `import` fail as if the package were not installed.
     code = (f"import sys; sys.modules[{kind!r}] = None; from cfs_build.cli import main; "
@@ -176,4 +177,5 @@ def test_missing_sdk_is_one_line_naming_the_extra(tmp_path, kind):
                             text=True, timeout=60, env=environment(KEYS[kind]))
     assert result.returncode == 3
     assert result.stderr.splitlines() == [
-        f"cfs: the {kind} generator needs the {kind} package: pip install 'cfs-build[{kind}]'"]
+        f"cfs: the {kind} generator needs the {kind} package: {install_command(kind)}"]
+    assert install_command(kind).startswith(f"pip install '{kind}>=")

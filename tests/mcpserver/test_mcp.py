@@ -484,14 +484,19 @@ def test_stdout_carries_only_json_rpc_even_during_a_build(tmp_path):
     assert TRACEBACK not in err
 
 
-def test_without_the_sdk_cfs_mcp_says_how_to_install_it(tmp_path):
+@pytest.mark.parametrize("missing", [["mcp"], ["mcp", "mcp_types", "anyio"]])
+def test_without_the_sdk_cfs_mcp_says_how_to_install_it(tmp_path, missing):
+    """Without the SDK, what it brings (anyio) is missing too: still the one line, naming
+    the package to install (there is no cfs-build on a package index for a clone)."""
+    from cfs_build.extras import install_command
     root = _copy("basic", tmp_path / "basic")
-    blocked = ("import sys; sys.modules['mcp'] = None; from cfs_build.cli import main; "
-               "sys.exit(main(['mcp']))")
+    blocked = (f"import sys; sys.modules.update(dict.fromkeys({missing!r})); "
+               "from cfs_build.cli import main; sys.exit(main(['mcp']))")
     done = subprocess.run([sys.executable, "-c", blocked], cwd=root, capture_output=True,
                           text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
     assert done.returncode == 3 and done.stdout == ""
-    assert done.stderr == "cfs: cfs mcp needs the MCP SDK: pip install 'cfs-build[mcp]'\n"
+    assert done.stderr == f"cfs: cfs mcp needs the MCP SDK: {install_command('mcp')}\n"
+    assert install_command("mcp").startswith("pip install 'mcp")
 
 
 def test_outside_a_project_cfs_mcp_says_so_in_one_line(tmp_path):
