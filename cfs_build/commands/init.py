@@ -45,7 +45,8 @@ Write a `main()` that prints "hello".
 -->
 """
 
-CONFIG = """# cfs-build settings. See the README of cfs-build for every key.
+CONFIG = """# cfs-build settings. Every key is in cfs-build's docs: generators.md,
+# backends.md (the model backends) and building.md ([[verify]]).
 
 # The generator that turns a leaf's chain into its file:
 # [generator]
