@@ -578,3 +578,29 @@ def test_quickstart_doit_at_the_repository_root_runs(tmp_path):
         assert "0 failed" in done.stdout, done.stdout
         if not args:  # the first run runs the tests, never run before
             assert "verify 'pytest': passed" in done.stdout, done.stdout
+
+
+def test_pre_commit_recipes_name_hooks_that_exist_and_run(copies):
+    """Each hook of the docs' pre-commit configurations is one this repository ships, or a
+    local hook whose `cfs -C DIR ...` entry names a shipped project and passes there."""
+    import yaml
+    shipped = {hook["id"]: hook for hook in
+               yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))}
+    seen = 0
+    for block in all_blocks():
+        if block.info != "yaml":
+            continue
+        for repo in yaml.safe_load(block.text)["repos"]:
+            for hook in repo["hooks"]:
+                seen += 1
+                if repo["repo"] != "local":
+                    assert hook["id"] in shipped, f"{block.doc}:{block.line}: {hook['id']}"
+                    continue
+                words = shlex.split(hook["entry"])
+                assert words[:2] == ["cfs", "-C"] and hook["pass_filenames"] is False
+                project = (REPO / words[2]).resolve()
+                code, out, err = run_cfs(copies(project), tuple(words[1:]))
+                assert code == 0 and out, f"{block.doc}:{block.line}: {err}"
+    assert seen >= 2
+    for hook in shipped.values():  # the shipped hooks run cfs and want no file names
+        assert hook["entry"].split()[0] == "cfs" and hook["pass_filenames"] is False
