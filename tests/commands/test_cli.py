@@ -92,6 +92,23 @@ def test_usage_errors_exit_3(valid, args):
     no_traceback(result)
 
 
+@pytest.mark.parametrize("args, hint", [
+    (("stauts",), "cfs: did you mean status?"),
+    (("-C", ".", "chian", "SPEC/x"), "cfs: did you mean chain?"),
+    (("status", "--jsn"), "error: unrecognized arguments: --jsn; did you mean --json?"),
+    (("build", "--fersh=1"), "error: unrecognized arguments: --fersh=1; did you mean --fresh?"),
+])
+def test_a_misspelt_command_or_option_gets_the_likely_one_named(valid, args, hint):
+    result = cfs(*args, cwd=valid)
+    assert result.returncode == 3 and result.stderr.rstrip().endswith(hint), result.stderr
+    no_traceback(result)
+
+
+def test_an_unknown_word_far_from_any_command_gets_no_guess(valid):
+    result = cfs("frobnicate", cwd=valid)
+    assert result.returncode == 3 and "did you mean" not in result.stderr
+
+
 def test_help_exits_0():
     result = cfs("--help")
     assert result.returncode == 0 and "usage: cfs" in result.stdout
