@@ -292,6 +292,9 @@ def test_chain_of_a_blocked_leaf(fixture):
         assert result.returncode == 2
         assert "SPEC/nowhere" in result.stderr
         no_traceback(result)
+    # What to do, and where the file and line are told.
+    assert "fix the spec first (`cfs validate` names each error" in \
+        cfs("chain", "SPEC/app/blocked", cwd=root).stderr
 
 
 # -- accept ------------------------------------------------------------------------------------
