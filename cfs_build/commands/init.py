@@ -147,6 +147,7 @@ def init(root: Path) -> list[str]:
     create("cfs.toml", CONFIG)
     create("dodo.py", DODO)
     gitignore = root / ".gitignore"
+    existed = os.path.lexists(gitignore)
     present = {line.strip() for line in text.splitlines()}
     missing = [entry for entry in IGNORES if entry.encode() not in present]
     if missing:
@@ -155,7 +156,8 @@ def init(root: Path) -> list[str]:
         text += ("# cfs-build state and the v5 cache\n" + "".join(f"{e}\n" for e in missing)
                  ).encode("utf-8")
         atomic_write(gitignore, text)
-        lines.append(f"updated .gitignore (+{len(missing)} entries)")
+        lines.append(f"updated .gitignore (+{len(missing)} entries)" if existed else
+                     f"created .gitignore ({len(missing)} entries)")
     else:
         lines.append("kept    .gitignore (entries present)")
     return lines

@@ -75,6 +75,7 @@ def test_init_creates_a_valid_project_and_is_idempotent(tmp_path):
         assert (tmp_path / rel).is_file(), rel
     assert (tmp_path / "dodo.py").read_text() == "from cfs_build.dodo import *\n"
     assert ".cfs/" in (tmp_path / ".gitignore").read_text().splitlines()
+    assert "created .gitignore (3 entries)" in result.stdout.splitlines()
     validate = cfs(tmp_path, "validate")
     assert validate.returncode == 0, validate.stdout
     status = cfs(tmp_path, "status")
@@ -93,7 +94,7 @@ def test_init_keeps_an_existing_tree_and_gitignore_lines(tmp_path):
     (tmp_path / "code-from-spec/x").mkdir(parents=True)
     (tmp_path / "code-from-spec/x/_node.md").write_text(spec("SPEC/x"))
     (tmp_path / ".gitignore").write_text("node_modules/")
-    cfs(tmp_path, "init")
+    assert "updated .gitignore (+3 entries)" in cfs(tmp_path, "init").stdout.splitlines()
     assert not (tmp_path / "code-from-spec/app").exists()
     lines = (tmp_path / ".gitignore").read_text().splitlines()
     assert lines[0] == "node_modules/" and "code-from-spec/.cache/" in lines
