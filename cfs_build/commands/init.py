@@ -221,4 +221,21 @@ def init_project(directory: str | Path = ".", *, mcp: bool = False,
                      (json.dumps(config, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     for line in said:
         print(line)
+    if mcp:
+        unfound = _not_on_path()
+        if unfound:
+            print(unfound)
     return 0
+
+
+def _not_on_path() -> str | None:
+    """A note when no `cfs` is on PATH: Claude Code would start the entry's "cfs" in vain."""
+    import shutil
+    import sys
+    if shutil.which(MCP_ENTRY["command"]):
+        return None
+    beside = Path(sys.executable).parent / MCP_ENTRY["command"]
+    where = f" ({beside})" if beside.is_file() else ""
+    return (f"note    no {MCP_ENTRY['command']} on PATH here: Claude Code must find the "
+            f"command of {MCP_FILE}'s entry: activate the environment cfs-build is installed "
+            f"in before starting it, or set the command to the full path of cfs{where}")

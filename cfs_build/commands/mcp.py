@@ -7,7 +7,7 @@ from pathlib import Path
 HELP = ("serve the v5 tools (load_chain, write_file, ...) plus build, status, graph and "
         "explain over MCP")
 EXAMPLE = ('cfs mcp       # started by Claude Code from .mcp.json: '
-           '{"mcpServers": {"cfs": {"command": "cfs", "args": ["mcp"]}}}')
+           '{"mcpServers": {"cfs": {"type": "stdio", "command": "cfs", "args": ["mcp"]}}}')
 
 
 def add_arguments(parser) -> None:

@@ -632,3 +632,23 @@ def test_a_request_with_a_lone_surrogate_gets_a_json_rpc_error_and_the_server_go
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_init_mcp_says_so_when_claude_code_would_not_find_cfs(tmp_path):
+    """The entry names `cfs`: without one on PATH (a virtualenv not active), the server
+    would not start, so init says what to do; with one, it says nothing of the kind."""
+    for where in ("one", "two"):
+        (tmp_path / where).mkdir()
+    bare = subprocess.run([sys.executable, "-m", "cfs_build.cli", "init", "--mcp"],
+                          cwd=tmp_path / "one", capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO), "PATH": "/nonexistent"})
+    assert bare.returncode == 0
+    assert "note    no cfs on PATH here" in bare.stdout and "full path of cfs" in bare.stdout
+    found = tmp_path / "bin"
+    found.mkdir()
+    (found / "cfs").write_text("#!/bin/sh\n")
+    (found / "cfs").chmod(0o755)
+    seen = subprocess.run([sys.executable, "-m", "cfs_build.cli", "init", "--mcp"],
+                          cwd=tmp_path / "two", capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO), "PATH": str(found)})
+    assert seen.returncode == 0 and "on PATH" not in seen.stdout
