@@ -367,6 +367,16 @@ def test_accept_a_node_without_output(valid):
     result = cfs("accept", "SPEC/a", cwd=valid)
     assert result.returncode == 3
     assert "declares no output" in result.stderr
+    result = cfs("explain", "SPEC/a", cwd=valid)
+    assert result.returncode == 3
+    assert "declares no output: name a leaf that has one (`cfs status --all`" in result.stderr
+
+
+def test_forget_of_a_name_without_an_entry_says_where_the_orphans_are(valid):
+    result = cfs("forget", "ARTIFACT/nowhere", cwd=valid)
+    assert result.returncode == 3
+    assert result.stderr == ("cfs: ARTIFACT/nowhere has no manifest entry: nothing to forget "
+                             "(`cfs status` lists the orphans, the entries cfs forget drops)\n")
 
 
 # -- no traceback for broken input -------------------------------------------------------------
