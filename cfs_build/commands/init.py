@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from ..errors import CfsError
@@ -144,7 +145,12 @@ def init(root: Path) -> list[str]:
         lines.append("kept    code-from-spec/ (already has nodes)")
     else:
         create("code-from-spec/app/_node.md", ROOT_NODE)
-    create("cfs.toml", CONFIG)
+    if _configured_in_pyproject(root) and not os.path.lexists(root / "cfs.toml"):
+        # A cfs.toml would be read instead of [tool.cfs], silently dropping its settings.
+        lines.append("kept    pyproject.toml's [tool.cfs] (no cfs.toml: it would be read "
+                     "instead)")
+    else:
+        create("cfs.toml", CONFIG)
     create("dodo.py", DODO)
     gitignore = root / ".gitignore"
     existed = os.path.lexists(gitignore)
@@ -161,6 +167,16 @@ def init(root: Path) -> list[str]:
     else:
         lines.append("kept    .gitignore (entries present)")
     return lines
+
+
+def _configured_in_pyproject(root: Path) -> bool:
+    """Whether pyproject.toml has a [tool.cfs...] table (config.load_config reads it
+    only when there is no cfs.toml)."""
+    try:
+        text = read_own_bytes(root, "pyproject.toml") or b""
+    except CfsError:
+        return False
+    return re.search(rb"^[ \t]*\[\[?[ \t]*tool\.cfs[ \t]*[.\]]", text, re.M) is not None
 
 
 def mcp_config(root: Path) -> tuple[dict | None, list[str]]:

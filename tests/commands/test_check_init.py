@@ -201,3 +201,23 @@ def test_the_example_ignores_the_cache_and_the_lock_and_commits_no_lock():
                              capture_output=True, text=True, check=True).stdout.split()
     assert "code-from-spec/.manifest" in tracked
     assert "code-from-spec/.manifest.lock" not in tracked
+
+
+def test_init_leaves_a_tool_cfs_table_in_effect(tmp_path):
+    """cfs.toml is read instead of pyproject.toml's [tool.cfs]: init does not write one
+    beside such a table, which would silently drop its settings."""
+    from cfs_build.config import load_config
+    pyproject = '[project]\nname = "x"\n\n[tool.cfs.generator]\nkind = "command"\n' \
+                'command = ["gen"]\n'
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    for where in (mine, other):
+        where.mkdir()
+    (mine / "pyproject.toml").write_text(pyproject)
+    done = cfs(mine, "init")
+    assert done.returncode == 0, done.stderr
+    assert not (mine / "cfs.toml").exists()
+    assert "kept    pyproject.toml's [tool.cfs] (no cfs.toml" in done.stdout
+    assert load_config(mine).generator == {"kind": "command", "command": ["gen"]}
+    # Without such a table, init writes cfs.toml as ever.
+    (other / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.black]\nx = 1\n')
+    assert cfs(other, "init").returncode == 0 and (other / "cfs.toml").is_file()
