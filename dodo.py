@@ -17,7 +17,7 @@ def task_gen():
 
 def task_verify():
     """Run every example's tests after building what they cover."""
-    from cfs_build.commands.verify import verify_task
+    from cfs_build.building.verify import verify_task
     from cfs_build.reading.names import spec_of
     from cfs_build.building.tasks import task_name
     names = []

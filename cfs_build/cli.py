@@ -109,6 +109,33 @@ def _read_ahead(argv: list[str]) -> tuple[str | None, str]:
     return None, directory
 
 
+def _first_word(argv: list[str]) -> list[str]:
+    """The word where a command belongs (after the options and -C's value), if any."""
+    words = iter(argv)
+    for word in words:
+        if word == "-C":
+            next(words, None)
+        elif word == "--":
+            return [next(words, "")][:1]
+        elif not word.startswith("-"):
+            return [word]
+    return []
+
+
+def _options_of(parser: argparse.ArgumentParser) -> list[str]:
+    return [option for action in parser._actions for option in action.option_strings]
+
+
+def _did_you_mean(words: list[str], known: list[str]) -> str:
+    """'; did you mean X?' for the first of ``words`` close to one of ``known``."""
+    import difflib
+    for word in words:
+        close = difflib.get_close_matches(word.split("=")[0], known, n=1, cutoff=0.6)
+        if close:
+            return f"; did you mean {close[0]}?"
+    return ""
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The argument parser; ``only``: with that command alone (what parsing a command
     line naming it needs: the others' modules are then not imported)."""
@@ -150,9 +177,15 @@ def main(argv: list[str] | None = None, ahead: lookahead.Lookahead | None = None
     try:
         args, stray = parser.parse_known_args(argv)
         if stray:  # said with the command's own usage, not the top level's
-            getattr(args, "command_parser", parser).error(
-                f"unrecognized arguments: {' '.join(stray)}")
+            command_parser = getattr(args, "command_parser", parser)
+            command_parser.error(f"unrecognized arguments: {' '.join(stray)}"
+                                 f"{_did_you_mean(stray, _options_of(command_parser))}")
     except SystemExit as exc:  # argparse already printed the usage line
+        if exc.code not in (0, None) and verb is None:
+            hint = _did_you_mean(_first_word(sys.argv[1:] if argv is None else argv),
+                                 list(COMMANDS))
+            if hint:
+                print(f"cfs:{hint.lstrip(';')}", file=sys.stderr)
         return 3 if exc.code not in (0, None) else 0
     if args.command is None:
         parser.print_help(sys.stderr)

@@ -276,7 +276,8 @@ def test_read_only_lines_run_as_shown(copies):
         where = f"{command.where}: cfs {' '.join(command.argv)}"
         # The examples are valid and up to date, so every read-only command succeeds there.
         assert code == 0, f"{where} exited {code}: {err}"
-        assert out and "Traceback" not in err, where
+        quiet = {"-q", "--quiet"} & set(command.argv)  # silent when all is well
+        assert (out or quiet) and "Traceback" not in err, where
         ran += 1
     assert ran >= 15
 
@@ -559,3 +560,47 @@ def test_first_project_runs_as_shown(tmp_path):
     # One request per generation: two leaves, then greet again after the # Agent edit.
     assert len(api.requests) == 3
     assert (home / "src" / "greet.py").is_file() and (home / "tests" / "test_greet.py").is_file()
+
+
+@pytest.mark.slow
+def test_quickstart_doit_at_the_repository_root_runs(tmp_path):
+    """The Quickstart's `doit` and `doit verify`, with the repository's own dodo.py."""
+    work = payments_repo(tmp_path)
+    shutil.copy(REPO / "dodo.py", work / "dodo.py")
+    script = next(t for t in fenced("README.md") if t.startswith("doit "))
+    assert [line.split()[:2] for line in shell_lines(script) if line.startswith("doit")] == \
+        [["doit", "#"], ["doit", "verify"]]
+    for args in ([], ["verify"]):
+        done = subprocess.run([sys.executable, "-m", "doit", *args], cwd=work, text=True,
+                              capture_output=True, env=environment({"PYTHONPATH": str(REPO)}),
+                              timeout=120)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        assert "0 failed" in done.stdout, done.stdout
+        if not args:  # the first run runs the tests, never run before
+            assert "verify 'pytest': passed" in done.stdout, done.stdout
+
+
+def test_pre_commit_recipes_name_hooks_that_exist_and_run(copies):
+    """Each hook of the docs' pre-commit configurations is one this repository ships, or a
+    local hook whose `cfs -C DIR ...` entry names a shipped project and passes there."""
+    import yaml
+    shipped = {hook["id"]: hook for hook in
+               yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))}
+    seen = 0
+    for block in all_blocks():
+        if block.info != "yaml":
+            continue
+        for repo in yaml.safe_load(block.text)["repos"]:
+            for hook in repo["hooks"]:
+                seen += 1
+                if repo["repo"] != "local":
+                    assert hook["id"] in shipped, f"{block.doc}:{block.line}: {hook['id']}"
+                    continue
+                words = shlex.split(hook["entry"])
+                assert words[:2] == ["cfs", "-C"] and hook["pass_filenames"] is False
+                project = (REPO / words[2]).resolve()
+                code, out, err = run_cfs(copies(project), tuple(words[1:]))
+                assert code == 0 and out, f"{block.doc}:{block.line}: {err}"
+    assert seen >= 2
+    for hook in shipped.values():  # the shipped hooks run cfs and want no file names
+        assert hook["entry"].split()[0] == "cfs" and hook["pass_filenames"] is False

@@ -385,4 +385,5 @@ class Project:
         for status in self.report().artifacts:
             if status.name == name:
                 return status
-        raise CfsError(f"{spec_of(name)} declares no output")
+        raise CfsError(f"{spec_of(name)} declares no output: name a leaf that has one "
+                       "(`cfs status --all` lists every artifact)")

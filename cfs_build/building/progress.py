@@ -5,6 +5,7 @@ import os
 import time
 
 from ..errors import printable
+from ..generators.session import INTERRUPTED
 from .reporter import CfsReporter
 from .tasks import TASK_PREFIX
 
@@ -67,6 +68,8 @@ class ProgressReporter(CfsReporter):
                     stack.append(dep)
         self.total = sum(1 for name in wanted if TASK_PREFIX in name) + len(self.uptodate)
         self.live.start()
+        for run in self.runs:
+            run.session.says_interrupt_later = True
 
     def write(self, text):
         # Every line of the run passes here: names, paths and failure messages included.
@@ -112,6 +115,10 @@ class ProgressReporter(CfsReporter):
         if self.live is not None:
             self.live.stop()
             self.live = None
+            for run in self.runs:
+                run.session.says_interrupt_later = False
+            if self.interrupted:  # now that the display is gone, the line stays
+                print(INTERRUPTED, file=self.errstream, flush=True)
         super().complete_run()
 
     # -- the live view -----------------------------------------------------------

@@ -56,6 +56,11 @@ def _print(project: Project | LeanProject, name: str, show_hash: bool, fresh: bo
         for position in found.positions:
             print(f"{printable(position.label)}: {position.content_hash}")
         return 0
+    if found.blocked:
+        print(f"cfs: cannot assemble the chain of {printable(found.node)}: "
+              f"{printable('; '.join(found.blocked))}; fix the spec first (`cfs validate` "
+              "names each error with its file and line)", file=sys.stderr)
+        return 2
     entry = project.manifest.get(artifact_of(found.node))
     document = generator_document(project.resolver, Cache(project.root), found,
                                   entry.chain if entry else None, fresh=fresh)

@@ -31,7 +31,8 @@ def forget(project: Project, names: list[str] | tuple[str, ...] = (), *,
             if name in project.manifest.entries:
                 raise CfsError(f"{name} is not an orphan: its node still declares an output "
                                "(delete the file and rebuild to regenerate it instead)")
-            raise CfsError(f"{name} has no manifest entry")
+            raise CfsError(f"{name} has no manifest entry: nothing to forget (`cfs status` "
+                           "lists the orphans, the entries cfs forget drops)")
         wanted.append(name)
     if not wanted and orphans and not names:
         print("no orphans")

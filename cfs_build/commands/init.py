@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from ..errors import CfsError, printable_json
@@ -45,7 +46,8 @@ Write a `main()` that prints "hello".
 -->
 """
 
-CONFIG = """# cfs-build settings. See the README of cfs-build for every key.
+CONFIG = """# cfs-build settings. Every key is in cfs-build's docs: generators.md,
+# backends.md (the model backends) and building.md ([[verify]]).
 
 # The generator that turns a leaf's chain into its file:
 # [generator]
@@ -143,9 +145,15 @@ def init(root: Path) -> list[str]:
         lines.append("kept    code-from-spec/ (already has nodes)")
     else:
         create("code-from-spec/app/_node.md", ROOT_NODE)
-    create("cfs.toml", CONFIG)
+    if _configured_in_pyproject(root) and not os.path.lexists(root / "cfs.toml"):
+        # A cfs.toml would be read instead of [tool.cfs], silently dropping its settings.
+        lines.append("kept    pyproject.toml's [tool.cfs] (no cfs.toml: it would be read "
+                     "instead)")
+    else:
+        create("cfs.toml", CONFIG)
     create("dodo.py", DODO)
     gitignore = root / ".gitignore"
+    existed = os.path.lexists(gitignore)
     present = {line.strip() for line in text.splitlines()}
     missing = [entry for entry in IGNORES if entry.encode() not in present]
     if missing:
@@ -154,10 +162,21 @@ def init(root: Path) -> list[str]:
         text += ("# cfs-build state and the v5 cache\n" + "".join(f"{e}\n" for e in missing)
                  ).encode("utf-8")
         atomic_write(gitignore, text)
-        lines.append(f"updated .gitignore (+{len(missing)} entries)")
+        lines.append(f"updated .gitignore (+{len(missing)} entries)" if existed else
+                     f"created .gitignore ({len(missing)} entries)")
     else:
         lines.append("kept    .gitignore (entries present)")
     return lines
+
+
+def _configured_in_pyproject(root: Path) -> bool:
+    """Whether pyproject.toml has a [tool.cfs...] table (config.load_config reads it
+    only when there is no cfs.toml)."""
+    try:
+        text = read_own_bytes(root, "pyproject.toml") or b""
+    except CfsError:
+        return False
+    return re.search(rb"^[ \t]*\[\[?[ \t]*tool\.cfs[ \t]*[.\]]", text, re.M) is not None
 
 
 def mcp_config(root: Path) -> tuple[dict | None, list[str]]:
@@ -221,4 +240,21 @@ def init_project(directory: str | Path = ".", *, mcp: bool = False,
         atomic_write(root / MCP_FILE, mcp_bytes)
     for line in said:
         print(line)
+    if mcp:
+        unfound = _not_on_path()
+        if unfound:
+            print(unfound)
     return 0
+
+
+def _not_on_path() -> str | None:
+    """A note when no `cfs` is on PATH: Claude Code would start the entry's "cfs" in vain."""
+    import shutil
+    import sys
+    if shutil.which(MCP_ENTRY["command"]):
+        return None
+    beside = Path(sys.executable).parent / MCP_ENTRY["command"]
+    where = f" ({beside})" if beside.is_file() else ""
+    return (f"note    no {MCP_ENTRY['command']} on PATH here: Claude Code must find the "
+            f"command of {MCP_FILE}'s entry: activate the environment cfs-build is installed "
+            f"in before starting it, or set the command to the full path of cfs{where}")

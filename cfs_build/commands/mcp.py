@@ -7,8 +7,7 @@ from pathlib import Path
 HELP = ("serve the v5 tools (load_chain, write_file, ...) plus build, status, graph and "
         "explain over MCP")
 EXAMPLE = ('cfs mcp       # started by Claude Code from .mcp.json: '
-           '{"mcpServers": {"cfs": {"command": "cfs", "args": ["mcp"]}}}')
-INSTALL = "cfs: cfs mcp needs the MCP SDK: pip install 'cfs-build[mcp]'"
+           '{"mcpServers": {"cfs": {"type": "stdio", "command": "cfs", "args": ["mcp"]}}}')
 
 
 def add_arguments(parser) -> None:
@@ -29,11 +28,15 @@ def mcp(root: Path) -> int:
     """The verb: serve the tools of the project at ``root`` on stdin/stdout until the
     client goes."""
     try:
+        # The SDK first: the server also imports what the SDK brings (anyio), which an
+        # environment without the SDK lacks as well.
+        import mcp  # noqa: F401
         from ..mcpserver.server import serve
     except ImportError as exc:
         if (exc.name or "").split(".")[0] not in ("mcp", "mcp_types"):
             raise
-        print(INSTALL, file=sys.stderr)
+        from ..extras import install_command
+        print(f"cfs: cfs mcp needs the MCP SDK: {install_command('mcp')}", file=sys.stderr)
         return 3
     serve(root)
     return 0

@@ -91,6 +91,9 @@ def run_confined(argv: list[str], stdin: bytes, timeout: float,
                           "content and nothing else")
         if timed_out:
             raise TimedOut(f"timed out after {timeout:g} s")
+        if proc.returncode != 0 and session.stopped:
+            # Killed because the run was stopped: the run log says so, not "status -9".
+            raise GenerationFailed("interrupted")
     return Finished(proc.returncode, out, err)
 
 

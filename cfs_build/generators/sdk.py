@@ -24,8 +24,9 @@ def load_sdk(module: str, kind: str):
     try:
         return import_module(module)
     except ImportError:
+        from ..extras import install_command
         raise CfsError(f"the {kind} generator needs the {module} package: "
-                       f"pip install 'cfs-build[{module}]'") from None
+                       f"{install_command(module)}") from None
 
 
 def api_key(table: dict, default_env: str, kind: str, *, required: bool) -> str | None:
@@ -48,7 +49,11 @@ def translate(exc: Exception, sdk, timeout: float) -> GenerationFailed:
         return Retryable(f"no answer within {timeout:g} s")
     if isinstance(exc, sdk.APIConnectionError):
         cause = exc.__cause__ or exc
-        return Retryable(f"cannot reach the server: {_short(str(cause)) or type(cause).__name__}")
+        url = getattr(getattr(exc, "request", None), "url", None)
+        # The address: a local server not started is the usual cause (base_url in cfs.toml).
+        where = f" at {url}" if url else ""
+        return Retryable(f"cannot reach the server{where}: "
+                         f"{_short(str(cause)) or type(cause).__name__}")
     return GenerationFailed(_short(str(exc)) or type(exc).__name__)
 
 

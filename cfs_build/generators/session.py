@@ -26,6 +26,9 @@ class Session:
         self._stop = threading.Event()
         self._live: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
+        # Set while a live display owns the terminal: a line printed under it would be
+        # wiped when it clears itself, so the display says it once it has stopped.
+        self.says_interrupt_later = False
 
     @property
     def stopped(self) -> bool:
@@ -108,12 +111,13 @@ def stop_on_sigint(session: Session, say=None, *, wind_down: bool = False):
     def handler(signum, frame):
         if wind_down and not session.stopped:
             session.interrupt()
-            print(INTERRUPTED, file=say or sys.__stderr__, flush=True)
+            if not session.says_interrupt_later:
+                print(INTERRUPTED, file=say or sys.__stderr__, flush=True)
             return
         session.interrupt()
         if getattr(previous, "stops_a_session", False):
             previous(signum, frame)  # the run installed before this one: it says and raises
-        if not wind_down:
+        if not wind_down and not session.says_interrupt_later:
             print(INTERRUPTED, file=say or sys.__stderr__, flush=True)
         raise Interrupted()
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import pty
+import signal
 import subprocess
 import sys
 
@@ -10,8 +11,9 @@ import pytest
 from buildkit import make_project
 
 
-def run_on_pty(proj, argv, env) -> str:
-    """Run with a pseudo-terminal as stdout, the way a person at a terminal would."""
+def run_on_pty(proj, argv, env, interrupt_on: bytes | None = None) -> str:
+    """Run with a pseudo-terminal as stdout, the way a person at a terminal would;
+    ``interrupt_on``: press Ctrl-C (SIGINT) once that text has been shown."""
     leader, follower = pty.openpty()
     child = subprocess.Popen(argv, cwd=proj.root, stdout=follower, stderr=follower,
                              stdin=subprocess.DEVNULL, env=env)
@@ -25,6 +27,9 @@ def run_on_pty(proj, argv, env) -> str:
         if not data:
             break
         chunks.append(data)
+        if interrupt_on is not None and interrupt_on in b"".join(chunks):
+            child.send_signal(signal.SIGINT)
+            interrupt_on = None
     child.wait(timeout=60)
     os.close(leader)
     return b"".join(chunks).decode("utf-8", "replace")
@@ -50,6 +55,22 @@ def test_live_display_on_a_terminal(tmp_path):
     assert "running" in out and "/4 done" in out
     assert "\x1b[" in out
     assert "cfs: 4 generated" in out
+
+
+@pytest.mark.slow
+def test_ctrl_c_under_the_live_display_leaves_its_one_line_on_the_screen(tmp_path):
+    """The display clears its own lines when it stops: the line saying the build was
+    interrupted comes after that, not under the display where it would be wiped."""
+    from cfs_build.generators.session import INTERRUPTED
+    proj = make_project(tmp_path, sleep=30)
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["TERM"] = "xterm"
+    out = run_on_pty(proj, [sys.executable, "-m", "cfs_build.cli", "build", "-j", "2"], env,
+                     interrupt_on=b"running")
+    assert "running" in out
+    last_erase = out.rindex("\x1b[2K")
+    assert INTERRUPTED in out[last_erase:]
+    assert out.count(INTERRUPTED) == 1
 
 
 @pytest.mark.slow

@@ -75,6 +75,7 @@ def test_init_creates_a_valid_project_and_is_idempotent(tmp_path):
         assert (tmp_path / rel).is_file(), rel
     assert (tmp_path / "dodo.py").read_text() == "from cfs_build.dodo import *\n"
     assert ".cfs/" in (tmp_path / ".gitignore").read_text().splitlines()
+    assert "created .gitignore (3 entries)" in result.stdout.splitlines()
     validate = cfs(tmp_path, "validate")
     assert validate.returncode == 0, validate.stdout
     status = cfs(tmp_path, "status")
@@ -93,7 +94,7 @@ def test_init_keeps_an_existing_tree_and_gitignore_lines(tmp_path):
     (tmp_path / "code-from-spec/x").mkdir(parents=True)
     (tmp_path / "code-from-spec/x/_node.md").write_text(spec("SPEC/x"))
     (tmp_path / ".gitignore").write_text("node_modules/")
-    cfs(tmp_path, "init")
+    assert "updated .gitignore (+3 entries)" in cfs(tmp_path, "init").stdout.splitlines()
     assert not (tmp_path / "code-from-spec/app").exists()
     lines = (tmp_path / ".gitignore").read_text().splitlines()
     assert lines[0] == "node_modules/" and "code-from-spec/.cache/" in lines
@@ -200,3 +201,23 @@ def test_the_example_ignores_the_cache_and_the_lock_and_commits_no_lock():
                              capture_output=True, text=True, check=True).stdout.split()
     assert "code-from-spec/.manifest" in tracked
     assert "code-from-spec/.manifest.lock" not in tracked
+
+
+def test_init_leaves_a_tool_cfs_table_in_effect(tmp_path):
+    """cfs.toml is read instead of pyproject.toml's [tool.cfs]: init does not write one
+    beside such a table, which would silently drop its settings."""
+    from cfs_build.config import load_config
+    pyproject = '[project]\nname = "x"\n\n[tool.cfs.generator]\nkind = "command"\n' \
+                'command = ["gen"]\n'
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    for where in (mine, other):
+        where.mkdir()
+    (mine / "pyproject.toml").write_text(pyproject)
+    done = cfs(mine, "init")
+    assert done.returncode == 0, done.stderr
+    assert not (mine / "cfs.toml").exists()
+    assert "kept    pyproject.toml's [tool.cfs] (no cfs.toml" in done.stdout
+    assert load_config(mine).generator == {"kind": "command", "command": ["gen"]}
+    # Without such a table, init writes cfs.toml as ever.
+    (other / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.black]\nx = 1\n')
+    assert cfs(other, "init").returncode == 0 and (other / "cfs.toml").is_file()

@@ -92,6 +92,23 @@ def test_usage_errors_exit_3(valid, args):
     no_traceback(result)
 
 
+@pytest.mark.parametrize("args, hint", [
+    (("stauts",), "cfs: did you mean status?"),
+    (("-C", ".", "chian", "SPEC/x"), "cfs: did you mean chain?"),
+    (("status", "--jsn"), "error: unrecognized arguments: --jsn; did you mean --json?"),
+    (("build", "--fersh=1"), "error: unrecognized arguments: --fersh=1; did you mean --fresh?"),
+])
+def test_a_misspelt_command_or_option_gets_the_likely_one_named(valid, args, hint):
+    result = cfs(*args, cwd=valid)
+    assert result.returncode == 3 and result.stderr.rstrip().endswith(hint), result.stderr
+    no_traceback(result)
+
+
+def test_an_unknown_word_far_from_any_command_gets_no_guess(valid):
+    result = cfs("frobnicate", cwd=valid)
+    assert result.returncode == 3 and "did you mean" not in result.stderr
+
+
 def test_help_exits_0():
     result = cfs("--help")
     assert result.returncode == 0 and "usage: cfs" in result.stdout
@@ -275,6 +292,9 @@ def test_chain_of_a_blocked_leaf(fixture):
         assert result.returncode == 2
         assert "SPEC/nowhere" in result.stderr
         no_traceback(result)
+    # What to do, and where the file and line are told.
+    assert "fix the spec first (`cfs validate` names each error" in \
+        cfs("chain", "SPEC/app/blocked", cwd=root).stderr
 
 
 # -- accept ------------------------------------------------------------------------------------
@@ -347,6 +367,16 @@ def test_accept_a_node_without_output(valid):
     result = cfs("accept", "SPEC/a", cwd=valid)
     assert result.returncode == 3
     assert "declares no output" in result.stderr
+    result = cfs("explain", "SPEC/a", cwd=valid)
+    assert result.returncode == 3
+    assert "declares no output: name a leaf that has one (`cfs status --all`" in result.stderr
+
+
+def test_forget_of_a_name_without_an_entry_says_where_the_orphans_are(valid):
+    result = cfs("forget", "ARTIFACT/nowhere", cwd=valid)
+    assert result.returncode == 3
+    assert result.stderr == ("cfs: ARTIFACT/nowhere has no manifest entry: nothing to forget "
+                             "(`cfs status` lists the orphans, the entries cfs forget drops)\n")
 
 
 # -- no traceback for broken input -------------------------------------------------------------

@@ -167,7 +167,8 @@ def test_missing_key_is_one_line_before_any_request(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
-def test_missing_sdk_is_one_line_naming_the_extra(tmp_path, kind):
+def test_missing_sdk_is_one_line_naming_the_package(tmp_path, kind):
+    from cfs_build.extras import install_command
     proj = model_project(tmp_path, toml(kind, "http://127.0.0.1:9"))
     # A None entry in sys.modules makes `import` fail as if the package were not installed.
     code = (f"import sys; sys.modules[{kind!r}] = None; from cfs_build.cli import main; "
@@ -176,4 +177,29 @@ def test_missing_sdk_is_one_line_naming_the_extra(tmp_path, kind):
                             text=True, timeout=60, env=environment(KEYS[kind]))
     assert result.returncode == 3
     assert result.stderr.splitlines() == [
-        f"cfs: the {kind} generator needs the {kind} package: pip install 'cfs-build[{kind}]'"]
+        f"cfs: the {kind} generator needs the {kind} package: {install_command(kind)}"]
+    assert install_command(kind).startswith(f"pip install '{kind}>=")
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_a_server_not_reached_is_named_by_its_address(kind):
+    """A local server that was not started is the usual cause: the failure says where
+    cfs looked (base_url in cfs.toml), not only that the connection was refused."""
+    from importlib import import_module
+    from cfs_build.generators.sdk import translate
+    sdk = import_module(kind)
+    base = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    if kind == "anthropic":
+        client = sdk.Anthropic(api_key="k", base_url=base, max_retries=0)
+        url = base + "/v1/messages"
+        call = lambda: client.messages.create(model="m", max_tokens=1, messages=[
+            {"role": "user", "content": "x"}])
+    else:
+        client = sdk.OpenAI(api_key="k", base_url=base + "/v1", max_retries=0)
+        url = base + "/v1/chat/completions"
+        call = lambda: client.chat.completions.create(model="m", messages=[
+            {"role": "user", "content": "x"}])
+    with pytest.raises(sdk.APIConnectionError) as refused:
+        call()
+    assert str(translate(refused.value, sdk, 600)).startswith(
+        f"cannot reach the server at {url}: ")

@@ -120,3 +120,20 @@ def test_a_program_printing_past_the_limit_is_stopped_and_its_stderr_tail_kept()
     done = run_confined([sys.executable, "-c", program], b"", 30, limit=5000)
     assert done.stdout == b"x" * 5000
     assert len(done.stderr) == STDERR_KEPT and done.stderr.endswith(b"eEND")
+
+
+def test_a_generation_killed_by_stopping_its_run_failed_as_interrupted():
+    """Ctrl-C kills the run's generators: what the run log records for them is that, not
+    the signal number their exit status carries."""
+    import threading
+
+    from cfs_build.generators.session import Session
+    session = Session()
+    stopper = threading.Timer(0.5, session.interrupt)
+    stopper.start()
+    try:
+        with pytest.raises(GenerationFailed) as failed:
+            shell("sleep 30", timeout=60).generate("doc", session=session)
+    finally:
+        stopper.cancel()
+    assert str(failed.value) == "interrupted"

@@ -484,14 +484,19 @@ def test_stdout_carries_only_json_rpc_even_during_a_build(tmp_path):
     assert TRACEBACK not in err
 
 
-def test_without_the_sdk_cfs_mcp_says_how_to_install_it(tmp_path):
+@pytest.mark.parametrize("missing", [["mcp"], ["mcp", "mcp_types", "anyio"]])
+def test_without_the_sdk_cfs_mcp_says_how_to_install_it(tmp_path, missing):
+    """Without the SDK, what it brings (anyio) is missing too: still the one line, naming
+    the package to install (there is no cfs-build on a package index for a clone)."""
+    from cfs_build.extras import install_command
     root = _copy("basic", tmp_path / "basic")
-    blocked = ("import sys; sys.modules['mcp'] = None; from cfs_build.cli import main; "
-               "sys.exit(main(['mcp']))")
+    blocked = (f"import sys; sys.modules.update(dict.fromkeys({missing!r})); "
+               "from cfs_build.cli import main; sys.exit(main(['mcp']))")
     done = subprocess.run([sys.executable, "-c", blocked], cwd=root, capture_output=True,
                           text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
     assert done.returncode == 3 and done.stdout == ""
-    assert done.stderr == "cfs: cfs mcp needs the MCP SDK: pip install 'cfs-build[mcp]'\n"
+    assert done.stderr == f"cfs: cfs mcp needs the MCP SDK: {install_command('mcp')}\n"
+    assert install_command("mcp").startswith("pip install 'mcp")
 
 
 def test_outside_a_project_cfs_mcp_says_so_in_one_line(tmp_path):
@@ -686,3 +691,23 @@ def test_build_progress_messages_show_a_generators_escape_sequences_escaped(tmp_
     said = "\n".join(seen)
     assert "assumes: \\x1b]0;PWNED\\x07 \\x1b[2J gone" in said, said
     assert "\x1b" not in said and "\x07" not in said
+
+
+def test_init_mcp_says_so_when_claude_code_would_not_find_cfs(tmp_path):
+    """The entry names `cfs`: without one on PATH (a virtualenv not active), the server
+    would not start, so init says what to do; with one, it says nothing of the kind."""
+    for where in ("one", "two"):
+        (tmp_path / where).mkdir()
+    bare = subprocess.run([sys.executable, "-m", "cfs_build.cli", "init", "--mcp"],
+                          cwd=tmp_path / "one", capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO), "PATH": "/nonexistent"})
+    assert bare.returncode == 0
+    assert "note    no cfs on PATH here" in bare.stdout and "full path of cfs" in bare.stdout
+    found = tmp_path / "bin"
+    found.mkdir()
+    (found / "cfs").write_text("#!/bin/sh\n")
+    (found / "cfs").chmod(0o755)
+    seen = subprocess.run([sys.executable, "-m", "cfs_build.cli", "init", "--mcp"],
+                          cwd=tmp_path / "two", capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO), "PATH": str(found)})
+    assert seen.returncode == 0 and "on PATH" not in seen.stdout

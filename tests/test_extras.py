@@ -1,0 +1,21 @@
+"""The install command an error names for an optional part is the extra's own packages."""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from cfs_build.extras import install_command
+
+PYPROJECT = Path(__file__).parent.parent / "pyproject.toml"
+
+
+@pytest.mark.parametrize("extra", ["anthropic", "openai", "mcp"])
+def test_the_command_names_the_packages_of_the_extra(extra):
+    declared = tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"][extra]
+    names = [req.split(">")[0].split("<")[0].split("=")[0] for req in declared]
+    command = install_command(extra)
+    assert command.startswith("pip install '") and "cfs-build[" not in command
+    assert [word.strip("'").split(">")[0].split("<")[0].split("=")[0]
+            for word in command.split()[2:]] == names
