@@ -1,6 +1,7 @@
 """`cfs mcp`: serve the project's tools to Claude Code (or any MCP client) over stdio."""
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -30,7 +31,7 @@ def mcp(root: Path) -> int:
     try:
         # The SDK first: the server also imports what the SDK brings (anyio), which an
         # environment without the SDK lacks as well.
-        import mcp  # noqa: F401
+        importlib.import_module("mcp")
         from ..mcpserver.server import serve
     except ImportError as exc:
         if (exc.name or "").split(".")[0] not in ("mcp", "mcp_types"):

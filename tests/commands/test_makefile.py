@@ -212,7 +212,6 @@ def test_an_output_named_as_a_special_target_is_refused(tmp_path, output):
 def test_a_node_directory_name_never_breaks_the_including_makefile(tmp_path, name):
     # The fragment remakes itself when a _node.md is newer; the names of the spec files
     # must not reach make as words (a space split them, a ':' made a pattern rule).
-    from conftest import spec
     root, env = hostile_project(tmp_path, {f"code-from-spec/{name}/_node.md": "hostile\n"})
     subprocess.run([sys.executable, "-m", "cfs_build.cli", "makefile", "-o", "cfs.mk"],
                    cwd=root, check=True, env=env)
