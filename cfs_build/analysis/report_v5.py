@@ -72,6 +72,10 @@ def format_error_lines(project: Project) -> list[str]:
     for finding in sorted((f for f in project.findings if f.rule == "missing_node_md"),
                           key=lambda f: f.file or ""):
         lines.append(f"[{finding.file}] missing_node_md: subdirectory has no _node.md")
+    if not lines:
+        # v5 ranks only a tree without format errors, and stops at the first reference
+        # it cannot resolve (validate._unranked).
+        lines += [f"[] ranking: {f.v5}" for f in project.findings if f.rule == "ranking"][:1]
     return lines
 
 
