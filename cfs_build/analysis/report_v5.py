@@ -101,8 +101,11 @@ def _reference_detail(project: Project, finding: Finding) -> str:
     else:
         on_line = [raw for raw, line in zip(info.depends_on, info.dep_lines)
                    if line == finding.line]
-        candidates = [raw for raw in on_line if raw in finding.detail] or on_line \
-            or [raw for raw in info.depends_on if raw in finding.detail]
+        # cfs's detail names its entry as written or, where it quotes it, as repr does
+        # (escaping a backslash or a quote): a flow list puts every entry on one line.
+        named = lambda raw: raw in finding.detail or repr(raw) in finding.detail
+        candidates = [raw for raw in on_line if named(raw)] or on_line \
+            or [raw for raw in info.depends_on if named(raw)]
     raw = max(candidates, key=len) if candidates else ""
     return f"{key} " + _reference_words(project, finding.node, raw, key)
 

@@ -206,3 +206,16 @@ def test_v5_ranks_such_a_reference_as_the_node_before_the_parenthesis(tree):
     project = Project(root, use_index=False)
     assert not [f for f in project.findings if f.severity == "error"]
     assert project.ranks == {"SPEC/a": 2, "SPEC/a(b": 0, "SPEC/c": 3, "SPEC/z": 0}
+
+
+def test_v5_words_for_each_bad_entry_of_a_flow_list(tree):
+    # All entries on one line: each line of the report still names its own entry, even one
+    # cfs's detail quotes with escapes (a backslash, both kinds of quotes).
+    front = 'depends_on: ["src\\\\a.py", "SPEC/some/long/name", "it\'s\\"q"]\noutput: out/a.txt\n'
+    root = tree({"SPEC/a": spec("SPEC/a", front=front)})
+    assert validate_specs(root).split("Staleness:")[0] == (
+        "Format errors:\n"
+        "  [SPEC/a] dependency_targets: depends_on entry has unrecognized prefix: src\\a.py\n"
+        "  [SPEC/a] dependency_targets: depends_on references unknown SPEC node: "
+        "SPEC/some/long/name\n"
+        "  [SPEC/a] dependency_targets: depends_on entry has unrecognized prefix: it's\"q\n")
