@@ -219,3 +219,9 @@ def test_v5_words_for_each_bad_entry_of_a_flow_list(tree):
         "  [SPEC/a] dependency_targets: depends_on references unknown SPEC node: "
         "SPEC/some/long/name\n"
         "  [SPEC/a] dependency_targets: depends_on entry has unrecognized prefix: it's\"q\n")
+
+
+def test_no_ranking_finding_for_a_node_v5_cannot_parse(tree):
+    # v5 reports the import of an unparsable SPEC/a(b as an unknown node, never ranks.
+    root = paren_tree(tree, {"SPEC/a(b": "# SPEC/a(b\n\n# Bogus\n"})
+    assert "ranking" not in {f.rule for f in Project(root, use_index=False).findings}
