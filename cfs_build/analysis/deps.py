@@ -34,6 +34,15 @@ class Ref:
         return spec_of(self.name.base) if self.name.prefix == ARTIFACT else None
 
     @property
+    def ranked_target(self) -> str | None:
+        """The node v5's ranking takes this entry to need (FORMAT.md 10.2): a `SPEC/` name
+        cut at its first '(', with or without a ')' after it, so `SPEC/a(b` (node `a(b`)
+        needs `SPEC/a` there; otherwise ``target``."""
+        if self.name.prefix == SPEC:
+            return self.raw.split("(", 1)[0]
+        return self.target
+
+    @property
     def file(self) -> str | None:
         """The project file an EXTERNAL entry's chain reads (None: not one it may read)."""
         return external_rel(self.name.path) if self.name.prefix == EXTERNAL else None
@@ -118,14 +127,28 @@ class Deps:
                 out[parent] = PARENT
                 edges.setdefault(parent, {})
             for ref in self.refs.get(name, ()):
-                target = ref.target
-                if target is None or (target == name and ref.via == "depends_on"
-                                      and ref.name.prefix == SPEC):
+                if ref.target == name and ref.via == "depends_on" and ref.name.prefix == SPEC:
                     continue
+                target = ref.target
+                if target is None:
+                    continue
+                if target in nodes:  # (a name validation rejects keeps no edge)
+                    target = ref.ranked_target
                 if target in nodes and out.get(target) != ARTIFACT:
                     out[target] = ref.name.prefix
                     edges.setdefault(target, {})
         return edges
+
+    @cached_property
+    def unranked(self) -> list[Ref]:
+        """The references v5's ranking cannot resolve though validation passes them: a
+        `SPEC/` name naming a node whose name has a '(' without a ')' after it, cut at that
+        '(' into a name no node has (``Ref.ranked_target``). v5 then ranks nothing and
+        reports the first of them, in node order (FORMAT.md 10.2)."""
+        nodes = self.nodes
+        return [ref for name in sorted(self.refs) for ref in self.refs[name]
+                if ref.name.prefix == SPEC and ref.target in nodes
+                and ref.ranked_target not in nodes]
 
     @cached_property
     def _ranked(self) -> dict[str, int] | None:

@@ -72,6 +72,10 @@ def format_error_lines(project: Project) -> list[str]:
     for finding in sorted((f for f in project.findings if f.rule == "missing_node_md"),
                           key=lambda f: f.file or ""):
         lines.append(f"[{finding.file}] missing_node_md: subdirectory has no _node.md")
+    if not lines:
+        # v5 ranks only a tree without format errors, and stops at the first reference
+        # it cannot resolve (validate._unranked).
+        lines += [f"[] ranking: {f.v5}" for f in project.findings if f.rule == "ranking"][:1]
     return lines
 
 
@@ -97,8 +101,11 @@ def _reference_detail(project: Project, finding: Finding) -> str:
     else:
         on_line = [raw for raw, line in zip(info.depends_on, info.dep_lines)
                    if line == finding.line]
-        candidates = [raw for raw in on_line if raw in finding.detail] or on_line \
-            or [raw for raw in info.depends_on if raw in finding.detail]
+        # cfs's detail names its entry as written or, where it quotes it, as repr does
+        # (escaping a backslash or a quote): a flow list puts every entry on one line.
+        named = lambda raw: raw in finding.detail or repr(raw) in finding.detail
+        candidates = [raw for raw in on_line if named(raw)] or on_line \
+            or [raw for raw in info.depends_on if named(raw)]
     raw = max(candidates, key=len) if candidates else ""
     return f"{key} " + _reference_words(project, finding.node, raw, key)
 

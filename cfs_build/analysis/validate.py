@@ -58,7 +58,7 @@ def validate_parts(tree: Tree, resolver: Resolver) -> tuple[list[Finding],
     shared = context(tree)
     per_node = {name: node_findings(tree, resolver, info, shared)
                 for name, info in tree.nodes.items()}
-    return list(tree.findings), per_node, _cycles(tree)
+    return list(tree.findings), per_node, _cycles(tree) + _unranked(tree)
 
 
 def parts_rows(parts) -> tuple:
@@ -326,4 +326,23 @@ def _cycles(tree: Tree) -> list[Finding]:
         out.append(Finding(name, "cycle", f"{name} needs {member}, which is on a cycle, so "
                            "it has no place in the build order either; break that cycle",
                            tree.nodes[name].file, None))
+    return out
+
+
+def _unranked(tree: Tree) -> list[Finding]:
+    """References v5 cannot rank (Deps.unranked): it then reports the first one alone as
+    `ranking`, with no node, and ranks nothing (FORMAT.md 10.2)."""
+    out = []
+    for ref in deps_of(tree).unranked:
+        if tree.nodes[ref.target].broken:
+            continue  # v5 knows no such node: its own findings say why (X4)
+        info = tree.nodes[ref.node]
+        line = info.input_line if ref.via == "input" else \
+            info.dep_lines[info.depends_on.index(ref.raw)]
+        folder = f"{TREE_DIR}/{ref.target[len(SPEC) + 1:]}/"
+        out.append(Finding("", "ranking", f"{ref.node}: {ref.via} {ref.raw}: v5 ranks a SPEC/ "
+                           f"name by its text before the first '(', {ref.ranked_target}, which "
+                           f"is no node, so it ranks no node and reports this reference; rename "
+                           f"{folder} so its name has no '('", info.file, line, ERROR,
+                           f"unresolvable reference: {ref.raw}"))
     return out

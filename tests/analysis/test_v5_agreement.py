@@ -172,3 +172,56 @@ def test_a_second_yaml_document_in_the_frontmatter_is_ignored_as_v5_ignores_it(t
                            "---\n\nmore\n"})
     assert validate_specs(root) == ("Format errors:\n  [SPEC/l] parse: unexpected content "
                                     "before first heading\n")
+
+
+# -- 10.2: a SPEC/ name with '(' and no ')' -----------------------------------------------
+
+def paren_tree(tree, also=None):
+    """`SPEC/a(b` is a node (a '(' without ')' is part of the name); c imports it."""
+    leaf = "---\n{}output: out/{}.txt\n---\n# SPEC/{}\n\n# Public\n\n## A\nx\n"
+    files = {"SPEC/a(b": leaf.format("", "ab", "a(b"),
+             "SPEC/c": leaf.format("depends_on:\n  - SPEC/a(b\n", "c", "c")}
+    return tree({**files, **(also or {})})
+
+
+def test_v5_ranks_a_spec_name_by_the_text_before_its_first_parenthesis(tree):
+    # v5's ranking cuts a SPEC/ reference at its first '(' even without a ')': SPEC/a is no
+    # node, so it ranks nothing and reports the reference alone (FORMAT.md 10.2).
+    root = paren_tree(tree)
+    found = [f for f in Project(root, use_index=False).findings if f.rule == "ranking"]
+    assert [(f.node, f.file, f.line) for f in found] == [("", "code-from-spec/c/_node.md", 3)]
+    assert "SPEC/a(b" in found[0].detail and "rename" in found[0].detail
+    assert validate_specs(root) == (
+        "Format errors:\n  [] ranking: unresolvable reference: SPEC/a(b\n"
+        "Staleness:\n"
+        "  [missing] SPEC/a(b (out/ab.txt) rank=0: no manifest entry\n"
+        "  [missing] SPEC/c (out/c.txt) rank=0: no manifest entry\n")
+
+
+def test_v5_ranks_such_a_reference_as_the_node_before_the_parenthesis(tree):
+    # With a node SPEC/a, v5's edge goes there: c ranks above a's artifact, not a(b's.
+    leaf = "---\n{}output: out/{}.txt\n---\n# SPEC/{}\n\n# Public\n\n## A\nx\n"
+    root = paren_tree(tree, {"SPEC/z": leaf.format("", "z", "z"),
+                             "SPEC/a": leaf.format("input: ARTIFACT/z\n", "a", "a")})
+    project = Project(root, use_index=False)
+    assert not [f for f in project.findings if f.severity == "error"]
+    assert project.ranks == {"SPEC/a": 2, "SPEC/a(b": 0, "SPEC/c": 3, "SPEC/z": 0}
+
+
+def test_v5_words_for_each_bad_entry_of_a_flow_list(tree):
+    # All entries on one line: each line of the report still names its own entry, even one
+    # cfs's detail quotes with escapes (a backslash, both kinds of quotes).
+    front = 'depends_on: ["src\\\\a.py", "SPEC/some/long/name", "it\'s\\"q"]\noutput: out/a.txt\n'
+    root = tree({"SPEC/a": spec("SPEC/a", front=front)})
+    assert validate_specs(root).split("Staleness:")[0] == (
+        "Format errors:\n"
+        "  [SPEC/a] dependency_targets: depends_on entry has unrecognized prefix: src\\a.py\n"
+        "  [SPEC/a] dependency_targets: depends_on references unknown SPEC node: "
+        "SPEC/some/long/name\n"
+        "  [SPEC/a] dependency_targets: depends_on entry has unrecognized prefix: it's\"q\n")
+
+
+def test_no_ranking_finding_for_a_node_v5_cannot_parse(tree):
+    # v5 reports the import of an unparsable SPEC/a(b as an unknown node, never ranks.
+    root = paren_tree(tree, {"SPEC/a(b": "# SPEC/a(b\n\n# Bogus\n"})
+    assert "ranking" not in {f.rule for f in Project(root, use_index=False).findings}
