@@ -121,12 +121,13 @@ def _lazy_code_line(source: str) -> bool:
 
 
 _LISTS = ("bullet_list", "ordered_list")
+_PARAGRAPHS = ("paragraph", "text")  # (a tight list's paragraphs are text nodes)
 
 
 def _ends_before_lazy_code(nodes, data, newline, empty, bases=(0,)) -> bool:
-    """Some paragraph of a list item among ``nodes`` (markdown-it-pyrs's tree of ``data``,
-    the body) is followed by a line that is not blank, is indented less than the
-    paragraph and four columns or more past the content of the innermost item around
+    """Some paragraph of a list item in the lists among ``nodes`` (markdown-it-pyrs's tree
+    of ``data``, the body) is followed by a line that is not blank, is indented less than
+    the paragraph and four columns or more past the content of the innermost item around
     it that the line reaches (``bases``: the content columns of the items the lists are
     in): a lazy line of the paragraph that markdown-it may have let interrupt it
     (_lazy_code_stays_text), e.g. `   - a` then `    ```` then a heading. Columns are
@@ -138,16 +139,22 @@ def _ends_before_lazy_code(nodes, data, newline, empty, bases=(0,)) -> bool:
         if node.name not in _LISTS:
             continue
         for item in node.children:
-            children = item.children
             within = bases
-            for place, child in enumerate(children):
+            nested = []
+            for place, child in enumerate(item.children):
+                kind = child.name
+                if kind in _LISTS:
+                    nested.append(child)
+                    continue
+                if place and kind not in _PARAGRAPHS:
+                    continue
                 start, end = child.srcmap
                 begin = data.rfind(newline, 0, start) + 1
                 column = start - begin if tab not in data[begin:start] else None
                 if place == 0 and column is not None and data.find(
                         newline, item.srcmap[0], start) < 0:  # on the item's first line
                     within = bases + (column,)
-                if child.name not in ("paragraph", "text"):
+                if kind not in _PARAGRAPHS:
                     continue
                 after = data.find(newline, end - 1) + 1  # the line after the paragraph
                 if after == 0:
@@ -158,12 +165,10 @@ def _ends_before_lazy_code(nodes, data, newline, empty, bases=(0,)) -> bool:
                 indent = len(text) - len(rest)
                 if rest.strip() == empty:
                     continue
-                if tab in text[:indent] or column is None:
-                    return True
-                if 4 <= indent < column and \
+                if column is None or tab in text[:indent] or 4 <= indent < column and \
                         indent - max(base for base in within if base <= indent) >= 4:
                     return True
-            if _ends_before_lazy_code(children, data, newline, empty, within):
+            if nested and _ends_before_lazy_code(nested, data, newline, empty, within):
                 return True
     return False
 
@@ -430,8 +435,11 @@ def _html_differs(source: str) -> bool:
 # A line that may open a link reference definition (a `[` first, perhaps in list items)
 # followed by a line that is not blank and does not open another one: the lines
 # markdown-it reads otherwise than goldmark (_definition_paragraph, _definition_lines).
-_DEFINITION_THEN_LINE = re.compile(
-    r"^[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)*\[[^\n]*\n(?! {0,3}\[)[ \t]*\S", re.MULTILINE)
+# It is matched at the body's start and searched from each LF (a literal start keeps the
+# search fast).
+_DEFINITION_THEN_LINE = r"[ \t]*+(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)*\[[^\n]*+\n(?! {0,3}\[)[ \t]*\S"
+_DEFINITION_FIRST = re.compile(_DEFINITION_THEN_LINE)
+_DEFINITION_AFTER_LF = re.compile("\n" + _DEFINITION_THEN_LINE)
 
 
 _DEFINITION_MARK = re.compile(r"\]:")  # (the regex engine finds it 2.5x faster than `in`)
@@ -441,8 +449,9 @@ def _definition_continues(source: str) -> bool:
     """A link reference definition (it cannot be written without `]:`) that may be
     followed by lines of its paragraph: markdown-it-pyrs's reference rule cannot be
     adjusted, these bodies go to markdown-it-py."""
-    return "]" in source and _DEFINITION_MARK.search(source) is not None \
-        and _DEFINITION_THEN_LINE.search(source) is not None
+    return "]" in source and _DEFINITION_MARK.search(source) is not None and (
+        _DEFINITION_FIRST.match(source) is not None
+        or _DEFINITION_AFTER_LF.search(source) is not None)
 
 
 @lru_cache(maxsize=1)  # as _py_parser

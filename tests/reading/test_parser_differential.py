@@ -134,6 +134,7 @@ def test_a_quote_is_read_as_commonmark_says_whichever_parser_is_chosen():
     ("   - a\n    ```\nTitle\n---\n", parsers.PyDocument),
     ("- x\n     - a\n      # y\n", parsers.PyDocument),
     ("# A\n   -\ta\n     ```\n", parsers.PyDocument),  # (a tab: any column counts)
+    ("   - a\n\t```\nTitle\n---\n", parsers.PyDocument),
     # ... and only those: definitions ending at a blank line, nested lists, code after text
     ("[r]: /u\n[s]: /v\n\nText [r]\n", parsers.RsDocument),
     ("- a\n    - b\n    - c\n1. a\n   - b\n", parsers.RsDocument),
