@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 from functools import lru_cache
+from itertools import chain
 from typing import NamedTuple
 
 from ..errors import CfsError
@@ -64,9 +65,10 @@ class RsDocument:
             (b"\n", b" ", b"#", b"=")
         self.blocks = []
         line = offset = 0  # the line at byte ``offset``: blocks come in source order
+        nodes = _rs_parser().tree(source).children
         # A heading's level is read off its own source, not its meta: the meta dict is made
         # anew at each access, a real cost at several headings per file.
-        for node in _rs_parser().tree(source).children:
+        for node in nodes:
             kind = node.name
             if kind == "heading":  # ATX: as many #s as its opening sequence has
                 first, end = node.srcmap
@@ -84,6 +86,10 @@ class RsDocument:
                 level = 1 if data[under:under + 4].lstrip(space)[:1] == equals else 2
                 self.blocks.append(Block(line, line + data.count(newline, first, end - 1),
                                          level, False))
+        # Where markdown-it reads a list item's paragraph otherwise than goldmark, the
+        # body goes to markdown-it-py (see _ends_before_lazy_code).
+        self.misread = _lazy_code_line(source) and \
+            _ends_before_lazy_code(nodes, data, newline, data[0:0])
         self._with_references = None
 
     def runs(self, position: int, content: str) -> tuple[str, str]:
@@ -92,6 +98,79 @@ class RsDocument:
         if self._with_references is None:
             self._with_references = PyDocument(self._source)
         return self._with_references.runs(position, content)
+
+
+# A line indented four columns or more that could open a block: where it follows a list
+# item's paragraph, markdown-it may have let it interrupt the paragraph that goldmark
+# continues with it (_lazy_code_stays_text). Each search starts with a literal, which
+# keeps it fast; the one for tabs runs only where there is a tab.
+_LAZY_CODE_LINE = re.compile(r"\n    [ \t]*[`~>*_+<#\d-]")
+_LAZY_CODE_TAB = re.compile(r"\n {0,3}\t[ \t]*[`~>*_+<#\d-]")
+
+
+def _lazy_code_line(source: str) -> bool:
+    """A line _LAZY_CODE_LINE or _LAZY_CODE_TAB finds, after a line that is not blank."""
+    matches = _LAZY_CODE_LINE.finditer(source)
+    if "\t" in source:
+        matches = chain(matches, _LAZY_CODE_TAB.finditer(source))
+    for match in matches:
+        at = match.start()
+        if source[source.rfind("\n", 0, at) + 1:at].strip(" \t"):
+            return True
+    return False
+
+
+_LISTS = ("bullet_list", "ordered_list")
+_PARAGRAPHS = ("paragraph", "text")  # (a tight list's paragraphs are text nodes)
+
+
+def _ends_before_lazy_code(nodes, data, newline, empty, bases=(0,)) -> bool:
+    """Some paragraph of a list item in the lists among ``nodes`` (markdown-it-pyrs's tree
+    of ``data``, the body) is followed by a line that is not blank, is indented less than
+    the paragraph and four columns or more past the content of the innermost item around
+    it that the line reaches (``bases``: the content columns of the items the lists are
+    in): a lazy line of the paragraph that markdown-it may have let interrupt it
+    (_lazy_code_stays_text), e.g. `   - a` then `    ```` then a heading. Columns are
+    counted only where no tab comes before: a tab makes a line count, an item's
+    content column unknown (left out of ``bases``)."""
+    tab = b"\t" if newline == b"\n" else "\t"
+    spaces = tab + (b" " if newline == b"\n" else " ")
+    for node in nodes:
+        if node.name not in _LISTS:
+            continue
+        for item in node.children:
+            within = bases
+            nested = []
+            for place, child in enumerate(item.children):
+                kind = child.name
+                if kind in _LISTS:
+                    nested.append(child)
+                    continue
+                if place and kind not in _PARAGRAPHS:
+                    continue
+                start, end = child.srcmap
+                begin = data.rfind(newline, 0, start) + 1
+                column = start - begin if tab not in data[begin:start] else None
+                if place == 0 and column is not None and data.find(
+                        newline, item.srcmap[0], start) < 0:  # on the item's first line
+                    within = bases + (column,)
+                if kind not in _PARAGRAPHS:
+                    continue
+                after = data.find(newline, end - 1) + 1  # the line after the paragraph
+                if after == 0:
+                    continue
+                stop = data.find(newline, after)
+                text = data[after:stop if stop >= 0 else len(data)]
+                rest = text.lstrip(spaces)
+                indent = len(text) - len(rest)
+                if rest.strip() == empty:
+                    continue
+                if column is None or tab in text[:indent] or 4 <= indent < column and \
+                        indent - max(base for base in within if base <= indent) >= 4:
+                    return True
+            if nested and _ends_before_lazy_code(nested, data, newline, empty, within):
+                return True
+    return False
 
 
 def inline_runs(content: str, env: dict) -> tuple[str, str]:
@@ -135,7 +214,20 @@ def _py_parser():
     rules = md.block.ruler
     html_block = rules.__rules__[rules.__find__("html_block")]
     rules.at("html_block", _goldmark_html_block(html_block.fn), {"alt": html_block.alt})
+    _wrap(rules, "list", _definition_lines)
+    for rule in rules.__rules__:
+        if "paragraph" in rule.alt:
+            _wrap(rules, rule.name, _lazy_code_stays_text)
+    _wrap(rules, "reference", _definition_paragraph)
+    md.block.tokenize = _container_columns(md.block.tokenize)
+    _wrap(md.inline.ruler, "emphasis", _goldmark_flanking)
     return md
+
+
+def _wrap(rules, name: str, adjust) -> None:
+    """Replace rule ``name`` of ``rules`` with ``adjust(rule)``, in the same chains."""
+    rule = rules.__rules__[rules.__find__(name)]
+    rules.at(name, adjust(rule.fn), {"alt": rule.alt})
 
 
 def _goldmark_html_block(html_block):
@@ -160,6 +252,167 @@ def _goldmark_html_block(html_block):
     return rule
 
 
+def _container_columns(tokenize):
+    """The block parser's tokenize, keeping the stack of the columns where the containers
+    it is nested in start their content (state.blkIndent at each entry: the document, each
+    list item, each block quote) for _lazy_code_stays_text."""
+
+    def nested(state, start: int, end: int) -> None:
+        columns = state.__dict__.setdefault("cfs_columns", [])
+        columns.append(state.blkIndent)
+        try:
+            tokenize(state, start, end)
+        finally:
+            columns.pop()
+
+    return nested
+
+
+def _lazy_code_stays_text(rule):
+    """A rule that can interrupt a paragraph, refusing to where the line is indented four
+    columns or more past the content of the container it belongs to (CommonMark: an
+    indented code line cannot interrupt a paragraph, so it continues it lazily, as goldmark
+    reads it). markdown-it measures a line from the innermost list item's content only:
+    for it `   - a` then `    ```` ended the paragraph, and `Title` / `---` after them
+    was a heading, where goldmark reads paragraph text and a thematic break."""
+
+    def interrupts(state, line: int, end: int, silent: bool) -> bool:
+        if silent:
+            indent = state.sCount[line]
+            if 4 <= indent < state.blkIndent:
+                # the innermost container whose content the line reaches (a block quote's
+                # lines are counted from its content, and it starts at column 0)
+                base = next((column for column in reversed(state.cfs_columns)
+                             if column <= indent), 0)
+                if indent - base >= 4:
+                    return False
+        return rule(state, line, end, silent)
+
+    return interrupts
+
+
+def _definition_lines(list_block):
+    """markdown-it-py's list rule, also deciding which lines a link reference definition
+    may take as goldmark does: goldmark reads definitions off a paragraph, so a list
+    item ends them only where it interrupts a paragraph (`2. x` or an empty `-` never
+    does), and a setext underline ends them (it closes the paragraph: `[a]:` then `===`
+    is a heading for goldmark, the definition of `a` as `===` for markdown-it)."""
+
+    def rule(state, start: int, end: int, silent: bool) -> bool:
+        if silent and state.parentType == "reference":
+            if _underlines(state, start):
+                return True
+            state.parentType = "paragraph"
+            try:
+                return list_block(state, start, end, silent)
+            finally:
+                state.parentType = "reference"
+        return list_block(state, start, end, silent)
+
+    return rule
+
+
+def _underlines(state, line: int) -> bool:
+    """``line`` could underline a setext heading, as markdown-it's lheading rule reads
+    one: not lazy, not code, `=`s or `-`s and then spaces only."""
+    if state.sCount[line] < state.blkIndent or state.is_code_block(line):
+        return False
+    at = state.bMarks[line] + state.tShift[line]
+    mark = state.src[at:at + 1]
+    return mark in ("-", "=") and \
+        state.skipSpaces(state.skipCharsStr(at, mark)) >= state.eMarks[line]
+
+
+def _definition_paragraph(reference):
+    """markdown-it-py's link reference definition rule, reading the lines after a
+    definition as the rest of its paragraph when they continue it, as goldmark (and
+    CommonMark) do: they are another definition, paragraph text or a setext heading's
+    text, never a block of their own (markdown-it starts one there: `[a]: /u` then
+    `2. x` then `---` is a list and a thematic break for it, a level-2 heading `2. x`
+    for goldmark; likewise an indented line, a lone HTML tag, or a lazy line after a
+    definition in a list item)."""
+
+    def rule(state, start: int, end: int, silent: bool) -> bool:
+        if not reference(state, start, end, silent):
+            return False
+        more = not silent
+        while more and state.line < state.lineMax and _continues_paragraph(state, state.line):
+            line = state.line
+            shift = state.sCount[line]
+            if state.is_code_block(line):  # (not code here: a line of the paragraph)
+                state.sCount[line] = state.blkIndent
+            try:
+                more = reference(state, line, end, False)
+                if not more and not _block_rule(state, "lheading")(state, line, end, False):
+                    _block_rule(state, "paragraph")(state, line, end, False)
+            finally:
+                state.sCount[line] = shift
+        return True
+
+    return rule
+
+
+def _block_rule(state, name: str):
+    rules = state.md.block.ruler
+    return rules.__rules__[rules.__find__(name)].fn
+
+
+def _continues_paragraph(state, line: int) -> bool:
+    """Whether ``line`` continues a paragraph above it, as markdown-it's paragraph rule
+    decides: not empty, not an underline, and indented as code, lazy in a quote, or
+    interrupted by no block."""
+    if state.isEmpty(line) or _underlines(state, line):
+        # (an underline after a paragraph of definitions alone starts a block of its own
+        # for goldmark: parser.go retries the line when the paragraph is gone)
+        return False
+    if state.is_code_block(line) or state.sCount[line] < 0:
+        return True
+    parent = state.parentType
+    state.parentType = "paragraph"
+    try:
+        return not any(interrupts(state, line, state.lineMax, True)
+                       for interrupts in state.md.block.ruler.getRules("paragraph"))
+    finally:
+        state.parentType = parent
+
+
+# White space for goldmark's emphasis (Go's unicode.IsSpace) that markdown-it takes for a
+# letter: next to a run of `*` or `_` it decides whether the run opens or closes.
+_GO_ONLY_SPACES = frozenset("\x85\u2028\u2029")
+_RUN = re.compile(r"\*+|_+")
+
+
+def _goldmark_flanking(emphasis):
+    """markdown-it-py's emphasis rule, seeing NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR
+    next to a delimiter run as the white space they are for goldmark (its delimiter
+    scan asks Go's unicode.IsSpace): `*b\u2028*` is no emphasis, `_b_\u2028c` is. The
+    rule reads only the characters either side of the run; for the call, a space takes
+    their place."""
+
+    def rule(state, silent: bool) -> bool:
+        src = state.src
+        at = state.pos
+        if silent or src[at] not in "*_":
+            return emphasis(state, silent)
+        end = _RUN.match(src, at).end()
+        before = at > 0 and src[at - 1] in _GO_ONLY_SPACES
+        after = end < state.posMax and src[end] in _GO_ONLY_SPACES
+        if not (before or after):
+            return emphasis(state, silent)
+        seen = src
+        if before:
+            seen = seen[:at - 1] + " " + seen[at:]
+        if after:
+            seen = seen[:end] + " " + seen[end + 1:]
+        state.src = seen
+        try:
+            return emphasis(state, silent)
+        finally:
+            state.src = src
+
+    return rule
+
+
 _NOT_A_LONE_TAG = re.compile(r"</(?:script|style|pre)\b", re.IGNORECASE)
 # What could make _goldmark_html_block refuse a line, and the tags `search` and `source`
 # (CommonMark 0.31 made the first, not the second, open an HTML block that interrupts a
@@ -177,6 +430,28 @@ def _html_differs(source: str) -> bool:
     return _HTML_DIFFERS_TAG.search(source) is not None or (
         (not source.isascii() or any(space in source for space in _ODD_SPACES))
         and _HTML_DIFFERS_END.search(source) is not None)
+
+
+# A line that may open a link reference definition (a `[` first, perhaps in list items)
+# followed by a line that is not blank and does not open another one: the lines
+# markdown-it reads otherwise than goldmark (_definition_paragraph, _definition_lines).
+# It is matched at the body's start and searched from each LF (a literal start keeps the
+# search fast).
+_DEFINITION_THEN_LINE = r"[ \t]*+(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)*\[[^\n]*+\n(?! {0,3}\[)[ \t]*\S"
+_DEFINITION_FIRST = re.compile(_DEFINITION_THEN_LINE)
+_DEFINITION_AFTER_LF = re.compile("\n" + _DEFINITION_THEN_LINE)
+
+
+_DEFINITION_MARK = re.compile(r"\]:")  # (the regex engine finds it 2.5x faster than `in`)
+
+
+def _definition_continues(source: str) -> bool:
+    """A link reference definition (it cannot be written without `]:`) that may be
+    followed by lines of its paragraph: markdown-it-pyrs's reference rule cannot be
+    adjusted, these bodies go to markdown-it-py."""
+    return "]" in source and _DEFINITION_MARK.search(source) is not None and (
+        _DEFINITION_FIRST.match(source) is not None
+        or _DEFINITION_AFTER_LF.search(source) is not None)
 
 
 @lru_cache(maxsize=1)  # as _py_parser
@@ -210,12 +485,15 @@ def document(source: str):
     """``source`` parsed by the parser in use: ``blocks`` and ``runs(position, content)``."""
     if chosen(os.environ.get(ENV, "")) == RS and (source.isascii() or _encodes(source)) \
             and not _has_quote(source) and not _may_nest_deep(source) \
-            and not _html_differs(source):
+            and not _html_differs(source) and not _definition_continues(source):
         try:
-            return RsDocument(source)
+            parsed = RsDocument(source)
         except BaseException as exc:  # a Rust panic is raised as a BaseException
             if type(exc).__name__ != "PanicException":
                 raise
+        else:
+            if not parsed.misread:
+                return parsed
     return PyDocument(source)
 
 

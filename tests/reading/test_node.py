@@ -784,6 +784,72 @@ def test_search_not_source_opens_an_html_block_inside_a_paragraph(parser, monkey
     assert source.public[1].key == "text"
 
 
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("lines, keys", [
+    # goldmark takes link reference definitions off a paragraph once it is closed (a
+    # paragraph transformer, parser/link_ref.go): the lines after a definition that
+    # continue its paragraph are paragraph text, here a setext heading's text, where
+    # markdown-it started a block of their own (a list, an indented code block) ...
+    ("[r]: /u\n2. item\n---", ["a", "2. item"]),
+    ("[r]: /u\n[s]: /v\n3) item\n---", ["a", "3) item"]),
+    ("[r]: /u\n    indented\n---", ["a", "indented"]),
+    # ... a lazy line after a definition in a list item stays in the item's paragraph ...
+    ("- [r]: /u\nlazy\n---", ["a"]),
+    # ... and a definition's own lines run as far as its paragraph: past a list item that
+    # cannot interrupt a paragraph, not past an underline (that closes the paragraph)
+    ("[r\n2. s]: /u\n---", ["a"]),
+    ("[r]:\n-", ["a", "[r]:"]),
+    # After a paragraph of definitions alone, goldmark (parser.go, RequireParagraph)
+    # reads the underline again as the start of a block: an empty list item, a thematic
+    # break, a paragraph `===` that the next underline makes a heading.
+    ("[r]: /u\n-\n---\n## B", ["a", "b"]),
+    ("[r]: /u\n===\n---", ["a", "==="]),
+])
+def test_the_lines_after_a_reference_definition_continue_its_paragraph(lines, keys, parser,
+                                                                       monkeypatch):
+    monkeypatch.setenv("CFS_PARSER", parser)
+    doc = parse(f"# SPEC/x\n# Public\n## A\n\n{lines}\n")
+    assert [sub.key for sub in doc.public] == keys
+    underlined = parse("# SPEC/x\n# Public\n## A\n\n[r]:\n=\n")  # not `[r]:` as `=`
+    assert rules(underlined) == [("unrecognized_section", 5)]
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("lines", [
+    "   - a\n    ```\nTitle\n---",
+    "100. a\n    <div>\nTitle\n---",
+    "- x\n     - a\n      # y\nTitle\n---",
+    "   - a\n\n     b\n    ~~~\nTitle\n---",
+])
+def test_a_lazy_line_indented_as_code_continues_a_list_items_paragraph(lines, parser,
+                                                                       monkeypatch):
+    # A line indented less than a list item's content is lazy: CommonMark and goldmark
+    # read it from the container it belongs to, where four columns make it code, which
+    # cannot interrupt a paragraph; so it and `Title` continue the item's paragraph and
+    # `---` is a thematic break. markdown-it read it from the item's content, let it end
+    # the paragraph, and `Title` / `---` became a heading.
+    monkeypatch.setenv("CFS_PARSER", parser)
+    doc = parse(f"# SPEC/x\n# Public\n## A\n\n{lines}\n## B\n")
+    assert [sub.key for sub in doc.public] == ["a", "b"]
+    assert "\nTitle\n---\n" in doc.public[0].text
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("heading, key", [
+    ("## A *b\u2028*c", "a *b\u2028*c"),
+    ("## A _b_\u2028c", "a \u2028c"),
+    ("## a *b\x85*c", "a *b\x85*c"),
+    ("## a\u2029_b_", "a\u2029"),
+])
+def test_line_separators_flank_emphasis_as_white_space(heading, key, parser, monkeypatch):
+    # goldmark's delimiter scan (parser/delimiter.go) asks Go's unicode.IsSpace, which
+    # takes NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR for white space; markdown-it
+    # took them for letters: `*b\u2028*` was emphasis, `_b_\u2028c` was not.
+    monkeypatch.setenv("CFS_PARSER", parser)
+    doc = parse(f"# SPEC/x\n# Public\n{heading}\nbody\n")
+    assert [sub.key for sub in doc.public] == [key]
+
+
 def test_crlf_document_parses_like_lf():
     lf = "---\noutput: o\n---\n# SPEC/x\n# Public\n## A\na  \n# Agent\ndo\n"
     crlf = lf.replace("\n", "\r\n")

@@ -28,7 +28,7 @@ _INLINE = st.sampled_from([
     "![*a* `b` c](/i)", "![](/i)", "![ref]", "<http://a.b/c>", "<a@b.c>", "<http://x/%41é>",
     "<b>", "</b>", "<span class='x'>", "<!-- c -->", "<?p?>", "\\_", "\\*", "\\\\", "\\#",
     "\\`", "&amp;", "&#35;", "&#x41;", "&bogus;", "&copy", "~~s~~", "a_b_c", "foo*bar*",
-    "[`", "[``", "[a\nb]",
+    "[`", "[``", "[a\nb]", "\u2028", "\x85", "*b\u2028*", "_b_\u2029",
 ])
 _TEXT = st.lists(_INLINE, min_size=0, max_size=8).map("".join)
 _INDENT = st.sampled_from(["", " ", "  ", "   ", "    ", "\t", " \t"])
@@ -64,7 +64,8 @@ def _fence(draw) -> list[str]:
 @st.composite
 def _container(draw) -> list[str]:
     """A heading or setext text inside a quote, list item or indented code."""
-    prefix = draw(st.sampled_from(["> ", ">", "- ", "* ", "1. ", "2) ", "    ", "\t", "  "]))
+    prefix = draw(st.sampled_from(["> ", ">", "- ", "* ", "1. ", "2) ", "    ", "\t", "  ", "   - ",
+                                   "100. ", "-    "]))
     inner = draw(st.one_of(_atx(), _setext(), st.just([draw(_TEXT)])))
     lazy = draw(st.booleans())
     return [prefix + line if index == 0 or not lazy else line
@@ -77,7 +78,9 @@ _HTML = st.sampled_from([["<div>", "# in html", "</div>"], ["<!-- c", "# x", "--
 _LINES = st.sampled_from([[""], [""], ["---"], ["***"], ["___"], ["- - -"], ["==="],
                           ["[ref]: /target"], ["[ref]: /target 'title'"], ["[ref]: javascript:x"],
                           ["[ref]:", "/target"], ["[Ref]: <data:x>"], ["plain text"],
-                          ["-"], ["="], ["  ---  "], ["    ---"]])
+                          ["-"], ["="], ["  ---  "], ["    ---"], ["[ref]: /t", "2. x"],
+                          ["[ref]:", "="], ["[ref]: /t", "    x"], ["    ```"], ["    # x"],
+                          ["     <div>"]])
 _BLOCK = st.one_of(_atx(), _setext(), _fence(), _container(), _HTML, _LINES, _TEXT.map(
     lambda text: [text]))
 
@@ -119,6 +122,28 @@ def test_a_quote_is_read_as_commonmark_says_whichever_parser_is_chosen():
     with mock.patch.dict(os.environ, {parsers.ENV: parsers.RS}):
         assert type(parsers.document("- > quoted\n")) is parsers.PyDocument
         assert type(parsers.document("a > b\n")) is parsers.RsDocument
+
+
+@pytest.mark.parametrize("body, kind", [
+    # markdown-it-pyrs's rules cannot be adjusted: bodies where it reads a reference
+    # definition's lines or a list item's lazy line otherwise than goldmark go to
+    # markdown-it-py, which is adjusted (parsers._definition_paragraph,
+    # parsers._lazy_code_stays_text) ...
+    ("[r]: /u\n2. x\n---\n", parsers.PyDocument),
+    ("- [r\n  s]: /u\n  2. x\n", parsers.PyDocument),
+    ("   - a\n    ```\nTitle\n---\n", parsers.PyDocument),
+    ("- x\n     - a\n      # y\n", parsers.PyDocument),
+    ("# A\n   -\ta\n     ```\n", parsers.PyDocument),  # (a tab: any column counts)
+    ("   - a\n\t```\nTitle\n---\n", parsers.PyDocument),
+    # ... and only those: definitions ending at a blank line, nested lists, code after text
+    ("[r]: /u\n[s]: /v\n\nText [r]\n", parsers.RsDocument),
+    ("- a\n    - b\n    - c\n1. a\n   - b\n", parsers.RsDocument),
+    ("Text\n    # code\n- a\n", parsers.RsDocument),
+    ("   - a\n\n    ```\n", parsers.RsDocument),
+])
+def test_bodies_markdown_it_pyrs_misreads_go_to_markdown_it_py(body, kind):
+    with mock.patch.dict(os.environ, {parsers.ENV: parsers.RS}):
+        assert type(parsers.document(body)) is kind
 
 
 def test_the_environment_chooses_the_parser_the_differential_test_compares():
