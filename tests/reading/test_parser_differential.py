@@ -127,8 +127,8 @@ def test_a_quote_is_read_as_commonmark_says_whichever_parser_is_chosen():
 @pytest.mark.parametrize("body, kind", [
     # markdown-it-pyrs's rules cannot be adjusted: bodies where it reads a reference
     # definition's lines or a list item's lazy line otherwise than goldmark go to
-    # markdown-it-py, which is adjusted (parsers._definition_paragraph,
-    # parsers._lazy_code_stays_text) ...
+    # markdown-it-py, which is adjusted (goldmark_rules._definition_paragraph,
+    # goldmark_rules._lazy_code_stays_text) ...
     ("[r]: /u\n2. x\n---\n", parsers.PyDocument),
     ("- [r\n  s]: /u\n  2. x\n", parsers.PyDocument),
     ("   - a\n    ```\nTitle\n---\n", parsers.PyDocument),

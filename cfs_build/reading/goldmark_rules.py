@@ -1,0 +1,216 @@
+"""markdown-it-py's rules adjusted where goldmark (v5's parser) reads Markdown otherwise.
+
+Each adjustment wraps one of markdown-it-py's own rules (its ruler lets a rule be
+replaced in place): the wrapped rule still does the reading, the wrapper only refuses
+or extends it where goldmark's parser decides differently. parsers.py sends a body to
+markdown-it-py whenever markdown-it-pyrs could read it otherwise.
+"""
+from __future__ import annotations
+
+import re
+
+
+def read_like_goldmark(md) -> None:
+    """Adjust the parser ``md`` (markdown-it-py, commonmark preset) in place."""
+    rules = md.block.ruler
+    html_block = rules.__rules__[rules.__find__("html_block")]
+    rules.at("html_block", _goldmark_html_block(html_block.fn), {"alt": html_block.alt})
+    _wrap(rules, "list", _definition_lines)
+    for rule in rules.__rules__:
+        if "paragraph" in rule.alt:
+            _wrap(rules, rule.name, _lazy_code_stays_text)
+    _wrap(rules, "reference", _definition_paragraph)
+    md.block.tokenize = _container_columns(md.block.tokenize)
+    _wrap(md.inline.ruler, "emphasis", _goldmark_flanking)
+
+
+def _wrap(rules, name: str, adjust) -> None:
+    """Replace rule ``name`` of ``rules`` with ``adjust(rule)``, in the same chains."""
+    rule = rules.__rules__[rules.__find__(name)]
+    rules.at(name, adjust(rule.fn), {"alt": rule.alt})
+
+
+def _goldmark_html_block(html_block):
+    """markdown-it-py's HTML block rule, refusing the lines it takes for an HTML block of
+    the 7th kind (a lone tag) that goldmark reads as paragraph text: a closing
+    `</script>`, `</style>` or `</pre>` (goldmark's parser/html_block.go leaves these
+    three tag names out of that kind), and a tag followed by white space other than
+    spaces (goldmark allows only spaces after it)."""
+    from markdown_it.rules_block.html_block import HTML_SEQUENCES
+
+    *others, (lone_tag, _, _) = HTML_SEQUENCES
+
+    def rule(state, start: int, end: int, silent: bool) -> bool:
+        if not silent:  # (in silent mode a lone tag never interrupts anything)
+            line = state.src[state.bMarks[start] + state.tShift[start]:state.eMarks[start]]
+            if line[:1] == "<" and lone_tag.search(line) \
+                    and (_NOT_A_LONE_TAG.match(line) or not line.rstrip(" ").endswith(">")) \
+                    and not any(sequence[0].search(line) for sequence in others):
+                return False
+        return html_block(state, start, end, silent)
+
+    return rule
+
+
+def _container_columns(tokenize):
+    """The block parser's tokenize, keeping the stack of the columns where the containers
+    it is nested in start their content (state.blkIndent at each entry: the document, each
+    list item, each block quote) for _lazy_code_stays_text."""
+
+    def nested(state, start: int, end: int) -> None:
+        columns = state.__dict__.setdefault("cfs_columns", [])
+        columns.append(state.blkIndent)
+        try:
+            tokenize(state, start, end)
+        finally:
+            columns.pop()
+
+    return nested
+
+
+def _lazy_code_stays_text(rule):
+    """A rule that can interrupt a paragraph, refusing to where the line is indented four
+    columns or more past the content of the container it belongs to (CommonMark: an
+    indented code line cannot interrupt a paragraph, so it continues it lazily, as goldmark
+    reads it). markdown-it measures a line from the innermost list item's content only:
+    for it `   - a` then `    ```` ended the paragraph, and `Title` / `---` after them
+    was a heading, where goldmark reads paragraph text and a thematic break."""
+
+    def interrupts(state, line: int, end: int, silent: bool) -> bool:
+        if silent:
+            indent = state.sCount[line]
+            if 4 <= indent < state.blkIndent:
+                # the innermost container whose content the line reaches (a block quote's
+                # lines are counted from its content, and it starts at column 0)
+                base = next((column for column in reversed(state.cfs_columns)
+                             if column <= indent), 0)
+                if indent - base >= 4:
+                    return False
+        return rule(state, line, end, silent)
+
+    return interrupts
+
+
+def _definition_lines(list_block):
+    """markdown-it-py's list rule, also deciding which lines a link reference definition
+    may take as goldmark does: goldmark reads definitions off a paragraph, so a list
+    item ends them only where it interrupts a paragraph (`2. x` or an empty `-` never
+    does), and a setext underline ends them (it closes the paragraph: `[a]:` then `===`
+    is a heading for goldmark, the definition of `a` as `===` for markdown-it)."""
+
+    def rule(state, start: int, end: int, silent: bool) -> bool:
+        if silent and state.parentType == "reference":
+            if _underlines(state, start):
+                return True
+            state.parentType = "paragraph"
+            try:
+                return list_block(state, start, end, silent)
+            finally:
+                state.parentType = "reference"
+        return list_block(state, start, end, silent)
+
+    return rule
+
+
+def _underlines(state, line: int) -> bool:
+    """``line`` could underline a setext heading, as markdown-it's lheading rule reads
+    one: not lazy, not code, `=`s or `-`s and then spaces only."""
+    if state.sCount[line] < state.blkIndent or state.is_code_block(line):
+        return False
+    at = state.bMarks[line] + state.tShift[line]
+    mark = state.src[at:at + 1]
+    return mark in ("-", "=") and \
+        state.skipSpaces(state.skipCharsStr(at, mark)) >= state.eMarks[line]
+
+
+def _definition_paragraph(reference):
+    """markdown-it-py's link reference definition rule, reading the lines after a
+    definition as the rest of its paragraph when they continue it, as goldmark (and
+    CommonMark) do: they are another definition, paragraph text or a setext heading's
+    text, never a block of their own (markdown-it starts one there: `[a]: /u` then
+    `2. x` then `---` is a list and a thematic break for it, a level-2 heading `2. x`
+    for goldmark; likewise an indented line, a lone HTML tag, or a lazy line after a
+    definition in a list item)."""
+
+    def rule(state, start: int, end: int, silent: bool) -> bool:
+        if not reference(state, start, end, silent):
+            return False
+        more = not silent
+        while more and state.line < state.lineMax and _continues_paragraph(state, state.line):
+            line = state.line
+            shift = state.sCount[line]
+            if state.is_code_block(line):  # (not code here: a line of the paragraph)
+                state.sCount[line] = state.blkIndent
+            try:
+                more = reference(state, line, end, False)
+                if not more and not _block_rule(state, "lheading")(state, line, end, False):
+                    _block_rule(state, "paragraph")(state, line, end, False)
+            finally:
+                state.sCount[line] = shift
+        return True
+
+    return rule
+
+
+def _block_rule(state, name: str):
+    rules = state.md.block.ruler
+    return rules.__rules__[rules.__find__(name)].fn
+
+
+def _continues_paragraph(state, line: int) -> bool:
+    """Whether ``line`` continues a paragraph above it, as markdown-it's paragraph rule
+    decides: not empty, not an underline, and indented as code, lazy in a quote, or
+    interrupted by no block."""
+    if state.isEmpty(line) or _underlines(state, line):
+        # (an underline after a paragraph of definitions alone starts a block of its own
+        # for goldmark: parser.go retries the line when the paragraph is gone)
+        return False
+    if state.is_code_block(line) or state.sCount[line] < 0:
+        return True
+    parent = state.parentType
+    state.parentType = "paragraph"
+    try:
+        return not any(interrupts(state, line, state.lineMax, True)
+                       for interrupts in state.md.block.ruler.getRules("paragraph"))
+    finally:
+        state.parentType = parent
+
+
+# White space for goldmark's emphasis (Go's unicode.IsSpace) that markdown-it takes for a
+# letter: next to a run of `*` or `_` it decides whether the run opens or closes.
+_GO_ONLY_SPACES = frozenset("\x85\u2028\u2029")
+_RUN = re.compile(r"\*+|_+")
+
+
+def _goldmark_flanking(emphasis):
+    """markdown-it-py's emphasis rule, seeing NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR
+    next to a delimiter run as the white space they are for goldmark (its delimiter
+    scan asks Go's unicode.IsSpace): `*b\u2028*` is no emphasis, `_b_\u2028c` is. The
+    rule reads only the characters either side of the run; for the call, a space takes
+    their place."""
+
+    def rule(state, silent: bool) -> bool:
+        src = state.src
+        at = state.pos
+        if silent or src[at] not in "*_":
+            return emphasis(state, silent)
+        end = _RUN.match(src, at).end()
+        before = at > 0 and src[at - 1] in _GO_ONLY_SPACES
+        after = end < state.posMax and src[end] in _GO_ONLY_SPACES
+        if not (before or after):
+            return emphasis(state, silent)
+        seen = src
+        if before:
+            seen = seen[:at - 1] + " " + seen[at:]
+        if after:
+            seen = seen[:end] + " " + seen[end + 1:]
+        state.src = seen
+        try:
+            return emphasis(state, silent)
+        finally:
+            state.src = src
+
+    return rule
+
+
+_NOT_A_LONE_TAG = re.compile(r"</(?:script|style|pre)\b", re.IGNORECASE)
