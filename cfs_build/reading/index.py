@@ -25,12 +25,15 @@ INDEX_DIR = STATE_DIR
 FORMAT = 3  # bump when the layout of the file or of an entry changes
 INDEX_FILE = f"index.v{FORMAT}"
 
-# A summary is only as good as the code that made it: any edit to these modules
-# (parser, reading and normalization, findings, hashing, summary layout) invalidates
-# every entry.
-_PRODUCERS = ("errors.py", *(f"reading/{name}.py" for name in (
-    "node", "headings", "parsers", "names", "files", "hashing", "tree", "index", "yaml_errors",
-    "unparsed", "plain_yaml")))
+# A summary is only as good as the code that made it: any edit to the reading modules
+# (parser, reading and normalization, frontmatter decoding, findings, hashing, summary
+# layout) or to errors.py invalidates every entry. Listed from the directory, so a module
+# added later is covered without being named here.
+@functools.cache  # the files of this package: listed once per process
+def producers() -> tuple[str, ...]:
+    package = Path(__file__).parent.parent
+    return ("errors.py", *sorted(f"reading/{path.name}"
+                                 for path in (package / "reading").glob("*.py")))
 
 
 def code_fingerprint(salt: str, names: tuple[str, ...]) -> bytes:
@@ -89,7 +92,7 @@ class Index:
         self.entries: dict[str, tuple] = {}
         self.used: set[str] = set()
         self.dirty = False
-        self.fingerprint = code_fingerprint(f"index {FORMAT}", _PRODUCERS) if enabled else b""
+        self.fingerprint = code_fingerprint(f"index {FORMAT}", producers()) if enabled else b""
         if enabled:
             self._load()
 

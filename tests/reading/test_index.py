@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import marshal
 import os
+import subprocess
+import sys
+from pathlib import Path
 
+import cfs_build
+from cfs_build.reading import index
 from cfs_build.reading.index import FORMAT, INDEX_DIR, INDEX_FILE, Index, content_key
 from cfs_build.analysis.project import Project
 from conftest import spec
@@ -82,3 +87,19 @@ def test_no_index_means_nothing_written(tree, monkeypatch):
     monkeypatch.setenv("CFS_NO_INDEX", "1")
     Project(root)
     assert not (root / INDEX_DIR).exists()
+
+
+def test_every_module_a_summary_comes_from_stamps_the_index():
+    """An edit to any module the reading code runs (the frontmatter's decoding included)
+    must make the index's entries obsolete: each is a producer of its fingerprint. (The
+    state package only opens directories safely; what a summary holds never comes from it.)"""
+    code = ("import sys, cfs_build.reading.tree, cfs_build.reading.index\n"
+            "print('\\n'.join(m.__file__ for n, m in sys.modules.items() "
+            "if n.startswith('cfs_build') and not n.startswith('cfs_build.state')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60)
+    package = Path(cfs_build.__file__).parent
+    used = {Path(f).relative_to(package).as_posix() for f in done.stdout.split()}
+    used -= {"__init__.py", "reading/__init__.py"}
+    assert "reading/go_scalars.py" in used and "reading/frontmatter.py" in used
+    assert used <= set(index.producers())
