@@ -3,7 +3,7 @@
 Building PyYAML's nodes costs more than the rest of a node's parse; almost every
 frontmatter is a few lines such as ``output: src/x.py`` or ``depends_on:`` with
 ``- SPEC/a(B)`` items. Those, and only those, are read here, with exactly the result
-node._frontmatter gets from PyYAML (tests/reading/test_plain_yaml.py compares both): every
+frontmatter._frontmatter gets from PyYAML (tests/reading/test_plain_yaml.py compares both): every
 line must have one of the shapes below and every value must be a plain scalar that
 YAML 1.1 resolves to a string. Anything else (comments, blank lines, quotes, tabs,
 other keys, a key twice, an empty value) answers None and goes to PyYAML.
@@ -24,7 +24,7 @@ _NOT_STRINGS = frozenset("yes Yes YES no No NO true True TRUE false False FALSE 
 
 
 def read_plain(source: str) -> dict | None:
-    """node._frontmatter's result for ``source`` (the lines between the fences, each
+    """frontmatter._frontmatter's result for ``source`` (the lines between the fences, each
     ending in LF), or None when it is not of the plain shape read here."""
     lines = source.split("\n")
     if lines[-1] != "":

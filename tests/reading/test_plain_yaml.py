@@ -1,6 +1,6 @@
 """The fast frontmatter readers against PyYAML's pure-Python loader: the same answers.
 
-plain_yaml reads the common shapes without PyYAML, and node.yaml_frontmatter uses
+plain_yaml reads the common shapes without PyYAML, and frontmatter.yaml_frontmatter uses
 libyaml's loader when it is there; both must give exactly what the pure loader gives.
 """
 from __future__ import annotations
@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cfs_build.reading import node
-from cfs_build.reading.node import _Report, parse_node, yaml_frontmatter
+from cfs_build.reading.frontmatter import Report, yaml_frontmatter
+from cfs_build.reading.node import parse_node
 from cfs_build.reading.plain_yaml import read_plain
 
 # Mostly the shapes plain_yaml accepts, with pieces near its edge mixed in: YAML's
@@ -65,7 +66,7 @@ def pure(source: str) -> tuple[dict, list]:
     try:
         if original is not None:
             del yaml.CSafeLoader
-        report = _Report("SPEC/x", "code-from-spec/x/_node.md")
+        report = Report("SPEC/x", "code-from-spec/x/_node.md")
         return yaml_frontmatter(source, report), report.items
     finally:
         if original is not None:
@@ -90,7 +91,7 @@ def test_plain_reading_is_pyyaml_reading(source):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frontmatters())
 def test_libyaml_reading_is_pure_reading(source):
-    report = _Report("SPEC/x", "code-from-spec/x/_node.md")
+    report = Report("SPEC/x", "code-from-spec/x/_node.md")
     got, expected = (yaml_frontmatter(source, report), report.items), pure(source)
     if got != expected and [f.detail for f in expected[1]] == [f"YAML error: {TAB_REFUSED}"]:
         # The one difference: a tab after a line's text, which the pure loader refuses
