@@ -309,7 +309,7 @@ def test_planted_index_of_any_shape_is_discarded_quietly(tmp_path, entries):
     root = make_project(tmp_path / "p").root
     clean = tmp_path / "clean"
     shutil.copytree(root, clean)
-    fingerprint = index.code_fingerprint(f"index {index.FORMAT}", index._PRODUCERS)
+    fingerprint = index.code_fingerprint(f"index {index.FORMAT}", index.producers())
     plant(root, f".cfs/{index.INDEX_FILE}",
           dirs.seal(marshal.dumps((index.FORMAT, fingerprint, entries))))
     commands = [("status", "--json"), ("check",)]

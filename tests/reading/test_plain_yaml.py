@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cfs_build.reading import node
+from cfs_build.reading import frontmatter
 from cfs_build.reading.frontmatter import Report, yaml_frontmatter
 from cfs_build.reading.node import parse_node
 from cfs_build.reading.plain_yaml import read_plain
@@ -118,7 +118,7 @@ def test_a_node_with_plain_frontmatter_never_needs_pyyaml(monkeypatch):
     def refuse(*args):
         raise AssertionError("PyYAML was used")
 
-    monkeypatch.setattr(node, "yaml_frontmatter", refuse)
+    monkeypatch.setattr(frontmatter, "yaml_frontmatter", refuse)
     doc = parse_node("SPEC/x", "code-from-spec/x/_node.md",
                      "---\noutput: src/x.py\n---\n# SPEC/x\n")
     assert (doc.output, doc.output_line, doc.findings) == ("src/x.py", 2, ())
