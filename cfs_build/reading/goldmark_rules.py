@@ -35,12 +35,16 @@ def _goldmark_html_block(html_block):
     the 7th kind (a lone tag) that goldmark reads as paragraph text: a closing
     `</script>`, `</style>` or `</pre>` (goldmark's parser/html_block.go leaves these
     three tag names out of that kind), and a tag followed by white space other than
-    spaces (goldmark allows only spaces after it)."""
+    spaces (goldmark allows only spaces after it). It refuses any HTML block where a
+    tab stays before the `<` once the containers have taken their indentation
+    (_tab_before_tag)."""
     from markdown_it.rules_block.html_block import HTML_SEQUENCES
 
     *others, (lone_tag, _, _) = HTML_SEQUENCES
 
     def rule(state, start: int, end: int, silent: bool) -> bool:
+        if _tab_before_tag(state, start):
+            return False
         if not silent:  # (in silent mode a lone tag never interrupts anything)
             line = state.src[state.bMarks[start] + state.tShift[start]:state.eMarks[start]]
             if line[:1] == "<" and lone_tag.search(line) \
@@ -50,6 +54,32 @@ def _goldmark_html_block(html_block):
         return html_block(state, start, end, silent)
 
     return rule
+
+
+def _tab_before_tag(state, line: int) -> bool:
+    """A tab in ``line``'s indentation at or past the column where the content of the
+    container it is in starts. goldmark's containers take a line's indentation only up
+    to their content's column (a tab reaching past it is taken whole), and its HTML
+    block patterns (parser/html_block.go) allow nothing but spaces before the `<` in
+    what is left: `* a` then `  \t<div>` continues the item's paragraph, so `Title` /
+    `-` after it is paragraph text too, where markdown-it opened an HTML block (it
+    skips any spaces and tabs). A tab right after a quote's `>` is taken by the quote
+    (it stands for the space after the marker)."""
+    begin = state.bMarks[line]
+    first = begin + state.tShift[line]
+    src = state.src
+    if src.find("\t", begin, first) < 0:
+        return False
+    start_column = state.bsCount[line]  # (tab stops count from the line's start)
+    column = 0
+    for at in range(begin, first):
+        if src[at] != "\t":
+            column += 1
+            continue
+        if column >= state.blkIndent and not (at == begin and src[at - 1:at] == ">"):
+            return True
+        column += 4 - (start_column + column) % 4
+    return False
 
 
 def _container_columns(tokenize):

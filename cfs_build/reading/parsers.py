@@ -227,11 +227,26 @@ _HTML_DIFFERS_END = re.compile(r">[^\S\n]*[^\S \n][^\S\n]*$", re.MULTILINE)
 _ODD_SPACES = ("\t", "\r", "\v", "\f")  # the white space other than ' ' and LF in ASCII
 
 
+# A tab before a `<`, after nothing but white space and container marks on its line: a
+# line goldmark_rules._tab_before_tag may refuse to open an HTML block with. The search
+# starts with the tab, a literal; the marks before it are checked only where it matches.
+_TAB_BEFORE_LT = re.compile(r"\t[ \t]*<")
+_MARKS_ONLY = re.compile(r"[ \t>]*(?:(?:[-*+]|\d{1,9}[.)])[ \t>]*)*")
+
+
 def _html_differs(source: str) -> bool:
     """A line goldmark_rules._goldmark_html_block may refuse, or a `search` or `source` tag."""
-    return _HTML_DIFFERS_TAG.search(source) is not None or (
-        (not source.isascii() or any(space in source for space in _ODD_SPACES))
-        and _HTML_DIFFERS_END.search(source) is not None)
+    if _HTML_DIFFERS_TAG.search(source) is not None:
+        return True
+    if "\t" in source:
+        for match in _TAB_BEFORE_LT.finditer(source):
+            at = match.start()
+            if _MARKS_ONLY.fullmatch(source, source.rfind("\n", 0, at) + 1, at):
+                return True
+        odd = True
+    else:
+        odd = not source.isascii() or any(space in source for space in _ODD_SPACES[1:])
+    return odd and _HTML_DIFFERS_END.search(source) is not None
 
 
 # A line that may open a link reference definition (a `[` first, perhaps in list items)

@@ -773,6 +773,29 @@ def test_a_lone_tag_goldmark_reads_as_text_does_not_hide_the_next_heading(line, 
 
 
 @pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("lines, keys", [
+    # goldmark's list items and quotes take a line's indentation only up to their
+    # content's column, and its HTML block patterns allow only spaces before the `<` in
+    # what is left: a tab there makes the line paragraph text (here continuing the
+    # item's paragraph, `Title` / `---` with it), not an HTML block ...
+    ("* a\n  \t<div>\nTitle\n---", ["a"]),
+    ("1. a\n   \t<!-- c\nTitle\n---", ["a"]),
+    ("- a\n\n   \t<span>\nTitle\n---", ["a"]),
+    ("> a\n> \t<div>\nTitle\n---", ["a"]),
+    # ... while a tab reaching past the content's column is taken whole, as is a tab
+    # right after a quote's `>`: the HTML block opens, and ends before `Title` here.
+    ("* a\n \t<div>\nTitle\n---", ["a", "title"]),
+    ("- \t<div>\nTitle\n---", ["a", "title"]),
+    ("> a\n>\t<div>\nTitle\n---", ["a", "title"]),
+])
+def test_a_tab_left_before_an_html_tag_opens_no_html_block(lines, keys, parser,
+                                                           monkeypatch):
+    monkeypatch.setenv("CFS_PARSER", parser)
+    doc = parse(f"# SPEC/x\n# Public\n## A\n\n{lines}\n")
+    assert [sub.key for sub in doc.public] == keys
+
+
+@pytest.mark.parametrize("parser", PARSERS)
 def test_search_not_source_opens_an_html_block_inside_a_paragraph(parser, monkeypatch):
     # CommonMark 0.31's list of block tag names, as goldmark's parser/html_block.go has
     # it: `<search>` interrupts the paragraph, `<source>` is a lone tag that cannot.

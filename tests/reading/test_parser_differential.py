@@ -135,11 +135,15 @@ def test_a_quote_is_read_as_commonmark_says_whichever_parser_is_chosen():
     ("- x\n     - a\n      # y\n", parsers.PyDocument),
     ("# A\n   -\ta\n     ```\n", parsers.PyDocument),  # (a tab: any column counts)
     ("   - a\n\t```\nTitle\n---\n", parsers.PyDocument),
+    # ... or a tab before an HTML tag that goldmark_rules._tab_before_tag may refuse ...
+    ("- a\n\n   \t<div>\nTitle\n-\n", parsers.PyDocument),
+    ("1. a\n\n   \t<!-- c\n", parsers.PyDocument),
     # ... and only those: definitions ending at a blank line, nested lists, code after text
     ("[r]: /u\n[s]: /v\n\nText [r]\n", parsers.RsDocument),
     ("- a\n    - b\n    - c\n1. a\n   - b\n", parsers.RsDocument),
     ("Text\n    # code\n- a\n", parsers.RsDocument),
     ("   - a\n\n    ```\n", parsers.RsDocument),
+    ("Text\t<b>bold</b>\n", parsers.RsDocument),
 ])
 def test_bodies_markdown_it_pyrs_misreads_go_to_markdown_it_py(body, kind):
     with mock.patch.dict(os.environ, {parsers.ENV: parsers.RS}):
