@@ -773,6 +773,23 @@ def test_a_lone_tag_goldmark_reads_as_text_does_not_hide_the_next_heading(line, 
 
 
 @pytest.mark.parametrize("parser", PARSERS)
+def test_vertical_tab_and_form_feed_are_heading_text_not_white_space(parser, monkeypatch):
+    # goldmark's util.IsSpace (its spaceTable) holds space, tab, LF and CR only: after
+    # the #s a form feed is no separator (the line is content), at a heading's end it
+    # stays in the text, before a closing sequence it makes the #s text; normalization
+    # trims spaces and tabs only.
+    monkeypatch.setenv("CFS_PARSER", parser)
+    doc = parse("# SPEC/x\n# Public\n## A\n##\x0cB\n## C \x0b\n## D\x0c ##\n## E \x0c##\n")
+    assert [(sub.key, sub.raw) for sub in doc.public] == [
+        ("a", "## A"), ("c \x0b", "## C \x0b"), ("d\x0c", "## D\x0c ##"),
+        ("e \x0c##", "## E \x0c##")]
+    assert doc.public[0].text == "## A\n##\x0cB\n"
+    section = parse("# SPEC/x\n# Public\x0c\n## A\n")
+    assert rules(section) == [("unrecognized_section", 2)]
+    assert "'public\\x0c'" in section.findings[0].detail
+
+
+@pytest.mark.parametrize("parser", PARSERS)
 @pytest.mark.parametrize("lines, keys", [
     # goldmark's list items and quotes take a line's indentation only up to their
     # content's column, and its HTML block patterns allow only spaces before the `<` in
