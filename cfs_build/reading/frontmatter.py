@@ -99,6 +99,14 @@ def _load(yaml, loader_class, source: str):
         # Before constructing: merge keys ('<<') are flattened into the node then.
         twice = next(filter(None, (_duplicate_key(doc, yaml) for doc in documents)), None)
         keys = read_keys(source, root) if isinstance(root, yaml.MappingNode) else None
+        too_many = _merged_past(root, MERGED_ENTRIES)
+        if too_many is not None:
+            if twice is not None or (keys is not None and keys.refused):
+                return root, twice, {}, keys  # refused before anything is constructed
+            raise yaml.constructor.ConstructorError(
+                None, None, f"its merge keys ('<<') copy the same mappings into more than "
+                f"{MERGED_ENTRIES} keys; write the keys out or merge each mapping once",
+                too_many.start_mark)
         try:
             data = loader.construct_document(root)
         except (KeyError, IndexError, AttributeError):
@@ -108,6 +116,53 @@ def _load(yaml, loader_class, source: str):
         return root, twice, data, keys
     finally:
         loader.dispose()
+
+
+# More keys than this, merges ('<<') expanded, in all the frontmatter's mappings: PyYAML
+# copies every merged mapping into each one merging it, so a mapping merged twice at every
+# level of a chain doubles per level (thirty short lines make billions); a chain merging
+# each mapping once stays far below it (its depth stops PyYAML first).
+MERGED_ENTRIES = 1_000_000
+
+
+def _merged_past(root, limit: int):
+    """The mapping node with the most keys, merges expanded as PyYAML's constructor
+    expands them, when all the document's mappings come to more than ``limit`` keys so;
+    None when they stay within it. Counted, not expanded: each mapping once."""
+    sizes: dict[int, int] = {}
+    mappings = []
+
+    def size(node) -> int:
+        # (recursing one frame a level, as PyYAML's flatten_mapping does after it)
+        if id(node) in sizes:
+            return sizes[id(node)]
+        sizes[id(node)] = 0  # (a mapping merging itself: PyYAML drops the merge first)
+        total = 0
+        for key, value in node.value:
+            if key.tag != "tag:yaml.org,2002:merge":
+                total += 1
+                continue
+            for merged in value.value if value.id == "sequence" else (value,):
+                if merged.id == "mapping":
+                    total += size(merged)
+        sizes[id(node)] = total
+        mappings.append(node)
+        return total
+
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.id == "mapping":
+            size(node)
+            stack += [part for pair in node.value for part in pair]
+        elif node.id == "sequence":
+            stack += node.value
+    if sum(sizes.values()) <= limit:
+        return None
+    return max(mappings, key=lambda m: (sizes[id(m)], -m.start_mark.index))
 
 
 def _keep_byte_order_mark(yaml, source: str, root) -> None:

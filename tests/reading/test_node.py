@@ -1,6 +1,8 @@
 """Parsing one _node.md (FORMAT.md sections 4 and 5): frontmatter, structure, blocks."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from cfs_build.reading.files import normalize_text
@@ -954,3 +956,31 @@ def test_a_parse_is_the_node_doc_its_constructor_makes():
     made = NodeDoc(**asdict(doc) | {"public": doc.public, "findings": doc.findings})
     assert made == doc and doc.intent == "Intent." and doc.output == "x" and doc.has_agent
     assert doc.depends_on == ("SPEC/b",) and doc.dep_lines == (3,) and doc.agent == "Do.\n"
+
+
+def _doubling(levels: int, merge: str) -> str:
+    # Each mapping merges the one before twice: PyYAML's constructor copies 2**levels keys.
+    lines = ["a0: &a0 {1: x}"] + [
+        f"a{i}: &a{i} {{{merge.format(f'*a{i - 1}')}}}" for i in range(1, levels)]
+    return "\n".join(lines) + "\noutput: out/x.txt\n"
+
+
+@pytest.mark.parametrize("merge, rule_line, said", [
+    ("<<: {0}, <<: {0}", 25, "already defined"),    # refused by the repeated '<<' alone
+    ("<<: [{0}, {0}]", 25, "more than 1000000 keys"),  # under a key v5 ignores
+])
+def test_merges_doubling_at_each_level_are_refused_without_expanding_them(merge, rule_line,
+                                                                          said):
+    started = time.perf_counter()
+    doc = parse(f"---\n{_doubling(24, merge)}---\n# SPEC/x\n")
+    assert time.perf_counter() - started < 5  # expanded: 2**24 keys, tens of seconds
+    assert ("malformed_frontmatter", rule_line) in rules(doc)
+    assert said in doc.findings[0].detail
+
+
+def test_a_long_chain_of_merges_each_once_is_read():
+    lines = ["a0: &a0 {k0: x}"] + [
+        f"a{i}: &a{i} {{<<: *a{i - 1}, k{i}: x}}" for i in range(1, 300)]
+    doc = parse("---\n" + "\n".join(lines) + "\n<<: *a299\noutput: out/x.txt\n---\n# SPEC/x\n")
+    assert doc.output == "out/x.txt"
+    assert not doc.broken
