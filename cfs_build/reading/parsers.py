@@ -125,52 +125,55 @@ _LISTS = ("bullet_list", "ordered_list")
 _PARAGRAPHS = ("paragraph", "text")  # (a tight list's paragraphs are text nodes)
 
 
-def _ends_before_lazy_code(nodes, data, newline, empty, bases=(0,)) -> bool:
+def _ends_before_lazy_code(nodes, data, newline, empty) -> bool:
     """Some paragraph of a list item in the lists among ``nodes`` (markdown-it-pyrs's tree
     of ``data``, the body) is followed by a line that is not blank, is indented less than
     the paragraph and four columns or more past the content of the innermost item around
-    it that the line reaches (``bases``: the content columns of the items the lists are
-    in): a lazy line of the paragraph that markdown-it may have let interrupt it
-    (goldmark_rules._lazy_code_stays_text), e.g. `   - a` then `    ```` then a heading. Columns are
-    counted only where no tab comes before: a tab makes a line count, an item's
-    content column unknown (left out of ``bases``)."""
+    it that the line reaches: a lazy line of the paragraph that markdown-it may have let
+    interrupt it (goldmark_rules._lazy_code_stays_text), e.g. `   - a` then `    ```` then
+    a heading. Columns are counted only where no tab comes before: a tab makes a line
+    count, an item's content column unknown (left out of the columns the line may
+    reach). The lists are walked with a stack, not by recursing: the Rust port nests a
+    thousand levels where Python's recursion stops."""
     tab = b"\t" if newline == b"\n" else "\t"
     spaces = tab + (b" " if newline == b"\n" else " ")
-    for node in nodes:
-        if node.name not in _LISTS:
-            continue
-        for item in node.children:
-            within = bases
-            nested = []
-            for place, child in enumerate(item.children):
-                kind = child.name
-                if kind in _LISTS:
-                    nested.append(child)
-                    continue
-                if place and kind not in _PARAGRAPHS:
-                    continue
-                start, end = child.srcmap
-                begin = data.rfind(newline, 0, start) + 1
-                column = start - begin if tab not in data[begin:start] else None
-                if place == 0 and column is not None and data.find(
-                        newline, item.srcmap[0], start) < 0:  # on the item's first line
-                    within = bases + (column,)
-                if kind not in _PARAGRAPHS:
-                    continue
-                after = data.find(newline, end - 1) + 1  # the line after the paragraph
-                if after == 0:
-                    continue
-                stop = data.find(newline, after)
-                text = data[after:stop if stop >= 0 else len(data)]
-                rest = text.lstrip(spaces)
-                indent = len(text) - len(rest)
-                if rest.strip() == empty:
-                    continue
-                if column is None or tab in text[:indent] or 4 <= indent < column and \
-                        indent - max(base for base in within if base <= indent) >= 4:
-                    return True
-            if nested and _ends_before_lazy_code(nested, data, newline, empty, within):
-                return True
+    # (lists, the content columns of the items they are in)
+    pending = [([node for node in nodes if node.name in _LISTS], (0,))]
+    while pending:
+        lists, bases = pending.pop()
+        for node in lists:
+            for item in node.children:
+                within = bases
+                nested = []
+                for place, child in enumerate(item.children):
+                    kind = child.name
+                    if kind in _LISTS:
+                        nested.append(child)
+                        continue
+                    if place and kind not in _PARAGRAPHS:
+                        continue
+                    start, end = child.srcmap
+                    begin = data.rfind(newline, 0, start) + 1
+                    column = start - begin if tab not in data[begin:start] else None
+                    if place == 0 and column is not None and data.find(
+                            newline, item.srcmap[0], start) < 0:  # on the item's first line
+                        within = bases + (column,)
+                    if kind not in _PARAGRAPHS:
+                        continue
+                    after = data.find(newline, end - 1) + 1  # the line after the paragraph
+                    if after == 0:
+                        continue
+                    stop = data.find(newline, after)
+                    text = data[after:stop if stop >= 0 else len(data)]
+                    rest = text.lstrip(spaces)
+                    indent = len(text) - len(rest)
+                    if rest.strip() == empty:
+                        continue
+                    if column is None or tab in text[:indent] or 4 <= indent < column and \
+                            indent - max(base for base in within if base <= indent) >= 4:
+                        return True
+                if nested:
+                    pending.append((nested, within))
     return False
 
 

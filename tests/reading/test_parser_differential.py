@@ -150,6 +150,15 @@ def test_bodies_markdown_it_pyrs_misreads_go_to_markdown_it_py(body, kind):
         assert type(parsers.document(body)) is kind
 
 
+@pytest.mark.parametrize("lazy", ["", "    ```\n"])
+def test_a_thousand_nested_list_items_are_read_not_a_recursion_error(lazy):
+    # Each level two spaces deeper: no line is long enough to go to markdown-it-py, and
+    # the Rust port's tree is as deep as the list.
+    body = "".join("  " * depth + "- a\n" for depth in range(1000)) + lazy + "# B\n"
+    with mock.patch.dict(os.environ, {parsers.ENV: parsers.RS}):
+        assert [block.index for block in parsers.document(body).blocks] == [1000 + bool(lazy)]
+
+
 def test_the_environment_chooses_the_parser_the_differential_test_compares():
     for name, kind in ((parsers.RS, parsers.RsDocument), (parsers.PY, parsers.PyDocument)):
         with mock.patch.dict(os.environ, {parsers.ENV: name}):
