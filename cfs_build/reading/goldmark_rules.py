@@ -209,6 +209,7 @@ def _continues_paragraph(state, line: int) -> bool:
 # White space for goldmark's emphasis (Go's unicode.IsSpace) that markdown-it takes for a
 # letter: next to a run of `*` or `_` it decides whether the run opens or closes.
 _GO_ONLY_SPACES = frozenset("\x85\u2028\u2029")
+_AS_SPACES = dict.fromkeys(map(ord, _GO_ONLY_SPACES), " ")
 _RUN = re.compile(r"\*+|_+")
 
 
@@ -216,8 +217,8 @@ def _goldmark_flanking(emphasis):
     """markdown-it-py's emphasis rule, seeing NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR
     next to a delimiter run as the white space they are for goldmark (its delimiter
     scan asks Go's unicode.IsSpace): `*b\u2028*` is no emphasis, `_b_\u2028c` is. The
-    rule reads only the characters either side of the run; for the call, a space takes
-    their place."""
+    rule reads only the run and the characters either side of it; for the call, it is
+    given the text with a space in place of each of the three."""
 
     def rule(state, silent: bool) -> bool:
         src = state.src
@@ -229,12 +230,12 @@ def _goldmark_flanking(emphasis):
         after = end < state.posMax and src[end] in _GO_ONLY_SPACES
         if not (before or after):
             return emphasis(state, silent)
-        seen = src
-        if before:
-            seen = seen[:at - 1] + " " + seen[at:]
-        if after:
-            seen = seen[:end] + " " + seen[end + 1:]
-        state.src = seen
+        # The text with all of them spaces, made once per text: a copy for each run
+        # next to one made a heading of such runs take quadratic time.
+        spaced = state.__dict__.get("cfs_spaced")
+        if spaced is None or spaced[0] is not src:
+            spaced = state.cfs_spaced = (src, src.translate(_AS_SPACES))
+        state.src = spaced[1]
         try:
             return emphasis(state, silent)
         finally:

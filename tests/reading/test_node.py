@@ -892,6 +892,16 @@ def test_line_separators_flank_emphasis_as_white_space(heading, key, parser, mon
     assert [sub.key for sub in doc.public] == [key]
 
 
+def test_a_heading_of_many_runs_next_to_line_separators_reads_in_linear_time():
+    # The emphasis rule got a copy of the whole text for each such run.
+    def seconds(separator: str) -> float:
+        started = time.perf_counter()
+        parse(f"# SPEC/x\n# Public\n## {('a*' + separator) * 80_000}\nbody\n")
+        return time.perf_counter() - started
+
+    assert seconds("\u2028") < 4 * seconds(" ") + 0.5
+
+
 def test_crlf_document_parses_like_lf():
     lf = "---\noutput: o\n---\n# SPEC/x\n# Public\n## A\na  \n# Agent\ndo\n"
     crlf = lf.replace("\n", "\r\n")
