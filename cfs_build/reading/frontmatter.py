@@ -228,11 +228,24 @@ def yaml_frontmatter(source: str, report: Report) -> dict:
         return _read_yaml(source, report)
     first = len(report.items)
     found = _read_yaml(source.translate(_HIDE_BREAKS), report)
-    report.items[first:] = [replace(f, detail=f.detail.translate(_SHOW_BREAKS))
+    report.items[first:] = [replace(f, detail=_show_breaks(f.detail))
                             for f in report.items[first:]]
     return {key: (tuple(t.translate(_SHOW_BREAKS) for t in value) if key == "depends_on"
                   else value.translate(_SHOW_BREAKS), lines)
             for key, (value, lines) in found.items()}
+
+
+# A stand-in as repr() writes it in a finding's detail (a key is quoted so), not after a
+# backslash of the text's own.
+_ESCAPED_STAND_IN = re.compile(r"(?<!\\)((?:\\\\)*)\\ufdd([012])")
+_ESCAPED_BREAKS = ("\\x85", "\\u2028", "\\u2029")
+
+
+def _show_breaks(detail: str) -> str:
+    """``detail`` with each stand-in back to the line break it stands for, written as it
+    was: the character itself, or its escape where repr() escaped the stand-in."""
+    return _ESCAPED_STAND_IN.sub(lambda m: m[1] + _ESCAPED_BREAKS[int(m[2])],
+                                 detail.translate(_SHOW_BREAKS))
 
 
 def _read_yaml(source: str, report: Report) -> dict:

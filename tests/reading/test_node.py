@@ -376,6 +376,17 @@ def test_a_line_break_v5_does_not_know_is_a_character(char):
         f"a{char}b", f"c{char}d", (f"e{char}f",))
 
 
+@pytest.mark.parametrize("char", ["\x85", "\u2028", "\u2029"])
+def test_a_key_holding_such_a_line_break_is_named_with_it(char):
+    # PyYAML reads the YAML with stand-ins for them; a finding quoting the key showed the
+    # stand-in's escape (\ufdd1) where the file has LINE SEPARATOR. A key written as that
+    # escape stays as written.
+    written = "\\ufdd1"
+    doc = parse(f"---\nout{char}put: x\n'{written}': y\n---\n# SPEC/x\n")
+    assert [f.detail.split(":")[0] for f in doc.findings] == [
+        f"unknown frontmatter key {key!r}" for key in (f"out{char}put", written)]
+
+
 # -- encoding ----------------------------------------------------------------------------------
 
 def test_byte_order_mark_is_a_clear_finding():
