@@ -26,8 +26,11 @@ TASK_PREFIX = "gen:"
 
 def task_name(node: str, prefix: str = "") -> str:
     """The doit task of a node: doit prints it as it is (`doit list`), so a directory's
-    control characters and bidi overrides are written as escapes, as cfs shows them."""
-    return f"{prefix}{TASK_PREFIX}{printable(node[len(SPEC) + 1:])}"
+    control characters and bidi overrides are written as escapes, as cfs shows them, and
+    a backslash as two: a directory named with an escape's text (`a\\x9b`) is then no
+    other directory's task (`a` and the C1 control U+009B)."""
+    rest = node[len(SPEC) + 1:].replace("\\", "\\\\")
+    return f"{prefix}{TASK_PREFIX}{printable(rest)}"
 
 
 class GenerationFailed(TaskFailed):

@@ -463,6 +463,21 @@ def test_a_name_the_manifest_cannot_hold_is_never_sent_to_the_generator(proj):
     assert "odd;name" not in (proj.root / "code-from-spec/.manifest").read_text()
 
 
+def test_a_directory_named_as_another_s_escape_is_a_task_of_its_own(tmp_path):
+    # doit's task names show control characters escaped: a directory named with the
+    # escape's text (a backslash, then x9b) must not take the same name, or doit refuses
+    # every task of the build ("duplicated definition").
+    from conftest import spec
+    proj = make_project(tmp_path)
+    for name, out in (("a\x9b", "gen/control.txt"), ("a\\x9b", "gen/text.txt")):
+        (proj.root / "code-from-spec" / name).mkdir()
+        proj.spec(f"SPEC/{name}").write_text(spec(f"SPEC/{name}", "# Agent\n\nMake it.\n",
+                                                  front=f"output: {out}"))
+    result = proj.cfs("build")
+    assert "duplicated" not in result.stdout + result.stderr
+    assert (proj.root / "gen/text.txt").exists()
+
+
 def test_doit_list_never_prints_a_spec_s_escape_sequences(tmp_path):
     # doit prints task names and docs as they are: the intent line is free text of the
     # checkout, and a node directory may be named with a bidi override or a C1 control.
