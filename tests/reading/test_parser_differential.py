@@ -159,6 +159,16 @@ def test_a_thousand_nested_list_items_are_read_not_a_recursion_error(lazy):
         assert [block.index for block in parsers.document(body).blocks] == [1000 + bool(lazy)]
 
 
+def test_looking_for_a_line_too_long_for_the_rust_port_costs_little_on_long_lines():
+    # 250 lines just short of the limit: each position of a line was tried to its end.
+    import time
+    body = ("x" * (parsers._DEEP_LINE - 10) + "\n") * 250
+    started = time.perf_counter()
+    assert not parsers._may_nest_deep(body)
+    assert parsers._may_nest_deep(body + "y" * (parsers._DEEP_LINE + 1))
+    assert time.perf_counter() - started < 0.5
+
+
 def test_the_environment_chooses_the_parser_the_differential_test_compares():
     for name, kind in ((parsers.RS, parsers.RsDocument), (parsers.PY, parsers.PyDocument)):
         with mock.patch.dict(os.environ, {parsers.ENV: name}):
