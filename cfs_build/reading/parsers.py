@@ -297,7 +297,10 @@ def _has_quote(source: str) -> bool:
     while at >= 0:
         if _QUOTE.fullmatch(source, source.rfind("\n", 0, at) + 1, at + 1):
             return True
-        at = source.find(">", at + 1)
+        # Only a line's first '>' can end such a prefix (a '>' is no marker): trying each
+        # one took time quadratic in a line of list markers and then '>'s.
+        end = source.find("\n", at)
+        at = -1 if end < 0 else source.find(">", end)
     return False
 
 

@@ -169,6 +169,15 @@ def test_looking_for_a_line_too_long_for_the_rust_port_costs_little_on_long_line
     assert time.perf_counter() - started < 0.5
 
 
+def test_looking_for_a_quote_costs_little_on_a_line_of_markers_and_many_quote_marks():
+    # Each '>' of the line was tried from the line's start, past every marker before it.
+    import time
+    started = time.perf_counter()
+    assert not parsers._has_quote("- " * 8000 + "x" + ">" * 8000 + "\n")
+    assert parsers._has_quote("a > b\n" + "- " * 8000 + ">" * 8000 + "\n")
+    assert time.perf_counter() - started < 0.5
+
+
 def test_the_environment_chooses_the_parser_the_differential_test_compares():
     for name, kind in ((parsers.RS, parsers.RsDocument), (parsers.PY, parsers.PyDocument)):
         with mock.patch.dict(os.environ, {parsers.ENV: name}):
