@@ -178,6 +178,15 @@ def test_looking_for_a_quote_costs_little_on_a_line_of_markers_and_many_quote_ma
     assert time.perf_counter() - started < 0.5
 
 
+def test_looking_for_white_space_after_a_tag_costs_little_on_a_long_run_of_tabs():
+    import time
+    started = time.perf_counter()
+    assert not parsers._html_differs("<a>" + "\t" * 40_000 + "x\n")
+    assert parsers._html_differs("<a>" + "\t" * 40_000 + "\n")
+    assert not parsers._html_differs("<a>" + " " * 40_000 + "\n")
+    assert time.perf_counter() - started < 0.5
+
+
 def test_the_environment_chooses_the_parser_the_differential_test_compares():
     for name, kind in ((parsers.RS, parsers.RsDocument), (parsers.PY, parsers.PyDocument)):
         with mock.patch.dict(os.environ, {parsers.ENV: name}):
