@@ -276,6 +276,12 @@ def _definition_continues(source: str) -> bool:
         or _DEFINITION_AFTER_LF.search(source) is not None)
 
 
+# markdown-it-pyrs reads a run of link reference definitions in time quadratic in its
+# length (8,000 in a row: 1.7 s; markdown-it-py 0.2 s): a body with more than this many
+# `]:` goes to markdown-it-py, which reads it alike (the differential test).
+_MANY_DEFINITIONS = 500
+
+
 @lru_cache(maxsize=1)  # as _py_parser
 def _rs_parser():
     import markdown_it_pyrs
@@ -310,7 +316,8 @@ def document(source: str):
     """``source`` parsed by the parser in use: ``blocks`` and ``runs(position, content)``."""
     if chosen(os.environ.get(ENV, "")) == RS and (source.isascii() or _encodes(source)) \
             and not _has_quote(source) and not _may_nest_deep(source) \
-            and not _html_differs(source) and not _definition_continues(source):
+            and not _html_differs(source) and not _definition_continues(source) \
+            and source.count("]:") <= _MANY_DEFINITIONS:
         try:
             parsed = RsDocument(source)
         except BaseException as exc:  # a Rust panic is raised as a BaseException

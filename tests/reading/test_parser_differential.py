@@ -144,6 +144,9 @@ def test_a_quote_is_read_as_commonmark_says_whichever_parser_is_chosen():
     ("Text\n    # code\n- a\n", parsers.RsDocument),
     ("   - a\n\n    ```\n", parsers.RsDocument),
     ("Text\t<b>bold</b>\n", parsers.RsDocument),
+    # markdown-it-pyrs takes quadratic time over a long run of definitions
+    ("".join(f"[r{i}]: /u\n" for i in range(501)) + "\n# A\n", parsers.PyDocument),
+    ("".join(f"[r{i}]: /u\n" for i in range(500)) + "\n# A\n", parsers.RsDocument),
 ])
 def test_bodies_markdown_it_pyrs_misreads_go_to_markdown_it_py(body, kind):
     with mock.patch.dict(os.environ, {parsers.ENV: parsers.RS}):
