@@ -99,7 +99,9 @@ def _load(yaml, loader_class, source: str):
         # Before constructing: merge keys ('<<') are flattened into the node then.
         twice = next(filter(None, (_duplicate_key(doc, yaml) for doc in documents)), None)
         keys = read_keys(source, root) if isinstance(root, yaml.MappingNode) else None
-        too_many = _merged_past(root, MERGED_ENTRIES)
+        # (a merge key is written `<<` or tagged `!!merge`, perhaps with %-escapes)
+        too_many = _merged_past(root, MERGED_ENTRIES) \
+            if "<<" in source or "merge" in source or "%" in source else None
         if too_many is not None:
             if twice is not None or (keys is not None and keys.refused):
                 return root, twice, {}, keys  # refused before anything is constructed

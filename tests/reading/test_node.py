@@ -989,6 +989,7 @@ def _doubling(levels: int, merge: str) -> str:
 @pytest.mark.parametrize("merge, rule_line, said", [
     ("<<: {0}, <<: {0}", 25, "already defined"),    # refused by the repeated '<<' alone
     ("<<: [{0}, {0}]", 25, "more than 1000000 keys"),  # under a key v5 ignores
+    ("!!m%65rge x: [{0}, {0}]", 25, "more than 1000000 keys"),  # the tag, escaped
 ])
 def test_merges_doubling_at_each_level_are_refused_without_expanding_them(merge, rule_line,
                                                                           said):
