@@ -233,9 +233,7 @@ _ODD_SPACES = ("\t", "\r", "\v", "\f")  # the white space other than ' ' and LF 
 
 
 # A tab before a `<`, after nothing but white space and container marks on its line: a
-# line goldmark_rules._tab_before_tag may refuse to open an HTML block with. The search
-# starts with the tab, a literal; the marks before it are checked only where it matches.
-_TAB_BEFORE_LT = re.compile(r"\t[ \t]*<")
+# line goldmark_rules._tab_before_tag may refuse to open an HTML block with.
 _MARKS_ONLY = re.compile(r"[ \t>]*(?:(?:[-*+]|\d{1,9}[.)])[ \t>]*)*")
 
 
@@ -244,14 +242,30 @@ def _html_differs(source: str) -> bool:
     if _HTML_DIFFERS_TAG.search(source) is not None:
         return True
     if "\t" in source:
-        for match in _TAB_BEFORE_LT.finditer(source):
-            at = match.start()
-            if _MARKS_ONLY.fullmatch(source, source.rfind("\n", 0, at) + 1, at):
-                return True
+        if _tab_then_tag(source):
+            return True
         odd = True
     else:
         odd = not source.isascii() or any(space in source for space in _ODD_SPACES[1:])
     return odd and _HTML_DIFFERS_END.search(source) is not None
+
+
+def _tab_then_tag(source: str) -> bool:
+    """Some line has only container marks and white space, a tab among it, before a `<`.
+    Only a line's first `<` can follow such a prefix (a `<` is no mark), so only it is
+    looked at: a search for a tab and then a `<` retried a long run of tabs from each."""
+    lt = source.find("<")
+    while lt >= 0:
+        begin = source.rfind("\n", 0, lt) + 1
+        run = lt
+        while run > begin and source[run - 1] in " \t":
+            run -= 1
+        tab = source.find("\t", run, lt)
+        if tab >= 0 and _MARKS_ONLY.fullmatch(source, begin, tab):
+            return True
+        end = source.find("\n", lt)
+        lt = -1 if end < 0 else source.find("<", end)
+    return False
 
 
 # A line that may open a link reference definition (a `[` first, perhaps in list items)

@@ -187,6 +187,9 @@ def test_looking_for_white_space_after_a_tag_costs_little_on_a_long_run_of_tabs(
     assert not parsers._html_differs("<a>" + "\t" * 40_000 + "x\n")
     assert parsers._html_differs("<a>" + "\t" * 40_000 + "\n")
     assert not parsers._html_differs("<a>" + " " * 40_000 + "\n")
+    # a tab and then a '<' was searched for from each tab of a run
+    assert not parsers._html_differs("a" + "\t" * 40_000 + "x\n")
+    assert parsers._html_differs("x <\n- " * 40_000 + "\t<\n")
     assert time.perf_counter() - started < 0.5
 
 
