@@ -30,7 +30,6 @@ _INDENTING_TAB = re.compile("^ *\t|[\r\x85\u2028\u2029]", re.MULTILINE)
 class Report:
     """The findings of one _node.md, in the order they are found."""
 
-
     def __init__(self, name: str, file: str):
         self.name, self.file, self.items = name, file, []
 
