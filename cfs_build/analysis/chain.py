@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from hashlib import sha1
 from pathlib import Path
@@ -396,6 +397,10 @@ class Resolver:
                                  "reading file : failed to open file: path is empty")
             rel = output_rel(info.output)
             if rel is not None and place_problem(str(self.root), rel, self._places):
+                if _plain_directory(f"{self.root}/{rel}"):
+                    # X8 keeps cfs from opening it; v5 opens it and reads no line.
+                    raise Unresolved(f"{name.base}: {rel} is a directory, not a file",
+                                     f"reading file {info.output}: failed to {_NO_LINE}")
                 rel = None  # X8: an output cfs never opens
             return self._required_file(info.output, rel, name.base, Waiting)
         return self._required_file(name.path, external_rel(name.path), name.raw, Unresolved)
@@ -582,3 +587,11 @@ def _no_link_below(root: str, file: str) -> None:
         if os.path.islink(f"{root}/{path}"):
             raise UnreadableFile(file, f"is reached through the symbolic link {path}; cfs "
                                  "never follows one in the spec tree")
+
+
+def _plain_directory(path: str) -> bool:
+    """Whether ``path`` is a directory itself, not a link (lstat: nothing is followed)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False

@@ -528,3 +528,17 @@ def test_an_external_naming_the_project_directory_opens_but_reads_no_line(tree, 
     assert v5tools.validate_specs(root) == \
         f"Staleness:\n  [missing] SPEC/l (out/l.txt) rank=0: {why}\n"
     assert refused(v5tools.load_chain, root, "SPEC/l") == f"computing chain hash: {why}"
+
+
+def test_an_imported_artifact_whose_output_is_a_directory_reads_no_line(tree):
+    # cfs never opens such an output (X8), but v5 opens the directory and fails on its
+    # first line: an importer's chain fails in those words (FORMAT.md 9.4, 6).
+    root = tree({"SPEC/p": spec("SPEC/p", "# Agent\np\n", front="output: out/p.txt"),
+                 "SPEC/l": spec("SPEC/l", "# Agent\nW\n",
+                                front="depends_on: [ARTIFACT/p]\noutput: out/l.txt")})
+    (root / "out/p.txt").mkdir(parents=True)
+    why = "reading file out/p.txt: failed to read line: error reading file: file I/O error"
+    assert refused(v5tools.load_chain, root, "SPEC/l") == f"computing chain hash: {why}"
+    assert refused(v5tools.load_chain, Project(root), "SPEC/l") == \
+        f"computing chain hash: {why}"
+    assert f"[missing] SPEC/l (out/l.txt) rank=0: {why}\n" in v5tools.validate_specs(root)
