@@ -399,7 +399,8 @@ class Resolver:
             if rel is not None and place_problem(str(self.root), rel, self._places):
                 if _plain_directory(f"{self.root}/{rel}"):
                     # X8 keeps cfs from opening it; v5 opens it and reads no line.
-                    raise Unresolved(f"{name.base}: {rel} is a directory, not a file",
+                    raise Unresolved(f"{name.base}: {rel} is a directory, not a file (move it "
+                                     f"away to have {name.base} generated there)",
                                      f"reading file {info.output}: failed to {_NO_LINE}")
                 rel = None  # X8: an output cfs never opens
             return self._required_file(info.output, rel, name.base, Waiting)
