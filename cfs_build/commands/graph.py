@@ -40,17 +40,34 @@ def _quoted(text: str) -> str:
     return printable(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
+def _dot_ids(graph) -> dict[str, str]:
+    """Each vertex's dot id: its name as shown (_quoted), and where two names show alike
+    (a control character, and its escape written as text), the later one numbered."""
+    ids: dict[str, str] = {}
+    taken: set[str] = set()
+    for vertex in sorted(graph.nodes):
+        shown = candidate = _quoted(vertex)
+        count = 1
+        while candidate in taken:
+            count += 1
+            candidate = f"{shown} ({count})"
+        taken.add(candidate)
+        ids[vertex] = candidate
+    return ids
+
+
 def _dot(graph) -> str:
     lines = ["digraph cfs {", f"  // {LEGEND}", "  rankdir=LR;",
              "  node [fontname=\"Helvetica\"];"]
+    ids = _dot_ids(graph)
     for vertex, data in sorted(graph.nodes(data=True)):
         label = _quoted(vertex) if data["kind"] != "ARTIFACT" else \
             f"{_quoted(vertex)}\\n{_quoted(data.get('path', ''))}"
-        lines.append(f'  "{_quoted(vertex)}" [shape={SHAPE[data["kind"]]}, label="{label}"];')
+        lines.append(f'  "{ids[vertex]}" [shape={SHAPE[data["kind"]]}, label="{label}"];')
     for u, v, data in sorted(graph.edges(data=True)):
         label = "" if data["kind"] in (INHERITS, GENERATES) else \
             f', label="{_quoted(edge_label(data))}"'
-        lines.append(f'  "{_quoted(u)}" -> "{_quoted(v)}" [style={STYLE[data["kind"]]}, '
+        lines.append(f'  "{ids[u]}" -> "{ids[v]}" [style={STYLE[data["kind"]]}, '
                      f'tooltip="{data["kind"]}"{label}];')
     lines.append("}")
     return "\n".join(lines) + "\n"

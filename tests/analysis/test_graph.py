@@ -333,3 +333,20 @@ def test_mermaid_keeps_a_hostile_node_name_one_statement(tmp_path, name):
     decoded = {re.sub(r"#(\w+);", lambda m: html.unescape(f"&#{m[1]};" if m[1].isdigit()
                                                        else f"&{m[1]};"), t) for t in texts}
     assert decoded == shown, lines
+
+
+def test_dot_gives_names_that_show_alike_ids_of_their_own(tmp_path):
+    # A control character is shown as its escape, so a directory named with the escape
+    # written as text shows alike: one dot id would have drawn the two as one vertex.
+    from conftest import write_tree
+    odd, plain = "SPEC/r/a\x1b", "SPEC/r/a\\x1b"
+    root = write_tree(tmp_path / "p", {
+        "SPEC/r": spec("SPEC/r", "# Public\n## A\na\n"),
+        odd: spec(odd, "# Agent\nx\n", front="output: o.txt"),
+        plain: spec(plain, "# Agent\ny\n", front="output: p.txt")})
+    data = json.loads(cfs_graph(root, "--format", "json"))
+    statements = _dot_statements(cfs_graph(root, "--format", "dot"))
+    ids = [s[0] for s in statements if s[0] != "node" and s[1] == "["]
+    assert len(ids) == len(set(ids)) == len(data["nodes"]), ids
+    edges = {(s[0], s[2]) for s in statements if s[1] == "->"}
+    assert len(edges) == len(data["edges"]) and {u for u, _ in edges} | {v for _, v in edges} <= set(ids)
