@@ -19,5 +19,19 @@ def install_command(extra: str) -> str:
     marker = re.compile(r"""\s*;\s*extra\s*==\s*["']%s["']\s*$""" % re.escape(extra))
     found = [marker.split(req)[0].strip() for req in wanted if marker.search(req)]
     if not found:  # running from a source tree that was never installed
-        return f"pip install '{extra}'"
+        found = _declared(extra) or [extra]
     return "pip install " + " ".join(f"'{req}'" for req in found)
+
+
+def _declared(extra: str) -> list[str]:
+    """The requirements of ``extra`` as the source tree's pyproject.toml declares them."""
+    import tomllib
+    from pathlib import Path
+
+    try:
+        text = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text("utf-8")
+        extras = tomllib.loads(text)["project"]["optional-dependencies"]
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        return []
+    wanted = extras.get(extra) if isinstance(extras, dict) else None
+    return [req for req in wanted if isinstance(req, str)] if isinstance(wanted, list) else []
