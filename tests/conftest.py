@@ -140,6 +140,21 @@ def short_margin(monkeypatch):
     monkeypatch.setattr(snapshot, "COARSE_MARGIN", int(SNAPSHOT_MARGIN * 1e9))
 
 
+# A small project the snapshot tests edit in every way: a root with a public section,
+# a leaf with an output, and a leaf importing that artifact and an EXTERNAL/ file.
+SNAPSHOT_TREE = {
+    "SPEC/app": spec("SPEC/app", "Root.\n\n# Public\n## Rules\nBe kind.\n"),
+    "SPEC/app/store": spec("SPEC/app/store", "Keeps things.\n\n# Agent\nWrite it.\n",
+                           "output: out/store.py"),
+    "SPEC/app/cli": spec("SPEC/app/cli", "Talks.\n\n# Agent\nWrite it.\n",
+                         "depends_on:\n  - ARTIFACT/app/store\n  - EXTERNAL/docs/usage.txt\n"
+                         "output: out/cli.py"),
+    "docs/usage.txt": "usage\n",
+    "out/store.py": "store = 1\n",
+    "out/cli.py": "cli = 1\n",
+}
+
+
 def settle():
     """Let every file written so far become older than the short margin."""
     time.sleep(SNAPSHOT_MARGIN * 1.5)

@@ -32,6 +32,19 @@ def toml(kind: str, url: str, extra: str = "", attempts: int = 1) -> str:
             f"retry_delay = 0.01\nmax_attempts = {attempts}\n{extra}")
 
 
+def failed_build(tmp_path, monkeypatch, kind: str, answer):
+    """One build against a fake API whose every answer is ``answer``: the project and
+    what cfs said, once it is sure the generation failed cleanly (no traceback)."""
+    monkeypatch.setattr(fakeapi, "reply_for", lambda document: answer)
+    with FakeAPI() as api:
+        proj = model_project(tmp_path, toml(kind, api.url))
+        done = cfs(proj, "build", OUTPUT, env=KEYS)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "Traceback" not in out and "internal error" not in out, out
+    return proj, out
+
+
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
 @pytest.mark.parametrize("where", ["artifact", "assumptions", "findings"])
 @pytest.mark.parametrize("half", ["\ud800", "\udcff"])
@@ -44,13 +57,7 @@ def test_a_reply_with_a_lone_surrogate_is_unusable_and_nothing_is_written(
              "assumptions": f"<artifact>\nok\n</artifact>\n<assumptions>\n{half}\n"
                             "</assumptions>\n",
              "findings": f"<findings>\nThe spec says {half}.\n</findings>\n"}[where]
-    monkeypatch.setattr(fakeapi, "reply_for", lambda document: reply)
-    with FakeAPI() as api:
-        proj = model_project(tmp_path, toml(kind, api.url))
-        done = cfs(proj, "build", OUTPUT, env=KEYS)
-    out = done.stdout + done.stderr
-    assert done.returncode == 1, out
-    assert "Traceback" not in out and "internal error" not in out, out
+    proj, out = failed_build(tmp_path, monkeypatch, kind, reply)
     assert f"lone surrogate \\u{ord(half):04x}" in out, out
     assert "(saved in .cfs/reports/other.reply.txt)" in out, out
     saved = (proj.root / ".cfs/reports/other.reply.txt").read_bytes()
@@ -152,13 +159,7 @@ def test_an_answer_of_another_shape_is_a_failed_generation_not_a_traceback(
         tmp_path, monkeypatch, kind, text):
     # The SDKs build their objects without checking the JSON: a text that is a list or
     # a number reached the reply parser (or a join) and ended the task in a traceback.
-    monkeypatch.setattr(fakeapi, "reply_for", lambda document: text)
-    with FakeAPI() as api:
-        proj = model_project(tmp_path, toml(kind, api.url))
-        done = cfs(proj, "build", OUTPUT, env=KEYS)
-    out = done.stdout + done.stderr
-    assert done.returncode == 1, out
-    assert "Traceback" not in out and "internal error" not in out, out
+    proj, out = failed_build(tmp_path, monkeypatch, kind, text)
     assert f"the server's answer is not a reply of the {kind} API; check that " \
            "generator.base_url in cfs.toml is such a server" in out, out
     assert not (proj.root / OUTPUT).exists()

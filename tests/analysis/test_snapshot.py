@@ -17,25 +17,15 @@ from cfs_build.reading import tree as tree_module
 from cfs_build.reading.ledger import signature_of
 from cfs_build.state.manifest import MANIFEST, ManifestEntry, update_manifest
 from cfs_build.analysis.project import Project
-from conftest import SNAPSHOT_MARGIN, settle, spec, write_tree
+from conftest import SNAPSHOT_MARGIN, SNAPSHOT_TREE, settle, spec, write_tree
 
 pytestmark = pytest.mark.usefixtures("short_margin")
 MARGIN = SNAPSHOT_MARGIN
 
 
-FILES = {
-    "SPEC/app": spec("SPEC/app", "Root.\n\n# Public\n## Rules\nBe kind.\n"),
-    "SPEC/app/store": spec("SPEC/app/store", "Keeps things.\n\n# Agent\nWrite it.\n",
-                           "output: out/store.py"),
-    "SPEC/app/cli": spec("SPEC/app/cli", "Talks.\n\n# Agent\nWrite it.\n",
-                         "depends_on:\n  - ARTIFACT/app/store\n  - EXTERNAL/docs/usage.txt\n"
-                         "output: out/cli.py"),
-    "SPEC/app/later": spec("SPEC/app/later", "Not made yet.\n\n# Agent\nWrite it.\n",
-                           "output: out/later.py"),
-    "docs/usage.txt": "usage\n",
-    "out/store.py": "store = 1\n",
-    "out/cli.py": "cli = 1\n",
-}
+FILES = {**SNAPSHOT_TREE,  # and a leaf whose output is not made yet
+         "SPEC/app/later": spec("SPEC/app/later", "Not made yet.\n\n# Agent\nWrite it.\n",
+                                "output: out/later.py")}
 
 
 def accept_all(root):

@@ -12,23 +12,13 @@ import pytest
 from cfs_build.analysis import snapshot
 from cfs_build.analysis.project import Project
 from cfs_build.state.manifest import ManifestEntry, update_manifest
-from conftest import SNAPSHOT_MARGIN, settle, spec, write_tree
+from conftest import SNAPSHOT_MARGIN, SNAPSHOT_TREE, settle, write_tree
 
 pytestmark = pytest.mark.usefixtures("short_margin")
 MARGIN = SNAPSHOT_MARGIN
 
 
-FILES = {
-    "SPEC/app": spec("SPEC/app", "Root.\n\n# Public\n## Rules\nBe kind.\n"),
-    "SPEC/app/store": spec("SPEC/app/store", "Keeps things.\n\n# Agent\nWrite it.\n",
-                           "output: out/store.py"),
-    "SPEC/app/cli": spec("SPEC/app/cli", "Talks.\n\n# Agent\nWrite it.\n",
-                         "depends_on:\n  - ARTIFACT/app/store\n  - EXTERNAL/docs/usage.txt\n"
-                         "output: out/cli.py"),
-    "docs/usage.txt": "usage\n",
-    "out/store.py": "store = 1\n",
-    "out/cli.py": "cli = 1\n",
-}
+FILES = SNAPSHOT_TREE
 
 
 def full(root) -> dict:
@@ -332,22 +322,11 @@ def test_a_cfs_directory_restored_from_a_backup_answers_as_a_full_analysis(root,
 def test_the_way_to_an_output_replaced_while_the_analysis_runs(root, tmp_path, monkeypatch):
     # Its signature is taken when the snapshot is recorded, after the read: the change
     # is too recent to trust then, so the next run looks at it again.
-    import cfs_build.analysis.project as project_module
-    (root / snapshot.SNAPSHOT_FILE).unlink()
-    real = project_module.artifact_statuses
-
-    def then_replaced(*args, **kwargs):
-        found = real(*args, **kwargs)
-        (root / "out").rename(tmp_path / "elsewhere")  # another process, after the read
+    def replace_it():  # another process, after the read
+        (root / "out").rename(tmp_path / "elsewhere")
         (root / "out").symlink_to(tmp_path / "elsewhere")
-        return found
 
-    monkeypatch.setattr(project_module, "artifact_statuses", then_replaced)
-    kept = Project(root).report().as_dict()
-    monkeypatch.setattr(project_module, "artifact_statuses", real)
-    assert kept != full(root)
-    settle()
-    check(root)
+    _changed_after_the_read(root, monkeypatch, replace_it)
 
 
 def test_a_node_moved_to_a_dot_directory_and_back_between_runs(root):
@@ -420,17 +399,24 @@ def test_a_directory_named_as_a_file_read_moved_out_behind_a_link(root, tmp_path
 def test_a_spec_edited_after_the_tree_was_read_is_never_trusted(root, monkeypatch):
     # A _node.md's signature is taken when the snapshot is recorded, after the read: the
     # edit is too recent then (the file system's clock is the one .cfs/ is on).
+    _changed_after_the_read(root, monkeypatch, lambda: _rewrite_keeping_times(
+        "code-from-spec/app/store/_node.md", "Write it.", "Wrote it!")(root, None))
+
+
+def _changed_after_the_read(root, monkeypatch, change) -> None:
+    """A cold analysis during which ``change`` happens (as another process would make
+    it) once the files were read: the answer it keeps is not a full analysis of what is
+    there now, and the next run must not trust it (check compares with one)."""
     import cfs_build.analysis.project as project_module
     (root / snapshot.SNAPSHOT_FILE).unlink()
     real = project_module.artifact_statuses
 
-    def then_edited(*args, **kwargs):
+    def then_changed(*args, **kwargs):
         found = real(*args, **kwargs)
-        _rewrite_keeping_times("code-from-spec/app/store/_node.md", "Write it.", "Wrote it!")(
-            root, None)
+        change()
         return found
 
-    monkeypatch.setattr(project_module, "artifact_statuses", then_edited)
+    monkeypatch.setattr(project_module, "artifact_statuses", then_changed)
     kept = Project(root).report().as_dict()
     monkeypatch.setattr(project_module, "artifact_statuses", real)
     assert kept != full(root)
