@@ -16,8 +16,8 @@ from ..reading.node import NodeDoc
 from ..reading.tree import NodeInfo, Tree, parse_bytes, summarize
 from ..reading.walk import NODE_FILE
 from ..reading.unparsed import go_quote, parse_error_text, parse_finding, unreadable_text
-from ..reading.outputs import (Places, clean, external_rel, output_rel, place_problem,
-                               v5_path_problem)
+from ..reading.outputs import (NOT_A_FILE, Places, clean, external_rel, output_rel,
+                               place_problem, v5_path_problem)
 
 ANCESTOR, DEPENDENCY, PUBLIC, AGENT, INPUT = "ancestor", "dependency", "public", "agent", "input"
 
@@ -396,8 +396,11 @@ class Resolver:
                 raise Unresolved(f"{name.base}: {node} declares an empty output",
                                  "reading file : failed to open file: path is empty")
             rel = output_rel(info.output)
-            if rel is not None and place_problem(str(self.root), rel, self._places):
-                if _plain_directory(f"{self.root}/{rel}"):
+            problem = rel and place_problem(str(self.root), rel, self._places)
+            if problem:
+                # (only a refused file, not a refused way to it: then its directory is
+                # known to be inside the project, and the lstat follows no link)
+                if problem == NOT_A_FILE and _plain_directory(f"{self.root}/{rel}"):
                     # X8 keeps cfs from opening it; v5 opens it and reads no line.
                     raise Unresolved(f"{name.base}: {rel} is a directory, not a file (move it "
                                      f"away to have {name.base} generated there)",

@@ -545,3 +545,17 @@ def test_an_imported_artifact_whose_output_is_a_directory_reads_no_line(tree):
     (status,) = [s for s in Project(root).report().artifacts if s.node == "SPEC/l"]
     assert "ARTIFACT/p: out/p.txt is a directory, not a file (move it away to have " \
         "ARTIFACT/p generated there)" in status.reasons
+
+
+def test_an_imported_output_behind_a_link_out_of_the_project_is_not_looked_at(tree, tmp_path):
+    # The way to the output leads out of the project: what lies there (a directory of
+    # that name) is never looked at, so the importer is told only that cfs cannot open it.
+    root = tree({"SPEC/p": spec("SPEC/p", "# Agent\np\n", front="output: out/p.txt"),
+                 "SPEC/l": spec("SPEC/l", "# Agent\nW\n",
+                                front="depends_on: [ARTIFACT/p]\noutput: gen/l.txt")})
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "p.txt").mkdir(parents=True)
+    (root / "out").symlink_to(elsewhere)
+    (status,) = [s for s in Project(root).report().artifacts if s.node == "SPEC/l"]
+    assert "ARTIFACT/p: out/p.txt is not a file cfs may read" in status.reasons
+    assert "failed to open file" in refused(v5tools.load_chain, Project(root), "SPEC/l")
