@@ -204,7 +204,9 @@ def _unreadable_tagged(yaml, loader, root):
 
 def _frontmatter(source: str, report: Report) -> dict:
     """Safe-load the YAML between the fences; return recognized keys with their lines."""
-    if not source.strip():
+    # Blank to v5's YAML are spaces, tabs and line breaks (LF, CR) only: a frontmatter of
+    # other white space (a no-break space, a form feed) is a scalar to it, not a mapping.
+    if not source.strip(" \t\r\n"):
         return {}
     # v5's YAML reads its text as runes: each byte that is no UTF-8 (a lone surrogate
     # here, see tree.parse_bytes) is U+FFFD to it.

@@ -50,6 +50,14 @@ def test_blank_frontmatter_is_empty():
     assert parse("---\n\n  \n---\n# SPEC/x\n").findings == ()
 
 
+@pytest.mark.parametrize("blank", ["\xa0", "\u3000", "\u2028", "\x85", "\x0c", " \xa0\t\n"])
+def test_frontmatter_of_other_white_space_is_no_mapping(blank):
+    # v5's YAML takes only spaces, tabs, LF and CR for blank: anything else is a scalar,
+    # which it cannot decode into the struct of fields, so the node cannot be parsed.
+    doc = parse(f"---\n{blank}\n---\n# SPEC/x\n")
+    assert rules(doc) == [("malformed_frontmatter", 2)]
+
+
 def test_unclosed_frontmatter():
     doc = parse("---\noutput: x\n# SPEC/x\n")
     assert rules(doc) == [("malformed_frontmatter", 1)]
