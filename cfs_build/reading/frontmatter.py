@@ -217,17 +217,26 @@ def _frontmatter(source: str, report: Report) -> dict:
     return yaml_frontmatter(source, report)
 
 
-# Line breaks to PyYAML (YAML 1.1) that v5's YAML reads as ordinary characters (it breaks
-# lines at LF and CR only), and the noncharacters that stand in for them while PyYAML reads.
-_OTHER_BREAKS, _STAND_INS = "\x85\u2028\u2029", "\ufdd0\ufdd1\ufdd2"
+# Characters PyYAML (YAML 1.1) reads otherwise than v5's YAML, which takes each as an
+# ordinary character of the text: the line breaks it knows and goccy does not (NEL, LS,
+# PS; goccy breaks lines at LF and CR only), and those it refuses as unprintable (C0 and
+# C1 controls but tab, LF, CR and NEL, DEL, U+FFFE, U+FFFF; goccy checks none). While
+# PyYAML reads, a character it takes as ordinary stands in for each: a noncharacter for
+# a break, a private-use character of plane 15 for the others. NUL is left to PyYAML's
+# refusal: no file name can hold it.
+_UNPRINTABLE = "".join(map(chr, (*range(0x01, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F,
+                                 *range(0x80, 0x85), *range(0x86, 0xA0), 0xFFFE, 0xFFFF)))
+_OTHER_BREAKS = "\x85\u2028\u2029" + _UNPRINTABLE
+_STAND_INS = "\ufdd0\ufdd1\ufdd2" + "".join(chr(0xF0000 + ord(c)) for c in _UNPRINTABLE)
 _HIDE_BREAKS = str.maketrans(_OTHER_BREAKS, _STAND_INS)
 _SHOW_BREAKS = str.maketrans(_STAND_INS, _OTHER_BREAKS)
+_TO_HIDE = re.compile(f"[{re.escape(_OTHER_BREAKS)}]")
+_HIDING = re.compile(f"[{re.escape(_STAND_INS)}]")
 
 
 def yaml_frontmatter(source: str, report: Report) -> dict:
     """_frontmatter's answer read with PyYAML, whatever the frontmatter's shape."""
-    if source.isascii() or not any(c in source for c in _OTHER_BREAKS) \
-            or any(c in source for c in _STAND_INS):
+    if _TO_HIDE.search(source) is None or _HIDING.search(source) is not None:
         return _read_yaml(source, report)
     first = len(report.items)
     found = _read_yaml(source.translate(_HIDE_BREAKS), report)
@@ -239,15 +248,16 @@ def yaml_frontmatter(source: str, report: Report) -> dict:
 
 
 # A stand-in as repr() writes it in a finding's detail (a key is quoted so), not after a
-# backslash of the text's own.
-_ESCAPED_STAND_IN = re.compile(r"(?<!\\)((?:\\\\)*)\\ufdd([012])")
-_ESCAPED_BREAKS = ("\\x85", "\\u2028", "\\u2029")
+# backslash of the text's own; and the way repr() writes the character it stands for.
+_ESCAPED_STAND_IN = re.compile(r"(?<!\\)((?:\\\\)*)(\\ufdd[012]|\\U000f[0-9a-f]{4})")
+_ESCAPES = {repr(stand_in)[1:-1]: repr(char)[1:-1]
+            for stand_in, char in zip(_STAND_INS, _OTHER_BREAKS)}
 
 
 def _show_breaks(detail: str) -> str:
-    """``detail`` with each stand-in back to the line break it stands for, written as it
+    """``detail`` with each stand-in back to the character it stands for, written as it
     was: the character itself, or its escape where repr() escaped the stand-in."""
-    return _ESCAPED_STAND_IN.sub(lambda m: m[1] + _ESCAPED_BREAKS[int(m[2])],
+    return _ESCAPED_STAND_IN.sub(lambda m: m[1] + _ESCAPES.get(m[2], m[2]),
                                  detail.translate(_SHOW_BREAKS))
 
 

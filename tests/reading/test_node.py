@@ -384,6 +384,23 @@ def test_a_line_break_v5_does_not_know_is_a_character(char):
         f"a{char}b", f"c{char}d", (f"e{char}f",))
 
 
+@pytest.mark.parametrize("char", ["\x01", "\x1b", "\x0b", "\x7f", "\x80", "\x9f", "\ufffe"])
+def test_a_control_character_is_a_character_of_the_text_as_for_v5(char):
+    # PyYAML refuses these as unprintable; v5's YAML checks no character and reads each
+    # as part of the text, in a value, a quoted value, a list item or a comment.
+    doc = parse(f"---\noutput: a{char}b # c{char}\ninput: 'c{char}d'\ndepends_on: [e{char}f]\n"
+                "---\n# SPEC/x\n")
+    assert doc.findings == ()
+    assert (doc.output, doc.input, doc.depends_on) == (
+        f"a{char}b", f"c{char}d", (f"e{char}f",))
+
+
+def test_a_key_holding_a_control_character_is_named_with_its_escape():
+    doc = parse("---\nout\x1bput: x\n---\n# SPEC/x\n")
+    assert [f.detail.split(":")[0] for f in doc.findings] == [
+        "unknown frontmatter key 'out\\x1bput'"]
+
+
 @pytest.mark.parametrize("char", ["\x85", "\u2028", "\u2029"])
 def test_a_key_holding_such_a_line_break_is_named_with_it(char):
     # PyYAML reads the YAML with stand-ins for them; a finding quoting the key showed the
