@@ -211,9 +211,7 @@ def _read_bytes(root: Path, memo: ParseMemo | None = None, tree: int | None = No
         data = (read_inside(os.path.realpath(root), MANIFEST) if tree is None
                 else read_entry(tree, MANIFEST_NAME, MANIFEST, _LINKED_MANIFEST))
     except UnreadableFile as exc:
-        raise CfsError(f"cannot read the manifest: it {exc.reason}" if isinstance(
-            exc, (Outside, NotRegular)) else f"cannot read the manifest: {exc.reason}",
-            file=MANIFEST) from None
+        raise _unreadable(exc) from None
     if data is None:
         return {}, None
     last = memo.last if memo is not None else None
@@ -221,13 +219,31 @@ def _read_bytes(root: Path, memo: ParseMemo | None = None, tree: int | None = No
         return dict(last[1]), data
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise CfsError("manifest is not valid UTF-8; restore it from version control",
-                       file=MANIFEST) from None
+    except UnicodeDecodeError as exc:
+        # Named by its line as any other line that does not parse (X3): the header, or
+        # the one entry to fix, is found without a hex editor.
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        raise CfsError(f"manifest line is not valid UTF-8 (byte 0x{data[exc.start]:02x} at "
+                       f"column {exc.start - start + 1}); fix or remove the line, or restore "
+                       "the manifest from version control", file=MANIFEST,
+                       line=data.count(b"\n", 0, exc.start) + 1) from None
     entries = parse_manifest(text)
     if memo is not None:
         memo.last = (data, dict(entries))  # one assignment: a reader sees old or new
     return entries, data
+
+
+def _unreadable(exc: UnreadableFile) -> CfsError:
+    """Why the manifest cannot be read, and what to do about it."""
+    if isinstance(exc, NotRegular):
+        todo = ("move it away and restore the manifest file from version control (or "
+                "leave none: every artifact then counts as stale)")
+        return CfsError(f"cannot read the manifest: it {exc.reason}; {todo}", file=MANIFEST)
+    if isinstance(exc, Outside):
+        return CfsError(f"cannot read the manifest: it {exc.reason}; replace the link with "
+                        "the manifest file itself", file=MANIFEST)
+    return CfsError(f"cannot read the manifest: {exc.reason}; make it a readable file (or "
+                    "restore it from version control)", file=MANIFEST)
 
 
 def read_manifest(root: Path, timeout: float = LOCK_TIMEOUT,
