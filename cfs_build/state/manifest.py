@@ -118,16 +118,22 @@ def _open_tree(root: Path) -> int:
         os.close(top)
 
 
-def _refuse_odd_lock(tree: int) -> None:
-    """A lock that is there but no regular file is refused before it is opened: opening
-    a FIFO wakes a writer waiting on it, opening a device can act (CfsError)."""
+def _odd_lock(tree: int, exclusive: bool) -> bool:
+    """True when the lock is a directory and only a read is asked: nobody can write then
+    (a writer, v5's or cfs's, cannot open a directory as its lock), so the manifest is
+    read without one, as v5 reads it (it locks the directory itself). Any other lock that
+    is there but no regular file is refused before it is opened: opening a FIFO wakes a
+    writer waiting on it, opening a device can act (CfsError)."""
     try:
         odd = odd_entry(tree, LOCK_NAME)
     except OSError:
-        return  # the open says why
+        return False  # the open says why
+    if odd == "directory" and not exclusive:
+        return True
     if odd is not None:
         raise CfsError(f"the manifest lock is a {odd}, not a regular file; cfs never opens "
                        "one in its place. Remove it (cfs makes it again)", file=LOCK)
+    return False
 
 
 @contextmanager
@@ -138,12 +144,12 @@ def _locked(root: Path, exclusive: bool, timeout: float):
     try:
         tree = _open_tree(root)
         try:
-            _refuse_odd_lock(tree)
-            # Never through a link (it could create or lock a file anywhere) nor waiting
-            # on a FIFO put in its place.
-            fd = os.open(LOCK_NAME,
-                         os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-                         0o666, dir_fd=tree)
+            unlocked = _odd_lock(tree, exclusive)
+            if not unlocked:
+                # Never through a link (it could create or lock a file anywhere) nor
+                # waiting on a FIFO put in its place.
+                fd = os.open(LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
+                             | os.O_NONBLOCK | os.O_CLOEXEC, 0o666, dir_fd=tree)
         except BaseException:
             os.close(tree)
             raise
@@ -156,6 +162,12 @@ def _locked(root: Path, exclusive: bool, timeout: float):
             yield None  # a read-only checkout: nobody can be writing, read without a lock
             return
         raise CfsError(f"cannot open the manifest lock: {exc.strerror}", file=LOCK) from None
+    if unlocked:
+        try:
+            yield tree
+        finally:
+            os.close(tree)
+        return
     try:
         mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         deadline = time.monotonic() + timeout

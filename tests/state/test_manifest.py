@@ -263,6 +263,23 @@ def test_body_that_raises_writes_nothing(root):
     assert (root / MANIFEST).read_text() == HEADER
 
 
+def test_a_lock_that_is_a_directory_is_read_through_and_refused_for_writes(root):
+    # v5 reads the manifest holding a lock on the directory itself (validate_specs and
+    # load_chain work), and no writer, v5's or cfs's, can open it as its lock: a read
+    # needs none. A write is refused, naming the lock and what to do.
+    write(root, HEADER + line("ARTIFACT/a"))
+    (root / LOCK).mkdir()
+    assert read_manifest(root).entries == {"ARTIFACT/a": entry("ARTIFACT/a")}
+    with pytest.raises(CfsError) as info:
+        with update_manifest(root) as entries:
+            entries["ARTIFACT/b"] = entry("ARTIFACT/b")
+    assert info.value.file == LOCK
+    assert "is a directory, not a regular file" in info.value.message
+    assert "Remove it" in info.value.message
+    assert (root / MANIFEST).read_text() == HEADER + line("ARTIFACT/a")
+    assert (root / LOCK).is_dir()
+
+
 def test_missing_manifest_reads_empty(root):
     manifest = read_manifest(root)
     assert manifest.entries == {} and not manifest.existed
