@@ -10,16 +10,23 @@ from pathlib import Path
 from ..reading.files import NotRegular, Outside, UnreadableFile, normalize_bytes, read_inside
 from ..reading.hashing import INPUT_MARKER, b64, chain_hash
 from ..reading.ledger import Ledger
-from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, Name, dotted_node_dir, normalize,
-                             parent_of, spec_of)
+from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, Name, dotted_node_dir, node_file,
+                             normalize, parent_of, spec_of)
 from ..reading.node import NodeDoc
 from ..reading.tree import NodeInfo, Tree, parse_bytes, summarize
 from ..reading.walk import NODE_FILE
-from ..reading.unparsed import go_quote, parse_error_text, parse_finding, unreadable_text
+from ..reading.unparsed import (go_quote, name_heading_text, parse_error_text, parse_finding,
+                                unreadable_text)
 from ..reading.outputs import (NOT_A_FILE, Places, clean, external_rel, output_rel,
                                place_problem, v5_path_problem)
 
 ANCESTOR, DEPENDENCY, PUBLIC, AGENT, INPUT = "ancestor", "dependency", "public", "agent", "input"
+
+
+# What v5's parser stops at before it compares the name heading with the name asked for
+# (reading the file, its frontmatter, text before the first heading).
+_BEFORE_THE_NAME = frozenset({"unreadable", "encoding", "malformed_frontmatter",
+                              "text_before_name_heading"})
 
 
 @dataclass(frozen=True)
@@ -356,12 +363,37 @@ class Resolver:
             return self._failures[node]
         info = self.node_info(node)
         if info is None:
-            text = unreadable_text(self.root, node)
+            text = self._read_as_another(node)
         else:
             finding = parse_finding(info.findings)
             text = None if finding is None else parse_error_text(self.root, node, finding)
         self._failures[node] = text
         return text
+
+    def _read_as_another(self, node: str) -> str:
+        """v5's parse error for a name that is no node's own but whose _node.md path, once
+        the OS has read `//`, `.` and `..` in it (`SPEC/a//b`, `SPEC/./a/b`), is the file
+        of a node of the tree: v5 opens that file and reads it as far as its name heading,
+        which does not match the name asked for. Unreadable, as v5 says, otherwise."""
+        where = node_file(node)
+        cleaned = clean(where)
+        if cleaned == where or not cleaned.startswith(TREE_DIR + "/") \
+                or not cleaned.endswith("/" + NODE_FILE):
+            return unreadable_text(self.root, node)
+        other = SPEC + "/" + cleaned[len(TREE_DIR) + 1:-len(NODE_FILE) - 1]
+        info = self.tree.nodes.get(other)
+        if info is None:
+            # The path v5 names is the one it opened: joined to the root, so cleaned.
+            return unreadable_text(self.root, node, cleaned)
+        finding = parse_finding(info.findings)
+        if finding is not None and finding.rule in _BEFORE_THE_NAME:
+            return parse_error_text(self.root, other, finding)
+        got = normalize(other)  # the heading matched its own name, unless it is the finding
+        if finding is not None and finding.rule == "name_heading":
+            got = name_heading_text(finding)
+            if got is None:
+                return parse_error_text(self.root, other, finding)
+        return f"node name does not match: got {go_quote(got)}, want {go_quote(normalize(node))}"
 
     # -- references ----------------------------------------------------------
     def reference_digest(self, name: Name, in_input: bool = False) -> bytes | None:

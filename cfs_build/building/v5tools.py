@@ -21,9 +21,9 @@ from ..analysis.status import MODIFIED, UNTRACKED, file_flag
 from ..errors import CfsError
 from ..reading.files import UnreadableFile, atomic_write, read_inside
 from ..reading.hashing import b64
-from ..reading.names import SPEC, TREE_DIR, artifact_of, dotted_node_dir, node_of_entry
+from ..reading.names import SPEC, TREE_DIR, artifact_of, node_of_entry
 from ..reading.tree import LINKS_V5, NOT_FOUND_V5
-from ..reading.unparsed import go_quote, name_problem, unreadable_text
+from ..reading.unparsed import go_quote, name_problem
 from ..state.artifacts import settle_pending, write_artifact
 from ..state.manifest import ManifestEntry, update_manifest
 
@@ -99,10 +99,9 @@ def _parse_problem(project: Project, node: str) -> str | None:
     problem = name_problem(node)
     if problem is not None:
         return problem
-    if node not in project.tree.nodes and dotted_node_dir(node) is None:
-        return unreadable_text(project.root, node)
     # (A node in a dot directory is no part of the tree, but v5 reads any node it is
-    # asked for from the node's path: names.dotted_node_dir.)
+    # asked for from the node's path: names.dotted_node_dir; a name that spells another
+    # node's path, `SPEC/a//b`, fails on that node's name heading.)
     return project.resolver.parse_failure(node)
 
 

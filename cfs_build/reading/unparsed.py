@@ -63,10 +63,19 @@ def parse_finding(findings: tuple[Finding, ...]) -> Finding | None:
     return None
 
 
-def unreadable_text(root, name: str) -> str:
-    """v5's words for a node directory without a readable _node.md."""
-    where = go_quote(f'{root}/{TREE_DIR}/{name[len("SPEC/"):]}/_node.md')
-    return f"file unreadable: cannot open file {where} for reading: file unreadable"
+def unreadable_text(root, name: str, path: str | None = None) -> str:
+    """v5's words for a node directory without a readable _node.md (``path``: the one v5
+    opened, project-relative, when it is not the name's own)."""
+    if path is None:
+        path = f"{TREE_DIR}/{name[len('SPEC/'):]}/_node.md"
+    return (f"file unreadable: cannot open file {go_quote(f'{root}/{path}')} for reading: "
+            "file unreadable")
+
+
+def name_heading_text(finding: Finding) -> str | None:
+    """The normalized text of the name heading a `name_heading` finding names (None: the
+    node has none)."""
+    return _first_quoted(finding.detail)
 
 
 def parse_error_text(root, name: str, finding: Finding) -> str:

@@ -118,16 +118,22 @@ def _open_tree(root: Path) -> int:
         os.close(top)
 
 
-def _refuse_odd_lock(tree: int) -> None:
-    """A lock that is there but no regular file is refused before it is opened: opening
-    a FIFO wakes a writer waiting on it, opening a device can act (CfsError)."""
+def _odd_lock(tree: int, exclusive: bool) -> bool:
+    """True when the lock is a directory and only a read is asked: nobody can write then
+    (a writer, v5's or cfs's, cannot open a directory as its lock), so the manifest is
+    read without one, as v5 reads it (it locks the directory itself). Any other lock that
+    is there but no regular file is refused before it is opened: opening a FIFO wakes a
+    writer waiting on it, opening a device can act (CfsError)."""
     try:
         odd = odd_entry(tree, LOCK_NAME)
     except OSError:
-        return  # the open says why
+        return False  # the open says why
+    if odd == "directory" and not exclusive:
+        return True
     if odd is not None:
         raise CfsError(f"the manifest lock is a {odd}, not a regular file; cfs never opens "
                        "one in its place. Remove it (cfs makes it again)", file=LOCK)
+    return False
 
 
 @contextmanager
@@ -138,12 +144,12 @@ def _locked(root: Path, exclusive: bool, timeout: float):
     try:
         tree = _open_tree(root)
         try:
-            _refuse_odd_lock(tree)
-            # Never through a link (it could create or lock a file anywhere) nor waiting
-            # on a FIFO put in its place.
-            fd = os.open(LOCK_NAME,
-                         os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-                         0o666, dir_fd=tree)
+            unlocked = _odd_lock(tree, exclusive)
+            if not unlocked:
+                # Never through a link (it could create or lock a file anywhere) nor
+                # waiting on a FIFO put in its place.
+                fd = os.open(LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
+                             | os.O_NONBLOCK | os.O_CLOEXEC, 0o666, dir_fd=tree)
         except BaseException:
             os.close(tree)
             raise
@@ -156,6 +162,12 @@ def _locked(root: Path, exclusive: bool, timeout: float):
             yield None  # a read-only checkout: nobody can be writing, read without a lock
             return
         raise CfsError(f"cannot open the manifest lock: {exc.strerror}", file=LOCK) from None
+    if unlocked:
+        try:
+            yield tree
+        finally:
+            os.close(tree)
+        return
     try:
         mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         deadline = time.monotonic() + timeout
@@ -211,9 +223,7 @@ def _read_bytes(root: Path, memo: ParseMemo | None = None, tree: int | None = No
         data = (read_inside(os.path.realpath(root), MANIFEST) if tree is None
                 else read_entry(tree, MANIFEST_NAME, MANIFEST, _LINKED_MANIFEST))
     except UnreadableFile as exc:
-        raise CfsError(f"cannot read the manifest: it {exc.reason}" if isinstance(
-            exc, (Outside, NotRegular)) else f"cannot read the manifest: {exc.reason}",
-            file=MANIFEST) from None
+        raise _unreadable(exc) from None
     if data is None:
         return {}, None
     last = memo.last if memo is not None else None
@@ -221,13 +231,31 @@ def _read_bytes(root: Path, memo: ParseMemo | None = None, tree: int | None = No
         return dict(last[1]), data
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise CfsError("manifest is not valid UTF-8; restore it from version control",
-                       file=MANIFEST) from None
+    except UnicodeDecodeError as exc:
+        # Named by its line as any other line that does not parse (X3): the header, or
+        # the one entry to fix, is found without a hex editor.
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        raise CfsError(f"manifest line is not valid UTF-8 (byte 0x{data[exc.start]:02x} at "
+                       f"column {exc.start - start + 1}); fix or remove the line, or restore "
+                       "the manifest from version control", file=MANIFEST,
+                       line=data.count(b"\n", 0, exc.start) + 1) from None
     entries = parse_manifest(text)
     if memo is not None:
         memo.last = (data, dict(entries))  # one assignment: a reader sees old or new
     return entries, data
+
+
+def _unreadable(exc: UnreadableFile) -> CfsError:
+    """Why the manifest cannot be read, and what to do about it."""
+    if isinstance(exc, NotRegular):
+        todo = ("move it away and restore the manifest file from version control (or "
+                "leave none: every artifact then counts as stale)")
+        return CfsError(f"cannot read the manifest: it {exc.reason}; {todo}", file=MANIFEST)
+    if isinstance(exc, Outside):
+        return CfsError(f"cannot read the manifest: it {exc.reason}; replace the link with "
+                        "the manifest file itself", file=MANIFEST)
+    return CfsError(f"cannot read the manifest: {exc.reason}; make it a readable file (or "
+                    "restore it from version control)", file=MANIFEST)
 
 
 def read_manifest(root: Path, timeout: float = LOCK_TIMEOUT,

@@ -169,6 +169,41 @@ def test_load_chain_refuses_in_v5_order(tree):
         'parsing target node: file unreadable: cannot open file "')
 
 
+@pytest.mark.parametrize("name", ["SPEC/a//l", "SPEC/./a/l", "SPEC/a/../a/l", "SPEC/a/l/.",
+                                  "SPEC//a/l"])
+def test_a_name_that_spells_another_nodes_path_fails_on_its_name_heading(tree, name):
+    # v5 opens code-from-spec/<name>/_node.md, which the OS reads as SPEC/a/l's file, and
+    # stops at its name heading; no entry is recorded under the odd name.
+    root = tree({"SPEC/a": spec("SPEC/a"), "SPEC/a/l": LEAF.replace("SPEC/l", "SPEC/a/l"),
+                 "SPEC/b": spec("SPEC/b", "# Agent\nW\n",
+                                front=f"depends_on: ['{name}']\noutput: out/b.txt"),
+                 "out/l.txt": "x\n"})
+    why = f'node name does not match: got "spec/a/l", want "{name.lower()}"'
+    assert refused(v5tools.load_chain, root, name) == f"parsing target node: {why}"
+    assert refused(v5tools.write_file, root, name, "y\n") == \
+        f"node frontmatter cannot be parsed: {why}"
+    assert refused(v5tools.accept, root, name) == f"unreadable frontmatter: {why}"
+    assert refused(v5tools.load_chain, root, "SPEC/b") == \
+        f"computing chain hash: parse failure: {name}: {why}"
+    assert (root / "out/l.txt").read_text() == "x\n"
+    assert not (root / "code-from-spec/.manifest").exists()
+
+
+def test_a_name_that_spells_another_nodes_path_stops_where_that_node_does(tree):
+    # Before its name heading, v5 reads the frontmatter: a node whose YAML does not parse
+    # fails the same way under any name that spells its path.
+    root = tree({"SPEC/l": spec("SPEC/l", "# Agent\nW\n", front="output: [x")})
+    assert refused(v5tools.load_chain, root, "SPEC/./l") == \
+        refused(v5tools.load_chain, root, "SPEC/l")
+
+
+def test_an_unreadable_node_is_named_by_the_path_v5_opened(tree):
+    root = tree({"SPEC/l": LEAF})
+    assert refused(v5tools.load_chain, root, "SPEC/none//x") == (
+        f'parsing target node: file unreadable: cannot open file '
+        f'"{root}/code-from-spec/none/x/_node.md" for reading: file unreadable')
+
+
 @pytest.mark.parametrize("entry, words", [
     ("ARTIFACT/p(Interface)", 'no output declared: "ARTIFACT/p(Interface)"'),
     ("ARTIFACT/bad(Interface)",

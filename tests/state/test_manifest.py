@@ -185,11 +185,37 @@ def test_an_entry_read_as_v5_reads_it_is_written_back_in_v5_s_form(root):
         + line("ARTIFACT/c"))
 
 
-def test_non_utf8_manifest_is_an_error(root):
-    write(root, HEADER.encode() + b"ARTIFACT/\xff;path:x;checksum:a;chain:b\n")
+@pytest.mark.parametrize("data, line, column", [
+    (HEADER.encode() + b"ARTIFACT/\xff;path:x;checksum:a;chain:b\n", 2, 10),
+    (HEADER.encode() + line("ARTIFACT/a").encode() + b"ARTIFACT/b;path:\xc3;checksum:a;"
+     b"chain:b\r\n" + line("ARTIFACT/c").encode(), 3, 17),
+    (b"code-from-spec: v5\x80\n", 1, 19),
+])
+def test_non_utf8_manifest_is_an_error_naming_its_line(root, data, line, column):
+    # Like any line that does not parse (X3), the one to fix is named.
+    write(root, data)
     with pytest.raises(CfsError) as info:
         read_manifest(root)
-    assert info.value.file == MANIFEST and "UTF-8" in info.value.message
+    assert (info.value.file, info.value.line) == (MANIFEST, line)
+    assert "not valid UTF-8" in info.value.message
+    assert f"at column {column})" in info.value.message
+    assert "restore the manifest from version control" in info.value.message
+
+
+def test_a_manifest_that_is_a_directory_says_what_to_do(root):
+    (root / MANIFEST).mkdir()
+    (root / MANIFEST / "x").write_text(HEADER)
+    with pytest.raises(CfsError) as info:
+        read_manifest(root)
+    assert info.value.file == MANIFEST
+    assert info.value.message == (
+        "cannot read the manifest: it is a directory, not a file; move it away and restore "
+        "the manifest file from version control (or leave none: every artifact then counts "
+        "as stale)")
+    with pytest.raises(CfsError) as info:
+        with update_manifest(root) as entries:
+            entries["ARTIFACT/x"] = entry("ARTIFACT/x")
+    assert "move it away" in info.value.message
 
 
 def test_damaged_manifest_is_never_rewritten(root):
@@ -235,6 +261,23 @@ def test_body_that_raises_writes_nothing(root):
             entries["ARTIFACT/x"] = entry("ARTIFACT/x")
             raise RuntimeError("stop")
     assert (root / MANIFEST).read_text() == HEADER
+
+
+def test_a_lock_that_is_a_directory_is_read_through_and_refused_for_writes(root):
+    # v5 reads the manifest holding a lock on the directory itself (validate_specs and
+    # load_chain work), and no writer, v5's or cfs's, can open it as its lock: a read
+    # needs none. A write is refused, naming the lock and what to do.
+    write(root, HEADER + line("ARTIFACT/a"))
+    (root / LOCK).mkdir()
+    assert read_manifest(root).entries == {"ARTIFACT/a": entry("ARTIFACT/a")}
+    with pytest.raises(CfsError) as info:
+        with update_manifest(root) as entries:
+            entries["ARTIFACT/b"] = entry("ARTIFACT/b")
+    assert info.value.file == LOCK
+    assert "is a directory, not a regular file" in info.value.message
+    assert "Remove it" in info.value.message
+    assert (root / MANIFEST).read_text() == HEADER + line("ARTIFACT/a")
+    assert (root / LOCK).is_dir()
 
 
 def test_missing_manifest_reads_empty(root):
