@@ -169,6 +169,10 @@ def _check_url(name: str, url: str, src: Source) -> None:
                         "port; write it e.g. http://127.0.0.1:11434/v1", name)
 
 
+_VERIFY_EXAMPLES = {"command": '["python3", "-m", "pytest", "-q"]',
+                    "outputs": '["tests/**/*.py"]'}
+
+
 def _verify(entries, where: str, src: Source) -> tuple[VerifyEntry, ...]:
     prefix = f"{where}.verify" if where else "verify"
     if not isinstance(entries, list):
@@ -181,9 +185,13 @@ def _verify(entries, where: str, src: Source) -> tuple[VerifyEntry, ...]:
         _check(entry, VERIFY_KEYS, here, src)
         for key in ("command", "outputs"):
             value = entry.get(key)
+            if key not in entry:
+                example = _VERIFY_EXAMPLES[key]
+                raise src.error(f"{here} has no {key}: add one, a non-empty list of strings "
+                                f"({key} = {example})", here)
             if not value or not all(isinstance(part, str) for part in value):
                 raise src.error(f"{here}.{key} must be a non-empty list of strings",
-                                f"{here}.{key}" if key in entry else here)
+                                f"{here}.{key}")
         name = entry.get("name") or " ".join(entry["command"])
         out.append(VerifyEntry(name, tuple(entry["command"]), tuple(entry["outputs"]),
                                float(entry.get("timeout", 1800))))

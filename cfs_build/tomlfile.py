@@ -45,7 +45,11 @@ class Source:
         return CfsError(message, file=self.name, line=self.line_of(key) if key else None)
 
     def line_of(self, path: str) -> int | None:
-        """The line that sets ``path`` ("generator.kind", "verify[2].command"), if found."""
+        """The line that sets ``path`` ("generator.kind", "verify[2].command"), or that
+        opens the table ``path`` names ("verify[2]": its ``[[verify]]``), if found."""
+        whole = re.fullmatch(r"(.*)\[(\d+)\]", path)
+        if whole:
+            return self._header_line(whole.group(1), int(whole.group(2)))
         table, _, key = path.rpartition(".")
         indexed = re.fullmatch(r"(.*)\[(\d+)\]", table)
         wanted = int(indexed.group(2)) if indexed else 0
@@ -65,6 +69,16 @@ class Source:
             full = f"{current}.{_bare(setting.group(1))}" if current else _bare(setting.group(1))
             if full == (f"{table}.{key}" if table else key):
                 return number
+        return None
+
+    def _header_line(self, table: str, wanted: int) -> int | None:
+        seen = 0
+        for number, line in enumerate(self.text.split("\n"), start=1):
+            stripped = line.strip()
+            if stripped.startswith("[["):
+                seen += _bare(stripped.lstrip("[").split("]", 1)[0]) == table
+                if seen == wanted:
+                    return number
         return None
 
 

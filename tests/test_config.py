@@ -276,6 +276,11 @@ def test_bad_values_are_one_line_and_exit_3_from_the_cli(root):
     (GOOD + "[[verify]]\ncommand = ['a']\noutputs = ['b']\n[[verify]]\ncommand = ['a']\n"
      "outputs = 'b'\n", 9, "verify[2].outputs must be"),
     ("[generatr]\nkind = 'command'\n", 1, "did you mean generator?"),
+    # A key left out: the line of the table that lacks it, and what to write there.
+    (GOOD + "[[verify]]\ncommand = ['a']\noutputs = ['b']\n\n[[verify]]\nname = 'b'\n"
+     "outputs = ['b']\n", 8, "verify[2] has no command: add one, a non-empty list of "
+     'strings (command = ["python3", "-m", "pytest", "-q"])'),
+    ("[[verify]]\ncommand = ['a']\n", 1, "verify[1] has no outputs"),
 ])
 def test_errors_name_the_line_of_the_key_and_what_to_do(root, text, line, wanted):
     exc = error(root, text)
@@ -371,3 +376,9 @@ def test_a_fifo_cfs_toml_stops_build_and_check_naming_it(root):
         said = done.stdout + done.stderr  # (check reports on stdout, build's error on stderr)
         assert "cfs.toml: is a FIFO, not a regular file;" in said, said
         assert "no generator configured" not in said
+
+
+def test_a_verify_table_of_pyproject_lacking_a_key_is_named_with_its_line(root):
+    exc = error(root, "[tool.cfs]\n\n[[tool.cfs.verify]]\ncommand = ['a']\n",
+                name="pyproject.toml")
+    assert exc.line == 3 and "tool.cfs.verify[1] has no outputs" in exc.message

@@ -15,8 +15,9 @@ from .status import (INVALID, MISSING, MODIFIED, ORPHAN, STALE, UNTRACKED, Artif
 
 CHANGED, ADDED, REMOVED = "changed", "added", "removed"
 NO_HISTORY = (f"what changed is unknown: the chain it was made from is not in {CACHE}/ "
-              "(every generation and `cfs accept` keep theirs there; `cfs cache reconstruct` "
-              "records the current chains, to compare with after the next edit)")
+              "(every generation keeps its chain there, `cfs accept` does not, as in v5; "
+              "`cfs cache reconstruct` records the current chains, to compare with after the "
+              "next edit)")
 
 
 @dataclass(frozen=True)

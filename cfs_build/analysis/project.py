@@ -31,7 +31,8 @@ def find_root(start: Path) -> Path:
     found = nearest_root(os.fspath(start))
     if found is None:
         raise CfsError(f"no {TREE_DIR}/ directory in {start.resolve()} or any parent; run cfs "
-                       "inside a Code from Spec project or pass -C DIR")
+                       "inside a Code from Spec project or pass -C DIR (`cfs init` starts "
+                       "one here)")
     return Path(found)
 
 

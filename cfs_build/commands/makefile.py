@@ -33,7 +33,7 @@ TEMPLATE = """\
 CFS_SAVED_GOAL := $(.DEFAULT_GOAL)
 CFS ?= cfs
 CFS_FRAGMENT := $(lastword $(MAKEFILE_LIST))
-CFS_ROOT := $(patsubst %/,%,$(dir $(CFS_FRAGMENT)))
+CFS_ROOT := $(patsubst %/,%,$(dir $(CFS_FRAGMENT))){up}
 CFS_BUILD_FLAGS ?=
 
 CFS_OUTPUTS := {outputs}
@@ -98,7 +98,9 @@ def _make_word(path: str, spec_file: str) -> str:
     return path.replace("$", "$$")
 
 
-def fragment(project: Project, name: str = "cfs.mk") -> str:
+def fragment(project: Project, name: str = "cfs.mk", root_from: str = ".") -> str:
+    """The fragment's text; ``root_from`` is the way from the directory it will lie in to
+    the project root (the fragment finds the project from where make reads it)."""
     outputs = []
     for leaf in project.tree.leaves():
         output = project.tree.nodes[leaf].output
@@ -108,7 +110,19 @@ def fragment(project: Project, name: str = "cfs.mk") -> str:
         if rel is not None:
             outputs.append(f"$(CFS_ROOT)/{_make_word(rel, node_file(leaf))}")
     joined = " \\\n  ".join(outputs) if outputs else ""
-    return TEMPLATE.format(name=name, outputs=joined, tree="code-from-spec")
+    up = "" if root_from == "." else "/" + root_from
+    return TEMPLATE.format(name=name, outputs=joined, tree="code-from-spec", up=up)
+
+
+def _root_from(project: Project, target: Path) -> str:
+    """The way from ``target``'s directory to the project root, as make text."""
+    way = os.path.relpath(project.root, os.path.realpath(target.parent))
+    if way != "." and (_NOT_IN_TARGET.search(way) or "$" in way or printable(way) != way):
+        raise CfsError(f"{target}: the fragment finds the project from the directory it lies "
+                       f"in, and the way from there ({way!r}) holds characters GNU make "
+                       "reads as more than a file name; write it at the project root "
+                       f"({Path(project.root) / 'cfs.mk'}) (nothing was written)")
+    return way.replace(os.sep, "/")
 
 
 HEADER = TEMPLATE.split("\n", 1)[0]
@@ -160,15 +174,17 @@ def makefile(project: Project, output: str | Path | None = None) -> int:
     if output == "-":  # (the usual word for stdout, not a file named "-")
         output = None
     name = Path(output).name if output else "cfs.mk"
-    text = fragment(project, name)
     if output:
         target = Path(output)
         if not target.is_absolute():
             target = Path.cwd() / target
         _may_write(project, target)
+        # Written anywhere (a subdirectory, beside several projects), it still names the
+        # project's files: make reads them from where the fragment lies.
+        text = fragment(project, name, _root_from(project, target))
         # Always rewrite: make compares the fragment's mtime with the specs'.
         atomic_write(target, text.encode("utf-8"))
         print(f"wrote {target}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(fragment(project, name))
     return 0

@@ -83,8 +83,9 @@ def make_generator(table: dict, root: Path | None, source: str | None) -> Genera
     """
     kind = table.get("kind")
     if kind is None:
-        raise CfsError("no generator configured: add a [generator] table to cfs.toml "
-                       "(see the README, section Generators)", file="cfs.toml")
+        raise CfsError("no generator configured: add a [generator] table to cfs.toml with a "
+                       "kind (command, claude-code, anthropic or openai); cfs-build's "
+                       "docs/generators.md says what each needs", file="cfs.toml")
     if kind not in BACKENDS:
         raise CfsError(f"generator kind {kind!r} is not available", file=source)
     return backend_class(kind).from_config(table, root)

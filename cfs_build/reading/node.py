@@ -234,6 +234,13 @@ def _body(name: str, file: str, body: str, first: int, report: Report,
                     agent_parts.append(direct)
             previous = head
             continue
+        if section is None and key in (PUBLIC, AGENT):
+            # A likely slip of one '#': v5 reads it as text of the opening, which no
+            # generator is sent, and the node simply has no such section.
+            report.add("section_level", f"{raw!r} is a ## heading under the name heading, so "
+                       f"v5 reads it as part of the node's opening text, not as the "
+                       f"# {key.capitalize()} section, and no generator is sent what is under "
+                       f"it; write '# {key.capitalize()}'", line, WARNING)
         if key in sub_seen:
             report.add("duplicate_subsections", f"duplicate subsection: {key!r}; {raw!r} "
                        f"repeats the heading on line {sub_seen[key]} in this section"

@@ -121,3 +121,17 @@ def test_explain_gives_reasons_for_modified_missing_and_up_to_date(payments):
     assert "tests/test_fees.py exists, but cfs has no record of writing it" in result.stdout
     fine = cfs(payments, "explain", "src/fees.py")
     assert (fine.returncode, fine.stdout) == (0, f"{CODE}  src/fees.py: up-to-date\n")
+
+
+def test_after_an_accept_the_reason_tells_no_untruth_about_the_cache(payments):
+    # A hand edit kept with `cfs accept`, then a spec edit: accept records no chain in
+    # the cache (as v5), so the reason must not claim it does, and must name what does.
+    fees = payments / "src/fees.py"
+    fees.write_text(fees.read_text() + "# kept by hand\n")
+    assert main(["-C", str(payments), "accept", "src/fees.py"]) == 0
+    assert not (payments / "code-from-spec/.cache").exists()
+    edit(payments, "payments/fees/calculation", "Implement", "Carefully implement")
+    reasons = explain(Project(payments), CODE).reasons
+    assert reasons == (NO_HISTORY,)
+    assert "`cfs accept` keep" not in NO_HISTORY
+    assert "`cfs accept` does not" in NO_HISTORY and "cfs cache reconstruct" in NO_HISTORY

@@ -224,3 +224,38 @@ def test_a_node_directory_name_never_breaks_the_including_makefile(tmp_path, nam
     assert result.returncode == 0 and "all done" in result.stdout, result.stderr
     assert cfs_calls(root) == [f"-C . makefile -o {root}/cfs.mk"]
     assert not list(root.rglob("PWNED*"))
+
+
+
+# -- a fragment written elsewhere than the project root ----------------------------------------
+
+@pytest.mark.parametrize("out, makedir, include, target", [
+    ("build/cfs.mk", "build", "cfs.mk", "../gen/model.txt"),  # a subdirectory of the project
+    ("../proj.mk", "..", "proj.mk", "buildproj/gen/model.txt"),  # beside it, for a Makefile above
+])
+def test_a_fragment_written_away_from_the_root_still_names_the_project_files(
+        proj, out, makedir, include, target):
+    # The fragment finds the project from where it lies: written to build/cfs.mk it named
+    # build/gen/model.txt, a file no rule makes, so a stale output was never regenerated
+    # and make said nothing about it.
+    where = (proj.root / makedir).resolve()
+    where.mkdir(exist_ok=True)
+    proj.cfs("makefile", "-o", out, check=True)
+    (where / "Makefile").write_text(f"include {include}\n\nall: {target}\n\t@echo used $<\n")
+    result = subprocess.run(["make"], cwd=where, capture_output=True, text=True,
+                            env=proj.make_env, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(proj.calls()) == 4
+    assert all(f == ["up-to-date"] for f in proj.flags().values())
+    assert f"used {target}" in result.stdout
+
+
+def test_a_fragment_whose_way_to_the_project_is_no_make_word_is_refused(tmp_path):
+    from conftest import spec, write_tree
+    root = write_tree(tmp_path / "my proj", {"SPEC/r": spec("SPEC/r", "# Agent\nr\n",
+                                                            front="output: r.txt")})
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "makefile", "-o",
+                           "../my.mk"], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 3
+    assert "'my proj'" in done.stderr and "write it at the project root" in done.stderr
+    assert not (tmp_path / "my.mk").exists()

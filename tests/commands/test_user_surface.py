@@ -330,3 +330,23 @@ def test_status_points_at_format_errors_only_when_it_lists_some(tree):
     assert done.returncode == 2 and "Format problems (1 errors):" in done.stdout
     assert "invalid (1):  fix the format errors above, and what is named below each\n" in \
         done.stdout, done.stdout
+
+
+# -- first steps: outside a project, a project without a generator ----------------------------
+
+def test_outside_any_project_the_answer_names_how_to_start_one(tmp_path):
+    result = cfs("status", cwd=tmp_path)
+    assert result.returncode == 3 and TRACEBACK not in result.stderr
+    assert result.stderr.startswith(f"cfs: no code-from-spec/ directory in {tmp_path}")
+    assert "pass -C DIR" in result.stderr and "`cfs init` starts one here" in result.stderr
+
+
+def test_a_build_without_a_generator_says_which_kinds_there_are_and_where_they_are_told(
+        valid):
+    (valid / "out/b.txt").unlink()
+    result = cfs("build", cwd=valid)
+    assert result.returncode == 3 and TRACEBACK not in result.stderr
+    # The user's project has a README of its own: the pointer names cfs-build's docs.
+    assert "see the README" not in result.stderr
+    assert "add a [generator] table to cfs.toml with a kind (command, claude-code, " \
+           "anthropic or openai); cfs-build's docs/generators.md" in result.stderr

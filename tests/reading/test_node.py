@@ -1031,3 +1031,24 @@ def test_a_long_chain_of_merges_each_once_is_read():
     doc = parse("---\n" + "\n".join(lines) + "\n<<: *a299\noutput: out/x.txt\n---\n# SPEC/x\n")
     assert doc.output == "out/x.txt"
     assert not doc.broken
+
+
+@pytest.mark.parametrize("text, line, section", [
+    ("---\noutput: a.py\n---\n# SPEC/x\n\n## Agent\n\nWrite it.\n", 6, "Agent"),
+    ("# SPEC/x\n\nIntent.\n\n## Public\n\n## Interface\n\nf()\n", 5, "Public"),
+])
+def test_a_section_heading_written_with_two_hashes_is_warned_about(text, line, section):
+    # One '#' too many: v5 reads it as the opening text, so the node has no such section
+    # and a generator is sent nothing under it. A warning says so and how to write it.
+    doc = parse(text)
+    assert rules(doc) == [("section_level", line)]
+    finding = doc.findings[0]
+    assert finding.severity == "warning"
+    assert f"not as the # {section} section" in finding.detail
+    assert f"write '# {section}'" in finding.detail
+    assert doc.has_agent is False and doc.public == ()
+
+
+def test_a_subsection_named_agent_inside_a_section_is_no_mistake():
+    doc = parse("# SPEC/x\n\n# Public\n\n## Agent\n\nwho acts\n\n# Private\n\n## Public\n\nx\n")
+    assert rules(doc) == [] and [s.key for s in doc.public] == ["agent"]
