@@ -320,3 +320,14 @@ def test_plain_doit_runs_verify_when_nothing_it_needs_failed(proj):
         assert "verify 'check': passed" in ran.stdout
         assert "failed: verify" not in ran.stdout and "not attempted: verify" not in ran.stdout
         assert "1 failed, 1 not attempted" in ran.stdout
+
+
+def test_doit_info_shows_a_task_in_words(proj):
+    # `doit info` prints a task's meta; cfs's link to its run reads as what it is, not as
+    # a Python object's address.
+    listed = proj.doit("list", "--all", "--quiet")
+    task = next(line.split()[0] for line in listed.stdout.splitlines()
+                if "app/core/model" in line)
+    shown = proj.doit("info", task)  # (exit 1: the task is not up to date)
+    assert f"<cfs build of {proj.root.resolve()}>" in shown.stdout
+    assert "object at 0x" not in shown.stdout

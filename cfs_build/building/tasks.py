@@ -67,6 +67,9 @@ class RunLink:
     def __reduce__(self):
         return (RunLink, (None,))
 
+    def __repr__(self) -> str:  # (`doit info TASK` prints the task's meta)
+        return "<cfs build>" if self.state is None else f"<cfs build of {self.state.root}>"
+
 
 def run_of(task) -> BuildState | None:
     link = (task.meta or {}).get("cfs")
