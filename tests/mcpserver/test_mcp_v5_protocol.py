@@ -201,3 +201,42 @@ def test_requests_before_initialize_are_refused_as_v5_refuses_them(client):
                                     'initialization'}
     assert client.initialize()["result"]["serverInfo"]["name"] == "framework-mcp"
     assert _text(client.call("version", {"arguments": {}})) == (False, "5.0.0")
+
+
+@pytest.mark.slow
+def test_protocol_versions_are_negotiated_as_v5s_library_negotiates_them(tmp_path):
+    """v5's library (Go SDK 1.6.1, shared.go negotiatedVersion) answers a version it
+    supports (2024-11-05 to 2025-11-25) with that version, and any other, a newer one
+    included, with its latest, 2025-11-25."""
+    root = tmp_path / "basic"
+    shutil.copytree(VECTORS / "basic", root)
+    for asked, answered in (("2024-11-05", "2024-11-05"), ("2025-03-26", "2025-03-26"),
+                            ("2025-06-18", "2025-06-18"), ("2025-11-25", "2025-11-25"),
+                            ("2026-07-28", "2025-11-25"), ("2099-01-01", "2025-11-25"),
+                            ("draft", "2025-11-25")):
+        raw = RawClient(root)
+        try:
+            said = raw.initialize(asked)["result"]
+            assert said["protocolVersion"] == answered, asked
+            assert "instructions" not in said
+            assert _text(raw.call("version", {"arguments": {}})) == (False, "5.0.0")
+        finally:
+            assert TRACEBACK not in raw.close()
+
+
+@pytest.mark.slow
+def test_tools_are_listed_in_name_order_and_a_success_has_no_is_error(client):
+    """v5's library keeps its tools sorted by name (features.go, featureSet.all) and
+    leaves out a false isError (protocol.go, CallToolResult, omitempty)."""
+    client.initialize()
+    names = [tool["name"] for tool in client.request("tools/list")["result"]["tools"]]
+    assert names == sorted(names)
+    assert [name for name in names if name in V5_NO_ARGUMENTS + (
+        "load_chain", "write_file", "accept", "dump_chain")] == [
+        "accept", "dump_chain", "load_chain", "prune_cache", "reconstruct_cache",
+        "validate_specs", "version", "write_file"]
+    assert client.call("version", {"arguments": {}})["result"] == {
+        "content": [{"type": "text", "text": "5.0.0"}]}
+    refused = client.call("load_chain", {"arguments": {"logical_name": "x"}})["result"]
+    assert refused["isError"] is True
+
