@@ -4,6 +4,9 @@ MCP says a client sends nothing but pings before the server has answered its ini
 request. v5's library (the Go SDK's server session) answers any other request read
 before initialize with an error of code 0, `method "<name>" is invalid during session
 initialization`; the SDK cfs is built on would answer with an error of its own words.
+The session counts as initialized once an initialize with params was read (one without
+is refused, methods.py, and leaves it as it was); `notifications/initialized` sent with
+an id passes, to be refused for its id as v5 refuses it.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from .streams import ReadThrough
 from .v5args import go_quote
 
 log = logging.getLogger("cfs.mcp")
-ALLOWED_FIRST = {"initialize", "ping"}
+ALLOWED_FIRST = {"initialize", "ping", "notifications/initialized"}
 
 
 def too_early(method: str, ident) -> types.JSONRPCError:
@@ -40,7 +43,7 @@ class BeforeInitialize(ReadThrough):
             message = getattr(item, "message", None)
             if self._initialized or not isinstance(message, types.JSONRPCRequest):
                 return item
-            if message.method == "initialize":
+            if message.method == "initialize" and message.params is not None:
                 self._initialized = True
             if message.method in ALLOWED_FIRST:
                 return item

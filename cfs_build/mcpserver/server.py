@@ -29,6 +29,7 @@ from ..state.buildlock import BuildLockHeld
 from .drain import Draining, Pending, Telling
 from .handshake import BeforeInitialize
 from .heap import return_large_buffers
+from .methods import V5Methods
 from .progress import ProgressTeller
 from .unreadable import Answering
 from .tools import (CFS_TOOLS, READ_ONLY, V5_TOOLS, Answer, BadArguments, build_arguments,
@@ -94,6 +95,7 @@ def make_server(root: Path) -> Server:
                     on_list_tools=list_tools, on_call_tool=call_tool)
     server.add_request_handler("logging/setLevel", types.SetLevelRequestParams,
                                set_logging_level)
+    server.middleware.append(V5Methods())
     return server
 
 

@@ -240,3 +240,63 @@ def test_tools_are_listed_in_name_order_and_a_success_has_no_is_error(client):
     refused = client.call("load_chain", {"arguments": {"logical_name": "x"}})["result"]
     assert refused["isError"] is True
 
+
+@pytest.mark.slow
+def test_methods_beyond_the_tools_are_answered_in_v5s_words(client):
+    """v5's library (server.go serverMethodInfos) answers every method it knows whether
+    or not the server offers the feature: empty lists of resources, templates and
+    prompts, its refusals of a prompt, a resource, a subscription and a completion.
+    A method it does not know gets an error of code 0 (1.6.1's JSON-RPC layer compared
+    the wrapped 'not handled' error with ==, so the Method not found code was lost); a
+    notification sent with an id, or a call without the params its method needs, is an
+    Invalid Request (shared.go checkRequest)."""
+    client.initialize()
+    said = client.initialize()["result"]  # a second initialize is answered like the first
+    assert said["capabilities"] == {"logging": {}, "tools": {"listChanged": True}}
+    assert client.request("resources/list")["result"] == {"resources": []}
+    assert client.request("resources/templates/list", {})["result"] == \
+        {"resourceTemplates": []}
+    assert client.request("prompts/list")["result"] == {"prompts": []}
+
+    def error(method: str, params: dict | None = None) -> dict:
+        return client.request(method, params)["error"]
+
+    assert error("prompts/get", {"name": "review"}) == \
+        {"code": -32602, "message": 'unknown prompt "review"'}
+    assert error("resources/read", {"uri": "file:///x"}) == \
+        {"code": -32002, "message": "Resource not found", "data": {"uri": "file:///x"}}
+    assert error("resources/subscribe", {"uri": "file:///x"}) == {
+        "code": -32601,
+        "message": "method not found: server does not support resource subscriptions"}
+    assert error("resources/unsubscribe", {"uri": "file:///x"}) == \
+        {"code": -32601, "message": 'method not found: "resources/unsubscribe"'}
+    assert error("completion/complete", {"ref": {"type": "ref/prompt", "name": "x"},
+                                         "argument": {"name": "a", "value": ""}}) == \
+        {"code": -32601, "message": 'method not found: "completion/complete"'}
+    for method in ("tasks/list", "server/discover", "sampling/createMessage"):
+        assert error(method) == \
+            {"code": 0, "message": f'JSON RPC not handled: "{method}" unsupported'}
+    assert error("notifications/initialized") == {
+        "code": -32600, "message": 'invalid request: unexpected id for '
+                                   '"notifications/initialized"'}
+    for method in ("tools/call", "logging/setLevel", "prompts/get", "resources/read"):
+        assert error(method) == \
+            {"code": -32600, "message": 'invalid request: missing required "params"'}
+    # Notifications v5 does not know are dropped, and the session goes on.
+    client.send({"jsonrpc": "2.0", "method": "notifications/whatever"})
+    assert client.request("ping")["result"] == {}
+    assert _text(client.call("version", {"arguments": {}})) == (False, "5.0.0")
+
+
+@pytest.mark.slow
+def test_an_initialize_without_params_is_refused_and_initializes_nothing(client):
+    """v5's library checks a call's shape before anything (checkRequest): initialize
+    without params is an Invalid Request, and the session stays uninitialized; the
+    initialized notification sent with an id is refused for its id even then."""
+    assert client.request("initialize")["error"] == \
+        {"code": -32600, "message": 'invalid request: missing required "params"'}
+    assert client.request("tools/list")["error"]["message"] == \
+        'method "tools/list" is invalid during session initialization'
+    assert client.request("notifications/initialized")["error"]["code"] == -32600
+    assert client.initialize()["result"]["serverInfo"]["name"] == "framework-mcp"
+    assert _text(client.call("version", {"arguments": {}})) == (False, "5.0.0")
