@@ -52,6 +52,8 @@ def v5_answer(method: str, params: Any) -> dict | None:
         raise MCPError(INVALID_REQUEST, 'invalid request: missing required "params"')
     if method in EMPTY_LISTS:
         return {EMPTY_LISTS[method]: []}
+    if method == "tools/call" and _field(params, "name") == "":
+        raise MCPError(INVALID_PARAMS, 'unknown tool ""')  # no tool is named ""
     if method == "prompts/get" and isinstance(name := _field(params, "name"), str):
         raise MCPError(INVALID_PARAMS, f"unknown prompt {go_quote(name)}")
     if method == "resources/read" and isinstance(uri := _field(params, "uri"), str):

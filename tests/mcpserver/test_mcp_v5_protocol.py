@@ -276,6 +276,9 @@ def test_methods_beyond_the_tools_are_answered_in_v5s_words(client):
     for method in ("tasks/list", "server/discover", "sampling/createMessage"):
         assert error(method) == \
             {"code": 0, "message": f'JSON RPC not handled: "{method}" unsupported'}
+    # A call naming no tool names the tool "" (Go decodes a missing member as "").
+    assert error("tools/call", {"arguments": {}}) == \
+        {"code": -32602, "message": 'unknown tool ""'}
     assert error("notifications/initialized") == {
         "code": -32600, "message": 'invalid request: unexpected id for '
                                    '"notifications/initialized"'}
