@@ -303,3 +303,18 @@ def test_an_initialize_without_params_is_refused_and_initializes_nothing(client)
     assert client.request("notifications/initialized")["error"]["code"] == -32600
     assert client.initialize()["result"]["serverInfo"]["name"] == "framework-mcp"
     assert _text(client.call("version", {"arguments": {}})) == (False, "5.0.0")
+
+
+@pytest.mark.slow
+def test_an_initialize_leaving_out_what_v5_does_not_check_is_answered(client):
+    """v5's library decodes initialize's params into a struct and checks none of them
+    (server.go initialize; protocol.go initializeParamsV2.toV1 takes nil capabilities):
+    no client info, no capabilities, a null or missing protocol version are answered,
+    the missing version negotiated as an unknown one (2025-11-25)."""
+    said = client.request("initialize", {})["result"]
+    assert said["protocolVersion"] == "2025-11-25"
+    assert said["serverInfo"]["name"] == "framework-mcp"
+    assert _text(client.call("version", {"arguments": {}})) == (False, "5.0.0")
+    again = client.request("initialize", {"protocolVersion": "2025-03-26", "capabilities": None,
+                                          "clientInfo": {"name": "bare"}})["result"]
+    assert again["protocolVersion"] == "2025-03-26"
