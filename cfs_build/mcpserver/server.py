@@ -29,6 +29,7 @@ from ..state.buildlock import BuildLockHeld
 from .drain import Draining, Pending, Telling
 from .handshake import BeforeInitialize
 from .heap import return_large_buffers
+from .methods import V5Methods
 from .progress import ProgressTeller
 from .unreadable import Answering
 from .tools import (CFS_TOOLS, READ_ONLY, V5_TOOLS, Answer, BadArguments, build_arguments,
@@ -67,10 +68,11 @@ def make_server(root: Path) -> Server:
     warm = Warm(root)
 
     async def list_tools(ctx, params) -> types.ListToolsResult:
+        # In name order, as v5's library lists its tools (it keeps them sorted by name).
         return types.ListToolsResult(tools=[
             types.Tool(name=spec.name, description=spec.description,
                        input_schema=spec.input_schema(), meta=spec.meta)
-            for spec in (*V5_TOOLS, *CFS_TOOLS)])
+            for spec in sorted((*V5_TOOLS, *CFS_TOOLS), key=lambda spec: spec.name)])
 
     async def call_tool(ctx, params: types.CallToolRequestParams) -> dict:
         name, args = params.name, params.arguments or {}
@@ -93,6 +95,7 @@ def make_server(root: Path) -> Server:
                     on_list_tools=list_tools, on_call_tool=call_tool)
     server.add_request_handler("logging/setLevel", types.SetLevelRequestParams,
                                set_logging_level)
+    server.middleware.append(V5Methods())
     return server
 
 
@@ -110,10 +113,13 @@ def result_of(answer: Answer) -> types.CallToolResult:
 
 def wire_of(answer: Answer) -> dict:
     """result_of(answer) as the SDK dumps it for the wire, the JSON it renders not copied:
-    a status document of ten thousand artifacts is otherwise held (and dumped) twice."""
+    a status document of ten thousand artifacts is otherwise held (and dumped) twice.
+    A success carries no isError, as v5's library leaves out a false one."""
     answer = sendable(answer)
     wire = result_of(replace(answer, data=None)).model_dump(by_alias=True, mode="json",
                                                             exclude_none=True)
+    if not answer.error:
+        wire.pop("isError", None)
     if answer.data is None:
         return wire
     return {"content": wire.pop("content"), "structuredContent": answer.data, **wire}

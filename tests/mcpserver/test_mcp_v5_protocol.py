@@ -201,3 +201,120 @@ def test_requests_before_initialize_are_refused_as_v5_refuses_them(client):
                                     'initialization'}
     assert client.initialize()["result"]["serverInfo"]["name"] == "framework-mcp"
     assert _text(client.call("version", {"arguments": {}})) == (False, "5.0.0")
+
+
+@pytest.mark.slow
+def test_protocol_versions_are_negotiated_as_v5s_library_negotiates_them(tmp_path):
+    """v5's library (Go SDK 1.6.1, shared.go negotiatedVersion) answers a version it
+    supports (2024-11-05 to 2025-11-25) with that version, and any other, a newer one
+    included, with its latest, 2025-11-25."""
+    root = tmp_path / "basic"
+    shutil.copytree(VECTORS / "basic", root)
+    for asked, answered in (("2024-11-05", "2024-11-05"), ("2025-03-26", "2025-03-26"),
+                            ("2025-06-18", "2025-06-18"), ("2025-11-25", "2025-11-25"),
+                            ("2026-07-28", "2025-11-25"), ("2099-01-01", "2025-11-25"),
+                            ("draft", "2025-11-25")):
+        raw = RawClient(root)
+        try:
+            said = raw.initialize(asked)["result"]
+            assert said["protocolVersion"] == answered, asked
+            assert "instructions" not in said
+            assert _text(raw.call("version", {"arguments": {}})) == (False, "5.0.0")
+        finally:
+            assert TRACEBACK not in raw.close()
+
+
+@pytest.mark.slow
+def test_tools_are_listed_in_name_order_and_a_success_has_no_is_error(client):
+    """v5's library keeps its tools sorted by name (features.go, featureSet.all) and
+    leaves out a false isError (protocol.go, CallToolResult, omitempty)."""
+    client.initialize()
+    names = [tool["name"] for tool in client.request("tools/list")["result"]["tools"]]
+    assert names == sorted(names)
+    assert [name for name in names if name in V5_NO_ARGUMENTS + (
+        "load_chain", "write_file", "accept", "dump_chain")] == [
+        "accept", "dump_chain", "load_chain", "prune_cache", "reconstruct_cache",
+        "validate_specs", "version", "write_file"]
+    assert client.call("version", {"arguments": {}})["result"] == {
+        "content": [{"type": "text", "text": "5.0.0"}]}
+    refused = client.call("load_chain", {"arguments": {"logical_name": "x"}})["result"]
+    assert refused["isError"] is True
+
+
+@pytest.mark.slow
+def test_methods_beyond_the_tools_are_answered_in_v5s_words(client):
+    """v5's library (server.go serverMethodInfos) answers every method it knows whether
+    or not the server offers the feature: empty lists of resources, templates and
+    prompts, its refusals of a prompt, a resource, a subscription and a completion.
+    A method it does not know gets an error of code 0 (1.6.1's JSON-RPC layer compared
+    the wrapped 'not handled' error with ==, so the Method not found code was lost); a
+    notification sent with an id, or a call without the params its method needs, is an
+    Invalid Request (shared.go checkRequest)."""
+    client.initialize()
+    said = client.initialize()["result"]  # a second initialize is answered like the first
+    assert said["capabilities"] == {"logging": {}, "tools": {"listChanged": True}}
+    assert client.request("resources/list")["result"] == {"resources": []}
+    assert client.request("resources/templates/list", {})["result"] == \
+        {"resourceTemplates": []}
+    assert client.request("prompts/list")["result"] == {"prompts": []}
+
+    def error(method: str, params: dict | None = None) -> dict:
+        return client.request(method, params)["error"]
+
+    assert error("prompts/get", {"name": "review"}) == \
+        {"code": -32602, "message": 'unknown prompt "review"'}
+    assert error("resources/read", {"uri": "file:///x"}) == \
+        {"code": -32002, "message": "Resource not found", "data": {"uri": "file:///x"}}
+    assert error("resources/subscribe", {"uri": "file:///x"}) == {
+        "code": -32601,
+        "message": "method not found: server does not support resource subscriptions"}
+    assert error("resources/unsubscribe", {"uri": "file:///x"}) == \
+        {"code": -32601, "message": 'method not found: "resources/unsubscribe"'}
+    assert error("completion/complete", {"ref": {"type": "ref/prompt", "name": "x"},
+                                         "argument": {"name": "a", "value": ""}}) == \
+        {"code": -32601, "message": 'method not found: "completion/complete"'}
+    for method in ("tasks/list", "server/discover", "sampling/createMessage"):
+        assert error(method) == \
+            {"code": 0, "message": f'JSON RPC not handled: "{method}" unsupported'}
+    # A call naming no tool names the tool "" (Go decodes a missing member as "").
+    assert error("tools/call", {"arguments": {}}) == \
+        {"code": -32602, "message": 'unknown tool ""'}
+    assert error("notifications/initialized") == {
+        "code": -32600, "message": 'invalid request: unexpected id for '
+                                   '"notifications/initialized"'}
+    for method in ("tools/call", "logging/setLevel", "prompts/get", "resources/read"):
+        assert error(method) == \
+            {"code": -32600, "message": 'invalid request: missing required "params"'}
+    # Notifications v5 does not know are dropped, and the session goes on.
+    client.send({"jsonrpc": "2.0", "method": "notifications/whatever"})
+    assert client.request("ping")["result"] == {}
+    assert _text(client.call("version", {"arguments": {}})) == (False, "5.0.0")
+
+
+@pytest.mark.slow
+def test_an_initialize_without_params_is_refused_and_initializes_nothing(client):
+    """v5's library checks a call's shape before anything (checkRequest): initialize
+    without params is an Invalid Request, and the session stays uninitialized; the
+    initialized notification sent with an id is refused for its id even then."""
+    assert client.request("initialize")["error"] == \
+        {"code": -32600, "message": 'invalid request: missing required "params"'}
+    assert client.request("tools/list")["error"]["message"] == \
+        'method "tools/list" is invalid during session initialization'
+    assert client.request("notifications/initialized")["error"]["code"] == -32600
+    assert client.initialize()["result"]["serverInfo"]["name"] == "framework-mcp"
+    assert _text(client.call("version", {"arguments": {}})) == (False, "5.0.0")
+
+
+@pytest.mark.slow
+def test_an_initialize_leaving_out_what_v5_does_not_check_is_answered(client):
+    """v5's library decodes initialize's params into a struct and checks none of them
+    (server.go initialize; protocol.go initializeParamsV2.toV1 takes nil capabilities):
+    no client info, no capabilities, a null or missing protocol version are answered,
+    the missing version negotiated as an unknown one (2025-11-25)."""
+    said = client.request("initialize", {})["result"]
+    assert said["protocolVersion"] == "2025-11-25"
+    assert said["serverInfo"]["name"] == "framework-mcp"
+    assert _text(client.call("version", {"arguments": {}})) == (False, "5.0.0")
+    again = client.request("initialize", {"protocolVersion": "2025-03-26", "capabilities": None,
+                                          "clientInfo": {"name": "bare"}})["result"]
+    assert again["protocolVersion"] == "2025-03-26"
