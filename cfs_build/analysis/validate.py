@@ -38,8 +38,9 @@ class Context:
 
 
 def context(tree: Tree, outputs: dict[str, str] | None = None) -> Context:
-    produced = {safe_relpath(info.output): name for name, info in tree.nodes.items()
-                if info.output is not None and tree.is_leaf(name)}
+    produced = {rel: name for name, info in tree.nodes.items()
+                if info.output is not None and tree.is_leaf(name)
+                and (rel := safe_relpath(info.output)) is not None}
     return Context(produced, {} if outputs is None else outputs, str(tree.root), Places())
 
 
@@ -122,7 +123,8 @@ def _external_outputs(info: NodeInfo, produced: dict[str, str]) -> list[Finding]
     for raw, line in refs:
         if not raw.startswith("EXTERNAL/"):
             continue
-        owner = produced.get(safe_relpath(raw[len("EXTERNAL/"):]))
+        rel = safe_relpath(raw[len("EXTERNAL/"):])
+        owner = produced.get(rel) if rel is not None else None
         if owner is not None and owner != info.name:
             out.append(Finding(info.name, "reference", f"{raw} is the output of {owner}; import "
                                f"ARTIFACT{owner[len('SPEC'):]} instead so it is generated "
@@ -221,6 +223,9 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
     if rel is None:
         if clean(written) == ".":
             return out  # the project directory: v5 opens it (its chain cannot read it)
+        if "\0" in written:
+            return out + bad(f"references an EXTERNAL path holding a NUL character (\\x00), "
+                             f"which no file name can have: {raw}; remove the character")
         if safe_relpath(written) is None:
             return out + bad(f"references an EXTERNAL path outside the project: {raw}")
         return out + bad(f"references an EXTERNAL path v5 cannot read "
@@ -283,10 +288,20 @@ def _variants(info: NodeInfo) -> list[Finding]:
     return out
 
 
+UNWRITABLE = "unwritable_output"  # cfs's rule: no file can be at the output (not v5's)
+
+
 def _output(info: NodeInfo, outputs: dict[str, str], root: str,
             places: Places, leaf: bool) -> list[Finding]:
     """v5's path rules, the outputs cfs never touches (FORMAT.md 12, X8), and two leaves
     writing one file (X4)."""
+    if "\0" in info.output:
+        # v5 takes the path (its rules pass it), reports the artifact missing and fails
+        # to write it; cfs never writes it either, and says why before anything is built.
+        return [Finding(info.name, UNWRITABLE, f"output path {info.output!r} holds a NUL "
+                        "character (\\x00), which no file name can have: the artifact can "
+                        "never be written; remove the character from the output",
+                        info.file, info.output_line)]
     problem = output_problem(info.output)
     rel = output_rel(info.output)
     if problem is None:

@@ -214,10 +214,22 @@ def write_file(where: Path | str | Project | LeanProject, logical_name: str,
     return _lean_first(where, lambda project: _write_file(project, logical_name, content))
 
 
+def _unwritable(project: Project | LeanProject, rel: str) -> str:
+    """v5's write_file error for an output holding NUL, which its path rules pass: Go's
+    os calls refuse the name, making the directory when NUL is in it, else opening the
+    file. Nothing is written, the manifest is not touched."""
+    where = go_quote(f"{project.root}/{rel}")
+    if "\0" in rel.rpartition("/")[0]:
+        return f"cannot create directories for {where}: cannot create directory"
+    return f"cannot open file {where} for overwrite: cannot open file"
+
+
 def _write_file(project: Project | LeanProject, logical_name: str, content: str) -> str:
     # Every node is looked up before anything is written (NeedsFull comes first).
     node, info = _declared(project, logical_name, _WRITE_WORDS)
     rel = output_rel(info.output)
+    if "\0" in rel:
+        raise Refusal(_unwritable(project, rel))
     # The chain v5 records, computed after its write (a chain may read its own output);
     # cfs checks it before writing: a write v5 would record nothing for is not made.
     chain = project.resolver.chain_after_write(node, rel,

@@ -192,6 +192,8 @@ def read_regular(path: str, rel: str, ledger: Ledger | None = None,
     FIFO, socket or device (found without opening it: opening one can act, a FIFO's
     writer wakes, a tape rewinds), UnreadableFile for any other failure, a file too big
     to hold included. ``root``: the file must also lie inside it (read_inside)."""
+    if "\0" in path:
+        return None  # no file name holds NUL (os calls would raise ValueError)
     try:
         ahead = os.stat(path)
         if not stat_mode.S_ISREG(ahead.st_mode):

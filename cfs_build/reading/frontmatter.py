@@ -222,9 +222,10 @@ def _frontmatter(source: str, report: Report) -> dict:
 # PS; goccy breaks lines at LF and CR only), and those it refuses as unprintable (C0 and
 # C1 controls but tab, LF, CR and NEL, DEL, U+FFFE, U+FFFF; goccy checks none). While
 # PyYAML reads, a character it takes as ordinary stands in for each: a noncharacter for
-# a break, a private-use character of plane 15 for the others. NUL is left to PyYAML's
-# refusal: no file name can hold it.
-_UNPRINTABLE = "".join(map(chr, (*range(0x01, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F,
+# a break, a private-use character of plane 15 for the others. NUL too: no file name can
+# hold it, so the paths read from such a value are never opened or written (files.py,
+# outputs.py, validate.py's unwritable_output), as v5's os calls fail on them.
+_UNPRINTABLE = "".join(map(chr, (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F,
                                  *range(0x80, 0x85), *range(0x86, 0xA0), 0xFFFE, 0xFFFF)))
 _OTHER_BREAKS = "\x85\u2028\u2029" + _UNPRINTABLE
 _STAND_INS = "\ufdd0\ufdd1\ufdd2" + "".join(chr(0xF0000 + ord(c)) for c in _UNPRINTABLE)

@@ -93,7 +93,7 @@ def signature_of(path: str) -> Signature | None:
     """The signature of the file at ``path`` now; None when it cannot be looked at."""
     try:
         return signature(os.stat(path))
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the path, which no file has
         return None
 
 

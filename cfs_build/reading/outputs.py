@@ -152,6 +152,10 @@ def place_problem(root: str, rel: str, places: Places | None = None) -> str | No
 
     ``places``: what earlier calls of this analysis learnt (see Places).
     """
+    if "\0" in rel:
+        # No file name holds NUL: nothing is there, and no way to it can be looked at
+        # (Python's os calls refuse the path; v5's fail to open it).
+        return None
     places = places if places is not None else Places()
     memo = places.inside
     parent = rel.rpartition("/")[0]

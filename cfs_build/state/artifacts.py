@@ -32,6 +32,10 @@ PENDING = f"{INDEX_DIR}/pending"
 def output_path(root: Path, output: str) -> tuple[str, Path]:
     """The project-relative and absolute path of an output, refusing any way out of root
     (or into the places cfs never writes) through a link on the way."""
+    if "\0" in output:
+        raise CfsError(f"output path {output!r} holds a NUL character (\\x00), which no file "
+                       "name can have; nothing was written. Remove the character from the "
+                       "output", exit_code=2)
     rel = safe_relpath(output)
     if rel is None:
         raise CfsError(f"output path {output!r} is not inside the project", exit_code=2)

@@ -225,3 +225,76 @@ def test_no_ranking_finding_for_a_node_v5_cannot_parse(tree):
     # v5 reports the import of an unparsable SPEC/a(b as an unknown node, never ranks.
     root = paren_tree(tree, {"SPEC/a(b": "# SPEC/a(b\n\n# Bogus\n"})
     assert "ranking" not in {f.rule for f in Project(root, use_index=False).findings}
+
+
+# -- a NUL in the frontmatter: v5 reads it as text; no file name can hold it ---------------
+
+def nul_tree(tree):
+    """An output, an EXTERNAL/ entry and an input holding NUL, and a leaf importing the
+    artifact that can never be written."""
+    return tree({"SPEC/r": spec("SPEC/r"),
+                 "SPEC/r/out": spec("SPEC/r/out", front="output: a\x00b.py"),
+                 "SPEC/r/dir": spec("SPEC/r/dir", front="output: d\x00/b.py"),
+                 "SPEC/r/ext": spec("SPEC/r/ext", front="output: ext.py\n"
+                                    "depends_on: [EXTERNAL/x\x00y]"),
+                 "SPEC/r/inp": spec("SPEC/r/inp", front="output: inp.py\ninput: SPEC/x\x00y"),
+                 "SPEC/r/use": spec("SPEC/r/use", front="output: use.py\n"
+                                    "depends_on: [ARTIFACT/r/out]"),
+                 "a": "not the output"})
+
+
+def test_an_output_holding_nul_is_missing_as_v5_says_and_never_written(tree):
+    # v5's path rules pass the text (oslayer/path.go ValidateCfsPath); its open fails, so
+    # the artifact is `missing` (mcpvalidatespecs.go): cfs's stale + missing, no traceback.
+    root = nul_tree(tree)
+    found = flags(root)
+    assert found["ARTIFACT/r/out"] == ("stale", "missing")
+    assert found["ARTIFACT/r/dir"] == ("stale", "missing")
+    assert errors(root) >= {("SPEC/r/out", "unwritable_output"),
+                            ("SPEC/r/dir", "unwritable_output")}
+    report = validate_specs(root)
+    assert "[missing] SPEC/r/out (a\x00b.py) rank=0: no manifest entry\n" in report
+    # cfs's own rule for it is not one of v5's: v5 lists no format error for the path.
+    assert "unwritable_output" not in report and "[SPEC/r/out]" not in report
+    # The importer waits for it, with v5's failure to read it.
+    assert ('[missing] SPEC/r/use (use.py) rank=0: reading file a\x00b.py: failed to open '
+            f'file: cannot open file "{root}/a\\x00b.py" for reading: file unreadable\n') \
+        in report
+
+
+def test_a_reference_holding_nul_is_v5s_finding_and_names_the_character(tree):
+    root = nul_tree(tree)
+    project = Project(root, use_index=False)
+    details = {(f.node, f.rule): f.detail for f in project.findings}
+    assert "NUL character" in details[("SPEC/r/ext", "dependency_targets")]
+    assert ("SPEC/r/inp", "input_target") in details
+    # (an EXTERNAL/ name no file can have is no other leaf's output either)
+    assert not any(f.rule == "reference" for f in project.findings)
+    report = validate_specs(root)
+    assert "[SPEC/r/ext] dependency_targets: depends_on references unreadable EXTERNAL " \
+        "file: EXTERNAL/x\x00y\n" in report
+    assert "[SPEC/r/inp] input_target: input references unknown SPEC node: SPEC/x\x00y\n" \
+        in report
+
+
+def test_write_file_to_an_output_holding_nul_fails_as_v5s_open_does(tree):
+    # mcpwritefile.go opens the file for overwrite before anything else is done;
+    # oslayer/file.go: MkdirAll of its directory, then the open, each failing on NUL.
+    from cfs_build.building.v5tools import Refusal, accept, write_file
+    import pytest
+    root = nul_tree(tree)
+    before = sorted(p.name for p in root.iterdir())
+    with pytest.raises(Refusal) as refused:
+        write_file(root, "SPEC/r/out", "x\n")
+    assert str(refused.value) == \
+        f'cannot open file "{root}/a\\x00b.py" for overwrite: cannot open file'
+    with pytest.raises(Refusal) as refused:
+        write_file(root, "SPEC/r/dir", "x\n")
+    assert str(refused.value) == \
+        f'cannot create directories for "{root}/d\\x00/b.py": cannot create directory'
+    with pytest.raises(Refusal) as refused:
+        accept(root, "SPEC/r/out")
+    assert str(refused.value) == (f'opening artifact file: cannot open file '
+                                  f'"{root}/a\\x00b.py" for reading: file unreadable')
+    assert sorted(p.name for p in root.iterdir()) == before
+    assert not (root / "code-from-spec" / ".manifest").exists()

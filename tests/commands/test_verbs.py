@@ -82,3 +82,34 @@ def test_build_then_runs_from_python(tmp_path, capsys):
 def test_prompt_needs_no_project(capsys):
     assert prompt(id_only=True) == 0
     assert capsys.readouterr().out == prompt_id() + "\n"
+
+
+NUL_VERBS = [["status"], ["status", "--json"], ["validate"], ["chain", "SPEC/r/out"],
+             ["explain", "ARTIFACT/r/out"], ["graph"], ["makefile"], ["build"],
+             ["accept", "SPEC/r/out"], ["forget", "ARTIFACT/r/out"]]
+
+
+@pytest.mark.parametrize("args", NUL_VERBS, ids=" ".join)
+def test_every_verb_answers_a_frontmatter_holding_nul_without_a_traceback(
+        tree, monkeypatch, capsys, args):
+    # v5 reads NUL as a character of the text; no file name can hold it, and Python's os
+    # calls raise ValueError on such a path: each verb must answer, never write there.
+    from cfs_build.cli import main
+    from conftest import spec
+    root = tree({"SPEC/r": spec("SPEC/r"),
+                 "SPEC/r/out": spec("SPEC/r/out", "# Agent\n\ndo\n", front="output: a\x00b.py"),
+                 "SPEC/r/use": spec("SPEC/r/use", front="output: use.py\ndepends_on: "
+                                    "[ARTIFACT/r/out, EXTERNAL/x\x00y, SPEC/a\x00b]\n"
+                                    "input: EXTERNAL/x\x00y\nout\x00put: k"),
+                 "cfs.toml": '[generator]\nkind = "command"\ncommand = ["true"]\n'})
+    monkeypatch.chdir(root)
+    before = sorted(p.name for p in root.iterdir())
+    code = main(args)
+    out, err = capsys.readouterr()
+    assert "internal error" not in err and "Traceback" not in err
+    if args[0] in ("build", "accept"):
+        assert code != 0 and "NUL character" in err  # refused: file, line, rule, what to do
+        assert "code-from-spec/r/out/_node.md:2" in err
+    created = set(p.name for p in root.iterdir()) - set(before)
+    assert created <= {".cfs", "Makefile"}
+    assert not any("\x00" in p.name or p.name.startswith("a") for p in root.iterdir())

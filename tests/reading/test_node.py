@@ -384,7 +384,7 @@ def test_a_line_break_v5_does_not_know_is_a_character(char):
         f"a{char}b", f"c{char}d", (f"e{char}f",))
 
 
-@pytest.mark.parametrize("char", ["\x01", "\x1b", "\x0b", "\x7f", "\x80", "\x9f", "\ufffe"])
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x1b", "\x0b", "\x7f", "\x80", "\x9f", "\ufffe"])
 def test_a_control_character_is_a_character_of_the_text_as_for_v5(char):
     # PyYAML refuses these as unprintable; v5's YAML checks no character and reads each
     # as part of the text, in a value, a quoted value, a list item or a comment.
