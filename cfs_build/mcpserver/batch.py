@@ -202,8 +202,11 @@ def _members(item) -> list | None:
         errors = item.errors()
     except Exception:
         return None
+    # The line itself is the array: an error at the top (its place names no more than
+    # the form tried), not a member's (params that are an array are no batch).
     for error in errors:
-        if isinstance(error.get("input"), list) and error.get("type") != "json_invalid":
+        if isinstance(error.get("input"), list) and error.get("type") != "json_invalid" \
+                and len(error.get("loc", ())) <= 1:
             return error["input"]
     return None
 
