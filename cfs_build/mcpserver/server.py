@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 import threading
 from dataclasses import replace
 from functools import partial
@@ -26,6 +28,7 @@ from mcp.shared.exceptions import MCPError
 from .. import __version__
 from ..reading.files import as_json_text, has_lone_surrogate
 from ..state.buildlock import BuildLockHeld
+from .batch import Batches, Collecting, Unbatching
 from .drain import Draining, Pending, Telling
 from .handshake import BeforeInitialize
 from .heap import return_large_buffers
@@ -43,6 +46,7 @@ from .warm import Warm
 # v5's server name: a client that keys anything on it sees the server it knew.
 SERVER_NAME = "framework-mcp"
 LOCK_POLL_SECONDS = 0.25
+LEAVE_SECONDS = 5
 V5_NAMES = {tool.name for tool in V5_TOOLS}
 log = logging.getLogger("cfs.mcp")
 
@@ -56,10 +60,29 @@ def serve(root: Path) -> None:
 async def _serve(root: Path) -> None:
     server = make_server(root)
     pending = Pending()  # answered before the server stops at the end of input (drain.py)
+    batches = Batches()  # batch lines, read as v5's server reads them (batch.py)
     async with stdio_server() as (read, write):
-        write = Telling(write, pending)
+        stdout = write
+        read = Unbatching(read, write, batches)
+        write = Telling(Collecting(write, batches), pending)
         await server.run(Draining(BeforeInitialize(Answering(read, write), write), pending),
                          write, initialization_options(server))
+        if batches.ended:
+            await _leave(stdout)
+
+
+async def _leave(stdout) -> None:
+    """End the process once every answer given is written, as v5's ends when its
+    session does: the transport's reader is blocked on an input the client keeps open,
+    and would keep the client waiting for an end that never comes."""
+    # The server closed its side of the SDK's stream to the stdout writer when it
+    # stopped; the writer lets go of the other once it wrote (and flushed) the last.
+    inner = getattr(stdout, "_inner", None)
+    with anyio.move_on_after(LEAVE_SECONDS):
+        while inner is not None and inner.statistics().open_receive_streams:
+            await anyio.sleep(0.01)
+    sys.stderr.flush()
+    os._exit(1)
 
 
 def make_server(root: Path) -> Server:

@@ -1,0 +1,140 @@
+"""`cfs mcp` and JSON-RPC batches, as v5's server (Go SDK 1.6.1, mcp/transport.go ioConn)
+answers them: a line that is an array is read as its members below protocol version
+2025-06-18 (before initialize too), the answers to its requests written as one array in
+the batch's order; from 2025-06-18 on, or for an empty array or an id twice, the session
+ends. Never a batch left unanswered with the client waiting."""
+from __future__ import annotations
+
+import selectors
+import shutil
+
+import pytest
+
+from conftest import VECTORS
+from mcpkit import TRACEBACK
+from test_mcp_v5_protocol import RawClient
+
+pytest.importorskip("mcp")
+
+VERSION = {"name": "version", "arguments": {}}
+
+
+def _request(ident, method: str, params: dict | None = None) -> dict:
+    message = {"jsonrpc": "2.0", "id": ident, "method": method}
+    if params is not None:
+        message["params"] = params
+    return message
+
+
+def _ended(raw: RawClient) -> str:
+    """The server's exit, which must come though the client keeps its input open."""
+    with selectors.DefaultSelector() as waiting:
+        waiting.register(raw.child.stdout, selectors.EVENT_READ)
+        assert waiting.select(timeout=20), "the session did not end"
+    assert raw.child.stdout.read() == b""
+    assert raw.child.wait(timeout=20) == 1
+    said = raw.child.stderr.read().decode("utf-8", "replace")
+    assert TRACEBACK not in said
+    return said
+
+
+@pytest.fixture
+def root(tmp_path):
+    root = tmp_path / "basic"
+    shutil.copytree(VECTORS / "basic", root)
+    (root / "expected.json").unlink()
+    return root
+
+
+@pytest.fixture
+def client(root):
+    raw = RawClient(root)
+    yield raw
+    if raw.child.poll() is None:
+        assert TRACEBACK not in raw.close()
+
+
+@pytest.mark.slow
+def test_a_batch_of_two_calls_is_answered_as_one_array_in_its_order(client):
+    client.initialize("2025-03-26")
+    client.send([_request("b", "tools/call", VERSION),
+                 _request(7, "tools/call", {"name": "nope", "arguments": {}})])
+    answers = client.answer()
+    assert [answer["id"] for answer in answers] == ["b", 7]
+    assert answers[0]["result"]["content"][0]["text"] == "5.0.0"
+    assert answers[1]["error"]["message"] == 'unknown tool "nope"'
+    # The session goes on, one line at a time.
+    assert client.call("version", {"arguments": {}})["result"]["content"][0]["text"] == "5.0.0"
+
+
+@pytest.mark.slow
+def test_a_notification_in_a_batch_gets_no_answer(client):
+    client.initialize("2024-11-05")
+    client.send([{"jsonrpc": "2.0", "method": "notifications/whatever"},
+                 _request(1, "ping"), {"jsonrpc": "2.0", "method": "notifications/other"}])
+    assert client.answer() == [{"jsonrpc": "2.0", "id": 1, "result": {}}]
+    client.send([{"jsonrpc": "2.0", "method": "notifications/whatever"}])  # no line back
+    assert client.request("ping")["result"] == {}
+
+
+@pytest.mark.slow
+def test_a_batch_before_initialize_is_answered_as_each_request_would_be(client):
+    client.send([_request(1, "ping"), _request(2, "tools/list")])
+    assert client.answer() == [
+        {"jsonrpc": "2.0", "id": 1, "result": {}},
+        {"jsonrpc": "2.0", "id": 2, "error": {
+            "code": 0, "message": 'method "tools/list" is invalid during session '
+                                  'initialization'}}]
+    # initialize inside a batch initializes the session for the members after it.
+    client.send([_request(3, "initialize", {"protocolVersion": "2025-03-26",
+                                            "capabilities": {},
+                                            "clientInfo": {"name": "b", "version": "0"}}),
+                 {"jsonrpc": "2.0", "method": "notifications/initialized"},
+                 _request(4, "tools/call", VERSION)])
+    answers = client.answer()
+    assert [answer["id"] for answer in answers] == [3, 4]
+    assert answers[0]["result"]["protocolVersion"] == "2025-03-26"
+    assert answers[1]["result"]["content"][0]["text"] == "5.0.0"
+
+
+@pytest.mark.slow
+def test_a_batch_at_2025_06_18_ends_the_session(client):
+    client.initialize("2025-06-18")
+    client.send([_request(1, "ping")])
+    said = _ended(client)
+    assert "JSON-RPC batching is not supported in 2025-06-18 and later" in said
+
+
+@pytest.mark.slow
+def test_a_batch_at_a_version_v5_does_not_know_ends_the_session(client):
+    client.initialize("2099-01-01")  # negotiated as 2025-11-25
+    client.send([_request(1, "ping")])
+    assert "2025-11-25" in _ended(client)
+
+
+@pytest.mark.slow
+def test_an_empty_batch_ends_the_session(client):
+    client.initialize("2025-03-26")
+    client.send([])
+    assert "empty batch" in _ended(client)
+
+
+@pytest.mark.slow
+def test_an_id_twice_in_a_batch_ends_the_session(client):
+    client.initialize("2025-03-26")
+    client.send([_request(5, "ping"), _request(5, "tools/list")])
+    assert "request id 5 twice" in _ended(client)
+
+
+@pytest.mark.slow
+def test_the_same_number_and_string_id_are_two_requests(client):
+    client.initialize("2025-03-26")
+    client.send([_request(5, "ping"), _request("5", "ping")])
+    assert [answer["id"] for answer in client.answer()] == [5, "5"]
+
+
+@pytest.mark.slow
+def test_a_batch_member_that_is_no_message_ends_the_session(client):
+    client.initialize("2025-03-26")
+    client.send([_request(1, "ping"), {"jsonrpc": "1.0", "id": 2}])
+    assert "no JSON-RPC 2.0 message" in _ended(client)
