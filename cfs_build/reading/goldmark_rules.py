@@ -35,15 +35,20 @@ def _goldmark_html_block(html_block):
     the 7th kind (a lone tag) that goldmark reads as paragraph text: a closing
     `</script>`, `</style>` or `</pre>` (goldmark's parser/html_block.go leaves these
     three tag names out of that kind), and a tag followed by white space other than
-    spaces (goldmark allows only spaces after it). It refuses any HTML block where a
-    tab stays before the `<` once the containers have taken their indentation
-    (_tab_before_tag)."""
+    spaces (goldmark allows only spaces after it). It refuses a declaration (the 4th
+    kind) whose name starts with a small letter: goldmark's pattern for it is
+    `<![A-Z]+` (CommonMark 0.31 took any letter), so `<!doctype html>` is paragraph
+    text for it. It refuses any HTML block where a tab stays before the `<` once the
+    containers have taken their indentation (_tab_before_tag)."""
     from markdown_it.rules_block.html_block import HTML_SEQUENCES
 
     *others, (lone_tag, _, _) = HTML_SEQUENCES
 
     def rule(state, start: int, end: int, silent: bool) -> bool:
         if _tab_before_tag(state, start):
+            return False
+        at = state.bMarks[start] + state.tShift[start]
+        if _SMALL_DECLARATION.match(state.src, at, state.eMarks[start]):
             return False
         if not silent:  # (in silent mode a lone tag never interrupts anything)
             line = state.src[state.bMarks[start] + state.tShift[start]:state.eMarks[start]]
@@ -244,4 +249,5 @@ def _goldmark_flanking(emphasis):
     return rule
 
 
+_SMALL_DECLARATION = re.compile(r"<![a-z]")
 _NOT_A_LONE_TAG = re.compile(r"</(?:script|style|pre)\b", re.IGNORECASE)
