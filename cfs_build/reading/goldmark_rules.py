@@ -20,6 +20,7 @@ def read_like_goldmark(md) -> None:
         if "paragraph" in rule.alt:
             _wrap(rules, rule.name, _lazy_code_stays_text)
     _wrap(rules, "reference", _definition_paragraph)
+    _wrap(rules, "blockquote", _indented_quote_marks)
     md.block.tokenize = _container_columns(md.block.tokenize)
     _wrap(md.inline.ruler, "emphasis", _goldmark_flanking)
 
@@ -35,15 +36,20 @@ def _goldmark_html_block(html_block):
     the 7th kind (a lone tag) that goldmark reads as paragraph text: a closing
     `</script>`, `</style>` or `</pre>` (goldmark's parser/html_block.go leaves these
     three tag names out of that kind), and a tag followed by white space other than
-    spaces (goldmark allows only spaces after it). It refuses any HTML block where a
-    tab stays before the `<` once the containers have taken their indentation
-    (_tab_before_tag)."""
+    spaces (goldmark allows only spaces after it). It refuses a declaration (the 4th
+    kind) whose name starts with a small letter: goldmark's pattern for it is
+    `<![A-Z]+` (CommonMark 0.31 took any letter), so `<!doctype html>` is paragraph
+    text for it. It refuses any HTML block where a tab stays before the `<` once the
+    containers have taken their indentation (_tab_before_tag)."""
     from markdown_it.rules_block.html_block import HTML_SEQUENCES
 
     *others, (lone_tag, _, _) = HTML_SEQUENCES
 
     def rule(state, start: int, end: int, silent: bool) -> bool:
         if _tab_before_tag(state, start):
+            return False
+        at = state.bMarks[start] + state.tShift[start]
+        if _SMALL_DECLARATION.match(state.src, at, state.eMarks[start]):
             return False
         if not silent:  # (in silent mode a lone tag never interrupts anything)
             line = state.src[state.bMarks[start] + state.tShift[start]:state.eMarks[start]]
@@ -119,6 +125,44 @@ def _lazy_code_stays_text(rule):
         return rule(state, line, end, silent)
 
     return interrupts
+
+
+def _indented_quote_marks(blockquote):
+    """markdown-it-py's block quote rule, not continuing the quote on a line whose `>`
+    is indented four columns or more past the content of the container the quote is in
+    (goldmark's parser/blockquote.go, as CommonMark, takes a `>` only after at most
+    three: such a line is a lazy line of the quote's paragraph, or ends the quote).
+    markdown-it checks the indentation on the quote's first line only: for it `>x`
+    then `    >` ended the paragraph, and `Title` / `===` after them was a heading,
+    where goldmark reads one paragraph. The rule is given those lines as lazy ones (as
+    it marks them itself) and refuses to start a quote on them; an empty line ends
+    the search, as it ends the quote."""
+
+    def rule(state, start: int, end: int, silent: bool) -> bool:
+        refused = state.__dict__.get("cfs_not_quotes")
+        if silent:
+            return start not in (refused or ()) and blockquote(state, start, end, silent)
+        src = state.src
+        lazy = {}
+        for line in range(start + 1, end):
+            at = state.bMarks[line] + state.tShift[line]
+            if at >= state.eMarks[line]:
+                break
+            if src[at] == ">" and state.sCount[line] - state.blkIndent >= 4:
+                lazy[line] = state.sCount[line]
+        if not lazy:
+            return blockquote(state, start, end, silent)
+        state.cfs_not_quotes = (refused or frozenset()) | lazy.keys()
+        for line in lazy:
+            state.sCount[line] = -1  # (markdown-it's mark of a lazy line)
+        try:
+            return blockquote(state, start, end, silent)
+        finally:
+            for line, count in lazy.items():
+                state.sCount[line] = count
+            state.cfs_not_quotes = refused
+
+    return rule
 
 
 def _definition_lines(list_block):
@@ -244,4 +288,5 @@ def _goldmark_flanking(emphasis):
     return rule
 
 
+_SMALL_DECLARATION = re.compile(r"<![a-z]")
 _NOT_A_LONE_TAG = re.compile(r"</(?:script|style|pre)\b", re.IGNORECASE)

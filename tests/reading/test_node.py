@@ -811,6 +811,36 @@ def test_a_lone_tag_goldmark_reads_as_text_does_not_hide_the_next_heading(line, 
 
 
 @pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("line", ["<!doctype html>", "<!a", "Text\n<!e x", "- <!doctype"])
+def test_a_declaration_with_a_small_letter_is_text_for_goldmark(line, parser, monkeypatch):
+    # goldmark's parser/html_block.go starts an HTML block of the 4th kind (a
+    # declaration) only at `<!` and a capital letter (`<![A-Z]+`, in every version,
+    # where CommonMark 0.31 takes any letter): `<!doctype` is paragraph text, and
+    # the heading after it is a heading.
+    monkeypatch.setenv("CFS_PARSER", parser)
+    doc = parse(f"# SPEC/x\n# Public\n## A\n\n{line}\n## B\n>\n")
+    assert [sub.raw for sub in doc.public] == ["## A", "## B"]
+    # With a capital letter it is a declaration, running to the first line with a `>`.
+    block = parse("# SPEC/x\n# Public\n## A\n\n<!DOCTYPE\n## B\n>\n")
+    assert [sub.raw for sub in block.public] == ["## A"]
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("quote", ["> Text\n    >", ">Text\n\t>", "- > Text\n      > x"])
+def test_a_quote_mark_indented_four_columns_continues_the_paragraph_lazily(quote, parser,
+                                                                           monkeypatch):
+    # goldmark's parser/blockquote.go takes a `>` only after at most three columns of
+    # indentation past the container's content, on every line of a quote: the line is
+    # a lazy line of the quote's paragraph, and so are the two after it (no heading).
+    monkeypatch.setenv("CFS_PARSER", parser)
+    doc = parse(f"# SPEC/x\n# Public\n## A\n\n{quote}\nTitle\n---\n")
+    assert [sub.raw for sub in doc.public] == ["## A"]
+    # Three columns are a quote mark: a line with nothing after it ends the paragraph.
+    ends = parse("# SPEC/x\n# Public\n## A\n\n> Text\n   >\nTitle\n---\n")
+    assert [sub.raw for sub in ends.public] == ["## A", "Title"]
+
+
+@pytest.mark.parametrize("parser", PARSERS)
 def test_vertical_tab_and_form_feed_are_heading_text_not_white_space(parser, monkeypatch):
     # goldmark's util.IsSpace (its spaceTable) holds space, tab, LF and CR only: after
     # the #s a form feed is no separator (the line is content), at a heading's end it
