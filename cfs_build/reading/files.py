@@ -103,18 +103,30 @@ def safe_relpath(path: str) -> str | None:
     return "/".join(parts) if parts else None
 
 
+# How much a file may grow while it is read (a log being appended to) and still be read
+# to its end. One written faster than it is read would be read until the memory ran out.
+GROWTH = 1 << 20
+
+
 def read_to_end(fd: int, size: int) -> bytes:
     """All bytes of the open regular file ``fd``, whose stat gave ``size``: read in one
     call when that is all there is (no second, empty read, no joining), else on to its
-    end (it grew meanwhile, or a read came short). Raises OSError, and MemoryError when
-    ``size`` is more than this process can hold (a damaged or sparse file: its size is
-    asked for at once, not read a megabyte at a time)."""
+    end (it grew meanwhile, or a read came short). Raises OSError, when it grew by more
+    than GROWTH meanwhile too, and MemoryError when ``size`` is more than this process
+    can hold (a damaged or sparse file: its size is asked for at once, not read a
+    megabyte at a time)."""
     data = os.read(fd, size + 1)
     if len(data) == size:
         return data
     chunks = [data]
+    have = len(data)
     while chunk := os.read(fd, 1 << 20):
         chunks.append(chunk)
+        have += len(chunk)
+        if have > size + GROWTH:
+            raise OSError(errno.EAGAIN, f"grew by more than {GROWTH >> 20} MiB while it was "
+                          "read (something is writing it now); run cfs again once it is "
+                          "written")
     return b"".join(chunks)
 
 
