@@ -294,6 +294,10 @@ class BuildState:
             document = generator_document(self.project.resolver, self.cache, chain,
                                           entry.chain if entry else None, fresh=fresh)
             output_path(self.root, info.output)
+            # The answer's reports are saved or cleared there: a link or a file in its
+            # place (a checkout's) is refused now, before the model is paid, not after.
+            with state.directory(self.root, self._report_path(node, "").rpartition("/")[0]):
+                pass
         generator = self.generator
         if self._slots is not None:
             with self._slots:
@@ -343,9 +347,13 @@ class BuildState:
                       changed, outcome.usage, outcome.seconds, reply.assumptions, outcome.attempts,
                       note or "")
 
+    @staticmethod
+    def _report_path(node: str, kind: str) -> str:
+        return f"{REPORTS}/{node[len('SPEC/'):]}.{kind}.txt"
+
     def _report(self, node: str, kind: str, text: str | None) -> str:
         """Save (or with None, remove) one node's findings/assumptions/raw reply."""
-        rel = f"{REPORTS}/{node[len('SPEC/'):]}.{kind}.txt"
+        rel = self._report_path(node, kind)
         # cfs's own state: never through a link (a linked reports/ is refused).
         if text is None:
             state.remove_state(self.root, rel)
