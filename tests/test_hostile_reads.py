@@ -340,3 +340,60 @@ def test_chain_hash_escapes_the_labels(tmp_path):
     assert not set(done.stdout) & {"\x1b", "\x9b", "\u202e"}, done.stdout
     assert "SPEC/x(Sub \\x1b[5mblink): " in done.stdout
     assert "AGENT[SPEC/a/le\\u202eaf\\x9b]: " in done.stdout
+
+
+# -- the tree changed between the walk and the read ------------------------------------------
+
+SWAP_AFTER_THE_WALK = """
+import os, shutil, sys
+from cfs_build.reading import tree
+read = tree.read_all
+how, outside = sys.argv[1:3]
+def swapped_first(path, *rest):
+    leaf = "code-from-spec/a/leaf"
+    if path.endswith(leaf + "/_node.md") and not os.path.exists("swapped"):
+        open("swapped", "w").close()
+        if how == "link":
+            shutil.rmtree(leaf)
+            os.symlink(outside, leaf)
+        else:
+            os.unlink(leaf + "/_node.md")
+            os.mkfifo(leaf + "/_node.md")
+    return read(path, *rest)
+tree.read_all = swapped_first
+from cfs_build import cli
+sys.argv[1:] = sys.argv[3:]
+sys.exit(cli.main())
+"""
+
+
+@pytest.mark.parametrize("swap, said", [
+    ("link", "resolves outside the project (to {outside}/_node.md); cfs reads only files "
+             "inside it"),
+    ("fifo", "is a FIFO, not a regular file")])
+def test_a_node_swapped_after_the_walk_saw_it_is_never_read_from_outside_or_waited_on(
+        tmp_path, swap, said):
+    # The walk proves no link lies below code-from-spec/, and the nodes it found are read
+    # after it: a directory swapped for a link out of the project in between had its
+    # _node.md read into the document, and a _node.md swapped for a FIFO hung cfs.
+    root = project(tmp_path, "depends_on: []")
+    outside = tmp_path / "home"
+    outside.mkdir()
+    (outside / "_node.md").write_text("# SPEC/a/leaf\n\n# Agent\n\nSECRET FROM HOME\n")
+    for args in (("validate",), ("chain", "SPEC/a/leaf")):
+        (root / "swapped").unlink(missing_ok=True)
+        leaf = root / "code-from-spec/a/leaf"
+        if leaf.is_symlink():  # (the swap of the run before, put back)
+            leaf.unlink()
+            leaf.mkdir()
+        (leaf / "_node.md").unlink(missing_ok=True)
+        (leaf / "_node.md").write_text(spec("SPEC/a/leaf", "# Agent\n\nWrite it.\n",
+                                            front="output: out/leaf.txt"))
+        done = subprocess.run([sys.executable, "-c", SWAP_AFTER_THE_WALK, swap, str(outside),
+                               *args], cwd=root, capture_output=True, text=True, timeout=30)
+        assert (root / "swapped").exists()
+        assert "SECRET" not in done.stdout + done.stderr
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        if args == ("validate",):
+            assert (f"code-from-spec/a/leaf/_node.md: unreadable: cannot read: "
+                    f"{said.format(outside=outside)}") in done.stdout, done.stdout

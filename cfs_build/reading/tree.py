@@ -224,7 +224,7 @@ def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
         file = f"{TREE_DIR}/{rel}/{NODE_FILE}"
         try:
             if real_root is None:
-                data = read_all(f"{root}/{file}")
+                data = read_all(f"{root}/{file}", os.fspath(root))
             else:
                 data = read_inside(real_root, file)
                 if data is None:
