@@ -397,3 +397,30 @@ def test_a_node_swapped_after_the_walk_saw_it_is_never_read_from_outside_or_wait
         if args == ("validate",):
             assert (f"code-from-spec/a/leaf/_node.md: unreadable: cannot read: "
                     f"{said.format(outside=outside)}") in done.stdout, done.stdout
+
+
+def test_a_tree_directory_that_cannot_be_listed_fails_the_scan_in_one_line(tmp_path):
+    # A directory the walk could not list (here: its path is past PATH_MAX; elsewhere no
+    # permission) was taken as listed and empty: the nodes below it vanished without a
+    # word, or it was called a directory with no _node.md.
+    root = project(tmp_path, "depends_on: []")
+    here = os.getcwd()
+    os.chdir(root / "code-from-spec" / "a")
+    try:
+        depth = 0
+        while len(os.getcwd()) < 4200:
+            depth += 1
+            os.mkdir("d")
+            os.chdir("d")
+            name = "SPEC/a" + "/d" * depth
+            Path("_node.md").write_text(f"# {name}\n\n# Public\n\n## S\n\nx\n")
+    finally:
+        os.chdir(here)
+    for args in (("validate",), ("status",), ("build",)):
+        done = cfs(root, *args)
+        text = done.stdout + done.stderr
+        assert done.returncode == 2, text[-600:]
+        assert ": scan: this directory of the spec tree cannot be listed (File name too long), " \
+               "so the nodes below it are unknown and no node was read; make it readable, or " \
+               "rename it to start with '.'" in text, text[-600:]
+        assert "missing_node_md" not in text and "Traceback" not in text
