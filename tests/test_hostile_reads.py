@@ -407,12 +407,11 @@ def test_a_tree_directory_that_cannot_be_listed_fails_the_scan_in_one_line(tmp_p
     here = os.getcwd()
     os.chdir(root / "code-from-spec" / "a")
     try:
-        depth = 0
-        while len(os.getcwd()) < 4200:
-            depth += 1
-            os.mkdir("d")
-            os.chdir("d")
-            name = "SPEC/a" + "/d" * depth
+        name = "SPEC/a"
+        while len(os.getcwd()) < 4200:  # (long names: few levels, no deep recursion)
+            os.mkdir("d" * 200)
+            os.chdir("d" * 200)
+            name += "/" + "d" * 200
             Path("_node.md").write_text(f"# {name}\n\n# Public\n\n## S\n\nx\n")
     finally:
         os.chdir(here)
