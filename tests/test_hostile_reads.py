@@ -423,3 +423,23 @@ def test_a_tree_directory_that_cannot_be_listed_fails_the_scan_in_one_line(tmp_p
                "so the nodes below it are unknown and no node was read; make it readable, or " \
                "rename it to start with '.'" in text, text[-600:]
         assert "missing_node_md" not in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize("args", [("status",), ("build",), ("accept", "SPEC/a/leaf")])
+def test_a_socket_in_place_of_the_manifest_is_named_with_what_to_do(tmp_path, args):
+    import socket
+    root = project(tmp_path, "depends_on: []")
+    here = os.getcwd()
+    os.chdir(root / "code-from-spec")  # (a socket's path must be short)
+    listener = socket.socket(socket.AF_UNIX)
+    try:
+        listener.bind(".manifest")
+    finally:
+        os.chdir(here)
+    with listener:
+        done = cfs(root, *args)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stderr.endswith(
+        "code-from-spec/.manifest: cannot read the manifest: it is a socket, not a regular "
+        "file (cfs never opens one in its place); move it away and put the manifest file "
+        "back (it is kept in version control)\n"), done.stderr

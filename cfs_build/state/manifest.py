@@ -211,9 +211,15 @@ def _read_bytes(root: Path, memo: ParseMemo | None = None, tree: int | None = No
         data = (read_inside(os.path.realpath(root), MANIFEST) if tree is None
                 else read_entry(tree, MANIFEST_NAME, MANIFEST, _LINKED_MANIFEST))
     except UnreadableFile as exc:
-        raise CfsError(f"cannot read the manifest: it {exc.reason}" if isinstance(
-            exc, (Outside, NotRegular)) else f"cannot read the manifest: {exc.reason}",
-            file=MANIFEST) from None
+        if isinstance(exc, NotRegular):
+            said = (f"cannot read the manifest: it {exc.reason} (cfs never opens one in its "
+                    "place); move it away and put the manifest file back (it is kept in "
+                    "version control)")
+        elif isinstance(exc, Outside):
+            said = f"cannot read the manifest: it {exc.reason}"
+        else:
+            said = f"cannot read the manifest: {exc.reason}"
+        raise CfsError(said, file=MANIFEST) from None
     if data is None:
         return {}, None
     last = memo.last if memo is not None else None
