@@ -153,6 +153,21 @@ def test_init_never_writes_through_a_linked_spec_directory(tmp_path, home, args)
     assert sorted(os.listdir(root)) == ["code-from-spec"]  # nothing else made either
 
 
+@pytest.mark.parametrize("rel, made, kind", [("code-from-spec", os.mkfifo, "FIFO"),
+                                             ("code-from-spec/app", Path.touch, "regular file")])
+def test_init_names_what_is_in_place_of_the_spec_tree(tmp_path, rel, made, kind):
+    # It said "cfs: /tmp/.../code-from-spec/app: Not a directory" (or "File exists").
+    root = tmp_path / "proj"
+    (root / rel).parent.mkdir(parents=True)
+    made(root / rel)
+    done = cfs(root, "init")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stderr == (f"cfs: {rel}: is a {kind}, not a directory; cfs init makes the spec "
+                           "tree there, so nothing was written. Move it away, then run cfs init "
+                           "again\n")
+    assert sorted(os.listdir(root)) == ["code-from-spec"]
+
+
 @pytest.mark.parametrize("name, args", [(".gitignore", ()), (".mcp.json", ("--mcp",))])
 def test_init_never_copies_a_file_from_outside_into_the_project(tmp_path, home, name, args):
     root = tmp_path / "proj"
