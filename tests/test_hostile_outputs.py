@@ -254,12 +254,15 @@ def test_a_node_name_with_a_line_break_cannot_forge_an_output_line(tmp_path):
 # -- something else where the output's directory should be -----------------------------------
 
 def test_a_file_where_the_output_directory_should_be_is_named_and_kept(tmp_path):
-    root = hostile_project(tmp_path, "out/deeper/leaf.txt")
+    marker = tmp_path / "asked"
+    root = hostile_project(tmp_path, "out/deeper/leaf.txt",
+                           f"open({str(marker)!r}, 'w').close()\n{CONSTANT}")
     (root / "out").write_text("mine\n")
     done = cfs(root, "build")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "out/deeper/leaf.txt: out is in the way: it is not a directory; nothing was " \
            "written. Remove or rename it, or change the output path" in done.stdout
+    assert not marker.exists()  # (said before the model was asked for a file it cannot keep)
     with sync_client(root) as client:
         result = client.result("write_file", logical_name="SPEC/a/leaf", content=ANSWER)
     assert result.is_error and "out is in the way" in result.content[0].text
