@@ -326,6 +326,20 @@ class BuildState:
         self._report(node, "findings", None)
         self._report(node, "reply", None)
         text, note = unfence(reply.artifact, info.output)
+        try:
+            return self._write(node, info, chain, status, text, note, outcome, reply)
+        except (CfsError, OSError, UnreadableFile) as exc:
+            # The model was asked and paid: its usage is accounted even when its file
+            # cannot be kept (edited meanwhile, a directory swapped for a link).
+            where = getattr(exc, "filename", None) or getattr(exc, "path", None)
+            said = str(exc) if isinstance(exc, CfsError) else \
+                f"{where or node}: {getattr(exc, 'strerror', None) or exc}"
+            return Result(node, Outcome.FAILED, said, usage=outcome.usage,
+                          seconds=outcome.seconds, assumptions=reply.assumptions,
+                          attempts=outcome.attempts)
+
+    def _write(self, node, info, chain, status, text, note, outcome, reply) -> Result:
+        """Write the reply's file and record it (generate's last step)."""
         with self.lock:
             rel = safe_relpath(info.output)
             written = chain
