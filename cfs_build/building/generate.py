@@ -16,7 +16,8 @@ from ..analysis.project import Project
 from ..analysis.status import MODIFIED, Need, artifact_status
 from ..config import Config, load_config
 from ..errors import CfsError
-from ..generators import GenerationFailed, Generator, Usage, make_generator, prompt_id
+from ..generators import (OUT_OF_MEMORY, GenerationFailed, Generator, Usage,
+                          make_generator, prompt_id)
 from ..generators.session import Session
 from ..reading.files import UnreadableFile, has_lone_surrogate, safe_relpath
 from ..reading.index import INDEX_DIR
@@ -236,6 +237,8 @@ class BuildState:
         except GenerationFailed as exc:
             result = Result(node, Outcome.FAILED, f"generator failed: {exc}", usage=exc.usage,
                             attempts=exc.attempts)
+        except MemoryError:
+            result = Result(node, Outcome.FAILED, OUT_OF_MEMORY)
         except (OSError, UnreadableFile) as exc:
             # e.g. a file where the output's directory should be: a failed task, not a crash
             where = getattr(exc, "filename", None) or getattr(exc, "path", None) or node
