@@ -252,3 +252,65 @@ def test_doits_state_file_swapped_for_a_link_during_the_build_is_never_written_t
     assert not planted.is_symlink()
     assert "gen:other" in json.loads(planted.read_text())  # doit's state, kept in place
     assert all(flags == ["up-to-date"] for flags in proj.flags().values())
+
+
+class Flooding:
+    """A loopback model server whose answer never ends, sent as fast as it can go."""
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers["content-length"]))
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(1 << 40))
+                self.end_headers()
+                block = b'{"x": "' + b"a" * (1 << 20)
+                try:
+                    while True:
+                        self.wfile.write(block)
+                        block = block[7:] if block.startswith(b"{") else block
+                except OSError:
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> "Flooding":
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+def test_a_server_that_floods_its_answer_is_a_failed_generation_not_a_traceback(tmp_path,
+                                                                                kind):
+    # The SDK holds the whole answer: within the timeout, gigabytes. With the address space
+    # capped, a MemoryError came out of doit as a traceback.
+    with Flooding() as server:
+        proj = model_project(tmp_path, toml(kind, server.url, "timeout = 120\n"))
+
+        def capped() -> None:
+            cap = 3 * 1024 ** 3
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+        done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "build", OUTPUT],
+                              cwd=proj.root, env=environment(KEYS), capture_output=True,
+                              text=True, timeout=120, preexec_fn=capped)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out[-2000:]
+    assert "Traceback" not in out and "MemoryError" not in out, out[-2000:]
+    assert "ran out of memory holding the generator's answer (a server that never ends it?); " \
+           "nothing was written. Check the server the generator in cfs.toml talks to" in out
+    assert not (proj.root / OUTPUT).exists()

@@ -254,12 +254,15 @@ def test_a_node_name_with_a_line_break_cannot_forge_an_output_line(tmp_path):
 # -- something else where the output's directory should be -----------------------------------
 
 def test_a_file_where_the_output_directory_should_be_is_named_and_kept(tmp_path):
-    root = hostile_project(tmp_path, "out/deeper/leaf.txt")
+    marker = tmp_path / "asked"
+    root = hostile_project(tmp_path, "out/deeper/leaf.txt",
+                           f"open({str(marker)!r}, 'w').close()\n{CONSTANT}")
     (root / "out").write_text("mine\n")
     done = cfs(root, "build")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "out/deeper/leaf.txt: out is in the way: it is not a directory; nothing was " \
            "written. Remove or rename it, or change the output path" in done.stdout
+    assert not marker.exists()  # (said before the model was asked for a file it cannot keep)
     with sync_client(root) as client:
         result = client.result("write_file", logical_name="SPEC/a/leaf", content=ANSWER)
     assert result.is_error and "out is in the way" in result.content[0].text
@@ -306,3 +309,26 @@ def test_a_link_inside_the_project_to_an_ordinary_directory_is_still_written_thr
     assert (root / "build" / "out" / "deeper" / "leaf.txt").read_text() == ANSWER
     assert json.loads(cfs(root, "status", "--json").stdout)["artifacts"][0]["status"] == \
         ["up-to-date"]
+
+
+@pytest.mark.parametrize("output", ["out/" + "x" * 300 + ".txt",
+                                    "/".join(["y" * 200] * 25) + "/f.txt"],
+                         ids=["name", "path"])
+def test_an_output_the_file_system_cannot_hold_is_invalid_before_the_model_is_asked(
+        tmp_path, output):
+    # A name over 255 bytes (or a path over 4096) was a `missing` artifact: the build
+    # failed with a bare "File name too long", and accept said no more.
+    marker = tmp_path / "asked"
+    root = hostile_project(tmp_path, output, f"open({str(marker)!r}, 'w').close()\n{CONSTANT}")
+    done = cfs(root, "validate")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (f"code-from-spec/a/leaf/_node.md:2: output_paths: output path is invalid: path is "
+            f"too long for the file system (a name or the whole path) ({output!r}); give a "
+            "project-relative path") in done.stdout, done.stdout
+    assert json.loads(cfs(root, "status", "--json").stdout)["artifacts"][0]["status"] \
+        == ["invalid", "stale"]
+    for args in (("build",), ("accept", "SPEC/a/leaf")):
+        done = cfs(root, *args)
+        assert done.returncode == 2 and "output_paths" in done.stdout + done.stderr, done
+        assert "Traceback" not in done.stderr
+    assert not marker.exists()

@@ -153,6 +153,21 @@ def test_init_never_writes_through_a_linked_spec_directory(tmp_path, home, args)
     assert sorted(os.listdir(root)) == ["code-from-spec"]  # nothing else made either
 
 
+@pytest.mark.parametrize("rel, made, kind", [("code-from-spec", os.mkfifo, "FIFO"),
+                                             ("code-from-spec/app", Path.touch, "regular file")])
+def test_init_names_what_is_in_place_of_the_spec_tree(tmp_path, rel, made, kind):
+    # It said "cfs: /tmp/.../code-from-spec/app: Not a directory" (or "File exists").
+    root = tmp_path / "proj"
+    (root / rel).parent.mkdir(parents=True)
+    made(root / rel)
+    done = cfs(root, "init")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stderr == (f"cfs: {rel}: is a {kind}, not a directory; cfs init makes the spec "
+                           "tree there, so nothing was written. Move it away, then run cfs init "
+                           "again\n")
+    assert sorted(os.listdir(root)) == ["code-from-spec"]
+
+
 @pytest.mark.parametrize("name, args", [(".gitignore", ()), (".mcp.json", ("--mcp",))])
 def test_init_never_copies_a_file_from_outside_into_the_project(tmp_path, home, name, args):
     root = tmp_path / "proj"
@@ -340,3 +355,106 @@ def test_chain_hash_escapes_the_labels(tmp_path):
     assert not set(done.stdout) & {"\x1b", "\x9b", "\u202e"}, done.stdout
     assert "SPEC/x(Sub \\x1b[5mblink): " in done.stdout
     assert "AGENT[SPEC/a/le\\u202eaf\\x9b]: " in done.stdout
+
+
+# -- the tree changed between the walk and the read ------------------------------------------
+
+SWAP_AFTER_THE_WALK = """
+import os, shutil, sys
+from cfs_build.reading import tree
+read = tree.read_all
+how, outside = sys.argv[1:3]
+def swapped_first(path, *rest):
+    leaf = "code-from-spec/a/leaf"
+    if path.endswith(leaf + "/_node.md") and not os.path.exists("swapped"):
+        open("swapped", "w").close()
+        if how == "link":
+            shutil.rmtree(leaf)
+            os.symlink(outside, leaf)
+        else:
+            os.unlink(leaf + "/_node.md")
+            os.mkfifo(leaf + "/_node.md")
+    return read(path, *rest)
+tree.read_all = swapped_first
+from cfs_build import cli
+sys.argv[1:] = sys.argv[3:]
+sys.exit(cli.main())
+"""
+
+
+@pytest.mark.parametrize("swap, said", [
+    ("link", "resolves outside the project (to {outside}/_node.md); cfs reads only files "
+             "inside it"),
+    ("fifo", "is a FIFO, not a regular file")])
+def test_a_node_swapped_after_the_walk_saw_it_is_never_read_from_outside_or_waited_on(
+        tmp_path, swap, said):
+    # The walk proves no link lies below code-from-spec/, and the nodes it found are read
+    # after it: a directory swapped for a link out of the project in between had its
+    # _node.md read into the document, and a _node.md swapped for a FIFO hung cfs.
+    root = project(tmp_path, "depends_on: []")
+    outside = tmp_path / "home"
+    outside.mkdir()
+    (outside / "_node.md").write_text("# SPEC/a/leaf\n\n# Agent\n\nSECRET FROM HOME\n")
+    for args in (("validate",), ("chain", "SPEC/a/leaf")):
+        (root / "swapped").unlink(missing_ok=True)
+        leaf = root / "code-from-spec/a/leaf"
+        if leaf.is_symlink():  # (the swap of the run before, put back)
+            leaf.unlink()
+            leaf.mkdir()
+        (leaf / "_node.md").unlink(missing_ok=True)
+        (leaf / "_node.md").write_text(spec("SPEC/a/leaf", "# Agent\n\nWrite it.\n",
+                                            front="output: out/leaf.txt"))
+        done = subprocess.run([sys.executable, "-c", SWAP_AFTER_THE_WALK, swap, str(outside),
+                               *args], cwd=root, capture_output=True, text=True, timeout=30)
+        assert (root / "swapped").exists()
+        assert "SECRET" not in done.stdout + done.stderr
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        if args == ("validate",):
+            assert (f"code-from-spec/a/leaf/_node.md: unreadable: cannot read: "
+                    f"{said.format(outside=outside)}") in done.stdout, done.stdout
+
+
+def test_a_tree_directory_that_cannot_be_listed_fails_the_scan_in_one_line(tmp_path):
+    # A directory the walk could not list (here: its path is past PATH_MAX; elsewhere no
+    # permission) was taken as listed and empty: the nodes below it vanished without a
+    # word, or it was called a directory with no _node.md.
+    root = project(tmp_path, "depends_on: []")
+    here = os.getcwd()
+    os.chdir(root / "code-from-spec" / "a")
+    try:
+        name = "SPEC/a"
+        while len(os.getcwd()) < 4200:  # (long names: few levels, no deep recursion)
+            os.mkdir("d" * 200)
+            os.chdir("d" * 200)
+            name += "/" + "d" * 200
+            Path("_node.md").write_text(f"# {name}\n\n# Public\n\n## S\n\nx\n")
+    finally:
+        os.chdir(here)
+    for args in (("validate",), ("status",), ("build",)):
+        done = cfs(root, *args)
+        text = done.stdout + done.stderr
+        assert done.returncode == 2, text[-600:]
+        assert ": scan: this directory of the spec tree cannot be listed (File name too long), " \
+               "so the nodes below it are unknown and no node was read; make it readable, or " \
+               "rename it to start with '.'" in text, text[-600:]
+        assert "missing_node_md" not in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize("args", [("status",), ("build",), ("accept", "SPEC/a/leaf")])
+def test_a_socket_in_place_of_the_manifest_is_named_with_what_to_do(tmp_path, args):
+    import socket
+    root = project(tmp_path, "depends_on: []")
+    here = os.getcwd()
+    os.chdir(root / "code-from-spec")  # (a socket's path must be short)
+    listener = socket.socket(socket.AF_UNIX)
+    try:
+        listener.bind(".manifest")
+    finally:
+        os.chdir(here)
+    with listener:
+        done = cfs(root, *args)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stderr.endswith(
+        "code-from-spec/.manifest: cannot read the manifest: it is a socket, not a regular "
+        "file; move it away and restore the manifest file from version control (or leave "
+        "none: every artifact then counts as stale)\n"), done.stderr

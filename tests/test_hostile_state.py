@@ -120,3 +120,29 @@ def test_a_cfs_toml_nested_too_deep_is_a_toml_error(tmp_path):
     done = cfs(root, "build")
     assert done.returncode != 0 and "internal error" not in done.stderr, done.stderr
     assert "cfs: cfs.toml: TOML error: arrays or tables nested too deep" in done.stderr
+
+
+@pytest.mark.parametrize("place, made", [
+    (".cfs/reports", "a regular file"),
+    (".cfs/reports/app", "a symbolic link (to {outside})")])
+def test_a_reports_directory_not_cfs_own_is_refused_before_the_model_is_asked(tmp_path,
+                                                                               place, made):
+    # The reports are saved (or cleared) once the model has answered: a checkout's file or
+    # link there failed each generation after it was paid for, its answer thrown away.
+    proj = make_project(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    where = proj.root / place
+    where.parent.mkdir(parents=True, exist_ok=True)
+    if made == "a regular file":
+        where.write_text("not a directory\n")
+    else:
+        where.symlink_to(outside)
+    done = cfs(proj.root, "build", "SPEC/app/cli")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    said = f"{place} is {made.format(outside=outside)}, not a directory; cfs keeps its own " \
+           "state there and never reads, writes or deletes through a link. Remove it (cfs " \
+           "makes the directory again)"
+    assert said in done.stdout, done.stdout
+    assert proj.calls() == []
+    assert list(outside.iterdir()) == []

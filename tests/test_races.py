@@ -30,3 +30,23 @@ def test_output_rewritten_with_non_utf8_bytes_during_generation_is_kept(tmp_path
     assert "Traceback" not in result.stdout + result.stderr
     assert target.read_bytes() == b"\xff\xfe written meanwhile\n"
     assert not (proj.root / "code-from-spec/.manifest").exists()
+
+
+def test_a_generation_whose_file_could_not_be_kept_is_still_in_the_run_log(tmp_path):
+    # The model was asked (and paid) before the write found the file changed: the run log,
+    # where `cfs runs` sums what generations cost, had no line for it.
+    proj = make_project(tmp_path)
+    script = tmp_path / "meddler.py"
+    script.write_text(MEDDLER)
+    target = proj.root / "gen/other.txt"
+    (proj.root / "cfs.toml").write_text(
+        '[generator]\nkind = "command"\n'
+        f"command = {json.dumps([sys.executable, str(script), str(target)])}\n")
+    target.parent.mkdir()
+    assert proj.cfs("build", "SPEC/other").returncode == 1
+    lines = [json.loads(line) for line in
+             (proj.root / ".cfs/runs.jsonl").read_text().splitlines()]
+    assert [(line["node"], line["outcome"], line["attempts"]) for line in lines] == \
+        [("SPEC/other", "failed", 1)]
+    assert lines[0]["message"].startswith("gen/other.txt: the file changed while it was being "
+                                          "generated")

@@ -145,7 +145,8 @@ class _Nodes:
         if self._memo is not None:
             file = f"{TREE_DIR}/{rel}/{NODE_FILE}"
             try:
-                data = read_all(f"{self._root}/{file}")  # as the walk reads it
+                # (as the walk reads it)
+                data = read_all(f"{self._root}/{file}", os.fspath(self._root))
             except OSError:
                 data = None  # unreadable: _read_nodes below words it as the walk does
             if data is not None:

@@ -16,7 +16,8 @@ from ..analysis.project import Project
 from ..analysis.status import MODIFIED, Need, artifact_status
 from ..config import Config, load_config
 from ..errors import CfsError
-from ..generators import GenerationFailed, Generator, Usage, make_generator, prompt_id
+from ..generators import (OUT_OF_MEMORY, GenerationFailed, Generator, Usage,
+                          make_generator, prompt_id)
 from ..generators.session import Session
 from ..reading.files import UnreadableFile, has_lone_surrogate, safe_relpath
 from ..reading.index import INDEX_DIR
@@ -236,6 +237,8 @@ class BuildState:
         except GenerationFailed as exc:
             result = Result(node, Outcome.FAILED, f"generator failed: {exc}", usage=exc.usage,
                             attempts=exc.attempts)
+        except MemoryError:
+            result = Result(node, Outcome.FAILED, OUT_OF_MEMORY)
         except (OSError, UnreadableFile) as exc:
             # e.g. a file where the output's directory should be: a failed task, not a crash
             where = getattr(exc, "filename", None) or getattr(exc, "path", None) or node
@@ -294,6 +297,10 @@ class BuildState:
             document = generator_document(self.project.resolver, self.cache, chain,
                                           entry.chain if entry else None, fresh=fresh)
             output_path(self.root, info.output)
+            # The answer's reports are saved or cleared there: a link or a file in its
+            # place (a checkout's) is refused now, before the model is paid, not after.
+            with state.directory(self.root, self._report_path(node, "").rpartition("/")[0]):
+                pass
         generator = self.generator
         if self._slots is not None:
             with self._slots:
@@ -322,6 +329,20 @@ class BuildState:
         self._report(node, "findings", None)
         self._report(node, "reply", None)
         text, note = unfence(reply.artifact, info.output)
+        try:
+            return self._write(node, info, chain, status, text, note, outcome, reply)
+        except (CfsError, OSError, UnreadableFile) as exc:
+            # The model was asked and paid: its usage is accounted even when its file
+            # cannot be kept (edited meanwhile, a directory swapped for a link).
+            where = getattr(exc, "filename", None) or getattr(exc, "path", None)
+            said = str(exc) if isinstance(exc, CfsError) else \
+                f"{where or node}: {getattr(exc, 'strerror', None) or exc}"
+            return Result(node, Outcome.FAILED, said, usage=outcome.usage,
+                          seconds=outcome.seconds, assumptions=reply.assumptions,
+                          attempts=outcome.attempts)
+
+    def _write(self, node, info, chain, status, text, note, outcome, reply) -> Result:
+        """Write the reply's file and record it (generate's last step)."""
         with self.lock:
             rel = safe_relpath(info.output)
             written = chain
@@ -343,9 +364,13 @@ class BuildState:
                       changed, outcome.usage, outcome.seconds, reply.assumptions, outcome.attempts,
                       note or "")
 
+    @staticmethod
+    def _report_path(node: str, kind: str) -> str:
+        return f"{REPORTS}/{node[len('SPEC/'):]}.{kind}.txt"
+
     def _report(self, node: str, kind: str, text: str | None) -> str:
         """Save (or with None, remove) one node's findings/assumptions/raw reply."""
-        rel = f"{REPORTS}/{node[len('SPEC/'):]}.{kind}.txt"
+        rel = self._report_path(node, kind)
         # cfs's own state: never through a link (a linked reports/ is refused).
         if text is None:
             state.remove_state(self.root, rel)

@@ -22,7 +22,7 @@ from ..errors import CfsError
 from ..reading.files import UnreadableFile, atomic_write, read_inside
 from ..reading.hashing import b64
 from ..reading.names import SPEC, TREE_DIR, artifact_of, node_of_entry
-from ..reading.tree import LINKS_V5, NOT_FOUND_V5
+from ..reading.tree import LINKS_V5, NOT_FOUND_V5, UNLISTED_V5
 from ..reading.unparsed import go_quote, name_problem
 from ..state.artifacts import settle_pending, write_artifact
 from ..state.manifest import ManifestEntry, update_manifest
@@ -66,6 +66,8 @@ def _project(where: Path | str | Project | LeanProject) -> Project | LeanProject
     failed = where.scan_failure
     if failed is not None and failed.v5 == LINKS_V5:
         raise Refusal(f"scan: {LINKS_V5}")
+    if failed is not None and (failed.v5 or "").startswith(UNLISTED_V5):
+        raise Refusal(f"scan: {failed.v5}")
     return where
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from pathlib import Path
 
 from ..errors import CfsError, printable_json
-from ..reading.files import NotRegular, Outside, UnreadableFile, atomic_write, read_inside
+from ..reading.files import (NotRegular, Outside, UnreadableFile, atomic_write, kind_of,
+                             read_inside)
 from ..reading.names import TREE_DIR
 
 HELP = ("create code-from-spec/ with an example root node, cfs.toml, dodo.py, .gitignore "
@@ -89,7 +91,8 @@ def enclosing_project(root: Path) -> Path | None:
 def refuse_links(root: Path, rel: str) -> None:
     """CfsError when a part of ``rel`` in ``root`` is a symbolic link: what init writes or
     reads is never reached through one (a checkout's `code-from-spec -> ~/x` would have
-    the example node written there)."""
+    the example node written there); or anything else but a directory (a file, a FIFO),
+    where the example node could not be made."""
     parts = rel.split("/")
     for end in range(1, len(parts) + 1):
         here = "/".join(parts[:end])
@@ -97,6 +100,14 @@ def refuse_links(root: Path, rel: str) -> None:
             raise CfsError(f"is a symbolic link (to {os.readlink(root / here)}); cfs init "
                            "writes only real files and directories in the project, so nothing "
                            "was written. Remove the link, then run cfs init again", file=here)
+        try:
+            mode = os.lstat(root / here).st_mode
+        except OSError:
+            return  # (not there: made as a directory)
+        if not stat.S_ISDIR(mode):
+            raise CfsError(f"is a {kind_of(mode)}, not a directory; cfs init makes the spec "
+                           "tree there, so nothing was written. Move it away, then run cfs "
+                           "init again", file=here)
 
 
 def read_own_bytes(root: Path, rel: str, again: str = "cfs init") -> bytes | None:

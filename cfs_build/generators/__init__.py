@@ -42,6 +42,13 @@ class Outcome:
     attempts: int = 1
 
 
+# Why a generation failed when holding the answer took the memory (the address space
+# capped by ulimit; otherwise it is the kernel that steps in).
+OUT_OF_MEMORY = ("ran out of memory holding the generator's answer (a server that never ends "
+                 "it?); nothing was written. Check the server the generator in cfs.toml "
+                 "talks to")
+
+
 class GenerationFailed(Exception):
     """The backend could not produce a reply (exit status, timeout, transport error).
 

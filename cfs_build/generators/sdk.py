@@ -11,7 +11,7 @@ from importlib import import_module
 
 from ..errors import CfsError
 from ..tomlfile import Key
-from . import GenerationFailed, Outcome, Usage
+from . import OUT_OF_MEMORY, GenerationFailed, Outcome, Usage
 from .keys import API
 from .retry import RETRY_STATUS, Retryable, RetryPolicy, retry_after, with_retries
 from .session import Session
@@ -49,6 +49,8 @@ def translate(exc: Exception, sdk, timeout: float) -> GenerationFailed:
         return Retryable(f"no answer within {timeout:g} s")
     if isinstance(exc, sdk.APIConnectionError):
         cause = exc.__cause__ or exc
+        if isinstance(cause, MemoryError):  # (the answer, not the connection)
+            return GenerationFailed(OUT_OF_MEMORY)
         url = getattr(getattr(exc, "request", None), "url", None)
         # The address: a local server not started is the usual cause (base_url in cfs.toml).
         where = f" at {url}" if url else ""

@@ -103,45 +103,64 @@ def safe_relpath(path: str) -> str | None:
     return "/".join(parts) if parts else None
 
 
+# How much a file may grow while it is read (a log being appended to) and still be read
+# to its end. One written faster than it is read would be read until the memory ran out.
+GROWTH = 1 << 20
+
+
 def read_to_end(fd: int, size: int) -> bytes:
     """All bytes of the open regular file ``fd``, whose stat gave ``size``: read in one
     call when that is all there is (no second, empty read, no joining), else on to its
-    end (it grew meanwhile, or a read came short). Raises OSError, and MemoryError when
-    ``size`` is more than this process can hold (a damaged or sparse file: its size is
-    asked for at once, not read a megabyte at a time)."""
+    end (it grew meanwhile, or a read came short). Raises OSError, when it grew by more
+    than GROWTH meanwhile too, and MemoryError when ``size`` is more than this process
+    can hold (a damaged or sparse file: its size is asked for at once, not read a
+    megabyte at a time)."""
     data = os.read(fd, size + 1)
     if len(data) == size:
         return data
     chunks = [data]
+    have = len(data)
     while chunk := os.read(fd, 1 << 20):
         chunks.append(chunk)
+        have += len(chunk)
+        if have > size + GROWTH:
+            raise OSError(errno.EAGAIN, f"grew by more than {GROWTH >> 20} MiB while it was "
+                          "read (something is writing it now); run cfs again once it is "
+                          "written")
     return b"".join(chunks)
 
 
-def read_all(path: str) -> bytes:
-    """All bytes of a file; raises OSError like ``open`` would.
+def read_all(path: str, root: str | None = None) -> bytes:
+    """All bytes of the regular file at ``path``; raises OSError like ``open`` would, and
+    for anything but a regular file (found on what was opened, without waiting on a FIFO
+    or taking a terminal: one may have been put there since the walk saw a file).
 
     Plain os calls: a big tree reads every file on every run, and ``open()`` builds a
     buffered file object and calls fstat for each, which costs twice the read itself.
-    A file bigger than 128 KiB is read as read_to_end reads it: its size asked for at
-    once, so one too big to hold (a sparse terabyte) fails at once with OSError (EFBIG)
-    instead of filling the memory a megabyte at a time.
+    The file is read as read_to_end reads it: its size asked for at once, so one too big
+    to hold (a sparse terabyte) fails at once with OSError (EFBIG) instead of filling the
+    memory a megabyte at a time.
+    ``root``: the real path of the project, when ``path`` lies in it. The walk proved no
+    link on the way, but a directory may have been swapped for one since: what was opened
+    must still lie inside.
     """
-    fd = os.open(path, os.O_RDONLY | _NOINHERIT)
+    fd = os.open(path, _PROBE)
     try:
-        data = os.read(fd, 65536)
-        if not data:
-            return data
-        # A short read does not prove the end of every kind of file: read until EOF.
-        rest = os.read(fd, 65536)
-        if not rest:
-            return data
-        size = os.fstat(fd).st_size
+        st = os.fstat(fd)
+        if not stat_mode.S_ISREG(st.st_mode):
+            kind = kind_of(st.st_mode)
+            raise OSError(errno.EINVAL, f"is a {kind}, not a file" if kind == "directory"
+                          else f"is a {kind}, not a regular file")
+        if root is not None:
+            real = real_path(fd, path)
+            if real != path and not is_inside(real, os.path.realpath(root)):
+                raise OSError(errno.EXDEV, f"resolves outside the project (to {real}); cfs "
+                              "reads only files inside it")
         try:
-            tail = read_to_end(fd, max(size - len(data) - len(rest), 0))
+            return read_to_end(fd, st.st_size)
         except (MemoryError, OverflowError):
-            raise OSError(errno.EFBIG, f"the file is too big to hold ({size} bytes)") from None
-        return b"".join((data, rest, tail))
+            raise OSError(errno.EFBIG, f"the file is too big to hold ({st.st_size} bytes)") \
+                from None
     finally:
         os.close(fd)
 

@@ -26,6 +26,7 @@ from .walk import (NODE_FILE, LinkInTree, NeedsGuard, list_dir, mounts_below, wa
 LINKS_V5 = "listing files: symlinks are not allowed in the spec tree"
 NO_NODES_V5 = "no nodes found"
 NOT_FOUND_V5 = f"listing files: directory not found: {TREE_DIR}/"
+UNLISTED_V5 = "listing files: cannot list "
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,7 @@ def _read_nodes(root: Path, index: Index | None, docs: dict[str, NodeDoc],
         file = f"{TREE_DIR}/{rel}/{NODE_FILE}"
         try:
             if real_root is None:
-                data = read_all(f"{root}/{file}")
+                data = read_all(f"{root}/{file}", os.fspath(root))
             else:
                 data = read_inside(real_root, file)
                 if data is None:
@@ -348,7 +349,8 @@ def load_tree(root: Path, index: Index | None = None) -> Tree:
                                                       os.path.realpath(root), rows=rows)))
         dot_dirs = walk_dots(dots, guarded)
     except LinkInTree as link:
-        return Tree(root, {}, {}, scan_error=link_finding(link.rel))
+        return Tree(root, {}, {}, scan_error=link_finding(link.rel,
+                                                          getattr(link, "reason", None)))
     for rel in node_dirs:
         result = results[rel]
         name = spec_name(rel)
@@ -465,9 +467,15 @@ def read_nodes(root: Path, index: Index | None, node_dirs: list[str]) -> list[No
     return _read_nodes(root, index, {}, {}, node_dirs, True)
 
 
-def link_finding(rel: str) -> Finding:
-    """The one finding of a scan that met a symbolic link at ``rel`` below code-from-spec/."""
+def link_finding(rel: str, unlisted: str | None = None) -> Finding:
+    """The one finding of a scan that met a symbolic link at ``rel`` below code-from-spec/,
+    or (``unlisted``: why) a directory there it could not list."""
     where = f"{TREE_DIR}/{rel}" if rel else TREE_DIR
+    if unlisted is not None:
+        return Finding("", "scan", f"this directory of the spec tree cannot be listed "
+                       f"({unlisted}), so the nodes below it are unknown and no node was "
+                       "read; make it readable, or rename it to start with '.'",
+                       where, None, ERROR, f"{UNLISTED_V5}{where}: {unlisted}")
     return Finding("", "scan", "symbolic links are not allowed in the spec tree, dot "
                    "directories included (v5 refuses to scan it), and cfs never follows one, "
                    "so no node was read; replace this link with a real directory or file",
@@ -475,4 +483,4 @@ def link_finding(rel: str) -> Finding:
 
 
 __all__ = ["NodeInfo", "Tree", "load_tree", "summarize", "link_finding",
-           "parse_bytes", "ERROR", "LINKS_V5", "NO_NODES_V5", "NOT_FOUND_V5"]
+           "parse_bytes", "ERROR", "LINKS_V5", "NO_NODES_V5", "NOT_FOUND_V5", "UNLISTED_V5"]

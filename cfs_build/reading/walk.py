@@ -23,18 +23,31 @@ class LinkInTree(Exception):
         self.rel = rel
 
 
+class Unlisted(LinkInTree):
+    """A directory of the tree that exists but cannot be listed (no permission, a path
+    too long): what lies below it is unknown, so no answer about the tree would be whole
+    and the scan fails, as on a link. ``reason``: the system's words."""
+
+    def __init__(self, rel: str, reason: str):
+        super().__init__(rel)
+        self.reason = reason
+
+
 def listing(path: str, rel: str) -> tuple[list[str], bool, list[str]] | None:
     """One directory of the tree as every reading of it takes it: the names of its
     subdirectories, whether it holds a _node.md file, and the names of its dot
-    subdirectories; None when it cannot be listed. ``rel``: its path below
+    subdirectories; None when it is not there (any more). ``rel``: its path below
     code-from-spec/, for the LinkInTree raised on the first link (a listing tells links
-    apart without a stat per entry). An entry that cannot be looked at is left out.
+    apart without a stat per entry), or Unlisted when it cannot be listed. An entry that
+    cannot be looked at is left out.
     """
     try:
         with os.scandir(path) as found:
             entries = list(found)
-    except OSError:
-        return None
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # (gone since its parent was listed)
+    except OSError as exc:
+        raise Unlisted(rel, exc.strerror or str(exc)) from None
     subdirs: list[str] = []
     dots: list[str] = []
     has_node = False

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from pathlib import Path
 
 from ..errors import CfsError
@@ -42,6 +43,19 @@ def output_path(root: Path, output: str) -> tuple[str, Path]:
     problem = directory_problem(os.fspath(root), rel.rpartition("/")[0], Places())
     if problem is not None:
         raise CfsError(_refused(problem), file=rel)
+    # A file where a directory of the way should be: said before a model is asked for a
+    # file that could not be written (the write checks again, directory by directory).
+    parts = rel.split("/")[:-1]
+    for end in range(1, len(parts) + 1):
+        here = "/".join(parts[:end])
+        try:
+            mode = os.stat(root / here).st_mode
+        except FileNotFoundError:
+            break
+        except OSError:
+            raise CfsError(_not_directory(here), file=rel) from None
+        if not stat.S_ISDIR(mode):
+            raise CfsError(_not_directory(here), file=rel)
     target = root / rel
     if target.is_symlink():
         raise CfsError("the output is a symlink; cfs writes only regular files in the "

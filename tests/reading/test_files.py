@@ -132,6 +132,35 @@ def test_read_inside_reads_on_past_what_the_stat_said(tmp_path, monkeypatch):
     assert ledger.seen("f")[2] == 3 and ledger.seen("f") != signature_of(str(path))
 
 
+def test_a_file_written_faster_than_it_is_read_is_refused_not_read_without_end(tmp_path,
+                                                                                monkeypatch):
+    # `yes >> notes.txt` left running: each read found another megabyte behind it, and a
+    # status read gigabytes until the kernel killed it for its memory.
+    from cfs_build.reading import files
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"y\n" * 1000)
+    real_read = os.read
+    reads = []
+
+    def behind_a_writer(fd, n):
+        reads.append(n)
+        assert len(reads) < 100, "read without end"
+        with open(path, "ab") as handle:
+            handle.write(b"y\n" * (1 << 19))
+        return real_read(fd, n)
+
+    monkeypatch.setattr(files.os, "read", behind_a_writer)
+    with pytest.raises(UnreadableFile) as refused:
+        files.read_inside(str(tmp_path), "notes.txt")
+    assert refused.value.reason == ("grew by more than 1 MiB while it was read (something is "
+                                    "writing it now); run cfs again once it is written")
+    assert len(reads) <= 4
+    reads.clear()
+    with pytest.raises(OSError, match="grew by more than 1 MiB"):
+        files.read_all(str(path))  # (how a _node.md is read)
+    assert len(reads) <= 5
+
+
 def test_read_inside_refuses_a_file_too_big_to_hold(tmp_path):
     # A sparse file claims a size it would take hours to read as zeros: its size is asked
     # for at once, and a process that cannot hold it says so instead of reading on.
