@@ -219,15 +219,15 @@ def _py_parser():
     return md
 
 
-# What could make goldmark_rules' HTML block rule refuse a line (a lone closing tag, a
-# declaration with a small letter: `<!doctype`), and the tags `search` and `source`
+# What could make goldmark_rules' HTML block rule refuse a line (a lone closing tag; not
+# a declaration with a small letter, `<!doctype`, which markdown-it-pyrs, on CommonMark
+# 0.30, reads as goldmark does), and the tags `search` and `source`
 # (CommonMark 0.31 made the first, not the second, open an HTML block that interrupts a
 # paragraph, as markdown-it-py and goldmark do; markdown-it-pyrs has the older list):
 # markdown-it-pyrs reads such a body otherwise, so it goes to markdown-it-py (a cheap
 # test, true of a few more bodies). Two patterns, not one with three branches: each keeps
 # the literal start the regex engine scans for quickly (together they cost 15x more).
-_HTML_DIFFERS_TAG = re.compile(r"</(?:script|style|pre)|</?s(?:earch|ource)|(?-i:<![a-z])",
-                               re.IGNORECASE)
+_HTML_DIFFERS_TAG = re.compile(r"</(?:script|style|pre)|</?s(?:earch|ource)", re.IGNORECASE)
 # (A '>' with only white space after it on its line, some of it not a space: the look
 # ahead first, as the plain pattern took time quadratic in a long run of tabs.)
 _HTML_DIFFERS_END = re.compile(r">(?=[^\S\n]*$) *+[^\S \n]", re.MULTILINE)

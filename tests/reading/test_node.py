@@ -826,6 +826,16 @@ def test_a_declaration_with_a_small_letter_is_text_for_goldmark(line, parser, mo
 
 
 @pytest.mark.parametrize("parser", PARSERS)
+def test_a_body_with_a_small_letter_declaration_is_read_by_the_rules_that_know_it(
+        parser, monkeypatch):
+    # No quote line here to send the body to markdown-it-py for another reason: the Rust
+    # port, which has no goldmark rules, must not be the one to read it.
+    monkeypatch.setenv("CFS_PARSER", parser)
+    doc = parse("# SPEC/x\n# Public\n## A\n\n<!a\n## B\nend>\n")
+    assert [sub.raw for sub in doc.public] == ["## A", "## B"]
+
+
+@pytest.mark.parametrize("parser", PARSERS)
 @pytest.mark.parametrize("quote", ["> Text\n    >", ">Text\n\t>", "- > Text\n      > x"])
 def test_a_quote_mark_indented_four_columns_continues_the_paragraph_lazily(quote, parser,
                                                                            monkeypatch):
