@@ -314,21 +314,22 @@ def test_a_link_inside_the_project_to_an_ordinary_directory_is_still_written_thr
 @pytest.mark.parametrize("output", ["out/" + "x" * 300 + ".txt",
                                     "/".join(["y" * 200] * 25) + "/f.txt"],
                          ids=["name", "path"])
-def test_an_output_the_file_system_cannot_hold_is_invalid_before_the_model_is_asked(
+def test_an_output_the_file_system_cannot_hold_is_refused_before_the_model_is_asked(
         tmp_path, output):
-    # A name over 255 bytes (or a path over 4096) was a `missing` artifact: the build
-    # failed with a bare "File name too long", and accept said no more.
+    # A name over 255 bytes (or a path over 4096) is a `missing` artifact, as for v5 (its
+    # open fails); the build failed with a bare "File name too long" once the model had
+    # answered, and accept said no more. cfs's own error stops both before anything.
     marker = tmp_path / "asked"
     root = hostile_project(tmp_path, output, f"open({str(marker)!r}, 'w').close()\n{CONSTANT}")
     done = cfs(root, "validate")
     assert done.returncode == 2, done.stdout + done.stderr
-    assert (f"code-from-spec/a/leaf/_node.md:2: output_paths: output path is invalid: path is "
-            f"too long for the file system (a name or the whole path) ({output!r}); give a "
-            "project-relative path") in done.stdout, done.stdout
+    assert (f"code-from-spec/a/leaf/_node.md:2: unwritable_output: output path {output!r} is "
+            "too long for the file system (a name in it, or the whole path): no file can have "
+            "it, so the artifact can never be written; shorten it") in done.stdout, done.stdout
     assert json.loads(cfs(root, "status", "--json").stdout)["artifacts"][0]["status"] \
-        == ["invalid", "stale"]
+        == ["stale", "missing"]
     for args in (("build",), ("accept", "SPEC/a/leaf")):
         done = cfs(root, *args)
-        assert done.returncode == 2 and "output_paths" in done.stdout + done.stderr, done
+        assert done.returncode == 2 and "unwritable_output" in done.stdout + done.stderr, done
         assert "Traceback" not in done.stderr
     assert not marker.exists()

@@ -16,7 +16,6 @@ FORBIDDEN_TOP = (TREE_DIR, ".git", ".cfs")
 # place_problem's answers for an output refused for what is on disk, not its text.
 LEADS_OUTSIDE = "path leads outside the project through a symbolic link"
 NOT_A_FILE = "path is not a regular file"
-TOO_LONG = "path is too long for the file system (a name or the whole path)"
 
 
 @lru_cache(maxsize=1 << 16)  # pure; each output's path is cleaned by every check below
@@ -156,9 +155,11 @@ def _limits(root: str) -> tuple[int, int]:
         return 255, 4096
 
 
-def _too_long(root: str, rel: str) -> bool:
+def too_long(root: str, rel: str) -> bool:
     """No file can have this path: a name in it, or the whole of it, is longer than the
-    file system takes (its directory may not exist yet, so no lookup would say so)."""
+    file system takes (its directory may not exist yet, so no lookup would say so). v5
+    takes such a path (its open fails: the artifact is missing); cfs never asks a model
+    for a file it could not keep (validate.py's unwritable_output)."""
     name_max, path_max = _limits(root)
     whole = os.fsencode(f"{root}/{rel}")
     return len(whole) >= path_max or any(len(part) > name_max for part in whole.split(b"/"))
@@ -166,8 +167,8 @@ def _too_long(root: str, rel: str) -> bool:
 
 def place_problem(root: str, rel: str, places: Places | None = None) -> str | None:
     """Why cfs refuses an output for what is on disk: its directory leads out of the
-    project, or into code-from-spec/, .git/ or .cfs/, through a link, something other
-    than a regular file is there, or the file system cannot hold a file of that path.
+    project, or into code-from-spec/, .git/ or .cfs/, through a link, or something other
+    than a regular file is there.
 
     ``places``: what earlier calls of this analysis learnt (see Places).
     """
@@ -175,8 +176,6 @@ def place_problem(root: str, rel: str, places: Places | None = None) -> str | No
         # No file name holds NUL: nothing is there, and no way to it can be looked at
         # (Python's os calls refuse the path; v5's fail to open it).
         return None
-    if _too_long(root, rel):
-        return TOO_LONG  # (no file can be there: the model's answer could not be kept)
     places = places if places is not None else Places()
     memo = places.inside
     parent = rel.rpartition("/")[0]

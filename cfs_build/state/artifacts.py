@@ -17,7 +17,8 @@ from pathlib import Path
 
 from ..errors import CfsError
 from . import dirs as state
-from ..reading.outputs import LEADS_OUTSIDE, Places, directory_problem, forbidden_place, leads_into
+from ..reading.outputs import (LEADS_OUTSIDE, Places, directory_problem, forbidden_place, leads_into,
+                               too_long)
 from ..reading.files import (NotRegular, Outside, UnreadableFile, is_inside, is_temp_of,
                              normalize_bytes, read_inside, real_path, remove_leftovers,
                              replace_at, safe_relpath)
@@ -40,6 +41,9 @@ def output_path(root: Path, output: str) -> tuple[str, Path]:
     rel = safe_relpath(output)
     if rel is None:
         raise CfsError(f"output path {output!r} is not inside the project", exit_code=2)
+    if too_long(os.fspath(root), rel):
+        raise CfsError(f"output path {output!r} is too long for the file system; nothing was "
+                       "written. Shorten it", exit_code=2)
     problem = directory_problem(os.fspath(root), rel.rpartition("/")[0], Places())
     if problem is not None:
         raise CfsError(_refused(problem), file=rel)
