@@ -3,7 +3,7 @@ and statuses in v5's words."""
 from __future__ import annotations
 
 from ..errors import ERROR, Finding
-from ..reading.names import ARTIFACT, SPEC, is_within
+from ..reading.names import ARTIFACT, SPEC, byte_order, is_within
 from ..reading.outputs import output_rel
 from ..reading.unparsed import PARSE_RULES, go_quote
 from .chain import BadReference, chain_reference
@@ -21,7 +21,7 @@ _LEAD = ("resolving chain: ", "computing chain hash: ")
 def render_report(project: Project) -> str:
     """`Format errors:`, `Cycles:` and `Staleness:` blocks, or `All specs are valid.`."""
     errors = format_error_lines(project)
-    cycles = sorted({f.node for f in project.findings if f.rule == "cycle"})
+    cycles = sorted({f.node for f in project.findings if f.rule == "cycle"}, key=byte_order)
     report = project.report()
     rows = staleness_rows(project, report.artifacts, report.orphans, ranked=not errors)
     out = []
@@ -56,12 +56,12 @@ def format_error_lines(project: Project) -> list[str]:
             by_node.setdefault(finding.node, []).append(finding)
     lines = []
     unparsed = set()
-    for node in sorted(tree.nodes):
+    for node in sorted(tree.nodes, key=byte_order):
         problem = resolver.parse_failure(node)
         if problem is not None:
             unparsed.add(node)
             lines.append(f"[{node}] parse: {problem}")
-    for node in sorted(tree.nodes):
+    for node in sorted(tree.nodes, key=byte_order):
         if node in unparsed:
             continue
         found = by_node.get(node, [])
@@ -70,7 +70,7 @@ def format_error_lines(project: Project) -> list[str]:
                 if finding.rule == rule:
                     lines.append(f"[{node}] {rule}: {v5_detail(project, finding)}")
     for finding in sorted((f for f in project.findings if f.rule == "missing_node_md"),
-                          key=lambda f: f.file or ""):
+                          key=lambda f: byte_order(f.file or "")):
         lines.append(f"[{finding.file}] missing_node_md: subdirectory has no _node.md")
     if not lines:
         # v5 ranks only a tree without format errors, and stops at the first reference
@@ -162,7 +162,7 @@ def staleness_rows(project: Project, statuses, orphans, *, ranked: bool) -> list
         if orphan.name.startswith(ARTIFACT + "/"):
             rows.append(("orphan", orphan.name, orphan.path, 0,
                          "manifest entry has no corresponding spec node"))
-    rows.sort(key=lambda row: (row[3], row[1]))
+    rows.sort(key=lambda row: (row[3], byte_order(row[1])))
     return rows
 
 

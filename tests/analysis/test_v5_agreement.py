@@ -2,6 +2,8 @@
 the corners a tree rarely reaches, each on the smallest tree that reaches it."""
 from __future__ import annotations
 
+import os
+
 from cfs_build.analysis.project import Project
 from cfs_build.building.v5tools import validate_specs
 from conftest import chain_hash, checksum, spec
@@ -225,3 +227,33 @@ def test_no_ranking_finding_for_a_node_v5_cannot_parse(tree):
     # v5 reports the import of an unparsable SPEC/a(b as an unknown node, never ranks.
     root = paren_tree(tree, {"SPEC/a(b": "# SPEC/a(b\n\n# Bogus\n"})
     assert "ranking" not in {f.rule for f in Project(root, use_index=False).findings}
+
+
+# -- 1, 10.3: the order of names that are not all UTF-8 ----------------------------------
+
+def test_names_holding_bytes_that_are_no_utf8_are_listed_in_byte_order(tree):
+    # v5 sorts nodes, directories and report rows as Go compares strings: byte by byte.
+    # A byte that is no UTF-8 (0x80, 0xff) then stands where its value puts it, before
+    # 'é' (0xc3) or after '😀' (0xf0), where a code point order of the text cfs reads
+    # (U+DC80, U+DCFF) put it elsewhere.
+    root = tree({"SPEC/b": spec("SPEC/b", front="output: out/b.txt")})
+    names = [b"\x80x", "é".encode(), b"\xffz", "😀".encode()]
+    for raw in names:
+        node = os.fsencode(root / "code-from-spec") + b"/" + raw
+        os.mkdir(node)
+        with open(node + b"/_node.md", "wb") as handle:
+            handle.write(b"---\noutput: out/n.txt\n---\n# SPEC/" + raw + b"\n")
+    for raw in (b"\x81gap", "égap".encode()):
+        os.makedirs(os.fsencode(root / "code-from-spec") + b"/" + raw + b"/sub")
+        open(os.fsencode(root / "code-from-spec") + b"/" + raw + b"/sub/f", "wb").close()
+    want = ["b", "\udc80x", "é", "😀", "\udcffz"]
+    project = Project(root, use_index=False)
+    assert list(project.tree.nodes) == [f"SPEC/{n}" for n in want]
+    assert [s.name for s in project.report().artifacts] == [f"ARTIFACT/{n}" for n in want]
+    text = validate_specs(root)
+    rows = [line.split("] ", 1)[1].split(" (")[0] for line in text.splitlines()
+            if line.startswith("  [missing]")]
+    assert rows == [f"SPEC/{n}" for n in want]
+    gaps = [line.split("]")[0] for line in text.splitlines() if "missing_node_md" in line]
+    assert gaps == ["  [code-from-spec/\udc81gap", "  [code-from-spec/\udc81gap/sub",
+                    "  [code-from-spec/égap", "  [code-from-spec/égap/sub"]
