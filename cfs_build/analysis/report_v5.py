@@ -3,10 +3,9 @@ and statuses in v5's words."""
 from __future__ import annotations
 
 from ..errors import ERROR, Finding
-from ..reading.names import ARTIFACT, SPEC, byte_order, is_within
+from ..reading.names import ARTIFACT, byte_order
 from ..reading.outputs import output_rel
 from ..reading.unparsed import PARSE_RULES, go_quote
-from .chain import BadReference, chain_reference
 from .project import Project
 from .status import INVALID, MISSING, MODIFIED, STALE, ArtifactStatus
 
@@ -94,50 +93,10 @@ def v5_detail(project: Project, finding: Finding) -> str:
 
 
 def _reference_detail(project: Project, finding: Finding) -> str:
-    info = project.tree.nodes[finding.node]
+    if finding.v5:  # v5's words, made with the finding from the entry itself
+        return finding.v5
     key = "depends_on" if finding.rule == "dependency_targets" else "input"
-    if key == "input":
-        candidates = [info.input]
-    else:
-        on_line = [raw for raw, line in zip(info.depends_on, info.dep_lines)
-                   if line == finding.line]
-        # cfs's detail names its entry as written or, where it quotes it, as repr does
-        # (escaping a backslash or a quote): a flow list puts every entry on one line.
-        named = lambda raw: raw in finding.detail or repr(raw) in finding.detail
-        candidates = [raw for raw in on_line if named(raw)] or on_line \
-            or [raw for raw in info.depends_on if named(raw)]
-    raw = max(candidates, key=len) if candidates else ""
-    return f"{key} " + _reference_words(project, finding.node, raw, key)
-
-
-def _reference_words(project: Project, node: str, raw: str, key: str) -> str:
-    tree = project.tree
-    if raw.startswith("EXTERNAL/"):
-        # v5 never parses an EXTERNAL/ name: it opens what follows the prefix, even nothing.
-        return f"references unreadable EXTERNAL file: {raw}"
-    if raw.startswith(ARTIFACT + "/"):
-        # v5 looks an ARTIFACT/ name up by its whole text, never parses it (FORMAT.md 10.1).
-        return f"references unknown ARTIFACT: {raw}"
-    try:
-        name = chain_reference(raw)
-    except BadReference as exc:
-        if key == "input":
-            return "must start with SPEC/, ARTIFACT/, or EXTERNAL/" \
-                if str(exc).startswith("unrecognized") else f"entry cannot be parsed: {raw}"
-        return ("entry has unrecognized prefix: " if str(exc).startswith("unrecognized")
-                else "entry cannot be parsed: ") + raw
-    if name.prefix == SPEC:
-        target = name.base
-        if target == node:
-            return f"must not reference the node itself: {raw}"
-        if target not in tree.nodes:
-            return f"references unknown SPEC node: {raw}"
-        if is_within(node, target):
-            return f"must not reference an ancestor: {raw}"
-        if is_within(target, node):
-            return f"must not reference a descendant: {raw}"
-        return f"references unknown SPEC node: {raw}"
-    return f"references unreadable EXTERNAL file: {raw}"
+    return f"{key} {finding.detail.removeprefix(key + ' ')}"
 
 
 def bare_failure(failure: str) -> str:

@@ -11,7 +11,7 @@ from ..reading.outputs import Places, clean, external_rel, output_problem, outpu
 from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, dotted_node_dir, is_within,
                              parse_name, spec_of)
 from ..reading.tree import NO_NODES_V5, NodeInfo, Tree
-from .chain import Resolver
+from .chain import BadReference, Resolver, chain_reference
 from .deps import deps_of
 
 
@@ -163,8 +163,12 @@ def _first(lines: tuple[int, ...]) -> int | None:
 def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, key: str,
                rule: str) -> list[Finding]:
     def bad(detail: str, severity: str = ERROR, warning: str = "reference") -> list[Finding]:
+        # v5's words name the entry itself: a report cannot tell it back from the detail
+        # when a flow list puts several entries on one line.
+        words = f"{key} {v5_reference_words(tree, info.name, raw, key)}" \
+            if severity == ERROR else None
         return [Finding(info.name, rule if severity == ERROR else warning,
-                        f"{key} {detail}", info.file, line, severity)]
+                        f"{key} {detail}", info.file, line, severity, words)]
 
     try:
         name = parse_name(raw)
@@ -232,6 +236,37 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
     if problem is not None:
         return out + bad(f"references unreadable EXTERNAL file: {raw} ({problem})")
     return out
+
+
+def v5_reference_words(tree: Tree, node: str, raw: str, key: str) -> str:
+    """v5's detail for a depends_on or input entry it reports, after the key's name."""
+    if raw.startswith(EXTERNAL + "/"):
+        # v5 never parses an EXTERNAL/ name: it opens what follows the prefix, even nothing.
+        return f"references unreadable EXTERNAL file: {raw}"
+    if raw.startswith(ARTIFACT + "/"):
+        # v5 looks an ARTIFACT/ name up by its whole text, never parses it (FORMAT.md 10.1).
+        return f"references unknown ARTIFACT: {raw}"
+    try:
+        name = chain_reference(raw)
+    except BadReference as exc:
+        unrecognized = str(exc).startswith("unrecognized")
+        if key == "input":
+            return "must start with SPEC/, ARTIFACT/, or EXTERNAL/" if unrecognized \
+                else f"entry cannot be parsed: {raw}"
+        return ("entry has unrecognized prefix: " if unrecognized
+                else "entry cannot be parsed: ") + raw
+    if name.prefix == SPEC:
+        target = name.base
+        if target == node:
+            return f"must not reference the node itself: {raw}"
+        if target not in tree.nodes:
+            return f"references unknown SPEC node: {raw}"
+        if is_within(node, target):
+            return f"must not reference an ancestor: {raw}"
+        if is_within(target, node):
+            return f"must not reference a descendant: {raw}"
+        return f"references unknown SPEC node: {raw}"
+    return f"references unreadable EXTERNAL file: {raw}"
 
 
 def _open_problem(resolver: Resolver, rel: str) -> str | None:

@@ -257,3 +257,17 @@ def test_names_holding_bytes_that_are_no_utf8_are_listed_in_byte_order(tree):
     gaps = [line.split("]")[0] for line in text.splitlines() if "missing_node_md" in line]
     assert gaps == ["  [code-from-spec/\udc81gap", "  [code-from-spec/\udc81gap/sub",
                     "  [code-from-spec/égap", "  [code-from-spec/égap/sub"]
+
+
+def test_v5_words_for_flow_list_entries_whose_text_is_in_each_other_s_detail(tree):
+    # '' is in every detail, and cfs's detail for it names the prefixes SPEC/ and
+    # EXTERNAL/: each line must still name its own entry, in v5's words for that entry.
+    front = "depends_on: ['', 'SPEC/', ARTIFACT/x, 'EXTERNAL/']\noutput: out/l.txt\n"
+    root = tree({"SPEC/x": spec("SPEC/x", front="output: out/x.txt"),
+                 "SPEC/l": spec("SPEC/l", front=front)})
+    assert validate_specs(root).split("Staleness:")[0] == (
+        "Format errors:\n"
+        "  [SPEC/l] dependency_targets: depends_on entry has unrecognized prefix: \n"
+        "  [SPEC/l] dependency_targets: depends_on entry cannot be parsed: SPEC/\n"
+        "  [SPEC/l] dependency_targets: depends_on references unreadable EXTERNAL file: "
+        "EXTERNAL/\n")
