@@ -363,13 +363,21 @@ class Resolver:
         self._failures[node] = text
         return text
 
+    def content_failure(self, node: str) -> str | None:
+        """parse_failure for what others read of ``node`` (its # Public, inherited or
+        imported): none when v5 parses it, an output it takes as text included (X4)."""
+        info = self.node_info(node)
+        if info is not None and info.readable:
+            return None
+        return self.parse_failure(node)
+
     # -- references ----------------------------------------------------------
     def reference_digest(self, name: Name, in_input: bool = False) -> bytes | None:
         """Digest of what ``name`` delivers, None when that is empty; raises Unresolved."""
         lead = "" if in_input else "unresolvable artifact: "
         if name.prefix == SPEC:
             info = self.node_info(name.base)
-            failure = self.parse_failure(name.base)
+            failure = self.content_failure(name.base)
             if failure is not None:
                 why = self._absence(name.base) if info is None else \
                     f"{name.base} has format errors"
@@ -525,7 +533,7 @@ class Resolver:
         positions, blocked, parts, failure = self._inherited[ancestor]
         for name in reversed(missing):  # root side first
             info = self.node_info(name)
-            problem = self.parse_failure(name)
+            problem = self.content_failure(name)
             if problem is not None:
                 blocked += (f"{name} has no _node.md" if info is None else
                             f"{name} has format errors",)

@@ -11,6 +11,7 @@ from ..reading.outputs import Places, clean, external_rel, output_problem, outpu
 from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, dotted_node_dir, is_within,
                              parse_name, spec_of)
 from ..reading.tree import NO_NODES_V5, NodeInfo, Tree
+from ..reading.unparsed import output_text_only
 from .chain import BadReference, Resolver, chain_reference
 from .deps import deps_of
 
@@ -88,7 +89,7 @@ def node_findings(tree: Tree, resolver: Resolver, info: NodeInfo,
                                 "not build or accept a node its manifest cannot record "
                                 "(';', a line break, such a byte); rename the directory",
                                 info.file, None, WARNING))
-    if info.broken:
+    if not info.readable:
         return findings
     leaf = tree.is_leaf(name)
     if not leaf:
@@ -135,7 +136,8 @@ def _leaf_only(info: NodeInfo) -> list[Finding]:
     out = []
     for key, present, line in (("depends_on", bool(info.depends_on), _first(info.dep_lines)),
                                ("input", info.input is not None, info.input_line),
-                               ("output", info.output is not None, info.output_line)):
+                               ("output", info.output is not None or info.output_refused,
+                                info.output_line or _output_line(info))):
         if present:
             out.append(Finding(info.name, "leaf_only_fields", f"{key} is only permitted on leaf "
                                "nodes; move it to a leaf below this node", info.file, line))
@@ -144,6 +146,11 @@ def _leaf_only(info: NodeInfo) -> list[Finding]:
                            "leaf nodes; move it to a leaf below this node", info.file,
                            info.agent_line))
     return out
+
+
+def _output_line(info: NodeInfo) -> int | None:
+    """The line of an output cfs refused (X4): its finding's."""
+    return next((f.line for f in info.findings if output_text_only(f)), None)
 
 
 def _dotted_hint(node: str) -> str:
@@ -193,7 +200,7 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
         if key == "depends_on" and is_within(target, me):
             return out + bad(f"must not reference a descendant: {raw}")
         other = tree.nodes[target]
-        if name.qualifier is not None and not other.broken \
+        if name.qualifier is not None and other.readable \
                 and not other.has_subsection(name.norm_qualifier):
             out += bad(f"{raw}: {target} has no '## {name.qualifier.strip()}' in its # Public; "
                        "this import delivers nothing", WARNING)

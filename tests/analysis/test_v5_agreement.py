@@ -271,3 +271,50 @@ def test_v5_words_for_flow_list_entries_whose_text_is_in_each_other_s_detail(tre
         "  [SPEC/l] dependency_targets: depends_on entry cannot be parsed: SPEC/\n"
         "  [SPEC/l] dependency_targets: depends_on references unreadable EXTERNAL file: "
         "EXTERNAL/\n")
+
+
+# -- 4.1 and X4: an output that is no string spoils only that output ---------------------
+
+def non_string_output_tree(tree):
+    """p (an inner node) and a declare outputs v5 takes as text (`yes`, `123`) and cfs
+    refuses; each has other problems too, and others read their public content."""
+    return tree({
+        "SPEC/p": spec("SPEC/p", "# Public\n## P\np\n# Agent\ndo\n",
+                       front="output: yes\ndepends_on: [SPEC/nowhere]"),
+        "SPEC/p/c": spec("SPEC/p/c", front="output: out/c.txt"),
+        "SPEC/a": spec("SPEC/a", "# Public\nloose\n## A\na\n",
+                       front="output: 123\ninput: EXTERNAL/missing.txt"),
+        "SPEC/r": spec("SPEC/r", front="depends_on: [SPEC/a(A)]\noutput: out/r.txt")})
+
+
+def test_a_node_whose_output_is_no_string_is_still_checked_for_everything_else(tree):
+    # v5 reads such a node: it reports the node's other problems, which cfs must report
+    # too; cfs adds that the output is malformed (X4).
+    root = non_string_output_tree(tree)
+    assert errors(root) == {
+        ("SPEC/p", "malformed_frontmatter"), ("SPEC/p", "leaf_only_fields"),
+        ("SPEC/p", "leaf_only_agent"), ("SPEC/p", "dependency_targets"),
+        ("SPEC/a", "malformed_frontmatter"), ("SPEC/a", "input_target"),
+        ("SPEC/a", "public_subsection_required")}
+    text = validate_specs(root)
+    for line in ("[SPEC/p] leaf_only_fields: depends_on is only permitted on leaf nodes\n"
+                 "  [SPEC/p] leaf_only_fields: output is only permitted on leaf nodes\n"
+                 "  [SPEC/p] leaf_only_agent: # Agent section is only permitted on leaf nodes\n"
+                 "  [SPEC/p] dependency_targets: depends_on references unknown SPEC node: "
+                 "SPEC/nowhere\n",
+                 "[SPEC/a] input_target: input references unreadable EXTERNAL file: "
+                 "EXTERNAL/missing.txt\n"
+                 "  [SPEC/a] public_subsection_required: content in # Public must be under "
+                 "a ## subsection\n"):
+        assert line in text
+
+
+def test_what_reads_the_public_content_of_such_a_node_reads_it_as_v5_does(tree):
+    # Its child inherits its # Public and an importer reads a subsection: both chains are
+    # computed, as in v5, where the output's text changes nothing of them.
+    root = non_string_output_tree(tree)
+    chains = {s.name: s for s in Project(root, use_index=False).report().artifacts}
+    assert chains["ARTIFACT/p/c"].chain == chain_hash("## P\np\n")
+    assert chains["ARTIFACT/r"].chain == chain_hash("## A\na\n")
+    assert flags(root)["ARTIFACT/p/c"] == ("stale", "missing")
+    assert "ARTIFACT/p" not in flags(root) and "ARTIFACT/a" not in flags(root)
