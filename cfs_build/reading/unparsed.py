@@ -67,13 +67,17 @@ def output_text_only(finding: Finding) -> bool:
 
 
 def parse_finding(findings: tuple[Finding, ...]) -> Finding | None:
-    """The finding v5 would stop at, or None when the node parses for v5."""
+    """The finding v5 would stop at, or None when the node parses for v5. An output v5
+    takes as text is no error to it: a real one further down is the one it names."""
     if not findings:
         return None
+    text_only = None
     for finding in findings:
         if finding.rule in PARSE_RULES:
-            return finding
-    return None
+            if not output_text_only(finding):
+                return finding
+            text_only = text_only or finding
+    return text_only
 
 
 def unreadable_text(root, name: str) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from cfs_build.analysis.project import Project
-from cfs_build.building.v5tools import validate_specs
+from cfs_build.building.v5tools import Refusal, load_chain, validate_specs
 from conftest import chain_hash, checksum, spec
 
 
@@ -318,3 +320,17 @@ def test_what_reads_the_public_content_of_such_a_node_reads_it_as_v5_does(tree):
     assert chains["ARTIFACT/r"].chain == chain_hash("## A\na\n")
     assert flags(root)["ARTIFACT/p/c"] == ("stale", "missing")
     assert "ARTIFACT/p" not in flags(root) and "ARTIFACT/a" not in flags(root)
+
+
+def test_v5_names_the_parse_error_it_meets_not_an_output_it_takes_as_text(tree):
+    # With a real parse error further down, that error is v5's, for the node and for
+    # what inherits from it; cfs still reports the output too.
+    root = tree({"SPEC/p": spec("SPEC/p", "# Public\n## A\n## a\n", front="output: 123"),
+                 "SPEC/p/c": spec("SPEC/p/c", front="output: out/c.txt")})
+    assert errors(root) == {("SPEC/p", "malformed_frontmatter"),
+                            ("SPEC/p", "duplicate_subsections")}
+    text = validate_specs(root)
+    assert '[SPEC/p] parse: duplicate subsection: "a"\n' in text
+    assert 'rank=0: parse failure: ancestor SPEC/p: duplicate subsection: "a"\n' in text
+    with pytest.raises(Refusal, match='^parsing target node: duplicate subsection: "a"$'):
+        load_chain(root, "SPEC/p")
