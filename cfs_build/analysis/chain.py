@@ -390,8 +390,10 @@ class Resolver:
             failure = self.parse_failure(node)
             if failure is not None:
                 # v5 quotes the name as written, qualifier included.
-                why = self._absence(node) if self.node_info(node) is None else \
-                    f"{node} cannot be parsed"
+                info = self.node_info(node)
+                why = self._absence(node) if info is None else \
+                    f"the output of {node} is no string; quote it in its frontmatter" \
+                    if info.readable else f"{node} cannot be parsed"
                 raise Unresolved(f"{name.base}: {why}",
                                  f"{lead}resolving artifact {go_quote(name.raw)}: {failure}",
                                  "resolve")

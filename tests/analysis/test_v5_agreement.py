@@ -334,3 +334,12 @@ def test_v5_names_the_parse_error_it_meets_not_an_output_it_takes_as_text(tree):
     assert 'rank=0: parse failure: ancestor SPEC/p: duplicate subsection: "a"\n' in text
     with pytest.raises(Refusal, match='^parsing target node: duplicate subsection: "a"$'):
         load_chain(root, "SPEC/p")
+
+
+def test_the_artifact_of_such_a_node_is_unknown_and_its_importer_is_told_why(tree):
+    root = tree({"SPEC/a": spec("SPEC/a", "# Public\n## A\na\n", front="output: 123"),
+                 "SPEC/s": spec("SPEC/s", front="input: ARTIFACT/a\noutput: out/s.txt")})
+    (status,) = Project(root, use_index=False).report().artifacts
+    assert status.chain is None and "invalid" in status.flags
+    assert status.reasons[0] == ("ARTIFACT/a: the output of SPEC/a is no string; quote it "
+                                 "in its frontmatter")
