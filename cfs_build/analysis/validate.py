@@ -376,7 +376,7 @@ def _unranked(tree: Tree) -> list[Finding]:
     `ranking`, with no node, and ranks nothing (FORMAT.md 10.2)."""
     out = []
     for ref in deps_of(tree).unranked:
-        if tree.nodes[ref.target].broken:
+        if not tree.nodes[ref.target].readable:
             continue  # v5 knows no such node: its own findings say why (X4)
         info = tree.nodes[ref.node]
         line = info.input_line if ref.via == "input" else \

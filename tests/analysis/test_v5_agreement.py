@@ -343,3 +343,12 @@ def test_the_artifact_of_such_a_node_is_unknown_and_its_importer_is_told_why(tre
     assert status.chain is None and "invalid" in status.flags
     assert status.reasons[0] == ("ARTIFACT/a: the output of SPEC/a is no string; quote it "
                                  "in its frontmatter")
+
+
+def test_v5_ranks_a_node_whose_output_it_takes_as_text(tree):
+    # v5 parses SPEC/a(b (its output 123 is text to it), finds no format error, and so
+    # ranks, stopping at the reference it cannot rank (see paren_tree).
+    root = paren_tree(tree, {"SPEC/a(b": "---\noutput: 123\n---\n# SPEC/a(b\n\n# Public\n\n"
+                                         "## A\nx\n"})
+    found = [f for f in Project(root, use_index=False).findings if f.rule == "ranking"]
+    assert [(f.node, f.file, f.line) for f in found] == [("", "code-from-spec/c/_node.md", 3)]
