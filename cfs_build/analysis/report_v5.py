@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import ERROR, Finding
 from ..reading.names import ARTIFACT, byte_order
-from ..reading.outputs import output_rel
+from ..reading.outputs import output_rel, v5_path_problem
 from ..reading.unparsed import PARSE_RULES, go_quote
 from .project import Project
 from .status import INVALID, MISSING, MODIFIED, STALE, ArtifactStatus
@@ -19,10 +19,10 @@ _LEAD = ("resolving chain: ", "computing chain hash: ")
 
 def render_report(project: Project) -> str:
     """`Format errors:`, `Cycles:` and `Staleness:` blocks, or `All specs are valid.`."""
-    errors = format_error_lines(project)
+    errors, v5_errors = format_errors(project)
     cycles = sorted({f.node for f in project.findings if f.rule == "cycle"}, key=byte_order)
     report = project.report()
-    rows = staleness_rows(project, report.artifacts, report.orphans, ranked=not errors)
+    rows = staleness_rows(project, report.artifacts, report.orphans, ranked=not v5_errors)
     out = []
     if errors:
         out.append("Format errors:\n" + "".join(f"  {line}\n" for line in errors))
@@ -40,14 +40,21 @@ def _row_text(row: tuple) -> str:
 
 def format_error_lines(project: Project) -> list[str]:
     """`[NODE] RULE: DETAIL` lines in v5's order (v5 stops at a node's first parse error)."""
+    return format_errors(project)[0]
+
+
+def format_errors(project: Project) -> tuple[list[str], bool]:
+    """The lines, and whether v5 finds a format error too: what cfs alone reports (X4,
+    X8: two leaves with one output, an output cfs never touches, an output v5 takes as
+    text) leaves v5 ranking the tree, so its ranks and its ranking line stand."""
     failed = project.scan_failure
     if failed is not None:
-        return [f"[] scan: {failed.v5 or failed.detail}"]  # reported alone, NODE empty
+        return [f"[] scan: {failed.v5 or failed.detail}"], True  # reported alone, NODE empty
     if not any(f.severity == ERROR or f.rule in PARSE_RULES or f.rule == "missing_node_md"
                for f in project.findings):
         # Every line below comes from such a finding (a node's own findings are among
         # them): none, no line, and no need to read the tree a snapshot stands in for.
-        return []
+        return [], False
     tree, resolver = project.tree, project.resolver
     by_node: dict[str, list[Finding]] = {}
     for finding in project.findings:
@@ -61,6 +68,7 @@ def format_error_lines(project: Project) -> list[str]:
             if not tree.nodes[node].readable:
                 unparsed.add(node)  # else v5 parses it: its tree rules stand (X4)
             lines.append(f"[{node}] parse: {problem}")
+    v5_errors = bool(unparsed)
     for node in sorted(tree.nodes, key=byte_order):
         if node in unparsed:
             continue
@@ -69,14 +77,19 @@ def format_error_lines(project: Project) -> list[str]:
             for finding in found:
                 if finding.rule == rule:
                     lines.append(f"[{node}] {rule}: {v5_detail(project, finding)}")
+                    v5_errors = v5_errors or rule != "output_paths" \
+                        or v5_path_problem(tree.nodes[node].output or "") is not None
     for finding in sorted((f for f in project.findings if f.rule == "missing_node_md"),
                           key=lambda f: byte_order(f.file or "")):
         lines.append(f"[{finding.file}] missing_node_md: subdirectory has no _node.md")
-    if not lines:
+        v5_errors = True
+    if not v5_errors:
         # v5 ranks only a tree without format errors, and stops at the first reference
         # it cannot resolve (validate._unranked).
-        lines += [f"[] ranking: {f.v5}" for f in project.findings if f.rule == "ranking"][:1]
-    return lines
+        ranking = [f"[] ranking: {f.v5}" for f in project.findings if f.rule == "ranking"][:1]
+        lines += ranking
+        v5_errors = bool(ranking)
+    return lines, v5_errors
 
 
 def v5_detail(project: Project, finding: Finding) -> str:

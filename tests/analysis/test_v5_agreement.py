@@ -352,3 +352,34 @@ def test_v5_ranks_a_node_whose_output_it_takes_as_text(tree):
                                          "## A\nx\n"})
     found = [f for f in Project(root, use_index=False).findings if f.rule == "ranking"]
     assert [(f.node, f.file, f.line) for f in found] == [("", "code-from-spec/c/_node.md", 3)]
+
+
+# -- 10.2, 10.3: what cfs alone reports does not take v5's ranks away -----------------
+
+def test_ranks_stay_v5_s_when_only_cfs_finds_format_errors(tree):
+    # Two leaves writing one file, an output inside code-from-spec/ and an output v5
+    # takes as text are no error to v5: it ranks the tree (c needs z's public: rank 1).
+    # cfs adds its lines (X4, X8) and keeps v5's ranks and order.
+    root = tree({"SPEC/a": spec("SPEC/a", front="output: out/same.txt"),
+                 "SPEC/b": spec("SPEC/b", front="output: out/same.txt"),
+                 "SPEC/i": spec("SPEC/i", front="output: code-from-spec/i.txt"),
+                 "SPEC/n": spec("SPEC/n", front="output: 123"),
+                 "SPEC/c": spec("SPEC/c", front="input: SPEC/z\noutput: out/c.txt"),
+                 "SPEC/z": spec("SPEC/z", "# Public\n## Z\nz\n", front="output: out/z.txt")})
+    text = validate_specs(root)
+    assert "[SPEC/b] output_paths: " in text and "[SPEC/i] output_paths: " in text
+    assert text.split("Staleness:\n")[1] == (
+        "  [missing] SPEC/a (out/same.txt) rank=0: no manifest entry\n"
+        "  [missing] SPEC/b (out/same.txt) rank=0: no manifest entry\n"
+        "  [missing] SPEC/i (code-from-spec/i.txt) rank=0: no manifest entry\n"
+        "  [missing] SPEC/z (out/z.txt) rank=0: no manifest entry\n"
+        "  [missing] SPEC/c (out/c.txt) rank=1: no manifest entry\n")
+
+
+def test_v5_s_ranking_line_stays_when_only_cfs_finds_format_errors(tree):
+    # v5, finding no format error, ranks and stops at the reference it cannot rank
+    # (see paren_tree): that line is v5's, whatever cfs adds.
+    root = paren_tree(tree, {"SPEC/d": spec("SPEC/d", front="output: out/c.txt")})
+    text = validate_specs(root)
+    assert "[SPEC/d] output_paths: " in text
+    assert "  [] ranking: unresolvable reference: SPEC/a(b\n" in text
