@@ -395,13 +395,21 @@ class Resolver:
                 return parse_error_text(self.root, other, finding)
         return f"node name does not match: got {go_quote(got)}, want {go_quote(normalize(node))}"
 
+    def content_failure(self, node: str) -> str | None:
+        """parse_failure for what others read of ``node`` (its # Public, inherited or
+        imported): none when v5 parses it, an output it takes as text included (X4)."""
+        info = self.node_info(node)
+        if info is not None and info.readable:
+            return None
+        return self.parse_failure(node)
+
     # -- references ----------------------------------------------------------
     def reference_digest(self, name: Name, in_input: bool = False) -> bytes | None:
         """Digest of what ``name`` delivers, None when that is empty; raises Unresolved."""
         lead = "" if in_input else "unresolvable artifact: "
         if name.prefix == SPEC:
             info = self.node_info(name.base)
-            failure = self.parse_failure(name.base)
+            failure = self.content_failure(name.base)
             if failure is not None:
                 why = self._absence(name.base) if info is None else \
                     f"{name.base} has format errors"
@@ -414,8 +422,10 @@ class Resolver:
             failure = self.parse_failure(node)
             if failure is not None:
                 # v5 quotes the name as written, qualifier included.
-                why = self._absence(node) if self.node_info(node) is None else \
-                    f"{node} cannot be parsed"
+                info = self.node_info(node)
+                why = self._absence(node) if info is None else \
+                    f"the output of {node} is no string; quote it in its frontmatter" \
+                    if info.readable else f"{node} cannot be parsed"
                 raise Unresolved(f"{name.base}: {why}",
                                  f"{lead}resolving artifact {go_quote(name.raw)}: {failure}",
                                  "resolve")
@@ -557,7 +567,7 @@ class Resolver:
         positions, blocked, parts, failure = self._inherited[ancestor]
         for name in reversed(missing):  # root side first
             info = self.node_info(name)
-            problem = self.parse_failure(name)
+            problem = self.content_failure(name)
             if problem is not None:
                 blocked += (f"{name} has no _node.md" if info is None else
                             f"{name} has format errors",)

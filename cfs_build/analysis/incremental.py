@@ -19,7 +19,7 @@ from functools import cached_property
 from ..errors import Finding
 from ..reading.index import Index
 from ..reading.ledger import signatures
-from ..reading.names import SPEC, TREE_DIR, dotted_node_dir, in_dot_dir, outside_dots, spec_name
+from ..reading.names import SPEC, TREE_DIR, byte_order, dotted_node_dir, in_dot_dir, outside_dots, spec_name
 from ..reading.tree import NodeInfo, Tree, assemble_tree, read_nodes
 from ..reading.unparsed import PARSE_RULES
 from ..reading.walk import (NODE_FILE, LinkInTree, NeedsGuard, listing, mounts_below,
@@ -380,8 +380,8 @@ def _refresh(root, previous: Snapshot, basis: dict, current: bytes) -> Update | 
             dots = walk_dots(found_dots)
         except (LinkInTree, NeedsGuard):
             return None  # the full analysis reports the link (or walks the mount)
-        node_dirs.sort()
-        bare.sort()
+        node_dirs.sort(key=byte_order)
+        bare.sort(key=byte_order)
         stray = (base / NODE_FILE).is_file()
         to_read = [rel for rel in node_dirs if spec_name(rel) not in infos
                    or f"{_PREFIX}{rel}{_NODE_SUFFIX}" in changed]

@@ -14,6 +14,7 @@ from ..reading.ledger import Ledger, Signature
 from ..reading.names import (ARTIFACT, SPEC, TREE_DIR, artifact_of, below_tree, in_dot_dir,
                               nearest_root, parent_of, spec_name, spec_of)
 from ..reading.tree import Tree, load_tree
+from ..reading.unparsed import output_text_only
 from ..reading.walk import NODE_FILE
 from ..state.artifacts import WithPending, current_manifest
 from ..state.manifest import MANIFEST, Manifest
@@ -386,5 +387,10 @@ class Project:
         for status in self.report().artifacts:
             if status.name == name:
                 return status
+        info = self.tree.nodes.get(spec_of(name))
+        if info is not None and info.output_refused:
+            where = next(f.location() for f in info.findings if output_text_only(f))
+            raise CfsError(f"{spec_of(name)} has no artifact: its output is no string "
+                           f"({where}); quote it")
         raise CfsError(f"{spec_of(name)} declares no output: name a leaf that has one "
                        "(`cfs status --all` lists every artifact)")

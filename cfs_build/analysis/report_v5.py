@@ -3,10 +3,9 @@ and statuses in v5's words."""
 from __future__ import annotations
 
 from ..errors import ERROR, Finding
-from ..reading.names import ARTIFACT, SPEC, is_within
-from ..reading.outputs import output_rel
+from ..reading.names import ARTIFACT, byte_order
+from ..reading.outputs import output_rel, v5_path_problem
 from ..reading.unparsed import PARSE_RULES, go_quote
-from .chain import BadReference, chain_reference
 from .project import Project
 from .status import INVALID, MISSING, MODIFIED, STALE, ArtifactStatus
 
@@ -20,10 +19,10 @@ _LEAD = ("resolving chain: ", "computing chain hash: ")
 
 def render_report(project: Project) -> str:
     """`Format errors:`, `Cycles:` and `Staleness:` blocks, or `All specs are valid.`."""
-    errors = format_error_lines(project)
-    cycles = sorted({f.node for f in project.findings if f.rule == "cycle"})
+    errors, v5_errors = format_errors(project)
+    cycles = sorted({f.node for f in project.findings if f.rule == "cycle"}, key=byte_order)
     report = project.report()
-    rows = staleness_rows(project, report.artifacts, report.orphans, ranked=not errors)
+    rows = staleness_rows(project, report.artifacts, report.orphans, ranked=not v5_errors)
     out = []
     if errors:
         out.append("Format errors:\n" + "".join(f"  {line}\n" for line in errors))
@@ -41,14 +40,21 @@ def _row_text(row: tuple) -> str:
 
 def format_error_lines(project: Project) -> list[str]:
     """`[NODE] RULE: DETAIL` lines in v5's order (v5 stops at a node's first parse error)."""
+    return format_errors(project)[0]
+
+
+def format_errors(project: Project) -> tuple[list[str], bool]:
+    """The lines, and whether v5 finds a format error too: what cfs alone reports (X4,
+    X8: two leaves with one output, an output cfs never touches, an output v5 takes as
+    text) leaves v5 ranking the tree, so its ranks and its ranking line stand."""
     failed = project.scan_failure
     if failed is not None:
-        return [f"[] scan: {failed.v5 or failed.detail}"]  # reported alone, NODE empty
+        return [f"[] scan: {failed.v5 or failed.detail}"], True  # reported alone, NODE empty
     if not any(f.severity == ERROR or f.rule in PARSE_RULES or f.rule == "missing_node_md"
                for f in project.findings):
         # Every line below comes from such a finding (a node's own findings are among
         # them): none, no line, and no need to read the tree a snapshot stands in for.
-        return []
+        return [], False
     tree, resolver = project.tree, project.resolver
     by_node: dict[str, list[Finding]] = {}
     for finding in project.findings:
@@ -56,12 +62,14 @@ def format_error_lines(project: Project) -> list[str]:
             by_node.setdefault(finding.node, []).append(finding)
     lines = []
     unparsed = set()
-    for node in sorted(tree.nodes):
+    for node in sorted(tree.nodes, key=byte_order):
         problem = resolver.parse_failure(node)
         if problem is not None:
-            unparsed.add(node)
+            if not tree.nodes[node].readable:
+                unparsed.add(node)  # else v5 parses it: its tree rules stand (X4)
             lines.append(f"[{node}] parse: {problem}")
-    for node in sorted(tree.nodes):
+    v5_errors = bool(unparsed)
+    for node in sorted(tree.nodes, key=byte_order):
         if node in unparsed:
             continue
         found = by_node.get(node, [])
@@ -69,14 +77,19 @@ def format_error_lines(project: Project) -> list[str]:
             for finding in found:
                 if finding.rule == rule:
                     lines.append(f"[{node}] {rule}: {v5_detail(project, finding)}")
+                    v5_errors = v5_errors or rule != "output_paths" \
+                        or v5_path_problem(tree.nodes[node].output or "") is not None
     for finding in sorted((f for f in project.findings if f.rule == "missing_node_md"),
-                          key=lambda f: f.file or ""):
+                          key=lambda f: byte_order(f.file or "")):
         lines.append(f"[{finding.file}] missing_node_md: subdirectory has no _node.md")
-    if not lines:
+        v5_errors = True
+    if not v5_errors:
         # v5 ranks only a tree without format errors, and stops at the first reference
         # it cannot resolve (validate._unranked).
-        lines += [f"[] ranking: {f.v5}" for f in project.findings if f.rule == "ranking"][:1]
-    return lines
+        ranking = [f"[] ranking: {f.v5}" for f in project.findings if f.rule == "ranking"][:1]
+        lines += ranking
+        v5_errors = bool(ranking)
+    return lines, v5_errors
 
 
 def v5_detail(project: Project, finding: Finding) -> str:
@@ -94,50 +107,10 @@ def v5_detail(project: Project, finding: Finding) -> str:
 
 
 def _reference_detail(project: Project, finding: Finding) -> str:
-    info = project.tree.nodes[finding.node]
+    if finding.v5:  # v5's words, made with the finding from the entry itself
+        return finding.v5
     key = "depends_on" if finding.rule == "dependency_targets" else "input"
-    if key == "input":
-        candidates = [info.input]
-    else:
-        on_line = [raw for raw, line in zip(info.depends_on, info.dep_lines)
-                   if line == finding.line]
-        # cfs's detail names its entry as written or, where it quotes it, as repr does
-        # (escaping a backslash or a quote): a flow list puts every entry on one line.
-        named = lambda raw: raw in finding.detail or repr(raw) in finding.detail
-        candidates = [raw for raw in on_line if named(raw)] or on_line \
-            or [raw for raw in info.depends_on if named(raw)]
-    raw = max(candidates, key=len) if candidates else ""
-    return f"{key} " + _reference_words(project, finding.node, raw, key)
-
-
-def _reference_words(project: Project, node: str, raw: str, key: str) -> str:
-    tree = project.tree
-    if raw.startswith("EXTERNAL/"):
-        # v5 never parses an EXTERNAL/ name: it opens what follows the prefix, even nothing.
-        return f"references unreadable EXTERNAL file: {raw}"
-    if raw.startswith(ARTIFACT + "/"):
-        # v5 looks an ARTIFACT/ name up by its whole text, never parses it (FORMAT.md 10.1).
-        return f"references unknown ARTIFACT: {raw}"
-    try:
-        name = chain_reference(raw)
-    except BadReference as exc:
-        if key == "input":
-            return "must start with SPEC/, ARTIFACT/, or EXTERNAL/" \
-                if str(exc).startswith("unrecognized") else f"entry cannot be parsed: {raw}"
-        return ("entry has unrecognized prefix: " if str(exc).startswith("unrecognized")
-                else "entry cannot be parsed: ") + raw
-    if name.prefix == SPEC:
-        target = name.base
-        if target == node:
-            return f"must not reference the node itself: {raw}"
-        if target not in tree.nodes:
-            return f"references unknown SPEC node: {raw}"
-        if is_within(node, target):
-            return f"must not reference an ancestor: {raw}"
-        if is_within(target, node):
-            return f"must not reference a descendant: {raw}"
-        return f"references unknown SPEC node: {raw}"
-    return f"references unreadable EXTERNAL file: {raw}"
+    return f"{key} {finding.detail.removeprefix(key + ' ')}"
 
 
 def bare_failure(failure: str) -> str:
@@ -162,7 +135,7 @@ def staleness_rows(project: Project, statuses, orphans, *, ranked: bool) -> list
         if orphan.name.startswith(ARTIFACT + "/"):
             rows.append(("orphan", orphan.name, orphan.path, 0,
                          "manifest entry has no corresponding spec node"))
-    rows.sort(key=lambda row: (row[3], row[1]))
+    rows.sort(key=lambda row: (row[3], byte_order(row[1])))
     return rows
 
 

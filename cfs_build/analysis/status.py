@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 from ..reading.files import UnreadableFile
 from ..reading.hashing import b64, checksums_match
-from ..reading.names import artifact_of, node_of_entry
+from ..reading.names import artifact_of, byte_order, node_of_entry
 from ..reading.tree import Tree
 from ..state.manifest import Manifest, ManifestEntry
 from .chain import Resolver
@@ -172,7 +172,8 @@ def orphans_of(tree: Tree, resolver: Resolver, manifest: Manifest,
                nodes: list[str]) -> list[Orphan]:
     """The manifest entries none of ``nodes`` (artifact_nodes) accounts for."""
     declared = {artifact_of(node) for node in nodes}
-    return [Orphan(name, entry.path) for name, entry in sorted(manifest.entries.items())
+    return [Orphan(name, entry.path) for name, entry in sorted(manifest.entries.items(),
+                                                                key=lambda item: byte_order(item[0]))
             if name not in declared and not _unparsed_owner(tree, resolver, name)]
 
 

@@ -12,7 +12,8 @@ from ..reading.outputs import (Places, clean, external_rel, output_problem, outp
 from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, dotted_node_dir, is_within,
                              parse_name, spec_of)
 from ..reading.tree import NO_NODES_V5, NodeInfo, Tree
-from .chain import Resolver
+from ..reading.unparsed import output_text_only
+from .chain import BadReference, Resolver, chain_reference
 from .deps import deps_of
 
 
@@ -90,7 +91,7 @@ def node_findings(tree: Tree, resolver: Resolver, info: NodeInfo,
                                 "not build or accept a node its manifest cannot record "
                                 "(';', a line break, such a byte); rename the directory",
                                 info.file, None, WARNING))
-    if info.broken:
+    if not info.readable:
         return findings
     leaf = tree.is_leaf(name)
     if not leaf:
@@ -138,7 +139,8 @@ def _leaf_only(info: NodeInfo) -> list[Finding]:
     out = []
     for key, present, line in (("depends_on", bool(info.depends_on), _first(info.dep_lines)),
                                ("input", info.input is not None, info.input_line),
-                               ("output", info.output is not None, info.output_line)):
+                               ("output", info.output is not None or info.output_refused,
+                                info.output_line or _output_line(info))):
         if present:
             out.append(Finding(info.name, "leaf_only_fields", f"{key} is only permitted on leaf "
                                "nodes; move it to a leaf below this node", info.file, line))
@@ -147,6 +149,11 @@ def _leaf_only(info: NodeInfo) -> list[Finding]:
                            "leaf nodes; move it to a leaf below this node", info.file,
                            info.agent_line))
     return out
+
+
+def _output_line(info: NodeInfo) -> int | None:
+    """The line of an output cfs refused (X4): its finding's."""
+    return next((f.line for f in info.findings if output_text_only(f)), None)
 
 
 def _dotted_hint(node: str) -> str:
@@ -166,8 +173,12 @@ def _first(lines: tuple[int, ...]) -> int | None:
 def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, key: str,
                rule: str) -> list[Finding]:
     def bad(detail: str, severity: str = ERROR, warning: str = "reference") -> list[Finding]:
+        # v5's words name the entry itself: a report cannot tell it back from the detail
+        # when a flow list puts several entries on one line.
+        words = f"{key} {v5_reference_words(tree, info.name, raw, key)}" \
+            if severity == ERROR else None
         return [Finding(info.name, rule if severity == ERROR else warning,
-                        f"{key} {detail}", info.file, line, severity)]
+                        f"{key} {detail}", info.file, line, severity, words)]
 
     try:
         name = parse_name(raw)
@@ -192,7 +203,7 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
         if key == "depends_on" and is_within(target, me):
             return out + bad(f"must not reference a descendant: {raw}")
         other = tree.nodes[target]
-        if name.qualifier is not None and not other.broken \
+        if name.qualifier is not None and other.readable \
                 and not other.has_subsection(name.norm_qualifier):
             out += bad(f"{raw}: {target} has no '## {name.qualifier.strip()}' in its # Public; "
                        "this import delivers nothing", WARNING)
@@ -238,6 +249,37 @@ def _reference(tree: Tree, resolver: Resolver, info: NodeInfo, raw: str, line, k
     if problem is not None:
         return out + bad(f"references unreadable EXTERNAL file: {raw} ({problem})")
     return out
+
+
+def v5_reference_words(tree: Tree, node: str, raw: str, key: str) -> str:
+    """v5's detail for a depends_on or input entry it reports, after the key's name."""
+    if raw.startswith(EXTERNAL + "/"):
+        # v5 never parses an EXTERNAL/ name: it opens what follows the prefix, even nothing.
+        return f"references unreadable EXTERNAL file: {raw}"
+    if raw.startswith(ARTIFACT + "/"):
+        # v5 looks an ARTIFACT/ name up by its whole text, never parses it (FORMAT.md 10.1).
+        return f"references unknown ARTIFACT: {raw}"
+    try:
+        name = chain_reference(raw)
+    except BadReference as exc:
+        unrecognized = str(exc).startswith("unrecognized")
+        if key == "input":
+            return "must start with SPEC/, ARTIFACT/, or EXTERNAL/" if unrecognized \
+                else f"entry cannot be parsed: {raw}"
+        return ("entry has unrecognized prefix: " if unrecognized
+                else "entry cannot be parsed: ") + raw
+    if name.prefix == SPEC:
+        target = name.base
+        if target == node:
+            return f"must not reference the node itself: {raw}"
+        if target not in tree.nodes:
+            return f"references unknown SPEC node: {raw}"
+        if is_within(node, target):
+            return f"must not reference an ancestor: {raw}"
+        if is_within(target, node):
+            return f"must not reference a descendant: {raw}"
+        return f"references unknown SPEC node: {raw}"
+    return f"references unreadable EXTERNAL file: {raw}"
 
 
 def _open_problem(resolver: Resolver, rel: str) -> str | None:
@@ -357,7 +399,7 @@ def _unranked(tree: Tree) -> list[Finding]:
     `ranking`, with no node, and ranks nothing (FORMAT.md 10.2)."""
     out = []
     for ref in deps_of(tree).unranked:
-        if tree.nodes[ref.target].broken:
+        if not tree.nodes[ref.target].readable:
             continue  # v5 knows no such node: its own findings say why (X4)
         info = tree.nodes[ref.node]
         line = info.input_line if ref.via == "input" else \

@@ -6,6 +6,7 @@ import json
 from ..analysis.project import Project, Report
 from ..analysis.status import Flag
 from ..errors import printable, printable_json
+from ..reading.names import byte_order
 
 # Grouped by what blocks progress first: a stale file that was also edited by hand
 # needs `cfs accept` (or deleting) before any build will touch it.
@@ -156,7 +157,7 @@ def print_human(report: Report, show_all: bool = False, orphans: list[dict] = ()
             continue
         advice = INVALID_NO_ERRORS if flag is Flag.INVALID and not errors else ADVICE[flag]
         print(f"{flag} ({len(members)}){':  ' + advice if advice else ':'}")
-        members.sort(key=lambda s: (s.rank if s.rank is not None else -1, s.name))
+        members.sort(key=lambda s: (s.rank if s.rank is not None else -1, byte_order(s.name)))
         for status in members:
             extra = [f for f in status.flags if f != flag]
             rank = "-" if status.rank is None else status.rank
@@ -170,7 +171,7 @@ def print_human(report: Report, show_all: bool = False, orphans: list[dict] = ()
         print(f"waiting ({len(waiting)}):  recorded, but their chains read artifacts not made "
               "yet: cfs build makes those, then judges these again")
         for status in sorted(waiting, key=lambda s: (s.rank if s.rank is not None else -1,
-                                                     s.name)):
+                                                     byte_order(s.name))):
             print(f"  {printable(status.name)}  {printable(status.path)}")
             for reason in status.reasons:
                 print(f"      {printable(reason)}")

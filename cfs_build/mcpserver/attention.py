@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from ..reading.names import byte_order
+
 LIST_CAP = 50  # entries per list at most
 # Characters of listed entries (compact JSON) in all: with the indentation the answer
 # stays near 25,000 characters, under 10,000 tokens of hashes, names and reasons (where
@@ -38,7 +40,7 @@ def attention_document(report, verified: dict, orphans: list[dict]) -> dict:
     errors = _first((f.as_dict() for f in report.findings), len(report.findings),
                     "errors", left, budget)
     waiting = sorted((s for s in report.artifacts if not s.up_to_date),
-                     key=lambda s: (s.rank or 0, s.node))  # v5's order (validate_specs)
+                     key=lambda s: (s.rank or 0, byte_order(s.node)))  # v5's order (validate_specs)
     artifacts = _first((s.as_dict() for s in waiting), len(waiting), "artifacts", left,
                        budget)
     orphans = _first(orphans, len(orphans), "orphans", left, budget)

@@ -17,6 +17,7 @@ from ..errors import ERROR, WARNING, Finding
 from .files import as_json_text
 from .go_scalars import plain_kind, plain_text
 from .plain_yaml import may_nest_deep, read_plain
+from .unparsed import NOT_A_PATH
 from .yaml_keys import explicit_tag, read_keys
 
 FRONTMATTER_KEYS = ("depends_on", "input", "output")
@@ -361,13 +362,13 @@ def _read_yaml(source: str, report: Report) -> dict:
         elif key == "input" and (text := _as_text(source, value, value_node)) is not None:
             result[key] = (text, line)
         elif not isinstance(value, str):
-            what = "one name, e.g. SPEC/x" if key == "input" else "one relative path"
-            report.add("malformed_frontmatter", f"{key} must be {what}, not "
-                       f"{type(value).__name__}", line)
+            lead = "input must be one name, e.g. SPEC/x, not " if key == "input" \
+                else NOT_A_PATH
+            report.add("malformed_frontmatter", f"{lead}{type(value).__name__}", line)
         elif (kind := _plain_kind(source, value_node)) != "string":
             # PyYAML (YAML 1.1) reads a string where v5's YAML (1.2) reads a number:
             # `0o17`, `1.5e3`, `-.5`. Not the text written either way (X4).
-            report.add("malformed_frontmatter", f"output must be one relative path, not "
+            report.add("malformed_frontmatter", f"{NOT_A_PATH}"
                        f"{_ARTICLE[kind]} {kind}: v5 reads {value!r} as the {kind} "
                        f"{plain_text(value)}; quote "
                        "it to keep the text", line)

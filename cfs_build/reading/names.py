@@ -31,6 +31,13 @@ def nearest_root(start: str) -> str | None:
         here = parent
 
 
+def byte_order(text: str) -> bytes:
+    """Sort key: ``text`` compared as v5 (Go) compares strings, byte by byte. The same as
+    Python's order for UTF-8 text, but a byte that is no UTF-8 (read as a lone surrogate,
+    U+DC80..U+DCFF) sorts by its value: after 'é', before '😀' for 0x80; last for 0xff."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def normalize(text: str) -> str:
     """Heading normalization: trim and collapse spaces/tabs only, then case-fold."""
     text = text.strip(" \t")

@@ -10,7 +10,7 @@ from ..errors import ERROR, WARNING, Finding, printable
 from .frontmatter import Report, read_frontmatter
 from .headings import Heading, structural_headings
 from .names import normalize
-from .unparsed import PARSE_RULES, name_problem
+from .unparsed import PARSE_RULES, name_problem, output_text_only
 
 PUBLIC, AGENT, PRIVATE = "public", "agent", "private"
 SECTIONS = (PUBLIC, AGENT, PRIVATE)
@@ -56,6 +56,18 @@ class Declared:
     def broken(self) -> bool:
         # Asked several times per node per run; most nodes have no findings at all.
         return bool(self.findings) and any(f.rule in BREAKING_RULES for f in self.findings)
+
+    @property
+    def readable(self) -> bool:
+        """Parsed as v5 parses it: nothing broken but an output v5 takes as text (X4).
+        Its fields and sections stand; only the output is not known."""
+        return not self.broken or all(f.rule not in BREAKING_RULES or output_text_only(f)
+                                      for f in self.findings)
+
+    @property
+    def output_refused(self) -> bool:
+        """Its output is one v5 reads as text and cfs refuses as no string (X4)."""
+        return bool(self.findings) and any(output_text_only(f) for f in self.findings)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from .files import (NotRegular, UnreadableFile, kind_of, normalize_text, read_al
                     read_inside)
 from .hashing import content_digest
 from .index import Index, content_key
-from .names import TREE_DIR, outside_dots, parent_of, spec_name
+from .names import TREE_DIR, byte_order, outside_dots, parent_of, spec_name
 from .node import Declared, NodeDoc, parse_node
 from .parallel import in_two
 from .walk import (NODE_FILE, LinkInTree, NeedsGuard, list_dir, mounts_below, walk_below,
@@ -323,7 +323,7 @@ def _scan(root: Path, index: Index | None, docs: dict[str, NodeDoc], kept: dict[
         without += bare
         dots += (tuple(dot) for dot in dotted)
         results.update(zip(more, read))
-    return sorted(with_node), sorted(without), dots, results
+    return sorted(with_node, key=byte_order), sorted(without, key=byte_order), dots, results
 
 
 def load_tree(root: Path, index: Index | None = None) -> Tree:

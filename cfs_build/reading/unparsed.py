@@ -53,14 +53,31 @@ def name_problem(name: str) -> str | None:
     return "logical name has qualifier" if close >= 0 else None
 
 
+# cfs's words for an output that is no string (frontmatter.py); v5's YAML takes a number,
+# a boolean or a date as its text, and only a list or a mapping is an error to it.
+NOT_A_PATH = "output must be one relative path, not "
+_V5_REFUSES = tuple(NOT_A_PATH + kind for kind in ("list", "dict", "set"))
+
+
+def output_text_only(finding: Finding) -> bool:
+    """A malformed output v5 reads as text (X4): to v5 the node parses, so everything else
+    it declares (fields, sections, its # Public for others) stands."""
+    return finding.rule == "malformed_frontmatter" and finding.detail.startswith(NOT_A_PATH) \
+        and not finding.detail.startswith(_V5_REFUSES)
+
+
 def parse_finding(findings: tuple[Finding, ...]) -> Finding | None:
-    """The finding v5 would stop at, or None when the node parses for v5."""
+    """The finding v5 would stop at, or None when the node parses for v5. An output v5
+    takes as text is no error to it: a real one further down is the one it names."""
     if not findings:
         return None
+    text_only = None
     for finding in findings:
         if finding.rule in PARSE_RULES:
-            return finding
-    return None
+            if not output_text_only(finding):
+                return finding
+            text_only = text_only or finding
+    return text_only
 
 
 def unreadable_text(root, name: str, path: str | None = None) -> str:

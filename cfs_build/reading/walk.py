@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from .names import byte_order
+
 NODE_FILE = "_node.md"
 
 
@@ -180,4 +182,4 @@ def walk_guarded(base: Path) -> tuple[list[str], list[str], list[tuple[str, str]
             continue
         seen.add((stat.st_dev, stat.st_ino))
         list_dir(rel, path, stack.append, with_node, without, dots)
-    return sorted(with_node), sorted(without), dots
+    return sorted(with_node, key=byte_order), sorted(without, key=byte_order), dots

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import CfsError, printable
 from ..reading.files import (NotRegular, Outside, UnreadableFile, has_lone_surrogate,
                              odd_entry, read_entry, read_inside, replace_at)
-from ..reading.names import TREE_DIR
+from ..reading.names import TREE_DIR, byte_order
 
 HEADER = "code-from-spec: v5"
 MANIFEST = f"{TREE_DIR}/.manifest"
@@ -92,7 +92,7 @@ def render_manifest(entries: dict[str, ManifestEntry]) -> str:
     """The v5 bytes: header, then one line per artifact sorted by name, LF endings."""
     for name in entries:
         entries[name].check()
-    return HEADER + "\n" + "".join(entries[name].line() for name in sorted(entries))
+    return HEADER + "\n" + "".join(entries[name].line() for name in sorted(entries, key=byte_order))
 
 
 _LINKED_MANIFEST = "is a symbolic link; cfs never reads its manifest through one"

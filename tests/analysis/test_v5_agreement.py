@@ -2,8 +2,12 @@
 the corners a tree rarely reaches, each on the smallest tree that reaches it."""
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from cfs_build.analysis.project import Project
-from cfs_build.building.v5tools import validate_specs
+from cfs_build.building.v5tools import Refusal, load_chain, validate_specs
 from conftest import chain_hash, checksum, spec
 
 
@@ -298,3 +302,157 @@ def test_write_file_to_an_output_holding_nul_fails_as_v5s_open_does(tree):
                                   f'"{root}/a\\x00b.py" for reading: file unreadable')
     assert sorted(p.name for p in root.iterdir()) == before
     assert not (root / "code-from-spec" / ".manifest").exists()
+
+
+# -- 1, 10.3: the order of names that are not all UTF-8 ----------------------------------
+
+def test_names_holding_bytes_that_are_no_utf8_are_listed_in_byte_order(tree):
+    # v5 sorts nodes, directories and report rows as Go compares strings: byte by byte.
+    # A byte that is no UTF-8 (0x80, 0xff) then stands where its value puts it, before
+    # 'é' (0xc3) or after '😀' (0xf0), where a code point order of the text cfs reads
+    # (U+DC80, U+DCFF) put it elsewhere.
+    root = tree({"SPEC/b": spec("SPEC/b", front="output: out/b.txt")})
+    names = [b"\x80x", "é".encode(), b"\xffz", "😀".encode()]
+    for raw in names:
+        node = os.fsencode(root / "code-from-spec") + b"/" + raw
+        os.mkdir(node)
+        with open(node + b"/_node.md", "wb") as handle:
+            handle.write(b"---\noutput: out/n.txt\n---\n# SPEC/" + raw + b"\n")
+    for raw in (b"\x81gap", "égap".encode()):
+        os.makedirs(os.fsencode(root / "code-from-spec") + b"/" + raw + b"/sub")
+        open(os.fsencode(root / "code-from-spec") + b"/" + raw + b"/sub/f", "wb").close()
+    want = ["b", "\udc80x", "é", "😀", "\udcffz"]
+    project = Project(root, use_index=False)
+    assert list(project.tree.nodes) == [f"SPEC/{n}" for n in want]
+    assert [s.name for s in project.report().artifacts] == [f"ARTIFACT/{n}" for n in want]
+    text = validate_specs(root)
+    rows = [line.split("] ", 1)[1].split(" (")[0] for line in text.splitlines()
+            if line.startswith("  [missing]")]
+    assert rows == [f"SPEC/{n}" for n in want]
+    gaps = [line.split("]")[0] for line in text.splitlines() if "missing_node_md" in line]
+    assert gaps == ["  [code-from-spec/\udc81gap", "  [code-from-spec/\udc81gap/sub",
+                    "  [code-from-spec/égap", "  [code-from-spec/égap/sub"]
+
+
+def test_v5_words_for_flow_list_entries_whose_text_is_in_each_other_s_detail(tree):
+    # '' is in every detail, and cfs's detail for it names the prefixes SPEC/ and
+    # EXTERNAL/: each line must still name its own entry, in v5's words for that entry.
+    front = "depends_on: ['', 'SPEC/', ARTIFACT/x, 'EXTERNAL/']\noutput: out/l.txt\n"
+    root = tree({"SPEC/x": spec("SPEC/x", front="output: out/x.txt"),
+                 "SPEC/l": spec("SPEC/l", front=front)})
+    assert validate_specs(root).split("Staleness:")[0] == (
+        "Format errors:\n"
+        "  [SPEC/l] dependency_targets: depends_on entry has unrecognized prefix: \n"
+        "  [SPEC/l] dependency_targets: depends_on entry cannot be parsed: SPEC/\n"
+        "  [SPEC/l] dependency_targets: depends_on references unreadable EXTERNAL file: "
+        "EXTERNAL/\n")
+
+
+# -- 4.1 and X4: an output that is no string spoils only that output ---------------------
+
+def non_string_output_tree(tree):
+    """p (an inner node) and a declare outputs v5 takes as text (`yes`, `123`) and cfs
+    refuses; each has other problems too, and others read their public content."""
+    return tree({
+        "SPEC/p": spec("SPEC/p", "# Public\n## P\np\n# Agent\ndo\n",
+                       front="output: yes\ndepends_on: [SPEC/nowhere]"),
+        "SPEC/p/c": spec("SPEC/p/c", front="output: out/c.txt"),
+        "SPEC/a": spec("SPEC/a", "# Public\nloose\n## A\na\n",
+                       front="output: 123\ninput: EXTERNAL/missing.txt"),
+        "SPEC/r": spec("SPEC/r", front="depends_on: [SPEC/a(A)]\noutput: out/r.txt")})
+
+
+def test_a_node_whose_output_is_no_string_is_still_checked_for_everything_else(tree):
+    # v5 reads such a node: it reports the node's other problems, which cfs must report
+    # too; cfs adds that the output is malformed (X4).
+    root = non_string_output_tree(tree)
+    assert errors(root) == {
+        ("SPEC/p", "malformed_frontmatter"), ("SPEC/p", "leaf_only_fields"),
+        ("SPEC/p", "leaf_only_agent"), ("SPEC/p", "dependency_targets"),
+        ("SPEC/a", "malformed_frontmatter"), ("SPEC/a", "input_target"),
+        ("SPEC/a", "public_subsection_required")}
+    text = validate_specs(root)
+    for line in ("[SPEC/p] leaf_only_fields: depends_on is only permitted on leaf nodes\n"
+                 "  [SPEC/p] leaf_only_fields: output is only permitted on leaf nodes\n"
+                 "  [SPEC/p] leaf_only_agent: # Agent section is only permitted on leaf nodes\n"
+                 "  [SPEC/p] dependency_targets: depends_on references unknown SPEC node: "
+                 "SPEC/nowhere\n",
+                 "[SPEC/a] input_target: input references unreadable EXTERNAL file: "
+                 "EXTERNAL/missing.txt\n"
+                 "  [SPEC/a] public_subsection_required: content in # Public must be under "
+                 "a ## subsection\n"):
+        assert line in text
+
+
+def test_what_reads_the_public_content_of_such_a_node_reads_it_as_v5_does(tree):
+    # Its child inherits its # Public and an importer reads a subsection: both chains are
+    # computed, as in v5, where the output's text changes nothing of them.
+    root = non_string_output_tree(tree)
+    chains = {s.name: s for s in Project(root, use_index=False).report().artifacts}
+    assert chains["ARTIFACT/p/c"].chain == chain_hash("## P\np\n")
+    assert chains["ARTIFACT/r"].chain == chain_hash("## A\na\n")
+    assert flags(root)["ARTIFACT/p/c"] == ("stale", "missing")
+    assert "ARTIFACT/p" not in flags(root) and "ARTIFACT/a" not in flags(root)
+
+
+def test_v5_names_the_parse_error_it_meets_not_an_output_it_takes_as_text(tree):
+    # With a real parse error further down, that error is v5's, for the node and for
+    # what inherits from it; cfs still reports the output too.
+    root = tree({"SPEC/p": spec("SPEC/p", "# Public\n## A\n## a\n", front="output: 123"),
+                 "SPEC/p/c": spec("SPEC/p/c", front="output: out/c.txt")})
+    assert errors(root) == {("SPEC/p", "malformed_frontmatter"),
+                            ("SPEC/p", "duplicate_subsections")}
+    text = validate_specs(root)
+    assert '[SPEC/p] parse: duplicate subsection: "a"\n' in text
+    assert 'rank=0: parse failure: ancestor SPEC/p: duplicate subsection: "a"\n' in text
+    with pytest.raises(Refusal, match='^parsing target node: duplicate subsection: "a"$'):
+        load_chain(root, "SPEC/p")
+
+
+def test_the_artifact_of_such_a_node_is_unknown_and_its_importer_is_told_why(tree):
+    root = tree({"SPEC/a": spec("SPEC/a", "# Public\n## A\na\n", front="output: 123"),
+                 "SPEC/s": spec("SPEC/s", front="input: ARTIFACT/a\noutput: out/s.txt")})
+    (status,) = Project(root, use_index=False).report().artifacts
+    assert status.chain is None and "invalid" in status.flags
+    assert status.reasons[0] == ("ARTIFACT/a: the output of SPEC/a is no string; quote it "
+                                 "in its frontmatter")
+
+
+def test_v5_ranks_a_node_whose_output_it_takes_as_text(tree):
+    # v5 parses SPEC/a(b (its output 123 is text to it), finds no format error, and so
+    # ranks, stopping at the reference it cannot rank (see paren_tree).
+    root = paren_tree(tree, {"SPEC/a(b": "---\noutput: 123\n---\n# SPEC/a(b\n\n# Public\n\n"
+                                         "## A\nx\n"})
+    found = [f for f in Project(root, use_index=False).findings if f.rule == "ranking"]
+    assert [(f.node, f.file, f.line) for f in found] == [("", "code-from-spec/c/_node.md", 3)]
+
+
+# -- 10.2, 10.3: what cfs alone reports does not take v5's ranks away -----------------
+
+def test_ranks_stay_v5_s_when_only_cfs_finds_format_errors(tree):
+    # Two leaves writing one file, an output inside code-from-spec/ and an output v5
+    # takes as text are no error to v5: it ranks the tree (c needs z's public: rank 1).
+    # cfs adds its lines (X4, X8) and keeps v5's ranks and order.
+    root = tree({"SPEC/a": spec("SPEC/a", front="output: out/same.txt"),
+                 "SPEC/b": spec("SPEC/b", front="output: out/same.txt"),
+                 "SPEC/i": spec("SPEC/i", front="output: code-from-spec/i.txt"),
+                 "SPEC/n": spec("SPEC/n", front="output: 123"),
+                 "SPEC/c": spec("SPEC/c", front="input: SPEC/z\noutput: out/c.txt"),
+                 "SPEC/z": spec("SPEC/z", "# Public\n## Z\nz\n", front="output: out/z.txt")})
+    text = validate_specs(root)
+    assert "[SPEC/b] output_paths: " in text and "[SPEC/i] output_paths: " in text
+    assert text.split("Staleness:\n")[1] == (
+        "  [missing] SPEC/a (out/same.txt) rank=0: no manifest entry\n"
+        "  [missing] SPEC/b (out/same.txt) rank=0: no manifest entry\n"
+        "  [missing] SPEC/i (code-from-spec/i.txt) rank=0: no manifest entry\n"
+        "  [missing] SPEC/z (out/z.txt) rank=0: no manifest entry\n"
+        "  [missing] SPEC/c (out/c.txt) rank=1: no manifest entry\n")
+
+
+def test_v5_s_ranking_line_stays_when_only_cfs_finds_format_errors(tree):
+    # v5, finding no format error, ranks and stops at the reference it cannot rank
+    # (see paren_tree): that line is v5's, whatever cfs adds.
+    root = paren_tree(tree, {"SPEC/d": spec("SPEC/d", front="output: out/c.txt")})
+    text = validate_specs(root)
+    assert "[SPEC/d] output_paths: " in text
+    assert "  [] ranking: unresolvable reference: SPEC/a(b\n" in text

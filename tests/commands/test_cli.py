@@ -479,3 +479,13 @@ def test_a_closed_pipe_ends_quietly_with_the_sigpipe_code(vector):
         os.close(writer)
     assert result.returncode == 141
     assert result.stderr == b""
+
+
+def test_explain_of_a_node_whose_output_is_no_string_says_so(tree):
+    # It has an output, one cfs refuses (X4): "declares no output" would send the user
+    # looking for a missing key.
+    root = tree({"SPEC/a": spec("SPEC/a", front="output: 123")})
+    result = cfs("explain", "SPEC/a", cwd=root)
+    assert result.returncode == 3
+    assert result.stderr == ("cfs: SPEC/a has no artifact: its output is no string "
+                             "(code-from-spec/a/_node.md:2); quote it\n")
