@@ -19,7 +19,8 @@ from functools import cached_property
 from ..errors import Finding
 from ..reading.index import Index
 from ..reading.ledger import signatures
-from ..reading.names import SPEC, TREE_DIR, byte_order, dotted_node_dir, in_dot_dir, outside_dots, spec_name
+from ..reading.names import (SPEC, TREE_DIR, byte_order, dotted_node_dir, in_dot_dir,
+                             outside_dots, spec_name)
 from ..reading.tree import NodeInfo, Tree, assemble_tree, read_nodes
 from ..reading.unparsed import PARSE_RULES
 from ..reading.walk import (NODE_FILE, LinkInTree, NeedsGuard, listing, mounts_below,

@@ -172,8 +172,8 @@ def orphans_of(tree: Tree, resolver: Resolver, manifest: Manifest,
                nodes: list[str]) -> list[Orphan]:
     """The manifest entries none of ``nodes`` (artifact_nodes) accounts for."""
     declared = {artifact_of(node) for node in nodes}
-    return [Orphan(name, entry.path) for name, entry in sorted(manifest.entries.items(),
-                                                                key=lambda item: byte_order(item[0]))
+    entries = sorted(manifest.entries.items(), key=lambda item: byte_order(item[0]))
+    return [Orphan(name, entry.path) for name, entry in entries
             if name not in declared and not _unparsed_owner(tree, resolver, name)]
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from ..errors import CfsError
 from . import dirs as state
-from ..reading.outputs import (LEADS_OUTSIDE, Places, directory_problem, forbidden_place, leads_into,
-                               too_long)
+from ..reading.outputs import (LEADS_OUTSIDE, Places, directory_problem, forbidden_place,
+                               leads_into, too_long)
 from ..reading.files import (NotRegular, Outside, UnreadableFile, is_inside, is_temp_of,
                              normalize_bytes, read_inside, real_path, remove_leftovers,
                              replace_at, safe_relpath)
