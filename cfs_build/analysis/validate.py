@@ -338,15 +338,16 @@ def _output(info: NodeInfo, outputs: dict[str, str], root: str,
             places: Places, leaf: bool) -> list[Finding]:
     """v5's path rules, the outputs cfs never touches (FORMAT.md 12, X8), and two leaves
     writing one file (X4)."""
-    if "\0" in info.output:
-        # v5 takes the path (its rules pass it), reports the artifact missing and fails
-        # to write it; cfs never writes it either, and says why before anything is built.
+    problem = output_problem(info.output)
+    rel = output_rel(info.output)
+    if problem is None and "\0" in info.output:
+        # Past v5's rules (a NUL in a climbing or absolute path is refused as that), v5
+        # takes the path, reports the artifact missing and fails to write it; cfs never
+        # writes it either, and says why before anything is built.
         return [Finding(info.name, UNWRITABLE, f"output path {info.output!r} holds a NUL "
                         "character (\\x00), which no file name can have: the artifact can "
                         "never be written; remove the character from the output",
                         info.file, info.output_line)]
-    problem = output_problem(info.output)
-    rel = output_rel(info.output)
     if problem is None and too_long(root, rel):
         # v5 takes it and finds the artifact missing (its open fails); no generation of
         # it could be kept, so cfs says so before a model is asked.

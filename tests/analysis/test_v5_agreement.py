@@ -266,6 +266,16 @@ def test_an_output_holding_nul_is_missing_as_v5_says_and_never_written(tree):
         in report
 
 
+@pytest.mark.parametrize("output, why", [("../x\\0.py", "path contains directory traversal"),
+                                         ("/abs/x\\0.py", "path is absolute"),
+                                         ("code-from-spec/x\\0.py", "path is inside code-from-spec/")])
+def test_an_output_holding_nul_that_v5s_rules_refuse_is_that_refusal(tree, output, why):
+    # v5 checks the text of the path before it opens anything: the NUL changes nothing.
+    root = tree({"SPEC/o": spec("SPEC/o", front=f'output: "{output}"')})
+    assert errors(root) == {("SPEC/o", "output_paths")}
+    assert f"  [SPEC/o] output_paths: output path is invalid: {why}\n" in validate_specs(root)
+
+
 def test_a_reference_holding_nul_is_v5s_finding_and_names_the_character(tree):
     root = nul_tree(tree)
     project = Project(root, use_index=False)
