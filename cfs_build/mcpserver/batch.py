@@ -27,7 +27,7 @@ import mcp_types as types
 from mcp.shared.dispatcher import coerce_request_id
 from mcp.shared.message import SessionMessage
 
-from .streams import ReadThrough
+from .streams import ReadThrough, WriteThrough
 
 log = logging.getLogger("cfs.mcp")
 
@@ -225,12 +225,13 @@ def _read_member(member):
         return f"a batch member that is no JSON-RPC 2.0 message ({detail})"
 
 
-class Collecting:
+class Collecting(WriteThrough):
     """The write stream, holding each answer to a batch's request until the batch is
     answered in full, then writing the batch's answers as one line."""
 
     def __init__(self, write, batches: Batches):
-        self._write, self._batches = write, batches
+        super().__init__(write)
+        self._batches = batches
 
     async def send(self, item) -> None:
         message = getattr(item, "message", None)
@@ -239,15 +240,3 @@ class Collecting:
             await self._write.send(item)
         elif held is not None:
             await self._write.send(SessionMessage(held))
-
-    def __getattr__(self, name: str):
-        return getattr(self._write, name)
-
-    async def aclose(self) -> None:
-        await self._write.aclose()
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.aclose()

@@ -14,7 +14,7 @@ import anyio
 import mcp_types as types
 from mcp.shared.dispatcher import coerce_request_id
 
-from .streams import ReadThrough
+from .streams import ReadThrough, WriteThrough
 
 CANCELLED = "notifications/cancelled"
 
@@ -73,27 +73,16 @@ class Draining(ReadThrough):
         return item
 
 
-class Telling:
+class Telling(WriteThrough):
     """The write stream, telling ``pending`` of each answer sent (or that failed to be:
     a client gone for good is waited for no longer)."""
 
     def __init__(self, write, pending: Pending):
-        self._write, self._pending = write, pending
+        super().__init__(write)
+        self._pending = pending
 
     async def send(self, item) -> None:
         try:
             await self._write.send(item)
         finally:
             self._pending.written(getattr(item, "message", None))
-
-    def __getattr__(self, name: str):
-        return getattr(self._write, name)
-
-    async def aclose(self) -> None:
-        await self._write.aclose()
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.aclose()

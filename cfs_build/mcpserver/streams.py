@@ -1,4 +1,5 @@
-"""A stand-in for the SDK's read stream that changes only how a message is received."""
+"""Stand-ins for the SDK's read and write streams that change only how one message is
+received or sent."""
 from __future__ import annotations
 
 import anyio
@@ -30,6 +31,29 @@ class ReadThrough:
             return await self.receive()
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.aclose()
+
+
+class WriteThrough:
+    """The write stream ``write`` as the server uses it; a subclass says how one message
+    is sent (``send``). Everything else passes unchanged."""
+
+    def __init__(self, write):
+        self._write = write
+
+    async def send(self, item) -> None:
+        await self._write.send(item)
+
+    def __getattr__(self, name: str):
+        return getattr(self._write, name)
+
+    async def aclose(self) -> None:
+        await self._write.aclose()
 
     async def __aenter__(self):
         return self
