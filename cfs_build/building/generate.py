@@ -87,6 +87,12 @@ def assumption_lines(text: str | None) -> list[str]:
     return [] if [line.lower().rstrip(".") for line in lines] == ["none"] else lines
 
 
+def _file_failure(node: str, exc: OSError | UnreadableFile) -> str:
+    """A generation's failure on a file, in one line: the file (or the node), then why."""
+    where = getattr(exc, "filename", None) or getattr(exc, "path", None) or node
+    return f"{where}: {getattr(exc, 'strerror', None) or exc}"
+
+
 class BuildState:
     """One run of one project: the project read once, the manifest, the run log, a lock.
 
@@ -241,9 +247,7 @@ class BuildState:
             result = Result(node, Outcome.FAILED, OUT_OF_MEMORY)
         except (OSError, UnreadableFile) as exc:
             # e.g. a file where the output's directory should be: a failed task, not a crash
-            where = getattr(exc, "filename", None) or getattr(exc, "path", None) or node
-            result = Result(node, Outcome.FAILED,
-                            f"{where}: {getattr(exc, 'strerror', None) or exc}")
+            result = Result(node, Outcome.FAILED, _file_failure(node, exc))
         if not result.seconds:
             result = replace(result, seconds=time.monotonic() - started)
         with self.lock:
@@ -334,9 +338,7 @@ class BuildState:
         except (CfsError, OSError, UnreadableFile) as exc:
             # The model was asked and paid: its usage is accounted even when its file
             # cannot be kept (edited meanwhile, a directory swapped for a link).
-            where = getattr(exc, "filename", None) or getattr(exc, "path", None)
-            said = str(exc) if isinstance(exc, CfsError) else \
-                f"{where or node}: {getattr(exc, 'strerror', None) or exc}"
+            said = str(exc) if isinstance(exc, CfsError) else _file_failure(node, exc)
             return Result(node, Outcome.FAILED, said, usage=outcome.usage,
                           seconds=outcome.seconds, assumptions=reply.assumptions,
                           attempts=outcome.attempts)
