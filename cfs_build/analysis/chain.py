@@ -66,6 +66,10 @@ class BadReference(ValueError):
     """A depends_on or input entry v5 cannot resolve; the message is v5's detail."""
 
 
+class UnknownPrefix(BadReference):
+    """An entry that starts with none of SPEC/, ARTIFACT/ and EXTERNAL/."""
+
+
 def chain_reference(raw: str) -> Name:
     """A reference as a chain reads it (FORMAT.md 2): ARTIFACT/ and EXTERNAL/ lose their
     qualifier (`EXTERNAL/notes(v1).txt` reads `notes`); raises BadReference."""
@@ -78,7 +82,7 @@ def chain_reference(raw: str) -> Name:
                 text[:open_at]
     prefix, slash, path = text.partition("/")
     if not slash or prefix not in (SPEC, ARTIFACT, EXTERNAL):
-        raise BadReference(f"unrecognized prefix: {go_quote(raw)}")
+        raise UnknownPrefix(f"unrecognized prefix: {go_quote(raw)}")
     # v5 refuses a SPEC/ name ending with '/' but only an empty EXTERNAL/ one: the file
     # path is cleaned on its way to the disk. A trailing '/' on ARTIFACT/ fails as the
     # SPEC/ name of its node, which v5 looks up before any file is read.

@@ -13,7 +13,7 @@ from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, dotted
                              parse_name, spec_of)
 from ..reading.tree import NO_NODES_V5, NodeInfo, Tree
 from ..reading.unparsed import output_text_only
-from .chain import BadReference, Resolver, chain_reference
+from .chain import BadReference, Resolver, UnknownPrefix, chain_reference
 from .deps import deps_of
 
 
@@ -262,7 +262,7 @@ def v5_reference_words(tree: Tree, node: str, raw: str, key: str) -> str:
     try:
         name = chain_reference(raw)
     except BadReference as exc:
-        unrecognized = str(exc).startswith("unrecognized")
+        unrecognized = isinstance(exc, UnknownPrefix)
         if key == "input":
             return "must start with SPEC/, ARTIFACT/, or EXTERNAL/" if unrecognized \
                 else f"entry cannot be parsed: {raw}"
