@@ -266,9 +266,10 @@ def test_an_output_holding_nul_is_missing_as_v5_says_and_never_written(tree):
         in report
 
 
-@pytest.mark.parametrize("output, why", [("../x\\0.py", "path contains directory traversal"),
-                                         ("/abs/x\\0.py", "path is absolute"),
-                                         ("code-from-spec/x\\0.py", "path is inside code-from-spec/")])
+@pytest.mark.parametrize("output, why", [
+    ("../x\\0.py", "path contains directory traversal"),
+    ("/abs/x\\0.py", "path is absolute"),
+    ("code-from-spec/x\\0.py", "path is inside code-from-spec/")])
 def test_an_output_holding_nul_that_v5s_rules_refuse_is_that_refusal(tree, output, why):
     # v5 checks the text of the path before it opens anything: the NUL changes nothing.
     root = tree({"SPEC/o": spec("SPEC/o", front=f'output: "{output}"')})
