@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import re
 
+# The key of the parse's env holding the places where a CR followed a list marker's
+# character in the body (the text parsed has a space there): _marker_then_cr.
+MARKER_CRS = "cfs_marker_crs"
+
 
 def read_like_goldmark(md) -> None:
     """Adjust the parser ``md`` (markdown-it-py, commonmark preset) in place."""
@@ -16,6 +20,7 @@ def read_like_goldmark(md) -> None:
     html_block = rules.__rules__[rules.__find__("html_block")]
     rules.at("html_block", _goldmark_html_block(html_block.fn), {"alt": html_block.alt})
     _wrap(rules, "list", _definition_lines)
+    _wrap(rules, "list", _marker_then_cr)
     for rule in rules.__rules__:
         if "paragraph" in rule.alt:
             _wrap(rules, rule.name, _lazy_code_stays_text)
@@ -96,10 +101,13 @@ def _container_columns(tokenize):
     def nested(state, start: int, end: int) -> None:
         columns = state.__dict__.setdefault("cfs_columns", [])
         columns.append(state.blkIndent)
+        src = state.src
+        state.src = state.__dict__.get("cfs_text", src)  # (_marker_then_cr)
         try:
             tokenize(state, start, end)
         finally:
             columns.pop()
+            state.src = src
 
     return nested
 
@@ -161,6 +169,36 @@ def _indented_quote_marks(blockquote):
             for line, count in lazy.items():
                 state.sCount[line] = count
             state.cfs_not_quotes = refused
+
+    return rule
+
+
+def _marker_then_cr(list_block):
+    """markdown-it-py's list rule, taking no list marker that a CR followed in the body
+    (MARKER_CRS in the parse's env): goldmark's parser/list.go (parseListItem) wants a
+    space, a tab or the line's end after the marker, and a CR is none of them, so `-`
+    then a CR is paragraph text (`Title` and `===` after it make a heading), where the
+    CR, a space in the text parsed, made it an empty item. The rule reads, for itself
+    only, a text with a letter in place of each such CR (its item's contents are read
+    from the text parsed: elsewhere the CR is white space for goldmark too, a setext
+    underline `-` then a CR among it)."""
+
+    def rule(state, start: int, end: int, silent: bool) -> bool:
+        places = state.env.get(MARKER_CRS) if isinstance(state.env, dict) else None
+        if not places:
+            return list_block(state, start, end, silent)
+        text = state.__dict__.setdefault("cfs_text", state.src)
+        marked = state.__dict__.get("cfs_marked")
+        if marked is None:
+            chars = list(text)
+            for at in places:
+                chars[at] = "x"
+            marked = state.cfs_marked = "".join(chars)
+        state.src = marked
+        try:
+            return list_block(state, start, end, silent)
+        finally:
+            state.src = text
 
     return rule
 

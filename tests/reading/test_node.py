@@ -773,6 +773,27 @@ def test_a_cr_before_a_lines_first_character_makes_it_text(line, parser, monkeyp
 
 
 @pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("lines, keys", [
+    # CR CR LF endings leave a CR in the line. goldmark's parser/list.go (parseListItem)
+    # wants a space, a tab or the line's end right after a list marker, and a CR is none
+    # of them: the line is paragraph text, which `---` after it underlines ...
+    ("-\r\r\nTitle\n---", ["a", "-title"]),
+    ("-\r\r\n---", ["a", "-"]),
+    ("1.\r\r\nTitle\n---", ["a", "1.title"]),
+    ("* \r\r\n+\rb\nc\n---", ["a", "+\rbc"]),
+    # ... and inside an item it continues the item's paragraph (`Title` lazily, `---`
+    # a thematic break).
+    ("- -\r\r\nTitle\n---", ["a"]),
+    # Elsewhere the CR is white space: `-` then a CR is still an underline.
+    ("Title\n-\r\r", ["a", "title"]),
+])
+def test_a_cr_right_after_a_list_marker_makes_no_list_item(lines, keys, parser, monkeypatch):
+    monkeypatch.setenv("CFS_PARSER", parser)
+    doc = parse(f"# SPEC/x\n# Public\n## A\n\n{lines}\n")
+    assert [sub.key for sub in doc.public] == keys, rules(doc)
+
+
+@pytest.mark.parametrize("parser", PARSERS)
 @pytest.mark.parametrize("first, key", [
     # goldmark (parser/parser.go, parseBlock) breaks hard after a line ending in one
     # backslash and keeps what stands before that backslash, spaces included ...
