@@ -118,12 +118,21 @@ def _lazy_code_stays_text(rule):
     indented code line cannot interrupt a paragraph, so it continues it lazily, as goldmark
     reads it). markdown-it measures a line from the innermost list item's content only:
     for it `   - a` then `    ```` ended the paragraph, and `Title` / `---` after them
-    was a heading, where goldmark reads paragraph text and a thematic break."""
+    was a heading, where goldmark reads paragraph text and a thematic break. A line a
+    block quote made lazy (markdown-it marks it with a count of -1, and a quote nested in
+    that one took it for a line of no indentation: `>>a` then `    #` ended both quotes)
+    is measured as the first quote it left saw it (_indented_quote_marks keeps that)."""
 
     def interrupts(state, line: int, end: int, silent: bool) -> bool:
         if silent:
             indent = state.sCount[line]
-            if 4 <= indent < state.blkIndent:
+            if indent < 0:  # lazy in a block quote: as the quote it left saw it
+                indent, depth = state.__dict__.get("cfs_lazy", {}).get(line, (-1, 0))
+                base = next((column for column in reversed(state.cfs_columns[:depth])
+                             if column <= indent), 0)
+                if indent - base >= 4:
+                    return False
+            elif 4 <= indent < state.blkIndent:
                 # the innermost container whose content the line reaches (a block quote's
                 # lines are counted from its content, and it starts at column 0)
                 base = next((column for column in reversed(state.cfs_columns)
@@ -152,25 +161,45 @@ def _indented_quote_marks(blockquote):
             return start not in (refused or ()) and blockquote(state, start, end, silent)
         src = state.src
         lazy = {}
+        # The lines this quote may make lazy, with their indentation and the containers
+        # around the quote, for _lazy_code_stays_text (a quote nested in it sees them
+        # lazy already): the first quote a line leaves is the one whose view counts.
+        seen = state.__dict__.setdefault("cfs_lazy", {})
+        depth = len(state.__dict__.get("cfs_columns", ()))
+        added = []
         for line in range(start + 1, end):
             at = state.bMarks[line] + state.tShift[line]
             if at >= state.eMarks[line]:
                 break
-            if src[at] == ">" and state.sCount[line] - state.blkIndent >= 4:
-                lazy[line] = state.sCount[line]
-        if not lazy:
-            return blockquote(state, start, end, silent)
-        state.cfs_not_quotes = (refused or frozenset()) | lazy.keys()
-        for line in lazy:
-            state.sCount[line] = -1  # (markdown-it's mark of a lazy line)
+            count = state.sCount[line]
+            if src[at] == ">" and count - state.blkIndent >= 4:
+                lazy[line] = count
+            if count >= 0 and (src[at] != ">" or line in lazy) and line not in seen:
+                seen[line] = (count, depth)
+                added.append(line)
         try:
-            return blockquote(state, start, end, silent)
+            if not lazy:
+                return blockquote(state, start, end, silent)
+            return _lazy_quote_marks(blockquote, state, start, end, lazy, refused)
         finally:
-            for line, count in lazy.items():
-                state.sCount[line] = count
-            state.cfs_not_quotes = refused
+            for line in added:
+                del seen[line]
 
     return rule
+
+
+def _lazy_quote_marks(blockquote, state, start: int, end: int, lazy: dict, refused) -> bool:
+    """``blockquote`` reading the lines of ``lazy`` (their `>` indented four columns or
+    more) as lazy lines, and refusing to start a quote on them."""
+    state.cfs_not_quotes = (refused or frozenset()) | lazy.keys()
+    for line in lazy:
+        state.sCount[line] = -1  # (markdown-it's mark of a lazy line)
+    try:
+        return blockquote(state, start, end, False)
+    finally:
+        for line, count in lazy.items():
+            state.sCount[line] = count
+        state.cfs_not_quotes = refused
 
 
 def _marker_then_cr(list_block):

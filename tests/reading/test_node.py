@@ -974,6 +974,25 @@ def test_a_lazy_line_indented_as_code_continues_a_list_items_paragraph(lines, pa
 
 
 @pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("lines", [">>a\n    #\n|\n---", ">>;\n    -\nt\n---",
+                                   ">>b\n\t```\n|\n---", "- >>a\n      #\nb\n---"])
+def test_a_lazy_line_indented_as_code_continues_a_nested_quotes_paragraph(lines, parser,
+                                                                          monkeypatch):
+    # The line leaves both quotes; measured from the container it is in, four columns
+    # make it code, which cannot interrupt the inner quote's paragraph (CommonMark, and
+    # goldmark's parser.go, which opens no block that does not accept an indented line
+    # there): it, `|` and `---` continue it. markdown-it measured the line the outer
+    # quote had marked lazy as not indented, let it end both quotes, and `|` / `---`
+    # became a heading.
+    monkeypatch.setenv("CFS_PARSER", parser)
+    doc = parse(f"# SPEC/x\n# Public\n## A\n\n{lines}\n")
+    assert [sub.key for sub in doc.public] == ["a"]
+    # Three columns past the list item's content: the `#` is a heading in the item.
+    item = parse("# SPEC/x\n# Public\n## A\n\n- >>a\n     #\nb\n---\n")
+    assert [sub.key for sub in item.public] == ["a", "b"]
+
+
+@pytest.mark.parametrize("parser", PARSERS)
 @pytest.mark.parametrize("heading, key", [
     ("## A *b\u2028*c", "a *b\u2028*c"),
     ("## A _b_\u2028c", "a \u2028c"),
