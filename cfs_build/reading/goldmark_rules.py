@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import re
 
+# The key of the parse's env holding the places where a CR followed a list marker's
+# character in the body (the text parsed has a space there): _marker_then_cr.
+MARKER_CRS = "cfs_marker_crs"
+
 
 def read_like_goldmark(md) -> None:
     """Adjust the parser ``md`` (markdown-it-py, commonmark preset) in place."""
@@ -16,6 +20,7 @@ def read_like_goldmark(md) -> None:
     html_block = rules.__rules__[rules.__find__("html_block")]
     rules.at("html_block", _goldmark_html_block(html_block.fn), {"alt": html_block.alt})
     _wrap(rules, "list", _definition_lines)
+    _wrap(rules, "list", _marker_then_cr)
     for rule in rules.__rules__:
         if "paragraph" in rule.alt:
             _wrap(rules, rule.name, _lazy_code_stays_text)
@@ -96,10 +101,13 @@ def _container_columns(tokenize):
     def nested(state, start: int, end: int) -> None:
         columns = state.__dict__.setdefault("cfs_columns", [])
         columns.append(state.blkIndent)
+        src = state.src
+        state.src = state.__dict__.get("cfs_text", src)  # (_marker_then_cr)
         try:
             tokenize(state, start, end)
         finally:
             columns.pop()
+            state.src = src
 
     return nested
 
@@ -110,12 +118,21 @@ def _lazy_code_stays_text(rule):
     indented code line cannot interrupt a paragraph, so it continues it lazily, as goldmark
     reads it). markdown-it measures a line from the innermost list item's content only:
     for it `   - a` then `    ```` ended the paragraph, and `Title` / `---` after them
-    was a heading, where goldmark reads paragraph text and a thematic break."""
+    was a heading, where goldmark reads paragraph text and a thematic break. A line a
+    block quote made lazy (markdown-it marks it with a count of -1, and a quote nested in
+    that one took it for a line of no indentation: `>>a` then `    #` ended both quotes)
+    is measured as the first quote it left saw it (_indented_quote_marks keeps that)."""
 
     def interrupts(state, line: int, end: int, silent: bool) -> bool:
         if silent:
             indent = state.sCount[line]
-            if 4 <= indent < state.blkIndent:
+            if indent < 0:  # lazy in a block quote: as the quote it left saw it
+                indent, depth = state.__dict__.get("cfs_lazy", {}).get(line, (-1, 0))
+                base = next((column for column in reversed(state.cfs_columns[:depth])
+                             if column <= indent), 0)
+                if indent - base >= 4:
+                    return False
+            elif 4 <= indent < state.blkIndent:
                 # the innermost container whose content the line reaches (a block quote's
                 # lines are counted from its content, and it starts at column 0)
                 base = next((column for column in reversed(state.cfs_columns)
@@ -144,23 +161,73 @@ def _indented_quote_marks(blockquote):
             return start not in (refused or ()) and blockquote(state, start, end, silent)
         src = state.src
         lazy = {}
+        # The lines this quote may make lazy, with their indentation and the containers
+        # around the quote, for _lazy_code_stays_text (a quote nested in it sees them
+        # lazy already): the first quote a line leaves is the one whose view counts.
+        seen = state.__dict__.setdefault("cfs_lazy", {})
+        depth = len(state.__dict__.get("cfs_columns", ()))
+        added = []
         for line in range(start + 1, end):
             at = state.bMarks[line] + state.tShift[line]
             if at >= state.eMarks[line]:
                 break
-            if src[at] == ">" and state.sCount[line] - state.blkIndent >= 4:
-                lazy[line] = state.sCount[line]
-        if not lazy:
-            return blockquote(state, start, end, silent)
-        state.cfs_not_quotes = (refused or frozenset()) | lazy.keys()
-        for line in lazy:
-            state.sCount[line] = -1  # (markdown-it's mark of a lazy line)
+            count = state.sCount[line]
+            if src[at] == ">" and count - state.blkIndent >= 4:
+                lazy[line] = count
+            if count >= 0 and (src[at] != ">" or line in lazy) and line not in seen:
+                seen[line] = (count, depth)
+                added.append(line)
         try:
-            return blockquote(state, start, end, silent)
+            if not lazy:
+                return blockquote(state, start, end, silent)
+            return _lazy_quote_marks(blockquote, state, start, end, lazy, refused)
         finally:
-            for line, count in lazy.items():
-                state.sCount[line] = count
-            state.cfs_not_quotes = refused
+            for line in added:
+                del seen[line]
+
+    return rule
+
+
+def _lazy_quote_marks(blockquote, state, start: int, end: int, lazy: dict, refused) -> bool:
+    """``blockquote`` reading the lines of ``lazy`` (their `>` indented four columns or
+    more) as lazy lines, and refusing to start a quote on them."""
+    state.cfs_not_quotes = (refused or frozenset()) | lazy.keys()
+    for line in lazy:
+        state.sCount[line] = -1  # (markdown-it's mark of a lazy line)
+    try:
+        return blockquote(state, start, end, False)
+    finally:
+        for line, count in lazy.items():
+            state.sCount[line] = count
+        state.cfs_not_quotes = refused
+
+
+def _marker_then_cr(list_block):
+    """markdown-it-py's list rule, taking no list marker that a CR followed in the body
+    (MARKER_CRS in the parse's env): goldmark's parser/list.go (parseListItem) wants a
+    space, a tab or the line's end after the marker, and a CR is none of them, so `-`
+    then a CR is paragraph text (`Title` and `===` after it make a heading), where the
+    CR, a space in the text parsed, made it an empty item. The rule reads, for itself
+    only, a text with a letter in place of each such CR (its item's contents are read
+    from the text parsed: elsewhere the CR is white space for goldmark too, a setext
+    underline `-` then a CR among it)."""
+
+    def rule(state, start: int, end: int, silent: bool) -> bool:
+        places = state.env.get(MARKER_CRS) if isinstance(state.env, dict) else None
+        if not places:
+            return list_block(state, start, end, silent)
+        text = state.__dict__.setdefault("cfs_text", state.src)
+        marked = state.__dict__.get("cfs_marked")
+        if marked is None:
+            chars = list(text)
+            for at in places:
+                chars[at] = "x"
+            marked = state.cfs_marked = "".join(chars)
+        state.src = marked
+        try:
+            return list_block(state, start, end, silent)
+        finally:
+            state.src = text
 
     return rule
 

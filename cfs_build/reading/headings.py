@@ -16,6 +16,9 @@ _AROUND = " \t\r"
 # and tabs only, so there the CR is the line's first character, and the line (not a
 # blank one) is paragraph text whatever follows: no heading, fence or underline.
 _LEADING_CR = re.compile(r"^([ \t]*)\r(?=[ \t\r]*[^ \t\r\n])", re.MULTILINE)
+# A CR right after what may be a list marker: goldmark's list item needs a space, a tab
+# or the line's end after its marker, so `-` then a CR is no list item (see parsers).
+_MARKER_CR = re.compile(r"(?<=[-*+.)])\r")
 
 
 class Heading(NamedTuple):  # a tuple: made for every heading of every file parsed
@@ -57,9 +60,13 @@ def structural_headings(body: str, lines: list[str]) -> list[Heading]:
     # A lone CR ends a line for CommonMark but not for v5 (its Markdown reader splits at
     # LF only); a space in its place keeps both line numberings identical, and a letter
     # where it starts a line's text (_LEADING_CR). Texts are taken from the real lines,
-    # so they keep the CR.
-    source = _LEADING_CR.sub(r"\1x", body).replace("\r", " ") if "\r" in body else body
-    parsed = document(source)
+    # so they keep the CR. Where a CR came right after a list marker the parser is told
+    # (_MARKER_CR).
+    if "\r" in body:
+        source = _LEADING_CR.sub(r"\1x", body).replace("\r", " ")
+        parsed = document(source, [cr.start() for cr in _MARKER_CR.finditer(body)])
+    else:
+        parsed = document(body)
     heads = []
     for position, (start, last, level, atx) in enumerate(parsed.blocks):
         if atx:

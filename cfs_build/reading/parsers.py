@@ -8,7 +8,7 @@ from itertools import chain
 from typing import NamedTuple
 
 from ..errors import CfsError
-from .goldmark_rules import read_like_goldmark
+from .goldmark_rules import MARKER_CRS, read_like_goldmark
 
 ENV = "CFS_PARSER"  # names the parser to use instead of the automatic choice
 PY = "markdown-it-py"
@@ -32,9 +32,11 @@ class Block(NamedTuple):
 class PyDocument:
     """A body as markdown-it-py reads it."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, marker_crs=()):
         md = _py_parser()
         self._env: dict = {}  # the link reference definitions, for the headings' inline parse
+        if marker_crs:  # (goldmark_rules._marker_then_cr)
+            self._env[MARKER_CRS] = marker_crs
         self.blocks = []
         for tok in md.parse(source, self._env):
             if tok.type == "heading_open" and tok.level == 0 and tok.tag in ("h1", "h2"):
@@ -328,8 +330,14 @@ def _has_quote(source: str) -> bool:
     return False
 
 
-def document(source: str):
-    """``source`` parsed by the parser in use: ``blocks`` and ``runs(position, content)``."""
+def document(source: str, marker_crs=()):
+    """``source`` parsed by the parser in use: ``blocks`` and ``runs(position, content)``.
+
+    ``marker_crs`` are the places in ``source`` where a CR (a space there now) came right
+    after a list marker's character: markdown-it-py reads them (goldmark_rules), the Rust
+    port cannot."""
+    if marker_crs:
+        return PyDocument(source, marker_crs)
     if chosen(os.environ.get(ENV, "")) == RS and (source.isascii() or _encodes(source)) \
             and not _has_quote(source) and not _may_nest_deep(source) \
             and not _html_differs(source) and not _definition_continues(source) \

@@ -773,6 +773,27 @@ def test_a_cr_before_a_lines_first_character_makes_it_text(line, parser, monkeyp
 
 
 @pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("lines, keys", [
+    # CR CR LF endings leave a CR in the line. goldmark's parser/list.go (parseListItem)
+    # wants a space, a tab or the line's end right after a list marker, and a CR is none
+    # of them: the line is paragraph text, which `---` after it underlines ...
+    ("-\r\r\nTitle\n---", ["a", "-title"]),
+    ("-\r\r\n---", ["a", "-"]),
+    ("1.\r\r\nTitle\n---", ["a", "1.title"]),
+    ("* \r\r\n+\rb\nc\n---", ["a", "+\rbc"]),
+    # ... and inside an item it continues the item's paragraph (`Title` lazily, `---`
+    # a thematic break).
+    ("- -\r\r\nTitle\n---", ["a"]),
+    # Elsewhere the CR is white space: `-` then a CR is still an underline.
+    ("Title\n-\r\r", ["a", "title"]),
+])
+def test_a_cr_right_after_a_list_marker_makes_no_list_item(lines, keys, parser, monkeypatch):
+    monkeypatch.setenv("CFS_PARSER", parser)
+    doc = parse(f"# SPEC/x\n# Public\n## A\n\n{lines}\n")
+    assert [sub.key for sub in doc.public] == keys, rules(doc)
+
+
+@pytest.mark.parametrize("parser", PARSERS)
 @pytest.mark.parametrize("first, key", [
     # goldmark (parser/parser.go, parseBlock) breaks hard after a line ending in one
     # backslash and keeps what stands before that backslash, spaces included ...
@@ -950,6 +971,25 @@ def test_a_lazy_line_indented_as_code_continues_a_list_items_paragraph(lines, pa
     doc = parse(f"# SPEC/x\n# Public\n## A\n\n{lines}\n## B\n")
     assert [sub.key for sub in doc.public] == ["a", "b"]
     assert "\nTitle\n---\n" in doc.public[0].text
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("lines", [">>a\n    #\n|\n---", ">>;\n    -\nt\n---",
+                                   ">>b\n\t```\n|\n---", "- >>a\n      #\nb\n---"])
+def test_a_lazy_line_indented_as_code_continues_a_nested_quotes_paragraph(lines, parser,
+                                                                          monkeypatch):
+    # The line leaves both quotes; measured from the container it is in, four columns
+    # make it code, which cannot interrupt the inner quote's paragraph (CommonMark, and
+    # goldmark's parser.go, which opens no block that does not accept an indented line
+    # there): it, `|` and `---` continue it. markdown-it measured the line the outer
+    # quote had marked lazy as not indented, let it end both quotes, and `|` / `---`
+    # became a heading.
+    monkeypatch.setenv("CFS_PARSER", parser)
+    doc = parse(f"# SPEC/x\n# Public\n## A\n\n{lines}\n")
+    assert [sub.key for sub in doc.public] == ["a"]
+    # Three columns past the list item's content: the `#` is a heading in the item.
+    item = parse("# SPEC/x\n# Public\n## A\n\n- >>a\n     #\nb\n---\n")
+    assert [sub.key for sub in item.public] == ["a", "b"]
 
 
 @pytest.mark.parametrize("parser", PARSERS)
