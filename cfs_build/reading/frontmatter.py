@@ -361,6 +361,12 @@ def _read_yaml(source: str, report: Report) -> dict:
             result[key] = (tuple(texts), tuple(item.start_mark.line + 2 for item in items))
         elif key == "input" and (text := _as_text(source, value, value_node)) is not None:
             result[key] = (text, line)
+        elif not isinstance(value, str) and _is_plain(value_node) \
+                and not explicit_tag(source, value_node) \
+                and plain_kind(value_node.value) == "string":
+            # PyYAML (YAML 1.1) reads a number where v5's YAML (1.2) reads the text:
+            # `12:30:00` (base 60 to YAML 1.1), which v5's path rules then judge.
+            result[key] = (value_node.value, line)
         elif not isinstance(value, str):
             lead = "input must be one name, e.g. SPEC/x, not " if key == "input" \
                 else NOT_A_PATH

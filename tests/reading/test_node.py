@@ -307,7 +307,9 @@ def test_an_output_v5_reads_as_a_number_is_malformed_even_when_pyyaml_reads_text
 
 @pytest.mark.parametrize("written, output", [
     ("1e3", "1e3"), ("'0o17'", "0o17"), ("!!str 0o17", "15"), ("!!str 12", "12"),
-    ("&a !!str 1.50", "1.5"), ("a1.5e3", "a1.5e3")])
+    ("&a !!str 1.50", "1.5"), ("a1.5e3", "a1.5e3"),
+    # Base 60 to PyYAML (YAML 1.1), plain text to v5's YAML (1.2).
+    ("12:30:00", "12:30:00"), ("1:30", "1:30"), ("-1:30", "-1:30")])
 def test_an_output_v5_reads_as_a_string(written, output):
     doc = parse(f"---\noutput: {written}\n---\n# SPEC/x\n")
     assert doc.findings == ()
