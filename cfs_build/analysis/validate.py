@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..errors import ERROR, WARNING, Finding
 from ..reading.files import NotRegular, Outside, UnreadableFile, safe_relpath
 from ..reading.outputs import (Places, clean, external_rel, output_problem, output_rel,
-                               place_problem, too_long, v5_path_problem)
+                               place_problem, unwritable, v5_path_problem)
 from ..reading.names import (ARTIFACT, EXTERNAL, SPEC, TREE_DIR, BadName, dotted_node_dir, is_within,
                              parse_name, spec_of)
 from ..reading.tree import NO_NODES_V5, NodeInfo, Tree
@@ -340,20 +340,13 @@ def _output(info: NodeInfo, outputs: dict[str, str], root: str,
     writing one file (X4)."""
     problem = output_problem(info.output)
     rel = output_rel(info.output)
-    if problem is None and "\0" in info.output:
-        # Past v5's rules (a NUL in a climbing or absolute path is refused as that), v5
-        # takes the path, reports the artifact missing and fails to write it; cfs never
-        # writes it either, and says why before anything is built.
-        return [Finding(info.name, UNWRITABLE, f"output path {info.output!r} holds a NUL "
-                        "character (\\x00), which no file name can have: the artifact can "
-                        "never be written; remove the character from the output",
-                        info.file, info.output_line)]
-    if problem is None and too_long(root, rel):
-        # v5 takes it and finds the artifact missing (its open fails); no generation of
-        # it could be kept, so cfs says so before a model is asked.
-        return [Finding(info.name, UNWRITABLE, f"output path {info.output!r} is too long for "
-                        "the file system (a name in it, or the whole path): no file can have "
-                        "it, so the artifact can never be written; shorten it",
+    # Past v5's rules (a NUL in a climbing or absolute path is refused as that), v5 takes
+    # a path no file can have, reports the artifact missing and fails to write it; cfs
+    # never writes it either, and says why before anything is built.
+    why = unwritable(root, rel) if problem is None else None
+    if why is not None:
+        return [Finding(info.name, UNWRITABLE, f"output path {info.output!r} {why}: the "
+                        "artifact can never be written; change the output",
                         info.file, info.output_line)]
     if problem is None:
         problem = place_problem(root, rel, places)

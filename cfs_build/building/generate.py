@@ -303,7 +303,7 @@ class BuildState:
             output_path(self.root, info.output)
             # The answer's reports are saved or cleared there: a link or a file in its
             # place (a checkout's) is refused now, before the model is paid, not after.
-            with state.directory(self.root, self._report_path(node, "").rpartition("/")[0]):
+            with state.directory(self.root, self._report_dir(node)):
                 pass
         generator = self.generator
         if self._slots is not None:
@@ -365,6 +365,11 @@ class BuildState:
         return Result(node, Outcome.GENERATED, f"{entry.path}: {note}" if note else entry.path,
                       changed, outcome.usage, outcome.seconds, reply.assumptions, outcome.attempts,
                       note or "")
+
+    @staticmethod
+    def _report_dir(node: str) -> str:
+        """The directory a node's reports go to."""
+        return f"{REPORTS}/{node[len('SPEC/'):]}".rpartition("/")[0]
 
     @staticmethod
     def _report_path(node: str, kind: str) -> str:

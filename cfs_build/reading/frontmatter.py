@@ -16,6 +16,7 @@ from functools import lru_cache
 from ..errors import ERROR, WARNING, Finding
 from .files import as_json_text
 from .go_scalars import plain_kind, plain_text
+from .outputs import v5_path_problem
 from .plain_yaml import may_nest_deep, read_plain
 from .unparsed import NOT_A_PATH
 from .yaml_keys import explicit_tag, read_keys
@@ -361,11 +362,14 @@ def _read_yaml(source: str, report: Report) -> dict:
             result[key] = (tuple(texts), tuple(item.start_mark.line + 2 for item in items))
         elif key == "input" and (text := _as_text(source, value, value_node)) is not None:
             result[key] = (text, line)
-        elif not isinstance(value, str) and _is_plain(value_node) \
+        elif key == "output" and not isinstance(value, str) and _is_plain(value_node) \
                 and not explicit_tag(source, value_node) \
-                and plain_kind(value_node.value) == "string":
-            # PyYAML (YAML 1.1) reads a number where v5's YAML (1.2) reads the text:
-            # `12:30:00` (base 60 to YAML 1.1), which v5's path rules then judge.
+                and plain_kind(value_node.value) == "string" \
+                and v5_path_problem(value_node.value) is not None:
+            # PyYAML (YAML 1.1) reads a number where v5's YAML (1.2) reads a text that its
+            # path rules refuse (`12:30:00`, base 60 to YAML 1.1: ':' makes it absolute):
+            # that refusal is v5's finding. (A text they pass, `yes`, is X4's
+            # malformed_frontmatter below, as for any output PyYAML reads as no string.)
             result[key] = (value_node.value, line)
         elif not isinstance(value, str):
             lead = "input must be one name, e.g. SPEC/x, not " if key == "input" \

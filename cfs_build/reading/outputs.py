@@ -157,12 +157,22 @@ def _limits(root: str) -> tuple[int, int]:
 
 def too_long(root: str, rel: str) -> bool:
     """No file can have this path: a name in it, or the whole of it, is longer than the
-    file system takes (its directory may not exist yet, so no lookup would say so). v5
-    takes such a path (its open fails: the artifact is missing); cfs never asks a model
-    for a file it could not keep (validate.py's unwritable_output)."""
+    file system takes (its directory may not exist yet, so no lookup would say so)."""
     name_max, path_max = _limits(root)
     whole = os.fsencode(f"{root}/{rel}")
     return len(whole) >= path_max or any(len(part) > name_max for part in whole.split(b"/"))
+
+
+def unwritable(root: str, rel: str) -> str | None:
+    """Why no file can be at the output ``rel`` (project-relative; ``root``: the project),
+    whatever is on disk: a NUL in it, or a length the file system refuses. v5 takes such
+    a path and finds the artifact missing (its open fails); cfs never asks a model for a
+    file it could not keep (validate.py's unwritable_output, artifacts.output_path)."""
+    if "\0" in rel:
+        return "holds a NUL character (\\x00), which no file name can have"
+    if too_long(root, rel):
+        return "is too long for the file system (a name in it, or the whole path)"
+    return None
 
 
 def place_problem(root: str, rel: str, places: Places | None = None) -> str | None:

@@ -67,8 +67,10 @@ def output_text_only(finding: Finding) -> bool:
 
 
 def parse_finding(findings: tuple[Finding, ...]) -> Finding | None:
-    """The finding v5 would stop at, or None when the node parses for v5. An output v5
-    takes as text is no error to it: a real one further down is the one it names."""
+    """The finding that makes the node unusable: the one v5 would stop at, or else an
+    output v5 takes as text and cfs refuses (X4: the node has no chain or status of its
+    own, though what others read of it stands, see output_text_only); None when the node
+    parses. v5 names a real parse error further down, not that output."""
     if not findings:
         return None
     text_only = None

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import CfsError
 from . import dirs as state
 from ..reading.outputs import (LEADS_OUTSIDE, Places, directory_problem, forbidden_place,
-                               leads_into, too_long)
+                               leads_into, unwritable)
 from ..reading.files import (NotRegular, Outside, UnreadableFile, is_inside, is_temp_of,
                              normalize_bytes, read_inside, real_path, remove_leftovers,
                              replace_at, safe_relpath)
@@ -34,16 +34,13 @@ PENDING = f"{INDEX_DIR}/pending"
 def output_path(root: Path, output: str) -> tuple[str, Path]:
     """The project-relative and absolute path of an output, refusing any way out of root
     (or into the places cfs never writes) through a link on the way."""
-    if "\0" in output:
-        raise CfsError(f"output path {output!r} holds a NUL character (\\x00), which no file "
-                       "name can have; nothing was written. Remove the character from the "
-                       "output", exit_code=2)
-    rel = safe_relpath(output)
+    rel = safe_relpath(output) if "\0" not in output else output
     if rel is None:
         raise CfsError(f"output path {output!r} is not inside the project", exit_code=2)
-    if too_long(os.fspath(root), rel):
-        raise CfsError(f"output path {output!r} is too long for the file system; nothing was "
-                       "written. Shorten it", exit_code=2)
+    why = unwritable(os.fspath(root), rel)
+    if why is not None:
+        raise CfsError(f"output path {output!r} {why}; nothing was written. Change the "
+                       "output", exit_code=2)
     problem = directory_problem(os.fspath(root), rel.rpartition("/")[0], Places())
     if problem is not None:
         raise CfsError(_refused(problem), file=rel)
