@@ -9,15 +9,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from . import GenerationFailed
+from . import MAX_ANSWER, GenerationFailed
 from .session import Session
 
 # Seconds a generator's background children get, after it exited, to close its pipes.
 GRACE = 1.0
-# The most a generator may print: a reply is one file (a program printing without end
-# would otherwise take all the memory there is before its timeout). Of stderr, only
-# the end is kept (messages quote its tail).
-MAX_STDOUT = 256 * 1024 * 1024
+# The most a generator may print (the bound on every answer, HTTP ones too). Of stderr,
+# only the end is kept (messages quote its tail).
+MAX_STDOUT = MAX_ANSWER
 STDERR_KEPT = 64 * 1024
 
 
