@@ -222,6 +222,32 @@ def test_a_generator_that_prints_without_end_is_stopped_before_it_takes_the_memo
     assert not (proj.root / OUTPUT).exists()
 
 
+def test_claude_code_printing_without_end_is_stopped_and_its_server_named(tmp_path):
+    # Claude Code prints what its model server sends: past the bound, the message told
+    # the user to make "the command" print the file, which is not theirs to change.
+    program = tmp_path / "claude"
+    program.write_text(f"#!{sys.executable} -S\n{ENDLESS}")
+    program.chmod(0o755)
+    proj = model_project(tmp_path, f'[generator]\nkind = "claude-code"\nexecutable = '
+                                   f'"{program}"\nmax_attempts = 1\ntimeout = 60\n')
+
+    def capped() -> None:
+        cap = 2 * 1024 ** 3
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    env = environment({"ANTHROPIC_BASE_URL": "http://127.0.0.1:9/"})
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "build", OUTPUT],
+                          cwd=proj.root, env=env, capture_output=True, text=True, timeout=60,
+                          preexec_fn=capped)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "Traceback" not in out and "MemoryError" not in out, out
+    assert "  SPEC/other: generator failed: claude printed more than 268,435,456 bytes (a " \
+           "reply is one file and a short report): it was stopped and nothing was written; " \
+           "check the model server it talks to (http://127.0.0.1:9/)" in out.splitlines(), out
+    assert not (proj.root / OUTPUT).exists()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("runner", ["cfs", "doit"])
 def test_doits_state_file_swapped_for_a_link_during_the_build_is_never_written_through(

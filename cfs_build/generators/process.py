@@ -21,7 +21,11 @@ STDERR_KEPT = 64 * 1024
 
 
 class TooLong(GenerationFailed):
-    """The program printed more than MAX_STDOUT (and was killed)."""
+    """The program printed more than its ``limit`` of bytes (and was killed)."""
+
+    def __init__(self, message: str, limit: int):
+        super().__init__(message)
+        self.limit = limit
 
 
 class TimedOut(GenerationFailed):
@@ -87,7 +91,7 @@ def run_confined(argv: list[str], stdin: bytes, timeout: float,
         if out is None:
             raise TooLong(f"{os.path.basename(argv[0])} printed more than {limit:,} bytes; "
                           "a reply is one file: it was stopped; make the command print the file's "
-                          "content and nothing else")
+                          "content and nothing else", limit)
         if timed_out:
             raise TimedOut(f"timed out after {timeout:g} s")
         if proc.returncode != 0 and session.stopped:
