@@ -282,10 +282,10 @@ def test_doits_state_file_swapped_for_a_link_during_the_build_is_never_written_t
 
 
 class Flooding:
-    """A loopback model server whose answer to the document of SPEC/other (the only one saying "Say hello.") never ends, sent
-    as fast as it can go (``how``: under a content-length past any bound, chunked, or
-    chunked in gzip, which packs a megabyte of the same byte in about a kilobyte); every
-    other document gets a proper reply."""
+    """A loopback model server whose answer to the document of SPEC/other (the only one
+    saying "Say hello.") never ends, sent as fast as it can go (``how``: under a
+    content-length past any bound, chunked, or chunked in gzip, which packs a megabyte of
+    the same byte in about a kilobyte); every other document gets a proper reply."""
 
     def __init__(self, how: str):
         class Handler(BaseHTTPRequestHandler):
@@ -320,7 +320,8 @@ class Flooding:
                     pass
 
             def _send(self, data: bytes) -> None:
-                self.wfile.write(data if how == "length" else b"%x\r\n%s\r\n" % (len(data), data))
+                chunk = data if how == "length" else b"%x\r\n%s\r\n" % (len(data), data)
+                self.wfile.write(chunk)
 
             def _reply(self, body: dict) -> None:
                 text = fakeapi.reply_for(body["messages"][-1]["content"])

@@ -1,4 +1,4 @@
-"""The HTTP client the API backends hand their SDK: it reads no more than MAX_ANSWER of an answer."""
+"""The HTTP client the API backends hand their SDK: it reads at most MAX_ANSWER of an answer."""
 from __future__ import annotations
 
 import zlib
