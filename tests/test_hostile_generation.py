@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -221,6 +222,32 @@ def test_a_generator_that_prints_without_end_is_stopped_before_it_takes_the_memo
     assert not (proj.root / OUTPUT).exists()
 
 
+def test_claude_code_printing_without_end_is_stopped_and_its_server_named(tmp_path):
+    # Claude Code prints what its model server sends: past the bound, the message told
+    # the user to make "the command" print the file, which is not theirs to change.
+    program = tmp_path / "claude"
+    program.write_text(f"#!{sys.executable} -S\n{ENDLESS}")
+    program.chmod(0o755)
+    proj = model_project(tmp_path, f'[generator]\nkind = "claude-code"\nexecutable = '
+                                   f'"{program}"\nmax_attempts = 1\ntimeout = 60\n')
+
+    def capped() -> None:
+        cap = 2 * 1024 ** 3
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    env = environment({"ANTHROPIC_BASE_URL": "http://127.0.0.1:9/"})
+    done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "build", OUTPUT],
+                          cwd=proj.root, env=env, capture_output=True, text=True, timeout=60,
+                          preexec_fn=capped)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "Traceback" not in out and "MemoryError" not in out, out
+    assert "  SPEC/other: generator failed: claude printed more than 268,435,456 bytes (a " \
+           "reply is one file and a short report): it was stopped and nothing was written; " \
+           "check the model server it talks to (http://127.0.0.1:9/)" in out.splitlines(), out
+    assert not (proj.root / OUTPUT).exists()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("runner", ["cfs", "doit"])
 def test_doits_state_file_swapped_for_a_link_during_the_build_is_never_written_through(
@@ -255,26 +282,63 @@ def test_doits_state_file_swapped_for_a_link_during_the_build_is_never_written_t
 
 
 class Flooding:
-    """A loopback model server whose answer never ends, sent as fast as it can go."""
+    """A loopback model server whose answer to the document of SPEC/other (the only one
+    saying "Say hello.") never ends, sent as fast as it can go (``how``: under a
+    content-length past any bound, chunked, or chunked in gzip, which packs a megabyte of
+    the same byte in about a kilobyte); every other document gets a proper reply."""
 
-    def __init__(self):
+    def __init__(self, how: str):
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def log_message(self, *args):
                 pass
 
             def do_POST(self):
-                self.rfile.read(int(self.headers["content-length"]))
+                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                if "Say hello." not in json.dumps(body):
+                    return self._reply(body)
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(1 << 40))
+                if how == "length":
+                    self.send_header("content-length", str(1 << 40))
+                else:
+                    self.send_header("transfer-encoding", "chunked")
+                if how == "gzip":
+                    self.send_header("content-encoding", "gzip")
                 self.end_headers()
-                block = b'{"x": "' + b"a" * (1 << 20)
+                first, block = b'{"x": "', b"a" * (1 << 20)
+                if how == "gzip":
+                    pack = zlib.compressobj(9, zlib.DEFLATED, 31)
+                    first = pack.compress(first) + pack.flush(zlib.Z_SYNC_FLUSH)
+                    block = pack.compress(block) + pack.flush(zlib.Z_SYNC_FLUSH)
                 try:
+                    self._send(first)
                     while True:
-                        self.wfile.write(block)
-                        block = block[7:] if block.startswith(b"{") else block
+                        self._send(block)
                 except OSError:
                     pass
+
+            def _send(self, data: bytes) -> None:
+                chunk = data if how == "length" else b"%x\r\n%s\r\n" % (len(data), data)
+                self.wfile.write(chunk)
+
+            def _reply(self, body: dict) -> None:
+                text = fakeapi.reply_for(body["messages"][-1]["content"])
+                usage = {"input_tokens": 1, "output_tokens": 1, "prompt_tokens": 1,
+                         "completion_tokens": 1}
+                data = json.dumps({
+                    "id": "x", "type": "message", "role": "assistant", "model": "m",
+                    "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+                    "object": "chat.completion", "created": 0, "usage": usage,
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": text}}],
+                }).encode("utf-8")
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -292,25 +356,37 @@ class Flooding:
         self.server.server_close()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
-def test_a_server_that_floods_its_answer_is_a_failed_generation_not_a_traceback(tmp_path,
-                                                                                kind):
-    # The SDK holds the whole answer: within the timeout, gigabytes. With the address space
-    # capped, a MemoryError came out of doit as a traceback.
-    with Flooding() as server:
-        proj = model_project(tmp_path, toml(kind, server.url, "timeout = 120\n"))
+@pytest.mark.parametrize("how", ["length", "chunked", "gzip"])
+def test_a_server_whose_answer_never_ends_fails_that_generation_past_the_bound(tmp_path,
+                                                                            kind, how):
+    # The SDK held the whole answer: gigabytes within the timeout, until the memory ran
+    # out (with the address space capped, a MemoryError; uncapped, the kernel stepped in).
+    # Now the HTTP client reads at most MAX_ANSWER of any answer, inflated, and the other
+    # generations of the run go on. The build runs with its address space capped at 2 GiB.
+    with Flooding(how) as server:
+        proj = model_project(tmp_path, toml(kind, server.url, "timeout = 60\n"))
 
         def capped() -> None:
-            cap = 3 * 1024 ** 3
+            cap = 2 * 1024 ** 3
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
-        done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "build", OUTPUT],
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "build"],
                               cwd=proj.root, env=environment(KEYS), capture_output=True,
-                              text=True, timeout=120, preexec_fn=capped)
+                              text=True, timeout=60, preexec_fn=capped)
+        took = time.monotonic() - started
     out = done.stdout + done.stderr
     assert done.returncode == 1, out[-2000:]
     assert "Traceback" not in out and "MemoryError" not in out, out[-2000:]
-    assert "ran out of memory holding the generator's answer (a server that never ends it?); " \
-           "nothing was written. Check the server the generator in cfs.toml talks to" in out
+    path = "/v1/messages" if kind == "anthropic" else "/v1/chat/completions"
+    line = (f"generator failed: the server at {server.url}{path} answered with more than "
+            "268,435,456 bytes (a reply is one file and a short report): the answer was "
+            "dropped and nothing was written; check that generator.base_url in cfs.toml is "
+            "a model server, and one that ends its answers")
+    assert f"  SPEC/other: {line}" in out.splitlines(), out[-2000:]
+    assert out.count("generator failed") == 1, out[-2000:]
     assert not (proj.root / OUTPUT).exists()
+    for made in ("gen/cli.txt", "gen/model.txt", "gen/store.txt"):
+        assert (proj.root / made).is_file(), out[-2000:]
+    assert took < 30, took

@@ -42,6 +42,12 @@ class Outcome:
     attempts: int = 1
 
 
+# The most cfs reads of one answer, from a generator's stdout or a model server's response
+# body: a reply is one file and a short report, so this is generous; past it, a program
+# printing or a server sending without end would take all the memory there is before the
+# timeout ends it.
+MAX_ANSWER = 256 * 1024 * 1024
+
 # Why a generation failed when holding the answer took the memory (the address space
 # capped by ulimit; otherwise it is the kernel that steps in).
 OUT_OF_MEMORY = ("ran out of memory holding the generator's answer (a server that never ends "

@@ -8,6 +8,7 @@ from typing import ClassVar
 from ..tomlfile import Key
 from . import GenerationFailed, Outcome, system_prompt
 from .keys import API
+from .httpclient import http_client
 from .sdk import ApiGenerator, api_key, load_sdk, translate
 
 DEFAULT_MAX_TOKENS = 16000
@@ -32,7 +33,7 @@ class AnthropicGenerator(ApiGenerator):
         client = sdk.Anthropic(api_key=api_key(table, "ANTHROPIC_API_KEY", "anthropic",
                                                required=True),
                                base_url=table.get("base_url"), max_retries=0,
-                               timeout=common["timeout"])
+                               timeout=common["timeout"], http_client=http_client(sdk))
         return cls(client=client, sdk=sdk, max_tokens=int(table.get("max_tokens",
                                                                      DEFAULT_MAX_TOKENS)),
                    temperature=table.get("temperature"), **common)

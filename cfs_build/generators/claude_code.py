@@ -12,7 +12,7 @@ from ..errors import CfsError
 from ..tomlfile import Key
 from . import GenerationFailed, Outcome, Usage, system_prompt
 from .keys import RETRY, RUN
-from .process import TimedOut, run_confined, stderr_tail
+from .process import TimedOut, TooLong, run_confined, stderr_tail
 from .program import missing_program
 from .retry import RETRY_STATUS, Retryable, RetryPolicy, with_retries
 
@@ -133,6 +133,14 @@ class ClaudeCodeGenerator:
                                 session=session)
         except TimedOut as exc:
             raise Retryable(str(exc)) from None
+        except TooLong as exc:
+            # Claude Code prints what its model server sent: that server is the one to
+            # check (the advice of run_confined's message is for a command of the user's).
+            server = env.get("ANTHROPIC_BASE_URL") or "the Anthropic API"
+            raise GenerationFailed(f"{os.path.basename(self.executable)} printed more than "
+                                   f"{exc.limit:,} bytes (a reply is one file and a short "
+                                   "report): it was stopped and nothing was written; check "
+                                   f"the model server it talks to ({server})") from None
         result = _result_event(done.stdout)
         name = os.path.basename(self.executable)
         if result is None:

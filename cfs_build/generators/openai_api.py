@@ -8,6 +8,7 @@ from typing import ClassVar
 from ..tomlfile import Key
 from . import GenerationFailed, Outcome, system_prompt
 from .keys import API
+from .httpclient import http_client
 from .sdk import ApiGenerator, api_key, load_sdk, translate
 
 # Local servers (vLLM, Ollama, llama.cpp, LM Studio) ignore the key, but the SDK wants one.
@@ -39,7 +40,7 @@ class OpenAIGenerator(ApiGenerator):
         key = api_key(table, "OPENAI_API_KEY", "openai", required=base_url is None)
         # Retries are ours (tested, shared with the other backends), so the SDK's are off.
         client = sdk.OpenAI(api_key=key or PLACEHOLDER_KEY, base_url=base_url, max_retries=0,
-                            timeout=common["timeout"])
+                            timeout=common["timeout"], http_client=http_client(sdk))
         # OpenAI's newer models take max_completion_tokens; most local servers max_tokens.
         limits = {name: table[name] for name in ("max_tokens", "max_completion_tokens")
                   if name in table}

@@ -9,20 +9,23 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from . import GenerationFailed
+from . import MAX_ANSWER, GenerationFailed
 from .session import Session
 
 # Seconds a generator's background children get, after it exited, to close its pipes.
 GRACE = 1.0
-# The most a generator may print: a reply is one file (a program printing without end
-# would otherwise take all the memory there is before its timeout). Of stderr, only
-# the end is kept (messages quote its tail).
-MAX_STDOUT = 256 * 1024 * 1024
+# The most a generator may print (the bound on every answer, HTTP ones too). Of stderr,
+# only the end is kept (messages quote its tail).
+MAX_STDOUT = MAX_ANSWER
 STDERR_KEPT = 64 * 1024
 
 
 class TooLong(GenerationFailed):
-    """The program printed more than MAX_STDOUT (and was killed)."""
+    """The program printed more than its ``limit`` of bytes (and was killed)."""
+
+    def __init__(self, message: str, limit: int):
+        super().__init__(message)
+        self.limit = limit
 
 
 class TimedOut(GenerationFailed):
@@ -88,7 +91,7 @@ def run_confined(argv: list[str], stdin: bytes, timeout: float,
         if out is None:
             raise TooLong(f"{os.path.basename(argv[0])} printed more than {limit:,} bytes; "
                           "a reply is one file: it was stopped; make the command print the file's "
-                          "content and nothing else")
+                          "content and nothing else", limit)
         if timed_out:
             raise TimedOut(f"timed out after {timeout:g} s")
         if proc.returncode != 0 and session.stopped:

@@ -51,6 +51,8 @@ def translate(exc: Exception, sdk, timeout: float) -> GenerationFailed:
         cause = exc.__cause__ or exc
         if isinstance(cause, MemoryError):  # (the answer, not the connection)
             return GenerationFailed(OUT_OF_MEMORY)
+        if isinstance(cause, GenerationFailed):  # the answer, past its bound (httpclient)
+            return cause
         url = getattr(getattr(exc, "request", None), "url", None)
         # The address: a local server not started is the usual cause (base_url in cfs.toml).
         where = f" at {url}" if url else ""
