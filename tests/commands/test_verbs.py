@@ -84,14 +84,25 @@ def test_prompt_needs_no_project(capsys):
     assert capsys.readouterr().out == prompt_id() + "\n"
 
 
-NUL_VERBS = [["status"], ["status", "--json"], ["validate"], ["chain", "SPEC/r/out"],
-             ["explain", "ARTIFACT/r/out"], ["graph"], ["makefile"], ["build"],
-             ["accept", "SPEC/r/out"], ["forget", "ARTIFACT/r/out"]]
+NUL_VERBS = [
+    # (the verb, its exit code, what it must say: the output is named in escaped form)
+    (["status"], 2, "code-from-spec/r/out/_node.md:2: unwritable_output: output path "
+                    "'a\\x00b.py' holds a NUL character"),
+    (["status", "--json"], 2, '"rule": "unwritable_output"'),
+    (["validate"], 2, "code-from-spec/r/out/_node.md:2: unwritable_output: "),
+    (["chain", "SPEC/r/out"], 0, "<instructions>\ndo\n</instructions>\n"),
+    (["explain", "ARTIFACT/r/out"], 1, "a\\x00b.py does not exist\n"),
+    (["graph"], 0, '"ARTIFACT/r/out" [shape=note, label="ARTIFACT/r/out\\na\\\\x00b.py"];'),
+    (["makefile"], 3, "which GNU make cannot use in a target name"),
+    (["build"], 2, "code-from-spec/r/out/_node.md:2: unwritable_output: "),
+    (["accept", "SPEC/r/out"], 2, "cannot accept ARTIFACT/r/out while the spec is in error"),
+    (["forget", "ARTIFACT/r/out"], 3, "ARTIFACT/r/out has no manifest entry: nothing to forget")]
 
 
-@pytest.mark.parametrize("args", NUL_VERBS, ids=" ".join)
+@pytest.mark.parametrize("args, exit_code, said", NUL_VERBS,
+                         ids=[" ".join(verb[0]) for verb in NUL_VERBS])
 def test_every_verb_answers_a_frontmatter_holding_nul_without_a_traceback(
-        tree, monkeypatch, capsys, args):
+        tree, monkeypatch, capsys, args, exit_code, said):
     # v5 reads NUL as a character of the text; no file name can hold it, and Python's os
     # calls raise ValueError on such a path: each verb must answer, never write there.
     from cfs_build.cli import main
@@ -107,6 +118,9 @@ def test_every_verb_answers_a_frontmatter_holding_nul_without_a_traceback(
     code = main(args)
     out, err = capsys.readouterr()
     assert "internal error" not in err and "Traceback" not in err
+    # Each verb answers as it does for any spec in error, the NUL shown escaped.
+    assert code == exit_code, out + err
+    assert said in out + err, out + err
     if args[0] in ("build", "accept"):
         assert code != 0 and "NUL character" in err  # refused: file, line, rule, what to do
         assert "code-from-spec/r/out/_node.md:2" in err
