@@ -277,6 +277,18 @@ def test_an_output_holding_nul_that_v5s_rules_refuse_is_that_refusal(tree, outpu
     assert f"  [SPEC/o] output_paths: output path is invalid: {why}\n" in validate_specs(root)
 
 
+@pytest.mark.parametrize("output", ["12:30:00", "1:30", "-1:30"])
+def test_an_output_pyyaml_reads_as_base_60_is_v5s_path_refusal(tree, output):
+    # A number to PyYAML (YAML 1.1), a text to v5's YAML, whose path rules refuse it (a ':'
+    # makes it absolute): v5 lists that format error, not a malformed frontmatter, and so
+    # does not rank the tree.
+    root = tree({"SPEC/o": spec("SPEC/o", front=f"output: {output}")})
+    assert errors(root) == {("SPEC/o", "output_paths")}
+    assert validate_specs(root) == (
+        "Format errors:\n  [SPEC/o] output_paths: output path is invalid: path is absolute\n"
+        f"Staleness:\n  [missing] SPEC/o ({output}) rank=0: no manifest entry\n")
+
+
 def test_a_reference_holding_nul_is_v5s_finding_and_names_the_character(tree):
     root = nul_tree(tree)
     project = Project(root, use_index=False)
