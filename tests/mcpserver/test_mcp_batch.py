@@ -19,7 +19,7 @@ pytest.importorskip("mcp")
 VERSION = {"name": "version", "arguments": {}}
 
 
-def _request(ident, method: str, params: dict | None = None) -> dict:
+def _request(ident, method: str, params: dict | list | None = None) -> dict:
     message = {"jsonrpc": "2.0", "id": ident, "method": method}
     if params is not None:
         message["params"] = params
@@ -138,3 +138,15 @@ def test_a_batch_member_that_is_no_message_ends_the_session(client):
     client.initialize("2025-03-26")
     client.send([_request(1, "ping"), {"jsonrpc": "1.0", "id": 2}])
     assert "no JSON-RPC 2.0 message" in _ended(client)
+
+
+@pytest.mark.slow
+def test_a_request_whose_params_are_an_array_is_no_batch(client):
+    # Only a line that is itself an array is a batch: params that are one leave the
+    # request an Invalid Request, answered with its id, and the session goes on.
+    client.initialize("2025-03-26")
+    client.send(_request(9, "tools/call", [1, 2]))
+    answer = client.answer()
+    assert answer["id"] == 9 and answer["error"]["code"] == -32600
+    assert answer["error"]["message"].startswith("invalid request: params: ")
+    assert client.request("ping")["result"] == {}
