@@ -6,13 +6,10 @@ ends. Never a batch left unanswered with the client waiting."""
 from __future__ import annotations
 
 import selectors
-import shutil
 
 import pytest
 
-from conftest import VECTORS
-from mcpkit import TRACEBACK
-from test_mcp_v5_protocol import RawClient
+from mcpkit import TRACEBACK, RawClient
 
 pytest.importorskip("mcp")
 
@@ -39,9 +36,8 @@ def _ended(raw: RawClient) -> str:
 
 
 @pytest.fixture
-def root(tmp_path):
-    root = tmp_path / "basic"
-    shutil.copytree(VECTORS / "basic", root)
+def root(vector):
+    root = vector("basic")
     (root / "expected.json").unlink()
     return root
 

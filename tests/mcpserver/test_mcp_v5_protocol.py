@@ -4,73 +4,17 @@ input schemas, and the answers to calls whose tool or arguments do not fit, spok
 JSON-RPC over stdio. Each expectation names what in v5's server makes it so."""
 from __future__ import annotations
 
-import json
-import os
-import selectors
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from conftest import VECTORS
-from mcpkit import REPO, TRACEBACK
+from mcpkit import TRACEBACK, RawClient
 
 pytest.importorskip("mcp")
 
 LEAF = "SPEC/payments/fees/rounding"
 V5_NO_ARGUMENTS = ("validate_specs", "reconstruct_cache", "prune_cache", "version")
-
-
-class RawClient:
-    """`cfs mcp` in a child process, spoken to one JSON-RPC line at a time."""
-
-    def __init__(self, root: Path):
-        self.child = subprocess.Popen([sys.executable, "-m", "cfs_build.cli", "mcp"], cwd=root,
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, bufsize=0,
-                                      env={**os.environ, "PYTHONPATH": str(REPO)})
-        self.next_id = 0
-
-    def send(self, message: dict) -> None:
-        self.child.stdin.write(json.dumps(message).encode("ascii") + b"\n")
-
-    def answer(self) -> dict:
-        # A server that drops a request leaves its client waiting: give it 20 s.
-        with selectors.DefaultSelector() as waiting:
-            waiting.register(self.child.stdout, selectors.EVENT_READ)
-            assert waiting.select(timeout=20), "no answer"
-        return json.loads(self.child.stdout.readline())
-
-    def request(self, method: str, params: dict | None = None) -> dict:
-        self.next_id += 1
-        message = {"jsonrpc": "2.0", "id": self.next_id, "method": method}
-        if params is not None:
-            message["params"] = params
-        self.send(message)
-        answer = self.answer()
-        assert answer["id"] == self.next_id
-        return answer
-
-    def initialize(self, version: str = "2025-06-18") -> dict:
-        said = self.request("initialize", {"protocolVersion": version, "capabilities": {},
-                                           "clientInfo": {"name": "raw", "version": "0"}})
-        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        return said
-
-    def call(self, name: str, params: dict) -> dict:
-        return self.request("tools/call", {"name": name, **params})
-
-    def close(self) -> str:
-        try:
-            self.child.stdin.close()
-            assert self.child.wait(timeout=30) == 0
-            return self.child.stderr.read().decode("utf-8", "replace")
-        finally:
-            if self.child.poll() is None:
-                self.child.kill()
-                self.child.wait()
 
 
 @pytest.fixture
