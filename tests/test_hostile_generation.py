@@ -348,7 +348,7 @@ class Flooding:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def __enter__(self) -> "Flooding":
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def __exit__(self, *exc) -> None:

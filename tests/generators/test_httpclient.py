@@ -71,7 +71,7 @@ class Server:
         self.server.daemon_threads = True
 
     def __enter__(self) -> "Server":
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def __exit__(self, *exc) -> None:
