@@ -356,6 +356,7 @@ class Flooding:
         self.server.server_close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
 @pytest.mark.parametrize("how", ["length", "chunked", "gzip"])
 def test_a_server_whose_answer_never_ends_fails_that_generation_past_the_bound(tmp_path,
