@@ -197,6 +197,16 @@ while True:
 """
 
 
+def capped(gib: int):
+    """For preexec_fn: the child's address space capped at ``gib`` GiB, so a build that
+    holds what it reads without end fails with a MemoryError instead of taking the machine's
+    memory."""
+    def cap() -> None:
+        limit = gib * 1024 ** 3
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return cap
+
+
 @pytest.mark.slow
 def test_a_generator_that_prints_without_end_is_stopped_before_it_takes_the_memory(tmp_path):
     # Everything printed was kept until the timeout: at a pipe's speed, gigabytes a
@@ -208,13 +218,9 @@ def test_a_generator_that_prints_without_end_is_stopped_before_it_takes_the_memo
                                    f'{json.dumps([sys.executable, "-S", str(generator)])}\n'
                                    "timeout = 120\n")
 
-    def capped() -> None:
-        cap = 3 * 1024 ** 3
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-
     done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "build", OUTPUT],
                           cwd=proj.root, env=environment(), capture_output=True, text=True,
-                          timeout=120, preexec_fn=capped)
+                          timeout=120, preexec_fn=capped(3))
     out = done.stdout + done.stderr
     assert done.returncode == 1, out
     assert "Traceback" not in out and "MemoryError" not in out, out
@@ -231,14 +237,10 @@ def test_claude_code_printing_without_end_is_stopped_and_its_server_named(tmp_pa
     proj = model_project(tmp_path, f'[generator]\nkind = "claude-code"\nexecutable = '
                                    f'"{program}"\nmax_attempts = 1\ntimeout = 60\n')
 
-    def capped() -> None:
-        cap = 2 * 1024 ** 3
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-
     env = environment({"ANTHROPIC_BASE_URL": "http://127.0.0.1:9/"})
     done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "build", OUTPUT],
                           cwd=proj.root, env=env, capture_output=True, text=True, timeout=60,
-                          preexec_fn=capped)
+                          preexec_fn=capped(2))
     out = done.stdout + done.stderr
     assert done.returncode == 1, out
     assert "Traceback" not in out and "MemoryError" not in out, out
@@ -368,14 +370,10 @@ def test_a_server_whose_answer_never_ends_fails_that_generation_past_the_bound(t
     with Flooding(how) as server:
         proj = model_project(tmp_path, toml(kind, server.url, "timeout = 60\n"))
 
-        def capped() -> None:
-            cap = 2 * 1024 ** 3
-            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-
         started = time.monotonic()
         done = subprocess.run([sys.executable, "-m", "cfs_build.cli", "build"],
                               cwd=proj.root, env=environment(KEYS), capture_output=True,
-                              text=True, timeout=60, preexec_fn=capped)
+                              text=True, timeout=60, preexec_fn=capped(2))
         took = time.monotonic() - started
     out = done.stdout + done.stderr
     assert done.returncode == 1, out[-2000:]
