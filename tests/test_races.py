@@ -14,7 +14,9 @@ print("<artifact>\\nhello\\n</artifact>")
 """
 
 
-def test_output_rewritten_with_non_utf8_bytes_during_generation_is_kept(tmp_path):
+def meddled_project(tmp_path):
+    """A project whose generator rewrites the output (as bytes no UTF-8 decoder takes)
+    while it generates it; and that output."""
     proj = make_project(tmp_path)
     script = tmp_path / "meddler.py"
     script.write_text(MEDDLER)
@@ -23,6 +25,11 @@ def test_output_rewritten_with_non_utf8_bytes_during_generation_is_kept(tmp_path
         '[generator]\nkind = "command"\n'
         f"command = {json.dumps([sys.executable, str(script), str(target)])}\n")
     target.parent.mkdir()
+    return proj, target
+
+
+def test_output_rewritten_with_non_utf8_bytes_during_generation_is_kept(tmp_path):
+    proj, target = meddled_project(tmp_path)
     result = proj.cfs("build", "SPEC/other")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "gen/other.txt: the file changed while it was being generated and is no longer " \
@@ -35,14 +42,7 @@ def test_output_rewritten_with_non_utf8_bytes_during_generation_is_kept(tmp_path
 def test_a_generation_whose_file_could_not_be_kept_is_still_in_the_run_log(tmp_path):
     # The model was asked (and paid) before the write found the file changed: the run log,
     # where `cfs runs` sums what generations cost, had no line for it.
-    proj = make_project(tmp_path)
-    script = tmp_path / "meddler.py"
-    script.write_text(MEDDLER)
-    target = proj.root / "gen/other.txt"
-    (proj.root / "cfs.toml").write_text(
-        '[generator]\nkind = "command"\n'
-        f"command = {json.dumps([sys.executable, str(script), str(target)])}\n")
-    target.parent.mkdir()
+    proj, _ = meddled_project(tmp_path)
     assert proj.cfs("build", "SPEC/other").returncode == 1
     lines = [json.loads(line) for line in
              (proj.root / ".cfs/runs.jsonl").read_text().splitlines()]
