@@ -5,13 +5,17 @@ the batch's order; from 2025-06-18 on, or for an empty array or an id twice, the
 ends. Never a batch left unanswered with the client waiting."""
 from __future__ import annotations
 
+import json
+import os
 import selectors
 import shutil
+import subprocess
+import sys
 
 import pytest
 
 from conftest import VECTORS
-from mcpkit import TRACEBACK
+from mcpkit import REPO, TRACEBACK
 from test_mcp_v5_protocol import RawClient
 
 pytest.importorskip("mcp")
@@ -138,3 +142,26 @@ def test_a_batch_member_that_is_no_message_ends_the_session(client):
     client.initialize("2025-03-26")
     client.send([_request(1, "ping"), {"jsonrpc": "1.0", "id": 2}])
     assert "no JSON-RPC 2.0 message" in _ended(client)
+
+
+def test_a_batch_of_a_hundred_thousand_ids_is_checked_at_once():
+    # The check for an id twice compared each id with every one before it: 100,000 ids
+    # took minutes, the server reading nothing else meanwhile. A child process, so that
+    # such a check fails the test at its time limit instead of hanging it.
+    script = ("from cfs_build.mcpserver.batch import Batches\n"
+              "ids = list(range(100_000)) + [f'{n}' for n in range(100_000)]\n"
+              "assert Batches().open(ids) is None\n"
+              "assert 'request id 7 twice' in Batches().open(ids + [7])\n")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=20,
+                   env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+@pytest.mark.slow
+def test_a_batch_of_a_hundred_thousand_requests_is_answered(client):
+    client.initialize("2025-03-26")
+    client.send([_request(n, "ping") for n in range(100_000)])
+    with selectors.DefaultSelector() as waiting:
+        waiting.register(client.child.stdout, selectors.EVENT_READ)
+        assert waiting.select(timeout=120), "no answer"
+    answers = json.loads(client.child.stdout.readline())
+    assert [answer["id"] for answer in answers] == list(range(100_000))
