@@ -216,6 +216,12 @@ def _members(item) -> list | None:
 def _read_member(member):
     """The batch member ``member`` read as a line of its own is read, or why it cannot
     be (v5's library reads every member before it handles any)."""
+    ident = member.get("id") if isinstance(member, dict) else None
+    if isinstance(ident, float) and abs(ident) < 2 ** 63:
+        # v5's library takes a number id as Go reads a JSON number, a float64, and keeps
+        # it as int64(id): 1.0 and 1.5 are the request 1. The SDK took such a request
+        # for a notification and never answered it.
+        member = {**member, "id": int(ident)}
     try:
         text = json.dumps(member)
         return types.jsonrpc_message_adapter.validate_json(text, by_name=False)

@@ -165,3 +165,14 @@ def test_a_batch_of_a_hundred_thousand_requests_is_answered(client):
         assert waiting.select(timeout=120), "no answer"
     answers = json.loads(client.child.stdout.readline())
     assert [answer["id"] for answer in answers] == list(range(100_000))
+
+
+@pytest.mark.slow
+def test_a_number_id_with_a_fraction_is_its_integer_as_for_v5(client):
+    # Go reads the id as a float64 and keeps int64 of it; the SDK read such a member as a
+    # notification, and the client waited for its answer forever.
+    client.initialize("2025-03-26")
+    client.send([_request(1.0, "ping"), _request(2.5, "ping"), _request("a", "ping")])
+    assert [answer["id"] for answer in client.answer()] == [1, 2, "a"]
+    client.send([_request(3.0, "ping"), _request(3, "ping")])
+    assert "request id 3 twice" in _ended(client)
