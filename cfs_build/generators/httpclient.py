@@ -75,31 +75,42 @@ def http_client(sdk, limit: int = MAX_ANSWER):
 
 def _inflated(stream, coding: str, where: str):
     """The bytes of a gzip or deflate ``stream``, PIECE at a time however well it packs."""
-    # 47: zlib or gzip, whichever header the stream has; a deflate body without one
-    # (raw deflate, which some servers send) is tried again as such.
-    inflate = zlib.decompressobj(47 if coding != "deflate" else 15)
-    started = False
+    # 47: zlib or gzip, whichever header the stream has. A deflate body comes with a zlib
+    # header or without one (raw deflate, which some servers send): its first two bytes
+    # say which, however the body is cut into chunks on the way.
+    inflate = zlib.decompressobj(47) if coding != "deflate" else None
+    head = b""
     try:
         for chunk in stream:
             data = chunk
+            if inflate is None:
+                head += chunk
+                if len(head) < 2:
+                    continue
+                inflate = zlib.decompressobj(15 if _zlib_header(head) else -15)
+                data, head = head, b""
             while data:
-                try:
-                    piece = inflate.decompress(data, PIECE)
-                except zlib.error:
-                    if started or coding != "deflate":
-                        raise
-                    inflate, started = zlib.decompressobj(-15), True
-                    piece = inflate.decompress(data, PIECE)
-                started = True
+                piece = inflate.decompress(data, PIECE)
                 data = inflate.unconsumed_tail
                 if piece:
                     yield piece
                 elif inflate.eof:
                     break
+        if inflate is None:  # a body of one byte, or none
+            inflate = zlib.decompressobj(-15)
+            yield inflate.decompress(head, PIECE)
         yield inflate.flush()
     except zlib.error as exc:
         raise UnreadableAnswer(f"the server at {where} sent a {coding} answer that does not "
                                f"inflate ({exc})") from None
+
+
+def _zlib_header(head: bytes) -> bool:
+    """Whether ``head`` opens a zlib stream, as zlib checks it (RFC 1950: the deflate
+    method, a window it takes, the check bits, no preset dictionary)."""
+    cmf, flg = head[0], head[1]
+    return cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf << 8 | flg) % 31 == 0 \
+        and not flg & 0x20
 
 
 def _where(url) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 
 import anyio
 import mcp_types as types
@@ -97,7 +98,8 @@ class Batches:
 
     def open(self, ids: list) -> str | None:
         keys = [_exact(ident) for ident in ids]
-        twice = next((key for index, key in enumerate(keys) if key in keys[:index]), None)
+        seen: set = set()  # (a set: a batch of 100,000 requests is read in a blink)
+        twice = next((key for key in keys if key in seen or seen.add(key)), None)
         if twice is not None:
             return f"the request id {json.dumps(twice[1])} twice in one batch"
         earlier = next((key for key in keys if key in self._open), None)
@@ -143,13 +145,13 @@ class Unbatching(ReadThrough):
     def __init__(self, read, write, batches: Batches):
         super().__init__(read)
         self._write, self._batches = write, batches
-        self._queue: list = []
+        self._queue: deque = deque()  # a batch's members still to be read, in order
         self._ended = False
 
     async def receive(self):
         if self._ended:
             raise anyio.EndOfStream
-        item = self._queue.pop(0) if self._queue else await self._read.receive()
+        item = self._queue.popleft() if self._queue else await self._read.receive()
         members = _members(item)
         if members is not None:
             try:
@@ -175,7 +177,7 @@ class Unbatching(ReadThrough):
         if why is not None:
             raise BatchEnded(why)
         items = [SessionMessage(message) for message in messages]
-        self._queue[:0] = items[1:]
+        self._queue.extendleft(reversed(items[1:]))
         return items[0]
 
     async def _observe(self, message) -> None:
@@ -214,6 +216,12 @@ def _members(item) -> list | None:
 def _read_member(member):
     """The batch member ``member`` read as a line of its own is read, or why it cannot
     be (v5's library reads every member before it handles any)."""
+    ident = member.get("id") if isinstance(member, dict) else None
+    if isinstance(ident, float) and abs(ident) < 2 ** 63:
+        # v5's library takes a number id as Go reads a JSON number, a float64, and keeps
+        # it as int64(id): 1.0 and 1.5 are the request 1. The SDK took such a request
+        # for a notification and never answered it.
+        member = {**member, "id": int(ident)}
     try:
         text = json.dumps(member)
         return types.jsonrpc_message_adapter.validate_json(text, by_name=False)

@@ -224,44 +224,77 @@ def _frontmatter(source: str, report: Report) -> dict:
 # PS; goccy breaks lines at LF and CR only), and those it refuses as unprintable (C0 and
 # C1 controls but tab, LF, CR and NEL, DEL, U+FFFE, U+FFFF; goccy checks none). While
 # PyYAML reads, a character it takes as ordinary stands in for each: a noncharacter for
-# a break, a private-use character of plane 15 for the others. NUL too: no file name can
+# a break, a private-use character (plane 15 or 16) for the others. NUL too: no file name can
 # hold it, so the paths read from such a value are never opened or written (files.py,
 # outputs.py, validate.py's unwritable_output), as v5's os calls fail on them.
 _UNPRINTABLE = "".join(map(chr, (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F,
                                  *range(0x80, 0x85), *range(0x86, 0xA0), 0xFFFE, 0xFFFF)))
 _OTHER_BREAKS = "\x85\u2028\u2029" + _UNPRINTABLE
-_STAND_INS = "\ufdd0\ufdd1\ufdd2" + "".join(chr(0xF0000 + ord(c)) for c in _UNPRINTABLE)
-_HIDE_BREAKS = str.maketrans(_OTHER_BREAKS, _STAND_INS)
-_SHOW_BREAKS = str.maketrans(_STAND_INS, _OTHER_BREAKS)
 _TO_HIDE = re.compile(f"[{re.escape(_OTHER_BREAKS)}]")
-_HIDING = re.compile(f"[{re.escape(_STAND_INS)}]")
+
+
+class _StandIns:
+    """One choice of stand-ins: ``breaks`` the first of three noncharacters, ``others``
+    the start of a private-use run as long as _UNPRINTABLE."""
+
+    def __init__(self, breaks: int, others: int):
+        self.chars = "".join(map(chr, range(breaks, breaks + 3))) + "".join(
+            chr(others + ord(c)) for c in _UNPRINTABLE)
+        self.hide = str.maketrans(_OTHER_BREAKS, self.chars)
+        self.show = str.maketrans(self.chars, _OTHER_BREAKS)
+        self.present = re.compile(f"[{re.escape(self.chars)}]")
+        # A stand-in as repr() writes it in a finding's detail (a key is quoted so), and
+        # the way repr() writes the character it stands for.
+        self.escapes = {repr(stand_in)[1:-1]: repr(char)[1:-1]
+                        for stand_in, char in zip(self.chars, _OTHER_BREAKS)}
+
+
+# The text may hold a stand-in already, as itself or as a double-quoted scalar's escape
+# (\U000F0001): read through such stand-ins, it would come back as the character they
+# stand for, and an output another file than the one v5 reads. A choice the text leaves
+# alone is taken.
+_CHOICES = (_StandIns(0xFDD0, 0xF0000), _StandIns(0xFDD3, 0x100000),
+            _StandIns(0xFDD6, 0xF0100))
+_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8}))")
+_ESCAPED_STAND_IN = re.compile(r"(?<!\\)((?:\\\\)*)(\\u[0-9a-f]{4}|\\U[0-9a-f]{8})")
+
+
+def _free_choice(source: str) -> _StandIns | None:
+    """The first choice of stand-ins ``source`` holds none of, itself or escaped."""
+    escaped = "".join(chr(code) for code in
+                      (int(m[1] or m[2], 16) for m in _ESCAPE.finditer(source))
+                      if code <= 0x10FFFF)
+    return next((choice for choice in _CHOICES if choice.present.search(source) is None
+                 and choice.present.search(escaped) is None), None)
 
 
 def yaml_frontmatter(source: str, report: Report) -> dict:
     """_frontmatter's answer read with PyYAML, whatever the frontmatter's shape."""
-    if _TO_HIDE.search(source) is None or _HIDING.search(source) is not None:
+    if _TO_HIDE.search(source) is None:
         return _read_yaml(source, report)
+    choice = _free_choice(source)
+    if choice is None:
+        report.add("malformed_frontmatter", "cfs cannot read this frontmatter as v5 does: "
+                   "it holds control characters or line breaks other than LF and CR, and "
+                   "also the characters cfs reads them through (U+FDD0 to U+FDD8, with "
+                   "private-use characters of planes 15 and 16), itself or escaped; "
+                   "remove one or the other", 2)
+        return {}
     first = len(report.items)
-    found = _read_yaml(source.translate(_HIDE_BREAKS), report)
-    report.items[first:] = [replace(f, detail=_show_breaks(f.detail))
+    found = _read_yaml(source.translate(choice.hide), report)
+    report.items[first:] = [replace(f, detail=_show_breaks(f.detail, choice))
                             for f in report.items[first:]]
-    return {key: (tuple(t.translate(_SHOW_BREAKS) for t in value) if key == "depends_on"
-                  else value.translate(_SHOW_BREAKS), lines)
+    return {key: (tuple(t.translate(choice.show) for t in value) if key == "depends_on"
+                  else value.translate(choice.show), lines)
             for key, (value, lines) in found.items()}
 
 
-# A stand-in as repr() writes it in a finding's detail (a key is quoted so), not after a
-# backslash of the text's own; and the way repr() writes the character it stands for.
-_ESCAPED_STAND_IN = re.compile(r"(?<!\\)((?:\\\\)*)(\\ufdd[012]|\\U000f[0-9a-f]{4})")
-_ESCAPES = {repr(stand_in)[1:-1]: repr(char)[1:-1]
-            for stand_in, char in zip(_STAND_INS, _OTHER_BREAKS)}
-
-
-def _show_breaks(detail: str) -> str:
+def _show_breaks(detail: str, choice: _StandIns) -> str:
     """``detail`` with each stand-in back to the character it stands for, written as it
-    was: the character itself, or its escape where repr() escaped the stand-in."""
-    return _ESCAPED_STAND_IN.sub(lambda m: m[1] + _ESCAPES.get(m[2], m[2]),
-                                 detail.translate(_SHOW_BREAKS))
+    was: the character itself, or its escape where repr() escaped the stand-in (not after
+    a backslash of the text's own)."""
+    return _ESCAPED_STAND_IN.sub(lambda m: m[1] + choice.escapes.get(m[2], m[2]),
+                                 detail.translate(choice.show))
 
 
 def _read_yaml(source: str, report: Report) -> dict:

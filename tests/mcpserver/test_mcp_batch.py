@@ -5,11 +5,15 @@ the batch's order; from 2025-06-18 on, or for an empty array or an id twice, the
 ends. Never a batch left unanswered with the client waiting."""
 from __future__ import annotations
 
+import json
+import os
 import selectors
+import subprocess
+import sys
 
 import pytest
 
-from mcpkit import TRACEBACK, RawClient
+from mcpkit import REPO, TRACEBACK, RawClient
 
 pytest.importorskip("mcp")
 
@@ -146,3 +150,37 @@ def test_a_request_whose_params_are_an_array_is_no_batch(client):
     assert answer["id"] == 9 and answer["error"]["code"] == -32600
     assert answer["error"]["message"].startswith("invalid request: params: ")
     assert client.request("ping")["result"] == {}
+
+
+def test_a_batch_of_a_hundred_thousand_ids_is_checked_at_once():
+    # The check for an id twice compared each id with every one before it: 100,000 ids
+    # took minutes, the server reading nothing else meanwhile. A child process, so that
+    # such a check fails the test at its time limit instead of hanging it.
+    script = ("from cfs_build.mcpserver.batch import Batches\n"
+              "ids = list(range(100_000)) + [f'{n}' for n in range(100_000)]\n"
+              "assert Batches().open(ids) is None\n"
+              "assert 'request id 7 twice' in Batches().open(ids + [7])\n")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=20,
+                   env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+@pytest.mark.slow
+def test_a_batch_of_a_hundred_thousand_requests_is_answered(client):
+    client.initialize("2025-03-26")
+    client.send([_request(n, "ping") for n in range(100_000)])
+    with selectors.DefaultSelector() as waiting:
+        waiting.register(client.child.stdout, selectors.EVENT_READ)
+        assert waiting.select(timeout=120), "no answer"
+    answers = json.loads(client.child.stdout.readline())
+    assert [answer["id"] for answer in answers] == list(range(100_000))
+
+
+@pytest.mark.slow
+def test_a_number_id_with_a_fraction_is_its_integer_as_for_v5(client):
+    # Go reads the id as a float64 and keeps int64 of it; the SDK read such a member as a
+    # notification, and the client waited for its answer forever.
+    client.initialize("2025-03-26")
+    client.send([_request(1.0, "ping"), _request(2.5, "ping"), _request("a", "ping")])
+    assert [answer["id"] for answer in client.answer()] == [1, 2, "a"]
+    client.send([_request(3.0, "ping"), _request(3, "ping")])
+    assert "request id 3 twice" in _ended(client)

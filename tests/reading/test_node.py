@@ -422,6 +422,29 @@ def test_a_key_holding_such_a_line_break_is_named_with_it(char):
         f"unknown frontmatter key {key!r}" for key in (f"out{char}put", written)]
 
 
+@pytest.mark.parametrize("value", ['"a\x85b\U000F0001"', "a\x01b\U000F0001",
+                                   '"\\U000F0001\x01"', '"\\uFDD0\x85"',
+                                   "'\\U000F0001\x01'"])
+def test_a_value_holding_a_stand_in_is_read_as_v5_reads_it(value):
+    # A control character or a break v5 reads as text is read by PyYAML through a
+    # stand-in. The same character already in the text, itself or as a double-quoted
+    # escape, came back as the control character (another output than v5's), or a NEL
+    # left without its stand-in broke the quoted line ('a b').
+    expected = {'"a\x85b\U000F0001"': "a\x85b\U000F0001", "a\x01b\U000F0001":
+                "a\x01b\U000F0001", '"\\U000F0001\x01"': "\U000F0001\x01",
+                '"\\uFDD0\x85"': "\uFDD0\x85", "'\\U000F0001\x01'": "\\U000F0001\x01"}
+    doc = parse(f"---\noutput: {value}\n---\n# SPEC/x\n")
+    assert doc.findings == ()
+    assert doc.output == expected[value]
+
+
+def test_a_value_holding_every_stand_in_is_refused_not_misread():
+    doc = parse('---\noutput: "\\uFDD0\\uFDD3\\uFDD6\x85"\n---\n# SPEC/x\n')
+    assert doc.output is None
+    assert rules(doc) == [("malformed_frontmatter", 2)]
+    assert "remove one or the other" in doc.findings[0].detail
+
+
 # -- encoding ----------------------------------------------------------------------------------
 
 def test_byte_order_mark_is_a_clear_finding():
