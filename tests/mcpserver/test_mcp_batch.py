@@ -165,14 +165,15 @@ def test_a_batch_of_a_hundred_thousand_ids_is_checked_at_once():
 
 
 @pytest.mark.slow
-def test_a_batch_of_a_hundred_thousand_requests_is_answered(client):
+def test_a_batch_of_ten_thousand_requests_is_answered_in_its_order(client):
+    # (The check of its ids is timed at 200,000 above: here the whole way, a tenth of that.)
     client.initialize("2025-03-26")
-    client.send([_request(n, "ping") for n in range(100_000)])
+    client.send([_request(n, "ping") for n in range(10_000)])
     with selectors.DefaultSelector() as waiting:
         waiting.register(client.child.stdout, selectors.EVENT_READ)
         assert waiting.select(timeout=120), "no answer"
     answers = json.loads(client.child.stdout.readline())
-    assert [answer["id"] for answer in answers] == list(range(100_000))
+    assert [answer["id"] for answer in answers] == list(range(10_000))
 
 
 @pytest.mark.slow
