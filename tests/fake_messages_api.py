@@ -16,8 +16,9 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
+
+from fakeapi import Loopback, Quiet
 
 TOKENS_IN, TOKENS_OUT = 1200, 30
 CACHE_CREATION, CACHE_READ = 0, 0
@@ -96,29 +97,14 @@ def tool_use_reply(name: str, tool_input: dict) -> Reply:
                    "input": tool_input}], stop_reason="tool_use")
 
 
-class FakeMessagesAPI:
+class FakeMessagesAPI(Loopback):
     """``with FakeMessagesAPI() as api:`` ... ``api.url`` is the ANTHROPIC_BASE_URL to use."""
 
     def __init__(self, answer: Callable[[dict], Reply] = artifact_reply):
         self.answer = answer
         self.requests: list[Request] = []
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> "FakeMessagesAPI":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(self._handler())
 
     def messages(self) -> list[Request]:
         """The Messages requests (the model calls), in arrival order."""
@@ -137,11 +123,8 @@ class FakeMessagesAPI:
     def _handler(self):
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(Quiet):
             protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # keep pytest output clean
-                pass
 
             def _record(self) -> Request:
                 length = int(self.headers.get("content-length") or 0)

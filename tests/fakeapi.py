@@ -28,7 +28,41 @@ def reply_for(document: str) -> str:
             "<assumptions>\nNone.\n</assumptions>\n")
 
 
-class FakeAPI:
+class Quiet(BaseHTTPRequestHandler):
+    """A request handler that keeps pytest's output clean."""
+
+    def log_message(self, *args):
+        pass
+
+
+class Loopback:
+    """An HTTP server on a free loopback port, answering on a thread of its own inside a
+    ``with`` block; ``handler``: its request handler class."""
+
+    def __init__(self, handler):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self):
+        # (Polled every 50 ms for shutdown: the default 0.5 s is time each test waits.)
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopping()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def stopping(self) -> None:
+        """Let go of any answer still being sent, before the server stops."""
+
+
+class FakeAPI(Loopback):
     def __init__(self, plan=(), slow_seconds: float = 1.0):
         self.plan = list(plan)
         self.slow_seconds = slow_seconds
@@ -36,22 +70,7 @@ class FakeAPI:
         self.lock = threading.Lock()
         self.in_flight = self.most_in_flight = 0
         self.hold = 0.0  # seconds every successful answer waits, to observe concurrency
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> "FakeAPI":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(self._handler())
 
     def documents(self) -> list[str]:
         """The user message of every request, in arrival order."""
@@ -68,10 +87,7 @@ class FakeAPI:
     def _handler(self):
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep pytest output clean
-                pass
-
+        class Handler(Quiet):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 with api.lock:

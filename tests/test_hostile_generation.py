@@ -14,12 +14,11 @@ import sys
 import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 import fakeapi
-from fakeapi import FakeAPI
+from fakeapi import FakeAPI, Loopback, Quiet
 from buildkit import make_project
 from genkit import cfs, cfs_process, environment, model_project
 
@@ -68,7 +67,7 @@ def test_a_reply_with_a_lone_surrogate_is_unusable_and_nothing_is_written(
     assert not (proj.root / ".cfs/reports/other.assumptions.txt").exists()
 
 
-class Stalling:
+class Stalling(Loopback):
     """A loopback model server that answers 200 and then never finishes the answer:
     ``trickle`` sends one byte of the body now and then, else nothing is sent at all."""
 
@@ -77,10 +76,7 @@ class Stalling:
         self.requests = 0
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(Quiet):
             def do_POST(self):
                 self.rfile.read(int(self.headers["content-length"]))
                 server.requests += 1
@@ -96,21 +92,10 @@ class Stalling:
                 except OSError:
                     pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        super().__init__(Handler)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> "Stalling":
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
+    def stopping(self) -> None:
         self.stop.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
@@ -283,18 +268,15 @@ def test_doits_state_file_swapped_for_a_link_during_the_build_is_never_written_t
     assert all(flags == ["up-to-date"] for flags in proj.flags().values())
 
 
-class Flooding:
+class Flooding(Loopback):
     """A loopback model server whose answer to the document of SPEC/other (the only one
     saying "Say hello.") never ends, sent as fast as it can go (``how``: under a
     content-length past any bound, chunked, or chunked in gzip, which packs a megabyte of
     the same byte in about a kilobyte); every other document gets a proper reply."""
 
     def __init__(self, how: str):
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(Quiet):
             protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
@@ -342,20 +324,7 @@ class Flooding:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> "Flooding":
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.mark.slow

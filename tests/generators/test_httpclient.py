@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -15,6 +13,7 @@ from cfs_build.generators.anthropic_api import AnthropicGenerator
 from cfs_build.generators.httpclient import AnswerTooLong, http_client
 from cfs_build.generators.openai_api import OpenAIGenerator
 from cfs_build.generators.sdk import load_sdk
+from fakeapi import Loopback, Quiet
 
 LIMIT = 4096
 
@@ -43,7 +42,7 @@ def packed(data: bytes, wbits: int) -> bytes:
     return pack.compress(data) + pack.flush()
 
 
-class Server:
+class Server(Loopback):
     """Answers every request with ``status``, ``headers`` and ``body``; records the headers
     of each request."""
 
@@ -52,10 +51,7 @@ class Server:
         self.seen: list[dict] = []
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(Quiet):
             def do_POST(self):
                 self.rfile.read(int(self.headers["content-length"]))
                 server.seen.append({k.lower(): v for k, v in self.headers.items()})
@@ -76,20 +72,10 @@ class Server:
                 except OSError:
                     pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-
-    def __enter__(self) -> "Server":
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
     def base(self, kind: str) -> str:
-        url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        return url if kind == "anthropic" else url + "/v1"
+        return self.url if kind == "anthropic" else self.url + "/v1"
 
 
 def generator(kind: str, base_url: str, limit: int = LIMIT):
