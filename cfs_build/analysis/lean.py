@@ -22,7 +22,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..errors import CfsError
-from ..reading.files import read_all
+from ..reading.files import UnreadableFile, read_all
 from ..reading.names import TREE_DIR, in_dot_dir, spec_name, tree_node_dir
 from ..reading.node import NodeDoc
 from ..reading.tree import NodeInfo, Tree, _read_nodes, parse_bytes, summarize
@@ -147,7 +147,7 @@ class _Nodes:
             try:
                 # (as the walk reads it)
                 data = read_all(f"{self._root}/{file}", os.fspath(self._root))
-            except OSError:
+            except (OSError, UnreadableFile):
                 data = None  # unreadable: _read_nodes below words it as the walk does
             if data is not None:
                 info, self._docs[name] = self._memo.parsed(name, file, data)

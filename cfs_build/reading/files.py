@@ -131,38 +131,19 @@ def read_to_end(fd: int, size: int) -> bytes:
 
 
 def read_all(path: str, root: str | None = None) -> bytes:
-    """All bytes of the regular file at ``path``; raises OSError like ``open`` would, and
-    for anything but a regular file (found on what was opened, without waiting on a FIFO
-    or taking a terminal: one may have been put there since the walk saw a file).
+    """All bytes of the regular file at ``path``. Raises OSError when it cannot be opened,
+    as ``open`` would (not there, no permission), and UnreadableFile (NotRegular, Outside)
+    for what was opened (_read_opened): anything but a regular file (one may have been put
+    there since the walk saw a file; opened without waiting on a FIFO or taking a
+    terminal), a file too big to hold, or, with ``root`` (the real path of the project),
+    one that lies outside it: the walk proved no link on the way, but a directory may
+    have been swapped for one since.
 
     Plain os calls: a big tree reads every file on every run, and ``open()`` builds a
-    buffered file object and calls fstat for each, which costs twice the read itself.
-    The file is read as read_to_end reads it: its size asked for at once, so one too big
-    to hold (a sparse terabyte) fails at once with OSError (EFBIG) instead of filling the
-    memory a megabyte at a time.
-    ``root``: the real path of the project, when ``path`` lies in it. The walk proved no
-    link on the way, but a directory may have been swapped for one since: what was opened
-    must still lie inside.
+    buffered file object, which costs more than the read itself; no stat before the
+    open either (read_regular's), the open file is looked at instead.
     """
-    fd = os.open(path, _PROBE)
-    try:
-        st = os.fstat(fd)
-        if not stat_mode.S_ISREG(st.st_mode):
-            kind = kind_of(st.st_mode)
-            raise OSError(errno.EINVAL, f"is a {kind}, not a file" if kind == "directory"
-                          else f"is a {kind}, not a regular file")
-        if root is not None:
-            real = real_path(fd, path)
-            if real != path and not is_inside(real, os.path.realpath(root)):
-                raise OSError(errno.EXDEV, f"resolves outside the project (to {real}); cfs "
-                              "reads only files inside it")
-        try:
-            return read_to_end(fd, st.st_size)
-        except (MemoryError, OverflowError):
-            raise OSError(errno.EFBIG, f"the file is too big to hold ({st.st_size} bytes)") \
-                from None
-    finally:
-        os.close(fd)
+    return _read_opened(os.open(path, _PROBE), path, None, root, path)
 
 
 _NOINHERIT = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)

@@ -156,7 +156,7 @@ def test_a_file_written_faster_than_it_is_read_is_refused_not_read_without_end(t
                                     "writing it now); run cfs again once it is written")
     assert len(reads) <= 4
     reads.clear()
-    with pytest.raises(OSError, match="grew by more than 1 MiB"):
+    with pytest.raises(UnreadableFile, match="grew by more than 1 MiB"):
         files.read_all(str(path))  # (how a _node.md is read)
     assert len(reads) <= 5
 
